@@ -1,0 +1,363 @@
+"""Typed configuration: built-in defaults < TOML file < environment.
+
+Every field carries a one-line description (shown by `booth doctor --print-config` and in the
+README). An unknown key or a bad value stops start-up with a :class:`ConfigError` naming the file,
+the key and what is allowed. Secrets come only from the environment and are never printed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from booth.protocol import NODE_ID_RE, ROOT_RE
+
+DEFAULT_CONFIG_PATH = Path("/etc/booth/booth.toml")
+DRIP_PROMPT = ("Add a bust down diamond chain, if the person is smiling, make have diamond grills")
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot be used; the message says where and what is allowed."""
+
+
+def _f(default: Any, doc: str, *, choices: tuple = (), min: float | None = None,
+       max: float | None = None, secret: bool = False, factory: Any = None) -> Any:
+    meta = {"doc": doc, "choices": choices, "min": min, "max": max, "secret": secret}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _hostname_id() -> str:
+    name = socket.gethostname().split(".")[0] or "booth"
+    cleaned = "".join(c if (c.isalnum() or c in "_-") else "-" for c in name)[:64]
+    return cleaned or "booth"
+
+
+@dataclass
+class MqttConfig:
+    url: str = _f("mqtt://localhost:1883", "Broker URL: mqtt://user:pass@host:port, mqtts:// for TLS")
+    root: str = _f("booth", "First topic level of every topic ({root}/{booth}/…)")
+    keepalive_s: int = _f(30, "MQTT keepalive in seconds", min=5, max=3600)
+    session_expiry_s: int = _f(3600, "Persistent session expiry in seconds (≥ 1 hour for workers)",
+                               min=0, max=7 * 86400)
+    ca_file: str = _f("", "CA certificate file for mqtts:// (empty: the system's trust store)")
+
+
+@dataclass
+class GeminiConfig:
+    model: str = _f("gemini-2.5-flash-image", "Image model name (GEMINI_MODEL)")
+    base_url: str = _f("", "API base URL; empty means Google's (GEMINI_BASE_URL)")
+    api_version: str = _f("v1beta", "API version path segment")
+    request_timeout_s: float = _f(30.0, "Timeout of one model request in seconds", min=1, max=600)
+    api_key: str = _f("", "API key: from the environment only (GEMINI_API_KEY)", secret=True)
+
+
+@dataclass
+class WorkerConfig:
+    id: str = _f("", "Worker id for its availability topic (empty: worker-<hostname>-<pid>)")
+    concurrency: int = _f(2, "Jobs one worker processes at once (also its MQTT receive maximum)",
+                          min=1, max=64)
+    deadline_s: float = _f(60.0, "Per-job deadline for the model call, retries included", min=1,
+                           max=3600)
+    max_bytes: int = _f(15_000_000, "Largest accepted job payload in bytes", min=1000)
+    max_pixels: int = _f(40_000_000, "Largest accepted image in pixels (decompression-bomb guard)",
+                         min=10_000)
+    model_long_side: int = _f(1536, "Long side in pixels of the image sent to the model", min=64,
+                              max=8192)
+    fallback: str = _f("local", "What to do when the AI fails: 'local' effect or 'none' (fail)",
+                       choices=("local", "none"))
+    dedupe_hours: float = _f(24.0, "Hours a finished job's result is kept to answer duplicates",
+                             min=0)
+    grace_s: float = _f(20.0, "Seconds in-flight jobs get to finish on SIGTERM", min=0, max=600)
+    jpeg_quality: int = _f(90, "JPEG quality of results", min=30, max=100)
+
+
+@dataclass
+class KioskConfig:
+    title: str = _f("Drip Me Out", "Event title shown on the screens and the download page")
+    default_style: str = _f("drip", "Style preset used when the guest does not choose one")
+    fps: int = _f(30, "Frame rate of screens with a live preview", min=5, max=120)
+    idle_fps: int = _f(5, "Frame rate of screens without a live preview (keeps a Pi cool)",
+                       min=1, max=60)
+    windowed: bool = _f(False, "Run in a window instead of fullscreen (laptops)")
+    window_width: int = _f(1280, "Window width with windowed = true", min=320, max=7680)
+    window_height: int = _f(720, "Window height with windowed = true", min=240, max=4320)
+    kiosk_lock: bool = _f(True, "Ignore Esc so guests cannot leave the booth screen")
+    countdown_s: int = _f(3, "Countdown seconds before the shot", min=0, max=10)
+    redispatch_s: float = _f(30.0, "Re-publish a job with no 'processing' status after this long",
+                             min=1)
+    slow_after_s: float = _f(25.0, "Show 'taking longer than usual' after this many seconds", min=1)
+    result_timeout_s: float = _f(60.0, "Return from the result screen to the start after this long",
+                                 min=5)
+    ai_long_side: int = _f(1536, "Long side of the copy sent to the AI", min=256, max=8192)
+    jpeg_quality: int = _f(92, "JPEG quality of saved shots", min=30, max=100)
+    logo: str = _f("", "Optional logo image (PNG) drawn in a corner")
+    frame_overlay: str = _f("", "Optional transparent PNG drawn over the result")
+    privacy: str = _f("", "Optional privacy line shown on the start screen")
+    gpio_button: int = _f(0, "BCM pin of an arcade button (0: none)", min=0, max=27)
+    recent_count: int = _f(6, "Photos in the recent-photos strip", min=0, max=20)
+
+
+@dataclass
+class CameraConfig:
+    backend: str = _f("auto", "Camera backend", choices=("auto", "picamera2", "opencv", "file"))
+    index: int = _f(0, "OpenCV webcam index", min=0, max=16)
+    folder: str = _f("", "Folder of photos for the file camera (empty: bundled samples)")
+    preview_width: int = _f(1280, "Preview stream width", min=160, max=4096)
+    preview_height: int = _f(720, "Preview stream height", min=120, max=4096)
+    frame_timeout_s: float = _f(2.0, "No frame for this long restarts the camera", min=0.2, max=60)
+
+
+@dataclass
+class ShareConfig:
+    host: str = _f("0.0.0.0", "Address the download server listens on")
+    port: int = _f(8080, "Port of the download server", min=1, max=65535)
+    public_url: str = _f("", "Base URL in the QR code (empty: http://<LAN address>:<port>)")
+    wifi_ssid: str = _f("", "Booth Wi-Fi name for a join-Wi-Fi QR (empty: none)")
+    wifi_password: str = _f("", "Booth Wi-Fi password for the join-Wi-Fi QR", secret=True)
+    admin_password: str = _f("", "Operator gallery password: environment only "
+                             "(BOOTH_ADMIN_PASSWORD)", secret=True)
+
+
+@dataclass
+class Style:
+    label: str
+    prompt: str
+
+
+def _default_styles() -> dict[str, Style]:
+    return {"drip": Style(label="Drip", prompt=DRIP_PROMPT)}
+
+
+@dataclass
+class Config:
+    booth_id: str = _f("", "This kiosk's id in topics (empty: the hostname)")
+    data_dir: str = _f("/var/lib/booth", "Where photos, results and the ledger live")
+    retention_days: float = _f(7.0, "Delete photos and jobs older than this many days", min=0.01)
+    log_level: str = _f("INFO", "Log level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    gemini: GeminiConfig = field(default_factory=GeminiConfig)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
+    kiosk: KioskConfig = field(default_factory=KioskConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    share: ShareConfig = field(default_factory=ShareConfig)
+    styles: dict[str, Style] = field(default_factory=_default_styles)
+    source: str = "(defaults)"
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    def style(self, name: str) -> Style:
+        return self.styles.get(name) or self.styles[self.kiosk.default_style]
+
+
+SECTIONS = {"mqtt": MqttConfig, "gemini": GeminiConfig, "worker": WorkerConfig,
+            "kiosk": KioskConfig, "camera": CameraConfig, "share": ShareConfig}
+
+# Environment overrides every process honours (DESIGN.md): variable → dotted key.
+ENV_OVERRIDES = {
+    "BOOTH_MQTT_URL": "mqtt.url",
+    "BOOTH_ID": "booth_id",
+    "BOOTH_DATA_DIR": "data_dir",
+    "GEMINI_BASE_URL": "gemini.base_url",
+    "GEMINI_MODEL": "gemini.model",
+    "BOOTH_FALLBACK": "worker.fallback",
+}
+# Secrets: only ever from the environment.
+ENV_SECRETS = {"GEMINI_API_KEY": "gemini.api_key", "BOOTH_ADMIN_PASSWORD": "share.admin_password"}
+
+
+def load_config(path: str | os.PathLike | None = None,
+                env: Mapping[str, str] | None = None) -> Config:
+    """Load the effective config. `path` None → $BOOTH_CONFIG, else /etc/booth/booth.toml if present."""
+    env = os.environ if env is None else env
+    cfg = Config()
+    file_path: Path | None = None
+    if path is not None:
+        file_path = Path(path)
+        if not file_path.is_file():
+            raise ConfigError(f"{file_path}: config file not found")
+    elif env.get("BOOTH_CONFIG"):
+        file_path = Path(env["BOOTH_CONFIG"])
+        if not file_path.is_file():
+            raise ConfigError(f"{file_path}: config file (from BOOTH_CONFIG) not found")
+    elif DEFAULT_CONFIG_PATH.is_file():
+        file_path = DEFAULT_CONFIG_PATH
+    if file_path is not None:
+        try:
+            data = tomllib.loads(file_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{file_path}: cannot read: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file_path}: not valid TOML: {exc}") from exc
+        _apply_file(cfg, data, str(file_path))
+        cfg.source = str(file_path)
+    for var, key in ENV_OVERRIDES.items():
+        if env.get(var, "") != "":
+            _set_key(cfg, key, env[var], f"environment {var}", from_env=True)
+    for var, key in ENV_SECRETS.items():
+        if env.get(var, "") != "":
+            _set_key(cfg, key, env[var], f"environment {var}", from_env=True, allow_secret=True)
+    _finish(cfg)
+    return cfg
+
+
+def _apply_file(cfg: Config, data: dict, where: str) -> None:
+    top = {f.name: f for f in dataclasses.fields(Config) if f.name != "source"}
+    for key, value in data.items():
+        if key == "styles":
+            cfg.styles = _parse_styles(value, where)
+        elif key in SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: [{key}] must be a table")
+            for sub, subval in value.items():
+                _set_key(cfg, f"{key}.{sub}", subval, where)
+        elif key in top:
+            _set_key(cfg, key, value, where)
+        else:
+            allowed = ", ".join(sorted(list(top) + ["styles"]))
+            raise ConfigError(f"{where}: unknown key {key!r}; allowed: {allowed}")
+
+
+def _parse_styles(value: Any, where: str) -> dict[str, Style]:
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(f"{where}: [styles] must be a table of presets like [styles.drip]")
+    styles = {}
+    for name, spec in value.items():
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where}: styles.{name} must be a table with label and prompt")
+        if not name.replace("_", "").replace("-", "").isalnum() or len(name) > 32:
+            raise ConfigError(f"{where}: style name {name!r} must be letters, digits, _ or -")
+        unknown = set(spec) - {"label", "prompt"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown key styles.{name}.{sorted(unknown)[0]}; "
+                              "allowed: label, prompt")
+        for k in ("label", "prompt"):
+            if not isinstance(spec.get(k), str) or not spec[k].strip():
+                raise ConfigError(f"{where}: styles.{name}.{k} must be a non-empty string")
+        styles[name] = Style(label=spec["label"], prompt=spec["prompt"])
+    return styles
+
+
+def _lookup(cfg: Config, key: str) -> tuple[Any, dataclasses.Field]:
+    parts = key.split(".")
+    obj: Any = cfg
+    for part in parts[:-1]:
+        obj = getattr(obj, part)
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    if parts[-1] not in fields or parts[-1] == "source":
+        allowed = ", ".join(sorted(n for n in fields if n != "source"))
+        raise ConfigError(f"unknown key {key!r}; allowed: {allowed}")
+    return obj, fields[parts[-1]]
+
+
+def _set_key(cfg: Config, key: str, value: Any, where: str, *, from_env: bool = False,
+             allow_secret: bool = False) -> None:
+    try:
+        obj, f = _lookup(cfg, key)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    meta = f.metadata
+    if meta.get("secret") and not allow_secret and f.name in ("api_key", "admin_password"):
+        raise ConfigError(f"{where}: {key} is a secret and is read only from the environment")
+    setattr(obj, f.name, _coerce(key, f, value, where, from_env))
+
+
+def _coerce(key: str, f: dataclasses.Field, value: Any, where: str, from_env: bool) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    meta = f.metadata
+    bad = f"{where}: {key} = {value!r} is not allowed; "
+    if kind == "bool":
+        if from_env and isinstance(value, str) and value.lower() in ("1", "true", "yes", "0",
+                                                                      "false", "no"):
+            value = value.lower() in ("1", "true", "yes")
+        if not isinstance(value, bool):
+            raise ConfigError(bad + "expected true or false")
+    elif kind == "int":
+        if from_env and isinstance(value, str):
+            try:
+                value = int(value)
+            except ValueError:
+                raise ConfigError(bad + "expected a whole number") from None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(bad + "expected a whole number")
+    elif kind == "float":
+        if from_env and isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(bad + "expected a number") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(bad + "expected a number")
+        value = float(value)
+    elif kind == "str":
+        if not isinstance(value, str):
+            raise ConfigError(bad + "expected a string")
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ConfigError(bad + "allowed: " + ", ".join(map(str, meta["choices"])))
+    if meta.get("min") is not None and value < meta["min"]:
+        raise ConfigError(bad + f"minimum is {meta['min']}")
+    if meta.get("max") is not None and value > meta["max"]:
+        raise ConfigError(bad + f"maximum is {meta['max']}")
+    return value
+
+
+def _finish(cfg: Config) -> None:
+    where = cfg.source
+    if not cfg.booth_id:
+        cfg.booth_id = _hostname_id()
+    if not NODE_ID_RE.match(cfg.booth_id):
+        raise ConfigError(f"{where}: booth_id = {cfg.booth_id!r} is not allowed; use letters, "
+                          "digits, '.', '_' or '-' (at most 64)")
+    if not ROOT_RE.match(cfg.mqtt.root) or cfg.mqtt.root == "workers":
+        raise ConfigError(f"{where}: mqtt.root = {cfg.mqtt.root!r} is not allowed; use letters, "
+                          "digits, '.', '_' or '-'")
+    if cfg.kiosk.default_style not in cfg.styles:
+        raise ConfigError(f"{where}: kiosk.default_style = {cfg.kiosk.default_style!r} is not "
+                          f"allowed; styles defined: {', '.join(cfg.styles)}")
+    if not cfg.mqtt.url.startswith(("mqtt://", "mqtts://")):
+        raise ConfigError(f"{where}: mqtt.url = {mask_url(cfg.mqtt.url)!r} is not allowed; "
+                          "expected mqtt://[user:pass@]host[:port] or mqtts://…")
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ***."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        cred, host = rest.rsplit("@", 1)
+        if ":" in cred:
+            cred = cred.split(":", 1)[0] + ":***"
+        return f"{scheme}://{cred}@{host}"
+    return url
+
+
+def describe(cfg: Config) -> list[tuple[str, str, str]]:
+    """(key, shown value, description) for every field, secrets masked."""
+    rows: list[tuple[str, str, str]] = []
+
+    def add(obj: Any, prefix: str) -> None:
+        for f in dataclasses.fields(obj):
+            if f.name in ("source", "styles") or f.name in SECTIONS:
+                continue
+            value = getattr(obj, f.name)
+            if f.metadata.get("secret"):
+                shown = "(set, hidden)" if value else "(not set)"
+            elif f.name == "url":
+                shown = mask_url(value)
+            else:
+                shown = repr(value)
+            rows.append((prefix + f.name, shown, f.metadata.get("doc", "")))
+
+    add(cfg, "")
+    for name in SECTIONS:
+        add(getattr(cfg, name), name + ".")
+    for name, style in cfg.styles.items():
+        rows.append((f"styles.{name}", f"{style.label!r}: {style.prompt[:50]!r}", "style preset"))
+    return rows

@@ -1,0 +1,303 @@
+"""A small MQTT 5 connection on paho-mqtt 2.x shared by kiosk, worker and tools.
+
+Why a wrapper: every process needs the same things done the same way — URL parsing, a will
+message with a retained `online` birth, persistent sessions, automatic reconnect with backoff,
+publishes whose broker ack can be awaited with a timeout, and a clean shutdown that says
+`offline`. Callbacks run on paho's network thread; nothing here blocks a caller's thread for
+longer than the timeout it passes.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from booth.protocol import OFFLINE, ONLINE
+
+log = logging.getLogger(__name__)
+
+
+class MqttUrlError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class BrokerUrl:
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def parse(cls, url: str) -> "BrokerUrl":
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise MqttUrlError(f"broker URL must start with mqtt:// or mqtts://, got {parts.scheme!r}")
+        if not parts.hostname:
+            raise MqttUrlError("broker URL has no host")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise MqttUrlError(f"broker URL has a bad port: {exc}") from None
+        tls = parts.scheme == "mqtts"
+        return cls(host=parts.hostname, port=port or (8883 if tls else 1883), tls=tls,
+                   username=unquote(parts.username) if parts.username else None,
+                   password=unquote(parts.password) if parts.password is not None else None)
+
+    def safe(self) -> str:
+        user = f"{self.username}:***@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+class PublishHandle:
+    """The broker's acknowledgement of one publish, awaitable with a timeout."""
+
+    def __init__(self, mid: int) -> None:
+        self.mid = mid
+        self._event = threading.Event()
+        self.reason: Any = None
+
+    def _done(self, reason: Any) -> None:
+        self.reason = reason
+        self._event.set()
+
+    @property
+    def acked(self) -> bool:
+        return self._event.is_set()
+
+    @property
+    def ok(self) -> bool:
+        """Acked and not refused (an ACL denial is acked with a failure reason)."""
+        if not self._event.is_set():
+            return False
+        reason = self.reason
+        return reason is None or not getattr(reason, "is_failure", False)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait at most `timeout` seconds; True if the broker accepted the message."""
+        self._event.wait(max(0.0, timeout))
+        return self.ok
+
+
+class _Failed(PublishHandle):
+    def __init__(self, why: str) -> None:
+        super().__init__(-1)
+        self.why = why
+
+    def wait(self, timeout: float) -> bool:
+        return False
+
+
+MessageCallback = Callable[[paho.MQTTMessage], None]
+
+
+class MqttConnection:
+    """One paho client with reconnect, will/birth, persistent session and awaitable publishes.
+
+    `subscriptions` are (re)made on every connect. `on_message` runs on paho's thread: hand work
+    to a queue, do not block it. `availability_topic` gets a retained `online` on every connect
+    and is the will (`offline`), so a crash is seen by everyone.
+    """
+
+    def __init__(self, url: str, client_id: str, *,
+                 availability_topic: str | None = None,
+                 subscriptions: list[tuple[str, int]] | None = None,
+                 on_message: MessageCallback | None = None,
+                 on_connect: Callable[[bool], None] | None = None,
+                 on_disconnect: Callable[[], None] | None = None,
+                 clean_start: bool = True,
+                 session_expiry_s: int = 0,
+                 receive_maximum: int | None = None,
+                 manual_ack: bool = False,
+                 keepalive_s: int = 30,
+                 ca_file: str | None = None,
+                 reconnect_min_s: float = 0.5,
+                 reconnect_max_s: float = 10.0,
+                 max_queued: int = 0) -> None:
+        self.url = BrokerUrl.parse(url)
+        self.client_id = client_id
+        self.availability_topic = availability_topic
+        self.subscriptions = list(subscriptions or [])
+        self._user_on_message = on_message
+        self._user_on_connect = on_connect
+        self._user_on_disconnect = on_disconnect
+        self._clean_start = clean_start
+        self._session_expiry_s = session_expiry_s
+        self._receive_maximum = receive_maximum
+        self._keepalive = keepalive_s
+        self._connected = threading.Event()
+        self._lock = threading.Lock()
+        self._waiters: dict[int, PublishHandle] = {}
+        self._early: dict[int, Any] = {}
+        self._started = False
+        self._stopping = False
+        self.connect_count = 0
+
+        c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
+                        protocol=paho.MQTTv5, manual_ack=manual_ack)
+        if self.url.username is not None:
+            c.username_pw_set(self.url.username, self.url.password)
+        if self.url.tls:
+            c.tls_set(ca_certs=ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
+        if availability_topic:
+            c.will_set(availability_topic, OFFLINE, qos=1, retain=True)
+        c.reconnect_delay_set(min_delay=reconnect_min_s, max_delay=max(reconnect_min_s,
+                                                                        reconnect_max_s))
+        c.max_queued_messages_set(max_queued)
+        c.max_inflight_messages_set(20)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        c.on_publish = self._on_publish
+        c.on_subscribe = self._on_subscribe
+        self.paho = c
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> "MqttConnection":
+        """Connect in the background; returns at once. Reconnects by itself until stop()."""
+        props = Properties(PacketTypes.CONNECT)
+        if self._session_expiry_s:
+            props.SessionExpiryInterval = int(self._session_expiry_s)
+        if self._receive_maximum:
+            props.ReceiveMaximum = int(self._receive_maximum)
+        self.paho.connect_async(self.url.host, self.url.port, keepalive=self._keepalive,
+                                clean_start=self._clean_start, properties=props)
+        self.paho.loop_start()
+        self._started = True
+        return self
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(max(0.0, timeout))
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Say `offline` (retained), disconnect cleanly and stop the network thread."""
+        if not self._started:
+            return
+        self._stopping = True
+        if self.availability_topic and self.connected:
+            self.publish(self.availability_topic, OFFLINE, qos=1, retain=True).wait(timeout)
+        try:
+            self.paho.disconnect()
+        except Exception:  # already gone
+            pass
+        self.paho.loop_stop()
+        self._started = False
+        self._connected.clear()
+
+    # ---------------------------------------------------------------- publishing
+    def publish(self, topic: str, payload: bytes | str | None, qos: int = 1, retain: bool = False,
+                properties: Properties | None = None) -> PublishHandle:
+        """Queue a publish and return at once; `.wait(t)` waits for the broker's ack.
+
+        QoS ≥ 1 messages published while disconnected are kept by paho and sent after reconnect.
+        """
+        try:
+            info = self.paho.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        except (ValueError, TypeError) as exc:
+            return _Failed(str(exc))
+        if info.rc == paho.MQTT_ERR_QUEUE_SIZE:
+            return _Failed("outgoing queue full")
+        handle = PublishHandle(info.mid)
+        with self._lock:
+            if info.mid in self._early:
+                handle._done(self._early.pop(info.mid))
+            else:
+                self._waiters[info.mid] = handle
+        return handle
+
+    def publish_wait(self, topic: str, payload: bytes | str | None, timeout: float, qos: int = 1,
+                     retain: bool = False, properties: Properties | None = None) -> bool:
+        return self.publish(topic, payload, qos, retain, properties).wait(timeout)
+
+    def ack(self, mid: int, qos: int) -> None:
+        """Acknowledge a received message (with manual_ack=True)."""
+        self.paho.ack(mid, qos)
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        self.subscriptions.append((topic, qos))
+        if self.connected:
+            self.paho.subscribe(topic, qos)
+
+    # ---------------------------------------------------------------- callbacks (paho thread)
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any,
+                    props: Any) -> None:
+        if reason.is_failure:
+            log.warning("mqtt %s: connect refused by %s: %s", self.client_id, self.url.safe(), reason)
+            return
+        self.connect_count += 1
+        session_present = bool(getattr(flags, "session_present", False))
+        log.info("mqtt %s: connected to %s (session present: %s)", self.client_id,
+                 self.url.safe(), session_present)
+        for topic, qos in self.subscriptions:
+            client.subscribe(topic, qos)
+        if self.availability_topic:
+            client.publish(self.availability_topic, ONLINE, qos=1, retain=True)
+        self._connected.set()
+        if self._user_on_connect:
+            try:
+                self._user_on_connect(session_present)
+            except Exception:
+                log.exception("on_connect hook failed")
+
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any,
+                       props: Any) -> None:
+        was = self._connected.is_set()
+        self._connected.clear()
+        if was and not self._stopping:
+            log.warning("mqtt %s: disconnected (%s); reconnecting", self.client_id, reason)
+        if self._user_on_disconnect:
+            try:
+                self._user_on_disconnect()
+            except Exception:
+                log.exception("on_disconnect hook failed")
+
+    def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason: Any,
+                    props: Any) -> None:
+        with self._lock:
+            handle = self._waiters.pop(mid, None)
+            if handle is None:
+                self._early[mid] = reason
+                if len(self._early) > 10000:  # acks nobody claims (publishes made around us)
+                    self._early.clear()
+        if handle is not None:
+            handle._done(reason)
+
+    def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, reasons: Any,
+                      props: Any) -> None:
+        for r in reasons:
+            if getattr(r, "is_failure", False):
+                log.warning("mqtt %s: a subscription was refused: %s", self.client_id, r)
+
+    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        if self._user_on_message is None:
+            return
+        try:
+            self._user_on_message(msg)
+        except Exception:
+            # A bad message must never kill paho's network thread.
+            log.exception("mqtt %s: message handler failed on %s", self.client_id, msg.topic)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
+    """Poll `predicate` until true or `timeout` seconds pass."""
+    end = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= end:
+            return False
+        time.sleep(interval)

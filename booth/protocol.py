@@ -1,0 +1,393 @@
+"""The MQTT contract between kiosk and workers: the single home of DESIGN.md's protocol table.
+
+Topics, job metadata (MQTT 5 properties), the status JSON, the forward-only status order, error
+kinds with their guest-facing messages, and the job id rules. Everything that comes off the wire
+goes through a parser here; anything malformed raises :class:`ProtocolError` with what was wrong.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+# A booth or worker id becomes one topic level: no wildcards, no separators, printable.
+NODE_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+ROOT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+SHARE_GROUP = "workers"
+IMAGE_CONTENT_TYPES = ("image/jpeg", "image/png")
+ONLINE = "online"
+OFFLINE = "offline"
+
+
+class ProtocolError(ValueError):
+    """A message, topic or id that does not follow the contract. The text says what was wrong."""
+
+
+# --------------------------------------------------------------------------------------------
+# ids and time
+
+
+def new_job_id() -> str:
+    """A random job id (UUID4 hex: 32 chars, 122 random bits)."""
+    return uuid.uuid4().hex
+
+
+def validate_job_id(job_id: Any) -> str:
+    if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
+        raise ProtocolError(f"bad job id {job_id!r}: must match [A-Za-z0-9_-]{{8,64}}")
+    return job_id
+
+
+def validate_node_id(node_id: Any, what: str = "booth id") -> str:
+    if not isinstance(node_id, str) or not NODE_ID_RE.match(node_id):
+        raise ProtocolError(f"bad {what} {node_id!r}: must match [A-Za-z0-9_.-]{{1,64}}")
+    return node_id
+
+
+def utc_now_iso() -> str:
+    """ISO 8601 UTC with milliseconds and a Z, the form every timestamp on the wire takes."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_iso(value: Any, what: str = "timestamp") -> datetime:
+    if not isinstance(value, str) or not value:
+        raise ProtocolError(f"{what} must be an ISO 8601 string, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ProtocolError(f"{what} {value!r} is not ISO 8601") from exc
+    if parsed.tzinfo is None:
+        raise ProtocolError(f"{what} {value!r} has no time zone (expected UTC, ending in Z)")
+    return parsed
+
+
+# --------------------------------------------------------------------------------------------
+# topics
+
+
+class TopicKind(str, enum.Enum):
+    JOBS = "jobs"
+    STATUS = "status"
+    RESULTS = "results"
+    AVAILABILITY = "availability"
+    WORKER_AVAILABILITY = "worker_availability"
+
+
+@dataclass(frozen=True)
+class ParsedTopic:
+    kind: TopicKind
+    booth: str | None = None
+    job_id: str | None = None
+    worker: str | None = None
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic builders for one root. `{root}/{booth}/…` and `{root}/workers/{worker}/…`."""
+
+    root: str = "booth"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.root, str) or not ROOT_RE.match(self.root):
+            raise ProtocolError(f"bad topic root {self.root!r}: must match [A-Za-z0-9_.-]{{1,64}}")
+
+    def jobs(self, booth: str) -> str:
+        return f"{self.root}/{validate_node_id(booth)}/jobs"
+
+    def status(self, booth: str, job_id: str) -> str:
+        return f"{self.root}/{validate_node_id(booth)}/status/{validate_job_id(job_id)}"
+
+    def results(self, booth: str, job_id: str) -> str:
+        return f"{self.root}/{validate_node_id(booth)}/results/{validate_job_id(job_id)}"
+
+    def availability(self, booth: str) -> str:
+        return f"{self.root}/{validate_node_id(booth)}/availability"
+
+    def worker_availability(self, worker: str) -> str:
+        return f"{self.root}/workers/{validate_node_id(worker, 'worker id')}/availability"
+
+    # subscriptions
+    def shared_jobs(self) -> str:
+        """What workers subscribe to: every booth's jobs, dealt over the share group."""
+        return f"$share/{SHARE_GROUP}/{self.root}/+/jobs"
+
+    def booth_statuses(self, booth: str) -> str:
+        return f"{self.root}/{validate_node_id(booth)}/status/+"
+
+    def booth_results(self, booth: str) -> str:
+        return f"{self.root}/{validate_node_id(booth)}/results/+"
+
+    def all_worker_availability(self) -> str:
+        return f"{self.root}/workers/+/availability"
+
+    def parse(self, topic: str) -> ParsedTopic:
+        """Parse a concrete topic of this root; raises ProtocolError for anything else."""
+        if not isinstance(topic, str):
+            raise ProtocolError(f"topic must be a string, got {type(topic).__name__}")
+        parts = topic.split("/")
+        if len(parts) < 3 or parts[0] != self.root:
+            raise ProtocolError(f"topic {topic!r} is not under root {self.root!r}")
+        if parts[1] == "workers":
+            if len(parts) == 4 and parts[3] == "availability":
+                return ParsedTopic(TopicKind.WORKER_AVAILABILITY,
+                                   worker=validate_node_id(parts[2], "worker id"))
+            raise ProtocolError(f"topic {topic!r} is not a worker availability topic")
+        booth = validate_node_id(parts[1])
+        if len(parts) == 3 and parts[2] == "jobs":
+            return ParsedTopic(TopicKind.JOBS, booth=booth)
+        if len(parts) == 3 and parts[2] == "availability":
+            return ParsedTopic(TopicKind.AVAILABILITY, booth=booth)
+        if len(parts) == 4 and parts[2] in ("status", "results"):
+            kind = TopicKind.STATUS if parts[2] == "status" else TopicKind.RESULTS
+            return ParsedTopic(kind, booth=booth, job_id=validate_job_id(parts[3]))
+        raise ProtocolError(f"topic {topic!r} does not match any topic of the protocol")
+
+
+# --------------------------------------------------------------------------------------------
+# statuses and errors
+
+
+class JobStatus(str, enum.Enum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+_RANK = {JobStatus.PENDING: 0, JobStatus.PROCESSING: 1, JobStatus.COMPLETED: 2,
+         JobStatus.FAILED: 2}
+
+
+def moves_forward(current: JobStatus | None, new: JobStatus) -> bool:
+    """Statuses only move forward; a final status never changes (the first result wins)."""
+    if current is None:
+        return True
+    return new.rank > current.rank
+
+
+class Effect(str, enum.Enum):
+    GEMINI = "gemini"
+    LOCAL = "local"
+
+
+class ErrorKind(str, enum.Enum):
+    QUOTA = "quota"
+    RATE_LIMITED = "rate_limited"
+    SAFETY = "safety"
+    NO_IMAGE = "no_image"
+    TIMEOUT = "timeout"
+    UNAVAILABLE = "unavailable"
+    BAD_INPUT = "bad_input"
+    INTERNAL = "internal"
+
+
+# What a guest reads for each kind (worker messages and kiosk error screens use these).
+GUEST_MESSAGES: dict[ErrorKind, str] = {
+    ErrorKind.QUOTA: "The AI has made all the pictures it may today, so we added the bling ourselves.",
+    ErrorKind.RATE_LIMITED: "The AI is very busy right now. Please try again in a moment.",
+    ErrorKind.SAFETY: "The AI would not edit this photo. Try another pose!",
+    ErrorKind.NO_IMAGE: "The AI did not send a picture back this time.",
+    ErrorKind.TIMEOUT: "The AI took too long to answer.",
+    ErrorKind.UNAVAILABLE: "The AI can't be reached right now.",
+    ErrorKind.BAD_INPUT: "That photo could not be read. Please take another one.",
+    ErrorKind.INTERNAL: "Something went wrong on our side. Please take another photo.",
+}
+
+# Kinds that may clear up by themselves (the worker retries these within the deadline).
+TRANSIENT_KINDS = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.TIMEOUT, ErrorKind.UNAVAILABLE})
+
+
+@dataclass(frozen=True)
+class JobError:
+    kind: ErrorKind
+    message: str
+    retry_after_s: float | None = None
+
+    @classmethod
+    def for_guest(cls, kind: ErrorKind, retry_after_s: float | None = None) -> "JobError":
+        return cls(kind, GUEST_MESSAGES[kind], retry_after_s)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "message": self.message,
+                "retry_after_s": self.retry_after_s}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "JobError":
+        if not isinstance(data, dict):
+            raise ProtocolError(f"error must be null or an object, got {type(data).__name__}")
+        _exact_keys(data, ("kind", "message", "retry_after_s"), "error")
+        kind = _enum(ErrorKind, data["kind"], "error.kind")
+        message = data["message"]
+        if not isinstance(message, str):
+            raise ProtocolError("error.message must be a string")
+        retry = data["retry_after_s"]
+        if retry is not None:
+            if isinstance(retry, bool) or not isinstance(retry, (int, float)) \
+                    or not math.isfinite(retry) or retry < 0:
+                raise ProtocolError(f"error.retry_after_s must be null or a number ≥ 0, got {retry!r}")
+            retry = float(retry) if isinstance(retry, float) else retry
+        return cls(kind, message, retry)
+
+
+STATUS_FIELDS = ("job_id", "booth_id", "status", "effect", "attempt", "worker", "error",
+                 "updated_at")
+
+
+@dataclass(frozen=True)
+class Status:
+    """The retained status JSON of one job; every field is always present on the wire."""
+
+    job_id: str
+    booth_id: str
+    status: JobStatus
+    effect: Effect | None = None
+    attempt: int = 1
+    worker: str | None = None
+    error: JobError | None = None
+    updated_at: str = field(default_factory=utc_now_iso)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "booth_id": self.booth_id,
+            "status": self.status.value,
+            "effect": self.effect.value if self.effect else None,
+            "attempt": self.attempt,
+            "worker": self.worker,
+            "error": self.error.to_dict() if self.error else None,
+            "updated_at": self.updated_at,
+        }
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Status":
+        if not isinstance(data, dict):
+            raise ProtocolError(f"status must be a JSON object, got {type(data).__name__}")
+        _exact_keys(data, STATUS_FIELDS, "status")
+        attempt = data["attempt"]
+        if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+            raise ProtocolError(f"attempt must be an integer ≥ 1, got {attempt!r}")
+        worker = data["worker"]
+        if worker is not None:
+            validate_node_id(worker, "worker id")
+        parse_iso(data["updated_at"], "updated_at")
+        return cls(
+            job_id=validate_job_id(data["job_id"]),
+            booth_id=validate_node_id(data["booth_id"]),
+            status=_enum(JobStatus, data["status"], "status"),
+            effect=None if data["effect"] is None else _enum(Effect, data["effect"], "effect"),
+            attempt=attempt,
+            worker=worker,
+            error=None if data["error"] is None else JobError.from_dict(data["error"]),
+            updated_at=data["updated_at"],
+        )
+
+    @classmethod
+    def from_json(cls, payload: bytes | str) -> "Status":
+        try:
+            data = json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ProtocolError(f"status is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)
+
+
+# --------------------------------------------------------------------------------------------
+# job metadata (MQTT 5 properties of a job message)
+
+
+@dataclass(frozen=True)
+class JobMeta:
+    """What travels with a job's image bytes as MQTT 5 properties."""
+
+    job_id: str
+    style: str
+    created_at: str = field(default_factory=utc_now_iso)
+    content_type: str = "image/jpeg"
+
+    def user_properties(self) -> list[tuple[str, str]]:
+        return [("job_id", self.job_id), ("style", self.style), ("created_at", self.created_at)]
+
+    def to_properties(self) -> Any:
+        """paho Properties for a PUBLISH packet."""
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        props = Properties(PacketTypes.PUBLISH)
+        props.ContentType = self.content_type
+        props.UserProperty = self.user_properties()
+        return props
+
+    @classmethod
+    def from_properties(cls, props: Any) -> "JobMeta":
+        """Parse the properties of a received job (paho Properties or None)."""
+        user = dict(getattr(props, "UserProperty", None) or []) if props is not None else {}
+        content_type = getattr(props, "ContentType", None) if props is not None else None
+        if "job_id" not in user:
+            raise ProtocolError("job has no job_id user property")
+        style = user.get("style")
+        if not isinstance(style, str) or not re.match(r"^[A-Za-z0-9_-]{1,32}$", style):
+            raise ProtocolError(f"job style {style!r} is missing or not a preset name")
+        created_at = user.get("created_at")
+        parse_iso(created_at, "created_at")
+        if content_type not in IMAGE_CONTENT_TYPES:
+            raise ProtocolError(
+                f"job content type {content_type!r} is not one of {', '.join(IMAGE_CONTENT_TYPES)}")
+        return cls(validate_job_id(user["job_id"]), style, created_at, content_type)
+
+
+def result_properties(content_type: str = "image/jpeg") -> Any:
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    props = Properties(PacketTypes.PUBLISH)
+    props.ContentType = content_type
+    return props
+
+
+def parse_availability(payload: bytes | str) -> bool:
+    """True for `online`, False for `offline`; anything else is a protocol error."""
+    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+    if text == ONLINE:
+        return True
+    if text == OFFLINE:
+        return False
+    raise ProtocolError(f"availability must be 'online' or 'offline', got {text[:40]!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def _exact_keys(data: dict, expected: tuple[str, ...], what: str) -> None:
+    missing = [k for k in expected if k not in data]
+    if missing:
+        raise ProtocolError(f"{what} is missing field(s): {', '.join(missing)}")
+    unknown = sorted(k for k in data if k not in expected)
+    if unknown:
+        raise ProtocolError(f"{what} has unknown field(s): {', '.join(map(str, unknown))}")
+
+
+def _enum(cls: type[enum.Enum], value: Any, what: str) -> Any:
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in cls)  # type: ignore[attr-defined]
+        raise ProtocolError(f"{what} {value!r} is not one of: {allowed}") from None

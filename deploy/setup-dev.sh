@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian / Raspberry Pi OS machine lacks to run this checkout
+# (and, with --test, to run its test suite): Debian packages, a venv in .venv, the project.
+# Idempotent and quick on a second run: it installs only what is missing.
+set -euo pipefail
+
+mode=run
+if [[ "${1:-}" == "--test" ]]; then mode=test; fi
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+
+# Debian packages: the broker always; for the tests also the browser for the download page,
+# shellcheck and systemd-analyze for the deploy files.
+pkgs=(mosquitto python3-venv)
+if [[ "$mode" == test ]]; then
+    pkgs+=(mosquitto-clients chromium shellcheck systemd)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if ((${#missing[@]})); then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+fi
+
+# The venv. On a Raspberry Pi the OS provides picamera2/libcamera: let the venv see them.
+python=${PYTHON:-python3}
+venv_flags=()
+if [[ -d /usr/lib/python3/dist-packages/picamera2 ]]; then venv_flags+=(--system-site-packages); fi
+if [[ ! -x .venv/bin/python ]]; then
+    echo "setup: creating .venv with $($python --version)"
+    "$python" -m venv "${venv_flags[@]}" .venv
+fi
+
+extra=""
+if [[ "$mode" == test ]]; then extra="[dev]"; fi
+stamp=".venv/.installed-${mode}"
+if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
+    echo "setup: installing the project into .venv (${mode})"
+    .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+    .venv/bin/python -m pip install -q -e ".${extra}"
+    touch "$stamp"
+fi
+echo "setup: ready ($mode)"

@@ -1,0 +1,234 @@
+"""The kiosk's job ledger (SQLite, WAL): the source of truth for every shot taken.
+
+A row is inserted as `pending` in the same step that writes the photos (transactional outbox);
+`sent_at` is set when the broker acknowledges the job publish, so a restarted kiosk re-publishes
+every unsent job. Statuses only move forward; the first result wins. The share server maps a
+download token to a stored result through this table, so nothing a client sends becomes a path.
+Photo paths are stored relative to the data dir.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from booth.protocol import JobError, JobStatus, Status, moves_forward
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id          TEXT PRIMARY KEY,
+    booth_id        TEXT NOT NULL,
+    style           TEXT NOT NULL,
+    created_at      REAL NOT NULL,          -- unix time of the shot
+    created_iso     TEXT NOT NULL,          -- as sent in the job's created_at property
+    status          TEXT NOT NULL,
+    effect          TEXT,
+    attempt         INTEGER NOT NULL DEFAULT 1,
+    worker          TEXT,
+    error_json      TEXT,
+    updated_at      REAL NOT NULL,
+    original_path   TEXT NOT NULL,
+    ai_path         TEXT NOT NULL,
+    result_path     TEXT,
+    token           TEXT UNIQUE,
+    sent_at         REAL,                   -- broker acked the (first) job publish
+    dispatches      INTEGER NOT NULL DEFAULT 0,
+    last_dispatch   REAL,
+    processing_at   REAL,
+    finished_at     REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+"""
+
+TOKEN_BYTES = 24  # 192 random bits, URL-safe base64: 32 characters
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+@dataclass(frozen=True)
+class JobRow:
+    job_id: str
+    booth_id: str
+    style: str
+    created_at: float
+    created_iso: str
+    status: JobStatus
+    effect: str | None
+    attempt: int
+    worker: str | None
+    error: JobError | None
+    updated_at: float
+    original_path: str
+    ai_path: str
+    result_path: str | None
+    token: str | None
+    sent_at: float | None
+    dispatches: int
+    last_dispatch: float | None
+    processing_at: float | None
+    finished_at: float | None
+
+    @classmethod
+    def from_sql(cls, row: sqlite3.Row) -> "JobRow":
+        d = dict(row)
+        err = d.pop("error_json")
+        d["error"] = JobError.from_dict(json.loads(err)) if err else None
+        d["status"] = JobStatus(d["status"])
+        return cls(**d)
+
+
+class Ledger:
+    """Thread-safe access to the ledger; one connection guarded by a lock (low write volume)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10,
+                                   isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _one(self, sql: str, args: Iterable[Any] = ()) -> JobRow | None:
+        with self._lock:
+            row = self._db.execute(sql, tuple(args)).fetchone()
+        return JobRow.from_sql(row) if row else None
+
+    def _many(self, sql: str, args: Iterable[Any] = ()) -> list[JobRow]:
+        with self._lock:
+            rows = self._db.execute(sql, tuple(args)).fetchall()
+        return [JobRow.from_sql(r) for r in rows]
+
+    # ------------------------------------------------------------------ writes
+    def insert_pending(self, job_id: str, booth_id: str, style: str, created_at: float,
+                       created_iso: str, original_path: str, ai_path: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO jobs (job_id, booth_id, style, created_at, created_iso, status,"
+                " updated_at, original_path, ai_path) VALUES (?,?,?,?,?,?,?,?,?)",
+                (job_id, booth_id, style, created_at, created_iso, JobStatus.PENDING.value,
+                 created_at, original_path, ai_path))
+
+    def mark_dispatched(self, job_id: str, at: float | None = None) -> None:
+        """A (re-)publish of the job was handed to MQTT."""
+        with self._lock:
+            self._db.execute("UPDATE jobs SET dispatches = dispatches + 1, last_dispatch = ?"
+                             " WHERE job_id = ?", (at or time.time(), job_id))
+
+    def mark_sent(self, job_id: str, at: float | None = None) -> None:
+        """The broker acknowledged the job publish: the outbox entry is done."""
+        with self._lock:
+            self._db.execute("UPDATE jobs SET sent_at = COALESCE(sent_at, ?) WHERE job_id = ?",
+                             (at or time.time(), job_id))
+
+    def apply_status(self, status: Status, at: float | None = None) -> bool:
+        """Record a status if it moves the job forward. Returns True if it changed the row."""
+        now = at or time.time()
+        with self._lock:
+            row = self._db.execute("SELECT status FROM jobs WHERE job_id = ?",
+                                   (status.job_id,)).fetchone()
+            if row is None or not moves_forward(JobStatus(row["status"]), status.status):
+                return False
+            self._db.execute(
+                "UPDATE jobs SET status = ?, effect = ?, attempt = ?, worker = ?, error_json = ?,"
+                " updated_at = ?,"
+                " processing_at = CASE WHEN ? = 'processing' THEN ? ELSE processing_at END,"
+                " finished_at = CASE WHEN ? IN ('completed','failed') THEN ? ELSE finished_at END"
+                " WHERE job_id = ?",
+                (status.status.value, status.effect.value if status.effect else None,
+                 status.attempt, status.worker,
+                 json.dumps(status.error.to_dict()) if status.error else None, now,
+                 status.status.value, now, status.status.value, now, status.job_id))
+            return True
+
+    def store_result(self, job_id: str, result_path: str) -> str | None:
+        """Attach the first result to a job and give it a share token.
+
+        Returns the new token, or None when the job is unknown or already has a result
+        (the first result wins; a duplicate changes nothing).
+        """
+        token = new_token()
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE jobs SET result_path = ?, token = ? WHERE job_id = ? AND result_path IS NULL",
+                (result_path, token, job_id))
+            return token if cur.rowcount == 1 else None
+
+    def delete(self, job_ids: Iterable[str]) -> int:
+        ids = list(job_ids)
+        if not ids:
+            return 0
+        with self._lock:
+            cur = self._db.executemany("DELETE FROM jobs WHERE job_id = ?", [(j,) for j in ids])
+            return cur.rowcount
+
+    # ------------------------------------------------------------------ reads
+    def get(self, job_id: str) -> JobRow | None:
+        return self._one("SELECT * FROM jobs WHERE job_id = ?", (job_id,))
+
+    def by_token(self, token: str) -> JobRow | None:
+        return self._one("SELECT * FROM jobs WHERE token = ?", (token,))
+
+    def unsent(self) -> list[JobRow]:
+        """Jobs whose publish the broker never acknowledged (re-published on start)."""
+        return self._many("SELECT * FROM jobs WHERE sent_at IS NULL AND status = 'pending'"
+                          " ORDER BY created_at")
+
+    def due_for_redispatch(self, now: float, redispatch_s: float) -> list[JobRow]:
+        """Sent jobs that no worker has started within `redispatch_s` of their last dispatch."""
+        return self._many(
+            "SELECT * FROM jobs WHERE status = 'pending' AND sent_at IS NOT NULL"
+            " AND COALESCE(last_dispatch, sent_at) <= ? ORDER BY created_at",
+            (now - redispatch_s,))
+
+    def unfinished(self) -> list[JobRow]:
+        return self._many("SELECT * FROM jobs WHERE status IN ('pending','processing')"
+                          " OR (status = 'completed' AND result_path IS NULL)"
+                          " ORDER BY created_at")
+
+    def recent(self, limit: int) -> list[JobRow]:
+        return self._many("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))
+
+    def since(self, start: float) -> list[JobRow]:
+        return self._many("SELECT * FROM jobs WHERE created_at >= ? ORDER BY created_at DESC",
+                          (start,))
+
+    def older_than(self, cutoff: float) -> list[JobRow]:
+        return self._many("SELECT * FROM jobs WHERE created_at < ? ORDER BY created_at",
+                          (cutoff,))
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+
+
+def ledger_path(data_dir: str | Path) -> Path:
+    return Path(data_dir) / "ledger.sqlite"
+
+
+def photo_dir(data_dir: str | Path, created_at: float) -> Path:
+    """Photos live in one folder per day: data_dir/photos/YYYY-MM-DD/."""
+    return Path(data_dir) / "photos" / time.strftime("%Y-%m-%d", time.localtime(created_at))
+
+
+def resolve_in_store(data_dir: str | Path, rel: str) -> Path | None:
+    """The absolute path of a stored file, or None if `rel` would leave the data dir."""
+    root = Path(data_dir).resolve()
+    path = (root / rel).resolve()
+    return path if path.is_relative_to(root) else None

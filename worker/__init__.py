@@ -1,0 +1,1 @@
+"""The worker: consumes jobs, calls Gemini or the local effect, publishes status and results."""

@@ -1,0 +1,1 @@
+"""The share server: serves finished results to guests' phones by unguessable token."""

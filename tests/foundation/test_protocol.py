@@ -1,0 +1,170 @@
+"""The protocol module: round-trips of every message type and one clear error for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from booth.protocol import (GUEST_MESSAGES, Effect, ErrorKind, JobError, JobMeta, JobStatus,
+                            ProtocolError, Status, TopicKind, Topics, moves_forward, new_job_id,
+                            parse_availability, utc_now_iso, validate_job_id)
+
+T = Topics("booth")
+JOB = "0123456789abcdef0123456789abcdef"
+
+
+def full_status(**kw) -> Status:
+    base = dict(job_id=JOB, booth_id="pi-1", status=JobStatus.COMPLETED, effect=Effect.LOCAL,
+                attempt=2, worker="worker-a",
+                error=JobError(ErrorKind.QUOTA, "quota used", 27.5), updated_at=utc_now_iso())
+    base.update(kw)
+    return Status(**base)
+
+
+def test_topics_build_and_parse_round_trip():
+    assert T.jobs("pi-1") == "booth/pi-1/jobs"
+    assert T.status("pi-1", JOB) == f"booth/pi-1/status/{JOB}"
+    assert T.results("pi-1", JOB) == f"booth/pi-1/results/{JOB}"
+    assert T.availability("pi-1") == "booth/pi-1/availability"
+    assert T.worker_availability("w1") == "booth/workers/w1/availability"
+    assert T.shared_jobs() == "$share/workers/booth/+/jobs"
+    assert T.parse(T.jobs("pi-1")).kind is TopicKind.JOBS
+    p = T.parse(T.status("pi-1", JOB))
+    assert (p.kind, p.booth, p.job_id) == (TopicKind.STATUS, "pi-1", JOB)
+    p = T.parse(T.results("pi-1", JOB))
+    assert (p.kind, p.job_id) == (TopicKind.RESULTS, JOB)
+    assert T.parse(T.availability("pi-1")).kind is TopicKind.AVAILABILITY
+    p = T.parse(T.worker_availability("w1"))
+    assert (p.kind, p.worker) == (TopicKind.WORKER_AVAILABILITY, "w1")
+
+
+@pytest.mark.parametrize("topic", [
+    "other/pi-1/jobs", "booth/pi-1", "booth/pi-1/status", "booth/pi-1/status/short",
+    f"booth/pi-1/status/{JOB}/extra", "booth/pi 1/jobs", "booth/+/jobs", "booth/pi-1/nothing",
+    "booth/workers/w1/other", "booth/workers/w#/availability", "",
+])
+def test_unparseable_topics_raise_protocol_error(topic):
+    with pytest.raises(ProtocolError):
+        T.parse(topic)
+
+
+def test_status_round_trip_every_field():
+    for st in (full_status(),
+               full_status(status=JobStatus.PENDING, effect=None, attempt=1, worker=None,
+                           error=None),
+               full_status(status=JobStatus.FAILED, effect=None,
+                           error=JobError.for_guest(ErrorKind.BAD_INPUT))):
+        wire = st.to_json()
+        data = json.loads(wire)
+        assert list(data) == ["job_id", "booth_id", "status", "effect", "attempt", "worker",
+                              "error", "updated_at"]
+        assert Status.from_json(wire) == st
+
+
+def test_error_object_shape():
+    data = json.loads(full_status().to_json())
+    assert data["error"] == {"kind": "quota", "message": "quota used", "retry_after_s": 27.5}
+    assert data["effect"] == "local"
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda d: "not json", "not valid JSON"),
+    (lambda d: [1, 2], "JSON object"),
+    (lambda d: d.pop("worker") and None, "missing field"),
+    (lambda d: d.update(extra=1), "unknown field"),
+    (lambda d: d.update(status="done"), "status 'done'"),
+    (lambda d: d.update(effect="magic"), "effect"),
+    (lambda d: d.update(job_id="../etc"), "bad job id"),
+    (lambda d: d.update(job_id="short"), "bad job id"),
+    (lambda d: d.update(attempt=0), "attempt"),
+    (lambda d: d.update(attempt="1"), "attempt"),
+    (lambda d: d.update(updated_at="yesterday"), "ISO 8601"),
+    (lambda d: d.update(error={"kind": "oops", "message": "x", "retry_after_s": None}),
+     "error.kind"),
+    (lambda d: d.update(error={"kind": "quota", "message": "x"}), "missing field"),
+    (lambda d: d.update(error={"kind": "quota", "message": "x", "retry_after_s": -1}),
+     "retry_after_s"),
+    (lambda d: d.update(error="boom"), "error must be"),
+    (lambda d: d.update(booth_id="a/b"), "booth id"),
+])
+def test_malformed_status_raises_one_clear_error(mutate, fragment):
+    data = full_status().to_dict()
+    out = mutate(data)
+    payload = out if isinstance(out, (str, list)) else data
+    raw = payload if isinstance(payload, str) else json.dumps(payload)
+    with pytest.raises(ProtocolError) as exc:
+        Status.from_json(raw)
+    assert fragment in str(exc.value)
+
+
+def test_binary_garbage_status_is_a_protocol_error():
+    with pytest.raises(ProtocolError):
+        Status.from_json(b"\xff\xfe\x00garbage")
+
+
+def test_job_meta_round_trip_through_properties():
+    meta = JobMeta(new_job_id(), "drip", content_type="image/png")
+    assert JobMeta.from_properties(meta.to_properties()) == meta
+
+
+@pytest.mark.parametrize("props, fragment", [
+    (None, "no job_id"),
+    ([("style", "drip")], "no job_id"),
+    ([("job_id", "bad id!"), ("style", "drip"), ("created_at", "2026-01-01T00:00:00Z")],
+     "bad job id"),
+    ([("job_id", JOB), ("created_at", "2026-01-01T00:00:00Z")], "style"),
+    ([("job_id", JOB), ("style", "drip"), ("created_at", "nope")], "ISO 8601"),
+    ([("job_id", JOB), ("style", "drip"), ("created_at", "2026-01-01T00:00:00")], "time zone"),
+])
+def test_malformed_job_properties(props, fragment):
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    p = None
+    if props is not None:
+        p = Properties(PacketTypes.PUBLISH)
+        p.UserProperty = props
+        p.ContentType = "image/jpeg"
+    with pytest.raises(ProtocolError) as exc:
+        JobMeta.from_properties(p)
+    assert fragment in str(exc.value)
+
+
+def test_job_content_type_must_be_an_image():
+    meta = JobMeta(JOB, "drip")
+    props = meta.to_properties()
+    props.ContentType = "text/plain"
+    with pytest.raises(ProtocolError, match="content type"):
+        JobMeta.from_properties(props)
+
+
+def test_status_only_moves_forward():
+    P, R, C, F = (JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.COMPLETED, JobStatus.FAILED)
+    assert moves_forward(None, P)
+    assert moves_forward(P, R) and moves_forward(P, C) and moves_forward(R, F)
+    for cur, new in [(R, P), (C, R), (C, F), (F, C), (C, C), (P, P), (R, R)]:
+        assert not moves_forward(cur, new), (cur, new)
+    assert C.is_final and F.is_final and not R.is_final
+
+
+def test_job_ids():
+    jid = new_job_id()
+    assert validate_job_id(jid) == jid and len(jid) == 32
+    assert new_job_id() != jid
+    for bad in ("", "abc", "x" * 65, "has space12", "slash/1234", None, 12345678):
+        with pytest.raises(ProtocolError):
+            validate_job_id(bad)
+
+
+def test_every_error_kind_has_a_guest_message():
+    assert set(GUEST_MESSAGES) == set(ErrorKind)
+    assert {k.value for k in ErrorKind} == {"quota", "rate_limited", "safety", "no_image",
+                                            "timeout", "unavailable", "bad_input", "internal"}
+
+
+def test_availability_payloads():
+    assert parse_availability(b"online") is True
+    assert parse_availability("offline") is False
+    with pytest.raises(ProtocolError):
+        parse_availability(b"maybe")

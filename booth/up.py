@@ -1,0 +1,102 @@
+"""`booth up`: the whole booth on one machine (a laptop, or a Pi without the systemd units).
+
+Uses the configured broker or starts a private mosquitto, then runs the worker, the share server
+and the kiosk as child processes, restarts any that dies, and stops them all on Ctrl-C/SIGTERM.
+Without a display it says so and runs the kiosk headless on the file camera.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+from booth.config import Config
+from booth.services import Supervisor, booth_argv, ensure_broker, usable_data_dir
+
+log = logging.getLogger("booth.up")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--headless", action="store_true",
+                   help="no window: file camera, a shot every --interval seconds, URLs printed")
+    p.add_argument("--folder", metavar="DIR",
+                   help="photos for the headless file camera (default: bundled samples)")
+    p.add_argument("--interval", type=float, default=10.0,
+                   help="seconds between headless shots (default 10)")
+    p.add_argument("--shots", type=int, default=0,
+                   help="headless: stop after this many shots (default: run until stopped)")
+    p.add_argument("--windowed", action="store_true", help="kiosk in a window, not fullscreen")
+    p.add_argument("--no-kiosk", action="store_true", help="run only broker, worker and share")
+
+
+def display_available(env: dict[str, str]) -> bool:
+    """Can SDL open a screen here: an X/Wayland session, an explicit driver, or a DRM device."""
+    if env.get("SDL_VIDEODRIVER") and env["SDL_VIDEODRIVER"] not in ("dummy", "offscreen"):
+        return True
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return True
+    return any(Path("/dev/dri").glob("card*")) if Path("/dev/dri").is_dir() else False
+
+
+def run(cfg: Config, args: argparse.Namespace) -> int:
+    env = dict(os.environ)
+    data_dir = usable_data_dir(cfg, env)
+    url, broker = ensure_broker(cfg, data_dir)
+    env.update({"BOOTH_MQTT_URL": url, "BOOTH_DATA_DIR": str(data_dir),
+                "BOOTH_ID": cfg.booth_id})
+    if getattr(args, "config", None):
+        env["BOOTH_CONFIG"] = str(Path(args.config).resolve())
+    if not cfg.gemini.api_key:
+        log.warning("no GEMINI_API_KEY set: every photo gets the local effect (offline mode)")
+
+    headless = args.headless
+    if not headless and not args.no_kiosk and not display_available(env):
+        log.warning("no display found (no DISPLAY, WAYLAND_DISPLAY or /dev/dri): running the "
+                    "kiosk headless on the file camera; open the printed URLs to see results")
+        headless = True
+
+    sup = Supervisor(env)
+    sup.add("worker", booth_argv("worker"))
+    sup.add("share", booth_argv("share"))
+    if not args.no_kiosk:
+        kiosk_args = ["kiosk"]
+        if headless:
+            kiosk_args += ["--headless", "--interval", str(args.interval)]
+            if args.folder:
+                kiosk_args += ["--folder", str(Path(args.folder).resolve())]
+            if args.shots:
+                kiosk_args += ["--shots", str(args.shots)]
+        elif args.windowed:
+            kiosk_args.append("--windowed")
+        kiosk = sup.add("kiosk", booth_argv(*kiosk_args))
+    else:
+        kiosk = None
+
+    stop = {"flag": False}
+
+    def on_signal(signum: int, _frame) -> None:
+        stop["flag"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("booth up: data in %s, broker %s; Ctrl-C stops everything", data_dir,
+             "private" if broker else "configured")
+    sup.start_all()
+    try:
+        while not stop["flag"]:
+            sup.poll()
+            # A headless run with a shot limit ends when the kiosk has finished its shots.
+            if kiosk and args.shots and kiosk.proc and kiosk.proc.poll() == 0:
+                log.info("headless kiosk finished its %d shots", args.shots)
+                break
+            time.sleep(0.2)
+    finally:
+        log.info("stopping …")
+        sup.stop_all()
+        if broker:
+            broker.stop()
+    return 0

@@ -123,6 +123,8 @@ class ShareConfig:
     wifi_password: str = _f("", "Booth Wi-Fi password for the join-Wi-Fi QR", secret=True)
     admin_password: str = _f("", "Operator gallery password: environment only "
                              "(BOOTH_ADMIN_PASSWORD)", secret=True)
+    retention_every_s: float = _f(3600.0, "Seconds between retention runs of the share server",
+                                  min=10, max=86400)
 
 
 @dataclass

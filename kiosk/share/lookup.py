@@ -1,0 +1,100 @@
+"""Token → stored result, through the ledger only.
+
+Why a module of its own: this is the one place that decides what a client may download. A token
+is checked against a strict pattern before it reaches SQL, the job must be completed with a
+result, not older than the retention period, and its file must resolve inside the data dir.
+Nothing a client sends ever becomes part of a file path.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from booth.protocol import JobStatus
+from kiosk.ledger import JobRow, Ledger, resolve_in_store
+
+# Ledger tokens are 32 URL-safe base64 characters; allow some slack, never path characters.
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_NAME_SAFE = re.compile(r"[^a-z0-9]+")
+
+
+def valid_token(token: str) -> bool:
+    return bool(TOKEN_RE.match(token))
+
+
+@dataclass(frozen=True)
+class SharedPhoto:
+    """A result a guest may download."""
+
+    job_id: str
+    token: str
+    path: Path
+    filename: str
+    created_at: float
+
+
+def is_expired(row: JobRow, retention_days: float, now: float | None = None) -> bool:
+    """Older than the retention period: treated as gone even before retention deletes it."""
+    return row.created_at < (now if now is not None else time.time()) - retention_days * 86400
+
+
+def servable(row: JobRow | None, retention_days: float, now: float | None = None) -> bool:
+    return (row is not None and row.status is JobStatus.COMPLETED and bool(row.result_path)
+            and bool(row.token) and not is_expired(row, retention_days, now))
+
+
+def day_start(ts: float) -> float:
+    """Local midnight of the day of `ts` (photo folders and file names use local days)."""
+    t = time.localtime(ts)
+    return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))
+
+
+class PhotoLookup:
+    """Resolves tokens for the server; caches the (immutable) download file names."""
+
+    def __init__(self, ledger: Ledger, data_dir: str | Path, retention_days: float) -> None:
+        self.ledger = ledger
+        self.data_dir = Path(data_dir)
+        self.retention_days = retention_days
+        self._names: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def find(self, token: str, now: float | None = None) -> SharedPhoto | None:
+        """The downloadable result for `token`, or None (unknown, expired, not finished, gone)."""
+        if not valid_token(token):
+            return None
+        row = self.ledger.by_token(token)
+        if not servable(row, self.retention_days, now):
+            return None
+        assert row is not None and row.result_path is not None
+        path = resolve_in_store(self.data_dir, row.result_path)
+        if path is None or not path.is_file():
+            return None
+        return SharedPhoto(job_id=row.job_id, token=token, path=path,
+                           filename=self.filename(row), created_at=row.created_at)
+
+    def filename(self, row: JobRow) -> str:
+        """`drip-2026-11-24-0042.jpg`: style, local date, the shot's number that day."""
+        with self._lock:
+            name = self._names.get(row.job_id)
+            if name is not None:
+                self._names.move_to_end(row.job_id)
+                return name
+        start = day_start(row.created_at)
+        number = sum(1 for r in self.ledger.since(start)
+                     if r.created_at < start + 86400 and
+                     (r.created_at, r.job_id) <= (row.created_at, row.job_id))
+        style = _NAME_SAFE.sub("-", row.style.lower()).strip("-")[:24] or "photo"
+        suffix = ".png" if row.result_path and row.result_path.lower().endswith(".png") else ".jpg"
+        name = (f"{style}-{time.strftime('%Y-%m-%d', time.localtime(row.created_at))}"
+                f"-{max(number, 1):04d}{suffix}")
+        with self._lock:
+            self._names[row.job_id] = name
+            while len(self._names) > 2048:
+                self._names.popitem(last=False)
+        return name

@@ -1,0 +1,178 @@
+"""The HTML the share server sends: guest photo page, friendly errors, operator gallery.
+
+Why hand-written HTML: the booth's hotspot has no internet, so every page is one self-contained
+document (inline CSS, a few lines of inline script, no fonts or CDNs). Everything that comes from
+configuration or the ledger goes through `html.escape`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from html import escape
+
+from kiosk.share.links import qr_matrix
+
+_BASE_CSS = """
+*{box-sizing:border-box}
+html,body{margin:0;padding:0}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#0b0b10;
+color:#f4f1ea;min-height:100vh;-webkit-text-size-adjust:100%}
+main{max-width:560px;margin:0 auto;padding:18px 16px 28px}
+h1{font-size:1.5rem;line-height:1.2;margin:4px 0 14px;text-align:center;letter-spacing:.02em}
+p{line-height:1.45}
+.muted{color:#a9a6b3;font-size:.9rem;text-align:center}
+.btn{display:flex;align-items:center;justify-content:center;gap:10px;width:100%;min-height:58px;
+margin:12px 0 0;border:0;border-radius:16px;font:inherit;font-size:1.15rem;font-weight:700;
+text-decoration:none;cursor:pointer}
+.primary{background:linear-gradient(135deg,#ffd86b,#f5a623);color:#1b1200;
+box-shadow:0 6px 20px rgba(245,166,35,.35)}
+.secondary{background:#24232d;color:#f4f1ea;border:1px solid #3a3846}
+.hidden{display:none}
+"""
+
+_PHOTO_CSS = """
+.photo{display:block;width:100%;height:auto;border-radius:18px;background:#1a1922;
+box-shadow:0 10px 40px rgba(0,0,0,.55)}
+.frame{position:relative}
+footer{margin-top:18px}
+"""
+
+_ADMIN_CSS = """
+main{max-width:1100px}
+table{width:100%;border-collapse:collapse;font-size:.95rem}
+th,td{padding:8px 6px;border-bottom:1px solid #2c2b36;text-align:left;vertical-align:middle}
+img.thumb{width:96px;height:auto;border-radius:8px;display:block}
+.st{display:inline-block;padding:2px 10px;border-radius:99px;font-size:.85rem;font-weight:600}
+.completed{background:#1f4d2e;color:#b7f5c8}.failed{background:#5a1f25;color:#ffc2c8}
+.pending{background:#3b3a48;color:#e0def0}.processing{background:#4a3d12;color:#ffe7a3}
+a{color:#ffd86b}
+details summary{cursor:pointer;color:#ffd86b}
+.qr{width:220px;height:220px;background:#fff;padding:6px;border-radius:8px;margin-top:6px}
+"""
+
+
+def _doc(title: str, body: str, css: str = "", script: str = "", nonce: str = "",
+         extra_head: str = "") -> str:
+    script_tag = f'<script nonce="{escape(nonce)}">{script}</script>' if script else ""
+    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1,viewport-fit=cover\">"
+            "<meta name=\"robots\" content=\"noindex,nofollow\">"
+            "<meta name=\"referrer\" content=\"no-referrer\">"
+            "<meta name=\"color-scheme\" content=\"dark\">"
+            f"{extra_head}<title>{escape(title)}</title>"
+            f"<style>{_BASE_CSS}{css}</style></head>"
+            f"<body><main>{body}</main>{script_tag}</body></html>\n")
+
+
+# Shares the picture itself where the browser can (phones: "Save Image" puts it in Photos).
+# The file is fetched on load so that the tap calls navigator.share while it still counts as a
+# user gesture (Safari drops the gesture across a slow fetch).
+_SHARE_JS = """
+(function(){
+  var btn=document.getElementById('share');
+  var img=document.getElementById('photo');
+  if(!btn||!img||!navigator.share||!navigator.canShare||!window.fetch||!window.File)return;
+  var file=null;
+  fetch(img.getAttribute('src'),{credentials:'same-origin'}).then(function(r){
+    if(!r.ok)throw new Error('fetch');return r.blob();
+  }).then(function(b){
+    var f=new File([b],btn.getAttribute('data-name'),{type:b.type||'image/jpeg'});
+    if(navigator.canShare({files:[f]})){file=f;btn.classList.remove('hidden');}
+  }).catch(function(){});
+  btn.addEventListener('click',function(){
+    if(!file)return;
+    navigator.share({files:[file],title:document.title}).catch(function(){});
+  });
+})();
+"""
+
+
+def photo_page(title: str, token: str, filename: str, retention_days: float,
+               nonce: str) -> str:
+    """The guest's page: the picture, Download, Share (where supported), the event title."""
+    t = escape(token)
+    photo = f"/p/{t}/photo.jpg"
+    days = max(1, round(retention_days))
+    body = (
+        f"<h1>{escape(title)}</h1>"
+        f'<div class="frame"><img id="photo" class="photo" src="{photo}" '
+        f'alt="Your photo from {escape(title)}"></div>'
+        f'<a id="download" class="btn primary" href="{photo}?dl=1" '
+        f'download="{escape(filename)}">&#11015;&#xFE0E; Download photo</a>'
+        f'<button id="share" type="button" class="btn secondary hidden" '
+        f'data-name="{escape(filename)}">Share or save to Photos</button>'
+        "<footer>"
+        '<p class="muted">Tip: you can also press and hold the picture to save it.</p>'
+        f'<p class="muted">This link works for {days} day{"s" if days != 1 else ""}; '
+        "then the photo is deleted from the booth.</p>"
+        "</footer>")
+    return _doc(title, body, _PHOTO_CSS, _SHARE_JS, nonce)
+
+
+def not_found_page(title: str) -> str:
+    body = (f"<h1>{escape(title)}</h1>"
+            "<p style=\"text-align:center;font-size:1.15rem\">We can't find that photo.</p>"
+            '<p class="muted">It may still be on its way, or the link has expired. '
+            "Scan the QR code on the booth screen again, or ask the booth's host for help.</p>")
+    return _doc(f"Photo not found · {title}", body)
+
+
+def error_page(title: str, status: int, reason: str) -> str:
+    body = (f"<h1>{escape(title)}</h1>"
+            f"<p style=\"text-align:center;font-size:1.15rem\">{escape(reason)}</p>"
+            '<p class="muted">Please try again in a moment.</p>')
+    return _doc(f"{status} · {title}", body)
+
+
+def qr_svg(data: str, size_px: int = 220) -> str:
+    """A QR code as a standalone SVG document (one path; no image library needed)."""
+    m = qr_matrix(data)
+    n = len(m)
+    cells = "".join(f"M{x} {y}h1v1h-1z" for y, row in enumerate(m) for x, dark in enumerate(row)
+                    if dark)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {n} {n}" width="{size_px}" '
+            f'height="{size_px}" shape-rendering="crispEdges"><rect width="{n}" height="{n}" '
+            f'fill="#fff"/><path d="{cells}" fill="#000"/></svg>')
+
+
+@dataclass(frozen=True)
+class AdminRow:
+    job_id: str
+    created_at: float
+    status: str
+    style: str
+    effect: str | None
+    error: str | None
+    share_url: str | None  # set when the job has a downloadable result
+
+
+def admin_page(title: str, rows: list[AdminRow], day_label: str) -> str:
+    """Today's jobs for the operator: status, thumbnail, the guest's link and its QR."""
+    lines = []
+    for r in rows:
+        when = time.strftime("%H:%M:%S", time.localtime(r.created_at))
+        jid = escape(r.job_id)
+        if r.share_url:
+            thumb = (f'<a href="{escape(r.share_url)}"><img class="thumb" loading="lazy" '
+                     f'src="/admin/thumb/{jid}.jpg" alt="result {jid}"></a>')
+            link = (f'<a href="{escape(r.share_url)}">{escape(r.share_url)}</a>'
+                    f"<details><summary>QR for the guest</summary>"
+                    f'<img class="qr" loading="lazy" src="/admin/qr/{jid}.svg" '
+                    f'alt="QR code of the download link"></details>')
+        else:
+            thumb, link = "", '<span class="muted">no result yet</span>'
+        err = f'<br><span class="muted">{escape(r.error)}</span>' if r.error else ""
+        lines.append(
+            f"<tr><td>{escape(when)}</td><td>{thumb}</td>"
+            f'<td><span class="st {escape(r.status)}">{escape(r.status)}</span>'
+            f"{err}</td><td>{escape(r.style)}<br><span class=\"muted\">"
+            f"{escape(r.effect or '')}</span></td><td>{link}</td></tr>")
+    table = ("<table><thead><tr><th>Time</th><th>Photo</th><th>Status</th><th>Style</th>"
+             "<th>Guest link</th></tr></thead><tbody>" + "".join(lines) + "</tbody></table>"
+             if lines else '<p class="muted">No photos yet today.</p>')
+    body = (f"<h1>{escape(title)} · operator</h1>"
+            f'<p class="muted">{escape(day_label)}: {len(rows)} job'
+            f'{"s" if len(rows) != 1 else ""}. This page refreshes every 30 s.</p>{table}')
+    return _doc(f"Operator · {title}", body, _ADMIN_CSS,
+                extra_head='<meta http-equiv="refresh" content="30">')

@@ -1,0 +1,309 @@
+"""The share server: aiohttp app that serves finished results to guests' phones by token.
+
+Routes: `/p/{token}` (the guest's page), `/p/{token}/photo.jpg` (the file: ETag, conditional
+requests, Range and HEAD come from aiohttp's FileResponse, sent with sendfile), `/healthz`, and the
+operator gallery `/admin` (HTTP basic auth; 404 when no password is set). There is no static
+route and no directory listing; every error a client sees is one of our own pages, never a trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import functools
+import hmac
+import logging
+import secrets
+import time
+from typing import Any, Awaitable, Callable
+from urllib.parse import quote
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from booth.config import Config
+from booth.mqtt import MqttConnection
+from booth.protocol import JOB_ID_RE
+from kiosk.ledger import Ledger, ledger_path, resolve_in_store
+from kiosk.share import pages
+from kiosk.share.links import public_base_url
+from kiosk.share.lookup import PhotoLookup, day_start, servable
+from kiosk.share.retention import run_retention
+from kiosk.share.thumbs import ThumbCache
+
+log = logging.getLogger("kiosk.share.server")
+
+CFG = web.AppKey("cfg", Config)
+LEDGER = web.AppKey("ledger", Ledger)
+LOOKUP = web.AppKey("lookup", PhotoLookup)
+THUMBS = web.AppKey("thumbs", ThumbCache)
+AUTH = web.AppKey("auth_failures", dict)
+MQTT = web.AppKey("mqtt", object)
+
+PHOTO_CACHE = "private, max-age=86400"  # the token is the secret: never cache in shared proxies
+CHUNK = 256 * 1024
+AUTH_WINDOW_S = 60.0
+AUTH_MAX_FAILURES = 20
+
+
+# ---------------------------------------------------------------------------- responses
+def _html(text: str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    resp = web.Response(text=text, status=status, content_type="text/html", charset="utf-8",
+                        headers=headers)
+    resp.headers.setdefault("Cache-Control", "no-store")
+    return resp
+
+
+def _not_found(request: web.Request) -> web.Response:
+    return _html(pages.not_found_page(request.app[CFG].kiosk.title), status=404)
+
+
+def _error(request: web.Request, status: int, reason: str,
+           headers: dict[str, str] | None = None) -> web.Response:
+    return _html(pages.error_page(request.app[CFG].kiosk.title, status, reason), status, headers)
+
+
+_KEEP_HEADERS = ("WWW-Authenticate", "Retry-After", "Allow")
+_REASONS = {401: "The operator password is needed for this page.",
+            405: "That is not something this page can do.",
+            429: "Too many wrong passwords. Wait a minute, then try again."}
+
+
+@web.middleware
+async def error_pages(request: web.Request,
+                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                      ) -> web.StreamResponse:
+    """Every 4xx/5xx becomes a friendly page; unexpected exceptions are logged, never shown."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if exc.status == 404:
+            return _not_found(request)
+        keep = {k: v for k, v in exc.headers.items() if k in _KEEP_HEADERS}
+        return _error(request, exc.status, _REASONS.get(exc.status, exc.reason), keep)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("share: internal error on %s %s", request.method,
+                      mask_path(request.path))
+        return _error(request, 500, "Something went wrong on our side.")
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    h = response.headers
+    h["Server"] = "booth-share"
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("Referrer-Policy", "no-referrer")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("X-Robots-Tag", "noindex, nofollow")
+    h.setdefault("Content-Security-Policy",
+                 "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
+                 "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+def mask_path(path: str) -> str:
+    """A request path for logs: download tokens are secrets, so only their last 4 characters."""
+    parts = path.split("/")
+    if len(parts) >= 3 and parts[1] == "p":
+        parts[2] = "…" + parts[2][-4:] if len(parts[2]) > 4 else "…"
+    return "/".join(parts)[:200]
+
+
+class MaskedAccessLogger(AbstractAccessLogger):
+    """Access log without tokens or query strings."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info("%s %s %s %s %.1fms", request.remote, request.method,
+                         mask_path(request.path), response.status, time * 1000)
+
+
+# ---------------------------------------------------------------------------- guest routes
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        request.app[LEDGER].get("healthz-probe")
+    except Exception as exc:  # a broken ledger: the unit should be restarted
+        log.error("healthz: ledger not readable: %s", exc)
+        return web.json_response({"ok": False, "ledger": "unreadable"}, status=503,
+                                 headers={"Cache-Control": "no-store"})
+    return web.json_response({"ok": True}, headers={"Cache-Control": "no-store"})
+
+
+async def photo_page(request: web.Request) -> web.Response:
+    lookup = request.app[LOOKUP]
+    photo = lookup.find(request.match_info["token"])
+    if photo is None:
+        raise web.HTTPNotFound()
+    cfg = request.app[CFG]
+    nonce = secrets.token_urlsafe(16)
+    csp = ("default-src 'none'; img-src 'self' blob:; style-src 'unsafe-inline'; "
+           f"script-src 'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; "
+           "form-action 'none'; frame-ancestors 'none'")
+    return _html(pages.photo_page(cfg.kiosk.title, photo.token, photo.filename,
+                                  cfg.retention_days, nonce),
+                 headers={"Content-Security-Policy": csp, "Cache-Control": "private, no-cache"})
+
+
+def _disposition(kind: str, filename: str) -> str:
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "")
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+async def photo_file(request: web.Request) -> web.StreamResponse:
+    photo = request.app[LOOKUP].find(request.match_info["token"])
+    if photo is None:
+        raise web.HTTPNotFound()
+    download = request.query.get("dl") == "1"
+    ctype = "image/png" if photo.filename.endswith(".png") else "image/jpeg"
+    return web.FileResponse(photo.path, chunk_size=CHUNK, headers={
+        "Content-Type": ctype,
+        "Cache-Control": PHOTO_CACHE,
+        "Content-Disposition": _disposition("attachment" if download else "inline",
+                                            photo.filename),
+    })
+
+
+# ---------------------------------------------------------------------------- operator routes
+def _require_admin(request: web.Request) -> None:
+    """Basic auth against BOOTH_ADMIN_PASSWORD; the gallery does not exist without one."""
+    password = request.app[CFG].share.admin_password
+    if not password:
+        raise web.HTTPNotFound()
+    failures: dict[str, list[float]] = request.app[AUTH]
+    who = request.remote or "?"
+    now = time.monotonic()
+    recent = [t for t in failures.get(who, []) if now - t < AUTH_WINDOW_S]
+    if len(recent) >= AUTH_MAX_FAILURES:
+        raise web.HTTPTooManyRequests(headers={"Retry-After": str(int(AUTH_WINDOW_S))})
+    given = None
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() == "basic ":
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+            given = decoded.partition(":")[2]
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            given = None
+    if given is not None and hmac.compare_digest(given.encode(), password.encode()):
+        failures.pop(who, None)
+        return
+    if given is not None:
+        recent.append(now)
+        failures[who] = recent
+        if len(failures) > 1000:  # bound the table; a flood of addresses only resets it
+            failures.clear()
+        log.warning("share: wrong operator password from %s", who)
+    raise web.HTTPUnauthorized(headers={
+        "WWW-Authenticate": 'Basic realm="Booth operator", charset="UTF-8"'})
+
+
+async def admin(request: web.Request) -> web.Response:
+    _require_admin(request)
+    cfg = request.app[CFG]
+    now = time.time()
+    base = public_base_url(cfg)
+    rows = []
+    for r in request.app[LEDGER].since(day_start(now)):
+        ok = servable(r, cfg.retention_days, now)
+        rows.append(pages.AdminRow(
+            job_id=r.job_id, created_at=r.created_at, status=r.status.value, style=r.style,
+            effect=r.effect, error=r.error.message if r.error else None,
+            share_url=f"{base}/p/{r.token}" if ok else None))
+    label = time.strftime("%A %d %B %Y", time.localtime(now))
+    return _html(pages.admin_page(cfg.kiosk.title, rows, label),
+                 headers={"Content-Security-Policy":
+                          "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
+                          "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"})
+
+
+def _admin_job(request: web.Request) -> Any:
+    _require_admin(request)
+    job_id = request.match_info["job"]
+    if not JOB_ID_RE.match(job_id):
+        raise web.HTTPNotFound()
+    row = request.app[LEDGER].get(job_id)
+    if not servable(row, request.app[CFG].retention_days):
+        raise web.HTTPNotFound()
+    return row
+
+
+async def admin_thumb(request: web.Request) -> web.Response:
+    row = _admin_job(request)
+    path = resolve_in_store(request.app[CFG].data_dir, row.result_path)
+    if path is None or not path.is_file():
+        raise web.HTTPNotFound()
+    loop = asyncio.get_running_loop()
+    thumb = await loop.run_in_executor(None, request.app[THUMBS].get, row.job_id, path)
+    if thumb is None:
+        raise web.HTTPNotFound()
+    return web.Response(body=thumb, content_type="image/jpeg",
+                        headers={"Cache-Control": "private, max-age=3600"})
+
+
+async def admin_qr(request: web.Request) -> web.Response:
+    row = _admin_job(request)
+    url = f"{public_base_url(request.app[CFG])}/p/{row.token}"
+    return web.Response(text=pages.qr_svg(url), content_type="image/svg+xml",
+                        headers={"Cache-Control": "private, max-age=3600"})
+
+
+# ---------------------------------------------------------------------------- retention task
+async def _retention_loop(app: web.Application, every_s: float, first_delay_s: float) -> None:
+    cfg, ledger = app[CFG], app[LEDGER]
+    mqtt = app[MQTT]
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(first_delay_s)
+    while True:
+        try:
+            report = await loop.run_in_executor(
+                None, functools.partial(run_retention, cfg, ledger, mqtt))
+            app[THUMBS].forget(report.job_ids)
+        except Exception:
+            log.exception("share: retention run failed; trying again later")
+        await asyncio.sleep(every_s)
+
+
+# ---------------------------------------------------------------------------- the app
+def make_app(cfg: Config, *, ledger: Ledger | None = None, mqtt: MqttConnection | None = None,
+             retention_every_s: float | None = None,
+             retention_first_delay_s: float = 5.0) -> web.Application:
+    """The share app. Opens the ledger in the data dir unless one is given (closed on cleanup).
+
+    With `retention_every_s` the app runs retention periodically while it serves.
+    """
+    app = web.Application(middlewares=[error_pages], client_max_size=64 * 1024)
+    own_ledger = ledger is None
+    led = ledger if ledger is not None else Ledger(ledger_path(cfg.data_dir))
+    app[CFG] = cfg
+    app[LEDGER] = led
+    app[LOOKUP] = PhotoLookup(led, cfg.data_dir, cfg.retention_days)
+    app[THUMBS] = ThumbCache()
+    app[AUTH] = {}
+    app[MQTT] = mqtt
+    app.on_response_prepare.append(_security_headers)
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/p/{token}", photo_page)
+    app.router.add_get("/p/{token}/photo.jpg", photo_file)
+    app.router.add_get("/admin", admin)
+    app.router.add_get("/admin/thumb/{job}.jpg", admin_thumb)
+    app.router.add_get("/admin/qr/{job}.svg", admin_qr)
+
+    if retention_every_s:
+        async def retention_ctx(app: web.Application):  # type: ignore[no-untyped-def]
+            task = asyncio.create_task(_retention_loop(app, retention_every_s,
+                                                       retention_first_delay_s))
+            yield
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        app.cleanup_ctx.append(retention_ctx)
+
+    if own_ledger:
+        async def close_ledger(app: web.Application) -> None:
+            led.close()
+        app.on_cleanup.append(close_ledger)
+    return app

@@ -1,0 +1,385 @@
+"""`booth doctor`: check this machine the way the booth will use it and say what to fix.
+
+An event technician runs it after install and before doors open. Every check returns one
+:class:`Check` (ok / warn / fail, what was found, how to fix it); any fail makes the exit code 1.
+Checks are plain functions of the config and a :class:`Probe` (environment, device paths,
+commands) so tests can point them at a fake /dev or environment without touching the real one.
+`--print-config` prints the effective configuration with secrets masked instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import importlib
+import importlib.util
+import ipaddress
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Mapping
+from urllib.parse import urlsplit
+
+from booth.config import Config, describe
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+# Free space limits for data_dir: a shot and its result take a few MB.
+DISK_FAIL_BYTES = 500 * 1024 * 1024
+DISK_WARN_BYTES = 2 * 1024 * 1024 * 1024
+
+
+@dataclass
+class Check:
+    name: str
+    level: str  # ok | warn | fail
+    found: str
+    fix: str = ""
+
+
+@dataclass
+class Probe:
+    """What the checks look at; the defaults are this machine."""
+
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    dev: Path = Path("/dev")
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    run: Callable[[list[str]], str | None] = None  # type: ignore[assignment]
+    broker_timeout_s: float = 5.0
+    api_timeout_s: float = 15.0
+
+    def __post_init__(self) -> None:
+        if self.run is None:
+            self.run = _run_quiet
+
+
+def _run_quiet(argv: list[str]) -> str | None:
+    """stdout of a command, or None when it is missing or fails (doctor never crashes on it)."""
+    if shutil.which(argv[0]) is None:
+        return None
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+# ------------------------------------------------------------------------------- camera
+def _kiosk_camera_probe() -> Callable | None:
+    """The kiosk's own probe, when its camera package offers one (it knows every backend)."""
+    for mod_name in ("kiosk.camera", "kiosk.camera.probe"):
+        try:
+            if importlib.util.find_spec(mod_name) is None:
+                continue
+            mod = importlib.import_module(mod_name)
+        except Exception:
+            continue
+        for attr in ("doctor_probe", "probe_summary"):
+            fn = getattr(mod, attr, None)
+            if callable(fn):
+                return fn
+    return None
+
+
+def check_camera(cfg: Config, probe: Probe) -> Check:
+    backend = cfg.camera.backend
+    if backend == "file":
+        folder = cfg.camera.folder
+        if folder and not Path(folder).is_dir():
+            return Check("camera", FAIL, f"file camera folder {folder} does not exist",
+                         "set camera.folder to a folder of JPEG/PNG photos, or leave it empty "
+                         "for the bundled samples")
+        return Check("camera", OK, f"file camera ({folder or 'bundled samples'}): a demo, not a "
+                     "real camera")
+    kiosk_probe = _kiosk_camera_probe()
+    if kiosk_probe is not None and probe.dev == Path("/dev"):
+        try:
+            found = kiosk_probe(cfg)
+        except Exception as exc:  # a crashing probe is a finding, not a doctor crash
+            found = None
+            why = f"the camera probe failed: {exc}"
+        else:
+            why = "no camera backend could open a camera"
+        if found:
+            return Check("camera", OK, str(found))
+        return Check("camera", FAIL, why, _CAMERA_FIX)
+    has_picamera2 = importlib.util.find_spec("picamera2") is not None
+    videos = sorted(glob.glob(str(probe.dev / "video*")))
+    if backend in ("auto", "picamera2") and has_picamera2:
+        return Check("camera", OK, "picamera2 is importable (Pi camera backend)")
+    if backend in ("auto", "opencv") and videos:
+        return Check("camera", OK, f"video device(s) {', '.join(videos)} for the OpenCV backend")
+    if backend == "picamera2":
+        return Check("camera", FAIL, "camera.backend = picamera2 but picamera2 cannot be imported",
+                     "on Raspberry Pi OS: apt install python3-picamera2 and build the venv with "
+                     "--system-site-packages (deploy/install.sh does both)")
+    if backend == "opencv":
+        return Check("camera", FAIL, f"camera.backend = opencv but there is no "
+                     f"{probe.dev}/video* device", "plug in a USB webcam (and check `dmesg`)")
+    return Check("camera", FAIL, f"no camera: picamera2 not importable and no {probe.dev}/video*",
+                 _CAMERA_FIX)
+
+
+_CAMERA_FIX = ("connect the Pi camera ribbon (check `rpicam-hello --list-cameras`) or a USB webcam; "
+               "for a demo set camera.backend = \"file\"")
+
+
+# ------------------------------------------------------------------------------- display
+def check_display(cfg: Config, probe: Probe) -> Check:
+    env = probe.env
+    driver = env.get("SDL_VIDEODRIVER", "")
+    drm = sorted(glob.glob(str(probe.dev / "dri" / "card*")))
+    if driver in ("dummy", "offscreen"):
+        return Check("display", WARN, f"SDL_VIDEODRIVER={driver}: the kiosk draws off-screen",
+                     "unset SDL_VIDEODRIVER (or set kmsdrm) to show the booth on a screen")
+    if driver == "kmsdrm" or (not driver and not env.get("DISPLAY")
+                              and not env.get("WAYLAND_DISPLAY")):
+        if drm:
+            return Check("display", OK, f"KMSDRM on {', '.join(drm)}")
+        return Check("display", FAIL,
+                     f"no display: no DRM device ({probe.dev}/dri/card*) and no DISPLAY",
+                     "connect the screen and enable its KMS driver (dtoverlay=vc4-kms-v3d in "
+                     "/boot/firmware/config.txt), or run the kiosk in a desktop session")
+    if driver in ("x11", "") and env.get("DISPLAY"):
+        return Check("display", OK, f"X11 display {env['DISPLAY']}")
+    if driver in ("wayland", "") and env.get("WAYLAND_DISPLAY"):
+        return Check("display", OK, f"Wayland display {env['WAYLAND_DISPLAY']}")
+    return Check("display", FAIL, f"SDL_VIDEODRIVER={driver} but its display is not available",
+                 "unset SDL_VIDEODRIVER, or set DISPLAY / WAYLAND_DISPLAY for it")
+
+
+# ------------------------------------------------------------------------------- broker
+def check_broker(cfg: Config, probe: Probe) -> Check:
+    from booth.mqtt import BrokerUrl, MqttConnection, MqttUrlError
+
+    try:
+        url = BrokerUrl.parse(cfg.mqtt.url)
+    except MqttUrlError as exc:
+        return Check("broker", FAIL, f"mqtt.url is unusable: {exc}",
+                     "set mqtt.url (or BOOTH_MQTT_URL) to mqtt://user:pass@host:1883")
+    try:
+        with socket.create_connection((url.host, url.port), timeout=probe.broker_timeout_s):
+            pass
+    except OSError as exc:
+        return Check("broker", FAIL, f"cannot reach {url.safe()}: {exc.strerror or exc}",
+                     "start the broker (systemctl start mosquitto) or fix the host/port in "
+                     "BOOTH_MQTT_URL")
+    refused: list[str] = []
+    conn = MqttConnection(cfg.mqtt.url, f"doctor-{socket.gethostname()[:20]}-{os.getpid()}",
+                          ca_file=cfg.mqtt.ca_file or None, reconnect_min_s=30)
+    original = conn.paho.on_connect
+
+    def on_connect(client, userdata, flags, reason, props):  # record a refusal's reason
+        if reason.is_failure:
+            refused.append(str(reason))
+        original(client, userdata, flags, reason, props)
+
+    conn.paho.on_connect = on_connect
+    try:
+        conn.start()
+        ok = conn.wait_connected(probe.broker_timeout_s)
+    finally:
+        conn.stop(timeout=1.0)
+    if ok:
+        who = f" as {url.username}" if url.username else " anonymously"
+        return Check("broker", OK, f"connected to {url.safe()}{who}")
+    if refused:
+        return Check("broker", FAIL, f"{url.safe()} refused the connection: {refused[0]}",
+                     "check the user and password in BOOTH_MQTT_URL (/etc/booth/kiosk.env or "
+                     "worker.env) against the broker's password file; re-run deploy/install.sh")
+    return Check("broker", FAIL, f"{url.safe()} accepts TCP but no MQTT session came up",
+                 "is it a TLS port (use mqtts://) or not a broker at all?")
+
+
+# ------------------------------------------------------------------------------- API key
+def check_api_key(cfg: Config, probe: Probe, offline: bool = False) -> Check:
+    key = cfg.gemini.api_key
+    if not key:
+        return Check("api key", WARN, "GEMINI_API_KEY is not set: every photo gets the local effect",
+                     "put GEMINI_API_KEY=… in /etc/booth/secrets.env, then restart the worker")
+    if offline:
+        return Check("api key", OK, "GEMINI_API_KEY is set (not tried: --offline)")
+    from google import genai
+    from google.genai import errors, types
+
+    opts = types.HttpOptions(base_url=cfg.gemini.base_url or None,
+                             api_version=cfg.gemini.api_version,
+                             timeout=int(probe.api_timeout_s * 1000))
+    where = cfg.gemini.base_url or "Google"
+    try:
+        client = genai.Client(api_key=key, http_options=opts)
+        try:
+            client.models.get(model=cfg.gemini.model)
+        finally:
+            client.close()
+    except errors.APIError as exc:
+        code = getattr(exc, "code", None)
+        if code in (400, 401, 403):
+            return Check("api key", FAIL, f"{where} rejected the API key ({code} "
+                         f"{getattr(exc, 'status', '')})",
+                         "create a key at https://aistudio.google.com/apikey and put it in "
+                         "/etc/booth/secrets.env")
+        if code == 404:
+            return Check("api key", FAIL, f"the key works but model {cfg.gemini.model!r} was not "
+                         "found", "set gemini.model (GEMINI_MODEL) to an image model such as "
+                         "gemini-2.5-flash-image")
+        if code == 429:
+            return Check("api key", WARN, "the key is accepted but rate limited or out of quota "
+                         "(429)", "wait, or raise the project's quota; the booth falls back to "
+                         "the local effect meanwhile")
+        return Check("api key", WARN, f"{where} answered {code}: try again later",
+                     "the booth falls back to the local effect while the service is down")
+    except Exception as exc:  # timeouts and connection errors come from the transport
+        return Check("api key", WARN, f"could not reach {where}: {type(exc).__name__}",
+                     "check the internet connection (or GEMINI_BASE_URL); use --offline to skip")
+    return Check("api key", OK, f"{where} accepted the key; model {cfg.gemini.model} is available")
+
+
+# ------------------------------------------------------------------------------- disk
+def _existing_parent(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_disk(cfg: Config, probe: Probe) -> Check:
+    data = Path(cfg.data_dir)
+    where = _existing_parent(data)
+    free = shutil.disk_usage(where).free
+    gib = free / 1024 ** 3
+    shown = f"{gib:.1f} GiB free for {data}"
+    if not data.exists():
+        shown += f" (not created yet; measured on {where})"
+    elif not os.access(data, os.W_OK):
+        return Check("disk", FAIL, f"{data} is not writable by this user",
+                     "chown the data dir to the booth user (deploy/install.sh does it)")
+    if free < DISK_FAIL_BYTES:
+        return Check("disk", FAIL, shown, "free space: lower retention_days or delete old photos "
+                     "in data_dir; use a larger SD card")
+    if free < DISK_WARN_BYTES:
+        return Check("disk", WARN, shown, "less than 2 GiB left: lower retention_days")
+    return Check("disk", OK, shown)
+
+
+# ------------------------------------------------------------------------------- clock
+def check_clock(cfg: Config, probe: Probe) -> Check:
+    now = probe.now()
+    if now.year < 2024:
+        return Check("clock", FAIL, f"the clock says {now:%Y-%m-%d}: TLS and timestamps break",
+                     "connect to a network with NTP (timedatectl set-ntp true) or set the time "
+                     "with `date -s`; a Pi has no battery-backed clock")
+    synced = probe.run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"])
+    if synced is None:
+        return Check("clock", OK, f"{now:%Y-%m-%d %H:%M} UTC (NTP state unknown)")
+    if synced.strip() != "yes":
+        return Check("clock", WARN, f"{now:%Y-%m-%d %H:%M} UTC, not NTP synchronised",
+                     "give the Pi internet access once, or `timedatectl set-ntp true`")
+    return Check("clock", OK, f"{now:%Y-%m-%d %H:%M} UTC, NTP synchronised")
+
+
+# ------------------------------------------------------------------------------- share URL
+def address_is_local(ip: str) -> bool:
+    """True when this machine owns `ip`: binding to a foreign address fails (EADDRNOTAVAIL)."""
+    fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((ip, 0))
+            return True
+        except OSError:
+            return False
+
+
+def check_share_url(cfg: Config, probe: Probe) -> Check:
+    from kiosk.share.links import public_base_url
+
+    base = public_base_url(cfg)
+    host = urlsplit(base).hostname or ""
+    if not host:
+        return Check("share url", FAIL, f"share.public_url {base!r} has no host",
+                     "set share.public_url to http://<booth address>:8080")
+    try:
+        addrs = sorted({ai[4][0] for ai in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)})
+    except OSError:
+        return Check("share url", WARN, f"{base}: {host} does not resolve here",
+                     "phones must resolve it: use the booth's IP address or a name the Wi-Fi's "
+                     "DNS knows")
+    if any(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addrs):
+        return Check("share url", FAIL, f"{base} is a loopback address: phones cannot reach it",
+                     "connect the booth to the guests' Wi-Fi, or set share.public_url")
+    local = [a for a in addrs if address_is_local(a.split("%")[0])]
+    if not local:
+        return Check("share url", FAIL, f"{base}: {', '.join(addrs)} is not an address of this "
+                     "machine", "set share.public_url to this machine's LAN address (`hostname "
+                     "-I`), or leave it empty to use it automatically")
+    return Check("share url", OK, f"{base} ({', '.join(local)} is on this machine)")
+
+
+# ------------------------------------------------------------------------------- driver
+BOOTH_CHECKS = ("camera", "display", "broker", "api key", "disk", "clock", "share url")
+WORKER_CHECKS = ("broker", "api key", "disk", "clock")
+
+
+def run_checks(cfg: Config, probe: Probe | None = None, *, offline: bool = False,
+               role: str = "booth") -> list[Check]:
+    probe = probe or Probe()
+    funcs: dict[str, Callable[[], Check]] = {
+        "camera": lambda: check_camera(cfg, probe),
+        "display": lambda: check_display(cfg, probe),
+        "broker": lambda: check_broker(cfg, probe),
+        "api key": lambda: check_api_key(cfg, probe, offline),
+        "disk": lambda: check_disk(cfg, probe),
+        "clock": lambda: check_clock(cfg, probe),
+        "share url": lambda: check_share_url(cfg, probe),
+    }
+    names = BOOTH_CHECKS if role == "booth" else WORKER_CHECKS
+    results = []
+    for name in names:
+        try:
+            results.append(funcs[name]())
+        except Exception as exc:  # one broken check must not hide the others
+            results.append(Check(name, FAIL, f"the check itself failed: {type(exc).__name__}: "
+                                 f"{exc}", "report this as a bug"))
+    return results
+
+
+def format_checks(checks: list[Check]) -> str:
+    width = max(len(c.name) for c in checks)
+    lines = []
+    for c in checks:
+        lines.append(f"[{c.level:^4}] {c.name:<{width}}  {c.found}")
+        if c.fix and c.level != OK:
+            lines.append(f"       {'':<{width}}  fix: {c.fix}")
+    fails = sum(c.level == FAIL for c in checks)
+    warns = sum(c.level == WARN for c in checks)
+    lines.append(f"{fails} fail, {warns} warn, {len(checks) - fails - warns} ok")
+    return "\n".join(lines)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--print-config", action="store_true",
+                   help="print the effective configuration (secrets masked) and exit")
+    p.add_argument("--offline", action="store_true",
+                   help="do not call the Gemini API (only check that a key is set)")
+    p.add_argument("--role", choices=("booth", "worker"), default="booth",
+                   help="'worker' skips camera, display and share checks (a worker-only machine)")
+
+
+def run(cfg: Config, args: argparse.Namespace) -> int:
+    if getattr(args, "print_config", False):
+        rows = describe(cfg)
+        width = max(len(k) for k, _, _ in rows)
+        print(f"# config: {cfg.source}")
+        for key, shown, doc in rows:
+            print(f"{key:<{width}} = {shown}    # {doc}")
+        return 0
+    checks = run_checks(cfg, offline=getattr(args, "offline", False),
+                        role=getattr(args, "role", "booth"))
+    print(format_checks(checks))
+    sys.stdout.flush()
+    return 1 if any(c.level == FAIL for c in checks) else 0

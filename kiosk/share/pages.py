@@ -164,7 +164,8 @@ def admin_page(title: str, rows: list[AdminRow], day_label: str) -> str:
             thumb, link = "", '<span class="muted">no result yet</span>'
         err = f'<br><span class="muted">{escape(r.error)}</span>' if r.error else ""
         lines.append(
-            f"<tr><td>{escape(when)}</td><td>{thumb}</td>"
+            f'<tr><td>{escape(when)}<br><span class="muted" title="{jid}">{jid[:8]}</span></td>'
+            f"<td>{thumb}</td>"
             f'<td><span class="st {escape(r.status)}">{escape(r.status)}</span>'
             f"{err}</td><td>{escape(r.style)}<br><span class=\"muted\">"
             f"{escape(r.effect or '')}</span></td><td>{link}</td></tr>")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
-from booth.config import Config, describe
+from booth.config import Config, ConfigError, describe, load_config
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -368,6 +368,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="do not call the Gemini API (only check that a key is set)")
     p.add_argument("--role", choices=("booth", "worker"), default="booth",
                    help="'worker' skips camera, display and share checks (a worker-only machine)")
+    p.add_argument("--env-file", action="append", default=[], metavar="FILE",
+                   help="read KEY=value lines like systemd's EnvironmentFile= before checking "
+                        "(e.g. /etc/booth/secrets.env and /etc/booth/kiosk.env); repeatable")
+
+
+def read_env_file(path: str | Path) -> dict[str, str]:
+    """KEY=value lines as systemd reads them (comments and blank lines skipped, quotes removed)."""
+    out: dict[str, str] = {}
+    for raw in Path(path).read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")) or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[key.strip()] = value
+    return out
 
 
 def run(cfg: Config, args: argparse.Namespace) -> int:
@@ -378,7 +396,22 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
         for key, shown, doc in rows:
             print(f"{key:<{width}} = {shown}    # {doc}")
         return 0
-    checks = run_checks(cfg, offline=getattr(args, "offline", False),
+    env_files = getattr(args, "env_file", None) or []
+    probe = Probe()
+    if env_files:
+        env = dict(os.environ)
+        try:
+            for path in env_files:
+                env.update(read_env_file(path))
+            cfg = load_config(getattr(args, "config", None), env=env)
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"booth doctor: cannot read env file: {exc}", file=sys.stderr)
+            return 78
+        except ConfigError as exc:
+            print(f"booth doctor: configuration error: {exc}", file=sys.stderr)
+            return 78
+        probe = Probe(env=env)
+    checks = run_checks(cfg, probe, offline=getattr(args, "offline", False),
                         role=getattr(args, "role", "booth"))
     print(format_checks(checks))
     sys.stdout.flush()

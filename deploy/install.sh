@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# Drip Me Out: install or update a booth on Raspberry Pi OS Bookworm (or Debian 12), as root:
+#
+#   sudo deploy/install.sh [--booth-id ID] [--lan] [--lan-port 1884] [--mqtt-port 1883]
+#
+# Creates the booth user and /var/lib/booth, /etc/booth/{booth.toml,secrets.env,kiosk.env,
+# worker.env}, installs the Debian packages and a venv with the project, writes mosquitto's
+# drop-in, password file and ACL, installs and enables the systemd units.
+#
+# Idempotent: a second run changes nothing and says so. booth.toml, secrets.env and the MQTT
+# passwords are created once and never overwritten; generated files (units, mosquitto drop-in,
+# ACL) are rewritten only when their content differs.
+#
+# --root DIR writes the whole tree under DIR instead of / (a throwaway root for tests and
+# reviews). It implies a dry mode for system-level actions (users, apt, systemctl, the venv
+# unless --venv is given): each is logged as "dry:" instead of run.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+src="$(cd "$here/.." && pwd)"
+
+root=""
+booth_id=""
+mqtt_port=1883
+lan=0
+lan_port=1884
+with_venv=auto
+pi=auto
+
+usage() {
+    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    cat <<'EOF'
+Options:
+  --root DIR        install into DIR (dry mode for users, packages, services)
+  --booth-id ID     booth id for topics and the ACL (default: booth.toml's, else the hostname)
+  --mqtt-port N     port of the localhost listener (default 1883)
+  --lan             also listen on all addresses (port --lan-port) for remote workers
+  --lan-port N      port of the LAN listener (default 1884)
+  --venv / --no-venv  build the venv even with --root / never build it
+  --pi / --no-pi    force Raspberry Pi packages on or off (default: detect)
+EOF
+}
+
+while (($#)); do
+    case "$1" in
+        --root) root="${2:?--root needs a directory}"; shift 2 ;;
+        --booth-id) booth_id="${2:?--booth-id needs a value}"; shift 2 ;;
+        --mqtt-port) mqtt_port="${2:?--mqtt-port needs a number}"; shift 2 ;;
+        --lan) lan=1; shift ;;
+        --lan-port) lan_port="${2:?--lan-port needs a number}"; shift 2 ;;
+        --venv) with_venv=1; shift ;;
+        --no-venv) with_venv=0; shift ;;
+        --pi) pi=1; shift ;;
+        --no-pi) pi=0; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "install: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+for port in "$mqtt_port" "$lan_port"; do
+    if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then
+        echo "install: bad port $port" >&2; exit 2
+    fi
+done
+if [[ -n "$booth_id" && ! "$booth_id" =~ ^[A-Za-z0-9_.-]{1,64}$ ]]; then
+    echo "install: bad --booth-id $booth_id: use letters, digits, '.', '_' or '-'" >&2; exit 2
+fi
+
+dry=0
+if [[ -n "$root" ]]; then
+    mkdir -p "$root"
+    root="$(cd "$root" && pwd)"
+    dry=1
+elif [[ $(id -u) -ne 0 ]]; then
+    echo "install: run as root (sudo $0), or use --root DIR for a dry run into a folder" >&2
+    exit 1
+fi
+if [[ "$with_venv" == auto ]]; then with_venv=$((dry ? 0 : 1)); fi
+if [[ "$pi" == auto ]]; then
+    pi=0
+    if grep -qs "Raspberry Pi" /proc/device-tree/model; then pi=1; fi
+fi
+
+changes=0
+log() { echo "install: $*"; }
+changed() { changes=$((changes + 1)); log "changed: $*"; }
+# A system-level action: run it, or only log it in dry mode.
+system() {
+    if ((dry)); then log "dry: would run: $*"; else "$@"; fi
+}
+
+# Owner and mode of an installed path; a change is counted. In dry mode an owner that does not
+# exist on this machine is only logged (the booth user is not really created there).
+ensure_owner_mode() {
+    local path=$1 owner=$2 group=$3 mode=$4
+    if [[ "$(stat -c %a "$path")" != "${mode#0}" ]]; then
+        chmod "$mode" "$path"; changed "mode $mode ${path#"$root"}"
+    fi
+    if ! getent passwd "$owner" >/dev/null || ! getent group "$group" >/dev/null; then
+        if ((dry)); then log "dry: would chown $owner:$group ${path#"$root"}"; return; fi
+        echo "install: user $owner or group $group missing" >&2; exit 1
+    fi
+    if [[ $(id -u) -ne 0 ]]; then
+        log "not root: leaving the owner of ${path#"$root"} alone"; return
+    fi
+    if [[ "$(stat -c %U:%G "$path")" != "$owner:$group" ]]; then
+        chown "$owner:$group" "$path"; changed "owner $owner:$group ${path#"$root"}"
+    fi
+}
+
+# Install stdin as a file when its content differs (atomic rename), then owner and mode.
+put_file() {
+    local dest=$1 owner=$2 group=$3 mode=$4 tmp
+    mkdir -p "$(dirname "$dest")"
+    tmp="$(mktemp "$dest.XXXXXX")"
+    cat >"$tmp"
+    if [[ -f "$dest" ]] && cmp -s "$tmp" "$dest"; then
+        rm -f "$tmp"
+    else
+        chmod "$mode" "$tmp"
+        mv -f "$tmp" "$dest"
+        changed "wrote ${dest#"$root"}"
+    fi
+    ensure_owner_mode "$dest" "$owner" "$group" "$mode"
+}
+
+# Create a file once (keep what is there), then owner and mode.
+put_file_once() {
+    local dest=$1
+    if [[ -f "$dest" ]]; then
+        cat >/dev/null
+        ensure_owner_mode "$@"
+    else
+        put_file "$@"
+    fi
+}
+
+ensure_dir() {
+    local dir=$1 owner=$2 group=$3 mode=$4
+    if [[ ! -d "$dir" ]]; then mkdir -p "$dir"; changed "created ${dir#"$root"}/"; fi
+    ensure_owner_mode "$dir" "$owner" "$group" "$mode"
+}
+
+# ------------------------------------------------------------------ Debian packages
+pkgs=(mosquitto mosquitto-clients python3-venv python3-pip
+      libsdl2-2.0-0 libdrm2 libgbm1 libegl1 libgles2)
+if ((pi)); then pkgs+=(python3-picamera2 python3-gpiozero python3-lgpio); fi
+missing=()
+for p in "${pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if ((${#missing[@]})); then
+    log "Debian packages to install: ${missing[*]}"
+    system apt-get update -qq
+    system env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}"
+    if ((!dry)); then changed "installed ${missing[*]}"; fi
+fi
+if dpkg-query -W -f='${Status}' python3-pygame 2>/dev/null | grep -q "install ok installed"; then
+    log "warning: python3-pygame is installed; the venv's pygame-ce shadows it (never import both)"
+fi
+for tool in mosquitto_passwd python3; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "install: $tool is missing (install the mosquitto and python3 packages)" >&2; exit 1
+    fi
+done
+
+# ------------------------------------------------------------------ user and data dir
+if getent passwd booth >/dev/null; then
+    :
+elif ((dry)); then
+    log "dry: would run: useradd --system --user-group --home-dir /var/lib/booth --shell /usr/sbin/nologin booth"
+else
+    useradd --system --user-group --home-dir /var/lib/booth --shell /usr/sbin/nologin booth
+    changed "created user booth"
+fi
+for g in video render input gpio; do
+    getent group "$g" >/dev/null || continue
+    if ((dry)) && ! getent passwd booth >/dev/null; then
+        log "dry: would run: usermod -aG $g booth"; continue
+    fi
+    if ! id -nG booth | tr ' ' '\n' | grep -qx "$g"; then
+        system usermod -aG "$g" booth
+        if ((!dry)); then changed "added booth to group $g"; fi
+    fi
+done
+ensure_dir "$root/var/lib/booth" booth booth 0750
+
+# ------------------------------------------------------------------ /etc/booth
+ensure_dir "$root/etc/booth" root booth 0750
+toml="$root/etc/booth/booth.toml"
+if [[ ! -f "$toml" ]]; then
+    id_line="booth_id = \"${booth_id}\""
+    sed "s/^booth_id = \"\"$/${id_line}/" "$here/booth.example.toml" |
+        put_file "$toml" root booth 0640
+else
+    ensure_owner_mode "$toml" root booth 0640
+fi
+put_file_once "$root/etc/booth/secrets.env" root root 0600 <"$here/secrets.env.example"
+
+# The effective booth id and topic root, as the booth will see them (booth.toml wins).
+read -r cfg_id cfg_root < <(python3 - "$toml" <<'EOF'
+import socket, sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    data = tomllib.load(f)
+bid = data.get("booth_id") or ""
+if not bid:
+    name = socket.gethostname().split(".")[0] or "booth"
+    bid = "".join(c if (c.isalnum() or c in "_-") else "-" for c in name)[:64] or "booth"
+print(bid, data.get("mqtt", {}).get("root", "booth"))
+EOF
+)
+if [[ -n "$booth_id" && "$booth_id" != "$cfg_id" ]]; then
+    log "warning: --booth-id $booth_id ignored: ${toml#"$root"} says $cfg_id (edit it there)"
+fi
+booth_id=$cfg_id
+topic_root=$cfg_root
+if [[ -z "$booth_id" || -z "$topic_root" ]]; then
+    echo "install: cannot read booth_id / mqtt.root from ${toml#"$root"}" >&2; exit 1
+fi
+log "booth id $booth_id, topic root $topic_root"
+
+# ------------------------------------------------------------------ MQTT users
+# One password per role, generated once, kept in the role's env file (root only, 0600).
+before_mosquitto=$changes
+passwd_file="$root/etc/mosquitto/booth.passwd"
+mkdir -p "$root/etc/mosquitto/conf.d"
+role_password() {
+    local envfile=$1 pw=""
+    if [[ -f "$envfile" ]]; then
+        pw="$(sed -n 's#^BOOTH_MQTT_URL=mqtt://[^:]*:\([^@]*\)@.*#\1#p' "$envfile")"
+    fi
+    if [[ -z "$pw" ]]; then
+        pw="$(tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32 || true)"
+    fi
+    printf '%s' "$pw"
+}
+for role in kiosk worker; do
+    envfile="$root/etc/booth/$role.env"
+    pw="$(role_password "$envfile")"
+    if [[ ! -f "$passwd_file" ]] || ! grep -q "^$role:" "$passwd_file"; then
+        create=()
+        if [[ ! -f "$passwd_file" ]]; then create=(-c); fi
+        mosquitto_passwd "${create[@]}" -b "$passwd_file" "$role" "$pw"
+        changed "mosquitto user $role"
+    fi
+    {
+        echo "# MQTT credentials of the booth's $role processes (written by deploy/install.sh)."
+        echo "BOOTH_MQTT_URL=mqtt://$role:$pw@127.0.0.1:$mqtt_port"
+    } | put_file "$envfile" root root 0600
+done
+ensure_owner_mode "$passwd_file" root mosquitto 0640
+
+lan_listener="# LAN listener for remote workers: off (install.sh --lan turns it on)"
+if ((lan)); then
+    lan_listener="# Remote workers on the LAN (install.sh --lan); the same users and ACL apply.
+listener $lan_port"
+fi
+sed -e "s#@PASSWD_FILE@#/etc/mosquitto/booth.passwd#" \
+    -e "s#@ACL_FILE@#/etc/mosquitto/booth.acl#" \
+    -e "s#@MQTT_PORT@#$mqtt_port#" \
+    "$here/mosquitto/booth.conf.in" |
+    awk -v lan="$lan_listener" '$0 == "@LAN_LISTENER@" { print lan; next } { print }' |
+    put_file "$root/etc/mosquitto/conf.d/booth.conf" root root 0644
+sed -e "s#@ROOT@#$topic_root#g" -e "s#@BOOTH@#$booth_id#g" \
+    -e "s#@KIOSK_USER@#kiosk#" -e "s#@WORKER_USER@#worker#" \
+    "$here/mosquitto/acl.in" | put_file "$root/etc/mosquitto/booth.acl" root mosquitto 0640
+mosquitto_changes=$((changes - before_mosquitto))
+
+# ------------------------------------------------------------------ venv and the project
+venv="$root/opt/booth/venv"
+if ((with_venv)); then
+    ensure_dir "$root/opt/booth" root root 0755
+    if [[ ! -x "$venv/bin/python" ]]; then
+        # --system-site-packages: picamera2 and libcamera come from Raspberry Pi OS.
+        python3 -m venv --system-site-packages "$venv"
+        changed "created venv ${venv#"$root"}"
+    fi
+    src_hash="$(cd "$src" && find pyproject.toml booth kiosk worker -type f \
+        ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | sort -z |
+        xargs -0 sha256sum | sha256sum | cut -c1-64)"
+    stamp="$venv/.booth-source"
+    if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$src_hash" ]]; then
+        log "installing the project into ${venv#"$root"} (takes a few minutes on a Pi)"
+        # BOOTH_PIP_ARGS: extra pip options, e.g. "--no-deps --no-index" for an offline rebuild.
+        read -r -a pip_args <<<"${BOOTH_PIP_ARGS:-}"
+        "$venv/bin/python" -m pip install -q "${pip_args[@]}" "$src"
+        echo "$src_hash" >"$stamp"
+        changed "installed the project into ${venv#"$root"}"
+    fi
+else
+    log "dry: would build ${venv#"$root"} (--system-site-packages) and pip install $src"
+fi
+
+# ------------------------------------------------------------------ systemd units
+before_units=$changes
+for unit in booth-kiosk booth-worker booth-share; do
+    put_file "$root/etc/systemd/system/$unit.service" root root 0644 <"$src/systemd/$unit.service"
+done
+if ((changes != before_units)); then system systemctl daemon-reload; fi
+if ((mosquitto_changes)); then system systemctl restart mosquitto; fi
+system systemctl enable --quiet mosquitto booth-worker booth-share booth-kiosk
+# The kiosk owns tty1: no login prompt competes with it at boot (other VTs and SSH still work).
+system systemctl mask --quiet getty@tty1.service
+if ((changes)); then
+    system systemctl restart booth-worker booth-share booth-kiosk
+else
+    system systemctl start booth-worker booth-share booth-kiosk
+fi
+if ((!dry)) && systemctl is-enabled --quiet display-manager.service 2>/dev/null; then
+    log "warning: a desktop (display-manager) is enabled; it holds the screen. For the kiosk:"
+    log "         sudo systemctl set-default multi-user.target && sudo reboot"
+fi
+
+if ((changes)); then
+    log "done: $changes change(s)"
+else
+    log "done: no changes"
+fi
+log "next: put GEMINI_API_KEY in /etc/booth/secrets.env, then check with:"
+log "  sudo /opt/booth/venv/bin/booth doctor --env-file /etc/booth/secrets.env --env-file /etc/booth/kiosk.env"

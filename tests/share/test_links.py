@@ -1,0 +1,62 @@
+"""What the kiosk draws: the download URL/QR and the Wi-Fi join QR, read back with OpenCV."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+import cv2
+import numpy as np
+
+from kiosk.share.links import lan_address, result_codes, share_url, wifi_join_payload
+from tests.share.helpers import add_job
+
+
+def _read_qr(matrix: list[list[bool]]) -> str:
+    img = np.where(np.array(matrix, dtype=bool), 0, 255).astype(np.uint8)
+    img = cv2.resize(img, (img.shape[1] * 8, img.shape[0] * 8), interpolation=cv2.INTER_NEAREST)
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(img)
+    return text
+
+
+def test_share_url_uses_public_url(share_cfg):
+    cfg = share_cfg('[share]\npublic_url = "https://photos.example.org/booth/"\n')
+    assert share_url(cfg, "tok") == "https://photos.example.org/booth/p/tok"
+
+
+def test_share_url_derived_from_lan_address_and_port(share_cfg):
+    cfg = share_cfg("[share]\nport = 8123\n")
+    parts = urlsplit(share_url(cfg, "abc"))
+    assert parts.scheme == "http" and parts.port == 8123 and parts.path == "/p/abc"
+    assert parts.hostname == lan_address()
+    ipaddress.IPv4Address(parts.hostname)
+
+
+def test_wifi_payloads(share_cfg):
+    assert wifi_join_payload(share_cfg("")) is None
+    cfg = share_cfg('[share]\nwifi_ssid = "Drip;Booth"\nwifi_password = "p:a\\\\ss,1"\n')
+    assert wifi_join_payload(cfg) == "WIFI:T:WPA;S:Drip\\;Booth;P:p\\:a\\\\ss\\,1;;"
+    cfg = share_cfg('[share]\nwifi_ssid = "Open Booth"\n')
+    assert wifi_join_payload(cfg) == "WIFI:T:nopass;S:Open Booth;;"
+
+
+def test_result_codes_decode_and_the_link_works(share_cfg, serve):
+    from kiosk.ledger import Ledger, ledger_path
+
+    cfg = share_cfg('[share]\nwifi_ssid = "DripBooth"\nwifi_password = "hunter22"\n')
+    ledger = Ledger(ledger_path(cfg.data_dir))
+    try:
+        srv = serve(cfg, ledger=ledger)
+        cfg.share.public_url = srv.base
+        job = add_job(cfg, ledger)
+        codes = result_codes(cfg, job.token)
+        assert codes.url == f"{srv.base}/p/{job.token}"
+        assert _read_qr(codes.url_matrix) == codes.url
+        assert codes.wifi_ssid == "DripBooth"
+        assert _read_qr(codes.wifi_matrix) == "WIFI:T:WPA;S:DripBooth;P:hunter22;;"
+        status, _, body = srv.get(urlsplit(_read_qr(codes.url_matrix)).path)
+        assert status == 200 and job.token.encode() in body
+        none = result_codes(share_cfg(""), job.token)
+        assert none.wifi_payload is None and none.wifi_matrix is None
+    finally:
+        ledger.close()

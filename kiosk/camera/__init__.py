@@ -1,0 +1,9 @@
+"""Camera backends behind one interface, the probe that picks one, and the watchdog."""
+
+from kiosk.camera.base import Camera, CameraError, Frame
+from kiosk.camera.filecam import FileCamera
+from kiosk.camera.probe import doctor_probe, open_camera
+from kiosk.camera.watchdog import CameraWatchdog
+
+__all__ = ["Camera", "CameraError", "Frame", "FileCamera", "CameraWatchdog", "doctor_probe",
+           "open_camera"]

@@ -1,0 +1,96 @@
+"""A camera that loops the photos of a folder: demos, `booth up --headless`, tests and benchmarks.
+
+Each photo is shown for `hold_s` seconds, delivered at `fps` like a live stream. The full-resolution
+decode is kept so `capture_still()` is instant, like a real sensor's still.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from kiosk.camera.base import Camera, CameraError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def fit_cover(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Scale and centre-crop `image` to exactly `size` (w, h), keeping its aspect."""
+    w, h = size
+    ih, iw = image.shape[:2]
+    scale = max(w / iw, h / ih)
+    nw, nh = max(w, round(iw * scale)), max(h, round(ih * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (nw, nh), interpolation=interp)
+    x, y = (nw - w) // 2, (nh - h) // 2
+    return np.ascontiguousarray(resized[y:y + h, x:x + w])
+
+
+class FileCamera(Camera):
+    name = "file"
+
+    def __init__(self, folder: str | Path | None = None,
+                 preview_size: tuple[int, int] = (1280, 720), fps: float = 30.0,
+                 hold_s: float = 4.0) -> None:
+        super().__init__(preview_size)
+        self.folder = Path(folder) if folder else SAMPLES
+        self.fps = fps
+        self.hold_s = hold_s
+        self._images: list[Path] = []
+        self._index = -1
+        self._still: np.ndarray | None = None
+        self._preview: np.ndarray | None = None
+        self._shown_at = 0.0
+        self._next = 0.0
+        self.paused = False  # tests: a camera that stops delivering frames
+
+    def _open(self) -> None:
+        if not self.folder.is_dir():
+            raise CameraError(f"file camera: folder {self.folder} does not exist")
+        self._images = list_images(self.folder)
+        if not self._images:
+            raise CameraError(f"file camera: no JPEG/PNG photos in {self.folder}")
+        self._index = -1
+        self._advance()
+
+    def _advance(self) -> None:
+        for _ in range(len(self._images)):
+            self._index = (self._index + 1) % len(self._images)
+            bgr = cv2.imread(str(self._images[self._index]), cv2.IMREAD_COLOR)
+            if bgr is not None:
+                still = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                preview = fit_cover(still, self.preview_size)
+                with self._lock:
+                    self._still = still
+                    self._preview = preview
+                self._shown_at = time.monotonic()
+                return
+        raise CameraError(f"file camera: none of the photos in {self.folder} can be decoded")
+
+    def _grab(self) -> np.ndarray | None:
+        now = time.monotonic()
+        if self._next > now:
+            time.sleep(min(self._next - now, 0.1))
+            return None
+        self._next = max(self._next + 1.0 / self.fps, now)
+        if self.paused:
+            return None
+        if len(self._images) > 1 and now - self._shown_at >= self.hold_s:
+            self._advance()
+        with self._lock:
+            return self._preview
+
+    def capture_still(self) -> np.ndarray:
+        with self._lock:
+            still = self._still
+        if still is None:
+            raise CameraError("file camera: not started")
+        return still.copy()

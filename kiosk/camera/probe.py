@@ -1,0 +1,60 @@
+"""Pick the first camera backend that works: `camera.backend = auto|picamera2|opencv|file`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from booth.config import Config
+from kiosk.camera.base import Camera, CameraError
+from kiosk.camera.filecam import FileCamera
+from kiosk.camera.opencv_cam import OpenCvCamera
+from kiosk.camera.picam import PiCamera
+
+log = logging.getLogger(__name__)
+
+AUTO_ORDER = ("picamera2", "opencv", "file")
+
+
+def make_camera(cfg: Config, backend: str) -> Camera:
+    size = (cfg.camera.preview_width, cfg.camera.preview_height)
+    if backend == "picamera2":
+        return PiCamera(size)
+    if backend == "opencv":
+        return OpenCvCamera(cfg.camera.index, size)
+    if backend == "file":
+        return FileCamera(cfg.camera.folder or None, size, fps=cfg.kiosk.fps)
+    raise CameraError(f"unknown camera backend {backend!r}")
+
+
+def camera_factories(cfg: Config) -> list[tuple[str, Callable[[], Camera]]]:
+    names = AUTO_ORDER if cfg.camera.backend == "auto" else (cfg.camera.backend,)
+    return [(n, (lambda n=n: make_camera(cfg, n))) for n in names]
+
+
+def open_camera(cfg: Config) -> Camera:
+    """Start the first backend that opens; CameraError listing every failure when none does."""
+    failures = []
+    for name, factory in camera_factories(cfg):
+        cam = factory()
+        try:
+            cam.start()
+        except CameraError as exc:
+            failures.append(f"{name}: {exc}")
+            log.info("camera backend %s unavailable: %s", name, exc)
+            continue
+        log.info("camera: using %s", name)
+        return cam
+    raise CameraError("no camera backend works (" + "; ".join(failures) + ")")
+
+
+def doctor_probe(cfg: Config) -> str | None:
+    """For `booth doctor`: which backend opens (then closed again), or None."""
+    try:
+        cam = open_camera(cfg)
+    except CameraError:
+        return None
+    try:
+        return f"camera backend {cam.name} opens and delivers frames"
+    finally:
+        cam.stop()

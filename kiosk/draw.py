@@ -1,0 +1,242 @@
+"""Drawing helpers: cached text, fitted/wrapped text, buttons, badges, spinner, QR, image fitting."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Sequence
+
+import numpy as np
+import pygame
+
+from kiosk import theme
+from kiosk.theme import Fonts
+
+_text_cache: "OrderedDict[tuple, pygame.Surface]" = OrderedDict()
+_TEXT_CACHE_MAX = 256
+
+
+def render(fonts: Fonts, text: str, size: int, color: tuple, bold: bool = True) -> pygame.Surface:
+    key = (text, size, color, bold)
+    surf = _text_cache.get(key)
+    if surf is None:
+        surf = fonts.get(size, bold).render(text, True, color)
+        _text_cache[key] = surf
+        if len(_text_cache) > _TEXT_CACHE_MAX:
+            _text_cache.popitem(last=False)
+    else:
+        _text_cache.move_to_end(key)
+    return surf
+
+
+def fit_size(fonts: Fonts, text: str, size: int, max_w: int, bold: bool = True,
+             min_size: int = 10) -> int:
+    """The largest size ≤ `size` at which `text` fits in `max_w` pixels."""
+    while size > min_size and fonts.get(size, bold).size(text)[0] > max_w:
+        size = max(min_size, int(size * 0.92))
+    return size
+
+
+def text(surface: pygame.Surface, fonts: Fonts, s: str, size: int, color: tuple,
+         pos: tuple[int, int], anchor: str = "center", bold: bool = True,
+         max_w: int | None = None, shadow: bool = False) -> pygame.Rect:
+    """Draw one line; `anchor` is a pygame.Rect attribute name (center, midtop, topleft …)."""
+    if max_w is not None:
+        size = fit_size(fonts, s, size, max_w, bold)
+    img = render(fonts, s, size, color, bold)
+    rect = img.get_rect(**{anchor: pos})
+    if shadow:
+        sh = render(fonts, s, size, (0, 0, 0), bold)
+        off = max(1, size // 18)
+        sh = sh.copy()
+        sh.set_alpha(150)
+        surface.blit(sh, rect.move(off, off))
+    surface.blit(img, rect)
+    return rect
+
+
+def wrap(fonts: Fonts, s: str, size: int, max_w: int, bold: bool = False) -> list[str]:
+    font = fonts.get(size, bold)
+    lines: list[str] = []
+    for para in s.split("\n"):
+        line = ""
+        for word in para.split():
+            trial = f"{line} {word}".strip()
+            if font.size(trial)[0] <= max_w or not line:
+                line = trial
+            else:
+                lines.append(line)
+                line = word
+        lines.append(line)
+    return lines
+
+
+def paragraph(surface: pygame.Surface, fonts: Fonts, s: str, size: int, color: tuple,
+              midtop: tuple[int, int], max_w: int, bold: bool = False, max_lines: int = 4,
+              align: str = "center") -> pygame.Rect:
+    """Wrapped text; shrinks the size until it fits in `max_lines` lines."""
+    lines = wrap(fonts, s, size, max_w, bold)
+    while len(lines) > max_lines and size > 10:
+        size = int(size * 0.9)
+        lines = wrap(fonts, s, size, max_w, bold)
+    lines = lines[:max_lines]
+    x, y = midtop
+    line_h = int(fonts.get(size, bold).get_linesize() * 1.05)
+    area = pygame.Rect(x - max_w // 2, y, max_w, 0)
+    for line in lines:
+        img = render(fonts, line, size, color, bold)
+        if img.get_width() > max_w:
+            img = render(fonts, line, fit_size(fonts, line, size, max_w, bold), color, bold)
+        r = img.get_rect(midtop=(x, y)) if align == "center" else img.get_rect(topleft=(area.x, y))
+        surface.blit(img, r)
+        y += line_h
+    area.height = y - midtop[1]
+    return area
+
+
+def rounded(surface: pygame.Surface, rect: pygame.Rect, color: tuple, radius: int,
+            alpha: int = 255, border: int = 0, border_color: tuple | None = None) -> None:
+    if alpha >= 255:
+        pygame.draw.rect(surface, color, rect, border_radius=radius)
+    else:
+        layer = pygame.Surface(rect.size, pygame.SRCALPHA)
+        pygame.draw.rect(layer, (*color[:3], alpha), layer.get_rect(), border_radius=radius)
+        surface.blit(layer, rect)
+    if border and border_color:
+        pygame.draw.rect(surface, border_color, rect, width=border, border_radius=radius)
+
+
+def button(surface: pygame.Surface, fonts: Fonts, rect: pygame.Rect, label: str,
+           primary: bool = True, pressed: bool = False, size: int | None = None,
+           sublabel: str = "") -> None:
+    radius = rect.height // 2
+    size = size or int(rect.height * 0.42)
+    if primary:
+        glow = rect.inflate(rect.height // 5, rect.height // 5)
+        rounded(surface, glow, theme.GOLD, glow.height // 2, alpha=60)
+        rounded(surface, rect, theme.GOLD_DARK if pressed else theme.GOLD, radius)
+        fg = theme.ON_GOLD
+    else:
+        rounded(surface, rect, (20, 20, 28), radius, alpha=200, border=max(2, rect.height // 22),
+                border_color=theme.INK)
+        fg = theme.INK
+    pad = rect.height // 2
+    if sublabel:
+        text(surface, fonts, label, size, fg, (rect.centerx, rect.centery - rect.height // 9),
+             max_w=rect.width - pad)
+        text(surface, fonts, sublabel, int(size * 0.55), fg,
+             (rect.centerx, rect.centery + int(rect.height * 0.24)), bold=False,
+             max_w=rect.width - pad)
+    else:
+        text(surface, fonts, label, size, fg, rect.center, max_w=rect.width - pad)
+
+
+def pill(surface: pygame.Surface, fonts: Fonts, label: str, size: int, anchor_pos: tuple,
+         anchor: str, dot: tuple | None, bg: tuple = (0, 0, 0), fg: tuple = theme.INK,
+         alpha: int = 170) -> pygame.Rect:
+    img = render(fonts, label, size, fg, True)
+    pad_x, pad_y = int(size * 0.8), int(size * 0.45)
+    dot_w = int(size * 0.9) if dot else 0
+    rect = pygame.Rect(0, 0, img.get_width() + 2 * pad_x + dot_w, img.get_height() + 2 * pad_y)
+    setattr(rect, anchor, anchor_pos)
+    rounded(surface, rect, bg, rect.height // 2, alpha=alpha)
+    x = rect.x + pad_x
+    if dot:
+        r = max(3, size // 4)
+        pygame.draw.circle(surface, dot, (x + r, rect.centery), r)
+        x += dot_w
+    surface.blit(img, img.get_rect(midleft=(x, rect.centery)))
+    return rect
+
+
+def spinner(surface: pygame.Surface, center: tuple[int, int], radius: int, t: float,
+            color: tuple = theme.GOLD, dots: int = 12) -> None:
+    """A ring of dots whose brightness chases around (reads well even at a low frame rate)."""
+    head = (t * dots * 0.9) % dots
+    dot_r = max(2, radius // 7)
+    for i in range(dots):
+        age = (head - i) % dots
+        fade = max(0.18, 1.0 - age / dots)
+        ang = 2 * math.pi * i / dots - math.pi / 2
+        x = center[0] + radius * math.cos(ang)
+        y = center[1] + radius * math.sin(ang)
+        c = tuple(int(ch * fade) for ch in color)
+        pygame.draw.circle(surface, c, (round(x), round(y)), dot_r)
+
+
+def qr(surface: pygame.Surface, matrix: Sequence[Sequence[bool]], rect: pygame.Rect) -> pygame.Rect:
+    """Draw a QR code (matrix includes its quiet zone) as crisp cells on white, centred in rect.
+
+    Cell size is a whole number of pixels so every module is sharp and scanners read it.
+    """
+    n = len(matrix)
+    cell = max(1, min(rect.width, rect.height) // n)
+    side = cell * n
+    box = pygame.Rect(0, 0, side, side)
+    box.center = rect.center
+    pygame.draw.rect(surface, theme.WHITE, box)
+    for y, row in enumerate(matrix):
+        x0 = None
+        for x, dark in enumerate(list(row) + [False]):
+            if dark and x0 is None:
+                x0 = x
+            elif not dark and x0 is not None:
+                pygame.draw.rect(surface, theme.BLACK,
+                                 (box.x + x0 * cell, box.y + y * cell, (x - x0) * cell, cell))
+                x0 = None
+    return box
+
+
+def surface_from_rgb(rgb: np.ndarray) -> pygame.Surface:
+    """A pygame Surface sharing nothing with the array (safe to keep)."""
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    return pygame.image.frombuffer(rgb.tobytes(), (w, h), "RGB")
+
+
+def fit_rect(src: tuple[int, int], box: pygame.Rect, cover: bool = False) -> pygame.Rect:
+    sw, sh = src
+    scale = (max if cover else min)(box.width / sw, box.height / sh)
+    r = pygame.Rect(0, 0, max(1, round(sw * scale)), max(1, round(sh * scale)))
+    r.center = box.center
+    return r
+
+
+def blit_fit(surface: pygame.Surface, img: pygame.Surface, box: pygame.Rect,
+             cover: bool = False, smooth: bool = True) -> pygame.Rect:
+    r = fit_rect(img.get_size(), box, cover)
+    if r.size != img.get_size():
+        img = (pygame.transform.smoothscale if smooth else pygame.transform.scale)(img, r.size)
+    clip = surface.get_clip()
+    surface.set_clip(box.clip(clip) if clip else box)
+    surface.blit(img, r)
+    surface.set_clip(clip)
+    return r.clip(box)
+
+
+_gradients: dict[tuple, pygame.Surface] = {}
+
+
+def gradient(size: tuple[int, int], top_alpha: int, bottom_alpha: int,
+             color: tuple = (0, 0, 0)) -> pygame.Surface:
+    """A vertical alpha gradient (cached), to keep text readable over a photo."""
+    key = (size, top_alpha, bottom_alpha, color)
+    surf = _gradients.get(key)
+    if surf is None:
+        w, h = size
+        column = pygame.Surface((1, h), pygame.SRCALPHA)
+        for y in range(h):
+            a = top_alpha + (bottom_alpha - top_alpha) * (y / max(1, h - 1))
+            column.set_at((0, y), (*color, int(a)))
+        surf = pygame.transform.scale(column, (w, h))
+        _gradients[key] = surf
+    return surf
+
+
+def shade(surface: pygame.Surface, alpha: int, color: tuple = (0, 0, 0),
+          rect: pygame.Rect | None = None) -> None:
+    rect = rect or surface.get_rect()
+    layer = pygame.Surface(rect.size)
+    layer.fill(color)
+    layer.set_alpha(alpha)
+    surface.blit(layer, rect)

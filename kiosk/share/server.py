@@ -131,6 +131,11 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True}, headers={"Cache-Control": "no-store"})
 
 
+async def favicon(request: web.Request) -> web.Response:
+    """Browsers ask for it on every page; an empty answer keeps a 404 out of their console."""
+    return web.Response(status=204, headers={"Cache-Control": "public, max-age=86400"})
+
+
 async def photo_page(request: web.Request) -> web.Response:
     lookup = request.app[LOOKUP]
     photo = lookup.find(request.match_info["token"])
@@ -284,6 +289,7 @@ def make_app(cfg: Config, *, ledger: Ledger | None = None, mqtt: MqttConnection 
     app.on_response_prepare.append(_security_headers)
 
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/p/{token}", photo_page)
     app.router.add_get("/p/{token}/photo.jpg", photo_file)
     app.router.add_get("/admin", admin)

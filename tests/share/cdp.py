@@ -1,0 +1,153 @@
+"""A minimal Chrome DevTools Protocol client over aiohttp's websocket, to drive headless Chromium.
+
+Why not a browser-automation package: Debian's chromium plus the protocol's JSON messages is all
+a test needs to load a page at phone size, take a screenshot and click a real download button.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+class Chromium:
+    """Headless Chromium with a DevTools port; the browser-level websocket is `self.ws`."""
+
+    def __init__(self, profile: Path, width: int = 390, height: int = 844) -> None:
+        self.profile = profile
+        self.args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync",
+                     f"--user-data-dir={profile}", f"--window-size={width},{height}",
+                     "--remote-debugging-port=0", "about:blank"]
+        self.proc: subprocess.Popen | None = None
+        self._id = 0
+        self._pending: dict[int, asyncio.Future] = {}
+        self.events: list[dict[str, Any]] = []
+        self._event_signal = asyncio.Event()
+
+    async def __aenter__(self) -> "Chromium":
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        port_file = self.profile / "DevToolsActivePort"
+        end = time.monotonic() + 60
+        while not port_file.exists() or len(port_file.read_text().splitlines()) < 2:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"chromium exited with {self.proc.returncode}")
+            if time.monotonic() > end:
+                raise RuntimeError("chromium did not open its DevTools port")
+            await asyncio.sleep(0.1)
+        port, path = port_file.read_text().splitlines()[:2]
+        self.session = aiohttp.ClientSession()
+        self.ws = await self.session.ws_connect(f"ws://127.0.0.1:{port}{path}", max_msg_size=0)
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        try:
+            await asyncio.wait_for(self.send("Browser.close"), 10)
+        except Exception:
+            pass
+        self._reader.cancel()
+        await self.ws.close()
+        await self.session.close()
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    async def _read(self) -> None:
+        async for msg in self.ws:
+            data = json.loads(msg.data)
+            if "id" in data and data["id"] in self._pending:
+                fut = self._pending.pop(data["id"])
+                if not fut.done():
+                    fut.set_result(data)
+            else:
+                self.events.append(data)
+                self._event_signal.set()
+
+    async def send(self, method: str, params: dict | None = None,
+                   session: str | None = None, timeout: float = 60) -> dict[str, Any]:
+        self._id += 1
+        msg: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[self._id] = fut
+        await self.ws.send_str(json.dumps(msg))
+        reply = await asyncio.wait_for(fut, timeout)
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply.get("result", {})
+
+    async def wait_event(self, method: str, timeout: float = 60, session: str | None = None,
+                         **match: Any) -> dict:
+        end = time.monotonic() + timeout
+        while True:
+            for ev in self.events:
+                if session is not None and ev.get("sessionId") != session:
+                    continue
+                if ev.get("method") == method and all(
+                        ev.get("params", {}).get(k) == v for k, v in match.items()):
+                    return ev["params"]
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {method} {match} within {timeout}s")
+            self._event_signal.clear()
+            try:
+                await asyncio.wait_for(self._event_signal.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    async def new_page(self) -> str:
+        """A new tab; returns its flattened session id."""
+        target = (await self.send("Target.createTarget", {"url": "about:blank"}))["targetId"]
+        return (await self.send("Target.attachToTarget",
+                                {"targetId": target, "flatten": True}))["sessionId"]
+
+    async def evaluate(self, session: str, expr: str) -> Any:
+        r = await self.send("Runtime.evaluate", {"expression": expr, "returnByValue": True,
+                                                 "awaitPromise": True}, session)
+        if "exceptionDetails" in r:
+            raise RuntimeError(f"page script failed: {r['exceptionDetails']}")
+        return r["result"].get("value")
+
+    async def poll(self, session: str, expr: str, timeout: float = 30) -> Any:
+        """Evaluate `expr` until it is truthy; returns that value."""
+        end = time.monotonic() + timeout
+        while True:
+            value = await self.evaluate(session, expr)
+            if value:
+                return value
+            if time.monotonic() > end:
+                raise TimeoutError(f"{expr!r} stayed falsy for {timeout}s")
+            await asyncio.sleep(0.1)
+
+    async def tap(self, session: str, selector: str) -> None:
+        """A real pointer press and release at the centre of the element."""
+        x, y = await self.evaluate(session, f"""(()=>{{const r=document.querySelector(
+            {selector!r}).getBoundingClientRect();return [r.x+r.width/2,r.y+r.height/2];}})()""")
+        for kind in ("mousePressed", "mouseReleased"):
+            await self.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y,
+                                                         "button": "left", "clickCount": 1},
+                            session)
+
+
+def files_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if not p.name.endswith(".crdownload")) \
+        if folder.exists() else []
+
+

@@ -1,0 +1,129 @@
+"""The guest's page in headless Chromium at phone size: screenshot, then a real tap on Download.
+
+The download is done by the browser itself (DevTools `Browser.setDownloadBehavior`), and the saved
+file must be byte-identical to the stored result under the server's suggested name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.share.cdp import CHROMIUM, Chromium, files_in
+from tests.share.helpers import add_job
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                reason="chromium not installed (setup installs Debian's package)")
+
+
+async def _drive(url: str, profile, downloads, shot_path, share_shot) -> dict:
+    async with Chromium(profile) as br:
+        await br.send("Browser.setDownloadBehavior", {
+            "behavior": "allow", "downloadPath": str(downloads), "eventsEnabled": True})
+        s = await br.new_page()
+        await br.send("Page.enable", {}, s)
+        await br.send("Runtime.enable", {}, s)
+        await br.send("Log.enable", {}, s)
+        await br.send("Emulation.setDeviceMetricsOverride", {
+            "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}, s)
+        await br.send("Emulation.setTouchEmulationEnabled", {"enabled": True}, s)
+        await br.send("Page.navigate", {"url": url}, s)
+        await br.wait_event("Page.loadEventFired", session=s)
+        img = await br.evaluate(s, "(async()=>{const i=document.getElementById('photo');"
+                                   "await i.decode();return [i.complete,i.naturalWidth,"
+                                   "i.getBoundingClientRect().width];})()")
+        info = await br.evaluate(s, """(()=>{
+            const d=document.getElementById('download').getBoundingClientRect();
+            const sh=document.getElementById('share');
+            return {title: document.querySelector('h1').textContent,
+                    btn: [d.x + d.width/2, d.y + d.height/2, d.width, d.height, d.bottom],
+                    shareShown: getComputedStyle(sh).display !== 'none',
+                    canShare: !!(navigator.share && navigator.canShare),
+                    scrollW: document.documentElement.scrollWidth};})()""")
+        shot = await br.send("Page.captureScreenshot", {"format": "png"}, s)
+        shot_path.write_bytes(base64.b64decode(shot["data"]))
+        await br.tap(s, "#download")
+        begin = await br.wait_event("Browser.downloadWillBegin", 60)
+        await br.wait_event("Browser.downloadProgress", 60, state="completed")
+        errors = [e for e in br.events
+                  if e.get("method") == "Runtime.exceptionThrown" or
+                  (e.get("method") == "Log.entryAdded" and
+                   e["params"]["entry"]["level"] == "error")]
+        return {"img": img, "info": info, "begin": begin, "errors": errors,
+                "shared": await _share_flow(br, url, share_shot)}
+
+
+# A phone's Web Share API, for a browser that has none: records what the page hands over.
+_FAKE_SHARE = """
+window.__shared = null;
+Object.defineProperty(navigator, 'canShare', {configurable: true, value: function (d) {
+  return !!(d && d.files && d.files.length === 1 && d.files[0] instanceof File); }});
+Object.defineProperty(navigator, 'share', {configurable: true, value: function (d) {
+  const f = d.files[0];
+  return f.arrayBuffer().then(function (b) {
+    const v = new Uint8Array(b);
+    window.__shared = {name: f.name, type: f.type, size: f.size, head: [v[0], v[1], v[2]],
+                       title: d.title};
+  }); }});
+"""
+
+
+async def _share_flow(br: Chromium, url: str, shot_path) -> dict:
+    """Where sharing files is supported the Share button appears and hands over the photo."""
+    s = await br.new_page()
+    await br.send("Page.enable", {}, s)
+    await br.send("Emulation.setDeviceMetricsOverride", {
+        "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}, s)
+    await br.send("Page.addScriptToEvaluateOnNewDocument", {"source": _FAKE_SHARE}, s)
+    await br.send("Page.navigate", {"url": url}, s)
+    await br.wait_event("Page.loadEventFired", session=s)
+    await br.poll(s, "getComputedStyle(document.getElementById('share')).display !== 'none'")
+    shot = await br.send("Page.captureScreenshot", {"format": "png"}, s)
+    shot_path.write_bytes(base64.b64decode(shot["data"]))
+    await br.tap(s, "#share")
+    return await br.poll(s, "window.__shared")
+
+
+def test_page_in_headless_chromium_at_phone_size(cfg, ledger, server, tmp_path, output_dir):
+    add_job(cfg, ledger)
+    job = add_job(cfg, ledger)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    shot = output_dir / "share-page-390x844.png"
+    share_shot = output_dir / "share-page-with-share-button-390x844.png"
+    r = asyncio.run(asyncio.wait_for(
+        _drive(f"{server.base}/p/{job.token}", tmp_path / "profile", downloads, shot,
+               share_shot), 180))
+
+    complete, natural_w, shown_w = r["img"]
+    assert complete and natural_w == 512 and 300 <= shown_w <= 390
+    info = r["info"]
+    assert info["title"] == cfg.kiosk.title
+    assert info["scrollW"] <= 390  # nothing wider than the phone
+    _, _, btn_w, btn_h, btn_bottom = info["btn"]
+    assert btn_w >= 300 and btn_h >= 48 and btn_bottom <= 844  # big, and above the fold
+    assert info["shareShown"] == info["canShare"]  # Share only where the browser can share files
+    # no script error, no CSP violation, no failed request
+    assert r["errors"] == [], [(e["params"].get("entry") or e["params"]) for e in r["errors"]]
+
+    png = cv2.imread(str(shot))
+    assert png is not None and png.shape[:2] == (844, 390)
+    assert float(np.std(png)) > 20  # a real picture, not a blank page
+
+    day = time.strftime("%Y-%m-%d", time.localtime(job.created_at))
+    assert r["begin"]["suggestedFilename"] == f"drip-{day}-0002.jpg"
+    saved = files_in(downloads)
+    assert [p.name for p in saved] == [f"drip-{day}-0002.jpg"]
+    assert saved[0].read_bytes() == job.result.read_bytes()
+
+    shared = r["shared"]
+    assert shared["name"] == f"drip-{day}-0002.jpg" and shared["type"] == "image/jpeg"
+    assert shared["size"] == job.result.stat().st_size and shared["head"] == [0xFF, 0xD8, 0xFF]
+    assert shared["title"] == cfg.kiosk.title
+    assert cv2.imread(str(share_shot)).shape[:2] == (844, 390)

@@ -1,0 +1,152 @@
+"""deploy/install.sh in a throwaway root: what it writes, with which owners and modes, and that a
+second run changes nothing."""
+
+from __future__ import annotations
+
+import grp
+import os
+import shutil
+import stat
+import subprocess
+
+import pytest
+
+from booth.config import load_config
+from tests.deploy.deploytools import INSTALL, REPO, env_file, run_install, snapshot
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_install_twice_second_run_changes_nothing(tmp_path):
+    root = tmp_path / "root"
+    first = run_install(root, "--booth-id", "b1")
+    assert "install: done: no changes" not in first.stdout
+    assert "changed: wrote /etc/booth/booth.toml" in first.stdout
+    before = snapshot(root)
+    second = run_install(root, "--booth-id", "b1")
+    assert "install: done: no changes" in second.stdout, second.stdout
+    assert "changed:" not in second.stdout
+    assert snapshot(root) == before
+
+
+def test_files_modes_and_owners(tmp_path):
+    root = tmp_path / "root"
+    run_install(root, "--booth-id", "b1")
+    etc = root / "etc" / "booth"
+    for secret in ("secrets.env", "kiosk.env", "worker.env"):
+        assert mode(etc / secret) == 0o600, secret
+        if os.geteuid() == 0:
+            assert (etc / secret).stat().st_uid == 0
+    assert mode(etc) == 0o750
+    assert mode(etc / "booth.toml") == 0o640
+    assert mode(root / "var/lib/booth") == 0o750
+    for f in ("booth.passwd", "booth.acl"):
+        path = root / "etc/mosquitto" / f
+        assert mode(path) == 0o640
+        if os.geteuid() == 0 and _group_exists("mosquitto"):
+            assert path.stat().st_gid == grp.getgrnam("mosquitto").gr_gid, f
+    for unit in ("booth-kiosk", "booth-worker", "booth-share"):
+        installed = root / f"etc/systemd/system/{unit}.service"
+        assert installed.read_bytes() == (REPO / f"systemd/{unit}.service").read_bytes()
+        assert mode(installed) == 0o644
+    secrets = env_file(etc / "secrets.env")
+    assert secrets["GEMINI_API_KEY"] == ""
+
+
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def test_dry_mode_logs_system_actions_instead_of_running_them(tmp_path):
+    out = run_install(tmp_path / "root", "--booth-id", "b1").stdout
+    assert "dry: would run: useradd --system --user-group" in out
+    assert "dry: would run: systemctl enable --quiet mosquitto booth-worker booth-share " \
+           "booth-kiosk" in out
+    assert "dry: would build /opt/booth/venv (--system-site-packages)" in out
+    assert not (tmp_path / "root" / "opt").exists()
+
+
+def test_config_written_once_loads_and_is_never_overwritten(tmp_path):
+    root = tmp_path / "root"
+    run_install(root, "--booth-id", "b1")
+    toml = root / "etc/booth/booth.toml"
+    cfg = load_config(toml, env={})
+    assert cfg.booth_id == "b1"
+    toml.write_text(toml.read_text().replace('title = "Drip Me Out"', 'title = "Gala 2026"'))
+    secrets = root / "etc/booth/secrets.env"
+    secrets.write_text("GEMINI_API_KEY=abc123\n")
+    secrets.chmod(0o644)  # a technician's mistake: the rerun fixes the mode, keeps the content
+    kiosk_env = (root / "etc/booth/kiosk.env").read_text()
+    out = run_install(root, "--booth-id", "other").stdout
+    assert "--booth-id other ignored" in out
+    assert load_config(toml, env={}).kiosk.title == "Gala 2026"
+    assert secrets.read_text() == "GEMINI_API_KEY=abc123\n"
+    assert mode(secrets) == 0o600
+    assert "changed: mode 0600 /etc/booth/secrets.env" in out
+    assert (root / "etc/booth/kiosk.env").read_text() == kiosk_env  # passwords kept
+    assert "topic readwrite booth/b1/#" in (root / "etc/mosquitto/booth.acl").read_text()
+
+
+def test_example_config_has_every_key(tmp_path):
+    """booth.example.toml documents every key: uncommented keys plus the env-only secrets."""
+    import tomllib
+
+    from booth.config import describe
+
+    example = REPO / "deploy" / "booth.example.toml"
+    data = tomllib.loads(example.read_text())
+    cfg = load_config(example, env={})
+    listed = set()
+    for key, value in data.items():
+        if isinstance(value, dict) and key != "styles":
+            listed |= {f"{key}.{sub}" for sub in value}
+        elif key != "styles":
+            listed.add(key)
+    text = example.read_text()
+    missing = [k for k, _, _ in describe(cfg) if not k.startswith("styles.")
+               and k not in listed and f"# {k.split('.')[-1]} = " not in text]
+    assert not missing, f"keys missing from deploy/booth.example.toml: {missing}"
+
+
+def test_distinct_passwords_and_lan_listener(tmp_path):
+    root = tmp_path / "root"
+    run_install(root, "--booth-id", "b1", "--lan", "--lan-port", "18884", "--mqtt-port", "18883")
+    kiosk = env_file(root / "etc/booth/kiosk.env")["BOOTH_MQTT_URL"]
+    worker = env_file(root / "etc/booth/worker.env")["BOOTH_MQTT_URL"]
+    assert kiosk.startswith("mqtt://kiosk:") and kiosk.endswith("@127.0.0.1:18883")
+    assert worker.startswith("mqtt://worker:")
+    assert kiosk.split(":")[2].split("@")[0] != worker.split(":")[2].split("@")[0]
+    conf = (root / "etc/mosquitto/conf.d/booth.conf").read_text()
+    assert "listener 18883 127.0.0.1" in conf and "\nlistener 18884\n" in conf
+    assert "allow_anonymous false" in conf
+    # The password file holds hashes, never the passwords themselves.
+    passwd = (root / "etc/mosquitto/booth.passwd").read_text()
+    assert kiosk.split(":")[2].split("@")[0] not in passwd
+    assert {line.split(":")[0] for line in passwd.splitlines()} == {"kiosk", "worker"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--booth-id", "bad/id"], "bad --booth-id"),
+    (["--mqtt-port", "99999"], "bad port"),
+    (["--frobnicate"], "unknown option --frobnicate"),
+])
+def test_bad_options_are_refused_with_a_message(tmp_path, args, message):
+    out = run_install(tmp_path / "root", *args, check=False)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert not (tmp_path / "root" / "etc").exists()
+
+
+def test_shellcheck_clean():
+    """Every script this issue ships passes shellcheck (the Debian package)."""
+    if shutil.which("shellcheck") is None:
+        pytest.fail("shellcheck is not installed (deploy/setup-dev.sh --test installs it)")
+    out = subprocess.run(["shellcheck", "--severity=style", str(INSTALL)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr

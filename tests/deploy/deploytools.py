@@ -146,10 +146,12 @@ class Client:
 
     def publish(self, topic: str, payload: bytes | str, retain: bool = False,
                 props: Properties | None = None, timeout: float = 15) -> str:
-        """Publish QoS 1 and return the PUBACK reason ('Success', 'Not authorized', …)."""
+        """Publish QoS 1; 'ok' when the broker accepted it (Success or No matching subscribers),
+        else the PUBACK's failure reason ('Not authorized', …)."""
         info = self.c.publish(topic, payload, qos=1, retain=retain, properties=props)
         assert wait_until(lambda: info.mid in self._acks, timeout), f"no PUBACK for {topic}"
-        return str(self._acks[info.mid])
+        reason = self._acks[info.mid]
+        return str(reason) if getattr(reason, "is_failure", False) else "ok"
 
     def on(self, topic: str) -> list[paho.MQTTMessage]:
         with self._lock:

@@ -10,14 +10,14 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 THUMB_LONG_SIDE = 240
 
 
 def make_thumbnail(path: Path, long_side: int = THUMB_LONG_SIDE) -> bytes | None:
     """JPEG bytes of a reduced copy of `path`, or None if it cannot be decoded."""
+    import cv2  # lazily: OpenCV costs ~30 MB of RSS, needed only once an operator looks
+    import numpy as np
+
     data = np.fromfile(str(path), dtype=np.uint8)
     img = cv2.imdecode(data, cv2.IMREAD_REDUCED_COLOR_2)
     if img is None:

@@ -1,0 +1,103 @@
+"""Start screen: live mirrored preview, the title, the shutter (or style) buttons, recent photos."""
+
+from __future__ import annotations
+
+import pygame
+
+from kiosk import draw, theme
+from kiosk.input import SHOOT, TAP, Action
+from kiosk.screens.base import RecentStrip, Screen, header
+
+
+class AttractScreen(Screen):
+    name = "attract"
+    live_preview = True
+
+    def __init__(self, app) -> None:
+        super().__init__(app)
+        self.strip = RecentStrip(app)
+        self.buttons: list[tuple[pygame.Rect, str | None]] = []
+
+    def _layout(self) -> tuple[list[tuple[pygame.Rect, str | None]], pygame.Rect, bool]:
+        """(buttons with their style, strip area, strip vertical?)"""
+        L = self.app.layout
+        m = L.margin
+        styles = list(self.app.cfg.styles.items())
+        vertical = not L.portrait
+        privacy_h = L.px(6) if self.app.cfg.kiosk.privacy else 0
+        bottom = L.h - m - privacy_h
+        btn_h = L.px(17)
+        show_strip = bool(self.app.recent_jobs()) and self.app.cfg.kiosk.recent_count > 0
+        if vertical:
+            strip = pygame.Rect(L.w - m - L.px(15), m + L.px(13), L.px(15),
+                                bottom - (m + L.px(13)))
+            content_w = (strip.left - L.px(3)) if show_strip else L.w - m
+            left = m
+        else:
+            strip = pygame.Rect(m, bottom - btn_h - L.px(9) - L.px(15), L.w - 2 * m, L.px(15))
+            content_w = L.w - m
+            left = m
+        avail_w = content_w - left
+        cx = left + avail_w // 2
+        if len(styles) > 1:
+            n = len(styles)
+            gap = L.px(2.5)
+            w = min(L.px(46), (avail_w - gap * (n - 1)) // n)
+            total = n * w + (n - 1) * gap
+            x0 = cx - total // 2
+            buttons = [(pygame.Rect(x0 + i * (w + gap), bottom - btn_h, w, btn_h), name)
+                       for i, (name, _s) in enumerate(styles)]
+        else:
+            w = min(L.px(78), avail_w)
+            buttons = [(pygame.Rect(cx - w // 2, bottom - btn_h, w, btn_h), None)]
+        return buttons, strip, vertical
+
+    def handle(self, action: Action) -> None:
+        if action.kind == SHOOT:
+            self.app.start_countdown(None)
+            return
+        if action.kind != TAP:
+            return
+        for rect, style in self.buttons:
+            if rect.collidepoint(action.pos):
+                self.app.start_countdown(style)
+                return
+        job_id = self.strip.hit(action.pos)
+        if job_id:
+            self.app.open_job(job_id)
+        # anywhere else: nothing (a guest leaning on the screen must not shoot)
+
+    def draw(self, surf: pygame.Surface) -> None:
+        app = self.app
+        L = app.layout
+        app.draw_preview(surf)
+        surf.blit(draw.gradient((L.w, L.h // 3), 190, 0), (0, 0))
+        surf.blit(draw.gradient((L.w, L.h // 2), 0, 215), (0, L.h - L.h // 2))
+        header(app, surf)
+        self.buttons, strip_area, vertical = self._layout()
+        if app.cfg.kiosk.recent_count > 0:
+            self.strip.draw(surf, strip_area, vertical)
+        styles = app.cfg.styles
+        first = self.buttons[0][0]
+        caption_y = first.top - L.px(3)
+        if len(self.buttons) > 1:
+            center_x = (self.buttons[0][0].left + self.buttons[-1][0].right) // 2
+            draw.text(surf, app.fonts, "Tap to get dripped: pick your style", L.px(5), theme.INK,
+                      (center_x, caption_y), anchor="midbottom", shadow=True,
+                      max_w=self.buttons[-1][0].right - self.buttons[0][0].left)
+            for rect, style in self.buttons:
+                draw.button(surf, app.fonts, rect, styles[style].label, primary=True)
+        else:
+            draw.button(surf, app.fonts, first, "Tap to get dripped", primary=True,
+                        size=L.px(6.2))
+            hint = "or press the big button" if app.cfg.kiosk.gpio_button else \
+                "Strike a pose, we add the bling"
+            draw.text(surf, app.fonts, hint, L.px(3.6), theme.INK, (first.centerx, caption_y),
+                      anchor="midbottom", bold=False, shadow=True, max_w=first.width + L.px(20))
+        if app.cfg.kiosk.privacy:
+            draw.paragraph(surf, app.fonts, app.cfg.kiosk.privacy, L.px(2.7), theme.MUTED,
+                           (L.w // 2, L.h - L.margin - L.px(4.6)), L.w - 2 * L.margin,
+                           max_lines=2)
+
+    def state(self) -> dict:
+        return {"buttons": [s for _r, s in self.buttons]}

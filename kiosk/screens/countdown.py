@@ -1,0 +1,80 @@
+"""3-2-1 over the live preview, then the flash (which is when the shot is taken)."""
+
+from __future__ import annotations
+
+import math
+
+import pygame
+
+from kiosk import draw, theme
+from kiosk.screens.base import Screen
+
+
+class CountdownScreen(Screen):
+    name = "countdown"
+    live_preview = True
+
+    def enter(self, style: str | None = None, **kw) -> None:
+        self.style = style
+        self.seconds = self.app.cfg.kiosk.countdown_s
+
+    def update(self, now: float) -> None:
+        if self.elapsed >= self.seconds:
+            self.app.take_shot(self.style)
+
+    def draw(self, surf: pygame.Surface) -> None:
+        app = self.app
+        L = app.layout
+        app.draw_preview(surf)
+        draw.shade(surf, 70)
+        left = max(0.0, self.seconds - self.elapsed)
+        number = max(1, math.ceil(left))
+        frac = left - math.floor(left) if left % 1 else 1.0
+        c = (L.w // 2, L.h // 2)
+        radius = L.px(24)
+        ring = pygame.Rect(0, 0, 2 * radius, 2 * radius)
+        ring.center = c
+        disc = pygame.Surface((2 * radius, 2 * radius), pygame.SRCALPHA)
+        pygame.draw.circle(disc, (0, 0, 0, 170), (radius, radius), radius)
+        surf.blit(disc, ring)
+        pygame.draw.circle(surf, (60, 56, 70), c, radius, width=L.px(1.6))
+        start = math.pi / 2
+        pygame.draw.arc(surf, theme.GOLD, ring, start, start + 2 * math.pi * frac,
+                        width=L.px(1.6))
+        # the number pops in at the start of each second
+        pop = 1.0 + 0.25 * max(0.0, frac - 0.8) / 0.2
+        draw.text(surf, app.fonts, str(number), int(L.px(30) * pop), theme.GOLD, c)
+        draw.text(surf, app.fonts, "Get ready!", L.px(7), theme.INK,
+                  (c[0], c[1] - radius - L.px(3)), anchor="midbottom", shadow=True)
+        draw.text(surf, app.fonts, "Look at the camera", L.px(4.4), theme.INK,
+                  (c[0], c[1] + radius + L.px(3)), anchor="midtop", bold=False, shadow=True)
+
+    def state(self) -> dict:
+        return {"style": self.style}
+
+
+class FlashScreen(Screen):
+    """A white flash that fades out while the still is taken off the main thread."""
+
+    name = "capture"
+    FLASH_S = 0.45
+
+    def enter(self, job_id: str = "", **kw) -> None:
+        self.job_id = job_id
+
+    def update(self, now: float) -> None:
+        if self.elapsed >= self.FLASH_S:
+            self.app.go("processing", job_id=self.job_id)
+
+    def draw(self, surf: pygame.Surface) -> None:
+        shot = self.app.shots.get(self.job_id)
+        if shot is not None:
+            surf.fill(theme.BG)
+            draw.blit_fit(surf, shot, self.app.layout.rect)
+        else:
+            self.app.draw_preview(surf)
+        k = max(0.0, 1.0 - self.elapsed / self.FLASH_S)
+        draw.shade(surf, int(255 * k), theme.WHITE)
+
+    def state(self) -> dict:
+        return {"job_id": self.job_id}

@@ -1,0 +1,79 @@
+"""A guest-friendly message for each error kind, a Try again button, and back to start."""
+
+from __future__ import annotations
+
+import pygame
+
+from booth.protocol import GUEST_MESSAGES, ErrorKind
+from kiosk import draw, theme
+from kiosk.input import SHOOT, TAP, Action
+from kiosk.screens.base import Screen, blurred_backdrop
+
+TITLES = {
+    ErrorKind.QUOTA: "The AI is resting",
+    ErrorKind.RATE_LIMITED: "The AI is very busy",
+    ErrorKind.SAFETY: "The AI said no to this one",
+    ErrorKind.NO_IMAGE: "No picture came back",
+    ErrorKind.TIMEOUT: "That took too long",
+    ErrorKind.UNAVAILABLE: "The AI is out of reach",
+    ErrorKind.BAD_INPUT: "We couldn't read that photo",
+    ErrorKind.INTERNAL: "Something went wrong",
+}
+CAMERA_TITLE = "The camera missed that"
+CAMERA_MESSAGE = "The camera did not take the picture. Please try again."
+ERROR_TIMEOUT_S = 15.0
+
+
+class ErrorScreen(Screen):
+    name = "error"
+
+    def enter(self, job_id: str = "", kind: str | None = None, **kw) -> None:
+        self.job_id = job_id
+        job = self.app.job_views.get(job_id)
+        if kind == "camera":
+            self.kind, self.title, self.message = "camera", CAMERA_TITLE, CAMERA_MESSAGE
+            return
+        err = job.error if job is not None else None
+        ek = err.kind if err is not None else ErrorKind(kind or "internal")
+        self.kind = ek.value
+        self.title = TITLES[ek]
+        # Our own words per kind (a worker's message is shown only if ours is missing).
+        self.message = GUEST_MESSAGES.get(ek) or (err.message if err else "")
+        retry = err.retry_after_s if err is not None else None
+        if retry:
+            self.message += f" (about {int(retry + 0.99)} s)"
+        self.button = pygame.Rect(0, 0, 0, 0)
+
+    def update(self, now: float) -> None:
+        if self.elapsed >= ERROR_TIMEOUT_S:
+            self.app.go("attract")
+
+    def handle(self, action: Action) -> None:
+        if action.kind == SHOOT or (action.kind == TAP and self.button.collidepoint(action.pos)):
+            self.app.go("attract")
+
+    def draw(self, surf: pygame.Surface) -> None:
+        app, L = self.app, self.app.layout
+        surf.fill(theme.BG)
+        shot = app.shot_surface(self.job_id)
+        if shot is not None:
+            surf.blit(blurred_backdrop(app, shot, f"shot-{self.job_id}"), (0, 0))
+            draw.shade(surf, 90)
+        w = min(L.w - 2 * L.margin, L.px(120))
+        cx, y = L.w // 2, L.h // 2 - L.px(34)
+        r = L.px(8)
+        pygame.draw.circle(surf, theme.RED, (cx, y + r), r)
+        draw.text(surf, app.fonts, "!", L.px(11), theme.WHITE, (cx, y + r))
+        rr = draw.text(surf, app.fonts, self.title, L.px(7), theme.INK,
+                       (cx, y + 2 * r + L.px(3)), anchor="midtop", max_w=w)
+        draw.paragraph(surf, app.fonts, self.message, L.px(4.4), theme.MUTED,
+                       (cx, rr.bottom + L.px(2.5)), w, max_lines=3)
+        self.button = pygame.Rect(0, 0, min(L.px(50), w), L.px(14))
+        self.button.midbottom = (cx, L.h - L.margin - L.px(4))
+        draw.button(surf, app.fonts, self.button, "Try again", primary=True, size=L.px(5.5))
+        left = max(0, int(ERROR_TIMEOUT_S - self.elapsed))
+        draw.text(surf, app.fonts, f"Back to start in {left} s", L.px(2.6), theme.MUTED,
+                  (cx, L.h - L.margin), anchor="midbottom", bold=False)
+
+    def state(self) -> dict:
+        return {"job_id": self.job_id, "kind": self.kind}

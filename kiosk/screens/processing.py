@@ -1,0 +1,86 @@
+"""The shot under an overlay: Queued → Processing, a spinner, elapsed seconds, a slow notice."""
+
+from __future__ import annotations
+
+import pygame
+
+from kiosk import draw, theme
+from kiosk.input import SHOOT, TAP, Action
+from kiosk.screens.base import Screen, blurred_backdrop, header, job_phase
+
+
+class ProcessingScreen(Screen):
+    name = "processing"
+
+    def enter(self, job_id: str = "", **kw) -> None:
+        self.job_id = job_id
+        self.new_button = pygame.Rect(0, 0, 0, 0)
+
+    @property
+    def job(self):
+        return self.app.job_views.get(self.job_id)
+
+    def update(self, now: float) -> None:
+        job = self.job
+        if job is None:
+            return
+        if job.ready:
+            self.app.go("result", job_id=self.job_id)
+        elif job.failed:
+            self.app.go("error", job_id=self.job_id)
+
+    def handle(self, action: Action) -> None:
+        # A new guest may start while this job still runs; it stays in the recent strip.
+        if action.kind == SHOOT or (action.kind == TAP and
+                                    self.new_button.collidepoint(action.pos)):
+            self.app.go("attract")
+
+    def phase(self) -> str:
+        job = self.job
+        return job_phase(job) if job is not None else "queued"
+
+    def draw(self, surf: pygame.Surface) -> None:
+        app = self.app
+        L = app.layout
+        shot = app.shot_surface(self.job_id)
+        surf.fill(theme.BG)
+        if shot is not None:
+            surf.blit(blurred_backdrop(app, shot, f"shot-{self.job_id}"), (0, 0))
+            draw.blit_fit(surf, shot, L.rect)
+        draw.shade(surf, 120)
+        header(app, surf)
+
+        job = self.job
+        phase = self.phase()
+        created = job.created_at if job is not None else None
+        secs = int(max(0.0, app.wall() - created)) if created else int(self.elapsed)
+        card = pygame.Rect(0, 0, min(L.px(86), L.w - 2 * L.margin), L.px(50))
+        card.center = (L.w // 2, L.h // 2 - L.px(2))
+        draw.rounded(surf, card, theme.PANEL, L.px(4), alpha=225)
+        draw.spinner(surf, (card.centerx, card.top + L.px(11)), L.px(6), app.now())
+        word = "Queued" if phase == "queued" else "Processing"
+        draw.text(surf, app.fonts, word, L.px(8), theme.INK,
+                  (card.centerx, card.top + L.px(20)), anchor="midtop", max_w=card.width - L.px(6))
+        if phase == "queued":
+            sub = "Waiting for a free AI artist"
+        elif job is not None and job.effect == "local":
+            sub = "Adding the bling locally"
+        else:
+            sub = "Adding the drip"
+        draw.text(surf, app.fonts, f"{sub}  ·  {secs} s", L.px(4.2), theme.MUTED,
+                  (card.centerx, card.top + L.px(31)), anchor="midtop", bold=False,
+                  max_w=card.width - L.px(6))
+        if secs >= app.cfg.kiosk.slow_after_s:
+            draw.text(surf, app.fonts, "Taking longer than usual. Hang tight!", L.px(3.8),
+                      theme.AMBER, (card.centerx, card.top + L.px(39)), anchor="midtop",
+                      max_w=card.width - L.px(6))
+        bw, bh = min(L.px(44), L.w - 2 * L.margin), L.px(13)
+        self.new_button = pygame.Rect(0, 0, bw, bh)
+        self.new_button.midbottom = (L.w // 2, L.h - L.margin)
+        if self.new_button.top < card.bottom + L.px(2):
+            self.new_button.top = card.bottom + L.px(2)
+        draw.button(surf, app.fonts, self.new_button, "New photo", primary=False,
+                    size=L.px(4.6))
+
+    def state(self) -> dict:
+        return {"job_id": self.job_id, "phase": self.phase()}

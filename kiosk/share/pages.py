@@ -40,15 +40,21 @@ footer{margin-top:18px}
 
 _ADMIN_CSS = """
 main{max-width:1100px}
-table{width:100%;border-collapse:collapse;font-size:.95rem}
-th,td{padding:8px 6px;border-bottom:1px solid #2c2b36;text-align:left;vertical-align:middle}
+.jobs{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:12px}
+.job{display:flex;gap:12px;background:#17161f;border:1px solid #2c2b36;border-radius:14px;
+padding:10px;min-width:0}
+.job .pic{flex:0 0 96px}
+.job .meta{min-width:0;flex:1;font-size:.92rem;line-height:1.45}
 img.thumb{width:96px;height:auto;border-radius:8px;display:block}
-.st{display:inline-block;padding:2px 10px;border-radius:99px;font-size:.85rem;font-weight:600}
+.nopic{width:96px;height:96px;border-radius:8px;background:#24232d}
+.st{display:inline-block;padding:1px 10px;border-radius:99px;font-size:.82rem;font-weight:600}
 .completed{background:#1f4d2e;color:#b7f5c8}.failed{background:#5a1f25;color:#ffc2c8}
 .pending{background:#3b3a48;color:#e0def0}.processing{background:#4a3d12;color:#ffe7a3}
-a{color:#ffd86b}
+a{color:#ffd86b}.url{word-break:break-all;font-size:.8rem}
+.meta .muted{text-align:left}
 details summary{cursor:pointer;color:#ffd86b}
-.qr{width:220px;height:220px;background:#fff;padding:6px;border-radius:8px;margin-top:6px}
+.qr{width:220px;max-width:100%;height:auto;background:#fff;padding:6px;border-radius:8px;
+margin-top:6px}
 """
 
 
@@ -149,31 +155,33 @@ class AdminRow:
 
 def admin_page(title: str, rows: list[AdminRow], day_label: str) -> str:
     """Today's jobs for the operator: status, thumbnail, the guest's link and its QR."""
-    lines = []
+    cards = []
     for r in rows:
         when = time.strftime("%H:%M:%S", time.localtime(r.created_at))
         jid = escape(r.job_id)
         if r.share_url:
-            thumb = (f'<a href="{escape(r.share_url)}"><img class="thumb" loading="lazy" '
-                     f'src="/admin/thumb/{jid}.jpg" alt="result {jid}"></a>')
-            link = (f'<a href="{escape(r.share_url)}">{escape(r.share_url)}</a>'
-                    f"<details><summary>QR for the guest</summary>"
+            url = escape(r.share_url)
+            pic = (f'<a href="{url}"><img class="thumb" loading="lazy" '
+                   f'src="/admin/thumb/{jid}.jpg" alt="result {jid[:8]}"></a>')
+            link = (f'<div class="url"><a href="{url}">{url}</a></div>'
+                    "<details><summary>QR for the guest</summary>"
                     f'<img class="qr" loading="lazy" src="/admin/qr/{jid}.svg" '
-                    f'alt="QR code of the download link"></details>')
+                    'alt="QR code of the download link"></details>')
         else:
-            thumb, link = "", '<span class="muted">no result yet</span>'
-        err = f'<br><span class="muted">{escape(r.error)}</span>' if r.error else ""
-        lines.append(
-            f'<tr><td>{escape(when)}<br><span class="muted" title="{jid}">{jid[:8]}</span></td>'
-            f"<td>{thumb}</td>"
-            f'<td><span class="st {escape(r.status)}">{escape(r.status)}</span>'
-            f"{err}</td><td>{escape(r.style)}<br><span class=\"muted\">"
-            f"{escape(r.effect or '')}</span></td><td>{link}</td></tr>")
-    table = ("<table><thead><tr><th>Time</th><th>Photo</th><th>Status</th><th>Style</th>"
-             "<th>Guest link</th></tr></thead><tbody>" + "".join(lines) + "</tbody></table>"
-             if lines else '<p class="muted">No photos yet today.</p>')
+            pic, link = '<div class="nopic"></div>', '<div class="muted">no photo to send</div>'
+        err = f'<div class="muted">{escape(r.error)}</div>' if r.error else ""
+        effect = f" · {escape(r.effect)}" if r.effect else ""
+        cards.append(
+            f'<div class="job"><div class="pic">{pic}</div><div class="meta">'
+            f'<div><b>{escape(when)}</b> <span class="st {escape(r.status)}">'
+            f"{escape(r.status)}</span></div>"
+            f'<div class="muted" title="{jid}">{escape(r.style)}{effect} · {jid[:8]}</div>'
+            f"{err}{link}</div></div>")
+    listing = (f'<div class="jobs">{"".join(cards)}</div>' if cards
+               else '<p class="muted">No photos yet today.</p>')
     body = (f"<h1>{escape(title)} · operator</h1>"
             f'<p class="muted">{escape(day_label)}: {len(rows)} job'
-            f'{"s" if len(rows) != 1 else ""}. This page refreshes every 30 s.</p>{table}')
+            f'{"s" if len(rows) != 1 else ""}, newest first. This page refreshes every 30 s.</p>'
+            f"{listing}")
     return _doc(f"Operator · {title}", body, _ADMIN_CSS,
                 extra_head='<meta http-equiv="refresh" content="30">')

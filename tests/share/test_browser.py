@@ -127,3 +127,63 @@ def test_page_in_headless_chromium_at_phone_size(cfg, ledger, server, tmp_path, 
     assert shared["size"] == job.result.stat().st_size and shared["head"] == [0xFF, 0xD8, 0xFF]
     assert shared["title"] == cfg.kiosk.title
     assert cv2.imread(str(share_shot)).shape[:2] == (844, 390)
+
+
+async def _screens(base: str, auth: str, profile, out) -> dict:
+    async with Chromium(profile) as br:
+        results = {}
+        for name, path, width, height in (("share-404-390x844.png", "/p/no-such-photo-token", 390,
+                                           844),
+                                          ("share-admin-390x844.png", "/admin", 390, 844),
+                                          ("share-admin-1280x800.png", "/admin", 1280, 800)):
+            s = await br.new_page()
+            await br.send("Page.enable", {}, s)
+            await br.send("Network.enable", {}, s)
+            await br.send("Network.setExtraHTTPHeaders", {"headers": {"Authorization": auth}}, s)
+            await br.send("Emulation.setDeviceMetricsOverride", {
+                "width": width, "height": height, "deviceScaleFactor": 1,
+                "mobile": width < 500}, s)
+            await br.send("Page.navigate", {"url": base + path}, s)
+            await br.wait_event("Page.loadEventFired", session=s)
+            # every thumbnail on the page decoded (lazy images are in view: few rows)
+            await br.poll(s, "Array.from(document.images).filter(i=>i.classList.contains('thumb'))"
+                             ".every(i=>i.complete && i.naturalWidth>0)")
+            results[name] = await br.evaluate(s, """({text: document.body.innerText,
+                thumbs: Array.from(document.images).filter(i=>i.classList.contains('thumb'))
+                        .map(i=>i.naturalWidth),
+                scrollW: document.documentElement.scrollWidth})""")
+            shot = await br.send("Page.captureScreenshot", {"format": "png"}, s)
+            (out / name).write_bytes(base64.b64decode(shot["data"]))
+        return results
+
+
+def test_not_found_and_admin_pages_in_chromium(share_cfg, serve, tmp_path, output_dir):
+    from booth.protocol import ErrorKind, JobError, JobStatus, Status
+    from kiosk.ledger import Ledger, ledger_path
+
+    cfg = share_cfg('[kiosk]\ntitle = "Drip Me Out · Ana & Ben"\n', BOOTH_ADMIN_PASSWORD="pw")
+    ledger = Ledger(ledger_path(cfg.data_dir))
+    try:
+        srv = serve(cfg, ledger=ledger)
+        cfg.share.public_url = srv.base
+        now = time.time()
+        jobs = [add_job(cfg, ledger, created_at=now - 120), add_job(cfg, ledger, created_at=now - 60),
+                add_job(cfg, ledger, status=JobStatus.PROCESSING, with_result=False)]
+        failed = add_job(cfg, ledger, status=JobStatus.PENDING)
+        ledger.apply_status(Status(job_id=failed.job_id, booth_id=cfg.booth_id,
+                                   status=JobStatus.FAILED,
+                                   error=JobError.for_guest(ErrorKind.BAD_INPUT)))
+        auth = "Basic " + base64.b64encode(b"operator:pw").decode()
+        r = asyncio.run(asyncio.wait_for(
+            _screens(srv.base, auth, tmp_path / "profile", output_dir), 180))
+    finally:
+        ledger.close()
+    assert "can't find that photo" in r["share-404-390x844.png"]["text"]
+    admin = r["share-admin-1280x800.png"]
+    assert admin["thumbs"] and all(0 < w <= 240 for w in admin["thumbs"])
+    assert len(admin["thumbs"]) == 2
+    assert "could not be read" in admin["text"]  # the failed job's guest message
+    assert "Ana & Ben" in admin["text"]
+    assert r["share-admin-390x844.png"]["scrollW"] <= 390  # usable on the operator's phone
+    for name in r:
+        assert cv2.imread(str(output_dir / name)) is not None

@@ -18,7 +18,7 @@ from booth import sdnotify
 from booth.config import Config
 from booth.mqtt import MqttConnection, MqttUrlError
 from kiosk.share.links import public_base_url, wifi_join_payload
-from kiosk.share.server import MaskedAccessLogger, make_app
+from kiosk.share.server import MaskedAccessLogger, make_app, quiet_bad_requests
 
 log = logging.getLogger("kiosk.share")
 
@@ -36,6 +36,7 @@ async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | N
     host = args.host or cfg.share.host
     port = args.port if args.port is not None else cfg.share.port
     cfg.share.port = port  # the derived public URL uses the port actually served
+    quiet_bad_requests()
     app = make_app(cfg, mqtt=mqtt,
                    retention_every_s=None if args.no_retention else cfg.share.retention_every_s)
     runner = web.AppRunner(app, access_log_class=MaskedAccessLogger, handle_signals=False,

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 
 from booth.config import Config
 from booth.mqtt import MqttConnection
@@ -110,6 +111,27 @@ def mask_path(path: str) -> str:
     if len(parts) >= 3 and parts[1] == "p":
         parts[2] = "…" + parts[2][-4:] if len(parts[2]) > 4 else "…"
     return "/".join(parts)[:200]
+
+
+class BadRequestFilter(logging.Filter):
+    """Malformed requests from phones or scanners are the client's fault: one line, no trace.
+
+    aiohttp logs them at ERROR with a traceback (and the request line, which may hold a token).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg = "share: rejected a malformed request (%s %s)"
+            record.args = (getattr(exc, "code", 400), type(exc).__name__)
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def quiet_bad_requests() -> None:
+    logging.getLogger("aiohttp.server").addFilter(BadRequestFilter())
 
 
 class MaskedAccessLogger(AbstractAccessLogger):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -57,6 +58,10 @@ def test_booth_share_process(make_config, broker, tmp_path):
         assert _get(f"{base}/p/{job.token}") == 200
         assert _get(f"{base}/p/{job.token}/photo.jpg?dl=1") == 200
         assert _get(f"{base}/admin") == 404  # no BOOTH_ADMIN_PASSWORD
+        # a malformed request (NUL in the path, carrying a token) is a 400 and one log line
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET /p/" + job.token.encode() + b"\x00 HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(100).split(b" ")[1] == b"400"
         # retention runs a few seconds after start: old files, row and retained status go
         assert wait_for(lambda: ledger.get(old.job_id) is None, 60, 0.2)
         assert not any(f.exists() for f in old.files)
@@ -81,6 +86,7 @@ def test_booth_share_process(make_config, broker, tmp_path):
         assert "http://photos.test/p/" in text
         assert job.token not in text and old.token not in text  # tokens are never logged
         assert "Traceback" not in text
+        assert "rejected a malformed request" in text
     finally:
         if proc and proc.poll() is None:
             proc.kill()

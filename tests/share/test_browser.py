@@ -167,8 +167,9 @@ def test_not_found_and_admin_pages_in_chromium(share_cfg, serve, tmp_path, outpu
         srv = serve(cfg, ledger=ledger)
         cfg.share.public_url = srv.base
         now = time.time()
-        jobs = [add_job(cfg, ledger, created_at=now - 120), add_job(cfg, ledger, created_at=now - 60),
-                add_job(cfg, ledger, status=JobStatus.PROCESSING, with_result=False)]
+        add_job(cfg, ledger, created_at=now - 120)
+        add_job(cfg, ledger, created_at=now - 60)
+        add_job(cfg, ledger, status=JobStatus.PROCESSING, with_result=False)
         failed = add_job(cfg, ledger, status=JobStatus.PENDING)
         ledger.apply_status(Status(job_id=failed.job_id, booth_id=cfg.booth_id,
                                    status=JobStatus.FAILED,

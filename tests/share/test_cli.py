@@ -10,7 +10,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 from booth.mqtt import MqttConnection, wait_for
 from booth.protocol import JobStatus, Status, Topics

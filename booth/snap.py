@@ -1,0 +1,170 @@
+"""`booth snap PHOTO`: one photo through the real pipeline, headless.
+
+The photo goes the way a guest's shot goes — stored, ledger row, MQTT job, a worker, the result
+stored with a share token — and the result path, download URL and QR code are printed. What is not
+running (broker, worker, share server) is started for the duration, as `booth up` would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from booth.config import Config
+from booth.protocol import Topics, parse_availability
+from booth.services import Supervisor, booth_argv, ensure_broker, usable_data_dir
+
+log = logging.getLogger("booth.snap")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("photo", metavar="PHOTO", help="a JPEG or PNG file")
+    p.add_argument("--style", help="style preset (default: kiosk.default_style)")
+    p.add_argument("--json", action="store_true",
+                   help='print one JSON object {"job_id", "status", "effect", "error", '
+                        '"result_path", "url"}')
+    p.add_argument("--timeout", type=float, default=0.0,
+                   help="seconds to wait for the result (default: worker deadline + 60)")
+
+
+def _fail(message: str, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"job_id": None, "status": "failed", "effect": None,
+                          "error": {"kind": "bad_input", "message": message,
+                                    "retry_after_s": None},
+                          "result_path": None, "url": None}))
+    print(f"booth snap: {message}", file=sys.stderr)
+    return 2
+
+
+def _read_photo(path: str) -> bytes:
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"{path}: no such file")
+    if p.is_dir():
+        raise ValueError(f"{path}: is a folder, not a photo")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc.strerror})") from None
+    if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
+        raise ValueError(f"{path}: not a JPEG or PNG image")
+    return data
+
+
+def _worker_online(cfg: Config, wait_s: float = 1.5) -> bool:
+    """Does a worker say `online` (retained availability) on the broker?"""
+    from booth.mqtt import MqttConnection
+
+    seen: dict[str, bool] = {}
+    got = threading.Event()
+
+    def on_msg(msg) -> None:
+        try:
+            seen[msg.topic] = parse_availability(msg.payload)
+        except Exception:
+            return
+        if any(seen.values()):
+            got.set()
+
+    conn = MqttConnection(cfg.mqtt.url, f"snap-probe-{os.getpid()}",
+                          subscriptions=[(Topics(cfg.mqtt.root).all_worker_availability(), 1)],
+                          on_message=on_msg).start()
+    try:
+        return got.wait(wait_s)
+    finally:
+        conn.stop(0.5)
+
+
+def _share_up(cfg: Config) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{cfg.share.port}/healthz", timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def run(cfg: Config, args: argparse.Namespace) -> int:
+    try:
+        photo = _read_photo(args.photo)
+    except ValueError as exc:
+        return _fail(str(exc), args.json)
+    if args.style and args.style not in cfg.styles:
+        return _fail(f"unknown style {args.style!r}; styles: {', '.join(cfg.styles)}", args.json)
+
+    data_dir = usable_data_dir(cfg)
+    cfg.data_dir = str(data_dir)
+    url, broker = ensure_broker(cfg, data_dir)
+    cfg.mqtt.url = url
+    env = dict(os.environ, BOOTH_MQTT_URL=url, BOOTH_DATA_DIR=str(data_dir),
+               BOOTH_ID=cfg.booth_id)
+    if getattr(args, "config", None):
+        env["BOOTH_CONFIG"] = str(Path(args.config).resolve())
+    sup = Supervisor(env)
+    if not _worker_online(cfg):
+        log.info("no worker online: starting one for this snap")
+        sup.add("worker", booth_argv("worker"))
+    started_share = not _share_up(cfg)
+    if started_share:
+        sup.add("share", booth_argv("share", "--no-retention"))
+    sup.start_all()
+
+    from kiosk.jobs import JobController
+
+    ctl = JobController(cfg, client_suffix=f"-snap-{os.getpid()}").start()
+    timeout = args.timeout or cfg.worker.deadline_s + 60
+    try:
+        job_id = ctl.submit_jpeg(photo, args.style)
+        view = ctl.wait_done(job_id, timeout)
+        if started_share:  # let the freshly started server come up before printing its URL
+            end = time.monotonic() + 10
+            while not _share_up(cfg) and time.monotonic() < end:
+                time.sleep(0.1)
+    except ValueError as exc:
+        ctl.stop()
+        sup.stop_all()
+        if broker:
+            broker.stop()
+        return _fail(str(exc), args.json)
+    ok = view is not None and view.ready
+    result = {
+        "job_id": job_id,
+        "status": view.status.value if view else "pending",
+        "effect": view.effect if view else None,
+        "error": view.error.to_dict() if view and view.error else None,
+        "result_path": str(view.result_path) if view and view.result_path else None,
+        "url": view.share_url if view else None,
+    }
+    if view is not None and not view.finished:
+        result["error"] = {"kind": "timeout", "message": f"no result within {timeout:g} s",
+                           "retry_after_s": None}
+    if args.json:
+        print(json.dumps(result))
+    elif ok:
+        from kiosk.share.links import qr_terminal
+
+        print(f"result:   {result['result_path']}")
+        print(f"download: {result['url']}")
+        if result["error"]:
+            print(f"note:     the AI failed ({result['error']['kind']}); "
+                  f"effect {result['effect']} was used")
+        print(qr_terminal(result["url"]))
+        if started_share:
+            print("(the download server was started just for this snap and stops now; run "
+                  "`booth up` or `booth share` to keep the link working)")
+    else:
+        err = result["error"] or {}
+        print(f"booth snap: job {job_id} {result['status']}: "
+              f"{err.get('kind', 'unknown')}: {err.get('message', '')}", file=sys.stderr)
+    ctl.stop()
+    sup.stop_all()
+    if broker:
+        broker.stop()
+    return 0 if ok else 1

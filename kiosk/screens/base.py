@@ -164,7 +164,8 @@ class RecentStrip:
             phase = job_phase(job)
             label, color = STATUS_BADGES[phase]
             pygame.draw.rect(surf, color, rect, width=max(2, L.px(0.5)), border_radius=radius)
-            draw.pill(surf, app.fonts, label, L.px(2.3), (rect.centerx, rect.bottom - L.px(1)),
+            size = draw.fit_size(app.fonts, label, L.px(2.3), int(rect.width * 0.72))
+            draw.pill(surf, app.fonts, label, size, (rect.centerx, rect.bottom - L.px(1)),
                       "midbottom", None, bg=color, fg=theme.ON_GOLD, alpha=235)
             if phase in ("queued", "processing"):
                 draw.spinner(surf, (rect.centerx, rect.centery - L.px(2)), L.px(3.2), app.now(),

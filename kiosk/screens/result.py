@@ -95,7 +95,7 @@ class ResultScreen(Screen):
         btn_h = L.px(13)
         footer = L.px(5)
         note = self._note(job)
-        note_h = L.px(8) if note else 0
+        note_h = L.px(10) if note else 0
         qr_side = min(inner.width, inner.bottom - btn_h - footer - note_h - L.px(13) - y)
         self.qr_rect = pygame.Rect(0, 0, qr_side, qr_side)
         self.qr_rect.midtop = (inner.centerx, y)

@@ -18,13 +18,23 @@ SCREENS_OUT = ROOT / "tests" / "output" / "screens"
 
 
 def kiosk_toml(extra: str = "", folder: Path | None = None) -> str:
+    """A kiosk config; `key = value` lines at the start of `extra` override the [kiosk] defaults,
+    anything after a table header is appended as is."""
+    defaults = {
+        "title": '"Anna & Ben\'s Wedding"',
+        "countdown_s": "3",
+        "redispatch_s": "30",
+        "privacy": '"Photos are processed by an AI service and deleted after 7 days."',
+    }
+    head, sep, tables = ("\n" + extra).partition("\n[")
+    for line in head.splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            defaults[key.strip()] = value.strip()
+    kiosk = "\n".join(f"{k} = {v}" for k, v in defaults.items())
     return f"""
 [kiosk]
-title = "Anna & Ben's Wedding"
-countdown_s = 3
-redispatch_s = 30
-privacy = "Photos are processed by an AI service and deleted after 7 days."
-{extra}
+{kiosk}
 [camera]
 backend = "file"
 folder = "{folder or FIXTURES}"
@@ -32,6 +42,7 @@ preview_width = 1280
 preview_height = 720
 [share]
 public_url = "http://booth.local:8080"
+{sep.strip()}{tables}
 """
 
 
@@ -49,12 +60,17 @@ def poll(predicate, timeout: float = 15.0, interval: float = 0.02, step=None):
     return predicate()
 
 
-def result_jpeg(color=(40, 180, 220), size=(768, 1024)) -> bytes:
-    img = np.zeros((size[1], size[0], 3), np.uint8)
-    img[:] = color
-    cv2.circle(img, (size[0] // 2, size[1] // 2), size[0] // 4, (30, 215, 255), -1)
-    cv2.putText(img, "DRIPPED", (40, 120), cv2.FONT_HERSHEY_SIMPLEX, 3, (255, 255, 255), 6)
-    ok, buf = cv2.imencode(".jpg", img)
+def result_jpeg(quality: int = 90) -> bytes:
+    """A stand-in AI result: the fixture portrait with a gold chain drawn on (BGR for OpenCV)."""
+    img = cv2.imread(str(FIXTURES / "portrait.jpg"))
+    h, w = img.shape[:2]
+    for i in range(18):
+        t = i / 17
+        x = int(w * (0.28 + 0.44 * t))
+        y = int(h * (0.78 + 0.12 * (1 - (2 * t - 1) ** 2)))
+        cv2.circle(img, (x, y), max(4, w // 60), (40, 200, 250), -1)
+        cv2.circle(img, (x, y), max(4, w // 60), (20, 120, 180), 2)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
     return buf.tobytes()
 

@@ -1,0 +1,224 @@
+"""A scripted guest session on the real broker, and the input rules (one tap = one shot)."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pygame
+import pytest
+
+from booth.protocol import JobStatus, Status
+from kiosk.input import SHUTTER_EVENT
+from kiosk.ledger import Ledger, ledger_path
+from tests.kiosk.conftest import FakeClock
+from tests.kiosk.helpers import poll
+from tests.support.mqtt_tools import Recorder
+
+
+def finger(app, x: int, y: int) -> None:
+    """A real touch as SDL delivers it: FINGERDOWN plus the emulated mouse click (touch=True)."""
+    w, h = app.surface.get_size()
+    pygame.event.post(pygame.event.Event(pygame.FINGERDOWN, x=x / w, y=y / h, dx=0, dy=0,
+                                         touch_id=1, finger_id=0, pressure=1.0))
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(x, y), button=1,
+                                         touch=True))
+
+
+def live(app) -> None:
+    assert poll(lambda: app.camera.state == "live" and app.camera.frame() is not None, 15,
+                step=app.step)
+    app.run_for(2)
+
+
+def test_scripted_session(kiosk_config, make_app, worker, broker):
+    cfg = kiosk_config()
+    clock = FakeClock()
+    app = make_app(cfg, (800, 480), clock=clock)
+    done = []
+    app.on_job_done = done.append
+    rec = Recorder(broker.port, ["booth/testbooth/status/+", "booth/testbooth/results/+"])
+    live(app)
+    button = app.screen.buttons[0][0]
+    finger(app, *button.center)
+    app.step()
+    assert app.screen.name == "countdown"
+    still = app.camera.camera.capture_still()
+    for _ in range(8):
+        clock.advance(0.5)
+        time.sleep(0.03)
+        app.step()
+    assert app.screen.name in ("capture", "processing")
+    job_id = app.screen.job_id
+
+    # the job arrives on the broker: the AI copy (JPEG), with the contract's properties
+    assert poll(lambda: job_id in worker.job_ids(), 15, step=app.step)
+    meta, payload, _dup = worker.jobs[0]
+    assert meta.style == "drip" and meta.content_type == "image/jpeg"
+    ai = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_COLOR)
+    assert ai is not None and max(ai.shape[:2]) <= cfg.kiosk.ai_long_side
+    # the kiosk published the retained `pending` status
+    assert rec.wait(lambda ms: any(m.topic.endswith(f"status/{job_id}") and m.payload
+                                   for m in ms), 10)
+    pending = Status.from_json(rec.on(f"booth/testbooth/status/{job_id}")[0].payload)
+    assert pending.status is JobStatus.PENDING and pending.booth_id == "testbooth"
+
+    # the ledger holds the pending row and the saved original: full resolution, NOT mirrored
+    ledger = Ledger(ledger_path(cfg.data_dir))
+    assert poll(lambda: (ledger.get(job_id) or None) and ledger.get(job_id).sent_at, 10,
+                step=app.step)
+    row = ledger.get(job_id)
+    original = cv2.imread(str(cfg.data_path / row.original_path))
+    assert original.shape[:2] == still.shape[:2]
+    diff = np.abs(original.astype(int)[:, :, ::-1] - still.astype(int)).mean()
+    mirrored = np.abs(original.astype(int)[:, ::-1, ::-1] - still.astype(int)).mean()
+    assert diff < 6 < mirrored, (diff, mirrored)
+    # the preview on screen is mirrored
+    frame = app.camera.frame().image
+    assert app._preview is not None
+
+    clock.advance(1)
+    app.step()
+    assert app.screen.name == "processing" and app.screen.phase() == "queued"
+    worker.status(job_id, "processing")
+    assert poll(lambda: app.screen.phase() == "processing", 10, step=app.step)
+    worker.result(job_id)
+    worker.status(job_id, "completed", effect="gemini")
+    assert poll(lambda: app.screen.name == "result", 15, step=app.step)
+
+    row = ledger.get(job_id)
+    assert row.status is JobStatus.COMPLETED and row.result_path and row.token
+    assert len(row.token) >= 22  # ≥ 128 random bits, URL-safe
+    assert (cfg.data_path / row.result_path).stat().st_size > 1000
+    assert done and done[0].job_id == job_id and done[0].share_url.endswith(row.token)
+    # the retained result was cleared: a fresh subscriber gets nothing retained for it
+    assert rec.wait(lambda ms: any(m.topic.endswith(f"results/{job_id}") and not m.payload
+                                   for m in ms), 10)
+    rec2 = Recorder(broker.port, [f"booth/testbooth/results/{job_id}"])
+    time.sleep(0.5)
+    assert not [m for m in rec2.messages if m.payload]
+    rec.close()
+    rec2.close()
+    ledger.close()
+
+    # result → automatic return to the start screen after result_timeout_s
+    clock.advance(cfg.kiosk.result_timeout_s + 1)
+    for _ in range(3):
+        time.sleep(0.03)
+        app.step()
+    assert app.screen.name == "attract"
+    assert frame.shape[1] == cfg.camera.preview_width
+
+
+def test_preview_is_mirrored(kiosk_config, make_app, broker):
+    app = make_app(kiosk_config(), (640, 360))
+    live(app)
+    frame = app.camera.frame().image
+    shown = pygame.surfarray.array3d(app.surface).swapaxes(0, 1).astype(int)
+    expect = cv2.resize(frame, (640, 360)).astype(int)
+    # compare the top-left corner of the screen with the camera's top-right corner
+    left = shown[150:200, 0:40]
+    cam_right = expect[150:200, -40:][:, ::-1]
+    cam_left = expect[150:200, 0:40]
+    assert np.abs(left - cam_right).mean() < np.abs(left - cam_left).mean()
+
+
+def test_one_tap_one_shot_and_taps_outside(kiosk_config, make_app, worker):
+    clock = FakeClock()
+    app = make_app(kiosk_config("countdown_s = 0"), (800, 480), clock=clock)
+    live(app)
+    # a tap in empty space: nothing happens
+    finger(app, 30, 200)
+    app.step()
+    assert app.screen.name == "attract" and not app.session_jobs
+    # one touch (finger + emulated click) on the button: exactly one job
+    finger(app, *app.screen.buttons[0][0].center)
+    app.step()
+    assert len(app.session_jobs) == 1
+    for _ in range(20):
+        clock.advance(0.05)
+        app.step()
+    app.go("attract")
+    app.step()
+    assert len(app.session_jobs) == 1
+    # space shoots (after the debounce)
+    clock.advance(2)
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE, mod=0,
+                                         unicode=" ", scancode=44))
+    app.step()
+    assert len(app.session_jobs) == 2
+    assert poll(lambda: len(worker.jobs) >= 2, 15, step=app.step)
+    time.sleep(0.5)
+    assert sorted(worker.job_ids()) == sorted(app.session_jobs)
+
+
+def test_gpio_button_shoots(kiosk_config, make_app):
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    Device.pin_factory = MockFactory()
+    try:
+        clock = FakeClock()
+        app = make_app(kiosk_config("gpio_button = 17"), (800, 480), clock=clock, gpio=True)
+        assert app.gpio is not None
+        live(app)
+        pin = Device.pin_factory.pin(17)
+        pin.drive_low()  # pressed (button to ground, pull-up)
+        assert poll(lambda: app.screen.name == "countdown", 5, step=app.step)
+        pin.drive_high()
+        save = app.screen.name
+        assert save == "countdown"
+    finally:
+        Device.pin_factory.reset()
+        Device.pin_factory = None
+
+
+def test_escape_only_without_kiosk_lock(kiosk_config, make_app):
+    locked = make_app(kiosk_config(), (640, 360))
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE, mod=0,
+                                         unicode="\x1b", scancode=41))
+    locked.step()
+    assert locked.running
+    locked.close()
+    free = make_app(kiosk_config("kiosk_lock = false"), (640, 360))
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE, mod=0,
+                                         unicode="\x1b", scancode=41))
+    free.step()
+    assert not free.running
+
+
+def test_shutter_event_is_debounced(kiosk_config, make_app):
+    clock = FakeClock()
+    app = make_app(kiosk_config("countdown_s = 0"), (640, 360), clock=clock)
+    live(app)
+    for _ in range(3):
+        pygame.event.post(pygame.event.Event(SHUTTER_EVENT, source="gpio"))
+    app.step()
+    assert len(app.session_jobs) == 1
+
+
+def test_screen_failure_returns_to_start(kiosk_config, make_app, caplog):
+    app = make_app(kiosk_config(), (640, 360))
+    live(app)
+    app.go("processing", job_id="nonexistent-job")
+
+    def boom(surf):
+        raise RuntimeError("draw bug")
+
+    app.screens["processing"].draw = boom
+    app.step()
+    assert app.screen.name == "attract" and app.failures == 1
+    assert "draw bug" in caplog.text
+    app.run_for(3)
+    assert app.screen.name == "attract"
+
+
+@pytest.mark.parametrize("bad", [b"", b"not json", b'{"job_id": 1}'])
+def test_input_mapper_ignores_unknown(bad):
+    from kiosk.input import InputMapper
+
+    m = InputMapper((800, 480))
+    assert m.map(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_a, mod=0)) is None
+    assert m.map(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(1, 1), button=3,
+                                    touch=False)) is None

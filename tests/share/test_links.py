@@ -60,3 +60,19 @@ def test_result_codes_decode_and_the_link_works(share_cfg, serve):
         assert none.wifi_payload is None and none.wifi_matrix is None
     finally:
         ledger.close()
+
+
+def test_interface_addresses_are_real_non_loopback_ipv4():
+    """The hotspot fallback of lan_address(): the machine's own interface addresses."""
+    import socket
+
+    import pytest
+
+    from kiosk.share.links import interface_addresses
+
+    if [n for _, n in socket.if_nameindex()] == ["lo"]:
+        pytest.skip("this machine has only a loopback interface")
+    found = interface_addresses()
+    assert found
+    for addr in found:
+        assert not ipaddress.IPv4Address(addr).is_loopback

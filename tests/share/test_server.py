@@ -184,3 +184,14 @@ def test_method_not_allowed_is_a_page(cfg, ledger, server):
     assert status == 405
     assert "GET" in headers["allow"]
     assert b"<!doctype html>" in body
+
+
+def test_log_paths_never_hold_a_whole_token():
+    from kiosk.share.server import mask_path
+
+    token = "Zq3xYp0-abcdEFGHijklMNOPqrstUVWX"
+    assert mask_path(f"/p/{token}") == "/p/…UVWX"
+    assert mask_path(f"/p/{token}/photo.jpg") == "/p/…UVWX/photo.jpg"
+    assert mask_path("/p/ab") == "/p/…"
+    assert mask_path("/healthz") == "/healthz"
+    assert len(mask_path("/x" * 1000)) == 200

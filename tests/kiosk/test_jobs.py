@@ -1,0 +1,156 @@
+"""The job pipeline without pygame: outbox, re-dispatch, duplicates, rogue messages, restarts."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from booth.protocol import JobStatus, Status
+from kiosk.jobs import JobController
+from kiosk.ledger import Ledger, ledger_path
+from tests.kiosk.helpers import FIXTURES, poll, result_jpeg
+
+PORTRAIT = (FIXTURES / "portrait.jpg").read_bytes()
+
+
+@pytest.fixture
+def controllers():
+    made = []
+
+    def _make(cfg, **kw):
+        c = JobController(cfg, **kw).start()
+        assert c.mqtt.wait_connected(10)
+        made.append(c)
+        return c
+
+    yield _make
+    for c in made:
+        try:
+            c.stop()
+        except Exception:
+            pass
+
+
+def row_snapshot(ledger: Ledger, job_id: str) -> tuple:
+    r = ledger.get(job_id)
+    return (r.status, r.effect, r.worker, r.result_path, r.token, r.finished_at)
+
+
+def test_headless_pipeline_from_a_jpeg(kiosk_config, controllers, worker):
+    """What `booth snap PHOTO` does: a given JPEG through the real pipeline to a share URL."""
+    cfg = kiosk_config()
+    jobs = controllers(cfg)
+    job_id = jobs.submit_jpeg(PORTRAIT)
+    assert poll(lambda: job_id in worker.job_ids(), 15)
+    worker.finish(job_id)
+    view = jobs.wait_done(job_id, 15)
+    assert view is not None and view.ready
+    assert view.result_path.is_file() and view.share_url == f"http://booth.local:8080/p/{view.token}"
+    # the original is the given file, byte for byte
+    row = jobs.ledger.get(job_id)
+    assert (cfg.data_path / row.original_path).read_bytes() == PORTRAIT
+
+
+def test_bad_photo_is_refused_clearly(kiosk_config, controllers):
+    jobs = controllers(kiosk_config())
+    with pytest.raises(ValueError, match="not a JPEG or PNG"):
+        jobs.submit_jpeg(b"hello")
+    with pytest.raises(ValueError, match="cannot be decoded"):
+        jobs.submit_jpeg(b"\xff\xd8\xff" + b"\x00" * 100)
+    assert jobs.ledger.count() == 0
+
+
+def test_malformed_messages_are_logged_and_ignored(kiosk_config, controllers, worker, caplog):
+    jobs = controllers(kiosk_config())
+    job_id = jobs.submit_jpeg(PORTRAIT)
+    assert poll(lambda: job_id in worker.job_ids(), 15)
+    good = Status(job_id, "testbooth", JobStatus.PROCESSING, worker="w1").to_dict()
+    t = f"booth/testbooth/status/{job_id}"
+    rogue = [
+        (t, b"not json"),
+        (t, json.dumps({**good, "status": "exploded"})),
+        (t, json.dumps({k: v for k, v in good.items() if k != "attempt"})),
+        (t, json.dumps({**good, "extra": 1})),
+        (t, json.dumps({**good, "job_id": "someoneelse123"})),
+        ("booth/testbooth/status/bad id!", json.dumps(good)),
+        (f"booth/testbooth/results/{job_id}", b"\xff\xd8\xff garbage that is no JPEG"),
+        (f"booth/testbooth/results/{job_id}", b"GIF89a....."),
+        ("booth/workers/w9/availability", b"maybe"),
+    ]
+    before = jobs.ignored_messages
+    for topic, payload in rogue:
+        worker.raw(topic, payload)
+    assert poll(lambda: jobs.ignored_messages - before >= 8, 10)
+    row = jobs.ledger.get(job_id)
+    assert row.status is JobStatus.PENDING and row.result_path is None
+    assert "ignored a malformed message" in caplog.text
+    # and the job still completes normally afterwards
+    worker.finish(job_id)
+    view = jobs.wait_done(job_id, 15)
+    assert view is not None and view.ready
+
+
+def test_redispatch_then_duplicates_change_nothing(kiosk_config, controllers, worker):
+    cfg = kiosk_config("redispatch_s = 1")
+    jobs = controllers(cfg)
+    job_id = jobs.submit_jpeg(PORTRAIT)
+    # no worker answers: the same job id is published again after redispatch_s
+    assert poll(lambda: worker.job_ids().count(job_id) >= 2, 15)
+    assert jobs.redispatches >= 1
+    assert len(set(worker.job_ids())) == 1
+    row = jobs.ledger.get(job_id)
+    assert row.dispatches >= 2
+
+    worker.status(job_id, "processing")
+    assert poll(lambda: jobs.ledger.get(job_id).status is JobStatus.PROCESSING, 10)
+    n = len(worker.jobs)
+    time.sleep(2.5)  # longer than redispatch_s: a processing job is not published again
+    assert len(worker.jobs) == n
+
+    first = result_jpeg(quality=90)
+    worker.result(job_id, first)
+    worker.status(job_id, "completed", effect="gemini")
+    view = jobs.wait_done(job_id, 15)
+    assert view.ready
+    assert poll(lambda: jobs.ledger.get(job_id).status is JobStatus.COMPLETED, 10)
+    snap = row_snapshot(jobs.ledger, job_id)
+    stored = view.result_path.read_bytes()
+    assert stored == first
+
+    # a duplicate result (another worker) and a late `processing`: nothing changes
+    worker.result(job_id, result_jpeg(quality=40))
+    worker.status(job_id, "processing")
+    worker.status(job_id, "failed")
+    marker = jobs.submit_jpeg(PORTRAIT)  # a later message to know the earlier ones were handled
+    assert poll(lambda: marker in worker.job_ids(), 15)
+    time.sleep(0.5)
+    assert row_snapshot(jobs.ledger, job_id) == snap
+    assert view.result_path.read_bytes() == first
+
+
+def test_restart_republishes_unsent_jobs(kiosk_config, controllers, worker):
+    """A job in the ledger whose publish was never acked is published again on start."""
+    cfg = kiosk_config()
+    jobs = controllers(cfg)
+    job_id = jobs.submit_jpeg(PORTRAIT)
+    assert poll(lambda: job_id in worker.job_ids(), 15)
+    assert poll(lambda: jobs.ledger.get(job_id).sent_at is not None, 10)
+    jobs.stop()
+    # simulate a crash between the ledger write and the broker's ack
+    led = Ledger(ledger_path(cfg.data_dir))
+    led._db.execute("UPDATE jobs SET sent_at = NULL WHERE job_id = ?", (job_id,))
+    led.close()
+    worker.jobs.clear()
+    again = controllers(cfg, client_suffix="-2")
+    assert poll(lambda: job_id in worker.job_ids(), 15)
+    assert poll(lambda: again.ledger.get(job_id).sent_at is not None, 10)
+
+
+def test_worker_availability(kiosk_config, controllers, worker):
+    jobs = controllers(kiosk_config())
+    worker.availability(False)
+    assert poll(lambda: jobs.ai_online is False, 10)
+    worker.availability(True)
+    assert poll(lambda: jobs.ai_online is True, 10)

@@ -15,7 +15,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from booth.protocol import JobStatus
 from kiosk.ledger import JobRow, Ledger, resolve_in_store
 
 # Ledger tokens are 32 URL-safe base64 characters; allow some slack, never path characters.
@@ -44,8 +43,14 @@ def is_expired(row: JobRow, retention_days: float, now: float | None = None) -> 
 
 
 def servable(row: JobRow | None, retention_days: float, now: float | None = None) -> bool:
-    return (row is not None and row.status is JobStatus.COMPLETED and bool(row.result_path)
-            and bool(row.token) and not is_expired(row, retention_days, now))
+    """A finished picture: the kiosk stored the result (which is what issues the token).
+
+    Deliberately the same rule as the kiosk's result screen (a stored result is ready), so a QR
+    on screen never leads to a 404 while the `completed` status is still on its way. Jobs that
+    are pending or processing without a result have no token at all.
+    """
+    return (row is not None and bool(row.result_path) and bool(row.token)
+            and not is_expired(row, retention_days, now))
 
 
 def day_start(ts: float) -> float:

@@ -91,13 +91,15 @@ def test_unknown_expired_pending_and_failed_tokens_are_404(share_cfg, serve):
         srv = serve(cfg, ledger=ledger)
         fresh = add_job(cfg, ledger)
         expired = add_job(cfg, ledger, created_at=time.time() - 3 * 86400)
-        processing = add_job(cfg, ledger, status=JobStatus.PROCESSING)  # result, no 'completed'
         pending = add_job(cfg, ledger, status=JobStatus.PENDING)
+        processing = add_job(cfg, ledger, status=JobStatus.PROCESSING, with_result=False)
         failed = add_job(cfg, ledger, status=JobStatus.FAILED)
-        assert processing.token and expired.token
-        assert pending.token is None and failed.token is None
+        assert expired.token
+        # unfinished jobs have no token: only the kiosk storing a result issues one
+        assert pending.token is None and processing.token is None and failed.token is None
         assert srv.get(f"/p/{fresh.token}")[0] == 200
-        for token in (expired.token, processing.token, "A" * 32, "unknown-token-0123456789"):
+        for token in (expired.token, "A" * 32, "unknown-token-0123456789", pending.job_id,
+                      processing.job_id, failed.job_id):
             for path in (f"/p/{token}", f"/p/{token}/photo.jpg", f"/p/{token}/photo.jpg?dl=1"):
                 status, headers, body = srv.get(path)
                 assert status == 404, path
@@ -109,6 +111,14 @@ def test_unknown_expired_pending_and_failed_tokens_are_404(share_cfg, serve):
         assert srv.get(f"/p/{fresh.token}")[0] == 404
     finally:
         ledger.close()
+
+
+def test_result_stored_before_the_completed_status_is_served(cfg, ledger, server):
+    """The kiosk shows the QR once the result is stored; the link must work from then on."""
+    job = add_job(cfg, ledger, status=JobStatus.PROCESSING)  # result stored, status lagging
+    assert ledger.get(job.job_id).status is JobStatus.PROCESSING and job.token
+    status, _, body = server.get(f"/p/{job.token}/photo.jpg")
+    assert status == 200 and body == job.result.read_bytes()
 
 
 def test_thousand_random_tokens_are_all_404(cfg, ledger, server):

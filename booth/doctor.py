@@ -10,6 +10,7 @@ commands) so tests can point them at a fake /dev or environment without touching
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
 import importlib
 import importlib.util
@@ -19,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,6 +53,7 @@ class Probe:
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     run: Callable[[list[str]], str | None] = None  # type: ignore[assignment]
     broker_timeout_s: float = 5.0
+    use_kiosk_probe: bool = True  # the kiosk's own camera probe, when it is installed
     api_timeout_s: float = 15.0
 
     def __post_init__(self) -> None:
@@ -86,6 +89,11 @@ def _kiosk_camera_probe() -> Callable | None:
     return None
 
 
+def _camera_facts(probe: Probe) -> tuple[bool, list[str]]:
+    has_picamera2 = importlib.util.find_spec("picamera2") is not None
+    return has_picamera2, sorted(glob.glob(str(probe.dev / "video*")))
+
+
 def check_camera(cfg: Config, probe: Probe) -> Check:
     backend = cfg.camera.backend
     if backend == "file":
@@ -94,35 +102,44 @@ def check_camera(cfg: Config, probe: Probe) -> Check:
             return Check("camera", FAIL, f"file camera folder {folder} does not exist",
                          "set camera.folder to a folder of JPEG/PNG photos, or leave it empty "
                          "for the bundled samples")
-        return Check("camera", OK, f"file camera ({folder or 'bundled samples'}): a demo, not a "
-                     "real camera")
-    kiosk_probe = _kiosk_camera_probe()
-    if kiosk_probe is not None and probe.dev == Path("/dev"):
-        try:
-            found = kiosk_probe(cfg)
-        except Exception as exc:  # a crashing probe is a finding, not a doctor crash
-            found = None
-            why = f"the camera probe failed: {exc}"
-        else:
-            why = "no camera backend could open a camera"
-        if found:
-            return Check("camera", OK, str(found))
-        return Check("camera", FAIL, why, _CAMERA_FIX)
-    has_picamera2 = importlib.util.find_spec("picamera2") is not None
-    videos = sorted(glob.glob(str(probe.dev / "video*")))
-    if backend in ("auto", "picamera2") and has_picamera2:
-        return Check("camera", OK, "picamera2 is importable (Pi camera backend)")
-    if backend in ("auto", "opencv") and videos:
-        return Check("camera", OK, f"video device(s) {', '.join(videos)} for the OpenCV backend")
+        return Check("camera", WARN, f"camera.backend = file ({folder or 'bundled samples'}): "
+                     "guests see sample photos, not themselves",
+                     "set camera.backend = \"auto\" once a camera is connected")
+    # "auto" would fall back to the file camera: only a real camera counts here.
+    candidates = ("picamera2", "opencv") if backend == "auto" else (backend,)
+    has_picamera2, videos = _camera_facts(probe)
+    kiosk_probe = _kiosk_camera_probe() if probe.use_kiosk_probe else None
+    if kiosk_probe is not None:
+        for name in candidates:
+            trial = dataclasses.replace(cfg, camera=dataclasses.replace(cfg.camera, backend=name))
+            try:
+                found = kiosk_probe(trial)
+            except Exception as exc:  # a crashing probe is a finding, not a doctor crash
+                return Check("camera", FAIL, f"the {name} camera probe crashed: {exc}",
+                             _CAMERA_FIX)
+            if found:
+                return Check("camera", OK, str(found))
+    else:
+        if "picamera2" in candidates and has_picamera2:
+            return Check("camera", OK, "picamera2 is importable (Pi camera backend)")
+        if "opencv" in candidates and videos:
+            return Check("camera", OK, f"video device(s) {', '.join(videos)} for the OpenCV "
+                         "backend")
     if backend == "picamera2":
-        return Check("camera", FAIL, "camera.backend = picamera2 but picamera2 cannot be imported",
-                     "on Raspberry Pi OS: apt install python3-picamera2 and build the venv with "
-                     "--system-site-packages (deploy/install.sh does both)")
+        if not has_picamera2:
+            return Check("camera", FAIL, "camera.backend = picamera2 but picamera2 cannot be "
+                         "imported", "on Raspberry Pi OS: apt install python3-picamera2 and "
+                         "build the venv with --system-site-packages (deploy/install.sh does both)")
+        return Check("camera", FAIL, "picamera2 is installed but no Pi camera opens",
+                     _CAMERA_FIX)
     if backend == "opencv":
-        return Check("camera", FAIL, f"camera.backend = opencv but there is no "
-                     f"{probe.dev}/video* device", "plug in a USB webcam (and check `dmesg`)")
-    return Check("camera", FAIL, f"no camera: picamera2 not importable and no {probe.dev}/video*",
-                 _CAMERA_FIX)
+        return Check("camera", FAIL, f"camera.backend = opencv but no webcam opens at index "
+                     f"{cfg.camera.index} ({len(videos)} {probe.dev}/video* device(s))",
+                     "plug in a USB webcam (check `dmesg`) or fix camera.index")
+    why = ("picamera2 " + ("installed but no Pi camera opens" if has_picamera2 else
+                           "not importable") +
+           (f", no webcam opens ({', '.join(videos)})" if videos else f", no {probe.dev}/video*"))
+    return Check("camera", FAIL, f"no camera: {why}", _CAMERA_FIX)
 
 
 _CAMERA_FIX = ("connect the Pi camera ribbon (check `rpicam-hello --list-cameras`) or a USB webcam; "
@@ -182,7 +199,12 @@ def check_broker(cfg: Config, probe: Probe) -> Check:
     conn.paho.on_connect = on_connect
     try:
         conn.start()
-        ok = conn.wait_connected(probe.broker_timeout_s)
+        deadline = time.monotonic() + probe.broker_timeout_s
+        ok = False
+        while not refused and time.monotonic() < deadline:  # a refusal ends the wait early
+            ok = conn.wait_connected(0.05)
+            if ok:
+                break
     finally:
         conn.stop(timeout=1.0)
     if ok:

@@ -108,3 +108,18 @@ def test_worker_and_share_lose_devices_and_capabilities():
         assert s["PrivateDevices"] == "yes"
         assert s["CapabilityBoundingSet"] == ""
     assert "EnvironmentFile=/etc/booth/worker.env" in raw("booth-worker")
+
+
+@pytest.mark.parametrize("name", UNITS)
+def test_security_exposure_is_low(tmp_path, name):
+    """`systemd-analyze security` (offline) rates each unit's hardening; keep it at 'OK' level."""
+    import re
+
+    root = verify_root(tmp_path)
+    shutil.copy(REPO / "systemd" / f"{name}.service", root / "etc/systemd/system")
+    out = subprocess.run(["systemd-analyze", "security", "--offline=yes", f"--root={root}",
+                          "--no-pager", f"{name}.service"], capture_output=True, text=True,
+                         timeout=120)
+    m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out.stdout + out.stderr)
+    assert m, out.stdout + out.stderr
+    assert float(m.group(1)) <= 3.0, out.stdout

@@ -2,6 +2,7 @@
 # Drip Me Out: install or update a booth on Raspberry Pi OS Bookworm (or Debian 12), as root:
 #
 #   sudo deploy/install.sh [--booth-id ID] [--lan] [--lan-port 1884] [--mqtt-port 1883]
+#   (PYTHON=… picks the venv's interpreter; default python3, on a Pi the OS one with picamera2)
 #
 # Creates the booth user and /var/lib/booth, /etc/booth/{booth.toml,secrets.env,kiosk.env,
 # worker.env}, installs the Debian packages and a venv with the project, writes mosquitto's
@@ -275,7 +276,7 @@ if ((with_venv)); then
     ensure_dir "$root/opt/booth" root root 0755
     if [[ ! -x "$venv/bin/python" ]]; then
         # --system-site-packages: picamera2 and libcamera come from Raspberry Pi OS.
-        python3 -m venv --system-site-packages "$venv"
+        "${PYTHON:-python3}" -m venv --system-site-packages "$venv"
         changed "created venv ${venv#"$root"}"
     fi
     src_hash="$(cd "$src" && find pyproject.toml booth kiosk worker -type f \

@@ -150,3 +150,30 @@ def test_shellcheck_clean():
     out = subprocess.run(["shellcheck", "--severity=style", str(INSTALL)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.slow
+def test_venv_with_system_site_packages_and_the_project(tmp_path):
+    """--venv builds /opt/booth/venv in the throwaway root (system site packages visible, so
+    picamera2 from Raspberry Pi OS would be) and installs the project; a rerun skips it.
+    Dependencies are left out (--no-deps) to keep the test quick; pip still builds the project."""
+    root = tmp_path / "root"
+    env = {**os.environ, "BOOTH_PIP_ARGS": "--no-deps"}
+    first = subprocess.run(["bash", str(INSTALL), "--root", str(root), "--venv", "--booth-id",
+                            "b1"], capture_output=True, text=True, timeout=600, env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    venv = root / "opt/booth/venv"
+    assert "include-system-site-packages = true" in (venv / "pyvenv.cfg").read_text()
+    out = subprocess.run([str(venv / "bin/python"), "-c",
+                          "import booth.cli, site, sys; print(booth.cli.__file__); "
+                          "print(any(p.startswith(sys.base_prefix) and "
+                          "p.endswith(('site-packages', 'dist-packages')) for p in sys.path))"],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    installed, flags = out.stdout.splitlines()
+    assert installed.startswith(str(venv)), installed  # a real install, not the checkout
+    assert flags == "True"  # the interpreter's own site-packages are on the venv's path
+    assert (venv / "bin/booth").exists()
+    again = subprocess.run(["bash", str(INSTALL), "--root", str(root), "--venv", "--booth-id",
+                            "b1"], capture_output=True, text=True, timeout=600, env=env)
+    assert "install: done: no changes" in again.stdout, again.stdout

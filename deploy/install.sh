@@ -287,7 +287,12 @@ if ((with_venv)); then
         log "installing the project into ${venv#"$root"} (takes a few minutes on a Pi)"
         # BOOTH_PIP_ARGS: extra pip options, e.g. "--no-deps --no-index" for an offline rebuild.
         read -r -a pip_args <<<"${BOOTH_PIP_ARGS:-}"
-        "$venv/bin/python" -m pip install -q "${pip_args[@]}" "$src"
+        # Build from a clean copy: no build/ or egg-info left in the checkout, no stale files.
+        build_dir="$(mktemp -d)"
+        tar -C "$src" --exclude=__pycache__ --exclude='*.pyc' -cf - pyproject.toml README.md \
+            booth kiosk worker | tar -C "$build_dir" -xf -
+        "$venv/bin/python" -m pip install -q "${pip_args[@]}" "$build_dir"
+        rm -rf "$build_dir"
         echo "$src_hash" >"$stamp"
         changed "installed the project into ${venv#"$root"}"
     fi

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,6 +35,8 @@ from kiosk.theme import Fonts, Layout
 log = logging.getLogger(__name__)
 
 SHOT_DEBOUNCE_S = 1.0
+IMAGE_CACHE_BYTES = 48_000_000  # decoded results/thumbnails kept for drawing (a Pi has little RAM)
+KEEP_SHOTS = 4  # display-sized captured shots kept beyond the recent strip
 RESUME_WINDOW_S = 15 * 60  # after a restart, reopen an unfinished job this young
 
 
@@ -93,7 +96,7 @@ class KioskApp:
         self._capture_failed: set[str] = set()
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="images")
         self._loading: dict[tuple, Future] = {}
-        self._images: dict[tuple, pygame.Surface] = {}
+        self._images: "OrderedDict[tuple, pygame.Surface]" = OrderedDict()
         self._preview: pygame.Surface | None = None
         self._preview_key: tuple | None = None
         self._last_shot_at = -1e9
@@ -284,6 +287,9 @@ class KioskApp:
             return
         if ev.kind == "captured" and ev.image is not None:
             self.shots[job.job_id] = draw.surface_from_rgb(ev.image)
+            keep = {v.job_id for v in self.recent_jobs()[:KEEP_SHOTS]} | {job.job_id}
+            for old_id in [j for j in self.shots if j not in keep]:
+                del self.shots[old_id]  # older shots are reloaded from disk when needed
         elif ev.kind == "capture_failed":
             self._capture_failed.add(job.job_id)
             self.job_views.pop(job.job_id, None)
@@ -324,7 +330,9 @@ class KioskApp:
             resized = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
             x, y = (nw - w) // 2, (nh - h) // 2
             mirrored = cv2.flip(resized[y:y + h, x:x + w], 1)  # the preview is a mirror
-            self._preview = draw.surface_from_rgb(mirrored)
+            # Share the array's memory (no copy); keep the array alive as long as the surface.
+            self._preview_arr = mirrored
+            self._preview = pygame.image.frombuffer(mirrored, (w, h), "RGB")
 
     def draw_preview(self, surf: pygame.Surface) -> None:
         if self._preview is None:
@@ -335,8 +343,11 @@ class KioskApp:
     def _image(self, key: tuple, path: Path | None, size: tuple[int, int],
                reduce: bool = False) -> pygame.Surface | None:
         img = self._images.get(key)
-        if img is not None or path is None:
+        if img is not None:
+            self._images.move_to_end(key)
             return img
+        if path is None:
+            return None
         if key not in self._loading:
             self._loading[key] = self._pool.submit(_decode_fit, path, size, reduce)
         return None
@@ -352,9 +363,10 @@ class KioskApp:
                     rgb = None
                 if rgb is not None:
                     self._images[key] = draw.surface_from_rgb(rgb)
-        if len(self._images) > 64:
-            for key in list(self._images)[:16]:
-                del self._images[key]
+        total = sum(i.get_width() * i.get_height() * 4 for i in self._images.values())
+        while total > IMAGE_CACHE_BYTES and len(self._images) > 1:
+            _key, img = self._images.popitem(last=False)
+            total -= img.get_width() * img.get_height() * 4
 
     def result_surface(self, job_id: str) -> pygame.Surface | None:
         job = self.job_views.get(job_id)

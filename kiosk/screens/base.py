@@ -93,8 +93,8 @@ def blurred_backdrop(app: "KioskApp", img: pygame.Surface, key: str) -> pygame.S
         surf = pygame.Surface((L.w, L.h))
         surf.blit(big, big_r)
         draw.shade(surf, 150)
-        if len(app.backdrops) > 32:
-            app.backdrops.clear()
+        if len(app.backdrops) >= 3:  # full-screen surfaces: keep only a few
+            app.backdrops.pop(next(iter(app.backdrops)))
         app.backdrops[cache_key] = surf
     return surf
 

@@ -56,13 +56,18 @@ def save(app, name: str) -> None:
 
 
 def decode_qr(app) -> str:
+    """Read the QR code off the screen as a phone would: the whole screen, then the code's area
+    (OpenCV's detector is pickier on a busy full frame and on small modules)."""
     arr = pygame.surfarray.array3d(app.surface).swapaxes(0, 1)
     bgr = cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_RGB2BGR)
-    text, _pts, _ = cv2.QRCodeDetector().detectAndDecode(bgr)
-    if not text:  # the detector likes a crop around the code better than a busy full frame
-        r = app.screen.qr_rect.inflate(20, 20).clip(app.surface.get_rect())
-        text, _pts, _ = cv2.QRCodeDetector().detectAndDecode(bgr[r.top:r.bottom, r.left:r.right])
-    return text
+    r = app.screen.qr_rect.inflate(40, 40).clip(app.surface.get_rect())
+    crop = bgr[r.top:r.bottom, r.left:r.right]
+    candidates = [bgr, crop, cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)]
+    for img in candidates:
+        text, _pts, _ = cv2.QRCodeDetector().detectAndDecode(img)
+        if text:
+            return text
+    return ""
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

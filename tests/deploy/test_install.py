@@ -158,8 +158,17 @@ def test_venv_with_system_site_packages_and_the_project(tmp_path):
     picamera2 from Raspberry Pi OS would be) and installs the project; a rerun skips it.
     Dependencies are left out (--no-deps) to keep the test quick; pip still builds the project."""
     root = tmp_path / "root"
+    # A frozen copy of the checkout: other work in the tree must not change the source between
+    # the two runs (a changed source is rightly reinstalled).
+    src = tmp_path / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("deploy", "systemd", "booth", "kiosk", "worker"):
+        shutil.copytree(REPO / name, src / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    install = src / "deploy" / "install.sh"
     env = {**os.environ, "BOOTH_PIP_ARGS": "--no-deps"}
-    first = subprocess.run(["bash", str(INSTALL), "--root", str(root), "--venv", "--booth-id",
+    first = subprocess.run(["bash", str(install), "--root", str(root), "--venv", "--booth-id",
                             "b1"], capture_output=True, text=True, timeout=600, env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     venv = root / "opt/booth/venv"
@@ -174,6 +183,12 @@ def test_venv_with_system_site_packages_and_the_project(tmp_path):
     assert installed.startswith(str(venv)), installed  # a real install, not the checkout
     assert flags == "True"  # the interpreter's own site-packages are on the venv's path
     assert (venv / "bin/booth").exists()
-    again = subprocess.run(["bash", str(INSTALL), "--root", str(root), "--venv", "--booth-id",
+    again = subprocess.run(["bash", str(install), "--root", str(root), "--venv", "--booth-id",
                             "b1"], capture_output=True, text=True, timeout=600, env=env)
     assert "install: done: no changes" in again.stdout, again.stdout
+    (src / "booth" / "cli.py").write_text((src / "booth" / "cli.py").read_text() + "\n# new\n")
+    third = subprocess.run(["bash", str(install), "--root", str(root), "--venv", "--booth-id",
+                            "b1"], capture_output=True, text=True, timeout=600, env=env)
+    assert "changed: installed the project into /opt/booth/venv" in third.stdout, third.stdout
+    assert any(p.read_text().endswith("# new\n")
+               for p in venv.glob("lib/python3*/site-packages/booth/cli.py"))

@@ -123,6 +123,12 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
     try:
         job_id = ctl.submit_jpeg(photo, args.style)
         view = ctl.wait_done(job_id, timeout)
+        # The result is published before the final status: give the status a moment to land.
+        end = time.monotonic() + 5
+        while view is not None and view.ready and not view.status.is_final \
+                and time.monotonic() < end:
+            time.sleep(0.05)
+            view = ctl.view(job_id) or view
         if started_share:  # let the freshly started server come up before printing its URL
             end = time.monotonic() + 10
             while not _share_up(cfg) and time.monotonic() < end:

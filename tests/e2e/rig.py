@@ -1,0 +1,221 @@
+"""The whole booth as real processes for end-to-end tests: broker, worker(s), share, kiosk.
+
+Each process is the real `booth …` command with its own log file; the rig kills them (-9 or
+SIGTERM) and restarts them as a fault test needs, and reads the kiosk's ledger and store to check
+that nothing was lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.mosquitto import Mosquitto, free_port
+
+BOOTH = [sys.executable, "-m", "booth.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def base_toml(share_port: int, extra: str = "") -> str:
+    return f"""
+[kiosk]
+title = "E2E Booth"
+countdown_s = 0
+redispatch_s = 8
+result_timeout_s = 5
+fps = 20
+idle_fps = 10
+[camera]
+backend = "file"
+preview_width = 640
+preview_height = 360
+[worker]
+concurrency = 2
+deadline_s = 20
+grace_s = 3
+[share]
+host = "127.0.0.1"
+port = {share_port}
+public_url = "http://127.0.0.1:{share_port}"
+{extra}
+"""
+
+
+@dataclass
+class Proc:
+    name: str
+    argv: list[str]
+    log: Path
+    env: dict
+    popen: subprocess.Popen | None = None
+
+    def start(self) -> "Proc":
+        fh = open(self.log, "ab")
+        self.popen = subprocess.Popen(self.argv, env=self.env, stdout=fh, stderr=subprocess.STDOUT,
+                                      cwd=str(ROOT), start_new_session=True)
+        fh.close()
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill9(self) -> None:
+        if self.alive():
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
+    def stop(self, timeout: float = 20) -> int | None:
+        if not self.alive():
+            return self.popen.returncode if self.popen else None
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            return self.popen.wait(10)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@dataclass
+class Rig:
+    tmp: Path
+    broker: Mosquitto
+    gemini_url: str | None = None
+    extra_toml: str = ""
+    share_port: int = field(default_factory=free_port)
+    procs: list[Proc] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.data = self.tmp / "data"
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.logs = self.tmp / "logs"
+        self.logs.mkdir(exist_ok=True)
+        self.config = self.tmp / "booth.toml"
+        self.config.write_text(base_toml(self.share_port, self.extra_toml))
+
+    @property
+    def env(self) -> dict:
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("GEMINI_API_KEY", "GEMINI_BASE_URL", "BOOTH_CONFIG")}
+        env.update({"BOOTH_CONFIG": str(self.config), "BOOTH_MQTT_URL": self.broker.url,
+                    "BOOTH_DATA_DIR": str(self.data), "BOOTH_ID": "e2e",
+                    "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
+                    "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)})
+        if self.gemini_url:
+            env.update({"GEMINI_API_KEY": "test-key-not-real", "GEMINI_BASE_URL": self.gemini_url})
+        return env
+
+    def spawn(self, name: str, *args: str, env: dict | None = None) -> Proc:
+        p = Proc(name, BOOTH + list(args), self.logs / f"{name}.log", env or self.env).start()
+        self.procs.append(p)
+        return p
+
+    def worker(self, wid: str = "w1", *extra: str, env: dict | None = None) -> Proc:
+        return self.spawn(f"worker-{wid}", "worker", "--id", wid, *extra, env=env)
+
+    def share(self) -> Proc:
+        p = self.spawn("share", "share")
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{self.share_port}/healthz"), 30,
+                   "share server did not come up:\n" + p.text())
+        return p
+
+    def kiosk(self, *args: str, env: dict | None = None, name: str = "kiosk") -> Proc:
+        control = self.tmp / "control"
+        control.mkdir(exist_ok=True)
+        return self.spawn(name, "kiosk", "--headless", "--control-dir", str(control), *args,
+                          env=env)
+
+    def shoot(self, style: str = "") -> None:
+        """Ask the running kiosk for a shot the way a tap would (its control hook)."""
+        (self.tmp / "control").mkdir(exist_ok=True)
+        tmp = self.tmp / "control" / ".shoot.tmp"
+        tmp.write_text(style)
+        os.replace(tmp, self.tmp / "control" / "shoot")
+
+    def kiosk_state(self) -> dict:
+        try:
+            return json.loads((self.tmp / "control" / "state.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def close(self) -> None:
+        for p in reversed(self.procs):
+            p.kill9()
+
+    # ------------------------------------------------------------------ ledger checks
+    def jobs(self) -> list[dict]:
+        db = self.data / "ledger.sqlite"
+        if not db.exists():
+            return []
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+        con.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in con.execute("SELECT * FROM jobs ORDER BY created_at")]
+        except sqlite3.OperationalError:
+            return []
+        finally:
+            con.close()
+
+    def all_final(self, n: int | None = None) -> bool:
+        jobs = self.jobs()
+        if n is not None and len(jobs) < n:
+            return False
+        return bool(jobs) and all(
+            (j["status"] == "completed" and j["result_path"]) or j["status"] == "failed"
+            for j in jobs)
+
+    def check_nothing_lost(self) -> list[dict]:
+        """Every job completed with its result on disk and downloadable, or failed with a
+        reason; no half-written file anywhere in the store."""
+        jobs = self.jobs()
+        assert jobs, "no jobs in the ledger"
+        for j in jobs:
+            if j["status"] == "failed":
+                assert j["error_json"], f"job {j['job_id']} failed without a reason"
+                continue
+            assert j["status"] == "completed", j
+            path = self.data / j["result_path"]
+            assert path.is_file() and path.stat().st_size > 0, path
+            assert j["token"], j
+            body = http_get(f"http://127.0.0.1:{self.share_port}/p/{j['token']}/photo.jpg")
+            assert body == path.read_bytes(), f"download of {j['job_id']} differs from the store"
+        leftovers = [p for p in self.data.rglob("*.tmp")]
+        assert not leftovers, f"half-written files left: {leftovers}"
+        return jobs
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def http_get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.read()
+
+
+def wait_until(pred, timeout: float, message: str = "condition not met", interval=0.1) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(interval)
+    raise AssertionError(message if not callable(message) else message())

@@ -1,0 +1,78 @@
+"""`booth up`: the whole booth from one command, with a private broker and supervised children."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import psutil
+
+from tests.e2e.rig import BOOTH, ROOT, http_get, wait_until
+from tests.support.mosquitto import free_port
+
+
+def up_env(rig, **extra):
+    env = dict(rig.env, BOOTH_MQTT_URL=f"mqtt://127.0.0.1:{free_port()}")  # nothing there
+    for k in ("DISPLAY", "WAYLAND_DISPLAY"):
+        env.pop(k, None)
+    env.update(extra)
+    return env
+
+
+def test_up_headless_with_a_private_broker_prints_links_and_stops_cleanly(rig):
+    log = rig.logs / "up.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(BOOTH + ["up", "--interval", "0.5"], env=up_env(rig),
+                                cwd=str(ROOT), stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        # No display here: it says so and goes headless by itself.
+        wait_until(lambda: len(re.findall(r"download: (\S+)", log.read_text())) >= 2, 120,
+                   lambda: "no two results:\n" + log.read_text())
+        text = log.read_text()
+        assert "no display found" in text
+        assert "no GEMINI_API_KEY" in text
+        assert "started a private mosquitto" in text
+        url = re.findall(r"download: (\S+)", text)[0]
+        assert http_get(url + "/photo.jpg")[:3] == b"\xff\xd8\xff"
+        children = psutil.Process(proc.pid).children(recursive=True)
+        names = " ".join(" ".join(c.cmdline()) for c in children)
+        for part in ("worker", "share", "kiosk", "mosquitto"):
+            assert part in names, names
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(60)
+    assert code == 0, log.read_text()
+    for c in children:
+        assert not c.is_running() or c.status() == psutil.STATUS_ZOMBIE, f"left running: {c}"
+    assert "stopped worker" in log.read_text() and "stopped kiosk" in log.read_text()
+
+
+def test_up_restarts_a_child_that_dies(rig):
+    log = rig.logs / "up2.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(BOOTH + ["up", "--no-kiosk"], env=up_env(rig), cwd=str(ROOT),
+                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        def worker_pid():
+            for c in psutil.Process(proc.pid).children():
+                try:
+                    if "worker" in c.cmdline():
+                        return c.pid
+                except psutil.Error:  # the dead one, not yet reaped
+                    continue
+            return None
+
+        wait_until(lambda: worker_pid() is not None, 60, "worker never started")
+        first = worker_pid()
+        time.sleep(1.0)
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: worker_pid() not in (None, first), 60,
+                   lambda: "worker not restarted:\n" + log.read_text())
+        assert re.search(r"worker exited with code -9; restarting", log.read_text())
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        assert proc.wait(60) == 0

@@ -218,6 +218,10 @@ if [[ -n "$booth_id" && "$booth_id" != "$cfg_id" ]]; then
 fi
 booth_id=$cfg_id
 topic_root=$cfg_root
+if [[ "$booth_id" == workers ]]; then
+    echo "install: booth id 'workers' is reserved (worker availability topics); pick another" >&2
+    exit 2
+fi
 if [[ -z "$booth_id" || -z "$topic_root" ]]; then
     echo "install: cannot read booth_id / mqtt.root from ${toml#"$root"}" >&2; exit 1
 fi

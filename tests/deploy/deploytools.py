@@ -66,15 +66,33 @@ class GeneratedBroker(Mosquitto):
     """mosquitto -c with the drop-in install.sh generated; only its absolute /etc/mosquitto paths
     are pointed into the throwaway root, plus a temp persistence dir and a log file."""
 
-    def __init__(self, root: Path, workdir: Path, port: int, extra_conf: str = "") -> None:
+    def __init__(self, root: Path, workdir: Path, port: int, extra_conf: str = "",
+                 debian_main: Path | None = None) -> None:
         super().__init__(workdir, port=port, extra_conf=extra_conf)
         self.root = root
+        self.debian_main = debian_main
+
+    def _write_debian_layout(self, generated: str, data: Path) -> None:
+        """The package's own mosquitto.conf including our drop-in from conf.d, as on the Pi."""
+        confd = self.workdir / "conf.d"
+        confd.mkdir(exist_ok=True)
+        (confd / "booth.conf").write_text(generated)
+        main = self.debian_main.read_text()
+        main = (main.replace("/run/mosquitto/mosquitto.pid", str(self.workdir / "mosquitto.pid"))
+                .replace("/var/lib/mosquitto/", f"{data}/")
+                .replace("/var/log/mosquitto/mosquitto.log", str(self.log))
+                .replace("/etc/mosquitto/conf.d", str(confd)))
+        extra = "\nuser root\n" if os.geteuid() == 0 else "\n"
+        self.conf.write_text(main + extra)
 
     def write_conf(self) -> None:
         data = self.workdir / "data"
         data.mkdir(exist_ok=True)
         generated = (self.root / "etc/mosquitto/conf.d/booth.conf").read_text()
         generated = generated.replace("/etc/mosquitto/", f"{self.root}/etc/mosquitto/")
+        if self.debian_main is not None:
+            self._write_debian_layout(generated, data)
+            return
         lines = [generated,
                  f"persistence_location {data}/",
                  "user root" if os.geteuid() == 0 else "",

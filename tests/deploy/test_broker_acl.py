@@ -129,3 +129,31 @@ def test_worker_cannot_publish_jobs(booth_broker):
                       == 4, 15)
     assert all(dict(m.properties.UserProperty)["job_id"] != "job00005"
                for m in worker.on("booth/b1/jobs") + other.on("booth/b1/jobs"))
+
+
+def test_drop_in_starts_under_debians_own_mosquitto_conf(tmp_path):
+    """On the Pi the drop-in is included by the package's /etc/mosquitto/mosquitto.conf (which
+    sets persistence and the log itself): that combination starts and is secured."""
+    from pathlib import Path
+
+    debian = Path("/etc/mosquitto/mosquitto.conf")
+    if not debian.is_file():
+        pytest.fail("mosquitto's own config is missing (Debian package mosquitto)")
+    root = tmp_path / "root"
+    port = free_port()
+    run_install(root, "--booth-id", "b1", "--mqtt-port", str(port))
+    broker = GeneratedBroker(root, tmp_path / "mq", port, debian_main=debian)
+    broker.start()
+    try:
+        anon = Client(port)
+        kiosk = Client(port, *credentials(root, "kiosk"))
+        try:
+            assert not anon.wait_connack().ok
+            assert kiosk.wait_connack().ok
+            assert kiosk.publish("booth/b1/availability", "online", retain=True) == "ok"
+            assert kiosk.publish("booth/b2/availability", "online", retain=True) == NOT_AUTHORIZED
+        finally:
+            anon.close()
+            kiosk.close()
+    finally:
+        broker.stop(kill=True)

@@ -135,12 +135,13 @@ def test_distinct_passwords_and_lan_listener(tmp_path):
     (["--booth-id", "bad/id"], "bad --booth-id"),
     (["--mqtt-port", "99999"], "bad port"),
     (["--frobnicate"], "unknown option --frobnicate"),
+    (["--booth-id", "workers"], "'workers' is reserved"),
 ])
 def test_bad_options_are_refused_with_a_message(tmp_path, args, message):
     out = run_install(tmp_path / "root", *args, check=False)
     assert out.returncode == 2
     assert message in out.stderr
-    assert not (tmp_path / "root" / "etc").exists()
+    assert not (tmp_path / "root" / "etc" / "mosquitto").exists()
 
 
 def test_shellcheck_clean():

@@ -1,0 +1,105 @@
+"""The offline effect on real photos: a chain under the face, a frame when there is no face."""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+import pytest
+
+from booth.protocol import Effect, JobStatus
+from tests.worker.helpers import FIXTURES, decode, portrait_bytes
+
+
+@pytest.fixture(scope="module")
+def effect():
+    from worker.local_effect import LocalEffect
+    return LocalEffect()
+
+
+def _diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return cv2.absdiff(a, b).max(axis=2)
+
+
+def test_portrait_face_found_and_region_below_changed(effect, out_dir):
+    img = cv2.imread(str(FIXTURES / "portrait.jpg"))
+    res = effect.apply(img)
+    cv2.imwrite(str(out_dir / "local-portrait.png"), res.image)
+    assert len(res.faces) == 1
+    f = res.faces[0]
+    # the data README: the cascade finds her face at about x=177 y=66 w=95 h=95
+    assert abs(f.x - 177) < 15 and abs(f.y - 66) < 15 and abs(f.w - 95) < 20
+    d = _diff(img, res.image)
+    below = d[f.y + f.h + f.h // 4:f.y + 2 * f.h, f.x:f.x + f.w]
+    assert (below > 40).mean() > 0.15, "the chain must visibly change the region under the face"
+    far = d[:60, 400:]           # top-right corner (the shuttle's sky), nowhere near the face
+    assert (far > 8).mean() < 0.01
+    above = d[:max(0, f.y - 10), f.x:f.x + f.w]
+    assert (above > 8).mean() < 0.01, "nothing is drawn over the hair"
+    assert img.shape == res.image.shape
+
+
+def test_smile_gets_grills(effect):
+    img = cv2.imread(str(FIXTURES / "portrait.jpg"))
+    res = effect.apply(img)
+    f = res.faces[0]
+    assert f.smile is not None, "the astronaut smiles: the smile cascade should fire"
+    sx, sy, sw, sh = f.smile
+    d = _diff(img, res.image)[sy:sy + sh, sx:sx + sw]
+    assert (d > 40).mean() > 0.2
+    # gold grills: the mouth region turns gold (more red+green than blue)
+    mouth = res.image[sy + sh // 3:sy + 2 * sh // 3, sx + sw // 4:sx + 3 * sw // 4].astype(int)
+    assert (mouth[..., 2] - mouth[..., 0]).mean() > 40
+
+
+def test_no_face_gets_a_visible_frame(effect, out_dir):
+    img = cv2.imread(str(FIXTURES / "no-face.jpg"))
+    res = effect.apply(img)
+    cv2.imwrite(str(out_dir / "local-no-face.png"), res.image)
+    assert res.faces == [] and res.framed
+    d = _diff(img, res.image)
+    h, w = d.shape
+    border = np.concatenate([d[:h // 25].ravel(), d[-h // 25:].ravel(),
+                             d[:, :w // 25].ravel(), d[:, -w // 25:].ravel()])
+    assert (border > 40).mean() > 0.5
+    centre = d[h // 4:3 * h // 4, w // 4:3 * w // 4]
+    assert (centre > 8).mean() < 0.01
+
+
+def test_deterministic_and_input_untouched(effect):
+    img = cv2.imread(str(FIXTURES / "portrait.jpg"))
+    before = img.copy()
+    a = effect.apply(img).image
+    b = effect.apply(img).image
+    assert np.array_equal(a, b)
+    assert np.array_equal(img, before)
+    nf = cv2.imread(str(FIXTURES / "no-face.jpg"))
+    assert np.array_equal(effect.apply(nf).image, effect.apply(nf).image)
+
+
+def test_large_and_tiny_images(effect, out_dir):
+    img = cv2.imread(str(FIXTURES / "portrait.jpg"))
+    big = cv2.resize(img, (1536, 1536), interpolation=cv2.INTER_CUBIC)
+    res = effect.apply(big)
+    cv2.imwrite(str(out_dir / "local-portrait-1536.jpg"), res.image)
+    assert len(res.faces) == 1 and res.faces[0].w > 200
+    tiny = np.full((40, 60, 3), 200, np.uint8)
+    out = effect.apply(tiny).image
+    assert out.shape == tiny.shape and not np.array_equal(out, tiny)
+
+
+def test_no_api_key_every_job_gets_the_local_effect_and_says_so_once(
+        worker_config, start_worker, kiosk, fake, caplog):
+    with caplog.at_level(logging.INFO, logger="worker"):
+        start_worker(worker_config(key=False))
+        jobs = [kiosk.send(portrait_bytes()),
+                kiosk.send((FIXTURES / "no-face.jpg").read_bytes())]
+        finals = [kiosk.final(j) for j in jobs]
+    for job, final in zip(jobs, finals):
+        assert final.status is JobStatus.COMPLETED and final.effect is Effect.LOCAL
+        assert final.error is None
+        [(data, _props)] = kiosk.results(job)
+        assert decode(data) is not None
+    assert fake.requests == []
+    assert caplog.text.count("no GEMINI_API_KEY") == 1

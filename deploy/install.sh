@@ -66,6 +66,10 @@ done
 if [[ -n "$booth_id" && ! "$booth_id" =~ ^[A-Za-z0-9_.-]{1,64}$ ]]; then
     echo "install: bad --booth-id $booth_id: use letters, digits, '.', '_' or '-'" >&2; exit 2
 fi
+if [[ "$booth_id" == workers ]]; then
+    echo "install: booth id 'workers' is reserved (worker availability topics); pick another" >&2
+    exit 2
+fi
 
 dry=0
 if [[ -n "$root" ]]; then

@@ -141,7 +141,7 @@ def test_bad_options_are_refused_with_a_message(tmp_path, args, message):
     out = run_install(tmp_path / "root", *args, check=False)
     assert out.returncode == 2
     assert message in out.stderr
-    assert not (tmp_path / "root" / "etc" / "mosquitto").exists()
+    assert not (tmp_path / "root" / "etc").exists()
 
 
 def test_shellcheck_clean():

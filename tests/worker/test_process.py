@@ -1,0 +1,102 @@
+"""The worker as a real process: kill -9 mid-job loses nothing; SIGTERM is graceful; two workers
+share the load with every job completed once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+
+from booth.protocol import Effect, JobStatus
+from tests.support.fake_gemini import Reply
+from tests.worker.conftest import API_KEY
+from tests.worker.helpers import ROOT, portrait_bytes, wait_until
+
+
+def spawn_worker(tmp_path, broker, fake, worker_id="wproc", extra="") -> subprocess.Popen:
+    conf = tmp_path / f"{worker_id}.toml"
+    conf.write_text(f'[worker]\nid = "{worker_id}"\ngrace_s = 10\ndeadline_s = 30\n{extra}\n')
+    env = dict(os.environ, BOOTH_MQTT_URL=broker.url, BOOTH_DATA_DIR=str(tmp_path / "data"),
+               BOOTH_ID="testbooth", GEMINI_API_KEY=API_KEY, GEMINI_BASE_URL=fake.url)
+    env.pop("BOOTH_CONFIG", None)
+    log = open(tmp_path / f"{worker_id}.log", "ab")
+    return subprocess.Popen([sys.executable, "-m", "booth.cli", "worker", "--config", str(conf)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_proc(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_kill_9_while_the_model_answers_slowly_then_restart_completes(tmp_path, broker, fake,
+                                                                       kiosk):
+    fake.script(Reply.image(delay=30))      # the first call hangs: the worker dies during it
+    proc = spawn_worker(tmp_path, broker, fake)
+    try:
+        assert kiosk.worker_online("wproc", 30)
+        job = kiosk.send(portrait_bytes())
+        assert wait_until(lambda: fake.in_flight == 1, 30), "the model call never started"
+        assert wait_until(lambda: any(s.status is JobStatus.PROCESSING
+                                      for s in kiosk.statuses(job)), 10)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        # the will message tells everyone the worker is gone
+        assert wait_until(lambda: any(t.endswith("workers/wproc/availability") and p == b"offline"
+                                      for t, p, _pr, _r in list(kiosk.messages)), 60)
+        assert kiosk.results(job) == []
+        proc = spawn_worker(tmp_path, broker, fake)
+        final = kiosk.final(job, timeout=60)
+        assert final is not None and final.status is JobStatus.COMPLETED
+        assert final.effect is Effect.GEMINI
+        assert len(kiosk.results(job)) == 1
+        assert len(fake.requests) == 2     # the lost call, and the one after the restart
+    finally:
+        stop_proc(proc)
+    log = (tmp_path / "wproc.log").read_text()
+    assert API_KEY not in log
+
+
+def test_sigterm_finishes_the_in_flight_job_then_says_offline(tmp_path, broker, fake, kiosk):
+    fake.script(Reply.image(delay=2))
+    proc = spawn_worker(tmp_path, broker, fake, worker_id="wterm")
+    try:
+        assert kiosk.worker_online("wterm", 30)
+        job = kiosk.send(portrait_bytes())
+        assert wait_until(lambda: fake.in_flight == 1, 30)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        final = kiosk.final(job, timeout=5)
+        assert final is not None and final.status is JobStatus.COMPLETED
+        assert wait_until(lambda: any(t.endswith("workers/wterm/availability") and p == b"offline"
+                                      for t, p, _pr, _r in list(kiosk.messages)), 10)
+    finally:
+        stop_proc(proc)
+    log = (tmp_path / "wterm.log").read_text()
+    assert "SIGTERM received" in log and "stopped" in log
+
+
+def test_two_workers_share_twenty_jobs_each_completed_once(worker_config, start_worker, kiosk,
+                                                          fake):
+    fake.latency = 0.3
+    cfg = worker_config("concurrency = 2")
+    start_worker(cfg, worker_id="wa")
+    start_worker(cfg, worker_id="wb")
+    jobs = [kiosk.send(portrait_bytes()) for _ in range(20)]
+    for job in jobs:
+        final = kiosk.final(job, timeout=60)
+        assert final is not None and final.status is JobStatus.COMPLETED, job
+    completed = Counter()
+    workers = Counter()
+    for job in jobs:
+        for st in kiosk.statuses(job):
+            if st.status is JobStatus.COMPLETED:
+                completed[job] += 1
+                workers[st.worker] += 1
+        assert len(kiosk.results(job)) == 1
+    assert set(completed.values()) == {1}
+    assert set(workers) == {"wa", "wb"} and min(workers.values()) >= 3, workers
+    assert len(fake.requests) == 20

@@ -222,3 +222,36 @@ def test_input_mapper_ignores_unknown(bad):
     assert m.map(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_a, mod=0)) is None
     assert m.map(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(1, 1), button=3,
                                     touch=False)) is None
+
+
+def test_new_shot_while_a_job_runs_and_reopen_from_the_strip(kiosk_config, make_app, worker):
+    clock = FakeClock()
+    app = make_app(kiosk_config("countdown_s = 0"), (800, 480), clock=clock)
+    live(app)
+    app.request_shot()
+    first = app.screen.job_id
+    assert poll(lambda: first in worker.job_ids(), 15, step=app.step)
+    clock.advance(1)
+    app.step()
+    assert app.screen.name == "processing"
+    # a new guest taps New photo: back to the start, the first job keeps running
+    finger(app, *app.screen.new_button.center)
+    app.step()
+    assert app.screen.name == "attract"
+    clock.advance(2)
+    app.request_shot()
+    second = app.screen.job_id
+    assert poll(lambda: second in worker.job_ids(), 15, step=app.step)
+    worker.finish(first)
+    # the second guest is still on its own processing screen: the first result does not hijack it
+    clock.advance(1)
+    assert poll(lambda: app.job_views[first].ready, 15, step=app.step)
+    assert app.screen.name == "processing" and app.screen.job_id == second
+    app.go("attract")
+    app.run_for(3)
+    hit = [r for r, j in app.screen.strip.hits if j == first]
+    assert hit, "the finished job is in the recent strip"
+    finger(app, *hit[0].center)
+    app.step()
+    assert app.screen.name == "result" and app.screen.job_id == first
+    assert app.screen.url == app.job_views[first].share_url

@@ -150,11 +150,14 @@ ensure_dir() {
 pkgs=(mosquitto mosquitto-clients python3-venv python3-pip
       libsdl2-2.0-0 libdrm2 libgbm1 libegl1 libgles2)
 if ((pi)); then pkgs+=(python3-picamera2 python3-gpiozero python3-lgpio); fi
+# Whether a Debian package is installed (no pipe into grep -q: with pipefail an early exit of
+# grep could make a present package look missing).
+installed() {
+    [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
+}
 missing=()
 for p in "${pkgs[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-        missing+=("$p")
-    fi
+    if ! installed "$p"; then missing+=("$p"); fi
 done
 if ((${#missing[@]})); then
     log "Debian packages to install: ${missing[*]}"
@@ -163,10 +166,10 @@ if ((${#missing[@]})); then
         "${missing[@]}"
     if ((!dry)); then changed "installed ${missing[*]}"; fi
 fi
-if dpkg-query -W -f='${Status}' python3-pygame 2>/dev/null | grep -q "install ok installed"; then
+if installed python3-pygame; then
     log "warning: python3-pygame is installed; the venv's pygame-ce shadows it (never import both)"
 fi
-for tool in mosquitto_passwd python3; do
+for tool in mosquitto_passwd "${PYTHON:-python3}"; do
     if ! command -v "$tool" >/dev/null; then
         echo "install: $tool is missing (install the mosquitto and python3 packages)" >&2; exit 1
     fi
@@ -186,7 +189,8 @@ for g in video render input gpio; do
     if ((dry)) && ! getent passwd booth >/dev/null; then
         log "dry: would run: usermod -aG $g booth"; continue
     fi
-    if ! id -nG booth | tr ' ' '\n' | grep -qx "$g"; then
+    read -r -a booth_groups <<<"$(id -nG booth)"
+    if [[ " ${booth_groups[*]} " != *" $g "* ]]; then
         system usermod -aG "$g" booth
         if ((!dry)); then changed "added booth to group $g"; fi
     fi
@@ -206,7 +210,7 @@ fi
 put_file_once "$root/etc/booth/secrets.env" root root 0600 <"$here/secrets.env.example"
 
 # The effective booth id and topic root, as the booth will see them (booth.toml wins).
-read -r cfg_id cfg_root < <(python3 - "$toml" <<'EOF'
+read -r cfg_id cfg_root < <("${PYTHON:-python3}" - "$toml" <<'EOF'
 import socket, sys, tomllib
 with open(sys.argv[1], "rb") as f:
     data = tomllib.load(f)
@@ -304,8 +308,10 @@ if ((with_venv)); then
         echo "$src_hash" >"$stamp"
         changed "installed the project into ${venv#"$root"}"
     fi
-else
+elif ((dry)); then
     log "dry: would build ${venv#"$root"} (--system-site-packages) and pip install $src"
+else
+    log "skipping the venv (--no-venv)"
 fi
 
 # ------------------------------------------------------------------ systemd units

@@ -255,3 +255,34 @@ def test_new_shot_while_a_job_runs_and_reopen_from_the_strip(kiosk_config, make_
     app.step()
     assert app.screen.name == "result" and app.screen.job_id == first
     assert app.screen.url == app.job_views[first].share_url
+
+
+def test_rogue_and_duplicate_messages_change_nothing_on_screen(kiosk_config, make_app, worker):
+    clock = FakeClock()
+    app = make_app(kiosk_config("countdown_s = 0"), (800, 480), clock=clock)
+    live(app)
+    app.request_shot()
+    job_id = app.screen.job_id
+    assert poll(lambda: job_id in worker.job_ids(), 15, step=app.step)
+    clock.advance(1)
+    app.step()
+    t = f"booth/testbooth/status/{job_id}"
+    for payload in (b"{", b"[]", b'{"status": "completed"}', "x" * 5000):
+        worker.raw(t, payload)
+    worker.raw(f"booth/testbooth/results/{job_id}", b"\x89PNG\r\n\x1a\n truncated")
+    assert poll(lambda: app.jobs.ignored_messages >= 5, 10, step=app.step)
+    assert app.screen.name == "processing" and app.screen.phase() == "queued"
+    assert app.failures == 0
+
+    worker.finish(job_id)
+    assert poll(lambda: app.screen.name == "result"
+                and app.job_views[job_id].status is JobStatus.COMPLETED, 15, step=app.step)
+    view, url = app.job_views[job_id], app.screen.url
+    worker.result(job_id)  # a duplicate from a re-dispatched copy
+    worker.status(job_id, "processing")  # late
+    worker.status(job_id, "failed")  # cannot replace completed
+    time.sleep(0.5)
+    app.run_for(5)
+    assert app.screen.name == "result" and app.screen.url == url
+    assert app.job_views[job_id] == view
+    assert app.failures == 0

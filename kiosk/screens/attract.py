@@ -32,16 +32,22 @@ class AttractScreen(Screen):
             strip = pygame.Rect(L.w - m - L.px(15), m + L.px(13), L.px(15),
                                 bottom - (m + L.px(13)))
             content_w = (strip.left - L.px(3)) if show_strip else L.w - m
-            left = m
         else:
-            strip = pygame.Rect(m, bottom - btn_h - L.px(9) - L.px(15), L.w - 2 * m, L.px(15))
             content_w = L.w - m
-            left = m
+        left = m
         avail_w = content_w - left
         cx = left + avail_w // 2
-        if len(styles) > 1:
-            n = len(styles)
-            gap = L.px(2.5)
+        n = len(styles)
+        if n > 1 and L.portrait:
+            # A tall screen: stack the style buttons, each as wide as the single shutter.
+            gap = L.px(4)
+            bh = L.px(14)
+            w = min(L.px(78), avail_w)
+            top = bottom - n * bh - (n - 1) * gap
+            buttons = [(pygame.Rect(cx - w // 2, top + i * (bh + gap), w, bh), name)
+                       for i, (name, _s) in enumerate(styles)]
+        elif n > 1:
+            gap = L.px(4)
             w = min(L.px(46), (avail_w - gap * (n - 1)) // n)
             total = n * w + (n - 1) * gap
             x0 = cx - total // 2
@@ -50,6 +56,9 @@ class AttractScreen(Screen):
         else:
             w = min(L.px(78), avail_w)
             buttons = [(pygame.Rect(cx - w // 2, bottom - btn_h, w, btn_h), None)]
+        if not vertical:
+            top = min(r.top for r, _s in buttons)
+            strip = pygame.Rect(m, top - L.px(9) - L.px(15), L.w - 2 * m, L.px(15))
         return buttons, strip, vertical
 
     def handle(self, action: Action) -> None:
@@ -81,12 +90,16 @@ class AttractScreen(Screen):
         first = self.buttons[0][0]
         caption_y = first.top - L.px(3)
         if len(self.buttons) > 1:
-            center_x = (self.buttons[0][0].left + self.buttons[-1][0].right) // 2
+            left = min(r.left for r, _s in self.buttons)
+            right = max(r.right for r, _s in self.buttons)
             draw.text(surf, app.fonts, "Tap to get dripped: pick your style", L.px(5), theme.INK,
-                      (center_x, caption_y), anchor="midbottom", shadow=True,
-                      max_w=self.buttons[-1][0].right - self.buttons[0][0].left)
+                      ((left + right) // 2, caption_y), anchor="midbottom", shadow=True,
+                      max_w=max(right - left, L.w - 2 * L.margin))
+            # one type size for all style buttons (the longest label decides)
+            size = min(draw.fit_size(app.fonts, styles[st].label, int(r.height * 0.42),
+                                     r.width - r.height // 2) for r, st in self.buttons)
             for rect, style in self.buttons:
-                draw.button(surf, app.fonts, rect, styles[style].label, primary=True)
+                draw.button(surf, app.fonts, rect, styles[style].label, primary=True, size=size)
         else:
             draw.button(surf, app.fonts, first, "Tap to get dripped", primary=True,
                         size=L.px(6.2))

@@ -75,7 +75,14 @@ def header(app: "KioskApp", surf: pygame.Surface, badge: bool = True,
     badge_rect = ai_badge(app, surf, (L.w - m, m)) if badge else pygame.Rect(L.w - m, m, 0, 0)
     if title:
         max_w = badge_rect.left - x - L.px(2)
-        draw.text(surf, app.fonts, app.cfg.kiosk.title, L.px(7.5), theme.INK, (x, m - L.px(0.6)),
+        size = L.px(7.5)
+        if draw.fit_size(app.fonts, app.cfg.kiosk.title, size, max_w) < size * 0.8:
+            # Not enough room beside the logo and badge (portrait): a row of its own.
+            r = draw.text(surf, app.fonts, app.cfg.kiosk.title, size, theme.INK,
+                          (L.w // 2, m + top_h + L.px(1)), anchor="midtop",
+                          max_w=L.w - 2 * m, shadow=True)
+            return r.bottom
+        draw.text(surf, app.fonts, app.cfg.kiosk.title, size, theme.INK, (x, m - L.px(0.6)),
                   anchor="topleft", max_w=max_w, shadow=True)
     return m + top_h
 

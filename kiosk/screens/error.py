@@ -29,6 +29,7 @@ class ErrorScreen(Screen):
 
     def enter(self, job_id: str = "", kind: str | None = None, **kw) -> None:
         self.job_id = job_id
+        self.button = pygame.Rect(0, 0, 0, 0)
         job = self.app.job_views.get(job_id)
         if kind == "camera":
             self.kind, self.title, self.message = "camera", CAMERA_TITLE, CAMERA_MESSAGE
@@ -42,7 +43,6 @@ class ErrorScreen(Screen):
         retry = err.retry_after_s if err is not None else None
         if retry:
             self.message += f" (about {int(retry + 0.99)} s)"
-        self.button = pygame.Rect(0, 0, 0, 0)
 
     def update(self, now: float) -> None:
         if self.elapsed >= ERROR_TIMEOUT_S:

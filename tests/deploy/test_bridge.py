@@ -184,3 +184,66 @@ def test_results_published_while_the_booth_is_down_arrive_when_it_is_back(fleet)
     booth.start()
     assert wait_until(lambda: [m for m in kiosk.on(f"booth/b1/results/{job}") if m.payload],
                       TIMEOUT), booth.log.read_text()
+
+
+def test_real_booth_worker_on_the_central_broker(tmp_path):
+    """The same flow with the real `booth worker` (no API key: the local effect) connected only
+    to the central broker; the bridge is cut and restored while jobs are taken."""
+    import os
+    import sys
+
+    root = tmp_path / "root"
+    booth_port = free_port()
+    run_install(root, "--booth-id", BOOTH, "--mqtt-port", str(booth_port))
+    _w, worker_pw = credentials(root, "worker")
+    central = CentralBroker(tmp_path / "central", "bridge-secret-2", worker_pw)
+    central.start()
+    booth = GeneratedBroker(root, tmp_path / "booth", booth_port,
+                            extra_conf=bridge_conf(central.port, "bridge-secret-2"))
+    booth.start()
+    toml = tmp_path / "worker.toml"
+    toml.write_text("")
+    env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GEMINI_BASE_URL")}
+    env.update({"BOOTH_CONFIG": str(toml), "BOOTH_DATA_DIR": str(tmp_path / "wdata"),
+                "BOOTH_MQTT_URL": f"mqtt://worker:{worker_pw}@127.0.0.1:{central.port}"})
+    log = open(tmp_path / "worker.log", "w")
+    worker = subprocess.Popen([str(Path(sys.executable).with_name("booth")), "worker", "--id",
+                               "central-w1"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    kiosk = Client(booth.port, *credentials(root, "kiosk"), client_id="kiosk-b1",
+                   clean_start=False, session_expiry_s=3600)
+    photo = (REPO / "tests/fixtures/portrait.jpg").read_bytes()
+    try:
+        assert kiosk.wait_connack().ok
+        for topic in ("booth/b1/status/+", "booth/b1/results/+", "booth/workers/+/availability"):
+            kiosk.subscribe(topic)
+        assert wait_until(lambda: any(m.payload == b"online" for m in
+                                      kiosk.on("booth/workers/central-w1/availability")),
+                          TIMEOUT), (tmp_path / "worker.log").read_text()
+        first = "realworker0001"
+        assert kiosk.publish("booth/b1/jobs", photo, props=job_properties(first)) == "ok"
+        assert wait_until(lambda: completed(kiosk, first), TIMEOUT), \
+            (tmp_path / "worker.log").read_text()
+        final = json.loads([m for m in kiosk.on(f"booth/b1/status/{first}")][-1].payload)
+        assert final["status"] == "completed" and final["effect"] == "local"
+        assert final["worker"] == "central-w1" and final["booth_id"] == BOOTH
+        result = [m for m in kiosk.on(f"booth/b1/results/{first}") if m.payload][0]
+        assert result.payload[:2] == b"\xff\xd8"  # a JPEG came back across the bridge
+
+        central.stop()
+        jobs = [f"realcut{i:04d}" for i in range(3)]
+        for job in jobs:
+            assert kiosk.publish("booth/b1/jobs", photo, props=job_properties(job)) == "ok"
+        central.start()
+        assert wait_until(lambda: all(completed(kiosk, j) for j in jobs), TIMEOUT * 2), \
+            (tmp_path / "worker.log").read_text()
+    finally:
+        kiosk.close()
+        worker.terminate()
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(10)
+        log.close()
+        booth.stop(kill=True)
+        central.stop(kill=True)

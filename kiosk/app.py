@@ -395,7 +395,7 @@ class KioskApp:
 
     def _automation(self, now: float) -> None:
         """Headless auto-shooting and the control directory (tests, `booth up --headless`)."""
-        if self.auto_shoot_interval and self.screen.name in ("attract", "result") and \
+        if self.auto_shoot_interval and self.screen.name in ("attract", "processing", "result") and \
                 now - self._last_auto >= self.auto_shoot_interval and \
                 (not self.max_shots or len(self.session_jobs) < self.max_shots):
             if self.request_shot(None):

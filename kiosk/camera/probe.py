@@ -49,12 +49,19 @@ def open_camera(cfg: Config) -> Camera:
 
 
 def doctor_probe(cfg: Config) -> str | None:
-    """For `booth doctor`: which backend opens (then closed again), or None."""
-    try:
-        cam = open_camera(cfg)
-    except CameraError:
-        return None
-    try:
-        return f"camera backend {cam.name} opens and delivers frames"
-    finally:
-        cam.stop()
+    """For `booth doctor`: which *real* camera opens (then closed again), or None.
+
+    With `auto`, the file camera does not count: it is a demo, and a booth that silently falls
+    back to it has no camera."""
+    names = ("picamera2", "opencv") if cfg.camera.backend == "auto" else (cfg.camera.backend,)
+    for name in names:
+        cam = make_camera(cfg, name)
+        try:
+            cam.start()
+        except CameraError:
+            continue
+        try:
+            return f"camera backend {cam.name} opens and delivers frames"
+        finally:
+            cam.stop()
+    return None

@@ -87,6 +87,8 @@ def test_probe_falls_back_to_the_file_camera(kiosk_config):
         assert cam.name == "file"
     finally:
         cam.stop()
+    assert doctor_probe(cfg) is None  # auto: a fallback to the demo camera is no camera
+    cfg.camera.backend = "file"
     assert "file" in doctor_probe(cfg)
     cfg.camera.backend = "opencv"
     with pytest.raises(CameraError, match="opencv"):

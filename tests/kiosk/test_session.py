@@ -286,3 +286,25 @@ def test_rogue_and_duplicate_messages_change_nothing_on_screen(kiosk_config, mak
     assert app.screen.name == "result" and app.screen.url == url
     assert app.job_views[job_id] == view
     assert app.failures == 0
+
+
+def test_camera_failure_at_capture_shows_the_camera_error(kiosk_config, make_app):
+    from kiosk.camera import CameraError
+
+    clock = FakeClock()
+    app = make_app(kiosk_config("countdown_s = 0"), (800, 480), clock=clock)
+    live(app)
+
+    def broken():
+        raise CameraError("buffer allocation failed")
+
+    app.camera.camera.capture_still = broken
+    assert app.request_shot()
+    assert poll(lambda: app.screen.name == "error", 10, step=app.step)
+    assert app.screen.kind == "camera"
+    assert app.jobs.ledger.count() == 0
+    assert not app.recent_jobs()
+    # Try again → back to the start screen
+    finger(app, *app.screen.button.center)
+    app.step()
+    assert app.screen.name == "attract"

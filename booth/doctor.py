@@ -125,6 +125,12 @@ def check_camera(cfg: Config, probe: Probe) -> Check:
         if "opencv" in candidates and videos:
             return Check("camera", OK, f"video device(s) {', '.join(videos)} for the OpenCV "
                          "backend")
+    active = probe.run(["systemctl", "is-active", "booth-kiosk.service"])
+    if active is not None and active.strip() == "active":
+        # A camera opens for one process only: the running kiosk holds it.
+        return Check("camera", WARN, "no camera could be opened, but booth-kiosk is running and "
+                     "holds it", "check the kiosk's camera in `journalctl -u booth-kiosk`, or "
+                     "`sudo systemctl stop booth-kiosk` and run doctor again")
     if backend == "picamera2":
         if not has_picamera2:
             return Check("camera", FAIL, "camera.backend = picamera2 but picamera2 cannot be "
@@ -334,6 +340,11 @@ def check_share_url(cfg: Config, probe: Probe) -> Check:
     if any(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addrs):
         return Check("share url", FAIL, f"{base} is a loopback address: phones cannot reach it",
                      "connect the booth to the guests' Wi-Fi, or set share.public_url")
+    listen = cfg.share.host
+    if listen not in ("", "0.0.0.0", "::") and listen not in addrs:
+        return Check("share url", FAIL, f"the QR points at {base} but the share server listens "
+                     f"on {listen} only", "set share.host = \"0.0.0.0\" (all addresses) or to "
+                     "the address in share.public_url")
     local = [a for a in addrs if address_is_local(a.split("%")[0])]
     if not local:
         return Check("share url", FAIL, f"{base}: {', '.join(addrs)} is not an address of this "

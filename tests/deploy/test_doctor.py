@@ -23,6 +23,10 @@ from tests.support.mosquitto import free_port
 BOOTH = str(Path(sys.executable).with_name("booth"))
 
 
+def NO_CMD(argv):  # noqa: N802 - a stand-in for commands that are not there (no systemd)
+    return None
+
+
 @pytest.fixture
 def cfg_of(tmp_path):
     def make(toml: str = "", **env: str):
@@ -45,7 +49,7 @@ def fake_dev(tmp_path: Path, *names: str) -> Path:
 
 # ----------------------------------------------------------------------------- camera
 def test_camera_fails_without_any_camera(cfg_of, tmp_path):
-    c = doctor.check_camera(cfg_of(), Probe(dev=fake_dev(tmp_path), use_kiosk_probe=False))
+    c = doctor.check_camera(cfg_of(), Probe(dev=fake_dev(tmp_path), use_kiosk_probe=False, run=NO_CMD))
     assert c.level == FAIL and c.found.startswith("no camera:")
     assert "camera.backend = \"file\"" in c.fix
 
@@ -53,11 +57,11 @@ def test_camera_fails_without_any_camera(cfg_of, tmp_path):
 def test_camera_named_backends_fail_with_their_own_fix(cfg_of, tmp_path):
     dev = fake_dev(tmp_path)
     pi = doctor.check_camera(cfg_of('[camera]\nbackend = "picamera2"\n'),
-                             Probe(dev=dev, use_kiosk_probe=False))
+                             Probe(dev=dev, use_kiosk_probe=False, run=NO_CMD))
     assert pi.level == FAIL and "picamera2 cannot be imported" in pi.found
     assert "python3-picamera2" in pi.fix and "--system-site-packages" in pi.fix
     cv = doctor.check_camera(cfg_of('[camera]\nbackend = "opencv"\n'),
-                             Probe(dev=dev, use_kiosk_probe=False))
+                             Probe(dev=dev, use_kiosk_probe=False, run=NO_CMD))
     assert cv.level == FAIL and "no webcam opens at index 0" in cv.found
     missing = doctor.check_camera(cfg_of(f'[camera]\nbackend = "file"\nfolder = '
                                          f'"{tmp_path}/nope"\n'), Probe(dev=dev))
@@ -66,7 +70,7 @@ def test_camera_named_backends_fail_with_their_own_fix(cfg_of, tmp_path):
 
 def test_camera_device_present_is_ok_and_file_camera_warns(cfg_of, tmp_path):
     c = doctor.check_camera(cfg_of(), Probe(dev=fake_dev(tmp_path, "video0"),
-                                            use_kiosk_probe=False))
+                                            use_kiosk_probe=False, run=NO_CMD))
     assert c.level == OK and "video0" in c.found
     f = doctor.check_camera(cfg_of('[camera]\nbackend = "file"\n'), Probe())
     assert f.level == WARN and "sample photos" in f.found
@@ -287,3 +291,18 @@ def test_env_file_parsing(tmp_path):
     f = tmp_path / "x.env"
     f.write_text('# comment\n\nA=1\nB="two words"\nC=\'q\'\n;skip\nD=x=y\n')
     assert doctor.read_env_file(f) == {"A": "1", "B": "two words", "C": "q", "D": "x=y"}
+
+
+def test_camera_busy_with_the_running_kiosk_warns(cfg_of, tmp_path):
+    def run(argv):
+        return "active\n" if argv[:2] == ["systemctl", "is-active"] else None
+
+    c = doctor.check_camera(cfg_of(), Probe(dev=fake_dev(tmp_path), use_kiosk_probe=False,
+                                            run=run))
+    assert c.level == WARN and "booth-kiosk is running" in c.found
+
+
+def test_share_server_listening_elsewhere_fails(cfg_of):
+    c = doctor.check_share_url(cfg_of('[share]\nhost = "127.0.0.1"\n'
+                                      'public_url = "http://198.51.100.77:8080"\n'), Probe())
+    assert c.level == FAIL and "listens on 127.0.0.1 only" in c.found

@@ -148,7 +148,8 @@ def check_camera(cfg: Config, probe: Probe) -> Check:
     return Check("camera", FAIL, f"no camera: {why}", _CAMERA_FIX)
 
 
-_CAMERA_FIX = ("connect the Pi camera ribbon (check `rpicam-hello --list-cameras`) or a USB webcam; "
+_CAMERA_FIX = ("connect the Pi camera ribbon (check `rpicam-hello --list-cameras`) or a USB "
+               "webcam; "
                "for a demo set camera.backend = \"file\"")
 
 
@@ -228,7 +229,8 @@ def check_broker(cfg: Config, probe: Probe) -> Check:
 def check_api_key(cfg: Config, probe: Probe, offline: bool = False) -> Check:
     key = cfg.gemini.api_key
     if not key:
-        return Check("api key", WARN, "GEMINI_API_KEY is not set: every photo gets the local effect",
+        return Check("api key", WARN,
+                     "GEMINI_API_KEY is not set: every photo gets the local effect",
                      "put GEMINI_API_KEY=… in /etc/booth/secrets.env, then restart the worker")
     if offline:
         return Check("api key", OK, "GEMINI_API_KEY is set (not tried: --offline)")

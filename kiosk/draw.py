@@ -108,12 +108,14 @@ def rounded(surface: pygame.Surface, rect: pygame.Rect, color: tuple, radius: in
 
 def button(surface: pygame.Surface, fonts: Fonts, rect: pygame.Rect, label: str,
            primary: bool = True, pressed: bool = False, size: int | None = None,
-           sublabel: str = "") -> None:
+           sublabel: str = "", pulse: float = 0.0) -> None:
+    """A pill button; `pulse` (0..1) widens and brightens the glow of a primary button."""
     radius = rect.height // 2
     size = size or int(rect.height * 0.42)
     if primary:
-        glow = rect.inflate(rect.height // 5, rect.height // 5)
-        rounded(surface, glow, theme.GOLD, glow.height // 2, alpha=60)
+        spread = int(rect.height * (0.2 + 0.22 * pulse))
+        glow = rect.inflate(spread, spread)
+        rounded(surface, glow, theme.GOLD, glow.height // 2, alpha=int(60 + 50 * pulse))
         rounded(surface, rect, theme.GOLD_DARK if pressed else theme.GOLD, radius)
         fg = theme.ON_GOLD
     else:

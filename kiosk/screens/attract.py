@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pygame
 
 from kiosk import draw, theme
@@ -101,8 +103,10 @@ class AttractScreen(Screen):
             for rect, style in self.buttons:
                 draw.button(surf, app.fonts, rect, styles[style].label, primary=True, size=size)
         else:
+            # a slow breathing glow draws the eye to the one thing to do
+            pulse = 0.5 + 0.5 * math.sin(app.now() * 2.4)
             draw.button(surf, app.fonts, first, "Tap to get dripped", primary=True,
-                        size=L.px(6.2))
+                        size=L.px(6.2), pulse=pulse)
             hint = "or press the big button" if app.cfg.kiosk.gpio_button else \
                 "Strike a pose, we add the bling"
             draw.text(surf, app.fonts, hint, L.px(3.6), theme.INK, (first.centerx, caption_y),

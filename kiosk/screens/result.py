@@ -8,7 +8,7 @@ from booth.protocol import GUEST_MESSAGES
 from kiosk import draw, theme
 from kiosk.input import SHOOT, TAP, Action
 from kiosk.screens.base import Screen, blurred_backdrop
-from kiosk.share.links import qr_matrix
+from kiosk.share.links import qr_matrix, wifi_join_payload
 
 
 def url_lines(surf: pygame.Surface, app, url: str, midtop: tuple[int, int],
@@ -41,6 +41,10 @@ class ResultScreen(Screen):
         job = self.app.job_views.get(job_id)
         self.url = job.share_url if job is not None else None
         self.matrix = qr_matrix(self.url) if self.url else None
+        # Phones must be on the booth's network to reach the download server: offer a join QR.
+        wifi = wifi_join_payload(self.app.cfg)
+        self.wifi_matrix = qr_matrix(wifi) if wifi else None
+        self.wifi_rect = pygame.Rect(0, 0, 0, 0)
 
     def update(self, now: float) -> None:
         if self.elapsed >= self.app.cfg.kiosk.result_timeout_s:
@@ -73,6 +77,8 @@ class ResultScreen(Screen):
                 surf.blit(pygame.transform.smoothscale(app.frame_overlay, shown.size), shown)
         else:
             draw.spinner(surf, photo_area.center, L.px(6), app.now())
+        if self.wifi_matrix:
+            self._draw_wifi_card(surf, photo_area)
         draw.rounded(surf, panel, theme.PANEL, 0, alpha=235)
 
         inner = panel.inflate(-2 * m, -2 * m)
@@ -80,6 +86,26 @@ class ResultScreen(Screen):
             self._draw_portrait_panel(surf, inner, job)
         else:
             self._draw_side_panel(surf, inner, job)
+
+    def _draw_wifi_card(self, surf: pygame.Surface, area: pygame.Rect) -> None:
+        app, L = self.app, self.app.layout
+        side = min(L.px(32), int(area.height / 2.6))  # ≥ 3 px per module on the 7" panel
+        pad = L.px(1.5)
+        label_h = L.px(3.2)
+        card = pygame.Rect(0, 0, max(side, L.px(26)) + 2 * pad, side + 2 * label_h + 3 * pad)
+        card.bottomleft = (area.left + L.px(2), area.bottom - L.px(2))
+        draw.rounded(surf, card, theme.PANEL, L.px(2), alpha=235)
+        draw.text(surf, app.fonts, "1. Join the Wi-Fi", L.px(2.6), theme.GOLD,
+                  (card.centerx, card.top + pad), anchor="midtop", max_w=card.width - 2 * pad)
+        box = pygame.Rect(0, 0, side, side)
+        box.midtop = (card.centerx, card.top + pad + label_h)
+        self.wifi_rect = draw.qr(surf, self.wifi_matrix, box)
+        draw.text(surf, app.fonts, app.cfg.share.wifi_ssid, L.px(2.6), theme.INK,
+                  (card.centerx, self.wifi_rect.bottom + pad // 2), anchor="midtop", bold=False,
+                  max_w=card.width - 2 * pad)
+
+    def _scan_label(self) -> str:
+        return "2. Scan to download" if self.wifi_matrix else "Scan to download"
 
     def _note(self, job) -> str:
         if job is not None and job.effect == "local" and job.error is not None:
@@ -102,7 +128,7 @@ class ResultScreen(Screen):
         if self.matrix:
             self.qr_rect = draw.qr(surf, self.matrix, self.qr_rect)
         y = self.qr_rect.bottom + L.px(1.5)
-        r = draw.text(surf, app.fonts, "Scan to download", L.px(4.6), theme.INK,
+        r = draw.text(surf, app.fonts, self._scan_label(), L.px(4.6), theme.INK,
                       (inner.centerx, y), anchor="midtop", max_w=inner.width)
         y = r.bottom + L.px(0.8)
         if self.url:
@@ -127,7 +153,7 @@ class ResultScreen(Screen):
         y = inner.top + L.px(2)
         r = draw.text(surf, app.fonts, "Your drip is ready!", L.px(6), theme.GOLD, (cx, y),
                       anchor="midtop", max_w=tw)
-        r = draw.text(surf, app.fonts, "Scan to download", L.px(4.6), theme.INK,
+        r = draw.text(surf, app.fonts, self._scan_label(), L.px(4.6), theme.INK,
                       (cx, r.bottom + L.px(3)), anchor="midtop", max_w=tw)
         if self.url:
             r = url_lines(surf, app, self.url, (cx, r.bottom + L.px(1.5)), tw)

@@ -203,3 +203,31 @@ prompt = "Add an ice crown"
         app.step()
         assert app.screen.name == "countdown" and app.screen.style == "gold"
         app.close()
+
+
+def test_result_with_wifi_join_code(kiosk_config, make_app, worker):
+    """With share.wifi_ssid set, the result also shows a join-Wi-Fi QR; both codes decode."""
+    cfg = kiosk_config("countdown_s = 0")
+    cfg.share.wifi_ssid = "AnnaBen-Booth"
+    cfg.share.wifi_password = "confetti2026"
+    for size in SIZES:
+        app = make_app(cfg, size)
+        assert poll(lambda: app.camera.state == "live", 15, step=app.step)
+        app._last_shot_at = -1e9
+        assert app.request_shot()
+        job_id = app.screen.job_id
+        assert poll(lambda: job_id in worker.job_ids(), 15, step=app.step)
+        worker.finish(job_id)
+        assert poll(lambda: app.screen.name == "result" and app.result_surface(job_id), 15,
+                    step=app.step)
+        app.run_for(2)
+        save(app, "result-wifi")
+        assert decode_qr(app) == app.job_views[job_id].share_url
+        arr = pygame.surfarray.array3d(app.surface).swapaxes(0, 1)
+        bgr = cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_RGB2BGR)
+        r = app.screen.wifi_rect.inflate(30, 30).clip(app.surface.get_rect())
+        crop = cv2.resize(bgr[r.top:r.bottom, r.left:r.right], None, fx=2, fy=2,
+                          interpolation=cv2.INTER_NEAREST)
+        text, _p, _ = cv2.QRCodeDetector().detectAndDecode(crop)
+        assert text == "WIFI:T:WPA;S:AnnaBen-Booth;P:confetti2026;;"
+        app.close()

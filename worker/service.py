@@ -31,7 +31,8 @@ from worker.classify import ModelError
 from worker.dedupe import DedupeStore
 from worker.local_effect import LocalEffect
 from worker.retry import Backoff, RateGate, call_with_retries
-from worker.validate import BadJob, JobHeader, decode_job_image, encode_jpeg, read_header, shrink
+from worker.validate import (BadJob, Decoded, JobHeader, decode_job_image, encode_jpeg,
+                             read_header, shrink)
 
 log = logging.getLogger("worker")
 
@@ -265,11 +266,15 @@ class Worker:
         self.mqtt.publish(self.topics.status(header.booth, job),
                           self._status(header, JobStatus.PROCESSING, None, None, 1).to_json(),
                           qos=1, retain=True)
-        h, w = decoded.image.shape[:2]
+        w, h = decoded.width, decoded.height
         log.info("job %s: processing (%dx%d %s, style %s, queue wait %.2f s)", job, w, h,
                  decoded.kind.split("/")[1], header.style or self.cfg.kiosk.default_style,
                  queue_wait)
-        produced = self._produce(job, header, decoded.image, payload, decoded.kind, started)
+        try:
+            produced = self._produce(job, header, decoded, started)
+        except BadJob as exc:  # the full decode failed after the quick check passed
+            log.warning("job %s: %s", job, exc)
+            produced = Produced(None, None, JobError.for_guest(ErrorKind.BAD_INPUT), 1, 0.0)
         final = JobStatus.COMPLETED if produced.result is not None else JobStatus.FAILED
         status = self._status(header, final, produced.effect, produced.error, produced.attempts)
         self.store.put(status, produced.result)
@@ -284,15 +289,19 @@ class Worker:
             self._ack(msg)
 
     # ------------------------------------------------------------------ producing a picture
-    def _produce(self, job: str, header: JobHeader, image: np.ndarray, payload: bytes,
-                 kind: str, started: float) -> Produced:
-        small = shrink(image, self.cfg.worker.model_long_side)
+    def _produce(self, job: str, header: JobHeader, decoded: Decoded,
+                 started: float) -> Produced:
+        long_side = self.cfg.worker.model_long_side
+
+        def small() -> np.ndarray:
+            return shrink(decoded.image, long_side)
+
         if self.editor is None:
-            return Produced(self._local(small), Effect.LOCAL, None, 1, 0.0)
-        if small is image and kind == "image/jpeg":
-            model_in = payload  # already a JPEG of the right size: no re-encode
+            return Produced(self._local(small()), Effect.LOCAL, None, 1, 0.0)
+        if decoded.kind == "image/jpeg" and max(decoded.width, decoded.height) <= long_side:
+            model_in = decoded.data  # already a JPEG of the right size: no re-encode
         else:
-            model_in = encode_jpeg(small, 90)
+            model_in = encode_jpeg(small(), 90)
         prompt = self.cfg.style(header.style or self.cfg.kiosk.default_style).prompt
         deadline = started + self.cfg.worker.deadline_s
         t0 = time.monotonic()
@@ -316,16 +325,19 @@ class Worker:
             level = logging.ERROR if exc.kind is ErrorKind.INTERNAL else logging.WARNING
             log.log(level, "job %s: model call failed: %s: %s", job, exc.kind.value, exc.detail)
             if self.cfg.worker.fallback == "local" and exc.kind in FALLBACK_KINDS:
-                return Produced(self._local(small), Effect.LOCAL, error, 1, model_s)
+                return Produced(self._local(small()), Effect.LOCAL, error, 1, model_s)
             return Produced(None, None, error, 1, model_s)
 
     def _as_jpeg(self, data: bytes, mime: str) -> bytes:
         """The model's picture as a JPEG; an undecodable picture counts as no image."""
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        is_jpeg = data[:3] == b"\xff\xd8\xff"
+        # a JPEG is passed on as is: a 1/8-scale decode is enough to know it is whole
+        flags = cv2.IMREAD_REDUCED_COLOR_8 if is_jpeg else cv2.IMREAD_COLOR
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
         if img is None:
             raise ModelError(ErrorKind.NO_IMAGE, f"the model's {mime} ({len(data)} bytes) does "
                                                  "not decode")
-        if mime == "image/jpeg" and data[:3] == b"\xff\xd8\xff":
+        if is_jpeg:
             return data
         return encode_jpeg(img, self.cfg.worker.jpeg_quality)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import struct
 import threading
 import time
 from collections import deque
@@ -253,9 +254,9 @@ class FakeGemini:
             handler._send(400, Reply.error(400, "Invalid JSON payload received.").body)
             return
         prompt, mime, img = _parse_contents(body)
-        size = None
+        size = _header_size(img) if img else None
         decoded = None
-        if img:
+        if img and (reply.kind == "image" and reply.mode != "echo" or size is None):
             decoded = cv2.imdecode(np.frombuffer(img, np.uint8), cv2.IMREAD_COLOR)
             if decoded is not None:
                 size = (decoded.shape[1], decoded.shape[0])
@@ -294,6 +295,20 @@ def _parse_contents(body: dict) -> tuple[str, str | None, bytes]:
                 mime = inline.get("mimeType") or inline.get("mime_type")
                 data = _b64(inline.get("data") or "")
     return "\n".join(texts), mime, data
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG IHDR or a JPEG frame header, without decoding (cheap)."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
+    i = 2
+    while data[:2] == b"\xff\xd8" and i + 9 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker in (0xC0, 0xC1, 0xC2):
+            h, w = struct.unpack(">HH", data[i + 5:i + 9])
+            return w, h
+        i += 2 + struct.unpack(">H", data[i + 2:i + 4])[0]
+    return None
 
 
 def _b64(text: str) -> bytes:

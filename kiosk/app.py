@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 SHOT_DEBOUNCE_S = 1.0
 IMAGE_CACHE_BYTES = 48_000_000  # decoded results/thumbnails kept for drawing (a Pi has little RAM)
+ANIMATED_FPS = 12  # screens with a spinner but no camera preview
 KEEP_SHOTS = 4  # display-sized captured shots kept beyond the recent strip
 RESUME_WINDOW_S = 15 * 60  # after a restart, reopen an unfinished job this young
 
@@ -246,8 +247,13 @@ class KioskApp:
             self.step()
 
     def fps(self) -> int:
+        """Full rate with a live preview; a spinner needs ~12 fps; still screens idle_fps."""
         k = self.cfg.kiosk
-        return k.fps if self.screen.live_preview or self.screen.name == "capture" else k.idle_fps
+        if self.screen.live_preview or self.screen.name == "capture":
+            return k.fps
+        if self.screen.animated:
+            return max(k.idle_fps, min(k.fps, ANIMATED_FPS))
+        return k.idle_fps
 
     def run(self) -> int:
         clock = pygame.time.Clock()

@@ -19,6 +19,7 @@ class Screen:
 
     name = "screen"
     live_preview = False
+    animated = False  # a spinner: a moderate frame rate even without a preview
 
     def __init__(self, app: "KioskApp") -> None:
         self.app = app

@@ -11,6 +11,7 @@ from kiosk.screens.base import Screen, blurred_backdrop, header, job_phase
 
 class ProcessingScreen(Screen):
     name = "processing"
+    animated = True
 
     def enter(self, job_id: str = "", **kw) -> None:
         self.job_id = job_id

@@ -10,6 +10,7 @@ from kiosk.screens.base import Screen, header
 
 class ReconnectingScreen(Screen):
     name = "reconnecting"
+    animated = True
 
     def update(self, now: float) -> None:
         if self.app.camera.state == "live":

@@ -308,3 +308,29 @@ def test_camera_failure_at_capture_shows_the_camera_error(kiosk_config, make_app
     finger(app, *app.screen.button.center)
     app.step()
     assert app.screen.name == "attract"
+
+
+def test_broker_down_during_a_shot(kiosk_config, make_app, worker, broker):
+    """The screen keeps running with the broker gone; the job reaches a worker once it is back
+    (paho re-sends the queued publish, and re-dispatch covers a worker that resubscribed late)."""
+    clock = FakeClock()
+    app = make_app(kiosk_config("countdown_s = 0\nredispatch_s = 1"), (800, 480), clock=clock)
+    live(app)
+    assert poll(lambda: app.jobs.mqtt.connected, 10, step=app.step)
+    broker.stop()
+    assert poll(lambda: not app.jobs.mqtt.connected, 10, step=app.step)
+    assert app.request_shot()
+    job_id = app.screen.job_id
+    assert poll(lambda: app.jobs.ledger.get(job_id) is not None, 10, step=app.step)
+    frames = app.frames
+    for _ in range(20):  # the loop is not blocked by the missing broker
+        clock.advance(0.1)
+        app.step()
+    assert app.frames == frames + 20
+    assert app.jobs.ledger.get(job_id).sent_at is None
+    assert app.screen.name == "processing"
+    broker.start()
+    assert poll(lambda: job_id in worker.job_ids(), 30, step=app.step)
+    assert poll(lambda: app.jobs.ledger.get(job_id).sent_at is not None, 15, step=app.step)
+    worker.finish(job_id)
+    assert poll(lambda: app.screen.name == "result", 20, step=app.step)

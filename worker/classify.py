@@ -8,7 +8,6 @@ operator-facing `detail` for the log (the guest sees GUEST_MESSAGES[kind]).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from booth.protocol import ErrorKind

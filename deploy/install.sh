@@ -301,6 +301,7 @@ if ((with_venv)); then
         read -r -a pip_args <<<"${BOOTH_PIP_ARGS:-}"
         # Build from a clean copy: no build/ or egg-info left in the checkout, no stale files.
         build_dir="$(mktemp -d)"
+        trap 'rm -rf "$build_dir"' EXIT
         tar -C "$src" --exclude=__pycache__ --exclude='*.pyc' -cf - pyproject.toml README.md \
             booth kiosk worker | tar -C "$build_dir" -xf -
         "$venv/bin/python" -m pip install -q "${pip_args[@]}" "$build_dir"

@@ -49,7 +49,8 @@ def fake_dev(tmp_path: Path, *names: str) -> Path:
 
 # ----------------------------------------------------------------------------- camera
 def test_camera_fails_without_any_camera(cfg_of, tmp_path):
-    c = doctor.check_camera(cfg_of(), Probe(dev=fake_dev(tmp_path), use_kiosk_probe=False, run=NO_CMD))
+    c = doctor.check_camera(cfg_of(), Probe(dev=fake_dev(tmp_path), use_kiosk_probe=False,
+                                            run=NO_CMD))
     assert c.level == FAIL and c.found.startswith("no camera:")
     assert "camera.backend = \"file\"" in c.fix
 

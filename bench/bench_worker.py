@@ -79,12 +79,14 @@ class Kiosk:
 
 
 def spawn_worker(tmp: Path, broker: Mosquitto, fake: FakeGemini, concurrency: int,
-                 wid: str) -> subprocess.Popen:
+                 wid: str, key: bool = True) -> subprocess.Popen:
     conf = tmp / "booth.toml"
     conf.write_text(f'[worker]\nid = "{wid}"\ndeadline_s = 60\nconcurrency = {concurrency}\n')
     env = dict(os.environ, BOOTH_MQTT_URL=broker.url, BOOTH_DATA_DIR=str(tmp / "data"),
                BOOTH_ID=BOOTH, GEMINI_API_KEY="bench-dummy", GEMINI_BASE_URL=fake.url,
                BOOTH_CONFIG=str(conf))
+    if not key:
+        env.pop("GEMINI_API_KEY")
     return subprocess.Popen([sys.executable, "-m", "booth.cli", "worker", "--log-level",
                              "WARNING"], cwd=ROOT, env=env)
 
@@ -152,12 +154,26 @@ def run(args: argparse.Namespace) -> None:
                 print(f"throughput at concurrency {n}: {rate:.2f} jobs/s over {count} jobs "
                       f"= {rate / ideal:.2f} x N/L (target >= 0.90); worker peak RSS "
                       f"{peak:.0f} MB")
+
+            # 3. no API key: every job gets the local effect (the heaviest path for memory)
+            proc = spawn_worker(tmp, broker, fake, 2, "bench-local", key=False)
+            assert kiosk.wait(lambda: "bench-local" in kiosk.online, 30)
+            t0 = time.perf_counter()
+            jobs = [kiosk.send(payload) for _ in range(args.rounds * 4)]
+            assert kiosk.wait(lambda: all(j in kiosk.done for j in jobs), 120)
+            elapsed = max(kiosk.done[j] for j in jobs) - t0
+            peak = peak_rss_mb(proc.pid)
+            rss = max(rss, peak)
+            proc.terminate()
+            proc.wait(30)
+            print(f"no API key (local effect), concurrency 2: {len(jobs) / elapsed:.1f} jobs/s "
+                  f"at 1536 px; worker peak RSS {peak:.0f} MB")
         finally:
             kiosk.c.loop_stop()
             fake.close()
             broker.stop(kill=True)
 
-    # 3. local effect per 1536-px image (in this process: cascades loaded once)
+    # 4. local effect per 1536-px image (in this process: cascades loaded once)
     from worker.local_effect import LocalEffect
     effect = LocalEffect()
     for name in ("portrait", "no-face"):

@@ -308,7 +308,7 @@ def _draw_grills(img: np.ndarray, face: Face) -> None:
     """Gold teeth set with small diamonds over the smiling mouth."""
     sx, sy, sw, sh = face.smile  # type: ignore[misc]
     mx0, mx1 = sx + sw * 0.14, sx + sw * 0.86
-    top, height = sy + sh * 0.28, sh * 0.4
+    top, height = sy + sh * 0.44, sh * 0.36
     n = 6
     tw = (mx1 - mx0) / n
     ss = max(1, min(4, math.ceil(24 / max(1.0, tw))))
@@ -326,6 +326,13 @@ def _draw_grills(img: np.ndarray, face: Face) -> None:
         ty0 = (top - lift - y0) * ss
         ty1 = ty0 + th * ss
         rad = (tx1 - tx0) * 0.3
+        # the dark seam between teeth: a base slightly larger than the tooth
+        g = tw * 0.07 * ss
+        base = np.array([_p(tx0 - g, ty0 - g * 0.5), _p(tx1 + g, ty0 - g * 0.5),
+                         _p(tx1 + g - rad * 0.4, ty1 + g), _p(tx0 - g + rad * 0.4, ty1 + g)],
+                        np.int32)
+        cv2.fillConvexPoly(layer, base, (14, 52, 92), cv2.LINE_AA, SHIFT)
+        cv2.fillConvexPoly(alpha, base, 0.9, cv2.LINE_AA, SHIFT)
         # a rounded tooth: body plus rounded bottom corners, gold shaded top to bottom
         steps = 8
         for k in range(steps):

@@ -100,3 +100,26 @@ def test_two_workers_share_twenty_jobs_each_completed_once(worker_config, start_
     assert set(completed.values()) == {1}
     assert set(workers) == {"wa", "wb"} and min(workers.values()) >= 3, workers
     assert len(fake.requests) == 20
+
+
+def test_broker_restart_mid_job_the_job_still_completes(worker_config, start_worker, broker,
+                                                        fake):
+    from tests.worker.helpers import Kiosk
+
+    fake.script(Reply.image(delay=2))
+    start_worker(worker_config("deadline_s = 30"))
+    k = Kiosk(broker.port)
+    try:
+        job = k.send(portrait_bytes())
+        assert wait_until(lambda: fake.in_flight == 1, 20)
+    finally:
+        k.close()
+    broker.restart()
+    # a fresh kiosk connection reads the retained final status and result
+    k2 = Kiosk(broker.port)
+    try:
+        final = k2.final(job, timeout=60)
+        assert final is not None and final.status is JobStatus.COMPLETED
+        assert wait_until(lambda: len(k2.results(job)) >= 1, 20)
+    finally:
+        k2.close()

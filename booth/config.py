@@ -60,7 +60,8 @@ class GeminiConfig:
 
 @dataclass
 class WorkerConfig:
-    id: str = _f("", "Worker id for its availability topic (empty: worker-<hostname>-<pid>)")
+    id: str = _f("", "Worker id = MQTT client id (empty: worker-<hostname>-<slot>, stable "
+                 "across restarts)")
     concurrency: int = _f(2, "Jobs one worker processes at once (also its MQTT receive maximum)",
                           min=1, max=64)
     deadline_s: float = _f(60.0, "Per-job deadline for the model call, retries included", min=1,

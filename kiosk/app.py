@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import OrderedDict
 import os
 import time
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
@@ -35,6 +35,8 @@ from kiosk.theme import Fonts, Layout
 log = logging.getLogger(__name__)
 
 SHOT_DEBOUNCE_S = 1.0
+# Screens the headless auto-shooter shoots from (a guest may shoot while earlier jobs process).
+AUTO_SHOOT_SCREENS = ("attract", "processing", "result")
 IMAGE_CACHE_BYTES = 48_000_000  # decoded results/thumbnails kept for drawing (a Pi has little RAM)
 ANIMATED_FPS = 12  # screens with a spinner but no camera preview
 KEEP_SHOTS = 4  # display-sized captured shots kept beyond the recent strip
@@ -172,12 +174,15 @@ class KioskApp:
                 self.go("attract")
 
     # ------------------------------------------------------------------ public API
-    def request_shot(self, style: str | None = None) -> bool:
-        """What a tap on the shutter does: start the countdown (debounced). False if ignored."""
+    def request_shot(self, style: str | None = None, debounce: bool = True) -> bool:
+        """What a tap on the shutter does: start the countdown (debounced). False if ignored.
+
+        `debounce=False` is for the headless auto-shooter, whose interval is its own limit.
+        """
         if self.screen.name in ("countdown", "capture", "reconnecting"):
             return False
         now = self.now()
-        if now - self._last_shot_at < SHOT_DEBOUNCE_S:
+        if debounce and now - self._last_shot_at < SHOT_DEBOUNCE_S:
             return False
         if self.camera.state != "live":
             return False
@@ -401,10 +406,10 @@ class KioskApp:
 
     def _automation(self, now: float) -> None:
         """Headless auto-shooting and the control directory (tests, `booth up --headless`)."""
-        if self.auto_shoot_interval and self.screen.name in ("attract", "processing", "result") and \
+        if self.auto_shoot_interval and self.screen.name in AUTO_SHOOT_SCREENS and \
                 now - self._last_auto >= self.auto_shoot_interval and \
                 (not self.max_shots or len(self.session_jobs) < self.max_shots):
-            if self.request_shot(None):
+            if self.request_shot(None, debounce=False):
                 self._last_auto = now
         if self.max_shots and len(self.session_jobs) >= self.max_shots and \
                 self.session_jobs <= self.finished_jobs:

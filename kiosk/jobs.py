@@ -28,8 +28,8 @@ import numpy as np
 from booth.config import Config
 from booth.fsutil import atomic_write
 from booth.mqtt import MqttConnection, PublishHandle
-from booth.protocol import (ErrorKind, JobError, JobMeta, JobStatus, ProtocolError, Status, Topics, TopicKind,
-                            new_job_id, parse_availability, utc_now_iso)
+from booth.protocol import (ErrorKind, JobError, JobMeta, JobStatus, ProtocolError, Status,
+                            TopicKind, Topics, new_job_id, parse_availability, utc_now_iso)
 from kiosk.ledger import JobRow, Ledger, ledger_path, photo_dir
 from kiosk.share.links import share_url
 

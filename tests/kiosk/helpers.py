@@ -7,7 +7,6 @@ import uuid
 from pathlib import Path
 
 import cv2
-import numpy as np
 import paho.mqtt.client as paho
 
 from booth.protocol import (Effect, JobError, JobMeta, JobStatus, Status, Topics, result_properties)

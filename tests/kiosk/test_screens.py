@@ -12,7 +12,7 @@ import pytest
 
 from booth.protocol import ErrorKind, JobError
 from tests.kiosk.conftest import FakeClock
-from tests.kiosk.helpers import FIXTURES, SCREENS_OUT, poll
+from tests.kiosk.helpers import SCREENS_OUT, poll
 
 SIZES = [(800, 480), (1920, 1080), (1080, 1920)]
 
@@ -55,19 +55,26 @@ def save(app, name: str) -> None:
     assert img.std() > 10, f"{name} looks blank"
 
 
-def decode_qr(app) -> str:
-    """Read the QR code off the screen as a phone would: the whole screen, then the code's area
-    (OpenCV's detector is pickier on a busy full frame and on small modules)."""
-    arr = pygame.surfarray.array3d(app.surface).swapaxes(0, 1)
-    bgr = cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_RGB2BGR)
-    r = app.screen.qr_rect.inflate(40, 40).clip(app.surface.get_rect())
-    crop = bgr[r.top:r.bottom, r.left:r.right]
-    candidates = [bgr, crop, cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)]
-    for img in candidates:
+def read_qr(bgr: np.ndarray) -> str:
+    """OpenCV's QRCodeDetector, tried like a phone's camera sees a code (as is, smaller, slightly
+    soft), then OpenCV's Aruco-based detector: the classic one misses ~4 % of pixel-perfect codes
+    (checked: 8 of 200 random share URLs), which the variants read."""
+    variants = [bgr, cv2.resize(bgr, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
+                cv2.GaussianBlur(bgr, (3, 3), 0)]
+    for img in variants:
         text, _pts, _ = cv2.QRCodeDetector().detectAndDecode(img)
         if text:
             return text
-    return ""
+    text, _pts, _ = cv2.QRCodeDetectorAruco().detectAndDecode(bgr)
+    return text
+
+
+def decode_qr(app) -> str:
+    """Read the result screen's download QR: the code's area as a phone would frame it."""
+    arr = pygame.surfarray.array3d(app.surface).swapaxes(0, 1)
+    bgr = cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_RGB2BGR)
+    r = app.screen.qr_rect.inflate(40, 40).clip(app.surface.get_rect())
+    return read_qr(np.ascontiguousarray(bgr[r.top:r.bottom, r.left:r.right])) or read_qr(bgr)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -228,6 +235,6 @@ def test_result_with_wifi_join_code(kiosk_config, make_app, worker):
         r = app.screen.wifi_rect.inflate(30, 30).clip(app.surface.get_rect())
         crop = cv2.resize(bgr[r.top:r.bottom, r.left:r.right], None, fx=2, fy=2,
                           interpolation=cv2.INTER_NEAREST)
-        text, _p, _ = cv2.QRCodeDetector().detectAndDecode(crop)
+        text = read_qr(crop)
         assert text == "WIFI:T:WPA;S:AnnaBen-Booth;P:confetti2026;;"
         app.close()

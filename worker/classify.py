@@ -26,6 +26,7 @@ class ModelError(Exception):
         self.kind = kind
         self.detail = detail
         self.retry_after_s = retry_after_s
+        self.attempts = 1  # model calls made for the job when it was given up (set by retry)
 
 
 def parse_duration(value: Any) -> float | None:

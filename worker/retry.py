@@ -71,15 +71,20 @@ def call_with_retries(fn: Callable[[float], T], deadline: float, gate: RateGate,
     rng = rng or random.Random()
     attempt = 0
     last: ModelError | None = None
+
+    def give_up(exc: ModelError) -> ModelError:
+        exc.attempts = max(1, attempt)
+        return exc
+
     while True:
         if not gate.wait(deadline):
             wait = gate.paused_for
-            raise ModelError(ErrorKind.RATE_LIMITED,
-                             f"rate limited for another {wait:.1f} s, past the job's deadline",
-                             round(wait, 1))
+            raise give_up(ModelError(ErrorKind.RATE_LIMITED,
+                                     f"rate limited for another {wait:.1f} s, past the job's "
+                                     "deadline", round(wait, 1)))
         remaining = deadline - clock()
         if remaining <= 0.05:
-            raise last or ModelError(ErrorKind.TIMEOUT, "the job's deadline passed")
+            raise give_up(last or ModelError(ErrorKind.TIMEOUT, "the job's deadline passed"))
         attempt += 1
         try:
             return fn(remaining), attempt
@@ -89,15 +94,16 @@ def call_with_retries(fn: Callable[[float], T], deadline: float, gate: RateGate,
                 gate.pause(exc.retry_after_s if exc.retry_after_s is not None
                            else backoff.delay(attempt + 1, rng) + 1.0)
             if exc.kind not in TRANSIENT_KINDS:
-                raise
+                raise give_up(exc) from None
             if exc.kind is ErrorKind.TIMEOUT and clock() >= deadline - 0.05:
-                raise ModelError(ErrorKind.TIMEOUT,
-                                 f"no answer within the job's deadline ({exc.detail})") from None
+                raise give_up(ModelError(ErrorKind.TIMEOUT,
+                                         f"no answer within the job's deadline ({exc.detail})")
+                              ) from None
             delay = backoff.delay(attempt, rng)
             if exc.kind is ErrorKind.RATE_LIMITED:
                 delay = 0.0  # the gate does the waiting
             if clock() + delay >= deadline:
-                raise
+                raise give_up(exc) from None
             if on_retry:
                 on_retry(attempt, exc, delay)
             if delay:

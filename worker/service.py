@@ -324,8 +324,8 @@ class Worker:
             level = logging.ERROR if exc.kind is ErrorKind.INTERNAL else logging.WARNING
             log.log(level, "job %s: model call failed: %s: %s", job, exc.kind.value, exc.detail)
             if self.cfg.worker.fallback == "local" and exc.kind in FALLBACK_KINDS:
-                return Produced(self._local(small()), Effect.LOCAL, error, 1, model_s)
-            return Produced(None, None, error, 1, model_s)
+                return Produced(self._local(small()), Effect.LOCAL, error, exc.attempts, model_s)
+            return Produced(None, None, error, exc.attempts, model_s)
 
     def _as_jpeg(self, data: bytes, mime: str) -> bytes:
         """The model's picture as a JPEG; an undecodable picture counts as no image."""

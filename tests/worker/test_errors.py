@@ -45,6 +45,7 @@ def test_error_kind(case, fallback, worker_config, start_worker, kiosk, fake, ou
     assert [s.status for s in kiosk.statuses(job)][:2] == [JobStatus.PENDING,
                                                             JobStatus.PROCESSING]
     assert min_req <= len(fake.requests) <= max_req, [r.answered for r in fake.requests]
+    assert final.attempt == len(fake.requests)  # `attempt` counts the model calls made
     if fallback == "local" and falls_back:
         assert final.status is JobStatus.COMPLETED and final.effect is Effect.LOCAL
         [(data, props)] = kiosk.results(job)

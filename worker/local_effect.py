@@ -177,6 +177,23 @@ def _link(layer: np.ndarray, alpha: np.ndarray, a: tuple[float, float], b: tuple
     cv2.ellipse(alpha, _p(cx, cy), axes, ang, 0, 360, 1.0, -1, cv2.LINE_AA, SHIFT)
 
 
+def _cuban_link(layer: np.ndarray, alpha: np.ndarray, a: tuple[float, float],
+                b: tuple[float, float], r: float, tilt: bool) -> None:
+    """One link of a gold Cuban chain: a thick oval ring, twisted alternately, lit from above."""
+    ang = math.degrees(math.atan2(b[1] - a[1], b[0] - a[0])) + (18 if tilt else -18)
+    cx, cy = (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
+    outer = (int(r * 1.05 * ONE), int(r * 0.62 * ONE))
+    thick = max(1, int(r * 0.34))
+    cv2.ellipse(layer, _p(cx, cy), outer, ang, 0, 360, tuple(float(v) for v in GOLD_DARK * 0.7),
+                thick + max(2, int(r * 0.16)), cv2.LINE_AA, SHIFT)
+    cv2.ellipse(layer, _p(cx, cy), outer, ang, 0, 360, _lerp(GOLD_DARK, GOLD_LIGHT, 0.55),
+                thick, cv2.LINE_AA, SHIFT)
+    cv2.ellipse(layer, _p(cx, cy - r * 0.08), outer, ang, 200, 340, _lerp(GOLD_DARK, GOLD_LIGHT, 1),
+                max(1, thick // 2), cv2.LINE_AA, SHIFT)
+    cv2.ellipse(alpha, _p(cx, cy), outer, ang, 0, 360, 1.0, thick + max(2, int(r * 0.16)),
+                cv2.LINE_AA, SHIFT)
+
+
 def _sparkle(img: np.ndarray, cx: float, cy: float, size: float) -> None:
     """A four-pointed glint, added (lighten) onto the picture."""
     s = max(2.0, size)
@@ -225,11 +242,12 @@ def _composite(img: np.ndarray, layer: np.ndarray, alpha: np.ndarray, x0: int, y
     img[ya:yb, xa:xb] = np.clip(roi, 0, 255).astype(np.uint8)
 
 
-def _chain_path(face: Face) -> list[tuple[float, float]]:
+def _chain_path(face: Face, spread: float = 0.62, depth: float = 0.85,
+                top: float = 1.15) -> list[tuple[float, float]]:
     """Points of a necklace hanging from the sides of the neck onto the chest."""
     cx = face.x + face.w / 2
-    cy = face.y + face.h * 1.15
-    a, b = face.w * 0.62, face.h * 0.85
+    cy = face.y + face.h * top
+    a, b = face.w * spread, face.h * depth
     pts = []
     for i in range(181):
         t = math.radians(8 + i * (164 / 180))
@@ -262,8 +280,10 @@ def _draw_chain(img: np.ndarray, face: Face) -> None:
     bottom = max(centers, key=lambda p: p[1])
     pend_r = r * 2.3
     pend = (bottom[0], bottom[1] + r * 1.1 + pend_r * 1.25)
-    xs = [p[0] for p in centers] + [pend[0]]
-    ys = [p[1] for p in centers] + [pend[1]]
+    # a second, longer strand: gold Cuban links under the diamonds (layered chains)
+    cuban = _spaced(_chain_path(face, 0.74, 1.08, 1.1), r * 1.25)
+    xs = [p[0] for p in centers + cuban] + [pend[0]]
+    ys = [p[1] for p in centers + cuban] + [pend[1]]
     pad = pend_r * 1.7 + 4
     x0, y0 = int(min(xs) - pad), int(min(ys) - pad)
     x1, y1 = int(max(xs) + pad), int(max(ys) + pad)
@@ -275,6 +295,8 @@ def _draw_chain(img: np.ndarray, face: Face) -> None:
         return (p[0] - x0) * ss, (p[1] - y0) * ss
 
     rs = r * ss
+    for i, (a, b) in enumerate(zip(cuban, cuban[1:])):
+        _cuban_link(layer, alpha, L(a), L(b), rs * 0.95, i % 2 == 0)
     for a, b in zip(centers, centers[1:]):
         _link(layer, alpha, L(a), L(b), rs)
     # the pendant: a bail from the lowest link, a halo of small stones round a big one

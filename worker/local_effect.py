@@ -43,10 +43,7 @@ class Face:
 class EffectResult:
     image: np.ndarray
     faces: list[Face] = field(default_factory=list)
-
-    @property
-    def framed(self) -> bool:
-        return not self.faces
+    framed: bool = False
 
 
 class LocalEffect:
@@ -110,14 +107,15 @@ class LocalEffect:
         """A new picture (the input is not modified)."""
         out = image.copy()
         faces = self.detect(image)
+        shown = 0
         for face in faces:
-            _draw_chain(out, face)
+            shown += _draw_chain(out, face)
         for face in faces:
             if face.smile is not None:
                 _draw_grills(out, face)
-        if not faces:
+        if shown < 3:  # no face, or a close-up whose chain falls off the picture
             _draw_frame(out)
-        return EffectResult(out, faces)
+        return EffectResult(out, faces, framed=shown < 3)
 
 
 # ---------------------------------------------------------------------- drawing helpers
@@ -273,7 +271,8 @@ def _spaced(path: list[tuple[float, float]], step: float) -> list[tuple[float, f
     return out
 
 
-def _draw_chain(img: np.ndarray, face: Face) -> None:
+def _draw_chain(img: np.ndarray, face: Face) -> int:
+    """Draw the chains and pendant; returns how many diamonds landed inside the picture."""
     r = max(2.5, face.w * 0.066)
     path = _chain_path(face)
     centers = _spaced(path, r * 2.3)
@@ -324,6 +323,8 @@ def _draw_chain(img: np.ndarray, face: Face) -> None:
         if i % 4 == 1:
             _sparkle(img, c[0] - r * 0.3, c[1] - r * 0.3, r * 1.6)
     _sparkle(img, pend[0] - pend_r * 0.35, pend[1] - pend_r * 0.4, pend_r * 1.9)
+    h, w = img.shape[:2]
+    return sum(1 for (x, y) in centers if 0 <= x < w and 0 <= y < h)
 
 
 def _draw_grills(img: np.ndarray, face: Face) -> None:

@@ -103,3 +103,12 @@ def test_no_api_key_every_job_gets_the_local_effect_and_says_so_once(
         assert decode(data) is not None
     assert fake.requests == []
     assert caplog.text.count("no GEMINI_API_KEY") == 1
+
+
+def test_close_up_whose_chain_falls_off_the_picture_also_gets_the_frame(effect, out_dir):
+    img = cv2.imread(str(FIXTURES / "portrait.jpg"))[40:200, 140:310]
+    res = effect.apply(img)
+    cv2.imwrite(str(out_dir / "local-closeup.png"), res.image)
+    assert len(res.faces) == 1 and res.framed
+    d = _diff(img, res.image)
+    assert (d[:4].ravel() > 40).mean() > 0.5       # the frame's top edge

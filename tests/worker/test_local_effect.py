@@ -112,3 +112,15 @@ def test_close_up_whose_chain_falls_off_the_picture_also_gets_the_frame(effect, 
     assert len(res.faces) == 1 and res.framed
     d = _diff(img, res.image)
     assert (d[:4].ravel() > 40).mean() > 0.5       # the frame's top edge
+
+
+def test_two_faces_two_chains(effect, out_dir):
+    one = cv2.imread(str(FIXTURES / "portrait.jpg"))
+    two = np.hstack([one, cv2.flip(one, 1)])
+    res = effect.apply(two)
+    cv2.imwrite(str(out_dir / "local-two-faces.png"), res.image)
+    assert len(res.faces) == 2 and not res.framed
+    d = _diff(two, res.image)
+    for f in res.faces:
+        below = d[f.y + f.h + f.h // 4:f.y + 2 * f.h, f.x:f.x + f.w]
+        assert (below > 40).mean() > 0.15

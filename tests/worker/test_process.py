@@ -123,3 +123,18 @@ def test_broker_restart_mid_job_the_job_still_completes(worker_config, start_wor
         assert wait_until(lambda: len(k2.results(job)) >= 1, 20)
     finally:
         k2.close()
+
+
+def test_stop_with_a_job_past_the_grace_period_leaves_it_for_redelivery(worker_config,
+                                                                         start_worker, kiosk,
+                                                                         fake):
+    fake.script(Reply.image(delay=3))
+    cfg = worker_config("deadline_s = 30")
+    w = start_worker(cfg)
+    job = kiosk.send(portrait_bytes())
+    assert wait_until(lambda: fake.in_flight == 1, 20)
+    assert w.stop(grace_s=0.3) is False          # could not finish: not acked
+    assert not any(s.status.is_final for s in kiosk.statuses(job))
+    start_worker(cfg)                            # same id: the broker hands the job back
+    final = kiosk.final(job, timeout=60)
+    assert final is not None and final.status is JobStatus.COMPLETED

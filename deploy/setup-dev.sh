@@ -4,8 +4,8 @@
 # Idempotent and quick on a second run: it installs only what is missing.
 set -euo pipefail
 
-mode=run
-if [[ "${1:-}" == "--test" ]]; then mode=test; fi
+mode="run"
+if [[ "${1:-}" == "--test" ]]; then mode="test"; fi
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 
@@ -13,7 +13,7 @@ sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
 
 # Debian packages: the broker always; for the tests also the browser for the download page,
-# shellcheck and systemd-analyze for the deploy files.
+# the shell linter and systemd-analyze for the deploy files.
 pkgs=(mosquitto python3-venv)
 if [[ "$mode" == test ]]; then
     pkgs+=(mosquitto-clients chromium shellcheck systemd)

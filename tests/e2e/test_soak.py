@@ -36,9 +36,7 @@ def snapshot(up: psutil.Process) -> dict[str, tuple[int, int]]:
 @pytest.mark.slow
 def test_soak_500_jobs(tmp_path, broker):
     fake = FakeGemini(latency=(0.0, 1.0), default=Reply.image(mode="echo"))
-    rig = Rig(tmp_path, broker, gemini_url=fake.url,
-              extra_toml="[worker]\nconcurrency = 4\n".replace("[worker]\n", "")
-              if False else "")
+    rig = Rig(tmp_path, broker, gemini_url=fake.url)
     # more worker slots than the default: the kiosk shoots faster than one model answer
     rig.config.write_text(rig.config.read_text().replace("concurrency = 2", "concurrency = 4"))
     log = rig.logs / "up.log"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.report import figure  # noqa: E402
 from tests.deploy.deploytools import (Client, GeneratedBroker, credentials,  # noqa: E402
                                       job_properties, run_install, wait_until)
 from tests.deploy.test_bridge import (BOOTH, CentralBroker, FakeWorker, bridge_conf,  # noqa: E402
@@ -89,6 +90,9 @@ def main() -> None:
     print("| measurement | result |\n|---|---|")
     for name, value in rows:
         print(f"| {name} | {value} |")
+    for name, value in rows:
+        number, unit = value.split(" ", 1)
+        figure(name, float(number), unit, digits=2 if unit.startswith("s") else 1)
     print(json.dumps(dict(rows)), file=sys.stderr)
 
 

@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.report import figure  # noqa: E402
 from booth.protocol import Effect, JobStatus, Status, new_job_id  # noqa: E402
 from kiosk.ledger import Ledger, ledger_path, photo_dir  # noqa: E402
 
@@ -187,6 +188,11 @@ def main() -> int:
           f"(high-water {r['rss_hwm']:.0f} MB) | ≤ 100 MB |")
     print(f"| errors | {r['errors']} of {r['downloads'] + r['errors']} | 0 |")
     print("RESULT:", "all targets met" if ok else "TARGET MISSED")
+    figure(f"downloads/s, {args.clients} clients, {size / 1e6:.1f} MB", r["rate"], "/s", "≥ 200",
+           r["rate"] >= 200, digits=0)
+    figure("download latency p99", r["p99"] * 1000, "ms", "≤ 1000 ms", r["p99"] <= 1.0, digits=0)
+    figure("share server RSS under load", r["rss_peak"], "MB", "≤ 100 MB", r["rss_peak"] <= 100,
+           digits=0)
     return 0 if ok else 1
 
 

@@ -201,6 +201,18 @@ class Worker:
                 self._last_prune = time.monotonic()
                 self.store.prune()
 
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    def _remember(self, status: Status, result: bytes | None) -> None:
+        """Keep the outcome for duplicates; a full disk costs dedupe, never the job."""
+        try:
+            self.store.put(status, result)
+        except OSError as exc:
+            log.warning("job %s: could not keep its result for duplicates (%s)", status.job_id,
+                        exc)
+
     def _ack(self, msg: Any) -> None:
         if msg.qos > 0:
             self.mqtt.ack(msg.mid, msg.qos)
@@ -224,7 +236,7 @@ class Worker:
         try:
             header = read_header(self.topics, msg.topic, msg.properties)
         except BadJob as exc:
-            self.counts["rejected"] += 1
+            self._count("rejected")
             log.warning("job on %s rejected (%d bytes): %s; no status can be sent without a "
                         "job id; acked", msg.topic, len(payload), exc)
             self._ack(msg)
@@ -233,6 +245,15 @@ class Worker:
         try:
             with lock:  # a duplicate waits for the first copy, then hits the dedupe store
                 self._handle_job(msg, header, payload, arrived)
+        except Exception:
+            # A bug or a broken disk must not hold a receive-maximum slot forever, nor leave
+            # the guest waiting: the job ends failed/internal and is acked.
+            log.exception("job %s: failed (internal error)", header.job_id)
+            self._count("failed")
+            status = self._status(header, JobStatus.FAILED, None,
+                                  JobError.for_guest(ErrorKind.INTERNAL), 1)
+            if self._publish_final(header, status, None):
+                self._ack(msg)
         finally:
             self._release_job_lock(header.job_id)
 
@@ -244,7 +265,7 @@ class Worker:
             queue_wait = max(0.0, (datetime.now(timezone.utc) - header.created_at).total_seconds())
         done = self.store.get(job)
         if done is not None:
-            self.counts["duplicates"] += 1
+            self._count("duplicates")
             log.info("job %s: duplicate%s; republishing its stored %s result", job,
                      " (redelivered)" if msg.dup else "", done.status.status.value)
             if self._publish_final(header, done.status, done.result, done.content_type):
@@ -254,11 +275,11 @@ class Worker:
             decoded = decode_job_image(payload, self.cfg.worker.max_bytes,
                                        self.cfg.worker.max_pixels)
         except BadJob as exc:
-            self.counts["rejected"] += 1
+            self._count("rejected")
             status = self._status(header, JobStatus.FAILED, None,
                                   JobError.for_guest(ErrorKind.BAD_INPUT), 1)
             log.warning("job %s: failed (bad_input: %s, %d bytes)", job, exc, len(payload))
-            self.store.put(status, None)
+            self._remember(status, None)
             if self._publish_final(header, status, None):
                 self._ack(msg)
             return
@@ -276,10 +297,10 @@ class Worker:
             produced = Produced(None, None, JobError.for_guest(ErrorKind.BAD_INPUT), 1, 0.0)
         final = JobStatus.COMPLETED if produced.result is not None else JobStatus.FAILED
         status = self._status(header, final, produced.effect, produced.error, produced.attempts)
-        self.store.put(status, produced.result)
+        self._remember(status, produced.result)
         ok = self._publish_final(header, status, produced.result)
         total = time.monotonic() - started
-        self.counts[final.value] += 1
+        self._count(final.value)
         cause = f" ({produced.error.kind.value})" if produced.error else ""
         log.info("job %s: %s%s effect=%s attempts=%d queue wait %.2f s, model %.2f s, total "
                  "%.2f s", job, final.value, cause, produced.effect.value if produced.effect

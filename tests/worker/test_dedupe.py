@@ -77,3 +77,34 @@ def test_store_expiry_and_prune(tmp_path):
     from booth.protocol import ProtocolError
     with pytest.raises(ProtocolError):
         store.get("../../etc/passwd")  # a job id never becomes a path outside the store
+
+
+def test_unwritable_dedupe_store_costs_dedupe_not_the_job(worker_config, start_worker, kiosk,
+                                                          fake):
+    import shutil
+
+    w = start_worker(worker_config())
+    shutil.rmtree(w.store.folder)
+    w.store.folder.write_text("not a folder")   # every write into the store now fails
+    job = kiosk.send(portrait_bytes())
+    final = kiosk.final(job)
+    assert final.status is JobStatus.COMPLETED and len(kiosk.results(job)) == 1
+
+
+def test_a_crash_while_handling_ends_failed_internal_and_the_worker_goes_on(
+        worker_config, start_worker, kiosk, fake):
+    from booth.protocol import ErrorKind
+
+    w = start_worker(worker_config("concurrency = 1", key=False))
+    real = w.effect.apply
+
+    def broken(image):
+        raise RuntimeError("simulated bug")
+
+    w.effect.apply = broken
+    job = kiosk.send(portrait_bytes())
+    final = kiosk.final(job)
+    assert final.status is JobStatus.FAILED and final.error.kind is ErrorKind.INTERNAL
+    w.effect.apply = real
+    job2 = kiosk.send(portrait_bytes())   # receive maximum 1: only works if the first was acked
+    assert kiosk.final(job2).status is JobStatus.COMPLETED

@@ -18,6 +18,8 @@ Google error body: 400, 401, 403, 404, 500, 503 …), ``malformed`` (200 with br
 takes ``delay=`` seconds (a slow model); ``FakeGemini(latency=L)`` adds L to every answer, and
 ``latency=(lo, hi)`` a seeded random latency. Responses are camelCase like Google's (the SDK reads
 snake_case fields as missing). ``GET /{version}/models/{model}`` answers like the real API.
+A request without an API key gets 403; ``FakeGemini(api_keys={"k"})`` also refuses other keys
+with 400 API_KEY_INVALID (refused requests are not recorded and do not use up the script).
 """
 
 from __future__ import annotations
@@ -157,8 +159,13 @@ class FakeGemini:
     """The fake server; starts listening on a free loopback port at construction."""
 
     def __init__(self, latency: float | tuple[float, float] = 0.0, seed: int = 1234,
-                 default: Reply | None = None) -> None:
+                 default: Reply | None = None, api_keys: set[str] | None = None,
+                 models: set[str] | None = None) -> None:
+        """`api_keys`: accepted keys (None: any non-empty key); `models`: known model names
+        for GET /{version}/models/{name} (None: any)."""
         self.latency = latency
+        self.api_keys = api_keys
+        self.models = models
         self.default = default or Reply.image()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -173,13 +180,21 @@ class FakeGemini:
                 pass
 
             def do_GET(self) -> None:
+                refused = outer._key_refusal(self.headers.get("x-goog-api-key"))
+                if refused is not None:
+                    return self._send(refused.status, refused.body)
                 name = self.path.split("?")[0].rsplit("/", 1)[-1]
+                if outer.models is not None and name not in outer.models:
+                    return self._send(404, Reply.error(404, f"models/{name} is not found").body)
                 self._send(200, {"name": f"models/{name}", "displayName": name,
                                  "supportedGenerationMethods": ["generateContent"]})
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                refused = outer._key_refusal(self.headers.get("x-goog-api-key"))
+                if refused is not None:
+                    return self._send(refused.status, refused.body)
                 outer._handle(self, raw)
 
             def _send(self, status: int, body: Any) -> None:
@@ -235,6 +250,16 @@ class FakeGemini:
         self.close()
 
     # ------------------------------------------------------------------ serving
+    def _key_refusal(self, key: str | None) -> Reply | None:
+        """What Google answers for a missing (403) or unknown (400 API_KEY_INVALID) key."""
+        if not key:
+            return Reply.error(403, "Method doesn't allow unregistered callers (callers without "
+                                    "established identity). Please use API Key or other form "
+                                    "of API consumer identity to call this API.")
+        if self.api_keys is not None and key not in self.api_keys:
+            return Reply.error(400, "API key not valid. Please pass a valid API key.")
+        return None
+
     def _next_reply(self) -> Reply:
         with self._lock:
             return self._state.queue.popleft() if self._state.queue else self.default

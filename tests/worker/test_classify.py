@@ -130,3 +130,25 @@ def test_backoff_full_jitter_bounds():
     for attempt in range(1, 10):
         for _ in range(50):
             assert 0 <= b.delay(attempt, rng) <= min(8.0, 0.5 * 2 ** (attempt - 1))
+
+
+def test_fake_server_refuses_unknown_keys_like_google():
+    from google import genai
+    from google.genai import types
+
+    from tests.support.fake_gemini import FakeGemini
+
+    with FakeGemini(api_keys={"good-key"}, models={"gemini-2.5-flash-image"}) as fake:
+        def client(key):
+            return genai.Client(api_key=key, http_options=types.HttpOptions(
+                base_url=fake.url, api_version="v1beta", timeout=5000))
+        bad, good = client("bad-key"), client("good-key")   # kept: a dropped Client closes
+        with pytest.raises(errors.ClientError) as exc:
+            bad.models.generate_content(model="gemini-2.5-flash-image", contents=["hi"])
+        assert classify_exception(exc.value).kind is ErrorKind.INTERNAL
+        assert good.models.get(model="gemini-2.5-flash-image").name \
+            == "models/gemini-2.5-flash-image"
+        with pytest.raises(errors.ClientError) as exc:
+            good.models.get(model="nope")
+        assert exc.value.code == 404
+        assert fake.requests == []

@@ -57,9 +57,11 @@ def test_error_kind(case, fallback, worker_config, start_worker, kiosk, fake, ou
         assert kiosk.results(job) == []
 
 
-def test_rate_limit_pause_is_honoured_then_completes(worker_config, start_worker, kiosk, fake):
+@pytest.mark.parametrize("fallback", ["local", "none"])
+def test_rate_limit_pause_is_honoured_then_completes(fallback, worker_config, start_worker, kiosk,
+                                                     fake):
     fake.script(Reply.rate_limited("2s"))
-    start_worker(worker_config("deadline_s = 20"))
+    start_worker(worker_config("deadline_s = 20", BOOTH_FALLBACK=fallback))
     job = kiosk.send(portrait_bytes())
     final = kiosk.final(job, timeout=30)
     assert final.status is JobStatus.COMPLETED and final.effect is Effect.GEMINI
@@ -81,9 +83,11 @@ def test_rate_limit_pauses_every_call_of_the_worker(worker_config, start_worker,
     assert len(later) == 2 and all(r.at - first.at >= 2.0 for r in later)
 
 
-def test_500_then_success_completes_after_retries(worker_config, start_worker, kiosk, fake):
+@pytest.mark.parametrize("fallback", ["local", "none"])
+def test_500_then_success_completes_after_retries(fallback, worker_config, start_worker, kiosk,
+                                                  fake):
     fake.script(Reply.error(500), Reply.error(503))
-    start_worker(worker_config("deadline_s = 30"))
+    start_worker(worker_config("deadline_s = 30", BOOTH_FALLBACK=fallback))
     job = kiosk.send(portrait_bytes())
     final = kiosk.final(job, timeout=40)
     assert final.status is JobStatus.COMPLETED and final.effect is Effect.GEMINI

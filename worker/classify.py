@@ -143,23 +143,28 @@ def first_image(response: Any) -> tuple[bytes, str]:
     candidates = getattr(response, "candidates", None) or []
     if not candidates:
         if block:
-            return_kind = ErrorKind.SAFETY
-            raise ModelError(return_kind, f"prompt blocked ({block})")
+            raise ModelError(ErrorKind.SAFETY, f"prompt blocked ({block})")
         raise ModelError(ErrorKind.NO_IMAGE, "the answer has no candidates")
     texts = []
     reasons = []
+    drafts = []  # images in "thought" parts: a thinking model's drafts, used only as a last resort
     for cand in candidates:
         content = getattr(cand, "content", None)
         for part in (getattr(content, "parts", None) or []):
             inline = getattr(part, "inline_data", None)
             data = getattr(inline, "data", None) if inline is not None else None
             if data:
-                return bytes(data), str(getattr(inline, "mime_type", None) or "image/png")
+                found = bytes(data), str(getattr(inline, "mime_type", None) or "image/png")
+                if not getattr(part, "thought", None):
+                    return found
+                drafts.append(found)
             if getattr(part, "text", None):
                 texts.append(part.text)
         reason = _enum_name(getattr(cand, "finish_reason", None))
         if reason:
             reasons.append(reason)
+    if drafts:
+        return drafts[-1]
     if block or any(r in SAFETY_REASONS for r in reasons):
         raise ModelError(ErrorKind.SAFETY, f"the model refused (finish reason "
                                            f"{', '.join(reasons) or block})")

@@ -152,3 +152,29 @@ def test_fake_server_refuses_unknown_keys_like_google():
             good.models.get(model="nope")
         assert exc.value.code == 404
         assert fake.requests == []
+
+
+def test_first_image_skips_thought_drafts_and_reads_finish_reasons():
+    from google.genai import types
+
+    from worker.classify import first_image
+
+    def resp(parts, finish="STOP"):
+        return types.GenerateContentResponse(candidates=[types.Candidate(
+            content=types.Content(role="model", parts=parts), finish_reason=finish)])
+
+    draft = types.Part(inline_data=types.Blob(data=b"draft", mime_type="image/png"), thought=True)
+    final = types.Part(inline_data=types.Blob(data=b"final", mime_type="image/jpeg"))
+    assert first_image(resp([types.Part(text="here"), draft, final])) == (b"final", "image/jpeg")
+    assert first_image(resp([draft])) == (b"draft", "image/png")
+    with pytest.raises(ModelError) as exc:
+        first_image(resp([types.Part(text="no")], "IMAGE_PROHIBITED_CONTENT"))
+    assert exc.value.kind is ErrorKind.SAFETY
+    with pytest.raises(ModelError) as exc:
+        first_image(resp([types.Part(text="no")], "NO_IMAGE"))
+    assert exc.value.kind is ErrorKind.NO_IMAGE
+    blocked = types.GenerateContentResponse(
+        prompt_feedback=types.GenerateContentResponsePromptFeedback(block_reason="OTHER"))
+    with pytest.raises(ModelError) as exc:
+        first_image(blocked)
+    assert exc.value.kind is ErrorKind.SAFETY

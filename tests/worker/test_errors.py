@@ -72,9 +72,11 @@ def test_rate_limit_pause_is_honoured_then_completes(fallback, worker_config, st
 
 def test_rate_limit_pauses_every_call_of_the_worker(worker_config, start_worker, kiosk, fake):
     fake.script(Reply.rate_limited("2s"))
-    start_worker(worker_config("deadline_s = 20\nconcurrency = 2"))
+    w = start_worker(worker_config("deadline_s = 20\nconcurrency = 2"))
     job1 = kiosk.send(portrait_bytes())
     assert wait_for_requests(fake, 1)
+    from tests.worker.helpers import wait_until
+    assert wait_until(lambda: w.gate.paused_for > 0, 10)   # the 429 has been seen
     job2 = kiosk.send(portrait_bytes())
     assert kiosk.final(job1, 30).status is JobStatus.COMPLETED
     assert kiosk.final(job2, 30).status is JobStatus.COMPLETED

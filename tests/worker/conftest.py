@@ -46,10 +46,12 @@ def start_worker(kiosk):
     started = []
 
     def _start(cfg, worker_id: str | None = None):
+        seen = len(kiosk.messages)
         w = Worker(cfg, worker_id=worker_id).start()
         started.append(w)
         assert w.wait_ready(15), "worker did not connect"
-        assert kiosk.worker_online(w.id), "worker did not announce itself online"
+        # its live `online` is published after its subscription: then jobs reach it
+        assert kiosk.worker_online(w.id, after=seen), "worker did not announce itself online"
         return w
 
     yield _start

@@ -96,7 +96,10 @@ class Kiosk:
             return finals[-1] if finals else None
         return wait_until(done, timeout)
 
-    def worker_online(self, worker_id: str, timeout: float = 15.0) -> bool:
+    def worker_online(self, worker_id: str, timeout: float = 15.0, after: int = 0) -> bool:
+        """An `online` for the worker among the messages from index `after` on (pass the count
+        taken before a restart so an old retained `online` does not count)."""
         topic = self.topics.worker_availability(worker_id)
         return bool(wait_until(lambda: any(t == topic and p == b"online"
-                                           for t, p, _pr, _r in list(self.messages)), timeout))
+                                           for t, p, _pr, _r in list(self.messages)[after:]),
+                               timeout))

@@ -43,6 +43,19 @@ KEEP_SHOTS = 4  # display-sized captured shots kept beyond the recent strip
 RESUME_WINDOW_S = 15 * 60  # after a restart, reopen an unfinished job this young
 
 
+def tame_malloc(arenas: int = 2) -> bool:
+    """Cap glibc's malloc arenas: every thread that frees big numpy buffers (camera, encoders,
+    image pool) otherwise keeps its own arena of freed memory, and RSS creeps up over an event
+    (measured: 251 → 224 MB at 1920×1080, no CPU cost). Call before threads start; no-op off glibc."""
+    try:
+        import ctypes
+
+        M_ARENA_MAX = -8
+        return bool(ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):
+        return False
+
+
 def _decode_fit(path: Path, size: tuple[int, int], reduce: bool = False) -> np.ndarray | None:
     flag = cv2.IMREAD_REDUCED_COLOR_4 if reduce else cv2.IMREAD_COLOR
     bgr = cv2.imread(str(path), flag)
@@ -63,6 +76,7 @@ class KioskApp:
                  auto_shoot_interval: float = 0.0,
                  max_shots: int = 0,
                  gpio: bool = True) -> None:
+        tame_malloc()
         self.cfg = cfg
         self.now = clock
         self.wall = wall

@@ -54,7 +54,9 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
         or size is not None or os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen")
     interval = getattr(args, "interval", 0.0) or (10.0 if headless else 0.0)
 
-    from kiosk.app import KioskApp
+    from kiosk.app import KioskApp, tame_malloc
+
+    tame_malloc()  # before any thread exists
 
     def done(job) -> None:
         if job.ready:

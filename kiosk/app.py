@@ -39,7 +39,8 @@ SHOT_DEBOUNCE_S = 1.0
 AUTO_SHOOT_SCREENS = ("attract", "processing", "result")
 IMAGE_CACHE_BYTES = 48_000_000  # decoded results/thumbnails kept for drawing (a Pi has little RAM)
 ANIMATED_FPS = 12  # screens with a spinner but no camera preview
-KEEP_SHOTS = 4  # display-sized captured shots kept beyond the recent strip
+KEEP_SHOTS = 4
+MAX_JOB_VIEWS = 200  # jobs the screen keeps in memory (the ledger has them all)  # display-sized captured shots kept beyond the recent strip
 RESUME_WINDOW_S = 15 * 60  # after a restart, reopen an unfinished job this young
 
 
@@ -327,6 +328,8 @@ class KioskApp:
             if ev.kind in ("created", "captured") and old is not None:
                 return  # a snapshot from before the ledger row: never move a job back
             self.job_views[job.job_id] = job
+        if len(self.job_views) > MAX_JOB_VIEWS:
+            self._prune_views()
         if job.finished and job.job_id not in self.finished_jobs:
             self.finished_jobs.add(job.job_id)
             if self.on_job_done is not None:
@@ -334,6 +337,14 @@ class KioskApp:
                     self.on_job_done(job)
                 except Exception:
                     log.exception("on_job_done hook failed")
+
+    def _prune_views(self) -> None:
+        """Forget old finished jobs (the ledger keeps them); the strip needs only the newest."""
+        shown = getattr(self.screen, "job_id", None)
+        old = sorted(self.job_views.values(), key=lambda v: v.created_at)
+        for v in old[: len(old) - MAX_JOB_VIEWS // 2]:
+            if v.finished and v.job_id != shown:
+                del self.job_views[v.job_id]
 
     def _camera_check(self) -> None:
         frame = self.camera.frame()

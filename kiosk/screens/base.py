@@ -161,12 +161,7 @@ class RecentStrip:
             draw.rounded(surf, rect.inflate(6, 6), (0, 0, 0), radius + 3, alpha=140)
             thumb = app.thumbnail(job, rect.size)
             if thumb is not None:
-                inner = pygame.Surface(rect.size, pygame.SRCALPHA)
-                draw.blit_fit(inner, thumb, inner.get_rect(), cover=True)
-                mask = pygame.Surface(rect.size, pygame.SRCALPHA)
-                pygame.draw.rect(mask, (255, 255, 255, 255), mask.get_rect(), border_radius=radius)
-                inner.blit(mask, (0, 0), special_flags=pygame.BLEND_RGBA_MIN)
-                surf.blit(inner, rect)
+                surf.blit(self._rounded(thumb, rect.size, radius), rect)
             else:
                 draw.rounded(surf, rect, theme.PANEL, radius)
             phase = job_phase(job)
@@ -179,6 +174,24 @@ class RecentStrip:
                 draw.spinner(surf, (rect.centerx, rect.centery - L.px(2)), L.px(3.2), app.now(),
                              theme.WHITE, dots=8)
             self.hits.append((rect, job.job_id))
+
+    def _rounded(self, thumb: pygame.Surface, size: tuple[int, int],
+                 radius: int) -> pygame.Surface:
+        """The thumbnail cropped to a rounded square (cached: built once, not every frame)."""
+        key = (id(thumb), size, radius)
+        cache = self.__dict__.setdefault("_cache", {})
+        hit = cache.get(key)
+        if hit is not None and hit[0] is thumb:
+            return hit[1]
+        inner = pygame.Surface(size, pygame.SRCALPHA)
+        draw.blit_fit(inner, thumb, inner.get_rect(), cover=True)
+        mask = pygame.Surface(size, pygame.SRCALPHA)
+        pygame.draw.rect(mask, (255, 255, 255, 255), mask.get_rect(), border_radius=radius)
+        inner.blit(mask, (0, 0), special_flags=pygame.BLEND_RGBA_MIN)
+        if len(cache) > 4 * max(1, self.app.cfg.kiosk.recent_count):
+            cache.clear()
+        cache[key] = (thumb, inner)
+        return inner
 
     def hit(self, pos: tuple[int, int]) -> str | None:
         for rect, job_id in self.hits:

@@ -30,7 +30,7 @@ def tick(app, clock, seconds: float) -> None:
     watchdog does not see a fake 3-second gap)."""
     end = clock.t + seconds
     while clock.t < end:
-        clock.advance(min(0.5, end - clock.t))
+        clock.advance(min(0.25, end - clock.t))
         time.sleep(0.04)
         app.step()
 
@@ -170,8 +170,8 @@ def test_every_screen(size, kiosk_config, make_app, worker):
     save(app, "reconnecting")
     cam.paused = False
     clock.advance(1)
-    assert poll(lambda: app.screen.name == "attract", 15, step=lambda: (clock.advance(0.05),
-                                                                      app.step()))
+    assert poll(lambda: app.screen.name == "attract", 30,
+                step=lambda: (clock.advance(0.02), time.sleep(0.01), app.step()))
     assert app.failures == 0
 
 

@@ -234,7 +234,10 @@ class KioskApp:
     def screenshot(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        pygame.image.save(self.surface, str(path))
+        # write-then-rename: a reader (or a second test run) never sees half a PNG
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+        pygame.image.save(self.surface, str(tmp))
+        os.replace(tmp, path)
         return path
 
     def recent_jobs(self) -> list[JobView]:

@@ -303,10 +303,10 @@ class KioskApp:
             if action.source == "window" or not self.cfg.kiosk.kiosk_lock:
                 self.running = False
             return
-        if action.kind == SHOOT and self.screen.name == "attract":
+        if action.kind == SHOOT:
+            # Space/Enter/the arcade button always mean "take my photo" (debounced; ignored
+            # during a countdown or while the camera reconnects).
             self.request_shot(None)
-            return
-        if action.kind == SHOOT and self.now() - self._last_shot_at < SHOT_DEBOUNCE_S:
             return
         self._safely("input", lambda: self.screen.handle(action))
 

@@ -7,7 +7,7 @@ import math
 import pygame
 
 from kiosk import draw, theme
-from kiosk.input import SHOOT, TAP, Action
+from kiosk.input import TAP, Action
 from kiosk.screens.base import RecentStrip, Screen, header
 
 
@@ -64,9 +64,6 @@ class AttractScreen(Screen):
         return buttons, strip, vertical
 
     def handle(self, action: Action) -> None:
-        if action.kind == SHOOT:
-            self.app.start_countdown(None)
-            return
         if action.kind != TAP:
             return
         for rect, style in self.buttons:

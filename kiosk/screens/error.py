@@ -6,7 +6,7 @@ import pygame
 
 from booth.protocol import GUEST_MESSAGES, ErrorKind
 from kiosk import draw, theme
-from kiosk.input import SHOOT, TAP, Action
+from kiosk.input import TAP, Action
 from kiosk.screens.base import Screen, blurred_backdrop
 
 TITLES = {
@@ -49,7 +49,7 @@ class ErrorScreen(Screen):
             self.app.go("attract")
 
     def handle(self, action: Action) -> None:
-        if action.kind == SHOOT or (action.kind == TAP and self.button.collidepoint(action.pos)):
+        if action.kind == TAP and self.button.collidepoint(action.pos):
             self.app.go("attract")
 
     def draw(self, surf: pygame.Surface) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pygame
 
 from kiosk import draw, theme
-from kiosk.input import SHOOT, TAP, Action
+from kiosk.input import TAP, Action
 from kiosk.screens.base import Screen, blurred_backdrop, header, job_phase
 
 
@@ -32,8 +32,7 @@ class ProcessingScreen(Screen):
 
     def handle(self, action: Action) -> None:
         # A new guest may start while this job still runs; it stays in the recent strip.
-        if action.kind == SHOOT or (action.kind == TAP and
-                                    self.new_button.collidepoint(action.pos)):
+        if action.kind == TAP and self.new_button.collidepoint(action.pos):
             self.app.go("attract")
 
     def phase(self) -> str:

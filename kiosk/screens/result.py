@@ -6,7 +6,7 @@ import pygame
 
 from booth.protocol import GUEST_MESSAGES
 from kiosk import draw, theme
-from kiosk.input import SHOOT, TAP, Action
+from kiosk.input import TAP, Action
 from kiosk.screens.base import Screen, blurred_backdrop
 from kiosk.share.links import qr_matrix, wifi_join_payload
 
@@ -51,9 +51,7 @@ class ResultScreen(Screen):
             self.app.go("attract")
 
     def handle(self, action: Action) -> None:
-        if action.kind == SHOOT:
-            self.app.go("attract")
-        elif action.kind == TAP and self.new_button.collidepoint(action.pos):
+        if action.kind == TAP and self.new_button.collidepoint(action.pos):
             self.app.go("attract")
 
     def draw(self, surf: pygame.Surface) -> None:

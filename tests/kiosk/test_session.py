@@ -334,3 +334,26 @@ def test_broker_down_during_a_shot(kiosk_config, make_app, worker, broker):
     assert poll(lambda: app.jobs.ledger.get(job_id).sent_at is not None, 15, step=app.step)
     worker.finish(job_id)
     assert poll(lambda: app.screen.name == "result", 20, step=app.step)
+
+
+def test_arcade_button_on_the_result_screen_starts_a_new_shot(kiosk_config, make_app, worker):
+    clock = FakeClock()
+    app = make_app(kiosk_config("countdown_s = 2"), (800, 480), clock=clock)
+    live(app)
+    app.request_shot()
+    for _ in range(6):
+        clock.advance(0.5)
+        time.sleep(0.03)
+        app.step()
+    job_id = app.screen.job_id
+    assert poll(lambda: job_id in worker.job_ids(), 15, step=app.step)
+    worker.finish(job_id)
+    assert poll(lambda: app.screen.name == "result", 15, step=app.step)
+    pygame.event.post(pygame.event.Event(SHUTTER_EVENT, source="gpio"))
+    app.step()
+    assert app.screen.name == "countdown"
+    # pressing again during the countdown does not restart or double it
+    pygame.event.post(pygame.event.Event(SHUTTER_EVENT, source="gpio"))
+    clock.advance(0.5)
+    app.step()
+    assert app.screen.name == "countdown" and app.screen.elapsed >= 0.5

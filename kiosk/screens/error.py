@@ -30,6 +30,7 @@ class ErrorScreen(Screen):
     def enter(self, job_id: str = "", kind: str | None = None, **kw) -> None:
         self.job_id = job_id
         self.button = pygame.Rect(0, 0, 0, 0)
+        self.detail = ""
         job = self.app.job_views.get(job_id)
         if kind == "camera":
             self.kind, self.title, self.message = "camera", CAMERA_TITLE, CAMERA_MESSAGE
@@ -42,7 +43,7 @@ class ErrorScreen(Screen):
         self.message = GUEST_MESSAGES.get(ek) or (err.message if err else "")
         retry = err.retry_after_s if err is not None else None
         if retry:
-            self.message += f" (about {int(retry + 0.99)} s)"
+            self.detail = f"Ready again in about {int(retry + 0.99)} s"
 
     def update(self, now: float) -> None:
         if self.elapsed >= ERROR_TIMEOUT_S:
@@ -66,8 +67,11 @@ class ErrorScreen(Screen):
         draw.text(surf, app.fonts, "!", L.px(11), theme.WHITE, (cx, y + r))
         rr = draw.text(surf, app.fonts, self.title, L.px(7), theme.INK,
                        (cx, y + 2 * r + L.px(3)), anchor="midtop", max_w=w)
-        draw.paragraph(surf, app.fonts, self.message, L.px(4.4), theme.MUTED,
-                       (cx, rr.bottom + L.px(2.5)), w, max_lines=3)
+        para = draw.paragraph(surf, app.fonts, self.message, L.px(4.4), theme.MUTED,
+                              (cx, rr.bottom + L.px(2.5)), w, max_lines=3)
+        if self.detail:
+            draw.text(surf, app.fonts, self.detail, L.px(4), theme.AMBER,
+                      (cx, para.bottom + L.px(2)), anchor="midtop", max_w=w)
         self.button = pygame.Rect(0, 0, min(L.px(50), w), L.px(14))
         self.button.midbottom = (cx, L.h - L.margin - L.px(4))
         draw.button(surf, app.fonts, self.button, "Try again", primary=True, size=L.px(5.5))

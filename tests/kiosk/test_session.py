@@ -357,3 +357,28 @@ def test_arcade_button_on_the_result_screen_starts_a_new_shot(kiosk_config, make
     clock.advance(0.5)
     app.step()
     assert app.screen.name == "countdown" and app.screen.elapsed >= 0.5
+
+
+def test_frame_rate_drops_without_a_live_preview(kiosk_config, make_app):
+    app = make_app(kiosk_config("fps = 30\nidle_fps = 4"), (640, 360))
+    assert app.screen.name == "attract" and app.fps() == 30
+    app.go("error", job_id="", kind="camera")
+    assert app.fps() == 4
+    app.go("processing", job_id="x" * 32)
+    assert app.fps() == 12  # a spinner, no preview
+    app.go("reconnecting")
+    assert 4 <= app.fps() < 30
+
+
+def test_memory_of_old_jobs_is_bounded(kiosk_config, make_app, monkeypatch):
+    import kiosk.app as kapp
+    from kiosk.jobs import JobEvent, JobView
+
+    monkeypatch.setattr(kapp, "MAX_JOB_VIEWS", 10)
+    app = make_app(kiosk_config(), (640, 360))
+    for i in range(40):
+        v = JobView(f"job{i:06d}x", "drip", 1000.0 + i, JobStatus.FAILED)
+        app._on_job_event(JobEvent("status", v))
+    assert len(app.job_views) <= 10
+    assert "job000039x" in app.job_views  # the newest stay
+    assert [v.job_id for v in app.recent_jobs()][0] == "job000039x"

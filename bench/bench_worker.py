@@ -28,6 +28,7 @@ import paho.mqtt.client as paho
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import figure, pct  # noqa: E402
 from booth.protocol import JobMeta, Status, Topics, new_job_id  # noqa: E402
 from tests.support.fake_gemini import FakeGemini, Reply  # noqa: E402
 from tests.support.mosquitto import Mosquitto  # noqa: E402
@@ -98,12 +99,6 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
-    return values[k]
-
-
 def run(args: argparse.Namespace) -> None:
     img = cv2.imread(str(ROOT / "tests" / "fixtures" / "portrait.jpg"))
     big = cv2.resize(img, (1536, 1536), interpolation=cv2.INTER_CUBIC)
@@ -133,6 +128,10 @@ def run(args: argparse.Namespace) -> None:
             print(f"overhead over {args.jobs} jobs at 1536 px (L = {args.overhead_latency:g} s): "
                   f"p50 {pct(overheads, 50):.1f} ms, p99 {pct(overheads, 99):.1f} ms "
                   f"(target p50 <= 50 ms)")
+            p50 = pct(overheads, 50)
+            figure("per-job overhead (total − L) at 1536 px, p50", p50, "ms", "≤ 50 ms",
+                   p50 <= 50)
+            figure("per-job overhead (total − L) at 1536 px, p99", pct(overheads, 99), "ms")
 
             # 2. throughput by concurrency with L = 2 s
             fake.latency = 2.0
@@ -154,6 +153,8 @@ def run(args: argparse.Namespace) -> None:
                 print(f"throughput at concurrency {n}: {rate:.2f} jobs/s over {count} jobs "
                       f"= {rate / ideal:.2f} x N/L (target >= 0.90); worker peak RSS "
                       f"{peak:.0f} MB")
+                figure(f"throughput at concurrency {n}, L = 2 s", rate / ideal, "× N/L",
+                       "≥ 0.9 × N/L", rate / ideal >= 0.9, digits=2)
 
             # 3. no API key: every job gets the local effect (the heaviest path for memory)
             proc = spawn_worker(tmp, broker, fake, 2, "bench-local", key=False)
@@ -189,7 +190,11 @@ def run(args: argparse.Namespace) -> None:
             times.append((time.perf_counter() - t) * 1000)
         print(f"local effect on {name} at {im.shape[1]}x{im.shape[0]}: median "
               f"{statistics.median(times):.0f} ms, max {max(times):.0f} ms (target <= 300 ms)")
+        med = statistics.median(times)
+        figure(f"local effect, {name} at 1536 px (median)", med, "ms", "≤ 300 ms", med <= 300,
+               digits=0)
     print(f"worker peak RSS: {rss:.0f} MB (target <= 200 MB)")
+    figure("worker peak RSS", rss, "MB", "≤ 200 MB", rss <= 200, digits=0)
 
 
 def main() -> None:

@@ -364,3 +364,29 @@ def describe(cfg: Config) -> list[tuple[str, str, str]]:
     for name, style in cfg.styles.items():
         rows.append((f"styles.{name}", f"{style.label!r}: {style.prompt[:50]!r}", "style preset"))
     return rows
+
+
+def reference_table() -> str:
+    """The README's configuration reference (a test keeps the README in step with this)."""
+    env_for = {v: k for k, v in {**ENV_OVERRIDES, **ENV_SECRETS}.items()}
+    rows = ["| key | default | env | description |", "|---|---|---|---|"]
+
+    def add(obj: Any, prefix: str) -> None:
+        for f in dataclasses.fields(obj):
+            if f.name in ("source", "styles") or f.name in SECTIONS:
+                continue
+            key = prefix + f.name
+            value = getattr(obj, f.name)
+            shown = "hostname" if key == "booth_id" else \
+                "`" + (repr(value).replace("'", '"') if value != "" else '""') + "`"
+            doc = f.metadata.get("doc", "")
+            if f.metadata.get("choices"):
+                doc += " (" + " / ".join(f.metadata["choices"]) + ")"
+            env = f"`{env_for[key]}`" if key in env_for else ""
+            rows.append(f"| `{key}` | {shown} | {env} | {doc} |")
+
+    cfg = Config()
+    add(cfg, "")
+    for name in SECTIONS:
+        add(getattr(cfg, name), name + ".")
+    return "\n".join(rows)

@@ -117,3 +117,16 @@ def test_describe_masks_secrets_and_has_docs(tmp_path):
     assert "(set, hidden)" in text and "mqtt://kiosk:***@h:1883" in text
     assert all(doc for _, _, doc in rows)
     assert mask_url("mqtt://host:1") == "mqtt://host:1"
+
+
+def test_readme_configuration_reference_is_current():
+    """The README's table is `reference_table()`: every key, default, env name and description."""
+    from pathlib import Path
+
+    from booth.config import reference_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("<!-- config-table:start -->\n") + len("<!-- config-table:start -->\n")
+    end = readme.index("\n<!-- config-table:end -->")
+    assert readme[start:end] == reference_table(), \
+        "README config table is stale: regenerate it from booth.config.reference_table()"

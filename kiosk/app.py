@@ -323,7 +323,7 @@ class KioskApp:
             self._capture_failed.add(job.job_id)
             self.job_views.pop(job.job_id, None)
             if getattr(self.screen, "job_id", None) == job.job_id:
-                self.go("error", job_id=job.job_id, kind="camera")
+                self.go("error", job_id=job.job_id, kind=ev.reason or "camera")
             return
         old = self.job_views.get(job.job_id)
         if ev.kind == "created" or old is None or job.status.rank >= old.status.rank \

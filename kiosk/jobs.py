@@ -15,6 +15,7 @@ import logging
 import os
 import queue
 import signal
+import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -85,6 +86,7 @@ class JobEvent:
     job: JobView | None = None
     image: np.ndarray | None = field(default=None, repr=False)
     message: str = ""
+    reason: str = ""  # capture_failed: camera, storage or internal
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
@@ -208,7 +210,7 @@ class JobController:
                 log.error("capture failed: %s", exc)
                 self.events.put(JobEvent("capture_failed", JobView(job_id, style, created,
                                                                    JobStatus.FAILED),
-                                         message=str(exc)))
+                                         message=str(exc), reason="camera"))
                 return
             # Start the encodes first: the screen's copy of the shot is made while they run.
             encodes = self._start_encodes(rgb, None)
@@ -248,13 +250,13 @@ class JobController:
 
     def _store_and_publish(self, job_id: str, style: str, created: float, rgb: np.ndarray,
                            original: bytes | None = None, encodes: tuple | None = None) -> None:
+        folder = photo_dir(self.data_dir, created)
+        orig_path = folder / f"{job_id}.jpg"
+        ai_path = folder / f"{job_id}-ai.jpg"
         try:
             f_orig, f_ai = encodes or self._start_encodes(rgb, original)
             orig_bytes = original if original is not None else f_orig.result()
             ai_bytes = f_ai.result()
-            folder = photo_dir(self.data_dir, created)
-            orig_path = folder / f"{job_id}.jpg"
-            ai_path = folder / f"{job_id}-ai.jpg"
             atomic_write(orig_path, orig_bytes)
             atomic_write(ai_path, ai_bytes)
             iso = utc_now_iso()
@@ -262,10 +264,18 @@ class JobController:
                                        str(orig_path.relative_to(self.data_dir)),
                                        str(ai_path.relative_to(self.data_dir)))
         except Exception as exc:  # disk full, encoder failure: the guest gets an error screen
-            log.error("storing shot %s failed: %s", job_id, exc)
+            storage = isinstance(exc, (OSError, sqlite3.Error))
+            log.error("storing shot %s failed (%s): %s", job_id,
+                      "storage" if storage else "internal", exc)
+            for path in (orig_path, ai_path):  # no orphan photo without its ledger row
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:
+                    pass
             self.events.put(JobEvent("capture_failed", JobView(job_id, style, created,
                                                                JobStatus.FAILED),
-                                     message=str(exc)))
+                                     message=str(exc),
+                                     reason="storage" if storage else "internal"))
             return
         _crash_point("after_ledger")
         self._publish_job(job_id, style, iso, ai_bytes, pending_status=True)

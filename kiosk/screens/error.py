@@ -19,8 +19,13 @@ TITLES = {
     ErrorKind.BAD_INPUT: "We couldn't read that photo",
     ErrorKind.INTERNAL: "Something went wrong",
 }
-CAMERA_TITLE = "The camera missed that"
-CAMERA_MESSAGE = "The camera did not take the picture. Please try again."
+# Failures on the booth itself, before a job exists (no ErrorKind on the wire for these).
+LOCAL_ERRORS = {
+    "camera": ("The camera missed that", "The camera did not take the picture. Please try again."),
+    "storage": ("The booth's memory is full",
+                "This photo could not be saved. Please let the host know."),
+    "internal": ("Something went wrong", GUEST_MESSAGES[ErrorKind.INTERNAL]),
+}
 ERROR_TIMEOUT_S = 15.0
 
 
@@ -32,8 +37,9 @@ class ErrorScreen(Screen):
         self.button = pygame.Rect(0, 0, 0, 0)
         self.detail = ""
         job = self.app.job_views.get(job_id)
-        if kind == "camera":
-            self.kind, self.title, self.message = "camera", CAMERA_TITLE, CAMERA_MESSAGE
+        if kind in LOCAL_ERRORS:
+            self.kind = kind
+            self.title, self.message = LOCAL_ERRORS[kind]
             return
         err = job.error if job is not None else None
         ek = err.kind if err is not None else ErrorKind(kind or "internal")

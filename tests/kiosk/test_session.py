@@ -7,7 +7,6 @@ import time
 import cv2
 import numpy as np
 import pygame
-import pytest
 
 from booth.protocol import JobStatus, Status
 from kiosk.input import SHUTTER_EVENT
@@ -214,8 +213,7 @@ def test_screen_failure_returns_to_start(kiosk_config, make_app, caplog):
     assert app.screen.name == "attract"
 
 
-@pytest.mark.parametrize("bad", [b"", b"not json", b'{"job_id": 1}'])
-def test_input_mapper_ignores_unknown(bad):
+def test_input_mapper_ignores_other_keys_and_buttons():
     from kiosk.input import InputMapper
 
     m = InputMapper((800, 480))
@@ -382,3 +380,38 @@ def test_memory_of_old_jobs_is_bounded(kiosk_config, make_app, monkeypatch):
     assert len(app.job_views) <= 10
     assert "job000039x" in app.job_views  # the newest stay
     assert [v.job_id for v in app.recent_jobs()][0] == "job000039x"
+
+
+def test_full_disk_at_capture_shows_the_storage_error(kiosk_config, make_app, monkeypatch):
+    """ENOSPC while writing the AI copy (injected: the real full tmpfs is in tests/e2e): the
+    guest sees a storage message, no row and no orphan original are left, the kiosk goes on."""
+    import errno
+
+    import kiosk.jobs as kjobs
+    from tests.kiosk.helpers import SCREENS_OUT
+
+    real_write = kjobs.atomic_write
+    calls = []
+
+    def failing_write(path, data):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(path, data)
+
+    monkeypatch.setattr(kjobs, "atomic_write", failing_write)
+    cfg = kiosk_config("countdown_s = 0")
+    app = make_app(cfg, (800, 480))
+    live(app)
+    assert app.request_shot()
+    assert poll(lambda: app.screen.name == "error", 15, step=app.step)
+    assert app.screen.kind == "storage"
+    app.run_for(2)
+    app.screenshot(SCREENS_OUT / "error-storage-800x480.png")
+    assert app.jobs.ledger.count() == 0
+    assert not [p for p in cfg.data_path.rglob("*.jpg")]
+    monkeypatch.setattr(kjobs, "atomic_write", real_write)
+    app.go("attract")
+    app._last_shot_at = -1e9
+    assert app.request_shot()
+    assert poll(lambda: app.jobs.ledger.count() == 1, 15, step=app.step)

@@ -1,0 +1,62 @@
+"""The kiosk screen with the real worker behind it: tap → the local effect → result with a QR.
+
+Saves `tests/output/screens/real-*-<size>.png` (what a guest really sees with no API key) and
+reads the QR back with OpenCV.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import cv2
+import pygame
+import pytest
+
+from booth.config import load_config
+from tests.e2e.rig import ROOT, Rig, http_get, wait_until
+
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+@pytest.mark.parametrize("size", [(800, 480), (1920, 1080)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_tap_to_dripped_result_with_the_real_worker(tmp_path, broker, output_dir, size):
+    from kiosk.app import KioskApp
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(FIXTURES / "portrait.jpg", photos / "portrait.jpg")
+    rig = Rig(tmp_path, broker)
+    rig.config.write_text(rig.config.read_text().replace(
+        'backend = "file"', f'backend = "file"\nfolder = "{photos}"'))
+    try:
+        rig.share()
+        rig.worker("w1")
+        cfg = load_config(rig.config, env=rig.env)
+        app = KioskApp(cfg, size, gpio=False)
+        try:
+            wait_until(lambda: (app.step(), app.jobs.ai_online)[1] is True, 60,
+                       "the worker never said online")
+            app.run_for(5)
+            shots = output_dir / "screens"
+            shots.mkdir(parents=True, exist_ok=True)
+            w, h = size
+            pygame.image.save(app.surface, str(shots / f"real-attract-{w}x{h}.png"))
+            assert app.request_shot(None)
+            wait_until(lambda: (app.step(), app.screen.name)[1] == "result", 60,
+                       lambda: f"stuck on {app.screen.name}")
+            for _ in range(int(cfg.kiosk.fps * 0.5)):  # let the result image fade in
+                app.step()
+                time.sleep(1 / cfg.kiosk.fps)
+            path = shots / f"real-result-{w}x{h}.png"
+            pygame.image.save(app.surface, str(path))
+            url = app.screen.state()["url"]
+            found, _pts, _ = cv2.QRCodeDetector().detectAndDecode(cv2.imread(str(path)))
+            assert found == url
+            (job,) = rig.jobs()
+            assert (job["status"], job["effect"]) == ("completed", "local")
+            assert http_get(url + "/photo.jpg") == (rig.data / job["result_path"]).read_bytes()
+        finally:
+            app.close()
+    finally:
+        rig.close()

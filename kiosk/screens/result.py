@@ -11,16 +11,20 @@ from kiosk.screens.base import Screen, blurred_backdrop
 from kiosk.share.links import qr_matrix, wifi_join_payload
 
 
+def split_url(app, url: str, max_w: int) -> list[str]:
+    """The URL without its scheme, on one line if it fits readably, else split before the token."""
+    short = url.split("://", 1)[-1]
+    if app.fonts.get(app.layout.px(2.9), False).size(short)[0] > max_w:
+        head, sep, tail = short.rpartition("/")
+        return [head + sep, tail] if sep else [short]
+    return [short]
+
+
 def url_lines(surf: pygame.Surface, app, url: str, midtop: tuple[int, int],
               max_w: int) -> pygame.Rect:
-    """The URL without its scheme, on one line if it fits readably, else split before the token."""
     L = app.layout
-    short = url.split("://", 1)[-1]
     size = L.px(2.9)
-    lines = [short]
-    if app.fonts.get(size, False).size(short)[0] > max_w:
-        head, sep, tail = short.rpartition("/")
-        lines = [head + sep, tail] if sep else [short]
+    lines = split_url(app, url, max_w)
     x, y = midtop
     area = pygame.Rect(x, y, 0, 0)
     for line in lines:
@@ -120,7 +124,10 @@ class ResultScreen(Screen):
         footer = L.px(5)
         note = self._note(job)
         note_h = L.px(10) if note else 0
-        qr_side = min(inner.width, inner.bottom - btn_h - footer - note_h - L.px(13) - y)
+        # below the QR: the scan label and gaps, then one or two lines of URL
+        url_h = len(split_url(app, self.url, inner.width)) * app.fonts.get(
+            L.px(2.9), False).get_linesize() if self.url else 0
+        qr_side = min(inner.width, inner.bottom - btn_h - footer - note_h - L.px(10) - url_h - y)
         self.qr_rect = pygame.Rect(0, 0, qr_side, qr_side)
         self.qr_rect.midtop = (inner.centerx, y)
         if self.matrix:

@@ -72,6 +72,8 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
                 kiosk_args += ["--shots", str(args.shots)]
         elif args.windowed:
             kiosk_args.append("--windowed")
+        if not cfg.gemini.api_key:
+            kiosk_args.append("--local-only")
         kiosk = sup.add("kiosk", booth_argv(*kiosk_args))
     else:
         kiosk = None

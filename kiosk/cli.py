@@ -8,6 +8,7 @@ import os
 import signal
 
 from booth.config import Config
+from kiosk.share.links import qr_terminal
 
 log = logging.getLogger("kiosk")
 
@@ -24,6 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "screen (default: only in --headless, every 10 s)")
     p.add_argument("--shots", type=int, default=0,
                    help="stop after this many shots have finished (default: run until stopped)")
+    p.add_argument("--local-only", action="store_true",
+                   help="say on screen from the start that photos get the local effect (no AI "
+                   "key); `booth up` passes it when GEMINI_API_KEY is not set")
     p.add_argument("--control-dir", metavar="DIR",
                    help="automation hook: a file DIR/shoot triggers a shot (its text picks the "
                    "style); DIR/state.json tells the current screen")
@@ -61,6 +65,8 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
     def done(job) -> None:
         if job.ready:
             print(f"photo ready: {job.result_path}  download: {job.share_url}", flush=True)
+            if headless:
+                print(qr_terminal(job.share_url), flush=True)
         else:
             kind = job.error.kind.value if job.error else "unknown"
             print(f"photo failed ({kind}): {job.job_id}", flush=True)
@@ -78,4 +84,6 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_term)
     log.info("kiosk up: %dx%d, %s", app.layout.w, app.layout.h,
              "headless" if headless else ("windowed" if windowed else "fullscreen"))
+    if getattr(args, "local_only", False):
+        app.jobs.local_only = True  # `booth up` has already said so in the log
     return app.run()

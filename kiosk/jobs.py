@@ -156,6 +156,9 @@ class JobController:
         self._running = False
         self._last_redispatch_check = 0.0
         self.redispatches = 0
+        # True when the workers run without an AI key: the last finished job got the local
+        # effect with no error (a fallback has an error). None until a job says either way.
+        self.local_only: bool | None = None
         self.ignored_messages = 0
         self.mqtt = MqttConnection(
             cfg.mqtt.url, f"kiosk-{self.booth}{client_suffix}",
@@ -425,6 +428,8 @@ class JobController:
         if self.ledger.apply_status(st, self.clock()):
             log.info("job %s: %s%s", job_id, st.status.value,
                      f" ({st.error.kind.value})" if st.error else "")
+            if st.status is JobStatus.COMPLETED and st.effect is not None:
+                self.local_only = st.effect.value == "local" and st.error is None
             self._emit_row("status", self.ledger.get(job_id))
 
     def _on_result(self, job_id: str, msg, topic: str) -> None:

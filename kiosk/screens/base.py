@@ -51,6 +51,8 @@ def ai_badge(app: "KioskApp", surf: pygame.Surface, topright: tuple[int, int]) -
     online = app.jobs.ai_online
     if online is None:
         label, dot = "Connecting…", theme.MUTED
+    elif online and app.jobs.local_only:
+        label, dot = "Local effect (no AI key)", theme.AMBER
     elif online:
         label, dot = "AI online", theme.GREEN
     else:

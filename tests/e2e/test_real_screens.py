@@ -55,6 +55,11 @@ def test_tap_to_dripped_result_with_the_real_worker(tmp_path, broker, output_dir
             assert found == url
             (job,) = rig.jobs()
             assert (job["status"], job["effect"]) == ("completed", "local")
+            # the worker has no AI key (local effect, no error): the badge says so from now on
+            assert app.jobs.local_only is True
+            app.go("attract")
+            app.run_for(3)
+            pygame.image.save(app.surface, str(shots / f"real-attract-local-{w}x{h}.png"))
             assert http_get(url + "/photo.jpg") == (rig.data / job["result_path"]).read_bytes()
         finally:
             app.close()

@@ -36,12 +36,14 @@ def test_up_headless_with_a_private_broker_prints_links_and_stops_cleanly(rig):
         assert "no display found" in text
         assert "no GEMINI_API_KEY" in text
         assert "started a private mosquitto" in text
+        assert "▀" in text and "▄" in text  # each result's QR drawn in the terminal
         url = re.findall(r"download: (\S+)", text)[0]
         assert http_get(url + "/photo.jpg")[:3] == b"\xff\xd8\xff"
         children = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(c.cmdline()) for c in children)
         for part in ("worker", "share", "kiosk", "mosquitto"):
             assert part in names, names
+        assert "--local-only" in names  # no key: the screen says photos get the local effect
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(60)

@@ -28,6 +28,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
+from bench.report import figure, pct  # noqa: E402
 from booth.config import load_config  # noqa: E402
 from kiosk.app import KioskApp  # noqa: E402
 from kiosk.camera import FileCamera  # noqa: E402
@@ -52,11 +53,6 @@ class LiveLikeCamera(FileCamera):
     def _grab(self):
         img = super()._grab()
         return None if img is None else img.copy()
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def make_12mp(folder: Path) -> None:
@@ -182,6 +178,13 @@ def main() -> int:
         print(f"idle attract: {cpu:.1f} % of one core, frame time p50 "
               f"{pct(idle_times, 50) * 1000:.1f} ms")
         print(f"RSS: {rss:.0f} MB")
+        where = f"{size[0]}x{size[1]}"
+        p99 = pct(times, 99) * 1000
+        figure(f"frame time p99 under job traffic, {where}", p99, "ms", "≤ 33 ms", p99 <= 33)
+        med = statistics.median(latencies) * 1000
+        figure("12 MP tap → published (median)", med, "ms", "≤ 500 ms", med <= 500, digits=0)
+        figure(f"idle attract CPU, {where}", cpu, "% of a core", "≤ 30 %", cpu <= 30)
+        figure(f"kiosk RSS, {where}", rss, "MB", "≤ 250 MB", rss <= 250, digits=0)
     finally:
         app.close()
         worker.close()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from booth.protocol import NODE_ID_RE, ROOT_RE
+from booth.protocol import NODE_ID_RE, ROOT_RE, STYLE_RE
 
 DEFAULT_CONFIG_PATH = Path("/etc/booth/booth.toml")
 DRIP_PROMPT = ("Add a bust down diamond chain, if the person is smiling, make have diamond grills")
@@ -236,7 +236,7 @@ def _parse_styles(value: Any, where: str) -> dict[str, Style]:
     for name, spec in value.items():
         if not isinstance(spec, dict):
             raise ConfigError(f"{where}: styles.{name} must be a table with label and prompt")
-        if not name.replace("_", "").replace("-", "").isalnum() or len(name) > 32:
+        if not STYLE_RE.match(name):
             raise ConfigError(f"{where}: style name {name!r} must be letters, digits, _ or -")
         unknown = set(spec) - {"label", "prompt"}
         if unknown:

@@ -20,6 +20,8 @@ JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # A booth or worker id becomes one topic level: no wildcards, no separators, printable.
 NODE_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 ROOT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# A style preset name (config [styles.NAME], the job's `style` user property).
+STYLE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 SHARE_GROUP = "workers"
 IMAGE_CONTENT_TYPES = ("image/jpeg", "image/png")
@@ -343,7 +345,7 @@ class JobMeta:
         if "job_id" not in user:
             raise ProtocolError("job has no job_id user property")
         style = user.get("style")
-        if not isinstance(style, str) or not re.match(r"^[A-Za-z0-9_-]{1,32}$", style):
+        if not isinstance(style, str) or not STYLE_RE.match(style):
             raise ProtocolError(f"job style {style!r} is missing or not a preset name")
         created_at = user.get("created_at")
         parse_iso(created_at, "created_at")
@@ -360,6 +362,15 @@ def result_properties(content_type: str = "image/jpeg") -> Any:
     props = Properties(PacketTypes.PUBLISH)
     props.ContentType = content_type
     return props
+
+
+def sniff_image_type(data: bytes) -> str | None:
+    """The content type of a job or result payload from its magic bytes (JPEG/PNG), else None."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    return None
 
 
 def parse_availability(payload: bytes | str) -> bool:

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from booth.config import Config
-from booth.protocol import Topics, parse_availability
+from booth.protocol import Topics, parse_availability, sniff_image_type
 from booth.services import Supervisor, booth_argv, ensure_broker, usable_data_dir
 
 log = logging.getLogger("booth.snap")
@@ -54,7 +54,7 @@ def _read_photo(path: str) -> bytes:
         data = p.read_bytes()
     except OSError as exc:
         raise ValueError(f"{path}: cannot be read ({exc.strerror})") from None
-    if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
+    if sniff_image_type(data) is None:
         raise ValueError(f"{path}: not a JPEG or PNG image")
     return data
 

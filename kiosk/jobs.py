@@ -30,7 +30,8 @@ from booth.config import Config
 from booth.fsutil import atomic_write
 from booth.mqtt import MqttConnection, PublishHandle
 from booth.protocol import (ErrorKind, JobError, JobMeta, JobStatus, ProtocolError, Status,
-                            TopicKind, Topics, new_job_id, parse_availability, utc_now_iso)
+                            TopicKind, Topics, new_job_id, parse_availability, sniff_image_type,
+                            utc_now_iso)
 from kiosk.ledger import JobRow, Ledger, ledger_path, photo_dir
 from kiosk.share.links import share_url
 
@@ -122,14 +123,6 @@ def fit_inside(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     scale = min(size[0] / w, size[1] / h)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     return np.ascontiguousarray(downscale(rgb, (nw, nh)))
-
-
-def image_kind(data: bytes) -> str | None:
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    return None
 
 
 class JobController:
@@ -228,7 +221,7 @@ class JobController:
 
     def submit_jpeg(self, data: bytes, style: str | None = None) -> str:
         """A given photo (JPEG/PNG bytes) through the same pipeline. Bad bytes: ValueError."""
-        if image_kind(data) is None:
+        if sniff_image_type(data) is None:
             raise ValueError("not a JPEG or PNG file")
         bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if bgr is None:
@@ -238,7 +231,7 @@ class JobController:
         job_id = new_job_id()
         created = self.clock()
         self.events.put(JobEvent("created", JobView(job_id, style, created, JobStatus.PENDING)))
-        original = data if image_kind(data) == "image/jpeg" else None
+        original = data if sniff_image_type(data) == "image/jpeg" else None
         self._capture.submit(self._store_and_publish, job_id, style, created, rgb, original)
         return job_id
 
@@ -443,7 +436,7 @@ class JobController:
             clear()
             return
         data = bytes(msg.payload)
-        kind = image_kind(data)
+        kind = sniff_image_type(data)
         if kind is None or len(data) > MAX_RESULT_BYTES or \
                 cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_COLOR_8) is None:
             self._ignore(topic, f"result is not a decodable JPEG/PNG ({len(data)} bytes)")

@@ -9,7 +9,6 @@ anything over `worker.max_pixels` without decoding. A truncated JPEG decodes "fi
 from __future__ import annotations
 
 import math
-import re
 import struct
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,9 +17,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from booth.protocol import JOB_ID_RE, ProtocolError, Topics, TopicKind, parse_iso
+from booth.protocol import (JOB_ID_RE, STYLE_RE, ProtocolError, Topics, TopicKind, parse_iso,
+                            sniff_image_type)
 
-STYLE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
@@ -95,14 +94,6 @@ def read_header(topics: Topics, topic: str, props: Any) -> JobHeader:
     return JobHeader(job_id, parsed.booth, style, created, content_type)
 
 
-def sniff(data: bytes) -> str | None:
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    return None
-
-
 def declared_size(data: bytes, kind: str) -> tuple[int, int]:
     """(width, height) from the header, without decoding. Raises BadJob if there is none."""
     if kind == "image/png":
@@ -140,7 +131,7 @@ def decode_job_image(data: bytes, max_bytes: int, max_pixels: int) -> Decoded:
         raise BadJob("empty payload (no image)")
     if len(data) > max_bytes:
         raise BadJob(f"payload is {len(data)} bytes; the limit is {max_bytes}")
-    kind = sniff(data)
+    kind = sniff_image_type(data)
     if kind is None:
         raise BadJob(f"payload ({len(data)} bytes) is neither a JPEG nor a PNG")
     w, h = declared_size(data, kind)

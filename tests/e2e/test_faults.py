@@ -7,7 +7,6 @@ from the share server) or failed with a reason, and no half-written file in the 
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
 import time

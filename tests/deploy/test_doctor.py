@@ -17,7 +17,7 @@ from booth.config import load_config
 from booth.doctor import FAIL, OK, WARN, Probe
 from kiosk.share.links import lan_address
 from tests.deploy.deploytools import GeneratedBroker, credentials, run_install
-from tests.deploy.fake_gemini import GOOD_KEY, FakeGemini
+from tests.support.fake_gemini import FakeGemini, Reply
 from tests.support.mosquitto import free_port
 
 BOOTH = str(Path(sys.executable).with_name("booth"))
@@ -153,9 +153,13 @@ def test_broker_that_is_not_mqtt_fails(cfg_of):
 
 
 # ----------------------------------------------------------------------------- API key
+GOOD_KEY = "test-key-accepted"
+MODELS = {"gemini-2.5-flash-image"}
+
+
 @pytest.fixture
 def gemini():
-    g = FakeGemini()
+    g = FakeGemini(api_keys={GOOD_KEY}, models=MODELS)
     yield g
     g.close()
 
@@ -170,7 +174,7 @@ def test_api_key_accepted_rejected_and_unknown_model(cfg_of, gemini):
     ok = doctor.check_api_key(cfg_of(GEMINI_API_KEY=GOOD_KEY, GEMINI_BASE_URL=gemini.url),
                               Probe())
     assert ok.level == OK and "accepted the key" in ok.found
-    assert gemini.requests[-1] == ("/v1beta/models/gemini-2.5-flash-image", GOOD_KEY)
+    assert gemini.lookups[-1] == "/v1beta/models/gemini-2.5-flash-image"
     bad = doctor.check_api_key(cfg_of(GEMINI_API_KEY="wrong-key", GEMINI_BASE_URL=gemini.url),
                                Probe())
     assert bad.level == FAIL and "rejected the API key" in bad.found
@@ -184,11 +188,11 @@ def test_api_key_offline_skips_the_call(cfg_of, gemini):
     c = doctor.check_api_key(cfg_of(GEMINI_API_KEY=GOOD_KEY, GEMINI_BASE_URL=gemini.url),
                              Probe(), offline=True)
     assert c.level == OK and "--offline" in c.found
-    assert gemini.requests == []
+    assert gemini.lookups == []
 
 
 def test_api_rate_limited_or_unreachable_warns(cfg_of):
-    limited = FakeGemini(force_status=429)
+    limited = FakeGemini(api_keys={GOOD_KEY}, lookup_reply=Reply.error(429))
     try:
         c = doctor.check_api_key(cfg_of(GEMINI_API_KEY=GOOD_KEY, GEMINI_BASE_URL=limited.url),
                                  Probe())

@@ -20,6 +20,8 @@ takes ``delay=`` seconds (a slow model); ``FakeGemini(latency=L)`` adds L to eve
 snake_case fields as missing). ``GET /{version}/models/{model}`` answers like the real API.
 A request without an API key gets 403; ``FakeGemini(api_keys={"k"})`` also refuses other keys
 with 400 API_KEY_INVALID (refused requests are not recorded and do not use up the script).
+Model look-ups (`GET …/models/{name}`, what `booth doctor` calls) are recorded in `lookups`;
+``models={...}`` limits the known names and ``lookup_reply=Reply.error(429)`` forces an answer.
 """
 
 from __future__ import annotations
@@ -160,12 +162,14 @@ class FakeGemini:
 
     def __init__(self, latency: float | tuple[float, float] = 0.0, seed: int = 1234,
                  default: Reply | None = None, api_keys: set[str] | None = None,
-                 models: set[str] | None = None) -> None:
+                 models: set[str] | None = None, lookup_reply: Reply | None = None) -> None:
         """`api_keys`: accepted keys (None: any non-empty key); `models`: known model names
         for GET /{version}/models/{name} (None: any)."""
         self.latency = latency
         self.api_keys = api_keys
         self.models = models
+        self.lookup_reply = lookup_reply
+        self.lookups: list[str] = []  # paths of accepted GET model look-ups
         self.default = default or Reply.image()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -183,6 +187,10 @@ class FakeGemini:
                 refused = outer._key_refusal(self.headers.get("x-goog-api-key"))
                 if refused is not None:
                     return self._send(refused.status, refused.body)
+                with outer._lock:
+                    outer.lookups.append(self.path.split("?")[0])
+                if outer.lookup_reply is not None:
+                    return self._send(outer.lookup_reply.status, outer.lookup_reply.body)
                 name = self.path.split("?")[0].rsplit("/", 1)[-1]
                 if outer.models is not None and name not in outer.models:
                     return self._send(404, Reply.error(404, f"models/{name} is not found").body)

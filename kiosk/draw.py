@@ -204,11 +204,26 @@ def fit_rect(src: tuple[int, int], box: pygame.Rect, cover: bool = False) -> pyg
     return r
 
 
+_scaled: list[tuple[pygame.Surface, tuple[int, int], bool, pygame.Surface]] = []
+
+
+def scaled(img: pygame.Surface, size: tuple[int, int], smooth: bool = True) -> pygame.Surface:
+    """`img` scaled to `size`, remembered for the next frames (a smoothscale of a full-screen
+    photo every frame costs the frame loop, and holds the GIL the other threads need)."""
+    for src, sz, sm, out in _scaled:
+        if src is img and sz == size and sm == smooth:
+            return out
+    out = (pygame.transform.smoothscale if smooth else pygame.transform.scale)(img, size)
+    _scaled.insert(0, (img, size, smooth, out))
+    del _scaled[8:]
+    return out
+
+
 def blit_fit(surface: pygame.Surface, img: pygame.Surface, box: pygame.Rect,
              cover: bool = False, smooth: bool = True) -> pygame.Rect:
     r = fit_rect(img.get_size(), box, cover)
     if r.size != img.get_size():
-        img = (pygame.transform.smoothscale if smooth else pygame.transform.scale)(img, r.size)
+        img = scaled(img, r.size, smooth)
     clip = surface.get_clip()
     surface.set_clip(box.clip(clip) if clip else box)
     surface.blit(img, r)

@@ -54,8 +54,9 @@ def poll(predicate, timeout: float = 15.0, interval: float = 0.02, step=None):
         value = predicate()
         if value:
             return value
-        if step is None:
-            time.sleep(interval)
+        # Like the real frame loop, sleep between frames: back-to-back frames would hold the
+        # GIL and starve the kiosk's store and MQTT threads this test is waiting for.
+        time.sleep(interval)
     return predicate()
 
 

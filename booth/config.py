@@ -341,26 +341,27 @@ def mask_url(url: str) -> str:
     return url
 
 
+def settings(cfg: Config) -> list[tuple[str, dataclasses.Field, Any]]:
+    """(dotted key, field, value) for every setting: top level first, then each section."""
+    out = []
+    for prefix, obj in [("", cfg)] + [(name + ".", getattr(cfg, name)) for name in SECTIONS]:
+        for f in dataclasses.fields(obj):
+            if f.name not in ("source", "styles") and f.name not in SECTIONS:
+                out.append((prefix + f.name, f, getattr(obj, f.name)))
+    return out
+
+
 def describe(cfg: Config) -> list[tuple[str, str, str]]:
     """(key, shown value, description) for every field, secrets masked."""
     rows: list[tuple[str, str, str]] = []
-
-    def add(obj: Any, prefix: str) -> None:
-        for f in dataclasses.fields(obj):
-            if f.name in ("source", "styles") or f.name in SECTIONS:
-                continue
-            value = getattr(obj, f.name)
-            if f.metadata.get("secret"):
-                shown = "(set, hidden)" if value else "(not set)"
-            elif f.name == "url":
-                shown = mask_url(value)
-            else:
-                shown = repr(value)
-            rows.append((prefix + f.name, shown, f.metadata.get("doc", "")))
-
-    add(cfg, "")
-    for name in SECTIONS:
-        add(getattr(cfg, name), name + ".")
+    for key, f, value in settings(cfg):
+        if f.metadata.get("secret"):
+            shown = "(set, hidden)" if value else "(not set)"
+        elif f.name == "url":
+            shown = mask_url(value)
+        else:
+            shown = repr(value)
+        rows.append((key, shown, f.metadata.get("doc", "")))
     for name, style in cfg.styles.items():
         rows.append((f"styles.{name}", f"{style.label!r}: {style.prompt[:50]!r}", "style preset"))
     return rows
@@ -370,23 +371,12 @@ def reference_table() -> str:
     """The README's configuration reference (a test keeps the README in step with this)."""
     env_for = {v: k for k, v in {**ENV_OVERRIDES, **ENV_SECRETS}.items()}
     rows = ["| key | default | env | description |", "|---|---|---|---|"]
-
-    def add(obj: Any, prefix: str) -> None:
-        for f in dataclasses.fields(obj):
-            if f.name in ("source", "styles") or f.name in SECTIONS:
-                continue
-            key = prefix + f.name
-            value = getattr(obj, f.name)
-            shown = "hostname" if key == "booth_id" else \
-                "`" + (repr(value).replace("'", '"') if value != "" else '""') + "`"
-            doc = f.metadata.get("doc", "")
-            if f.metadata.get("choices"):
-                doc += " (" + " / ".join(f.metadata["choices"]) + ")"
-            env = f"`{env_for[key]}`" if key in env_for else ""
-            rows.append(f"| `{key}` | {shown} | {env} | {doc} |")
-
-    cfg = Config()
-    add(cfg, "")
-    for name in SECTIONS:
-        add(getattr(cfg, name), name + ".")
+    for key, f, value in settings(Config()):
+        shown = "hostname" if key == "booth_id" else \
+            "`" + (repr(value).replace("'", '"') if value != "" else '""') + "`"
+        doc = f.metadata.get("doc", "")
+        if f.metadata.get("choices"):
+            doc += " (" + " / ".join(f.metadata["choices"]) + ")"
+        env = f"`{env_for[key]}`" if key in env_for else ""
+        rows.append(f"| `{key}` | {shown} | {env} | {doc} |")
     return "\n".join(rows)

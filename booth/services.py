@@ -51,6 +51,43 @@ def usable_data_dir(cfg: Config, env: dict[str, str] | None = None) -> Path:
     return fallback
 
 
+def mosquitto_exe() -> str | None:
+    """The Debian package's broker (in /usr/sbin, which a user's PATH may lack)."""
+    return shutil.which("mosquitto") or ("/usr/sbin/mosquitto"
+                                         if Path("/usr/sbin/mosquitto").exists() else None)
+
+
+def start_listening(argv: list[str], port: int, timeout: float, what: str,
+                    log_file: Path | None = None) -> subprocess.Popen:
+    """Start a server process and return once it accepts TCP on loopback `port`.
+
+    Raises RuntimeError with its stderr (and `log_file`) if it exits or never listens.
+    """
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            logged = log_file.read_text() if log_file and log_file.exists() else ""
+            raise RuntimeError(f"{what} exited: {err.strip()}\n{logged}".strip())
+        if tcp_reachable("127.0.0.1", port, 0.2):
+            return proc
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait(5)
+    raise RuntimeError(f"{what} did not listen on port {port}")
+
+
+def child_env(cfg: Config, mqtt_url: str, data_dir: Path, config_path: str | None) -> dict:
+    """The environment for `booth …` children: this process's broker, data dir, id, config."""
+    env = dict(os.environ, BOOTH_MQTT_URL=mqtt_url, BOOTH_DATA_DIR=str(data_dir),
+               BOOTH_ID=cfg.booth_id)
+    if config_path:
+        env["BOOTH_CONFIG"] = str(Path(config_path).resolve())
+    return env
+
+
 class PrivateBroker:
     """A mosquitto of our own on a free loopback port, persistence in the data dir."""
 
@@ -64,8 +101,7 @@ class PrivateBroker:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 10.0) -> "PrivateBroker":
-        exe = shutil.which("mosquitto") or ("/usr/sbin/mosquitto"
-                                            if Path("/usr/sbin/mosquitto").exists() else None)
+        exe = mosquitto_exe()
         if exe is None:
             raise RuntimeError("no MQTT broker reachable and mosquitto is not installed "
                                "(apt-get install mosquitto, or run `make run`)")
@@ -82,19 +118,10 @@ class PrivateBroker:
             "user root" if os.geteuid() == 0 else "",
             f"log_dest file {self.dir / 'mosquitto.log'}",
         ]) + "\n")
-        self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, start_new_session=True)
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                raise RuntimeError(f"private mosquitto exited: {err.strip()}")
-            if tcp_reachable("127.0.0.1", self.port, 0.2):
-                log.info("started a private mosquitto on 127.0.0.1:%d (data in %s)", self.port,
-                         self.dir)
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("private mosquitto did not start listening")
+        self.proc = start_listening([exe, "-c", str(conf)], self.port, timeout,
+                                    "private mosquitto")
+        log.info("started a private mosquitto on 127.0.0.1:%d (data in %s)", self.port, self.dir)
+        return self
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from booth.config import Config
 from booth.protocol import Topics, parse_availability, sniff_image_type
-from booth.services import Supervisor, booth_argv, ensure_broker, usable_data_dir
+from booth.services import (Supervisor, booth_argv, child_env, ensure_broker,
+                             usable_data_dir)
 
 log = logging.getLogger("booth.snap")
 
@@ -91,55 +92,23 @@ def _share_up(cfg: Config) -> bool:
         return False
 
 
-def run(cfg: Config, args: argparse.Namespace) -> int:
-    try:
-        photo = _read_photo(args.photo)
-    except ValueError as exc:
-        return _fail(str(exc), args.json)
-    if args.style and args.style not in cfg.styles:
-        return _fail(f"unknown style {args.style!r}; styles: {', '.join(cfg.styles)}", args.json)
+def _wait(ctl, cfg: Config, job_id: str, timeout: float, started_share: bool):
+    """The job's view once it is ready or failed (or the last one seen at the timeout)."""
+    view = ctl.wait_done(job_id, timeout)
+    # The result is published before the final status: give the status a moment to land.
+    end = time.monotonic() + 5
+    while view is not None and view.ready and not view.status.is_final \
+            and time.monotonic() < end:
+        time.sleep(0.05)
+        view = ctl.view(job_id) or view
+    if started_share:  # let the freshly started server come up before printing its URL
+        end = time.monotonic() + 10
+        while not _share_up(cfg) and time.monotonic() < end:
+            time.sleep(0.1)
+    return view
 
-    data_dir = usable_data_dir(cfg)
-    cfg.data_dir = str(data_dir)
-    url, broker = ensure_broker(cfg, data_dir)
-    cfg.mqtt.url = url
-    env = dict(os.environ, BOOTH_MQTT_URL=url, BOOTH_DATA_DIR=str(data_dir),
-               BOOTH_ID=cfg.booth_id)
-    if getattr(args, "config", None):
-        env["BOOTH_CONFIG"] = str(Path(args.config).resolve())
-    sup = Supervisor(env)
-    if not _worker_online(cfg):
-        log.info("no worker online: starting one for this snap")
-        sup.add("worker", booth_argv("worker"))
-    started_share = not _share_up(cfg)
-    if started_share:
-        sup.add("share", booth_argv("share", "--no-retention"))
-    sup.start_all()
 
-    from kiosk.jobs import JobController
-
-    ctl = JobController(cfg, client_suffix=f"-snap-{os.getpid()}").start()
-    timeout = args.timeout or cfg.worker.deadline_s + 60
-    try:
-        job_id = ctl.submit_jpeg(photo, args.style)
-        view = ctl.wait_done(job_id, timeout)
-        # The result is published before the final status: give the status a moment to land.
-        end = time.monotonic() + 5
-        while view is not None and view.ready and not view.status.is_final \
-                and time.monotonic() < end:
-            time.sleep(0.05)
-            view = ctl.view(job_id) or view
-        if started_share:  # let the freshly started server come up before printing its URL
-            end = time.monotonic() + 10
-            while not _share_up(cfg) and time.monotonic() < end:
-                time.sleep(0.1)
-    except ValueError as exc:
-        ctl.stop()
-        sup.stop_all()
-        if broker:
-            broker.stop()
-        return _fail(str(exc), args.json)
-    ok = view is not None and view.ready
+def _report(job_id: str, view, timeout: float, as_json: bool, started_share: bool) -> None:
     result = {
         "job_id": job_id,
         "status": view.status.value if view else "pending",
@@ -148,12 +117,12 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
         "result_path": str(view.result_path) if view and view.result_path else None,
         "url": view.share_url if view else None,
     }
-    if view is not None and not view.finished:
+    if view is None or not view.finished:
         result["error"] = {"kind": "timeout", "message": f"no result within {timeout:g} s",
                            "retry_after_s": None}
-    if args.json:
+    if as_json:
         print(json.dumps(result))
-    elif ok:
+    elif view is not None and view.ready:
         from kiosk.share.links import qr_terminal
 
         print(f"result:   {result['result_path']}")
@@ -169,8 +138,46 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
         err = result["error"] or {}
         print(f"booth snap: job {job_id} {result['status']}: "
               f"{err.get('kind', 'unknown')}: {err.get('message', '')}", file=sys.stderr)
-    ctl.stop()
-    sup.stop_all()
-    if broker:
-        broker.stop()
+
+
+def run(cfg: Config, args: argparse.Namespace) -> int:
+    try:
+        photo = _read_photo(args.photo)
+    except ValueError as exc:
+        return _fail(str(exc), args.json)
+    if args.style and args.style not in cfg.styles:
+        return _fail(f"unknown style {args.style!r}; styles: {', '.join(cfg.styles)}", args.json)
+
+    data_dir = usable_data_dir(cfg)
+    cfg.data_dir = str(data_dir)
+    url, broker = ensure_broker(cfg, data_dir)
+    cfg.mqtt.url = url
+    sup = Supervisor(child_env(cfg, url, data_dir, getattr(args, "config", None)))
+    ctl = None
+    try:
+        if not _worker_online(cfg):
+            log.info("no worker online: starting one for this snap")
+            sup.add("worker", booth_argv("worker"))
+        started_share = not _share_up(cfg)
+        if started_share:
+            sup.add("share", booth_argv("share", "--no-retention"))
+        sup.start_all()
+
+        from kiosk.jobs import JobController
+
+        ctl = JobController(cfg, client_suffix=f"-snap-{os.getpid()}").start()
+        timeout = args.timeout or cfg.worker.deadline_s + 60
+        try:
+            job_id = ctl.submit_jpeg(photo, args.style)
+        except ValueError as exc:
+            return _fail(str(exc), args.json)
+        view = _wait(ctl, cfg, job_id, timeout, started_share)
+        ok = view is not None and view.ready
+        _report(job_id, view, timeout, args.json, started_share)
+    finally:
+        if ctl is not None:
+            ctl.stop()
+        sup.stop_all()
+        if broker:
+            broker.stop()
     return 0 if ok else 1

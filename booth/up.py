@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import time
 from pathlib import Path
 
 from booth.config import Config
-from booth.services import Supervisor, booth_argv, ensure_broker, usable_data_dir
+from booth.services import (Supervisor, booth_argv, child_env, ensure_broker,
+                             usable_data_dir)
 
 log = logging.getLogger("booth.up")
 
@@ -43,13 +43,9 @@ def display_available(env: dict[str, str]) -> bool:
 
 
 def run(cfg: Config, args: argparse.Namespace) -> int:
-    env = dict(os.environ)
-    data_dir = usable_data_dir(cfg, env)
+    data_dir = usable_data_dir(cfg)
     url, broker = ensure_broker(cfg, data_dir)
-    env.update({"BOOTH_MQTT_URL": url, "BOOTH_DATA_DIR": str(data_dir),
-                "BOOTH_ID": cfg.booth_id})
-    if getattr(args, "config", None):
-        env["BOOTH_CONFIG"] = str(Path(args.config).resolve())
+    env = child_env(cfg, url, data_dir, getattr(args, "config", None))
     if not cfg.gemini.api_key:
         log.warning("no GEMINI_API_KEY set: every photo gets the local effect (offline mode)")
 

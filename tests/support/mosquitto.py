@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
+from booth.services import free_loopback_port, mosquitto_exe, start_listening, tcp_reachable
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+
+# One implementation of these for the product and the tests (booth up starts brokers too).
+free_port = free_loopback_port
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
+    return tcp_reachable(host, port, 0.2)
 
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+MOSQUITTO = mosquitto_exe() or "/usr/sbin/mosquitto"
 
 
 class Mosquitto:
@@ -69,18 +63,9 @@ class Mosquitto:
         if self.proc and self.proc.poll() is None:
             return self
         self.write_conf()
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                logtxt = self.log.read_text() if self.log.exists() else ""
-                raise RuntimeError(f"mosquitto exited: {err}\n{logtxt}")
-            if port_open(self.port):
-                return self
-            time.sleep(0.05)
-        raise RuntimeError(f"mosquitto did not listen on {self.port}")
+        self.proc = start_listening([MOSQUITTO, "-c", str(self.conf)], self.port, timeout,
+                                    "mosquitto", log_file=self.log)
+        return self
 
     def stop(self, kill: bool = False) -> None:
         if not self.proc or self.proc.poll() is not None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import paho.mqtt.client as paho
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.report import figure, pct  # noqa: E402
+from bench.report import figure, median, pct  # noqa: E402
 from booth.protocol import JobMeta, Status, Topics, new_job_id  # noqa: E402
 from tests.support.fake_gemini import FakeGemini, Reply  # noqa: E402
 from tests.support.mosquitto import Mosquitto  # noqa: E402
@@ -125,13 +124,12 @@ def run(args: argparse.Namespace) -> None:
             proc.terminate()
             proc.wait(30)
             print(f"worker peak RSS at concurrency 1: {rss:.0f} MB")
+            p50, p99 = pct(overheads, 50), pct(overheads, 99)
             print(f"overhead over {args.jobs} jobs at 1536 px (L = {args.overhead_latency:g} s): "
-                  f"p50 {pct(overheads, 50):.1f} ms, p99 {pct(overheads, 99):.1f} ms "
-                  f"(target p50 <= 50 ms)")
-            p50 = pct(overheads, 50)
+                  f"p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p50 <= 50 ms)")
             figure("per-job overhead (total − L) at 1536 px, p50", p50, "ms", "≤ 50 ms",
                    p50 <= 50)
-            figure("per-job overhead (total − L) at 1536 px, p99", pct(overheads, 99), "ms")
+            figure("per-job overhead (total − L) at 1536 px, p99", p99, "ms")
 
             # 2. throughput by concurrency with L = 2 s
             fake.latency = 2.0
@@ -188,9 +186,9 @@ def run(args: argparse.Namespace) -> None:
             t = time.perf_counter()
             effect.apply(im)
             times.append((time.perf_counter() - t) * 1000)
+        med = median(times)
         print(f"local effect on {name} at {im.shape[1]}x{im.shape[0]}: median "
-              f"{statistics.median(times):.0f} ms, max {max(times):.0f} ms (target <= 300 ms)")
-        med = statistics.median(times)
+              f"{med:.0f} ms, max {max(times):.0f} ms (target <= 300 ms)")
         figure(f"local effect, {name} at 1536 px (median)", med, "ms", "≤ 300 ms", med <= 300,
                digits=0)
     print(f"worker peak RSS: {rss:.0f} MB (target <= 200 MB)")

@@ -8,6 +8,7 @@ redelivery or from the kiosk's re-dispatch — are answered from the dedupe stor
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import logging
 import queue
@@ -25,7 +26,7 @@ import numpy as np
 from booth.config import Config
 from booth.mqtt import MqttConnection
 from booth.protocol import (Effect, ErrorKind, JobError, JobStatus, Status, Topics,
-                            result_properties)
+                            result_properties, sniff_image_type, utc_now_iso)
 from worker.classify import ModelError
 from worker.dedupe import DedupeStore
 from worker.local_effect import LocalEffect
@@ -350,7 +351,7 @@ class Worker:
 
     def _as_jpeg(self, data: bytes, mime: str) -> bytes:
         """The model's picture as a JPEG; an undecodable picture counts as no image."""
-        is_jpeg = data[:3] == b"\xff\xd8\xff"
+        is_jpeg = sniff_image_type(data) == "image/jpeg"
         # a JPEG is passed on as is: a 1/8-scale decode is enough to know it is whole
         flags = cv2.IMREAD_REDUCED_COLOR_8 if is_jpeg else cv2.IMREAD_COLOR
         img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
@@ -378,8 +379,8 @@ class Worker:
             handles.append(self.mqtt.publish(self.topics.results(header.booth, header.job_id),
                                              result, qos=1, retain=True,
                                              properties=result_properties(content_type)))
-        final = Status(status.job_id, status.booth_id, status.status, status.effect,
-                       status.attempt, self.id, status.error)
+        # a stored status may come from another worker or an earlier time: ours, stamped now
+        final = dataclasses.replace(status, worker=self.id, updated_at=utc_now_iso())
         handles.append(self.mqtt.publish(self.topics.status(header.booth, header.job_id),
                                          final.to_json(), qos=1, retain=True))
         # Wait while the broker may still take them (paho resends QoS 1 after a reconnect).

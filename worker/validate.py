@@ -24,12 +24,7 @@ JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0x
 
 
 class BadJob(ValueError):
-    """A job that can never succeed. `job_id` is set when a status can still be published."""
-
-    def __init__(self, message: str, job_id: str | None = None, booth: str | None = None) -> None:
-        super().__init__(message)
-        self.job_id = job_id
-        self.booth = booth
+    """A job that can never succeed."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +35,6 @@ class JobHeader:
     booth: str
     style: str | None
     created_at: datetime | None
-    content_type: str | None
 
 
 @dataclass
@@ -78,9 +72,9 @@ def read_header(topics: Topics, topic: str, props: Any) -> JobHeader:
             user.setdefault(str(pair[0]), str(pair[1]))
     job_id = user.get("job_id")
     if job_id is None:
-        raise BadJob("job has no job_id user property", booth=parsed.booth)
+        raise BadJob("job has no job_id user property")
     if not JOB_ID_RE.match(job_id):
-        raise BadJob(f"job id {job_id[:80]!r} is not [A-Za-z0-9_-]{{8,64}}", booth=parsed.booth)
+        raise BadJob(f"job id {job_id[:80]!r} is not [A-Za-z0-9_-]{{8,64}}")
     style = user.get("style")
     if style is not None and not STYLE_RE.match(style):
         style = None
@@ -90,8 +84,7 @@ def read_header(topics: Topics, topic: str, props: Any) -> JobHeader:
             created = parse_iso(user["created_at"], "created_at")
         except ProtocolError:
             created = None
-    content_type = getattr(props, "ContentType", None) if props is not None else None
-    return JobHeader(job_id, parsed.booth, style, created, content_type)
+    return JobHeader(job_id, parsed.booth, style, created)
 
 
 def declared_size(data: bytes, kind: str) -> tuple[int, int]:

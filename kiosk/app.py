@@ -39,8 +39,8 @@ SHOT_DEBOUNCE_S = 1.0
 AUTO_SHOOT_SCREENS = ("attract", "processing", "result")
 IMAGE_CACHE_BYTES = 48_000_000  # decoded results/thumbnails kept for drawing (a Pi has little RAM)
 ANIMATED_FPS = 12  # screens with a spinner but no camera preview
-KEEP_SHOTS = 4
-MAX_JOB_VIEWS = 200  # jobs the screen keeps in memory (the ledger has them all)  # display-sized captured shots kept beyond the recent strip
+KEEP_SHOTS = 4  # display-sized captured shots kept in memory (older ones reload from disk)
+MAX_JOB_VIEWS = 200  # jobs the screen keeps in memory (the ledger has them all)
 RESUME_WINDOW_S = 15 * 60  # after a restart, reopen an unfinished job this young
 
 
@@ -117,6 +117,7 @@ class KioskApp:
         self._images: "OrderedDict[tuple, pygame.Surface]" = OrderedDict()
         self._preview: pygame.Surface | None = None
         self._preview_key: tuple | None = None
+        self._preview_src: np.ndarray | None = None
         self._last_shot_at = -1e9
         self.running = True
         self.frames = 0
@@ -359,7 +360,7 @@ class KioskApp:
         if self.screen.live_preview and key != self._preview_key:
             self._preview_key = key
             img = frame.image
-            if self._preview is not None and getattr(self, "_preview_src", None) is img:
+            if self._preview is not None and self._preview_src is img:
                 return  # the same image again (file camera): nothing to convert
             self._preview_src = img
             w, h = self.surface.get_size()
@@ -392,6 +393,7 @@ class KioskApp:
         return None
 
     def _collect_images(self) -> None:
+        added = False
         for key, fut in list(self._loading.items()):
             if fut.done():
                 del self._loading[key]
@@ -402,6 +404,9 @@ class KioskApp:
                     rgb = None
                 if rgb is not None:
                     self._images[key] = draw.surface_from_rgb(rgb)
+                    added = True
+        if not added:
+            return  # the cache only grows here: nothing to evict
         total = sum(i.get_width() * i.get_height() * 4 for i in self._images.values())
         while total > IMAGE_CACHE_BYTES and len(self._images) > 1:
             _key, img = self._images.popitem(last=False)

@@ -250,10 +250,19 @@ def gradient(size: tuple[int, int], top_alpha: int, bottom_alpha: int,
     return surf
 
 
+_shades: dict[tuple, pygame.Surface] = {}
+
+
 def shade(surface: pygame.Surface, alpha: int, color: tuple = (0, 0, 0),
           rect: pygame.Rect | None = None) -> None:
     rect = rect or surface.get_rect()
-    layer = pygame.Surface(rect.size)
-    layer.fill(color)
+    key = (rect.size, tuple(color))
+    layer = _shades.get(key)
+    if layer is None:  # a full-screen surface: filled once, not every frame
+        layer = pygame.Surface(rect.size)
+        layer.fill(color)
+        if len(_shades) >= 4:
+            _shades.pop(next(iter(_shades)))
+        _shades[key] = layer
     layer.set_alpha(alpha)
     surface.blit(layer, rect)

@@ -73,7 +73,7 @@ def header(app: "KioskApp", surf: pygame.Surface, badge: bool = True,
     if logo is not None:
         r = draw.fit_rect(logo.get_size(), pygame.Rect(m, m, L.px(20), top_h))
         r.topleft = (m, m)
-        surf.blit(pygame.transform.smoothscale(logo, r.size), r)
+        surf.blit(draw.scaled(logo, r.size), r)  # scaled once, not every frame
         x = r.right + L.px(2)
     badge_rect = ai_badge(app, surf, (L.w - m, m)) if badge else pygame.Rect(L.w - m, m, 0, 0)
     if title:
@@ -133,6 +133,7 @@ class RecentStrip:
     def __init__(self, app: "KioskApp") -> None:
         self.app = app
         self.hits: list[tuple[pygame.Rect, str]] = []
+        self._cache: dict[tuple, tuple[pygame.Surface, pygame.Surface]] = {}
 
     def layout(self, area: pygame.Rect, vertical: bool) -> list[pygame.Rect]:
         L = self.app.layout
@@ -181,7 +182,7 @@ class RecentStrip:
                  radius: int) -> pygame.Surface:
         """The thumbnail cropped to a rounded square (cached: built once, not every frame)."""
         key = (id(thumb), size, radius)
-        cache = self.__dict__.setdefault("_cache", {})
+        cache = self._cache
         hit = cache.get(key)
         if hit is not None and hit[0] is thumb:
             return hit[1]

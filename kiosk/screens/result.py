@@ -76,7 +76,7 @@ class ResultScreen(Screen):
             surf.blit(blurred_backdrop(app, img, f"result-{self.job_id}"), (0, 0))
             shown = draw.blit_fit(surf, img, photo_area.inflate(-2 * L.px(2), -2 * L.px(2)))
             if app.frame_overlay is not None:
-                surf.blit(pygame.transform.smoothscale(app.frame_overlay, shown.size), shown)
+                surf.blit(draw.scaled(app.frame_overlay, shown.size), shown)
         else:
             draw.spinner(surf, photo_area.center, L.px(6), app.now())
         if self.wifi_matrix:

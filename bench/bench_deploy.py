@@ -18,10 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import figure  # noqa: E402
-from tests.deploy.deploytools import (Client, GeneratedBroker, credentials,  # noqa: E402
-                                      job_properties, run_install, wait_until)
-from tests.deploy.test_bridge import (BOOTH, CentralBroker, FakeWorker, bridge_conf,  # noqa: E402
-                                      completed)
+from tests.deploy.deploytools import (credentials, job_properties, run_install,  # noqa: E402
+                                      wait_until)
+from tests.deploy.test_bridge import (BOOTH, KIOSK_TOPICS, FakeWorker, completed,  # noqa: E402
+                                      kiosk_client, start_fleet)
 from tests.support.mosquitto import free_port  # noqa: E402
 
 BOOTH_BIN = str(Path(sys.executable).with_name("booth"))
@@ -51,16 +51,11 @@ def main() -> None:
                      f"{timed(lambda: subprocess.run(doctor, capture_output=True)):.2f} s"))
 
         _u, worker_pw = credentials(root, "worker")
-        central = CentralBroker(tmp_path / "central", "bench-bridge", worker_pw)
-        central.start()
-        booth = GeneratedBroker(root, tmp_path / "booth", port,
-                                extra_conf=bridge_conf(central.port, "bench-bridge"))
-        booth.start()
+        central, booth = start_fleet(tmp_path, root, port, "bench-bridge", worker_pw)
         worker = FakeWorker(central.port, "worker", worker_pw)
-        kiosk = Client(booth.port, *credentials(root, "kiosk"), client_id="kiosk-b1",
-                       clean_start=False, session_expiry_s=3600)
+        kiosk = kiosk_client(booth, root)
         kiosk.wait_connack()
-        for t in ("booth/b1/status/+", "booth/b1/results/+", "booth/workers/+/availability"):
+        for t in KIOSK_TOPICS:
             kiosk.subscribe(t)
         wait_until(lambda: kiosk.on("booth/workers/+/availability"), 60)
         photo = (Path(__file__).resolve().parents[1] / "tests/fixtures/portrait.jpg").read_bytes()

@@ -195,3 +195,14 @@ def job_properties(job_id: str, style: str = "drip") -> Properties:
     props.UserProperty = [("job_id", job_id), ("style", style),
                           ("created_at", "2026-11-24T09:00:00.000Z")]
     return props
+
+
+def stop_process(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM (what systemctl stop sends), then SIGKILL if it outstays `timeout`."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.deploytools import (REPO, Client, GeneratedBroker, credentials, job_properties,
-                                      run_install, wait_until)
+                                      run_install, stop_process, wait_until)
 from tests.support.mosquitto import Mosquitto, free_port
 
 BOOTH = "b1"
@@ -59,6 +59,26 @@ def bridge_conf(central_port: int, password: str) -> str:
             .replace("restart_timeout 2 30", "restart_timeout 1 3"))
 
 
+KIOSK_TOPICS = ("booth/b1/status/+", "booth/b1/results/+", "booth/workers/+/availability")
+
+
+def start_fleet(tmp_path: Path, root: Path, booth_port: int, secret: str,
+                worker_password: str) -> tuple[CentralBroker, GeneratedBroker]:
+    """The central broker and the booth's broker bridged to it (with `secret`), both started."""
+    central = CentralBroker(tmp_path / "central", secret, worker_password)
+    central.start()
+    booth = GeneratedBroker(root, tmp_path / "booth", booth_port,
+                            extra_conf=bridge_conf(central.port, secret))
+    booth.start()
+    return central, booth
+
+
+def kiosk_client(booth: GeneratedBroker, root: Path) -> Client:
+    """The kiosk's persistent session on the booth's broker (what `booth kiosk` opens)."""
+    return Client(booth.port, *credentials(root, "kiosk"), client_id="kiosk-b1",
+                  clean_start=False, session_expiry_s=3600)
+
+
 class FakeWorker:
     """Processes every job it gets: processing status, result, completed status (retained)."""
 
@@ -97,16 +117,11 @@ def fleet(tmp_path):
     booth_port = free_port()
     run_install(root, "--booth-id", BOOTH, "--mqtt-port", str(booth_port))
     _w, worker_pw = credentials(root, "worker")
-    central = CentralBroker(tmp_path / "central", "bridge-secret-1", worker_pw)
-    central.start()
-    booth = GeneratedBroker(root, tmp_path / "booth", booth_port,
-                            extra_conf=bridge_conf(central.port, "bridge-secret-1"))
-    booth.start()
+    central, booth = start_fleet(tmp_path, root, booth_port, "bridge-secret-1", worker_pw)
     worker = FakeWorker(central.port, "worker", worker_pw)
-    kiosk = Client(booth.port, *credentials(root, "kiosk"), client_id="kiosk-b1",
-                   clean_start=False, session_expiry_s=3600)
+    kiosk = kiosk_client(booth, root)
     assert kiosk.wait_connack().ok
-    for topic in ("booth/b1/status/+", "booth/b1/results/+", "booth/workers/+/availability"):
+    for topic in KIOSK_TOPICS:
         kiosk.subscribe(topic)
     # The bridge is up once the worker's retained availability crossed it.
     assert wait_until(lambda: kiosk.on("booth/workers/+/availability"), TIMEOUT), \
@@ -196,11 +211,7 @@ def test_real_booth_worker_on_the_central_broker(tmp_path):
     booth_port = free_port()
     run_install(root, "--booth-id", BOOTH, "--mqtt-port", str(booth_port))
     _w, worker_pw = credentials(root, "worker")
-    central = CentralBroker(tmp_path / "central", "bridge-secret-2", worker_pw)
-    central.start()
-    booth = GeneratedBroker(root, tmp_path / "booth", booth_port,
-                            extra_conf=bridge_conf(central.port, "bridge-secret-2"))
-    booth.start()
+    central, booth = start_fleet(tmp_path, root, booth_port, "bridge-secret-2", worker_pw)
     toml = tmp_path / "worker.toml"
     toml.write_text("")
     env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GEMINI_BASE_URL")}
@@ -209,12 +220,11 @@ def test_real_booth_worker_on_the_central_broker(tmp_path):
     log = open(tmp_path / "worker.log", "w")
     worker = subprocess.Popen([str(Path(sys.executable).with_name("booth")), "worker", "--id",
                                "central-w1"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    kiosk = Client(booth.port, *credentials(root, "kiosk"), client_id="kiosk-b1",
-                   clean_start=False, session_expiry_s=3600)
+    kiosk = kiosk_client(booth, root)
     photo = (REPO / "tests/fixtures/portrait.jpg").read_bytes()
     try:
         assert kiosk.wait_connack().ok
-        for topic in ("booth/b1/status/+", "booth/b1/results/+", "booth/workers/+/availability"):
+        for topic in KIOSK_TOPICS:
             kiosk.subscribe(topic)
         assert wait_until(lambda: any(m.payload == b"online" for m in
                                       kiosk.on("booth/workers/central-w1/availability")),
@@ -238,12 +248,7 @@ def test_real_booth_worker_on_the_central_broker(tmp_path):
             (tmp_path / "worker.log").read_text()
     finally:
         kiosk.close()
-        worker.terminate()
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(10)
+        stop_process(worker, 30)
         log.close()
         booth.stop(kill=True)
         central.stop(kill=True)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.deploytools import REPO, GeneratedBroker, env_file, run_install, wait_until
+from tests.deploy.deploytools import (REPO, GeneratedBroker, env_file, run_install, stop_process,
+                                      wait_until)
 from tests.support.mosquitto import free_port
 
 BOOTH_BIN = str(Path(sys.executable).with_name("booth"))
@@ -106,13 +107,7 @@ def test_process_notifies_ready_and_pings_the_watchdog(installed, tmp_path, unit
         password = env["BOOTH_MQTT_URL"].split(":")[2].split("@")[0]
         assert all(password not in m for m in notify.poll())
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # what systemctl stop sends
-            try:
-                proc.wait(40)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_process(proc, 40)
         log.close()
         notify.close()
     assert proc.returncode == 0, (tmp_path / f"{unit}.log").read_text()

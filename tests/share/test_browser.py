@@ -22,16 +22,21 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason="chromium not installed (setup installs Debian's package)")
 
 
+async def _phone_page(br: Chromium, *domains: str) -> str:
+    """A new page sized like a phone, with Page (and `domains`) events enabled."""
+    s = await br.new_page()
+    for domain in ("Page", *domains):
+        await br.send(f"{domain}.enable", {}, s)
+    await br.send("Emulation.setDeviceMetricsOverride", {
+        "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}, s)
+    return s
+
+
 async def _drive(url: str, profile, downloads, shot_path, share_shot) -> dict:
     async with Chromium(profile) as br:
         await br.send("Browser.setDownloadBehavior", {
             "behavior": "allow", "downloadPath": str(downloads), "eventsEnabled": True})
-        s = await br.new_page()
-        await br.send("Page.enable", {}, s)
-        await br.send("Runtime.enable", {}, s)
-        await br.send("Log.enable", {}, s)
-        await br.send("Emulation.setDeviceMetricsOverride", {
-            "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}, s)
+        s = await _phone_page(br, "Runtime", "Log")
         await br.send("Emulation.setTouchEmulationEnabled", {"enabled": True}, s)
         await br.send("Page.navigate", {"url": url}, s)
         await br.wait_event("Page.loadEventFired", session=s)
@@ -76,10 +81,7 @@ Object.defineProperty(navigator, 'share', {configurable: true, value: function (
 
 async def _share_flow(br: Chromium, url: str, shot_path) -> dict:
     """Where sharing files is supported the Share button appears and hands over the photo."""
-    s = await br.new_page()
-    await br.send("Page.enable", {}, s)
-    await br.send("Emulation.setDeviceMetricsOverride", {
-        "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}, s)
+    s = await _phone_page(br)
     await br.send("Page.addScriptToEvaluateOnNewDocument", {"source": _FAKE_SHARE}, s)
     await br.send("Page.navigate", {"url": url}, s)
     await br.wait_event("Page.loadEventFired", session=s)

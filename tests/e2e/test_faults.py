@@ -123,7 +123,7 @@ def test_full_disk_during_capture(rig, small_disk):
                lambda: f"no error screen: {rig.kiosk_state()}\n{kiosk.text()[-2000:]}")
     state = rig.kiosk_state()
     assert state.get("kind") == "storage", state
-    assert "No space left" in kiosk.text() or "ENOSPC" in kiosk.text() or "full" in kiosk.text()
+    assert "failed (storage)" in kiosk.text()  # the log names the disk, not a camera fault
     assert kiosk.alive()
     assert not list(rig.data.rglob("*.tmp")), "a half-written file was left behind"
     assert len(rig.jobs()) == 1  # no row for a shot that could not be saved

@@ -18,9 +18,9 @@ from tests.support.fake_gemini import FakeGemini, Reply
 JOBS = 500
 
 
-def snapshot(up: psutil.Process) -> dict[str, tuple[int, int]]:
-    """(RSS bytes, open fds) of every process under `booth up`, by role."""
-    out = {}
+def snapshot(up: psutil.Process, broker: psutil.Process) -> dict[str, tuple[int, int]]:
+    """(RSS bytes, open fds) of every process under `booth up`, by role, and of the broker."""
+    out = {"mosquitto": (broker.memory_info().rss, broker.num_fds())}
     for child in up.children(recursive=True):
         try:
             cmd = " ".join(child.cmdline())
@@ -45,16 +45,17 @@ def test_soak_500_jobs(tmp_path, broker):
                                        str(JOBS)], env=rig.env, cwd=str(ROOT), stdout=fh,
                               stderr=subprocess.STDOUT, start_new_session=True)
     proc = psutil.Process(up.pid)
+    mq = psutil.Process(broker.proc.pid)  # the configured broker `booth up` found running
     try:
         def done() -> int:
             return sum(1 for j in rig.jobs() if j["status"] in ("completed", "failed")
                        and (j["result_path"] or j["status"] == "failed"))
 
         wait_until(lambda: done() >= 100, 300, lambda: log.read_text()[-3000:])
-        at_100 = snapshot(proc)
+        at_100 = snapshot(proc, mq)
         wait_until(lambda: done() >= JOBS - 2, 900,
                    lambda: f"{done()} done\n" + log.read_text()[-3000:], interval=0.5)
-        at_500 = snapshot(proc)
+        at_500 = snapshot(proc, mq)
         code = up.wait(120)  # the kiosk stops after its shots; `up` then stops the rest
     finally:
         if up.poll() is None:
@@ -67,7 +68,7 @@ def test_soak_500_jobs(tmp_path, broker):
         if role in at_500:
             (r1, f1), (r2, f2) = at_100[role], at_500[role]
             print(f"{role:9} {r1 / 1e6:7.1f}MB {r2 / 1e6:7.1f}MB {f1:7} {f2:7}")
-    for role in ("worker", "share", "kiosk", "up"):
+    for role in ("worker", "share", "kiosk", "up", "mosquitto"):
         assert role in at_100 and role in at_500, (at_100, at_500)
         (r1, f1), (r2, f2) = at_100[role], at_500[role]
         assert r2 < r1 * 1.10, f"{role} RSS grew from {r1} to {r2}"

@@ -57,7 +57,7 @@ def main() -> int:
         env = dict(os.environ, BOOTH_MQTT_URL=broker.url, BOOTH_DATA_DIR=str(tmp / "data"),
                    BOOTH_ID="bench", GEMINI_API_KEY="bench-key", GEMINI_BASE_URL=fake.url,
                    BOOTH_CONFIG=str(conf))
-        worker = subprocess.Popen([sys.executable, "-m", "booth.cli", "worker", "--id", "wb"],
+        worker = subprocess.Popen([sys.executable, "-m", "appliance.cli", "worker", "--id", "wb"],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cfg = load_config(conf, env=env)
         app = KioskApp(cfg, (1280, 720), gpio=False)

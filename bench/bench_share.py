@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.report import figure  # noqa: E402
 from booth.protocol import Effect, JobStatus, Status, new_job_id  # noqa: E402
-from kiosk.ledger import Ledger, ledger_path, photo_dir  # noqa: E402
+from jobstore.ledger import Ledger, ledger_path, photo_dir  # noqa: E402
 
 
 def make_result(data_dir: Path, size_mb: float) -> tuple[str, int]:
@@ -154,7 +154,7 @@ def main() -> int:
         env = dict(os.environ, BOOTH_DATA_DIR=str(data), BOOTH_ID="benchbooth",
                    BOOTH_MQTT_URL="mqtt://127.0.0.1:1", PYTHONPATH=str(ROOT))
         env.pop("BOOTH_ADMIN_PASSWORD", None)
-        server = subprocess.Popen([sys.executable, "-m", "booth.cli", "share", "--config",
+        server = subprocess.Popen([sys.executable, "-m", "appliance.cli", "share", "--config",
                                    str(conf), "--no-mqtt", "--no-retention",
                                    "--log-level", "WARNING"], env=env, cwd=ROOT)
         try:

@@ -1,7 +1,7 @@
 """Worker benchmark: per-job overhead, throughput by concurrency, local effect time, worker RSS.
 
 Runs a private mosquitto, the fake Gemini server (fixed latency L, answering with the input
-unchanged so it costs nearly nothing) and the worker as a real subprocess (`python -m booth.cli
+unchanged so it costs nearly nothing) and the worker as a real subprocess (`python -m appliance.cli
 worker`); a kiosk stand-in in this process publishes 1536-px JPEG jobs and times each one from
 publish to its `completed` status. Prints figures; not a test.
 
@@ -87,7 +87,7 @@ def spawn_worker(tmp: Path, broker: Mosquitto, fake: FakeGemini, concurrency: in
                BOOTH_CONFIG=str(conf))
     if not key:
         env.pop("GEMINI_API_KEY")
-    return subprocess.Popen([sys.executable, "-m", "booth.cli", "worker", "--log-level",
+    return subprocess.Popen([sys.executable, "-m", "appliance.cli", "worker", "--log-level",
                              "WARNING"], cwd=ROOT, env=env)
 
 

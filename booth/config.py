@@ -164,7 +164,7 @@ class Config:
 SECTIONS = {"mqtt": MqttConfig, "gemini": GeminiConfig, "worker": WorkerConfig,
             "kiosk": KioskConfig, "camera": CameraConfig, "share": ShareConfig}
 
-# Environment overrides every process honours (DESIGN.md): variable → dotted key.
+# Environment overrides every process honours (README.md, Configuration): variable → dotted key.
 ENV_OVERRIDES = {
     "BOOTH_MQTT_URL": "mqtt.url",
     "BOOTH_ID": "booth_id",

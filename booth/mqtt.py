@@ -141,7 +141,6 @@ class MqttConnection:
         self._early: dict[int, Any] = {}
         self._started = False
         self._stopping = False
-        self.connect_count = 0
 
         c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
                         protocol=paho.MQTTv5, manual_ack=manual_ack)
@@ -238,7 +237,6 @@ class MqttConnection:
         if reason.is_failure:
             log.warning("mqtt %s: connect refused by %s: %s", self.client_id, self.url.safe(), reason)
             return
-        self.connect_count += 1
         session_present = bool(getattr(flags, "session_present", False))
         log.info("mqtt %s: connected to %s (session present: %s)", self.client_id,
                  self.url.safe(), session_present)

@@ -1,4 +1,4 @@
-"""The MQTT contract between kiosk and workers: the single home of DESIGN.md's protocol table.
+"""The MQTT contract between kiosk and workers: the single home of the protocol table in README.md.
 
 Topics, job metadata (MQTT 5 properties), the status JSON, the forward-only status order, error
 kinds with their guest-facing messages, and the job id rules. Everything that comes off the wire
@@ -30,7 +30,12 @@ OFFLINE = "offline"
 
 
 class ProtocolError(ValueError):
-    """A message, topic or id that does not follow the contract. The text says what was wrong."""
+    """A message, topic or id that does not follow the contract. The text says what was wrong.
+
+    A job whose id could be read carries it (`job_id`, `booth`), so it can still be answered."""
+
+    job_id: str | None = None
+    booth: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -337,22 +342,60 @@ class JobMeta:
         props.UserProperty = self.user_properties()
         return props
 
+    @property
+    def created(self) -> datetime:
+        return parse_iso(self.created_at, "created_at")
+
     @classmethod
     def from_properties(cls, props: Any) -> "JobMeta":
         """Parse the properties of a received job (paho Properties or None)."""
-        user = dict(getattr(props, "UserProperty", None) or []) if props is not None else {}
+        user: dict[str, str] = {}
+        for pair in (getattr(props, "UserProperty", None) or []) if props is not None else []:
+            if isinstance(pair, (tuple, list)) and len(pair) == 2:
+                user.setdefault(str(pair[0]), str(pair[1]))
         content_type = getattr(props, "ContentType", None) if props is not None else None
         if "job_id" not in user:
             raise ProtocolError("job has no job_id user property")
-        style = user.get("style")
-        if not isinstance(style, str) or not STYLE_RE.match(style):
-            raise ProtocolError(f"job style {style!r} is missing or not a preset name")
-        created_at = user.get("created_at")
-        parse_iso(created_at, "created_at")
-        if content_type not in IMAGE_CONTENT_TYPES:
-            raise ProtocolError(
-                f"job content type {content_type!r} is not one of {', '.join(IMAGE_CONTENT_TYPES)}")
-        return cls(validate_job_id(user["job_id"]), style, created_at, content_type)
+        job_id = validate_job_id(user["job_id"])
+        try:
+            style = user.get("style")
+            if not isinstance(style, str) or not STYLE_RE.match(style):
+                raise ProtocolError(f"job style {style!r} is missing or not a preset name")
+            created_at = user.get("created_at")
+            parse_iso(created_at, "created_at")
+            if content_type not in IMAGE_CONTENT_TYPES:
+                raise ProtocolError(f"job content type {content_type!r} is not one of "
+                                    f"{', '.join(IMAGE_CONTENT_TYPES)}")
+        except ProtocolError as exc:
+            exc.job_id = job_id
+            raise
+        return cls(job_id, style, created_at, content_type)
+
+
+@dataclass(frozen=True)
+class JobMessage:
+    """A received job: the booth it came from (its topic) and its metadata (its properties)."""
+
+    booth: str
+    meta: JobMeta
+
+    @property
+    def job_id(self) -> str:
+        return self.meta.job_id
+
+    @classmethod
+    def parse(cls, topics: "Topics", topic: str, props: Any) -> "JobMessage":
+        """The one parser of job messages. Raises ProtocolError; when the job id and booth could
+        still be read they are on the error (`job_id`, `booth`), so the receiver can answer the
+        job with a failed status instead of leaving the guest waiting."""
+        parsed = topics.parse(topic)
+        if parsed.kind is not TopicKind.JOBS or not parsed.booth:
+            raise ProtocolError(f"message on {topic!r} is not a job")
+        try:
+            return cls(parsed.booth, JobMeta.from_properties(props))
+        except ProtocolError as exc:
+            exc.booth = parsed.booth
+            raise
 
 
 def result_properties(content_type: str = "image/jpeg") -> Any:
@@ -362,15 +405,6 @@ def result_properties(content_type: str = "image/jpeg") -> Any:
     props = Properties(PacketTypes.PUBLISH)
     props.ContentType = content_type
     return props
-
-
-def sniff_image_type(data: bytes) -> str | None:
-    """The content type of a job or result payload from its magic bytes (JPEG/PNG), else None."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    return None
 
 
 def parse_availability(payload: bytes | str) -> bool:

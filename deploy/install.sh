@@ -4,12 +4,15 @@
 #   sudo deploy/install.sh [--booth-id ID] [--lan] [--lan-port 1884] [--mqtt-port 1883]
 #   (PYTHON=… picks the venv's interpreter; default python3, on a Pi the OS one with picamera2)
 #
-# Creates the booth user and /var/lib/booth, /etc/booth/{booth.toml,secrets.env,kiosk.env,
-# worker.env}, installs the Debian packages and a venv with the project, writes mosquitto's
-# drop-in, password file and ACL, installs and enables the systemd units.
+# Creates the booth user and /var/lib/booth, /etc/booth/{booth.toml,secrets.env,admin.env,
+# kiosk.env,worker.env,share.env}, installs the Debian packages and a venv with the project,
+# writes mosquitto's drop-in, password file and ACL, installs and enables the systemd units.
+# Each unit reads only the env files its process needs: secrets.env (the Gemini key) only the
+# worker, admin.env (the operator password) only the share server, <role>.env (the MQTT login)
+# its own role.
 #
-# Idempotent: a second run changes nothing and says so. booth.toml, secrets.env and the MQTT
-# passwords are created once and never overwritten; generated files (units, mosquitto drop-in,
+# Idempotent: a second run changes nothing and says so. booth.toml, secrets.env, admin.env and
+# the MQTT passwords are created once and never overwritten; generated files (units, mosquitto drop-in,
 # ACL) are rewritten only when their content differs.
 #
 # --root DIR writes the whole tree under DIR instead of / (a throwaway root for tests and
@@ -208,6 +211,17 @@ else
     ensure_owner_mode "$toml" root booth 0640
 fi
 put_file_once "$root/etc/booth/secrets.env" root root 0600 <"$here/secrets.env.example"
+# An install from before admin.env kept the operator password in secrets.env, which only the
+# worker reads now: move it over once.
+admin_env="$root/etc/booth/admin.env"
+if [[ ! -f "$admin_env" ]] && grep -qs '^BOOTH_ADMIN_PASSWORD=.' "$root/etc/booth/secrets.env"; then
+    { sed -n '1,/^BOOTH_ADMIN_PASSWORD=/{/^BOOTH_ADMIN_PASSWORD=/d;p}' "$here/admin.env.example"
+      grep '^BOOTH_ADMIN_PASSWORD=' "$root/etc/booth/secrets.env"
+    } | put_file "$admin_env" root root 0600
+    sed -i '/^BOOTH_ADMIN_PASSWORD=/d' "$root/etc/booth/secrets.env"
+    changed "moved BOOTH_ADMIN_PASSWORD from secrets.env to admin.env"
+fi
+put_file_once "$admin_env" root root 0600 <"$here/admin.env.example"
 
 # The effective booth id and topic root, as the booth will see them (booth.toml wins).
 read -r cfg_id cfg_root < <("${PYTHON:-python3}" - "$toml" <<'EOF'
@@ -250,7 +264,7 @@ role_password() {
     fi
     printf '%s' "$pw"
 }
-for role in kiosk worker; do
+for role in kiosk worker share; do
     envfile="$root/etc/booth/$role.env"
     pw="$(role_password "$envfile")"
     if [[ ! -f "$passwd_file" ]] || ! grep -q "^$role:" "$passwd_file"; then
@@ -278,12 +292,13 @@ sed -e "s#@PASSWD_FILE@#/etc/mosquitto/booth.passwd#" \
     awk -v lan="$lan_listener" '$0 == "@LAN_LISTENER@" { print lan; next } { print }' |
     put_file "$root/etc/mosquitto/conf.d/booth.conf" root root 0644
 sed -e "s#@ROOT@#$topic_root#g" -e "s#@BOOTH@#$booth_id#g" \
-    -e "s#@KIOSK_USER@#kiosk#" -e "s#@WORKER_USER@#worker#" \
+    -e "s#@KIOSK_USER@#kiosk#" -e "s#@WORKER_USER@#worker#" -e "s#@SHARE_USER@#share#" \
     "$here/mosquitto/acl.in" | put_file "$root/etc/mosquitto/booth.acl" root mosquitto 0640
 mosquitto_changes=$((changes - before_mosquitto))
 
 # ------------------------------------------------------------------ venv and the project
 venv="$root/opt/booth/venv"
+packages=(booth jobstore kiosk share worker appliance)  # pyproject.toml's packages
 if ((with_venv)); then
     ensure_dir "$root/opt/booth" root root 0755
     if [[ ! -x "$venv/bin/python" ]]; then
@@ -291,7 +306,7 @@ if ((with_venv)); then
         "${PYTHON:-python3}" -m venv --system-site-packages "$venv"
         changed "created venv ${venv#"$root"}"
     fi
-    src_hash="$(cd "$src" && find pyproject.toml booth kiosk worker -type f \
+    src_hash="$(cd "$src" && find pyproject.toml "${packages[@]}" -type f \
         ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | sort -z |
         xargs -0 sha256sum | sha256sum | cut -c1-64)"
     stamp="$venv/.booth-source"
@@ -303,7 +318,7 @@ if ((with_venv)); then
         build_dir="$(mktemp -d)"
         trap 'rm -rf "$build_dir"' EXIT
         tar -C "$src" --exclude=__pycache__ --exclude='*.pyc' -cf - pyproject.toml README.md \
-            booth kiosk worker | tar -C "$build_dir" -xf -
+            "${packages[@]}" | tar -C "$build_dir" -xf -
         "$venv/bin/python" -m pip install -q "${pip_args[@]}" "$build_dir"
         rm -rf "$build_dir"
         echo "$src_hash" >"$stamp"
@@ -340,5 +355,6 @@ if ((changes)); then
 else
     log "done: no changes"
 fi
-log "next: put GEMINI_API_KEY in /etc/booth/secrets.env, then check with:"
+log "next: put GEMINI_API_KEY in /etc/booth/secrets.env (and BOOTH_ADMIN_PASSWORD in"
+log "      /etc/booth/admin.env for the operator page), then check with:"
 log "  sudo /opt/booth/venv/bin/booth doctor --env-file /etc/booth/secrets.env --env-file /etc/booth/kiosk.env"

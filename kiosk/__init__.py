@@ -1,1 +1,1 @@
-"""The kiosk: screens, camera, input, ledger, MQTT client side and the share server."""
+"""The kiosk process: screens, camera, input and the capture pipeline (`booth kiosk`)."""

@@ -24,10 +24,11 @@ import pygame
 
 from booth import sdnotify
 from booth.config import Config
+from booth.images import fit_inside
 from kiosk import draw, theme
 from kiosk.camera import Camera, CameraWatchdog, open_camera
 from kiosk.input import QUIT, SHOOT, Action, InputMapper, open_gpio_button
-from kiosk.jobs import JobController, JobEvent, JobView, fit_inside
+from kiosk.pipeline import JobController, JobEvent, JobView
 from kiosk.screens import SCREENS
 from kiosk.screens.base import Screen
 from kiosk.theme import Fonts, Layout
@@ -210,8 +211,6 @@ class KioskApp:
         else:
             self.go("countdown", style=style)
         return True
-
-    start_countdown = request_shot
 
     def take_shot(self, style: str | None) -> str:
         job_id = self.jobs.submit_capture(self.camera.capture_still,

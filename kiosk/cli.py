@@ -8,7 +8,7 @@ import os
 import signal
 
 from booth.config import Config
-from kiosk.share.links import qr_terminal
+from booth.qr import qr_terminal
 
 log = logging.getLogger("kiosk")
 

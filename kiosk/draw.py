@@ -107,8 +107,7 @@ def rounded(surface: pygame.Surface, rect: pygame.Rect, color: tuple, radius: in
 
 
 def button(surface: pygame.Surface, fonts: Fonts, rect: pygame.Rect, label: str,
-           primary: bool = True, pressed: bool = False, size: int | None = None,
-           sublabel: str = "", pulse: float = 0.0) -> None:
+           primary: bool = True, size: int | None = None, pulse: float = 0.0) -> None:
     """A pill button; `pulse` (0..1) widens and brightens the glow of a primary button."""
     radius = rect.height // 2
     size = size or int(rect.height * 0.42)
@@ -116,21 +115,13 @@ def button(surface: pygame.Surface, fonts: Fonts, rect: pygame.Rect, label: str,
         spread = int(rect.height * (0.2 + 0.22 * pulse))
         glow = rect.inflate(spread, spread)
         rounded(surface, glow, theme.GOLD, glow.height // 2, alpha=int(60 + 50 * pulse))
-        rounded(surface, rect, theme.GOLD_DARK if pressed else theme.GOLD, radius)
+        rounded(surface, rect, theme.GOLD, radius)
         fg = theme.ON_GOLD
     else:
         rounded(surface, rect, (20, 20, 28), radius, alpha=200, border=max(2, rect.height // 22),
                 border_color=theme.INK)
         fg = theme.INK
-    pad = rect.height // 2
-    if sublabel:
-        text(surface, fonts, label, size, fg, (rect.centerx, rect.centery - rect.height // 9),
-             max_w=rect.width - pad)
-        text(surface, fonts, sublabel, int(size * 0.55), fg,
-             (rect.centerx, rect.centery + int(rect.height * 0.24)), bold=False,
-             max_w=rect.width - pad)
-    else:
-        text(surface, fonts, label, size, fg, rect.center, max_w=rect.width - pad)
+    text(surface, fonts, label, size, fg, rect.center, max_w=rect.width - rect.height // 2)
 
 
 def pill(surface: pygame.Surface, fonts: Fonts, label: str, size: int, anchor_pos: tuple,

@@ -1,4 +1,4 @@
-"""Map what the SDK raised or answered to one of DESIGN.md's error kinds.
+"""Map what the SDK raised or answered to one of the protocol's error kinds (booth/protocol.py).
 
 Why here and not spread over the worker: the retry and fallback rules depend only on the kind,
 so every odd thing the API or the network can do is decided in one table-like place, with an

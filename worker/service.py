@@ -25,21 +25,29 @@ import numpy as np
 
 from booth.config import Config
 from booth.mqtt import MqttConnection
-from booth.protocol import (Effect, ErrorKind, JobError, JobStatus, Status, Topics,
-                            result_properties, sniff_image_type, utc_now_iso)
+from booth.images import BadImage, encode_jpeg, shrink, sniff_image_type
+from booth.protocol import (Effect, ErrorKind, JobError, JobMessage, JobStatus, ProtocolError,
+                            Status, Topics, result_properties, utc_now_iso)
 from worker.classify import ModelError
 from worker.dedupe import DedupeStore
 from worker.local_effect import LocalEffect
 from worker.retry import Backoff, RateGate, call_with_retries
-from worker.validate import (BadJob, Decoded, JobHeader, decode_job_image, encode_jpeg,
-                             read_header, shrink)
+from worker.validate import Decoded, decode_job_image
 
 log = logging.getLogger("worker")
 
-# Model failures that end in the local effect when fallback = "local" (DESIGN.md).
+# Model failures that end in the local effect when fallback = "local" (README.md, Job lifecycle).
 FALLBACK_KINDS = frozenset({ErrorKind.QUOTA, ErrorKind.RATE_LIMITED, ErrorKind.SAFETY,
                             ErrorKind.NO_IMAGE, ErrorKind.TIMEOUT, ErrorKind.UNAVAILABLE})
 PUBLISH_WAIT_S = 10.0
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """Enough of a job to answer it: whose booth, which job."""
+
+    booth: str
+    job_id: str
 
 
 @dataclass
@@ -235,9 +243,17 @@ class Worker:
     def _handle(self, msg: Any, arrived: float) -> None:
         payload = bytes(msg.payload or b"")
         try:
-            header = read_header(self.topics, msg.topic, msg.properties)
-        except BadJob as exc:
+            header = JobMessage.parse(self.topics, msg.topic, msg.properties)
+        except ProtocolError as exc:
             self._count("rejected")
+            if exc.job_id and exc.booth:
+                ref = JobRef(exc.booth, exc.job_id)
+                log.warning("job %s rejected: %s; failed (bad_input)", exc.job_id, exc)
+                status = self._status(ref, JobStatus.FAILED, None,
+                                      JobError.for_guest(ErrorKind.BAD_INPUT), 1)
+                if self._publish_final(ref, status, None):
+                    self._ack(msg)
+                return
             log.warning("job on %s rejected (%d bytes): %s; no status can be sent without a "
                         "job id; acked", msg.topic, len(payload), exc)
             self._ack(msg)
@@ -258,12 +274,10 @@ class Worker:
         finally:
             self._release_job_lock(header.job_id)
 
-    def _handle_job(self, msg: Any, header: JobHeader, payload: bytes, arrived: float) -> None:
+    def _handle_job(self, msg: Any, header: JobMessage, payload: bytes, arrived: float) -> None:
         started = time.monotonic()
         job = header.job_id
-        queue_wait = started - arrived
-        if header.created_at is not None:
-            queue_wait = max(0.0, (datetime.now(timezone.utc) - header.created_at).total_seconds())
+        queue_wait = max(0.0, (datetime.now(timezone.utc) - header.meta.created).total_seconds())
         done = self.store.get(job)
         if done is not None:
             self._count("duplicates")
@@ -275,7 +289,7 @@ class Worker:
         try:
             decoded = decode_job_image(payload, self.cfg.worker.max_bytes,
                                        self.cfg.worker.max_pixels)
-        except BadJob as exc:
+        except BadImage as exc:
             self._count("rejected")
             status = self._status(header, JobStatus.FAILED, None,
                                   JobError.for_guest(ErrorKind.BAD_INPUT), 1)
@@ -289,11 +303,11 @@ class Worker:
                           qos=1, retain=True)
         w, h = decoded.width, decoded.height
         log.info("job %s: processing (%dx%d %s, style %s, queue wait %.2f s)", job, w, h,
-                 decoded.kind.split("/")[1], header.style or self.cfg.kiosk.default_style,
+                 decoded.kind.split("/")[1], header.meta.style,
                  queue_wait)
         try:
             produced = self._produce(job, header, decoded, started)
-        except BadJob as exc:  # the full decode failed after the quick check passed
+        except BadImage as exc:  # the full decode failed after the quick check passed
             log.warning("job %s: %s", job, exc)
             produced = Produced(None, None, JobError.for_guest(ErrorKind.BAD_INPUT), 1, 0.0)
         final = JobStatus.COMPLETED if produced.result is not None else JobStatus.FAILED
@@ -310,7 +324,7 @@ class Worker:
             self._ack(msg)
 
     # ------------------------------------------------------------------ producing a picture
-    def _produce(self, job: str, header: JobHeader, decoded: Decoded,
+    def _produce(self, job: str, header: JobMessage, decoded: Decoded,
                  started: float) -> Produced:
         long_side = self.cfg.worker.model_long_side
 
@@ -323,7 +337,7 @@ class Worker:
             model_in = decoded.data  # already a JPEG of the right size: no re-encode
         else:
             model_in = encode_jpeg(small(), 90)
-        prompt = self.cfg.style(header.style or self.cfg.kiosk.default_style).prompt
+        prompt = self.cfg.style(header.meta.style).prompt
         deadline = started + self.cfg.worker.deadline_s
         t0 = time.monotonic()
 
@@ -366,12 +380,12 @@ class Worker:
         return encode_jpeg(self.effect.apply(image).image, self.cfg.worker.jpeg_quality)
 
     # ------------------------------------------------------------------ publishing
-    def _status(self, header: JobHeader, status: JobStatus, effect: Effect | None,
+    def _status(self, header: JobRef | JobMessage, status: JobStatus, effect: Effect | None,
                 error: JobError | None, attempts: int) -> Status:
         return Status(header.job_id, header.booth, status, effect=effect,
                       attempt=max(1, attempts), worker=self.id, error=error)
 
-    def _publish_final(self, header: JobHeader, status: Status, result: bytes | None,
+    def _publish_final(self, header: JobRef | JobMessage, status: Status, result: bytes | None,
                        content_type: str = "image/jpeg") -> bool:
         """Result (retained) then final status (retained); True once the broker acked both."""
         handles = []

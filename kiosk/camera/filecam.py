@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from booth.images import fit_cover
 from kiosk.camera.base import Camera, CameraError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -20,18 +21,6 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 def list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-
-
-def fit_cover(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Scale and centre-crop `image` to exactly `size` (w, h), keeping its aspect."""
-    w, h = size
-    ih, iw = image.shape[:2]
-    scale = max(w / iw, h / ih)
-    nw, nh = max(w, round(iw * scale)), max(h, round(ih * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    resized = cv2.resize(image, (nw, nh), interpolation=interp)
-    x, y = (nw - w) // 2, (nh - h) // 2
-    return np.ascontiguousarray(resized[y:y + h, x:x + w])
 
 
 class FileCamera(Camera):

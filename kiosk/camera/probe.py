@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable
 
 from booth.config import Config
@@ -14,6 +15,7 @@ from kiosk.camera.picam import PiCamera
 log = logging.getLogger(__name__)
 
 AUTO_ORDER = ("picamera2", "opencv", "file")
+FIRST_FRAME_S = 3.0  # doctor: how long a camera that opened gets to send its first frame
 
 
 def make_camera(cfg: Config, backend: str) -> Camera:
@@ -61,6 +63,11 @@ def doctor_probe(cfg: Config) -> str | None:
         except CameraError:
             continue
         try:
+            end = time.monotonic() + FIRST_FRAME_S
+            while cam.latest() is None and time.monotonic() < end:
+                time.sleep(0.05)
+            if cam.latest() is None:
+                return f"camera backend {cam.name} opens but sent no frame in {FIRST_FRAME_S:g} s"
             return f"camera backend {cam.name} opens and delivers frames"
         finally:
             cam.stop()

@@ -68,7 +68,7 @@ class AttractScreen(Screen):
             return
         for rect, style in self.buttons:
             if rect.collidepoint(action.pos):
-                self.app.start_countdown(style)
+                self.app.request_shot(style)
                 return
         job_id = self.strip.hit(action.pos)
         if job_id:

@@ -11,7 +11,7 @@ from kiosk.input import Action
 
 if TYPE_CHECKING:  # pragma: no cover
     from kiosk.app import KioskApp
-    from kiosk.jobs import JobView
+    from kiosk.pipeline import JobView
 
 
 class Screen:

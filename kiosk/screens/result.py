@@ -8,7 +8,7 @@ from booth.protocol import GUEST_MESSAGES
 from kiosk import draw, theme
 from kiosk.input import TAP, Action
 from kiosk.screens.base import Screen, blurred_backdrop
-from kiosk.share.links import qr_matrix, wifi_join_payload
+from booth.qr import qr_matrix, wifi_join_payload
 
 
 def split_url(app, url: str, max_w: int) -> list[str]:
@@ -46,7 +46,7 @@ class ResultScreen(Screen):
         self.url = job.share_url if job is not None else None
         self.matrix = qr_matrix(self.url) if self.url else None
         # Phones must be on the booth's network to reach the download server: offer a join QR.
-        wifi = wifi_join_payload(self.app.cfg)
+        wifi = wifi_join_payload(self.app.cfg.share.wifi_ssid, self.app.cfg.share.wifi_password)
         self.wifi_matrix = qr_matrix(wifi) if wifi else None
         self.wifi_rect = pygame.Rect(0, 0, 0, 0)
 

@@ -157,3 +157,22 @@ def test_drop_in_starts_under_debians_own_mosquitto_conf(tmp_path):
             kiosk.close()
     finally:
         broker.stop(kill=True)
+
+
+def test_share_user_only_clears_its_own_booths_retained_messages(booth_broker):
+    """Retention in the share process clears statuses and results with a login of its own,
+    which can neither read guests' photos nor publish jobs."""
+    kiosk = booth_broker.client("kiosk")
+    share = booth_broker.client("share")
+    assert kiosk.wait_connack().ok and share.wait_connack().ok
+    assert kiosk.publish("booth/b1/status/job00009", '{"status": "completed"}', retain=True) \
+        == "ok"
+    assert share.publish("booth/b1/status/job00009", b"", retain=True) == "ok"
+    assert share.publish("booth/b1/results/job00009", b"", retain=True) == "ok"
+    assert share.publish("booth/b2/status/job00009", b"", retain=True) == NOT_AUTHORIZED
+    assert share.publish("booth/b1/jobs", b"\xff\xd8jpeg",
+                         props=job_properties("job00010")) == NOT_AUTHORIZED
+    share.subscribe("booth/b1/jobs")
+    assert kiosk.publish("booth/b1/jobs", b"\xff\xd8jpeg", props=job_properties("job00011")) \
+        == "ok"
+    assert not wait_until(lambda: share.on("booth/b1/jobs"), 1.5)  # no guest photo reaches it

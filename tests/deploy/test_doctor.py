@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from booth import doctor
+from appliance import doctor
 from booth.config import load_config
-from booth.doctor import FAIL, OK, WARN, Probe
-from kiosk.share.links import lan_address
+from appliance.doctor import FAIL, OK, WARN, Probe
+from jobstore.links import lan_address
 from tests.deploy.deploytools import GeneratedBroker, credentials, run_install
 from tests.support.fake_gemini import FakeGemini, Reply
 from tests.support.mosquitto import free_port

@@ -35,7 +35,7 @@ def test_files_modes_and_owners(tmp_path):
     root = tmp_path / "root"
     run_install(root, "--booth-id", "b1")
     etc = root / "etc" / "booth"
-    for secret in ("secrets.env", "kiosk.env", "worker.env"):
+    for secret in ("secrets.env", "admin.env", "kiosk.env", "worker.env", "share.env"):
         assert mode(etc / secret) == 0o600, secret
         if os.geteuid() == 0:
             assert (etc / secret).stat().st_uid == 0
@@ -52,7 +52,22 @@ def test_files_modes_and_owners(tmp_path):
         assert installed.read_bytes() == (REPO / f"systemd/{unit}.service").read_bytes()
         assert mode(installed) == 0o644
     secrets = env_file(etc / "secrets.env")
-    assert secrets["GEMINI_API_KEY"] == ""
+    assert secrets["GEMINI_API_KEY"] == "" and "BOOTH_ADMIN_PASSWORD" not in secrets
+    assert env_file(etc / "admin.env") == {"BOOTH_ADMIN_PASSWORD": ""}
+
+
+def test_an_old_secrets_file_gives_its_operator_password_to_admin_env(tmp_path):
+    """Installs from before admin.env kept the operator password where every unit read it."""
+    root = tmp_path / "root"
+    etc = root / "etc" / "booth"
+    etc.mkdir(parents=True)
+    (etc / "secrets.env").write_text("GEMINI_API_KEY=k1\nBOOTH_ADMIN_PASSWORD=op-pass\n")
+    out = run_install(root, "--booth-id", "b1").stdout
+    assert "moved BOOTH_ADMIN_PASSWORD from secrets.env to admin.env" in out
+    assert env_file(etc / "secrets.env") == {"GEMINI_API_KEY": "k1"}
+    assert env_file(etc / "admin.env") == {"BOOTH_ADMIN_PASSWORD": "op-pass"}
+    assert mode(etc / "admin.env") == 0o600
+    assert "install: done: no changes" in run_install(root, "--booth-id", "b1").stdout
 
 
 def _group_exists(name: str) -> bool:
@@ -128,7 +143,7 @@ def test_distinct_passwords_and_lan_listener(tmp_path):
     # The password file holds hashes, never the passwords themselves.
     passwd = (root / "etc/mosquitto/booth.passwd").read_text()
     assert kiosk.split(":")[2].split("@")[0] not in passwd
-    assert {line.split(":")[0] for line in passwd.splitlines()} == {"kiosk", "worker"}
+    assert {line.split(":")[0] for line in passwd.splitlines()} == {"kiosk", "worker", "share"}
 
 
 @pytest.mark.parametrize("args, message", [
@@ -166,7 +181,7 @@ def test_venv_with_system_site_packages_and_the_project(tmp_path):
     # the two runs (a changed source is rightly reinstalled).
     src = tmp_path / "src"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("deploy", "systemd", "booth", "kiosk", "worker"):
+    for name in ("deploy", "systemd", "booth", "jobstore", "kiosk", "share", "worker", "appliance"):
         shutil.copytree(REPO / name, src / name, ignore=ignore)
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
@@ -178,7 +193,7 @@ def test_venv_with_system_site_packages_and_the_project(tmp_path):
     venv = root / "opt/booth/venv"
     assert "include-system-site-packages = true" in (venv / "pyvenv.cfg").read_text()
     out = subprocess.run([str(venv / "bin/python"), "-c",
-                          "import booth.cli, site, sys; print(booth.cli.__file__); "
+                          "import appliance.cli, site, sys; print(appliance.cli.__file__); "
                           "print(any(p.startswith(sys.base_prefix) and "
                           "p.endswith(('site-packages', 'dist-packages')) for p in sys.path))"],
                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
@@ -190,9 +205,9 @@ def test_venv_with_system_site_packages_and_the_project(tmp_path):
     again = subprocess.run(["bash", str(install), "--root", str(root), "--venv", "--booth-id",
                             "b1"], capture_output=True, text=True, timeout=600, env=env)
     assert "install: done: no changes" in again.stdout, again.stdout
-    (src / "booth" / "cli.py").write_text((src / "booth" / "cli.py").read_text() + "\n# new\n")
+    (src / "appliance" / "cli.py").write_text((src / "appliance" / "cli.py").read_text() + "\n# new\n")
     third = subprocess.run(["bash", str(install), "--root", str(root), "--venv", "--booth-id",
                             "b1"], capture_output=True, text=True, timeout=600, env=env)
     assert "changed: installed the project into /opt/booth/venv" in third.stdout, third.stdout
     assert any(p.read_text().endswith("# new\n")
-               for p in venv.glob("lib/python3*/site-packages/booth/cli.py"))
+               for p in venv.glob("lib/python3*/site-packages/appliance/cli.py"))

@@ -79,7 +79,6 @@ def test_unit_restarts_watchdog_and_hardening(name):
     assert int(s["WatchdogSec"]) > 0
     assert s["RestartPreventExitStatus"] == "78"
     assert s["User"] == "booth"
-    assert "EnvironmentFile=/etc/booth/secrets.env" in lines
     assert s["ExecStart"].startswith("/opt/booth/venv/bin/booth ")
     assert s["NoNewPrivileges"] == "yes"
     assert s["ProtectSystem"] == "strict"
@@ -108,6 +107,18 @@ def test_worker_and_share_lose_devices_and_capabilities():
         assert s["PrivateDevices"] == "yes"
         assert s["CapabilityBoundingSet"] == ""
     assert "EnvironmentFile=/etc/booth/worker.env" in raw("booth-worker")
+
+
+def test_each_unit_loads_only_the_secrets_its_process_uses():
+    """The Gemini key only for the worker, the operator password only for the share server,
+    each MQTT login only for its own role."""
+    files = {name: {ln.split("=", 1)[1] for ln in raw(name) if ln.startswith("EnvironmentFile=")}
+             for name in UNITS}
+    assert files == {
+        "booth-kiosk": {"/etc/booth/kiosk.env"},
+        "booth-worker": {"/etc/booth/secrets.env", "/etc/booth/worker.env"},
+        "booth-share": {"/etc/booth/share.env", "/etc/booth/admin.env"},
+    }
 
 
 @pytest.mark.parametrize("name", UNITS)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tests.support.mosquitto import Mosquitto, free_port
 
-BOOTH = [sys.executable, "-m", "booth.cli"]
+BOOTH = [sys.executable, "-m", "appliance.cli"]
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from booth.protocol import JobStatus, Status
-from kiosk.jobs import JobController
-from kiosk.ledger import Ledger, ledger_path
+from kiosk.pipeline import JobController
+from jobstore.ledger import Ledger, ledger_path
 from tests.kiosk.helpers import FIXTURES, poll, result_jpeg
 
 PORTRAIT = (FIXTURES / "portrait.jpg").read_bytes()

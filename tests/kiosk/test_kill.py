@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.ledger import Ledger, ledger_path
+from jobstore.ledger import Ledger, ledger_path
 from tests.kiosk.helpers import ROOT, kiosk_toml, poll
 
 BOOTH = Path(sys.executable).parent / "booth"

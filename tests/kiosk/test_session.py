@@ -10,7 +10,7 @@ import pygame
 
 from booth.protocol import JobStatus, Status
 from kiosk.input import SHUTTER_EVENT
-from kiosk.ledger import Ledger, ledger_path
+from jobstore.ledger import Ledger, ledger_path
 from tests.kiosk.conftest import FakeClock
 from tests.kiosk.helpers import poll
 from tests.support.mqtt_tools import Recorder
@@ -370,7 +370,7 @@ def test_frame_rate_drops_without_a_live_preview(kiosk_config, make_app):
 
 def test_memory_of_old_jobs_is_bounded(kiosk_config, make_app, monkeypatch):
     import kiosk.app as kapp
-    from kiosk.jobs import JobEvent, JobView
+    from kiosk.pipeline import JobEvent, JobView
 
     monkeypatch.setattr(kapp, "MAX_JOB_VIEWS", 10)
     app = make_app(kiosk_config(), (640, 360))
@@ -387,7 +387,7 @@ def test_full_disk_at_capture_shows_the_storage_error(kiosk_config, make_app, mo
     guest sees a storage message, no row and no orphan original are left, the kiosk goes on."""
     import errno
 
-    import kiosk.jobs as kjobs
+    import kiosk.pipeline as kjobs
     from tests.kiosk.helpers import SCREENS_OUT
 
     real_write = kjobs.atomic_write

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from booth.config import load_config
-from kiosk.ledger import Ledger, ledger_path
-from kiosk.share.server import make_app
+from jobstore.ledger import Ledger, ledger_path
+from share.server import make_app
 from tests.share.helpers import ServerThread
 
 

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from booth.config import Config
 from booth.protocol import Effect, JobStatus, Status, new_job_id
-from kiosk.ledger import Ledger, photo_dir
+from jobstore.ledger import Ledger, photo_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTRAIT = ROOT / "tests" / "fixtures" / "portrait.jpg"

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 
 from booth.protocol import JobStatus
-from kiosk.ledger import Ledger, ledger_path
-from kiosk.share.lookup import day_start
+from jobstore.ledger import Ledger, ledger_path
+from share.lookup import day_start
 from tests.share.helpers import add_job
 
 
@@ -20,10 +20,10 @@ def _auth(password: str, user: str = "operator") -> str:
 
 
 def _decode_svg_qr(svg: str) -> str:
-    """Draw the SVG's cells (M{x} {y}h1v1h-1z) into an image and read it with OpenCV."""
+    """Draw the SVG path's unit cells (qrcode's "M{x},{y}H…V…H…z") and read it with OpenCV."""
     n = int(re.search(r'viewBox="0 0 (\d+) \d+"', svg).group(1))
     img = np.full((n, n), 255, np.uint8)
-    for x, y in re.findall(r"M(\d+) (\d+)h1v1h-1z", svg):
+    for x, y in re.findall(r"M(\d+),(\d+)H", svg):
         img[int(y), int(x)] = 0
     img = cv2.resize(img, (n * 8, n * 8), interpolation=cv2.INTER_NEAREST)
     text, _, _ = cv2.QRCodeDetector().detectAndDecode(img)

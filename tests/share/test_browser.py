@@ -161,7 +161,7 @@ async def _screens(base: str, auth: str, profile, out) -> dict:
 
 def test_not_found_and_admin_pages_in_chromium(share_cfg, serve, tmp_path, output_dir):
     from booth.protocol import ErrorKind, JobError, JobStatus, Status
-    from kiosk.ledger import Ledger, ledger_path
+    from jobstore.ledger import Ledger, ledger_path
 
     cfg = share_cfg('[kiosk]\ntitle = "Drip Me Out · Ana & Ben"\n', BOOTH_ADMIN_PASSWORD="pw")
     ledger = Ledger(ledger_path(cfg.data_dir))

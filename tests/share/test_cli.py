@@ -13,7 +13,7 @@ import urllib.request
 
 from booth.mqtt import MqttConnection, wait_for
 from booth.protocol import JobStatus, Status, Topics
-from kiosk.ledger import Ledger, ledger_path
+from jobstore.ledger import Ledger, ledger_path
 from tests.share.helpers import ROOT, add_job
 from tests.support.mosquitto import free_port
 
@@ -49,7 +49,7 @@ def test_booth_share_process(make_config, broker, tmp_path):
         env = dict(os.environ, BOOTH_MQTT_URL=broker.url, BOOTH_DATA_DIR=str(cfg.data_dir),
                    BOOTH_ID=cfg.booth_id, PYTHONPATH=str(ROOT))
         env.pop("BOOTH_ADMIN_PASSWORD", None)
-        proc = subprocess.Popen([sys.executable, "-m", "booth.cli", "share", "--config",
+        proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "share", "--config",
                                  str(conf)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"

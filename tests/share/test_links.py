@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 
-from kiosk.share.links import lan_address, result_codes, share_url, wifi_join_payload
+from booth.qr import qr_matrix, wifi_join_payload
+from jobstore.links import lan_address, share_url
 from tests.share.helpers import add_job
 
 
@@ -32,16 +33,20 @@ def test_share_url_derived_from_lan_address_and_port(share_cfg):
     ipaddress.IPv4Address(parts.hostname)
 
 
+def _wifi(cfg) -> str | None:
+    return wifi_join_payload(cfg.share.wifi_ssid, cfg.share.wifi_password)
+
+
 def test_wifi_payloads(share_cfg):
-    assert wifi_join_payload(share_cfg("")) is None
+    assert _wifi(share_cfg("")) is None
     cfg = share_cfg('[share]\nwifi_ssid = "Drip;Booth"\nwifi_password = "p:a\\\\ss,1"\n')
-    assert wifi_join_payload(cfg) == "WIFI:T:WPA;S:Drip\\;Booth;P:p\\:a\\\\ss\\,1;;"
+    assert _wifi(cfg) == "WIFI:T:WPA;S:Drip\\;Booth;P:p\\:a\\\\ss\\,1;;"
     cfg = share_cfg('[share]\nwifi_ssid = "Open Booth"\n')
-    assert wifi_join_payload(cfg) == "WIFI:T:nopass;S:Open Booth;;"
+    assert _wifi(cfg) == "WIFI:T:nopass;S:Open Booth;;"
 
 
-def test_result_codes_decode_and_the_link_works(share_cfg, serve):
-    from kiosk.ledger import Ledger, ledger_path
+def test_qr_codes_decode_and_the_link_works(share_cfg, serve):
+    from jobstore.ledger import Ledger, ledger_path
 
     cfg = share_cfg('[share]\nwifi_ssid = "DripBooth"\nwifi_password = "hunter22"\n')
     ledger = Ledger(ledger_path(cfg.data_dir))
@@ -49,15 +54,13 @@ def test_result_codes_decode_and_the_link_works(share_cfg, serve):
         srv = serve(cfg, ledger=ledger)
         cfg.share.public_url = srv.base
         job = add_job(cfg, ledger)
-        codes = result_codes(cfg, job.token)
-        assert codes.url == f"{srv.base}/p/{job.token}"
-        assert _read_qr(codes.url_matrix) == codes.url
-        assert codes.wifi_ssid == "DripBooth"
-        assert _read_qr(codes.wifi_matrix) == "WIFI:T:WPA;S:DripBooth;P:hunter22;;"
-        status, _, body = srv.get(urlsplit(_read_qr(codes.url_matrix)).path)
+        url = share_url(cfg, job.token)
+        assert url == f"{srv.base}/p/{job.token}"
+        assert _read_qr(qr_matrix(url)) == url
+        assert _read_qr(qr_matrix(_wifi(cfg))) == "WIFI:T:WPA;S:DripBooth;P:hunter22;;"
+        status, _, body = srv.get(urlsplit(_read_qr(qr_matrix(url))).path)
         assert status == 200 and job.token.encode() in body
-        none = result_codes(share_cfg(""), job.token)
-        assert none.wifi_payload is None and none.wifi_matrix is None
+        assert _wifi(share_cfg("")) is None
     finally:
         ledger.close()
 
@@ -68,7 +71,7 @@ def test_interface_addresses_are_real_non_loopback_ipv4():
 
     import pytest
 
-    from kiosk.share.links import interface_addresses
+    from jobstore.links import interface_addresses
 
     if [n for _, n in socket.if_nameindex()] == ["lo"]:
         pytest.skip("this machine has only a loopback interface")

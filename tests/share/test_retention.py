@@ -10,8 +10,8 @@ import paho.mqtt.client as paho
 
 from booth.mqtt import MqttConnection, wait_for
 from booth.protocol import JobStatus, Status, Topics
-from kiosk.ledger import Ledger, ledger_path
-from kiosk.share.retention import PENDING_FILE, run_retention
+from jobstore.ledger import Ledger, ledger_path
+from jobstore.retention import PENDING_FILE, run_retention
 from tests.share.helpers import add_job
 from tests.support.mqtt_tools import Recorder
 

@@ -6,7 +6,7 @@ import re
 import time
 
 from booth.protocol import JobStatus
-from kiosk.ledger import Ledger, ledger_path
+from jobstore.ledger import Ledger, ledger_path
 from tests.share.helpers import NO_FACE, PORTRAIT, add_job
 
 
@@ -197,7 +197,7 @@ def test_method_not_allowed_is_a_page(cfg, ledger, server):
 
 
 def test_log_paths_never_hold_a_whole_token():
-    from kiosk.share.server import mask_path
+    from share.server import mask_path
 
     token = "Zq3xYp0-abcdEFGHijklMNOPqrstUVWX"
     assert mask_path(f"/p/{token}") == "/p/…UVWX"

@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from booth.services import free_loopback_port, mosquitto_exe, start_listening, tcp_reachable
+from appliance.services import free_loopback_port, mosquitto_exe, start_listening, tcp_reachable
 
 
 # One implementation of these for the product and the tests (booth up starts brokers too).

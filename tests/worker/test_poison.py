@@ -59,21 +59,22 @@ def test_validation_rules():
     import numpy as np
     import pytest
 
-    from worker.validate import BadJob, decode_job_image
+    from booth.images import BadImage
+    from worker.validate import decode_job_image
 
     good = portrait_bytes()
     assert decode_job_image(good, 15_000_000, 40_000_000).image.shape == (512, 512, 3)
-    with pytest.raises(BadJob, match="limit is 1000"):
+    with pytest.raises(BadImage, match="limit is 1000"):
         decode_job_image(good, 1000, 40_000_000)
-    with pytest.raises(BadJob, match="megapixels"):
+    with pytest.raises(BadImage, match="megapixels"):
         decode_job_image(good, 15_000_000, 200_000)
-    with pytest.raises(BadJob, match="megapixels"):
+    with pytest.raises(BadImage, match="megapixels"):
         decode_job_image(png_declaring(10_000, 10_000), 15_000_000, 40_000_000)
-    with pytest.raises(BadJob, match="truncated"):
+    with pytest.raises(BadImage, match="truncated"):
         decode_job_image(good[:-200], 15_000_000, 40_000_000)
-    with pytest.raises(BadJob, match="neither"):
+    with pytest.raises(BadImage, match="neither"):
         decode_job_image(b"GIF89a" + b"\0" * 100, 15_000_000, 40_000_000)
     ok, png = cv2.imencode(".png", np.zeros((10, 30, 3), np.uint8))
     assert decode_job_image(png.tobytes(), 15_000_000, 40_000_000).kind == "image/png"
-    with pytest.raises(BadJob, match="truncated"):
+    with pytest.raises(BadImage, match="truncated"):
         decode_job_image(png.tobytes()[:-12], 15_000_000, 40_000_000)

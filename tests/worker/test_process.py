@@ -22,7 +22,7 @@ def spawn_worker(tmp_path, broker, fake, worker_id="wproc", extra="") -> subproc
                BOOTH_ID="testbooth", GEMINI_API_KEY=API_KEY, GEMINI_BASE_URL=fake.url)
     env.pop("BOOTH_CONFIG", None)
     log = open(tmp_path / f"{worker_id}.log", "ab")
-    return subprocess.Popen([sys.executable, "-m", "booth.cli", "worker", "--config", str(conf)],
+    return subprocess.Popen([sys.executable, "-m", "appliance.cli", "worker", "--config", str(conf)],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 

@@ -18,11 +18,12 @@ import urllib.request
 from pathlib import Path
 
 from booth.config import Config
-from booth.protocol import Topics, parse_availability, sniff_image_type
-from booth.services import (Supervisor, booth_argv, child_env, ensure_broker,
+from booth.images import sniff_image_type
+from booth.protocol import Topics, parse_availability
+from appliance.services import (Supervisor, booth_argv, child_env, ensure_broker,
                              usable_data_dir)
 
-log = logging.getLogger("booth.snap")
+log = logging.getLogger("appliance.snap")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -123,7 +124,7 @@ def _report(job_id: str, view, timeout: float, as_json: bool, started_share: boo
     if as_json:
         print(json.dumps(result))
     elif view is not None and view.ready:
-        from kiosk.share.links import qr_terminal
+        from booth.qr import qr_terminal
 
         print(f"result:   {result['result_path']}")
         print(f"download: {result['url']}")
@@ -163,7 +164,7 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
             sup.add("share", booth_argv("share", "--no-retention"))
         sup.start_all()
 
-        from kiosk.jobs import JobController
+        from kiosk.pipeline import JobController
 
         ctl = JobController(cfg, client_suffix=f"-snap-{os.getpid()}").start()
         timeout = args.timeout or cfg.worker.deadline_s + 60

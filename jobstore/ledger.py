@@ -1,16 +1,22 @@
-"""The kiosk's job ledger (SQLite, WAL): the source of truth for every shot taken.
+"""The job ledger (SQLite, WAL): the source of truth for every shot taken, and its API.
 
 A row is inserted as `pending` in the same step that writes the photos (transactional outbox);
 `sent_at` is set when the broker acknowledges the job publish, so a restarted kiosk re-publishes
 every unsent job. Statuses only move forward; the first result wins. The share server maps a
 download token to a stored result through this table, so nothing a client sends becomes a path.
 Photo paths are stored relative to the data dir.
+
+Who may write what (one process per kind of write, so no two processes race on a row):
+- the kiosk process (`kiosk/pipeline.py`): inserts jobs, marks them dispatched/sent, applies
+  statuses and stores results (which issues the download token);
+- the share process (`share/cli.py`, through `jobstore/retention.py`): deletes old jobs —
+  their files, rows and retained MQTT messages;
+- everyone else (the share server's pages, `booth doctor`, `booth snap`) only reads.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 import sqlite3
 import threading
 import time
@@ -19,40 +25,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from booth.protocol import JobError, JobStatus, Status, moves_forward
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    job_id          TEXT PRIMARY KEY,
-    booth_id        TEXT NOT NULL,
-    style           TEXT NOT NULL,
-    created_at      REAL NOT NULL,          -- unix time of the shot
-    created_iso     TEXT NOT NULL,          -- as sent in the job's created_at property
-    status          TEXT NOT NULL,
-    effect          TEXT,
-    attempt         INTEGER NOT NULL DEFAULT 1,
-    worker          TEXT,
-    error_json      TEXT,
-    updated_at      REAL NOT NULL,
-    original_path   TEXT NOT NULL,
-    ai_path         TEXT NOT NULL,
-    result_path     TEXT,
-    token           TEXT UNIQUE,
-    sent_at         REAL,                   -- broker acked the (first) job publish
-    dispatches      INTEGER NOT NULL DEFAULT 0,
-    last_dispatch   REAL,
-    processing_at   REAL,
-    finished_at     REAL
-);
-CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
-"""
-
-TOKEN_BYTES = 24  # 192 random bits, URL-safe base64: 32 characters
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(TOKEN_BYTES)
-
+from jobstore.links import new_token
+from jobstore.schema import open_db
 
 @dataclass(frozen=True)
 class JobRow:
@@ -93,13 +67,7 @@ class Ledger:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10,
-                                   isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(SCHEMA)
+        self._db = open_db(self.path)
 
     def close(self) -> None:
         with self._lock:

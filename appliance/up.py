@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 from booth.config import Config
-from booth.services import (Supervisor, booth_argv, child_env, ensure_broker,
+from appliance.services import (Supervisor, booth_argv, child_env, ensure_broker,
                              usable_data_dir)
 
-log = logging.getLogger("booth.up")
+log = logging.getLogger("appliance.up")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

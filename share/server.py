@@ -26,14 +26,15 @@ from aiohttp.http_exceptions import HttpProcessingError
 from booth.config import Config
 from booth.mqtt import MqttConnection
 from booth.protocol import JOB_ID_RE
-from kiosk.ledger import Ledger, ledger_path, resolve_in_store
-from kiosk.share import pages
-from kiosk.share.links import public_base_url
-from kiosk.share.lookup import PhotoLookup, day_start, servable
-from kiosk.share.retention import run_retention
-from kiosk.share.thumbs import ThumbCache
+from jobstore.ledger import Ledger, ledger_path, resolve_in_store
+from share import pages
+from booth.qr import qr_svg
+from jobstore.links import PHOTO_PATH, public_base_url, share_url
+from share.lookup import PhotoLookup, day_start, servable
+from jobstore.retention import run_retention
+from share.thumbs import ThumbCache
 
-log = logging.getLogger("kiosk.share.server")
+log = logging.getLogger("share.server")
 
 CFG = web.AppKey("cfg", Config)
 LEDGER = web.AppKey("ledger", Ledger)
@@ -236,7 +237,7 @@ async def admin(request: web.Request) -> web.Response:
         rows.append(pages.AdminRow(
             job_id=r.job_id, created_at=r.created_at, status=r.status.value, style=r.style,
             effect=r.effect, error=r.error.message if r.error else None,
-            share_url=f"{base}/p/{r.token}" if ok else None))
+            share_url=share_url(cfg, r.token, base) if ok else None))
     label = time.strftime("%A %d %B %Y", time.localtime(now))
     return _html(pages.admin_page(cfg.kiosk.title, rows, label),
                  headers={"Content-Security-Policy":
@@ -270,8 +271,8 @@ async def admin_thumb(request: web.Request) -> web.Response:
 
 async def admin_qr(request: web.Request) -> web.Response:
     row = _admin_job(request)
-    url = f"{public_base_url(request.app[CFG])}/p/{row.token}"
-    return web.Response(text=pages.qr_svg(url), content_type="image/svg+xml",
+    url = share_url(request.app[CFG], row.token)
+    return web.Response(text=qr_svg(url), content_type="image/svg+xml",
                         headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -312,8 +313,8 @@ def make_app(cfg: Config, *, ledger: Ledger | None = None, mqtt: MqttConnection 
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/favicon.ico", favicon)
-    app.router.add_get("/p/{token}", photo_page)
-    app.router.add_get("/p/{token}/photo.jpg", photo_file)
+    app.router.add_get(PHOTO_PATH, photo_page)
+    app.router.add_get(PHOTO_PATH + "/photo.jpg", photo_file)
     app.router.add_get("/admin", admin)
     app.router.add_get("/admin/thumb/{job}.jpg", admin_thumb)
     app.router.add_get("/admin/qr/{job}.svg", admin_qr)

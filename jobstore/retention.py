@@ -19,9 +19,9 @@ from booth.config import Config
 from booth.fsutil import atomic_write
 from booth.mqtt import MqttConnection
 from booth.protocol import ProtocolError, Topics
-from kiosk.ledger import Ledger, resolve_in_store
+from jobstore.ledger import Ledger, resolve_in_store
 
-log = logging.getLogger("kiosk.share.retention")
+log = logging.getLogger("jobstore.retention")
 
 PENDING_FILE = "retention-mqtt-pending.json"
 MAX_PENDING = 20000  # (booth, job) pairs remembered for a later clear; oldest dropped beyond

@@ -15,15 +15,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.ledger import JobRow, Ledger, resolve_in_store
+from jobstore.ledger import JobRow, Ledger, resolve_in_store
+from jobstore.links import valid_token
 
-# Ledger tokens are 32 URL-safe base64 characters; allow some slack, never path characters.
-TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _NAME_SAFE = re.compile(r"[^a-z0-9]+")
-
-
-def valid_token(token: str) -> bool:
-    return bool(TOKEN_RE.match(token))
 
 
 @dataclass(frozen=True)

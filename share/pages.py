@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass
 from html import escape
 
-from kiosk.share.links import qr_matrix
 
 _BASE_CSS = """
 *{box-sizing:border-box}
@@ -129,17 +128,6 @@ def error_page(title: str, status: int, reason: str) -> str:
             f"<p style=\"text-align:center;font-size:1.15rem\">{escape(reason)}</p>"
             '<p class="muted">Please try again in a moment.</p>')
     return _doc(f"{status} · {title}", body)
-
-
-def qr_svg(data: str, size_px: int = 220) -> str:
-    """A QR code as a standalone SVG document (one path; no image library needed)."""
-    m = qr_matrix(data)
-    n = len(m)
-    cells = "".join(f"M{x} {y}h1v1h-1z" for y, row in enumerate(m) for x, dark in enumerate(row)
-                    if dark)
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {n} {n}" width="{size_px}" '
-            f'height="{size_px}" shape-rendering="crispEdges"><rect width="{n}" height="{n}" '
-            f'fill="#fff"/><path d="{cells}" fill="#000"/></svg>')
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from aiohttp import web
 from booth import sdnotify
 from booth.config import Config
 from booth.mqtt import MqttConnection, MqttUrlError
-from kiosk.share.links import public_base_url, wifi_join_payload
-from kiosk.share.server import MaskedAccessLogger, make_app, quiet_bad_requests
+from jobstore.links import public_base_url
+from share.server import MaskedAccessLogger, make_app, quiet_bad_requests
 
-log = logging.getLogger("kiosk.share")
+log = logging.getLogger("share")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -55,7 +55,7 @@ async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | N
         log.warning("share: the download links point at this machine's loopback address; set "
                     "share.public_url or connect the booth to a network so phones can reach it")
     if cfg.share.wifi_ssid:
-        kind = "WPA" if wifi_join_payload(cfg).startswith("WIFI:T:WPA") else "open"  # type: ignore[union-attr]
+        kind = "WPA" if cfg.share.wifi_password else "open"
         log.info("share: Wi-Fi join QR for %s network %r is available", kind, cfg.share.wifi_ssid)
     if not cfg.share.admin_password:
         log.info("share: operator gallery disabled (set BOOTH_ADMIN_PASSWORD to enable /admin)")

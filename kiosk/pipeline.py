@@ -2,10 +2,11 @@
 
 Threads, so the frame loop never waits:
 - paho's network thread only puts incoming messages on `_tasks`;
-- one *store* thread runs `_tasks` in order: ledger writes, storing results, clearing retained
-  results, outbox acks and re-dispatch;
-- a small pool encodes JPEGs and writes photos (transactional outbox: files, then the `pending`
-  ledger row, then the publish; the row is marked sent when the broker acks).
+- one *store* thread runs `_tasks` in order: statuses into the ledger, storing results, clearing
+  retained results, outbox acks and re-dispatch;
+- a capture thread takes the still and, with a small encode pool, writes a new job: files, then
+  the `pending` ledger row, then the publish (transactional outbox; the store thread marks the
+  row sent when the broker acks).
 The UI reads `poll()` (a non-blocking drain of `JobEvent`s); headless callers use `wait_done()`.
 """
 
@@ -28,12 +29,12 @@ import numpy as np
 
 from booth.config import Config
 from booth.fsutil import atomic_write
+from booth.images import encode_jpeg, fit_inside, shrink, sniff_image_type
 from booth.mqtt import MqttConnection, PublishHandle
 from booth.protocol import (ErrorKind, JobError, JobMeta, JobStatus, ProtocolError, Status,
-                            TopicKind, Topics, new_job_id, parse_availability, sniff_image_type,
-                            utc_now_iso)
-from kiosk.ledger import JobRow, Ledger, ledger_path, photo_dir
-from kiosk.share.links import share_url
+                            TopicKind, Topics, new_job_id, parse_availability, utc_now_iso)
+from jobstore.ledger import JobRow, Ledger, ledger_path, photo_dir
+from jobstore.links import share_url
 
 log = logging.getLogger(__name__)
 
@@ -88,41 +89,6 @@ class JobEvent:
     image: np.ndarray | None = field(default=None, repr=False)
     message: str = ""
     reason: str = ""  # capture_failed: camera, storage or internal
-
-
-def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                           [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return buf.tobytes()
-
-
-def downscale(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize to `size` (w, h): halve with pyrDown while ≥ 2× too big, then INTER_AREA (faster
-    than INTER_AREA alone on a 12 MP still, same look)."""
-    while rgb.shape[1] >= 2 * size[0] and rgb.shape[0] >= 2 * size[1]:
-        rgb = cv2.pyrDown(rgb)
-    if (rgb.shape[1], rgb.shape[0]) == size:
-        return rgb
-    interp = cv2.INTER_AREA if rgb.shape[1] > size[0] else cv2.INTER_LINEAR
-    return cv2.resize(rgb, size, interpolation=interp)
-
-
-def shrink(rgb: np.ndarray, long_side: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    scale = long_side / max(h, w)
-    if scale >= 1:
-        return rgb
-    return downscale(rgb, (max(1, round(w * scale)), max(1, round(h * scale))))
-
-
-def fit_inside(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Scale to fit inside `size` (w, h), aspect kept (for showing a shot on screen)."""
-    h, w = rgb.shape[:2]
-    scale = min(size[0] / w, size[1] / h)
-    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    return np.ascontiguousarray(downscale(rgb, (nw, nh)))
 
 
 class JobController:
@@ -238,10 +204,10 @@ class JobController:
     def _start_encodes(self, rgb: np.ndarray, original: bytes | None) -> tuple:
         """Encode the full-resolution original and the AI copy in parallel (OpenCV frees the GIL)."""
         k = self.cfg.kiosk
-        f_orig = None if original is not None else self._encode.submit(encode_jpeg, rgb,
-                                                                       k.jpeg_quality)
+        f_orig = None if original is not None else self._encode.submit(
+            encode_jpeg, rgb, k.jpeg_quality, rgb=True)
         f_ai = self._encode.submit(lambda: encode_jpeg(shrink(rgb, k.ai_long_side),
-                                                       k.jpeg_quality))
+                                                       k.jpeg_quality, rgb=True))
         return f_orig, f_ai
 
     def _store_and_publish(self, job_id: str, style: str, created: float, rgb: np.ndarray,

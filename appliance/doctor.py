@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import glob
-import importlib
 import importlib.util
 import ipaddress
 import os
@@ -53,7 +52,7 @@ class Probe:
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     run: Callable[[list[str]], str | None] = None  # type: ignore[assignment]
     broker_timeout_s: float = 5.0
-    use_kiosk_probe: bool = True  # the kiosk's own camera probe, when it is installed
+    use_kiosk_probe: bool = True  # open the cameras with the kiosk's own backends
     api_timeout_s: float = 15.0
 
     def __post_init__(self) -> None:
@@ -73,22 +72,6 @@ def _run_quiet(argv: list[str]) -> str | None:
 
 
 # ------------------------------------------------------------------------------- camera
-def _kiosk_camera_probe() -> Callable | None:
-    """The kiosk's own probe, when its camera package offers one (it knows every backend)."""
-    for mod_name in ("kiosk.camera", "kiosk.camera.probe"):
-        try:
-            if importlib.util.find_spec(mod_name) is None:
-                continue
-            mod = importlib.import_module(mod_name)
-        except Exception:
-            continue
-        for attr in ("doctor_probe", "probe_summary"):
-            fn = getattr(mod, attr, None)
-            if callable(fn):
-                return fn
-    return None
-
-
 def _camera_facts(probe: Probe) -> tuple[bool, list[str]]:
     has_picamera2 = importlib.util.find_spec("picamera2") is not None
     return has_picamera2, sorted(glob.glob(str(probe.dev / "video*")))
@@ -108,8 +91,9 @@ def check_camera(cfg: Config, probe: Probe) -> Check:
     # "auto" would fall back to the file camera: only a real camera counts here.
     candidates = ("picamera2", "opencv") if backend == "auto" else (backend,)
     has_picamera2, videos = _camera_facts(probe)
-    kiosk_probe = _kiosk_camera_probe() if probe.use_kiosk_probe else None
-    if kiosk_probe is not None:
+    if probe.use_kiosk_probe:
+        from kiosk.camera.probe import doctor_probe as kiosk_probe
+
         for name in candidates:
             trial = dataclasses.replace(cfg, camera=dataclasses.replace(cfg.camera, backend=name))
             try:
@@ -326,7 +310,7 @@ def address_is_local(ip: str) -> bool:
 
 
 def check_share_url(cfg: Config, probe: Probe) -> Check:
-    from kiosk.share.links import public_base_url
+    from jobstore.links import public_base_url
 
     base = public_base_url(cfg)
     host = urlsplit(base).hostname or ""

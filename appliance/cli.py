@@ -1,8 +1,9 @@
 """`booth` command line: one entry point, one subcommand per process or tool.
 
 Each subcommand lives in the package that owns it and exposes `add_arguments(parser)` and
-`run(cfg, args) -> int`; this module only parses, loads the config and dispatches, so kiosk
-and worker never import each other.
+`run(cfg, args) -> int`; this module only parses, loads the config and dispatches. Only the chosen
+subcommand's module is imported, so `booth worker` never loads pygame, aiohttp, the kiosk or the
+share server.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from booth.logs import setup_logging
 
 # name → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "up": ("booth.up", "run everything on this machine: broker if needed, worker, share server, kiosk"),
+    "up": ("appliance.up", "run everything on this machine: broker if needed, worker, share server, kiosk"),
     "kiosk": ("kiosk.cli", "the fullscreen capture screen"),
     "worker": ("worker.cli", "the job consumer that calls Gemini (or the local effect)"),
-    "share": ("kiosk.share.cli", "the HTTP server guests' phones download from"),
-    "snap": ("booth.snap", "send one photo through the real pipeline and print its download link"),
-    "doctor": ("booth.doctor", "check camera, display, broker, API key, disk, clock; print config"),
+    "share": ("share.cli", "the HTTP server guests' phones download from"),
+    "snap": ("appliance.snap", "send one photo through the real pipeline and print its download link"),
+    "doctor": ("appliance.doctor", "check camera, display, broker, API key, disk, clock; print config"),
 }
 
 
@@ -34,7 +35,25 @@ def _module_available(name: str) -> bool:
         return False
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+_VALUED_OPTIONS = ("--config", "--log-level")
+
+
+def chosen_command(argv: list[str]) -> str | None:
+    """The subcommand named in `argv` (the first word that is one), skipping option values."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in _VALUED_OPTIONS:
+            skip = True
+        elif not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(chosen: str | None = None
+                 ) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The parser; only the `chosen` subcommand's module is imported to add its options."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
                         help="TOML config file (default: $BOOTH_CONFIG or /etc/booth/booth.toml)")
@@ -50,7 +69,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
         subparsers[name] = p
-        if _module_available(module):
+        if name == chosen and _module_available(module):
             mod = importlib.import_module(module)
             if hasattr(mod, "add_arguments"):
                 mod.add_arguments(p)
@@ -58,7 +77,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser, _ = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser, _ = build_parser(chosen_command(argv))
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()

@@ -157,7 +157,7 @@ class Child:
 
 def booth_argv(*args: str) -> list[str]:
     """How to run another `booth` subcommand with this same interpreter."""
-    return [sys.executable, "-m", "booth.cli", *args]
+    return [sys.executable, "-m", "appliance.cli", *args]
 
 
 class Supervisor:

@@ -1,0 +1,97 @@
+"""The ledger's schema, its version (`PRAGMA user_version`) and the steps that upgrade it.
+
+Why versioned: a booth keeps its ledger across updates (guests' links must keep working), so a
+new column needs an upgrade path. Each step in MIGRATIONS takes the file from version n-1 to n
+inside one transaction; opening a ledger runs the missing steps. A ledger from before versioning
+(user_version 0 with a `jobs` table) is version 1's layout and is adopted as it is.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Callable
+
+V1 = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id          TEXT PRIMARY KEY,
+    booth_id        TEXT NOT NULL,
+    style           TEXT NOT NULL,
+    created_at      REAL NOT NULL,          -- unix time of the shot
+    created_iso     TEXT NOT NULL,          -- as sent in the job's created_at property
+    status          TEXT NOT NULL,
+    effect          TEXT,
+    attempt         INTEGER NOT NULL DEFAULT 1,
+    worker          TEXT,
+    error_json      TEXT,
+    updated_at      REAL NOT NULL,
+    original_path   TEXT NOT NULL,
+    ai_path         TEXT NOT NULL,
+    result_path     TEXT,
+    token           TEXT UNIQUE,
+    sent_at         REAL,                   -- broker acked the (first) job publish
+    dispatches      INTEGER NOT NULL DEFAULT 0,
+    last_dispatch   REAL,
+    processing_at   REAL,
+    finished_at     REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+"""
+
+
+def _run(db: sqlite3.Connection, script: str) -> None:
+    """Each statement of `script` inside the caller's transaction (executescript would commit)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    _run(db, V1)
+
+
+# version n is reached by MIGRATIONS[n - 1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+VERSION = len(MIGRATIONS)
+
+
+class SchemaError(sqlite3.DatabaseError):
+    """A ledger written by a newer version of the booth (downgrades are not supported)."""
+
+
+def version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring the open ledger to VERSION; returns the version it had."""
+    found = version(db)
+    if found == 0 and db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                                 "AND name = 'jobs'").fetchone():
+        found = 1  # written before the schema was versioned: version 1's layout
+        db.execute("PRAGMA user_version = 1")
+    if found > VERSION:
+        raise SchemaError(f"the ledger is schema version {found}; this booth knows up to "
+                          f"{VERSION} (it was written by a newer version)")
+    for target in range(found + 1, VERSION + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[target - 1](db)
+            db.execute(f"PRAGMA user_version = {target}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return found
+
+
+def open_db(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode with WAL, full sync and the schema brought up to date."""
+    db = sqlite3.connect(str(path), check_same_thread=False, timeout=10, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA busy_timeout=10000")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    migrate(db)
+    return db

@@ -1,1 +1,0 @@
-"""The share server: serves finished results to guests' phones by unguessable token."""

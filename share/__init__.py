@@ -1,0 +1,1 @@
+"""The share process: the HTTP server guests' phones download their photos from (`booth share`)."""

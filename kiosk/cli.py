@@ -33,6 +33,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "style); DIR/state.json tells the current screen")
 
 
+def tame_malloc(arenas: int = 2) -> bool:
+    """Cap glibc's malloc arenas: every thread that frees big numpy buffers (camera, encoders,
+    image pool) otherwise keeps its own arena of freed memory, and RSS creeps up over an event
+    (measured: 251 → 224 MB at 1920×1080, no CPU cost). Call before threads start; no-op off glibc."""
+    try:
+        import ctypes
+
+        M_ARENA_MAX = -8
+        return bool(ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):
+        return False
+
+
 def _size(text: str | None) -> tuple[int, int] | None:
     if not text:
         return None
@@ -58,9 +71,8 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
         or size is not None or os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen")
     interval = getattr(args, "interval", 0.0) or (10.0 if headless else 0.0)
 
-    from kiosk.app import KioskApp, tame_malloc
-
     tame_malloc()  # before any thread exists
+    from kiosk.app import KioskApp
 
     def done(job) -> None:
         if job.ready:

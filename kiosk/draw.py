@@ -1,32 +1,23 @@
-"""Drawing helpers: cached text, fitted/wrapped text, buttons, badges, spinner, QR, image fitting."""
+"""Drawing helpers: fitted/wrapped text, buttons, badges, spinner, QR, image fitting.
+
+Whatever is worth keeping between frames (rendered text, scaled images, gradients, shade layers,
+QR codes) goes into the kiosk's one image cache (`kiosk/images.py`), passed in as `store`.
+"""
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from typing import Sequence
 
-import numpy as np
 import pygame
 
 from kiosk import theme
+from kiosk.images import ImageStore
 from kiosk.theme import Fonts
-
-_text_cache: "OrderedDict[tuple, pygame.Surface]" = OrderedDict()
-_TEXT_CACHE_MAX = 256
 
 
 def render(fonts: Fonts, text: str, size: int, color: tuple, bold: bool = True) -> pygame.Surface:
-    key = (text, size, color, bold)
-    surf = _text_cache.get(key)
-    if surf is None:
-        surf = fonts.get(size, bold).render(text, True, color)
-        _text_cache[key] = surf
-        if len(_text_cache) > _TEXT_CACHE_MAX:
-            _text_cache.popitem(last=False)
-    else:
-        _text_cache.move_to_end(key)
-    return surf
+    return fonts.render(text, size, color, bold)
 
 
 def fit_size(fonts: Fonts, text: str, size: int, max_w: int, bold: bool = True,
@@ -157,34 +148,33 @@ def spinner(surface: pygame.Surface, center: tuple[int, int], radius: int, t: fl
         pygame.draw.circle(surface, c, (round(x), round(y)), dot_r)
 
 
-def qr(surface: pygame.Surface, matrix: Sequence[Sequence[bool]], rect: pygame.Rect) -> pygame.Rect:
-    """Draw a QR code (matrix includes its quiet zone) as crisp cells on white, centred in rect.
-
-    Cell size is a whole number of pixels so every module is sharp and scanners read it.
-    """
+def qr_surface(matrix: Sequence[Sequence[bool]], cell: int) -> pygame.Surface:
+    """A QR code (matrix includes its quiet zone) as crisp `cell`-pixel modules on white."""
     n = len(matrix)
-    cell = max(1, min(rect.width, rect.height) // n)
-    side = cell * n
-    box = pygame.Rect(0, 0, side, side)
-    box.center = rect.center
-    pygame.draw.rect(surface, theme.WHITE, box)
+    surf = pygame.Surface((cell * n, cell * n))
+    surf.fill(theme.WHITE)
     for y, row in enumerate(matrix):
         x0 = None
         for x, dark in enumerate(list(row) + [False]):
             if dark and x0 is None:
                 x0 = x
             elif not dark and x0 is not None:
-                pygame.draw.rect(surface, theme.BLACK,
-                                 (box.x + x0 * cell, box.y + y * cell, (x - x0) * cell, cell))
+                pygame.draw.rect(surf, theme.BLACK, (x0 * cell, y * cell, (x - x0) * cell, cell))
                 x0 = None
+    return surf
+
+
+def qr(surface: pygame.Surface, store: ImageStore, matrix: Sequence[Sequence[bool]],
+       rect: pygame.Rect) -> pygame.Rect:
+    """Draw a QR code centred in `rect`; the module size is a whole number of pixels so every
+    module is sharp and scanners read it. Drawn once per size, then blitted."""
+    n = len(matrix)
+    cell = max(1, min(rect.width, rect.height) // n)
+    key = ("qr", tuple(tuple(r) for r in matrix), cell)
+    img = store.derive(key, lambda: qr_surface(matrix, cell))
+    box = img.get_rect(center=rect.center)
+    surface.blit(img, box)
     return box
-
-
-def surface_from_rgb(rgb: np.ndarray) -> pygame.Surface:
-    """A pygame Surface sharing nothing with the array (safe to keep)."""
-    rgb = np.ascontiguousarray(rgb)
-    h, w = rgb.shape[:2]
-    return pygame.image.frombuffer(rgb.tobytes(), (w, h), "RGB")
 
 
 def fit_rect(src: tuple[int, int], box: pygame.Rect, cover: bool = False) -> pygame.Rect:
@@ -195,26 +185,11 @@ def fit_rect(src: tuple[int, int], box: pygame.Rect, cover: bool = False) -> pyg
     return r
 
 
-_scaled: list[tuple[pygame.Surface, tuple[int, int], bool, pygame.Surface]] = []
-
-
-def scaled(img: pygame.Surface, size: tuple[int, int], smooth: bool = True) -> pygame.Surface:
-    """`img` scaled to `size`, remembered for the next frames (a smoothscale of a full-screen
-    photo every frame costs the frame loop, and holds the GIL the other threads need)."""
-    for src, sz, sm, out in _scaled:
-        if src is img and sz == size and sm == smooth:
-            return out
-    out = (pygame.transform.smoothscale if smooth else pygame.transform.scale)(img, size)
-    _scaled.insert(0, (img, size, smooth, out))
-    del _scaled[8:]
-    return out
-
-
-def blit_fit(surface: pygame.Surface, img: pygame.Surface, box: pygame.Rect,
+def blit_fit(surface: pygame.Surface, store: ImageStore, img: pygame.Surface, box: pygame.Rect,
              cover: bool = False, smooth: bool = True) -> pygame.Rect:
+    """`img` scaled to fit (or cover) `box`, centred and clipped to it; returns where it went."""
     r = fit_rect(img.get_size(), box, cover)
-    if r.size != img.get_size():
-        img = scaled(img, r.size, smooth)
+    img = store.scaled(img, r.size, smooth)
     clip = surface.get_clip()
     surface.set_clip(box.clip(clip) if clip else box)
     surface.blit(img, r)
@@ -222,38 +197,30 @@ def blit_fit(surface: pygame.Surface, img: pygame.Surface, box: pygame.Rect,
     return r.clip(box)
 
 
-_gradients: dict[tuple, pygame.Surface] = {}
-
-
-def gradient(size: tuple[int, int], top_alpha: int, bottom_alpha: int,
+def gradient(store: ImageStore, size: tuple[int, int], top_alpha: int, bottom_alpha: int,
              color: tuple = (0, 0, 0)) -> pygame.Surface:
-    """A vertical alpha gradient (cached), to keep text readable over a photo."""
-    key = (size, top_alpha, bottom_alpha, color)
-    surf = _gradients.get(key)
-    if surf is None:
+    """A vertical alpha gradient, to keep text readable over a photo."""
+    def make() -> pygame.Surface:
         w, h = size
         column = pygame.Surface((1, h), pygame.SRCALPHA)
         for y in range(h):
             a = top_alpha + (bottom_alpha - top_alpha) * (y / max(1, h - 1))
             column.set_at((0, y), (*color, int(a)))
-        surf = pygame.transform.scale(column, (w, h))
-        _gradients[key] = surf
-    return surf
+        return pygame.transform.scale(column, (w, h))
+
+    return store.derive(("gradient", tuple(size), top_alpha, bottom_alpha, tuple(color)), make)
 
 
-_shades: dict[tuple, pygame.Surface] = {}
-
-
-def shade(surface: pygame.Surface, alpha: int, color: tuple = (0, 0, 0),
+def shade(surface: pygame.Surface, store: ImageStore, alpha: int, color: tuple = (0, 0, 0),
           rect: pygame.Rect | None = None) -> None:
+    """Darken (or tint) `rect` of the surface; the layer is filled once, not every frame."""
     rect = rect or surface.get_rect()
-    key = (rect.size, tuple(color))
-    layer = _shades.get(key)
-    if layer is None:  # a full-screen surface: filled once, not every frame
+
+    def make() -> pygame.Surface:
         layer = pygame.Surface(rect.size)
         layer.fill(color)
-        if len(_shades) >= 4:
-            _shades.pop(next(iter(_shades)))
-        _shades[key] = layer
+        return layer
+
+    layer = store.derive(("shade", rect.size, tuple(color)), make)
     layer.set_alpha(alpha)
     surface.blit(layer, rect)

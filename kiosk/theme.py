@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pygame
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kiosk.images import ImageStore
 
 BG = (12, 11, 18)
 PANEL = (24, 22, 34)
@@ -45,12 +49,21 @@ def _first_existing(paths: tuple[str, ...]) -> str | None:
 
 
 class Fonts:
-    """Font cache by (weight, pixel size)."""
+    """Fonts by (weight, pixel size); rendered text is kept in the kiosk's image cache."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: "ImageStore | None" = None) -> None:
         self._bold_path = _first_existing(_FONT_CANDIDATES)
         self._regular_path = _first_existing(_REGULAR_CANDIDATES)
         self._cache: dict[tuple[bool, int], pygame.font.Font] = {}
+        self._store = store
+
+    def render(self, text: str, size: int, color: tuple, bold: bool = True) -> pygame.Surface:
+        def make() -> pygame.Surface:
+            return self.get(size, bold).render(text, True, color)
+
+        if self._store is None:
+            return make()
+        return self._store.derive(("text", text, size, tuple(color), bold), make)
 
     def get(self, size: int, bold: bool = True) -> pygame.font.Font:
         size = max(8, int(size))

@@ -8,28 +8,29 @@ import pygame
 
 from kiosk import draw, theme
 from kiosk.input import TAP, Action
+from kiosk.machine import ScreenName
 from kiosk.screens.base import RecentStrip, Screen, header
 
 
 class AttractScreen(Screen):
-    name = "attract"
-    live_preview = True
+    name = ScreenName.ATTRACT
 
-    def __init__(self, app) -> None:
-        super().__init__(app)
-        self.strip = RecentStrip(app)
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.strip = RecentStrip(ctx)
         self.buttons: list[tuple[pygame.Rect, str | None]] = []
 
-    def _layout(self) -> tuple[list[tuple[pygame.Rect, str | None]], pygame.Rect, bool]:
+    def _layout(self, has_recent: bool
+                ) -> tuple[list[tuple[pygame.Rect, str | None]], pygame.Rect, bool]:
         """(buttons with their style, strip area, strip vertical?)"""
-        L = self.app.layout
+        L = self.ctx.layout
         m = L.margin
-        styles = list(self.app.cfg.styles.items())
+        styles = list(self.ctx.cfg.styles.items())
         vertical = not L.portrait
-        privacy_h = L.px(6) if self.app.cfg.kiosk.privacy else 0
+        privacy_h = L.px(6) if self.ctx.cfg.kiosk.privacy else 0
         bottom = L.h - m - privacy_h
         btn_h = L.px(17)
-        show_strip = bool(self.app.recent_jobs()) and self.app.cfg.kiosk.recent_count > 0
+        show_strip = has_recent and self.ctx.cfg.kiosk.recent_count > 0
         if vertical:
             strip = pygame.Rect(L.w - m - L.px(15), m + L.px(13), L.px(15),
                                 bottom - (m + L.px(13)))
@@ -68,48 +69,49 @@ class AttractScreen(Screen):
             return
         for rect, style in self.buttons:
             if rect.collidepoint(action.pos):
-                self.app.request_shot(style)
+                self.ctx.request_shot(style)
                 return
         job_id = self.strip.hit(action.pos)
         if job_id:
-            self.app.open_job(job_id)
+            self.ctx.open_job(job_id)
         # anywhere else: nothing (a guest leaning on the screen must not shoot)
 
     def draw(self, surf: pygame.Surface) -> None:
-        app = self.app
-        L = app.layout
-        app.draw_preview(surf)
-        surf.blit(draw.gradient((L.w, L.h // 3), 190, 0), (0, 0))
-        surf.blit(draw.gradient((L.w, L.h // 2), 0, 215), (0, L.h - L.h // 2))
-        header(app, surf)
-        self.buttons, strip_area, vertical = self._layout()
-        if app.cfg.kiosk.recent_count > 0:
-            self.strip.draw(surf, strip_area, vertical)
-        styles = app.cfg.styles
+        ctx = self.ctx
+        L = ctx.layout
+        ctx.pictures.draw_preview(surf)
+        surf.blit(draw.gradient(ctx.images, (L.w, L.h // 3), 190, 0), (0, 0))
+        surf.blit(draw.gradient(ctx.images, (L.w, L.h // 2), 0, 215), (0, L.h - L.h // 2))
+        header(ctx, surf)
+        recent = ctx.jobs.recent()
+        self.buttons, strip_area, vertical = self._layout(bool(recent))
+        if ctx.cfg.kiosk.recent_count > 0:
+            self.strip.draw(surf, strip_area, vertical, recent)
+        styles = ctx.cfg.styles
         first = self.buttons[0][0]
         caption_y = first.top - L.px(3)
         if len(self.buttons) > 1:
             left = min(r.left for r, _s in self.buttons)
             right = max(r.right for r, _s in self.buttons)
-            draw.text(surf, app.fonts, "Tap to get dripped: pick your style", L.px(5), theme.INK,
+            draw.text(surf, ctx.fonts, "Tap to get dripped: pick your style", L.px(5), theme.INK,
                       ((left + right) // 2, caption_y), anchor="midbottom", shadow=True,
                       max_w=max(right - left, L.w - 2 * L.margin))
             # one type size for all style buttons (the longest label decides)
-            size = min(draw.fit_size(app.fonts, styles[st].label, int(r.height * 0.42),
+            size = min(draw.fit_size(ctx.fonts, styles[st].label, int(r.height * 0.42),
                                      r.width - r.height // 2) for r, st in self.buttons)
             for rect, style in self.buttons:
-                draw.button(surf, app.fonts, rect, styles[style].label, primary=True, size=size)
+                draw.button(surf, ctx.fonts, rect, styles[style].label, primary=True, size=size)
         else:
             # a slow breathing glow draws the eye to the one thing to do
-            pulse = 0.5 + 0.5 * math.sin(app.now() * 2.4)
-            draw.button(surf, app.fonts, first, "Tap to get dripped", primary=True,
+            pulse = 0.5 + 0.5 * math.sin(ctx.now() * 2.4)
+            draw.button(surf, ctx.fonts, first, "Tap to get dripped", primary=True,
                         size=L.px(6.2), pulse=pulse)
-            hint = "or press the big button" if app.cfg.kiosk.gpio_button else \
+            hint = "or press the big button" if ctx.cfg.kiosk.gpio_button else \
                 "Strike a pose, we add the bling"
-            draw.text(surf, app.fonts, hint, L.px(3.6), theme.INK, (first.centerx, caption_y),
+            draw.text(surf, ctx.fonts, hint, L.px(3.6), theme.INK, (first.centerx, caption_y),
                       anchor="midbottom", bold=False, shadow=True, max_w=first.width + L.px(20))
-        if app.cfg.kiosk.privacy:
-            draw.paragraph(surf, app.fonts, app.cfg.kiosk.privacy, L.px(2.7), theme.MUTED,
+        if ctx.cfg.kiosk.privacy:
+            draw.paragraph(surf, ctx.fonts, ctx.cfg.kiosk.privacy, L.px(2.7), theme.MUTED,
                            (L.w // 2, L.h - L.margin - L.px(4.6)), L.w - 2 * L.margin,
                            max_lines=2)
 

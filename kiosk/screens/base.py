@@ -8,22 +8,29 @@ import pygame
 
 from kiosk import draw, theme
 from kiosk.input import Action
+from kiosk.machine import LIVE_PREVIEW, ScreenName
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kiosk.app import KioskApp
+    from kiosk.context import ScreenContext
     from kiosk.pipeline import JobView
 
 
 class Screen:
-    """One state of the kiosk. `live_preview` screens run at kiosk.fps, the others at idle_fps."""
+    """One state of the kiosk: enter, then update and draw every frame, handle taps.
 
-    name = "screen"
-    live_preview = False
-    animated = False  # a spinner: a moderate frame rate even without a preview
+    `animated` screens (a spinner) run at a moderate frame rate, the live-preview screens at
+    kiosk.fps, the others at kiosk.idle_fps."""
 
-    def __init__(self, app: "KioskApp") -> None:
-        self.app = app
+    name: ScreenName
+    animated = False
+
+    def __init__(self, ctx: "ScreenContext") -> None:
+        self.ctx = ctx
         self.entered_at = 0.0
+
+    @property
+    def live_preview(self) -> bool:
+        return self.name in LIVE_PREVIEW
 
     def enter(self, **kw: Any) -> None:
         pass
@@ -43,70 +50,48 @@ class Screen:
 
     @property
     def elapsed(self) -> float:
-        return self.app.now() - self.entered_at
+        return self.ctx.now() - self.entered_at
 
 
-def ai_badge(app: "KioskApp", surf: pygame.Surface, topright: tuple[int, int]) -> pygame.Rect:
-    L = app.layout
-    online = app.jobs.ai_online
-    if online is None:
+def ai_badge(ctx: "ScreenContext", surf: pygame.Surface, topright: tuple[int, int]) -> pygame.Rect:
+    L, st = ctx.layout, ctx.status
+    if not st.connected or st.ai_online is None:
         label, dot = "Connecting…", theme.MUTED
-    elif online and app.jobs.local_only:
+    elif st.ai_online and st.local_only:
         label, dot = "Local effect (no AI key)", theme.AMBER
-    elif online:
+    elif st.ai_online:
         label, dot = "AI online", theme.GREEN
     else:
         label, dot = "Offline mode: local effect", theme.AMBER
-    if not app.jobs.mqtt.connected:
-        label, dot = "Connecting…", theme.MUTED
-    return draw.pill(surf, app.fonts, label, L.px(3.4), topright, "topright", dot)
+    return draw.pill(surf, ctx.fonts, label, L.px(3.4), topright, "topright", dot)
 
 
-def header(app: "KioskApp", surf: pygame.Surface, badge: bool = True,
+def header(ctx: "ScreenContext", surf: pygame.Surface, badge: bool = True,
            title: bool = True) -> int:
     """Logo, event title and AI badge along the top; returns the y below the header."""
-    L = app.layout
+    L = ctx.layout
     m = L.margin
     x = m
-    logo = app.logo
+    logo = ctx.pictures.logo
     top_h = L.px(9)
     if logo is not None:
         r = draw.fit_rect(logo.get_size(), pygame.Rect(m, m, L.px(20), top_h))
         r.topleft = (m, m)
-        surf.blit(draw.scaled(logo, r.size), r)  # scaled once, not every frame
+        surf.blit(ctx.images.scaled(logo, r.size), r)
         x = r.right + L.px(2)
-    badge_rect = ai_badge(app, surf, (L.w - m, m)) if badge else pygame.Rect(L.w - m, m, 0, 0)
+    badge_rect = ai_badge(ctx, surf, (L.w - m, m)) if badge else pygame.Rect(L.w - m, m, 0, 0)
     if title:
         max_w = badge_rect.left - x - L.px(2)
         size = L.px(7.5)
-        if draw.fit_size(app.fonts, app.cfg.kiosk.title, size, max_w) < size * 0.8:
+        if draw.fit_size(ctx.fonts, ctx.cfg.kiosk.title, size, max_w) < size * 0.8:
             # Not enough room beside the logo and badge (portrait): a row of its own.
-            r = draw.text(surf, app.fonts, app.cfg.kiosk.title, size, theme.INK,
+            r = draw.text(surf, ctx.fonts, ctx.cfg.kiosk.title, size, theme.INK,
                           (L.w // 2, m + top_h + L.px(1)), anchor="midtop",
                           max_w=L.w - 2 * m, shadow=True)
             return r.bottom
-        draw.text(surf, app.fonts, app.cfg.kiosk.title, size, theme.INK, (x, m - L.px(0.6)),
+        draw.text(surf, ctx.fonts, ctx.cfg.kiosk.title, size, theme.INK, (x, m - L.px(0.6)),
                   anchor="topleft", max_w=max_w, shadow=True)
     return m + top_h
-
-
-def blurred_backdrop(app: "KioskApp", img: pygame.Surface, key: str) -> pygame.Surface:
-    """A darkened, blurred full-screen version of `img` (cheap: shrink then enlarge)."""
-    L = app.layout
-    cache_key = (key, L.w, L.h)
-    surf = app.backdrops.get(cache_key)
-    if surf is None:
-        small_r = draw.fit_rect(img.get_size(), pygame.Rect(0, 0, 32, 32), cover=True)
-        small = pygame.transform.smoothscale(img, small_r.size)
-        big_r = draw.fit_rect(small.get_size(), L.rect, cover=True)
-        big = pygame.transform.smoothscale(small, big_r.size)
-        surf = pygame.Surface((L.w, L.h))
-        surf.blit(big, big_r)
-        draw.shade(surf, 150)
-        if len(app.backdrops) >= 3:  # full-screen surfaces: keep only a few
-            app.backdrops.pop(next(iter(app.backdrops)))
-        app.backdrops[cache_key] = surf
-    return surf
 
 
 STATUS_BADGES = {
@@ -130,14 +115,13 @@ def job_phase(job: "JobView") -> str:
 class RecentStrip:
     """Thumbnails of the latest photos with status badges; tap one to reopen it."""
 
-    def __init__(self, app: "KioskApp") -> None:
-        self.app = app
+    def __init__(self, ctx: "ScreenContext") -> None:
+        self.ctx = ctx
         self.hits: list[tuple[pygame.Rect, str]] = []
-        self._cache: dict[tuple, tuple[pygame.Surface, pygame.Surface]] = {}
 
-    def layout(self, area: pygame.Rect, vertical: bool) -> list[pygame.Rect]:
-        L = self.app.layout
-        jobs = self.app.recent_jobs()
+    def layout(self, area: pygame.Rect, vertical: bool,
+               jobs: list["JobView"]) -> list[pygame.Rect]:
+        L = self.ctx.layout
         if not jobs:
             return []
         side = L.px(15)
@@ -154,15 +138,15 @@ class RecentStrip:
                 rects.append(pygame.Rect(x0 + i * (side + gap), area.bottom - side, side, side))
         return rects
 
-    def draw(self, surf: pygame.Surface, area: pygame.Rect, vertical: bool) -> None:
-        app = self.app
-        L = app.layout
+    def draw(self, surf: pygame.Surface, area: pygame.Rect, vertical: bool,
+             jobs: list["JobView"]) -> None:
+        ctx = self.ctx
+        L = ctx.layout
         self.hits = []
-        jobs = app.recent_jobs()
-        for rect, job in zip(self.layout(area, vertical), jobs):
+        for rect, job in zip(self.layout(area, vertical, jobs), jobs):
             radius = L.px(2)
             draw.rounded(surf, rect.inflate(6, 6), (0, 0, 0), radius + 3, alpha=140)
-            thumb = app.thumbnail(job, rect.size)
+            thumb = ctx.pictures.thumbnail(job, rect.size)
             if thumb is not None:
                 surf.blit(self._rounded(thumb, rect.size, radius), rect)
             else:
@@ -170,31 +154,27 @@ class RecentStrip:
             phase = job_phase(job)
             label, color = STATUS_BADGES[phase]
             pygame.draw.rect(surf, color, rect, width=max(2, L.px(0.5)), border_radius=radius)
-            size = draw.fit_size(app.fonts, label, L.px(2.3), int(rect.width * 0.72))
-            draw.pill(surf, app.fonts, label, size, (rect.centerx, rect.bottom - L.px(1)),
+            size = draw.fit_size(ctx.fonts, label, L.px(2.3), int(rect.width * 0.72))
+            draw.pill(surf, ctx.fonts, label, size, (rect.centerx, rect.bottom - L.px(1)),
                       "midbottom", None, bg=color, fg=theme.ON_GOLD, alpha=235)
             if phase in ("queued", "processing"):
-                draw.spinner(surf, (rect.centerx, rect.centery - L.px(2)), L.px(3.2), app.now(),
+                draw.spinner(surf, (rect.centerx, rect.centery - L.px(2)), L.px(3.2), ctx.now(),
                              theme.WHITE, dots=8)
             self.hits.append((rect, job.job_id))
 
     def _rounded(self, thumb: pygame.Surface, size: tuple[int, int],
                  radius: int) -> pygame.Surface:
-        """The thumbnail cropped to a rounded square (cached: built once, not every frame)."""
-        key = (id(thumb), size, radius)
-        cache = self._cache
-        hit = cache.get(key)
-        if hit is not None and hit[0] is thumb:
-            return hit[1]
-        inner = pygame.Surface(size, pygame.SRCALPHA)
-        draw.blit_fit(inner, thumb, inner.get_rect(), cover=True)
-        mask = pygame.Surface(size, pygame.SRCALPHA)
-        pygame.draw.rect(mask, (255, 255, 255, 255), mask.get_rect(), border_radius=radius)
-        inner.blit(mask, (0, 0), special_flags=pygame.BLEND_RGBA_MIN)
-        if len(cache) > 4 * max(1, self.app.cfg.kiosk.recent_count):
-            cache.clear()
-        cache[key] = (thumb, inner)
-        return inner
+        """The thumbnail cropped to a rounded square (made once, then kept in the cache)."""
+        def make() -> pygame.Surface:
+            inner = pygame.Surface(size, pygame.SRCALPHA)
+            draw.blit_fit(inner, self.ctx.images, thumb, inner.get_rect(), cover=True)
+            mask = pygame.Surface(size, pygame.SRCALPHA)
+            pygame.draw.rect(mask, (255, 255, 255, 255), mask.get_rect(), border_radius=radius)
+            inner.blit(mask, (0, 0), special_flags=pygame.BLEND_RGBA_MIN)
+            return inner
+
+        return self.ctx.images.derive(("rounded", id(thumb), tuple(size), radius), make,
+                                      keep=thumb)
 
     def hit(self, pos: tuple[int, int]) -> str | None:
         for rect, job_id in self.hits:

@@ -7,26 +7,26 @@ import math
 import pygame
 
 from kiosk import draw, theme
+from kiosk.machine import Event, ScreenName
 from kiosk.screens.base import Screen
 
 
 class CountdownScreen(Screen):
-    name = "countdown"
-    live_preview = True
+    name = ScreenName.COUNTDOWN
 
     def enter(self, style: str | None = None, **kw) -> None:
         self.style = style
-        self.seconds = self.app.cfg.kiosk.countdown_s
+        self.seconds = self.ctx.cfg.kiosk.countdown_s
 
     def update(self, now: float) -> None:
         if self.elapsed >= self.seconds:
-            self.app.take_shot(self.style)
+            self.ctx.take_shot(self.style)
 
     def draw(self, surf: pygame.Surface) -> None:
-        app = self.app
+        app = self.ctx
         L = app.layout
-        app.draw_preview(surf)
-        draw.shade(surf, 70)
+        app.pictures.draw_preview(surf)
+        draw.shade(surf, app.images, 70)
         left = max(0.0, self.seconds - self.elapsed)
         number = max(1, math.ceil(left))
         frac = left - math.floor(left) if left % 1 else 1.0
@@ -56,7 +56,7 @@ class CountdownScreen(Screen):
 class FlashScreen(Screen):
     """A white flash that fades out while the still is taken off the main thread."""
 
-    name = "capture"
+    name = ScreenName.FLASH
     FLASH_S = 0.45
 
     def enter(self, job_id: str = "", **kw) -> None:
@@ -64,17 +64,18 @@ class FlashScreen(Screen):
 
     def update(self, now: float) -> None:
         if self.elapsed >= self.FLASH_S:
-            self.app.go("processing", job_id=self.job_id)
+            self.ctx.fire(Event.FLASHED, job_id=self.job_id)
 
     def draw(self, surf: pygame.Surface) -> None:
-        shot = self.app.shots.get(self.job_id)
+        ctx = self.ctx
+        shot = ctx.images.get(("shot", self.job_id))  # the shot just taken, if captured yet
         if shot is not None:
             surf.fill(theme.BG)
-            draw.blit_fit(surf, shot, self.app.layout.rect)
+            draw.blit_fit(surf, ctx.images, shot, ctx.layout.rect)
         else:
-            self.app.draw_preview(surf)
+            ctx.pictures.draw_preview(surf)
         k = max(0.0, 1.0 - self.elapsed / self.FLASH_S)
-        draw.shade(surf, int(255 * k), theme.WHITE)
+        draw.shade(surf, ctx.images, int(255 * k), theme.WHITE)
 
     def state(self) -> dict:
         return {"job_id": self.job_id}

@@ -7,7 +7,8 @@ import pygame
 from booth.protocol import GUEST_MESSAGES, ErrorKind
 from kiosk import draw, theme
 from kiosk.input import TAP, Action
-from kiosk.screens.base import Screen, blurred_backdrop
+from kiosk.machine import ScreenName
+from kiosk.screens.base import Screen
 
 TITLES = {
     ErrorKind.QUOTA: "The AI is resting",
@@ -30,13 +31,13 @@ ERROR_TIMEOUT_S = 15.0
 
 
 class ErrorScreen(Screen):
-    name = "error"
+    name = ScreenName.ERROR
 
     def enter(self, job_id: str = "", kind: str | None = None, **kw) -> None:
         self.job_id = job_id
         self.button = pygame.Rect(0, 0, 0, 0)
         self.detail = ""
-        job = self.app.job_views.get(job_id)
+        job = self.ctx.jobs.get(job_id)
         if kind in LOCAL_ERRORS:
             self.kind = kind
             self.title, self.message = LOCAL_ERRORS[kind]
@@ -53,19 +54,19 @@ class ErrorScreen(Screen):
 
     def update(self, now: float) -> None:
         if self.elapsed >= ERROR_TIMEOUT_S:
-            self.app.go("attract")
+            self.ctx.done()
 
     def handle(self, action: Action) -> None:
         if action.kind == TAP and self.button.collidepoint(action.pos):
-            self.app.go("attract")
+            self.ctx.done()
 
     def draw(self, surf: pygame.Surface) -> None:
-        app, L = self.app, self.app.layout
+        app, L = self.ctx, self.ctx.layout
         surf.fill(theme.BG)
-        shot = app.shot_surface(self.job_id)
+        shot = app.pictures.shot(self.job_id) if self.job_id else None
         if shot is not None:
-            surf.blit(blurred_backdrop(app, shot, f"shot-{self.job_id}"), (0, 0))
-            draw.shade(surf, 90)
+            surf.blit(app.pictures.backdrop(shot, f"shot-{self.job_id}"), (0, 0))
+            draw.shade(surf, app.images, 90)
         w = min(L.w - 2 * L.margin, L.px(120))
         cx, y = L.w // 2, L.h // 2 - L.px(34)
         r = L.px(8)

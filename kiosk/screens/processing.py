@@ -6,11 +6,12 @@ import pygame
 
 from kiosk import draw, theme
 from kiosk.input import TAP, Action
-from kiosk.screens.base import Screen, blurred_backdrop, header, job_phase
+from kiosk.machine import Event, ScreenName
+from kiosk.screens.base import Screen, header, job_phase
 
 
 class ProcessingScreen(Screen):
-    name = "processing"
+    name = ScreenName.PROCESSING
     animated = True
 
     def enter(self, job_id: str = "", **kw) -> None:
@@ -19,35 +20,35 @@ class ProcessingScreen(Screen):
 
     @property
     def job(self):
-        return self.app.job_views.get(self.job_id)
+        return self.ctx.jobs.get(self.job_id)
 
     def update(self, now: float) -> None:
         job = self.job
         if job is None:
             return
         if job.ready:
-            self.app.go("result", job_id=self.job_id)
+            self.ctx.fire(Event.READY, job_id=self.job_id)
         elif job.failed:
-            self.app.go("error", job_id=self.job_id)
+            self.ctx.fire(Event.FAILED, job_id=self.job_id)
 
     def handle(self, action: Action) -> None:
         # A new guest may start while this job still runs; it stays in the recent strip.
         if action.kind == TAP and self.new_button.collidepoint(action.pos):
-            self.app.go("attract")
+            self.ctx.done()
 
     def phase(self) -> str:
         job = self.job
         return job_phase(job) if job is not None else "queued"
 
     def draw(self, surf: pygame.Surface) -> None:
-        app = self.app
+        app = self.ctx
         L = app.layout
-        shot = app.shot_surface(self.job_id)
+        shot = app.pictures.shot(self.job_id)
         surf.fill(theme.BG)
         if shot is not None:
-            surf.blit(blurred_backdrop(app, shot, f"shot-{self.job_id}"), (0, 0))
-            draw.blit_fit(surf, shot, L.rect)
-        draw.shade(surf, 120)
+            surf.blit(app.pictures.backdrop(shot, f"shot-{self.job_id}"), (0, 0))
+            draw.blit_fit(surf, app.images, shot, L.rect)
+        draw.shade(surf, app.images, 120)
         header(app, surf)
 
         job = self.job

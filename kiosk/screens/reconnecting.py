@@ -5,21 +5,22 @@ from __future__ import annotations
 import pygame
 
 from kiosk import draw, theme
+from kiosk.machine import Event, ScreenName
 from kiosk.screens.base import Screen, header
 
 
 class ReconnectingScreen(Screen):
-    name = "reconnecting"
+    name = ScreenName.RECONNECTING
     animated = True
 
     def update(self, now: float) -> None:
-        if self.app.camera.state == "live":
-            self.app.go("attract")
+        if self.ctx.status.camera == "live":
+            self.ctx.fire(Event.CAMERA_BACK)
 
     def draw(self, surf: pygame.Surface) -> None:
-        app, L = self.app, self.app.layout
+        app, L = self.ctx, self.ctx.layout
         surf.fill(theme.BG)
-        surf.blit(draw.gradient((L.w, L.h), 0, 120, (60, 40, 0)), (0, 0))
+        surf.blit(draw.gradient(app.images, (L.w, L.h), 0, 120, (60, 40, 0)), (0, 0))
         header(app, surf)
         c = (L.w // 2, L.h // 2 - L.px(8))
         draw.spinner(surf, c, L.px(9), app.now())

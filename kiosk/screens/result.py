@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pygame
 
 from booth.protocol import GUEST_MESSAGES
 from kiosk import draw, theme
 from kiosk.input import TAP, Action
-from kiosk.screens.base import Screen, blurred_backdrop
+from kiosk.machine import ScreenName
+from kiosk.screens.base import Screen
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kiosk.context import ScreenContext
 from booth.qr import qr_matrix, wifi_join_payload
 
 
-def split_url(app, url: str, max_w: int) -> list[str]:
+def split_url(app: "ScreenContext", url: str, max_w: int) -> list[str]:
     """The URL without its scheme, on one line if it fits readably, else split before the token."""
     short = url.split("://", 1)[-1]
     if app.fonts.get(app.layout.px(2.9), False).size(short)[0] > max_w:
@@ -20,7 +26,7 @@ def split_url(app, url: str, max_w: int) -> list[str]:
     return [short]
 
 
-def url_lines(surf: pygame.Surface, app, url: str, midtop: tuple[int, int],
+def url_lines(surf: pygame.Surface, app: "ScreenContext", url: str, midtop: tuple[int, int],
               max_w: int) -> pygame.Rect:
     L = app.layout
     size = L.px(2.9)
@@ -36,34 +42,34 @@ def url_lines(surf: pygame.Surface, app, url: str, midtop: tuple[int, int],
 
 
 class ResultScreen(Screen):
-    name = "result"
+    name = ScreenName.RESULT
 
     def enter(self, job_id: str = "", **kw) -> None:
         self.job_id = job_id
         self.new_button = pygame.Rect(0, 0, 0, 0)
         self.qr_rect = pygame.Rect(0, 0, 0, 0)
-        job = self.app.job_views.get(job_id)
+        job = self.ctx.jobs.get(job_id)
         self.url = job.share_url if job is not None else None
         self.matrix = qr_matrix(self.url) if self.url else None
         # Phones must be on the booth's network to reach the download server: offer a join QR.
-        wifi = wifi_join_payload(self.app.cfg.share.wifi_ssid, self.app.cfg.share.wifi_password)
+        wifi = wifi_join_payload(self.ctx.cfg.share.wifi_ssid, self.ctx.cfg.share.wifi_password)
         self.wifi_matrix = qr_matrix(wifi) if wifi else None
         self.wifi_rect = pygame.Rect(0, 0, 0, 0)
 
     def update(self, now: float) -> None:
-        if self.elapsed >= self.app.cfg.kiosk.result_timeout_s:
-            self.app.go("attract")
+        if self.elapsed >= self.ctx.cfg.kiosk.result_timeout_s:
+            self.ctx.done()
 
     def handle(self, action: Action) -> None:
         if action.kind == TAP and self.new_button.collidepoint(action.pos):
-            self.app.go("attract")
+            self.ctx.done()
 
     def draw(self, surf: pygame.Surface) -> None:
-        app = self.app
+        app = self.ctx
         L = app.layout
         m = L.margin
-        job = app.job_views.get(self.job_id)
-        img = app.result_surface(self.job_id)
+        job = app.jobs.get(self.job_id)
+        img = app.pictures.result(self.job_id)
         surf.fill(theme.BG)
         if L.portrait:
             panel = pygame.Rect(0, int(L.h * 0.56), L.w, L.h - int(L.h * 0.56))
@@ -73,10 +79,12 @@ class ResultScreen(Screen):
             panel = pygame.Rect(L.w - pw, 0, pw, L.h)
             photo_area = pygame.Rect(0, 0, L.w - pw, L.h)
         if img is not None:
-            surf.blit(blurred_backdrop(app, img, f"result-{self.job_id}"), (0, 0))
-            shown = draw.blit_fit(surf, img, photo_area.inflate(-2 * L.px(2), -2 * L.px(2)))
-            if app.frame_overlay is not None:
-                surf.blit(draw.scaled(app.frame_overlay, shown.size), shown)
+            surf.blit(app.pictures.backdrop(img, f"result-{self.job_id}"), (0, 0))
+            shown = draw.blit_fit(surf, app.images, img,
+                                  photo_area.inflate(-2 * L.px(2), -2 * L.px(2)))
+            overlay = app.pictures.frame_overlay
+            if overlay is not None:
+                surf.blit(app.images.scaled(overlay, shown.size), shown)
         else:
             draw.spinner(surf, photo_area.center, L.px(6), app.now())
         if self.wifi_matrix:
@@ -90,7 +98,7 @@ class ResultScreen(Screen):
             self._draw_side_panel(surf, inner, job)
 
     def _draw_wifi_card(self, surf: pygame.Surface, area: pygame.Rect) -> None:
-        app, L = self.app, self.app.layout
+        app, L = self.ctx, self.ctx.layout
         side = min(L.px(32), int(area.height / 2.6))  # ≥ 3 px per module on the 7" panel
         pad = L.px(1.5)
         label_h = L.px(3.2)
@@ -101,7 +109,7 @@ class ResultScreen(Screen):
                   (card.centerx, card.top + pad), anchor="midtop", max_w=card.width - 2 * pad)
         box = pygame.Rect(0, 0, side, side)
         box.midtop = (card.centerx, card.top + pad + label_h)
-        self.wifi_rect = draw.qr(surf, self.wifi_matrix, box)
+        self.wifi_rect = draw.qr(surf, app.images, self.wifi_matrix, box)
         draw.text(surf, app.fonts, app.cfg.share.wifi_ssid, L.px(2.6), theme.INK,
                   (card.centerx, self.wifi_rect.bottom + pad // 2), anchor="midtop", bold=False,
                   max_w=card.width - 2 * pad)
@@ -115,7 +123,7 @@ class ResultScreen(Screen):
         return ""
 
     def _draw_side_panel(self, surf: pygame.Surface, inner: pygame.Rect, job) -> None:
-        app, L = self.app, self.app.layout
+        app, L = self.ctx, self.ctx.layout
         y = inner.top
         r = draw.text(surf, app.fonts, "Your drip is ready!", L.px(6), theme.GOLD,
                       (inner.centerx, y), anchor="midtop", max_w=inner.width)
@@ -131,7 +139,7 @@ class ResultScreen(Screen):
         self.qr_rect = pygame.Rect(0, 0, qr_side, qr_side)
         self.qr_rect.midtop = (inner.centerx, y)
         if self.matrix:
-            self.qr_rect = draw.qr(surf, self.matrix, self.qr_rect)
+            self.qr_rect = draw.qr(surf, app.images, self.matrix, self.qr_rect)
         y = self.qr_rect.bottom + L.px(1.5)
         r = draw.text(surf, app.fonts, self._scan_label(), L.px(4.6), theme.INK,
                       (inner.centerx, y), anchor="midtop", max_w=inner.width)
@@ -145,12 +153,12 @@ class ResultScreen(Screen):
         self._draw_footer(surf, inner, btn_h)
 
     def _draw_portrait_panel(self, surf: pygame.Surface, inner: pygame.Rect, job) -> None:
-        app, L = self.app, self.app.layout
+        app, L = self.ctx, self.ctx.layout
         btn_h = L.px(13)
         qr_side = min(inner.width // 2, inner.height - btn_h - L.px(9))
         self.qr_rect = pygame.Rect(inner.left, inner.top, qr_side, qr_side)
         if self.matrix:
-            self.qr_rect = draw.qr(surf, self.matrix, self.qr_rect)
+            self.qr_rect = draw.qr(surf, app.images, self.matrix, self.qr_rect)
             self.qr_rect.topleft = (inner.left, inner.top)
         tx = self.qr_rect.right + L.px(4)
         tw = inner.right - tx
@@ -169,7 +177,7 @@ class ResultScreen(Screen):
         self._draw_footer(surf, inner, btn_h)
 
     def _draw_footer(self, surf: pygame.Surface, inner: pygame.Rect, btn_h: int) -> None:
-        app, L = self.app, self.app.layout
+        app, L = self.ctx, self.ctx.layout
         left = max(0, int(app.cfg.kiosk.result_timeout_s - self.elapsed))
         r = draw.text(surf, app.fonts, f"Back to start in {left} s", L.px(2.6), theme.MUTED,
                       (inner.centerx, inner.bottom), anchor="midbottom", bold=False,

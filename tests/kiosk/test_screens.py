@@ -39,7 +39,7 @@ def shoot(app, clock, worker) -> str:
     """Tap the shutter, run the countdown on the fake clock, wait for the job on the broker."""
     assert app.request_shot()
     tick(app, clock, app.cfg.kiosk.countdown_s + 0.01)
-    assert app.screen.name == "capture"
+    assert app.screen.name == "flash"
     job_id = app.screen.job_id
     clock.advance(1)
     poll(lambda: job_id in worker.job_ids(), 15, step=app.step)
@@ -95,12 +95,12 @@ def test_every_screen(size, kiosk_config, make_app, worker):
     tick(app, clock, 2.3)
     save(app, "countdown-1")
     tick(app, clock, 0.71)
-    assert app.screen.name == "capture"
+    assert app.screen.name == "flash"
     job_id = app.screen.job_id
-    poll(lambda: job_id in app.shots, 10, step=app.step)
+    poll(lambda: app.images.get(("shot", job_id)) is not None, 10, step=app.step)
     clock.advance(0.25)  # mid-flash: the frozen shot shows through the fading white
     app.step()
-    save(app, "capture")
+    save(app, "flash")
     clock.advance(1)
     poll(lambda: job_id in worker.job_ids(), 15, step=app.step)
     app.step()

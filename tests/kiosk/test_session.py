@@ -48,7 +48,7 @@ def test_scripted_session(kiosk_config, make_app, worker, broker):
         clock.advance(0.5)
         time.sleep(0.03)
         app.step()
-    assert app.screen.name in ("capture", "processing")
+    assert app.screen.name in ("flash", "processing")
     job_id = app.screen.job_id
 
     # the job arrives on the broker: the AI copy (JPEG), with the contract's properties
@@ -75,7 +75,7 @@ def test_scripted_session(kiosk_config, make_app, worker, broker):
     assert diff < 6 < mirrored, (diff, mirrored)
     # the preview on screen is mirrored
     frame = app.camera.frame().image
-    assert app._preview is not None
+    assert app.pictures.preview.surface is not None
 
     clock.advance(1)
     app.step()
@@ -369,10 +369,10 @@ def test_frame_rate_drops_without_a_live_preview(kiosk_config, make_app):
 
 
 def test_memory_of_old_jobs_is_bounded(kiosk_config, make_app, monkeypatch):
-    import kiosk.app as kapp
+    import kiosk.jobbook
     from kiosk.pipeline import JobEvent, JobView
 
-    monkeypatch.setattr(kapp, "MAX_JOB_VIEWS", 10)
+    monkeypatch.setattr(kiosk.jobbook, "MAX_VIEWS", 10)
     app = make_app(kiosk_config(), (640, 360))
     for i in range(40):
         v = JobView(f"job{i:06d}x", "drip", 1000.0 + i, JobStatus.FAILED)

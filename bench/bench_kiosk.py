@@ -32,6 +32,7 @@ from bench.report import figure, pct  # noqa: E402
 from booth.config import load_config  # noqa: E402
 from kiosk.app import KioskApp  # noqa: E402
 from kiosk.camera import FileCamera  # noqa: E402
+from kiosk.cli import tame_malloc  # noqa: E402
 from tests.kiosk.helpers import FakeWorker, kiosk_toml, result_jpeg  # noqa: E402
 from tests.support.mosquitto import Mosquitto  # noqa: E402
 
@@ -76,6 +77,7 @@ def paced(app: KioskApp, seconds: float, times: list[float] | None = None) -> No
 
 
 def main() -> int:
+    tame_malloc()  # as `booth kiosk` does, before any thread starts
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--size", default="1280x720", help="screen size")

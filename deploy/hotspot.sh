@@ -1,4 +1,6 @@
 # shellcheck shell=bash
+# Variables and helpers come from install.sh, which sources this file:
+# shellcheck disable=SC2154
 # Drip Me Out: the booth's own Wi-Fi, sourced by deploy/install.sh (--hotspot / --no-hotspot).
 #
 # The Pi's Wi-Fi becomes an access point through NetworkManager (Raspberry Pi OS Bookworm and
@@ -48,8 +50,8 @@ hotspot_check_options() {
         fi
     fi
     case "$hotspot_band" in
-        2.4|bg) hotspot_band=bg ;;
-        5|a) hotspot_band=a ;;
+        2.4|bg) hotspot_band="bg" ;;
+        5|a) hotspot_band="a" ;;
         *) echo "install: bad --hotspot-band $hotspot_band: use 2.4 or 5" >&2; exit 2 ;;
     esac
     if ! [[ "$hotspot_ifname" =~ ^[A-Za-z0-9_.-]{1,15}$ ]]; then

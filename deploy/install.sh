@@ -34,7 +34,7 @@ pi=auto
 hotspot_mode=keep      # keep | on | off (--hotspot / --no-hotspot)
 hotspot_ssid=""
 hotspot_password=""
-hotspot_band=bg
+hotspot_band="bg"
 hotspot_ifname=wlan0
 
 usage() {

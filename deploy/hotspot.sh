@@ -232,7 +232,8 @@ EOF
         system nmcli connection up "$HOTSPOT_ID"
     fi
     log "booth Wi-Fi '$hotspot_ssid' on $hotspot_ifname: the booth is http://$HOTSPOT_ADDRESS" \
-        "(http://$HOTSPOT_NAME) for guests"
+        "(http://$HOTSPOT_NAME) for guests; check it with booth doctor" \
+        "--env-file /etc/booth/kiosk.env --env-file /etc/booth/hotspot.env"
 }
 
 hotspot_remove() {

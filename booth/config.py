@@ -122,6 +122,8 @@ class ShareConfig:
     public_url: str = _f("", "Base URL in the QR code (empty: http://<LAN address>:<port>)")
     wifi_ssid: str = _f("", "Booth Wi-Fi name for a join-Wi-Fi QR (empty: none)")
     wifi_password: str = _f("", "Booth Wi-Fi password for the join-Wi-Fi QR", secret=True)
+    portal: bool = _f(False, "Captive portal for the booth's own Wi-Fi: answer phones' "
+                      "connectivity checks, 'scan the photo QR' page at any other address")
     admin_password: str = _f("", "Operator gallery password: environment only "
                              "(BOOTH_ADMIN_PASSWORD)", secret=True)
     retention_every_s: float = _f(3600.0, "Seconds between retention runs of the share server",
@@ -172,6 +174,11 @@ ENV_OVERRIDES = {
     "GEMINI_BASE_URL": "gemini.base_url",
     "GEMINI_MODEL": "gemini.model",
     "BOOTH_FALLBACK": "worker.fallback",
+    # Booth Wi-Fi: /etc/booth/hotspot.env, written by deploy/install.sh --hotspot.
+    "BOOTH_WIFI_SSID": "share.wifi_ssid",
+    "BOOTH_WIFI_PASSWORD": "share.wifi_password",
+    "BOOTH_PUBLIC_URL": "share.public_url",
+    "BOOTH_PORTAL": "share.portal",
 }
 # Secrets: only ever from the environment.
 ENV_SECRETS = {"GEMINI_API_KEY": "gemini.api_key", "BOOTH_ADMIN_PASSWORD": "share.admin_password"}
@@ -325,9 +332,23 @@ def _finish(cfg: Config) -> None:
     if cfg.kiosk.default_style not in cfg.styles:
         raise ConfigError(f"{where}: kiosk.default_style = {cfg.kiosk.default_style!r} is not "
                           f"allowed; styles defined: {', '.join(cfg.styles)}")
+    _check_wifi(cfg.share, where)
     if not cfg.mqtt.url.startswith(("mqtt://", "mqtts://")):
         raise ConfigError(f"{where}: mqtt.url = {mask_url(cfg.mqtt.url)!r} is not allowed; "
                           "expected mqtt://[user:pass@]host[:port] or mqtts://…")
+
+
+def _check_wifi(share: ShareConfig, where: str) -> None:
+    """A join QR with a name or password no phone accepts would fail every guest silently."""
+    if len(share.wifi_ssid.encode("utf-8")) > 32:
+        raise ConfigError(f"{where}: share.wifi_ssid is longer than 32 bytes, the Wi-Fi limit")
+    pw = share.wifi_password
+    if pw and not (8 <= len(pw) <= 63 and pw.isascii() and pw.isprintable()
+                   or len(pw) == 64 and all(c in "0123456789abcdefABCDEF" for c in pw)):
+        raise ConfigError(f"{where}: share.wifi_password is not allowed; WPA2 needs 8 to 63 "
+                          "printable ASCII characters (or 64 hex digits)")
+    if pw and not share.wifi_ssid:
+        raise ConfigError(f"{where}: share.wifi_password is set but share.wifi_ssid is empty")
 
 
 def mask_url(url: str) -> str:

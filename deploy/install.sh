@@ -2,6 +2,7 @@
 # Drip Me Out: install or update a booth on Raspberry Pi OS Bookworm (or Debian 12), as root:
 #
 #   sudo deploy/install.sh [--booth-id ID] [--lan] [--lan-port 1884] [--mqtt-port 1883]
+#                          [--hotspot SSID [--hotspot-password P] [--hotspot-band 2.4|5]] [--no-hotspot]
 #   (PYTHON=… picks the venv's interpreter; default python3, on a Pi the OS one with picamera2)
 #
 # Creates the booth user and /var/lib/booth, /etc/booth/{booth.toml,secrets.env,admin.env,
@@ -30,9 +31,14 @@ lan=0
 lan_port=1884
 with_venv=auto
 pi=auto
+hotspot_mode=keep      # keep | on | off (--hotspot / --no-hotspot)
+hotspot_ssid=""
+hotspot_password=""
+hotspot_band="bg"
+hotspot_ifname=wlan0
 
 usage() {
-    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 Options:
   --root DIR        install into DIR (dry mode for users, packages, services)
@@ -42,6 +48,13 @@ Options:
   --lan-port N      port of the LAN listener (default 1884)
   --venv / --no-venv  build the venv even with --root / never build it
   --pi / --no-pi    force Raspberry Pi packages on or off (default: detect)
+  --hotspot SSID    the Pi's Wi-Fi becomes the booth's own network (NetworkManager access point,
+                    booth at 10.42.0.1 / booth.lan, every name answered with the booth, captive
+                    portal); the join QR follows it. Kept by later runs without --hotspot.
+  --hotspot-password P  WPA2 password, 8-63 characters (without it: an open network)
+  --hotspot-band B  2.4 (default: every phone has it) or 5
+  --hotspot-ifname I  the Wi-Fi interface for the hotspot (default wlan0)
+  --no-hotspot      remove the hotspot and everything --hotspot wrote
 EOF
 }
 
@@ -56,6 +69,11 @@ while (($#)); do
         --no-venv) with_venv=0; shift ;;
         --pi) pi=1; shift ;;
         --no-pi) pi=0; shift ;;
+        --hotspot) hotspot_mode=on; hotspot_ssid="${2?--hotspot needs a network name}"; shift 2 ;;
+        --hotspot-password) hotspot_password="${2?--hotspot-password needs a value}"; shift 2 ;;
+        --hotspot-band) hotspot_band="${2:?--hotspot-band needs 2.4 or 5}"; shift 2 ;;
+        --hotspot-ifname) hotspot_ifname="${2:?--hotspot-ifname needs an interface}"; shift 2 ;;
+        --no-hotspot) hotspot_mode=off; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "install: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -73,6 +91,11 @@ if [[ "$booth_id" == workers ]]; then
     echo "install: booth id 'workers' is reserved (worker availability topics); pick another" >&2
     exit 2
 fi
+
+# Booth Wi-Fi options: refused before anything is written (the checks are in deploy/hotspot.sh).
+# shellcheck source=deploy/hotspot.sh
+source "$here/hotspot.sh"
+hotspot_check_options
 
 dry=0
 if [[ -n "$root" ]]; then
@@ -153,6 +176,7 @@ ensure_dir() {
 pkgs=(mosquitto mosquitto-clients python3-venv python3-pip
       libsdl2-2.0-0 libdrm2 libgbm1 libegl1 libgles2)
 if ((pi)); then pkgs+=(python3-picamera2 python3-gpiozero python3-lgpio); fi
+if [[ "$hotspot_mode" == on ]]; then pkgs+=(network-manager dnsmasq-base nftables); fi
 # Whether a Debian package is installed (no pipe into grep -q: with pipefail an early exit of
 # grep could make a present package look missing).
 installed() {
@@ -329,6 +353,9 @@ elif ((dry)); then
 else
     log "skipping the venv (--no-venv)"
 fi
+
+# ------------------------------------------------------------------ booth Wi-Fi (deploy/hotspot.sh)
+hotspot_install
 
 # ------------------------------------------------------------------ systemd units
 before_units=$changes

@@ -57,6 +57,9 @@ async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | N
     if cfg.share.wifi_ssid:
         kind = "WPA" if cfg.share.wifi_password else "open"
         log.info("share: Wi-Fi join QR for %s network %r is available", kind, cfg.share.wifi_ssid)
+    if cfg.share.portal:
+        log.info("share: captive portal on (booth Wi-Fi): phones' connectivity checks are "
+                 "answered, any other address shows 'scan the photo QR'")
     if not cfg.share.admin_password:
         log.info("share: operator gallery disabled (set BOOTH_ADMIN_PASSWORD to enable /admin)")
 

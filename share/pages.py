@@ -130,6 +130,17 @@ def error_page(title: str, status: int, reason: str) -> str:
     return _doc(f"{status} · {title}", body)
 
 
+
+def portal_page(title: str) -> str:
+    """What a guest sees at any other address on the booth Wi-Fi (share/portal.py)."""
+    body = (f"<h1>{escape(title)}</h1>"
+            '<p style="text-align:center;font-size:1.3rem;line-height:1.4">'
+            "You're on the booth's Wi-Fi.</p>"
+            '<p style="text-align:center;font-size:1.15rem">To get your photo, '
+            "<b>scan the photo QR code on the booth screen</b> with your camera.</p>"
+            '<p class="muted">This Wi-Fi reaches only the booth, not the internet.</p>')
+    return _doc(f"Booth Wi-Fi · {title}", body)
+
 @dataclass(frozen=True)
 class AdminRow:
     job_id: str

@@ -31,6 +31,7 @@ from share import pages
 from booth.qr import qr_svg
 from jobstore.links import PHOTO_PATH, public_base_url, share_url
 from share.lookup import PhotoLookup, day_start, servable
+from share.portal import add_portal_routes
 from jobstore.retention import run_retention
 from share.thumbs import ThumbCache
 
@@ -318,6 +319,8 @@ def make_app(cfg: Config, *, ledger: Ledger | None = None, mqtt: MqttConnection 
     app.router.add_get("/admin", admin)
     app.router.add_get("/admin/thumb/{job}.jpg", admin_thumb)
     app.router.add_get("/admin/qr/{job}.svg", admin_qr)
+    if cfg.share.portal:  # the booth's own Wi-Fi: connectivity checks + catch-all, added last
+        add_portal_routes(app, cfg.kiosk.title)
 
     if retention_every_s:
         async def retention_ctx(app: web.Application):  # type: ignore[no-untyped-def]

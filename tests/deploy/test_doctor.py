@@ -269,7 +269,8 @@ def test_doctor_on_this_machine_exit_code_matches(tmp_path, secured_broker):
     assert lines["clock"] in ("ok", "warn")
     any_fail = any(v == "fail" for v in lines.values())
     assert out.returncode == (1 if any_fail else 0), out.stdout
-    assert len(lines) == 7
+    assert len(lines) == 8
+    assert lines["hotspot"] == "ok"  # no booth Wi-Fi on this machine: nothing to check
     # What is true here: no camera device and no display unless this machine has them.
     import glob
     if not glob.glob("/dev/video*"):
@@ -311,3 +312,33 @@ def test_share_server_listening_elsewhere_fails(cfg_of):
     c = doctor.check_share_url(cfg_of('[share]\nhost = "127.0.0.1"\n'
                                       'public_url = "http://198.51.100.77:8080"\n'), Probe())
     assert c.level == FAIL and "listens on 127.0.0.1 only" in c.found
+
+
+# ----------------------------------------------------------------------------- hotspot
+# The working hotspot (DHCP, DNS, portal on port 80) is checked for real in
+# tests/deploy/test_hotspot_netns.py; these are the states before any of it can answer.
+def _nmcli(text: str | None):
+    return lambda argv: text if argv[0] == "nmcli" else None
+
+
+def test_hotspot_not_set_up_is_fine_unless_the_portal_expects_one(cfg_of):
+    assert doctor.check_hotspot(cfg_of(), Probe(run=_nmcli(None))).level == OK
+    c = doctor.check_hotspot(cfg_of("[share]\nportal = true\n"), Probe(run=_nmcli(None)))
+    assert c.level == FAIL and "no booth-hotspot profile" in c.found
+
+
+def test_hotspot_profile_down_fails_with_the_way_up(cfg_of):
+    c = doctor.check_hotspot(cfg_of(), Probe(run=_nmcli("")))  # known profile, not active
+    assert c.level == FAIL and "not active" in c.found and "nmcli connection up" in c.fix
+
+
+def test_hotspot_without_its_dnsmasq_fails(cfg_of, tmp_path):
+    up = "GENERAL.STATE:activated\nGENERAL.DEVICES:wlan0\nIP4.ADDRESS[1]:10.42.0.1/24\n"
+    c = doctor.check_hotspot(cfg_of(), Probe(run=_nmcli(up), nm_run_dir=tmp_path))
+    assert c.level == FAIL and "no DHCP/DNS server" in c.found
+    (tmp_path / "nm-dnsmasq-wlan0.pid").write_text(f"{os.getpid()}\n")  # a pid, not dnsmasq
+    c = doctor.check_hotspot(cfg_of(), Probe(run=_nmcli(up), nm_run_dir=tmp_path))
+    assert c.level == FAIL and "no DHCP/DNS server" in c.found
+    noaddr = "GENERAL.STATE:activated\nGENERAL.DEVICES:wlan0\n"
+    c = doctor.check_hotspot(cfg_of(), Probe(run=_nmcli(noaddr), nm_run_dir=tmp_path))
+    assert c.level == FAIL and "without an IPv4 address" in c.found

@@ -58,7 +58,9 @@ def unit_command(name: str, root: Path) -> tuple[list[str], dict[str, str], int]
             assert argv[0] == "/opt/booth/venv/bin/booth"
             argv[0] = BOOTH_BIN
         elif key == "EnvironmentFile":
-            env.update(env_file(root / value.lstrip("/")))
+            path = root / value.lstrip("-").lstrip("/")
+            if path.exists() or not value.startswith("-"):  # systemd skips a missing "-" file
+                env.update(env_file(path))
         elif key == "Environment":
             k, _, v = value.partition("=")
             env[k] = v

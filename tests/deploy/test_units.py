@@ -111,13 +111,14 @@ def test_worker_and_share_lose_devices_and_capabilities():
 
 def test_each_unit_loads_only_the_secrets_its_process_uses():
     """The Gemini key only for the worker, the operator password only for the share server,
-    each MQTT login only for its own role."""
+    each MQTT login only for its own role; the booth Wi-Fi (optional: "-") for the two processes
+    that show or serve it."""
     files = {name: {ln.split("=", 1)[1] for ln in raw(name) if ln.startswith("EnvironmentFile=")}
              for name in UNITS}
     assert files == {
-        "booth-kiosk": {"/etc/booth/kiosk.env"},
+        "booth-kiosk": {"/etc/booth/kiosk.env", "-/etc/booth/hotspot.env"},
         "booth-worker": {"/etc/booth/secrets.env", "/etc/booth/worker.env"},
-        "booth-share": {"/etc/booth/share.env", "/etc/booth/admin.env"},
+        "booth-share": {"/etc/booth/share.env", "/etc/booth/admin.env", "-/etc/booth/hotspot.env"},
     }
 
 

@@ -20,6 +20,8 @@
 # reviews). It implies a dry mode for system-level actions (users, apt, systemctl, the venv
 # unless --venv is given): each is logged as "dry:" instead of run.
 set -euo pipefail
+# `… | put_file` must count its changes in this shell, not in a subshell of the pipe.
+shopt -s lastpipe
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 src="$(cd "$here/.." && pwd)"

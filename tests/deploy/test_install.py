@@ -31,6 +31,19 @@ def test_install_twice_second_run_changes_nothing(tmp_path):
     assert snapshot(root) == before
 
 
+def test_a_broker_file_out_of_date_is_rewritten_and_mosquitto_restarted(tmp_path):
+    """A change to a generated file (written through a pipe) counts: mosquitto is restarted."""
+    root = tmp_path / "root"
+    run_install(root, "--booth-id", "b1")
+    acl = root / "etc/mosquitto/booth.acl"
+    acl.write_text(acl.read_text() + "\n# a stale line\n")
+    again = run_install(root, "--booth-id", "b1").stdout
+    assert "changed: wrote /etc/mosquitto/booth.acl" in again
+    assert "dry: would run: systemctl restart mosquitto" in again
+    assert "install: done: no changes" not in again
+    assert "# a stale line" not in acl.read_text()
+
+
 def test_files_modes_and_owners(tmp_path):
     root = tmp_path / "root"
     run_install(root, "--booth-id", "b1")

@@ -142,8 +142,9 @@ class CloudConfig:
     addressing_style: str = _f("auto", "Bucket in the path or in the host name ('auto': virtual "
                                "for AWS, path for any other endpoint)",
                                choices=("auto", "path", "virtual"))
-    public_base_url: str = _f("", "Public URL of the key prefix (public bucket, CDN, custom "
-                              "domain): short links; empty: presigned links")
+    public_base_url: str = _f("", "Public URL of the bucket's root (public bucket, CDN, custom "
+                              "domain); links are it + '/' + key: short QR. Empty: presigned "
+                              "links")
     link_days: float = _f(7.0, "Days a presigned link works (at most 7, the S3 limit; never "
                           "beyond retention_days)", min=0.01, max=7)
     timeout_s: float = _f(30.0, "Timeout of one bucket request in seconds", min=1, max=600)

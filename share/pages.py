@@ -167,10 +167,12 @@ def cloud_page(title: str, photo_url: str, filename: str, expires_at: float,
                nonce: str) -> str:
     """The cloud copy, uploaded next to the photo: it has no server behind it, so its
     Content-Security-Policy travels in a meta element (frame-ancestors cannot)."""
-    csp = ("default-src 'none'; img-src 'self' blob:; style-src 'unsafe-inline'; "
+    csp = ("default-src 'none'; img-src 'self' blob: data:; style-src 'unsafe-inline'; "
            f"script-src 'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; "
            "form-action 'none'")
-    head = f'<meta http-equiv="Content-Security-Policy" content="{escape(csp)}">'
+    # an empty icon: a bucket has no /favicon.ico, and the browser would log its 404
+    head = (f'<meta http-equiv="Content-Security-Policy" content="{escape(csp)}">'
+            '<link rel="icon" href="data:,">')
     return guest_page(title, photo_url, photo_url, filename,
                       CLOUD_NOTE.format(until=until_text(expires_at)), nonce, head)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import timedelta
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -130,7 +131,7 @@ class Bucket:
                           "backoff": {"init_backoff": timedelta(milliseconds=200),
                                       "max_backoff": timedelta(seconds=1), "base": 2}})
 
-    def put(self, key: str, data: bytes, content_type: str, *,
+    def put(self, key: str, data: bytes | Path, content_type: str, *,
             disposition: str | None = None, cache_control: str = "private, max-age=86400"
             ) -> None:
         import obstore
@@ -139,7 +140,9 @@ class Bucket:
         if disposition:
             attributes["Content-Disposition"] = disposition
         try:
-            obstore.put(self.store, key, data, attributes=attributes)
+            # One PUT (S3 takes up to 5 GB that way): a crash leaves no stray multipart parts.
+            # A Path is read by the client itself, never as one Python bytes object.
+            obstore.put(self.store, key, data, attributes=attributes, use_multipart=False)
         except Exception as exc:
             raise classify(exc, f"upload of {key}") from None
 

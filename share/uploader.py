@@ -178,7 +178,7 @@ class Uploader:
         path = resolve_in_store(self.cfg.data_dir, row.result_path)
         if path is None:
             raise OSError(f"result path of job {u.job_id} leaves the data dir")
-        data = path.read_bytes()
+        size = path.stat().st_size  # OSError when it is gone: retried later
         life = round(self._expiry(row.created_at, now) - now)  # whole seconds, as signed
         if life < MIN_LINK_S:
             return False
@@ -191,7 +191,7 @@ class Uploader:
                                 secrets.token_urlsafe(16))
         t0 = time.monotonic()
         max_age = max(60, life)
-        bucket.put(u.photo_key, data, ctype, disposition=_inline(filename),
+        bucket.put(u.photo_key, path, ctype, disposition=_inline(filename),
                    cache_control=f"private, max-age={max_age}")
         _crash_point("cloud_between_objects")
         bucket.put(u.page_key, html.encode("utf-8"), "text/html; charset=utf-8",
@@ -199,7 +199,7 @@ class Uploader:
         if self.queue.mark_uploaded(u.job_id, page_url, expires_at, self.clock()):
             self.status.uploaded += 1
             log.info("cloud: job %s uploaded (%d KB) in %.2f s; link works until %s",
-                     u.job_id, len(data) // 1024, time.monotonic() - t0,
+                     u.job_id, size // 1024, time.monotonic() - t0,
                      pages.until_text(expires_at))
             return True
         return False

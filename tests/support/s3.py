@@ -13,6 +13,7 @@ check presigned GETs in that mode, so tests that read links leave it off.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 import urllib.request
@@ -40,6 +41,7 @@ class S3Server:
     def start(self) -> "S3Server":
         from moto.server import ThreadedMotoServer
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         end = time.monotonic() + 10

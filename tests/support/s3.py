@@ -83,8 +83,9 @@ class S3Server:
     def head(self, key: str) -> dict:
         return self.client().head_object(Bucket=self.bucket, Key=key)
 
-    def access_key(self, user: str = "booth") -> tuple[str, str]:
+    def access_key(self, user: str = "") -> tuple[str, str]:
         """An IAM user allowed s3:* and its key pair (what a real operator creates)."""
+        user = user or f"booth-{uuid.uuid4().hex[:8]}"  # IAM users too live process-wide
         iam = self.client("iam")
         iam.create_user(UserName=user)
         iam.put_user_policy(UserName=user, PolicyName="booth-s3", PolicyDocument=json.dumps({

@@ -80,7 +80,14 @@ def classify(exc: BaseException, where: str) -> CloudError:
     if name == "NotFoundError":
         return CloudError("other", f"{where}: not found")
     first = text.strip().splitlines()[0] if text.strip() else name
+    first = re.sub(r"https?://\S+", "<url>", first)  # object keys are link secrets
     return CloudError("other", f"{where}: {first[:200]}")
+
+
+def masked(key: str) -> str:
+    """An object key for logs: its random part is the secret of a public link."""
+    head, _, name = key.rpartition("/")
+    return f"{head}/…{name[-6:]}" if head else f"…{name[-6:]}"
 
 
 @dataclass(frozen=True)
@@ -144,7 +151,7 @@ class Bucket:
             # A Path is read by the client itself, never as one Python bytes object.
             obstore.put(self.store, key, data, attributes=attributes, use_multipart=False)
         except Exception as exc:
-            raise classify(exc, f"upload of {key}") from None
+            raise classify(exc, f"upload of {masked(key)}") from None
 
     def get(self, key: str) -> bytes:
         import obstore
@@ -152,7 +159,7 @@ class Bucket:
         try:
             return bytes(obstore.get(self.store, key).bytes())
         except Exception as exc:
-            raise classify(exc, f"read of {key}") from None
+            raise classify(exc, f"read of {masked(key)}") from None
 
     def delete(self, keys: list[str]) -> None:
         """Delete objects; a key that is already gone is not an error (S3 answers 204)."""

@@ -136,6 +136,7 @@ def test_bucket_down_keeps_the_lan_link_and_drains_when_it_is_back(
                 assert poll(lambda: all((queue.get(j) or 0) and queue.get(j).attempts >= 1
                                         for j in jobs), 10)
                 assert {queue.get(j).state for j in jobs} == {"queued"}
+                keys = [k for j in jobs for k in (queue.get(j).page_key, queue.get(j).photo_key)]
             finally:
                 queue.close()
             assert up.status.state == "offline"
@@ -145,6 +146,7 @@ def test_bucket_down_keeps_the_lan_link_and_drains_when_it_is_back(
                 assert v.link_kind == "lan" and v.link == v.share_url and v.cloud_url is None
         assert "cannot reach the bucket's endpoint" in caplog.text
         assert caplog.text.count("cannot reach the bucket") == 1  # said once, not per retry
+        assert not [k for k in keys if k in caplog.text]  # a key is a public link's secret
 
         s3.start()  # the network is back: uploaded within seconds, the QR switches
         t0 = time.monotonic()

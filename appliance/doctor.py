@@ -486,9 +486,19 @@ def check_hotspot(cfg: Config, probe: Probe) -> Check:
     return Check("hotspot", OK, found)
 
 
+# ------------------------------------------------------------------------------- cloud (issue 14)
+def check_cloud(cfg: Config, probe: Probe) -> Check:
+    """The bucket, when [cloud] is on: see share/cloud_check.py."""
+    from share.cloud_check import bucket_check
+
+    level, found, fix = bucket_check(cfg, probe.now(), probe.api_timeout_s)
+    return Check("cloud", level, found, fix)
+# ------------------------------------------------------------------------------- end cloud
+
+
 # ------------------------------------------------------------------------------- driver
 BOOTH_CHECKS = ("camera", "display", "broker", "api key", "disk", "clock", "share url",
-                "hotspot")
+                "hotspot", "cloud")
 WORKER_CHECKS = ("broker", "api key", "disk", "clock")
 
 
@@ -504,6 +514,7 @@ def run_checks(cfg: Config, probe: Probe | None = None, *, offline: bool = False
         "clock": lambda: check_clock(cfg, probe),
         "share url": lambda: check_share_url(cfg, probe),
         "hotspot": lambda: check_hotspot(cfg, probe),
+        "cloud": lambda: check_cloud(cfg, probe),
     }
     names = BOOTH_CHECKS if role == "booth" else WORKER_CHECKS
     results = []
@@ -535,7 +546,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offline", action="store_true",
                    help="do not call the Gemini API (only check that a key is set)")
     p.add_argument("--role", choices=("booth", "worker"), default="booth",
-                   help="'worker' skips camera, display and share checks (a worker-only machine)")
+                   help="'worker' skips camera, display, share and cloud checks (a worker-only "
+                        "machine)")
     p.add_argument("--env-file", action="append", default=[], metavar="FILE",
                    help="read KEY=value lines like systemd's EnvironmentFile= before checking "
                         "(e.g. /etc/booth/secrets.env and /etc/booth/kiosk.env); repeatable")

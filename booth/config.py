@@ -130,6 +130,35 @@ class ShareConfig:
                                   min=10, max=86400)
 
 
+# ---- [cloud]: S3-compatible sharing (issue 14) -------------------------------------------------
+@dataclass
+class CloudConfig:
+    enabled: bool = _f(False, "Upload results and their phone page to an S3-compatible bucket so "
+                       "the QR works on mobile data (off: LAN links only)")
+    endpoint_url: str = _f("", "S3 API endpoint, e.g. https://<account>.r2.cloudflarestorage.com "
+                           "(empty: AWS S3 in `region`)")
+    region: str = _f("us-east-1", "Signing region ('auto' for Cloudflare R2; the bucket's region "
+                     "for AWS, B2, Garage)")
+    bucket: str = _f("", "Bucket name")
+    key_prefix: str = _f("booth/", "Prefix of every object key (a lifecycle rule can match it)")
+    addressing_style: str = _f("auto", "Bucket in the path or in the host name ('auto': virtual "
+                               "for AWS, path for any other endpoint)",
+                               choices=("auto", "path", "virtual"))
+    public_base_url: str = _f("", "Public URL of the bucket's root (public bucket, CDN, custom "
+                              "domain); links are it + '/' + key: short QR. Empty: presigned "
+                              "links")
+    link_days: float = _f(7.0, "Days a presigned link works (at most 7, the S3 limit; never "
+                          "beyond retention_days)", min=0.01, max=7)
+    timeout_s: float = _f(30.0, "Timeout of one bucket request in seconds", min=1, max=600)
+    retry_max_s: float = _f(30.0, "Longest wait between upload retries while the bucket is "
+                            "unreachable", min=0.5, max=3600)
+    access_key_id: str = _f("", "Access key id: environment only (BOOTH_CLOUD_ACCESS_KEY_ID)",
+                            secret=True)
+    secret_access_key: str = _f("", "Secret access key: environment only "
+                                "(BOOTH_CLOUD_SECRET_ACCESS_KEY)", secret=True)
+# ---- end [cloud] -------------------------------------------------------------------------------
+
+
 @dataclass
 class Style:
     label: str
@@ -152,6 +181,7 @@ class Config:
     kiosk: KioskConfig = field(default_factory=KioskConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     share: ShareConfig = field(default_factory=ShareConfig)
+    cloud: CloudConfig = field(default_factory=CloudConfig)
     styles: dict[str, Style] = field(default_factory=_default_styles)
     source: str = "(defaults)"
 
@@ -164,7 +194,8 @@ class Config:
 
 
 SECTIONS = {"mqtt": MqttConfig, "gemini": GeminiConfig, "worker": WorkerConfig,
-            "kiosk": KioskConfig, "camera": CameraConfig, "share": ShareConfig}
+            "kiosk": KioskConfig, "camera": CameraConfig, "share": ShareConfig,
+            "cloud": CloudConfig}
 
 # Environment overrides every process honours (README.md, Configuration): variable → dotted key.
 ENV_OVERRIDES = {
@@ -181,7 +212,12 @@ ENV_OVERRIDES = {
     "BOOTH_PORTAL": "share.portal",
 }
 # Secrets: only ever from the environment.
-ENV_SECRETS = {"GEMINI_API_KEY": "gemini.api_key", "BOOTH_ADMIN_PASSWORD": "share.admin_password"}
+ENV_SECRETS = {"GEMINI_API_KEY": "gemini.api_key", "BOOTH_ADMIN_PASSWORD": "share.admin_password",
+               # read by the share process only (/etc/booth/cloud.env)
+               "BOOTH_CLOUD_ACCESS_KEY_ID": "cloud.access_key_id",
+               "BOOTH_CLOUD_SECRET_ACCESS_KEY": "cloud.secret_access_key"}
+# Secrets that a config file may not hold (the Wi-Fi password may: guests see it anyway).
+ENV_ONLY = {key.rsplit(".", 1)[1] for key in ENV_SECRETS.values()}
 
 
 def load_config(path: str | os.PathLike | None = None,
@@ -275,7 +311,7 @@ def _set_key(cfg: Config, key: str, value: Any, where: str, *, from_env: bool = 
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     meta = f.metadata
-    if meta.get("secret") and not allow_secret and f.name in ("api_key", "admin_password"):
+    if meta.get("secret") and not allow_secret and f.name in ENV_ONLY:
         raise ConfigError(f"{where}: {key} is a secret and is read only from the environment")
     setattr(obj, f.name, _coerce(key, f, value, where, from_env))
 
@@ -333,6 +369,7 @@ def _finish(cfg: Config) -> None:
         raise ConfigError(f"{where}: kiosk.default_style = {cfg.kiosk.default_style!r} is not "
                           f"allowed; styles defined: {', '.join(cfg.styles)}")
     _check_wifi(cfg.share, where)
+    _check_cloud(cfg.cloud, where)
     if not cfg.mqtt.url.startswith(("mqtt://", "mqtts://")):
         raise ConfigError(f"{where}: mqtt.url = {mask_url(cfg.mqtt.url)!r} is not allowed; "
                           "expected mqtt://[user:pass@]host[:port] or mqtts://…")
@@ -349,6 +386,18 @@ def _check_wifi(share: ShareConfig, where: str) -> None:
                           "printable ASCII characters (or 64 hex digits)")
     if pw and not share.wifi_ssid:
         raise ConfigError(f"{where}: share.wifi_password is set but share.wifi_ssid is empty")
+def _check_cloud(cloud: CloudConfig, where: str) -> None:
+    """[cloud] as a whole; the credentials are checked where they are used (share, doctor)."""
+    for key in ("endpoint_url", "public_base_url"):
+        value = getattr(cloud, key)
+        if value and not value.startswith(("https://", "http://")):
+            raise ConfigError(f"{where}: cloud.{key} = {value!r} is not allowed; expected "
+                              "https://host[/path]")
+    if cloud.enabled and not cloud.bucket:
+        raise ConfigError(f"{where}: cloud.enabled = true needs cloud.bucket")
+    if cloud.key_prefix.startswith("/") or ".." in cloud.key_prefix.split("/"):
+        raise ConfigError(f"{where}: cloud.key_prefix = {cloud.key_prefix!r} is not allowed; "
+                          "use a relative prefix such as 'booth/'")
 
 
 def mask_url(url: str) -> str:

@@ -6,11 +6,11 @@
 #   (PYTHON=… picks the venv's interpreter; default python3, on a Pi the OS one with picamera2)
 #
 # Creates the booth user and /var/lib/booth, /etc/booth/{booth.toml,secrets.env,admin.env,
-# kiosk.env,worker.env,share.env}, installs the Debian packages and a venv with the project,
+# cloud.env,kiosk.env,worker.env,share.env}, installs the Debian packages and a venv with the project,
 # writes mosquitto's drop-in, password file and ACL, installs and enables the systemd units.
 # Each unit reads only the env files its process needs: secrets.env (the Gemini key) only the
-# worker, admin.env (the operator password) only the share server, <role>.env (the MQTT login)
-# its own role.
+# worker, admin.env (the operator password) and cloud.env (the bucket key) only the share
+# server, <role>.env (the MQTT login) its own role.
 #
 # Idempotent: a second run changes nothing and says so. booth.toml, secrets.env, admin.env and
 # the MQTT passwords are created once and never overwritten; generated files (units, mosquitto drop-in,
@@ -248,6 +248,8 @@ if [[ ! -f "$admin_env" ]] && grep -qs '^BOOTH_ADMIN_PASSWORD=.' "$root/etc/boot
     changed "moved BOOTH_ADMIN_PASSWORD from secrets.env to admin.env"
 fi
 put_file_once "$admin_env" root root 0600 <"$here/admin.env.example"
+# [cloud] bucket credentials: read by booth-share only (the process that uploads)
+put_file_once "$root/etc/booth/cloud.env" root root 0600 <"$here/cloud.env.example"
 
 # The effective booth id and topic root, as the booth will see them (booth.toml wins).
 read -r cfg_id cfg_root < <("${PYTHON:-python3}" - "$toml" <<'EOF'
@@ -385,5 +387,6 @@ else
     log "done: no changes"
 fi
 log "next: put GEMINI_API_KEY in /etc/booth/secrets.env (and BOOTH_ADMIN_PASSWORD in"
-log "      /etc/booth/admin.env for the operator page), then check with:"
+log "      /etc/booth/admin.env for the operator page; the bucket key in /etc/booth/cloud.env"
+log "      for cloud sharing, with [cloud] in booth.toml), then check with:"
 log "  sudo /opt/booth/venv/bin/booth doctor --env-file /etc/booth/secrets.env --env-file /etc/booth/kiosk.env"

@@ -11,6 +11,9 @@ Who may write what (one process per kind of write, so no two processes race on a
   statuses and stores results (which issues the download token);
 - the share process (`share/cli.py`, through `jobstore/retention.py`): deletes old jobs —
   their files, rows and retained MQTT messages;
+- the share process's cloud uploader (`share/uploader.py`, through `jobstore/uploads.py`): the
+  `uploads` table (the upload queue and the confirmed cloud links), and nothing else; the
+  kiosk only reads that table;
 - everyone else (the share server's pages, `booth doctor`, `booth snap`) only reads.
 """
 

@@ -4,7 +4,10 @@ Jobs older than `retention_days` lose their result, original and AI copy, then t
 then their retained MQTT status/result messages (an empty retained publish clears one). Files go
 first so a crash half-way leaves rows that the next run finishes; rows go before MQTT so a broker
 that is down never keeps photos on disk. MQTT clears that could not be acknowledged are kept in a
-small JSON file in the data dir and retried on the next run.
+small JSON file in the data dir and retried on the next run. The cloud copies of a deleted job
+(`[cloud]`) go with it: its `uploads` row is left without a job, and the share process's
+uploader deletes those objects from the bucket within seconds, retrying while offline
+(`share/uploader.py`).
 """
 
 from __future__ import annotations

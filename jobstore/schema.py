@@ -51,8 +51,34 @@ def _v1(db: sqlite3.Connection) -> None:
     _run(db, V1)
 
 
+# The cloud upload queue (jobstore/uploads.py): one row per result to upload, written only by
+# the share process. The object key is chosen before the first attempt and never changes, so a
+# retry after a crash overwrites the same objects instead of adding copies.
+UPLOADS = """
+CREATE TABLE IF NOT EXISTS uploads (
+    job_id          TEXT PRIMARY KEY,
+    page_key        TEXT NOT NULL UNIQUE,   -- full object key of the phone page (prefix + random)
+    photo_key       TEXT NOT NULL UNIQUE,   -- full object key of the photo
+    state           TEXT NOT NULL,          -- queued | uploaded
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_try_at     REAL NOT NULL,
+    last_error      TEXT,
+    queued_at       REAL NOT NULL,
+    uploaded_at     REAL,
+    url             TEXT,                   -- the guest's cloud link, once the upload is confirmed
+    url_expires_at  REAL
+);
+CREATE INDEX IF NOT EXISTS uploads_due ON uploads(state, next_try_at);
+CREATE INDEX IF NOT EXISTS uploads_done ON uploads(state, uploaded_at);
+"""
+
+
+def _v2_uploads(db: sqlite3.Connection) -> None:
+    _run(db, UPLOADS)
+
+
 # version n is reached by MIGRATIONS[n - 1]
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2_uploads]
 VERSION = len(MIGRATIONS)
 
 

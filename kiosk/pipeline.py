@@ -35,10 +35,12 @@ from booth.protocol import (ErrorKind, JobError, JobMeta, JobStatus, ProtocolErr
                             TopicKind, Topics, new_job_id, parse_availability, utc_now_iso)
 from jobstore.ledger import JobRow, Ledger, ledger_path, photo_dir
 from jobstore.links import share_url
+from jobstore.uploads import CloudLink, Uploads
 
 log = logging.getLogger(__name__)
 
 MAX_RESULT_BYTES = 40_000_000
+CLOUD_POLL_S = 0.25  # how often the store thread looks for newly confirmed cloud links
 CRASH_ENV = "BOOTH_KIOSK_CRASH_AT"  # tests: SIGKILL ourselves at a named point (kill tests)
 
 
@@ -62,8 +64,21 @@ class JobView:
     ai_path: Path | None = None
     result_path: Path | None = None
     token: str | None = None
-    share_url: str | None = None
+    share_url: str | None = None  # the LAN link (booth Wi-Fi)
     processing_at: float | None = None
+    # [cloud]: the cloud link, set once the share process confirmed the upload (jobstore/uploads.py)
+    cloud_url: str | None = None
+    cloud_expires_at: float | None = None
+
+    @property
+    def link(self) -> str | None:
+        """The link to show: the cloud link once confirmed, else the LAN link."""
+        return self.cloud_url or self.share_url
+
+    @property
+    def link_kind(self) -> str | None:
+        """'cloud' (works anywhere), 'lan' (on the booth Wi-Fi) or None (no picture yet)."""
+        return "cloud" if self.cloud_url else "lan" if self.share_url else None
 
     @property
     def ready(self) -> bool:
@@ -82,7 +97,8 @@ class JobView:
 @dataclass(frozen=True)
 class JobEvent:
     """`created`, `captured` (with a display-sized RGB image), `capture_failed`, `stored`
-    (photos written and the job published), `status`, `ready`, `availability`."""
+    (photos written and the job published), `status`, `ready`, `availability`, `cloud` (the
+    job's cloud link was confirmed)."""
 
     kind: str
     job: JobView | None = None
@@ -99,6 +115,11 @@ class JobController:
         self.cfg = cfg
         self.data_dir = cfg.data_path
         self.ledger = Ledger(ledger_path(self.data_dir))
+        # [cloud]: read-only; the share process uploads and confirms (jobstore/uploads.py)
+        self.uploads = Uploads(ledger_path(self.data_dir)) if cfg.cloud.enabled else None
+        self._cloud_mark = 0.0
+        self._cloud_at_mark: set[str] = set()
+        self._cloud_check = 0.0
         self.topics = Topics(cfg.mqtt.root)
         self.booth = cfg.booth_id
         self.on_ready = on_ready
@@ -148,6 +169,8 @@ class JobController:
             self._store_thread.join(timeout=5)
         self.mqtt.stop()
         self.ledger.close()
+        if self.uploads is not None:
+            self.uploads.close()
 
     @property
     def ai_online(self) -> bool | None:
@@ -270,10 +293,15 @@ class JobController:
 
     def view(self, job_id: str) -> JobView | None:
         row = self.ledger.get(job_id)
-        return self._view(row) if row else None
+        if row is None:
+            return None
+        link = self.uploads.link(job_id) if self.uploads is not None and row.token else None
+        return self._view(row, link)
 
     def recent(self, limit: int) -> list[JobView]:
-        return [self._view(r) for r in self.ledger.recent(limit)]
+        rows = self.ledger.recent(limit)
+        links = self.uploads.links(r.job_id for r in rows) if self.uploads is not None else {}
+        return [self._view(r, links.get(r.job_id)) for r in rows]
 
     def wait_done(self, job_id: str, timeout: float) -> JobView | None:
         """Block until the job is ready or failed (headless callers only, never the UI)."""
@@ -324,6 +352,27 @@ class JobController:
                 self._republish(row, "no worker started it within "
                                 f"{self.cfg.kiosk.redispatch_s:g} s")
                 self.redispatches += 1
+        if self.uploads is not None and now - self._cloud_check >= CLOUD_POLL_S:
+            self._cloud_check = now
+            self._new_cloud_links()
+
+    def _new_cloud_links(self) -> None:
+        """Cloud links confirmed since the last look become `cloud` events (one indexed query).
+
+        Views read from the ledger (`recent`, `view`) carry their link already; the mark starts
+        a minute before the first look so an upload confirmed while the screen restored its
+        state is not missed."""
+        if not self._cloud_mark:
+            self._cloud_mark = self.clock() - 60
+        for job_id, link in self.uploads.confirmed_since(self._cloud_mark):
+            if link.uploaded_at > self._cloud_mark:
+                self._cloud_mark, self._cloud_at_mark = link.uploaded_at, set()
+            if job_id in self._cloud_at_mark:
+                continue  # seen on an earlier look (same confirmation time as the mark)
+            self._cloud_at_mark.add(job_id)
+            row = self.ledger.get(job_id)
+            if row is not None:
+                self._emit_row("cloud", row, link)
 
     def _republish(self, row: JobRow, why: str) -> None:
         path = self.data_dir / row.ai_path
@@ -417,10 +466,12 @@ class JobController:
         log.info("job %s: result stored (%d bytes)", job_id, len(data))
         self._emit_row("status", self.ledger.get(job_id))
 
-    def _emit_row(self, kind: str, row: JobRow | None) -> None:
+    def _emit_row(self, kind: str, row: JobRow | None, link: CloudLink | None = None) -> None:
         if row is None:
             return
-        view = self._view(row)
+        if link is None and self.uploads is not None and row.token:
+            link = self.uploads.link(row.job_id)
+        view = self._view(row, link)
         before = self._views.get(view.job_id)
         with self._done:
             self._views[view.job_id] = view
@@ -433,12 +484,15 @@ class JobController:
             except Exception:
                 log.exception("on_ready hook failed")
 
-    def _view(self, row: JobRow) -> JobView:
+    def _view(self, row: JobRow, link: CloudLink | None = None) -> JobView:
+        live = link is not None and link.live(self.clock())
         return JobView(
             job_id=row.job_id, style=row.style, created_at=row.created_at, status=row.status,
             effect=row.effect, error=row.error, attempt=row.attempt,
             ai_path=self.data_dir / row.ai_path,
             result_path=self.data_dir / row.result_path if row.result_path else None,
             token=row.token, share_url=share_url(self.cfg, row.token) if row.token else None,
-            processing_at=row.processing_at)
+            processing_at=row.processing_at,
+            cloud_url=link.url if live and link else None,
+            cloud_expires_at=link.expires_at if live and link else None)
 

@@ -1,7 +1,8 @@
 """`booth share`: the download server guests' phones reach over the booth's Wi-Fi.
 
 Runs the aiohttp app on `share.host:share.port`, a periodic retention task, an MQTT connection
-used only to clear the retained messages of deleted jobs, and the systemd READY/watchdog pings.
+used only to clear the retained messages of deleted jobs, the cloud uploader when `[cloud]` is
+enabled, and the systemd READY/watchdog pings.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="do not delete old jobs from this process")
     p.add_argument("--no-mqtt", action="store_true",
                    help="no broker connection (retention then only deletes files and rows)")
+    p.add_argument("--no-cloud", action="store_true",
+                   help="do not upload to the bucket from this process even with cloud.enabled")
 
 
 async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | None) -> int:
@@ -63,6 +66,12 @@ async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | N
     if not cfg.share.admin_password:
         log.info("share: operator gallery disabled (set BOOTH_ADMIN_PASSWORD to enable /admin)")
 
+    # [cloud]: the upload queue is drained from this process (share/uploader.py says why)
+    uploader = None
+    if cfg.cloud.enabled and not args.no_cloud:
+        from share.uploader import Uploader
+        uploader = Uploader(cfg).start()
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -78,6 +87,8 @@ async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | N
     finally:
         sdnotify.stopping()
         log.info("share: stopping")
+        if uploader is not None:
+            await loop.run_in_executor(None, uploader.stop)
         await runner.cleanup()
     return 0
 

@@ -28,6 +28,7 @@ text-decoration:none;cursor:pointer}
 box-shadow:0 6px 20px rgba(245,166,35,.35)}
 .secondary{background:#24232d;color:#f4f1ea;border:1px solid #3a3846}
 .hidden{display:none}
+.howto{text-align:center;font-size:1.05rem;margin:0 0 12px}
 """
 
 _PHOTO_CSS = """
@@ -72,18 +73,35 @@ def _doc(title: str, body: str, css: str = "", script: str = "", nonce: str = ""
 
 # Shares the picture itself where the browser can (phones: "Save Image" puts it in Photos).
 # The file is fetched on load so that the tap calls navigator.share while it still counts as a
-# user gesture (Safari drops the gesture across a slow fetch).
+# user gesture (Safari drops the gesture across a slow fetch). On iOS a download lands in Files,
+# not Photos, so there the main instruction is the one that reaches Photos: Share → Save Image
+# where Web Share works (https pages), else press and hold → Save to Photos.
 _SHARE_JS = """
 (function(){
   var btn=document.getElementById('share');
   var img=document.getElementById('photo');
+  var dl=document.getElementById('download');
+  var howto=document.getElementById('howto');
+  var ua=navigator.userAgent||'';
+  var ios=/iPhone|iPad|iPod/.test(ua)||(navigator.platform==='MacIntel'&&navigator.maxTouchPoints>1);
+  function say(id){howto.textContent=howto.getAttribute('data-'+id);}
+  if(ios&&howto&&dl){
+    say('ios-hold');
+    dl.classList.remove('primary');dl.classList.add('secondary');
+    dl.lastChild.textContent=' '+dl.getAttribute('data-ios');
+    var tip=document.getElementById('tip');if(tip)tip.classList.add('hidden');
+  }
   if(!btn||!img||!navigator.share||!navigator.canShare||!window.fetch||!window.File)return;
   var file=null;
   fetch(img.getAttribute('src'),{credentials:'same-origin'}).then(function(r){
     if(!r.ok)throw new Error('fetch');return r.blob();
   }).then(function(b){
     var f=new File([b],btn.getAttribute('data-name'),{type:b.type||'image/jpeg'});
-    if(navigator.canShare({files:[f]})){file=f;btn.classList.remove('hidden');}
+    if(navigator.canShare({files:[f]})){
+      file=f;btn.classList.remove('hidden');
+      if(ios){say('ios-share');btn.classList.remove('secondary');btn.classList.add('primary');
+              dl.parentNode.insertBefore(btn,dl);}
+    }
   }).catch(function(){});
   btn.addEventListener('click',function(){
     if(!file)return;
@@ -92,27 +110,71 @@ _SHARE_JS = """
 })();
 """
 
+# What the link's footer says; the page must not promise more than the link keeps.
+LAN_NOTE = ("This link works only on the booth's Wi-Fi, for {days} at most: "
+            "save the photo now.")
+CLOUD_NOTE = "This link works on any network until {until}."
+
+
+def _days(n: float) -> str:
+    days = max(1, round(n))
+    return f"{days} day{'s' if days != 1 else ''}"
+
+
+def until_text(ts: float) -> str:
+    """'Tuesday 1 December' (+ the time when it is less than two days away), booth local time."""
+    t = time.localtime(ts)
+    text = f"{time.strftime('%A', t)} {t.tm_mday} {time.strftime('%B', t)}"
+    if ts - time.time() < 2 * 86400:
+        text += time.strftime(", %H:%M", t)
+    return text
+
+
+def guest_page(title: str, photo_src: str, download_href: str, filename: str,
+               link_note: str, nonce: str, extra_head: str = "") -> str:
+    """The guest's page, LAN or cloud copy: the picture, Download, Share (where the browser
+    can share files), the event title and how long the link works."""
+    name = escape(filename)
+    body = (
+        f"<h1>{escape(title)}</h1>"
+        '<p id="howto" class="howto" '
+        'data-ios-hold="Press and hold the photo, then tap &#8220;Save to Photos&#8221;." '
+        'data-ios-share="Tap Share, then &#8220;Save Image&#8221; to put the photo in Photos.">'
+        "Tap Download to save your photo.</p>"
+        f'<div class="frame"><img id="photo" class="photo" src="{escape(photo_src)}" '
+        f'alt="Your photo from {escape(title)}"></div>'
+        f'<a id="download" class="btn primary" href="{escape(download_href)}" '
+        f'download="{name}" data-ios="Download to Files">&#11015;&#xFE0E;'
+        "<span> Download photo</span></a>"
+        f'<button id="share" type="button" class="btn secondary hidden" '
+        f'data-name="{name}">Share or save to Photos</button>'
+        "<footer>"
+        '<p id="tip" class="muted">Tip: you can also press and hold the picture to save it.</p>'
+        f'<p id="lifetime" class="muted">{escape(link_note)}</p>'
+        "</footer>")
+    return _doc(title, body, _PHOTO_CSS, _SHARE_JS, nonce, extra_head)
+
 
 def photo_page(title: str, token: str, filename: str, retention_days: float,
                nonce: str) -> str:
-    """The guest's page: the picture, Download, Share (where supported), the event title."""
-    t = escape(token)
-    photo = f"/p/{t}/photo.jpg"
-    days = max(1, round(retention_days))
-    body = (
-        f"<h1>{escape(title)}</h1>"
-        f'<div class="frame"><img id="photo" class="photo" src="{photo}" '
-        f'alt="Your photo from {escape(title)}"></div>'
-        f'<a id="download" class="btn primary" href="{photo}?dl=1" '
-        f'download="{escape(filename)}">&#11015;&#xFE0E; Download photo</a>'
-        f'<button id="share" type="button" class="btn secondary hidden" '
-        f'data-name="{escape(filename)}">Share or save to Photos</button>'
-        "<footer>"
-        '<p class="muted">Tip: you can also press and hold the picture to save it.</p>'
-        f'<p class="muted">This link works for {days} day{"s" if days != 1 else ""}; '
-        "then the photo is deleted from the booth.</p>"
-        "</footer>")
-    return _doc(title, body, _PHOTO_CSS, _SHARE_JS, nonce)
+    """The LAN copy, served by the share server at /p/<token>."""
+    photo = f"/p/{token}/photo.jpg"
+    return guest_page(title, photo, photo + "?dl=1", filename,
+                      LAN_NOTE.format(days=_days(retention_days)), nonce)
+
+
+def cloud_page(title: str, photo_url: str, filename: str, expires_at: float,
+               nonce: str) -> str:
+    """The cloud copy, uploaded next to the photo: it has no server behind it, so its
+    Content-Security-Policy travels in a meta element (frame-ancestors cannot)."""
+    csp = ("default-src 'none'; img-src 'self' blob: data:; style-src 'unsafe-inline'; "
+           f"script-src 'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; "
+           "form-action 'none'")
+    # an empty icon: a bucket has no /favicon.ico, and the browser would log its 404
+    head = (f'<meta http-equiv="Content-Security-Policy" content="{escape(csp)}">'
+            '<link rel="icon" href="data:,">')
+    return guest_page(title, photo_url, photo_url, filename,
+                      CLOUD_NOTE.format(until=until_text(expires_at)), nonce, head)
 
 
 def not_found_page(title: str) -> str:

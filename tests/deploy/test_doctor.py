@@ -269,7 +269,7 @@ def test_doctor_on_this_machine_exit_code_matches(tmp_path, secured_broker):
     assert lines["clock"] in ("ok", "warn")
     any_fail = any(v == "fail" for v in lines.values())
     assert out.returncode == (1 if any_fail else 0), out.stdout
-    assert len(lines) == 8
+    assert len(lines) == len(doctor.BOOTH_CHECKS)
     assert lines["hotspot"] == "ok"  # no booth Wi-Fi on this machine: nothing to check
     # What is true here: no camera device and no display unless this machine has them.
     import glob

@@ -48,7 +48,8 @@ def test_files_modes_and_owners(tmp_path):
     root = tmp_path / "root"
     run_install(root, "--booth-id", "b1")
     etc = root / "etc" / "booth"
-    for secret in ("secrets.env", "admin.env", "kiosk.env", "worker.env", "share.env"):
+    for secret in ("secrets.env", "admin.env", "cloud.env", "kiosk.env", "worker.env",
+                   "share.env"):
         assert mode(etc / secret) == 0o600, secret
         if os.geteuid() == 0:
             assert (etc / secret).stat().st_uid == 0
@@ -67,6 +68,8 @@ def test_files_modes_and_owners(tmp_path):
     secrets = env_file(etc / "secrets.env")
     assert secrets["GEMINI_API_KEY"] == "" and "BOOTH_ADMIN_PASSWORD" not in secrets
     assert env_file(etc / "admin.env") == {"BOOTH_ADMIN_PASSWORD": ""}
+    assert env_file(etc / "cloud.env") == {"BOOTH_CLOUD_ACCESS_KEY_ID": "",
+                                           "BOOTH_CLOUD_SECRET_ACCESS_KEY": ""}
 
 
 def test_an_old_secrets_file_gives_its_operator_password_to_admin_env(tmp_path):

@@ -118,7 +118,8 @@ def test_each_unit_loads_only_the_secrets_its_process_uses():
     assert files == {
         "booth-kiosk": {"/etc/booth/kiosk.env", "-/etc/booth/hotspot.env"},
         "booth-worker": {"/etc/booth/secrets.env", "/etc/booth/worker.env"},
-        "booth-share": {"/etc/booth/share.env", "/etc/booth/admin.env", "-/etc/booth/hotspot.env"},
+        "booth-share": {"/etc/booth/share.env", "/etc/booth/admin.env", "-/etc/booth/hotspot.env",
+                        "/etc/booth/cloud.env"},
     }
 
 

@@ -86,12 +86,36 @@ def test_a_failed_step_leaves_the_old_version(tmp_path, monkeypatch):
         db.execute("ALTER TABLE jobs ADD COLUMN half_done TEXT")
         raise RuntimeError("power cut half-way")
 
+    good = schema.VERSION  # every real step runs; the broken one after them does not stick
     monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS + [broken])
     monkeypatch.setattr(schema, "VERSION", len(schema.MIGRATIONS))
     with pytest.raises(RuntimeError):
         Ledger(path)
     db = sqlite3.connect(path)
     cols = [r[1] for r in db.execute("PRAGMA table_info(jobs)")]
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1 and "half_done" not in cols
+    assert db.execute("PRAGMA user_version").fetchone()[0] == good and "half_done" not in cols
     assert db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 3
+    db.close()
+
+
+def test_version_2_adds_the_upload_queue_to_an_old_ledger(tmp_path):
+    """A booth updated to cloud sharing keeps its jobs and gains an empty queue (issue 14)."""
+    from jobstore.uploads import Uploads
+
+    path = tmp_path / "ledger.sqlite"
+    _old_ledger(path, 4)
+    queue = Uploads(path)
+    try:
+        assert queue.counts() == {}
+        # the old results (odd rows) are picked up once cloud sharing is on
+        assert queue.enqueue_new("booth/", 0, 1_700_000_100.0) == 2
+        assert queue.enqueue_new("booth/", 0, 1_700_000_100.0) == 0
+        row = queue.get("job00000001")
+        assert row.state == "queued" and row.photo_key == row.page_key + ".jpg"
+        assert row.page_key.startswith("booth/") and len(row.page_key) == len("booth/") + 22
+    finally:
+        queue.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 4
     db.close()

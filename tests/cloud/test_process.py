@@ -1,0 +1,139 @@
+"""The uploading process for real: `booth share` killed between the photo and its page, then
+restarted — every photo ends up in the bucket exactly once (same keys, no copies); and
+`booth doctor` checking the bucket."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from appliance import doctor
+from jobstore.ledger import Ledger, ledger_path
+from jobstore.uploads import Uploads
+from share.cloud_check import bucket_check
+from tests.share.helpers import add_job
+from tests.support.mosquitto import free_port
+from tests.support.s3 import CREDS, cloud_toml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _share(config: str, env: dict[str, str], log_path) -> subprocess.Popen:
+    full = {**{k: v for k, v in os.environ.items() if not k.startswith("BOOTH_")}, **env,
+            "BOOTH_CONFIG": config}
+    return subprocess.Popen([sys.executable, "-m", "appliance.cli", "share", "--no-mqtt",
+                             "--host", "127.0.0.1", "--port", str(free_port())], cwd=ROOT,
+                            env=full,
+                            stdout=log_path.open("ab"), stderr=subprocess.STDOUT)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@pytest.mark.slow
+def test_share_killed_mid_upload_uploads_each_photo_once_after_restart(tmp_path, s3,
+                                                                      share_cfg_for):
+    cfg, config = share_cfg_for(tmp_path)
+    ledger = Ledger(ledger_path(cfg.data_dir))
+    jobs = [add_job(cfg, ledger) for _ in range(3)]
+    ledger.close()
+    env = {**CREDS, "BOOTH_MQTT_URL": "mqtt://127.0.0.1:1", "BOOTH_ID": "testbooth"}
+    log = tmp_path / "share.log"
+
+    # first run: SIGKILLed right after the first photo was stored, before its page
+    first = _share(config, {**env, "BOOTH_SHARE_CRASH_AT": "cloud_between_objects"}, log)
+    try:
+        assert first.wait(30) == -9, log.read_text()
+    finally:
+        _stop(first)
+    before = s3.objects()
+    queue = Uploads(ledger_path(cfg.data_dir))
+    try:
+        rows = {j.job_id: queue.get(j.job_id) for j in jobs}
+        assert all(r is not None and r.state == "queued" for r in rows.values())
+        photo_keys = {r.photo_key for r in rows.values()}
+        # a photo landed, its page did not: the crash really was mid-upload
+        assert before and set(before) <= photo_keys, before
+
+        second = _share(config, env, log)
+        try:
+            end = time.monotonic() + 30
+            while time.monotonic() < end and queue.counts().get("uploaded", 0) < 3:
+                time.sleep(0.05)
+        finally:
+            _stop(second)
+        assert queue.counts() == {"uploaded": 3}, log.read_text()
+        after = {j.job_id: queue.get(j.job_id) for j in jobs}
+    finally:
+        queue.close()
+    # the same keys as before the crash, and exactly one photo and one page per job
+    assert {r.photo_key for r in after.values()} == photo_keys
+    objects = s3.objects()
+    assert sorted(objects) == sorted(k for r in after.values()
+                                     for k in (r.page_key, r.photo_key))
+    for j in jobs:
+        assert objects[after[j.job_id].photo_key] == j.result.stat().st_size
+    assert "crash point cloud_between_objects" in log.read_text()
+
+
+@pytest.fixture
+def share_cfg_for(s3):
+    from booth.config import load_config
+
+    def _make(tmp_path, extra: str = ""):
+        path = tmp_path / "booth.toml"
+        path.write_text(f'data_dir = "{tmp_path}/data"\n[share]\npublic_url = '
+                        f'"http://booth.test:8080"\n' + cloud_toml(s3) + extra)
+        cfg = load_config(path, env={**CREDS, "BOOTH_ID": "testbooth"})
+        return cfg, str(path)
+
+    return _make
+
+
+def test_doctor_checks_the_bucket(tmp_path, s3, share_cfg_for):
+    cfg, _ = share_cfg_for(tmp_path)
+    probe = doctor.Probe(env={}, api_timeout_s=5)
+    check = doctor.check_cloud(cfg, probe)
+    assert check.level == "ok", check
+    assert "write, read through a presigned link and delete work" in check.found
+    assert "clock within" in check.found
+    assert s3.objects() == {}  # the probe object was deleted
+
+
+def test_doctor_names_wrong_credentials_and_a_wrong_clock(tmp_path, s3, share_cfg_for):
+    from datetime import datetime, timedelta, timezone
+
+    cfg, _ = share_cfg_for(tmp_path)
+    key_id, _secret = s3.access_key()
+    with s3.require_signatures():
+        cfg.cloud.access_key_id, cfg.cloud.secret_access_key = key_id, "wrong-secret"
+        level, found, fix = bucket_check(cfg, datetime.now(timezone.utc), 5)
+    assert level == "fail"
+    assert "refused the credentials (SignatureDoesNotMatch)" in found
+    assert "/etc/booth/cloud.env" in fix and "wrong-secret" not in found + fix
+
+    late = datetime.now(timezone.utc) + timedelta(minutes=40)
+    level, found, fix = bucket_check(cfg, late, 5)
+    assert level == "fail" and "40 min ahead of the bucket's" in found and "timedatectl" in fix
+
+    cfg.cloud.access_key_id = ""
+    level, found, fix = bucket_check(cfg, datetime.now(timezone.utc), 5)
+    assert level == "fail" and "no bucket credentials" in found
+
+
+def test_doctor_with_cloud_off_says_so(share_cfg_for, tmp_path):
+    cfg, _ = share_cfg_for(tmp_path)
+    cfg.cloud.enabled = False
+    check = doctor.check_cloud(cfg, doctor.Probe(env={}))
+    assert check.level == "ok" and "booth Wi-Fi only" in check.found

@@ -51,8 +51,19 @@ def _v1(db: sqlite3.Connection) -> None:
     _run(db, V1)
 
 
+def _v2(db: sqlite3.Connection) -> None:
+    """Ages no clock jump can break (issue 13): the boot a job was shot in, CLOCK_BOOTTIME then,
+    and whether created_at was a synchronized wall time. Rows from before keep clock_ok = 1:
+    their wall time is all there is."""
+    _run(db, """
+ALTER TABLE jobs ADD COLUMN boot_id TEXT;
+ALTER TABLE jobs ADD COLUMN created_boot REAL;
+ALTER TABLE jobs ADD COLUMN clock_ok INTEGER NOT NULL DEFAULT 1
+""")
+
+
 # version n is reached by MIGRATIONS[n - 1]
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 VERSION = len(MIGRATIONS)
 
 

@@ -26,7 +26,7 @@ from booth import sdnotify
 from booth.config import Config
 from booth.images import fit_inside
 from kiosk import draw, theme
-from kiosk.camera import Camera, CameraWatchdog, open_camera
+from kiosk.camera import Camera, CameraWatchdog, camera_watchdog
 from kiosk.input import QUIT, SHOOT, Action, InputMapper, open_gpio_button
 from kiosk.pipeline import JobController, JobEvent, JobView
 from kiosk.screens import SCREENS
@@ -103,8 +103,7 @@ class KioskApp:
         elif isinstance(camera, Camera):
             self.camera = CameraWatchdog.around(camera, cfg.camera.frame_timeout_s, clock=clock)
         else:
-            self.camera = CameraWatchdog(lambda: open_camera(cfg), cfg.camera.frame_timeout_s,
-                                         clock=clock)
+            self.camera = camera_watchdog(cfg, clock=clock)  # issue 13: limit + health file
         self.camera.start()
         self.jobs = jobs or JobController(cfg).start()
         self._own_jobs = jobs is None
@@ -263,6 +262,7 @@ class KioskApp:
         pygame.display.flip()
         self.frames += 1
         self._write_state()
+        self.camera.check_permanent_fault()  # issue 13: exits (code 75) for systemd after a stall
         sdnotify.watchdog()
 
     def run_for(self, frames: int) -> None:

@@ -61,8 +61,8 @@ def picamera2_api() -> PicameraApi:
     numpy that is `ValueError: numpy.dtype size changed`), so the caller can say why."""
     from concurrent.futures import TimeoutError as FutureTimeout
 
+    from picamera2 import Picamera2  # type: ignore[import-not-found]  # (fails first on Bookworm)
     import libcamera  # type: ignore[import-not-found]
-    from picamera2 import Picamera2  # type: ignore[import-not-found]
 
     try:
         from picamera2.allocators import PersistentAllocator  # type: ignore[import-not-found]
@@ -200,6 +200,9 @@ class PiCamera(Camera):
         if self._mode == STILL and not self._capturing and not self._switch_queued() and \
                 time.monotonic() - self._prepared_at > STILL_HOLD_S:
             self._queue_switch(PREVIEW)  # the countdown was abandoned
+        if self._capturing or self._switching:
+            time.sleep(0.005)  # the shot or a switch goes first (the lock is not fair)
+            return None
         if not self._io.acquire(timeout=self.frame_timeout_s):
             return None
         try:

@@ -15,8 +15,10 @@ from typing import Callable
 from booth.config import Config
 from kiosk.camera.base import Camera, CameraError
 from kiosk.camera.filecam import FileCamera
+from kiosk.camera.health import HealthWriter, health_path
 from kiosk.camera.opencv_cam import OpenCvCamera
 from kiosk.camera.picam import PiCamera
+from kiosk.camera.watchdog import CameraWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +52,21 @@ def open_camera(cfg: Config) -> Camera:
         try:
             cam.start()
         except CameraError as exc:
-            failures.append(f"{name}: {exc}")
+            text = str(exc)
+            failures.append(text if text.startswith(name) else f"{name}: {text}")
             log.debug("camera backend %s unavailable: %s", name, exc)
             continue
         log.info("camera: using %s", name)
         return cam
     raise CameraError("no camera works (" + "; ".join(failures) + ")")
+
+
+def camera_watchdog(cfg: Config, clock: Callable[[], float] = time.monotonic) -> CameraWatchdog:
+    """The kiosk's camera: the configured backend behind a watchdog that reopens it, exits
+    after `camera.restart_limit_s` without a live camera, and writes the health file."""
+    return CameraWatchdog(lambda: open_camera(cfg), cfg.camera.frame_timeout_s, clock=clock,
+                          restart_limit_s=cfg.camera.restart_limit_s,
+                          health=HealthWriter(health_path(cfg.data_dir)))
 
 
 def doctor_probe(cfg: Config) -> str | None:

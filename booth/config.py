@@ -384,7 +384,7 @@ def reference_table() -> str:
             "`" + (repr(value).replace("'", '"') if value != "" else '""') + "`"
         doc = f.metadata.get("doc", "")
         if f.metadata.get("choices"):
-            doc += " (" + " / ".join(f.metadata["choices"]) + ")"
+            doc += " (" + " / ".join(map(str, f.metadata["choices"])) + ")"
         env = f"`{env_for[key]}`" if key in env_for else ""
         rows.append(f"| `{key}` | {shown} | {env} | {doc} |")
     return "\n".join(rows)

@@ -10,6 +10,7 @@ import pygame
 
 from booth.protocol import JobStatus, Status
 from kiosk.input import SHUTTER_EVENT
+from kiosk.pipeline import crop_to_aspect
 from jobstore.ledger import Ledger, ledger_path
 from tests.kiosk.conftest import FakeClock
 from tests.kiosk.helpers import poll
@@ -63,13 +64,15 @@ def test_scripted_session(kiosk_config, make_app, worker, broker):
     pending = Status.from_json(rec.on(f"booth/testbooth/status/{job_id}")[0].payload)
     assert pending.status is JobStatus.PENDING and pending.booth_id == "testbooth"
 
-    # the ledger holds the pending row and the saved original: full resolution, NOT mirrored
+    # the ledger holds the pending row and the saved original: full resolution, NOT mirrored,
+    # cropped to the screen's aspect ratio like the preview the guest saw
     ledger = Ledger(ledger_path(cfg.data_dir))
     assert poll(lambda: (ledger.get(job_id) or None) and ledger.get(job_id).sent_at, 10,
                 step=app.step)
     row = ledger.get(job_id)
     original = cv2.imread(str(cfg.data_path / row.original_path))
-    assert original.shape[:2] == still.shape[:2]
+    still = crop_to_aspect(still, app.surface.get_size())
+    assert original.shape[:2] == still.shape[:2] and still.shape[1] == 600
     diff = np.abs(original.astype(int)[:, :, ::-1] - still.astype(int)).mean()
     mirrored = np.abs(original.astype(int)[:, ::-1, ::-1] - still.astype(int)).mean()
     assert diff < 6 < mirrored, (diff, mirrored)
@@ -370,7 +373,7 @@ def test_frame_rate_drops_without_a_live_preview(kiosk_config, make_app):
 
 def test_memory_of_old_jobs_is_bounded(kiosk_config, make_app, monkeypatch):
     import kiosk.app as kapp
-    from kiosk.pipeline import JobEvent, JobView
+    from kiosk.pipeline import crop_to_aspect, JobEvent, JobView
 
     monkeypatch.setattr(kapp, "MAX_JOB_VIEWS", 10)
     app = make_app(kiosk_config(), (640, 360))

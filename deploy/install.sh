@@ -162,7 +162,7 @@ ensure_dir() {
 # ------------------------------------------------------------------ Debian packages
 # SDL's KMSDRM driver always creates a GBM device and an EGL surface: on Raspberry Pi OS Lite
 # that needs Mesa's DRI drivers and EGL vendor (libgl1-mesa-dri, libegl-mesa0), or the kiosk
-# crash-loops with "Can't init GBM".
+# crash-loops with "Couldn't create gbm device.".
 pkgs=(mosquitto mosquitto-clients python3-venv python3-pip
       libsdl2-2.0-0 libdrm2 libgbm1 libegl1 libgles2 libgl1-mesa-dri libegl-mesa0)
 if ((pi)); then pkgs+=(python3-picamera2 python3-gpiozero python3-lgpio); fi

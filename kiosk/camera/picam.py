@@ -227,6 +227,7 @@ class PiCamera(Camera):
     def _switch(self, mode: str) -> None:
         """Runs on the mode thread (or the capture thread when nothing was prepared)."""
         if not self._io.acquire(timeout=SWITCH_TIMEOUT_S):
+            self._switching = False
             raise CameraError("picamera2: the camera stayed busy; mode switch skipped")
         self._switching = True
         try:

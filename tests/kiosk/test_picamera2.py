@@ -71,19 +71,18 @@ def test_preview_and_shutter_without_a_mode_switch_at_zero():
         assert frame[0, 0, 0] == 200 and frame[0, 0, 2] == 0  # BGR888 arrays are R,G,B
         # continuous autofocus, in both configurations, because the camera offers AfMode
         assert rig.controls_seen and all(c.get("AfMode") == 2 for c in rig.controls_seen)
-        shots = []
         for _ in range(3):
-            t0 = time.monotonic()
-            cam.prepare_still()  # the countdown starts: must not block the frame loop
-            assert time.monotonic() - t0 < 0.05
+            cam.prepare_still()  # the countdown starts: the switch is not the caller's to wait
             assert cam.switching
             seen = cam.latest().seq
             # the preview keeps coming during the countdown (from the lores stream)
             assert poll(lambda: not cam.switching and cam.latest().seq > seen + 3, 5)
+            before = list(rig.switches)
             t1 = time.monotonic()
             still = cam.capture_still()
-            took = time.monotonic() - t1
-            shots.append(took)
+            # no mode switch at the shutter: at most the switch back, queued after the shot
+            assert rig.switches[:len(before)] == before
+            assert rig.switches[len(before):] in ([], ["preview"])
             assert still.shape == (2592, 4608, 3) and still[0, 0, 0] == 200
             seq = int(still[0, 0, 1])
             # flush=True: a frame produced after the shutter, not one already queued
@@ -91,9 +90,9 @@ def test_preview_and_shutter_without_a_mode_switch_at_zero():
             assert born >= t1
             assert poll(lambda: rig.switches[-1] == "preview" and not cam.switching, 5)
             assert poll(lambda: cam.latest().image.shape == (720, 1280, 3), 5)
-        # no switch at the moment of the shot: well under the switch's own cost
-        assert max(shots) < rig.switch_s
         assert rig.switches == ["still", "preview"] * 3
+        # every switch was asked for off the caller's thread (the frame loop never waits)
+        assert set(rig.switch_callers) == {"cam-modes_0"}
         assert rig.allocations == ["preview", "still"]  # persistent: allocated once each
     finally:
         cam.stop()

@@ -58,6 +58,7 @@ class Rig:
     closed: int = 0
     allocations: list[str] = field(default_factory=list)
     switches: list[str] = field(default_factory=list)
+    switch_callers: list[str] = field(default_factory=list)  # thread names that asked
     controls_seen: list[dict] = field(default_factory=list)
     transforms: list[tuple[bool, bool]] = field(default_factory=list)
     frames: list[tuple[int, float]] = field(default_factory=list)  # (seq, monotonic time)
@@ -403,5 +404,6 @@ class StandInPicamera2:
                                         self.capture_request_], wait)
 
     def switch_mode(self, config: dict, wait: Any = None) -> Any:
+        self.rig.switch_callers.append(threading.current_thread().name)
         return self.dispatch_functions([partial(self.switch_mode_, config)], wait,
                                        immediate=True)

@@ -262,7 +262,8 @@ class KioskApp:
         pygame.display.flip()
         self.frames += 1
         self._write_state()
-        self.camera.check_permanent_fault()  # issue 13: exits (code 75) for systemd after a stall
+        if self.screen.name in ("attract", "reconnecting"):  # issue 13: no guest on screen
+            self.camera.check_permanent_fault()  # exits (75) for systemd after a long stall
         sdnotify.watchdog()
 
     def run_for(self, frames: int) -> None:

@@ -19,8 +19,9 @@ import threading
 import time
 from typing import Callable
 
+from booth.clock import boot_id
 from kiosk.camera.base import Camera, CameraError, Frame
-from kiosk.camera.health import CameraHealth, HealthWriter, boot_id
+from kiosk.camera.health import CameraHealth, HealthWriter
 
 log = logging.getLogger(__name__)
 

@@ -88,6 +88,11 @@ def migrate(db: sqlite3.Connection) -> int:
     for target in range(found + 1, VERSION + 1):
         db.execute("BEGIN IMMEDIATE")
         try:
+            if version(db) >= target:
+                # The kiosk and the share server open the ledger at the same moment: the other
+                # one took this step between our first look and our write lock.
+                db.execute("COMMIT")
+                continue
             MIGRATIONS[target - 1](db)
             db.execute(f"PRAGMA user_version = {target}")
             db.execute("COMMIT")

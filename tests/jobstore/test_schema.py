@@ -96,3 +96,27 @@ def test_a_failed_step_leaves_the_old_version(tmp_path, monkeypatch):
     assert db.execute("PRAGMA user_version").fetchone()[0] == before and "half_done" not in cols
     assert db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 3
     db.close()
+
+
+def test_two_processes_upgrading_at_once(tmp_path, monkeypatch):
+    """The kiosk and the share server start together: both see the old version, one takes the
+    write lock and upgrades, the other must then skip the steps instead of repeating them."""
+    path = tmp_path / "l.sqlite"
+    _old_ledger(path, 2)
+    first = sqlite3.connect(path, isolation_level=None)
+    second = sqlite3.connect(path, isolation_level=None)
+    real = schema.version
+    stale = iter([1])  # what `second` read before `first` upgraded
+
+    def version(db):
+        if db is second:
+            return next(stale, None) or real(db)
+        return real(db)
+
+    schema.migrate(first)
+    monkeypatch.setattr(schema, "version", version)
+    assert schema.migrate(second) == 1  # no "duplicate column" from a repeated step
+    assert real(second) == schema.VERSION
+    assert second.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 2
+    first.close()
+    second.close()

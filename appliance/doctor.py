@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
+from booth.clock import ntp_synchronized
 from booth.config import Config, ConfigError, describe, load_config
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -57,10 +58,26 @@ class Probe:
     nm_run_dir: Path = Path("/run")  # NetworkManager's pid file of the hotspot's dnsmasq
     nm_state_dir: Path = Path("/var/lib/NetworkManager")  # and its DHCP lease file
     hotspot_timeout_s: float = 3.0
+    synchronized: Callable[[], bool | None] = ntp_synchronized  # has NTP set the clock?
+    install_time: Callable[[], float | None] = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.run is None:
             self.run = _run_quiet
+        if self.install_time is None:
+            self.install_time = _install_time
+
+
+def _install_time() -> float | None:
+    """When this installation was made: the venv's creation and install.sh's install stamp
+    (files written while the clock was whatever it was then — a floor for the true time)."""
+    times = []
+    for name in ("pyvenv.cfg", ".booth-source"):
+        try:
+            times.append((Path(sys.prefix) / name).stat().st_mtime)
+        except OSError:
+            pass
+    return max(times) if times else None
 
 
 def _run_quiet(argv: list[str]) -> str | None:
@@ -80,6 +97,29 @@ def _camera_facts(probe: Probe) -> tuple[bool, list[str]]:
     return has_picamera2, sorted(glob.glob(str(probe.dev / "video*")))
 
 
+def _kiosk_camera(cfg: Config) -> Check | None:
+    """Ask the running kiosk: a camera opens for one process only, so while the kiosk runs the
+    doctor cannot open it — the kiosk's health file (kiosk/camera/health.py) says how it is."""
+    from kiosk.camera.health import health_path, read_health
+
+    health = read_health(health_path(cfg.data_dir))
+    if health is None or not health.alive():
+        return None
+    if health.state == "live":
+        return Check("camera", OK, f"the running kiosk (pid {health.pid}) has the "
+                     f"{health.backend} camera live")
+    fault = health.fault or "no frames"
+    fix = _CAMERA_FIX
+    if "numpy.dtype size changed" in fault:
+        fix = ("the venv's numpy does not match the OS picamera2: re-run deploy/install.sh "
+               "(it pins the OS numpy), then sudo systemctl restart booth-kiosk")
+    elif "cannot be imported" in fault:
+        fix = ("apt install python3-picamera2 and build the venv with --system-site-packages "
+               "(deploy/install.sh does both)")
+    return Check("camera", FAIL, f"the running kiosk (pid {health.pid}) has no camera "
+                 f"({health.state}, {health.restarts} restarts): {fault}", fix)
+
+
 def check_camera(cfg: Config, probe: Probe) -> Check:
     backend = cfg.camera.backend
     if backend == "file":
@@ -91,10 +131,13 @@ def check_camera(cfg: Config, probe: Probe) -> Check:
         return Check("camera", WARN, f"camera.backend = file ({folder or 'bundled samples'}): "
                      "guests see sample photos, not themselves",
                      "set camera.backend = \"auto\" once a camera is connected")
-    # "auto" would fall back to the file camera: only a real camera counts here.
+    # "auto" means a real camera: picamera2, then an OpenCV webcam (never the file camera).
     candidates = ("picamera2", "opencv") if backend == "auto" else (backend,)
     has_picamera2, videos = _camera_facts(probe)
     if probe.use_kiosk_probe:
+        asked = _kiosk_camera(cfg)
+        if asked is not None:
+            return asked
         from kiosk.camera.probe import doctor_probe as kiosk_probe
 
         for name in candidates:
@@ -285,19 +328,33 @@ def check_disk(cfg: Config, probe: Probe) -> Check:
 
 
 # ------------------------------------------------------------------------------- clock
+_CLOCK_FIX = ("give the booth network time once (Wi-Fi or Ethernet with internet access; "
+              "`sudo timedatectl set-ntp true`), or set it by hand: sudo date -s 'YYYY-MM-DD "
+              "HH:MM'. A Pi 4 has no battery-backed clock; on a Pi 5 fit the RTC battery")
+
+
 def check_clock(cfg: Config, probe: Probe) -> Check:
     now = probe.now()
+    synced = probe.synchronized()
+    installed = probe.install_time()
+    shown = f"{now:%Y-%m-%d %H:%M} UTC"
     if now.year < 2024:
         return Check("clock", FAIL, f"the clock says {now:%Y-%m-%d}: TLS and timestamps break",
-                     "connect to a network with NTP (timedatectl set-ntp true) or set the time "
-                     "with `date -s`; a Pi has no battery-backed clock")
-    synced = probe.run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"])
+                     _CLOCK_FIX)
+    if not synced and installed is not None and now.timestamp() < installed - 3600:
+        when = datetime.fromtimestamp(installed, timezone.utc)
+        return Check("clock", FAIL, f"the clock says {shown}, before this booth was installed "
+                     f"({when:%Y-%m-%d %H:%M} UTC), and no network time set it: TLS to Gemini "
+                     "fails (certificate not yet valid) and photo times are wrong", _CLOCK_FIX)
     if synced is None:
-        return Check("clock", OK, f"{now:%Y-%m-%d %H:%M} UTC (NTP state unknown)")
-    if synced.strip() != "yes":
-        return Check("clock", WARN, f"{now:%Y-%m-%d %H:%M} UTC, not NTP synchronised",
-                     "give the Pi internet access once, or `timedatectl set-ntp true`")
-    return Check("clock", OK, f"{now:%Y-%m-%d %H:%M} UTC, NTP synchronised")
+        return Check("clock", OK, f"{shown} (NTP state unknown)")
+    if not synced:
+        if cfg.trust_clock:
+            return Check("clock", OK, f"{shown}, not NTP synchronised; trusted (trust_clock)")
+        return Check("clock", WARN, f"{shown}, not NTP synchronised: retention deletes nothing "
+                     "until it is", _CLOCK_FIX + " (or set trust_clock = true for a battery-"
+                     "backed RTC)")
+    return Check("clock", OK, f"{shown}, NTP synchronised")
 
 
 # ------------------------------------------------------------------------------- share URL

@@ -24,7 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--headless", action="store_true",
                    help="no window: file camera, a shot every --interval seconds, URLs printed")
     p.add_argument("--folder", metavar="DIR",
-                   help="photos for the headless file camera (default: bundled samples)")
+                   help="use the file camera on the photos in DIR (a demo without a camera; "
+                   "headless: default the bundled samples)")
     p.add_argument("--interval", type=float, default=10.0,
                    help="seconds between headless shots (default 10)")
     p.add_argument("--shots", type=int, default=0,
@@ -66,8 +67,11 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
                 kiosk_args += ["--folder", str(Path(args.folder).resolve())]
             if args.shots:
                 kiosk_args += ["--shots", str(args.shots)]
-        elif args.windowed:
-            kiosk_args.append("--windowed")
+        else:
+            if args.windowed:
+                kiosk_args.append("--windowed")
+            if args.folder:  # asked for: the kiosk never falls back to the file camera itself
+                kiosk_args += ["--folder", str(Path(args.folder).resolve())]
         if not cfg.gemini.api_key:
             kiosk_args.append("--local-only")
         kiosk = sup.add("kiosk", booth_argv(*kiosk_args))

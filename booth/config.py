@@ -113,6 +113,12 @@ class CameraConfig:
     preview_width: int = _f(1280, "Preview stream width", min=160, max=4096)
     preview_height: int = _f(720, "Preview stream height", min=120, max=4096)
     frame_timeout_s: float = _f(2.0, "No frame for this long restarts the camera", min=0.2, max=60)
+    # issue 13 (the Pi camera): mount rotation, and when a camera stall needs a new process
+    rotation: int = _f(0, "Rotate the camera image clockwise by this many degrees (a camera "
+                       "mounted sideways for a portrait screen: 90 or 270)",
+                       choices=(0, 90, 180, 270))
+    restart_limit_s: float = _f(60.0, "Camera not live for this long: the kiosk exits so "
+                                "systemd restarts it (0: never)", min=0, max=3600)
 
 
 @dataclass
@@ -174,6 +180,8 @@ class Config:
     booth_id: str = _f("", "This kiosk's id in topics (empty: the hostname)")
     data_dir: str = _f("/var/lib/booth", "Where photos, results and the ledger live")
     retention_days: float = _f(7.0, "Delete photos and jobs older than this many days", min=0.01)
+    trust_clock: bool = _f(False, "Trust the system clock without network time (a Pi 5 with "
+                           "its RTC battery): retention otherwise waits for NTP")
     log_level: str = _f("INFO", "Log level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     gemini: GeminiConfig = field(default_factory=GeminiConfig)
@@ -446,7 +454,7 @@ def reference_table() -> str:
             "`" + (repr(value).replace("'", '"') if value != "" else '""') + "`"
         doc = f.metadata.get("doc", "")
         if f.metadata.get("choices"):
-            doc += " (" + " / ".join(f.metadata["choices"]) + ")"
+            doc += " (" + " / ".join(map(str, f.metadata["choices"])) + ")"
         env = f"`{env_for[key]}`" if key in env_for else ""
         rows.append(f"| `{key}` | {shown} | {env} | {doc} |")
     return "\n".join(rows)

@@ -3,6 +3,7 @@
 #
 #   sudo deploy/install.sh [--booth-id ID] [--lan] [--lan-port 1884] [--mqtt-port 1883]
 #                          [--hotspot SSID [--hotspot-password P] [--hotspot-band 2.4|5]] [--no-hotspot]
+#                          [--keep-desktop]
 #   (PYTHON=… picks the venv's interpreter; default python3, on a Pi the OS one with picamera2)
 #
 # Creates the booth user and /var/lib/booth, /etc/booth/{booth.toml,secrets.env,admin.env,
@@ -11,6 +12,11 @@
 # Each unit reads only the env files its process needs: secrets.env (the Gemini key) only the
 # worker, admin.env (the operator password) and cloud.env (the bucket key) only the share
 # server, <role>.env (the MQTT login) its own role.
+#
+# The venv keeps the numpy of the OS (picamera2 is compiled against it; deploy/venv-lib.sh) and,
+# on a Pi, the install fails if `from picamera2 import Picamera2` fails inside it. On a desktop
+# image the boot target becomes the console so the kiosk gets the screen (--keep-desktop keeps
+# the desktop). Run from tty1 (which the kiosk takes), it does not start the kiosk now.
 #
 # Idempotent: a second run changes nothing and says so. booth.toml, secrets.env, admin.env and
 # the MQTT passwords are created once and never overwritten; generated files (units, mosquitto drop-in,
@@ -38,6 +44,7 @@ hotspot_ssid=""
 hotspot_password=""
 hotspot_band="bg"
 hotspot_ifname=wlan0
+keep_desktop=0
 
 usage() {
     sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
@@ -57,6 +64,8 @@ Options:
   --hotspot-band B  2.4 (default: every phone has it) or 5
   --hotspot-ifname I  the Wi-Fi interface for the hotspot (default wlan0)
   --no-hotspot      remove the hotspot and everything --hotspot wrote
+  --keep-desktop    leave a desktop image's graphical boot alone (the kiosk then cannot
+                    take the screen while the desktop runs)
 EOF
 }
 
@@ -76,6 +85,7 @@ while (($#)); do
         --hotspot-band) hotspot_band="${2:?--hotspot-band needs 2.4 or 5}"; shift 2 ;;
         --hotspot-ifname) hotspot_ifname="${2:?--hotspot-ifname needs an interface}"; shift 2 ;;
         --no-hotspot) hotspot_mode=off; shift ;;
+        --keep-desktop) keep_desktop=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "install: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -175,8 +185,11 @@ ensure_dir() {
 }
 
 # ------------------------------------------------------------------ Debian packages
+# SDL's KMSDRM driver always creates a GBM device and an EGL surface: on Raspberry Pi OS Lite
+# that needs Mesa's DRI drivers and EGL vendor (libgl1-mesa-dri, libegl-mesa0), or the kiosk
+# crash-loops with "Couldn't create gbm device.".
 pkgs=(mosquitto mosquitto-clients python3-venv python3-pip
-      libsdl2-2.0-0 libdrm2 libgbm1 libegl1 libgles2)
+      libsdl2-2.0-0 libdrm2 libgbm1 libegl1 libgles2 libgl1-mesa-dri libegl-mesa0)
 if ((pi)); then pkgs+=(python3-picamera2 python3-gpiozero python3-lgpio); fi
 if [[ "$hotspot_mode" == on ]]; then pkgs+=(network-manager dnsmasq-base nftables); fi
 # Whether a Debian package is installed (no pipe into grep -q: with pipefail an early exit of
@@ -327,6 +340,8 @@ mosquitto_changes=$((changes - before_mosquitto))
 # ------------------------------------------------------------------ venv and the project
 venv="$root/opt/booth/venv"
 packages=(booth jobstore kiosk share worker appliance)  # pyproject.toml's packages
+# shellcheck source=deploy/venv-lib.sh
+source "$here/venv-lib.sh"
 if ((with_venv)); then
     ensure_dir "$root/opt/booth" root root 0755
     if [[ ! -x "$venv/bin/python" ]]; then
@@ -334,9 +349,15 @@ if ((with_venv)); then
         "${PYTHON:-python3}" -m venv --system-site-packages "$venv"
         changed "created venv ${venv#"$root"}"
     fi
-    src_hash="$(cd "$src" && find pyproject.toml "${packages[@]}" -type f \
+    constraints="$venv/booth-constraints.txt"
+    os_numpy="$(venv_constraints "$venv/bin/python" "$constraints")"
+    if [[ -n "$os_numpy" ]]; then
+        log "keeping the OS numpy $os_numpy in the venv (compiled OS packages need its ABI)"
+    fi
+    # The constraints are part of the stamp: a new OS numpy (an upgrade) reinstalls.
+    src_hash="$( (cd "$src" && find pyproject.toml "${packages[@]}" -type f \
         ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | sort -z |
-        xargs -0 sha256sum | sha256sum | cut -c1-64)"
+        xargs -0 sha256sum; cat "$constraints") | sha256sum | cut -c1-64)"
     stamp="$venv/.booth-source"
     if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$src_hash" ]]; then
         log "installing the project into ${venv#"$root"} (takes a few minutes on a Pi)"
@@ -347,10 +368,17 @@ if ((with_venv)); then
         trap 'rm -rf "$build_dir"' EXIT
         tar -C "$src" --exclude=__pycache__ --exclude='*.pyc' -cf - pyproject.toml README.md \
             "${packages[@]}" | tar -C "$build_dir" -xf -
-        "$venv/bin/python" -m pip install -q "${pip_args[@]}" "$build_dir"
+        venv_pip_install "$venv" "$constraints" "${pip_args[@]}" "$build_dir"
         rm -rf "$build_dir"
         echo "$src_hash" >"$stamp"
         changed "installed the project into ${venv#"$root"}"
+    fi
+    if ((pi)); then
+        # Loud, not later in the kiosk's journal: a booth without its camera is no booth.
+        if ! venv_check_picamera2 "$venv"; then
+            echo "install: the Pi camera cannot be used from ${venv#"$root"} (see above)" >&2
+            exit 1
+        fi
     fi
 elif ((dry)); then
     log "dry: would build ${venv#"$root"} (--system-site-packages) and pip install $src"
@@ -371,14 +399,35 @@ if ((mosquitto_changes)); then system systemctl restart mosquitto; fi
 system systemctl enable --quiet mosquitto booth-worker booth-share booth-kiosk
 # The kiosk owns tty1: no login prompt competes with it at boot (other VTs and SSH still work).
 system systemctl mask --quiet getty@tty1.service
-if ((changes)); then
-    system systemctl restart booth-worker booth-share booth-kiosk
-else
-    system systemctl start booth-worker booth-share booth-kiosk
+# Started from a login on tty1, starting the kiosk (Conflicts=getty@tty1) would end this very
+# session half-way: leave it for the next boot. BOOTH_INSTALL_TTY: tests name the terminal.
+now_units=(booth-worker booth-share booth-kiosk)
+if [[ "${BOOTH_INSTALL_TTY:-$(tty 2>/dev/null || true)}" == /dev/tty1 ]]; then
+    now_units=(booth-worker booth-share)
+    log "warning: run from tty1, which the kiosk takes over: not starting booth-kiosk now."
+    log "         It starts at the next boot, or run \`sudo systemctl start booth-kiosk\` from"
+    log "         SSH or another console (Ctrl+Alt+F2)."
 fi
-if ((!dry)) && systemctl is-enabled --quiet display-manager.service 2>/dev/null; then
-    log "warning: a desktop (display-manager) is enabled; it holds the screen. For the kiosk:"
-    log "         sudo systemctl set-default multi-user.target && sudo reboot"
+if ((changes)); then
+    system systemctl restart "${now_units[@]}"
+else
+    system systemctl start "${now_units[@]}"
+fi
+# A desktop image: the display manager holds DRM master and SDL's KMSDRM skips the card, so the
+# kiosk would never reach the screen. Boot to the console instead (what raspi-config's "Console"
+# boot option does), unless --keep-desktop.
+if [[ -L "$root/etc/systemd/system/display-manager.service" ]]; then
+    default_target="$(basename "$(readlink "$root/etc/systemd/system/default.target" || true)")"
+    if ((keep_desktop)); then
+        log "warning: --keep-desktop: the desktop keeps the screen; the kiosk shows nothing"
+        log "         until you boot to the console (sudo systemctl set-default multi-user.target)"
+    elif [[ "$default_target" != multi-user.target ]]; then
+        system systemctl set-default multi-user.target
+        if ((!dry)); then changed "boot target: console (multi-user.target)"; fi
+        log "the desktop no longer starts at boot, so the kiosk gets the screen (reboot now;"
+        log "--keep-desktop keeps the desktop, \`sudo systemctl set-default graphical.target\`"
+        log "brings it back)"
+    fi
 fi
 
 if ((changes)); then

@@ -13,11 +13,14 @@ sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
 
 # Debian packages: the broker always; for the tests also the browser for the download page,
-# the shell linter and systemd-analyze for the deploy files, and for the booth Wi-Fi's
-# network-namespace test NetworkManager's DHCP/DNS server, a DHCP client and nftables.
+# the shell linter and systemd-analyze for the deploy files, for the booth Wi-Fi's
+# network-namespace test NetworkManager's DHCP/DNS server, a DHCP client and nftables, and
+# Debian's own numpy with a C compiler and headers (tests/deploy/test_numpy_abi.py builds a venv
+# like a Pi's against them).
 pkgs=(mosquitto python3-venv)
 if [[ "$mode" == test ]]; then
-    pkgs+=(mosquitto-clients chromium shellcheck systemd dnsmasq-base udhcpc nftables)
+    pkgs+=(mosquitto-clients chromium shellcheck systemd dnsmasq-base udhcpc nftables
+           python3-numpy python3-dev gcc)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -41,13 +44,24 @@ if [[ ! -x .venv/bin/python ]]; then
     "$python" -m venv "${venv_flags[@]}" .venv
 fi
 
+# The same numpy pin as deploy/install.sh: a venv that sees the OS packages keeps the OS numpy.
+# shellcheck source=deploy/venv-lib.sh
+source deploy/venv-lib.sh
+constraints=.venv/booth-constraints.txt
+before="$(cat "$constraints" 2>/dev/null || true)"
+venv_constraints .venv/bin/python "$constraints.new" >/dev/null
+mv -f "$constraints.new" "$constraints"
+
 extra=""
 if [[ "$mode" == test ]]; then extra="[dev]"; fi
 stamp=".venv/.installed-${mode}"
-if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
+if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" || "$before" != "$(cat "$constraints")" ]]; then
     echo "setup: installing the project into .venv (${mode})"
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-    .venv/bin/python -m pip install -q -e ".${extra}"
+    venv_pip_install .venv "$constraints" -e ".${extra}"
     touch "$stamp"
+fi
+if [[ -d /usr/lib/python3/dist-packages/picamera2 ]] && grep -qs "Raspberry Pi" /proc/device-tree/model; then
+    venv_check_picamera2 .venv || exit 1
 fi
 echo "setup: ready ($mode)"

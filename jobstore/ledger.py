@@ -10,7 +10,8 @@ Who may write what (one process per kind of write, so no two processes race on a
 - the kiosk process (`kiosk/pipeline.py`): inserts jobs, marks them dispatched/sent, applies
   statuses and stores results (which issues the download token);
 - the share process (`share/cli.py`, through `jobstore/retention.py`): deletes old jobs —
-  their files, rows and retained MQTT messages;
+  their files, rows and retained MQTT messages — and, once the clock is synchronized, gives jobs
+  shot before that their true time back (`correct_clock`);
 - the share process's cloud uploader (`share/uploader.py`, through `jobstore/uploads.py`): the
   `uploads` table (the upload queue and the confirmed cloud links), and nothing else; the
   kiosk only reads that table;
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from booth.clock import BootStamp
 from booth.protocol import JobError, JobStatus, Status, moves_forward
 from jobstore.links import new_token
 from jobstore.schema import open_db
@@ -53,6 +55,9 @@ class JobRow:
     last_dispatch: float | None
     processing_at: float | None
     finished_at: float | None
+    boot_id: str | None = None  # the boot the shot was taken in (jobstore/age.py)
+    created_boot: float | None = None  # CLOCK_BOOTTIME at the shot
+    clock_ok: bool = True  # created_at was a synchronized wall time (or corrected since)
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> "JobRow":
@@ -60,6 +65,7 @@ class JobRow:
         err = d.pop("error_json")
         d["error"] = JobError.from_dict(json.loads(err)) if err else None
         d["status"] = JobStatus(d["status"])
+        d["clock_ok"] = bool(d["clock_ok"])
         return cls(**d)
 
 
@@ -88,13 +94,38 @@ class Ledger:
 
     # ------------------------------------------------------------------ writes
     def insert_pending(self, job_id: str, booth_id: str, style: str, created_at: float,
-                       created_iso: str, original_path: str, ai_path: str) -> None:
+                       created_iso: str, original_path: str, ai_path: str,
+                       stamp: BootStamp | None = None) -> None:
+        """`stamp`: the shot's boot and boot time (without one, created_at alone is trusted)."""
         with self._lock:
             self._db.execute(
                 "INSERT INTO jobs (job_id, booth_id, style, created_at, created_iso, status,"
-                " updated_at, original_path, ai_path) VALUES (?,?,?,?,?,?,?,?,?)",
+                " updated_at, original_path, ai_path, boot_id, created_boot, clock_ok)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (job_id, booth_id, style, created_at, created_iso, JobStatus.PENDING.value,
-                 created_at, original_path, ai_path))
+                 created_at, original_path, ai_path, stamp.boot_id if stamp else None,
+                 stamp.boot_time if stamp else None, int(stamp.clock_ok) if stamp else 1))
+
+    def correct_clock(self, boot_id: str, wall_now: float, boot_now: float) -> int:
+        """The clock is synchronized now: give jobs shot before that their true time back.
+
+        Shot in this boot: exact (now minus the boot time elapsed since the shot). Shot in an
+        earlier boot that never synchronized: at most as old as if that boot had ended at its
+        last shot and this one begun right after — an age never overstated, so a link never
+        expires early. Returns the rows corrected.
+        """
+        boot_start = wall_now - boot_now
+        with self._lock:
+            same = self._db.execute(
+                "UPDATE jobs SET created_at = ? - (? - created_boot), clock_ok = 1"
+                " WHERE clock_ok = 0 AND boot_id = ? AND created_boot IS NOT NULL",
+                (wall_now, boot_now, boot_id)).rowcount
+            earlier = self._db.execute(
+                "UPDATE jobs SET created_at = ? - ((SELECT MAX(j.created_boot) FROM jobs j"
+                " WHERE j.boot_id = jobs.boot_id) - created_boot), clock_ok = 1"
+                " WHERE clock_ok = 0 AND boot_id IS NOT ? AND created_boot IS NOT NULL",
+                (boot_start, boot_id)).rowcount
+        return same + earlier
 
     def mark_dispatched(self, job_id: str, at: float | None = None) -> None:
         """A (re-)publish of the job was handed to MQTT."""
@@ -162,11 +193,12 @@ class Ledger:
                           " ORDER BY created_at")
 
     def due_for_redispatch(self, now: float, redispatch_s: float) -> list[JobRow]:
-        """Sent jobs that no worker has started within `redispatch_s` of their last dispatch."""
+        """Sent jobs that no worker has started within `redispatch_s` of their last dispatch
+        (or whose last dispatch lies in the future: the clock went back)."""
         return self._many(
             "SELECT * FROM jobs WHERE status = 'pending' AND sent_at IS NOT NULL"
-            " AND COALESCE(last_dispatch, sent_at) <= ? ORDER BY created_at",
-            (now - redispatch_s,))
+            " AND (COALESCE(last_dispatch, sent_at) <= ? OR COALESCE(last_dispatch, sent_at) > ?)"
+            " ORDER BY created_at", (now - redispatch_s, now + redispatch_s))
 
     def unfinished(self) -> list[JobRow]:
         return self._many("SELECT * FROM jobs WHERE status IN ('pending','processing')"
@@ -180,9 +212,11 @@ class Ledger:
         return self._many("SELECT * FROM jobs WHERE created_at >= ? ORDER BY created_at DESC",
                           (start,))
 
-    def older_than(self, cutoff: float) -> list[JobRow]:
-        return self._many("SELECT * FROM jobs WHERE created_at < ? ORDER BY created_at",
-                          (cutoff,))
+    def older_than(self, cutoff: float, boot_id: str | None = None) -> list[JobRow]:
+        """Jobs with created_at before `cutoff`, plus every job of boot `boot_id` (their age
+        is measured in boot time, which a clock jump does not move)."""
+        return self._many("SELECT * FROM jobs WHERE created_at < ? OR boot_id = ?"
+                          " ORDER BY created_at", (cutoff, boot_id))
 
     def count(self) -> int:
         with self._lock:

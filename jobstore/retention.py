@@ -8,6 +8,10 @@ small JSON file in the data dir and retried on the next run. The cloud copies of
 (`[cloud]`) go with it: its `uploads` row is left without a job, and the share process's
 uploader deletes those objects from the bucket within seconds, retrying while offline
 (`share/uploader.py`).
+
+Ages come from jobstore/age.py, so a clock jump cannot make fresh photos look old. While the
+clock is not synchronized (no network time yet, `trust_clock` off) nothing is deleted at all;
+once it is, jobs shot before that get their true time back first (`Ledger.correct_clock`).
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from booth.clock import Clock, SystemClock
 from booth.config import Config
 from booth.fsutil import atomic_write
 from booth.mqtt import MqttConnection
 from booth.protocol import ProtocolError, Topics
+from jobstore.age import DAY_S, age_s
 from jobstore.ledger import Ledger, resolve_in_store
 
 log = logging.getLogger("jobstore.retention")
@@ -38,6 +44,8 @@ class RetentionReport:
     topics_cleared: int = 0
     clears_pending: int = 0  # retained messages still to clear (broker unreachable)
     errors: list[str] = field(default_factory=list)
+    clock_synchronized: bool = True  # False: nothing was deleted (the ages cannot be trusted)
+    rows_corrected: int = 0  # jobs shot before the clock was synchronized, given their time
 
 
 def _pending_path(cfg: Config) -> Path:
@@ -106,13 +114,30 @@ def _remove_empty_dirs(photos: Path, candidates: set[Path]) -> None:
             pass
 
 
+def _expired_rows(cfg: Config, ledger: Ledger, clock: Clock, report: RetentionReport) -> list:
+    if not clock.synchronized():
+        report.clock_synchronized = False
+        log.info("retention: the clock is not synchronized (no network time yet); nothing "
+                 "deleted")
+        return []
+    report.rows_corrected = ledger.correct_clock(clock.boot_id, clock.now(), clock.boot_now())
+    if report.rows_corrected:
+        log.info("retention: %d jobs shot before the clock was synchronized got their true "
+                 "time back", report.rows_corrected)
+    limit = cfg.retention_days * DAY_S
+    rows = ledger.older_than(clock.now() - limit, clock.boot_id)
+    return [r for r in rows if (a := age_s(r, clock)) is not None and a > limit]
+
+
 def run_retention(cfg: Config, ledger: Ledger, mqtt: MqttConnection | None = None, *,
-                  now: float | None = None, mqtt_timeout_s: float = 10.0) -> RetentionReport:
-    """Delete everything of jobs older than `cfg.retention_days`; safe to call at any time."""
-    now = time.time() if now is None else now
-    cutoff = now - cfg.retention_days * 86400
+                  now: float | None = None, clock: Clock | None = None,
+                  mqtt_timeout_s: float = 10.0) -> RetentionReport:
+    """Delete everything of jobs older than `cfg.retention_days`; safe to call at any time.
+    `now` fixes the wall time of the system clock; `clock` replaces it entirely (tests)."""
+    if clock is None:
+        clock = SystemClock(cfg.trust_clock, (lambda: now) if now is not None else None)
     report = RetentionReport()
-    old = ledger.older_than(cutoff)
+    old = _expired_rows(cfg, ledger, clock, report)
     emptied: set[Path] = set()
     done: list[str] = []
     for row in old:

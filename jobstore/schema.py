@@ -77,8 +77,20 @@ def _v2_uploads(db: sqlite3.Connection) -> None:
     _run(db, UPLOADS)
 
 
+
+def _v3_clock(db: sqlite3.Connection) -> None:
+    """Ages no clock jump can break (issue 13): the boot a job was shot in, CLOCK_BOOTTIME then,
+    and whether created_at was a synchronized wall time. Rows from before keep clock_ok = 1:
+    their wall time is all there is."""
+    _run(db, """
+ALTER TABLE jobs ADD COLUMN boot_id TEXT;
+ALTER TABLE jobs ADD COLUMN created_boot REAL;
+ALTER TABLE jobs ADD COLUMN clock_ok INTEGER NOT NULL DEFAULT 1
+""")
+
+
 # version n is reached by MIGRATIONS[n - 1]
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2_uploads]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2_uploads, _v3_clock]
 VERSION = len(MIGRATIONS)
 
 
@@ -103,6 +115,11 @@ def migrate(db: sqlite3.Connection) -> int:
     for target in range(found + 1, VERSION + 1):
         db.execute("BEGIN IMMEDIATE")
         try:
+            if version(db) >= target:
+                # The kiosk and the share server open the ledger at the same moment: the other
+                # one took this step between our first look and our write lock.
+                db.execute("COMMIT")
+                continue
             MIGRATIONS[target - 1](db)
             db.execute(f"PRAGMA user_version = {target}")
             db.execute("COMMIT")

@@ -25,12 +25,12 @@ import pygame
 from booth import sdnotify
 from booth.config import Config
 from kiosk.automation import Automation
-from kiosk.camera import Camera, CameraWatchdog, open_camera
+from kiosk.camera import Camera, CameraWatchdog, camera_watchdog
 from kiosk.context import BoothStatus, ScreenContext
 from kiosk.images import ImageStore
 from kiosk.input import QUIT, SHOOT, Action, InputMapper, open_gpio_button
 from kiosk.jobbook import JobBook
-from kiosk.machine import LIVE_PREVIEW, NO_NEW_SHOT, Event, ScreenMachine, ScreenName
+from kiosk.machine import LIVE_PREVIEW, NO_GUEST, NO_NEW_SHOT, Event, ScreenMachine, ScreenName
 from kiosk.pictures import Pictures
 from kiosk.pipeline import JobController, JobEvent, JobView
 from kiosk.screens import SCREENS
@@ -78,8 +78,7 @@ class KioskApp:
         elif isinstance(camera, Camera):
             self.camera = CameraWatchdog.around(camera, cfg.camera.frame_timeout_s, clock=clock)
         else:
-            self.camera = CameraWatchdog(lambda: open_camera(cfg), cfg.camera.frame_timeout_s,
-                                         clock=clock)
+            self.camera = camera_watchdog(cfg, clock=clock)  # issue 13: limit + health file
         self.camera.start()
         self.jobs = jobs or JobController(cfg).start()
         self._own_jobs = jobs is None
@@ -220,6 +219,8 @@ class KioskApp:
         pygame.display.flip()
         self.frames += 1
         self.automation.after_frame()
+        if self.screen.name in NO_GUEST:
+            self.camera.check_permanent_fault()  # exits (75) for systemd after a long stall
         sdnotify.watchdog()
 
     def run_for(self, frames: int) -> None:

@@ -61,6 +61,8 @@ TRANSITIONS: dict[ScreenName, dict[Event, ScreenName]] = {
 START = S.ATTRACT
 # Screens on which a new shot cannot start (the camera is busy or gone).
 NO_NEW_SHOT = frozenset({S.COUNTDOWN, S.FLASH, S.RECONNECTING})
+# Screens with no guest's photo on them: the kiosk may exit here for systemd to restart it.
+NO_GUEST = frozenset({S.ATTRACT, S.RECONNECTING})
 # Screens that show the live preview (and so drop to RECONNECTING when the camera is lost).
 LIVE_PREVIEW = frozenset({S.ATTRACT, S.COUNTDOWN})
 

@@ -8,6 +8,11 @@ Threads, so the frame loop never waits:
   the `pending` ledger row, then the publish (transactional outbox; the store thread marks the
   row sent when the broker acks).
 The UI reads `poll()` (a non-blocking drain of `JobEvent`s); headless callers use `wait_done()`.
+
+What the guest saw is what they get: the preview is the camera stream cover-cropped to the
+screen, so a shot from the kiosk is cropped to the screen's aspect ratio around its centre
+(`crop_to_aspect`) before it is stored. Each row also records the boot and boot time of the shot
+(booth/clock.py), so its link and its retention survive a clock jump.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from booth.clock import BootStamp, Clock, SystemClock, stamp
 from booth.config import Config
 from booth.fsutil import atomic_write
 from booth.images import encode_jpeg, fit_inside, shrink, sniff_image_type
@@ -42,6 +48,22 @@ log = logging.getLogger(__name__)
 MAX_RESULT_BYTES = 40_000_000
 CLOUD_POLL_S = 0.25  # how often the store thread looks for newly confirmed cloud links
 CRASH_ENV = "BOOTH_KIOSK_CRASH_AT"  # tests: SIGKILL ourselves at a named point (kill tests)
+
+
+def crop_to_aspect(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The largest centred part of `image` with the aspect ratio of `size` (w, h); no scaling,
+    so the shot keeps its full resolution. A view, not a copy."""
+    h, w = image.shape[:2]
+    tw, th = size
+    if tw <= 0 or th <= 0:
+        return image
+    if w * th > h * tw:  # too wide
+        nw = max(1, round(h * tw / th))
+        x = (w - nw) // 2
+        return image[:, x:x + nw]
+    nh = max(1, round(w * th / tw))
+    y = (h - nh) // 2
+    return image[y:y + nh, :]
 
 
 def _crash_point(name: str) -> None:
@@ -111,8 +133,10 @@ class JobController:
     """Captures, stores and publishes jobs and follows them to the end (no pygame)."""
 
     def __init__(self, cfg: Config, *, on_ready: Callable[[JobView], None] | None = None,
-                 clock: Callable[[], float] = time.time, client_suffix: str = "") -> None:
+                 clock: Callable[[], float] = time.time, client_suffix: str = "",
+                 booth_clock: Clock | None = None) -> None:
         self.cfg = cfg
+        self.booth_clock = booth_clock or SystemClock(cfg.trust_clock)
         self.data_dir = cfg.data_path
         self.ledger = Ledger(ledger_path(self.data_dir))
         # [cloud]: read-only; the share process uploads and confirms (jobstore/uploads.py)
@@ -182,15 +206,20 @@ class JobController:
     # ----------------------------------------------------------------- submitting
     def submit_capture(self, grab: Callable[[], np.ndarray], style: str,
                        display_size: tuple[int, int] | None = None) -> str:
-        """Take the shot with `grab` (blocking camera call) off the main thread; returns the id."""
+        """Take the shot with `grab` (blocking camera call) off the main thread; returns the id.
+        With `display_size` the shot is cropped to the screen's aspect ratio (the preview's
+        framing)."""
         job_id = new_job_id()
         style = style if style in self.cfg.styles else self.cfg.kiosk.default_style
         created = self.clock()
         self.events.put(JobEvent("created", JobView(job_id, style, created, JobStatus.PENDING)))
 
         def task() -> None:
+            when = stamp(self.booth_clock)  # here, not on the caller's (UI) thread
             try:
                 rgb = grab()
+                if display_size:
+                    rgb = np.ascontiguousarray(crop_to_aspect(rgb, display_size))
             except Exception as exc:
                 log.error("capture failed: %s", exc)
                 self.events.put(JobEvent("capture_failed", JobView(job_id, style, created,
@@ -203,7 +232,8 @@ class JobController:
                 self.events.put(JobEvent("captured", JobView(job_id, style, created,
                                                              JobStatus.PENDING),
                                          image=fit_inside(rgb, display_size)))
-            self._store_and_publish(job_id, style, created, rgb, encodes=encodes)
+            self._store_and_publish(job_id, style, created, rgb, encodes=encodes,
+                                    when=when)
 
         self._capture.submit(task)
         return job_id
@@ -234,7 +264,9 @@ class JobController:
         return f_orig, f_ai
 
     def _store_and_publish(self, job_id: str, style: str, created: float, rgb: np.ndarray,
-                           original: bytes | None = None, encodes: tuple | None = None) -> None:
+                           original: bytes | None = None, encodes: tuple | None = None,
+                           when: BootStamp | None = None) -> None:
+        when = when or stamp(self.booth_clock)
         folder = photo_dir(self.data_dir, created)
         orig_path = folder / f"{job_id}.jpg"
         ai_path = folder / f"{job_id}-ai.jpg"
@@ -247,7 +279,7 @@ class JobController:
             iso = utc_now_iso()
             self.ledger.insert_pending(job_id, self.booth, style, created, iso,
                                        str(orig_path.relative_to(self.data_dir)),
-                                       str(ai_path.relative_to(self.data_dir)))
+                                       str(ai_path.relative_to(self.data_dir)), stamp=when)
         except Exception as exc:  # disk full, encoder failure: the guest gets an error screen
             storage = isinstance(exc, (OSError, sqlite3.Error))
             log.error("storing shot %s failed (%s): %s", job_id,
@@ -391,6 +423,7 @@ class JobController:
 
     def _recover(self) -> None:
         """On start: re-publish jobs the broker never acknowledged; tell the UI what is open."""
+        self.booth_clock.synchronized()  # the first check may run timedatectl: not in a shot
         for row in self.ledger.unsent():
             self._republish(row, "not acknowledged before the last shutdown")
         for row in self.ledger.unfinished():

@@ -2,8 +2,9 @@
 
 Why a module of its own: this is the one place that decides what a client may download. A token
 is checked against a strict pattern before it reaches SQL, the job must be completed with a
-result, not older than the retention period, and its file must resolve inside the data dir.
-Nothing a client sends ever becomes part of a file path.
+result, not older than the retention period (an age no clock jump can change: jobstore/age.py),
+and its file must resolve inside the data dir. Nothing a client sends ever becomes part of a file
+path.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from booth.clock import Clock, SystemClock
+from jobstore.age import expired
 from jobstore.ledger import JobRow, Ledger, resolve_in_store
 from jobstore.links import valid_token
 
@@ -32,12 +35,22 @@ class SharedPhoto:
     created_at: float
 
 
-def is_expired(row: JobRow, retention_days: float, now: float | None = None) -> bool:
+_SYSTEM_CLOCK: SystemClock | None = None
+
+
+def system_clock() -> SystemClock:
+    global _SYSTEM_CLOCK
+    if _SYSTEM_CLOCK is None:
+        _SYSTEM_CLOCK = SystemClock()
+    return _SYSTEM_CLOCK
+
+
+def is_expired(row: JobRow, retention_days: float, clock: Clock | None = None) -> bool:
     """Older than the retention period: treated as gone even before retention deletes it."""
-    return row.created_at < (now if now is not None else time.time()) - retention_days * 86400
+    return expired(row, retention_days, clock or system_clock())
 
 
-def servable(row: JobRow | None, retention_days: float, now: float | None = None) -> bool:
+def servable(row: JobRow | None, retention_days: float, clock: Clock | None = None) -> bool:
     """A finished picture: the kiosk stored the result (which is what issues the token).
 
     Deliberately the same rule as the kiosk's result screen (a stored result is ready), so a QR
@@ -45,7 +58,7 @@ def servable(row: JobRow | None, retention_days: float, now: float | None = None
     are pending or processing without a result have no token at all.
     """
     return (row is not None and bool(row.result_path) and bool(row.token)
-            and not is_expired(row, retention_days, now))
+            and not is_expired(row, retention_days, clock))
 
 
 def day_start(ts: float) -> float:
@@ -57,19 +70,21 @@ def day_start(ts: float) -> float:
 class PhotoLookup:
     """Resolves tokens for the server; caches the (immutable) download file names."""
 
-    def __init__(self, ledger: Ledger, data_dir: str | Path, retention_days: float) -> None:
+    def __init__(self, ledger: Ledger, data_dir: str | Path, retention_days: float,
+                 clock: Clock | None = None) -> None:
         self.ledger = ledger
+        self.clock = clock or system_clock()
         self.data_dir = Path(data_dir)
         self.retention_days = retention_days
         self._names: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
 
-    def find(self, token: str, now: float | None = None) -> SharedPhoto | None:
+    def find(self, token: str) -> SharedPhoto | None:
         """The downloadable result for `token`, or None (unknown, expired, not finished, gone)."""
         if not valid_token(token):
             return None
         row = self.ledger.by_token(token)
-        if not servable(row, self.retention_days, now):
+        if not servable(row, self.retention_days, self.clock):
             return None
         assert row is not None and row.result_path is not None
         path = resolve_in_store(self.data_dir, row.result_path)

@@ -30,6 +30,7 @@ from jobstore.ledger import Ledger, ledger_path, resolve_in_store
 from share import pages
 from booth.qr import qr_svg
 from jobstore.links import PHOTO_PATH, public_base_url, share_url
+from booth.clock import Clock, SystemClock
 from share.lookup import PhotoLookup, day_start, servable
 from share.portal import add_portal_routes
 from jobstore.retention import run_retention
@@ -234,7 +235,7 @@ async def admin(request: web.Request) -> web.Response:
     base = public_base_url(cfg)
     rows = []
     for r in request.app[LEDGER].since(day_start(now)):
-        ok = servable(r, cfg.retention_days, now)
+        ok = servable(r, cfg.retention_days, request.app[LOOKUP].clock)
         rows.append(pages.AdminRow(
             job_id=r.job_id, created_at=r.created_at, status=r.status.value, style=r.style,
             effect=r.effect, error=r.error.message if r.error else None,
@@ -252,7 +253,7 @@ def _admin_job(request: web.Request) -> Any:
     if not JOB_ID_RE.match(job_id):
         raise web.HTTPNotFound()
     row = request.app[LEDGER].get(job_id)
-    if not servable(row, request.app[CFG].retention_days):
+    if not servable(row, request.app[CFG].retention_days, request.app[LOOKUP].clock):
         raise web.HTTPNotFound()
     return row
 
@@ -286,7 +287,8 @@ async def _retention_loop(app: web.Application, every_s: float, first_delay_s: f
     while True:
         try:
             report = await loop.run_in_executor(
-                None, functools.partial(run_retention, cfg, ledger, mqtt))
+                None, functools.partial(run_retention, cfg, ledger, mqtt,
+                                        clock=app[LOOKUP].clock))
             app[THUMBS].forget(report.job_ids)
         except Exception:
             log.exception("share: retention run failed; trying again later")
@@ -296,7 +298,7 @@ async def _retention_loop(app: web.Application, every_s: float, first_delay_s: f
 # ---------------------------------------------------------------------------- the app
 def make_app(cfg: Config, *, ledger: Ledger | None = None, mqtt: MqttConnection | None = None,
              retention_every_s: float | None = None,
-             retention_first_delay_s: float = 5.0) -> web.Application:
+             retention_first_delay_s: float = 5.0, clock: Clock | None = None) -> web.Application:
     """The share app. Opens the ledger in the data dir unless one is given (closed on cleanup).
 
     With `retention_every_s` the app runs retention periodically while it serves.
@@ -306,7 +308,8 @@ def make_app(cfg: Config, *, ledger: Ledger | None = None, mqtt: MqttConnection 
     led = ledger if ledger is not None else Ledger(ledger_path(cfg.data_dir))
     app[CFG] = cfg
     app[LEDGER] = led
-    app[LOOKUP] = PhotoLookup(led, cfg.data_dir, cfg.retention_days)
+    app[LOOKUP] = PhotoLookup(led, cfg.data_dir, cfg.retention_days,
+                              clock or SystemClock(cfg.trust_clock))
     app[THUMBS] = ThumbCache()
     app[AUTH] = {}
     app[MQTT] = mqtt

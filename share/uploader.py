@@ -25,6 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from booth.clock import SystemClock
 from booth.config import Config
 from jobstore.ledger import Ledger, ledger_path, resolve_in_store
 from jobstore.uploads import Upload, Uploads
@@ -66,7 +67,8 @@ class Uploader:
         path = ledger_path(cfg.data_dir)
         self.queue = Uploads(path)
         self.ledger = Ledger(path)
-        self.lookup = PhotoLookup(self.ledger, cfg.data_dir, cfg.retention_days)
+        self.lookup = PhotoLookup(self.ledger, cfg.data_dir, cfg.retention_days,
+                                  SystemClock(cfg.trust_clock))
         self.status = UploaderState()
         self._bucket: Bucket | None = None
         self._pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="upload")
@@ -173,7 +175,7 @@ class Uploader:
         row = self.ledger.get(u.job_id)
         now = self.clock()
         if row is None or row.result_path is None or \
-                is_expired(row, self.cfg.retention_days, now):
+                is_expired(row, self.cfg.retention_days, self.lookup.clock):
             return False  # retention is removing it; the orphan sweep deletes any objects
         path = resolve_in_store(self.cfg.data_dir, row.result_path)
         if path is None:

@@ -2,8 +2,8 @@
 
 from kiosk.camera.base import Camera, CameraError, Frame
 from kiosk.camera.filecam import FileCamera
-from kiosk.camera.probe import doctor_probe, open_camera
+from kiosk.camera.probe import camera_watchdog, doctor_probe, open_camera
 from kiosk.camera.watchdog import CameraWatchdog
 
-__all__ = ["Camera", "CameraError", "Frame", "FileCamera", "CameraWatchdog", "doctor_probe",
-           "open_camera"]
+__all__ = ["Camera", "CameraError", "Frame", "FileCamera", "CameraWatchdog", "camera_watchdog",
+           "doctor_probe", "open_camera"]

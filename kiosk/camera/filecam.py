@@ -28,14 +28,14 @@ class FileCamera(Camera):
 
     def __init__(self, folder: str | Path | None = None,
                  preview_size: tuple[int, int] = (1280, 720), fps: float = 30.0,
-                 hold_s: float = 4.0) -> None:
-        super().__init__(preview_size)
+                 hold_s: float = 4.0, rotation: int = 0) -> None:
+        super().__init__(preview_size, rotation)
         self.folder = Path(folder) if folder else SAMPLES
         self.fps = fps
         self.hold_s = hold_s
         self._images: list[Path] = []
         self._index = -1
-        self._still: np.ndarray | None = None
+        self._full: np.ndarray | None = None
         self._preview: np.ndarray | None = None
         self._shown_at = 0.0
         self._next = 0.0
@@ -58,7 +58,7 @@ class FileCamera(Camera):
                 still = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
                 preview = fit_cover(still, self.preview_size)
                 with self._lock:
-                    self._still = still
+                    self._full = still
                     self._preview = preview
                 self._shown_at = time.monotonic()
                 return
@@ -77,9 +77,9 @@ class FileCamera(Camera):
         with self._lock:
             return self._preview
 
-    def capture_still(self) -> np.ndarray:
+    def _still(self) -> np.ndarray:
         with self._lock:
-            still = self._still
+            still = self._full
         if still is None:
             raise CameraError("file camera: not started")
         return still.copy()

@@ -1,4 +1,7 @@
-"""A USB webcam through OpenCV's VideoCapture (by index). OpenCV delivers BGR; we hand out RGB."""
+"""A USB webcam through OpenCV's VideoCapture (by index). OpenCV delivers BGR; we hand out RGB.
+
+A webcam has no separate still mode: the latest full frame is the shot (the base class default).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ from kiosk.camera.base import Camera, CameraError
 class OpenCvCamera(Camera):
     name = "opencv"
 
-    def __init__(self, index: int = 0, preview_size: tuple[int, int] = (1280, 720)) -> None:
-        super().__init__(preview_size)
+    def __init__(self, index: int = 0, preview_size: tuple[int, int] = (1280, 720),
+                 rotation: int = 0) -> None:
+        super().__init__(preview_size, rotation)
         self.index = index
         self._cap: cv2.VideoCapture | None = None
 
@@ -37,10 +41,6 @@ class OpenCvCamera(Camera):
         if not ok or frame is None:
             raise CameraError(f"opencv: webcam {self.index} stopped delivering frames")
         return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-
-    def capture_still(self) -> np.ndarray:
-        # A webcam has no separate still mode: the latest full frame is the shot.
-        return super().capture_still()
 
     def _close(self) -> None:
         if self._cap is not None:

@@ -207,6 +207,7 @@ def test_wrong_credentials_are_named_and_the_lan_link_still_works(
 
 def test_retention_deletes_the_cloud_copies(cloud_config, s3, worker):
     cfg = cloud_config()
+    cfg.trust_clock = True  # this VM's clock never says "synchronized": retention would wait
     ctrl = JobController(cfg).start()
     up = Uploader(cfg).start()
     try:
@@ -215,9 +216,10 @@ def test_retention_deletes_the_cloud_copies(cloud_config, s3, worker):
         assert poll(lambda: len(s3.objects()) == 4, 10)
         ledger = Ledger(ledger_path(cfg.data_dir))
         try:
-            # `new` is kept: move `old` back in time past retention_days
-            ledger._db.execute("UPDATE jobs SET created_at = created_at - 8 * 86400 "
-                               "WHERE job_id = ?", (old,))
+            # `new` is kept: move `old` back in time past retention_days (in wall and boot time)
+            ledger._db.execute("UPDATE jobs SET created_at = created_at - 8 * 86400, "
+                               "created_boot = created_boot - 8 * 86400 WHERE job_id = ?",
+                               (old,))
             report = run_retention(cfg, ledger)
         finally:
             ledger.close()

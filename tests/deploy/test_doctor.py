@@ -77,6 +77,44 @@ def test_camera_device_present_is_ok_and_file_camera_warns(cfg_of, tmp_path):
     assert f.level == WARN and "sample photos" in f.found
 
 
+def test_camera_held_by_the_running_kiosk_is_asked_not_opened(cfg_of, tmp_path):
+    """The kiosk holds the camera (it opens for one process only): the doctor reads the
+    kiosk's health file instead of reporting a false failure — and trusts it only while the
+    process that wrote it runs on this boot."""
+    import dataclasses
+    import json
+
+    from booth.clock import boot_id
+    from kiosk.camera.health import CameraHealth, health_path
+
+    cfg = cfg_of()
+    path = health_path(cfg.data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def kiosk_says(**kw) -> None:
+        base = CameraHealth(pid=os.getpid(), boot_id=boot_id(), state="live",
+                            backend="picamera2", fault=None, trouble_s=0.0, restarts=0)
+        path.write_text(json.dumps(dataclasses.asdict(dataclasses.replace(base, **kw))))
+
+    probe = Probe(dev=fake_dev(tmp_path), run=NO_CMD)
+    kiosk_says()
+    live = doctor.check_camera(cfg, probe)
+    assert live.level == OK and f"kiosk (pid {os.getpid()}) has the picamera2 camera live" \
+        in live.found
+    kiosk_says(state="reconnecting", backend=None, restarts=4, trouble_s=31.0,
+               fault="cannot open: no camera works (picamera2 cannot be imported: ValueError: "
+                     "numpy.dtype size changed, may indicate binary incompatibility)")
+    broken = doctor.check_camera(cfg, probe)
+    assert broken.level == FAIL and "numpy.dtype size changed" in broken.found
+    assert "deploy/install.sh" in broken.fix and "numpy" in broken.fix
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    kiosk_says(pid=gone.pid)  # a kiosk that is no more: probe the camera as usual
+    assert doctor.check_camera(cfg, probe).found.startswith("no camera:")
+    kiosk_says(boot_id="another-boot")  # written before a reboot: stale
+    assert doctor.check_camera(cfg, probe).found.startswith("no camera:")
+
+
 def test_camera_on_this_machine_is_what_is_true(cfg_of):
     """The real probe (the kiosk's, when installed): this machine has a camera only if it has a
     /dev/video* device or picamera2."""
@@ -220,12 +258,32 @@ def test_disk_fails_and_warns_below_the_limits(cfg_of, monkeypatch):
 def test_clock_in_the_past_fails_and_unsynced_warns(cfg_of):
     old = doctor.check_clock(cfg_of(), Probe(now=lambda: datetime(1970, 1, 1, tzinfo=timezone.utc)))
     assert old.level == FAIL and "1970-01-01" in old.found and "timedatectl" in old.fix
-    unsynced = doctor.check_clock(cfg_of(), Probe(run=lambda argv: "no\n"))
+    unsynced = doctor.check_clock(cfg_of(), Probe(synchronized=lambda: False))
     assert unsynced.level == WARN and "not NTP synchronised" in unsynced.found
-    synced = doctor.check_clock(cfg_of(), Probe(run=lambda argv: "yes\n"))
+    assert "retention deletes nothing" in unsynced.found
+    trusted = doctor.check_clock(cfg_of("trust_clock = true\n"), Probe(synchronized=lambda: False))
+    assert trusted.level == OK and "trust_clock" in trusted.found
+    synced = doctor.check_clock(cfg_of(), Probe(synchronized=lambda: True))
     assert synced.level == OK
-    unknown = doctor.check_clock(cfg_of(), Probe(run=lambda argv: None))
+    unknown = doctor.check_clock(cfg_of(), Probe(synchronized=lambda: None))
     assert unknown.level == OK and "unknown" in unknown.found
+
+
+def test_an_unsynchronized_clock_before_the_install_fails_with_the_fix(cfg_of):
+    """A Pi 4 at an offline event: the clock restarts weeks behind the day it was installed."""
+    installed = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc).timestamp()
+    behind = lambda: datetime(2026, 10, 30, 12, 0, tzinfo=timezone.utc)  # noqa: E731
+    c = doctor.check_clock(cfg_of(), Probe(now=behind, synchronized=lambda: False,
+                                           install_time=lambda: installed))
+    assert c.level == FAIL and "before this booth was installed (2026-11-20" in c.found
+    assert "timedatectl set-ntp true" in c.fix and "RTC battery" in c.fix
+    synced = doctor.check_clock(cfg_of(), Probe(now=behind, synchronized=lambda: True,
+                                                install_time=lambda: installed))
+    assert synced.level == OK  # network time says so: the install stamp was the wrong one
+    later = doctor.check_clock(cfg_of(), Probe(
+        now=lambda: datetime(2026, 11, 24, tzinfo=timezone.utc), synchronized=lambda: False,
+        install_time=lambda: installed))
+    assert later.level == WARN
 
 
 # ----------------------------------------------------------------------------- share URL

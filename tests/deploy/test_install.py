@@ -227,3 +227,55 @@ def test_venv_with_system_site_packages_and_the_project(tmp_path):
     assert "changed: installed the project into /opt/booth/venv" in third.stdout, third.stdout
     assert any(p.read_text().endswith("# new\n")
                for p in venv.glob("lib/python3*/site-packages/appliance/cli.py"))
+
+
+def test_desktop_image_boots_to_the_console_unless_kept(tmp_path):
+    """A desktop image (display-manager enabled, graphical default target, as systemd records
+    them under /etc/systemd/system): the boot target becomes the console; --keep-desktop warns."""
+    root = tmp_path / "root"
+    units = root / "etc/systemd/system"
+    units.mkdir(parents=True)
+    (units / "display-manager.service").symlink_to("/lib/systemd/system/lightdm.service")
+    (units / "default.target").symlink_to("/lib/systemd/system/graphical.target")
+    out = run_install(root, "--booth-id", "b1").stdout
+    assert "dry: would run: systemctl set-default multi-user.target" in out
+    assert "the desktop no longer starts at boot" in out and "--keep-desktop" in out
+    kept = run_install(root, "--booth-id", "b1", "--keep-desktop").stdout
+    assert "would run: systemctl set-default" not in kept
+    assert "--keep-desktop: the desktop keeps the screen" in kept
+    (units / "default.target").unlink()
+    (units / "default.target").symlink_to("/lib/systemd/system/multi-user.target")
+    again = run_install(root, "--booth-id", "b1").stdout
+    assert "would run: systemctl set-default" not in again  # already the console
+    lite = run_install(tmp_path / "lite", "--booth-id", "b1").stdout
+    assert "would run: systemctl set-default" not in lite  # no desktop at all
+
+
+def test_run_from_tty1_does_not_start_the_kiosk_now(tmp_path):
+    """The kiosk takes tty1 (Conflicts=getty@tty1): started from a tty1 login it would end the
+    session running the install."""
+    env = {**os.environ, "BOOTH_INSTALL_TTY": "/dev/tty1"}
+    out = subprocess.run(["bash", str(INSTALL), "--root", str(tmp_path / "root"), "--booth-id",
+                          "b1"], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "run from tty1, which the kiosk takes over: not starting booth-kiosk now" in out.stdout
+    assert "dry: would run: systemctl restart booth-worker booth-share\n" in out.stdout
+    assert "dry: would run: systemctl enable --quiet mosquitto booth-worker booth-share " \
+           "booth-kiosk" in out.stdout  # it still starts at the next boot
+    ssh = run_install(tmp_path / "root2", "--booth-id", "b1").stdout
+    assert "dry: would run: systemctl restart booth-worker booth-share booth-kiosk" in ssh
+
+
+def test_a_bare_system_gets_mesa_for_kmsdrm(tmp_path):
+    """Raspberry Pi OS Lite has no Mesa: SDL's KMSDRM needs its GBM/EGL drivers."""
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    (stubs / "dpkg-query").write_text("#!/bin/sh\nexit 1\n")  # nothing is installed
+    (stubs / "dpkg-query").chmod(0o755)
+    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}"}
+    out = subprocess.run(["bash", str(INSTALL), "--root", str(tmp_path / "root"), "--booth-id",
+                          "b1", "--pi"], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    wanted = next(ln for ln in out.stdout.splitlines() if "Debian packages to install" in ln)
+    for pkg in ("libgbm1", "libegl1", "libgl1-mesa-dri", "libegl-mesa0", "python3-picamera2"):
+        assert pkg in wanted.split(), wanted

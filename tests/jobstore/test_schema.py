@@ -116,6 +116,30 @@ def test_version_2_adds_the_upload_queue_to_an_old_ledger(tmp_path):
     finally:
         queue.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
     assert db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 4
     db.close()
+
+
+def test_two_processes_upgrading_at_once(tmp_path, monkeypatch):
+    """The kiosk and the share server start together: both see the old version, one takes the
+    write lock and upgrades, the other must then skip the steps instead of repeating them."""
+    path = tmp_path / "l.sqlite"
+    _old_ledger(path, 2)
+    first = sqlite3.connect(path, isolation_level=None)
+    second = sqlite3.connect(path, isolation_level=None)
+    real = schema.version
+    stale = iter([1])  # what `second` read before `first` upgraded
+
+    def version(db):
+        if db is second:
+            return next(stale, None) or real(db)
+        return real(db)
+
+    schema.migrate(first)
+    monkeypatch.setattr(schema, "version", version)
+    assert schema.migrate(second) == 1  # no "duplicate column" from a repeated step
+    assert real(second) == schema.VERSION
+    assert second.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 2
+    first.close()
+    second.close()

@@ -14,81 +14,27 @@ from kiosk.camera.probe import doctor_probe, open_camera
 from tests.kiosk.helpers import FIXTURES, poll
 
 
-class StandInPicamera2:
-    """The Picamera2 methods the backend uses; BGR888 arrays are R,G,B like the real one."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-        self.config = None
-
-    def create_preview_configuration(self, main):
-        self.calls.append("preview_config")
-        return {"kind": "preview", **main}
-
-    def create_still_configuration(self, main=None):
-        return {"kind": "still", "size": (4056, 3040), **(main or {})}
-
-    def configure(self, config):
-        self.config = config
-
-    def start(self):
-        self.calls.append("start")
-
-    def capture_array(self):
-        w, h = self.config["size"]
-        a = np.zeros((h, w, 3), np.uint8)
-        a[:, :, 0] = 200  # red in channel 0: BGR888 memory order is R,G,B in numpy
-        time.sleep(0.01)
-        return a
-
-    def switch_mode_and_capture_array(self, config):
-        self.calls.append("switch_mode")
-        w, h = config["size"]
-        a = np.zeros((h, w, 4), np.uint8)  # XBGR8888-like padding is dropped
-        a[:, :, 0] = 200
-        return a
-
-    def stop(self):
-        self.calls.append("stop")
-
-    def close(self):
-        self.calls.append("close")
-
-
-def test_picamera2_backend_against_stand_in():
-    stand_in = StandInPicamera2()
-    cam = PiCamera((640, 480), factory=lambda: stand_in).start()
-    try:
-        assert poll(lambda: cam.latest() is not None, 5)
-        frame = cam.latest().image
-        assert frame.shape == (480, 640, 3) and frame[0, 0, 0] == 200 and frame[0, 0, 2] == 0
-        assert stand_in.config["format"] == "BGR888"
-        still = cam.capture_still()
-        assert still.shape == (3040, 4056, 3) and still[0, 0, 0] == 200
-        assert "switch_mode" in stand_in.calls
-    finally:
-        cam.stop()
-    assert "close" in stand_in.calls
-
-
 def test_picamera2_missing_is_a_camera_error():
-    def factory():
-        raise ImportError("No module named 'picamera2'")
-    with pytest.raises(CameraError, match="picamera2"):
-        PiCamera(factory=factory).start()
+    """Off a Pi picamera2 cannot be imported: the error says so, with the import's own words."""
+    with pytest.raises(CameraError, match="picamera2 cannot be imported: ModuleNotFoundError"):
+        PiCamera().start()
 
 
-def test_probe_falls_back_to_the_file_camera(kiosk_config):
+def test_auto_never_falls_back_to_the_file_camera(kiosk_config):
     cfg = kiosk_config()
     cfg.camera.backend = "auto"
     cfg.camera.index = 15  # no webcam there
+    with pytest.raises(CameraError) as failed:
+        open_camera(cfg)
+    assert "picamera2" in str(failed.value) and "opencv" in str(failed.value)
+    assert "file" not in str(failed.value)
+    assert doctor_probe(cfg) is None
+    cfg.camera.backend = "file"  # asked for: the file camera
     cam = open_camera(cfg)
     try:
         assert cam.name == "file"
     finally:
         cam.stop()
-    assert doctor_probe(cfg) is None  # auto: a fallback to the demo camera is no camera
-    cfg.camera.backend = "file"
     assert "file" in doctor_probe(cfg)
     cfg.camera.backend = "opencv"
     with pytest.raises(CameraError, match="opencv"):
@@ -180,3 +126,61 @@ def test_app_shows_reconnecting_then_recovers(kiosk_config, make_app):
     assert not app.request_shot()  # no countdown without a camera
     assert poll(lambda: app.screen.name == "attract", 15, step=app.step)
     assert app.failures == 0
+
+
+BROKEN_PICAMERA2 = '''"""Raspberry Pi OS Bookworm's picamera2 in a venv whose numpy is 2.x: its simplejpeg import."""
+raise ValueError("numpy.dtype size changed, may indicate binary incompatibility. "
+                 "Expected 96 from C header, got 88 from PyObject")
+'''
+
+
+@pytest.mark.slow
+def test_a_pi_whose_picamera2_fails_gets_the_reconnecting_screen_then_a_restart(tmp_path,
+                                                                              broker):
+    """The real `booth kiosk` with camera.backend = auto on a "Pi" whose picamera2 import fails
+    (as on Bookworm with a mismatched numpy): "Camera reconnecting…", never the sample photos,
+    the reason at ERROR, and after camera.restart_limit_s an exit for systemd."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from kiosk.camera.health import health_path, read_health
+    from kiosk.camera.watchdog import EXIT_CAMERA_STUCK
+    from tests.kiosk.helpers import ROOT, kiosk_toml
+
+    fake = tmp_path / "os-packages" / "picamera2"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(BROKEN_PICAMERA2)
+    conf = tmp_path / "booth.toml"
+    conf.write_text(kiosk_toml().replace('backend = "file"', 'backend = "auto"\nindex = 15\n'
+                                         'restart_limit_s = 4'))
+    control = tmp_path / "control"
+    control.mkdir()
+    data = tmp_path / "data"
+    env = dict(os.environ, BOOTH_MQTT_URL=broker.url, BOOTH_DATA_DIR=str(data),
+               BOOTH_ID="testbooth", SDL_VIDEODRIVER="dummy",
+               PYTHONPATH=f"{fake.parent}{os.pathsep}{ROOT}")
+    proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "kiosk", "--config",
+                             str(conf), "--size", "800x480", "--control-dir", str(control)],
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        def state() -> dict:
+            try:
+                return json.loads((control / "state.json").read_text())
+            except (OSError, ValueError):
+                return {}
+        assert poll(lambda: state().get("screen") == "reconnecting", 30)
+        assert state()["camera"] == "reconnecting"
+        health = read_health(health_path(data))
+        assert health is not None and health.alive() and health.backend is None
+        assert "numpy.dtype size changed" in health.fault
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == EXIT_CAMERA_STUCK, out[-3000:]
+    assert "ERROR" in out and "numpy.dtype size changed" in out
+    assert "camera: using file" not in out and "live (file)" not in out

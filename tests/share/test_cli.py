@@ -30,7 +30,7 @@ def _get(url: str) -> int:
 
 
 def test_booth_share_process(make_config, broker, tmp_path):
-    cfg = make_config("retention_days = 2\n")
+    cfg = make_config("retention_days = 2\ntrust_clock = true\n")
     ledger = Ledger(ledger_path(cfg.data_dir))
     mqtt = MqttConnection(cfg.mqtt.url, "test-cli-publisher").start()
     proc = None
@@ -44,7 +44,8 @@ def test_booth_share_process(make_config, broker, tmp_path):
         seen: list[tuple[str, bytes]] = []
         port = free_port()
         conf = tmp_path / "share.toml"
-        conf.write_text(f'retention_days = 2\n[share]\nhost = "127.0.0.1"\nport = {port}\n'
+        conf.write_text(f'retention_days = 2\ntrust_clock = true\n'
+                        f'[share]\nhost = "127.0.0.1"\nport = {port}\n'
                         'public_url = "http://photos.test"\n')
         env = dict(os.environ, BOOTH_MQTT_URL=broker.url, BOOTH_DATA_DIR=str(cfg.data_dir),
                    BOOTH_ID=cfg.booth_id, PYTHONPATH=str(ROOT))

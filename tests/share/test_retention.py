@@ -57,7 +57,7 @@ def _setup(cfg, ledger):
 
 
 def test_retention_removes_exactly_the_old_jobs(make_config, broker):
-    cfg = make_config("retention_days = 7\n")
+    cfg = make_config("retention_days = 7\ntrust_clock = true\n")
     ledger = Ledger(ledger_path(cfg.data_dir))
     mqtt = MqttConnection(cfg.mqtt.url, "test-retention").start()
     try:
@@ -99,7 +99,7 @@ def test_retention_removes_exactly_the_old_jobs(make_config, broker):
 
 
 def test_retention_with_broker_down_deletes_anyway_and_clears_later(make_config, broker):
-    cfg = make_config("retention_days = 7\n")
+    cfg = make_config("retention_days = 7\ntrust_clock = true\n")
     ledger = Ledger(ledger_path(cfg.data_dir))
     mqtt = MqttConnection(cfg.mqtt.url, "test-retention-down", reconnect_max_s=1.0).start()
     try:
@@ -131,7 +131,7 @@ def test_retention_with_broker_down_deletes_anyway_and_clears_later(make_config,
 
 
 def test_retention_without_mqtt_still_deletes(share_cfg):
-    cfg = share_cfg("retention_days = 1\n")
+    cfg = share_cfg("retention_days = 1\ntrust_clock = true\n")
     ledger = Ledger(ledger_path(cfg.data_dir))
     try:
         old = add_job(cfg, ledger, created_at=time.time() - 2 * DAY)
@@ -145,7 +145,7 @@ def test_retention_without_mqtt_still_deletes(share_cfg):
 
 
 def test_retention_never_deletes_outside_the_data_dir(share_cfg, tmp_path):
-    cfg = share_cfg("retention_days = 1\n")
+    cfg = share_cfg("retention_days = 1\ntrust_clock = true\n")
     ledger = Ledger(ledger_path(cfg.data_dir))
     try:
         victim = tmp_path / "victim.jpg"
@@ -161,7 +161,7 @@ def test_retention_never_deletes_outside_the_data_dir(share_cfg, tmp_path):
 
 
 def test_share_app_runs_retention_periodically(make_config, serve):
-    cfg = make_config("retention_days = 3\n")
+    cfg = make_config("retention_days = 3\ntrust_clock = true\n")
     ledger = Ledger(ledger_path(cfg.data_dir))
     try:
         old = add_job(cfg, ledger, created_at=time.time() - 4 * DAY)

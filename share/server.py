@@ -26,7 +26,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from booth.config import Config
 from booth.mqtt import MqttConnection
 from booth.protocol import JOB_ID_RE
-from jobstore.ledger import Ledger, ledger_path, resolve_in_store
+from jobstore.ledger import Ledger, resolve_in_store
+from jobstore.recovery import open_ledger
 from share import pages
 from booth.qr import qr_svg
 from jobstore.links import PHOTO_PATH, public_base_url, share_url
@@ -302,7 +303,7 @@ def make_app(cfg: Config, *, ledger: Ledger | None = None, mqtt: MqttConnection 
     """
     app = web.Application(middlewares=[error_pages], client_max_size=64 * 1024)
     own_ledger = ledger is None
-    led = ledger if ledger is not None else Ledger(ledger_path(cfg.data_dir))
+    led = ledger if ledger is not None else open_ledger(cfg, broker=mqtt is not None)
     app[CFG] = cfg
     app[LEDGER] = led
     app[LOOKUP] = PhotoLookup(led, cfg.data_dir, cfg.retention_days)

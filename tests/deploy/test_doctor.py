@@ -269,7 +269,7 @@ def test_doctor_on_this_machine_exit_code_matches(tmp_path, secured_broker):
     assert lines["clock"] in ("ok", "warn")
     any_fail = any(v == "fail" for v in lines.values())
     assert out.returncode == (1 if any_fail else 0), out.stdout
-    assert len(lines) == 7
+    assert len(lines) == len(doctor.BOOTH_CHECKS)
     # What is true here: no camera device and no display unless this machine has them.
     import glob
     if not glob.glob("/dev/video*"):

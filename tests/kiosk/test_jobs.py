@@ -11,6 +11,7 @@ from booth.protocol import JobStatus, Status
 from kiosk.pipeline import JobController
 from jobstore.ledger import Ledger, ledger_path
 from tests.kiosk.helpers import FIXTURES, poll, result_jpeg
+from tests.support.bombs import png_bomb
 
 PORTRAIT = (FIXTURES / "portrait.jpg").read_bytes()
 
@@ -55,10 +56,12 @@ def test_headless_pipeline_from_a_jpeg(kiosk_config, controllers, worker):
 
 def test_bad_photo_is_refused_clearly(kiosk_config, controllers):
     jobs = controllers(kiosk_config())
-    with pytest.raises(ValueError, match="not a JPEG or PNG"):
+    with pytest.raises(ValueError, match="neither a JPEG nor a PNG"):
         jobs.submit_jpeg(b"hello")
-    with pytest.raises(ValueError, match="cannot be decoded"):
+    with pytest.raises(ValueError, match="cannot be used: JPEG header is corrupt"):
         jobs.submit_jpeg(b"\xff\xd8\xff" + b"\x00" * 100)
+    with pytest.raises(ValueError, match="20000×20000 = 400 megapixels"):
+        jobs.submit_jpeg(png_bomb(20000, 20000))
     assert jobs.ledger.count() == 0
 
 

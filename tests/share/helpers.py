@@ -16,6 +16,8 @@ from aiohttp import web
 from booth.config import Config
 from booth.protocol import Effect, JobStatus, Status, new_job_id
 from jobstore.ledger import Ledger, photo_dir
+from jobstore.links import new_token
+from jobstore.names import ai_name, original_name, result_name
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTRAIT = ROOT / "tests" / "fixtures" / "portrait.jpg"
@@ -39,8 +41,8 @@ def add_job(cfg: Config, ledger: Ledger, *, created_at: float | None = None,
     job_id = new_job_id()
     folder = photo_dir(cfg.data_dir, created_at)
     folder.mkdir(parents=True, exist_ok=True)
-    original = folder / f"{job_id}-original.jpg"
-    ai_copy = folder / f"{job_id}-ai.jpg"
+    original = folder / original_name(job_id)
+    ai_copy = folder / ai_name(job_id)
     shutil.copyfile(NO_FACE, original)
     shutil.copyfile(PORTRAIT, ai_copy)
     rel = lambda p: str(p.relative_to(cfg.data_dir))  # noqa: E731
@@ -57,16 +59,12 @@ def add_job(cfg: Config, ledger: Ledger, *, created_at: float | None = None,
         ledger.apply_status(Status(job_id=job_id, booth_id=cfg.booth_id, status=status,
                                    effect=Effect.LOCAL if status is JobStatus.COMPLETED else None,
                                    worker="w1"), at=created_at + 5)
-    if with_result and status is JobStatus.COMPLETED:
-        result = folder / f"{job_id}-result.jpg"
+    if with_result and status in (JobStatus.COMPLETED, JobStatus.PROCESSING):
+        # (PROCESSING: a result stored before the 'completed' status arrived)
+        token = new_token()
+        result = folder / result_name(job_id, token, result_src.suffix)
         shutil.copyfile(result_src, result)
-        token = ledger.store_result(job_id, rel(result))
-        files.append(result)
-    elif with_result and status is JobStatus.PROCESSING:
-        # a result stored before the 'completed' status arrived: still not downloadable
-        result = folder / f"{job_id}-result.jpg"
-        shutil.copyfile(result_src, result)
-        token = ledger.store_result(job_id, rel(result))
+        assert ledger.store_result(job_id, rel(result), token) == token
         files.append(result)
     return Job(job_id, token, created_at, files, result)
 

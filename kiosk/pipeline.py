@@ -36,7 +36,7 @@ from booth.images import (MAX_BYTES, RESULT_MAX_PIXELS, BadImage, decode, encode
 from booth.mqtt import MqttConnection, PublishHandle
 from booth.protocol import (ErrorKind, JobError, JobMeta, JobStatus, ProtocolError, Status,
                             TopicKind, Topics, new_job_id, parse_availability, utc_now_iso)
-from jobstore.ledger import JobRow, Ledger, photo_dir
+from jobstore.ledger import JobRow, photo_dir
 from jobstore.links import new_token, share_url
 from jobstore.names import ai_name, original_name, result_name
 from jobstore.recovery import open_ledger

@@ -124,6 +124,7 @@ class JobController:
         self._store_thread: threading.Thread | None = None
         self._running = False
         self._last_redispatch_check = 0.0
+        self._last_trouble_log = -1e9
         self.redispatches = 0
         # True when the workers run without an AI key: the last finished job got the local
         # effect with no error (a fallback has an error). None until a job says either way.
@@ -316,8 +317,20 @@ class JobController:
                     task()
                 self._tick()
                 self._retry_held()
+            except (OSError, sqlite3.OperationalError) as exc:
+                self._storage_trouble(exc)
             except Exception:
                 log.exception("job store task failed")
+
+    def _storage_trouble(self, exc: Exception) -> None:
+        """A ledger write of the outbox (sent, re-dispatch) failed: the disk is full or the
+        ledger busy. Slow the re-dispatch down (each try publishes the job again) and say so
+        once in a while; everything is tried again on later ticks."""
+        now = self.clock()
+        self._last_redispatch_check = now + STORE_RETRY_MAX_S
+        if now - self._last_trouble_log >= STORE_RETRY_MAX_S:
+            self._last_trouble_log = now
+            log.error("job store: cannot write the ledger (%s); trying again", exc)
 
     def _tick(self) -> None:
         still = []

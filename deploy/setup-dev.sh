@@ -13,10 +13,11 @@ sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
 
 # Debian packages: the broker always; for the tests also the browser for the download page,
-# the shell linter and systemd-analyze for the deploy files.
+# the shell linter and systemd-analyze for the deploy files, openssl for the LAN broker's
+# certificates (install.sh --lan).
 pkgs=(mosquitto python3-venv)
 if [[ "$mode" == test ]]; then
-    pkgs+=(mosquitto-clients chromium shellcheck systemd)
+    pkgs+=(mosquitto-clients chromium shellcheck systemd openssl)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

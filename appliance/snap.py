@@ -172,11 +172,11 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
     cfg.data_dir = str(data_dir)
     share, said = _share_here(cfg)
     if share == "other":
+        where = said.get("data_dir", "another data dir")
         return _fail(f"the share server on port {cfg.share.port} serves booth "
-                     f"{said.get('booth_id', '?')!r} from {said.get('data_dir', 'another data dir')},"
-                     f" not this booth ({cfg.booth_id!r}, {data_dir}): its link would not open "
-                     "this photo; stop that server or give this booth its own share.port",
-                     args.json)
+                     f"{said.get('booth_id', '?')!r} from {where}, not this booth "
+                     f"({cfg.booth_id!r}, {data_dir}): its link would not open this photo; "
+                     "stop that server or give this booth its own share.port", args.json)
     url, broker = ensure_broker(cfg, data_dir)
     cfg.mqtt.url = url
     sup = Supervisor(child_env(cfg, url, data_dir, getattr(args, "config", None)))

@@ -4,7 +4,6 @@ result and through `booth snap`, a damaged ledger, a full disk when a result arr
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil

@@ -17,6 +17,7 @@ import ipaddress
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -288,7 +289,11 @@ def check_ledger(cfg: Config, probe: Probe) -> Check:
     from jobstore.recovery import RECORD_FILE, check_ledger as ledger_problem, recoveries
 
     path = ledger_path(cfg.data_dir)
-    problem = ledger_problem(path)
+    try:
+        problem = ledger_problem(path)
+    except (OSError, sqlite3.Error) as exc:  # not damage: access, a busy or failing disk
+        return Check("ledger", FAIL, f"cannot check the ledger {path}: {exc}",
+                     "run doctor as root or the booth user; if the disk fails, `dmesg` says so")
     if problem is not None:
         return Check("ledger", FAIL, f"the ledger {path} is damaged: {problem}",
                      "restart the kiosk and the share server (systemctl restart booth-kiosk "

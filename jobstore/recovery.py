@@ -56,23 +56,22 @@ class Recovery:
 
 
 # ---------------------------------------------------------------------------- the check
+# What SQLite says about a damaged file; anything else (permissions, a busy or failing disk) is
+# not fixed by a rebuild and is raised to the caller as it is.
+DAMAGE_ERRORS = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
 def check_ledger(path: Path) -> str | None:
     """None when the ledger file is sound (or absent), else what is wrong with it.
 
-    Read-only as far as SQLite allows: nothing is written to a damaged file.
+    Read-only as far as SQLite allows: nothing is written to a damaged file. Errors that are not
+    damage (the file cannot be opened, the disk fails) raise sqlite3.Error or OSError.
     """
     if not path.exists():
         return None
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        return f"cannot read the ledger file: {exc.strerror}"
-    if size == 0:
+    if path.stat().st_size == 0:
         return "the ledger file is empty" if _store_has_photos(path.parent) else None
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    except sqlite3.Error as exc:
-        return f"cannot open the ledger: {exc}"
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
         rows = [r[0] for r in db.execute("PRAGMA quick_check").fetchall()]
         if rows != ["ok"]:
@@ -81,7 +80,9 @@ def check_ledger(path: Path) -> str | None:
                       ).fetchone():
             db.execute("SELECT COUNT(*), MAX(created_at) FROM jobs").fetchone()
     except sqlite3.DatabaseError as exc:  # "file is not a database", "… malformed"
-        return str(exc)
+        if getattr(exc, "sqlite_errorname", None) in DAMAGE_ERRORS:
+            return str(exc)
+        raise
     finally:
         db.close()
     return None

@@ -124,6 +124,13 @@ def test_up_children_end_however_up_ends_and_a_second_up_is_refused(rig):
         said = second.stdout + second.stderr
         assert "already running for data dir" in said and f"pid {first.pid}" in said, said
         assert "private mosquitto" not in said  # it started nothing
+        # a kiosk or a share server of its own on the same data dir is refused too
+        for role, extra in (("share", ["--port", str(free_port()), "--no-mqtt"]),
+                            ("kiosk", ["--headless"])):
+            other = subprocess.run(BOOTH + [role, *extra], env=env, cwd=str(ROOT),
+                                   capture_output=True, text=True, timeout=60)
+            assert other.returncode == 75, other.stdout + other.stderr
+            assert "already running for data dir" in other.stderr, other.stderr
         assert all(not _gone(c) for c in children)  # the first is untouched
 
         os.kill(first.pid, signal.SIGKILL)

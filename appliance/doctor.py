@@ -17,6 +17,7 @@ import ipaddress
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -327,6 +328,40 @@ def check_disk(cfg: Config, probe: Probe) -> Check:
     return Check("disk", OK, shown)
 
 
+# ------------------------------------------------------------------------------- ledger
+def check_ledger(cfg: Config, probe: Probe) -> Check:
+    """A damaged ledger, or one that was rebuilt (jobstore/recovery.py), is named here."""
+    from jobstore.ledger import ledger_path
+    from jobstore.recovery import RECORD_FILE, check_ledger as ledger_problem, recoveries
+
+    path = ledger_path(cfg.data_dir)
+    try:
+        problem = ledger_problem(path)
+    except (OSError, sqlite3.Error) as exc:  # not damage: access, a busy or failing disk
+        return Check("ledger", FAIL, f"cannot check the ledger {path}: {exc}",
+                     "run doctor as root or the booth user; if the disk fails, `dmesg` says so")
+    if problem is not None:
+        return Check("ledger", FAIL, f"the ledger {path} is damaged: {problem}",
+                     "restart the kiosk and the share server (systemctl restart booth-kiosk "
+                     "booth-share, or booth up): the first to start keeps the damaged file "
+                     "aside and rebuilds the ledger from the photos and the broker")
+    done = recoveries(cfg.data_dir)
+    if done:
+        r = done[-1]
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.at))
+        kept = Path(cfg.data_dir) / r.moved_to
+        return Check("ledger", WARN,
+                     f"the ledger was damaged ({r.problem}) and rebuilt on {when}: {r.jobs} "
+                     f"jobs from the photo store ({r.with_status} with their status from the "
+                     f"broker: {r.broker}), {r.links_kept} guest links kept, {r.links_new} new; "
+                     f"the damaged file is kept as {kept}",
+                     f"guests' links work again; check the SD card (dmesg), keep {kept.name} "
+                     f"for a bug report or delete it, then delete {RECORD_FILE} to clear this")
+    if not path.exists():
+        return Check("ledger", OK, f"no ledger yet at {path} (made at the first start)")
+    return Check("ledger", OK, f"{path} passes its integrity check")
+
+
 # ------------------------------------------------------------------------------- clock
 _CLOCK_FIX = ("give the booth network time once (Wi-Fi or Ethernet with internet access; "
               "`sudo timedatectl set-ntp true`), or set it by hand: sudo date -s 'YYYY-MM-DD "
@@ -554,8 +589,8 @@ def check_cloud(cfg: Config, probe: Probe) -> Check:
 
 
 # ------------------------------------------------------------------------------- driver
-BOOTH_CHECKS = ("camera", "display", "broker", "api key", "disk", "clock", "share url",
-                "hotspot", "cloud")
+BOOTH_CHECKS = ("camera", "display", "broker", "api key", "disk", "ledger", "clock",
+                "share url", "hotspot", "cloud")
 WORKER_CHECKS = ("broker", "api key", "disk", "clock")
 
 
@@ -568,6 +603,7 @@ def run_checks(cfg: Config, probe: Probe | None = None, *, offline: bool = False
         "broker": lambda: check_broker(cfg, probe),
         "api key": lambda: check_api_key(cfg, probe, offline),
         "disk": lambda: check_disk(cfg, probe),
+        "ledger": lambda: check_ledger(cfg, probe),
         "clock": lambda: check_clock(cfg, probe),
         "share url": lambda: check_share_url(cfg, probe),
         "hotspot": lambda: check_hotspot(cfg, probe),

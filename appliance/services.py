@@ -1,8 +1,15 @@
 """Starting the booth's processes on one machine: a private broker when none is reachable, and
-child processes that are restarted when they die (used by `booth up` and `booth snap`)."""
+child processes that are restarted when they die (used by `booth up` and `booth snap`).
+
+Children never outlive the process that started them, however it ends: each runs in a process
+group of its own (the terminal's Ctrl-C and SIGHUP reach only `booth up`, which stops them in
+order; a stop signals the whole group), and asks the kernel for SIGTERM when its parent dies
+(PR_SET_PDEATHSIG), which covers a `kill -9` of `booth up` too.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shutil
@@ -13,11 +20,42 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from booth.config import Config
 from booth.mqtt import BrokerUrl
+from booth.runlock import RunLock, holder
 
 log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def die_with_parent() -> Callable[[], None]:
+    """A `preexec_fn`: the child gets SIGTERM when this process dies (Linux), and gives up at
+    once if this process is already gone by the time it runs."""
+    parent = os.getpid()
+
+    def setup() -> None:
+        if _libc is not None:
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return setup
+
+
+def signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """`sig` to the child's process group (it leads one: start_new_session), so anything it
+    started goes too; the child itself when the group is gone already."""
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
 
 
 def tcp_reachable(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -64,7 +102,7 @@ def start_listening(argv: list[str], port: int, timeout: float, what: str,
     Raises RuntimeError with its stderr (and `log_file`) if it exits or never listens.
     """
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=die_with_parent())
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc.poll() is not None:
@@ -89,22 +127,40 @@ def child_env(cfg: Config, mqtt_url: str, data_dir: Path, config_path: str | Non
 
 
 class PrivateBroker:
-    """A mosquitto of our own on a free loopback port, persistence in the data dir."""
+    """A mosquitto of our own on a free loopback port, persistence in the data dir.
+
+    One per data dir (its persistence directory): the `broker` run lock is held while it runs,
+    and its URL is written beside its config so a `booth snap` next to a `booth up` uses it."""
 
     def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
         self.dir = data_dir / "mosquitto"
         self.port = free_loopback_port()
         self.proc: subprocess.Popen | None = None
+        self._lock: RunLock | None = None
 
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    @staticmethod
+    def running_url(data_dir: Path) -> str | None:
+        """The URL of the private broker another process runs for `data_dir`, if any."""
+        if holder(data_dir, "broker") is None:
+            return None
+        try:
+            url = (data_dir / "mosquitto" / "url").read_text().strip()
+        except OSError:
+            return None
+        url_ok = url.startswith("mqtt://127.0.0.1:")
+        return url if url_ok and tcp_reachable("127.0.0.1", BrokerUrl.parse(url).port) else None
 
     def start(self, timeout: float = 10.0) -> "PrivateBroker":
         exe = mosquitto_exe()
         if exe is None:
             raise RuntimeError("no MQTT broker reachable and mosquitto is not installed "
                                "(apt-get install mosquitto, or run `make run`)")
+        self._lock = RunLock(self.data_dir, "broker").acquire()
         (self.dir / "db").mkdir(parents=True, exist_ok=True)
         conf = self.dir / "mosquitto.conf"
         conf.write_text("\n".join([
@@ -118,8 +174,13 @@ class PrivateBroker:
             "user root" if os.geteuid() == 0 else "",
             f"log_dest file {self.dir / 'mosquitto.log'}",
         ]) + "\n")
-        self.proc = start_listening([exe, "-c", str(conf)], self.port, timeout,
-                                    "private mosquitto")
+        try:
+            self.proc = start_listening([exe, "-c", str(conf)], self.port, timeout,
+                                        "private mosquitto")
+        except BaseException:
+            self._lock.release()
+            raise
+        (self.dir / "url").write_text(self.url + "\n")
         log.info("started a private mosquitto on 127.0.0.1:%d (data in %s)", self.port, self.dir)
         return self
 
@@ -130,6 +191,11 @@ class PrivateBroker:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait(5)
+        if self._lock is not None:
+            (self.dir / "url").unlink(missing_ok=True)
+            self._lock.release()
+            self._lock = None
 
 
 def ensure_broker(cfg: Config, data_dir: Path) -> tuple[str, PrivateBroker | None]:
@@ -138,6 +204,11 @@ def ensure_broker(cfg: Config, data_dir: Path) -> tuple[str, PrivateBroker | Non
     if tcp_reachable(url.host, url.port):
         log.info("using the broker at %s", url.safe())
         return cfg.mqtt.url, None
+    running = PrivateBroker.running_url(data_dir)
+    if running is not None:
+        log.info("no broker at %s; using the private one already running for %s (%s)",
+                 url.safe(), data_dir, running)
+        return running, None
     log.info("no broker at %s; starting a private one", url.safe())
     broker = PrivateBroker(data_dir).start()
     return broker.url, broker
@@ -174,7 +245,8 @@ class Supervisor:
         return child
 
     def _spawn(self, child: Child) -> None:
-        child.proc = subprocess.Popen(child.argv, env=self.env, start_new_session=True)
+        child.proc = subprocess.Popen(child.argv, env=self.env, start_new_session=True,
+                                      preexec_fn=die_with_parent())
         child.started_at = time.monotonic()
         log.info("started %s (pid %d)", child.name, child.proc.pid)
 
@@ -206,7 +278,7 @@ class Supervisor:
         self._stopping = True
         for child in reversed(self.children):
             if child.proc and child.proc.poll() is None:
-                child.proc.send_signal(signal.SIGTERM)
+                signal_group(child.proc, signal.SIGTERM)
         end = time.monotonic() + grace_s
         for child in reversed(self.children):
             if child.proc is None:
@@ -215,6 +287,7 @@ class Supervisor:
                 child.proc.wait(max(0.1, end - time.monotonic()))
             except subprocess.TimeoutExpired:
                 log.warning("%s did not stop in time; killing it", child.name)
-                child.proc.kill()
+                signal_group(child.proc, signal.SIGKILL)
                 child.proc.wait(5)
+            signal_group(child.proc, signal.SIGKILL)  # anything it left behind in its group
             log.info("stopped %s", child.name)

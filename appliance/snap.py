@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from booth.config import Config
-from booth.images import sniff_image_type
+from booth.images import BadImage, load_file, sniff_image_type
 from booth.protocol import Topics, parse_availability
 from appliance.services import (Supervisor, booth_argv, child_env, ensure_broker,
                              usable_data_dir)
@@ -47,17 +47,22 @@ def _fail(message: str, as_json: bool) -> int:
 
 
 def _read_photo(path: str) -> bytes:
+    """The photo's bytes, through the image guard: too big a file is not even read whole, and
+    a header declaring too many pixels is refused before anything is decoded."""
     p = Path(path)
     if not p.exists():
         raise ValueError(f"{path}: no such file")
     if p.is_dir():
         raise ValueError(f"{path}: is a folder, not a photo")
     try:
-        data = p.read_bytes()
+        data, _info = load_file(p)
     except OSError as exc:
         raise ValueError(f"{path}: cannot be read ({exc.strerror})") from None
-    if sniff_image_type(data) is None:
-        raise ValueError(f"{path}: not a JPEG or PNG image")
+    except BadImage as exc:
+        with open(p, "rb") as fh:
+            if sniff_image_type(fh.read(16)) is None:
+                raise ValueError(f"{path}: not a JPEG or PNG image") from None
+        raise ValueError(f"{path}: cannot be used: {exc}") from None
     return data
 
 
@@ -85,12 +90,26 @@ def _worker_online(cfg: Config, wait_s: float = 1.5) -> bool:
         conn.stop(0.5)
 
 
-def _share_up(cfg: Config) -> bool:
+def _share_here(cfg: Config) -> tuple[str, dict]:
+    """Who serves `share.port` on this machine: ("ours", …) when its /healthz names this booth
+    and this data dir, ("other", what it says) for another booth's, ("none", {}) when nothing
+    answers. Only "ours" serves the links this snap prints."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{cfg.share.port}/healthz", timeout=1) as r:
-            return r.status == 200
-    except OSError:
-        return False
+            said = json.loads(r.read(4096) or b"{}")
+    except (OSError, ValueError):
+        return "none", {}
+    if not isinstance(said, dict):
+        return "other", {}
+    same_dir = said.get("data_dir") and \
+        Path(str(said["data_dir"])).resolve() == Path(cfg.data_dir).resolve()
+    if said.get("booth_id") == cfg.booth_id and same_dir:
+        return ("ours" if said.get("ok") else "none"), said
+    return "other", said
+
+
+def _share_up(cfg: Config) -> bool:
+    return _share_here(cfg)[0] == "ours"
 
 
 def _wait(ctl, cfg: Config, job_id: str, timeout: float, started_share: bool):
@@ -151,6 +170,13 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
 
     data_dir = usable_data_dir(cfg)
     cfg.data_dir = str(data_dir)
+    share, said = _share_here(cfg)
+    if share == "other":
+        where = said.get("data_dir", "another data dir")
+        return _fail(f"the share server on port {cfg.share.port} serves booth "
+                     f"{said.get('booth_id', '?')!r} from {where}, not this booth "
+                     f"({cfg.booth_id!r}, {data_dir}): its link would not open this photo; "
+                     "stop that server or give this booth its own share.port", args.json)
     url, broker = ensure_broker(cfg, data_dir)
     cfg.mqtt.url = url
     sup = Supervisor(child_env(cfg, url, data_dir, getattr(args, "config", None)))
@@ -159,7 +185,7 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
         if not _worker_online(cfg):
             log.info("no worker online: starting one for this snap")
             sup.add("worker", booth_argv("worker"))
-        started_share = not _share_up(cfg)
+        started_share = share == "none"
         if started_share:
             sup.add("share", booth_argv("share", "--no-retention"))
         sup.start_all()

@@ -1,7 +1,10 @@
 """`booth up`: the whole booth on one machine (a laptop, or a Pi without the systemd units).
 
 Uses the configured broker or starts a private mosquitto, then runs the worker, the share server
-and the kiosk as child processes, restarts any that dies, and stops them all on Ctrl-C/SIGTERM.
+and the kiosk as child processes, restarts any that dies, and stops them all on Ctrl-C, SIGTERM or
+SIGHUP (a closed terminal); if it is killed outright its children follow it (see
+appliance/services.py). One booth per data dir: a second `booth up`, or one beside a kiosk or
+share server already running on the data dir, refuses with who holds it.
 Without a display it says so and runs the kiosk headless on the file camera.
 """
 
@@ -14,8 +17,9 @@ import time
 from pathlib import Path
 
 from booth.config import Config
+from booth.runlock import EXIT_ALREADY_RUNNING, AlreadyRunning, RunLock, holder
 from appliance.services import (Supervisor, booth_argv, child_env, ensure_broker,
-                             usable_data_dir)
+                                usable_data_dir)
 
 log = logging.getLogger("appliance.up")
 
@@ -45,6 +49,23 @@ def display_available(env: dict[str, str]) -> bool:
 
 def run(cfg: Config, args: argparse.Namespace) -> int:
     data_dir = usable_data_dir(cfg)
+    try:
+        lock = RunLock(data_dir, "up").acquire()
+    except AlreadyRunning as exc:
+        log.error("booth up: %s", exc)
+        return EXIT_ALREADY_RUNNING
+    try:
+        for role in ("share",) if args.no_kiosk else ("kiosk", "share"):
+            found = holder(data_dir, role)
+            if found is not None:
+                log.error("booth up: %s", AlreadyRunning(role, data_dir, found))
+                return EXIT_ALREADY_RUNNING
+        return _run(cfg, args, data_dir)
+    finally:
+        lock.release()
+
+
+def _run(cfg: Config, args: argparse.Namespace, data_dir: Path) -> int:
     url, broker = ensure_broker(cfg, data_dir)
     env = child_env(cfg, url, data_dir, getattr(args, "config", None))
     if not cfg.gemini.api_key:
@@ -85,6 +106,7 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)  # the terminal was closed
     log.info("booth up: data in %s, broker %s; Ctrl-C stops everything", data_dir,
              "private" if broker else "configured")
     sup.start_all()

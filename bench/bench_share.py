@@ -66,8 +66,11 @@ def make_result(data_dir: Path, size_mb: float) -> tuple[str, int]:
 
 
 async def client(port: int, path: str, size: int, stop_at: float, lat: list[float],
-                 errors: list[str]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                 errors: list[str], n: int = 0) -> None:
+    # Each client is a phone of its own: its own loopback address (the server caps the
+    # connections of one address, share.max_connections_per_address).
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, local_addr=(f"127.0.{1 + n // 250}.{2 + n % 250}", 0))
     req = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
     try:
         while time.monotonic() < stop_at:
@@ -109,8 +112,8 @@ async def run_load(port: int, path: str, size: int, clients: int, seconds: float
     # warm-up: one pass per client, not measured
     warm: list[float] = []
     errs: list[str] = []
-    await asyncio.gather(*(client(port, path, size, time.monotonic() + 1.0, warm, errs)
-                           for _ in range(clients)))
+    await asyncio.gather(*(client(port, path, size, time.monotonic() + 1.0, warm, errs, n)
+                           for n in range(clients)))
     lat: list[float] = []
     errors: list[str] = []
     peak_rss = 0.0
@@ -123,8 +126,8 @@ async def run_load(port: int, path: str, size: int, clients: int, seconds: float
             await asyncio.sleep(0.2)
 
     t0 = time.monotonic()
-    await asyncio.gather(sample(), *(client(port, path, size, stop_at, lat, errors)
-                                     for _ in range(clients)))
+    await asyncio.gather(sample(), *(client(port, path, size, stop_at, lat, errors, n)
+                                     for n in range(clients)))
     elapsed = time.monotonic() - t0
     lat.sort()
     return {"downloads": len(lat), "elapsed": elapsed, "errors": len(errors) + len(errs),

@@ -134,6 +134,22 @@ class ShareConfig:
                              "(BOOTH_ADMIN_PASSWORD)", secret=True)
     retention_every_s: float = _f(3600.0, "Seconds between retention runs of the share server",
                                   min=10, max=86400)
+    # Hostile clients and the operator listener (share/guard.py, share/admin.py).
+    admin_host: str = _f("127.0.0.1", "Address of the operator listener (/admin): 127.0.0.1 "
+                         "keeps it off the guests' network; or the booth's ethernet address; "
+                         "empty: no operator pages")
+    admin_port: int = _f(8081, "Port of the operator listener", min=1, max=65535)
+    header_timeout_s: float = _f(10.0, "A new connection must send its request headers within "
+                                 "this many seconds", min=1, max=300)
+    idle_timeout_s: float = _f(15.0, "Close a keep-alive connection idle for this many seconds",
+                               min=1, max=3600)
+    max_connections_per_address: int = _f(32, "Open connections allowed from one address (an "
+                                          "IPv6 client: its /64)", min=2, max=100_000)
+    max_connections: int = _f(4000, "Open connections allowed in all (lowered to fit the "
+                              "file-descriptor limit)", min=16, max=1_000_000)
+    orphan_grace_s: float = _f(3600.0, "Retention clears a retained status/result of a job the "
+                               "ledger does not know once it has been seen this long",
+                               min=60, max=30 * 86400)
 
 
 # ---- [cloud]: S3-compatible sharing (issue 14) -------------------------------------------------
@@ -218,6 +234,7 @@ ENV_OVERRIDES = {
     "BOOTH_WIFI_PASSWORD": "share.wifi_password",
     "BOOTH_PUBLIC_URL": "share.public_url",
     "BOOTH_PORTAL": "share.portal",
+    "BOOTH_MQTT_CA_FILE": "mqtt.ca_file",
 }
 # Secrets: only ever from the environment.
 ENV_SECRETS = {"GEMINI_API_KEY": "gemini.api_key", "BOOTH_ADMIN_PASSWORD": "share.admin_password",
@@ -378,6 +395,9 @@ def _finish(cfg: Config) -> None:
                           f"allowed; styles defined: {', '.join(cfg.styles)}")
     _check_wifi(cfg.share, where)
     _check_cloud(cfg.cloud, where)
+    if cfg.share.admin_host and cfg.share.admin_port == cfg.share.port:
+        raise ConfigError(f"{where}: share.admin_port = {cfg.share.admin_port} is not allowed; "
+                          "the operator listener needs a port of its own (not share.port)")
     if not cfg.mqtt.url.startswith(("mqtt://", "mqtts://")):
         raise ConfigError(f"{where}: mqtt.url = {mask_url(cfg.mqtt.url)!r} is not allowed; "
                           "expected mqtt://[user:pass@]host[:port] or mqtts://…")

@@ -12,6 +12,7 @@ chunk is required too.
 from __future__ import annotations
 
 import math
+import os
 import struct
 from dataclasses import dataclass
 
@@ -27,6 +28,9 @@ JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0x
 # camera still is 12 M pixels; 40 M leaves room for 48 MP phone photos and refuses bombs.
 MAX_BYTES = 40_000_000
 MAX_PIXELS = 40_000_000
+# Results are pictures for a screen and a phone: a model's 4K output is about 17 M pixels. The
+# lower limit keeps one result's decode (3 bytes a pixel) well inside a Pi's memory.
+RESULT_MAX_PIXELS = 25_000_000
 
 
 class BadImage(ValueError):
@@ -139,13 +143,29 @@ def decode(data: bytes, info: ImageInfo | None = None, *, reduce: int = 1,
     return img
 
 
-def read_file(path: str, max_bytes: int = MAX_BYTES) -> bytes:
+def read_file(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> bytes:
     """A file's bytes, refused before reading when it is larger than `max_bytes`."""
     with open(path, "rb") as fh:
         data = fh.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise BadImage(f"{path} is larger than {max_bytes} bytes")
     return data
+
+
+def load_file(path: str | os.PathLike, max_bytes: int = MAX_BYTES,
+              max_pixels: int = MAX_PIXELS) -> tuple[bytes, ImageInfo]:
+    """A file's bytes and what its header says, both within the limits (nothing decoded)."""
+    data = read_file(path, max_bytes)
+    return data, inspect(data, max_bytes, max_pixels)
+
+
+def reduce_for(info: ImageInfo, long_side: int) -> int:
+    """The cheapest `decode(reduce=…)` whose JPEG is still at least `long_side` on its long
+    side (1 for PNGs, which always decode whole)."""
+    if info.kind != JPEG:
+        return 1
+    big = max(info.width, info.height)
+    return next((r for r in (8, 4, 2) if big // r >= long_side), 1)
 
 
 def downscale(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

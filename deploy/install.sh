@@ -4,6 +4,7 @@
 #   sudo deploy/install.sh [--booth-id ID] [--lan] [--lan-port 1884] [--mqtt-port 1883]
 #                          [--hotspot SSID [--hotspot-password P] [--hotspot-band 2.4|5]] [--no-hotspot]
 #                          [--keep-desktop]
+#                          [--worker NAME …] [--remove-worker NAME]
 #   (PYTHON=… picks the venv's interpreter; default python3, on a Pi the OS one with picamera2)
 #
 # Creates the booth user and /var/lib/booth, /etc/booth/{booth.toml,secrets.env,admin.env,
@@ -37,6 +38,10 @@ booth_id=""
 mqtt_port=1883
 lan=0
 lan_port=1884
+lan_name=""
+lan_addresses=()
+new_workers=()
+drop_workers=()
 with_venv=auto
 pi=auto
 hotspot_mode=keep      # keep | on | off (--hotspot / --no-hotspot)
@@ -53,8 +58,15 @@ Options:
   --root DIR        install into DIR (dry mode for users, packages, services)
   --booth-id ID     booth id for topics and the ACL (default: booth.toml's, else the hostname)
   --mqtt-port N     port of the localhost listener (default 1883)
-  --lan             also listen on all addresses (port --lan-port) for remote workers
+  --lan             also listen on all addresses (port --lan-port) for worker machines:
+                    TLS only (a CA and certificate made here), one login per machine
   --lan-port N      port of the LAN listener (default 1884)
+  --lan-name NAME   the name workers reach this booth by (default: <hostname>.local)
+  --lan-address IP  an address workers reach this booth at (repeatable; default: this
+                    machine's addresses now)
+  --worker NAME     a login for worker machine NAME (repeatable; needs --lan; existing
+                    ones are kept): /etc/booth/workers/NAME.env and ca.crt to copy over
+  --remove-worker NAME  revoke worker machine NAME's login
   --venv / --no-venv  build the venv even with --root / never build it
   --pi / --no-pi    force Raspberry Pi packages on or off (default: detect)
   --hotspot SSID    the Pi's Wi-Fi becomes the booth's own network (NetworkManager access point,
@@ -76,6 +88,10 @@ while (($#)); do
         --mqtt-port) mqtt_port="${2:?--mqtt-port needs a number}"; shift 2 ;;
         --lan) lan=1; shift ;;
         --lan-port) lan_port="${2:?--lan-port needs a number}"; shift 2 ;;
+        --lan-name) lan_name="${2:?--lan-name needs a name}"; shift 2 ;;
+        --lan-address) lan_addresses+=("${2:?--lan-address needs an address}"); shift 2 ;;
+        --worker) new_workers+=("${2:?--worker needs a name}"); shift 2 ;;
+        --remove-worker) drop_workers+=("${2:?--remove-worker needs a name}"); shift 2 ;;
         --venv) with_venv=1; shift ;;
         --no-venv) with_venv=0; shift ;;
         --pi) pi=1; shift ;;
@@ -103,6 +119,24 @@ if [[ "$booth_id" == workers ]]; then
     echo "install: booth id 'workers' is reserved (worker availability topics); pick another" >&2
     exit 2
 fi
+for w in "${new_workers[@]}" "${drop_workers[@]}"; do
+    if [[ ! "$w" =~ ^[A-Za-z0-9_-]{1,32}$ ]]; then
+        echo "install: bad worker name $w: use letters, digits, '_' or '-' (at most 32)" >&2
+        exit 2
+    fi
+done
+if ((${#new_workers[@]})) && ((!lan)); then
+    echo "install: --worker needs --lan (worker machines reach the booth over the LAN)" >&2
+    exit 2
+fi
+if [[ -n "$lan_name" && ! "$lan_name" =~ ^[A-Za-z0-9.-]{1,253}$ ]]; then
+    echo "install: bad --lan-name $lan_name" >&2; exit 2
+fi
+for a in "${lan_addresses[@]}"; do
+    if [[ ! "$a" =~ ^[0-9A-Fa-f:.]{2,45}$ ]]; then
+        echo "install: bad --lan-address $a" >&2; exit 2
+    fi
+done
 
 # Booth Wi-Fi options: refused before anything is written (the checks are in deploy/hotspot.sh).
 # shellcheck source=deploy/hotspot.sh
@@ -190,6 +224,7 @@ ensure_dir() {
 # crash-loops with "Couldn't create gbm device.".
 pkgs=(mosquitto mosquitto-clients python3-venv python3-pip
       libsdl2-2.0-0 libdrm2 libgbm1 libegl1 libgles2 libgl1-mesa-dri libegl-mesa0)
+if ((lan)); then pkgs+=(openssl); fi  # the LAN listener's CA and certificate
 if ((pi)); then pkgs+=(python3-picamera2 python3-gpiozero python3-lgpio); fi
 if [[ "$hotspot_mode" == on ]]; then pkgs+=(network-manager dnsmasq-base nftables); fi
 # Whether a Debian package is installed (no pipe into grep -q: with pipefail an early exit of
@@ -321,10 +356,96 @@ for role in kiosk worker share; do
 done
 ensure_owner_mode "$passwd_file" root mosquitto 0640
 
-lan_listener="# LAN listener for remote workers: off (install.sh --lan turns it on)"
+# ------------------------------------------------------------------ the LAN listener
+# Worker machines (install.sh --lan) reach the broker over TLS only, with a certificate signed
+# by a CA made here (workers check the booth with its ca.crt), each with a login of its own kept
+# in mosquitto's dynamic-security file, whose ACL checks subscriptions too (acl_file cannot):
+# read jobs through the shared subscription, write statuses, results and availability.
+tls_dir="$root/etc/mosquitto/booth-tls"
+workers_dir="$root/etc/booth/workers"
+lan_json="$root/etc/mosquitto/booth-lan.json"
+for w in "${drop_workers[@]}"; do
+    if [[ -f "$workers_dir/$w.env" ]]; then
+        rm -f "$workers_dir/$w.env"; changed "removed worker machine $w"
+    fi
+done
+lan_listener="# LAN listener for worker machines: off (install.sh --lan turns it on)"
 if ((lan)); then
-    lan_listener="# Remote workers on the LAN (install.sh --lan); the same users and ACL apply.
-listener $lan_port"
+    if ! command -v openssl >/dev/null; then
+        echo "install: openssl is missing (Debian package openssl)" >&2; exit 1
+    fi
+    ensure_dir "$tls_dir" root mosquitto 0750
+    ensure_dir "$workers_dir" root root 0750
+    host="$(hostname -s 2>/dev/null || hostname)"
+    lan_name="${lan_name:-$host.local}"
+    if ((${#lan_addresses[@]} == 0)); then
+        read -r -a lan_addresses <<<"$(hostname -I 2>/dev/null || true)"
+    fi
+    san="DNS:$lan_name,DNS:$host,DNS:localhost,IP:127.0.0.1"
+    for a in "${lan_addresses[@]}"; do san+=",IP:$a"; done
+    if [[ ! -f "$tls_dir/ca.key" || ! -f "$tls_dir/ca.crt" ]]; then
+        (umask 077  # the keys are never readable by anyone else, not even for a moment
+         openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 \
+            -days 3650 -subj "/CN=Drip Me Out booth $booth_id CA" \
+            -addext "basicConstraints=critical,CA:TRUE" \
+            -addext "keyUsage=critical,keyCertSign,cRLSign" \
+            -keyout "$tls_dir/ca.key" -out "$tls_dir/ca.crt" 2>/dev/null)
+        rm -f "$tls_dir/server.crt"
+        changed "made the LAN CA ${tls_dir#"$root"}/ca.crt"
+    fi
+    if [[ ! -f "$tls_dir/server.crt" || "$(cat "$tls_dir/server.san" 2>/dev/null)" != "$san" ]]
+    then
+        tmp_ext="$(mktemp)"
+        printf 'subjectAltName=%s\nbasicConstraints=critical,CA:FALSE\n%s\n%s\n' "$san" \
+            "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$tmp_ext"
+        (umask 077
+         openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 \
+            -subj "/CN=$lan_name" -keyout "$tls_dir/server.key" -out "$tls_dir/server.csr" \
+            2>/dev/null)
+        openssl x509 -req -in "$tls_dir/server.csr" -CA "$tls_dir/ca.crt" \
+            -CAkey "$tls_dir/ca.key" -CAcreateserial -days 825 -sha256 -extfile "$tmp_ext" \
+            -out "$tls_dir/server.crt" 2>/dev/null
+        rm -f "$tmp_ext" "$tls_dir/server.csr"
+        echo "$san" >"$tls_dir/server.san"
+        changed "made the LAN certificate for $san"
+    fi
+    ensure_owner_mode "$tls_dir/ca.key" root root 0600
+    ensure_owner_mode "$tls_dir/ca.crt" root mosquitto 0644
+    ensure_owner_mode "$tls_dir/server.key" root mosquitto 0640
+    ensure_owner_mode "$tls_dir/server.crt" root mosquitto 0644
+    put_file "$workers_dir/ca.crt" root root 0644 <"$tls_dir/ca.crt"
+    for w in "${new_workers[@]}"; do
+        envfile="$workers_dir/$w.env"
+        if [[ ! -f "$envfile" ]]; then
+            pw="$(tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32 || true)"
+            {
+                echo "# MQTT login of worker machine $w (deploy/install.sh --lan --worker $w)."
+                echo "# Copy this file to that machine as /etc/booth/worker.env, and"
+                echo "# ca.crt beside it to /etc/booth/booth-ca.crt (they let it check the booth)."
+                echo "BOOTH_MQTT_URL=mqtts://worker-$w:$pw@$lan_name:$lan_port"
+                echo "BOOTH_MQTT_CA_FILE=/etc/booth/booth-ca.crt"
+            } | put_file "$envfile" root root 0600
+        fi
+    done
+    plugin="$(find /usr/lib -maxdepth 3 -name mosquitto_dynamic_security.so 2>/dev/null |
+              head -n 1 || true)"
+    if [[ -z "$plugin" ]]; then
+        echo "install: mosquitto's dynamic security plugin is missing (package mosquitto)" >&2
+        exit 1
+    fi
+    "${PYTHON:-python3}" "$here/mosquitto/lan_workers.py" "$lan_json" "$workers_dir" \
+        "$topic_root" | put_file "$lan_json" root mosquitto 0640
+    lan_listener="# Worker machines on the LAN (install.sh --lan): TLS only, a login per machine
+# from the dynamic-security file (its ACL is in deploy/mosquitto/lan_workers.py).
+listener $lan_port
+certfile /etc/mosquitto/booth-tls/server.crt
+keyfile /etc/mosquitto/booth-tls/server.key
+cafile /etc/mosquitto/booth-tls/ca.crt
+allow_anonymous false
+plugin $plugin
+plugin_opt_config_file /etc/mosquitto/booth-lan.json"
+elif [[ -f "$lan_json" ]]; then
+    rm -f "$lan_json"; changed "removed the LAN listener's logins (no --lan)"
 fi
 sed -e "s#@PASSWD_FILE@#/etc/mosquitto/booth.passwd#" \
     -e "s#@ACL_FILE@#/etc/mosquitto/booth.acl#" \
@@ -434,6 +555,16 @@ if ((changes)); then
     log "done: $changes change(s)"
 else
     log "done: no changes"
+fi
+if ((lan)); then
+    log "LAN listener: mqtts://$lan_name:$lan_port (TLS; certificate for $san)"
+    log "  CA fingerprint: $(openssl x509 -in "$tls_dir/ca.crt" -noout -fingerprint -sha256 |
+        cut -d= -f2)"
+    for envfile in "$workers_dir"/*.env; do
+        [[ -f "$envfile" ]] || continue
+        log "  worker machine $(basename "$envfile" .env): copy ${envfile#"$root"} and" \
+            "${workers_dir#"$root"}/ca.crt to it (see README, The broker on the LAN)"
+    done
 fi
 log "next: put GEMINI_API_KEY in /etc/booth/secrets.env (and BOOTH_ADMIN_PASSWORD in"
 log "      /etc/booth/admin.env for the operator page; the bucket key in /etc/booth/cloud.env"

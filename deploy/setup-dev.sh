@@ -13,13 +13,13 @@ sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
 
 # Debian packages: the broker always; for the tests also the browser for the download page,
-# the shell linter and systemd-analyze for the deploy files, for the booth Wi-Fi's
-# network-namespace test NetworkManager's DHCP/DNS server, a DHCP client and nftables, and
-# Debian's own numpy with a C compiler and headers (tests/deploy/test_numpy_abi.py builds a venv
-# like a Pi's against them).
+# the shell linter and systemd-analyze for the deploy files, openssl for the LAN broker's
+# certificates (install.sh --lan), for the booth Wi-Fi's network-namespace test
+# NetworkManager's DHCP/DNS server, a DHCP client and nftables, and Debian's own numpy with a C
+# compiler and headers (tests/deploy/test_numpy_abi.py builds a venv like a Pi's against them).
 pkgs=(mosquitto python3-venv)
 if [[ "$mode" == test ]]; then
-    pkgs+=(mosquitto-clients chromium shellcheck systemd dnsmasq-base udhcpc nftables
+    pkgs+=(mosquitto-clients chromium shellcheck systemd openssl dnsmasq-base udhcpc nftables
            python3-numpy python3-dev gcc)
 fi
 missing=()

@@ -15,11 +15,14 @@ Who may write what (one process per kind of write, so no two processes race on a
 - the share process's cloud uploader (`share/uploader.py`, through `jobstore/uploads.py`): the
   `uploads` table (the upload queue and the confirmed cloud links), and nothing else; the
   kiosk only reads that table;
+- whichever of the two opens a damaged ledger first (`jobstore/recovery.py`, under a lock
+  file): moves it aside and inserts the rows rebuilt from the photo store, before anything else;
 - everyone else (the share server's pages, `booth doctor`, `booth snap`) only reads.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -159,18 +162,36 @@ class Ledger:
                  status.status.value, now, status.status.value, now, status.job_id))
             return True
 
-    def store_result(self, job_id: str, result_path: str) -> str | None:
-        """Attach the first result to a job and give it a share token.
+    def store_result(self, job_id: str, result_path: str, token: str | None = None) -> str | None:
+        """Attach the first result to a job and give it a share token (`token`, else a new one).
 
-        Returns the new token, or None when the job is unknown or already has a result
+        Returns the token, or None when the job is unknown or already has a result
         (the first result wins; a duplicate changes nothing).
         """
-        token = new_token()
+        token = token or new_token()
         with self._lock:
             cur = self._db.execute(
                 "UPDATE jobs SET result_path = ?, token = ? WHERE job_id = ? AND result_path IS NULL",
                 (result_path, token, job_id))
             return token if cur.rowcount == 1 else None
+
+    def insert_recovered(self, rows: Iterable[JobRow]) -> int:
+        """Rows rebuilt after the ledger was damaged (jobstore/recovery.py); returns how many
+        were inserted (a job already present is left alone)."""
+        cols = [f.name for f in dataclasses.fields(JobRow) if f.name != "error"]
+        sql = (f"INSERT OR IGNORE INTO jobs ({', '.join(cols)}, error_json) "
+               f"VALUES ({', '.join('?' * (len(cols) + 1))})")
+        values = [[getattr(r, c).value if c == "status" else getattr(r, c) for c in cols]
+                  + [json.dumps(r.error.to_dict()) if r.error else None] for r in rows]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                done = sum(self._db.execute(sql, v).rowcount for v in values)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return done
 
     def delete(self, job_ids: Iterable[str]) -> int:
         ids = list(job_ids)

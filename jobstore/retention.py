@@ -12,12 +12,19 @@ uploader deletes those objects from the bucket within seconds, retrying while of
 Ages come from jobstore/age.py, so a clock jump cannot make fresh photos look old. While the
 clock is not synchronized (no network time yet, `trust_clock` off) nothing is deleted at all;
 once it is, jobs shot before that get their true time back first (`Ledger.correct_clock`).
+
+Retained statuses and results under this booth's topics whose job the ledger does not know (junk
+from a rogue client, or left by a lost ledger) would stay on the broker forever and replay at
+every start. Each run reads what is retained there; such an orphan is cleared once it has been
+seen for `share.orphan_grace_s` (first sightings are kept in a JSON file in the data dir), so a
+job whose row is being written right now is never touched.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +41,8 @@ log = logging.getLogger("jobstore.retention")
 
 PENDING_FILE = "retention-mqtt-pending.json"
 MAX_PENDING = 20000  # (booth, job) pairs remembered for a later clear; oldest dropped beyond
+ORPHANS_FILE = "retention-orphans.json"
+MAX_ORPHANS = 50000  # topics remembered with their first sighting
 
 
 @dataclass
@@ -43,6 +52,8 @@ class RetentionReport:
     rows_deleted: int = 0
     topics_cleared: int = 0
     clears_pending: int = 0  # retained messages still to clear (broker unreachable)
+    orphans_seen: int = 0    # retained messages of jobs the ledger does not know
+    orphans_cleared: int = 0
     errors: list[str] = field(default_factory=list)
     clock_synchronized: bool = True  # False: nothing was deleted (the ages cannot be trusted)
     rows_corrected: int = 0  # jobs shot before the clock was synchronized, given their time
@@ -131,11 +142,13 @@ def _expired_rows(cfg: Config, ledger: Ledger, clock: Clock, report: RetentionRe
 
 def run_retention(cfg: Config, ledger: Ledger, mqtt: MqttConnection | None = None, *,
                   now: float | None = None, clock: Clock | None = None,
-                  mqtt_timeout_s: float = 10.0) -> RetentionReport:
-    """Delete everything of jobs older than `cfg.retention_days`; safe to call at any time.
+                  mqtt_timeout_s: float = 10.0, scan_orphans: bool = True) -> RetentionReport:
+    """Delete everything of jobs older than `cfg.retention_days`, and retained messages of
+    jobs the ledger does not know (after a grace period); safe to call at any time.
     `now` fixes the wall time of the system clock; `clock` replaces it entirely (tests)."""
     if clock is None:
         clock = SystemClock(cfg.trust_clock, (lambda: now) if now is not None else None)
+    now = clock.now()
     report = RetentionReport()
     old = _expired_rows(cfg, ledger, clock, report)
     emptied: set[Path] = set()
@@ -177,8 +190,96 @@ def run_retention(cfg: Config, ledger: Ledger, mqtt: MqttConnection | None = Non
         report.errors.append(f"pending clears not saved: {exc.strerror}")
         log.error("retention: cannot save the pending MQTT clears: %s", exc.strerror)
     report.clears_pending = len(left)
-    if done or left:
+    if mqtt is not None and scan_orphans:
+        _clear_orphans(cfg, ledger, mqtt, now, mqtt_timeout_s, report)
+    if done or left or report.orphans_cleared:
         log.info("retention: deleted %d jobs (%d files), cleared %d retained messages, "
-                 "%d clears pending", len(done), report.files_deleted, report.topics_cleared,
-                 len(left))
+                 "%d clears pending, %d orphaned retained messages cleared", len(done),
+                 report.files_deleted, report.topics_cleared, len(left), report.orphans_cleared)
     return report
+
+
+# ---------------------------------------------------------------------------- orphans
+def retained_topics(cfg: Config, connect_s: float = 3.0, quiet_s: float = 0.7,
+                    max_s: float = 20.0) -> set[str]:
+    """The status/result topics of this booth that hold a retained message now.
+
+    Retained messages arrive right after the subscription; the read ends once none has come
+    for `quiet_s`. Raises TimeoutError when the broker cannot be reached."""
+    topics = Topics(cfg.mqtt.root)
+    found: set[str] = set()
+    last = [time.monotonic()]
+
+    def on_message(msg) -> None:
+        last[0] = time.monotonic()
+        if msg.retain and msg.payload:
+            found.add(msg.topic)
+
+    conn = MqttConnection(cfg.mqtt.url, f"share-scan-{cfg.booth_id}-{os.getpid()}",
+                          subscriptions=[(topics.booth_statuses(cfg.booth_id), 1),
+                                         (topics.booth_results(cfg.booth_id), 1)],
+                          on_message=on_message, keepalive_s=cfg.mqtt.keepalive_s,
+                          ca_file=cfg.mqtt.ca_file or None)
+    conn.start()
+    try:
+        if not conn.wait_connected(connect_s):
+            raise TimeoutError(f"no broker connection within {connect_s:g} s")
+        last[0] = time.monotonic()
+        end = time.monotonic() + max_s
+        while time.monotonic() < end and time.monotonic() - last[0] < quiet_s:
+            time.sleep(0.05)
+    finally:
+        conn.stop(0.5)
+    return set(found)
+
+
+def _orphan_job(topics: Topics, topic: str, ledger: Ledger) -> bool:
+    """A retained status/result whose job the ledger does not know (or that names no job)."""
+    try:
+        job_id = topics.parse(topic).job_id
+    except ProtocolError:
+        return True
+    return job_id is None or ledger.get(job_id) is None
+
+
+def _clear_orphans(cfg: Config, ledger: Ledger, mqtt: MqttConnection, now: float,
+                   timeout_s: float, report: RetentionReport) -> None:
+    try:
+        retained = retained_topics(cfg)
+    except (OSError, ValueError, TimeoutError) as exc:
+        report.errors.append(f"retained messages not read: {exc}")
+        log.warning("retention: cannot read the retained messages (%s); orphans later", exc)
+        return
+    topics = Topics(cfg.mqtt.root)
+    path = cfg.data_path / ORPHANS_FILE
+    try:
+        first_seen = {str(k): float(v) for k, v in
+                      json.loads(path.read_text(encoding="utf-8")).items()}
+    except FileNotFoundError:
+        first_seen = {}
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        log.warning("retention: ignoring unreadable %s: %s", path.name, exc)
+        first_seen = {}
+    orphans = {t for t in retained if _orphan_job(topics, t, ledger)}
+    report.orphans_seen = len(orphans)
+    seen = {t: first_seen.get(t, now) for t in orphans}
+    due = [t for t, at in seen.items() if now - at >= cfg.share.orphan_grace_s]
+    handles = [(t, mqtt.publish(t, b"", qos=1, retain=True)) for t in due]
+    deadline = time.monotonic() + timeout_s
+    for topic, handle in handles:
+        if handle.wait(deadline - time.monotonic()):
+            report.orphans_cleared += 1
+            seen.pop(topic, None)
+    if len(seen) > MAX_ORPHANS:  # keep the oldest sightings: they are the next to go
+        seen = dict(sorted(seen.items(), key=lambda kv: kv[1])[:MAX_ORPHANS])
+    try:
+        if seen:
+            atomic_write(path, json.dumps(seen).encode())
+        else:
+            path.unlink(missing_ok=True)
+    except OSError as exc:
+        report.errors.append(f"orphan sightings not saved: {exc.strerror}")
+    if orphans:
+        log.info("retention: %d retained messages of unknown jobs on the broker; %d cleared "
+                 "(seen for %g s or more)", len(orphans), report.orphans_cleared,
+                 cfg.share.orphan_grace_s)

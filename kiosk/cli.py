@@ -9,6 +9,7 @@ import signal
 
 from booth.config import Config
 from booth.qr import qr_terminal
+from booth.runlock import EXIT_ALREADY_RUNNING, AlreadyRunning, RunLock
 
 log = logging.getLogger("kiosk")
 
@@ -59,6 +60,19 @@ def _size(text: str | None) -> tuple[int, int] | None:
 
 
 def run(cfg: Config, args: argparse.Namespace) -> int:
+    # One kiosk per data dir (its ledger and camera): a second one says who holds it.
+    try:
+        lock = RunLock(cfg.data_dir, "kiosk").acquire()
+    except AlreadyRunning as exc:
+        log.error("kiosk: %s", exc)
+        return EXIT_ALREADY_RUNNING
+    try:
+        return _run(cfg, args)
+    finally:
+        lock.release()
+
+
+def _run(cfg: Config, args: argparse.Namespace) -> int:
     headless = bool(getattr(args, "headless", False))
     if headless:
         os.environ["SDL_VIDEODRIVER"] = "dummy"

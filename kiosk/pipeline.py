@@ -3,7 +3,9 @@
 Threads, so the frame loop never waits:
 - paho's network thread only puts incoming messages on `_tasks`;
 - one *store* thread runs `_tasks` in order: statuses into the ledger, storing results, clearing
-  retained results, outbox acks and re-dispatch;
+  retained results, outbox acks and re-dispatch. A status or result that cannot be stored (a
+  full disk, a busy or failing ledger) is held and tried again until it is stored, so the
+  guest's screen follows by itself once space returns;
 - a capture thread takes the still and, with a small encode pool, writes a new job: files, then
   the `pending` ledger row, then the publish (transactional outbox; the store thread marks the
   row sent when the broker acks).
@@ -35,18 +37,24 @@ import numpy as np
 from booth.clock import BootStamp, Clock, SystemClock, stamp
 from booth.config import Config
 from booth.fsutil import atomic_write
-from booth.images import encode_jpeg, fit_inside, shrink, sniff_image_type
+from booth.images import (MAX_BYTES, RESULT_MAX_PIXELS, BadImage, decode, encode_jpeg,
+                          fit_inside, inspect, shrink)
 from booth.mqtt import MqttConnection, PublishHandle
 from booth.protocol import (ErrorKind, JobError, JobMeta, JobStatus, ProtocolError, Status,
                             TopicKind, Topics, new_job_id, parse_availability, utc_now_iso)
-from jobstore.ledger import JobRow, Ledger, ledger_path, photo_dir
-from jobstore.links import share_url
+from jobstore.ledger import JobRow, ledger_path, photo_dir
+from jobstore.links import new_token, share_url
+from jobstore.names import ai_name, original_name, result_name
+from jobstore.recovery import open_ledger
 from jobstore.uploads import CloudLink, Uploads
 
 log = logging.getLogger(__name__)
 
-MAX_RESULT_BYTES = 40_000_000
 CLOUD_POLL_S = 0.25  # how often the store thread looks for newly confirmed cloud links
+# Storing a held message again after a storage error: 1 s, 2 s, 4 s … then every 15 s.
+STORE_RETRY_MIN_S = 1.0
+STORE_RETRY_MAX_S = 15.0
+MAX_HELD_BYTES = 64_000_000  # beyond this a held result is dropped (it stays retained)
 CRASH_ENV = "BOOTH_KIOSK_CRASH_AT"  # tests: SIGKILL ourselves at a named point (kill tests)
 
 
@@ -120,7 +128,9 @@ class JobView:
 class JobEvent:
     """`created`, `captured` (with a display-sized RGB image), `capture_failed`, `stored`
     (photos written and the job published), `status`, `ready`, `availability`, `cloud` (the
-    job's cloud link was confirmed)."""
+    job's cloud link was confirmed), and `store_failed` (a status or result for this job could
+    not be stored yet: the disk is full or the ledger failing; it is retried, `message` says
+    why)."""
 
     kind: str
     job: JobView | None = None
@@ -138,7 +148,7 @@ class JobController:
         self.cfg = cfg
         self.booth_clock = booth_clock or SystemClock(cfg.trust_clock)
         self.data_dir = cfg.data_path
-        self.ledger = Ledger(ledger_path(self.data_dir))
+        self.ledger = open_ledger(cfg)
         # [cloud]: read-only; the share process uploads and confirms (jobstore/uploads.py)
         self.uploads = Uploads(ledger_path(self.data_dir)) if cfg.cloud.enabled else None
         self._cloud_mark = 0.0
@@ -159,11 +169,13 @@ class JobController:
         self._store_thread: threading.Thread | None = None
         self._running = False
         self._last_redispatch_check = 0.0
+        self._last_trouble_log = -1e9
         self.redispatches = 0
         # True when the workers run without an AI key: the last finished job got the local
         # effect with no error (a fallback has an error). None until a job says either way.
         self.local_only: bool | None = None
         self.ignored_messages = 0
+        self._held: list[_Held] = []  # messages not stored yet (storage errors), oldest first
         self.mqtt = MqttConnection(
             cfg.mqtt.url, f"kiosk-{self.booth}{client_suffix}",
             availability_topic=self.topics.availability(self.booth),
@@ -239,18 +251,21 @@ class JobController:
         return job_id
 
     def submit_jpeg(self, data: bytes, style: str | None = None) -> str:
-        """A given photo (JPEG/PNG bytes) through the same pipeline. Bad bytes: ValueError."""
-        if sniff_image_type(data) is None:
-            raise ValueError("not a JPEG or PNG file")
-        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ValueError("the photo cannot be decoded")
+        """A given photo (JPEG/PNG bytes) through the same pipeline. Bad bytes: ValueError.
+
+        The image guard reads the header first: a photo over the byte or pixel limits is
+        refused before any pixel is decoded."""
+        try:
+            info = inspect(data)
+            bgr = decode(data, info)
+        except BadImage as exc:
+            raise ValueError(f"the photo cannot be used: {exc}") from None
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         style = style if style in self.cfg.styles else self.cfg.kiosk.default_style
         job_id = new_job_id()
         created = self.clock()
         self.events.put(JobEvent("created", JobView(job_id, style, created, JobStatus.PENDING)))
-        original = data if sniff_image_type(data) == "image/jpeg" else None
+        original = data if info.kind == "image/jpeg" else None
         self._capture.submit(self._store_and_publish, job_id, style, created, rgb, original)
         return job_id
 
@@ -268,8 +283,8 @@ class JobController:
                            when: BootStamp | None = None) -> None:
         when = when or stamp(self.booth_clock)
         folder = photo_dir(self.data_dir, created)
-        orig_path = folder / f"{job_id}.jpg"
-        ai_path = folder / f"{job_id}-ai.jpg"
+        orig_path = folder / original_name(job_id)
+        ai_path = folder / ai_name(job_id)
         try:
             f_orig, f_ai = encodes or self._start_encodes(rgb, original)
             orig_bytes = original if original is not None else f_orig.result()
@@ -361,8 +376,21 @@ class JobController:
                 if task:
                     task()
                 self._tick()
+                self._retry_held()
+            except (OSError, sqlite3.OperationalError) as exc:
+                self._storage_trouble(exc)
             except Exception:
                 log.exception("job store task failed")
+
+    def _storage_trouble(self, exc: Exception) -> None:
+        """A ledger write of the outbox (sent, re-dispatch) failed: the disk is full or the
+        ledger busy. Slow the re-dispatch down (each try publishes the job again) and say so
+        once in a while; everything is tried again on later ticks."""
+        now = self.clock()
+        self._last_redispatch_check = now + STORE_RETRY_MAX_S
+        if now - self._last_trouble_log >= STORE_RETRY_MAX_S:
+            self._last_trouble_log = now
+            log.error("job store: cannot write the ledger (%s); trying again", exc)
 
     def _tick(self) -> None:
         still = []
@@ -429,7 +457,7 @@ class JobController:
         for row in self.ledger.unfinished():
             self._emit_row("status", row)
 
-    def _on_message(self, msg) -> None:
+    def _on_message(self, msg, held: "_Held | None" = None) -> None:
         try:
             parsed = self.topics.parse(msg.topic)
         except ProtocolError as exc:
@@ -448,10 +476,58 @@ class JobController:
             return
         if parsed.booth != self.booth or not msg.payload:
             return  # another booth, or a cleared retained message
-        if parsed.kind is TopicKind.STATUS:
-            self._on_status(parsed.job_id, msg.payload, msg.topic)
-        elif parsed.kind is TopicKind.RESULTS:
-            self._on_result(parsed.job_id, msg, msg.topic)
+        try:
+            if parsed.kind is TopicKind.STATUS:
+                self._on_status(parsed.job_id, msg.payload, msg.topic)
+            elif parsed.kind is TopicKind.RESULTS:
+                self._on_result(parsed.job_id, msg, msg.topic)
+        except (OSError, sqlite3.OperationalError) as exc:
+            self._hold(parsed.job_id, msg, exc, held)
+
+    # ----------------------------------------------------------------- storage faults
+    def _hold(self, job_id: str, msg, exc: Exception, held: "_Held | None") -> None:
+        """Keep a message that could not be stored; `_retry_held` stores it later."""
+        now = time.monotonic()
+        if held is not None:  # a retry failed again: back off
+            held.tries += 1
+            held.due = now + min(STORE_RETRY_MAX_S, STORE_RETRY_MIN_S * 2 ** held.tries)
+            self._held.insert(0, held)  # keep the original order
+            return
+        size = len(msg.payload or b"")
+        while self._held and sum(h.size for h in self._held) + size > MAX_HELD_BYTES:
+            dropped = self._held.pop(0)
+            log.error("job %s: dropping a held message (%d bytes) to bound memory; a retained "
+                      "result is stored again after the next kiosk start", dropped.job_id,
+                      dropped.size)
+        self._held.append(_Held(job_id, msg, size, now + STORE_RETRY_MIN_S))
+        log.error("job %s: cannot store its %s (%s); keeping it and trying again until there "
+                  "is space", job_id, msg.topic.split("/")[-2], exc)
+        row = self._row_quietly(job_id)
+        if row is not None:
+            self.events.put(JobEvent("store_failed", self._view(row), message=str(exc),
+                                     reason="storage"))
+
+    def _retry_held(self) -> None:
+        if not self._held or self._held[0].due > time.monotonic():
+            return
+        waiting, self._held = self._held, []
+        for i, held in enumerate(waiting):
+            if held.due > time.monotonic():
+                self._held.extend(waiting[i:])
+                break
+            before = len(self._held)
+            self._on_message(held.msg, held)
+            if len(self._held) > before:  # still failing: later ones wait their turn
+                self._held.extend(waiting[i + 1:])
+                break
+            log.info("job %s: stored after %d %s", held.job_id, held.tries + 1,
+                     "retry" if held.tries == 0 else "retries")
+
+    def _row_quietly(self, job_id: str) -> JobRow | None:
+        try:
+            return self.ledger.get(job_id)
+        except sqlite3.Error:
+            return None
 
     def _ignore(self, topic: str, why: object) -> None:
         self.ignored_messages += 1
@@ -484,17 +560,28 @@ class JobController:
             clear()
             return
         data = bytes(msg.payload)
-        kind = sniff_image_type(data)
-        if kind is None or len(data) > MAX_RESULT_BYTES or \
-                cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_COLOR_8) is None:
-            self._ignore(topic, f"result is not a decodable JPEG/PNG ({len(data)} bytes)")
+        try:
+            # the image guard: byte and pixel limits from the header before any decoding, then
+            # the whole stream checked (at 1/8 scale for a JPEG)
+            info = inspect(data, MAX_BYTES, RESULT_MAX_PIXELS)
+            decode(data, info, reduce=8)
+        except BadImage as exc:
+            self._ignore(topic, f"result refused ({len(data)} bytes): {exc}")
+            clear()  # it would be refused again on every restart
             return
-        ext = ".png" if kind == "image/png" else ".jpg"
-        path = photo_dir(self.data_dir, row.created_at) / f"{job_id}-result{ext}"
+        token = new_token()
+        path = photo_dir(self.data_dir, row.created_at) / result_name(job_id, token,
+                                                                       info.extension)
         atomic_write(path, data)
-        token = self.ledger.store_result(job_id, str(path.relative_to(self.data_dir)))
+        try:
+            stored = self.ledger.store_result(job_id, str(path.relative_to(self.data_dir)),
+                                              token)
+        except sqlite3.Error:
+            path.unlink(missing_ok=True)  # the next try writes it again
+            raise
         clear()
-        if token is None:
+        if stored is None:
+            path.unlink(missing_ok=True)
             return
         log.info("job %s: result stored (%d bytes)", job_id, len(data))
         self._emit_row("status", self.ledger.get(job_id))
@@ -529,3 +616,14 @@ class JobController:
             cloud_url=link.url if live and link else None,
             cloud_expires_at=link.expires_at if live and link else None)
 
+
+
+@dataclass
+class _Held:
+    """A received status or result waiting to be stored (see `JobController._hold`)."""
+
+    job_id: str
+    msg: object = field(repr=False)
+    size: int
+    due: float
+    tries: int = 0

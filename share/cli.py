@@ -1,8 +1,10 @@
 """`booth share`: the download server guests' phones reach over the booth's Wi-Fi.
 
-Runs the aiohttp app on `share.host:share.port`, a periodic retention task, an MQTT connection
-used only to clear the retained messages of deleted jobs, the cloud uploader when `[cloud]` is
-enabled, and the systemd READY/watchdog pings.
+Runs the guests' app on `share.host:share.port` and the operator's app on
+`share.admin_host:share.admin_port` (only with an operator password), both behind a connection
+guard (share/guard.py), with log lines rate-limited; a periodic retention task and its MQTT
+connection (clearing retained messages of deleted jobs and of jobs the ledger does not know); the
+cloud uploader when `[cloud]` is enabled; the systemd READY/watchdog pings. One share server per data dir (a run lock).
 """
 
 from __future__ import annotations
@@ -17,11 +19,17 @@ from aiohttp import web
 
 from booth import sdnotify
 from booth.config import Config
+from booth.logs import limit_log_rate
 from booth.mqtt import MqttConnection, MqttUrlError
+from booth.runlock import EXIT_ALREADY_RUNNING, AlreadyRunning, RunLock
 from jobstore.links import public_base_url
+from share.admin import make_admin_app
+from share.guard import ConnectionGuard, GuardedSite, connections_for_fd_limit, raise_fd_limit
 from share.server import MaskedAccessLogger, make_app, quiet_bad_requests
 
 log = logging.getLogger("share")
+
+SUMMARY_EVERY_S = 60.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,23 +43,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="do not upload to the bucket from this process even with cloud.enabled")
 
 
+def _runner(cfg: Config, app: web.Application) -> web.AppRunner:
+    return web.AppRunner(app, access_log_class=MaskedAccessLogger, handle_signals=False,
+                         shutdown_timeout=5.0, keepalive_timeout=cfg.share.idle_timeout_s)
+
+
 async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | None) -> int:
     host = args.host or cfg.share.host
     port = args.port if args.port is not None else cfg.share.port
     cfg.share.port = port  # the derived public URL uses the port actually served
     quiet_bad_requests()
+    limit_log_rate()
+    fd_limit = raise_fd_limit()
+    total = connections_for_fd_limit(cfg.share.max_connections, fd_limit)
+    if total < cfg.share.max_connections:
+        log.warning("share: at most %d connections (file-descriptor limit %d; raise "
+                    "LimitNOFILE for more)", total, fd_limit)
     app = make_app(cfg, mqtt=mqtt,
                    retention_every_s=None if args.no_retention else cfg.share.retention_every_s)
-    runner = web.AppRunner(app, access_log_class=MaskedAccessLogger, handle_signals=False,
-                           shutdown_timeout=5.0)
+    runner = _runner(cfg, app)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
+    guard = ConnectionGuard(per_address=cfg.share.max_connections_per_address, total=total,
+                            header_timeout_s=cfg.share.header_timeout_s)
+    site = GuardedSite(runner, host, port, guard)
     try:
         await site.start()
     except OSError as exc:
         log.error("share: cannot listen on %s:%s: %s", host, port, exc.strerror)
         await runner.cleanup()
         return 1
+    admin_runner = await _start_admin(cfg, app)
     base = public_base_url(cfg)
     log.info("share: serving on %s:%s; guests' links start with %s/p/", host, port, base)
     if "://127." in base or "://localhost" in base:
@@ -63,8 +84,6 @@ async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | N
     if cfg.share.portal:
         log.info("share: captive portal on (booth Wi-Fi): phones' connectivity checks are "
                  "answered, any other address shows 'scan the photo QR'")
-    if not cfg.share.admin_password:
-        log.info("share: operator gallery disabled (set BOOTH_ADMIN_PASSWORD to enable /admin)")
 
     # [cloud]: the upload queue is drained from this process (share/uploader.py says why)
     uploader = None
@@ -77,6 +96,8 @@ async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | N
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     sdnotify.ready(f"serving on {host}:{port}")
+    seen = (0, 0)
+    next_summary = loop.time() + SUMMARY_EVERY_S
     try:
         while not stop.is_set():
             sdnotify.watchdog()
@@ -84,16 +105,66 @@ async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | N
                 await asyncio.wait_for(stop.wait(), timeout=2.0)
             except asyncio.TimeoutError:
                 pass
+            if loop.time() >= next_summary:  # one line a minute at most, however big a flood
+                next_summary = loop.time() + SUMMARY_EVERY_S
+                now = (guard.refused, guard.timed_out)
+                if now != seen:
+                    log.warning("share: in the last minute %d connections refused (caps: %d "
+                                "per address, %d in all), %d closed without a request",
+                                now[0] - seen[0], guard.per_address, guard.total,
+                                now[1] - seen[1])
+                    seen = now
     finally:
         sdnotify.stopping()
-        log.info("share: stopping")
+        log.info("share: stopping (since start: %d connections refused, %d closed without a "
+                 "request)", guard.refused, guard.timed_out)
+        if admin_runner is not None:
+            await admin_runner.cleanup()
         if uploader is not None:
             await loop.run_in_executor(None, uploader.stop)
         await runner.cleanup()
     return 0
 
 
+async def _start_admin(cfg: Config, app: web.Application) -> web.AppRunner | None:
+    """The operator listener, when there is a password and an address for it. Failing to
+    listen there is logged; the guests' downloads go on without it."""
+    host, port = cfg.share.admin_host, cfg.share.admin_port
+    if not cfg.share.admin_password or not host:
+        why = "BOOTH_ADMIN_PASSWORD is not set" if not cfg.share.admin_password else \
+            "share.admin_host is empty"
+        log.info("share: operator pages off (%s)", why)
+        return None
+    runner = _runner(cfg, make_admin_app(app))
+    await runner.setup()
+    guard = ConnectionGuard(per_address=cfg.share.max_connections_per_address, total=64,
+                            header_timeout_s=cfg.share.header_timeout_s, name="share admin")
+    try:
+        await GuardedSite(runner, host, port, guard, backlog=64).start()
+    except OSError as exc:
+        log.error("share: operator pages off: cannot listen on %s:%s: %s", host, port,
+                  exc.strerror)
+        await runner.cleanup()
+        return None
+    log.info("share: operator pages on http://%s:%s/admin%s", host, port,
+             "" if host.startswith("127.") or host in ("localhost", "::1") else
+             " (reachable from that network: keep it off the guests' Wi-Fi)")
+    return runner
+
+
 def run(cfg: Config, args: argparse.Namespace) -> int:
+    try:
+        lock = RunLock(cfg.data_dir, "share").acquire()
+    except AlreadyRunning as exc:
+        log.error("share: %s", exc)
+        return EXIT_ALREADY_RUNNING
+    try:
+        return _run(cfg, args)
+    finally:
+        lock.release()
+
+
+def _run(cfg: Config, args: argparse.Namespace) -> int:
     mqtt: MqttConnection | None = None
     if not args.no_mqtt and not args.no_retention:
         try:

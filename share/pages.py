@@ -55,6 +55,15 @@ a{color:#ffd86b}.url{word-break:break-all;font-size:.8rem}
 details summary{cursor:pointer;color:#ffd86b}
 .qr{width:220px;max-width:100%;height:auto;background:#fff;padding:6px;border-radius:8px;
 margin-top:6px}
+.logout{max-width:240px;margin:24px auto 0}
+"""
+
+_LOGIN_CSS = """
+main{max-width:400px}
+label{display:block;margin:18px 0 6px}
+input{width:100%;min-height:52px;padding:0 14px;border-radius:12px;border:1px solid #3a3846;
+background:#17161f;color:#f4f1ea;font:inherit;font-size:1.1rem}
+.note{color:#ffc2c8;text-align:center}
 """
 
 
@@ -243,6 +252,20 @@ def admin_page(title: str, rows: list[AdminRow], day_label: str) -> str:
     body = (f"<h1>{escape(title)} · operator</h1>"
             f'<p class="muted">{escape(day_label)}: {len(rows)} job'
             f'{"s" if len(rows) != 1 else ""}, newest first. This page refreshes every 30 s.</p>'
-            f"{listing}")
+            f"{listing}"
+            '<form method="post" action="/admin/logout" class="logout">'
+            '<button type="submit" class="btn secondary">Log out</button></form>')
     return _doc(f"Operator · {title}", body, _ADMIN_CSS,
                 extra_head='<meta http-equiv="refresh" content="30">')
+
+
+def login_page(title: str, message: str = "") -> str:
+    """The operator's login form (posts the password once; a session cookie follows)."""
+    note = f'<p class="note" role="alert">{escape(message)}</p>' if message else ""
+    body = (f"<h1>{escape(title)} · operator</h1>{note}"
+            '<form method="post" action="/admin/login">'
+            '<label for="password">Operator password</label>'
+            '<input id="password" name="password" type="password" autocomplete="current-password"'
+            ' required autofocus>'
+            '<button type="submit" class="btn primary">Log in</button></form>')
+    return _doc(f"Operator login · {title}", body, _LOGIN_CSS)

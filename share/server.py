@@ -1,21 +1,20 @@
 """The share server: aiohttp app that serves finished results to guests' phones by token.
 
 Routes: `/p/{token}` (the guest's page), `/p/{token}/photo.jpg` (the file: ETag, conditional
-requests, Range and HEAD come from aiohttp's FileResponse, sent with sendfile), `/healthz`, and the
-operator gallery `/admin` (HTTP basic auth; 404 when no password is set). There is no static
-route and no directory listing; every error a client sees is one of our own pages, never a trace.
+requests, Range and HEAD come from aiohttp's FileResponse, sent with sendfile) and `/healthz`. The
+operator gallery is not here: it is another app on its own listener (`share/admin.py`). There is
+no static route and no directory listing; every error a client sees is one of our own pages,
+never a trace.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import functools
-import hmac
+import ipaddress
 import logging
 import secrets
-import time
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
@@ -25,13 +24,12 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from booth.config import Config
 from booth.mqtt import MqttConnection
-from booth.protocol import JOB_ID_RE
-from jobstore.ledger import Ledger, ledger_path, resolve_in_store
+from jobstore.ledger import Ledger
+from jobstore.recovery import open_ledger
 from share import pages
-from booth.qr import qr_svg
-from jobstore.links import PHOTO_PATH, public_base_url, share_url
 from booth.clock import Clock, SystemClock
-from share.lookup import PhotoLookup, day_start, servable
+from jobstore.links import PHOTO_PATH
+from share.lookup import PhotoLookup
 from share.portal import add_portal_routes
 from jobstore.retention import run_retention
 from share.thumbs import ThumbCache
@@ -42,17 +40,15 @@ CFG = web.AppKey("cfg", Config)
 LEDGER = web.AppKey("ledger", Ledger)
 LOOKUP = web.AppKey("lookup", PhotoLookup)
 THUMBS = web.AppKey("thumbs", ThumbCache)
-AUTH = web.AppKey("auth_failures", dict)
 MQTT = web.AppKey("mqtt", object)
 
 PHOTO_CACHE = "private, max-age=86400"  # the token is the secret: never cache in shared proxies
 CHUNK = 256 * 1024
-AUTH_WINDOW_S = 60.0
-AUTH_MAX_FAILURES = 20
 
 
 # ---------------------------------------------------------------------------- responses
-def _html(text: str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def html_page(text: str, status: int = 200,
+              headers: dict[str, str] | None = None) -> web.Response:
     resp = web.Response(text=text, status=status, content_type="text/html", charset="utf-8",
                         headers=headers)
     resp.headers.setdefault("Cache-Control", "no-store")
@@ -60,18 +56,20 @@ def _html(text: str, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _not_found(request: web.Request) -> web.Response:
-    return _html(pages.not_found_page(request.app[CFG].kiosk.title), status=404)
+    return html_page(pages.not_found_page(request.app[CFG].kiosk.title), status=404)
 
 
 def _error(request: web.Request, status: int, reason: str,
            headers: dict[str, str] | None = None) -> web.Response:
-    return _html(pages.error_page(request.app[CFG].kiosk.title, status, reason), status, headers)
+    return html_page(pages.error_page(request.app[CFG].kiosk.title, status, reason), status,
+                     headers)
 
 
-_KEEP_HEADERS = ("WWW-Authenticate", "Retry-After", "Allow")
-_REASONS = {401: "The operator password is needed for this page.",
+_KEEP_HEADERS = ("Retry-After", "Allow", "Set-Cookie", "Location")
+_REASONS = {401: "Please log in to the operator page first.",
+            403: "That request did not come from this page.",
             405: "That is not something this page can do.",
-            429: "Too many wrong passwords. Wait a minute, then try again."}
+            429: "Too many wrong passwords. Wait a few minutes, then try again."}
 
 
 @web.middleware
@@ -96,7 +94,7 @@ async def error_pages(request: web.Request,
         return _error(request, 500, "Something went wrong on our side.")
 
 
-async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
     h = response.headers
     h["Server"] = "booth-share"
     h.setdefault("X-Content-Type-Options", "nosniff")
@@ -147,13 +145,26 @@ class MaskedAccessLogger(AbstractAccessLogger):
 
 # ---------------------------------------------------------------------------- guest routes
 async def healthz(request: web.Request) -> web.Response:
+    """Alive, and whose: `booth snap` checks that the server on its port serves its own booth
+    (the booth id; the data dir only for a client on this machine)."""
+    cfg = request.app[CFG]
+    who: dict[str, Any] = {"booth_id": cfg.booth_id}
+    if is_loopback(request.remote):
+        who["data_dir"] = str(Path(cfg.data_dir).resolve())
     try:
         request.app[LEDGER].get("healthz-probe")
     except Exception as exc:  # a broken ledger: the unit should be restarted
         log.error("healthz: ledger not readable: %s", exc)
-        return web.json_response({"ok": False, "ledger": "unreadable"}, status=503,
+        return web.json_response({"ok": False, "ledger": "unreadable", **who}, status=503,
                                  headers={"Cache-Control": "no-store"})
-    return web.json_response({"ok": True}, headers={"Cache-Control": "no-store"})
+    return web.json_response({"ok": True, **who}, headers={"Cache-Control": "no-store"})
+
+
+def is_loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 async def favicon(request: web.Request) -> web.Response:
@@ -171,7 +182,7 @@ async def photo_page(request: web.Request) -> web.Response:
     csp = ("default-src 'none'; img-src 'self' blob:; style-src 'unsafe-inline'; "
            f"script-src 'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; "
            "form-action 'none'; frame-ancestors 'none'")
-    return _html(pages.photo_page(cfg.kiosk.title, photo.token, photo.filename,
+    return html_page(pages.photo_page(cfg.kiosk.title, photo.token, photo.filename,
                                   cfg.retention_days, nonce),
                  headers={"Content-Security-Policy": csp, "Cache-Control": "private, no-cache"})
 
@@ -193,89 +204,6 @@ async def photo_file(request: web.Request) -> web.StreamResponse:
         "Content-Disposition": _disposition("attachment" if download else "inline",
                                             photo.filename),
     })
-
-
-# ---------------------------------------------------------------------------- operator routes
-def _require_admin(request: web.Request) -> None:
-    """Basic auth against BOOTH_ADMIN_PASSWORD; the gallery does not exist without one."""
-    password = request.app[CFG].share.admin_password
-    if not password:
-        raise web.HTTPNotFound()
-    failures: dict[str, list[float]] = request.app[AUTH]
-    who = request.remote or "?"
-    now = time.monotonic()
-    recent = [t for t in failures.get(who, []) if now - t < AUTH_WINDOW_S]
-    if len(recent) >= AUTH_MAX_FAILURES:
-        raise web.HTTPTooManyRequests(headers={"Retry-After": str(int(AUTH_WINDOW_S))})
-    given = None
-    header = request.headers.get("Authorization", "")
-    if header[:6].lower() == "basic ":
-        try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-            given = decoded.partition(":")[2]
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            given = None
-    if given is not None and hmac.compare_digest(given.encode(), password.encode()):
-        failures.pop(who, None)
-        return
-    if given is not None:
-        recent.append(now)
-        failures[who] = recent
-        if len(failures) > 1000:  # bound the table; a flood of addresses only resets it
-            failures.clear()
-        log.warning("share: wrong operator password from %s", who)
-    raise web.HTTPUnauthorized(headers={
-        "WWW-Authenticate": 'Basic realm="Booth operator", charset="UTF-8"'})
-
-
-async def admin(request: web.Request) -> web.Response:
-    _require_admin(request)
-    cfg = request.app[CFG]
-    now = time.time()
-    base = public_base_url(cfg)
-    rows = []
-    for r in request.app[LEDGER].since(day_start(now)):
-        ok = servable(r, cfg.retention_days, request.app[LOOKUP].clock)
-        rows.append(pages.AdminRow(
-            job_id=r.job_id, created_at=r.created_at, status=r.status.value, style=r.style,
-            effect=r.effect, error=r.error.message if r.error else None,
-            share_url=share_url(cfg, r.token, base) if ok else None))
-    label = time.strftime("%A %d %B %Y", time.localtime(now))
-    return _html(pages.admin_page(cfg.kiosk.title, rows, label),
-                 headers={"Content-Security-Policy":
-                          "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
-                          "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"})
-
-
-def _admin_job(request: web.Request) -> Any:
-    _require_admin(request)
-    job_id = request.match_info["job"]
-    if not JOB_ID_RE.match(job_id):
-        raise web.HTTPNotFound()
-    row = request.app[LEDGER].get(job_id)
-    if not servable(row, request.app[CFG].retention_days, request.app[LOOKUP].clock):
-        raise web.HTTPNotFound()
-    return row
-
-
-async def admin_thumb(request: web.Request) -> web.Response:
-    row = _admin_job(request)
-    path = resolve_in_store(request.app[CFG].data_dir, row.result_path)
-    if path is None or not path.is_file():
-        raise web.HTTPNotFound()
-    loop = asyncio.get_running_loop()
-    thumb = await loop.run_in_executor(None, request.app[THUMBS].get, row.job_id, path)
-    if thumb is None:
-        raise web.HTTPNotFound()
-    return web.Response(body=thumb, content_type="image/jpeg",
-                        headers={"Cache-Control": "private, max-age=3600"})
-
-
-async def admin_qr(request: web.Request) -> web.Response:
-    row = _admin_job(request)
-    url = share_url(request.app[CFG], row.token)
-    return web.Response(text=qr_svg(url), content_type="image/svg+xml",
-                        headers={"Cache-Control": "private, max-age=3600"})
 
 
 # ---------------------------------------------------------------------------- retention task
@@ -305,23 +233,19 @@ def make_app(cfg: Config, *, ledger: Ledger | None = None, mqtt: MqttConnection 
     """
     app = web.Application(middlewares=[error_pages], client_max_size=64 * 1024)
     own_ledger = ledger is None
-    led = ledger if ledger is not None else Ledger(ledger_path(cfg.data_dir))
+    led = ledger if ledger is not None else open_ledger(cfg, broker=mqtt is not None)
     app[CFG] = cfg
     app[LEDGER] = led
     app[LOOKUP] = PhotoLookup(led, cfg.data_dir, cfg.retention_days,
                               clock or SystemClock(cfg.trust_clock))
-    app[THUMBS] = ThumbCache()
-    app[AUTH] = {}
+    app[THUMBS] = ThumbCache()  # the operator app's (share/admin.py); retention prunes it
     app[MQTT] = mqtt
-    app.on_response_prepare.append(_security_headers)
+    app.on_response_prepare.append(security_headers)
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_get(PHOTO_PATH, photo_page)
     app.router.add_get(PHOTO_PATH + "/photo.jpg", photo_file)
-    app.router.add_get("/admin", admin)
-    app.router.add_get("/admin/thumb/{job}.jpg", admin_thumb)
-    app.router.add_get("/admin/qr/{job}.svg", admin_qr)
     if cfg.share.portal:  # the booth's own Wi-Fi: connectivity checks + catch-all, added last
         add_portal_routes(app, cfg.kiosk.title)
 

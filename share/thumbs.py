@@ -6,21 +6,32 @@ second set of files on disk that retention would have to track.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
+
+log = logging.getLogger("share.thumbs")
 
 THUMB_LONG_SIDE = 240
 
 
 def make_thumbnail(path: Path, long_side: int = THUMB_LONG_SIDE) -> bytes | None:
-    """JPEG bytes of a reduced copy of `path`, or None if it cannot be decoded."""
-    import cv2  # lazily: OpenCV costs ~30 MB of RSS, needed only once an operator looks
-    import numpy as np
+    """JPEG bytes of a reduced copy of `path`, or None if it cannot be decoded.
 
-    data = np.fromfile(str(path), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_REDUCED_COLOR_2)
-    if img is None:
+    The file goes through the image guard first: a picture whose header declares more than
+    a result may have is refused before anything is decoded (a bomb on disk would otherwise
+    take the server's memory at the first look at the gallery)."""
+    # lazily: OpenCV costs ~30 MB of RSS, needed only once an operator looks
+    import cv2
+
+    from booth.images import MAX_BYTES, RESULT_MAX_PIXELS, BadImage, decode, load_file, reduce_for
+
+    try:
+        data, info = load_file(path, MAX_BYTES, RESULT_MAX_PIXELS)
+        img = decode(data, info, reduce=reduce_for(info, long_side))
+    except (BadImage, OSError) as exc:
+        log.warning("share: no thumbnail for %s: %s", path.name, exc)
         return None
     h, w = img.shape[:2]
     scale = long_side / max(h, w)

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from booth.images import BadImage
+
 DETECT_LONG_SIDE = 640        # faces are found on a copy this size (speed on a Pi)
+# The drawing needs room (a frame ~8 px thick on each side, stones, sparkles): smaller pictures
+# are drawn on an enlarged copy and brought back to their own size. A picture that would have
+# to grow past MAX_WORK_SIDE to get there (a 1×5000 strip) is refused as bad input.
+MIN_WORK_SIDE = 64
+MAX_WORK_SIDE = 4096
 SHIFT = 4                     # sub-pixel drawing: coordinates × 16
 ONE = 1 << SHIFT
 
@@ -104,7 +111,26 @@ class LocalEffect:
 
     # ------------------------------------------------------------------ the effect
     def apply(self, image: np.ndarray) -> EffectResult:
-        """A new picture (the input is not modified)."""
+        """A new picture of the same size (the input is not modified).
+
+        Raises BadImage for a picture too thin to draw on (see MAX_WORK_SIDE)."""
+        h, w = image.shape[:2]
+        if min(h, w) >= MIN_WORK_SIDE:
+            return self._apply(image)
+        scale = MIN_WORK_SIDE / min(h, w)
+        if max(h, w) * scale > MAX_WORK_SIDE:
+            raise BadImage(f"a {w}×{h} picture is too thin for the local effect")
+        big = cv2.resize(image, (max(MIN_WORK_SIDE, round(w * scale)),
+                                 max(MIN_WORK_SIDE, round(h * scale))),
+                         interpolation=cv2.INTER_CUBIC)
+        done = self._apply(big)
+        back = cv2.resize(done.image, (w, h), interpolation=cv2.INTER_AREA)
+        faces = [Face(*(int(v / scale) for v in (f.x, f.y, f.w, f.h)),
+                      tuple(int(v / scale) for v in f.smile) if f.smile else None)
+                 for f in done.faces]
+        return EffectResult(back, faces, done.framed)
+
+    def _apply(self, image: np.ndarray) -> EffectResult:
         out = image.copy()
         faces = self.detect(image)
         shown = 0

@@ -20,12 +20,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from booth.config import Config
 from booth.mqtt import MqttConnection
-from booth.images import BadImage, encode_jpeg, shrink, sniff_image_type
+from booth.images import (JPEG, RESULT_MAX_PIXELS, BadImage, decode, encode_jpeg, inspect,
+                          shrink)
 from booth.protocol import (Effect, ErrorKind, JobError, JobMessage, JobStatus, ProtocolError,
                             Status, Topics, result_properties, utc_now_iso)
 from worker.classify import ModelError
@@ -364,15 +364,16 @@ class Worker:
             return Produced(None, None, error, exc.attempts, model_s)
 
     def _as_jpeg(self, data: bytes, mime: str) -> bytes:
-        """The model's picture as a JPEG; an undecodable picture counts as no image."""
-        is_jpeg = sniff_image_type(data) == "image/jpeg"
-        # a JPEG is passed on as is: a 1/8-scale decode is enough to know it is whole
-        flags = cv2.IMREAD_REDUCED_COLOR_8 if is_jpeg else cv2.IMREAD_COLOR
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
-        if img is None:
-            raise ModelError(ErrorKind.NO_IMAGE, f"the model's {mime} ({len(data)} bytes) does "
-                                                 "not decode")
-        if is_jpeg:
+        """The model's picture as a JPEG; a picture the image guard refuses (undecodable, or
+        over the byte/pixel limits for results) counts as no image."""
+        try:
+            info = inspect(data, self.cfg.worker.max_bytes, RESULT_MAX_PIXELS)
+            # a JPEG is passed on as is: a 1/8-scale decode is enough to know it is whole
+            img = decode(data, info, reduce=8 if info.kind == JPEG else 1)
+        except BadImage as exc:
+            raise ModelError(ErrorKind.NO_IMAGE, f"the model's {mime} ({len(data)} bytes) is "
+                                                 f"not usable: {exc}") from None
+        if info.kind == JPEG:
             return data
         return encode_jpeg(img, self.cfg.worker.jpeg_quality)
 

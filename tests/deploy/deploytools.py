@@ -54,7 +54,8 @@ def env_file(path: Path) -> dict[str, str]:
 
 
 def credentials(root: Path, role: str) -> tuple[str, str]:
-    """(user, password) from the role's env file written by install.sh."""
+    """(user, password) from the role's env file written by install.sh; `workers/NAME` for a
+    worker machine's (install.sh --lan --worker NAME)."""
     from booth.mqtt import BrokerUrl
 
     url = BrokerUrl.parse(env_file(root / "etc" / "booth" / f"{role}.env")["BOOTH_MQTT_URL"])
@@ -113,7 +114,8 @@ class Client:
 
     def __init__(self, port: int, user: str | None = None, password: str | None = None,
                  client_id: str | None = None, clean_start: bool = True,
-                 session_expiry_s: int = 0) -> None:
+                 session_expiry_s: int = 0, host: str = "127.0.0.1",
+                 ca_file: str | None = None) -> None:
         self.messages: list[paho.MQTTMessage] = []
         self._lock = threading.Lock()
         self._connack = threading.Event()
@@ -126,6 +128,8 @@ class Client:
                              protocol=paho.MQTTv5)
         if user is not None:
             self.c.username_pw_set(user, password)
+        if ca_file is not None:  # TLS, checking the broker against this CA
+            self.c.tls_set(ca_certs=ca_file)
         self.c.on_connect = self._on_connect
         self.c.on_message = self._on_message
         self.c.on_publish = lambda cl, ud, mid, reason, props: self._acks.__setitem__(mid, reason)
@@ -135,7 +139,7 @@ class Client:
         props = Properties(PacketTypes.CONNECT)
         if session_expiry_s:
             props.SessionExpiryInterval = session_expiry_s
-        self.c.connect_async("127.0.0.1", port, keepalive=30, clean_start=clean_start,
+        self.c.connect_async(host, port, keepalive=30, clean_start=clean_start,
                              properties=props)
         self.c.loop_start()
 

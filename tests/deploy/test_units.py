@@ -136,3 +136,11 @@ def test_security_exposure_is_low(tmp_path, name):
     m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out.stdout + out.stderr)
     assert m, out.stdout + out.stderr
     assert float(m.group(1)) <= 3.0, out.stdout
+
+
+def test_share_unit_has_descriptors_for_an_event():
+    """systemd's default (1024) was exhausted by one phone's idle sockets; the server's own
+    connection caps are sized from this limit (share/guard.py)."""
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.read(REPO / "systemd" / "booth-share.service")
+    assert int(unit["Service"]["LimitNOFILE"]) >= 8192

@@ -10,7 +10,7 @@ import time
 
 import psutil
 
-from tests.e2e.rig import BOOTH, ROOT, http_get, wait_until
+from tests.e2e.rig import BOOTH, ROOT, http_get, http_ok, wait_until
 from tests.support.mosquitto import free_port
 
 
@@ -78,3 +78,77 @@ def test_up_restarts_a_child_that_dies(rig):
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         assert proc.wait(60) == 0
+
+
+def _children(proc: subprocess.Popen) -> list[psutil.Process]:
+    try:
+        return psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _gone(p: psutil.Process) -> bool:
+    try:
+        return not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True
+
+
+def _start_up(rig, env, name: str) -> tuple[subprocess.Popen, list[psutil.Process]]:
+    log = rig.logs / f"{name}.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(BOOTH + ["up", "--interval", "3600"], env=env, cwd=str(ROOT),
+                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def all_four() -> bool:
+        names = " ".join(" ".join(c.cmdline()) for c in _children(proc) if not _gone(c))
+        return all(part in names for part in ("worker", "share", "kiosk", "mosquitto"))
+
+    wait_until(all_four, 90, lambda: f"{name}: not all children up:\n" + log.read_text())
+    # settled: the share server answers and the worker says it is online
+    wait_until(lambda: http_ok(f"http://127.0.0.1:{rig.share_port}/healthz")
+               and re.search(r"mqtt worker-\S+: connected", log.read_text()), 90,
+               lambda: f"{name}: not settled:\n" + log.read_text())
+    return proc, _children(proc)
+
+
+def test_up_children_end_however_up_ends_and_a_second_up_is_refused(rig):
+    """kill -9 and a closed terminal (SIGHUP) of `booth up` leave nothing running; while one
+    runs, a second `booth up` on the same data dir refuses and says who holds it."""
+    env = up_env(rig)
+    first, children = _start_up(rig, env, "up-first")
+    try:
+        second = subprocess.run(BOOTH + ["up", "--no-kiosk"], env=env, cwd=str(ROOT),
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 75, second.stdout + second.stderr
+        said = second.stdout + second.stderr
+        assert "already running for data dir" in said and f"pid {first.pid}" in said, said
+        assert "private mosquitto" not in said  # it started nothing
+        # a kiosk or a share server of its own on the same data dir is refused too
+        for role, extra in (("share", ["--port", str(free_port()), "--no-mqtt"]),
+                            ("kiosk", ["--headless"])):
+            other = subprocess.run(BOOTH + [role, *extra], env=env, cwd=str(ROOT),
+                                   capture_output=True, text=True, timeout=60)
+            assert other.returncode == 75, other.stdout + other.stderr
+            assert "already running for data dir" in other.stderr, other.stderr
+        assert all(not _gone(c) for c in children)  # the first is untouched
+
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(10)
+        wait_until(lambda: all(_gone(c) for c in children), 60,
+                   lambda: f"left running after kill -9: {[c for c in children if not _gone(c)]}")
+    finally:
+        for c in children:
+            if not _gone(c):
+                c.kill()
+
+    # the locks died with it: a new `booth up` starts, and a closed terminal stops it all
+    third, children = _start_up(rig, env, "up-third")
+    try:
+        os.kill(third.pid, signal.SIGHUP)
+        assert third.wait(60) == 0
+        assert all(_gone(c) for c in children), [c for c in children if not _gone(c)]
+    finally:
+        for c in children:
+            if not _gone(c):
+                c.kill()

@@ -11,6 +11,7 @@ from booth.protocol import JobStatus, Status
 from kiosk.pipeline import JobController
 from jobstore.ledger import Ledger, ledger_path
 from tests.kiosk.helpers import FIXTURES, poll, result_jpeg
+from tests.support.bombs import png_bomb
 
 PORTRAIT = (FIXTURES / "portrait.jpg").read_bytes()
 
@@ -55,10 +56,12 @@ def test_headless_pipeline_from_a_jpeg(kiosk_config, controllers, worker):
 
 def test_bad_photo_is_refused_clearly(kiosk_config, controllers):
     jobs = controllers(kiosk_config())
-    with pytest.raises(ValueError, match="not a JPEG or PNG"):
+    with pytest.raises(ValueError, match="neither a JPEG nor a PNG"):
         jobs.submit_jpeg(b"hello")
-    with pytest.raises(ValueError, match="cannot be decoded"):
+    with pytest.raises(ValueError, match="cannot be used: JPEG header is corrupt"):
         jobs.submit_jpeg(b"\xff\xd8\xff" + b"\x00" * 100)
+    with pytest.raises(ValueError, match="20000×20000 = 400 megapixels"):
+        jobs.submit_jpeg(png_bomb(20000, 20000))
     assert jobs.ledger.count() == 0
 
 
@@ -154,3 +157,56 @@ def test_worker_availability(kiosk_config, controllers, worker):
     assert poll(lambda: jobs.ai_online is False, 10)
     worker.availability(True)
     assert poll(lambda: jobs.ai_online is True, 10)
+
+
+def test_a_result_that_cannot_be_stored_is_kept_and_stored_when_space_returns(
+        kiosk_config, controllers, worker, monkeypatch):
+    """ENOSPC while the result arrives (the status after it too): the job is not lost, and its
+    view turns ready by itself once writing works again — no restart."""
+    import errno
+
+    import kiosk.pipeline as pipeline
+
+    jobs = controllers(kiosk_config())
+    job_id = jobs.submit_jpeg(PORTRAIT)
+    assert poll(lambda: job_id in worker.job_ids(), 15)
+    real_write = pipeline.atomic_write
+    disk_full = {"on": True}
+
+    def write(path, data):
+        if disk_full["on"]:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_write(path, data)
+
+    monkeypatch.setattr(pipeline, "atomic_write", write)
+    worker.status(job_id, "processing")
+    worker.result(job_id)
+    worker.status(job_id, "completed", effect="gemini")
+    assert poll(lambda: any(e.kind == "store_failed" and e.job.job_id == job_id
+                            for e in jobs.poll()), 10)
+    time.sleep(2.5)  # several retries, all failing
+    row = jobs.ledger.get(job_id)
+    assert row.result_path is None and row.status is JobStatus.COMPLETED
+    assert jobs.view(job_id).ready is False
+    assert not list(jobs.data_dir.rglob("*.tmp"))
+    disk_full["on"] = False
+    view = jobs.wait_done(job_id, 30)
+    assert view is not None and view.ready, "the held result was never stored"
+    assert view.result_path.read_bytes() == result_jpeg()
+
+
+def test_a_bomb_as_a_result_is_refused_before_decoding(kiosk_config, controllers, worker,
+                                                       caplog):
+    """A 20000×20000 PNG published as the job's result: refused from its header, cleared from
+    the broker (so it does not replay at every start), and the real result still wins."""
+    jobs = controllers(kiosk_config())
+    job_id = jobs.submit_jpeg(PORTRAIT)
+    assert poll(lambda: job_id in worker.job_ids(), 15)
+    before = jobs.ignored_messages
+    worker.result(job_id, png_bomb(20000, 20000))
+    assert poll(lambda: jobs.ignored_messages > before, 10)
+    assert "20000×20000 = 400 megapixels" in caplog.text
+    assert jobs.ledger.get(job_id).result_path is None
+    worker.finish(job_id)
+    view = jobs.wait_done(job_id, 15)
+    assert view is not None and view.ready and view.result_path.read_bytes() == result_jpeg()

@@ -16,6 +16,9 @@ from aiohttp import web
 from booth.config import Config
 from booth.protocol import Effect, JobStatus, Status, new_job_id
 from jobstore.ledger import Ledger, photo_dir
+from jobstore.links import new_token
+from jobstore.names import ai_name, original_name, result_name
+from share.guard import ConnectionGuard, GuardedSite
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTRAIT = ROOT / "tests" / "fixtures" / "portrait.jpg"
@@ -39,8 +42,8 @@ def add_job(cfg: Config, ledger: Ledger, *, created_at: float | None = None,
     job_id = new_job_id()
     folder = photo_dir(cfg.data_dir, created_at)
     folder.mkdir(parents=True, exist_ok=True)
-    original = folder / f"{job_id}-original.jpg"
-    ai_copy = folder / f"{job_id}-ai.jpg"
+    original = folder / original_name(job_id)
+    ai_copy = folder / ai_name(job_id)
     shutil.copyfile(NO_FACE, original)
     shutil.copyfile(PORTRAIT, ai_copy)
     rel = lambda p: str(p.relative_to(cfg.data_dir))  # noqa: E731
@@ -57,16 +60,12 @@ def add_job(cfg: Config, ledger: Ledger, *, created_at: float | None = None,
         ledger.apply_status(Status(job_id=job_id, booth_id=cfg.booth_id, status=status,
                                    effect=Effect.LOCAL if status is JobStatus.COMPLETED else None,
                                    worker="w1"), at=created_at + 5)
-    if with_result and status is JobStatus.COMPLETED:
-        result = folder / f"{job_id}-result.jpg"
+    if with_result and status in (JobStatus.COMPLETED, JobStatus.PROCESSING):
+        # (PROCESSING: a result stored before the 'completed' status arrived)
+        token = new_token()
+        result = folder / result_name(job_id, token, result_src.suffix)
         shutil.copyfile(result_src, result)
-        token = ledger.store_result(job_id, rel(result))
-        files.append(result)
-    elif with_result and status is JobStatus.PROCESSING:
-        # a result stored before the 'completed' status arrived: still not downloadable
-        result = folder / f"{job_id}-result.jpg"
-        shutil.copyfile(result_src, result)
-        token = ledger.store_result(job_id, rel(result))
+        assert ledger.store_result(job_id, rel(result), token) == token
         files.append(result)
     return Job(job_id, token, created_at, files, result)
 
@@ -74,8 +73,11 @@ def add_job(cfg: Config, ledger: Ledger, *, created_at: float | None = None,
 class ServerThread:
     """An aiohttp app served on a free loopback port from a background thread's event loop."""
 
-    def __init__(self, app: web.Application) -> None:
+    def __init__(self, app: web.Application, guard: ConnectionGuard | None = None,
+                 **runner_kwargs) -> None:
         self.app = app
+        self.guard = guard
+        self.runner_kwargs = runner_kwargs
         self.port = 0
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, daemon=True, name="share-server")
@@ -85,9 +87,12 @@ class ServerThread:
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         try:
-            self.runner = web.AppRunner(self.app, handle_signals=False)
+            self.runner = web.AppRunner(self.app, handle_signals=False, **self.runner_kwargs)
             self.loop.run_until_complete(self.runner.setup())
-            site = web.TCPSite(self.runner, "127.0.0.1", 0)
+            if self.guard is not None:
+                site = GuardedSite(self.runner, "127.0.0.1", 0, self.guard)
+            else:
+                site = web.TCPSite(self.runner, "127.0.0.1", 0)
             self.loop.run_until_complete(site.start())
             self.port = self.runner.addresses[0][1]
         except BaseException as exc:  # surfaced by start()
@@ -115,15 +120,20 @@ class ServerThread:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def request(self, method: str, path: str, headers: dict[str, str] | None = None
+    def request(self, method: str, path: str, headers: dict[str, str] | None = None,
+                body: bytes | None = None, source: str | None = None
                 ) -> tuple[int, dict[str, str], bytes]:
-        """One request on a fresh connection; the path is sent exactly as given."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        """One request on a fresh connection; the path is sent exactly as given. `source`: the
+        loopback address to send from (any 127.x.y.z works on Linux)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30,
+                                          source_address=(source, 0) if source else None)
         try:
             conn.putrequest(method, path, skip_accept_encoding=True)
             for k, v in (headers or {}).items():
                 conn.putheader(k, v)
-            conn.endheaders()
+            if body is not None:
+                conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body)
             resp = conn.getresponse()
             body = resp.read()
             return resp.status, {k.lower(): v for k, v in resp.getheaders()}, body

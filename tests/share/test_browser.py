@@ -131,21 +131,33 @@ def test_page_in_headless_chromium_at_phone_size(cfg, ledger, server, tmp_path, 
     assert cv2.imread(str(share_shot)).shape[:2] == (844, 390)
 
 
-async def _screens(base: str, auth: str, profile, out) -> dict:
+async def _screens(base: str, admin_base: str, password: str, profile, out) -> dict:
     async with Chromium(profile) as br:
         results = {}
-        for name, path, width, height in (("share-404-390x844.png", "/p/no-such-photo-token", 390,
-                                           844),
-                                          ("share-admin-390x844.png", "/admin", 390, 844),
-                                          ("share-admin-1280x800.png", "/admin", 1280, 800)):
+        # the operator logs in once through the form; the session cookie does the rest
+        s = await br.new_page()
+        await br.send("Page.enable", {}, s)
+        await br.send("Page.navigate", {"url": admin_base + "/admin"}, s)
+        await br.wait_event("Page.loadEventFired", session=s)
+        assert await br.evaluate(s, "location.pathname") == "/admin/login"
+        await br.evaluate(s, f"document.getElementById('password').value = {password!r};"
+                             "document.forms[0].submit()")
+        await br.poll(s, "location.pathname === '/admin' && document.readyState === 'complete'")
+        for name, url, width, height in (
+                ("share-404-390x844.png", base + "/p/no-such-photo-token", 390, 844),
+                ("share-login-390x844.png", admin_base + "/admin/login?shot", 390, 844),
+                ("share-admin-390x844.png", admin_base + "/admin", 390, 844),
+                ("share-admin-1280x800.png", admin_base + "/admin", 1280, 800)):
+            if name.startswith("share-login"):  # a fresh profile-less look at the form
+                await br.send("Network.enable", {}, s)
+                await br.send("Network.clearBrowserCookies", {}, s)
             s = await br.new_page()
             await br.send("Page.enable", {}, s)
             await br.send("Network.enable", {}, s)
-            await br.send("Network.setExtraHTTPHeaders", {"headers": {"Authorization": auth}}, s)
             await br.send("Emulation.setDeviceMetricsOverride", {
                 "width": width, "height": height, "deviceScaleFactor": 1,
                 "mobile": width < 500}, s)
-            await br.send("Page.navigate", {"url": base + path}, s)
+            await br.send("Page.navigate", {"url": url}, s)
             await br.wait_event("Page.loadEventFired", session=s)
             # every thumbnail on the page decoded (lazy images are in view: few rows)
             await br.poll(s, "Array.from(document.images).filter(i=>i.classList.contains('thumb'))"
@@ -156,17 +168,29 @@ async def _screens(base: str, auth: str, profile, out) -> dict:
                 scrollW: document.documentElement.scrollWidth})""")
             shot = await br.send("Page.captureScreenshot", {"format": "png"}, s)
             (out / name).write_bytes(base64.b64decode(shot["data"]))
+            if name.startswith("share-login"):  # log in again for the gallery shots
+                await br.evaluate(s, f"document.getElementById('password').value = "
+                                     f"{password!r}; document.forms[0].submit()")
+                await br.poll(s, "location.pathname === '/admin' && "
+                                 "document.readyState === 'complete'")
         return results
 
 
-def test_not_found_and_admin_pages_in_chromium(share_cfg, serve, tmp_path, output_dir):
+def test_not_found_and_admin_pages_in_chromium(share_cfg, tmp_path, output_dir):
     from booth.protocol import ErrorKind, JobError, JobStatus, Status
     from jobstore.ledger import Ledger, ledger_path
 
+    from share.admin import make_admin_app
+    from share.server import make_app
+    from tests.share.helpers import ServerThread
+
     cfg = share_cfg('[kiosk]\ntitle = "Drip Me Out · Ana & Ben"\n', BOOTH_ADMIN_PASSWORD="pw")
     ledger = Ledger(ledger_path(cfg.data_dir))
+    admin_srv = None
     try:
-        srv = serve(cfg, ledger=ledger)
+        guests = make_app(cfg, ledger=ledger)
+        srv = ServerThread(guests).start()
+        admin_srv = ServerThread(make_admin_app(guests)).start()
         cfg.share.public_url = srv.base
         now = time.time()
         add_job(cfg, ledger, created_at=now - 120)
@@ -176,10 +200,12 @@ def test_not_found_and_admin_pages_in_chromium(share_cfg, serve, tmp_path, outpu
         ledger.apply_status(Status(job_id=failed.job_id, booth_id=cfg.booth_id,
                                    status=JobStatus.FAILED,
                                    error=JobError.for_guest(ErrorKind.BAD_INPUT)))
-        auth = "Basic " + base64.b64encode(b"operator:pw").decode()
         r = asyncio.run(asyncio.wait_for(
-            _screens(srv.base, auth, tmp_path / "profile", output_dir), 180))
+            _screens(srv.base, admin_srv.base, "pw", tmp_path / "profile", output_dir), 180))
     finally:
+        if admin_srv is not None:
+            admin_srv.stop()
+        srv.stop()
         ledger.close()
     assert "can't find that photo" in r["share-404-390x844.png"]["text"]
     admin = r["share-admin-1280x800.png"]
@@ -188,5 +214,7 @@ def test_not_found_and_admin_pages_in_chromium(share_cfg, serve, tmp_path, outpu
     assert "could not be read" in admin["text"]  # the failed job's guest message
     assert "Ana & Ben" in admin["text"]
     assert r["share-admin-390x844.png"]["scrollW"] <= 390  # usable on the operator's phone
+    assert "Operator password" in r["share-login-390x844.png"]["text"]
+    assert r["share-login-390x844.png"]["scrollW"] <= 390
     for name in r:
         assert cv2.imread(str(output_dir / name)) is not None

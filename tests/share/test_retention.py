@@ -176,3 +176,46 @@ def test_share_app_runs_retention_periodically(make_config, serve):
         assert wait_for(lambda: ledger.get("late-job-0001") is None, 20)
     finally:
         ledger.close()
+
+
+def test_retained_messages_of_unknown_jobs_are_cleared_after_the_grace_period(make_config,
+                                                                              broker):
+    """Junk a rogue client left retained (statuses, results, topics that are not even job
+    ids) goes after `share.orphan_grace_s`; the booth's own jobs keep theirs."""
+    from jobstore.retention import ORPHANS_FILE
+
+    cfg = make_config("[share]\norphan_grace_s = 600\n")
+    ledger = Ledger(ledger_path(cfg.data_dir))
+    mqtt = MqttConnection(cfg.mqtt.url, "test-orphans").start()
+    try:
+        assert mqtt.wait_connected(10)
+        known = add_job(cfg, ledger)
+        _publish_retained(mqtt, cfg, known.job_id)
+        junk = [f"unknownjob{i:04d}" for i in range(30)]
+        for j in junk:
+            _publish_retained(mqtt, cfg, j)
+        base = f"{cfg.mqtt.root}/{cfg.booth_id}"
+        assert mqtt.publish_wait(f"{base}/status/not a job id!", b"{}", 10, retain=True)
+        other = f"{cfg.mqtt.root}/otherbooth/status/unknownjob0000"  # not this booth's
+        assert mqtt.publish_wait(other, b"{}", 10, retain=True)
+        assert _retained_jobs(broker, cfg) == {known.job_id, *junk, "not a job id!"}
+
+        t0 = time.time()
+        first = run_retention(cfg, ledger, mqtt, now=t0)
+        assert first.orphans_seen == 61 and first.orphans_cleared == 0  # not yet: grace
+        assert (cfg.data_path / ORPHANS_FILE).exists()
+        later = run_retention(cfg, ledger, mqtt, now=t0 + 599)
+        assert later.orphans_cleared == 0
+        last = run_retention(cfg, ledger, mqtt, now=t0 + 601)
+        assert last.orphans_cleared == 61, last
+        assert _retained_jobs(broker, cfg) == {known.job_id}
+        assert not (cfg.data_path / ORPHANS_FILE).exists()
+        assert ledger.get(known.job_id) is not None
+        seen = Recorder(broker.port, [other])
+        try:
+            assert seen.wait(lambda ms: any(m.payload for m in ms), 10), "another booth's went"
+        finally:
+            seen.close()
+    finally:
+        mqtt.stop()
+        ledger.close()

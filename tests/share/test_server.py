@@ -181,9 +181,15 @@ def test_internal_error_is_a_friendly_500_without_trace(cfg, serve, caplog):
     assert status == 503 and b"Traceback" not in body
 
 
-def test_healthz(server):
+def test_healthz_names_the_booth_and_to_this_machine_its_data_dir(server, cfg):
+    """`booth snap` uses it to know that the server on its port is its own booth's."""
+    import json
+    from pathlib import Path
+
     status, headers, body = server.get("/healthz")
-    assert status == 200 and body == b'{"ok": true}'
+    assert status == 200
+    assert json.loads(body) == {"ok": True, "booth_id": "testbooth",
+                                "data_dir": str(Path(cfg.data_dir).resolve())}
     assert headers["cache-control"] == "no-store"
 
 

@@ -124,3 +124,49 @@ def test_two_faces_two_chains(effect, out_dir):
     for f in res.faces:
         below = d[f.y + f.h + f.h // 4:f.y + 2 * f.h, f.x:f.x + f.w]
         assert (below > 40).mean() > 0.15
+
+
+SIZES = [(1, 1), (8, 8), (16, 16), (1, 16), (16, 1), (7, 63), (63, 64), (64, 8), (33, 200)]
+
+
+@pytest.mark.parametrize("w,h", SIZES)
+def test_any_size_gives_a_picture_of_that_size_or_bad_input(effect, w, h):
+    """Tiny photos are drawn on an enlarged copy; only a picture too thin to enlarge is
+    refused, and then as a bad image (the worker's bad_input), never a crash."""
+    from booth.images import BadImage
+
+    img = np.random.default_rng(w * 1000 + h).integers(0, 255, (h, w, 3), np.uint8)
+    try:
+        out = effect.apply(img).image
+    except BadImage as exc:
+        assert "too thin" in str(exc)
+        assert max(w, h) * 64 / min(w, h) > 4096
+        return
+    assert out.shape == img.shape and out.dtype == np.uint8
+
+
+def test_a_strip_too_thin_to_draw_on_is_refused(effect):
+    from booth.images import BadImage
+
+    with pytest.raises(BadImage, match="too thin"):
+        effect.apply(np.zeros((1, 5000, 3), np.uint8))
+
+
+@pytest.mark.parametrize("fmt", [".jpg", ".png"])
+def test_tiny_photos_through_the_worker_never_end_internal(worker_config, start_worker, kiosk,
+                                                           fmt):
+    start_worker(worker_config(key=False))
+    jobs = {}
+    for side in (1, 8, 16):
+        ok, buf = cv2.imencode(fmt, np.full((side, side, 3), 150, np.uint8))
+        assert ok
+        jobs[side] = kiosk.send(buf.tobytes(), content_type="image/png" if fmt == ".png"
+                                else "image/jpeg")
+    for side, job in jobs.items():
+        final = kiosk.final(job)
+        assert final is not None, f"no final status for the {side}×{side} photo"
+        if final.status is JobStatus.COMPLETED:
+            [(data, _props)] = kiosk.results(job)
+            assert decode(data).shape[:2] == (side, side)
+        else:
+            assert final.error.kind.value == "bad_input", (side, final)

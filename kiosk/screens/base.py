@@ -55,8 +55,8 @@ def ai_badge(app: "KioskApp", surf: pygame.Surface, topright: tuple[int, int]) -
         label, dot = "Local effect (no AI key)", theme.AMBER
     elif online:
         label, dot = "AI online", theme.GREEN
-    else:
-        label, dot = "Offline mode: local effect", theme.AMBER
+    else:  # no worker online: nothing can process a photo
+        label, dot = "Photos paused — tell the host", theme.RED
     if not app.jobs.mqtt.connected:
         label, dot = "Connecting…", theme.MUTED
     return draw.pill(surf, app.fonts, label, L.px(3.4), topright, "topright", dot)

@@ -83,8 +83,8 @@ class Redispatcher:
                                     f"(the worker's deadline is {self.deadline_s:g} s)"))
         return out
 
-    def waiting(self, min_gap_s: float = 0.5) -> list[str]:
-        """Jobs no worker has started, not published within the last `min_gap_s`."""
-        now = self.mono()
+    def waiting(self) -> list[str]:
+        """Jobs no worker has started. (Even one published a moment ago: it may have reached
+        the broker before the worker's subscription did.)"""
         return [job_id for job_id, w in sorted(self._jobs.items(), key=lambda kv: kv[1].created)
-                if not w.started and now - w.dispatched >= min_gap_s]
+                if not w.started]

@@ -72,8 +72,8 @@ def test_waiting_lists_the_jobs_no_worker_started():
     r = Redispatcher(redispatch_s=30, deadline_s=45, mono=mono)
     r.watch("job-00001", age_s=5.0, since_dispatch_s=5.0)
     r.watch("job-00002", age_s=1.0, since_dispatch_s=1.0, started=True)
-    r.watch("job-00003", age_s=0.0)     # published this instant
-    assert r.waiting() == ["job-00001"]
+    r.watch("job-00003", age_s=0.0)     # published this instant: it may have reached no one
+    assert r.waiting() == ["job-00001", "job-00003"]
 
 
 # ------------------------------------------------------------------ the pipeline on a real broker
@@ -127,7 +127,6 @@ def test_jobs_go_out_at_once_when_a_worker_comes_online(kiosk_config, controller
     job_id = jobs.submit_jpeg(PORTRAIT)
     assert poll(lambda: job_id in worker.job_ids(), 15)
     assert poll(lambda: jobs.ai_online is False, 10)
-    time.sleep(0.6)
     worker.availability(True)
     t0 = time.monotonic()
     assert poll(lambda: worker.job_ids().count(job_id) >= 2, 5)

@@ -86,7 +86,7 @@ class WorkerConfig:
                                "it is published", min=256, max=8192)
     service_pause_s: float = _f(300.0, "After the AI service refuses the key, model, region, "
                                 "billing or a used-up quota: seconds every job gets the local "
-                                "effect before one job asks the model again", min=5, max=86400)
+                                "effect before one job asks the model again", min=1, max=86400)
     breaker_failures: int = _f(3, "Consecutive model calls failing with an outage (5xx, no "
                                "connection, timeout) that stop model calls for a while",
                                min=1, max=100)

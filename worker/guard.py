@@ -40,9 +40,11 @@ class Condition:
 
 @dataclass(frozen=True)
 class Ticket:
-    """Permission for one model call; `probe` marks the one call that tests a paused service."""
+    """Permission for one model call; `probe` marks the one call that tests a paused service,
+    `paused_for` what the pause was about."""
 
     probe: bool = False
+    paused_for: AiState = AiState.OK
 
 
 class ServiceGuard:
@@ -59,6 +61,7 @@ class ServiceGuard:
         self._cond = Condition()
         self._failures = 0
         self._probe_since: float | None = None
+        self._paused_for = AiState.OK
 
     @property
     def condition(self) -> Condition:
@@ -78,9 +81,11 @@ class ServiceGuard:
             if self._probe_since is not None and now - self._probe_since < self.probe_lease_s:
                 raise self._refusal(cond, "another job is probing the model")
             self._probe_since = now
+            paused_for = self._paused_for if cond.ai is AiState.PROBING else cond.ai
+            self._paused_for = paused_for
             changed = self._set(Condition(AiState.PROBING, cond.detail, None))
         self._notify(changed)
-        return Ticket(probe=True)
+        return Ticket(probe=True, paused_for=paused_for)
 
     def record(self, ticket: Ticket, error: ModelError | None) -> None:
         """The outcome of a call made with `ticket` (None: it succeeded)."""
@@ -104,12 +109,17 @@ class ServiceGuard:
                                               now + pause if pause else None))
             else:  # an outage outcome
                 self._failures += 1
-                if ticket.probe or self._failures >= self.breaker_failures:
+                failed_probe = ticket.probe and ticket.paused_for is AiState.BREAKER_OPEN
+                if failed_probe or self._failures >= self.breaker_failures:
                     changed = self._set(Condition(AiState.BREAKER_OPEN,
                                                   f"{self._failures} model call(s) in a row "
                                                   f"failed; last: {error.detail}",
                                                   now + self.breaker_open_s))
                     self._failures = 0
+                elif ticket.probe:
+                    # A probe of a refusal (key, quota …) met a hiccup instead: the refusal is
+                    # not confirmed, so calls resume and the breaker counts as usual.
+                    changed = self._set(Condition())
                 else:
                     changed = None
         self._notify(changed)

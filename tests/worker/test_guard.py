@@ -97,6 +97,16 @@ def test_a_service_refusal_pauses_every_call_on_the_first_answer(made, ai):
     assert guard.condition.ai is ai and guard.condition.until == pytest.approx(clock.t + 300)
 
 
+def test_a_probe_of_a_refusal_that_meets_a_hiccup_lets_calls_resume(made):
+    guard, clock, _ = made
+    guard.record(guard.admit(), refusal(AiState.KEY_REJECTED))
+    clock.t += 301
+    probe = guard.admit()
+    guard.record(probe, outage())                # a 500: says nothing about the key
+    assert guard.condition.ai is AiState.OK
+    assert not guard.admit().probe
+
+
 def test_a_used_up_quota_refuses_with_the_quota_kind(made):
     guard, clock, _ = made
     guard.record(guard.admit(), refusal(AiState.QUOTA_EXHAUSTED, ErrorKind.QUOTA))

@@ -29,8 +29,9 @@ import numpy as np
 from booth.config import Config
 from booth.mqtt import MqttConnection
 from booth.images import JPEG, BadImage, decode, encode_jpeg, inspect, shrink
-from booth.protocol import (AiState, Effect, ErrorKind, JobError, JobMessage, JobStatus,
-                            ProtocolError, Status, Topics, result_properties, utc_now_iso)
+from booth.protocol import (AiState, Effect, ErrorKind, Health, JobError, JobMessage,
+                            JobStatus, ProtocolError, Status, Topics, result_properties,
+                            utc_now_iso)
 from worker.classify import RETRY_ONCE, ModelError
 from worker.dedupe import DedupeStore
 from worker.guard import PAUSING, Condition, ServiceGuard
@@ -219,8 +220,8 @@ class Worker:
         return left == 0
 
     # ------------------------------------------------------------------ health
-    def health(self):
-        """This worker's health message now (booth.protocol.Health)."""
+    def health(self) -> Health:
+        """This worker's health message now."""
         if self.editor is None:
             ai, detail, left = AiState.NO_KEY, "", None
         else:

@@ -360,10 +360,11 @@ class JobController:
             for job_id, why in self.redispatch.due():
                 self._redispatch(job_id, why)
 
-    def _redispatch(self, job_id: str, why: str) -> None:
+    def _redispatch(self, job_id: str, why: str, even_unacked: bool = False) -> None:
         """Publish a followed job again, unless the broker has not acked its last publish yet
-        (paho resends that one by itself)."""
-        if any(j == job_id for j, _ in self._acks):
+        (paho resends that one by itself) — `even_unacked` when a worker just came online: that
+        publish may have reached the broker before the worker's subscription did."""
+        if not even_unacked and any(j == job_id for j, _ in self._acks):
             return
         row = self.ledger.get(job_id)
         if row is None or (row.status.is_final and (row.result_path or
@@ -424,7 +425,8 @@ class JobController:
                 # Its subscription is in place before it says so (booth/mqtt.py): jobs that
                 # reached no one, or wait behind a busy worker, go out now.
                 for job_id in self.redispatch.waiting():
-                    self._redispatch(job_id, f"worker {parsed.worker} came online")
+                    self._redispatch(job_id, f"worker {parsed.worker} came online",
+                                     even_unacked=True)
             self.events.put(JobEvent("availability"))
             return
         if parsed.booth != self.booth or not msg.payload:

@@ -119,9 +119,11 @@ def run(args: argparse.Namespace) -> None:
         broker = Mosquitto(tmp / "mosq").start()
         fake = FakeGemini(latency=args.overhead_latency, default=Reply.image(mode="echo"))
         kiosk = Kiosk(broker.port)
+        procs: list[subprocess.Popen] = []  # every worker started, stopped whatever happens
         try:
             # 1. overhead: one job at a time, total minus the model's latency
             proc = spawn_worker(tmp, broker, fake, 1, WID)
+            procs.append(proc)
             assert kiosk.wait(lambda: WID in kiosk.online, 30), "worker not online"
             for _ in range(3):  # warm-up (imports, connection pool)
                 j = kiosk.send(payload)
@@ -145,6 +147,7 @@ def run(args: argparse.Namespace) -> None:
             fake.latency = 2.0
             for n in (1, 2, 4, 8):
                 proc = spawn_worker(tmp, broker, fake, n, WID)
+                procs.append(proc)
                 assert kiosk.wait(lambda: WID in kiosk.online, 30)
                 count = n * args.rounds
                 t0 = time.perf_counter()
@@ -164,6 +167,7 @@ def run(args: argparse.Namespace) -> None:
 
             # 3. no API key: every job gets the local effect (the heaviest path for memory)
             proc = spawn_worker(tmp, broker, fake, 2, WID, key=False)
+            procs.append(proc)
             assert kiosk.wait(lambda: WID in kiosk.online, 30)
             t0 = time.perf_counter()
             jobs = [kiosk.send(payload) for _ in range(args.rounds * 4)]
@@ -176,6 +180,10 @@ def run(args: argparse.Namespace) -> None:
             print(f"no API key (local effect), concurrency 2: {len(jobs) / elapsed:.1f} jobs/s "
                   f"at 1536 px; worker peak RSS {peak:.0f} MB")
         finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(10)
             kiosk.c.loop_stop()
             fake.close()
             broker.stop(kill=True)

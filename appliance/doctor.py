@@ -280,6 +280,11 @@ def check_api_key(cfg: Config, probe: Probe, offline: bool = False) -> Check:
             client.close()
     except errors.APIError as exc:
         code = getattr(exc, "code", None)
+        if getattr(exc, "status", "") == "FAILED_PRECONDITION":  # a region or billing refusal
+            return Check("api key", FAIL, f"{where} refuses this machine's requests: "
+                         f"{str(getattr(exc, 'message', '') or '')[:160]}",
+                         "enable billing for the key's project, or run the worker where the "
+                         "Gemini API is available")
         if code in (400, 401, 403):
             return Check("api key", FAIL, f"{where} rejected the API key ({code} "
                          f"{getattr(exc, 'status', '')})",
@@ -299,6 +304,69 @@ def check_api_key(cfg: Config, probe: Probe, offline: bool = False) -> Check:
         return Check("api key", WARN, f"could not reach {where}: {type(exc).__name__}",
                      "check the internet connection (or GEMINI_BASE_URL); use --offline to skip")
     return Check("api key", OK, f"{where} accepted the key; model {cfg.gemini.model} is available")
+
+
+# ------------------------------------------------------------------------------- workers
+RETAINED_WAIT_S = 0.5  # retained messages follow the subscription at once; a margin for them
+
+
+def check_workers(cfg: Config, probe: Probe) -> Check:
+    """Which workers say `online`, and what their retained health says (the AI state, with the
+    reason and the fix the worker published: worker/health.py)."""
+    from booth.mqtt import BrokerUrl, MqttConnection, MqttUrlError
+    from booth.protocol import (Health, ProtocolError, TopicKind, Topics, parse_availability)
+
+    try:
+        url = BrokerUrl.parse(cfg.mqtt.url)
+    except MqttUrlError:
+        return Check("workers", WARN, "not checked: mqtt.url is unusable", "see the broker check")
+    try:
+        socket.create_connection((url.host, url.port), timeout=probe.broker_timeout_s).close()
+    except OSError:
+        return Check("workers", WARN, "not checked: the broker cannot be reached",
+                     "see the broker check")
+    topics = Topics(cfg.mqtt.root)
+    online: dict[str, bool] = {}
+    health: dict[str, Health] = {}
+
+    def on_message(msg) -> None:
+        try:
+            parsed = topics.parse(msg.topic)
+            if parsed.kind is TopicKind.WORKER_AVAILABILITY and msg.payload:
+                online[parsed.worker] = parse_availability(msg.payload)
+            elif parsed.kind is TopicKind.WORKER_HEALTH and msg.payload:
+                health[parsed.worker] = Health.from_json(msg.payload)
+        except ProtocolError:
+            pass  # a malformed message says nothing about a worker
+
+    conn = MqttConnection(cfg.mqtt.url, f"doctor-w-{socket.gethostname()[:20]}-{os.getpid()}",
+                          subscriptions=[(topics.all_worker_availability(), 1),
+                                         (topics.all_worker_health(), 1)],
+                          on_message=on_message, ca_file=cfg.mqtt.ca_file or None,
+                          reconnect_min_s=30)
+    try:
+        conn.start()
+        connected = conn.wait_connected(probe.broker_timeout_s)
+        if connected:
+            time.sleep(RETAINED_WAIT_S)
+    finally:
+        conn.stop(timeout=1.0)
+    if not connected:
+        return Check("workers", WARN, "not checked: no MQTT session", "see the broker check")
+    up = sorted(w for w, on in online.items() if on)
+    if not up:
+        return Check("workers", WARN, "no worker is online: photos are paused until one is",
+                     "start one (systemctl start booth-worker, or `booth worker` on any machine "
+                     "that reaches the broker)")
+    said = [(w, health[w]) for w in up if w in health]
+    for level, state in ((FAIL, "error"), (WARN, "warn")):
+        bad = [(w, h) for w, h in said if h.state == state]
+        if bad:
+            w, h = bad[0]
+            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            return Check("workers", level, f"worker {w}: AI {h.ai}: {h.reason}{more}", h.fix)
+    states = ", ".join(f"{w} (AI {health[w].ai})" if w in health else w for w in up)
+    return Check("workers", OK, f"{len(up)} online: {states}")
 
 
 # ------------------------------------------------------------------------------- disk
@@ -589,9 +657,9 @@ def check_cloud(cfg: Config, probe: Probe) -> Check:
 
 
 # ------------------------------------------------------------------------------- driver
-BOOTH_CHECKS = ("camera", "display", "broker", "api key", "disk", "ledger", "clock",
+BOOTH_CHECKS = ("camera", "display", "broker", "workers", "api key", "disk", "ledger", "clock",
                 "share url", "hotspot", "cloud")
-WORKER_CHECKS = ("broker", "api key", "disk", "clock")
+WORKER_CHECKS = ("broker", "workers", "api key", "disk", "clock")
 
 
 def run_checks(cfg: Config, probe: Probe | None = None, *, offline: bool = False,
@@ -601,6 +669,7 @@ def run_checks(cfg: Config, probe: Probe | None = None, *, offline: bool = False
         "camera": lambda: check_camera(cfg, probe),
         "display": lambda: check_display(cfg, probe),
         "broker": lambda: check_broker(cfg, probe),
+        "workers": lambda: check_workers(cfg, probe),
         "api key": lambda: check_api_key(cfg, probe, offline),
         "disk": lambda: check_disk(cfg, probe),
         "ledger": lambda: check_ledger(cfg, probe),

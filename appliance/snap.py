@@ -24,6 +24,7 @@ from appliance.services import (Supervisor, booth_argv, child_env, ensure_broker
                              usable_data_dir)
 
 log = logging.getLogger("appliance.snap")
+WORKER_WAIT_S = 30.0  # a worker process starting up says `online` well within this
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -66,7 +67,7 @@ def _read_photo(path: str) -> bytes:
     return data
 
 
-def _worker_online(cfg: Config, wait_s: float = 1.5) -> bool:
+def _worker_online(cfg: Config, wait_s: float = 1.0) -> bool:
     """Does a worker say `online` (retained availability) on the broker?"""
     from booth.mqtt import MqttConnection
 
@@ -88,6 +89,17 @@ def _worker_online(cfg: Config, wait_s: float = 1.5) -> bool:
         return got.wait(wait_s)
     finally:
         conn.stop(0.5)
+
+
+def _wait_for_a_worker(ctl, timeout: float) -> bool:
+    """Until a worker says `online` (its subscription is in place by then): a job published
+    before that could reach no one."""
+    end = time.monotonic() + timeout
+    while ctl.ai_online is not True:
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _share_here(cfg: Config) -> tuple[str, dict]:
@@ -182,7 +194,8 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
     sup = Supervisor(child_env(cfg, url, data_dir, getattr(args, "config", None)))
     ctl = None
     try:
-        if not _worker_online(cfg):
+        # a broker started just now has no worker yet: no need to ask it
+        if broker is not None or not _worker_online(cfg):
             log.info("no worker online: starting one for this snap")
             sup.add("worker", booth_argv("worker"))
         started_share = share == "none"
@@ -193,6 +206,9 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
         from kiosk.pipeline import JobController
 
         ctl = JobController(cfg, client_suffix=f"-snap-{os.getpid()}").start()
+        if not _wait_for_a_worker(ctl, WORKER_WAIT_S):
+            log.warning("no worker said online within %g s; the photo waits for one",
+                        WORKER_WAIT_S)
         timeout = args.timeout or cfg.worker.deadline_s + 60
         try:
             job_id = ctl.submit_jpeg(photo, args.style)

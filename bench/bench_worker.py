@@ -33,6 +33,10 @@ from tests.support.fake_gemini import FakeGemini, Reply  # noqa: E402
 from tests.support.mosquitto import Mosquitto  # noqa: E402
 
 BOOTH = "benchbooth"
+# One worker id for every phase, each phase restarting it with other settings: a stopped worker
+# keeps its shared subscription (worker/service.py), so a new id per phase would leave the old
+# sessions taking their share of the jobs until the (absent) kiosk re-dispatched them.
+WID = "bench-w"
 
 
 class Kiosk:
@@ -91,6 +95,13 @@ def spawn_worker(tmp: Path, broker: Mosquitto, fake: FakeGemini, concurrency: in
                              "WARNING"], cwd=ROOT, env=env)
 
 
+def stop(kiosk: Kiosk, proc: subprocess.Popen) -> None:
+    """SIGTERM, and wait until the kiosk has seen the worker's `offline`."""
+    proc.terminate()
+    proc.wait(30)
+    assert kiosk.wait(lambda: WID not in kiosk.online, 10), "no offline from the worker"
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -108,10 +119,12 @@ def run(args: argparse.Namespace) -> None:
         broker = Mosquitto(tmp / "mosq").start()
         fake = FakeGemini(latency=args.overhead_latency, default=Reply.image(mode="echo"))
         kiosk = Kiosk(broker.port)
+        procs: list[subprocess.Popen] = []  # every worker started, stopped whatever happens
         try:
             # 1. overhead: one job at a time, total minus the model's latency
-            proc = spawn_worker(tmp, broker, fake, 1, "bench-w1")
-            assert kiosk.wait(lambda: "bench-w1" in kiosk.online, 30), "worker not online"
+            proc = spawn_worker(tmp, broker, fake, 1, WID)
+            procs.append(proc)
+            assert kiosk.wait(lambda: WID in kiosk.online, 30), "worker not online"
             for _ in range(3):  # warm-up (imports, connection pool)
                 j = kiosk.send(payload)
                 kiosk.wait(lambda: j in kiosk.done, 30)
@@ -121,8 +134,7 @@ def run(args: argparse.Namespace) -> None:
                 assert kiosk.wait(lambda: j in kiosk.done, 30), "job did not finish"
                 overheads.append((kiosk.done[j] - kiosk.sent[j] - args.overhead_latency) * 1000)
             rss = max(rss, peak_rss_mb(proc.pid))
-            proc.terminate()
-            proc.wait(30)
+            stop(kiosk, proc)
             print(f"worker peak RSS at concurrency 1: {rss:.0f} MB")
             p50, p99 = pct(overheads, 50), pct(overheads, 99)
             print(f"overhead over {args.jobs} jobs at 1536 px (L = {args.overhead_latency:g} s): "
@@ -134,9 +146,9 @@ def run(args: argparse.Namespace) -> None:
             # 2. throughput by concurrency with L = 2 s
             fake.latency = 2.0
             for n in (1, 2, 4, 8):
-                wid = f"bench-c{n}"
-                proc = spawn_worker(tmp, broker, fake, n, wid)
-                assert kiosk.wait(lambda: wid in kiosk.online, 30)
+                proc = spawn_worker(tmp, broker, fake, n, WID)
+                procs.append(proc)
+                assert kiosk.wait(lambda: WID in kiosk.online, 30)
                 count = n * args.rounds
                 t0 = time.perf_counter()
                 jobs = [kiosk.send(payload) for _ in range(count)]
@@ -146,8 +158,7 @@ def run(args: argparse.Namespace) -> None:
                 ideal = n / 2.0
                 peak = peak_rss_mb(proc.pid)
                 rss = max(rss, peak)
-                proc.terminate()
-                proc.wait(30)
+                stop(kiosk, proc)
                 print(f"throughput at concurrency {n}: {rate:.2f} jobs/s over {count} jobs "
                       f"= {rate / ideal:.2f} x N/L (target >= 0.90); worker peak RSS "
                       f"{peak:.0f} MB")
@@ -155,8 +166,9 @@ def run(args: argparse.Namespace) -> None:
                        "≥ 0.9 × N/L", rate / ideal >= 0.9, digits=2)
 
             # 3. no API key: every job gets the local effect (the heaviest path for memory)
-            proc = spawn_worker(tmp, broker, fake, 2, "bench-local", key=False)
-            assert kiosk.wait(lambda: "bench-local" in kiosk.online, 30)
+            proc = spawn_worker(tmp, broker, fake, 2, WID, key=False)
+            procs.append(proc)
+            assert kiosk.wait(lambda: WID in kiosk.online, 30)
             t0 = time.perf_counter()
             jobs = [kiosk.send(payload) for _ in range(args.rounds * 4)]
             assert kiosk.wait(lambda: all(j in kiosk.done for j in jobs), 120)
@@ -168,6 +180,10 @@ def run(args: argparse.Namespace) -> None:
             print(f"no API key (local effect), concurrency 2: {len(jobs) / elapsed:.1f} jobs/s "
                   f"at 1536 px; worker peak RSS {peak:.0f} MB")
         finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(10)
             kiosk.c.loop_stop()
             fake.close()
             broker.stop(kill=True)

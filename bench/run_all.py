@@ -20,7 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 QUICK_ARGS = {"bench_e2e.py": ["--jobs", "20"], "bench_share.py": ["--seconds", "5"],
-              "bench_worker.py": ["--quick"],
+              "bench_worker.py": ["--quick"], "bench_resilience.py": ["--quick"],
               "bench_kiosk.py": ["--seconds", "4"],
               "bench_cloud.py": ["--runs", "5", "--backlog", "50"]}
 

@@ -54,8 +54,12 @@ class GeminiConfig:
     model: str = _f("gemini-2.5-flash-image", "Image model name (GEMINI_MODEL)")
     base_url: str = _f("", "API base URL; empty means Google's (GEMINI_BASE_URL)")
     api_version: str = _f("v1beta", "API version path segment")
-    request_timeout_s: float = _f(30.0, "Timeout of one model request in seconds", min=1, max=600)
+    request_timeout_s: float = _f(30.0, "Longest wall time of one model request in seconds (the "
+                                  "whole answer, not each read)", min=1, max=600)
     api_key: str = _f("", "API key: from the environment only (GEMINI_API_KEY)", secret=True)
+    max_response_bytes: int = _f(20_000_000, "Largest model answer read, in bytes (a larger one "
+                                 "is cut off and the job gets the local effect)",
+                                 min=1_000_000, max=200_000_000)
 
 
 @dataclass
@@ -64,8 +68,9 @@ class WorkerConfig:
                  "across restarts)")
     concurrency: int = _f(2, "Jobs one worker processes at once (also its MQTT receive maximum)",
                           min=1, max=64)
-    deadline_s: float = _f(60.0, "Per-job deadline for the model call, retries included", min=1,
-                           max=3600)
+    deadline_s: float = _f(45.0, "Seconds from the shot (queue time included) by which a job's "
+                           "picture is published; model calls stop in time for the local effect",
+                           min=1, max=3600)
     max_bytes: int = _f(15_000_000, "Largest accepted job payload in bytes", min=1000)
     max_pixels: int = _f(40_000_000, "Largest accepted image in pixels (decompression-bomb guard)",
                          min=10_000)
@@ -77,6 +82,16 @@ class WorkerConfig:
                              min=0)
     grace_s: float = _f(20.0, "Seconds in-flight jobs get to finish on SIGTERM", min=0, max=600)
     jpeg_quality: int = _f(90, "JPEG quality of results", min=30, max=100)
+    result_long_side: int = _f(2048, "Long side in pixels a model's picture is shrunk to before "
+                               "it is published", min=256, max=8192)
+    service_pause_s: float = _f(300.0, "After the AI service refuses the key, model, region, "
+                                "billing or a used-up quota: seconds every job gets the local "
+                                "effect before one job asks the model again", min=1, max=86400)
+    breaker_failures: int = _f(3, "Consecutive model calls failing with an outage (5xx, no "
+                               "connection, timeout) that stop model calls for a while",
+                               min=1, max=100)
+    breaker_open_s: float = _f(30.0, "Seconds model calls stay stopped after an outage before "
+                               "one job probes the model again", min=1, max=3600)
 
 
 @dataclass
@@ -91,8 +106,12 @@ class KioskConfig:
     window_height: int = _f(720, "Window height with windowed = true", min=240, max=4320)
     kiosk_lock: bool = _f(True, "Ignore Esc so guests cannot leave the booth screen")
     countdown_s: int = _f(3, "Countdown seconds before the shot", min=0, max=10)
-    redispatch_s: float = _f(30.0, "Re-publish a job with no 'processing' status after this long",
+    redispatch_s: float = _f(30.0, "Re-publish a job with no 'processing' status after this "
+                             "long, or with no final status this long past worker.deadline_s",
                              min=1)
+    max_wait_s: float = _f(60.0, "Longest a guest waits on the processing screen; then it says "
+                           "the photo will appear in the recent strip and returns to the start",
+                           min=10, max=3600)
     slow_after_s: float = _f(25.0, "Show 'taking longer than usual' after this many seconds", min=1)
     result_timeout_s: float = _f(60.0, "Return from the result screen to the start after this long",
                                  min=5)

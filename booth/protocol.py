@@ -86,6 +86,7 @@ class TopicKind(str, enum.Enum):
     RESULTS = "results"
     AVAILABILITY = "availability"
     WORKER_AVAILABILITY = "worker_availability"
+    WORKER_HEALTH = "worker_health"
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,9 @@ class Topics:
     def worker_availability(self, worker: str) -> str:
         return f"{self.root}/workers/{validate_node_id(worker, 'worker id')}/availability"
 
+    def worker_health(self, worker: str) -> str:
+        return f"{self.root}/workers/{validate_node_id(worker, 'worker id')}/health"
+
     # subscriptions
     def shared_jobs(self) -> str:
         """What workers subscribe to: every booth's jobs, dealt over the share group."""
@@ -135,6 +139,9 @@ class Topics:
     def all_worker_availability(self) -> str:
         return f"{self.root}/workers/+/availability"
 
+    def all_worker_health(self) -> str:
+        return f"{self.root}/workers/+/health"
+
     def parse(self, topic: str) -> ParsedTopic:
         """Parse a concrete topic of this root; raises ProtocolError for anything else."""
         if not isinstance(topic, str):
@@ -143,10 +150,11 @@ class Topics:
         if len(parts) < 3 or parts[0] != self.root:
             raise ProtocolError(f"topic {topic!r} is not under root {self.root!r}")
         if parts[1] == "workers":
-            if len(parts) == 4 and parts[3] == "availability":
-                return ParsedTopic(TopicKind.WORKER_AVAILABILITY,
-                                   worker=validate_node_id(parts[2], "worker id"))
-            raise ProtocolError(f"topic {topic!r} is not a worker availability topic")
+            if len(parts) == 4 and parts[3] in ("availability", "health"):
+                kind = TopicKind.WORKER_AVAILABILITY if parts[3] == "availability" \
+                    else TopicKind.WORKER_HEALTH
+                return ParsedTopic(kind, worker=validate_node_id(parts[2], "worker id"))
+            raise ProtocolError(f"topic {topic!r} is not a worker availability or health topic")
         booth = validate_node_id(parts[1])
         if len(parts) == 3 and parts[2] == "jobs":
             return ParsedTopic(TopicKind.JOBS, booth=booth)
@@ -254,11 +262,17 @@ class JobError:
 
 STATUS_FIELDS = ("job_id", "booth_id", "status", "effect", "attempt", "worker", "error",
                  "updated_at")
+# Fields added later: always sent, but a message without them (an older sender) is still valid.
+STATUS_OPTIONAL_FIELDS = ("style_used",)
 
 
 @dataclass(frozen=True)
 class Status:
-    """The retained status JSON of one job; every field is always present on the wire."""
+    """The retained status JSON of one job; every field is always present on the wire.
+
+    `style_used` is the style preset whose prompt the worker sent to the model (null when no
+    model was asked); it differs from the job's `style` when the worker did not know that name.
+    """
 
     job_id: str
     booth_id: str
@@ -268,6 +282,7 @@ class Status:
     worker: str | None = None
     error: JobError | None = None
     updated_at: str = field(default_factory=utc_now_iso)
+    style_used: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -279,6 +294,7 @@ class Status:
             "worker": self.worker,
             "error": self.error.to_dict() if self.error else None,
             "updated_at": self.updated_at,
+            "style_used": self.style_used,
         }
 
     def to_json(self) -> bytes:
@@ -288,7 +304,7 @@ class Status:
     def from_dict(cls, data: Any) -> "Status":
         if not isinstance(data, dict):
             raise ProtocolError(f"status must be a JSON object, got {type(data).__name__}")
-        _exact_keys(data, STATUS_FIELDS, "status")
+        _exact_keys(data, STATUS_FIELDS, "status", optional=STATUS_OPTIONAL_FIELDS)
         attempt = data["attempt"]
         if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
             raise ProtocolError(f"attempt must be an integer ≥ 1, got {attempt!r}")
@@ -296,6 +312,11 @@ class Status:
         if worker is not None:
             validate_node_id(worker, "worker id")
         parse_iso(data["updated_at"], "updated_at")
+        style_used = data.get("style_used")
+        if style_used is not None and (not isinstance(style_used, str)
+                                       or not STYLE_RE.match(style_used)):
+            raise ProtocolError(f"style_used must be null or a style preset name, got "
+                                f"{style_used!r}")
         return cls(
             job_id=validate_job_id(data["job_id"]),
             booth_id=validate_node_id(data["booth_id"]),
@@ -305,6 +326,7 @@ class Status:
             worker=worker,
             error=None if data["error"] is None else JobError.from_dict(data["error"]),
             updated_at=data["updated_at"],
+            style_used=style_used,
         )
 
     @classmethod
@@ -418,14 +440,127 @@ def parse_availability(payload: bytes | str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
+# health: a retained JSON message next to a part's availability (the operator's view)
+
+HEALTH_STATES = ("ok", "warn", "error")
+
+
+class AiState(str, enum.Enum):
+    """What a worker knows about the AI service (the `ai` field of its health)."""
+
+    OK = "ok"
+    NO_KEY = "no_key"                         # no GEMINI_API_KEY: the local effect by choice
+    RATE_LIMITED = "rate_limited"             # paused for the service's retry delay
+    QUOTA_EXHAUSTED = "quota_exhausted"       # daily/project quota used up (or limit 0)
+    KEY_REJECTED = "key_rejected"             # invalid, expired or leaked key
+    PERMISSION_DENIED = "permission_denied"
+    SERVICE_DISABLED = "service_disabled"     # the API is not enabled for the key's project
+    MODEL_NOT_FOUND = "model_not_found"       # a retired or misspelt model name
+    REGION_UNSUPPORTED = "region_unsupported"
+    BILLING_REQUIRED = "billing_required"
+    REQUEST_REFUSED = "request_refused"       # a 4xx the service gave no clearer reason for
+    BREAKER_OPEN = "breaker_open"             # outage: model calls stopped for a while
+    PROBING = "probing"                       # after a pause: one job is trying the model
+
+
+@dataclass(frozen=True)
+class Health:
+    """`{root}/workers/{worker}/health` (retained JSON). Read it together with the availability
+    topic: a worker that died keeps its last health, and its availability says `offline`.
+
+    Only `state` and `updated_at` are required; unknown fields are kept in `extra` (and written
+    back by `to_dict`), so other parts (kiosk, share, uploader) can use the same shape and grow it.
+    """
+
+    state: str                      # ok | warn | error
+    updated_at: str = field(default_factory=utc_now_iso)
+    part: str = "worker"
+    id: str | None = None
+    reason: str = ""                # plain words: what is wrong ("" when ok)
+    fix: str = ""                   # plain words: what the operator can do
+    ai: str | None = None           # an AiState value (a string, so newer states still parse)
+    ai_until: str | None = None     # ISO time a pause of model calls ends, if one is on
+    jobs_in_flight: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    last_error: dict[str, Any] | None = None   # {"kind", "detail", "at"} of the last AI failure
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _TEXT = ("part", "reason", "fix")
+    _OPTIONAL_TEXT = ("id", "ai", "ai_until")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.extra)
+        out.update({"part": self.part, "id": self.id, "state": self.state, "reason": self.reason,
+                    "fix": self.fix, "ai": self.ai, "ai_until": self.ai_until,
+                    "jobs_in_flight": self.jobs_in_flight, "counts": dict(self.counts),
+                    "last_error": self.last_error, "updated_at": self.updated_at})
+        return out
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Health":
+        if not isinstance(data, dict):
+            raise ProtocolError(f"health must be a JSON object, got {type(data).__name__}")
+        for key in ("state", "updated_at"):
+            if key not in data:
+                raise ProtocolError(f"health is missing field {key!r}")
+        if data["state"] not in HEALTH_STATES:
+            raise ProtocolError(f"health state {data['state']!r} is not one of "
+                                f"{', '.join(HEALTH_STATES)}")
+        parse_iso(data["updated_at"], "health updated_at")
+        known = {"state", "updated_at", "jobs_in_flight", "counts", "last_error",
+                 *cls._TEXT, *cls._OPTIONAL_TEXT}
+        kw: dict[str, Any] = {"state": data["state"], "updated_at": data["updated_at"]}
+        for key in cls._TEXT:
+            if key in data:
+                if not isinstance(data[key], str):
+                    raise ProtocolError(f"health {key} must be a string")
+                kw[key] = data[key]
+        for key in cls._OPTIONAL_TEXT:
+            if data.get(key) is not None:
+                if not isinstance(data[key], str):
+                    raise ProtocolError(f"health {key} must be null or a string")
+                kw[key] = data[key]
+        if "jobs_in_flight" in data:
+            n = data["jobs_in_flight"]
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise ProtocolError(f"health jobs_in_flight must be an integer ≥ 0, got {n!r}")
+            kw["jobs_in_flight"] = n
+        if "counts" in data:
+            counts = data["counts"]
+            if not isinstance(counts, dict) or not all(
+                    isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+                    for k, v in counts.items()):
+                raise ProtocolError("health counts must be an object of whole numbers")
+            kw["counts"] = dict(counts)
+        if data.get("last_error") is not None:
+            if not isinstance(data["last_error"], dict):
+                raise ProtocolError("health last_error must be null or an object")
+            kw["last_error"] = dict(data["last_error"])
+        kw["extra"] = {k: v for k, v in data.items() if k not in known}
+        return cls(**kw)
+
+    @classmethod
+    def from_json(cls, payload: bytes | str) -> "Health":
+        try:
+            data = json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ProtocolError(f"health is not valid JSON: {exc}") from exc
+        return cls.from_dict(data)
+
+
+# --------------------------------------------------------------------------------------------
 # helpers
 
 
-def _exact_keys(data: dict, expected: tuple[str, ...], what: str) -> None:
+def _exact_keys(data: dict, expected: tuple[str, ...], what: str,
+                optional: tuple[str, ...] = ()) -> None:
     missing = [k for k in expected if k not in data]
     if missing:
         raise ProtocolError(f"{what} is missing field(s): {', '.join(missing)}")
-    unknown = sorted(k for k in data if k not in expected)
+    unknown = sorted(k for k in data if k not in expected and k not in optional)
     if unknown:
         raise ProtocolError(f"{what} has unknown field(s): {', '.join(map(str, unknown))}")
 

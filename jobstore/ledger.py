@@ -213,14 +213,6 @@ class Ledger:
         return self._many("SELECT * FROM jobs WHERE sent_at IS NULL AND status = 'pending'"
                           " ORDER BY created_at")
 
-    def due_for_redispatch(self, now: float, redispatch_s: float) -> list[JobRow]:
-        """Sent jobs that no worker has started within `redispatch_s` of their last dispatch
-        (or whose last dispatch lies in the future: the clock went back)."""
-        return self._many(
-            "SELECT * FROM jobs WHERE status = 'pending' AND sent_at IS NOT NULL"
-            " AND (COALESCE(last_dispatch, sent_at) <= ? OR COALESCE(last_dispatch, sent_at) > ?)"
-            " ORDER BY created_at", (now - redispatch_s, now + redispatch_s))
-
     def unfinished(self) -> list[JobRow]:
         return self._many("SELECT * FROM jobs WHERE status IN ('pending','processing')"
                           " OR (status = 'completed' AND result_path IS NULL)"

@@ -89,7 +89,8 @@ class KioskApp:
         self.ctx = ScreenContext(
             cfg=cfg, layout=self.layout, fonts=Fonts(self.images), images=self.images,
             pictures=self.pictures, jobs=self.book, now=clock, wall=wall, fire=self.fire,
-            request_shot=self.request_shot, take_shot=self.take_shot, open_job=self.open_job)
+            request_shot=self.request_shot, take_shot=self.take_shot, open_job=self.open_job,
+            wait_phase=self.jobs.wait_phase)
         self.machine = ScreenMachine({cls.name: cls(self.ctx) for cls in SCREENS}, clock)
         self.automation = Automation(self, clock, interval=auto_shoot_interval,
                                      max_shots=max_shots, control_dir=control_dir)

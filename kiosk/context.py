@@ -41,6 +41,7 @@ class ScreenContext:
     request_shot: Callable[..., bool]           # a guest's tap on the shutter (debounced)
     take_shot: Callable[[str | None], str]      # the shutter itself, at the end of a countdown
     open_job: Callable[[str], None]             # a tap on a photo of the recent strip
+    wait_phase: Callable[..., str]              # (job, waited_s) → wait | notice | leave
     status: BoothStatus = BoothStatus()
 
     def done(self) -> None:

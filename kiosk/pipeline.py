@@ -3,9 +3,11 @@
 Threads, so the frame loop never waits:
 - paho's network thread only puts incoming messages on `_tasks`;
 - one *store* thread runs `_tasks` in order: statuses into the ledger, storing results, clearing
-  retained results, outbox acks and re-dispatch. A status or result that cannot be stored (a
-  full disk, a busy or failing ledger) is held and tried again until it is stored, so the
-  guest's screen follows by itself once space returns;
+  retained results, outbox acks and re-dispatch (kiosk/redispatch.py: timed on the monotonic
+  clock; a job goes out again when no worker started it, when it has no final status well past
+  the worker's deadline, and at once when a worker comes online). A status or result that cannot be stored (a full disk, a busy or failing
+  ledger) is held and tried again until it is stored, so the guest's screen follows by itself
+  once space returns;
 - a capture thread takes the still and, with a small encode pool, writes a new job: files, then
   the `pending` ledger row, then the publish (transactional outbox; the store thread marks the
   row sent when the broker acks).
@@ -15,6 +17,8 @@ What the guest saw is what they get: the preview is the camera stream cover-crop
 screen, so a shot from the kiosk is cropped to the screen's aspect ratio around its centre
 (`crop_to_aspect`) before it is stored. Each row also records the boot and boot time of the shot
 (booth/clock.py), so its link and its retention survive a clock jump.
+
+How long a guest waits on screen for a job is decided here too (`wait_phase`).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from jobstore.links import new_token, share_url
 from jobstore.names import ai_name, original_name, result_name
 from jobstore.recovery import open_ledger
 from jobstore.uploads import CloudLink, Uploads
+from kiosk.redispatch import Redispatcher
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,8 @@ STORE_RETRY_MIN_S = 1.0
 STORE_RETRY_MAX_S = 15.0
 MAX_HELD_BYTES = 64_000_000  # beyond this a held result is dropped (it stays retained)
 CRASH_ENV = "BOOTH_KIOSK_CRASH_AT"  # tests: SIGKILL ourselves at a named point (kill tests)
+WAIT_NOTICE_S = 5.0      # the end of kiosk.max_wait_s: "your photo will appear in the strip"
+WORKERS_WORD_S = 2.0     # after connecting, retained availabilities have arrived by then
 
 
 def crop_to_aspect(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -144,7 +151,9 @@ class JobController:
 
     def __init__(self, cfg: Config, *, on_ready: Callable[[JobView], None] | None = None,
                  clock: Callable[[], float] = time.time, client_suffix: str = "",
-                 booth_clock: Clock | None = None) -> None:
+                 booth_clock: Clock | None = None,
+                 mono: Callable[[], float] = time.monotonic) -> None:
+        """`clock` is the wall clock (ledger times); `mono` times re-dispatch and waits."""
         self.cfg = cfg
         self.booth_clock = booth_clock or SystemClock(cfg.trust_clock)
         self.data_dir = cfg.data_path
@@ -158,6 +167,7 @@ class JobController:
         self.booth = cfg.booth_id
         self.on_ready = on_ready
         self.clock = clock
+        self.mono = mono
         self.events: queue.Queue[JobEvent] = queue.Queue()
         self._tasks: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._encode = ThreadPoolExecutor(2, thread_name_prefix="encode")
@@ -168,8 +178,10 @@ class JobController:
         self._views: dict[str, JobView] = {}
         self._store_thread: threading.Thread | None = None
         self._running = False
-        self._last_redispatch_check = 0.0
+        self._last_redispatch_check = -1e9
         self._last_trouble_log = -1e9
+        self._connected_at: float | None = None
+        self.redispatch = Redispatcher(cfg.kiosk.redispatch_s, cfg.worker.deadline_s, mono)
         self.redispatches = 0
         # True when the workers run without an AI key: the last finished job got the local
         # effect with no error (a fallback has an error). None until a job says either way.
@@ -183,6 +195,7 @@ class JobController:
                            (self.topics.booth_results(self.booth), 1),
                            (self.topics.all_worker_availability(), 1)],
             on_message=lambda msg: self._tasks.put(lambda: self._on_message(msg)),
+            on_connect=lambda _present: setattr(self, "_connected_at", self.mono()),
             keepalive_s=cfg.mqtt.keepalive_s, ca_file=cfg.mqtt.ca_file or None)
 
     # ----------------------------------------------------------------- lifecycle
@@ -210,10 +223,29 @@ class JobController:
 
     @property
     def ai_online(self) -> bool | None:
-        """True if any worker says online, False if all say offline, None before any word."""
+        """True if any worker says online; False if all say offline, or none ever announced
+        itself a while after connecting (photos are paused); None before we can tell."""
         if not self._workers:
-            return None
+            connected = self._connected_at
+            if connected is None or not self.mqtt.connected or \
+                    self.mono() - connected < WORKERS_WORD_S:
+                return None
+            return False
         return any(self._workers.values())
+
+    def wait_phase(self, job: JobView | None, waited_s: float) -> str:
+        """What the processing screen does for a guest who has waited `waited_s` for `job`:
+        `wait`; then `notice` (the photo will appear in the recent strip, with its QR) for the
+        last WAIT_NOTICE_S of kiosk.max_wait_s; then `leave` (back to the start). A finished job
+        is the result screen's, not this decision's."""
+        if job is not None and job.finished:
+            return "wait"
+        max_wait = self.cfg.kiosk.max_wait_s
+        if waited_s >= max_wait:
+            return "leave"
+        if waited_s >= max_wait - WAIT_NOTICE_S:
+            return "notice"
+        return "wait"
 
     # ----------------------------------------------------------------- submitting
     def submit_capture(self, grab: Callable[[], np.ndarray], style: str,
@@ -325,7 +357,15 @@ class JobController:
         handle = self.mqtt.publish(self.topics.jobs(self.booth), ai_bytes, qos=1,
                                    properties=meta.to_properties())
         self.ledger.mark_dispatched(job_id, self.clock())
-        self._tasks.put(lambda: self._acks.append((job_id, handle)))
+
+        def sent() -> None:  # on the store thread, which owns the re-dispatch state
+            self._acks.append((job_id, handle))
+            if job_id not in self.redispatch:
+                row = self.ledger.get(job_id)
+                age = self.clock() - row.created_at if row is not None else 0.0
+                self.redispatch.watch(job_id, age)
+            self.redispatch.dispatched(job_id)
+        self._tasks.put(sent)
 
     # ----------------------------------------------------------------- UI side
     def poll(self, limit: int = 200) -> list[JobEvent]:
@@ -403,15 +443,11 @@ class JobController:
             else:
                 still.append((job_id, handle))
         self._acks = still
-        now = self.clock()
+        now = self.mono()
         if now - self._last_redispatch_check >= 0.5:
             self._last_redispatch_check = now
-            for row in self.ledger.due_for_redispatch(now, self.cfg.kiosk.redispatch_s):
-                if any(j == row.job_id for j, _ in self._acks):
-                    continue
-                self._republish(row, "no worker started it within "
-                                f"{self.cfg.kiosk.redispatch_s:g} s")
-                self.redispatches += 1
+            for job_id, why in self.redispatch.due():
+                self._redispatch(job_id, why)
         if self.uploads is not None and now - self._cloud_check >= CLOUD_POLL_S:
             self._cloud_check = now
             self._new_cloud_links()
@@ -434,6 +470,21 @@ class JobController:
             if row is not None:
                 self._emit_row("cloud", row, link)
 
+    def _redispatch(self, job_id: str, why: str, even_unacked: bool = False) -> None:
+        """Publish a followed job again, unless the broker has not acked its last publish yet
+        (paho resends that one by itself) — `even_unacked` when a worker just came online: that
+        publish may have reached the broker before the worker's subscription did."""
+        if not even_unacked and any(j == job_id for j, _ in self._acks):
+            return
+        row = self.ledger.get(job_id)
+        if row is None or (row.status.is_final and (row.result_path or
+                                                     row.status is JobStatus.FAILED)):
+            self.redispatch.done(job_id)
+            return
+        self.redispatch.dispatched(job_id)  # also when the copy is unreadable: no busy loop
+        self._republish(row, why)
+        self.redispatches += 1
+
     def _republish(self, row: JobRow, why: str) -> None:
         path = self.data_dir / row.ai_path
         try:
@@ -450,8 +501,16 @@ class JobController:
                           pending_status=row.sent_at is None)
 
     def _recover(self) -> None:
-        """On start: re-publish jobs the broker never acknowledged; tell the UI what is open."""
+        """On start: re-publish jobs the broker never acknowledged, follow every unfinished job
+        for re-dispatch (its ledger times turned into monotonic ones); tell the UI what is open.
+        """
         self.booth_clock.synchronized()  # the first check may run timedatectl: not in a shot
+        now = self.clock()
+        for row in self.ledger.unfinished():
+            last = row.last_dispatch or row.sent_at
+            self.redispatch.watch(row.job_id, now - row.created_at,
+                                  now - last if last is not None else None,
+                                  started=row.status is not JobStatus.PENDING)
         for row in self.ledger.unsent():
             self._republish(row, "not acknowledged before the last shutdown")
         for row in self.ledger.unfinished():
@@ -464,6 +523,7 @@ class JobController:
             self._ignore(msg.topic, exc)
             return
         if parsed.kind is TopicKind.WORKER_AVAILABILITY:
+            was = self._workers.get(parsed.worker)
             if not msg.payload:
                 self._workers.pop(parsed.worker, None)
             else:
@@ -472,6 +532,12 @@ class JobController:
                 except ProtocolError as exc:
                     self._ignore(msg.topic, exc)
                     return
+            if self._workers.get(parsed.worker) and not was:
+                # Its subscription is in place before it says so (booth/mqtt.py): jobs that
+                # reached no one, or wait behind a busy worker, go out now.
+                for job_id in self.redispatch.waiting():
+                    self._redispatch(job_id, f"worker {parsed.worker} came online",
+                                     even_unacked=True)
             self.events.put(JobEvent("availability"))
             return
         if parsed.booth != self.booth or not msg.payload:
@@ -547,7 +613,12 @@ class JobController:
                      f" ({st.error.kind.value})" if st.error else "")
             if st.status is JobStatus.COMPLETED and st.effect is not None:
                 self.local_only = st.effect.value == "local" and st.error is None
-            self._emit_row("status", self.ledger.get(job_id))
+            row = self.ledger.get(job_id)
+            if st.style_used is not None and row is not None and st.style_used != row.style:
+                log.warning("job %s: the worker does not know style %r; it used %r", job_id,
+                            row.style, st.style_used)
+            self._follow(row)
+            self._emit_row("status", row)
 
     def _on_result(self, job_id: str, msg, topic: str) -> None:
         row = self.ledger.get(job_id)
@@ -584,7 +655,19 @@ class JobController:
             path.unlink(missing_ok=True)
             return
         log.info("job %s: result stored (%d bytes)", job_id, len(data))
-        self._emit_row("status", self.ledger.get(job_id))
+        row = self.ledger.get(job_id)
+        self._follow(row)
+        self._emit_row("status", row)
+
+    def _follow(self, row: JobRow | None) -> None:
+        """Keep the re-dispatch state in step with the ledger: a started job waits for its
+        final status and result; a failed one, or one completed with its result, is done."""
+        if row is None:
+            return
+        if row.status is JobStatus.FAILED or (row.status.is_final and row.result_path):
+            self.redispatch.done(row.job_id)
+        elif row.status is not JobStatus.PENDING:
+            self.redispatch.started(row.job_id)
 
     def _emit_row(self, kind: str, row: JobRow | None, link: CloudLink | None = None) -> None:
         if row is None:

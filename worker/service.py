@@ -4,6 +4,10 @@ At-least-once: a job is acked only after its result and final status were acknow
 broker, so a worker killed mid-job loses nothing (the broker redelivers it). Duplicates — from a
 redelivery or from the kiosk's re-dispatch — are answered from the dedupe store, checked when a job
 *starts*. paho's thread only queues messages; `concurrency` threads do the blocking work.
+
+Time: a job's deadline counts from its `created_at` (the shot), so the guest's wait includes the
+queue. Model calls stop LOCAL_RESERVE_S before it, so the local picture is always published in
+time. The kiosk's clock is trusted within sane bounds (see `job_age`).
 """
 
 from __future__ import annotations
@@ -24,12 +28,14 @@ import numpy as np
 
 from booth.config import Config
 from booth.mqtt import MqttConnection
-from booth.images import (JPEG, RESULT_MAX_PIXELS, BadImage, decode, encode_jpeg, inspect,
-                          shrink)
-from booth.protocol import (Effect, ErrorKind, JobError, JobMessage, JobStatus, ProtocolError,
-                            Status, Topics, result_properties, utc_now_iso)
-from worker.classify import ModelError
+from booth.images import JPEG, BadImage, decode, encode_jpeg, inspect, shrink
+from booth.protocol import (AiState, Effect, ErrorKind, Health, JobError, JobMessage,
+                            JobStatus, ProtocolError, Status, Topics, result_properties,
+                            utc_now_iso)
+from worker.classify import RETRY_ONCE, ModelError
 from worker.dedupe import DedupeStore
+from worker.guard import PAUSING, Condition, ServiceGuard
+from worker.health import HEALTH_EVERY_S, error_record, worker_health
 from worker.local_effect import LocalEffect
 from worker.retry import Backoff, RateGate, call_with_retries
 from worker.validate import Decoded, decode_job_image
@@ -40,6 +46,9 @@ log = logging.getLogger("worker")
 FALLBACK_KINDS = frozenset({ErrorKind.QUOTA, ErrorKind.RATE_LIMITED, ErrorKind.SAFETY,
                             ErrorKind.NO_IMAGE, ErrorKind.TIMEOUT, ErrorKind.UNAVAILABLE})
 PUBLISH_WAIT_S = 10.0
+LOCAL_RESERVE_S = 2.0     # the end of a job's deadline kept for the local effect and publishing
+CLOCK_AHEAD_S = 5.0       # a job "created" further in the future than this: the kiosk's clock
+CLOCK_SANE_MIN_S = 600.0  # older than max(this, 10 × deadline): taken as a wrong kiosk clock
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,24 @@ class Produced:
     error: JobError | None
     attempts: int
     model_s: float
+    style_used: str | None = None
+
+
+def job_age(created: datetime, now: datetime, deadline_s: float) -> tuple[float, str]:
+    """Seconds since the shot as far as the deadline is concerned, and a note if the kiosk's
+    clock could not be trusted.
+
+    A job from the future (the kiosk's clock is ahead) counts as just taken. A job older than
+    max(CLOCK_SANE_MIN_S, 10 × deadline) is taken as a kiosk clock that is far behind — or a job
+    that waited so long that nobody is watching the screen for it: either way it gets a full
+    deadline from now instead of being given up unasked.
+    """
+    age = (now - created).total_seconds()
+    if age < -CLOCK_AHEAD_S:
+        return 0.0, f"created {-age:.0f} s in the future (the kiosk's clock is ahead?)"
+    if age > max(CLOCK_SANE_MIN_S, 10 * deadline_s):
+        return 0.0, f"created {age:.0f} s ago (a kiosk clock far behind, or a long queue)"
+    return max(0.0, age), ""
 
 
 def worker_dir(cfg: Config) -> Path:
@@ -102,9 +129,18 @@ class Worker:
         self.editor = None
         if cfg.gemini.api_key:
             from worker.gemini import GeminiEditor
-            self.editor = GeminiEditor(cfg.gemini)
-        self.gate = RateGate()
+            self.editor = GeminiEditor(cfg.gemini, max_in_flight=2 * cfg.worker.concurrency + 2)
+        self._health_now = threading.Event()
+        self.gate = RateGate(on_pause=self._health_now.set)
         self.backoff = Backoff()
+        w = cfg.worker
+        self.guard = ServiceGuard(breaker_failures=w.breaker_failures,
+                                  breaker_open_s=w.breaker_open_s,
+                                  service_pause_s=w.service_pause_s,
+                                  probe_lease_s=cfg.gemini.request_timeout_s + 5,
+                                  on_change=self._ai_changed)
+        self._alerted: set[AiState] = set()
+        self._last_error: dict | None = None
         self._queue: queue.Queue = queue.Queue()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -118,6 +154,7 @@ class Worker:
             availability_topic=self.topics.worker_availability(self.id),
             subscriptions=[(self.topics.shared_jobs(), 1)],
             on_message=self._on_message,
+            on_connect=lambda _present: self._health_now.set(),
             clean_start=False,
             session_expiry_s=cfg.mqtt.session_expiry_s,
             receive_maximum=cfg.worker.concurrency,
@@ -139,6 +176,7 @@ class Worker:
             t = threading.Thread(target=self._run, name=f"job-{i + 1}", daemon=True)
             t.start()
             self._threads.append(t)
+        threading.Thread(target=self._health_loop, name="health", daemon=True).start()
         self.mqtt.start()
         log.info("worker %s: started (concurrency %d, deadline %g s, fallback %s)", self.id,
                  self.cfg.worker.concurrency, self.cfg.worker.deadline_s, self.cfg.worker.fallback)
@@ -155,16 +193,14 @@ class Worker:
     def stop(self, grace_s: float | None = None) -> bool:
         """Stop taking jobs; give in-flight ones `grace_s` to finish. True if none was left.
 
-        Jobs not finished by then are not acked: the broker gives them back on reconnect, and the
-        kiosk re-dispatches a job that never showed `processing`.
+        The shared subscription is kept: this worker's persistent session holds the jobs that
+        arrive while it restarts (`systemctl restart`), and hands them over when it is back.
+        Jobs not finished or not started are not acked: the broker gives them back on reconnect,
+        and the kiosk re-dispatches a job that never finishes.
         """
         grace = self.cfg.worker.grace_s if grace_s is None else grace_s
         self._stopping.set()
-        try:
-            if self.mqtt.connected:
-                self.mqtt.paho.unsubscribe(self.topics.shared_jobs())
-        except Exception:  # disconnected: nothing new can arrive anyway
-            pass
+        self._health_now.set()
         end = time.monotonic() + grace
         while self.active and time.monotonic() < end:
             time.sleep(0.05)
@@ -182,6 +218,60 @@ class Worker:
         log.info("worker %s: stopped (%s)", self.id,
                  ", ".join(f"{k} {v}" for k, v in self.counts.items()))
         return left == 0
+
+    # ------------------------------------------------------------------ health
+    def health(self) -> Health:
+        """This worker's health message now."""
+        if self.editor is None:
+            ai, detail, left = AiState.NO_KEY, "", None
+        else:
+            cond = self.guard.condition
+            ai, detail = cond.ai, cond.detail
+            left = cond.until - time.monotonic() if cond.until is not None else None
+            if ai is AiState.OK and self.gate.paused_for > 0:
+                ai, left = AiState.RATE_LIMITED, self.gate.paused_for
+        with self._lock:
+            counts = dict(self.counts)
+            in_flight = self._active
+            last_error = self._last_error
+        return worker_health(self.id, ai, self._scrub(detail), left, in_flight, counts,
+                             last_error)
+
+    def publish_health(self) -> None:
+        self.mqtt.publish(self.topics.worker_health(self.id), self.health().to_json(), qos=1,
+                          retain=True)
+
+    def _health_loop(self) -> None:
+        while True:
+            paused = self.gate.paused_for  # publish again when a rate-limit pause ends
+            self._health_now.wait(min(HEALTH_EVERY_S, paused + 0.1) if paused else
+                                  HEALTH_EVERY_S)
+            self._health_now.clear()
+            if self._stopping.is_set():
+                return
+            if self.mqtt.connected:
+                self.publish_health()
+
+    def _ai_changed(self, old: Condition, new: Condition) -> None:
+        """The guard's state moved: tell the operator (once at ERROR per problem) and publish."""
+        detail = self._scrub(new.detail)
+        if new.ai is AiState.OK:
+            log.info("worker %s: the AI service works again (was %s)", self.id, old.ai.value)
+        elif new.ai is AiState.PROBING:
+            log.info("worker %s: trying the AI service again (%s)", self.id, old.ai.value)
+        else:
+            pause = f"; local effect for {new.until - time.monotonic():.0f} s" \
+                if new.until is not None else ""
+            first = new.ai not in self._alerted and new.ai in PAUSING - {AiState.BREAKER_OPEN}
+            self._alerted.add(new.ai)
+            log.log(logging.ERROR if first else logging.WARNING,
+                    "worker %s: AI %s%s: %s", self.id, new.ai.value, pause, detail)
+        self._health_now.set()
+
+    def _scrub(self, text: str) -> str:
+        """Never publish or log the API key, whatever a message echoes back."""
+        key = self.cfg.gemini.api_key
+        return text.replace(key, "***") if key and text else text
 
     # ------------------------------------------------------------------ paho thread
     def _on_message(self, msg: Any) -> None:
@@ -277,7 +367,11 @@ class Worker:
     def _handle_job(self, msg: Any, header: JobMessage, payload: bytes, arrived: float) -> None:
         started = time.monotonic()
         job = header.job_id
-        queue_wait = max(0.0, (datetime.now(timezone.utc) - header.meta.created).total_seconds())
+        age, clock_note = job_age(header.meta.created, datetime.now(timezone.utc),
+                                  self.cfg.worker.deadline_s)
+        if clock_note:
+            log.warning("job %s: %s; its deadline counts from now", job, clock_note)
+        deadline = started - age + self.cfg.worker.deadline_s
         done = self.store.get(job)
         if done is not None:
             self._count("duplicates")
@@ -302,16 +396,18 @@ class Worker:
                           self._status(header, JobStatus.PROCESSING, None, None, 1).to_json(),
                           qos=1, retain=True)
         w, h = decoded.width, decoded.height
-        log.info("job %s: processing (%dx%d %s, style %s, queue wait %.2f s)", job, w, h,
-                 decoded.kind.split("/")[1], header.meta.style,
-                 queue_wait)
+        log.info("job %s: processing (%dx%d %s, style %s, queue wait %.2f s, %.1f s left)", job,
+                 w, h, decoded.kind.split("/")[1], header.meta.style, age,
+                 deadline - time.monotonic())
         try:
-            produced = self._produce(job, header, decoded, started)
+            produced = self._produce(job, header, decoded, deadline)
         except BadImage as exc:  # the full decode failed after the quick check passed
             log.warning("job %s: %s", job, exc)
             produced = Produced(None, None, JobError.for_guest(ErrorKind.BAD_INPUT), 1, 0.0)
         final = JobStatus.COMPLETED if produced.result is not None else JobStatus.FAILED
-        status = self._status(header, final, produced.effect, produced.error, produced.attempts)
+        status = dataclasses.replace(
+            self._status(header, final, produced.effect, produced.error, produced.attempts),
+            style_used=produced.style_used)
         self._remember(status, produced.result)
         ok = self._publish_final(header, status, produced.result)
         total = time.monotonic() - started
@@ -319,13 +415,13 @@ class Worker:
         cause = f" ({produced.error.kind.value})" if produced.error else ""
         log.info("job %s: %s%s effect=%s attempts=%d queue wait %.2f s, model %.2f s, total "
                  "%.2f s", job, final.value, cause, produced.effect.value if produced.effect
-                 else "none", produced.attempts, queue_wait, produced.model_s, total)
+                 else "none", produced.attempts, age, produced.model_s, total)
         if ok:
             self._ack(msg)
 
     # ------------------------------------------------------------------ producing a picture
     def _produce(self, job: str, header: JobMessage, decoded: Decoded,
-                 started: float) -> Produced:
+                 deadline: float) -> Produced:
         long_side = self.cfg.worker.model_long_side
 
         def small() -> np.ndarray:
@@ -333,48 +429,64 @@ class Worker:
 
         if self.editor is None:
             return Produced(self._local(small()), Effect.LOCAL, None, 1, 0.0)
+        style = header.meta.style
+        if style not in self.cfg.styles:
+            style = self.cfg.kiosk.default_style
+            log.warning("job %s: style %r is not configured on this worker; using %r (the "
+                        "status says so in style_used)", job, header.meta.style, style)
+        prompt = self.cfg.styles[style].prompt
         if decoded.kind == "image/jpeg" and max(decoded.width, decoded.height) <= long_side:
             model_in = decoded.data  # already a JPEG of the right size: no re-encode
         else:
             model_in = encode_jpeg(small(), 90)
-        prompt = self.cfg.style(header.meta.style).prompt
-        deadline = started + self.cfg.worker.deadline_s
+        reserve = min(LOCAL_RESERVE_S, self.cfg.worker.deadline_s / 4)
         t0 = time.monotonic()
 
         def call(remaining: float) -> bytes:
             data, mime = self.editor.edit(model_in, prompt, remaining)
-            return self._as_jpeg(data, mime)
+            return self._publishable(data, mime)
 
         def on_retry(attempt: int, exc: ModelError, delay: float) -> None:
             extra = f", paused {self.gate.paused_for:.1f} s" if self.gate.paused_for else ""
             log.info("job %s: attempt %d failed (%s: %s); retrying in %.2f s%s", job, attempt,
-                     exc.kind.value, exc.detail, delay, extra)
+                     exc.kind.value, self._scrub(exc.detail), delay, extra)
 
         try:
-            result, attempts = call_with_retries(call, deadline, self.gate, self.backoff,
-                                                 on_retry=on_retry)
-            return Produced(result, Effect.GEMINI, None, attempts, time.monotonic() - t0)
+            result, attempts = call_with_retries(call, deadline - reserve, self.gate,
+                                                 self.backoff, on_retry=on_retry,
+                                                 guard=self.guard)
+            return Produced(result, Effect.GEMINI, None, attempts, time.monotonic() - t0, style)
         except ModelError as exc:
             model_s = time.monotonic() - t0
             error = JobError.for_guest(exc.kind, exc.retry_after_s)
+            detail = self._scrub(exc.detail)
+            if exc.attempts:  # a call was made: the operator's last_error
+                with self._lock:
+                    self._last_error = error_record(exc.kind.value, detail)
             level = logging.ERROR if exc.kind is ErrorKind.INTERNAL else logging.WARNING
-            log.log(level, "job %s: model call failed: %s: %s", job, exc.kind.value, exc.detail)
+            log.log(level, "job %s: model call failed: %s: %s", job, exc.kind.value, detail)
             if self.cfg.worker.fallback == "local" and exc.kind in FALLBACK_KINDS:
-                return Produced(self._local(small()), Effect.LOCAL, error, exc.attempts, model_s)
-            return Produced(None, None, error, exc.attempts, model_s)
+                return Produced(self._local(small()), Effect.LOCAL, error, exc.attempts,
+                                model_s, style)
+            return Produced(None, None, error, exc.attempts, model_s, style)
 
-    def _as_jpeg(self, data: bytes, mime: str) -> bytes:
-        """The model's picture as a JPEG; a picture the image guard refuses (undecodable, or
-        over the byte/pixel limits for results) counts as no image."""
+    def _publishable(self, data: bytes, mime: str) -> bytes:
+        """The model's picture as a JPEG no larger than worker.result_long_side; a picture that
+        is not a whole, sane image counts as no image (worth one more try)."""
+        target = self.cfg.worker.result_long_side
         try:
-            info = inspect(data, self.cfg.worker.max_bytes, RESULT_MAX_PIXELS)
-            # a JPEG is passed on as is: a 1/8-scale decode is enough to know it is whole
-            img = decode(data, info, reduce=8 if info.kind == JPEG else 1)
+            info = inspect(data, max(len(data), 1), self.cfg.worker.max_pixels)
+            long = max(info.width, info.height)
+            if info.kind == JPEG and long <= target:
+                decode(data, info, reduce=8)  # whole? a 1/8-scale decode is enough to know
+                return data
+            # a big JPEG decodes at the largest fraction still at least the target size
+            reduce = max(r for r in (1, 2, 4, 8) if long / r >= target) \
+                if info.kind == JPEG else 1
+            img = shrink(decode(data, info, reduce=reduce), target)
         except BadImage as exc:
             raise ModelError(ErrorKind.NO_IMAGE, f"the model's {mime} ({len(data)} bytes) is "
-                                                 f"not usable: {exc}") from None
-        if info.kind == JPEG:
-            return data
+                                                 f"not usable: {exc}", retry=RETRY_ONCE) from None
         return encode_jpeg(img, self.cfg.worker.jpeg_quality)
 
     def _local(self, image: np.ndarray) -> bytes:

@@ -6,7 +6,7 @@ One client per worker machine (`worker-NAME`, its password from WORKERS_DIR/NAME
 the role below; everything not granted is refused, subscriptions included (mosquitto's acl_file
 cannot refuse a subscription; this plugin can). A worker machine may:
   - subscribe to `$share/workers/ROOT/+/jobs` only, and receive the jobs that brings;
-  - publish statuses and results of any booth's jobs, and its availability.
+  - publish statuses and results of any booth's jobs, and its availability and health.
 It can read no status or result (guests' pictures), publish no job, and not subscribe to `#`.
 
 Idempotent: a client whose stored hash still matches its password keeps its salt, so a second
@@ -39,6 +39,7 @@ def role(root: str) -> dict:
         acl("publishClientSend", f"{root}/+/status/+"),
         acl("publishClientSend", f"{root}/+/results/+"),
         acl("publishClientSend", f"{root}/workers/+/availability"),
+        acl("publishClientSend", f"{root}/workers/+/health"),
     ]}
 
 

@@ -61,8 +61,8 @@ def ai_badge(ctx: "ScreenContext", surf: pygame.Surface, topright: tuple[int, in
         label, dot = "Local effect (no AI key)", theme.AMBER
     elif st.ai_online:
         label, dot = "AI online", theme.GREEN
-    else:
-        label, dot = "Offline mode: local effect", theme.AMBER
+    else:  # no worker online: nothing can process a photo
+        label, dot = "Photos paused — tell the host", theme.RED
     return draw.pill(surf, ctx.fonts, label, L.px(3.4), topright, "topright", dot)
 
 

@@ -24,12 +24,12 @@ class ProcessingScreen(Screen):
 
     def update(self, now: float) -> None:
         job = self.job
-        if job is None:
-            return
-        if job.ready:
+        if job is not None and job.ready:
             self.ctx.fire(Event.READY, job_id=self.job_id)
-        elif job.failed:
+        elif job is not None and job.failed:
             self.ctx.fire(Event.FAILED, job_id=self.job_id)
+        elif self.ctx.wait_phase(job, self.elapsed) == "leave":  # kiosk.max_wait_s
+            self.ctx.done()
 
     def handle(self, action: Action) -> None:
         # A new guest may start while this job still runs; it stays in the recent strip.
@@ -71,7 +71,11 @@ class ProcessingScreen(Screen):
         draw.text(surf, app.fonts, f"{sub}  ·  {secs} s", L.px(4.2), theme.MUTED,
                   (card.centerx, card.top + L.px(31)), anchor="midtop", bold=False,
                   max_w=card.width - L.px(6))
-        if secs >= app.cfg.kiosk.slow_after_s:
+        if app.wait_phase(job, self.elapsed) != "wait":  # the bounded wait's last seconds
+            draw.text(surf, app.fonts, "Your photo will appear in the recent photos",
+                      L.px(3.8), theme.AMBER, (card.centerx, card.top + L.px(39)),
+                      anchor="midtop", max_w=card.width - L.px(6))
+        elif secs >= app.cfg.kiosk.slow_after_s:
             draw.text(surf, app.fonts, "Taking longer than usual. Hang tight!", L.px(3.8),
                       theme.AMBER, (card.centerx, card.top + L.px(39)), anchor="midtop",
                       max_w=card.width - L.px(6))
@@ -84,4 +88,5 @@ class ProcessingScreen(Screen):
                     size=L.px(4.6))
 
     def state(self) -> dict:
-        return {"job_id": self.job_id, "phase": self.phase()}
+        return {"job_id": self.job_id, "phase": self.phase(),
+                "wait": self.ctx.wait_phase(self.job, self.elapsed)}

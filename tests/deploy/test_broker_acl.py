@@ -75,6 +75,7 @@ def test_kiosk_and_worker_do_their_own_work(booth_broker):
     assert kiosk.subscribe("booth/b1/status/+")[0].value < 0x80
     assert kiosk.subscribe("booth/b1/results/+")[0].value < 0x80
     assert kiosk.subscribe("booth/workers/+/availability")[0].value < 0x80
+    assert kiosk.subscribe("booth/workers/+/health")[0].value < 0x80
 
     assert kiosk.publish("booth/b1/availability", "online", retain=True) == "ok"
     assert kiosk.publish("booth/b1/status/job00001", '{"status": "pending"}',
@@ -86,12 +87,14 @@ def test_kiosk_and_worker_do_their_own_work(booth_broker):
     assert dict(job.properties.UserProperty)["job_id"] == "job00001"
 
     assert worker.publish("booth/workers/w1/availability", "online", retain=True) == "ok"
+    assert worker.publish("booth/workers/w1/health", '{"state": "ok"}', retain=True) == "ok"
     assert worker.publish("booth/b1/status/job00001", '{"status": "processing"}',
                           retain=True) == "ok"
     assert worker.publish("booth/b1/results/job00001", b"\x89PNG", retain=True) == "ok"
     assert wait_until(lambda: kiosk.on("booth/b1/results/+") and
                       len(kiosk.on("booth/b1/status/+")) >= 2 and
-                      kiosk.on("booth/workers/+/availability"), 15)
+                      kiosk.on("booth/workers/+/availability") and
+                      kiosk.on("booth/workers/+/health"), 15)
     # The kiosk clears the retained result once stored.
     assert kiosk.publish("booth/b1/results/job00001", b"", retain=True) == "ok"
 
@@ -110,6 +113,7 @@ def test_kiosk_cannot_touch_another_booth(booth_broker):
     assert kiosk.publish("booth/b2/status/job00002", "{}", retain=True) == NOT_AUTHORIZED
     assert kiosk.publish("booth/b2/results/job00002", b"", retain=True) == NOT_AUTHORIZED
     assert kiosk.publish("booth/workers/fake/availability", "online") == NOT_AUTHORIZED
+    assert kiosk.publish("booth/workers/fake/health", '{"state": "ok"}') == NOT_AUTHORIZED
 
     # Another booth's result and status exist (the broker took them, retained) but never reach
     # this kiosk.

@@ -190,6 +190,45 @@ def test_broker_that_is_not_mqtt_fails(cfg_of):
     assert c.level == FAIL and "no MQTT session" in c.found
 
 
+# ----------------------------------------------------------------------------- workers
+def test_workers_check_reads_availability_and_health(cfg_of, broker):
+    """What the workers published (retained): none online warns; a worker whose AI state is an
+    error fails with its own reason and fix; a healthy one is ok."""
+    import paho.mqtt.client as paho
+
+    from booth.protocol import AiState
+    from worker.health import worker_health
+
+    cfg = cfg_of(BOOTH_MQTT_URL=broker.url)
+    none = doctor.check_workers(cfg, Probe())
+    assert none.level == WARN and "photos are paused" in none.found
+    pub = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    pub.connect("127.0.0.1", broker.port)
+    pub.loop_start()
+    try:
+        def say(worker, online, ai):
+            pub.publish(f"booth/workers/{worker}/availability", "online" if online else "offline",
+                        qos=1, retain=True).wait_for_publish(5)
+            pub.publish(f"booth/workers/{worker}/health",
+                        worker_health(worker, ai, "HTTP 400", 300, 0, {}, None).to_json(), qos=1,
+                        retain=True).wait_for_publish(5)
+
+        say("w1", True, AiState.OK)
+        say("w0", False, AiState.KEY_REJECTED)   # offline: its old health does not count
+        ok = doctor.check_workers(cfg, Probe())
+        assert ok.level == OK and "w1 (AI ok)" in ok.found
+        say("w2", True, AiState.KEY_REJECTED)
+        bad = doctor.check_workers(cfg, Probe())
+        assert bad.level == FAIL and "worker w2: AI key_rejected" in bad.found
+        assert "GEMINI_API_KEY" in bad.fix
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+    gone = doctor.check_workers(cfg_of(BOOTH_MQTT_URL=f"mqtt://127.0.0.1:{free_port()}"),
+                                Probe())
+    assert gone.level == WARN and "not checked" in gone.found
+
+
 # ----------------------------------------------------------------------------- API key
 GOOD_KEY = "test-key-accepted"
 MODELS = {"gemini-2.5-flash-image"}
@@ -220,6 +259,17 @@ def test_api_key_accepted_rejected_and_unknown_model(cfg_of, gemini):
     model = doctor.check_api_key(cfg_of(GEMINI_API_KEY=GOOD_KEY, GEMINI_BASE_URL=gemini.url,
                                         GEMINI_MODEL="no-such-model"), Probe())
     assert model.level == FAIL and "'no-such-model' was not found" in model.found
+
+
+def test_api_key_region_refusal_is_not_called_a_bad_key(cfg_of):
+    refusing = FakeGemini(api_keys={GOOD_KEY}, lookup_reply=Reply.real("location_unsupported"))
+    try:
+        c = doctor.check_api_key(cfg_of(GEMINI_API_KEY=GOOD_KEY, GEMINI_BASE_URL=refusing.url),
+                                 Probe())
+    finally:
+        refusing.close()
+    assert c.level == FAIL and "User location is not supported" in c.found
+    assert "rejected the API key" not in c.found and "billing" in c.fix
 
 
 def test_api_key_offline_skips_the_call(cfg_of, gemini):

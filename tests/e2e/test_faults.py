@@ -147,23 +147,28 @@ ERROR_CASES = [
     (Reply.prompt_blocked(), "completed", "local", "safety"),
     (Reply.finish("IMAGE_SAFETY"), "completed", "local", "safety"),
     (Reply.text_only(), "completed", "local", "no_image"),
-    (Reply.error(401, "API key not valid. Please pass a valid API key."), None, None,
-     "internal"),
+    # the service's configuration is never the guest's fault: the local picture at once
+    (Reply.real("key_invalid"), "completed", "local", "unavailable"),
 ]
 
 
 def test_the_model_answering_every_error_kind(ai_rig, gemini):
+    # a used-up quota and a refused key pause model calls (worker.service_pause_s): keep the
+    # pause short so that each case below reaches the model
+    ai_rig.config.write_text(ai_rig.config.read_text().replace(
+        "[worker]\n", "[worker]\nservice_pause_s = 1\n"))
     start_booth(ai_rig)
     for i, (reply, *_rest) in enumerate(ERROR_CASES):
         gemini.always(reply)
         shoot_and_wait_row(ai_rig, i)
         wait_until(lambda: ai_rig.all_final(i + 1), 60,
                    lambda: f"{ai_rig.jobs()[-1]}\n{ai_rig.procs[-2].text()[-3000:]}")
-        time.sleep(0.6)
-    # transient errors then success: 500, 503, malformed JSON, a rate limit → still gemini
+        time.sleep(1.1)
+    # transient errors then success: 500, 503, a rate limit, malformed JSON → still gemini
+    # (never three outage answers in a row: that would open the breaker)
     gemini.always(Reply.image())
-    gemini.script(Reply.error(500), Reply.error(503), Reply.malformed(),
-                  Reply.rate_limited("1s"))
+    gemini.script(Reply.error(500), Reply.error(503), Reply.rate_limited("1s"),
+                  Reply.malformed())
     shoot_and_wait_row(ai_rig, len(ERROR_CASES))
     wait_until(lambda: ai_rig.all_final(len(ERROR_CASES) + 1), 90)
     jobs = ai_rig.check_nothing_lost()

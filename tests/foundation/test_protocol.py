@@ -58,8 +58,47 @@ def test_status_round_trip_every_field():
         wire = st.to_json()
         data = json.loads(wire)
         assert list(data) == ["job_id", "booth_id", "status", "effect", "attempt", "worker",
-                              "error", "updated_at"]
+                              "error", "updated_at", "style_used"]
         assert Status.from_json(wire) == st
+
+
+def test_status_style_used_is_optional_for_older_senders():
+    st = full_status(style_used="drip")
+    assert Status.from_json(st.to_json()).style_used == "drip"
+    plain = full_status()
+    older = {k: v for k, v in plain.to_dict().items() if k != "style_used"}
+    assert Status.from_dict(older) == plain
+    with pytest.raises(ProtocolError, match="style_used"):
+        Status.from_dict({**older, "style_used": "no such/name"})
+
+
+def test_worker_health_topic_and_message():
+    from booth.protocol import Health
+
+    assert T.worker_health("w1") == "booth/workers/w1/health"
+    assert T.all_worker_health() == "booth/workers/+/health"
+    p = T.parse(T.worker_health("w1"))
+    assert (p.kind, p.worker) == (TopicKind.WORKER_HEALTH, "w1")
+    h = Health("error", id="w1", reason="the key is rejected", fix="new key", ai="key_rejected",
+               jobs_in_flight=2, counts={"completed": 3},
+               last_error={"kind": "unavailable", "detail": "HTTP 400", "at": utc_now_iso()})
+    assert Health.from_json(h.to_json()) == h
+    # it can grow: unknown fields are kept, and only state and updated_at are required
+    grown = {**json.loads(h.to_json()), "camera": "ok", "ai": "some_future_state"}
+    back = Health.from_dict(grown)
+    assert back.extra == {"camera": "ok"} and back.ai == "some_future_state"
+    assert Health.from_dict({"state": "ok", "updated_at": utc_now_iso()}).part == "worker"
+    for bad, fragment in [({"state": "fine", "updated_at": utc_now_iso()}, "state"),
+                          ({"state": "ok"}, "updated_at"),
+                          ({"state": "ok", "updated_at": utc_now_iso(), "jobs_in_flight": -1},
+                           "jobs_in_flight"),
+                          ({"state": "ok", "updated_at": utc_now_iso(), "reason": 3}, "reason"),
+                          ({"state": "ok", "updated_at": utc_now_iso(), "counts": {"a": "b"}},
+                           "counts")]:
+        with pytest.raises(ProtocolError, match=fragment):
+            Health.from_dict(bad)
+    with pytest.raises(ProtocolError):
+        Health.from_json(b"\xff not json")
 
 
 def test_error_object_shape():

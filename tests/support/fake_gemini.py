@@ -10,14 +10,19 @@ Point the SDK (or a worker) at it with ``GEMINI_BASE_URL=fake.url`` and any non-
         fake.requests[0].prompt, fake.requests[0].image_size   # what the client sent
 
 Answers (all `Reply` class methods): ``image`` (success; ``mode="mark"`` draws a gold frame and a
-stripe on the input, ``"echo"`` returns the input bytes unchanged — cheapest, for benchmarks),
-``quota`` (429 with a per-day QuotaFailure), ``rate_limited`` (429 with RetryInfo.retryDelay),
-``prompt_blocked`` (promptFeedback.blockReason, no candidates), ``finish`` (a candidate with no
-image and a finishReason such as IMAGE_SAFETY), ``text_only``, ``error`` (any HTTP status with a
-Google error body: 400, 401, 403, 404, 500, 503 …), ``malformed`` (200 with broken JSON). Any reply
-takes ``delay=`` seconds (a slow model); ``FakeGemini(latency=L)`` adds L to every answer, and
-``latency=(lo, hi)`` a seeded random latency. Responses are camelCase like Google's (the SDK reads
-snake_case fields as missing). ``GET /{version}/models/{model}`` answers like the real API.
+stripe on the input, ``"echo"`` returns the input bytes unchanged — cheapest, for benchmarks;
+``size=(w, h)`` answers a picture that big; ``drafts=n`` puts n draft images in thought parts
+before the final one), ``drafts_only`` (thought-part drafts, then no final picture and a finish
+reason such as IMAGE_SAFETY or IMAGE_OTHER), ``quota`` / ``rate_limited`` (429 with QuotaFailure
+and RetryInfo), ``real(name)`` (an error body exactly as Google sends it, from public reports: see
+REAL_ERRORS), ``prompt_blocked`` (promptFeedback.blockReason, no candidates), ``finish`` (a
+candidate with no image and a finishReason), ``text_only``, ``error`` (any HTTP status with a
+Google error body), ``malformed`` (200 with broken JSON), ``html`` (a captive portal's page),
+``huge(n)`` (an n-byte answer, streamed; ``chunked=True`` without a Content-Length) and
+``.trickled(interval)`` (any answer sent one byte at a time). Any reply takes ``delay=`` seconds
+(a slow model); ``FakeGemini(latency=L)`` adds L to every answer, and ``latency=(lo, hi)`` a
+seeded random latency. Responses are camelCase like Google's (the SDK reads snake_case fields as
+missing). ``GET /{version}/models/{model}`` answers like the real API.
 A request without an API key gets 403; ``FakeGemini(api_keys={"k"})`` also refuses other keys
 with 400 API_KEY_INVALID (refused requests are not recorded and do not use up the script).
 Model look-ups (`GET …/models/{name}`, what `booth doctor` calls) are recorded in `lookups`;
@@ -33,9 +38,9 @@ import struct
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
@@ -44,6 +49,121 @@ _STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSI
                  404: "NOT_FOUND", 408: "DEADLINE_EXCEEDED", 429: "RESOURCE_EXHAUSTED",
                  500: "INTERNAL", 502: "UNAVAILABLE", 503: "UNAVAILABLE",
                  504: "DEADLINE_EXCEEDED"}
+_T = "type.googleapis.com/google.rpc."
+_HELP_QUOTA = {"@type": _T + "Help", "links": [
+    {"description": "Learn more about Gemini API quotas",
+     "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]}
+_QUOTA_TEXT = ("You exceeded your current quota, please check your plan and billing details. For "
+               "more information on this error, head to: "
+               "https://ai.google.dev/gemini-api/docs/rate-limits.")
+
+
+def _violation(quota_id: str, metric: str, value: str, model: str = "gemini-2.5-flash-image"
+               ) -> dict:
+    return {"quotaMetric": f"generativelanguage.googleapis.com/{metric}", "quotaId": quota_id,
+            "quotaDimensions": {"location": "global", "model": model}, "quotaValue": value}
+
+
+def _err(code: int, status: str, message: str, details: list | None = None) -> tuple[int, dict]:
+    body: dict[str, Any] = {"code": code, "message": message, "status": status}
+    if details is not None:
+        body["details"] = details
+    return code, {"error": body}
+
+
+# Error bodies as the real API sends them. Each shape is copied from public reports of the live
+# service (issue threads quoting the raw JSON), not from this project's worker:
+REAL_ERRORS: dict[str, tuple[int, dict]] = {
+    # continuedev/continue#8516, google/timesketch#3703: a wrong key
+    "key_invalid": _err(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.",
+                        [{"@type": _T + "ErrorInfo", "reason": "API_KEY_INVALID",
+                          "domain": "googleapis.com",
+                          "metadata": {"service": "generativelanguage.googleapis.com"}},
+                         {"@type": _T + "LocalizedMessage", "locale": "en-US",
+                          "message": "API key not valid. Please pass a valid API key."}]),
+    "key_expired": _err(400, "INVALID_ARGUMENT", "API key expired. Please renew the API key.",
+                        [{"@type": _T + "ErrorInfo", "reason": "API_KEY_EXPIRED",
+                          "domain": "googleapis.com",
+                          "metadata": {"service": "generativelanguage.googleapis.com"}}]),
+    # continuedev/continue#10513, googleapis/python-genai#1764: a key flagged as leaked
+    "key_leaked": _err(403, "PERMISSION_DENIED",
+                       "Your API key was reported as leaked. Please use another API key."),
+    "permission_denied": _err(403, "PERMISSION_DENIED",
+                              "The caller does not have permission"),
+    # google/generative-ai-docs#74, google-gemini/gemini-cli#1343: the API is off for the project
+    "service_disabled": _err(
+        403, "PERMISSION_DENIED",
+        "Generative Language API has not been used in project 411082643095 before or it is "
+        "disabled. Enable it by visiting https://console.developers.google.com/apis/api/"
+        "generativelanguage.googleapis.com/overview?project=411082643095 then retry. If you "
+        "enabled this API recently, wait a few minutes for the action to propagate to our "
+        "systems and retry.",
+        [{"@type": _T + "Help", "links": [
+            {"description": "Google developers console API activation",
+             "url": "https://console.developers.google.com/apis/api/generativelanguage."
+                    "googleapis.com/overview?project=411082643095"}]},
+         {"@type": _T + "ErrorInfo", "reason": "SERVICE_DISABLED", "domain": "googleapis.com",
+          "metadata": {"consumer": "projects/411082643095",
+                       "service": "generativelanguage.googleapis.com"}}]),
+    # if-ai/ComfyUI-IF_Gemini#15, chatwise-releases#794: a retired model name
+    "model_not_found": _err(
+        404, "NOT_FOUND",
+        "models/gemini-2.0-flash-preview-image-generation is not found for API version v1beta, "
+        "or is not supported for generateContent. Call ListModels to see the list of available "
+        "models and their supported methods."),
+    # poenl/gemini-api#4, google-gemini/gemini-cli#1614: a region the API does not serve
+    "location_unsupported": _err(400, "FAILED_PRECONDITION",
+                                 "User location is not supported for the API use."),
+    # chatboxai/chatbox#2280: image output refused by country
+    "image_country": _err(400, "FAILED_PRECONDITION",
+                          "Image generation is not available in your country."),
+    # u14app/neo-chat#7 and the free-tier refusal: billing needed
+    "billing_required": _err(400, "FAILED_PRECONDITION",
+                             "Gemini API free tier is not available in your country. Please "
+                             "enable billing on your project in Google AI Studio."),
+    "location_billing": _err(400, "FAILED_PRECONDITION",
+                             "User location is not supported for the API use without a billing "
+                             "account linked."),
+    # a transient refusal of a good photo (troubleshooting guide's wording)
+    "unable_to_process": _err(400, "INVALID_ARGUMENT",
+                              "Unable to process input image. Please retry or report in "
+                              "https://developers.generativeai.google/guide/troubleshooting"),
+    "invalid_argument": _err(400, "INVALID_ARGUMENT", "Request contains an invalid argument."),
+    # RooCodeInc/Roo-Code#3883: per-minute limit with QuotaFailure, Help and RetryInfo
+    "rate_per_minute": _err(429, "RESOURCE_EXHAUSTED", _QUOTA_TEXT, [
+        {"@type": _T + "QuotaFailure", "violations": [_violation(
+            "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+            "generate_content_free_tier_requests", "10")]},
+        _HELP_QUOTA, {"@type": _T + "RetryInfo", "retryDelay": "2s"}]),
+    # llmsresearch/paperbanana#10 (per-day id) — the daily quota is gone; RetryInfo still sent
+    "quota_daily": _err(429, "RESOURCE_EXHAUSTED", _QUOTA_TEXT, [
+        {"@type": _T + "QuotaFailure", "violations": [_violation(
+            "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+            "generate_content_free_tier_requests", "100")]},
+        _HELP_QUOTA, {"@type": _T + "RetryInfo", "retryDelay": "31s"}]),
+    # continuedev/continue#11693, #10085: a free tier with no allowance for the model at all
+    "quota_limit_zero": _err(429, "RESOURCE_EXHAUSTED", _QUOTA_TEXT + (
+        " To monitor your current usage, head to: https://ai.dev/rate-limit. \n* Quota exceeded "
+        "for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, "
+        "limit: 0, model: gemini-2.5-flash-image\nPlease retry in 38.962214405s."), [
+        _HELP_QUOTA,
+        {"@type": _T + "QuotaFailure", "violations": [_violation(
+            "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+            "generate_content_free_tier_requests", "0")]},
+        {"@type": _T + "RetryInfo", "retryDelay": "38s"}]),
+    # google-gemini/gemini-cli#8414: the bare form, only a Help link, no RetryInfo
+    "quota_bare": _err(429, "RESOURCE_EXHAUSTED", _QUOTA_TEXT, [_HELP_QUOTA]),
+    "overloaded": _err(503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
+    "internal": _err(500, "INTERNAL", "An internal error has occurred. Please retry or report in "
+                                      "https://developers.generativeai.google/guide/"
+                                      "troubleshooting"),
+    "deadline": _err(504, "DEADLINE_EXCEEDED",
+                     "Deadline expired before operation could complete."),
+}
+
+CAPTIVE_PORTAL = (b"<!DOCTYPE html><html><head><title>Welcome to Venue Wi-Fi</title></head>"
+                  b"<body><h1>Please accept the terms to continue</h1>"
+                  b"<form action='/login'><button>Connect</button></form></body></html>")
 
 
 @dataclass(frozen=True)
@@ -52,17 +172,36 @@ class Reply:
 
     status: int = 200
     body: Any = None              # dict → JSON; bytes → sent as is; None → built from `kind`
-    kind: str = "image"           # image | raw
+    kind: str = "image"           # image | raw | huge
     mode: str = "mark"            # image replies: mark | echo
     mime: str = "image/jpeg"      # image replies: mime type of the returned picture
     text: str | None = None       # image replies: an extra text part before the image
     delay: float = 0.0
+    size: tuple[int, int] | None = None   # image replies: (w, h) of the answer; None: the input's
+    drafts: int = 0               # image replies: draft images in thought parts before the answer
+    final: bool = True            # image replies: False → only the drafts, no final picture
+    finish_reason: str = "STOP"
+    content_type: str = "application/json; charset=UTF-8"
+    trickle: float = 0.0          # seconds between single bytes of the body (0: all at once)
+    length: int = 0               # huge replies: bytes in the body
+    chunked: bool = False         # huge replies: no Content-Length, chunked transfer
+    name: str = ""                # real(name) replies: the catalogue name, for `answered`
 
     # -- successes
     @classmethod
     def image(cls, mode: str = "mark", mime: str = "image/jpeg", text: str | None = None,
-              delay: float = 0.0) -> "Reply":
-        return cls(kind="image", mode=mode, mime=mime, text=text, delay=delay)
+              delay: float = 0.0, size: tuple[int, int] | None = None,
+              drafts: int = 0) -> "Reply":
+        return cls(kind="image", mode=mode, mime=mime, text=text, delay=delay, size=size,
+                   drafts=drafts)
+
+    @classmethod
+    def drafts_only(cls, finish_reason: str = "IMAGE_SAFETY", drafts: int = 1,
+                    delay: float = 0.0) -> "Reply":
+        """Thought-part draft images, then no final picture: what a thinking image model sends
+        when its final image was blocked (IMAGE_SAFETY) or not made (IMAGE_OTHER)."""
+        return cls(kind="image", drafts=drafts, final=False, finish_reason=finish_reason,
+                   delay=delay)
 
     # -- answers without an image
     @classmethod
@@ -91,8 +230,7 @@ class Reply:
         if status == 401 and message is None:
             message = "API key not valid. Please pass a valid API key."
         if status == 400 and details is None and message and "API key" in message:
-            details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                        "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]
+            details = REAL_ERRORS["key_invalid"][1]["error"]["details"]
         err: dict[str, Any] = {"code": status, "message": message or f"fake {name.lower()}",
                                "status": name}
         if details is not None:
@@ -100,21 +238,23 @@ class Reply:
         return cls.json(status, {"error": err}, delay)
 
     @classmethod
+    def real(cls, name: str, delay: float = 0.0) -> "Reply":
+        """An error body from REAL_ERRORS (as the live API sends it)."""
+        status, body = REAL_ERRORS[name]
+        return cls(status=status, body=json.loads(json.dumps(body)), kind="raw", delay=delay,
+                   name=name)
+
+    @classmethod
     def quota(cls, per: str = "Day", retry_delay: str | None = None,
               delay: float = 0.0) -> "Reply":
         """429: a quota is used up. per="Day" is the daily/project quota; "Minute" a rate limit."""
         details: list[dict] = [{
-            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
-            "violations": [{
-                "quotaMetric": "generativelanguage.googleapis.com/generate_requests_per_model",
-                "quotaId": f"GenerateRequestsPer{per}PerProjectPerModel",
-                "quotaDimensions": {"model": "gemini-2.5-flash-image", "location": "global"},
-                "quotaValue": "100"}]}]
+            "@type": _T + "QuotaFailure",
+            "violations": [_violation(f"GenerateRequestsPer{per}PerProjectPerModel",
+                                      "generate_requests_per_model", "100")]}]
         if retry_delay is not None:
-            details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                            "retryDelay": retry_delay})
-        return cls.error(429, "You exceeded your current quota, please check your plan and "
-                              "billing details.", details, delay)
+            details.append({"@type": _T + "RetryInfo", "retryDelay": retry_delay})
+        return cls.error(429, _QUOTA_TEXT, details, delay)
 
     @classmethod
     def rate_limited(cls, retry_delay: str = "2s", delay: float = 0.0) -> "Reply":
@@ -127,12 +267,28 @@ class Reply:
                    kind="raw", delay=delay)
 
     @classmethod
+    def html(cls, status: int = 200, delay: float = 0.0) -> "Reply":
+        """A captive portal's login page where the API's JSON should be."""
+        return cls(status=status, body=CAPTIVE_PORTAL, kind="raw", delay=delay,
+                   content_type="text/html; charset=utf-8")
+
+    @classmethod
+    def huge(cls, length: int, chunked: bool = False, delay: float = 0.0) -> "Reply":
+        """A 200 answer of `length` bytes: valid JSON holding one enormous inlineData part."""
+        return cls(kind="huge", length=length, chunked=chunked, delay=delay)
+
+    @classmethod
     def json(cls, status: int, body: dict, delay: float = 0.0) -> "Reply":
         return cls(status=status, body=body, kind="raw", delay=delay)
 
     def slow(self, seconds: float) -> "Reply":
         """The same answer, `seconds` later."""
-        return Reply(self.status, self.body, self.kind, self.mode, self.mime, self.text, seconds)
+        return replace(self, delay=seconds)
+
+    def trickled(self, interval: float = 0.5) -> "Reply":
+        """The same answer, its body sent one byte every `interval` seconds: each read is quick,
+        the whole answer takes forever."""
+        return replace(self, trickle=interval)
 
 
 @dataclass
@@ -149,6 +305,7 @@ class Request:
     response_modalities: list[str]
     at: float                            # time.monotonic() when it arrived
     answered: str = ""                   # short name of the reply given
+    ended: float | None = None           # time.monotonic() when the answer ended or was cut off
 
 
 @dataclass
@@ -205,16 +362,44 @@ class FakeGemini:
                     return self._send(refused.status, refused.body)
                 outer._handle(self, raw)
 
-            def _send(self, status: int, body: Any) -> None:
+            def _send(self, status: int, body: Any, reply: Reply | None = None) -> None:
+                """The answer. A client that went away (its timeout) ends it: like the real
+                service, there is nothing else to do then."""
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                ctype = reply.content_type if reply else "application/json; charset=UTF-8"
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json; charset=UTF-8")
+                    self.send_header("Content-Type", ctype)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
-                    self.wfile.write(data)
+                    if reply is not None and reply.trickle:
+                        for i in range(len(data)):
+                            self.wfile.write(data[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(reply.trickle)
+                    else:
+                        self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (its timeout): like the real service, nothing to do
+                    self.close_connection = True
+
+            def _send_stream(self, chunks: Iterator[bytes], total: int | None) -> None:
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json; charset=UTF-8")
+                    if total is None:
+                        self.send_header("Transfer-Encoding", "chunked")
+                    else:
+                        self.send_header("Content-Length", str(total))
+                    self.end_headers()
+                    for chunk in chunks:
+                        if total is None:
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        else:
+                            self.wfile.write(chunk)
+                    if total is None:
+                        self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -265,7 +450,7 @@ class FakeGemini:
                                     "established identity). Please use API Key or other form "
                                     "of API consumer identity to call this API.")
         if self.api_keys is not None and key not in self.api_keys:
-            return Reply.error(400, "API key not valid. Please pass a valid API key.")
+            return Reply.real("key_invalid")
         return None
 
     def _next_reply(self) -> Reply:
@@ -307,10 +492,14 @@ class FakeGemini:
             if wait > 0:
                 time.sleep(wait)
             if reply.kind == "image":
-                handler._send(200, _image_answer(reply, img, mime, decoded))
+                handler._send(200, _image_answer(reply, img, mime, decoded), reply)
+            elif reply.kind == "huge":
+                chunks = _huge_answer(reply.length)
+                handler._send_stream(chunks, None if reply.chunked else reply.length)
             else:
-                handler._send(reply.status, reply.body)
+                handler._send(reply.status, reply.body, reply)
         finally:
+            record.ended = time.monotonic()
             with self._lock:
                 self.in_flight -= 1
 
@@ -351,24 +540,69 @@ def _b64(text: str) -> bytes:
     return base64.b64decode(text.replace("-", "+").replace("_", "/"))
 
 
+def _encode(picture: np.ndarray, mime: str) -> bytes:
+    ok, buf = cv2.imencode(".png" if mime == "image/png" else ".jpg", picture)
+    assert ok
+    return buf.tobytes()
+
+
+def draft(picture: np.ndarray) -> np.ndarray:
+    """A thinking model's draft: the input with a red cross over it (never for a guest)."""
+    out = picture.copy()
+    h, w = out.shape[:2]
+    t = max(4, min(h, w) // 25)
+    cv2.line(out, (0, 0), (w - 1, h - 1), (30, 30, 230), t)
+    cv2.line(out, (w - 1, 0), (0, h - 1), (30, 30, 230), t)
+    return out
+
+
+def _signature(seed: int) -> str:
+    """An opaque thoughtSignature like the API's (base64 of bytes the client must not read)."""
+    return base64.b64encode(random.Random(seed).randbytes(48)).decode()
+
+
 def _image_answer(reply: Reply, img: bytes, mime: str | None, decoded: Any) -> dict:
-    if reply.mode == "echo" and img:
-        out, out_mime = img, mime or "image/jpeg"
-    else:
-        picture = decoded if decoded is not None else np.full((512, 512, 3), 90, np.uint8)
-        picture = mark(picture)
-        ext = ".png" if reply.mime == "image/png" else ".jpg"
-        ok, buf = cv2.imencode(ext, picture)
-        assert ok
-        out, out_mime = buf.tobytes(), reply.mime
+    source = decoded if decoded is not None else np.full((512, 512, 3), 90, np.uint8)
     parts: list[dict] = []
-    if reply.text:
-        parts.append({"text": reply.text})
-    parts.append({"inlineData": {"mimeType": out_mime, "data": base64.b64encode(out).decode()}})
+    for i in range(reply.drafts):
+        parts.append({"text": f"Drafting the look ({i + 1}) …", "thought": True})
+        parts.append({"inlineData": {"mimeType": "image/jpeg", "data": base64.b64encode(
+            _encode(draft(source), "image/jpeg")).decode()}, "thought": True})
+    if reply.final:
+        if reply.mode == "echo" and img and reply.size is None:
+            out, out_mime = img, mime or "image/jpeg"
+        else:
+            picture = mark(source)
+            if reply.size is not None:
+                picture = cv2.resize(picture, reply.size, interpolation=cv2.INTER_LINEAR)
+            out, out_mime = _encode(picture, reply.mime), reply.mime
+        if reply.text:
+            parts.append({"text": reply.text})
+        final: dict[str, Any] = {"inlineData": {"mimeType": out_mime,
+                                                "data": base64.b64encode(out).decode()}}
+        if reply.drafts:
+            final["thoughtSignature"] = _signature(len(out))
+        parts.append(final)
     return {"candidates": [{"content": {"role": "model", "parts": parts},
-                            "finishReason": "STOP", "index": 0}],
+                            "finishReason": reply.finish_reason, "index": 0}],
             "usageMetadata": {"promptTokenCount": 1290, "candidatesTokenCount": 1290},
             "modelVersion": "gemini-2.5-flash-image"}
+
+
+def _huge_answer(length: int) -> Iterator[bytes]:
+    """`length` bytes of a valid answer whose image data is a long run of base64 'A's."""
+    head = b'{"candidates":[{"content":{"role":"model","parts":[{"inlineData":' \
+           b'{"mimeType":"image/png","data":"'
+    tail = b'"}}]},"finishReason":"STOP","index":0}]}'
+    filler = length - len(head) - len(tail)
+    assert filler > 0, "a huge answer needs more bytes than its JSON frame"
+    yield head
+    block = b"A" * (1 << 20)
+    while filler > 0:
+        n = min(filler, len(block))
+        yield block[:n]
+        filler -= n
+    yield tail
 
 
 def mark(picture: np.ndarray) -> np.ndarray:
@@ -382,8 +616,14 @@ def mark(picture: np.ndarray) -> np.ndarray:
 
 
 def _reply_name(reply: Reply) -> str:
+    if reply.name:
+        return f"real:{reply.name}"
     if reply.kind == "image":
+        if not reply.final:
+            return f"drafts_only:{reply.finish_reason}"
         return f"image:{reply.mode}"
+    if reply.kind == "huge":
+        return f"huge:{reply.length}"
     if isinstance(reply.body, dict):
         if "error" in reply.body:
             return f"error:{reply.status}"
@@ -391,4 +631,6 @@ def _reply_name(reply: Reply) -> str:
             return "prompt_blocked"
         cands = reply.body.get("candidates") or [{}]
         return f"no_image:{cands[0].get('finishReason')}"
+    if reply.content_type.startswith("text/html"):
+        return "html"
     return "malformed"

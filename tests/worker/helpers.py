@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import paho.mqtt.client as paho
 
-from booth.protocol import JobMeta, JobStatus, Status, Topics, new_job_id
+from booth.protocol import Health, JobMeta, JobStatus, Status, Topics, new_job_id
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -53,7 +53,8 @@ class Kiosk:
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2,
                                   client_id=f"kiosk-{uuid.uuid4().hex[:6]}", protocol=paho.MQTTv5)
         self.client.on_connect = lambda c, u, f, r, p: c.subscribe(
-            [(f"{root}/{booth}/#", 1), (self.topics.all_worker_availability(), 1)])
+            [(f"{root}/{booth}/#", 1), (self.topics.all_worker_availability(), 1),
+             (self.topics.all_worker_health(), 1)])
         self.client.on_subscribe = lambda *a: setattr(self, "_subscribed", True)
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port, 30)
@@ -69,8 +70,11 @@ class Kiosk:
 
     # ---------------------------------------------------------------- sending
     def send(self, payload: bytes, job_id: str | None = None, style: str = "drip",
-             content_type: str = "image/jpeg", pending: bool = True, props=None) -> str:
+             content_type: str = "image/jpeg", pending: bool = True, props=None,
+             created_at: str | None = None) -> str:
         job_id = job_id or new_job_id()
+        if created_at is not None:
+            props = JobMeta(job_id, style, created_at, content_type).to_properties()
         if pending:
             st = Status(job_id, self.booth, JobStatus.PENDING)
             self.client.publish(self.topics.status(self.booth, job_id), st.to_json(), qos=1,
@@ -95,6 +99,17 @@ class Kiosk:
             finals = [s for s in self.statuses(job_id) if s.status.is_final]
             return finals[-1] if finals else None
         return wait_until(done, timeout)
+
+    def health(self, worker_id: str, where=lambda h: True, timeout: float = 10.0
+               ) -> Health | None:
+        """The latest health message of a worker for which `where(health)` holds."""
+        topic = self.topics.worker_health(worker_id)
+
+        def latest():
+            found = [Health.from_json(p) for t, p, _pr, _r in list(self.messages)
+                     if t == topic and p]
+            return found[-1] if found and where(found[-1]) else None
+        return wait_until(latest, timeout)
 
     def worker_online(self, worker_id: str, timeout: float = 15.0, after: int = 0) -> bool:
         """An `online` for the worker among the messages from index `after` on (pass the count

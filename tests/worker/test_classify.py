@@ -1,4 +1,9 @@
-"""Classification and retry rules without a broker: SDK errors built by the real SDK classes."""
+"""Classification by meaning and the retry rules, without a broker.
+
+Error bodies are the real API's (tests/support/fake_gemini.py REAL_ERRORS, copied from public
+reports), turned into exceptions by the real SDK's own error classes; answers are parsed by the
+real SDK's types.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,13 @@ import threading
 import time
 
 import pytest
-from google.genai import errors
+from google.genai import errors, types
 
-from booth.protocol import ErrorKind
-from worker.classify import ModelError, classify_exception, parse_duration
+from booth.protocol import AiState, ErrorKind
+from tests.support.fake_gemini import REAL_ERRORS
+from worker.classify import (RETRY_NO, RETRY_ONCE, RETRY_TRANSIENT, ModelError,
+                             classify_exception, final_image, parse_duration)
+from worker.guard import ServiceGuard
 from worker.retry import Backoff, RateGate, call_with_retries
 
 
@@ -22,6 +30,12 @@ def api_error(code: int, status: str, message: str = "x", details=None):
     return cls(code, body)
 
 
+def real(name: str) -> ModelError:
+    code, body = REAL_ERRORS[name]
+    cls = errors.ServerError if code >= 500 else errors.ClientError
+    return classify_exception(cls(code, body))
+
+
 @pytest.mark.parametrize("value,expected", [("27s", 27.0), ("1.5s", 1.5), ("250ms", 0.25),
                                             (3, 3.0), ({"seconds": 2, "nanos": 500000000}, 2.5),
                                             ("soon", None), (None, None), (-1, None)])
@@ -29,47 +43,137 @@ def test_parse_duration(value, expected):
     assert parse_duration(value) == expected
 
 
-def test_quota_per_day_wins_over_retry_info():
-    details = [{"@type": "type.googleapis.com/google.rpc.QuotaFailure",
-                "violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]},
-               {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "40s"}]
-    err = classify_exception(api_error(429, "RESOURCE_EXHAUSTED", details=details))
-    assert err.kind is ErrorKind.QUOTA and err.retry_after_s == 40
+# (real body, guest's kind, retry rule, operator's AI state)
+VERDICTS = [
+    ("key_invalid", ErrorKind.UNAVAILABLE, RETRY_NO, AiState.KEY_REJECTED),
+    ("key_expired", ErrorKind.UNAVAILABLE, RETRY_NO, AiState.KEY_REJECTED),
+    ("key_leaked", ErrorKind.UNAVAILABLE, RETRY_NO, AiState.KEY_REJECTED),
+    ("permission_denied", ErrorKind.UNAVAILABLE, RETRY_NO, AiState.PERMISSION_DENIED),
+    ("service_disabled", ErrorKind.UNAVAILABLE, RETRY_NO, AiState.SERVICE_DISABLED),
+    ("model_not_found", ErrorKind.UNAVAILABLE, RETRY_NO, AiState.MODEL_NOT_FOUND),
+    ("location_unsupported", ErrorKind.UNAVAILABLE, RETRY_NO, AiState.REGION_UNSUPPORTED),
+    ("image_country", ErrorKind.UNAVAILABLE, RETRY_NO, AiState.REGION_UNSUPPORTED),
+    ("billing_required", ErrorKind.UNAVAILABLE, RETRY_NO, AiState.BILLING_REQUIRED),
+    ("location_billing", ErrorKind.UNAVAILABLE, RETRY_NO, AiState.BILLING_REQUIRED),
+    ("unable_to_process", ErrorKind.UNAVAILABLE, RETRY_ONCE, None),
+    ("invalid_argument", ErrorKind.UNAVAILABLE, RETRY_NO, AiState.REQUEST_REFUSED),
+    ("rate_per_minute", ErrorKind.RATE_LIMITED, RETRY_TRANSIENT, None),
+    ("quota_daily", ErrorKind.QUOTA, RETRY_NO, AiState.QUOTA_EXHAUSTED),
+    ("quota_limit_zero", ErrorKind.QUOTA, RETRY_NO, AiState.QUOTA_EXHAUSTED),
+    ("quota_bare", ErrorKind.QUOTA, RETRY_NO, AiState.QUOTA_EXHAUSTED),
+    ("overloaded", ErrorKind.UNAVAILABLE, RETRY_TRANSIENT, None),
+    ("internal", ErrorKind.UNAVAILABLE, RETRY_TRANSIENT, None),
+    ("deadline", ErrorKind.TIMEOUT, RETRY_TRANSIENT, None),
+]
 
 
-def test_per_minute_with_retry_delay_is_rate_limited():
-    details = [{"@type": "type.googleapis.com/google.rpc.QuotaFailure",
-                "violations": [{"quotaId": "GenerateRequestsPerMinutePerProjectPerModel"}]},
-               {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}]
-    err = classify_exception(api_error(429, "RESOURCE_EXHAUSTED", details=details))
-    assert err.kind is ErrorKind.RATE_LIMITED and err.retry_after_s == 7
+def test_every_real_body_has_a_verdict():
+    assert {v[0] for v in VERDICTS} == set(REAL_ERRORS)
 
 
-@pytest.mark.parametrize("code,status,message,kind", [
-    (429, "RESOURCE_EXHAUSTED", "slow down", ErrorKind.RATE_LIMITED),
-    (500, "INTERNAL", "boom", ErrorKind.UNAVAILABLE),
-    (503, "UNAVAILABLE", "overloaded", ErrorKind.UNAVAILABLE),
-    (504, "DEADLINE_EXCEEDED", "late", ErrorKind.TIMEOUT),
-    (400, "INVALID_ARGUMENT", "bad image", ErrorKind.BAD_INPUT),
-    (400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.",
-     ErrorKind.INTERNAL),
-    (403, "PERMISSION_DENIED", "no", ErrorKind.INTERNAL),
-    (404, "NOT_FOUND", "models/x is not found", ErrorKind.INTERNAL),
-])
-def test_api_error_kinds(code, status, message, kind):
-    assert classify_exception(api_error(code, status, message)).kind is kind
+@pytest.mark.parametrize("name,kind,retry,ai", VERDICTS, ids=[v[0] for v in VERDICTS])
+def test_real_error_bodies_are_classified_by_meaning(name, kind, retry, ai):
+    err = real(name)
+    assert (err.kind, err.retry, err.ai) == (kind, retry, ai), err.detail
+    assert err.kind is not ErrorKind.BAD_INPUT  # the service never decides a photo is bad
+    assert err.outage == (retry == RETRY_TRANSIENT and kind is not ErrorKind.RATE_LIMITED)
 
 
-def test_transport_errors():
+def test_rate_limit_keeps_its_delay_and_quota_keeps_the_one_it_was_given():
+    assert real("rate_per_minute").retry_after_s == 2
+    assert real("quota_daily").retry_after_s == 31   # per day wins over RetryInfo
+    assert real("quota_bare").retry_after_s is None
+
+
+def test_quota_forms_told_apart_from_the_body_not_the_code():
+    # "exceeded your current quota" with a per-minute violation and a delay: a rate limit
+    per_minute = [{"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                   "violations": [{"quotaId": "GenerateRequestsPerMinutePerProjectPerModel"}]},
+                  {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}]
+    err = classify_exception(api_error(429, "RESOURCE_EXHAUSTED",
+                                       "You exceeded your current quota", per_minute))
+    assert (err.kind, err.retry_after_s) == (ErrorKind.RATE_LIMITED, 7)
+    # the classic bare 429 of a per-minute limit
+    err = classify_exception(api_error(429, "RESOURCE_EXHAUSTED",
+                                       "Resource has been exhausted (e.g. check quota)."))
+    assert err.kind is ErrorKind.RATE_LIMITED and err.retry == RETRY_TRANSIENT
+    # a quotaValue of "0" is no allowance at all, whatever the id says
+    zero = [{"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+             "violations": [{"quotaId": "GenerateRequestsPerMinutePerProjectPerModel",
+                             "quotaValue": "0"}]},
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}]
+    assert classify_exception(api_error(429, "RESOURCE_EXHAUSTED", "x", zero)).ai \
+        is AiState.QUOTA_EXHAUSTED
+
+
+def test_other_codes_and_transport_errors():
     import httpx2
 
+    assert classify_exception(api_error(401, "UNAUTHENTICATED")).ai is AiState.KEY_REJECTED
+    assert classify_exception(api_error(502, "UNAVAILABLE", "<html>bad gateway</html>")).outage
+    assert classify_exception(api_error(511, "", "<html>captive portal</html>")).outage
     assert classify_exception(httpx2.ReadTimeout("t")).kind is ErrorKind.TIMEOUT
-    assert classify_exception(httpx2.ConnectError("refused")).kind is ErrorKind.UNAVAILABLE
-    assert classify_exception(ValueError("Expecting value")).kind is ErrorKind.UNAVAILABLE
+    assert classify_exception(TimeoutError()).kind is ErrorKind.TIMEOUT
+    assert classify_exception(httpx2.ConnectError("refused")).outage
+    assert classify_exception(ValueError("Expecting value")).outage
     assert classify_exception(RuntimeError("?")).kind is ErrorKind.INTERNAL
 
 
-def test_retries_stop_on_non_transient_and_count_attempts():
+# ------------------------------------------------------------------------- answers
+
+
+def answer(parts, finish="STOP", ratings=None):
+    return types.GenerateContentResponse(candidates=[types.Candidate(
+        content=types.Content(role="model", parts=parts), finish_reason=finish,
+        safety_ratings=ratings)])
+
+
+DRAFT = types.Part(inline_data=types.Blob(data=b"draft", mime_type="image/png"), thought=True)
+FINAL = types.Part(inline_data=types.Blob(data=b"final", mime_type="image/jpeg"),
+                   thought_signature=b"sig")
+
+
+def test_only_a_final_non_thought_image_is_an_answer():
+    thought_text = types.Part(text="planning", thought=True)
+    assert final_image(answer([thought_text, DRAFT, types.Part(text="here"), FINAL])) \
+        == (b"final", "image/jpeg")
+    with pytest.raises(ModelError) as exc:
+        final_image(answer([DRAFT]))     # drafts only: never a guest's picture
+    assert exc.value.kind is ErrorKind.NO_IMAGE and exc.value.retry == RETRY_ONCE
+
+
+@pytest.mark.parametrize("finish", ["IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "SAFETY",
+                                    "IMAGE_RECITATION"])
+def test_any_safety_signal_means_no_picture_even_with_one_attached(finish):
+    for parts in ([DRAFT], [DRAFT, FINAL], [FINAL]):
+        with pytest.raises(ModelError) as exc:
+            final_image(answer(parts, finish))
+        assert exc.value.kind is ErrorKind.SAFETY and exc.value.retry == RETRY_NO
+
+
+def test_a_rating_marked_blocked_or_a_blocked_prompt_means_no_picture():
+    rating = types.SafetyRating(category="HARM_CATEGORY_SEXUALLY_EXPLICIT", blocked=True)
+    with pytest.raises(ModelError) as exc:
+        final_image(answer([FINAL], "STOP", [rating]))
+    assert exc.value.kind is ErrorKind.SAFETY
+    blocked = types.GenerateContentResponse(
+        prompt_feedback=types.GenerateContentResponsePromptFeedback(block_reason="OTHER"))
+    with pytest.raises(ModelError) as exc:
+        final_image(blocked)
+    assert exc.value.kind is ErrorKind.SAFETY
+
+
+@pytest.mark.parametrize("finish", ["IMAGE_OTHER", "NO_IMAGE", "STOP", "MAX_TOKENS"])
+def test_no_picture_is_worth_one_more_try(finish):
+    with pytest.raises(ModelError) as exc:
+        final_image(answer([types.Part(text="Sure! Here is your image:")], finish))
+    assert exc.value.kind is ErrorKind.NO_IMAGE and exc.value.retry == RETRY_ONCE
+
+
+# ------------------------------------------------------------------------- retries
+
+
+def test_retries_stop_on_final_errors_and_count_attempts():
     calls = []
 
     def fn(remaining):
@@ -87,16 +191,35 @@ def test_retries_stop_on_non_transient_and_count_attempts():
 
     with pytest.raises(ModelError) as exc:
         call_with_retries(safety, time.monotonic() + 30, RateGate())
-    assert exc.value.kind is ErrorKind.SAFETY
+    assert exc.value.kind is ErrorKind.SAFETY and exc.value.attempts == 1
 
 
-def test_transient_errors_give_up_at_the_deadline_with_their_kind():
+def test_retry_once_means_two_calls_at_most():
+    calls = []
+
+    def fn(remaining):
+        calls.append(1)
+        raise ModelError(ErrorKind.NO_IMAGE, "IMAGE_OTHER", retry=RETRY_ONCE)
+
+    with pytest.raises(ModelError) as exc:
+        call_with_retries(fn, time.monotonic() + 30, RateGate(), Backoff(0.01, 0.02))
+    assert len(calls) == 2 and exc.value.attempts == 2
+
+
+def test_transient_errors_give_up_before_the_deadline_with_their_kind():
     def fn(remaining):
         raise ModelError(ErrorKind.UNAVAILABLE, "503")
 
+    t0 = time.monotonic()
     with pytest.raises(ModelError) as exc:
-        call_with_retries(fn, time.monotonic() + 0.5, RateGate(), Backoff(0.05, 0.1))
-    assert exc.value.kind is ErrorKind.UNAVAILABLE
+        call_with_retries(fn, t0 + 2.0, RateGate(), Backoff(0.05, 0.1))
+    assert exc.value.kind is ErrorKind.UNAVAILABLE and time.monotonic() - t0 < 2.0
+
+
+def test_no_call_is_started_without_time_for_it():
+    with pytest.raises(ModelError) as exc:
+        call_with_retries(lambda r: "never", time.monotonic() + 0.2, RateGate())
+    assert exc.value.kind is ErrorKind.TIMEOUT and exc.value.attempts == 0
 
 
 def test_rate_gate_pause_longer_than_the_deadline_gives_up_at_once():
@@ -132,9 +255,27 @@ def test_backoff_full_jitter_bounds():
             assert 0 <= b.delay(attempt, rng) <= min(8.0, 0.5 * 2 ** (attempt - 1))
 
 
+def test_a_refused_call_ends_the_job_with_the_last_real_error():
+    guard = ServiceGuard(breaker_failures=2, breaker_open_s=60, service_pause_s=60,
+                         probe_lease_s=5)
+    calls = []
+
+    def fn(remaining):
+        calls.append(1)
+        raise ModelError(ErrorKind.UNAVAILABLE, "HTTP 503")
+
+    with pytest.raises(ModelError) as exc:
+        call_with_retries(fn, time.monotonic() + 30, RateGate(), Backoff(0.01, 0.02),
+                          guard=guard)
+    assert len(calls) == 2 and exc.value.detail == "HTTP 503" and exc.value.attempts == 2
+    with pytest.raises(ModelError) as exc:  # the next job: no call at all
+        call_with_retries(fn, time.monotonic() + 30, RateGate(), guard=guard)
+    assert len(calls) == 2 and exc.value.attempts == 0
+    assert exc.value.kind is ErrorKind.UNAVAILABLE and "breaker_open" in exc.value.detail
+
+
 def test_fake_server_refuses_unknown_keys_like_google():
     from google import genai
-    from google.genai import types
 
     from tests.support.fake_gemini import FakeGemini
 
@@ -145,36 +286,10 @@ def test_fake_server_refuses_unknown_keys_like_google():
         bad, good = client("bad-key"), client("good-key")   # kept: a dropped Client closes
         with pytest.raises(errors.ClientError) as exc:
             bad.models.generate_content(model="gemini-2.5-flash-image", contents=["hi"])
-        assert classify_exception(exc.value).kind is ErrorKind.INTERNAL
+        assert classify_exception(exc.value).ai is AiState.KEY_REJECTED
         assert good.models.get(model="gemini-2.5-flash-image").name \
             == "models/gemini-2.5-flash-image"
         with pytest.raises(errors.ClientError) as exc:
             good.models.get(model="nope")
         assert exc.value.code == 404
         assert fake.requests == []
-
-
-def test_first_image_skips_thought_drafts_and_reads_finish_reasons():
-    from google.genai import types
-
-    from worker.classify import first_image
-
-    def resp(parts, finish="STOP"):
-        return types.GenerateContentResponse(candidates=[types.Candidate(
-            content=types.Content(role="model", parts=parts), finish_reason=finish)])
-
-    draft = types.Part(inline_data=types.Blob(data=b"draft", mime_type="image/png"), thought=True)
-    final = types.Part(inline_data=types.Blob(data=b"final", mime_type="image/jpeg"))
-    assert first_image(resp([types.Part(text="here"), draft, final])) == (b"final", "image/jpeg")
-    assert first_image(resp([draft])) == (b"draft", "image/png")
-    with pytest.raises(ModelError) as exc:
-        first_image(resp([types.Part(text="no")], "IMAGE_PROHIBITED_CONTENT"))
-    assert exc.value.kind is ErrorKind.SAFETY
-    with pytest.raises(ModelError) as exc:
-        first_image(resp([types.Part(text="no")], "NO_IMAGE"))
-    assert exc.value.kind is ErrorKind.NO_IMAGE
-    blocked = types.GenerateContentResponse(
-        prompt_feedback=types.GenerateContentResponsePromptFeedback(block_reason="OTHER"))
-    with pytest.raises(ModelError) as exc:
-        first_image(blocked)
-    assert exc.value.kind is ErrorKind.SAFETY

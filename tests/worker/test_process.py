@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 
 from booth.protocol import Effect, JobStatus
@@ -77,6 +78,27 @@ def test_sigterm_finishes_the_in_flight_job_then_says_offline(tmp_path, broker, 
         stop_proc(proc)
     log = (tmp_path / "wterm.log").read_text()
     assert "SIGTERM received" in log and "stopped" in log
+
+
+def test_a_shot_taken_while_the_worker_restarts_waits_only_for_the_restart(tmp_path, broker,
+                                                                           fake, kiosk):
+    """`systemctl restart booth-worker`: SIGTERM keeps the shared subscription, so the worker's
+    persistent session holds the job until the worker is back (no kiosk re-dispatch needed)."""
+    proc = spawn_worker(tmp_path, broker, fake, worker_id="wrestart")
+    try:
+        assert kiosk.worker_online("wrestart", 30)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        job = kiosk.send(portrait_bytes())       # nobody is subscribed and listening now
+        seen = len(kiosk.messages)
+        proc = spawn_worker(tmp_path, broker, fake, worker_id="wrestart")
+        assert kiosk.worker_online("wrestart", 30, after=seen)
+        back = time.monotonic()
+        final = kiosk.final(job, timeout=30)
+        assert final is not None and final.status is JobStatus.COMPLETED
+        assert time.monotonic() - back < 5, "the job waited for something other than the worker"
+    finally:
+        stop_proc(proc)
 
 
 def test_two_workers_share_twenty_jobs_each_completed_once(worker_config, start_worker, kiosk,

@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from booth.protocol import JobError, JobStatus, Status, moves_forward
-from jobstore.links import new_token
+from jobstore.links import canonical_code, canonical_token, new_code, new_token
 from jobstore.schema import open_db
+
+CODE_TRIES = 8  # a fresh short code collides with a stored one about once in 10**6 at 1000 rows
 
 @dataclass(frozen=True)
 class JobRow:
@@ -50,6 +52,7 @@ class JobRow:
     last_dispatch: float | None
     processing_at: float | None
     finished_at: float | None
+    code: str | None = None
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> "JobRow":
@@ -126,17 +129,25 @@ class Ledger:
             return True
 
     def store_result(self, job_id: str, result_path: str) -> str | None:
-        """Attach the first result to a job and give it a share token.
+        """Attach the first result to a job and give it a share token and a short code.
 
         Returns the new token, or None when the job is unknown or already has a result
         (the first result wins; a duplicate changes nothing).
         """
-        token = new_token()
         with self._lock:
-            cur = self._db.execute(
-                "UPDATE jobs SET result_path = ?, token = ? WHERE job_id = ? AND result_path IS NULL",
-                (result_path, token, job_id))
-            return token if cur.rowcount == 1 else None
+            for attempt in range(CODE_TRIES):
+                token = new_token()
+                try:
+                    cur = self._db.execute(
+                        "UPDATE jobs SET result_path = ?, token = ?, code = ?"
+                        " WHERE job_id = ? AND result_path IS NULL",
+                        (result_path, token, new_code(), job_id))
+                except sqlite3.IntegrityError:
+                    if attempt == CODE_TRIES - 1:
+                        raise
+                    continue  # the short code (or, once in 2**98, the token) is taken
+                return token if cur.rowcount == 1 else None
+        return None
 
     def delete(self, job_ids: Iterable[str]) -> int:
         ids = list(job_ids)
@@ -151,7 +162,18 @@ class Ledger:
         return self._one("SELECT * FROM jobs WHERE job_id = ?", (job_id,))
 
     def by_token(self, token: str) -> JobRow | None:
-        return self._one("SELECT * FROM jobs WHERE token = ?", (token,))
+        """The job of a download token as a client sent it (today's tokens in any case)."""
+        canonical = canonical_token(token)
+        if canonical is None:
+            return None
+        return self._one("SELECT * FROM jobs WHERE token = ?", (canonical,))
+
+    def by_code(self, typed: str) -> JobRow | None:
+        """The job of a typed short code (any case, O for 0, I or L for 1)."""
+        code = canonical_code(typed)
+        if code is None:
+            return None
+        return self._one("SELECT * FROM jobs WHERE code = ?", (code,))
 
     def unsent(self) -> list[JobRow]:
         """Jobs whose publish the broker never acknowledged (re-published on start)."""

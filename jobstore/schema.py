@@ -51,8 +51,15 @@ def _v1(db: sqlite3.Connection) -> None:
     _run(db, V1)
 
 
+def _v2_short_codes(db: sqlite3.Connection) -> None:
+    """A short code per stored result, for guests who type instead of scanning (jobstore/links.py).
+    Rows from before have none; their tokens keep working."""
+    _run(db, "ALTER TABLE jobs ADD COLUMN code TEXT;"
+             "CREATE UNIQUE INDEX IF NOT EXISTS jobs_code ON jobs(code)")
+
+
 # version n is reached by MIGRATIONS[n - 1]
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2_short_codes]
 VERSION = len(MIGRATIONS)
 
 

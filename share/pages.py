@@ -2,7 +2,8 @@
 
 Why hand-written HTML: the booth's hotspot has no internet, so every page is one self-contained
 document (inline CSS, a few lines of inline script, no fonts or CDNs). Everything that comes from
-configuration or the ledger goes through `html.escape`.
+configuration or the ledger goes through `html.escape`. The guest's pages speak the booth's
+language (`kiosk.language`, texts from `booth/texts.py`); the operator gallery stays English.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from html import escape
+
+from booth.texts import Texts
 
 
 _BASE_CSS = """
@@ -28,6 +31,15 @@ text-decoration:none;cursor:pointer}
 box-shadow:0 6px 20px rgba(245,166,35,.35)}
 .secondary{background:#24232d;color:#f4f1ea;border:1px solid #3a3846}
 .hidden{display:none}
+"""
+
+_CODE_CSS = """
+form{margin:18px 0 0}
+label{display:block;text-align:center;line-height:1.45;margin:0 0 12px}
+input{display:block;width:100%;min-height:58px;border-radius:16px;border:1px solid #3a3846;
+background:#17161f;color:#f4f1ea;font:inherit;font-size:1.6rem;letter-spacing:.25em;
+text-align:center;text-transform:uppercase}
+.wrong{color:#ffb37a;text-align:center}
 """
 
 _PHOTO_CSS = """
@@ -58,9 +70,9 @@ margin-top:6px}
 
 
 def _doc(title: str, body: str, css: str = "", script: str = "", nonce: str = "",
-         extra_head: str = "") -> str:
+         extra_head: str = "", lang: str = "en") -> str:
     script_tag = f'<script nonce="{escape(nonce)}">{script}</script>' if script else ""
-    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    return (f"<!doctype html>\n<html lang=\"{escape(lang)}\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1,viewport-fit=cover\">"
             "<meta name=\"robots\" content=\"noindex,nofollow\">"
             "<meta name=\"referrer\" content=\"no-referrer\">"
@@ -93,41 +105,53 @@ _SHARE_JS = """
 """
 
 
-def photo_page(title: str, token: str, filename: str, retention_days: float,
+def photo_page(t: Texts, title: str, token: str, filename: str, retention_days: float,
                nonce: str) -> str:
     """The guest's page: the picture, Download, Share (where supported), the event title."""
-    t = escape(token)
-    photo = f"/p/{t}/photo.jpg"
-    days = max(1, round(retention_days))
+    tok = escape(token)
+    photo = f"/p/{tok}/photo.jpg"
     body = (
         f"<h1>{escape(title)}</h1>"
         f'<div class="frame"><img id="photo" class="photo" src="{photo}" '
-        f'alt="Your photo from {escape(title)}"></div>'
+        f'alt="{escape(t("page_alt", title=title))}"></div>'
         f'<a id="download" class="btn primary" href="{photo}?dl=1" '
-        f'download="{escape(filename)}">&#11015;&#xFE0E; Download photo</a>'
+        f'download="{escape(filename)}">&#11015;&#xFE0E; {escape(t("page_download"))}</a>'
         f'<button id="share" type="button" class="btn secondary hidden" '
-        f'data-name="{escape(filename)}">Share or save to Photos</button>'
+        f'data-name="{escape(filename)}">{escape(t("page_share"))}</button>'
         "<footer>"
-        '<p class="muted">Tip: you can also press and hold the picture to save it.</p>'
-        f'<p class="muted">This link works for {days} day{"s" if days != 1 else ""}; '
-        "then the photo is deleted from the booth.</p>"
+        f'<p class="muted">{escape(t("page_tip"))}</p>'
+        f'<p class="muted">{escape(t("page_expires", days=t.days(retention_days)))}</p>'
         "</footer>")
-    return _doc(title, body, _PHOTO_CSS, _SHARE_JS, nonce)
+    return _doc(title, body, _PHOTO_CSS, _SHARE_JS, nonce, lang=t.language)
 
 
-def not_found_page(title: str) -> str:
+def not_found_page(t: Texts, title: str) -> str:
     body = (f"<h1>{escape(title)}</h1>"
-            "<p style=\"text-align:center;font-size:1.15rem\">We can't find that photo.</p>"
-            '<p class="muted">It may still be on its way, or the link has expired. '
-            "Scan the QR code on the booth screen again, or ask the booth's host for help.</p>")
-    return _doc(f"Photo not found · {title}", body)
+            f"<p style=\"text-align:center;font-size:1.15rem\">{escape(t('page_not_found'))}</p>"
+            f'<p class="muted">{escape(t("page_not_found_hint"))}</p>')
+    return _doc(f"{t('page_not_found')} · {title}", body, lang=t.language)
 
 
-def error_page(title: str, status: int, reason: str) -> str:
+def error_page(t: Texts, title: str, status: int, reason: str) -> str:
     body = (f"<h1>{escape(title)}</h1>"
             f"<p style=\"text-align:center;font-size:1.15rem\">{escape(reason)}</p>"
-            '<p class="muted">Please try again in a moment.</p>')
-    return _doc(f"{status} · {title}", body)
+            f'<p class="muted">{escape(t("page_try_later"))}</p>')
+    return _doc(f"{status} · {title}", body, lang=t.language)
+
+
+def code_page(t: Texts, title: str, message: str = "", typed: str = "") -> str:
+    """Where a guest who cannot scan types the short code printed under the QR code."""
+    wrong = f'<p class="wrong" role="alert">{escape(message)}</p>' if message else ""
+    body = (f"<h1>{escape(title)}</h1>"
+            '<form method="get" action="/">'
+            f'<label for="code">{escape(t("page_code_prompt"))}</label>'
+            f'<input id="code" name="code" value="{escape(typed)}" maxlength="9" '
+            'autocomplete="off" autocapitalize="characters" autocorrect="off" '
+            'spellcheck="false" required autofocus>'
+            f"{wrong}"
+            f'<button class="btn primary" type="submit">{escape(t("page_code_button"))}</button>'
+            "</form>")
+    return _doc(title, body, _CODE_CSS, lang=t.language)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """The share server: aiohttp app that serves finished results to guests' phones by token.
 
-Routes: `/p/{token}` (the guest's page), `/p/{token}/photo.jpg` (the file: ETag, conditional
-requests, Range and HEAD come from aiohttp's FileResponse, sent with sendfile), `/healthz`, and the
-operator gallery `/admin` (HTTP basic auth; 404 when no password is set). There is no static
-route and no directory listing; every error a client sees is one of our own pages, never a trace.
+Routes: `/p/{token}` (the guest's page; `/P/…` too, as the QR code carries it in upper case),
+`/p/{token}/photo.jpg` (the file: ETag, conditional requests, Range and HEAD come from aiohttp's
+FileResponse, sent with sendfile), `/` and `/{code}` (a typed short code; wrong codes are
+rate-limited per client and overall), `/healthz`, and the operator gallery `/admin` (HTTP basic
+auth; 404 when no password is set). There is no static route and no directory listing; every
+error a client sees is one of our own pages, never a trace. Guest pages speak `kiosk.language`.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from aiohttp.http_exceptions import HttpProcessingError
 from booth.config import Config
 from booth.mqtt import MqttConnection
 from booth.protocol import JOB_ID_RE
+from booth.texts import Texts, texts_for
 from jobstore.ledger import Ledger, ledger_path, resolve_in_store
 from share import pages
 from booth.qr import qr_svg
-from jobstore.links import PHOTO_PATH, public_base_url, share_url
+from jobstore.links import PHOTO_PATHS, public_base_url, qr_link, share_url
 from share.lookup import PhotoLookup, day_start, servable
 from jobstore.retention import run_retention
 from share.thumbs import ThumbCache
@@ -42,11 +45,19 @@ LOOKUP = web.AppKey("lookup", PhotoLookup)
 THUMBS = web.AppKey("thumbs", ThumbCache)
 AUTH = web.AppKey("auth_failures", dict)
 MQTT = web.AppKey("mqtt", object)
+TEXTS = web.AppKey("texts", Texts)
+CODE_FAILS = web.AppKey("code_failures", dict)
 
 PHOTO_CACHE = "private, max-age=86400"  # the token is the secret: never cache in shared proxies
 CHUNK = 256 * 1024
 AUTH_WINDOW_S = 60.0
 AUTH_MAX_FAILURES = 20
+# Short codes are 30 bits: wrong guesses are limited per client address and for everyone
+# together (a booth has at most a few thousand live codes, so a guess hits once in ~10**6).
+CODE_WINDOW_S = 60.0
+CODE_MAX_FAILURES = 10          # per client address per window
+CODE_MAX_FAILURES_ALL = 100     # all clients together per window
+CODE_ROUTE = "/{code:[0-9A-Za-z-]{6,7}}"
 
 
 # ---------------------------------------------------------------------------- responses
@@ -58,12 +69,14 @@ def _html(text: str, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _not_found(request: web.Request) -> web.Response:
-    return _html(pages.not_found_page(request.app[CFG].kiosk.title), status=404)
+    return _html(pages.not_found_page(request.app[TEXTS], request.app[CFG].kiosk.title),
+                 status=404)
 
 
 def _error(request: web.Request, status: int, reason: str,
            headers: dict[str, str] | None = None) -> web.Response:
-    return _html(pages.error_page(request.app[CFG].kiosk.title, status, reason), status, headers)
+    return _html(pages.error_page(request.app[TEXTS], request.app[CFG].kiosk.title, status,
+                                  reason), status, headers)
 
 
 _KEEP_HEADERS = ("WWW-Authenticate", "Retry-After", "Allow")
@@ -91,7 +104,7 @@ async def error_pages(request: web.Request,
     except Exception:
         log.exception("share: internal error on %s %s", request.method,
                       mask_path(request.path))
-        return _error(request, 500, "Something went wrong on our side.")
+        return _error(request, 500, request.app[TEXTS]("page_error"))
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -107,10 +120,13 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 
 
 def mask_path(path: str) -> str:
-    """A request path for logs: download tokens are secrets, so only their last 4 characters."""
+    """A request path for logs: download tokens and short codes are secrets, so only the last
+    4 characters of a token and none of a code."""
     parts = path.split("/")
-    if len(parts) >= 3 and parts[1] == "p":
+    if len(parts) >= 3 and parts[1] in ("p", "P"):
         parts[2] = "…" + parts[2][-4:] if len(parts[2]) > 4 else "…"
+    elif len(parts) == 2 and 6 <= len(parts[1]) <= 7 and parts[1] not in ("healthz", "admin"):
+        parts[1] = "…"
     return "/".join(parts)[:200]
 
 
@@ -169,9 +185,55 @@ async def photo_page(request: web.Request) -> web.Response:
     csp = ("default-src 'none'; img-src 'self' blob:; style-src 'unsafe-inline'; "
            f"script-src 'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; "
            "form-action 'none'; frame-ancestors 'none'")
-    return _html(pages.photo_page(cfg.kiosk.title, photo.token, photo.filename,
-                                  cfg.retention_days, nonce),
+    return _html(pages.photo_page(request.app[TEXTS], cfg.kiosk.title, photo.token,
+                                  photo.filename, cfg.retention_days, nonce),
                  headers={"Content-Security-Policy": csp, "Cache-Control": "private, no-cache"})
+
+
+def _code_limited(request: web.Request, now: float) -> bool:
+    """True while this client (or everyone together) has used up its wrong guesses."""
+    fails: dict[str, list[float]] = request.app[CODE_FAILS]
+    for who in (request.remote or "?", "*"):
+        fails[who] = [t for t in fails.get(who, []) if now - t < CODE_WINDOW_S]
+    return (len(fails[request.remote or "?"]) >= CODE_MAX_FAILURES
+            or len(fails["*"]) >= CODE_MAX_FAILURES_ALL)
+
+
+def _code_failed(request: web.Request, now: float) -> None:
+    fails: dict[str, list[float]] = request.app[CODE_FAILS]
+    if len(fails) > 1000:  # bound the table; the overall limit still holds
+        overall = fails.get("*", [])
+        fails.clear()
+        fails["*"] = overall
+    for who in (request.remote or "?", "*"):
+        fails.setdefault(who, []).append(now)
+
+
+def _code_form(request: web.Request, message: str = "", typed: str = "",
+               status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    html = pages.code_page(request.app[TEXTS], request.app[CFG].kiosk.title, message, typed)
+    h = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"}
+    h.update(headers or {})
+    return _html(html, status=status, headers=h)
+
+
+async def code_entry(request: web.Request) -> web.Response:
+    """`/` (a form; `/?code=…` submits it) and `/{code}`: a typed short code opens the photo."""
+    typed = request.match_info.get("code") or request.query.get("code", "")
+    if not typed:
+        return _code_form(request)
+    texts = request.app[TEXTS]
+    now = time.monotonic()
+    if _code_limited(request, now):
+        return _code_form(request, texts("page_code_slow"), typed[:9], status=429,
+                          headers={"Retry-After": str(int(CODE_WINDOW_S))})
+    row = request.app[LEDGER].by_code(typed[:16])
+    if row is None or request.app[LOOKUP].find(row.token or "") is None:
+        _code_failed(request, now)
+        log.info("share: a wrong short code from %s", request.remote)
+        return _code_form(request, texts("page_code_wrong"), typed[:9], status=404)
+    raise web.HTTPFound(f"/p/{row.token}", headers={"Cache-Control": "no-store"})
 
 
 def _disposition(kind: str, filename: str) -> str:
@@ -271,7 +333,7 @@ async def admin_thumb(request: web.Request) -> web.Response:
 
 async def admin_qr(request: web.Request) -> web.Response:
     row = _admin_job(request)
-    url = share_url(request.app[CFG], row.token)
+    url = qr_link(share_url(request.app[CFG], row.token))
     return web.Response(text=qr_svg(url), content_type="image/svg+xml",
                         headers={"Cache-Control": "private, max-age=3600"})
 
@@ -309,15 +371,20 @@ def make_app(cfg: Config, *, ledger: Ledger | None = None, mqtt: MqttConnection 
     app[THUMBS] = ThumbCache()
     app[AUTH] = {}
     app[MQTT] = mqtt
+    app[TEXTS] = texts_for(cfg)
+    app[CODE_FAILS] = {}
     app.on_response_prepare.append(_security_headers)
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/favicon.ico", favicon)
-    app.router.add_get(PHOTO_PATH, photo_page)
-    app.router.add_get(PHOTO_PATH + "/photo.jpg", photo_file)
+    for path in PHOTO_PATHS:
+        app.router.add_get(path, photo_page)
+        app.router.add_get(path + "/photo.jpg", photo_file)
     app.router.add_get("/admin", admin)
     app.router.add_get("/admin/thumb/{job}.jpg", admin_thumb)
     app.router.add_get("/admin/qr/{job}.svg", admin_qr)
+    app.router.add_get("/", code_entry)
+    app.router.add_get(CODE_ROUTE, code_entry)  # last: fixed routes such as /healthz go first
 
     if retention_every_s:
         async def retention_ctx(app: web.Application):  # type: ignore[no-untyped-def]

@@ -332,7 +332,8 @@ class Worker:
             return shrink(decoded.image, long_side)
 
         if self.editor is None:
-            return Produced(self._local(small()), Effect.LOCAL, None, 1, 0.0)
+            return Produced(self._local(small(), header.meta.style), Effect.LOCAL, None, 1,
+                            0.0)
         if decoded.kind == "image/jpeg" and max(decoded.width, decoded.height) <= long_side:
             model_in = decoded.data  # already a JPEG of the right size: no re-encode
         else:
@@ -360,7 +361,8 @@ class Worker:
             level = logging.ERROR if exc.kind is ErrorKind.INTERNAL else logging.WARNING
             log.log(level, "job %s: model call failed: %s: %s", job, exc.kind.value, exc.detail)
             if self.cfg.worker.fallback == "local" and exc.kind in FALLBACK_KINDS:
-                return Produced(self._local(small()), Effect.LOCAL, error, exc.attempts, model_s)
+                return Produced(self._local(small(), header.meta.style), Effect.LOCAL, error,
+                                exc.attempts, model_s)
             return Produced(None, None, error, exc.attempts, model_s)
 
     def _as_jpeg(self, data: bytes, mime: str) -> bytes:
@@ -376,8 +378,10 @@ class Worker:
             return data
         return encode_jpeg(img, self.cfg.worker.jpeg_quality)
 
-    def _local(self, image: np.ndarray) -> bytes:
-        return encode_jpeg(self.effect.apply(image).image, self.cfg.worker.jpeg_quality)
+    def _local(self, image: np.ndarray, style: str) -> bytes:
+        """The local effect in the style's own variant (booth/config.py LOCAL_VARIANTS)."""
+        variant = self.cfg.style(style).local
+        return encode_jpeg(self.effect.apply(image, variant).image, self.cfg.worker.jpeg_quality)
 
     # ------------------------------------------------------------------ publishing
     def _status(self, header: JobRef | JobMessage, status: JobStatus, effect: Effect | None,

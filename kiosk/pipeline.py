@@ -35,6 +35,7 @@ from booth.protocol import (ErrorKind, JobError, JobMeta, JobStatus, ProtocolErr
                             TopicKind, Topics, new_job_id, parse_availability, utc_now_iso)
 from jobstore.ledger import JobRow, Ledger, ledger_path, photo_dir
 from jobstore.links import share_url
+from kiosk.branding import Branding
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ class JobView:
     token: str | None = None
     share_url: str | None = None
     processing_at: float | None = None
+    finished_at: float | None = None
+    code: str | None = None        # the short code a guest may type instead of scanning
 
     @property
     def ready(self) -> bool:
@@ -119,6 +122,7 @@ class JobController:
         # effect with no error (a fallback has an error). None until a job says either way.
         self.local_only: bool | None = None
         self.ignored_messages = 0
+        self.branding = Branding.from_config(cfg)
         self.mqtt = MqttConnection(
             cfg.mqtt.url, f"kiosk-{self.booth}{client_suffix}",
             availability_topic=self.topics.availability(self.booth),
@@ -407,6 +411,12 @@ class JobController:
                 cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_COLOR_8) is None:
             self._ignore(topic, f"result is not a decodable JPEG/PNG ({len(data)} bytes)")
             return
+        if self.branding is not None:
+            try:
+                data, kind = self.branding.apply(data, row.created_at), "image/jpeg"
+            except Exception:  # the guest still gets the picture, unbranded
+                log.exception("job %s: branding the result failed; storing it as it came",
+                              job_id)
         ext = ".png" if kind == "image/png" else ".jpg"
         path = photo_dir(self.data_dir, row.created_at) / f"{job_id}-result{ext}"
         atomic_write(path, data)
@@ -440,5 +450,5 @@ class JobController:
             ai_path=self.data_dir / row.ai_path,
             result_path=self.data_dir / row.result_path if row.result_path else None,
             token=row.token, share_url=share_url(self.cfg, row.token) if row.token else None,
-            processing_at=row.processing_at)
+            processing_at=row.processing_at, finished_at=row.finished_at, code=row.code)
 

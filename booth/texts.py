@@ -360,8 +360,6 @@ class Texts:
 
     def __call__(self, key: str, **values: object) -> str:
         text = self._texts[key]
-        if not values:
-            return text
         try:
             return text.format(**values)
         except (KeyError, IndexError, ValueError):

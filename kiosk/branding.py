@@ -18,6 +18,7 @@ needs no display and has a FreeType instance of its own, apart from the screen's
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,9 +97,11 @@ class Branding:
             h, w = img.shape[:2]
             _blend(img, cv2.resize(self.overlay, (w, h), interpolation=cv2.INTER_AREA))
         if self.caption:
-            text = self.caption.format(title=self.title, date=self.texts.date(taken_at))
-            img = np.vstack([img, self.caption_bar(img.shape[1], text)])
+            img = np.vstack([img, self.caption_bar(img.shape[1], self.caption_text(taken_at))])
         return encode_jpeg(img, self.jpeg_quality)
+
+    def caption_text(self, taken_at: float) -> str:
+        return self.caption.format(title=self.title, date=self.texts.date(taken_at))
 
     def caption_bar(self, width: int, text: str) -> np.ndarray:
         """A BGR bar `width` wide: the logo at the left, the caption centred in what is left."""
@@ -129,7 +132,9 @@ class Branding:
         """The caption as an 8-bit coverage mask, shrunk until it fits `max_w`."""
         if not text or self.font_path is None or max_w <= 0:
             return None
-        import pygame.freetype  # only with a caption; needs no display
+        # only with a caption; needs no display (and `booth snap` prints no pygame banner)
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        import pygame.freetype
 
         with _freetype_lock:
             if not pygame.freetype.get_init():

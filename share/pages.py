@@ -69,6 +69,11 @@ margin-top:6px}
 """
 
 
+def _text(s: str) -> str:
+    """Text for an element's content (quotes need no escaping there)."""
+    return escape(s, quote=False)
+
+
 def _doc(title: str, body: str, css: str = "", script: str = "", nonce: str = "",
          extra_head: str = "", lang: str = "en") -> str:
     script_tag = f'<script nonce="{escape(nonce)}">{script}</script>' if script else ""
@@ -115,41 +120,41 @@ def photo_page(t: Texts, title: str, token: str, filename: str, retention_days: 
         f'<div class="frame"><img id="photo" class="photo" src="{photo}" '
         f'alt="{escape(t("page_alt", title=title))}"></div>'
         f'<a id="download" class="btn primary" href="{photo}?dl=1" '
-        f'download="{escape(filename)}">&#11015;&#xFE0E; {escape(t("page_download"))}</a>'
+        f'download="{escape(filename)}">&#11015;&#xFE0E; {_text(t("page_download"))}</a>'
         f'<button id="share" type="button" class="btn secondary hidden" '
-        f'data-name="{escape(filename)}">{escape(t("page_share"))}</button>'
+        f'data-name="{escape(filename)}">{_text(t("page_share"))}</button>'
         "<footer>"
-        f'<p class="muted">{escape(t("page_tip"))}</p>'
-        f'<p class="muted">{escape(t("page_expires", days=t.days(retention_days)))}</p>'
+        f'<p class="muted">{_text(t("page_tip"))}</p>'
+        f'<p class="muted">{_text(t("page_expires", days=t.days(retention_days)))}</p>'
         "</footer>")
     return _doc(title, body, _PHOTO_CSS, _SHARE_JS, nonce, lang=t.language)
 
 
 def not_found_page(t: Texts, title: str) -> str:
     body = (f"<h1>{escape(title)}</h1>"
-            f"<p style=\"text-align:center;font-size:1.15rem\">{escape(t('page_not_found'))}</p>"
-            f'<p class="muted">{escape(t("page_not_found_hint"))}</p>')
+            f"<p style=\"text-align:center;font-size:1.15rem\">{_text(t('page_not_found'))}</p>"
+            f'<p class="muted">{_text(t("page_not_found_hint"))}</p>')
     return _doc(f"{t('page_not_found')} · {title}", body, lang=t.language)
 
 
 def error_page(t: Texts, title: str, status: int, reason: str) -> str:
     body = (f"<h1>{escape(title)}</h1>"
             f"<p style=\"text-align:center;font-size:1.15rem\">{escape(reason)}</p>"
-            f'<p class="muted">{escape(t("page_try_later"))}</p>')
+            f'<p class="muted">{_text(t("page_try_later"))}</p>')
     return _doc(f"{status} · {title}", body, lang=t.language)
 
 
 def code_page(t: Texts, title: str, message: str = "", typed: str = "") -> str:
     """Where a guest who cannot scan types the short code printed under the QR code."""
-    wrong = f'<p class="wrong" role="alert">{escape(message)}</p>' if message else ""
+    wrong = f'<p class="wrong" role="alert">{_text(message)}</p>' if message else ""
     body = (f"<h1>{escape(title)}</h1>"
             '<form method="get" action="/">'
-            f'<label for="code">{escape(t("page_code_prompt"))}</label>'
+            f'<label for="code">{_text(t("page_code_prompt"))}</label>'
             f'<input id="code" name="code" value="{escape(typed)}" maxlength="9" '
             'autocomplete="off" autocapitalize="characters" autocorrect="off" '
             'spellcheck="false" required autofocus>'
             f"{wrong}"
-            f'<button class="btn primary" type="submit">{escape(t("page_code_button"))}</button>'
+            f'<button class="btn primary" type="submit">{_text(t("page_code_button"))}</button>'
             "</form>")
     return _doc(title, body, _CODE_CSS, lang=t.language)
 

@@ -126,7 +126,8 @@ class RecentStrip:
 
     def __init__(self, ctx: "ScreenContext") -> None:
         self.ctx = ctx
-        self.hits: list[tuple[pygame.Rect, str]] = []
+        self.hits: list[tuple[pygame.Rect, str]] = []    # the photos a tap opens
+        self.shown: list[tuple[pygame.Rect, str]] = []   # every photo drawn
 
     def side(self) -> int:
         return self.ctx.layout.px(16)
@@ -155,8 +156,10 @@ class RecentStrip:
         ctx = self.ctx
         L = ctx.layout
         self.hits = []
+        self.shown = []
         wall = ctx.wall()
         for rect, job in zip(self.layout(area, vertical, jobs), jobs):
+            self.shown.append((rect, job.job_id))
             radius = L.px(2)
             draw.rounded(surf, rect.inflate(6, 6), (0, 0, 0), radius + 3, alpha=140)
             thumb = ctx.pictures.thumbnail(job, rect.size)

@@ -10,6 +10,7 @@ caption lines below; more blocks are just more entries in the list.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import pygame
@@ -17,9 +18,10 @@ import pygame
 from kiosk import draw
 from kiosk.theme import CONDENSED, REGULAR, Fonts, Layout
 
-# Module size (layout units) that scans from a metre: 13 px on the 7" 800×480 panel, where a
-# phone's 1080p camera then sees ~3.3 pixels per module (tests/kiosk/test_qr_distance.py).
-QR_TARGET_UNITS = 2.7
+# Module size (layout units) that scans from a metre: 14 px on the 7" 800×480 panel, where a
+# phone's 1080p camera then sees ~3.5 pixels per module; at 13 px OpenCV's detector reads only
+# about one frame in ten from 1 m (tests/kiosk/test_qr_distance.py).
+QR_TARGET_UNITS = 2.95
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,8 @@ class BlockPlan:
 @dataclass
 class ResultPlan:
     headline: pygame.Rect
-    lines: list[pygame.Rect]               # under the headline: the style (up to two rows)
+    lines: list[tuple[str, pygame.Rect]]   # under the headline: the style, and the code's
+    # label when it moved there to give the code more height (up to two rows each)
     status: pygame.Rect | None             # where the link works: under the codes when they
     # share a row, else with the lines under the headline
     photo: pygame.Rect
@@ -285,7 +288,7 @@ def _fit_codes(fonts: Fonts, L: Layout, blocks: list[QrBlock], status: str,
         status_h = _line_boxes(fonts, L, [status], 0, 0, span)[0].height if status else 0
         need_h = qm + label_h + (inner if label_h else 0) + max(sides) + inner + caption_h \
             + (inner + status_h if status_h else 0) + qm
-        one_ok = len(blocks) > 1 or max(sides) <= L.w * 45 // 100  # one code: not a wall
+        one_ok = len(blocks) > 1 or max(sides) <= L.w // 2  # one code: not a wall
         if (need_h <= L.h and fixed_w + sum(widths) <= L.w and one_ok) or cell == 1:
             return _Fit(cells, sides, widths, measured, label_h, status_h, span, need_h)
         cell -= 1
@@ -307,36 +310,50 @@ def _plan_landscape(L: Layout, fonts: Fonts, blocks: list[QrBlock],
     status = None
     under = len(blocks) > 1 and bool(texts.status)  # the status line goes under the codes
     code_left = L.w - m
+    column_lines = list(texts.lines)
     if blocks:
-        need_text = [text_width(fonts, L, b) for b in blocks]
-        # A generous photo first; the photo gives up width only when the codes would
-        # otherwise be smaller than the module size that scans from a metre.
-        for share in (35, 22):
+        # A generous photo first, the label above its code; then a lone code's label moves
+        # under the headline, then the photo gives up width: whatever first lets the codes
+        # reach the module size that scans from a metre (else the largest codes found).
+        ref = blocks.index(_reference(blocks))
+        tries = [(share, up) for share in (35, 22) for up in (True, False)
+                 if up or len(blocks) == 1]
+        best = None
+        for share, up in tries:
+            shown = blocks if up else [dataclasses.replace(b, label="") for b in blocks]
+            need_text = [text_width(fonts, L, b) for b in shown]
             fixed_w = m + max(least, L.w * share // 100) + gap * len(blocks) + qm
-            fit = _fit_codes(fonts, L, blocks, texts.status if under else "", need_text,
+            fit = _fit_codes(fonts, L, shown, texts.status if under else "", need_text,
                              fixed_w, qm, inner, gap)
-            if fit.cells[blocks.index(_reference(blocks))] >= L.px(QR_TARGET_UNITS):
+            if best is None or fit.cells[ref] > best[0].cells[ref]:
+                best = (fit, shown, up)
+            if fit.cells[ref] >= L.px(QR_TARGET_UNITS):
+                best = (fit, shown, up)
                 break
-        cells, sides, widths, measured = fit.cells, fit.sides, fit.widths, fit.measured
-        label_h, status_h, span, need_h = fit.label_h, fit.status_h, fit.span, fit.need_h
-        top = (L.h - need_h) // 2 + qm
+        fit, shown, up = best
+        if not up:
+            column_lines += [b.label for b in blocks]
+        top = (L.h - fit.need_h) // 2 + qm
         lefts = []
         x = L.w - qm
-        for w in reversed(widths):
+        for w in reversed(fit.widths):
             x -= w
             lefts.insert(0, x)
             x -= gap
         code_left = lefts[0]
-        plans = _place_blocks(fonts, L, blocks, measured, cells, sides, lefts, widths, top,
-                              label_h, inner)
+        plans = _place_blocks(fonts, L, shown, fit.measured, fit.cells, fit.sides, lefts,
+                              fit.widths, top, fit.label_h, inner)
         if under:
-            status = pygame.Rect(lefts[0], top + need_h - 2 * qm - status_h, span, status_h)
+            status = pygame.Rect(lefts[0], top + fit.need_h - 2 * qm - fit.status_h, fit.span,
+                                 fit.status_h)
     col = pygame.Rect(m, m, code_left - gap - m, L.h - 2 * m)
-    column_lines = texts.lines + ([texts.status] if texts.status and not under else [])
-    headline, lines, photo, note, button, countdown = _photo_column(fonts, L, texts, col,
-                                                                    column_lines)
     if texts.status and not under:
-        status = lines.pop()
+        column_lines.append(texts.status)
+    headline, boxes, photo, note, button, countdown = _photo_column(fonts, L, texts, col,
+                                                                    column_lines)
+    lines = list(zip(column_lines, boxes))
+    if texts.status and not under:
+        status = lines.pop()[1]
     return ResultPlan(headline, lines, status, photo, note, button, countdown, plans)
 
 
@@ -378,9 +395,10 @@ def _plan_portrait(L: Layout, fonts: Fonts, blocks: list[QrBlock],
     y = photo.bottom + gap
     headline = pygame.Rect(m, y, width, head_h)
     y = headline.bottom
-    lines = _line_boxes(fonts, L, column_lines, m, y, width)
-    y = lines[-1].bottom if lines else y
-    status = lines.pop() if texts.status else None
+    boxes = _line_boxes(fonts, L, column_lines, m, y, width)
+    y = boxes[-1].bottom if boxes else y
+    lines = list(zip(column_lines, boxes))
+    status = lines.pop()[1] if texts.status else None
     note = None
     if note_h:
         note = pygame.Rect(m, y, width, note_h)

@@ -115,7 +115,7 @@ class ResultScreen(Screen):
                                                [b.label, b.code] + [c[1] for c in b.captions]])
             draw.rounded(surf, area.inflate(L.px(3), L.px(3)), theme.PANEL, L.px(3), alpha=235)
         headline(app, surf, t("ready"), p.headline, theme.GOLD)
-        for line, box in zip(self.lines(job), p.lines):
+        for line, box in p.lines:
             draw.paragraph(surf, app.fonts, line, T.body, theme.INK, box=box, bold=True,
                            max_lines=line_rows(app.fonts, L, line, box.width), shadow=True)
         status = self.status()
@@ -128,8 +128,9 @@ class ResultScreen(Screen):
             draw.paragraph(surf, app.fonts, note, T.floor, theme.AMBER, box=p.note, bold=True,
                            max_lines=3, role="floor", shadow=True)
         for b in p.blocks:
-            draw.paragraph(surf, app.fonts, b.block.label, T.body, theme.INK, box=b.label,
-                           bold=True, max_lines=2)
+            if b.block.label:
+                draw.paragraph(surf, app.fonts, b.block.label, T.body, theme.INK, box=b.label,
+                               bold=True, max_lines=2)
             card = draw.qr(surf, app.images, b.block.matrix, b.code, b.cell)
             if b.block.name == "download":
                 self.qr_rect = card

@@ -90,7 +90,8 @@ def test_admin_right_password_lists_todays_jobs(share_cfg, serve, output_dir):
         # QR of the guest's link, decodable
         status, headers, svg = srv.request("GET", f"/admin/qr/{done.job_id}.svg", auth)
         assert status == 200 and headers["content-type"].startswith("image/svg+xml")
-        assert _decode_svg_qr(svg.decode()) == f"http://booth.test:8080/p/{done.token}"
+        # (in the QR's compact upper case, as on the booth screen)
+        assert _decode_svg_qr(svg.decode()) == f"HTTP://BOOTH.TEST:8080/P/{done.token}"
         # no thumbnail or QR for a job without a result
         assert srv.request("GET", f"/admin/thumb/{pending.job_id}.jpg", auth)[0] == 404
         assert srv.request("GET", f"/admin/qr/{failed.job_id}.svg", auth)[0] == 404

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import qrcode
 import qrcode.constants
+import qrcode.exceptions
 import qrcode.image.svg
 
 # Lowest first: the smallest code wins, then the most robust level at that size.
@@ -31,22 +32,25 @@ class QrInfo:
     level: str
 
 
-def _fit(data: str, level: int, border: int) -> qrcode.QRCode:
-    qr = qrcode.QRCode(error_correction=level, border=border)
-    qr.add_data(data)  # splits the data into its most compact modes (alphanumeric when it can)
-    qr.make(fit=True)
-    return qr
-
-
 def _code(data: str, border: int = PRINT_BORDER) -> tuple[qrcode.QRCode, str]:
+    """The code of `data` at the chosen level. Only the version is worked out per level (cheap);
+    the matrix, with its mask search, is made once."""
     best = None
     for name, level in LEVELS:
-        qr = _fit(data, level, border)
-        if best is not None and qr.version > best[0].version:
+        qr = qrcode.QRCode(error_correction=level, border=border)
+        qr.add_data(data)  # splits the data into its most compact modes (alphanumeric if it can)
+        try:
+            version = qr.best_fit()
+        except qrcode.exceptions.DataOverflowError:
+            break
+        if best is not None and version > best[0].version:
             break
         best = (qr, name)
-    assert best is not None
-    return best
+    if best is None:
+        raise ValueError(f"{len(data)} characters do not fit a QR code")
+    qr, name = best
+    qr.make(fit=False)
+    return qr, name
 
 
 def qr_info(data: str) -> QrInfo:

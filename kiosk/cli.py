@@ -9,6 +9,7 @@ import signal
 
 from booth.config import Config
 from booth.qr import qr_terminal
+from jobstore.links import qr_link
 
 log = logging.getLogger("kiosk")
 
@@ -78,7 +79,7 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
         if job.ready:
             print(f"photo ready: {job.result_path}  download: {job.share_url}", flush=True)
             if headless:
-                print(qr_terminal(job.share_url), flush=True)
+                print(qr_terminal(qr_link(job.share_url)), flush=True)
         else:
             kind = job.error.kind.value if job.error else "unknown"
             print(f"photo failed ({kind}): {job.job_id}", flush=True)

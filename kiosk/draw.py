@@ -246,10 +246,10 @@ def pill(surface: pygame.Surface, fonts: Fonts, label: str, size: int, anchor_po
 
 
 def spinner(surface: pygame.Surface, center: tuple[int, int], radius: int, t: float,
-            color: tuple = theme.GOLD, dots: int = 12) -> None:
+            color: tuple = theme.GOLD, dots: int = 12, dot_r: int | None = None) -> None:
     """A ring of dots whose brightness chases around (reads well even at a low frame rate)."""
     head = (t * dots * 0.9) % dots
-    dot_r = max(2, radius // 7)
+    dot_r = dot_r or max(2, radius // 7)
     for i in range(dots):
         age = (head - i) % dots
         fade = max(0.18, 1.0 - age / dots)

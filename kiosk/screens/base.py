@@ -169,16 +169,19 @@ class RecentStrip:
                 draw.rounded(surf, rect, theme.PANEL, radius)
             phase = job_phase(job)
             open_ = reopens_qr(job, wall, ctx.cfg.kiosk.recent_qr_s)
+            if not open_ or phase in ("queued", "processing"):
+                draw.rounded(surf, rect, (0, 0, 0), radius, alpha=150 if not open_ else 110)
             color = PHASE_COLORS[phase] if open_ else theme.MUTED
             pygame.draw.rect(surf, color, rect, width=max(2, L.px(0.5)), border_radius=radius)
             mark = (rect.right - L.px(3.2), rect.bottom - L.px(3.2))
             if not open_:
-                draw.rounded(surf, rect, (0, 0, 0), radius, alpha=150)
                 draw.lock(surf, rect.center, L.px(3.4), theme.MUTED)
                 continue  # stays in the strip, but no longer opens its QR
             if phase in ("queued", "processing"):
-                draw.spinner(surf, rect.center, L.px(3.6), ctx.now(),
-                             theme.WHITE if phase == "processing" else theme.BLUE, dots=8)
+                r = rect.width * 3 // 10
+                draw.spinner(surf, rect.center, r, ctx.now(),
+                             theme.WHITE if phase == "processing" else theme.BLUE, dots=8,
+                             dot_r=max(2, r // 4))
             elif phase == "ready":
                 draw.tick(surf, mark, L.px(2.6), theme.GREEN)
             else:

@@ -43,7 +43,8 @@ class CountdownScreen(Screen):
         gap = L.px(2.5)
         # the ring as large as the screen allows with the headline above and the lines below
         radius = min(L.px(24), (L.h - 2 * L.margin - head_h - len(lines) * body_h - 2 * gap) // 2)
-        c = (L.w // 2, L.margin + head_h + gap + radius)
+        group = head_h + 2 * gap + 2 * radius + len(lines) * body_h  # centred as one
+        c = (L.w // 2, (L.h - group) // 2 + head_h + gap + radius)
         ring = pygame.Rect(0, 0, 2 * radius, 2 * radius)
         ring.center = c
         disc = pygame.Surface((2 * radius, 2 * radius), pygame.SRCALPHA)

@@ -2,8 +2,9 @@
 
 Threads, so the frame loop never waits:
 - paho's network thread only puts incoming messages on `_tasks`;
-- one *store* thread runs `_tasks` in order: statuses into the ledger, storing results, clearing
-  retained results, outbox acks and re-dispatch;
+- one *store* thread runs `_tasks` in order: statuses into the ledger, storing results (with the
+  event's frame and caption burned in first: `kiosk/branding.py`), clearing retained results,
+  outbox acks and re-dispatch;
 - a capture thread takes the still and, with a small encode pool, writes a new job: files, then
   the `pending` ledger row, then the publish (transactional outbox; the store thread marks the
   row sent when the broker acks).

@@ -136,7 +136,3 @@ def qr_link(url: str) -> str:
 def code_address(cfg: Config, base: str | None = None) -> str:
     """Where a guest types the short code: the base URL without its scheme (`10.42.0.1:8080`)."""
     return (base or public_base_url(cfg)).split("://", 1)[-1]
-
-
-def code_url(cfg: Config, code: str, base: str | None = None) -> str:
-    return (base or public_base_url(cfg)) + CODE_PATH.format(code=code)

@@ -1,4 +1,4 @@
-"""Drawing helpers: fitted/wrapped text, buttons, badges, spinner, QR, image fitting.
+"""Drawing helpers: fitted/wrapped text, buttons, marks, spinner, QR, image fitting.
 
 Whatever is worth keeping between frames (rendered text, scaled images, gradients, shade layers,
 QR codes) goes into the kiosk's one image cache (`kiosk/images.py`), passed in as `store`.
@@ -223,26 +223,6 @@ def button(surface: pygame.Surface, fonts: Fonts, rect: pygame.Rect, label: str,
         fg = theme.INK
     inner = rect.inflate(-(rect.height // 2), -(rect.height // 5))
     text(surface, fonts, label, size, fg, rect.center, box=inner, role="button")
-
-
-def pill(surface: pygame.Surface, fonts: Fonts, label: str, size: int, anchor_pos: tuple,
-         anchor: str, dot: tuple | None, bg: tuple = (0, 0, 0), fg: tuple = theme.INK,
-         alpha: int = 170, role: str = "badge") -> pygame.Rect:
-    img = render(fonts, label, size, fg, True)
-    pad_x, pad_y = int(size * 0.8), int(size * 0.45)
-    dot_w = int(size * 0.9) if dot else 0
-    rect = pygame.Rect(0, 0, img.get_width() + 2 * pad_x + dot_w, img.get_height() + 2 * pad_y)
-    setattr(rect, anchor, anchor_pos)
-    rounded(surface, rect, bg, rect.height // 2, alpha=alpha)
-    x = rect.x + pad_x
-    if dot:
-        r = max(3, size // 4)
-        pygame.draw.circle(surface, dot, (x + r, rect.centery), r)
-        x += dot_w
-    r = img.get_rect(midleft=(x, rect.centery))
-    surface.blit(img, r)
-    _record(label, size, r, rect, role, False)
-    return rect
 
 
 def spinner(surface: pygame.Surface, center: tuple[int, int], radius: int, t: float,

@@ -32,7 +32,7 @@ from booth.texts import Texts, texts_for
 from jobstore.ledger import Ledger, ledger_path, resolve_in_store
 from share import pages
 from booth.qr import qr_svg
-from jobstore.links import PHOTO_PATHS, public_base_url, qr_link, share_url
+from jobstore.links import CODE_PATH, PHOTO_PATHS, public_base_url, qr_link, share_url
 from share.lookup import PhotoLookup, day_start, servable
 from jobstore.retention import run_retention
 from share.thumbs import ThumbCache
@@ -57,7 +57,7 @@ AUTH_MAX_FAILURES = 20
 CODE_WINDOW_S = 60.0
 CODE_MAX_FAILURES = 10          # per client address per window
 CODE_MAX_FAILURES_ALL = 100     # all clients together per window
-CODE_ROUTE = "/{code:[0-9A-Za-z-]{6,7}}"
+CODE_ROUTE = CODE_PATH.replace("{code}", "{code:[0-9A-Za-z-]{6,7}}")
 
 
 # ---------------------------------------------------------------------------- responses

@@ -18,9 +18,10 @@ import pygame
 from kiosk import draw
 from kiosk.theme import CONDENSED, REGULAR, Fonts, Layout
 
-# Module size (layout units) that scans from a metre: 14 px on the 7" 800×480 panel, where a
-# phone's 1080p camera then sees ~3.5 pixels per module; at 13 px OpenCV's detector reads only
-# about one frame in ten from 1 m (tests/kiosk/test_qr_distance.py).
+# Module size (layout units) the layout tries to reach before it gives up photo width: 14 px on
+# the 7" 800×480 panel, where a phone's 1080p camera sees ~3.5 pixels per module from 1 m; the
+# most that fits there beside the photo and the short code. The phone-camera simulation reads
+# it in every frame at 0.9 m and in most at 1 m (tests/kiosk/test_qr_distance.py).
 QR_TARGET_UNITS = 2.95
 
 
@@ -141,8 +142,6 @@ class _Block:
     def __init__(self, fonts: Fonts, L: Layout, block: QrBlock, width: int) -> None:
         T = L.type
         self.label_rows = _rows(fonts, block.label, T.body, width, 2, True)
-        self.label_size = draw.fit_lines(fonts, block.label, T.body, width, 2, True)[0] \
-            if block.label else T.body
         self.captions = _captions(fonts, block, width, T.floor)
         self.caption_rows = sum(_rows(fonts, c.text, T.floor, width, 2, c.weight)
                                 for c in self.captions)
@@ -155,8 +154,8 @@ def plan(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts) -> 
     return _plan_landscape(L, fonts, blocks, texts)
 
 
-def _blocks_height(fonts: Fonts, L: Layout, blocks: list[QrBlock], widths: list[int],
-                   sides: list[int]) -> tuple[int, int, list[_Block]]:
+def _blocks_height(fonts: Fonts, L: Layout, blocks: list[QrBlock], widths: list[int]
+                   ) -> tuple[int, int, list[_Block]]:
     """(label band, caption band, measured blocks) for blocks `widths` wide."""
     measured = [_Block(fonts, L, b, w) for b, w in zip(blocks, widths)]
     label_lh = draw.line_height(fonts, L.type.body, True)
@@ -283,7 +282,7 @@ def _fit_codes(fonts: Fonts, L: Layout, blocks: list[QrBlock], status: str,
         if spare > 0:
             widths = [max(w, min(w + spare // len(widths), s * 13 // 10, one))
                       for w, s, one in zip(widths, sides, one_row)]
-        label_h, caption_h, measured = _blocks_height(fonts, L, blocks, widths, sides)
+        label_h, caption_h, measured = _blocks_height(fonts, L, blocks, widths)
         span = sum(widths) + gap * (len(blocks) - 1)
         status_h = _line_boxes(fonts, L, [status], 0, 0, span)[0].height if status else 0
         need_h = qm + label_h + (inner if label_h else 0) + max(sides) + inner + caption_h \
@@ -385,7 +384,7 @@ def _plan_portrait(L: Layout, fonts: Fonts, blocks: list[QrBlock],
         while True:
             cells, sides = _sides(blocks, cell)
             widths = [col_w] * k
-            label_h, caption_h, measured = _blocks_height(fonts, L, blocks, widths, sides)
+            label_h, caption_h, measured = _blocks_height(fonts, L, blocks, widths)
             blocks_h = label_h + (inner if label_h else 0) + max(sides) + inner + caption_h
             if (max(sides) <= col_w and fixed + gap + blocks_h + photo_min <= L.h) or cell == 1:
                 break

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pygame
 
 from booth.qr import qr_matrix, wifi_join_payload
-from jobstore.links import code_address, qr_link
+from jobstore.links import CODE_PATH, code_address, qr_link
 from kiosk import draw, theme
 from kiosk.input import TAP, Action
 from kiosk.machine import ScreenName
@@ -62,10 +62,12 @@ class ResultScreen(Screen):
         if self.matrix is not None:
             captions = []
             if self.code:
-                where = f"{self.address}/"
-                captions = [[Caption(t("or_type")), Caption(where + self.code, True)],
-                            [Caption(f"{t('or_type')} {where}"), Caption(self.code, True)],
-                            [Caption(where, True), Caption(self.code, True)]]
+                # `address/CODE` (CODE_PATH), whole or broken after the slash
+                typed = self.address + CODE_PATH.format(code=self.code)
+                where, code = typed[:len(typed) - len(self.code)], self.code
+                captions = [[Caption(t("or_type")), Caption(typed, True)],
+                            [Caption(f"{t('or_type')} {where}"), Caption(code, True)],
+                            [Caption(where, True), Caption(code, True)]]
             out.append(QrBlock("download", self.matrix,
                                t("then_scan") if self.wifi_matrix is not None else t("scan"),
                                captions))

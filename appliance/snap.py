@@ -148,6 +148,7 @@ def _report(job_id: str, view, timeout: float, as_json: bool, started_share: boo
         "error": view.error.to_dict() if view and view.error else None,
         "result_path": str(view.result_path) if view and view.result_path else None,
         "url": view.share_url if view else None,
+        "code": view.code if view else None,
     }
     if view is None or not view.finished:
         result["error"] = {"kind": "timeout", "message": f"no result within {timeout:g} s",
@@ -156,13 +157,17 @@ def _report(job_id: str, view, timeout: float, as_json: bool, started_share: boo
         print(json.dumps(result))
     elif view is not None and view.ready:
         from booth.qr import qr_terminal
+        from jobstore.links import qr_link
 
         print(f"result:   {result['result_path']}")
         print(f"download: {result['url']}")
+        if result["code"]:
+            print(f"or type:  {result['url'].rpartition('/p/')[0].split('://', 1)[-1]}/"
+                  f"{result['code']}")
         if result["error"]:
             print(f"note:     the AI failed ({result['error']['kind']}); "
                   f"effect {result['effect']} was used")
-        print(qr_terminal(result["url"]))
+        print(qr_terminal(qr_link(result["url"])))
         if started_share:
             print("(the download server was started just for this snap and stops now; run "
                   "`booth up` or `booth share` to keep the link working)")

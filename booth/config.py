@@ -16,9 +16,17 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from booth.protocol import NODE_ID_RE, ROOT_RE, STYLE_RE
+from booth.texts import LANGUAGES, check_override, placeholders
 
 DEFAULT_CONFIG_PATH = Path("/etc/booth/booth.toml")
 DRIP_PROMPT = ("Add a bust down diamond chain, if the person is smiling, make have diamond grills")
+# What the local effect (worker/local_effect.py) can draw for a style, when there is no AI or
+# the AI failed: `diamond` an iced chain over a gold Cuban link with diamond-set gold grills on a
+# smile; `gold` an all-gold Cuban chain and medallion with plain gold grills; `ice` white metal,
+# diamonds everywhere, white grills. Styles that share a variant look alike without the AI, so
+# the kiosk then offers only one of them (kiosk/styles.py).
+LOCAL_VARIANTS = ("diamond", "gold", "ice")
+CAPTION_FIELDS = {"title", "date"}
 
 
 class ConfigError(ValueError):
@@ -117,11 +125,19 @@ class KioskConfig:
                                  min=5)
     ai_long_side: int = _f(1536, "Long side of the copy sent to the AI", min=256, max=8192)
     jpeg_quality: int = _f(92, "JPEG quality of saved shots", min=30, max=100)
-    logo: str = _f("", "Optional logo image (PNG) drawn in a corner")
-    frame_overlay: str = _f("", "Optional transparent PNG drawn over the result")
-    privacy: str = _f("", "Optional privacy line shown on the start screen")
+    logo: str = _f("", "Optional logo image (PNG) drawn in a corner (and in the caption bar)")
+    frame_overlay: str = _f("", "Optional transparent PNG burned into every result, stretched "
+                            "to its full size")
+    caption: str = _f("", "Caption bar burned under every result, e.g. '{title} · {date}' "
+                      "(empty: none)")
+    privacy: str = _f("", "Privacy line on the start screen (empty: a default line while an AI "
+                      "service is in use; 'off': none)")
+    language: str = _f("en", "Language of every guest text, on the screen and the phone page",
+                       choices=LANGUAGES)
     gpio_button: int = _f(0, "BCM pin of an arcade button (0: none)", min=0, max=27)
     recent_count: int = _f(6, "Photos in the recent-photos strip", min=0, max=20)
+    recent_qr_s: float = _f(180.0, "Seconds a recent-strip photo still reopens its download QR "
+                            "(0: no limit)", min=0, max=7 * 86400)
 
 
 @dataclass
@@ -204,6 +220,7 @@ class CloudConfig:
 class Style:
     label: str
     prompt: str
+    local: str = "diamond"  # the local effect's variant for this style (LOCAL_VARIANTS)
 
 
 def _default_styles() -> dict[str, Style]:
@@ -226,6 +243,7 @@ class Config:
     share: ShareConfig = field(default_factory=ShareConfig)
     cloud: CloudConfig = field(default_factory=CloudConfig)
     styles: dict[str, Style] = field(default_factory=_default_styles)
+    texts: dict[str, str] = field(default_factory=dict)  # guest text overrides (booth/texts.py)
     source: str = "(defaults)"
 
     @property
@@ -304,6 +322,8 @@ def _apply_file(cfg: Config, data: dict, where: str) -> None:
     for key, value in data.items():
         if key == "styles":
             cfg.styles = _parse_styles(value, where)
+        elif key == "texts":
+            cfg.texts = _parse_texts(value, where)
         elif key in SECTIONS:
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: [{key}] must be a table")
@@ -312,7 +332,7 @@ def _apply_file(cfg: Config, data: dict, where: str) -> None:
         elif key in top:
             _set_key(cfg, key, value, where)
         else:
-            allowed = ", ".join(sorted(list(top) + ["styles"]))
+            allowed = ", ".join(sorted(list(top) + ["styles", "texts"]))
             raise ConfigError(f"{where}: unknown key {key!r}; allowed: {allowed}")
 
 
@@ -325,15 +345,34 @@ def _parse_styles(value: Any, where: str) -> dict[str, Style]:
             raise ConfigError(f"{where}: styles.{name} must be a table with label and prompt")
         if not STYLE_RE.match(name):
             raise ConfigError(f"{where}: style name {name!r} must be letters, digits, _ or -")
-        unknown = set(spec) - {"label", "prompt"}
+        unknown = set(spec) - {"label", "prompt", "local"}
         if unknown:
             raise ConfigError(f"{where}: unknown key styles.{name}.{sorted(unknown)[0]}; "
-                              "allowed: label, prompt")
+                              "allowed: label, prompt, local")
         for k in ("label", "prompt"):
             if not isinstance(spec.get(k), str) or not spec[k].strip():
                 raise ConfigError(f"{where}: styles.{name}.{k} must be a non-empty string")
-        styles[name] = Style(label=spec["label"], prompt=spec["prompt"])
+        local = spec.get("local", "diamond")
+        if local not in LOCAL_VARIANTS:
+            raise ConfigError(f"{where}: styles.{name}.local = {local!r} is not allowed; "
+                              f"allowed: {', '.join(LOCAL_VARIANTS)}")
+        styles[name] = Style(label=spec["label"], prompt=spec["prompt"], local=local)
     return styles
+
+
+def _parse_texts(value: Any, where: str) -> dict[str, str]:
+    """`[texts]`: guest texts replacing the catalog's (booth/texts.py) in the chosen language."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [texts] must be a table of text = \"…\"")
+    texts = {}
+    for key, text in value.items():
+        if not isinstance(text, str):
+            raise ConfigError(f"{where}: texts.{key} must be a string")
+        problem = check_override(key, text)
+        if problem:
+            raise ConfigError(f"{where}: {problem}")
+        texts[key] = text
+    return texts
 
 
 def _lookup(cfg: Config, key: str) -> tuple[Any, dataclasses.Field]:
@@ -417,6 +456,13 @@ def _finish(cfg: Config) -> None:
     if cfg.share.admin_host and cfg.share.admin_port == cfg.share.port:
         raise ConfigError(f"{where}: share.admin_port = {cfg.share.admin_port} is not allowed; "
                           "the operator listener needs a port of its own (not share.port)")
+    try:
+        extra = placeholders(cfg.kiosk.caption) - CAPTION_FIELDS
+    except ValueError:
+        extra = {"?"}
+    if extra:
+        raise ConfigError(f"{where}: kiosk.caption = {cfg.kiosk.caption!r} is not allowed; "
+                          "placeholders: {title}, {date}")
     if not cfg.mqtt.url.startswith(("mqtt://", "mqtts://")):
         raise ConfigError(f"{where}: mqtt.url = {mask_url(cfg.mqtt.url)!r} is not allowed; "
                           "expected mqtt://[user:pass@]host[:port] or mqtts://…")
@@ -463,7 +509,7 @@ def settings(cfg: Config) -> list[tuple[str, dataclasses.Field, Any]]:
     out = []
     for prefix, obj in [("", cfg)] + [(name + ".", getattr(cfg, name)) for name in SECTIONS]:
         for f in dataclasses.fields(obj):
-            if f.name not in ("source", "styles") and f.name not in SECTIONS:
+            if f.name not in ("source", "styles", "texts") and f.name not in SECTIONS:
                 out.append((prefix + f.name, f, getattr(obj, f.name)))
     return out
 
@@ -480,7 +526,10 @@ def describe(cfg: Config) -> list[tuple[str, str, str]]:
             shown = repr(value)
         rows.append((key, shown, f.metadata.get("doc", "")))
     for name, style in cfg.styles.items():
-        rows.append((f"styles.{name}", f"{style.label!r}: {style.prompt[:50]!r}", "style preset"))
+        rows.append((f"styles.{name}", f"{style.label!r} (local: {style.local}): "
+                     f"{style.prompt[:50]!r}", "style preset"))
+    for key, text in cfg.texts.items():
+        rows.append((f"texts.{key}", repr(text), "guest text override"))
     return rows
 
 

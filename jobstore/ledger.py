@@ -33,8 +33,10 @@ from typing import Any, Iterable
 
 from booth.clock import BootStamp
 from booth.protocol import JobError, JobStatus, Status, moves_forward
-from jobstore.links import new_token
+from jobstore.links import canonical_code, canonical_token, new_code, new_token
 from jobstore.schema import open_db
+
+CODE_TRIES = 8  # a fresh short code collides with a stored one about once in 10**6 at 1000 rows
 
 @dataclass(frozen=True)
 class JobRow:
@@ -61,6 +63,7 @@ class JobRow:
     boot_id: str | None = None  # the boot the shot was taken in (jobstore/age.py)
     created_boot: float | None = None  # CLOCK_BOOTTIME at the shot
     clock_ok: bool = True  # created_at was a synchronized wall time (or corrected since)
+    code: str | None = None
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> "JobRow":
@@ -163,17 +166,26 @@ class Ledger:
             return True
 
     def store_result(self, job_id: str, result_path: str, token: str | None = None) -> str | None:
-        """Attach the first result to a job and give it a share token (`token`, else a new one).
+        """Attach the first result to a job and give it a share token (`token`, else a new one)
+        and a short code.
 
         Returns the token, or None when the job is unknown or already has a result
         (the first result wins; a duplicate changes nothing).
         """
-        token = token or new_token()
         with self._lock:
-            cur = self._db.execute(
-                "UPDATE jobs SET result_path = ?, token = ? WHERE job_id = ? AND result_path IS NULL",
-                (result_path, token, job_id))
-            return token if cur.rowcount == 1 else None
+            for attempt in range(CODE_TRIES):
+                tok = token or new_token()
+                try:
+                    cur = self._db.execute(
+                        "UPDATE jobs SET result_path = ?, token = ?, code = ?"
+                        " WHERE job_id = ? AND result_path IS NULL",
+                        (result_path, tok, new_code(), job_id))
+                except sqlite3.IntegrityError:
+                    if attempt == CODE_TRIES - 1:
+                        raise
+                    continue  # the short code (or, once in 2**98, the token) is taken
+                return tok if cur.rowcount == 1 else None
+        return None
 
     def insert_recovered(self, rows: Iterable[JobRow]) -> int:
         """Rows rebuilt after the ledger was damaged (jobstore/recovery.py); returns how many
@@ -206,7 +218,18 @@ class Ledger:
         return self._one("SELECT * FROM jobs WHERE job_id = ?", (job_id,))
 
     def by_token(self, token: str) -> JobRow | None:
-        return self._one("SELECT * FROM jobs WHERE token = ?", (token,))
+        """The job of a download token as a client sent it (today's tokens in any case)."""
+        canonical = canonical_token(token)
+        if canonical is None:
+            return None
+        return self._one("SELECT * FROM jobs WHERE token = ?", (canonical,))
+
+    def by_code(self, typed: str) -> JobRow | None:
+        """The job of a typed short code (any case, O for 0, I or L for 1)."""
+        code = canonical_code(typed)
+        if code is None:
+            return None
+        return self._one("SELECT * FROM jobs WHERE code = ?", (code,))
 
     def unsent(self) -> list[JobRow]:
         """Jobs whose publish the broker never acknowledged (re-published on start)."""

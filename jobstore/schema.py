@@ -77,7 +77,6 @@ def _v2_uploads(db: sqlite3.Connection) -> None:
     _run(db, UPLOADS)
 
 
-
 def _v3_clock(db: sqlite3.Connection) -> None:
     """Ages no clock jump can break (issue 13): the boot a job was shot in, CLOCK_BOOTTIME then,
     and whether created_at was a synchronized wall time. Rows from before keep clock_ok = 1:
@@ -89,8 +88,17 @@ ALTER TABLE jobs ADD COLUMN clock_ok INTEGER NOT NULL DEFAULT 1
 """)
 
 
+
+def _v4_short_codes(db: sqlite3.Connection) -> None:
+    """A short code per stored result, for guests who type instead of scanning (jobstore/links.py).
+    Rows from before have none; their tokens keep working."""
+    _run(db, "ALTER TABLE jobs ADD COLUMN code TEXT;"
+             "CREATE UNIQUE INDEX IF NOT EXISTS jobs_code ON jobs(code)")
+
+
 # version n is reached by MIGRATIONS[n - 1]
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2_uploads, _v3_clock]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2_uploads, _v3_clock,
+                                                          _v4_short_codes]
 VERSION = len(MIGRATIONS)
 
 

@@ -24,6 +24,7 @@ import pygame
 
 from booth import sdnotify
 from booth.config import Config
+from booth.texts import texts_for
 from kiosk.automation import Automation
 from kiosk.camera import Camera, CameraWatchdog, camera_watchdog
 from kiosk.context import BoothStatus, ScreenContext
@@ -84,10 +85,10 @@ class KioskApp:
         self._own_jobs = jobs is None
 
         self.book = JobBook(cfg.kiosk.recent_count)
-        self.pictures = Pictures(self.images, self.book, self.layout, cfg.kiosk.logo,
-                                 cfg.kiosk.frame_overlay)
+        self.pictures = Pictures(self.images, self.book, self.layout, cfg.kiosk.logo)
         self.ctx = ScreenContext(
-            cfg=cfg, layout=self.layout, fonts=Fonts(self.images), images=self.images,
+            cfg=cfg, layout=self.layout, fonts=Fonts(self.images, floor=self.layout.type.floor),
+            texts=texts_for(cfg), images=self.images,
             pictures=self.pictures, jobs=self.book, now=clock, wall=wall, fire=self.fire,
             request_shot=self.request_shot, take_shot=self.take_shot, open_job=self.open_job,
             wait_phase=self.jobs.wait_phase)

@@ -10,6 +10,7 @@ import signal
 from booth.config import Config
 from booth.qr import qr_terminal
 from booth.runlock import EXIT_ALREADY_RUNNING, AlreadyRunning, RunLock
+from jobstore.links import qr_link
 
 log = logging.getLogger("kiosk")
 
@@ -92,7 +93,7 @@ def _run(cfg: Config, args: argparse.Namespace) -> int:
         if job.ready:
             print(f"photo ready: {job.result_path}  download: {job.share_url}", flush=True)
             if headless:
-                print(qr_terminal(job.share_url), flush=True)
+                print(qr_terminal(qr_link(job.share_url)), flush=True)
         else:
             kind = job.error.kind.value if job.error else "unknown"
             print(f"photo failed ({kind}): {job.job_id}", flush=True)

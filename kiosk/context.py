@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from booth.config import Config
+from booth.texts import Texts
 from kiosk.images import ImageStore
 from kiosk.jobbook import JobBook
 from kiosk.machine import Event
@@ -32,6 +33,7 @@ class ScreenContext:
     cfg: Config
     layout: Layout
     fonts: Fonts
+    texts: Texts                                # every guest text (booth/texts.py)
     images: ImageStore
     pictures: Pictures
     jobs: JobBook

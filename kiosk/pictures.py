@@ -1,4 +1,4 @@
-"""The pictures the screens show: results, shots, thumbnails, the preview, backdrops, branding.
+"""The pictures the screens show: results, shots, thumbnails, the preview, backdrops, the logo.
 
 Everything comes from the one image cache (`kiosk/images.py`); files are decoded off the frame
 loop, so a picture that is not ready yet is None for a frame or two and the screen shows a
@@ -33,14 +33,14 @@ def load_png(path: str, what: str) -> pygame.Surface | None:
 
 
 class Pictures:
-    def __init__(self, store: ImageStore, book: JobBook, layout: Layout, logo: str = "",
-                 frame_overlay: str = "") -> None:
+    def __init__(self, store: ImageStore, book: JobBook, layout: Layout, logo: str = "") -> None:
         self.store = store
         self.book = book
         self.layout = layout
         self.preview = Preview((layout.w, layout.h))
         self.logo = load_png(logo, "logo")
-        self.frame_overlay = load_png(frame_overlay, "frame overlay")
+        # The frame overlay is not drawn here: it is burned into the result file
+        # (kiosk/branding.py), which is what the result screen shows.
 
     @property
     def size(self) -> tuple[int, int]:

@@ -2,12 +2,13 @@
 
 Threads, so the frame loop never waits:
 - paho's network thread only puts incoming messages on `_tasks`;
-- one *store* thread runs `_tasks` in order: statuses into the ledger, storing results, clearing
-  retained results, outbox acks and re-dispatch (kiosk/redispatch.py: timed on the monotonic
-  clock; a job goes out again when no worker started it, when it has no final status well past
-  the worker's deadline, and at once when a worker comes online). A status or result that cannot be stored (a full disk, a busy or failing
-  ledger) is held and tried again until it is stored, so the guest's screen follows by itself
-  once space returns;
+- one *store* thread runs `_tasks` in order: statuses into the ledger, storing results (with the
+  event's frame and caption burned in first: `kiosk/branding.py`), clearing retained results,
+  outbox acks and re-dispatch (kiosk/redispatch.py: timed on the monotonic clock; a job goes out
+  again when no worker started it, when it has no final status well past the worker's deadline,
+  and at once when a worker comes online). A status or result that cannot be stored (a full
+  disk, a busy or failing ledger) is held and tried again until it is stored, so the guest's
+  screen follows by itself once space returns;
 - a capture thread takes the still and, with a small encode pool, writes a new job: files, then
   the `pending` ledger row, then the publish (transactional outbox; the store thread marks the
   row sent when the broker acks).
@@ -52,6 +53,7 @@ from jobstore.names import ai_name, original_name, result_name
 from jobstore.recovery import open_ledger
 from jobstore.uploads import CloudLink, Uploads
 from kiosk.redispatch import Redispatcher
+from kiosk.branding import Branding
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,8 @@ class JobView:
     # [cloud]: the cloud link, set once the share process confirmed the upload (jobstore/uploads.py)
     cloud_url: str | None = None
     cloud_expires_at: float | None = None
+    finished_at: float | None = None
+    code: str | None = None        # the short code a guest may type instead of scanning
 
     @property
     def link(self) -> str | None:
@@ -188,6 +192,7 @@ class JobController:
         self.local_only: bool | None = None
         self.ignored_messages = 0
         self._held: list[_Held] = []  # messages not stored yet (storage errors), oldest first
+        self.branding = Branding.from_config(cfg)
         self.mqtt = MqttConnection(
             cfg.mqtt.url, f"kiosk-{self.booth}{client_suffix}",
             availability_topic=self.topics.availability(self.booth),
@@ -640,9 +645,15 @@ class JobController:
             self._ignore(topic, f"result refused ({len(data)} bytes): {exc}")
             clear()  # it would be refused again on every restart
             return
+        ext = info.extension
+        if self.branding is not None:
+            try:
+                data, ext = self.branding.apply(data, row.created_at), ".jpg"
+            except Exception:  # the guest still gets the picture, unbranded
+                log.exception("job %s: branding the result failed; storing it as it came",
+                              job_id)
         token = new_token()
-        path = photo_dir(self.data_dir, row.created_at) / result_name(job_id, token,
-                                                                       info.extension)
+        path = photo_dir(self.data_dir, row.created_at) / result_name(job_id, token, ext)
         atomic_write(path, data)
         try:
             stored = self.ledger.store_result(job_id, str(path.relative_to(self.data_dir)),
@@ -695,7 +706,7 @@ class JobController:
             ai_path=self.data_dir / row.ai_path,
             result_path=self.data_dir / row.result_path if row.result_path else None,
             token=row.token, share_url=share_url(self.cfg, row.token) if row.token else None,
-            processing_at=row.processing_at,
+            processing_at=row.processing_at, finished_at=row.finished_at, code=row.code,
             cloud_url=link.url if live and link else None,
             cloud_expires_at=link.expires_at if live and link else None)
 

@@ -1,7 +1,14 @@
-"""Colours, fonts and a layout unit that scales one design from 800×480 to 1920×1080 and portrait.
+"""Colours, fonts, a type scale and a layout unit that scale one design from 800×480 to 1920×1080
+and portrait.
 
 Every size on screen is a multiple of `u` = 1 % of the short side, so the Pi's 7" touchscreen and a
 TV get the same proportions; touch targets never go below ~10 mm on the 7" panel.
+
+The type scale has a floor: a guest reads the screen from one to two metres, so no guest text is
+smaller than 4 mm on the 7" panel (800 px across 154.2 mm: 5.19 px per mm, so 21 px there; the
+same share of the short side elsewhere). Text that does not fit wraps or shrinks, never below
+the floor. The headline of each screen is its largest text (tests/kiosk/test_type.py measures
+both on every screen, size and language).
 """
 
 from __future__ import annotations
@@ -28,11 +35,18 @@ BLUE = (98, 160, 255)
 WHITE = (255, 255, 255)
 BLACK = (0, 0, 0)
 
+PANEL_7IN_PX_PER_MM = 800 / 154.2  # the Raspberry Pi 7" touchscreen, across
+
 # Bold sans faces that may exist on the machine; pygame's bundled font is the fallback (no downloads).
 _FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
     "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
     "/usr/share/fonts/truetype/freefont/FreeSansBold.ttf",
+)
+# Narrow bold faces for long strings a guest must read whole (an address to type).
+_CONDENSED_CANDIDATES = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Bold.ttf",
 )
 _REGULAR_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -48,16 +62,25 @@ def _first_existing(paths: tuple[str, ...]) -> str | None:
     return None
 
 
-class Fonts:
-    """Fonts by (weight, pixel size); rendered text is kept in the kiosk's image cache."""
+BOLD, REGULAR, CONDENSED = True, False, "condensed"  # the weights Fonts knows
 
-    def __init__(self, store: "ImageStore | None" = None) -> None:
+
+class Fonts:
+    """Fonts by (weight, pixel size); rendered text is kept in the kiosk's image cache.
+
+    `floor` is the smallest size a guest text may be drawn at (the type scale's floor); the
+    drawing helpers (`kiosk/draw.py`) never fit text below it."""
+
+    def __init__(self, store: "ImageStore | None" = None, floor: int = 10) -> None:
         self._bold_path = _first_existing(_FONT_CANDIDATES)
         self._regular_path = _first_existing(_REGULAR_CANDIDATES)
-        self._cache: dict[tuple[bool, int], pygame.font.Font] = {}
+        self._condensed_path = _first_existing(_CONDENSED_CANDIDATES) or self._bold_path
+        self._cache: dict[tuple[bool | str, int], pygame.font.Font] = {}
         self._store = store
+        self.floor = floor
 
-    def render(self, text: str, size: int, color: tuple, bold: bool = True) -> pygame.Surface:
+    def render(self, text: str, size: int, color: tuple,
+               bold: bool | str = True) -> pygame.Surface:
         def make() -> pygame.Surface:
             return self.get(size, bold).render(text, True, color)
 
@@ -65,20 +88,33 @@ class Fonts:
             return make()
         return self._store.derive(("text", text, size, tuple(color), bold), make)
 
-    def get(self, size: int, bold: bool = True) -> pygame.font.Font:
+    def get(self, size: int, bold: bool | str = True) -> pygame.font.Font:
         size = max(8, int(size))
         key = (bold, size)
         font = self._cache.get(key)
         if font is None:
-            path = self._bold_path if bold else (self._regular_path or self._bold_path)
+            path = {BOLD: self._bold_path, CONDENSED: self._condensed_path}.get(
+                bold, self._regular_path or self._bold_path)
             if path is None:
                 # pygame's default font renders smaller than its nominal size: compensate.
                 font = pygame.font.Font(None, int(size * 1.35))
-                font.set_bold(bold)
+                font.set_bold(bold is not REGULAR)
             else:
                 font = pygame.font.Font(path, size)
             self._cache[key] = font
         return font
+
+
+@dataclass(frozen=True)
+class TypeScale:
+    """Font sizes in pixels for one screen size, largest last."""
+
+    floor: int          # the smallest guest text: 4 mm on the 7" panel
+    body: int           # sub-lines, labels over QR codes
+    button: int         # button labels
+    headline_min: int   # a headline shrinks no further (it stays the largest text) …
+    headline: int       # … from here: each screen's largest text
+    display: int        # the countdown's digits (a picture more than a text)
 
 
 @dataclass(frozen=True)
@@ -100,6 +136,15 @@ class Layout:
     @property
     def margin(self) -> int:
         return self.px(4)
+
+    @property
+    def type(self) -> TypeScale:
+        return TypeScale(floor=self.px(4.4), body=self.px(5.2), button=self.px(5.6),
+                         headline_min=self.px(6.4), headline=self.px(8), display=self.px(30))
+
+    def mm_on_7in(self, px: float) -> float:
+        """How tall `px` is on the 7" panel when this layout is scaled to 800×480's short side."""
+        return px * (480 / min(self.w, self.h)) / PANEL_7IN_PX_PER_MM
 
     @property
     def rect(self) -> pygame.Rect:

@@ -24,11 +24,12 @@ from aiohttp import web
 from booth.protocol import JOB_ID_RE
 from booth.qr import qr_svg
 from jobstore.ledger import resolve_in_store
-from jobstore.links import public_base_url, share_url
+from jobstore.links import public_base_url, qr_link, share_url
 from share import pages
 from share.auth import SESSION_COOKIE, SESSION_TTL_S, LoginThrottle, Sessions, password_matches
 from share.lookup import day_start, servable
-from share.server import CFG, LEDGER, LOOKUP, THUMBS, error_pages, html_page, security_headers
+from share.server import (CFG, LEDGER, LOOKUP, TEXTS, THUMBS, error_pages, html_page,
+                          security_headers)
 
 log = logging.getLogger("share.admin")
 
@@ -156,7 +157,7 @@ async def thumb(request: web.Request) -> web.Response:
 
 async def qr(request: web.Request) -> web.Response:
     row = _admin_job(request)
-    url = share_url(request.app[CFG], row.token)
+    url = qr_link(share_url(request.app[CFG], row.token))  # as compact as on the booth screen
     return web.Response(text=qr_svg(url), content_type="image/svg+xml",
                         headers={"Cache-Control": "private, max-age=3600"})
 
@@ -173,6 +174,7 @@ def make_admin_app(guest_app: web.Application, *,
     app[LEDGER] = guest_app[LEDGER]
     app[THUMBS] = guest_app[THUMBS]
     app[LOOKUP] = guest_app[LOOKUP]
+    app[TEXTS] = guest_app[TEXTS]  # the error pages speak the booth's language
     app[SESSIONS] = Sessions()
     app[THROTTLE] = throttle or LoginThrottle()
     app.on_response_prepare.append(security_headers)

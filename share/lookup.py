@@ -90,7 +90,7 @@ class PhotoLookup:
         path = resolve_in_store(self.data_dir, row.result_path)
         if path is None or not path.is_file():
             return None
-        return SharedPhoto(job_id=row.job_id, token=token, path=path,
+        return SharedPhoto(job_id=row.job_id, token=row.token or token, path=path,
                            filename=self.filename(row), created_at=row.created_at)
 
     def filename(self, row: JobRow) -> str:

@@ -2,7 +2,8 @@
 
 Why hand-written HTML: the booth's hotspot has no internet, so every page is one self-contained
 document (inline CSS, a few lines of inline script, no fonts or CDNs). Everything that comes from
-configuration or the ledger goes through `html.escape`.
+configuration or the ledger goes through `html.escape`. The guest's pages speak the booth's
+language (`kiosk.language`, texts from `booth/texts.py`); the operator pages stay English.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from html import escape
+
+from booth.texts import Texts
 
 
 _BASE_CSS = """
@@ -29,6 +32,15 @@ box-shadow:0 6px 20px rgba(245,166,35,.35)}
 .secondary{background:#24232d;color:#f4f1ea;border:1px solid #3a3846}
 .hidden{display:none}
 .howto{text-align:center;font-size:1.05rem;margin:0 0 12px}
+"""
+
+_CODE_CSS = """
+form{margin:18px 0 0}
+label{display:block;text-align:center;line-height:1.45;margin:0 0 12px}
+input{display:block;width:100%;min-height:58px;border-radius:16px;border:1px solid #3a3846;
+background:#17161f;color:#f4f1ea;font:inherit;font-size:1.6rem;letter-spacing:.25em;
+text-align:center;text-transform:uppercase}
+.wrong{color:#ffb37a;text-align:center}
 """
 
 _PHOTO_CSS = """
@@ -67,10 +79,15 @@ background:#17161f;color:#f4f1ea;font:inherit;font-size:1.1rem}
 """
 
 
+def _text(s: str) -> str:
+    """Text for an element's content (quotes need no escaping there)."""
+    return escape(s, quote=False)
+
+
 def _doc(title: str, body: str, css: str = "", script: str = "", nonce: str = "",
-         extra_head: str = "") -> str:
+         extra_head: str = "", lang: str = "en") -> str:
     script_tag = f'<script nonce="{escape(nonce)}">{script}</script>' if script else ""
-    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    return (f"<!doctype html>\n<html lang=\"{escape(lang)}\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1,viewport-fit=cover\">"
             "<meta name=\"robots\" content=\"noindex,nofollow\">"
             "<meta name=\"referrer\" content=\"no-referrer\">"
@@ -119,60 +136,50 @@ _SHARE_JS = """
 })();
 """
 
-# What the link's footer says; the page must not promise more than the link keeps.
-LAN_NOTE = ("This link works only on the booth's Wi-Fi, for {days} at most: "
-            "save the photo now.")
-CLOUD_NOTE = "This link works on any network until {until}."
-
-
-def _days(n: float) -> str:
-    days = max(1, round(n))
-    return f"{days} day{'s' if days != 1 else ''}"
-
-
-def until_text(ts: float) -> str:
-    """'Tuesday 1 December' (+ the time when it is less than two days away), booth local time."""
-    t = time.localtime(ts)
-    text = f"{time.strftime('%A', t)} {t.tm_mday} {time.strftime('%B', t)}"
+def until_text(t: Texts, ts: float) -> str:
+    """The date a link stops working (+ the time when it is less than two days away), booth
+    local time, written the way the guest's language writes it."""
+    text = t.date(ts)
     if ts - time.time() < 2 * 86400:
-        text += time.strftime(", %H:%M", t)
+        text += time.strftime(", %H:%M", time.localtime(ts))
     return text
 
 
-def guest_page(title: str, photo_src: str, download_href: str, filename: str,
+def guest_page(t: Texts, title: str, photo_src: str, download_href: str, filename: str,
                link_note: str, nonce: str, extra_head: str = "") -> str:
     """The guest's page, LAN or cloud copy: the picture, Download, Share (where the browser
-    can share files), the event title and how long the link works."""
+    can share files), the event title and how long the link works (`link_note`, which must
+    not promise more than the link keeps)."""
     name = escape(filename)
     body = (
         f"<h1>{escape(title)}</h1>"
         '<p id="howto" class="howto" '
-        'data-ios-hold="Press and hold the photo, then tap &#8220;Save to Photos&#8221;." '
-        'data-ios-share="Tap Share, then &#8220;Save Image&#8221; to put the photo in Photos.">'
-        "Tap Download to save your photo.</p>"
+        f'data-ios-hold="{escape(t("page_ios_hold"))}" '
+        f'data-ios-share="{escape(t("page_ios_share"))}">'
+        f"{_text(t('page_howto'))}</p>"
         f'<div class="frame"><img id="photo" class="photo" src="{escape(photo_src)}" '
-        f'alt="Your photo from {escape(title)}"></div>'
+        f'alt="{escape(t("page_alt", title=title))}"></div>'
         f'<a id="download" class="btn primary" href="{escape(download_href)}" '
-        f'download="{name}" data-ios="Download to Files">&#11015;&#xFE0E;'
-        "<span> Download photo</span></a>"
+        f'download="{name}" data-ios="{escape(t("page_download_files"))}">&#11015;&#xFE0E;'
+        f"<span> {_text(t('page_download'))}</span></a>"
         f'<button id="share" type="button" class="btn secondary hidden" '
-        f'data-name="{name}">Share or save to Photos</button>'
+        f'data-name="{name}">{_text(t("page_share"))}</button>'
         "<footer>"
-        '<p id="tip" class="muted">Tip: you can also press and hold the picture to save it.</p>'
-        f'<p id="lifetime" class="muted">{escape(link_note)}</p>'
+        f'<p id="tip" class="muted">{_text(t("page_tip"))}</p>'
+        f'<p id="lifetime" class="muted">{_text(link_note)}</p>'
         "</footer>")
-    return _doc(title, body, _PHOTO_CSS, _SHARE_JS, nonce, extra_head)
+    return _doc(title, body, _PHOTO_CSS, _SHARE_JS, nonce, extra_head, lang=t.language)
 
 
-def photo_page(title: str, token: str, filename: str, retention_days: float,
+def photo_page(t: Texts, title: str, token: str, filename: str, retention_days: float,
                nonce: str) -> str:
     """The LAN copy, served by the share server at /p/<token>."""
     photo = f"/p/{token}/photo.jpg"
-    return guest_page(title, photo, photo + "?dl=1", filename,
-                      LAN_NOTE.format(days=_days(retention_days)), nonce)
+    return guest_page(t, title, photo, photo + "?dl=1", filename,
+                      t("page_lan_note", days=t.days(retention_days)), nonce)
 
 
-def cloud_page(title: str, photo_url: str, filename: str, expires_at: float,
+def cloud_page(t: Texts, title: str, photo_url: str, filename: str, expires_at: float,
                nonce: str) -> str:
     """The cloud copy, uploaded next to the photo: it has no server behind it, so its
     Content-Security-Policy travels in a meta element (frame-ancestors cannot)."""
@@ -182,35 +189,48 @@ def cloud_page(title: str, photo_url: str, filename: str, expires_at: float,
     # an empty icon: a bucket has no /favicon.ico, and the browser would log its 404
     head = (f'<meta http-equiv="Content-Security-Policy" content="{escape(csp)}">'
             '<link rel="icon" href="data:,">')
-    return guest_page(title, photo_url, photo_url, filename,
-                      CLOUD_NOTE.format(until=until_text(expires_at)), nonce, head)
+    return guest_page(t, title, photo_url, photo_url, filename,
+                      t("page_cloud_note", until=until_text(t, expires_at)), nonce, head)
 
 
-def not_found_page(title: str) -> str:
+def not_found_page(t: Texts, title: str) -> str:
     body = (f"<h1>{escape(title)}</h1>"
-            "<p style=\"text-align:center;font-size:1.15rem\">We can't find that photo.</p>"
-            '<p class="muted">It may still be on its way, or the link has expired. '
-            "Scan the QR code on the booth screen again, or ask the booth's host for help.</p>")
-    return _doc(f"Photo not found · {title}", body)
+            f"<p style=\"text-align:center;font-size:1.15rem\">{_text(t('page_not_found'))}</p>"
+            f'<p class="muted">{_text(t("page_not_found_hint"))}</p>')
+    return _doc(f"{t('page_not_found')} · {title}", body, lang=t.language)
 
 
-def error_page(title: str, status: int, reason: str) -> str:
+def error_page(t: Texts, title: str, status: int, reason: str) -> str:
     body = (f"<h1>{escape(title)}</h1>"
             f"<p style=\"text-align:center;font-size:1.15rem\">{escape(reason)}</p>"
-            '<p class="muted">Please try again in a moment.</p>')
-    return _doc(f"{status} · {title}", body)
+            f'<p class="muted">{_text(t("page_try_later"))}</p>')
+    return _doc(f"{status} · {title}", body, lang=t.language)
 
 
+def code_page(t: Texts, title: str, message: str = "", typed: str = "") -> str:
+    """Where a guest who cannot scan types the short code printed under the QR code."""
+    wrong = f'<p class="wrong" role="alert">{_text(message)}</p>' if message else ""
+    body = (f"<h1>{escape(title)}</h1>"
+            '<form method="get" action="/">'
+            f'<label for="code">{_text(t("page_code_prompt"))}</label>'
+            f'<input id="code" name="code" value="{escape(typed)}" maxlength="9" '
+            'autocomplete="off" autocapitalize="characters" autocorrect="off" '
+            'spellcheck="false" required autofocus>'
+            f"{wrong}"
+            f'<button class="btn primary" type="submit">{_text(t("page_code_button"))}</button>'
+            "</form>")
+    return _doc(title, body, _CODE_CSS, lang=t.language)
 
-def portal_page(title: str) -> str:
+
+def portal_page(t: Texts, title: str) -> str:
     """What a guest sees at any other address on the booth Wi-Fi (share/portal.py)."""
     body = (f"<h1>{escape(title)}</h1>"
             '<p style="text-align:center;font-size:1.3rem;line-height:1.4">'
-            "You're on the booth's Wi-Fi.</p>"
-            '<p style="text-align:center;font-size:1.15rem">To get your photo, '
-            "<b>scan the photo QR code on the booth screen</b> with your camera.</p>"
-            '<p class="muted">This Wi-Fi reaches only the booth, not the internet.</p>')
-    return _doc(f"Booth Wi-Fi · {title}", body)
+            f"{_text(t('page_portal_wifi'))}</p>"
+            f'<p style="text-align:center;font-size:1.15rem">{_text(t("page_portal_scan"))}</p>'
+            f'<p class="muted">{_text(t("page_portal_no_internet"))}</p>')
+    return _doc(title, body, lang=t.language)
+
 
 @dataclass(frozen=True)
 class AdminRow:

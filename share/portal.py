@@ -27,14 +27,20 @@ Each OS probes a known URL after joining a network and decides from the answer w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Awaitable, Callable
+
 from aiohttp import web
 
+from booth.texts import Texts
 from share import pages
 
 APPLE_SUCCESS = "<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>"
 NM_ONLINE = "NetworkManager is online\n"
 FIREFOX_CANONICAL = ('<meta http-equiv="refresh" '
                      'content="0;url=https://support.mozilla.org/kb/captive-portal"/>')
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
@@ -95,9 +101,10 @@ def answer_for(host: str, path: str) -> Answer | None:
     return BY_HOST_PATH.get((host, path)) or BY_PATH.get(path) or BY_HOST.get(host)
 
 
-def add_portal_routes(app: web.Application, title: str) -> None:
-    """Register the catch-all last, so every route of the share server keeps precedence."""
-    page = pages.portal_page(title)
+def add_portal_routes(app: web.Application, texts: Texts, title: str) -> Handler:
+    """Register the catch-all last, so every route of the share server keeps precedence.
+    Returns the handler, for routes that hand a request they do not own back to the portal."""
+    page = pages.portal_page(texts, title)
 
     async def portal(request: web.Request) -> web.Response:
         """A connectivity-check answer, else the friendly page."""
@@ -112,3 +119,4 @@ def add_portal_routes(app: web.Application, title: str) -> None:
                             content_type=found.content_type, headers=headers)
 
     app.router.add_get("/{tail:.*}", portal)
+    return portal

@@ -1,10 +1,12 @@
 """The share server: aiohttp app that serves finished results to guests' phones by token.
 
-Routes: `/p/{token}` (the guest's page), `/p/{token}/photo.jpg` (the file: ETag, conditional
-requests, Range and HEAD come from aiohttp's FileResponse, sent with sendfile) and `/healthz`. The
-operator gallery is not here: it is another app on its own listener (`share/admin.py`). There is
-no static route and no directory listing; every error a client sees is one of our own pages,
-never a trace.
+Routes: `/p/{token}` (the guest's page; `/P/…` too, as the QR code carries it in upper case),
+`/p/{token}/photo.jpg` (the file: ETag, conditional requests, Range and HEAD come from aiohttp's
+FileResponse, sent with sendfile), `/` and `/{code}` (a typed short code; wrong codes are
+rate-limited per client and overall) and `/healthz`. The operator gallery is not here: it is
+another app on its own listener (`share/admin.py`). There is no static route and no directory
+listing; every error a client sees is one of our own pages, never a trace. Guest pages speak
+`kiosk.language`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import functools
 import ipaddress
 import logging
 import secrets
+import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 from urllib.parse import quote
@@ -22,16 +25,17 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 
+from booth.clock import Clock, SystemClock
 from booth.config import Config
 from booth.mqtt import MqttConnection
+from booth.texts import Texts, texts_for
 from jobstore.ledger import Ledger
+from jobstore.links import CODE_PATH, PHOTO_PATHS
 from jobstore.recovery import open_ledger
+from jobstore.retention import run_retention
 from share import pages
-from booth.clock import Clock, SystemClock
-from jobstore.links import PHOTO_PATH
 from share.lookup import PhotoLookup
 from share.portal import add_portal_routes
-from jobstore.retention import run_retention
 from share.thumbs import ThumbCache
 
 log = logging.getLogger("share.server")
@@ -41,6 +45,15 @@ LEDGER = web.AppKey("ledger", Ledger)
 LOOKUP = web.AppKey("lookup", PhotoLookup)
 THUMBS = web.AppKey("thumbs", ThumbCache)
 MQTT = web.AppKey("mqtt", object)
+TEXTS = web.AppKey("texts", Texts)
+CODE_FAILS = web.AppKey("code_failures", dict)
+PORTAL = web.AppKey("portal", object)  # the captive portal's catch-all (share/portal.py)
+# Short codes are 30 bits: wrong guesses are limited per client address and for everyone
+# together (a booth has at most a few thousand live codes, so a guess hits once in ~10**6).
+CODE_WINDOW_S = 60.0
+CODE_MAX_FAILURES = 10          # per client address per window
+CODE_MAX_FAILURES_ALL = 100     # all clients together per window
+CODE_ROUTE = CODE_PATH.replace("{code}", "{code:[0-9A-Za-z-]{6,7}}")
 
 PHOTO_CACHE = "private, max-age=86400"  # the token is the secret: never cache in shared proxies
 CHUNK = 256 * 1024
@@ -56,13 +69,14 @@ def html_page(text: str, status: int = 200,
 
 
 def _not_found(request: web.Request) -> web.Response:
-    return html_page(pages.not_found_page(request.app[CFG].kiosk.title), status=404)
+    return html_page(pages.not_found_page(request.app[TEXTS], request.app[CFG].kiosk.title),
+                     status=404)
 
 
 def _error(request: web.Request, status: int, reason: str,
            headers: dict[str, str] | None = None) -> web.Response:
-    return html_page(pages.error_page(request.app[CFG].kiosk.title, status, reason), status,
-                     headers)
+    return html_page(pages.error_page(request.app[TEXTS], request.app[CFG].kiosk.title, status,
+                                      reason), status, headers)
 
 
 _KEEP_HEADERS = ("Retry-After", "Allow", "Set-Cookie", "Location")
@@ -91,7 +105,7 @@ async def error_pages(request: web.Request,
     except Exception:
         log.exception("share: internal error on %s %s", request.method,
                       mask_path(request.path))
-        return _error(request, 500, "Something went wrong on our side.")
+        return _error(request, 500, request.app[TEXTS]("page_error"))
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -107,10 +121,13 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 
 
 def mask_path(path: str) -> str:
-    """A request path for logs: download tokens are secrets, so only their last 4 characters."""
+    """A request path for logs: download tokens and short codes are secrets, so only the last
+    4 characters of a token and none of a code."""
     parts = path.split("/")
-    if len(parts) >= 3 and parts[1] == "p":
+    if len(parts) >= 3 and parts[1] in ("p", "P"):
         parts[2] = "…" + parts[2][-4:] if len(parts[2]) > 4 else "…"
+    elif len(parts) == 2 and 6 <= len(parts[1]) <= 7 and parts[1] not in ("healthz", "admin"):
+        parts[1] = "…"
     return "/".join(parts)[:200]
 
 
@@ -182,9 +199,78 @@ async def photo_page(request: web.Request) -> web.Response:
     csp = ("default-src 'none'; img-src 'self' blob:; style-src 'unsafe-inline'; "
            f"script-src 'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; "
            "form-action 'none'; frame-ancestors 'none'")
-    return html_page(pages.photo_page(cfg.kiosk.title, photo.token, photo.filename,
-                                  cfg.retention_days, nonce),
-                 headers={"Content-Security-Policy": csp, "Cache-Control": "private, no-cache"})
+    return html_page(pages.photo_page(request.app[TEXTS], cfg.kiosk.title, photo.token,
+                                      photo.filename, cfg.retention_days, nonce),
+                     headers={"Content-Security-Policy": csp,
+                              "Cache-Control": "private, no-cache"})
+
+
+def _code_limited(request: web.Request, now: float) -> bool:
+    """True while this client (or everyone together) has used up its wrong guesses."""
+    fails: dict[str, list[float]] = request.app[CODE_FAILS]
+    for who in (request.remote or "?", "*"):
+        fails[who] = [t for t in fails.get(who, []) if now - t < CODE_WINDOW_S]
+    return (len(fails[request.remote or "?"]) >= CODE_MAX_FAILURES
+            or len(fails["*"]) >= CODE_MAX_FAILURES_ALL)
+
+
+def _code_failed(request: web.Request, now: float) -> None:
+    fails: dict[str, list[float]] = request.app[CODE_FAILS]
+    if len(fails) > 1000:  # bound the table; the overall limit still holds
+        overall = fails.get("*", [])
+        fails.clear()
+        fails["*"] = overall
+    for who in (request.remote or "?", "*"):
+        fails.setdefault(who, []).append(now)
+
+
+def _code_form(request: web.Request, message: str = "", typed: str = "",
+               status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    html = pages.code_page(request.app[TEXTS], request.app[CFG].kiosk.title, message, typed)
+    h = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"}
+    h.update(headers or {})
+    return html_page(html, status=status, headers=h)
+
+
+async def code_entry(request: web.Request) -> web.Response:
+    """`/` (a form; `/?code=…` submits it) and `/{code}`: a typed short code opens the photo."""
+    typed = request.match_info.get("code") or request.query.get("code", "")
+    if not typed:
+        return _code_form(request)
+    texts = request.app[TEXTS]
+    now = time.monotonic()
+    if _code_limited(request, now):
+        return _code_form(request, texts("page_code_slow"), typed[:9], status=429,
+                          headers={"Retry-After": str(int(CODE_WINDOW_S))})
+    row = request.app[LEDGER].by_code(typed[:16])
+    if row is None or request.app[LOOKUP].find(row.token or "") is None:
+        _code_failed(request, now)
+        log.info("share: a wrong short code from %s", request.remote)
+        if PORTAL in request.app and request.match_info.get("code"):
+            # on the booth Wi-Fi a short path of any other site lands here: the portal's page
+            return await request.app[PORTAL](request)
+        return _code_form(request, texts("page_code_wrong"), typed[:9], status=404)
+    raise web.HTTPFound(f"/p/{row.token}", headers={"Cache-Control": "no-store"})
+
+
+def _disposition(kind: str, filename: str) -> str:
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "")
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+async def photo_file(request: web.Request) -> web.StreamResponse:
+    photo = request.app[LOOKUP].find(request.match_info["token"])
+    if photo is None:
+        raise web.HTTPNotFound()
+    download = request.query.get("dl") == "1"
+    ctype = "image/png" if photo.filename.endswith(".png") else "image/jpeg"
+    return web.FileResponse(photo.path, chunk_size=CHUNK, headers={
+        "Content-Type": ctype,
+        "Cache-Control": PHOTO_CACHE,
+        "Content-Disposition": _disposition("attachment" if download else "inline",
+                                            photo.filename),
+    })
 
 
 def _disposition(kind: str, filename: str) -> str:
@@ -240,14 +326,20 @@ def make_app(cfg: Config, *, ledger: Ledger | None = None, mqtt: MqttConnection 
                               clock or SystemClock(cfg.trust_clock))
     app[THUMBS] = ThumbCache()  # the operator app's (share/admin.py); retention prunes it
     app[MQTT] = mqtt
+    app[TEXTS] = texts_for(cfg)
+    app[CODE_FAILS] = {}
     app.on_response_prepare.append(security_headers)
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/favicon.ico", favicon)
-    app.router.add_get(PHOTO_PATH, photo_page)
-    app.router.add_get(PHOTO_PATH + "/photo.jpg", photo_file)
+    for path in PHOTO_PATHS:
+        app.router.add_get(path, photo_page)
+        app.router.add_get(path + "/photo.jpg", photo_file)
+    app.router.add_get(CODE_ROUTE, code_entry)  # after the fixed routes such as /healthz
     if cfg.share.portal:  # the booth's own Wi-Fi: connectivity checks + catch-all, added last
-        add_portal_routes(app, cfg.kiosk.title)
+        app[PORTAL] = add_portal_routes(app, app[TEXTS], cfg.kiosk.title)  # `/` is its page
+    else:
+        app.router.add_get("/", code_entry)
 
     if retention_every_s:
         async def retention_ctx(app: web.Application):  # type: ignore[no-untyped-def]

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from booth.clock import SystemClock
 from booth.config import Config
+from booth.texts import texts_for
 from jobstore.ledger import Ledger, ledger_path, resolve_in_store
 from jobstore.uploads import Upload, Uploads
 from share import pages
@@ -67,6 +68,7 @@ class Uploader:
         path = ledger_path(cfg.data_dir)
         self.queue = Uploads(path)
         self.ledger = Ledger(path)
+        self.texts = texts_for(cfg)  # the cloud page speaks the booth's language
         self.lookup = PhotoLookup(self.ledger, cfg.data_dir, cfg.retention_days,
                                   SystemClock(cfg.trust_clock))
         self.status = UploaderState()
@@ -189,8 +191,8 @@ class Uploader:
         ctype = "image/png" if u.photo_key.endswith(".png") else "image/jpeg"
         photo_url = bucket.link(u.photo_key, life)
         page_url = bucket.link(u.page_key, life)
-        html = pages.cloud_page(self.cfg.kiosk.title, photo_url, filename, expires_at,
-                                secrets.token_urlsafe(16))
+        html = pages.cloud_page(self.texts, self.cfg.kiosk.title, photo_url, filename,
+                                expires_at, secrets.token_urlsafe(16))
         t0 = time.monotonic()
         max_age = max(60, life)
         bucket.put(u.photo_key, path, ctype, disposition=_inline(filename),
@@ -202,7 +204,7 @@ class Uploader:
             self.status.uploaded += 1
             log.info("cloud: job %s uploaded (%d KB) in %.2f s; link works until %s",
                      u.job_id, size // 1024, time.monotonic() - t0,
-                     pages.until_text(expires_at))
+                     time.strftime("%Y-%m-%d %H:%M", time.localtime(expires_at)))
             return True
         return False
 

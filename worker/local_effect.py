@@ -1,10 +1,16 @@
-"""The offline "drip": a diamond chain under every face, grills on a smile, a bling frame otherwise.
+"""The offline "drip": a chain under every face, grills on a smile, a bling frame otherwise.
 
 Used when there is no API key, and as the fallback when the AI fails, so a guest always gets a
 changed picture. Everything is drawn procedurally with OpenCV (no image assets): faces come from
 the Haar cascades that opencv-python-headless ships; stones are faceted discs lit from the top
 left, drawn supersampled and composited with a soft drop shadow. Deterministic: the same input
 gives the same output (no randomness except a fixed-seed generator).
+
+Each style names a variant (`[styles.NAME] local = …`, booth/config.py LOCAL_VARIANTS) and the
+variants really look different, so a guest who picks a style without the AI gets that style:
+`diamond` an iced tennis chain over a gold Cuban link, a halo pendant, diamond-set gold grills;
+`gold` two gold Cuban chains and a gold medallion, plain gold grills, a studded gold frame;
+`ice` white metal only: two diamond strands, white grills set with diamonds, a platinum frame.
 """
 
 from __future__ import annotations
@@ -34,7 +40,28 @@ METAL_DARK = (96, 98, 104)
 METAL = (206, 208, 214)
 GOLD_DARK = np.array([20, 105, 170], np.float32)
 GOLD_LIGHT = np.array([130, 225, 255], np.float32)
+PLAT_DARK = np.array([120, 118, 112], np.float32)
+PLAT_LIGHT = np.array([252, 250, 246], np.float32)
 LIGHT_DIR = math.radians(225)  # light from the top left (y grows downwards)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What one style looks like when the local effect draws it."""
+
+    strands: tuple[str, str]   # the short and the long strand: "stones" or "cuban"
+    pendant: str               # "halo" (diamonds round a big stone) or "medallion" (a disc)
+    metal: tuple[np.ndarray, np.ndarray]  # dark and light of the links, teeth and bezel
+    grill_stones: bool         # a diamond set in every tooth
+    frame_stones: bool         # diamonds round the frame (else metal studs)
+
+
+VARIANTS: dict[str, Variant] = {
+    "diamond": Variant(("stones", "cuban"), "halo", (GOLD_DARK, GOLD_LIGHT), True, True),
+    "gold": Variant(("cuban", "cuban"), "medallion", (GOLD_DARK, GOLD_LIGHT), False, False),
+    "ice": Variant(("stones", "stones"), "halo", (PLAT_DARK, PLAT_LIGHT), True, True),
+}
+DEFAULT_VARIANT = "diamond"
 
 
 @dataclass(frozen=True)
@@ -110,37 +137,39 @@ class LocalEffect:
         return best[1] if best else None
 
     # ------------------------------------------------------------------ the effect
-    def apply(self, image: np.ndarray) -> EffectResult:
-        """A new picture of the same size (the input is not modified).
+    def apply(self, image: np.ndarray, variant: str = DEFAULT_VARIANT) -> EffectResult:
+        """A new picture of the same size in the style's `variant` (the input is not modified).
+        An unknown variant (a worker older than the config) draws the default one.
 
         Raises BadImage for a picture too thin to draw on (see MAX_WORK_SIDE)."""
         h, w = image.shape[:2]
         if min(h, w) >= MIN_WORK_SIDE:
-            return self._apply(image)
+            return self._apply(image, variant)
         scale = MIN_WORK_SIDE / min(h, w)
         if max(h, w) * scale > MAX_WORK_SIDE:
             raise BadImage(f"a {w}×{h} picture is too thin for the local effect")
         big = cv2.resize(image, (max(MIN_WORK_SIDE, round(w * scale)),
                                  max(MIN_WORK_SIDE, round(h * scale))),
                          interpolation=cv2.INTER_CUBIC)
-        done = self._apply(big)
+        done = self._apply(big, variant)
         back = cv2.resize(done.image, (w, h), interpolation=cv2.INTER_AREA)
         faces = [Face(*(int(v / scale) for v in (f.x, f.y, f.w, f.h)),
                       tuple(int(v / scale) for v in f.smile) if f.smile else None)
                  for f in done.faces]
         return EffectResult(back, faces, done.framed)
 
-    def _apply(self, image: np.ndarray) -> EffectResult:
+    def _apply(self, image: np.ndarray, variant: str) -> EffectResult:
+        v = VARIANTS.get(variant, VARIANTS[DEFAULT_VARIANT])
         out = image.copy()
         faces = self.detect(image)
         shown = 0
         for face in faces:
-            shown += _draw_chain(out, face)
+            shown += _draw_chain(out, face, v)
         for face in faces:
             if face.smile is not None:
-                _draw_grills(out, face)
+                _draw_grills(out, face, v)
         if shown < 3:  # no face, or a close-up whose chain falls off the picture
-            _draw_frame(out)
+            _draw_frame(out, v)
         return EffectResult(out, faces, framed=shown < 3)
 
 
@@ -202,17 +231,19 @@ def _link(layer: np.ndarray, alpha: np.ndarray, a: tuple[float, float], b: tuple
 
 
 def _cuban_link(layer: np.ndarray, alpha: np.ndarray, a: tuple[float, float],
-                b: tuple[float, float], r: float, tilt: bool) -> None:
-    """One link of a gold Cuban chain: a thick oval ring, twisted alternately, lit from above."""
+                b: tuple[float, float], r: float, tilt: bool,
+                metal: tuple[np.ndarray, np.ndarray] = (GOLD_DARK, GOLD_LIGHT)) -> None:
+    """One link of a Cuban chain: a thick oval ring, twisted alternately, lit from above."""
+    dark, light = metal
     ang = math.degrees(math.atan2(b[1] - a[1], b[0] - a[0])) + (18 if tilt else -18)
     cx, cy = (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
     outer = (int(r * 1.05 * ONE), int(r * 0.62 * ONE))
     thick = max(1, int(r * 0.34))
-    cv2.ellipse(layer, _p(cx, cy), outer, ang, 0, 360, tuple(float(v) for v in GOLD_DARK * 0.7),
+    cv2.ellipse(layer, _p(cx, cy), outer, ang, 0, 360, tuple(float(v) for v in dark * 0.7),
                 thick + max(2, int(r * 0.16)), cv2.LINE_AA, SHIFT)
-    cv2.ellipse(layer, _p(cx, cy), outer, ang, 0, 360, _lerp(GOLD_DARK, GOLD_LIGHT, 0.55),
+    cv2.ellipse(layer, _p(cx, cy), outer, ang, 0, 360, _lerp(dark, light, 0.55),
                 thick, cv2.LINE_AA, SHIFT)
-    cv2.ellipse(layer, _p(cx, cy - r * 0.08), outer, ang, 200, 340, _lerp(GOLD_DARK, GOLD_LIGHT, 1),
+    cv2.ellipse(layer, _p(cx, cy - r * 0.08), outer, ang, 200, 340, _lerp(dark, light, 1),
                 max(1, thick // 2), cv2.LINE_AA, SHIFT)
     cv2.ellipse(alpha, _p(cx, cy), outer, ang, 0, 360, 1.0, thick + max(2, int(r * 0.16)),
                 cv2.LINE_AA, SHIFT)
@@ -297,18 +328,63 @@ def _spaced(path: list[tuple[float, float]], step: float) -> list[tuple[float, f
     return out
 
 
-def _draw_chain(img: np.ndarray, face: Face) -> int:
-    """Draw the chains and pendant; returns how many diamonds landed inside the picture."""
+def _strand(layer: np.ndarray, alpha: np.ndarray, pts: list[tuple[float, float]], kind: str,
+            r: float, v: Variant) -> None:
+    """One strand along `pts` (layer coordinates): Cuban links, or linked stones of radius r."""
+    if kind == "cuban":
+        for i, (a, b) in enumerate(zip(pts, pts[1:])):
+            _cuban_link(layer, alpha, a, b, r, i % 2 == 0, v.metal)
+        return
+    for a, b in zip(pts, pts[1:]):
+        _link(layer, alpha, a, b, r)
+    for c in pts:
+        _stone(layer, alpha, *c, r)
+
+
+def _medallion(layer: np.ndarray, alpha: np.ndarray, cx: float, cy: float, r: float,
+               metal: tuple[np.ndarray, np.ndarray]) -> None:
+    """A polished metal disc: a dark rim, a lit dome, an engraved ring and a raised star."""
+    dark, light = metal
+    cv2.circle(layer, _p(cx, cy), int(r * ONE), tuple(float(c) for c in dark * 0.6), -1,
+               cv2.LINE_AA, SHIFT)
+    cv2.circle(alpha, _p(cx, cy), int(r * 1.02 * ONE), 1.0, -1, cv2.LINE_AA, SHIFT)
+    steps = 10
+    for k in range(steps):  # a dome lit from the top left: smaller, brighter discs
+        t = k / (steps - 1)
+        rr = r * (0.9 - 0.55 * t)
+        off = r * 0.18 * t
+        cv2.circle(layer, _p(cx - off, cy - off), int(rr * ONE), _lerp(dark, light, 0.35 + 0.6 * t),
+                   -1, cv2.LINE_AA, SHIFT)
+    cv2.circle(layer, _p(cx, cy), int(r * 0.72 * ONE), tuple(float(c) for c in dark * 0.75),
+               max(1, int(r * 0.06)), cv2.LINE_AA, SHIFT)
+    star = []
+    for k in range(10):
+        ang = -math.pi / 2 + k * math.pi / 5
+        rad = r * (0.48 if k % 2 == 0 else 0.2)
+        star.append(_p(cx + rad * math.cos(ang), cy + rad * math.sin(ang)))
+    cv2.fillPoly(layer, [np.array(star, np.int32)], tuple(float(c) for c in dark * 0.8),
+                 cv2.LINE_AA, SHIFT)
+    cv2.polylines(layer, [np.array(star, np.int32)], True, _lerp(dark, light, 1.0),
+                  max(1, int(r * 0.04)), cv2.LINE_AA, SHIFT)
+
+
+def _draw_chain(img: np.ndarray, face: Face, v: Variant) -> int:
+    """Draw the chains and pendant; returns how many of the short strand's stone places landed
+    inside the picture (the same count for every variant: it decides the frame)."""
     r = max(2.5, face.w * 0.066)
     path = _chain_path(face)
-    centers = _spaced(path, r * 2.3)
-    bottom = max(centers, key=lambda p: p[1])
+    places = _spaced(path, r * 2.3)
+    short_kind, long_kind = v.strands
+    short = places if short_kind == "stones" else _spaced(path, r * 1.7)
+    # the second, longer strand hangs under the first (layered chains)
+    long_path = _chain_path(face, 0.74, 1.08, 1.1)
+    long_r = r * 0.95 if long_kind == "cuban" else r * 0.72
+    longer = _spaced(long_path, r * 1.25 if long_kind == "cuban" else long_r * 2.3)
+    bottom = max(places, key=lambda p: p[1])
     pend_r = r * 2.3
     pend = (bottom[0], bottom[1] + r * 1.1 + pend_r * 1.25)
-    # a second, longer strand: gold Cuban links under the diamonds (layered chains)
-    cuban = _spaced(_chain_path(face, 0.74, 1.08, 1.1), r * 1.25)
-    xs = [p[0] for p in centers + cuban] + [pend[0]]
-    ys = [p[1] for p in centers + cuban] + [pend[1]]
+    xs = [p[0] for p in short + longer] + [pend[0]]
+    ys = [p[1] for p in short + longer] + [pend[1]]
     pad = pend_r * 1.7 + 4
     x0, y0 = int(min(xs) - pad), int(min(ys) - pad)
     x1, y1 = int(max(xs) + pad), int(max(ys) + pad)
@@ -320,41 +396,46 @@ def _draw_chain(img: np.ndarray, face: Face) -> int:
         return (p[0] - x0) * ss, (p[1] - y0) * ss
 
     rs = r * ss
-    for i, (a, b) in enumerate(zip(cuban, cuban[1:])):
-        _cuban_link(layer, alpha, L(a), L(b), rs * 0.95, i % 2 == 0)
-    for a, b in zip(centers, centers[1:]):
-        _link(layer, alpha, L(a), L(b), rs)
-    # the pendant: a bail from the lowest link, a halo of small stones round a big one
+    _strand(layer, alpha, [L(p) for p in longer], long_kind, long_r * ss, v)
+    short_r = rs if short_kind == "stones" else rs * 1.25  # the gold variant's heavy Cuban
+    _strand(layer, alpha, [L(p) for p in short], short_kind, short_r, v)
+    # the pendant hangs from the lowest link on a bail
     bx, by = L(bottom)
     px, py = L(pend)
-    cv2.line(layer, _p(bx, by), _p(px, py - pend_r * ss), METAL_DARK, max(2, int(rs * 0.7)),
+    bail_dark, bail = (METAL_DARK, METAL) if v.pendant == "halo" else (
+        tuple(float(c) for c in v.metal[0] * 0.7), _lerp(*v.metal, 0.6))
+    cv2.line(layer, _p(bx, by), _p(px, py - pend_r * ss), bail_dark, max(2, int(rs * 0.7)),
              cv2.LINE_AA, SHIFT)
-    cv2.line(layer, _p(bx, by), _p(px, py - pend_r * ss), METAL, max(1, int(rs * 0.4)),
+    cv2.line(layer, _p(bx, by), _p(px, py - pend_r * ss), bail, max(1, int(rs * 0.4)),
              cv2.LINE_AA, SHIFT)
     cv2.line(alpha, _p(bx, by), _p(px, py - pend_r * ss), 1.0, max(2, int(rs * 0.7)),
              cv2.LINE_AA, SHIFT)
-    for c in centers:
-        _stone(layer, alpha, *L(c), rs)
-    cv2.circle(layer, _p(px, py), int(pend_r * ss * 1.62 * ONE), METAL_DARK, -1, cv2.LINE_AA,
-               SHIFT)
-    cv2.circle(alpha, _p(px, py), int(pend_r * ss * 1.64 * ONE), 1.0, -1, cv2.LINE_AA, SHIFT)
-    ring = 12
-    for k in range(ring):
-        ang = 2 * math.pi * k / ring - math.pi / 2
-        _stone(layer, alpha, px + math.cos(ang) * pend_r * ss * 1.3,
-               py + math.sin(ang) * pend_r * ss * 1.3, pend_r * ss * 0.3, setting=False)
-    _stone(layer, alpha, px, py, pend_r * ss, setting=True)
+    if v.pendant == "medallion":
+        _medallion(layer, alpha, px, py, pend_r * ss * 1.55, v.metal)
+    else:  # a halo of small stones round a big one
+        cv2.circle(layer, _p(px, py), int(pend_r * ss * 1.62 * ONE), METAL_DARK, -1,
+                   cv2.LINE_AA, SHIFT)
+        cv2.circle(alpha, _p(px, py), int(pend_r * ss * 1.64 * ONE), 1.0, -1, cv2.LINE_AA,
+                   SHIFT)
+        ring = 12
+        for k in range(ring):
+            ang = 2 * math.pi * k / ring - math.pi / 2
+            _stone(layer, alpha, px + math.cos(ang) * pend_r * ss * 1.3,
+                   py + math.sin(ang) * pend_r * ss * 1.3, pend_r * ss * 0.3, setting=False)
+        _stone(layer, alpha, px, py, pend_r * ss, setting=True)
     _composite(img, layer, alpha, x0, y0, ss, shadow_px=r * 0.45)
-    for i, c in enumerate(centers):
+    glints = short if short_kind == "stones" else short[::3]
+    for i, c in enumerate(glints):
         if i % 4 == 1:
             _sparkle(img, c[0] - r * 0.3, c[1] - r * 0.3, r * 1.6)
     _sparkle(img, pend[0] - pend_r * 0.35, pend[1] - pend_r * 0.4, pend_r * 1.9)
     h, w = img.shape[:2]
-    return sum(1 for (x, y) in centers if 0 <= x < w and 0 <= y < h)
+    return sum(1 for (x, y) in places if 0 <= x < w and 0 <= y < h)
 
 
-def _draw_grills(img: np.ndarray, face: Face) -> None:
-    """Gold teeth set with small diamonds over the smiling mouth."""
+def _draw_grills(img: np.ndarray, face: Face, v: Variant) -> None:
+    """Metal teeth over the smiling mouth, a small diamond in each where the variant has them."""
+    dark, light = v.metal
     sx, sy, sw, sh = face.smile  # type: ignore[misc]
     mx0, mx1 = sx + sw * 0.14, sx + sw * 0.86
     top, height = sy + sh * 0.44, sh * 0.36
@@ -366,6 +447,7 @@ def _draw_grills(img: np.ndarray, face: Face) -> None:
     x1, y1 = int(mx1 + pad), int(top + height * 1.4 + pad)
     layer = np.zeros(((y1 - y0) * ss, (x1 - x0) * ss, 3), np.uint8)
     alpha = np.zeros(layer.shape[:2], np.float32)
+    seam = tuple(float(c) for c in dark * 0.55)
     for i in range(n):
         u = (i + 0.5) / n * 2 - 1          # -1 … 1 across the mouth
         lift = height * 0.35 * u * u       # a smile curves up at the corners
@@ -380,14 +462,14 @@ def _draw_grills(img: np.ndarray, face: Face) -> None:
         base = np.array([_p(tx0 - g, ty0 - g * 0.5), _p(tx1 + g, ty0 - g * 0.5),
                          _p(tx1 + g - rad * 0.4, ty1 + g), _p(tx0 - g + rad * 0.4, ty1 + g)],
                         np.int32)
-        cv2.fillConvexPoly(layer, base, (14, 52, 92), cv2.LINE_AA, SHIFT)
+        cv2.fillConvexPoly(layer, base, seam, cv2.LINE_AA, SHIFT)
         cv2.fillConvexPoly(alpha, base, 0.9, cv2.LINE_AA, SHIFT)
-        # a rounded tooth: body plus rounded bottom corners, gold shaded top to bottom
+        # a rounded tooth: body plus rounded bottom corners, shaded top to bottom
         steps = 8
         for k in range(steps):
             t0 = ty0 + (ty1 - ty0) * k / steps
             t1 = ty0 + (ty1 - ty0) * (k + 1) / steps
-            col = _lerp(GOLD_LIGHT, GOLD_DARK, 0.15 + 0.8 * k / steps)
+            col = _lerp(light, dark, 0.15 + 0.8 * k / steps)
             inset = rad * (1 - math.sqrt(max(0.0, 1 - ((t1 - (ty1 - rad)) / rad) ** 2))) \
                 if t1 > ty1 - rad else 0.0
             box = np.array([_p(tx0 + inset, t0), _p(tx1 - inset, t0), _p(tx1 - inset, t1),
@@ -397,14 +479,29 @@ def _draw_grills(img: np.ndarray, face: Face) -> None:
         cv2.line(layer, _p(tx0 + (tx1 - tx0) * 0.22, ty0 + (ty1 - ty0) * 0.12),
                  _p(tx0 + (tx1 - tx0) * 0.22, ty0 + (ty1 - ty0) * 0.7), (200, 245, 255),
                  max(1, int((tx1 - tx0) * 0.08)), cv2.LINE_AA, SHIFT)
-        _stone(layer, alpha, (tx0 + tx1) / 2, ty0 + (ty1 - ty0) * 0.5, (tx1 - tx0) * 0.26,
-               setting=False)
+        if v.grill_stones:
+            _stone(layer, alpha, (tx0 + tx1) / 2, ty0 + (ty1 - ty0) * 0.5, (tx1 - tx0) * 0.26,
+                   setting=False)
     _composite(img, layer, alpha, x0, y0, ss, shadow_px=0)
     _sparkle(img, mx0 + tw * 1.5, top, tw * 0.9)
 
 
-def _draw_frame(img: np.ndarray) -> None:
-    """No face: a gold bezel set with diamonds all round, starbursts in the corners."""
+def _stud(img: np.ndarray, cx: float, cy: float, r: float,
+          metal: tuple[np.ndarray, np.ndarray]) -> None:
+    """A domed metal stud set into the frame (the variants without diamonds)."""
+    dark, light = metal
+    cv2.circle(img, _p(cx + r * 0.12, cy + r * 0.15), int(r * 1.05 * ONE),
+               tuple(float(c) for c in dark * 0.45), -1, cv2.LINE_AA, SHIFT)
+    for k in range(5):
+        t = k / 4
+        cv2.circle(img, _p(cx - r * 0.15 * t, cy - r * 0.15 * t), int(r * (1 - 0.55 * t) * ONE),
+                   _lerp(dark, light, 0.3 + 0.7 * t), -1, cv2.LINE_AA, SHIFT)
+
+
+def _draw_frame(img: np.ndarray, v: Variant) -> None:
+    """No face: a metal bezel set with diamonds (or studs) all round, starbursts in the
+    corners."""
+    dark, light = v.metal
     h, w = img.shape[:2]
     t = max(8.0, min(h, w) * 0.05)
     k = min(min(h, w) // 2, int(math.ceil(t * 1.9)))
@@ -417,15 +514,15 @@ def _draw_frame(img: np.ndarray) -> None:
         xs = np.arange(x0, x1, dtype=np.float32)
         d = np.minimum(np.minimum(ys, h - 1 - ys)[:, None], np.minimum(xs, w - 1 - xs)[None, :])
         bevel = np.sin(np.clip(d / t, 0, 1) * math.pi)               # bright mid-band
-        gold = GOLD_DARK + (GOLD_LIGHT - GOLD_DARK) * (0.2 + 0.8 * bevel)[..., None]
+        metal = dark + (light - dark) * (0.2 + 0.8 * bevel)[..., None]
         cover = np.clip(t - d + 0.5, 0, 1)[..., None]                # anti-aliased inner edge
         shadow = np.clip(1 - (d - t) / (0.8 * t), 0, 1) * (d >= t)   # soft shadow inside
         roi = img[y0:y1, x0:x1].astype(np.float32)
-        roi = roi * (1 - cover) + gold * cover
+        roi = roi * (1 - cover) + metal * cover
         roi *= (1 - 0.45 * shadow)[..., None]
         img[y0:y1, x0:x1] = np.clip(roi, 0, 255).astype(np.uint8)
-    cv2.rectangle(img, (int(t), int(t)), (w - 1 - int(t), h - 1 - int(t)), (20, 70, 120),
-                  max(1, int(t / 10)), cv2.LINE_AA)
+    cv2.rectangle(img, (int(t), int(t)), (w - 1 - int(t), h - 1 - int(t)),
+                  tuple(float(c) for c in dark * 0.6), max(1, int(t / 10)), cv2.LINE_AA)
     c = t / 2
     r = t * 0.34
     step = r * 2.9
@@ -439,7 +536,10 @@ def _draw_frame(img: np.ndarray) -> None:
         y = c + (h - 2 * c) * j / ny
         stones += [(c, y), (w - c, y)]
     for (x, y) in stones:
-        _stone(img, None, x, y, r)
+        if v.frame_stones:
+            _stone(img, None, x, y, r)
+        else:
+            _stud(img, x, y, r * 0.8, v.metal)
     for (x, y) in ((c, c), (w - c, c), (c, h - c), (w - c, h - c)):
         _sparkle(img, x, y, t * 1.6)
     rng = np.random.default_rng(7)

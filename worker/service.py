@@ -427,13 +427,14 @@ class Worker:
         def small() -> np.ndarray:
             return shrink(decoded.image, long_side)
 
-        if self.editor is None:
-            return Produced(self._local(small()), Effect.LOCAL, None, 1, 0.0)
         style = header.meta.style
         if style not in self.cfg.styles:
             style = self.cfg.kiosk.default_style
             log.warning("job %s: style %r is not configured on this worker; using %r (the "
                         "status says so in style_used)", job, header.meta.style, style)
+        if self.editor is None:
+            # no model asked: style_used stays null (booth/protocol.py Status)
+            return Produced(self._local(small(), style), Effect.LOCAL, None, 1, 0.0)
         prompt = self.cfg.styles[style].prompt
         if decoded.kind == "image/jpeg" and max(decoded.width, decoded.height) <= long_side:
             model_in = decoded.data  # already a JPEG of the right size: no re-encode
@@ -466,7 +467,7 @@ class Worker:
             level = logging.ERROR if exc.kind is ErrorKind.INTERNAL else logging.WARNING
             log.log(level, "job %s: model call failed: %s: %s", job, exc.kind.value, detail)
             if self.cfg.worker.fallback == "local" and exc.kind in FALLBACK_KINDS:
-                return Produced(self._local(small()), Effect.LOCAL, error, exc.attempts,
+                return Produced(self._local(small(), style), Effect.LOCAL, error, exc.attempts,
                                 model_s, style)
             return Produced(None, None, error, exc.attempts, model_s, style)
 
@@ -489,8 +490,10 @@ class Worker:
                                                  f"not usable: {exc}", retry=RETRY_ONCE) from None
         return encode_jpeg(img, self.cfg.worker.jpeg_quality)
 
-    def _local(self, image: np.ndarray) -> bytes:
-        return encode_jpeg(self.effect.apply(image).image, self.cfg.worker.jpeg_quality)
+    def _local(self, image: np.ndarray, style: str) -> bytes:
+        """The local effect in the style's own variant (booth/config.py LOCAL_VARIANTS)."""
+        variant = self.cfg.style(style).local
+        return encode_jpeg(self.effect.apply(image, variant).image, self.cfg.worker.jpeg_quality)
 
     # ------------------------------------------------------------------ publishing
     def _status(self, header: JobRef | JobMessage, status: JobStatus, effect: Effect | None,

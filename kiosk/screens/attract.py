@@ -1,4 +1,5 @@
-"""Start screen: live mirrored preview, the title, the shutter (or style) buttons, recent photos."""
+"""Start screen: live mirrored preview, the title, the shutter (or style) buttons, recent photos,
+the privacy line."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pygame
 from kiosk import draw, theme
 from kiosk.input import TAP, Action
 from kiosk.machine import ScreenName
+from kiosk.offer import offered_styles, privacy_line
 from kiosk.screens.base import RecentStrip, Screen, header
 
 
@@ -20,20 +22,22 @@ class AttractScreen(Screen):
         self.strip = RecentStrip(ctx)
         self.buttons: list[tuple[pygame.Rect, str | None]] = []
 
-    def _layout(self, has_recent: bool
-                ) -> tuple[list[tuple[pygame.Rect, str | None]], pygame.Rect, bool]:
-        """(buttons with their style, strip area, strip vertical?)"""
+    def _layout(self, has_recent: bool, styles: list[str], privacy_h: int, top: int,
+                caption: str) -> tuple[list[tuple[pygame.Rect, str | None]], pygame.Rect, bool,
+                                       pygame.Rect]:
+        """(buttons with their style, strip area, strip vertical?, the caption's box above the
+        buttons)"""
         L = self.ctx.layout
+        fonts = self.ctx.fonts
         m = L.margin
-        styles = list(self.ctx.cfg.styles.items())
         vertical = not L.portrait
-        privacy_h = L.px(6) if self.ctx.cfg.kiosk.privacy else 0
-        bottom = L.h - m - privacy_h
+        bottom = L.h - m - (privacy_h + L.px(1.5) if privacy_h else 0)
         btn_h = L.px(17)
+        side = self.strip.side()
         show_strip = has_recent and self.ctx.cfg.kiosk.recent_count > 0
         if vertical:
-            strip = pygame.Rect(L.w - m - L.px(15), m + L.px(13), L.px(15),
-                                bottom - (m + L.px(13)))
+            top += L.px(2)
+            strip = pygame.Rect(L.w - m - side, top, side, bottom - top)
             content_w = (strip.left - L.px(3)) if show_strip else L.w - m
         else:
             content_w = L.w - m
@@ -48,21 +52,24 @@ class AttractScreen(Screen):
             w = min(L.px(78), avail_w)
             top = bottom - n * bh - (n - 1) * gap
             buttons = [(pygame.Rect(cx - w // 2, top + i * (bh + gap), w, bh), name)
-                       for i, (name, _s) in enumerate(styles)]
+                       for i, name in enumerate(styles)]
         elif n > 1:
-            gap = L.px(4)
-            w = min(L.px(46), (avail_w - gap * (n - 1)) // n)
+            gap = L.px(3)
+            w = min(L.px(52), (avail_w - gap * (n - 1)) // n)
             total = n * w + (n - 1) * gap
             x0 = cx - total // 2
             buttons = [(pygame.Rect(x0 + i * (w + gap), bottom - btn_h, w, btn_h), name)
-                       for i, (name, _s) in enumerate(styles)]
+                       for i, name in enumerate(styles)]
         else:
-            w = min(L.px(78), avail_w)
+            w = min(L.px(82), avail_w)
             buttons = [(pygame.Rect(cx - w // 2, bottom - btn_h, w, btn_h), None)]
+        size, lines = draw.fit_lines(fonts, caption, L.type.body, avail_w, 2)
+        caption_h = min(2, len(lines)) * draw.line_height(fonts, size)
+        first = min(r.top for r, _s in buttons)
+        caption_box = pygame.Rect(left, first - L.px(3) - caption_h, avail_w, caption_h)
         if not vertical:
-            top = min(r.top for r, _s in buttons)
-            strip = pygame.Rect(m, top - L.px(9) - L.px(15), L.w - 2 * m, L.px(15))
-        return buttons, strip, vertical
+            strip = pygame.Rect(m, caption_box.top - L.px(3) - side, L.w - 2 * m, side)
+        return buttons, strip, vertical, caption_box
 
     def handle(self, action: Action) -> None:
         if action.kind != TAP:
@@ -78,42 +85,50 @@ class AttractScreen(Screen):
 
     def draw(self, surf: pygame.Surface) -> None:
         ctx = self.ctx
-        L = ctx.layout
+        L, T, t = ctx.layout, ctx.layout.type, ctx.texts
+        m = L.margin
         ctx.pictures.draw_preview(surf)
         surf.blit(draw.gradient(ctx.images, (L.w, L.h // 3), 190, 0), (0, 0))
         surf.blit(draw.gradient(ctx.images, (L.w, L.h // 2), 0, 215), (0, L.h - L.h // 2))
-        header(ctx, surf)
+        top = header(ctx, surf)
+        privacy = privacy_line(ctx.cfg, t, ctx.status.local_only)
+        privacy_w = L.w - 2 * m
+        privacy_size, privacy_lines = draw.fit_lines(ctx.fonts, privacy, T.floor, privacy_w, 2)
+        privacy_h = len(privacy_lines) * draw.line_height(ctx.fonts, privacy_size) \
+            if privacy else 0
         recent = ctx.jobs.recent()
-        self.buttons, strip_area, vertical = self._layout(bool(recent))
+        styles = offered_styles(ctx.cfg, ctx.status.local_only)
+        color = theme.INK
+        if ctx.status.connected and ctx.status.ai_online is False:
+            # no worker online: a shot waits until one is (tell the host)
+            words, color = t("photos_paused"), theme.AMBER
+        elif len(styles) > 1:
+            words = t("pick_style")
+        else:
+            words = t("start_hint_gpio") if ctx.cfg.kiosk.gpio_button else t("start_hint")
+        self.buttons, strip_area, vertical, caption = self._layout(
+            bool(recent), styles, privacy_h, top, words)
         if ctx.cfg.kiosk.recent_count > 0:
             self.strip.draw(surf, strip_area, vertical, recent)
-        styles = ctx.cfg.styles
         first = self.buttons[0][0]
-        caption_y = first.top - L.px(3)
+        draw.paragraph(surf, ctx.fonts, words, T.body, color, box=caption, max_lines=2,
+                       bold=len(self.buttons) > 1 or color is not theme.INK, shadow=True)
         if len(self.buttons) > 1:
-            left = min(r.left for r, _s in self.buttons)
-            right = max(r.right for r, _s in self.buttons)
-            draw.text(surf, ctx.fonts, "Tap to get dripped: pick your style", L.px(5), theme.INK,
-                      ((left + right) // 2, caption_y), anchor="midbottom", shadow=True,
-                      max_w=max(right - left, L.w - 2 * L.margin))
             # one type size for all style buttons (the longest label decides)
-            size = min(draw.fit_size(ctx.fonts, styles[st].label, int(r.height * 0.42),
+            size = min(draw.fit_size(ctx.fonts, ctx.cfg.styles[st].label, T.button,
                                      r.width - r.height // 2) for r, st in self.buttons)
             for rect, style in self.buttons:
-                draw.button(surf, ctx.fonts, rect, styles[style].label, primary=True, size=size)
+                draw.button(surf, ctx.fonts, rect, ctx.cfg.styles[style].label, primary=True,
+                            size=size)
         else:
             # a slow breathing glow draws the eye to the one thing to do
             pulse = 0.5 + 0.5 * math.sin(ctx.now() * 2.4)
-            draw.button(surf, ctx.fonts, first, "Tap to get dripped", primary=True,
-                        size=L.px(6.2), pulse=pulse)
-            hint = "or press the big button" if ctx.cfg.kiosk.gpio_button else \
-                "Strike a pose, we add the bling"
-            draw.text(surf, ctx.fonts, hint, L.px(3.6), theme.INK, (first.centerx, caption_y),
-                      anchor="midbottom", bold=False, shadow=True, max_w=first.width + L.px(20))
-        if ctx.cfg.kiosk.privacy:
-            draw.paragraph(surf, ctx.fonts, ctx.cfg.kiosk.privacy, L.px(2.7), theme.MUTED,
-                           (L.w // 2, L.h - L.margin - L.px(4.6)), L.w - 2 * L.margin,
-                           max_lines=2)
+            draw.button(surf, ctx.fonts, first, t("start_button"), primary=True, size=T.button,
+                        pulse=pulse)
+        if privacy:
+            box = pygame.Rect(m, L.h - m - privacy_h, privacy_w, privacy_h)
+            draw.paragraph(surf, ctx.fonts, privacy, T.floor, theme.MUTED, box=box,
+                           max_lines=2, role="floor", shadow=True)
 
     def state(self) -> dict:
         return {"buttons": [s for _r, s in self.buttons]}

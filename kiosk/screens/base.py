@@ -1,4 +1,4 @@
-"""Screen base class and the pieces several screens draw (header, AI badge, recent strip)."""
+"""Screen base class and the pieces several screens draw (header, recent strip)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pygame
 from kiosk import draw, theme
 from kiosk.input import Action
 from kiosk.machine import LIVE_PREVIEW, ScreenName
+from kiosk.offer import reopens_qr
 
 if TYPE_CHECKING:  # pragma: no cover
     from kiosk.context import ScreenContext
@@ -53,53 +54,53 @@ class Screen:
         return self.ctx.now() - self.entered_at
 
 
-def ai_badge(ctx: "ScreenContext", surf: pygame.Surface, topright: tuple[int, int]) -> pygame.Rect:
-    L, st = ctx.layout, ctx.status
-    if not st.connected or st.ai_online is None:
-        label, dot = "Connecting…", theme.MUTED
-    elif st.ai_online and st.local_only:
-        label, dot = "Local effect (no AI key)", theme.AMBER
-    elif st.ai_online:
-        label, dot = "AI online", theme.GREEN
-    else:  # no worker online: nothing can process a photo
-        label, dot = "Photos paused — tell the host", theme.RED
-    return draw.pill(surf, ctx.fonts, label, L.px(3.4), topright, "topright", dot)
+def headline_box(ctx: "ScreenContext", text: str, x: int, y: int, width: int) -> pygame.Rect:
+    """Where a headline goes: one line at the headline size if it fits, else shrunk (never
+    below headline_min, so it stays the screen's largest text) and on up to two lines."""
+    T = ctx.layout.type
+    size, lines = draw.fit_headline(ctx.fonts, text, T.headline, T.headline_min, width)
+    return pygame.Rect(x, y, width, min(2, len(lines)) * draw.line_height(ctx.fonts, size, True))
 
 
-def header(ctx: "ScreenContext", surf: pygame.Surface, badge: bool = True,
-           title: bool = True) -> int:
-    """Logo, event title and AI badge along the top; returns the y below the header."""
+def headline(ctx: "ScreenContext", surf: pygame.Surface, text: str, box: pygame.Rect,
+             color: tuple = theme.INK, align: str = "center") -> pygame.Rect:
+    T = ctx.layout.type
+    size, lines = draw.fit_headline(ctx.fonts, text, T.headline, T.headline_min, box.width)
+    return draw.paragraph(surf, ctx.fonts, text, size, color, box=box, bold=True,
+                          max_lines=len(lines), align=align, role="headline", shadow=True,
+                          min_size=T.headline_min)
+
+
+def header(ctx: "ScreenContext", surf: pygame.Surface, title: bool = True) -> int:
+    """Logo and event title along the top (the start screen's headline); returns the y below.
+
+    The top-right corner stays free for a status mark."""
     L = ctx.layout
+    T = L.type
     m = L.margin
     x = m
     logo = ctx.pictures.logo
-    top_h = L.px(9)
+    top_h = L.px(10)
     if logo is not None:
-        r = draw.fit_rect(logo.get_size(), pygame.Rect(m, m, L.px(20), top_h))
+        r = draw.fit_rect(logo.get_size(), pygame.Rect(m, m, L.px(22), top_h))
         r.topleft = (m, m)
         surf.blit(ctx.images.scaled(logo, r.size), r)
         x = r.right + L.px(2)
-    badge_rect = ai_badge(ctx, surf, (L.w - m, m)) if badge else pygame.Rect(L.w - m, m, 0, 0)
+    bottom = m + top_h
     if title:
-        max_w = badge_rect.left - x - L.px(2)
-        size = L.px(7.5)
-        if draw.fit_size(ctx.fonts, ctx.cfg.kiosk.title, size, max_w) < size * 0.8:
-            # Not enough room beside the logo and badge (portrait): a row of its own.
-            r = draw.text(surf, ctx.fonts, ctx.cfg.kiosk.title, size, theme.INK,
-                          (L.w // 2, m + top_h + L.px(1)), anchor="midtop",
-                          max_w=L.w - 2 * m, shadow=True)
-            return r.bottom
-        draw.text(surf, ctx.fonts, ctx.cfg.kiosk.title, size, theme.INK, (x, m - L.px(0.6)),
-                  anchor="topleft", max_w=max_w, shadow=True)
-    return m + top_h
-
-
-STATUS_BADGES = {
-    "queued": ("Queued", theme.BLUE),
-    "processing": ("Processing", theme.GOLD),
-    "ready": ("Ready", theme.GREEN),
-    "failed": ("Oops", theme.RED),
-}
+        corner = L.px(16)  # the free corner
+        box = pygame.Rect(x, m - L.px(0.6), L.w - corner - m - x, top_h)
+        size = draw.fit_size(ctx.fonts, ctx.cfg.kiosk.title, T.headline, box.width,
+                             min_size=T.headline_min)
+        if ctx.fonts.get(size).size(ctx.cfg.kiosk.title)[0] > box.width:
+            # Not enough room beside the logo (portrait, a long title): rows of its own.
+            top = m + (top_h + L.px(1) if logo is not None else 0)
+            box = headline_box(ctx, ctx.cfg.kiosk.title, m, top, L.w - corner - m)
+            r = headline(ctx, surf, ctx.cfg.kiosk.title, box, align="left")
+            return max(bottom, r.bottom)
+        draw.text(surf, ctx.fonts, ctx.cfg.kiosk.title, size, theme.INK, anchor="topleft",
+                  box=box, shadow=True, role="headline", min_size=T.headline_min)
+    return bottom
 
 
 def job_phase(job: "JobView") -> str:
@@ -112,19 +113,31 @@ def job_phase(job: "JobView") -> str:
     return "processing"
 
 
+PHASE_COLORS = {"queued": theme.BLUE, "processing": theme.GOLD, "ready": theme.GREEN,
+                "failed": theme.RED}
+
+
 class RecentStrip:
-    """Thumbnails of the latest photos with status badges; tap one to reopen it."""
+    """Thumbnails of the latest photos; tap one to reopen it while it may still show its QR.
+
+    No words (they would be too small to read from a metre): a spinner while a photo is made, a
+    green tick when it is ready, a red mark when it failed, and a dimmed picture with a lock once
+    it no longer opens its download QR (kiosk.recent_qr_s, kiosk/offer.py)."""
 
     def __init__(self, ctx: "ScreenContext") -> None:
         self.ctx = ctx
-        self.hits: list[tuple[pygame.Rect, str]] = []
+        self.hits: list[tuple[pygame.Rect, str]] = []    # the photos a tap opens
+        self.shown: list[tuple[pygame.Rect, str]] = []   # every photo drawn
+
+    def side(self) -> int:
+        return self.ctx.layout.px(16)
 
     def layout(self, area: pygame.Rect, vertical: bool,
                jobs: list["JobView"]) -> list[pygame.Rect]:
         L = self.ctx.layout
         if not jobs:
             return []
-        side = L.px(15)
+        side = self.side()
         gap = L.px(2)
         span = area.height if vertical else area.width
         count = max(0, min(len(jobs), (span + gap) // (side + gap)))
@@ -143,7 +156,10 @@ class RecentStrip:
         ctx = self.ctx
         L = ctx.layout
         self.hits = []
+        self.shown = []
+        wall = ctx.wall()
         for rect, job in zip(self.layout(area, vertical, jobs), jobs):
+            self.shown.append((rect, job.job_id))
             radius = L.px(2)
             draw.rounded(surf, rect.inflate(6, 6), (0, 0, 0), radius + 3, alpha=140)
             thumb = ctx.pictures.thumbnail(job, rect.size)
@@ -152,14 +168,24 @@ class RecentStrip:
             else:
                 draw.rounded(surf, rect, theme.PANEL, radius)
             phase = job_phase(job)
-            label, color = STATUS_BADGES[phase]
+            open_ = reopens_qr(job, wall, ctx.cfg.kiosk.recent_qr_s)
+            if not open_ or phase in ("queued", "processing"):
+                draw.rounded(surf, rect, (0, 0, 0), radius, alpha=150 if not open_ else 110)
+            color = PHASE_COLORS[phase] if open_ else theme.MUTED
             pygame.draw.rect(surf, color, rect, width=max(2, L.px(0.5)), border_radius=radius)
-            size = draw.fit_size(ctx.fonts, label, L.px(2.3), int(rect.width * 0.72))
-            draw.pill(surf, ctx.fonts, label, size, (rect.centerx, rect.bottom - L.px(1)),
-                      "midbottom", None, bg=color, fg=theme.ON_GOLD, alpha=235)
+            mark = (rect.right - L.px(3.2), rect.bottom - L.px(3.2))
+            if not open_:
+                draw.lock(surf, rect.center, L.px(3.4), theme.MUTED)
+                continue  # stays in the strip, but no longer opens its QR
             if phase in ("queued", "processing"):
-                draw.spinner(surf, (rect.centerx, rect.centery - L.px(2)), L.px(3.2), ctx.now(),
-                             theme.WHITE, dots=8)
+                r = rect.width * 3 // 10
+                draw.spinner(surf, rect.center, r, ctx.now(),
+                             theme.WHITE if phase == "processing" else theme.BLUE, dots=8,
+                             dot_r=max(2, r // 4))
+            elif phase == "ready":
+                draw.tick(surf, mark, L.px(2.6), theme.GREEN)
+            else:
+                draw.alert(surf, mark, L.px(2.6), theme.RED)
             self.hits.append((rect, job.job_id))
 
     def _rounded(self, thumb: pygame.Surface, size: tuple[int, int],

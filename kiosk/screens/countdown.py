@@ -1,4 +1,5 @@
-"""3-2-1 over the live preview, then the flash (which is when the shot is taken)."""
+"""3-2-1 over the live preview with the chosen style named, then the flash (which is when the
+shot is taken)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pygame
 
 from kiosk import draw, theme
 from kiosk.machine import Event, ScreenName
-from kiosk.screens.base import Screen
+from kiosk.offer import style_label
+from kiosk.screens.base import Screen, headline, headline_box
 
 
 class CountdownScreen(Screen):
@@ -23,15 +25,26 @@ class CountdownScreen(Screen):
             self.ctx.take_shot(self.style)
 
     def draw(self, surf: pygame.Surface) -> None:
-        app = self.ctx
-        L = app.layout
-        app.pictures.draw_preview(surf)
-        draw.shade(surf, app.images, 70)
+        ctx = self.ctx
+        L, T, t = ctx.layout, ctx.layout.type, ctx.texts
+        ctx.pictures.draw_preview(surf)
+        draw.shade(surf, ctx.images, 70)
         left = max(0.0, self.seconds - self.elapsed)
         number = max(1, math.ceil(left))
         frac = left - math.floor(left) if left % 1 else 1.0
-        c = (L.w // 2, L.h // 2)
-        radius = L.px(24)
+        lines = [t("look_at_camera")]
+        label = style_label(ctx.cfg, self.style)
+        if label:
+            lines.insert(0, t("style_named", style=label))
+        body_h = draw.line_height(ctx.fonts, T.body, True)
+        width = L.w - 2 * L.margin
+        head = headline_box(ctx, t("get_ready"), L.margin, 0, width)
+        head_h = head.height
+        gap = L.px(2.5)
+        # the ring as large as the screen allows with the headline above and the lines below
+        radius = min(L.px(24), (L.h - 2 * L.margin - head_h - len(lines) * body_h - 2 * gap) // 2)
+        group = head_h + 2 * gap + 2 * radius + len(lines) * body_h  # centred as one
+        c = (L.w // 2, (L.h - group) // 2 + head_h + gap + radius)
         ring = pygame.Rect(0, 0, 2 * radius, 2 * radius)
         ring.center = c
         disc = pygame.Surface((2 * radius, 2 * radius), pygame.SRCALPHA)
@@ -43,11 +56,16 @@ class CountdownScreen(Screen):
                         width=L.px(1.6))
         # the number pops in at the start of each second
         pop = 1.0 + 0.25 * max(0.0, frac - 0.8) / 0.2
-        draw.text(surf, app.fonts, str(number), int(L.px(30) * pop), theme.GOLD, c)
-        draw.text(surf, app.fonts, "Get ready!", L.px(7), theme.INK,
-                  (c[0], c[1] - radius - L.px(3)), anchor="midbottom", shadow=True)
-        draw.text(surf, app.fonts, "Look at the camera", L.px(4.4), theme.INK,
-                  (c[0], c[1] + radius + L.px(3)), anchor="midtop", bold=False, shadow=True)
+        draw.text(surf, ctx.fonts, str(number), int(T.display * radius / L.px(24) * pop),
+                  theme.GOLD, c, role="display")
+        head.bottom = ring.top - gap
+        headline(ctx, surf, t("get_ready"), head)
+        y = ring.bottom + gap
+        for i, line in enumerate(lines):
+            draw.text(surf, ctx.fonts, line, T.body, theme.GOLD if label and i == 0 else theme.INK,
+                      anchor="midtop", box=pygame.Rect(L.margin, y, width, body_h),
+                      bold=bool(label and i == 0), shadow=True)
+            y += body_h
 
     def state(self) -> dict:
         return {"style": self.style}

@@ -6,7 +6,7 @@ import pygame
 
 from kiosk import draw, theme
 from kiosk.machine import Event, ScreenName
-from kiosk.screens.base import Screen, header
+from kiosk.screens.base import Screen, headline, headline_box
 
 
 class ReconnectingScreen(Screen):
@@ -18,14 +18,17 @@ class ReconnectingScreen(Screen):
             self.ctx.fire(Event.CAMERA_BACK)
 
     def draw(self, surf: pygame.Surface) -> None:
-        app, L = self.ctx, self.ctx.layout
+        app = self.ctx
+        L, T, t = app.layout, app.layout.type, app.texts
         surf.fill(theme.BG)
         surf.blit(draw.gradient(app.images, (L.w, L.h), 0, 120, (60, 40, 0)), (0, 0))
-        header(app, surf)
-        c = (L.w // 2, L.h // 2 - L.px(8))
+        w = L.w - 2 * L.margin
+        head = headline_box(app, t("camera_reconnecting"), L.margin, 0, w)
+        c = (L.w // 2, L.h // 2 - L.px(10))
         draw.spinner(surf, c, L.px(9), app.now())
-        r = draw.text(surf, app.fonts, "Camera reconnecting…", L.px(7), theme.INK,
-                      (c[0], c[1] + L.px(14)), anchor="midtop", max_w=L.w - 2 * L.margin)
-        draw.text(surf, app.fonts, "Hang tight, this takes a few seconds.", L.px(4.2),
-                  theme.MUTED, (c[0], r.bottom + L.px(2)), anchor="midtop", bold=False,
-                  max_w=L.w - 2 * L.margin)
+        y = c[1] + L.px(14)
+        head.top = y
+        headline(app, surf, t("camera_reconnecting"), head)
+        y = head.bottom + L.px(1)
+        draw.paragraph(surf, app.fonts, t("camera_wait"), T.body, theme.MUTED,
+                       box=pygame.Rect(L.margin, y, w, L.h - L.margin - y), max_lines=2)

@@ -262,17 +262,19 @@ def test_a_public_base_url_gives_a_short_link(cloud_config, s3, worker):
 
 
 def test_the_phone_page_says_truthfully_how_long_each_link_works():
+    from booth.texts import Texts
     from share import pages
 
-    lan = pages.photo_page("Party", "t" * 32, "drip.jpg", 7, "n")
-    assert "only on the booth&#x27;s Wi-Fi" in lan and "save the photo now" in lan
+    t = Texts("en")
+    lan = pages.photo_page(t, "Party", "t" * 32, "drip.jpg", 7, "n")
+    assert "only on the booth's Wi-Fi" in lan and "save the photo now" in lan
     soon = time.time() + 3600
-    cloud = pages.cloud_page("Party", "https://x.example/k.jpg", "drip.jpg", soon, "n")
-    assert "on any network until " + pages.until_text(soon) in cloud
+    cloud = pages.cloud_page(t, "Party", "https://x.example/k.jpg", "drip.jpg", soon, "n")
+    assert "on any network until " + pages.until_text(t, soon) in cloud
     assert time.strftime("%H:%M", time.localtime(soon)) in cloud  # less than 2 days: the time
     assert 'http-equiv="Content-Security-Policy"' in cloud and "frame-ancestors" not in cloud
     later = time.time() + 5 * 86400
-    assert time.strftime("%H:%M", time.localtime(later)) not in pages.until_text(later)
+    assert time.strftime("%H:%M", time.localtime(later)) not in pages.until_text(t, later)
 
 
 def test_no_cloud_config_means_no_queue_and_lan_links(make_config, worker):

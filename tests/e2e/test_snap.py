@@ -25,7 +25,7 @@ def test_snap_json_completes_with_the_local_effect_and_its_url_serves_the_result
     out = snap(rig, str(PORTRAIT), "--json")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert set(result) == {"job_id", "status", "effect", "error", "result_path", "url"}
+    assert set(result) == {"job_id", "status", "effect", "error", "result_path", "url", "code"}
     assert result["status"] == "completed"
     assert result["effect"] == "local"  # no API key
     assert result["error"] is None

@@ -130,3 +130,17 @@ def test_readme_configuration_reference_is_current():
     end = readme.index("\n<!-- config-table:end -->")
     assert readme[start:end] == reference_table(), \
         "README config table is stale: regenerate it from booth.config.reference_table()"
+
+
+def test_styles_name_a_local_variant_and_the_caption_its_fields(tmp_path):
+    cfg = load_config(write(tmp_path, '[styles.gold]\nlabel = "Gold"\nprompt = "p"\n'
+                                      'local = "gold"\n[styles.drip]\nlabel = "D"\nprompt = "p"\n'
+                                      '[kiosk]\ncaption = "{title} · {date}"\n'), env={})
+    assert cfg.styles["gold"].local == "gold" and cfg.styles["drip"].local == "diamond"
+    assert cfg.kiosk.recent_qr_s == 180 and cfg.kiosk.language == "en"
+    with pytest.raises(ConfigError, match="local = 'platinum' is not allowed; allowed: "
+                                          "diamond, gold, ice"):
+        load_config(write(tmp_path, '[styles.x]\nlabel = "X"\nprompt = "p"\nlocal = "platinum"\n'
+                                    '[kiosk]\ndefault_style = "x"\n'), env={})
+    with pytest.raises(ConfigError, match=r"kiosk.caption .* placeholders: \{title\}, \{date\}"):
+        load_config(write(tmp_path, '[kiosk]\ncaption = "{title} {time}"\n'), env={})

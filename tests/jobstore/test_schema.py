@@ -143,3 +143,45 @@ def test_two_processes_upgrading_at_once(tmp_path, monkeypatch):
     assert second.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 2
     first.close()
     second.close()
+
+
+def test_short_codes_arrive_with_version_4_and_old_rows_keep_their_links(tmp_path):
+    """A version-1 ledger gains the code column (version 4); its rows keep their tokens (no code); new
+    results get a token and a short code, unique in the ledger."""
+    path = tmp_path / "ledger.sqlite"
+    _old_ledger(path, 4)
+    ledger = Ledger(path)
+    try:
+        old = ledger.by_token("token000000000001")
+        assert old is not None and old.code is None
+        ledger.insert_pending("newjob0001", "b1", "drip", 1_800_000_000.0, "2027-01-15T08:00:00Z",
+                              "photos/x/new.jpg", "photos/x/new-ai.jpg")
+        token = ledger.store_result("newjob0001", "photos/x/new-result.jpg")
+        row = ledger.get("newjob0001")
+        assert row.token == token and len(row.code) == 6
+        assert ledger.by_code(row.code.lower()).job_id == "newjob0001"
+        assert ledger.by_token(token.lower()).job_id == "newjob0001"
+        assert ledger.store_result("newjob0001", "photos/x/other.jpg") is None  # first wins
+    finally:
+        ledger.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
+    with pytest.raises(sqlite3.IntegrityError):  # two results can never share a code
+        db.execute("UPDATE jobs SET code = (SELECT code FROM jobs WHERE job_id = 'newjob0001')"
+                   " WHERE job_id = 'job00000001'")
+    db.close()
+
+
+def test_a_taken_short_code_is_drawn_again(tmp_path, monkeypatch):
+    from jobstore import ledger as ledger_module
+
+    codes = iter(["AAAAAA", "AAAAAA", "BBBBBB"])
+    monkeypatch.setattr(ledger_module, "new_code", lambda: next(codes))
+    ledger = Ledger(tmp_path / "l.sqlite")
+    try:
+        for i in range(2):
+            ledger.insert_pending(f"job{i:08d}", "b1", "drip", 1.0 + i, "x", "o.jpg", "a.jpg")
+            assert ledger.store_result(f"job{i:08d}", f"r{i}.jpg")
+        assert [ledger.get(f"job{i:08d}").code for i in range(2)] == ["AAAAAA", "BBBBBB"]
+    finally:
+        ledger.close()

@@ -1,5 +1,8 @@
-"""Every screen and state at 800×480, 1920×1080 and portrait 1080×1920, saved as PNGs under
-tests/output/screens/ for a person to judge; the result screen's QR must decode to the share URL."""
+"""The screens through a real session on the real broker: tap, countdown, flash, queued,
+processing, the result with its QR (read back with OpenCV), the local fallback, every error, the
+recent strip, the camera reconnecting; styles; the join-Wi-Fi code. Saved as
+tests/output/screens/flow-<state>-<w>x<h>.png. Every screen at four sizes in four languages, with
+its text measured, is tests/kiosk/test_type.py."""
 
 from __future__ import annotations
 
@@ -11,10 +14,12 @@ import pygame
 import pytest
 
 from booth.protocol import ErrorKind, JobError
+from jobstore.links import qr_link
 from tests.kiosk.conftest import FakeClock
+from tests.kiosk.gallery import STYLES
 from tests.kiosk.helpers import SCREENS_OUT, poll
 
-SIZES = [(800, 480), (1920, 1080), (1080, 1920)]
+SIZES = [(800, 480), (720, 1280)]
 
 
 class Wall:
@@ -49,7 +54,7 @@ def shoot(app, clock, worker) -> str:
 
 def save(app, name: str) -> None:
     w, h = app.layout.w, app.layout.h
-    path = app.screenshot(SCREENS_OUT / f"{name}-{w}x{h}.png")
+    path = app.screenshot(SCREENS_OUT / f"flow-{name}-{w}x{h}.png")
     img = cv2.imread(str(path))
     assert img is not None and img.shape[:2] == (h, w)
     assert img.std() > 10, f"{name} looks blank"
@@ -123,7 +128,8 @@ def test_every_screen(size, kiosk_config, make_app, worker):
     save(app, "result")
     job = app.job_views[job_id]
     assert job.share_url and job.share_url.startswith("http://booth.local:8080/p/")
-    assert decode_qr(app) == job.share_url
+    assert decode_qr(app) == qr_link(job.share_url) == "HTTP://BOOTH.LOCAL:8080/P/" + job.token
+    assert app.screen.state()["code"] == job.code and len(job.code) == 6
 
     # the local-effect fallback: still a picture, with a gentle note
     job2 = shoot(app, clock, worker)
@@ -134,7 +140,8 @@ def test_every_screen(size, kiosk_config, make_app, worker):
                 and app.result_surface(job2), 15, step=app.step)
     app.run_for(2)
     save(app, "result-local")
-    assert decode_qr(app) == app.job_views[job2].share_url
+    assert decode_qr(app) == qr_link(app.job_views[job2].share_url)
+    assert app.screen.note(app.job_views[job2])
 
     # each error kind
     for kind in ErrorKind:
@@ -175,26 +182,12 @@ def test_every_screen(size, kiosk_config, make_app, worker):
     assert app.failures == 0
 
 
-def test_style_buttons_and_extras(kiosk_config, make_app, worker, tmp_path):
-    """More than one style: big buttons; a logo and a frame overlay from config."""
-    logo = pygame.Surface((200, 80), pygame.SRCALPHA)
-    pygame.draw.ellipse(logo, (245, 197, 66, 255), logo.get_rect())
-    pygame.image.save(logo, str(tmp_path / "logo.png"))
-    frame = pygame.Surface((300, 400), pygame.SRCALPHA)
-    pygame.draw.rect(frame, (255, 255, 255, 255), frame.get_rect(), width=18)
-    pygame.image.save(frame, str(tmp_path / "frame.png"))
-    cfg = kiosk_config(f'logo = "{tmp_path / "logo.png"}"\n'
-                       f'frame_overlay = "{tmp_path / "frame.png"}"\n' + """
-[styles.drip]
-label = "Diamond drip"
-prompt = "Add a diamond chain"
-[styles.gold]
-label = "Gold grillz"
-prompt = "Add gold grills"
-[styles.ice]
-label = "Ice king"
-prompt = "Add an ice crown"
-""")
+def test_style_buttons_only_for_styles_that_look_different(kiosk_config, make_app, worker):
+    """Three styles with three local variants: three buttons, and a tap picks its style. The same
+    labels all on one variant: without word that the AI works, one shutter; with it, three."""
+    cfg = kiosk_config(STYLES)
+    same = kiosk_config(STYLES.replace('local = "gold"', 'local = "diamond"')
+                        .replace('local = "ice"', 'local = "diamond"'))
     for size in SIZES:
         app = make_app(cfg, size)
         worker.availability(False)
@@ -203,17 +196,29 @@ prompt = "Add an ice crown"
         app.run_for(2)
         save(app, "attract-styles")
         assert [s for _r, s in app.screen.buttons] == ["drip", "gold", "ice"]
-        # tapping the "gold" button starts the countdown with that style
+        # tapping the "gold" button starts the countdown with that style, named on screen
         rect = app.screen.buttons[1][0]
         pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=rect.center, button=1,
                                              touch=False))
         app.step()
         assert app.screen.name == "countdown" and app.screen.style == "gold"
+        save(app, "countdown-style")
+        app.close()
+
+        app = make_app(same, size)
+        assert poll(lambda: app.camera.state == "live", 15, step=app.step)
+        app.run_for(2)
+        assert app.jobs.local_only is None
+        assert [s for _r, s in app.screen.buttons] == [None]
+        app.jobs.local_only = False  # a finished job showed the AI at work
+        app.run_for(2)
+        assert [s for _r, s in app.screen.buttons] == ["drip", "gold", "ice"]
         app.close()
 
 
 def test_result_with_wifi_join_code(kiosk_config, make_app, worker):
-    """With share.wifi_ssid set, the result also shows a join-Wi-Fi QR; both codes decode."""
+    """With share.wifi_ssid set, the result also shows a join-Wi-Fi QR at least as large as the
+    download QR, beside it and not over the photo; both codes decode."""
     cfg = kiosk_config("countdown_s = 0")
     cfg.share.wifi_ssid = "AnnaBen-Booth"
     cfg.share.wifi_password = "confetti2026"
@@ -229,12 +234,16 @@ def test_result_with_wifi_join_code(kiosk_config, make_app, worker):
                     step=app.step)
         app.run_for(2)
         save(app, "result-wifi")
-        assert decode_qr(app) == app.job_views[job_id].share_url
+        assert decode_qr(app) == qr_link(app.job_views[job_id].share_url)
+        screen = app.screen
+        plan = screen.plan(app.job_views[job_id])
+        assert screen.wifi_rect.width >= screen.qr_rect.width
+        assert not screen.wifi_rect.colliderect(screen.qr_rect)
+        for code in (screen.wifi_rect, screen.qr_rect):
+            assert not code.colliderect(plan.photo)
         arr = pygame.surfarray.array3d(app.surface).swapaxes(0, 1)
         bgr = cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_RGB2BGR)
-        r = app.screen.wifi_rect.inflate(30, 30).clip(app.surface.get_rect())
-        crop = cv2.resize(bgr[r.top:r.bottom, r.left:r.right], None, fx=2, fy=2,
-                          interpolation=cv2.INTER_NEAREST)
-        text = read_qr(crop)
+        r = screen.wifi_rect.inflate(30, 30).clip(app.surface.get_rect())
+        text = read_qr(np.ascontiguousarray(bgr[r.top:r.bottom, r.left:r.right]))
         assert text == "WIFI:T:WPA;S:AnnaBen-Booth;P:confetti2026;;"
         app.close()

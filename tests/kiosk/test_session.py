@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import cv2
@@ -91,7 +92,9 @@ def test_scripted_session(kiosk_config, make_app, worker, broker):
 
     row = ledger.get(job_id)
     assert row.status is JobStatus.COMPLETED and row.result_path and row.token
-    assert len(row.token) >= 22  # ≥ 128 random bits, URL-safe
+    # ≥ 96 random bits in the QR's alphanumeric alphabet; a short code to type
+    assert re.fullmatch(r"[0-9A-Z]{19}", row.token) and re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{6}",
+                                                                     row.code)
     assert (cfg.data_path / row.result_path).stat().st_size > 1000
     assert done and done[0].job_id == job_id and done[0].share_url.endswith(row.token)
     # the retained result was cleared: a fresh subscriber gets nothing retained for it

@@ -135,7 +135,8 @@ def test_login_gives_a_session_for_todays_jobs_and_logout_ends_it(operator, outp
     # QR of the guest's link, decodable
     status, headers, svg = admin.request("GET", f"/admin/qr/{done.job_id}.svg", cookie)
     assert status == 200 and headers["content-type"].startswith("image/svg+xml")
-    assert _decode_svg_qr(svg.decode()) == f"http://booth.test:8080/p/{done.token}"
+    # (in the QR's compact upper case, as on the booth screen)
+    assert _decode_svg_qr(svg.decode()) == f"HTTP://BOOTH.TEST:8080/P/{done.token}"
     # no thumbnail or QR for a job without a result
     assert admin.request("GET", f"/admin/thumb/{pending.job_id}.jpg", cookie)[0] == 404
     assert admin.request("GET", f"/admin/qr/{failed.job_id}.svg", cookie)[0] == 404

@@ -79,3 +79,31 @@ def test_interface_addresses_are_real_non_loopback_ipv4():
     assert found
     for addr in found:
         assert not ipaddress.IPv4Address(addr).is_loopback
+
+
+def test_tokens_codes_and_the_size_of_the_code_on_screen():
+    """Today's token: 19 characters of 0-9A-Z (98 bits); the QR link is upper case, so the
+    whole link is in the QR's alphanumeric mode: version 2 (25 modules) for a LAN address with
+    a port, where the mixed-case links needed version 4 (33)."""
+    import math
+    import re
+
+    from booth.qr import qr_info
+    from jobstore.links import (CODE_ALPHABET, CODE_LENGTH, TOKEN_ALPHABET, TOKEN_LENGTH,
+                                new_code, new_token, qr_link)
+
+    assert TOKEN_LENGTH * math.log2(len(TOKEN_ALPHABET)) >= 96
+    tokens = {new_token() for _ in range(200)}
+    assert len(tokens) == 200 and all(re.fullmatch(r"[0-9A-Z]{19}", t) for t in tokens)
+    assert all(len(c) == CODE_LENGTH and set(c) <= set(CODE_ALPHABET)
+               for c in (new_code() for _ in range(50)))
+    assert not set("ILOU") & set(CODE_ALPHABET)
+    for host in ("10.42.0.1:8080", "192.168.1.123:8080", "booth.local:8080"):
+        link = qr_link(f"http://{host}/p/{new_token()}")
+        info = qr_info(link)
+        assert (info.version, info.modules, info.level) == (2, 25, "L"), (link, info)
+    old = qr_info("http://192.168.1.20:8080/p/PFQIYPZVvRFX1KzqEDz_qvv6fUZ6sfAX")
+    assert old.modules == 33
+    # a higher error correction level is taken when it costs no modules
+    assert qr_info("HTTP://10.42.0.1/P/A").level == "M"  # 20 characters: still version 1
+    assert qr_info("HTTP://10.42.0.1").level == "Q"

@@ -143,11 +143,13 @@ def test_thousand_random_tokens_are_all_404(cfg, ledger, server):
 
 def test_no_directory_listing_anywhere(cfg, ledger, server):
     add_job(cfg, ledger)
-    for path in ("/", "/p", "/p/", "/photos", "/photos/", "/data/", "/ledger.sqlite",
+    for path in ("/p", "/p/", "/photos", "/photos/", "/data/", "/ledger.sqlite",
                  "/static/", "/admin/thumb/", "/.git/config"):
         status, _, body = server.get(path)
         assert status == 404, path
         assert b"Index of" not in body and b"ledger" not in body
+    status, _, body = server.get("/")  # the short-code form, nothing else
+    assert status == 200 and b'name="code"' in body and b"Index of" not in body
 
 
 def test_event_title_is_escaped(share_cfg, serve):

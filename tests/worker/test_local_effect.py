@@ -170,3 +170,92 @@ def test_tiny_photos_through_the_worker_never_end_internal(worker_config, start_
             assert decode(data).shape[:2] == (side, side)
         else:
             assert final.error.kind.value == "bad_input", (side, final)
+
+
+# ---------------------------------------------------------------------------- honest styles
+STYLES = """
+[styles.drip]
+label = "Diamond drip"
+prompt = "Add a diamond chain"
+local = "diamond"
+[styles.gold]
+label = "Gold"
+prompt = "Add a gold chain"
+local = "gold"
+[styles.ice]
+label = "Ice"
+prompt = "Add an iced-out chain"
+local = "ice"
+[styles.bling]
+label = "Bling"
+prompt = "Add a lot of bling"
+local = "gold"
+"""
+
+
+def _goldness(bgr: np.ndarray) -> float:
+    """How gold a region is: red and green well above blue (BGR order)."""
+    b, g, r = (bgr[..., i].astype(float) for i in range(3))
+    return float(((r - b > 60) & (g - b > 30)).mean())
+
+
+def test_the_config_and_the_effect_know_the_same_variants():
+    from booth.config import LOCAL_VARIANTS
+    from worker.local_effect import VARIANTS
+
+    assert set(LOCAL_VARIANTS) == set(VARIANTS)
+
+
+def test_each_variant_looks_different(effect, out_dir):
+    """Pairwise: the chain region (a face) and the frame (no face) change visibly, and gold
+    is gold, ice has none."""
+    from worker.local_effect import VARIANTS
+
+    portrait = cv2.imread(str(FIXTURES / "portrait.jpg"))
+    noface = cv2.imread(str(FIXTURES / "no-face.jpg"))
+    faces = {v: effect.apply(portrait, v) for v in VARIANTS}
+    frames = {v: effect.apply(noface, v).image for v in VARIANTS}
+    cv2.imwrite(str(out_dir / "local-variants.png"),
+                np.hstack([faces[v].image for v in VARIANTS]))
+    f = faces["diamond"].faces[0]
+    chain = (slice(f.y + f.h, min(portrait.shape[0], f.y + 2 * f.h + f.h // 2)),
+             slice(max(0, f.x - f.w // 2), f.x + f.w + f.w // 2))
+    names = list(VARIANTS)
+    for i, a in enumerate(names):
+        for c in names[i + 1:]:
+            d_face = _diff(faces[a].image[chain], faces[c].image[chain])
+            assert (d_face > 40).mean() > 0.05, (a, c)
+            h, w = noface.shape[:2]
+            border = _diff(frames[a], frames[c])[: h // 20]
+            assert (border > 40).mean() > 0.1, (a, c)
+    gold = {v: _goldness(faces[v].image[chain]) for v in VARIANTS}
+    bare = _goldness(portrait[chain])  # the orange suit counts a little
+    assert gold["gold"] > gold["diamond"] > bare + 0.02 and gold["ice"] <= bare, (gold, bare)
+    sx, sy, sw, sh = f.smile
+    mouth = (slice(sy + sh // 3, sy + 2 * sh // 3), slice(sx + sw // 4, sx + 3 * sw // 4))
+    assert _goldness(faces["gold"].image[mouth]) > 0.3
+    assert _goldness(faces["ice"].image[mouth]) < 0.05   # white grills
+
+
+def test_without_a_key_the_styles_on_offer_look_different(
+        worker_config, start_worker, kiosk, fake):
+    """The real worker with no API key: each style the kiosk offers gets its own look; two
+    styles sharing a variant are not both offered (kiosk/offer.py)."""
+    from kiosk.offer import offered_styles
+
+    cfg = worker_config(key=False, extra=STYLES)
+    start_worker(cfg)
+    offered = offered_styles(cfg, local_only=True)
+    assert offered == ["drip", "gold", "ice"]  # "bling" draws like "gold": not offered
+    results = {}
+    for style in cfg.styles:
+        job = kiosk.send(portrait_bytes(), style=style)
+        final = kiosk.final(job)
+        assert final.status is JobStatus.COMPLETED and final.effect is Effect.LOCAL
+        [(data, _props)] = kiosk.results(job)
+        results[style] = decode(data)
+    assert fake.requests == []
+    for i, a in enumerate(offered):
+        for b in offered[i + 1:]:
+            assert (_diff(results[a], results[b]) > 40).mean() > 0.005, (a, b)
+    assert np.array_equal(results["gold"], results["bling"])  # why "bling" is not offered

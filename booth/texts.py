@@ -1,0 +1,430 @@
+"""Every text a guest reads, in one catalog: the booth's screens and the phone's download page.
+
+Why here: the kiosk and the share server both speak to guests and must not import each other, so
+the catalog lives in the contract package. `kiosk.language` picks the language; every text can
+be replaced in the config's `[texts]` table (checked at start-up: unknown keys and unknown
+`{placeholders}` are refused, see `booth/config.py`). English is the reference: every language has
+exactly its keys and placeholders (a test checks).
+
+Texts for the operator (logs, `booth doctor`, the /admin gallery) are not here: they stay English.
+The wire protocol's error messages (`booth/protocol.py` GUEST_MESSAGES) stay English too; the
+screens show the catalog's words for each error kind instead.
+"""
+
+from __future__ import annotations
+
+import string
+import time
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover
+    from booth.config import Config
+
+LANGUAGES = ("en", "de", "fr", "es")
+NBSP = "\u00a0"  # French puts a no-break space before ! ? : (the screens never break there)
+
+EN: dict[str, str] = {
+    # start screen
+    "start_button": "Tap to get dripped",
+    "start_hint": "Strike a pose, we add the bling",
+    "start_hint_gpio": "Tap here or press the big button",
+    "pick_style": "Pick your style",
+    "photos_paused": "Photos are paused for a moment. Please tell the host.",
+    "privacy_ai": "Photos are sent to an AI service to add the drip and are deleted after {days}.",
+    # countdown
+    "get_ready": "Get ready!",
+    "look_at_camera": "Look at the camera",
+    "style_named": "Style: {style}",
+    # processing
+    "in_line": "You're next in line",
+    "working": "Adding the drip",
+    "seconds": "{seconds} s",
+    "slow": "Taking longer than usual. Hang tight!",
+    "in_strip": "Your photo will appear in the recent photos.",
+    "new_photo": "New photo",
+    # result
+    "ready": "Your drip is ready!",
+    "scan": "Scan to download",
+    "or_type": "or type",
+    "join_wifi": "1. Join the booth Wi-Fi",
+    "then_scan": "2. Scan to download",
+    "wifi_network": "Network: {ssid}",
+    "wifi_password": "Password: {password}",
+    "wifi_open": "No password needed",
+    "on_booth_wifi": "Downloads work on the booth Wi-Fi",
+    "fallback_note": "The AI was busy, so we added the bling ourselves.",
+    "back_in": "Back to start in {seconds} s",
+    # errors
+    "try_again": "Try again",
+    "ready_again_in": "Ready again in about {seconds} s",
+    "error_quota_title": "The AI is resting",
+    "error_quota": "The AI has made all the pictures it may today. Please try again later.",
+    "error_rate_limited_title": "The AI is very busy",
+    "error_rate_limited": "Too many photos at once. Please try again in a moment.",
+    "error_safety_title": "The AI said no to this one",
+    "error_safety": "The AI would not edit this photo. Try another pose!",
+    "error_no_image_title": "No picture came back",
+    "error_no_image": "The AI did not send a picture back this time. Please try again.",
+    "error_timeout_title": "That took too long",
+    "error_timeout": "The AI took too long to answer. Please try again.",
+    "error_unavailable_title": "The AI is out of reach",
+    "error_unavailable": "The AI can't be reached right now. Please try again in a moment.",
+    "error_bad_input_title": "We couldn't read that photo",
+    "error_bad_input": "That photo could not be read. Please take another one.",
+    "error_internal_title": "Something went wrong",
+    "error_internal": "Something went wrong on our side. Please take another photo.",
+    "error_camera_title": "The camera missed that",
+    "error_camera": "The camera did not take the picture. Please try again.",
+    "error_storage_title": "The booth's memory is full",
+    "error_storage": "This photo could not be saved. Please let the host know.",
+    # camera restart
+    "camera_reconnecting": "Camera reconnecting…",
+    "camera_wait": "Hang tight, this takes a few seconds.",
+    # the phone's download page
+    "page_download": "Download photo",
+    "page_share": "Share or save to Photos",
+    "page_tip": "Tip: you can also press and hold the picture to save it.",
+    "page_howto": "Tap Download to save your photo.",
+    "page_ios_hold": "Press and hold the photo, then tap “Save to Photos”.",
+    "page_ios_share": "Tap Share, then “Save Image” to put the photo in Photos.",
+    "page_download_files": "Download to Files",
+    "page_lan_note": "This link works only on the booth's Wi-Fi, for {days} at most: save the "
+                     "photo now.",
+    "page_cloud_note": "This link works on any network until {until}.",
+    "page_portal_wifi": "You're on the booth's Wi-Fi.",
+    "page_portal_scan": "To get your photo, scan the photo QR code on the booth screen with your "
+                        "camera.",
+    "page_portal_no_internet": "This Wi-Fi reaches only the booth, not the internet.",
+    "page_alt": "Your photo from {title}",
+    "page_not_found": "We can't find that photo.",
+    "page_not_found_hint": "It may still be on its way, or the link has expired. Scan the QR "
+                           "code on the booth screen again, or ask the booth's host for help.",
+    "page_code_prompt": "Type the code shown under the QR code on the booth screen.",
+    "page_code_button": "Show my photo",
+    "page_code_wrong": "No photo has that code. Check it and try again.",
+    "page_code_slow": "Too many tries. Wait a minute, then try again.",
+    "page_try_later": "Please try again in a moment.",
+    "page_error": "Something went wrong on our side.",
+    # units and dates
+    "days_one": "1 day",
+    "days_many": "{n} days",
+    "date": "{day} {month} {year}",
+    "months": "January|February|March|April|May|June|July|August|September|October|"
+              "November|December",
+}
+
+DE: dict[str, str] = {
+    "start_button": "Tippen und Drip holen",
+    "start_hint": "Stell dich in Pose, wir bringen den Schmuck",
+    "start_hint_gpio": "Hier tippen oder den großen Knopf drücken",
+    "pick_style": "Wähle deinen Stil",
+    "photos_paused": "Fotos sind kurz pausiert. Bitte sag dem Team Bescheid.",
+    "privacy_ai": "Fotos werden für den Drip an einen KI-Dienst gesendet und nach {days} "
+                  "gelöscht.",
+    "get_ready": "Mach dich bereit!",
+    "look_at_camera": "Schau in die Kamera",
+    "style_named": "Stil: {style}",
+    "in_line": "Du bist gleich dran",
+    "working": "Der Drip kommt",
+    "seconds": "{seconds} s",
+    "slow": "Dauert länger als sonst. Gleich geschafft!",
+    "in_strip": "Dein Foto erscheint gleich bei den letzten Fotos.",
+    "new_photo": "Neues Foto",
+    "ready": "Dein Drip ist fertig!",
+    "scan": "Scannen zum Herunterladen",
+    "or_type": "oder eintippen",
+    "join_wifi": "1. Ins Booth-WLAN",
+    "then_scan": "2. Scannen zum Herunterladen",
+    "wifi_network": "Netzwerk: {ssid}",
+    "wifi_password": "Passwort: {password}",
+    "wifi_open": "Kein Passwort nötig",
+    "on_booth_wifi": "Download klappt im Booth-WLAN",
+    "fallback_note": "Die KI war beschäftigt, also haben wir den Schmuck selbst gemacht.",
+    "back_in": "Zurück zum Start in {seconds} s",
+    "try_again": "Nochmal",
+    "ready_again_in": "Wieder bereit in etwa {seconds} s",
+    "error_quota_title": "Die KI macht Pause",
+    "error_quota": "Die KI hat heute alle Bilder gemacht, die sie darf. Bitte später nochmal.",
+    "error_rate_limited_title": "Die KI ist sehr beschäftigt",
+    "error_rate_limited": "Zu viele Fotos auf einmal. Bitte gleich nochmal versuchen.",
+    "error_safety_title": "Die KI wollte dieses nicht",
+    "error_safety": "Die KI wollte dieses Foto nicht bearbeiten. Probier eine andere Pose!",
+    "error_no_image_title": "Kein Bild zurückgekommen",
+    "error_no_image": "Die KI hat diesmal kein Bild geschickt. Bitte nochmal versuchen.",
+    "error_timeout_title": "Das hat zu lange gedauert",
+    "error_timeout": "Die KI hat zu lange gebraucht. Bitte nochmal versuchen.",
+    "error_unavailable_title": "Die KI ist nicht erreichbar",
+    "error_unavailable": "Die KI ist gerade nicht erreichbar. Bitte gleich nochmal versuchen.",
+    "error_bad_input_title": "Das Foto war nicht lesbar",
+    "error_bad_input": "Dieses Foto konnte nicht gelesen werden. Bitte mach ein neues.",
+    "error_internal_title": "Etwas ist schiefgegangen",
+    "error_internal": "Bei uns ist etwas schiefgegangen. Bitte mach ein neues Foto.",
+    "error_camera_title": "Die Kamera hat's verpasst",
+    "error_camera": "Die Kamera hat kein Bild gemacht. Bitte nochmal versuchen.",
+    "error_storage_title": "Der Speicher ist voll",
+    "error_storage": "Dieses Foto konnte nicht gespeichert werden. Bitte sag dem Gastgeber "
+                     "Bescheid.",
+    "camera_reconnecting": "Kamera verbindet sich neu…",
+    "camera_wait": "Einen Moment, das dauert nur ein paar Sekunden.",
+    "page_download": "Foto herunterladen",
+    "page_share": "Teilen oder in Fotos sichern",
+    "page_tip": "Tipp: Du kannst das Bild auch gedrückt halten, um es zu sichern.",
+    "page_howto": "Tippe auf Herunterladen, um dein Foto zu sichern.",
+    "page_ios_hold": "Halte das Foto gedrückt und tippe dann auf „Zu Fotos hinzufügen“.",
+    "page_ios_share": "Tippe auf Teilen und dann auf „Bild sichern“, um das Foto in Fotos zu "
+                      "legen.",
+    "page_download_files": "In Dateien laden",
+    "page_lan_note": "Dieser Link funktioniert nur im WLAN der Booth, höchstens {days} lang: "
+                     "sichere das Foto jetzt.",
+    "page_cloud_note": "Dieser Link funktioniert in jedem Netz bis {until}.",
+    "page_portal_wifi": "Du bist im WLAN der Booth.",
+    "page_portal_scan": "Für dein Foto scanne den Foto-QR-Code auf dem Bildschirm der Booth mit "
+                        "deiner Kamera.",
+    "page_portal_no_internet": "Dieses WLAN führt nur zur Booth, nicht ins Internet.",
+    "page_alt": "Dein Foto von {title}",
+    "page_not_found": "Wir finden dieses Foto nicht.",
+    "page_not_found_hint": "Vielleicht ist es noch unterwegs, oder der Link ist abgelaufen. "
+                           "Scanne den QR-Code auf dem Bildschirm der Booth nochmal oder frag "
+                           "den Gastgeber.",
+    "page_code_prompt": "Gib den Code ein, der unter dem QR-Code auf dem Bildschirm steht.",
+    "page_code_button": "Mein Foto zeigen",
+    "page_code_wrong": "Kein Foto hat diesen Code. Bitte prüfen und nochmal versuchen.",
+    "page_code_slow": "Zu viele Versuche. Warte eine Minute und versuch es dann nochmal.",
+    "page_try_later": "Bitte gleich nochmal versuchen.",
+    "page_error": "Bei uns ist etwas schiefgegangen.",
+    "days_one": "1 Tag",
+    "days_many": "{n} Tage",
+    "date": "{day}. {month} {year}",
+    "months": "Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|"
+              "Dezember",
+}
+
+FR: dict[str, str] = {
+    "start_button": "Touchez pour le drip",
+    "start_hint": "Prenez la pose, on ajoute les bijoux",
+    "start_hint_gpio": "Touchez ici ou appuyez sur le gros bouton",
+    "pick_style": "Choisissez votre style",
+    "photos_paused": "Les photos sont en pause. Merci de prévenir l'équipe.",
+    "privacy_ai": "Les photos sont envoyées à un service d'IA pour le drip et supprimées "
+                  "après {days}.",
+    "get_ready": f"Préparez-vous{NBSP}!",
+    "look_at_camera": "Regardez la caméra",
+    "style_named": f"Style{NBSP}: {{style}}",
+    "in_line": "C'est bientôt votre tour",
+    "working": "On ajoute le drip",
+    "seconds": "{seconds} s",
+    "slow": f"Plus long que d'habitude. Encore un instant{NBSP}!",
+    "in_strip": "Votre photo apparaîtra parmi les photos récentes.",
+    "new_photo": "Nouvelle photo",
+    "ready": f"Votre drip est prêt{NBSP}!",
+    "scan": "Scannez pour télécharger",
+    "or_type": "ou tapez",
+    "join_wifi": "1. Rejoignez le Wi-Fi",
+    "then_scan": "2. Scannez pour télécharger",
+    "wifi_network": f"Réseau{NBSP}: {{ssid}}",
+    "wifi_password": f"Mot de passe{NBSP}: {{password}}",
+    "wifi_open": "Pas de mot de passe",
+    "on_booth_wifi": "Téléchargement sur le Wi-Fi du photobooth",
+    "fallback_note": "L'IA était occupée, alors nous avons ajouté les bijoux nous-mêmes.",
+    "back_in": "Retour à l'accueil dans {seconds} s",
+    "try_again": "Réessayer",
+    "ready_again_in": "De nouveau prêt dans {seconds} s environ",
+    "error_quota_title": "L'IA se repose",
+    "error_quota": "L'IA a fait toutes les images permises aujourd'hui. Réessayez plus tard.",
+    "error_rate_limited_title": "L'IA est très occupée",
+    "error_rate_limited": "Trop de photos à la fois. Réessayez dans un instant.",
+    "error_safety_title": "L'IA a refusé celle-ci",
+    "error_safety": f"L'IA n'a pas voulu modifier cette photo. Essayez une autre pose{NBSP}!",
+    "error_no_image_title": "Aucune image reçue",
+    "error_no_image": "L'IA n'a pas renvoyé d'image cette fois. Réessayez.",
+    "error_timeout_title": "C'était trop long",
+    "error_timeout": "L'IA a mis trop de temps à répondre. Réessayez.",
+    "error_unavailable_title": "L'IA est injoignable",
+    "error_unavailable": "L'IA est injoignable pour le moment. Réessayez dans un instant.",
+    "error_bad_input_title": "Photo illisible",
+    "error_bad_input": "Cette photo n'a pas pu être lue. Prenez-en une autre.",
+    "error_internal_title": "Un problème est survenu",
+    "error_internal": "Un problème est survenu de notre côté. Prenez une autre photo.",
+    "error_camera_title": "La caméra l'a raté",
+    "error_camera": "La caméra n'a pas pris la photo. Réessayez.",
+    "error_storage_title": "La mémoire est pleine",
+    "error_storage": "Cette photo n'a pas pu être enregistrée. Prévenez l'organisateur.",
+    "camera_reconnecting": "La caméra se reconnecte…",
+    "camera_wait": "Un instant, cela prend quelques secondes.",
+    "page_download": "Télécharger la photo",
+    "page_share": "Partager ou enregistrer dans Photos",
+    "page_tip": f"Astuce{NBSP}: appuyez longuement sur l'image pour l'enregistrer.",
+    "page_howto": "Touchez Télécharger pour enregistrer votre photo.",
+    "page_ios_hold": f"Maintenez le doigt sur la photo, puis touchez «{NBSP}Enregistrer dans "
+                     f"Photos{NBSP}».",
+    "page_ios_share": f"Touchez Partager, puis «{NBSP}Enregistrer l'image{NBSP}» pour la mettre "
+                      "dans Photos.",
+    "page_download_files": "Télécharger dans Fichiers",
+    "page_lan_note": f"Ce lien ne fonctionne que sur le Wi-Fi de la borne, {{days}} au "
+                     f"plus{NBSP}: enregistrez la photo maintenant.",
+    "page_cloud_note": "Ce lien fonctionne sur tout réseau jusqu'au {until}.",
+    "page_portal_wifi": "Vous êtes sur le Wi-Fi de la borne.",
+    "page_portal_scan": "Pour obtenir votre photo, scannez le QR code de la photo sur l'écran de "
+                        "la borne avec votre appareil photo.",
+    "page_portal_no_internet": "Ce Wi-Fi ne mène qu'à la borne, pas à internet.",
+    "page_alt": "Votre photo de {title}",
+    "page_not_found": "Nous ne trouvons pas cette photo.",
+    "page_not_found_hint": "Elle est peut-être encore en route, ou le lien a expiré. Scannez à "
+                           "nouveau le QR code sur l'écran du photobooth, ou demandez à "
+                           "l'organisateur.",
+    "page_code_prompt": "Tapez le code affiché sous le QR code sur l'écran du photobooth.",
+    "page_code_button": "Voir ma photo",
+    "page_code_wrong": "Aucune photo n'a ce code. Vérifiez-le et réessayez.",
+    "page_code_slow": "Trop d'essais. Attendez une minute, puis réessayez.",
+    "page_try_later": "Réessayez dans un instant.",
+    "page_error": "Un problème est survenu de notre côté.",
+    "days_one": "1 jour",
+    "days_many": "{n} jours",
+    "date": "{day} {month} {year}",
+    "months": "janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|"
+              "décembre",
+}
+
+ES: dict[str, str] = {
+    "start_button": "Toca para el drip",
+    "start_hint": "Posa, nosotros ponemos las joyas",
+    "start_hint_gpio": "Toca aquí o pulsa el botón grande",
+    "pick_style": "Elige tu estilo",
+    "photos_paused": "Las fotos están en pausa. Avisa al equipo, por favor.",
+    "privacy_ai": "Las fotos se envían a un servicio de IA para el drip y se borran tras {days}.",
+    "get_ready": "¡Prepárate!",
+    "look_at_camera": "Mira a la cámara",
+    "style_named": "Estilo: {style}",
+    "in_line": "Ya casi es tu turno",
+    "working": "Poniendo el drip",
+    "seconds": "{seconds} s",
+    "slow": "Tarda más de lo normal. ¡Un momento!",
+    "in_strip": "Tu foto aparecerá en las fotos recientes.",
+    "new_photo": "Nueva foto",
+    "ready": "¡Tu drip está listo!",
+    "scan": "Escanea para descargar",
+    "or_type": "o escribe",
+    "join_wifi": "1. Únete al Wi-Fi",
+    "then_scan": "2. Escanea para descargar",
+    "wifi_network": "Red: {ssid}",
+    "wifi_password": "Contraseña: {password}",
+    "wifi_open": "Sin contraseña",
+    "on_booth_wifi": "Descarga en el Wi-Fi del fotomatón",
+    "fallback_note": "La IA estaba ocupada, así que pusimos las joyas nosotros.",
+    "back_in": "Volvemos al inicio en {seconds} s",
+    "try_again": "Reintentar",
+    "ready_again_in": "Listo de nuevo en unos {seconds} s",
+    "error_quota_title": "La IA está descansando",
+    "error_quota": "La IA ya hizo todas las imágenes que puede hoy. Inténtalo más tarde.",
+    "error_rate_limited_title": "La IA está muy ocupada",
+    "error_rate_limited": "Demasiadas fotos a la vez. Inténtalo de nuevo en un momento.",
+    "error_safety_title": "La IA rechazó esta",
+    "error_safety": "La IA no quiso editar esta foto. ¡Prueba otra pose!",
+    "error_no_image_title": "No llegó ninguna imagen",
+    "error_no_image": "La IA no devolvió ninguna imagen esta vez. Inténtalo de nuevo.",
+    "error_timeout_title": "Tardó demasiado",
+    "error_timeout": "La IA tardó demasiado en responder. Inténtalo de nuevo.",
+    "error_unavailable_title": "La IA no está disponible",
+    "error_unavailable": "No se puede contactar con la IA ahora. Inténtalo en un momento.",
+    "error_bad_input_title": "No pudimos leer esa foto",
+    "error_bad_input": "No se pudo leer esa foto. Haz otra, por favor.",
+    "error_internal_title": "Algo salió mal",
+    "error_internal": "Algo salió mal por nuestra parte. Haz otra foto, por favor.",
+    "error_camera_title": "La cámara no la captó",
+    "error_camera": "La cámara no hizo la foto. Inténtalo de nuevo.",
+    "error_storage_title": "La memoria está llena",
+    "error_storage": "No se pudo guardar esta foto. Avisa al anfitrión, por favor.",
+    "camera_reconnecting": "La cámara se está reconectando…",
+    "camera_wait": "Un momento, tarda unos segundos.",
+    "page_download": "Descargar foto",
+    "page_share": "Compartir o guardar en Fotos",
+    "page_tip": "Consejo: también puedes mantener pulsada la imagen para guardarla.",
+    "page_howto": "Toca Descargar para guardar tu foto.",
+    "page_ios_hold": "Mantén pulsada la foto y toca «Guardar en Fotos».",
+    "page_ios_share": "Toca Compartir y luego «Guardar imagen» para llevar la foto a Fotos.",
+    "page_download_files": "Descargar en Archivos",
+    "page_lan_note": "Este enlace solo funciona en el Wi-Fi del fotomatón, {days} como máximo: "
+                     "guarda la foto ahora.",
+    "page_cloud_note": "Este enlace funciona en cualquier red hasta el {until}.",
+    "page_portal_wifi": "Estás en el Wi-Fi del fotomatón.",
+    "page_portal_scan": "Para tu foto, escanea el código QR de la foto en la pantalla del "
+                        "fotomatón con tu cámara.",
+    "page_portal_no_internet": "Este Wi-Fi solo lleva al fotomatón, no a internet.",
+    "page_alt": "Tu foto de {title}",
+    "page_not_found": "No encontramos esa foto.",
+    "page_not_found_hint": "Puede que aún esté en camino o que el enlace haya caducado. Vuelve "
+                           "a escanear el código QR de la pantalla o pide ayuda al anfitrión.",
+    "page_code_prompt": "Escribe el código que aparece bajo el código QR en la pantalla.",
+    "page_code_button": "Ver mi foto",
+    "page_code_wrong": "Ninguna foto tiene ese código. Revísalo e inténtalo de nuevo.",
+    "page_code_slow": "Demasiados intentos. Espera un minuto y vuelve a intentarlo.",
+    "page_try_later": "Inténtalo de nuevo en un momento.",
+    "page_error": "Algo salió mal por nuestra parte.",
+    "days_one": "1 día",
+    "days_many": "{n} días",
+    "date": "{day} de {month} de {year}",
+    "months": "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|"
+              "diciembre",
+}
+
+CATALOG: dict[str, dict[str, str]] = {"en": EN, "de": DE, "fr": FR, "es": ES}
+KEYS = frozenset(EN)
+
+
+def placeholders(text: str) -> set[str]:
+    """The `{names}` a text uses."""
+    return {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name}
+
+
+def check_override(key: str, text: str) -> str | None:
+    """Why an override for `key` cannot be used, or None when it can."""
+    if key not in KEYS:
+        return f"unknown text {key!r}"
+    try:
+        used = placeholders(text)
+    except ValueError as exc:
+        return f"texts.{key}: {exc} (write {{{{ and }}}} for literal braces)"
+    extra = used - placeholders(EN[key])
+    if extra:
+        allowed = ", ".join("{" + p + "}" for p in sorted(placeholders(EN[key]))) or "none"
+        return f"texts.{key} uses {{{sorted(extra)[0]}}}; allowed placeholders: {allowed}"
+    if key == "months" and len(text.split("|")) != 12:
+        return "texts.months must be 12 month names separated by |"
+    return None
+
+
+class Texts:
+    """The guest texts of one language with the config's overrides on top.
+
+    `texts("back_in", seconds=5)` formats one; a missing placeholder value is left as written,
+    so a bad override can never take a screen down.
+    """
+
+    def __init__(self, language: str = "en", overrides: Mapping[str, str] | None = None) -> None:
+        if language not in CATALOG:
+            raise ValueError(f"unknown language {language!r}; known: {', '.join(LANGUAGES)}")
+        self.language = language
+        self._texts = {**EN, **CATALOG[language], **(overrides or {})}
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = self._texts[key]
+        try:
+            return text.format(**values)
+        except (KeyError, IndexError, ValueError):
+            return text
+
+    def days(self, n: float) -> str:
+        """'1 day' / '7 days' in this language (whole days, at least one)."""
+        n = max(1, round(n))
+        return self("days_one") if n == 1 else self("days_many", n=n)
+
+    def date(self, ts: float) -> str:
+        """A local date written out the way this language does (no locale needed)."""
+        t = time.localtime(ts)
+        months = self("months").split("|")
+        return self("date", day=t.tm_mday, month=months[t.tm_mon - 1], year=t.tm_year)
+
+
+def texts_for(cfg: "Config") -> Texts:
+    """The guest texts a config asks for (`kiosk.language` and the `[texts]` overrides)."""
+    return Texts(cfg.kiosk.language, cfg.texts)

@@ -1,0 +1,226 @@
+"""Every guest screen in every state, drawn straight from job snapshots (no broker, no waiting).
+
+The flow tests (tests/kiosk/test_screens.py) reach these states through the real broker; this
+gallery builds them directly so that each screen can be drawn at four sizes in four languages in
+seconds: the type test measures every line of text, and the English and German renderings are
+saved for a person to look at (tests/output/screens/<state>-<w>x<h>-<lang>.png).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import pygame
+
+from booth.config import load_config
+from booth.protocol import ErrorKind, JobError, JobStatus
+from kiosk import draw
+from kiosk.context import BoothStatus
+from kiosk.pipeline import JobController, JobView
+from tests.kiosk.conftest import FakeClock
+from tests.kiosk.helpers import FIXTURES, SCREENS_OUT, kiosk_toml
+
+SIZES = [(800, 480), (1024, 600), (720, 1280), (1920, 1080)]
+LANGUAGES = ["en", "de", "fr", "es"]
+SAVED_LANGUAGES = ("en", "de")
+STYLES = """
+[styles.drip]
+label = "Diamond drip"
+prompt = "Add a diamond chain"
+local = "diamond"
+[styles.gold]
+label = "Gold grillz"
+prompt = "Add gold grills"
+local = "gold"
+[styles.ice]
+label = "Ice king"
+prompt = "Add an ice crown"
+local = "ice"
+"""
+
+
+def gallery_config(folder: Path, language: str, extra: str = "", tables: str = ""):
+    """A kiosk config with no reachable broker (nothing here talks MQTT)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "booth.toml"
+    path.write_text(kiosk_toml(f'language = "{language}"\n{extra}' + tables))
+    return load_config(path, env={"BOOTH_MQTT_URL": "mqtt://127.0.0.1:1",
+                                  "BOOTH_DATA_DIR": str(folder / "data"),
+                                  "BOOTH_ID": "testbooth"})
+
+
+def local_results(folder: Path) -> dict[str, Path]:
+    """The real local effect on the fixtures, as the worker would send it (made once)."""
+    from worker.local_effect import LocalEffect
+
+    folder.mkdir(parents=True, exist_ok=True)
+    effect = LocalEffect()
+    out = {}
+    for name in ("portrait", "no-face"):
+        path = folder / f"{name}-result.jpg"
+        if not path.exists():
+            img = cv2.imread(str(FIXTURES / f"{name}.jpg"))
+            cv2.imwrite(str(path), effect.apply(img).image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        out[name] = path
+    return out
+
+
+@dataclass
+class State:
+    name: str                       # file name part: attract, result-wifi, error-quota …
+    screen: str
+    kw: dict = field(default_factory=dict)
+    status: BoothStatus = BoothStatus(connected=True, ai_online=True, local_only=False,
+                                      camera="live")
+    config: str = "base"            # which config of the gallery draws it
+    before: Callable | None = None  # prepares the app (jobs in the book, the clock)
+
+
+class Gallery:
+    """One kiosk per config at one size and language; `draw(state)` renders one state."""
+
+    def __init__(self, tmp: Path, size: tuple[int, int], language: str, results: dict[str, Path],
+                 make_app) -> None:
+        self.size = size
+        self.language = language
+        self.results = results
+        self.clock = FakeClock()
+        self.wall_t = time.time()
+        self.apps = {}
+        self.controllers: list[JobController] = []
+        # Screens draw onto a surface of their own (several kiosks share pygame's one display).
+        self.surface = pygame.Surface(size)
+        configs = {
+            "base": gallery_config(tmp / "base", language),
+            "styles": gallery_config(tmp / "styles", language, tables=STYLES),
+            "wifi": gallery_config(tmp / "wifi", language),
+        }
+        configs["wifi"].share.wifi_ssid = "AnnaBen-Booth"
+        configs["wifi"].share.wifi_password = "confetti2026"
+        for key, cfg in configs.items():
+            jobs = JobController(cfg)  # never started: the gallery feeds the job book itself
+            self.controllers.append(jobs)
+            app = make_app(cfg, size, clock=self.clock, wall=lambda: self.wall_t, jobs=jobs)
+            self.apps[key] = app
+        end = time.monotonic() + 15
+        while time.monotonic() < end and any(a.camera.state != "live" for a in self.apps.values()):
+            for a in self.apps.values():
+                a.camera.frame()  # the watchdog notices a live camera when asked for a frame
+            time.sleep(0.02)
+        self._populate()
+
+    def close(self) -> None:
+        for jobs in self.controllers:
+            jobs.stop()
+
+    # ------------------------------------------------------------------ jobs in the book
+    def _job(self, job_id: str, status: JobStatus, age_s: float, *, result: str | None = None,
+             effect: str | None = None, error: JobError | None = None,
+             style: str = "drip") -> JobView:
+        ready = result is not None
+        return JobView(
+            job_id=job_id, style=style, created_at=self.wall_t - age_s, status=status,
+            effect=effect, error=error, ai_path=FIXTURES / "portrait.jpg",
+            result_path=self.results[result] if ready else None,
+            token="7K2QX9MBV4RT8HZP3WD" if ready else None,
+            share_url="http://booth.local:8080/p/7K2QX9MBV4RT8HZP3WD" if ready else None,
+            finished_at=self.wall_t - age_s + 8 if status.value in ("completed", "failed")
+            else None, code="K7QX2M" if ready else None)
+
+    def _populate(self) -> None:
+        views = [
+            self._job("job-queued", JobStatus.PENDING, 4),
+            self._job("job-processing", JobStatus.PROCESSING, 12),
+            self._job("job-ready", JobStatus.COMPLETED, 40, result="portrait", effect="gemini",
+                      style="gold"),
+            self._job("job-local", JobStatus.COMPLETED, 60, result="portrait", effect="local",
+                      error=JobError.for_guest(ErrorKind.QUOTA)),
+            self._job("job-failed", JobStatus.FAILED, 80,
+                      error=JobError.for_guest(ErrorKind.SAFETY)),
+            self._job("job-old", JobStatus.COMPLETED, 900, result="no-face", effect="gemini"),
+        ]
+        for kind in ErrorKind:
+            views.append(self._job(f"job-err-{kind.value}", JobStatus.FAILED, 2000, error=(
+                JobError.for_guest(kind, 20 if kind is ErrorKind.RATE_LIMITED else None))))
+        for app in self.apps.values():
+            app.book.restore(views)
+
+    # ------------------------------------------------------------------ drawing
+    def draw(self, state: State) -> list[draw.TextRecord]:
+        """Enter the state, let its pictures load, draw one frame; the lines of text drawn."""
+        app = self.apps[state.config]
+        if state.before:
+            state.before(self, app)
+        app.go(state.screen, **state.kw)
+        assert app.screen.name == state.screen, f"{state.name}: entering failed"
+        app.ctx.status = state.status
+        if app.screen.live_preview:
+            frame = app.camera.frame()
+            if frame is not None:
+                app.pictures.preview.update(frame)
+        for _ in range(200):  # decodes run on the image pool: until nothing is pending
+            app.images.collect()
+            app.screen.draw(self.surface)
+            app.images.collect()
+            if not app.images._loading:
+                break
+            time.sleep(0.01)
+        with draw.recording() as lines:
+            app.screen.draw(self.surface)
+        return lines
+
+    def save(self, state: State) -> Path | None:
+        if self.language not in SAVED_LANGUAGES:
+            return None
+        w, h = self.size
+        path = SCREENS_OUT / f"{state.name}-{w}x{h}-{self.language}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
+        rgb = pygame.surfarray.array3d(self.surface).swapaxes(0, 1)
+        # OpenCV's fast PNG setting: a few hundred screenshots per run
+        cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        os.replace(tmp, path)
+        return path
+
+
+def _shot(g: Gallery, app) -> None:
+    """The frozen shot of the flash (what the capture hands the screen)."""
+    img = cv2.cvtColor(cv2.imread(str(FIXTURES / "portrait.jpg")), cv2.COLOR_BGR2RGB)
+    app.pictures.add_shot("job-processing", img)
+
+
+def _slow(g: Gallery, app) -> None:
+    g.wall_t = time.time() + app.cfg.kiosk.slow_after_s + 5
+
+
+def _now(g: Gallery, app) -> None:
+    g.wall_t = time.time()
+
+
+AI = BoothStatus(connected=True, ai_online=True, local_only=False, camera="live")
+LOCAL = BoothStatus(connected=True, ai_online=True, local_only=True, camera="live")
+
+STATES = [
+    State("attract", "attract", before=_now),
+    State("attract-local", "attract", status=LOCAL, before=_now),
+    State("attract-styles", "attract", config="styles", before=_now),
+    State("countdown", "countdown"),
+    State("countdown-style", "countdown", {"style": "gold"}, config="styles"),
+    State("flash", "flash", {"job_id": "job-processing"}, before=_shot),
+    State("queued", "processing", {"job_id": "job-queued"}, before=_now),
+    State("processing", "processing", {"job_id": "job-processing"}, before=_now),
+    State("processing-slow", "processing", {"job_id": "job-processing"}, before=_slow),
+    State("result", "result", {"job_id": "job-ready"}, before=_now),
+    State("result-style", "result", {"job_id": "job-ready"}, config="styles", before=_now),
+    State("result-local", "result", {"job_id": "job-local"}, before=_now),
+    State("result-wifi", "result", {"job_id": "job-ready"}, config="wifi", before=_now),
+    *[State(f"error-{k.value}", "error", {"job_id": f"job-err-{k.value}"}) for k in ErrorKind],
+    State("error-camera", "error", {"kind": "camera"}),
+    State("error-storage", "error", {"kind": "storage"}),
+    State("reconnecting", "reconnecting"),
+]

@@ -171,6 +171,7 @@ class KioskApp:
         if self.cfg.kiosk.countdown_s <= 0:
             self.take_shot(style)
         else:
+            self.camera.prepare_still()  # the still mode is ready when the countdown ends
             self.fire(Event.SHOOT, style=style)
         return True
 

@@ -16,6 +16,7 @@ class JobBook:
         self.recent_count = recent_count
         self.views: dict[str, JobView] = {}
         self._finished: set[str] = set()  # ready, failed, or never captured
+        self.storage_trouble: set[str] = set()  # a status/result held until there is space
 
     def get(self, job_id: str) -> JobView | None:
         return self.views.get(job_id)
@@ -35,6 +36,10 @@ class JobBook:
         job = ev.job
         if job is None or ev.kind == "availability":
             return None
+        if ev.kind == "store_failed":
+            self.storage_trouble.add(job.job_id)
+        elif job.ready:
+            self.storage_trouble.discard(job.job_id)
         if ev.kind == "capture_failed":  # no photo, so no job: it leaves the strip
             self.views.pop(job.job_id, None)
             self._finished.add(job.job_id)

@@ -112,7 +112,7 @@ class AttractScreen(Screen):
             self.strip.draw(surf, strip_area, vertical, recent)
         first = self.buttons[0][0]
         draw.paragraph(surf, ctx.fonts, words, T.body, color, box=caption, max_lines=2,
-                       bold=len(self.buttons) > 1 or color is not theme.INK, shadow=True)
+                       bold=len(self.buttons) > 1, shadow=True)
         if len(self.buttons) > 1:
             # one type size for all style buttons (the longest label decides)
             size = min(draw.fit_size(ctx.fonts, ctx.cfg.styles[st].label, T.button,

@@ -1,12 +1,16 @@
 """The shot under an overlay: in line → adding the drip, a spinner, elapsed seconds, a notice
-slot (the slow notice), New photo."""
+slot (the slow notice), New photo. With the booth's own Wi-Fi (`share.wifi_ssid`) a panel beside
+it shows the join QR with the network name and password, so guests join while they wait: the
+download link on the result screen works only on that network."""
 
 from __future__ import annotations
 
 import pygame
 
+from booth.qr import qr_matrix, wifi_join_payload
 from kiosk import draw, theme
 from kiosk.input import TAP, Action
+from kiosk.theme import CONDENSED
 from kiosk.machine import Event, ScreenName
 from kiosk.screens.base import Screen, headline, headline_box, job_phase
 
@@ -14,6 +18,13 @@ from kiosk.screens.base import Screen, headline, headline_box, job_phase
 class ProcessingScreen(Screen):
     name = ScreenName.PROCESSING
     animated = True
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        share = ctx.cfg.share
+        wifi = wifi_join_payload(share.wifi_ssid, share.wifi_password)
+        self.wifi_matrix = qr_matrix(wifi, border=0) if wifi else None
+        self.wifi_rect = pygame.Rect(0, 0, 0, 0)
 
     def enter(self, job_id: str = "", **kw) -> None:
         self.job_id = job_id
@@ -48,6 +59,8 @@ class ProcessingScreen(Screen):
     def notice(self, secs: int) -> str:
         """The line under the timer ('' for none): in the last seconds of the bounded wait, where
         the photo will turn up; before that the slow notice past kiosk.slow_after_s."""
+        if self.job_id in self.ctx.jobs.storage_trouble:
+            return self.ctx.texts("storage_wait")  # kiosk/pipeline.py holds and retries it
         if self.wait() != "wait":
             return self.ctx.texts("in_strip")
         if secs >= self.ctx.cfg.kiosk.slow_after_s:
@@ -70,12 +83,13 @@ class ProcessingScreen(Screen):
         created = job.created_at if job is not None else None
         secs = int(max(0.0, app.wall() - created)) if created else int(self.elapsed)
         notice = self.notice(secs)
-        bw, bh = min(L.px(50), L.w - 2 * m), L.px(14)
+        content, panel = self._areas()
+        bw, bh = min(L.px(50), content.width), L.px(14)
         self.new_button = pygame.Rect(0, 0, bw, bh)
-        self.new_button.midbottom = (L.w // 2, L.h - m)
+        self.new_button.midbottom = (content.centerx, L.h - m)
 
         pad = L.px(4)
-        card_w = min(L.px(110), L.w - 2 * m)
+        card_w = min(L.px(110), content.width)
         inner_w = card_w - 2 * pad
         word = t("in_line") if phase == "queued" else t("working")
         head_h = headline_box(app, word, 0, 0, inner_w).height
@@ -87,7 +101,10 @@ class ProcessingScreen(Screen):
         card_h = pad + 2 * spin_r + L.px(3) + head_h + body_h + \
             (L.px(1.5) + notice_h if notice else 0) + pad
         card = pygame.Rect(0, 0, card_w, card_h)
-        card.center = (L.w // 2, (self.new_button.top - L.px(2)) // 2 + L.px(1))
+        card.center = (content.centerx, content.top + (self.new_button.top - L.px(2)
+                                                       - content.top) // 2 + L.px(1))
+        if panel is not None and L.portrait:
+            card.top = content.top
         card.top = max(card.top, m)
         draw.rounded(surf, card, theme.PANEL, L.px(4), alpha=225)
         y = card.top + pad
@@ -104,6 +121,54 @@ class ProcessingScreen(Screen):
                            box=pygame.Rect(card.left + pad, y, inner_w, notice_h), max_lines=2)
         draw.button(surf, app.fonts, self.new_button, t("new_photo"), primary=False,
                     size=T.button)
+        if panel is not None:
+            if L.portrait:
+                panel.top = card.bottom + L.px(3)
+                panel.height = self.new_button.top - L.px(3) - panel.top
+            self._draw_join(surf, panel)
+
+    def _areas(self) -> tuple[pygame.Rect, pygame.Rect | None]:
+        """Where the card and button go, and the join panel (None without the booth Wi-Fi)."""
+        L = self.ctx.layout
+        m = L.margin
+        whole = pygame.Rect(m, m, L.w - 2 * m, L.h - 2 * m)
+        if self.wifi_matrix is None:
+            return whole, None
+        if L.portrait:  # the panel's height is settled once the card is placed
+            return whole, pygame.Rect(m, m, L.w - 2 * m, 0)
+        split = int(L.w * 0.5)
+        return (pygame.Rect(m, m, split - m - L.px(1.5), L.h - 2 * m),
+                pygame.Rect(split + L.px(1.5), m, L.w - split - L.px(1.5) - m, L.h - 2 * m))
+
+    def _draw_join(self, surf: pygame.Surface, panel: pygame.Rect) -> None:
+        app = self.ctx
+        L, T, t = app.layout, app.layout.type, app.texts
+        share = app.cfg.share
+        pad = L.px(2.5)
+        inner = panel.inflate(-2 * pad, -2 * pad)
+        draw.rounded(surf, panel, theme.PANEL, L.px(3), alpha=235)
+        label = t("wait_join_wifi")
+        size, rows = draw.fit_lines(app.fonts, label, T.body, inner.width, 2, True)
+        label_box = pygame.Rect(inner.x, inner.y, inner.width,
+                                len(rows) * draw.line_height(app.fonts, size, True))
+        draw.paragraph(surf, app.fonts, label, T.body, theme.GOLD, box=label_box, bold=True,
+                       max_lines=2)
+        secret = t("wifi_password", password=share.wifi_password) if share.wifi_password \
+            else t("wifi_open")
+        lines = [t("wifi_network", ssid=share.wifi_ssid), secret]
+        line_h = draw.line_height(app.fonts, T.floor, CONDENSED)
+        heights = [line_h * min(2, len(draw.fit_lines(app.fonts, s, T.floor, inner.width, 2,
+                                                      CONDENSED)[1])) for s in lines]
+        bottom = inner.bottom - sum(heights) - L.px(1)
+        code_box = pygame.Rect(inner.x, label_box.bottom + L.px(1), inner.width,
+                               max(line_h, bottom - label_box.bottom - L.px(1)))
+        self.wifi_rect = draw.qr(surf, app.images, self.wifi_matrix, code_box)
+        y = self.wifi_rect.bottom + L.px(1)
+        for text, h in zip(lines, heights):
+            draw.paragraph(surf, app.fonts, text, T.floor, theme.INK, bold=CONDENSED,
+                           box=pygame.Rect(inner.x, y, inner.width, h), max_lines=2,
+                           role="floor")
+            y += h
 
     def state(self) -> dict:
         return {"job_id": self.job_id, "phase": self.phase(), "wait": self.wait()}

@@ -1,6 +1,10 @@
 """The result: the guest's photo (the very file they download), the download QR with a short code
 to type, New photo, and an automatic return to the start. With `share.wifi_ssid` set, a second
-block comes first: join the booth's Wi-Fi (its own QR, the network name and password)."""
+block comes first: join the booth's Wi-Fi (its own QR, the network name and password).
+
+With cloud sharing (`[cloud]`) the QR switches to the cloud link as soon as its upload is
+confirmed, even while the guest looks at it; a line says which link it is ("works anywhere" for
+the cloud, "on the booth Wi-Fi" for the LAN), and a cloud link needs no Wi-Fi to join first."""
 
 from __future__ import annotations
 
@@ -32,16 +36,28 @@ class ResultScreen(Screen):
         self.new_button = pygame.Rect(0, 0, 0, 0)
         self.qr_rect = pygame.Rect(0, 0, 0, 0)
         self.wifi_rect = pygame.Rect(0, 0, 0, 0)
-        job = self.ctx.jobs.get(job_id)
-        self.url = job.share_url if job is not None else None
-        self.qr_text = qr_link(self.url) if self.url else None
+        self.url: str | None = None
+        self.link_kind: str | None = None
+        self._follow_link(self.ctx.jobs.get(job_id))
+
+    def _follow_link(self, job) -> None:
+        """The QR of the job's current link (kiosk/pipeline.py JobView.link): rebuilt only when
+        the link changes (the cloud upload was confirmed)."""
+        url = job.link if job is not None else None
+        if url == self.url and self.link_kind is not None:
+            return
+        self.url, self.link_kind = url, job.link_kind if job is not None else None
+        self.qr_text = qr_link(url) if url else None
         self.matrix = qr_matrix(self.qr_text, border=0) if self.qr_text else None
-        self.code = job.code if job is not None else None
-        base = self.url.rpartition("/p/")[0] if self.url else None
+        lan = self.link_kind == "lan"
+        # the short code is typed at the booth's own address: only for the LAN link
+        self.code = job.code if job is not None and lan else None
+        base = url.rpartition("/p/")[0] if url and lan else None
         self.address = code_address(self.ctx.cfg, base) if base else ""
         self._plans.clear()
 
     def update(self, now: float) -> None:
+        self._follow_link(self.ctx.jobs.get(self.job_id))
         if self.elapsed >= self.ctx.cfg.kiosk.result_timeout_s:
             self.ctx.done()
 
@@ -53,7 +69,7 @@ class ResultScreen(Screen):
     def blocks(self) -> list[QrBlock]:
         t = self.ctx.texts
         out = []
-        if self.wifi_matrix is not None:
+        if self.wifi_matrix is not None and self.link_kind != "cloud":
             share = self.ctx.cfg.share
             secret = t("wifi_password", password=share.wifi_password) if share.wifi_password \
                 else t("wifi_open")
@@ -68,8 +84,7 @@ class ResultScreen(Screen):
                 captions = [[Caption(t("or_type")), Caption(typed, True)],
                             [Caption(f"{t('or_type')} {where}"), Caption(code, True)],
                             [Caption(where, True), Caption(code, True)]]
-            out.append(QrBlock("download", self.matrix,
-                               t("then_scan") if self.wifi_matrix is not None else t("scan"),
+            out.append(QrBlock("download", self.matrix, t("then_scan") if out else t("scan"),
                                captions))
         return out
 
@@ -80,7 +95,11 @@ class ResultScreen(Screen):
 
     def status(self) -> str:
         """Where the download link works ('' when nothing needs saying)."""
-        return self.ctx.texts("on_booth_wifi") if self.wifi_matrix is not None else ""
+        if self.link_kind == "cloud":
+            return self.ctx.texts("works_anywhere")
+        if self.wifi_matrix is not None or self.ctx.cfg.cloud.enabled:
+            return self.ctx.texts("on_booth_wifi")
+        return ""
 
     def note(self, job) -> str:
         """A gentle word when the AI failed and the local effect stood in."""
@@ -149,4 +168,5 @@ class ResultScreen(Screen):
                        box=p.countdown, max_lines=2, role="floor")
 
     def state(self) -> dict:
-        return {"job_id": self.job_id, "url": self.url, "qr": self.qr_text, "code": self.code}
+        return {"job_id": self.job_id, "url": self.url, "qr": self.qr_text, "code": self.code,
+                "link": self.link_kind}

@@ -8,6 +8,7 @@ saved for a person to look at (tests/output/screens/<state>-<w>x<h>-<lang>.png).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -121,7 +122,7 @@ class Gallery:
     # ------------------------------------------------------------------ jobs in the book
     def _job(self, job_id: str, status: JobStatus, age_s: float, *, result: str | None = None,
              effect: str | None = None, error: JobError | None = None,
-             style: str = "drip") -> JobView:
+             style: str = "drip", cloud: bool = False) -> JobView:
         ready = result is not None
         return JobView(
             job_id=job_id, style=style, created_at=self.wall_t - age_s, status=status,
@@ -130,7 +131,9 @@ class Gallery:
             token="7K2QX9MBV4RT8HZP3WD" if ready else None,
             share_url="http://booth.local:8080/p/7K2QX9MBV4RT8HZP3WD" if ready else None,
             finished_at=self.wall_t - age_s + 8 if status.value in ("completed", "failed")
-            else None, code="K7QX2M" if ready else None)
+            else None, code="K7QX2M" if ready else None,
+            cloud_url="https://photos.example.org/b1/k3v9q2xw7h4m8t6r1z5c0p" if cloud else None,
+            cloud_expires_at=self.wall_t + 6 * 86400 if cloud else None)
 
     def _populate(self) -> None:
         views = [
@@ -143,12 +146,17 @@ class Gallery:
             self._job("job-failed", JobStatus.FAILED, 80,
                       error=JobError.for_guest(ErrorKind.SAFETY)),
             self._job("job-old", JobStatus.COMPLETED, 900, result="no-face", effect="gemini"),
+            self._job("job-cloud", JobStatus.COMPLETED, 30, result="portrait", effect="gemini",
+                      cloud=True),
         ]
         for kind in ErrorKind:
             views.append(self._job(f"job-err-{kind.value}", JobStatus.FAILED, 2000, error=(
                 JobError.for_guest(kind, 20 if kind is ErrorKind.RATE_LIMITED else None))))
         for app in self.apps.values():
             app.book.restore(views)
+            app.book.storage_trouble = {"job-processing-full"}
+            app.book.views["job-processing-full"] = dataclasses.replace(
+                app.book.views["job-processing"], job_id="job-processing-full")
 
     # ------------------------------------------------------------------ drawing
     def draw(self, state: State) -> list[draw.TextRecord]:
@@ -203,22 +211,28 @@ def _now(g: Gallery, app) -> None:
 
 
 AI = BoothStatus(connected=True, ai_online=True, local_only=False, camera="live")
+PAUSED = BoothStatus(connected=True, ai_online=False, local_only=None, camera="live")
 LOCAL = BoothStatus(connected=True, ai_online=True, local_only=True, camera="live")
 
 STATES = [
     State("attract", "attract", before=_now),
     State("attract-local", "attract", status=LOCAL, before=_now),
     State("attract-styles", "attract", config="styles", before=_now),
+    State("attract-paused", "attract", status=PAUSED, before=_now),
     State("countdown", "countdown"),
     State("countdown-style", "countdown", {"style": "gold"}, config="styles"),
     State("flash", "flash", {"job_id": "job-processing"}, before=_shot),
     State("queued", "processing", {"job_id": "job-queued"}, before=_now),
     State("processing", "processing", {"job_id": "job-processing"}, before=_now),
     State("processing-slow", "processing", {"job_id": "job-processing"}, before=_slow),
+    State("processing-full", "processing", {"job_id": "job-processing-full"}, before=_now),
+    State("processing-wifi", "processing", {"job_id": "job-processing"}, config="wifi",
+          before=_now),
     State("result", "result", {"job_id": "job-ready"}, before=_now),
     State("result-style", "result", {"job_id": "job-ready"}, config="styles", before=_now),
     State("result-local", "result", {"job_id": "job-local"}, before=_now),
     State("result-wifi", "result", {"job_id": "job-ready"}, config="wifi", before=_now),
+    State("result-cloud", "result", {"job_id": "job-cloud"}, config="wifi", before=_now),
     *[State(f"error-{k.value}", "error", {"job_id": f"job-err-{k.value}"}) for k in ErrorKind],
     State("error-camera", "error", {"kind": "camera"}),
     State("error-storage", "error", {"kind": "storage"}),

@@ -247,3 +247,36 @@ def test_result_with_wifi_join_code(kiosk_config, make_app, worker):
         text = read_qr(np.ascontiguousarray(bgr[r.top:r.bottom, r.left:r.right]))
         assert text == "WIFI:T:WPA;S:AnnaBen-Booth;P:confetti2026;;"
         app.close()
+
+
+def test_the_result_switches_to_the_cloud_link_once_its_upload_is_confirmed(kiosk_config,
+                                                                             make_app):
+    """A guest looking at the LAN link's QR sees it become the cloud link the moment the share
+    process confirms the upload (a `cloud` event), with the line saying where it works; the Wi-Fi
+    step goes, as a cloud link needs no booth Wi-Fi."""
+    import dataclasses
+
+    from booth.protocol import JobStatus
+    from kiosk.pipeline import JobEvent, JobView
+    from tests.kiosk.helpers import FIXTURES
+
+    cfg = kiosk_config()
+    cfg.share.wifi_ssid, cfg.share.wifi_password = "Booth", "confetti2026"
+    app = make_app(cfg, (800, 480))
+    lan = JobView("jobcloud01", "drip", time.time(), JobStatus.COMPLETED, effect="local",
+                  ai_path=FIXTURES / "portrait.jpg", result_path=FIXTURES / "portrait.jpg",
+                  token="7K2QX9MBV4RT8HZP3WD", code="K7QX2M",
+                  share_url="http://booth.local:8080/p/7K2QX9MBV4RT8HZP3WD")
+    app._on_job_event(JobEvent("ready", lan))
+    app.open_job("jobcloud01")
+    app.step()
+    assert app.screen.name == "result" and app.screen.state()["link"] == "lan"
+    assert decode_qr(app).upper() == lan.share_url.upper() and app.screen.wifi_rect.width
+    cloud = dataclasses.replace(lan, cloud_url="https://photos.example.org/b1/k3v9q2xw7h4m8t6")
+    app._on_job_event(JobEvent("cloud", cloud))
+    app.step()
+    state = app.screen.state()
+    assert state["link"] == "cloud" and state["code"] is None
+    assert decode_qr(app) == cloud.cloud_url
+    assert app.screen.status() == app.ctx.texts("works_anywhere")
+    assert [b.name for b in app.screen.blocks()] == ["download"]

@@ -290,6 +290,43 @@ class MqttConnection:
             log.exception("mqtt %s: message handler failed on %s", self.client_id, msg.topic)
 
 
+def read_retained(url: str, client_id: str, subscriptions: list[str], *, keepalive_s: int = 30,
+                  ca_file: str | None = None, connect_s: float = 3.0, quiet_s: float = 0.7,
+                  max_s: float = 20.0) -> dict[str, bytes]:
+    """topic → payload of the retained messages under `subscriptions` (empty ones left out).
+
+    Retained messages arrive right after the subscription; the read ends once none has come for
+    `quiet_s` (or after `max_s`). Raises TimeoutError when the broker cannot be reached."""
+    found: dict[str, bytes] = {}
+    lock = threading.Lock()
+    last = [time.monotonic()]
+
+    def on_message(msg: paho.MQTTMessage) -> None:
+        with lock:
+            last[0] = time.monotonic()
+            if msg.retain and msg.payload:
+                found[msg.topic] = bytes(msg.payload)
+
+    conn = MqttConnection(url, client_id, subscriptions=[(t, 1) for t in subscriptions],
+                          on_message=on_message, keepalive_s=keepalive_s, ca_file=ca_file)
+    conn.start()
+    try:
+        if not conn.wait_connected(connect_s):
+            raise TimeoutError(f"no broker connection within {connect_s:g} s")
+        with lock:
+            last[0] = time.monotonic()
+        end = time.monotonic() + max_s
+        while time.monotonic() < end:
+            with lock:
+                if time.monotonic() - last[0] >= quiet_s:
+                    break
+            time.sleep(0.05)
+    finally:
+        conn.stop(0.5)
+    with lock:
+        return dict(found)
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
     """Poll `predicate` until true or `timeout` seconds pass."""
     end = time.monotonic() + timeout

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 # sysexits' EX_TEMPFAIL: try again once the other one has stopped (systemd restarts the unit).
 EXIT_ALREADY_RUNNING = 75
@@ -88,6 +89,21 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def run_locked(data_dir: str | os.PathLike, role: str, main: Callable[[], int],
+               logger: logging.Logger) -> int:
+    """`main()` while holding `role`'s lock for `data_dir`; a second process of that role says
+    who holds it and exits with EXIT_ALREADY_RUNNING (the `booth` command's processes)."""
+    try:
+        lock = RunLock(data_dir, role).acquire()
+    except AlreadyRunning as exc:
+        logger.error("%s: %s", role, exc)
+        return EXIT_ALREADY_RUNNING
+    try:
+        return main()
+    finally:
+        lock.release()
 
 
 def holder(data_dir: str | os.PathLike, role: str) -> dict[str, Any] | None:

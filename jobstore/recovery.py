@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import sqlite3
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -161,50 +160,25 @@ def rebuild(cfg: Config, problem: str, *, broker: bool = True,
 # ---------------------------------------------------------------------------- the sources
 def read_retained_statuses(cfg: Config, connect_s: float = 3.0, quiet_s: float = 0.7,
                            max_s: float = 8.0) -> dict[str, Status]:
-    """The retained status of each of this booth's jobs, read from the broker.
-
-    Retained messages arrive right after the subscription; the read ends once none has come
-    for `quiet_s`. Raises TimeoutError when the broker cannot be reached."""
-    from booth.mqtt import MqttConnection
+    """The retained status of each of this booth's jobs, read from the broker (TimeoutError
+    when it cannot be reached)."""
+    from booth.mqtt import read_retained
 
     topics = Topics(cfg.mqtt.root)
+    retained = read_retained(cfg.mqtt.url, f"ledger-rebuild-{cfg.booth_id}-{os.getpid()}",
+                             [topics.booth_statuses(cfg.booth_id)],
+                             keepalive_s=cfg.mqtt.keepalive_s, ca_file=cfg.mqtt.ca_file or None,
+                             connect_s=connect_s, quiet_s=quiet_s, max_s=max_s)
     found: dict[str, Status] = {}
-    last = [time.monotonic()]
-    lock = threading.Lock()
-
-    def on_message(msg) -> None:
-        with lock:
-            last[0] = time.monotonic()
-        if not msg.payload:
-            return
+    for topic, payload in retained.items():
         try:
-            parsed = topics.parse(msg.topic)
-            st = Status.from_json(msg.payload)
+            parsed = topics.parse(topic)
+            st = Status.from_json(payload)
         except ProtocolError:
-            return
+            continue
         if st.job_id == parsed.job_id and st.booth_id == cfg.booth_id:
             found[st.job_id] = st
-
-    conn = MqttConnection(cfg.mqtt.url, f"ledger-rebuild-{cfg.booth_id}-{os.getpid()}",
-                          subscriptions=[(topics.booth_statuses(cfg.booth_id), 1)],
-                          on_message=on_message, keepalive_s=cfg.mqtt.keepalive_s,
-                          ca_file=cfg.mqtt.ca_file or None)
-    conn.start()
-    try:
-        if not conn.wait_connected(connect_s):
-            raise TimeoutError(f"no broker connection within {connect_s:g} s")
-        with lock:
-            last[0] = time.monotonic()
-        end = time.monotonic() + max_s
-        while time.monotonic() < end:
-            with lock:
-                idle = time.monotonic() - last[0]
-            if idle >= quiet_s:
-                break
-            time.sleep(0.05)
-    finally:
-        conn.stop(0.5)
-    return dict(found)
+    return found
 
 
 def rows_from_store(cfg: Config, statuses: dict[str, Status], now: float,

@@ -32,7 +32,7 @@ from pathlib import Path
 from booth.clock import Clock, SystemClock
 from booth.config import Config
 from booth.fsutil import atomic_write
-from booth.mqtt import MqttConnection
+from booth.mqtt import MqttConnection, read_retained
 from booth.protocol import ProtocolError, Topics
 from jobstore.age import DAY_S, age_s
 from jobstore.ledger import Ledger, resolve_in_store
@@ -202,35 +202,14 @@ def run_retention(cfg: Config, ledger: Ledger, mqtt: MqttConnection | None = Non
 # ---------------------------------------------------------------------------- orphans
 def retained_topics(cfg: Config, connect_s: float = 3.0, quiet_s: float = 0.7,
                     max_s: float = 20.0) -> set[str]:
-    """The status/result topics of this booth that hold a retained message now.
-
-    Retained messages arrive right after the subscription; the read ends once none has come
-    for `quiet_s`. Raises TimeoutError when the broker cannot be reached."""
+    """The status/result topics of this booth that hold a retained message now (TimeoutError
+    when the broker cannot be reached)."""
     topics = Topics(cfg.mqtt.root)
-    found: set[str] = set()
-    last = [time.monotonic()]
-
-    def on_message(msg) -> None:
-        last[0] = time.monotonic()
-        if msg.retain and msg.payload:
-            found.add(msg.topic)
-
-    conn = MqttConnection(cfg.mqtt.url, f"share-scan-{cfg.booth_id}-{os.getpid()}",
-                          subscriptions=[(topics.booth_statuses(cfg.booth_id), 1),
-                                         (topics.booth_results(cfg.booth_id), 1)],
-                          on_message=on_message, keepalive_s=cfg.mqtt.keepalive_s,
-                          ca_file=cfg.mqtt.ca_file or None)
-    conn.start()
-    try:
-        if not conn.wait_connected(connect_s):
-            raise TimeoutError(f"no broker connection within {connect_s:g} s")
-        last[0] = time.monotonic()
-        end = time.monotonic() + max_s
-        while time.monotonic() < end and time.monotonic() - last[0] < quiet_s:
-            time.sleep(0.05)
-    finally:
-        conn.stop(0.5)
-    return set(found)
+    return set(read_retained(cfg.mqtt.url, f"share-scan-{cfg.booth_id}-{os.getpid()}",
+                             [topics.booth_statuses(cfg.booth_id),
+                              topics.booth_results(cfg.booth_id)],
+                             keepalive_s=cfg.mqtt.keepalive_s, ca_file=cfg.mqtt.ca_file or None,
+                             connect_s=connect_s, quiet_s=quiet_s, max_s=max_s))
 
 
 def _orphan_job(topics: Topics, topic: str, ledger: Ledger) -> bool:

@@ -9,7 +9,7 @@ import signal
 
 from booth.config import Config
 from booth.qr import qr_terminal
-from booth.runlock import EXIT_ALREADY_RUNNING, AlreadyRunning, RunLock
+from booth.runlock import run_locked
 from jobstore.links import qr_link
 
 log = logging.getLogger("kiosk")
@@ -62,15 +62,7 @@ def _size(text: str | None) -> tuple[int, int] | None:
 
 def run(cfg: Config, args: argparse.Namespace) -> int:
     # One kiosk per data dir (its ledger and camera): a second one says who holds it.
-    try:
-        lock = RunLock(cfg.data_dir, "kiosk").acquire()
-    except AlreadyRunning as exc:
-        log.error("kiosk: %s", exc)
-        return EXIT_ALREADY_RUNNING
-    try:
-        return _run(cfg, args)
-    finally:
-        lock.release()
+    return run_locked(cfg.data_dir, "kiosk", lambda: _run(cfg, args), log)
 
 
 def _run(cfg: Config, args: argparse.Namespace) -> int:

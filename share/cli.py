@@ -21,7 +21,7 @@ from booth import sdnotify
 from booth.config import Config
 from booth.logs import limit_log_rate
 from booth.mqtt import MqttConnection, MqttUrlError
-from booth.runlock import EXIT_ALREADY_RUNNING, AlreadyRunning, RunLock
+from booth.runlock import run_locked
 from jobstore.links import public_base_url
 from share.admin import make_admin_app
 from share.guard import ConnectionGuard, GuardedSite, connections_for_fd_limit, raise_fd_limit
@@ -153,15 +153,8 @@ async def _start_admin(cfg: Config, app: web.Application) -> web.AppRunner | Non
 
 
 def run(cfg: Config, args: argparse.Namespace) -> int:
-    try:
-        lock = RunLock(cfg.data_dir, "share").acquire()
-    except AlreadyRunning as exc:
-        log.error("share: %s", exc)
-        return EXIT_ALREADY_RUNNING
-    try:
-        return _run(cfg, args)
-    finally:
-        lock.release()
+    # One share server per data dir: a second one says who holds it.
+    return run_locked(cfg.data_dir, "share", lambda: _run(cfg, args), log)
 
 
 def _run(cfg: Config, args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from booth.images import fit_cover
+from booth.images import fit_inside
 from kiosk.camera.base import Camera, CameraError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -56,7 +56,9 @@ class FileCamera(Camera):
             bgr = cv2.imread(str(self._images[self._index]), cv2.IMREAD_COLOR)
             if bgr is not None:
                 still = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                preview = fit_cover(still, self.preview_size)
+                # the whole photo, like a sensor's full field of view: the screen crops the
+                # preview exactly as the pipeline crops the still (kiosk/pipeline.py)
+                preview = fit_inside(still, self.preview_size)
                 with self._lock:
                     self._full = still
                     self._preview = preview

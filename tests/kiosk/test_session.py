@@ -8,6 +8,7 @@ import time
 import cv2
 import numpy as np
 import pygame
+import pytest
 
 from booth.protocol import JobStatus, Status
 from kiosk.input import SHUTTER_EVENT
@@ -113,7 +114,8 @@ def test_scripted_session(kiosk_config, make_app, worker, broker):
         time.sleep(0.03)
         app.step()
     assert app.screen.name == "attract"
-    assert frame.shape[1] == cfg.camera.preview_width
+    assert frame.shape[1] <= cfg.camera.preview_width  # the whole photo, inside the stream size
+    assert frame.shape[0] <= cfg.camera.preview_height
 
 
 def test_preview_is_mirrored(kiosk_config, make_app, broker):
@@ -132,6 +134,8 @@ def test_preview_is_mirrored(kiosk_config, make_app, broker):
 def test_one_tap_one_shot_and_taps_outside(kiosk_config, make_app, worker):
     clock = FakeClock()
     app = make_app(kiosk_config("countdown_s = 0"), (800, 480), clock=clock)
+    # the fake clock runs ahead of the camera's real frames: no watchdog restart in between
+    app.camera.frame_timeout_s = 60
     live(app)
     # a tap in empty space: nothing happens
     finger(app, 30, 200)
@@ -422,3 +426,45 @@ def test_full_disk_at_capture_shows_the_storage_error(kiosk_config, make_app, mo
     app._last_shot_at = -1e9
     assert app.request_shot()
     assert poll(lambda: app.jobs.ledger.count() == 1, 15, step=app.step)
+
+
+@pytest.mark.parametrize("size", [(800, 480), (720, 1280)], ids=["800x480", "720x1280"])
+def test_the_saved_shot_has_the_framing_the_guest_saw(kiosk_config, make_app, worker, size,
+                                                      tmp_path):
+    """What the preview shows (mirrored, cover-cropped to the screen) is what the stored photo
+    holds: a wide 4:3 still on a landscape and on a portrait screen, compared pixel by pixel
+    after undoing the mirror. Screenshots of both land in tests/output/screens/."""
+    from tests.kiosk.helpers import SCREENS_OUT
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    # a 4:3 still with a different colour in each third, so a wrong crop cannot pass
+    still = np.zeros((1200, 1600, 3), np.uint8)
+    still[:, :533] = (200, 40, 40)
+    still[:, 533:1066] = (40, 200, 40)
+    still[:, 1066:] = (40, 40, 200)
+    cv2.putText(still, "FRAME", (420, 700), cv2.FONT_HERSHEY_SIMPLEX, 9, (255, 255, 255), 30)
+    cv2.imwrite(str(folder / "wide.jpg"), still)
+    cfg = kiosk_config("countdown_s = 0", folder=folder)
+    app = make_app(cfg, size)
+    live(app)
+    preview = pygame.surfarray.array3d(app.surface).swapaxes(0, 1)  # RGB, mirrored
+    app.screenshot(SCREENS_OUT / f"framing-preview-{size[0]}x{size[1]}.png")
+    assert app.request_shot()
+    job_id = app.screen.job_id
+    ledger = Ledger(ledger_path(cfg.data_dir))
+    try:
+        assert poll(lambda: (ledger.get(job_id) or None) and ledger.get(job_id).sent_at, 15,
+                    step=app.step)
+        saved = cv2.imread(str(cfg.data_path / ledger.get(job_id).original_path))
+    finally:
+        ledger.close()
+    w, h = size
+    assert abs(saved.shape[1] / saved.shape[0] - w / h) < 0.01  # the screen's aspect ratio
+    seen = cv2.resize(saved, (w, h), interpolation=cv2.INTER_AREA)[:, ::-1, ::-1]  # mirror, RGB
+    # the start screen draws over the preview (title, button, gradients): compare the middle band
+    band = slice(h * 2 // 5, h * 3 // 5)
+    diff = np.abs(seen[band].astype(int) - preview[band].astype(int)).mean()
+    shifted = np.abs(np.roll(seen, w // 6, axis=1)[band].astype(int)
+                     - preview[band].astype(int)).mean()
+    assert diff < 25 < shifted, (diff, shifted)

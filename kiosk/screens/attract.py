@@ -11,6 +11,7 @@ from kiosk import draw, theme
 from kiosk.input import TAP, Action
 from kiosk.machine import ScreenName
 from kiosk.offer import offered_styles, privacy_line
+from kiosk.screens import operator
 from kiosk.screens.base import RecentStrip, Screen, header
 
 
@@ -129,6 +130,7 @@ class AttractScreen(Screen):
             box = pygame.Rect(m, L.h - m - privacy_h, privacy_w, privacy_h)
             draw.paragraph(surf, ctx.fonts, privacy, T.floor, theme.MUTED, box=box,
                            max_lines=2, role="floor", shadow=True)
+        operator.draw(ctx, surf, self.name)  # the operator mark, in the free corner
 
     def state(self) -> dict:
         return {"buttons": [s for _r, s in self.buttons]}

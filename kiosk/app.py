@@ -315,6 +315,9 @@ class KioskApp:
         if ev.kind == "capture_failed" and job is not None and \
                 getattr(self.screen, "job_id", None) == job.job_id:
             self.fire(Event.FAILED, job_id=job.job_id, kind=ev.reason or "camera")
+        if ev.kind == "deleted" and job is not None and \
+                getattr(self.screen, "job_id", None) == job.job_id:
+            self.fire(Event.DONE)  # the photo on screen was deleted: back to the start
         done = self.book.apply(ev, getattr(self.screen, "job_id", None))
         if done is not None and self.on_job_done is not None:
             try:

@@ -35,6 +35,10 @@ class JobBook:
         job = ev.job
         if job is None or ev.kind == "availability":
             return None
+        if ev.kind == "deleted":  # deleted by the operator or retention: gone from the strip
+            self.views.pop(job.job_id, None)
+            self._finished.add(job.job_id)
+            return None
         if ev.kind == "capture_failed":  # no photo, so no job: it leaves the strip
             self.views.pop(job.job_id, None)
             self._finished.add(job.job_id)

@@ -140,9 +140,9 @@ class JobView:
 class JobEvent:
     """`created`, `captured` (with a display-sized RGB image), `capture_failed`, `stored`
     (photos written and the job published), `status`, `ready`, `availability`, `cloud` (the
-    job's cloud link was confirmed), and `store_failed` (a status or result for this job could
+    job's cloud link was confirmed), `store_failed` (a status or result for this job could
     not be stored yet: the disk is full or the ledger failing; it is retried, `message` says
-    why)."""
+    why), and `deleted` (the share process deleted the job: only `job.job_id` means anything)."""
 
     kind: str
     job: JobView | None = None
@@ -567,8 +567,12 @@ class JobController:
                                      even_unacked=True)
             self.events.put(JobEvent("availability"))
             return
-        if parsed.booth != self.booth or not msg.payload:
-            return  # another booth, or a cleared retained message
+        if parsed.booth != self.booth:
+            return  # another booth
+        if not msg.payload:
+            if parsed.kind is TopicKind.STATUS:
+                self._cleared(parsed.job_id)
+            return  # a cleared retained message
         try:
             if parsed.kind is TopicKind.STATUS:
                 self._on_status(parsed.job_id, msg.payload, msg.topic)
@@ -576,6 +580,16 @@ class JobController:
                 self._on_result(parsed.job_id, msg, msg.topic)
         except (OSError, sqlite3.OperationalError) as exc:
             self._hold(parsed.job_id, msg, exc, held)
+
+    def _cleared(self, job_id: str | None) -> None:
+        """A job's retained status was cleared: when its row is gone too, the share process
+        deleted it (retention, or the operator on the dashboard): it leaves the screens."""
+        if job_id is None or self._row_quietly(job_id) is not None:
+            return
+        self.redispatch.done(job_id)
+        with self._done:
+            self._views.pop(job_id, None)
+        self.events.put(JobEvent("deleted", JobView(job_id, "", 0.0, JobStatus.FAILED)))
 
     # ----------------------------------------------------------------- storage faults
     def _hold(self, job_id: str, msg, exc: Exception, held: "_Held | None") -> None:

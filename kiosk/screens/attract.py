@@ -130,7 +130,7 @@ class AttractScreen(Screen):
             box = pygame.Rect(m, L.h - m - privacy_h, privacy_w, privacy_h)
             draw.paragraph(surf, ctx.fonts, privacy, T.floor, theme.MUTED, box=box,
                            max_lines=2, role="floor", shadow=True)
-        operator.draw(ctx, surf, self.name)  # the operator mark, in the free corner
+        operator.overlay(ctx, surf, self.name)  # the operator mark, in the free corner
 
     def state(self) -> dict:
         return {"buttons": [s for _r, s in self.buttons]}

@@ -96,7 +96,7 @@ def draw_panel(ctx: "ScreenContext", surf: pygame.Surface) -> pygame.Rect | None
     return box
 
 
-def draw(ctx: "ScreenContext", surf: pygame.Surface, screen: ScreenName) -> None:
+def overlay(ctx: "ScreenContext", surf: pygame.Surface, screen: ScreenName) -> None:
     """The mark (and its open reasons) over a screen that has room for it."""
     if screen in MARKED_SCREENS and draw_mark(ctx, surf) is not None:
         draw_panel(ctx, surf)

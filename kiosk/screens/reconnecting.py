@@ -33,4 +33,4 @@ class ReconnectingScreen(Screen):
         y = head.bottom + L.px(1)
         draw.paragraph(surf, app.fonts, t("camera_wait"), T.body, theme.MUTED,
                        box=pygame.Rect(L.margin, y, w, L.h - L.margin - y), max_lines=2)
-        operator.draw(app, surf, self.name)  # the operator mark, in the free corner
+        operator.overlay(app, surf, self.name)  # the operator mark, in the free corner

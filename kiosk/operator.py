@@ -219,7 +219,7 @@ class OperatorWatch:
             return  # the broker publishes our will; a fresh report follows the reconnect
         # what makes a report news (the camera's growing trouble time and the free bytes do not)
         key = (tuple((p.code, p.level) for p in problems), f.camera_state, f.camera_fault,
-               f.clock_synchronized)
+               f.clock_synchronized, sum(1 for on, _h in f.workers.values() if on))
         now = self.mono()
         if not back and key == self._last_sent and \
                 now - self._last_sent_at < self.cfg.operator.health_every_s:

@@ -255,6 +255,7 @@ a{color:#ffd86b}.url{word-break:break-all;font-size:.8rem}
 .tools{display:flex;flex-wrap:wrap;gap:6px;margin-top:6px}
 .tools button,.tools a{width:auto;min-height:34px;margin:0;padding:0 12px;font-size:.85rem;
 border-radius:10px;display:inline-flex}
+.tools .hidden{display:none}
 .danger{background:#3a1b20;color:#ffc2c8;border:1px solid #6b2a33}
 .modal{position:fixed;inset:0;background:rgba(0,0,0,.7);display:flex;align-items:center;
 justify-content:center;padding:16px;z-index:10}

@@ -285,3 +285,27 @@ def test_the_event_zip_has_every_picture_and_the_failed_originals(dash):
                     for j in ids["ai"] + ids["local"])
     assert sorted(z.read(n) for n in names if not n.startswith("originals/")) == stored
     assert a.request("GET", "/admin/event.zip")[0] == 401
+
+
+def test_a_client_leaving_mid_zip_stops_the_writer(dash):
+    """The zip is written by a thread into a small pipe: when the operator's browser goes away,
+    the thread ends instead of waiting for it forever."""
+    import http.client
+    import threading
+
+    cfg, ledger, a, cookie, _g = dash()
+    big = PORTRAIT.read_bytes() * 40  # ~2 MB per picture: more than the pipe holds
+    for i in range(12):
+        job = make_job(cfg, ledger, time.time() - 600 + i)
+        (cfg.data_path / ledger.get(job).result_path).write_bytes(big)
+    c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=30)
+    c.request("GET", "/admin/event.zip", headers=cookie)
+    r = c.getresponse()
+    assert r.status == 200 and len(r.read(200_000)) == 200_000
+    assert any(t.name == "zip-writer" for t in threading.enumerate())
+    c.sock.close()
+    c.close()
+    end = time.monotonic() + 15
+    while time.monotonic() < end and any(t.name == "zip-writer" for t in threading.enumerate()):
+        time.sleep(0.1)
+    assert not any(t.name == "zip-writer" for t in threading.enumerate())

@@ -22,7 +22,7 @@ from booth.config import Config
 from booth.healthboard import HealthBoard, PartView
 from jobstore.ledger import JobRow, Ledger, resolve_in_store
 from jobstore.links import public_base_url, share_url
-from jobstore.stats import EventStats, event_label, event_of, event_stats
+from jobstore.stats import EventStats, event_label, event_stats
 from jobstore.uploads import Uploads
 from share.lookup import PhotoLookup, is_expired, servable
 from share.zipstream import Member
@@ -152,30 +152,28 @@ def zip_name(cfg: Config, stats: EventStats) -> str:
 
 
 def zip_members(src: Sources, start: float | None) -> Iterator[Member]:
-    """Every picture of the event (oldest first), and the original of each job without one;
-    rows are read one at a time (an event has thousands)."""
+    """Every picture of the event (oldest first), and the original of each job without one,
+    named by local time so the archive sorts as the event went (`drip-2026-11-21-203512-ab12cd34
+    .jpg`); rows are read one at a time (an event has thousands)."""
     if start is None:
         return
-    seen: set[str] = set()
     for job_id in src.ledger.ids_since(start):
         row = src.ledger.get(job_id)
         if row is None or is_expired(row, src.cfg.retention_days, src.lookup.clock):
             continue
+        stamp = time.strftime("%Y-%m-%d-%H%M%S", time.localtime(row.created_at))
         if row.result_path:
-            rel, name = row.result_path, src.lookup.filename(row)
+            rel = row.result_path
+            style = _SAFE.sub("-", row.style.lower()).strip("-")[:24] or "photo"
+            ext = ".png" if rel.lower().endswith(".png") else ".jpg"
+            name = f"{style}-{stamp}-{row.job_id[:8]}{ext}"
         elif row.status.value == "failed":
-            stamp = time.strftime("%Y-%m-%d-%H%M%S", time.localtime(row.created_at))
             rel, name = row.original_path, f"originals/{stamp}-{row.job_id[:8]}.jpg"
         else:
             continue
         path = resolve_in_store(src.cfg.data_dir, rel)
-        if path is None:
-            continue
-        if name in seen:
-            stem, dot, ext = name.rpartition(".")
-            name = f"{stem}-{row.job_id[:8]}.{ext}"
-        seen.add(name)
-        yield Member(name, Path(path))
+        if path is not None:
+            yield Member(name, Path(path))
 
 
 # ---------------------------------------------------------------------------- delete
@@ -194,7 +192,3 @@ async def delete_job(src: Sources, job_id: str, mqtt: Any, uploader: Any = None)
     log.info("share: the operator deleted job %s (%d files%s)", job_id, report.files_deleted,
              "; its retained messages will be cleared later" if report.clears_pending else "")
     return job_id in report.job_ids
-
-
-def event_start(src: Sources) -> float | None:
-    return event_of(src.cfg, src.ledger).start

@@ -273,25 +273,6 @@ async def photo_file(request: web.Request) -> web.StreamResponse:
     })
 
 
-def _disposition(kind: str, filename: str) -> str:
-    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "")
-    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-
-
-async def photo_file(request: web.Request) -> web.StreamResponse:
-    photo = request.app[LOOKUP].find(request.match_info["token"])
-    if photo is None:
-        raise web.HTTPNotFound()
-    download = request.query.get("dl") == "1"
-    ctype = "image/png" if photo.filename.endswith(".png") else "image/jpeg"
-    return web.FileResponse(photo.path, chunk_size=CHUNK, headers={
-        "Content-Type": ctype,
-        "Cache-Control": PHOTO_CACHE,
-        "Content-Disposition": _disposition("attachment" if download else "inline",
-                                            photo.filename),
-    })
-
-
 # ---------------------------------------------------------------------------- retention task
 async def _retention_loop(app: web.Application, every_s: float, first_delay_s: float) -> None:
     cfg, ledger = app[CFG], app[LEDGER]

@@ -310,9 +310,11 @@ def check_api_key(cfg: Config, probe: Probe, offline: bool = False) -> Check:
 RETAINED_WAIT_S = 0.5  # retained messages follow the subscription at once; a margin for them
 
 
-def check_workers(cfg: Config, probe: Probe) -> Check:
+def check_workers(cfg: Config, probe: Probe, role: str = "booth") -> Check:
     """Which workers say `online`, and what their retained health says (the AI state, with the
-    reason and the fix the worker published: worker/health.py)."""
+    reason and the fix the worker published: worker/health.py). On a booth no worker online is
+    a failure (every photo waits); on a worker machine (`--role worker`) a warning, since its
+    own worker may simply not be started yet."""
     from booth.mqtt import BrokerUrl, MqttConnection, MqttUrlError
     from booth.protocol import (Health, ProtocolError, TopicKind, Topics, parse_availability)
 
@@ -355,7 +357,9 @@ def check_workers(cfg: Config, probe: Probe) -> Check:
         return Check("workers", WARN, "not checked: no MQTT session", "see the broker check")
     up = sorted(w for w, on in online.items() if on)
     if not up:
-        return Check("workers", WARN, "no worker is online: photos are paused until one is",
+        known = f" ({len(online)} known, all offline)" if online else ""
+        return Check("workers", FAIL if role == "booth" else WARN,
+                     f"no worker is online{known}: photos are paused until one is",
                      "start one (systemctl start booth-worker, or `booth worker` on any machine "
                      "that reaches the broker)")
     said = [(w, health[w]) for w in up if w in health]
@@ -500,6 +504,52 @@ def check_share_url(cfg: Config, probe: Probe) -> Check:
                      "machine", "set share.public_url to this machine's LAN address (`hostname "
                      "-I`), or leave it empty to use it automatically")
     return Check("share url", OK, f"{base} ({', '.join(local)} is on this machine)")
+
+
+# ------------------------------------------------------------------------------- share server
+def check_share_server(cfg: Config, probe: Probe) -> Check:
+    """Something answers on share.port, and it is this booth's share server (its /healthz names
+    the booth and, to a client on this machine, the data dir)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    host = cfg.share.host if cfg.share.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{cfg.share.port}/healthz"
+    fix = ("start it: sudo systemctl start booth-share (or `booth up`); `journalctl -u "
+           "booth-share -b` says why it stopped")
+    try:
+        with urllib.request.urlopen(url, timeout=probe.broker_timeout_s) as r:
+            status, body = r.status, r.read(4096)
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read(4096)
+    except OSError as exc:
+        why = getattr(exc, "reason", None) or exc
+        why = getattr(why, "strerror", None) or why
+        return Check("share server", FAIL, f"nothing answers on {host}:{cfg.share.port} "
+                     f"({why}): the guests' QR links lead nowhere", fix)
+    try:
+        said = json.loads(body or b"{}")
+    except ValueError:
+        said = None
+    if not isinstance(said, dict) or "booth_id" not in said:
+        return Check("share server", FAIL, f"{host}:{cfg.share.port} answers, but it is not a "
+                     f"booth's share server (HTTP {status})", "free share.port for booth-share, "
+                     "or give it another port (share.port)")
+    if said["booth_id"] != cfg.booth_id or (
+            said.get("data_dir") and
+            Path(str(said["data_dir"])).resolve() != Path(cfg.data_dir).resolve()):
+        return Check("share server", FAIL, f"the share server on port {cfg.share.port} serves "
+                     f"booth {said['booth_id']!r} from {said.get('data_dir', '?')}, not this "
+                     "booth: its links would not open this booth's photos",
+                     "stop that server, or give this booth its own share.port")
+    if not said.get("ok"):
+        return Check("share server", FAIL, f"the share server on port {cfg.share.port} cannot "
+                     f"read its ledger ({said.get('ledger', 'HTTP ' + str(status))})",
+                     "sudo systemctl restart booth-share (a damaged ledger is rebuilt)")
+    return Check("share server", OK, f"this booth's share server answers on "
+                 f"{host}:{cfg.share.port}")
 
 
 # ------------------------------------------------------------------------------- hotspot
@@ -658,7 +708,7 @@ def check_cloud(cfg: Config, probe: Probe) -> Check:
 
 # ------------------------------------------------------------------------------- driver
 BOOTH_CHECKS = ("camera", "display", "broker", "workers", "api key", "disk", "ledger", "clock",
-                "share url", "hotspot", "cloud")
+                "share url", "share server", "hotspot", "cloud")
 WORKER_CHECKS = ("broker", "workers", "api key", "disk", "clock")
 
 
@@ -669,12 +719,13 @@ def run_checks(cfg: Config, probe: Probe | None = None, *, offline: bool = False
         "camera": lambda: check_camera(cfg, probe),
         "display": lambda: check_display(cfg, probe),
         "broker": lambda: check_broker(cfg, probe),
-        "workers": lambda: check_workers(cfg, probe),
+        "workers": lambda: check_workers(cfg, probe, role),
         "api key": lambda: check_api_key(cfg, probe, offline),
         "disk": lambda: check_disk(cfg, probe),
         "ledger": lambda: check_ledger(cfg, probe),
         "clock": lambda: check_clock(cfg, probe),
         "share url": lambda: check_share_url(cfg, probe),
+        "share server": lambda: check_share_server(cfg, probe),
         "hotspot": lambda: check_hotspot(cfg, probe),
         "cloud": lambda: check_cloud(cfg, probe),
     }

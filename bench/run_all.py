@@ -22,7 +22,8 @@ HERE = Path(__file__).resolve().parent
 QUICK_ARGS = {"bench_e2e.py": ["--jobs", "20"], "bench_share.py": ["--seconds", "5"],
               "bench_worker.py": ["--quick"], "bench_resilience.py": ["--quick"],
               "bench_kiosk.py": ["--seconds", "4"],
-              "bench_cloud.py": ["--runs", "5", "--backlog", "50"]}
+              "bench_cloud.py": ["--runs", "5", "--backlog", "50"],
+              "bench_operator.py": ["--photos", "50"]}
 
 
 def machine() -> str:

@@ -216,6 +216,29 @@ class CloudConfig:
 # ---- end [cloud] -------------------------------------------------------------------------------
 
 
+# ---- [operator]: the operator's view (issue 17) ---------------------------------------------
+@dataclass
+class OperatorConfig:
+    event_start: str = _f("", "Start of the event the dashboard counts, local time "
+                          "'YYYY-MM-DD HH:MM' (empty: since the first photo after the last pause "
+                          "of event_gap_hours)")
+    event_gap_hours: float = _f(6.0, "A pause without photos this long ends an event: the next "
+                                "photo starts a new one (a party past midnight stays one event)",
+                                min=0.5, max=24 * 30)
+    disk_low_mb: int = _f(1000, "Free space in data_dir below this raises the operator mark "
+                          "(below a fifth of it: red)", min=50, max=1_000_000)
+    camera_alert_s: float = _f(60.0, "The camera reconnecting for this long raises the operator "
+                               "mark", min=1, max=3600)
+    health_every_s: float = _f(30.0, "Seconds between health reports of the kiosk and the share "
+                               "server (a change is reported at once)", min=2, max=600)
+    mark: bool = _f(True, "Show the operator mark on the booth screen when something needs the "
+                    "operator (a long press on it or the F1 key shows why)")
+    metrics_token: str = _f("", "Bearer token Prometheus sends to /metrics on the operator "
+                            "listener: environment only (BOOTH_METRICS_TOKEN); empty: /metrics "
+                            "needs an operator session", secret=True)
+# ---- end [operator] ----------------------------------------------------------------------------
+
+
 @dataclass
 class Style:
     label: str
@@ -242,6 +265,7 @@ class Config:
     camera: CameraConfig = field(default_factory=CameraConfig)
     share: ShareConfig = field(default_factory=ShareConfig)
     cloud: CloudConfig = field(default_factory=CloudConfig)
+    operator: OperatorConfig = field(default_factory=OperatorConfig)
     styles: dict[str, Style] = field(default_factory=_default_styles)
     texts: dict[str, str] = field(default_factory=dict)  # guest text overrides (booth/texts.py)
     source: str = "(defaults)"
@@ -256,7 +280,7 @@ class Config:
 
 SECTIONS = {"mqtt": MqttConfig, "gemini": GeminiConfig, "worker": WorkerConfig,
             "kiosk": KioskConfig, "camera": CameraConfig, "share": ShareConfig,
-            "cloud": CloudConfig}
+            "cloud": CloudConfig, "operator": OperatorConfig}
 
 # Environment overrides every process honours (README.md, Configuration): variable → dotted key.
 ENV_OVERRIDES = {
@@ -277,7 +301,8 @@ ENV_OVERRIDES = {
 ENV_SECRETS = {"GEMINI_API_KEY": "gemini.api_key", "BOOTH_ADMIN_PASSWORD": "share.admin_password",
                # read by the share process only (/etc/booth/cloud.env)
                "BOOTH_CLOUD_ACCESS_KEY_ID": "cloud.access_key_id",
-               "BOOTH_CLOUD_SECRET_ACCESS_KEY": "cloud.secret_access_key"}
+               "BOOTH_CLOUD_SECRET_ACCESS_KEY": "cloud.secret_access_key",
+               "BOOTH_METRICS_TOKEN": "operator.metrics_token"}
 # Secrets that a config file may not hold (the Wi-Fi password may: guests see it anyway).
 ENV_ONLY = {key.rsplit(".", 1)[1] for key in ENV_SECRETS.values()}
 
@@ -453,6 +478,7 @@ def _finish(cfg: Config) -> None:
                           f"allowed; styles defined: {', '.join(cfg.styles)}")
     _check_wifi(cfg.share, where)
     _check_cloud(cfg.cloud, where)
+    _check_operator(cfg.operator, where)
     if cfg.share.admin_host and cfg.share.admin_port == cfg.share.port:
         raise ConfigError(f"{where}: share.admin_port = {cfg.share.admin_port} is not allowed; "
                           "the operator listener needs a port of its own (not share.port)")
@@ -491,6 +517,22 @@ def _check_cloud(cloud: CloudConfig, where: str) -> None:
     if cloud.key_prefix.startswith("/") or ".." in cloud.key_prefix.split("/"):
         raise ConfigError(f"{where}: cloud.key_prefix = {cloud.key_prefix!r} is not allowed; "
                           "use a relative prefix such as 'booth/'")
+
+
+def _check_operator(op: OperatorConfig, where: str) -> None:
+    if op.event_start:
+        try:
+            event_start_ts(op.event_start)
+        except ValueError:
+            raise ConfigError(f"{where}: operator.event_start = {op.event_start!r} is not "
+                              "allowed; expected local time 'YYYY-MM-DD HH:MM'") from None
+
+
+def event_start_ts(text: str) -> float:
+    """operator.event_start ('YYYY-MM-DD HH:MM', local time) as a unix time."""
+    import datetime as _dt
+
+    return _dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M").timestamp()
 
 
 def mask_url(url: str) -> str:

@@ -87,6 +87,16 @@ class TopicKind(str, enum.Enum):
     AVAILABILITY = "availability"
     WORKER_AVAILABILITY = "worker_availability"
     WORKER_HEALTH = "worker_health"
+    # the operator's view (issue 17): the kiosk's health, and the booth's services
+    BOOTH_HEALTH = "booth_health"
+    SERVICE_AVAILABILITY = "service_availability"
+    SERVICE_HEALTH = "service_health"
+
+
+# The booth's services besides the kiosk, each under `{root}/{booth}/{service}/…`: the share
+# server (health and availability) and its cloud uploader (health; it lives and dies with the
+# share server, whose availability it shares).
+SERVICES = ("share", "uploader")
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,7 @@ class ParsedTopic:
     booth: str | None = None
     job_id: str | None = None
     worker: str | None = None
+    service: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,16 @@ class Topics:
     def worker_health(self, worker: str) -> str:
         return f"{self.root}/workers/{validate_node_id(worker, 'worker id')}/health"
 
+    def booth_health(self, booth: str) -> str:
+        """The kiosk's health (next to its availability)."""
+        return f"{self.root}/{validate_node_id(booth)}/health"
+
+    def service_availability(self, booth: str, service: str) -> str:
+        return f"{self.root}/{validate_node_id(booth)}/{_service(service)}/availability"
+
+    def service_health(self, booth: str, service: str) -> str:
+        return f"{self.root}/{validate_node_id(booth)}/{_service(service)}/health"
+
     # subscriptions
     def shared_jobs(self) -> str:
         """What workers subscribe to: every booth's jobs, dealt over the share group."""
@@ -141,6 +162,11 @@ class Topics:
 
     def all_worker_health(self) -> str:
         return f"{self.root}/workers/+/health"
+
+    def booth_services(self, booth: str) -> list[str]:
+        """Every service's health and availability of one booth (one filter per service: a
+        `+/+` would match the booth's statuses and results too)."""
+        return [f"{self.root}/{validate_node_id(booth)}/{s}/+" for s in SERVICES]
 
     def parse(self, topic: str) -> ParsedTopic:
         """Parse a concrete topic of this root; raises ProtocolError for anything else."""
@@ -160,10 +186,22 @@ class Topics:
             return ParsedTopic(TopicKind.JOBS, booth=booth)
         if len(parts) == 3 and parts[2] == "availability":
             return ParsedTopic(TopicKind.AVAILABILITY, booth=booth)
+        if len(parts) == 3 and parts[2] == "health":
+            return ParsedTopic(TopicKind.BOOTH_HEALTH, booth=booth)
+        if len(parts) == 4 and parts[2] in SERVICES and parts[3] in ("availability", "health"):
+            kind = TopicKind.SERVICE_HEALTH if parts[3] == "health" \
+                else TopicKind.SERVICE_AVAILABILITY
+            return ParsedTopic(kind, booth=booth, service=parts[2])
         if len(parts) == 4 and parts[2] in ("status", "results"):
             kind = TopicKind.STATUS if parts[2] == "status" else TopicKind.RESULTS
             return ParsedTopic(kind, booth=booth, job_id=validate_job_id(parts[3]))
         raise ProtocolError(f"topic {topic!r} does not match any topic of the protocol")
+
+
+def _service(name: str) -> str:
+    if name not in SERVICES:
+        raise ProtocolError(f"unknown service {name!r}: one of {', '.join(SERVICES)}")
+    return name
 
 
 # --------------------------------------------------------------------------------------------
@@ -463,13 +501,50 @@ class AiState(str, enum.Enum):
     PROBING = "probing"                       # after a pause: one job is trying the model
 
 
+PROBLEM_LEVELS = ("warn", "error")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing an operator should know about a part: `code` names it for programs (the
+    booth's operator mark, metrics), `reason` and `fix` say it in plain words."""
+
+    code: str
+    level: str          # warn | error
+    reason: str
+    fix: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "level": self.level, "reason": self.reason, "fix": self.fix}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Problem":
+        if not isinstance(data, dict):
+            raise ProtocolError("health problems must be objects")
+        for key in ("code", "level", "reason"):
+            if not isinstance(data.get(key), str):
+                raise ProtocolError(f"health problem {key} must be a string")
+        if data["level"] not in PROBLEM_LEVELS:
+            raise ProtocolError(f"health problem level {data['level']!r} is not one of "
+                                f"{', '.join(PROBLEM_LEVELS)}")
+        fix = data.get("fix", "")
+        if not isinstance(fix, str):
+            raise ProtocolError("health problem fix must be a string")
+        return cls(data["code"], data["level"], data["reason"], fix)
+
+
 @dataclass(frozen=True)
 class Health:
-    """`{root}/workers/{worker}/health` (retained JSON). Read it together with the availability
-    topic: a worker that died keeps its last health, and its availability says `offline`.
+    """The retained health JSON of a part, next to its availability: a worker
+    (`{root}/workers/{worker}/health`), the kiosk (`{root}/{booth}/health`), the share server and
+    its uploader (`{root}/{booth}/share/health`, `{root}/{booth}/uploader/health`). Read it
+    together with the part's availability: a part that died keeps its last health, and its
+    availability says `offline`.
 
     Only `state` and `updated_at` are required; unknown fields are kept in `extra` (and written
-    back by `to_dict`), so other parts (kiosk, share, uploader) can use the same shape and grow it.
+    back by `to_dict`), so each part adds what it knows (the kiosk its camera and disk, the
+    uploader its queue) and it can grow. `problems` lists every current problem (the first one's
+    words are also `reason` and `fix`).
     """
 
     state: str                      # ok | warn | error
@@ -482,7 +557,8 @@ class Health:
     ai_until: str | None = None     # ISO time a pause of model calls ends, if one is on
     jobs_in_flight: int = 0
     counts: dict[str, int] = field(default_factory=dict)
-    last_error: dict[str, Any] | None = None   # {"kind", "detail", "at"} of the last AI failure
+    last_error: dict[str, Any] | None = None   # {"kind", "detail", "at"} of the last failure
+    problems: tuple[Problem, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     _TEXT = ("part", "reason", "fix")
@@ -493,7 +569,9 @@ class Health:
         out.update({"part": self.part, "id": self.id, "state": self.state, "reason": self.reason,
                     "fix": self.fix, "ai": self.ai, "ai_until": self.ai_until,
                     "jobs_in_flight": self.jobs_in_flight, "counts": dict(self.counts),
-                    "last_error": self.last_error, "updated_at": self.updated_at})
+                    "last_error": self.last_error,
+                    "problems": [p.to_dict() for p in self.problems],
+                    "updated_at": self.updated_at})
         return out
 
     def to_json(self) -> bytes:
@@ -510,7 +588,7 @@ class Health:
             raise ProtocolError(f"health state {data['state']!r} is not one of "
                                 f"{', '.join(HEALTH_STATES)}")
         parse_iso(data["updated_at"], "health updated_at")
-        known = {"state", "updated_at", "jobs_in_flight", "counts", "last_error",
+        known = {"state", "updated_at", "jobs_in_flight", "counts", "last_error", "problems",
                  *cls._TEXT, *cls._OPTIONAL_TEXT}
         kw: dict[str, Any] = {"state": data["state"], "updated_at": data["updated_at"]}
         for key in cls._TEXT:
@@ -539,6 +617,10 @@ class Health:
             if not isinstance(data["last_error"], dict):
                 raise ProtocolError("health last_error must be null or an object")
             kw["last_error"] = dict(data["last_error"])
+        if data.get("problems") is not None:
+            if not isinstance(data["problems"], list):
+                raise ProtocolError("health problems must be a list")
+            kw["problems"] = tuple(Problem.from_dict(p) for p in data["problems"])
         kw["extra"] = {k: v for k, v in data.items() if k not in known}
         return cls(**kw)
 

@@ -10,8 +10,9 @@ Who may write what (one process per kind of write, so no two processes race on a
 - the kiosk process (`kiosk/pipeline.py`): inserts jobs, marks them dispatched/sent, applies
   statuses and stores results (which issues the download token);
 - the share process (`share/cli.py`, through `jobstore/retention.py`): deletes old jobs —
-  their files, rows and retained MQTT messages — and, once the clock is synchronized, gives jobs
-  shot before that their true time back (`correct_clock`);
+  their files, rows and retained MQTT messages — and the jobs the operator deletes on the
+  dashboard (`share/admin.py`, the same `delete_jobs`), and, once the clock is synchronized,
+  gives jobs shot before that their true time back (`correct_clock`);
 - the share process's cloud uploader (`share/uploader.py`, through `jobstore/uploads.py`): the
   `uploads` table (the upload queue and the confirmed cloud links), and nothing else; the
   kiosk only reads that table;
@@ -247,6 +248,47 @@ class Ledger:
     def since(self, start: float) -> list[JobRow]:
         return self._many("SELECT * FROM jobs WHERE created_at >= ? ORDER BY created_at DESC",
                           (start,))
+
+    # ---- the operator's view (jobstore/stats.py) ----
+    def latest_run_start(self, gap_s: float) -> float | None:
+        """When the newest run of photos began: the first shot after the last pause of at least
+        `gap_s` between two shots (None: no jobs)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MAX(created_at) FROM (SELECT created_at, created_at - LAG(created_at)"
+                " OVER (ORDER BY created_at) AS gap FROM jobs) WHERE gap IS NULL OR gap >= ?",
+                (gap_s,)).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def page_since(self, start: float, offset: int, limit: int) -> list[JobRow]:
+        """Jobs shot at or after `start`, newest first, one page."""
+        return self._many("SELECT * FROM jobs WHERE created_at >= ? ORDER BY created_at DESC,"
+                          " job_id DESC LIMIT ? OFFSET ?", (start, limit, offset))
+
+    def outcomes_since(self, start: float) -> list[tuple[str, str | None, str | None, bool, int]]:
+        """(status, effect, error kind, has a result, how many) of the jobs since `start`."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT status, effect, json_extract(error_json, '$.kind'),"
+                " result_path IS NOT NULL, COUNT(*) FROM jobs WHERE created_at >= ?"
+                " GROUP BY 1, 2, 3, 4", (start,)).fetchall()
+        return [(r[0], r[1], r[2], bool(r[3]), int(r[4])) for r in rows]
+
+    def waits_since(self, start: float) -> list[float]:
+        """Seconds from the shot to its final status, for the jobs since `start` that have
+        their picture."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT finished_at - created_at FROM jobs WHERE created_at >= ? AND"
+                " result_path IS NOT NULL AND finished_at IS NOT NULL", (start,)).fetchall()
+        return [float(r[0]) for r in rows]
+
+    def ids_since(self, start: float) -> list[str]:
+        """The ids of the jobs since `start`, oldest first (the zip walks them one by one)."""
+        with self._lock:
+            rows = self._db.execute("SELECT job_id FROM jobs WHERE created_at >= ?"
+                                    " ORDER BY created_at, job_id", (start,)).fetchall()
+        return [r[0] for r in rows]
 
     def older_than(self, cutoff: float, boot_id: str | None = None) -> list[JobRow]:
         """Jobs with created_at before `cutoff`, plus every job of boot `boot_id` (their age

@@ -140,20 +140,18 @@ def _expired_rows(cfg: Config, ledger: Ledger, clock: Clock, report: RetentionRe
     return [r for r in rows if (a := age_s(r, clock)) is not None and a > limit]
 
 
-def run_retention(cfg: Config, ledger: Ledger, mqtt: MqttConnection | None = None, *,
-                  now: float | None = None, clock: Clock | None = None,
-                  mqtt_timeout_s: float = 10.0, scan_orphans: bool = True) -> RetentionReport:
-    """Delete everything of jobs older than `cfg.retention_days`, and retained messages of
-    jobs the ledger does not know (after a grace period); safe to call at any time.
-    `now` fixes the wall time of the system clock; `clock` replaces it entirely (tests)."""
-    if clock is None:
-        clock = SystemClock(cfg.trust_clock, (lambda: now) if now is not None else None)
-    now = clock.now()
-    report = RetentionReport()
-    old = _expired_rows(cfg, ledger, clock, report)
+def delete_jobs(cfg: Config, ledger: Ledger, rows: list, mqtt: MqttConnection | None = None,
+                *, mqtt_timeout_s: float = 10.0,
+                report: RetentionReport | None = None) -> RetentionReport:
+    """Delete these jobs for good: their files (result, original, AI copy), then their rows,
+    then their retained MQTT status and result (a clear the broker did not acknowledge is kept
+    and retried on the next run). Their cloud copies follow: the uploads rows are left without
+    a job, and the uploader deletes those objects. Retention and the operator's delete button
+    (share/admin.py) both come here."""
+    report = report or RetentionReport()
     emptied: set[Path] = set()
     done: list[str] = []
-    for row in old:
+    for row in rows:
         failed = False
         for rel in {row.result_path, row.original_path, row.ai_path} - {None, ""}:
             path = resolve_in_store(cfg.data_dir, rel)  # type: ignore[arg-type]
@@ -175,12 +173,12 @@ def run_retention(cfg: Config, ledger: Ledger, mqtt: MqttConnection | None = Non
                           exc.strerror)
         if not failed:
             done.append(row.job_id)
-    report.rows_deleted = ledger.delete(done)
-    report.job_ids = done
+    report.rows_deleted += ledger.delete(done)
+    report.job_ids += done
     _remove_empty_dirs(cfg.data_path / "photos", emptied)
 
     pending_path = _pending_path(cfg)
-    by_id = {r.job_id: r.booth_id for r in old}
+    by_id = {r.job_id: r.booth_id for r in rows}
     jobs = _load_pending(pending_path) + [(by_id[j], j) for j in done]
     jobs = list(dict.fromkeys(jobs))
     left = _clear_retained(mqtt, Topics(cfg.mqtt.root), jobs, mqtt_timeout_s, report)
@@ -190,12 +188,28 @@ def run_retention(cfg: Config, ledger: Ledger, mqtt: MqttConnection | None = Non
         report.errors.append(f"pending clears not saved: {exc.strerror}")
         log.error("retention: cannot save the pending MQTT clears: %s", exc.strerror)
     report.clears_pending = len(left)
+    return report
+
+
+def run_retention(cfg: Config, ledger: Ledger, mqtt: MqttConnection | None = None, *,
+                  now: float | None = None, clock: Clock | None = None,
+                  mqtt_timeout_s: float = 10.0, scan_orphans: bool = True) -> RetentionReport:
+    """Delete everything of jobs older than `cfg.retention_days`, and retained messages of
+    jobs the ledger does not know (after a grace period); safe to call at any time.
+    `now` fixes the wall time of the system clock; `clock` replaces it entirely (tests)."""
+    if clock is None:
+        clock = SystemClock(cfg.trust_clock, (lambda: now) if now is not None else None)
+    now = clock.now()
+    report = RetentionReport()
+    old = _expired_rows(cfg, ledger, clock, report)
+    delete_jobs(cfg, ledger, old, mqtt, mqtt_timeout_s=mqtt_timeout_s, report=report)
     if mqtt is not None and scan_orphans:
         _clear_orphans(cfg, ledger, mqtt, now, mqtt_timeout_s, report)
-    if done or left or report.orphans_cleared:
+    if report.job_ids or report.clears_pending or report.orphans_cleared:
         log.info("retention: deleted %d jobs (%d files), cleared %d retained messages, "
-                 "%d clears pending, %d orphaned retained messages cleared", len(done),
-                 report.files_deleted, report.topics_cleared, len(left), report.orphans_cleared)
+                 "%d clears pending, %d orphaned retained messages cleared",
+                 len(report.job_ids), report.files_deleted, report.topics_cleared,
+                 report.clears_pending, report.orphans_cleared)
     return report
 
 

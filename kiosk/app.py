@@ -29,12 +29,14 @@ from kiosk.automation import Automation
 from kiosk.camera import Camera, CameraWatchdog, camera_watchdog
 from kiosk.context import BoothStatus, ScreenContext
 from kiosk.images import ImageStore
-from kiosk.input import QUIT, SHOOT, Action, InputMapper, open_gpio_button
+from kiosk.input import HOLD, OPERATOR, QUIT, SHOOT, TAP, Action, InputMapper, open_gpio_button
 from kiosk.jobbook import JobBook
 from kiosk.machine import LIVE_PREVIEW, NO_GUEST, NO_NEW_SHOT, Event, ScreenMachine, ScreenName
+from kiosk.operator import OperatorWatch, camera_time_lost_before
 from kiosk.pictures import Pictures
 from kiosk.pipeline import JobController, JobEvent, JobView
 from kiosk.screens import SCREENS
+from kiosk.screens import operator as operator_mark
 from kiosk.screens.base import Screen
 from kiosk.theme import Fonts, Layout
 
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 SHOT_DEBOUNCE_S = 1.0
 ANIMATED_FPS = 12  # screens with a spinner but no camera preview
 RESUME_WINDOW_S = 15 * 60  # after a restart, reopen an unfinished job this young
+ALERTS_OPEN_S = 30.0  # the operator mark's reasons close by themselves after this
 
 
 class KioskApp:
@@ -56,7 +59,8 @@ class KioskApp:
                  control_dir: str | Path | None = None,
                  auto_shoot_interval: float = 0.0,
                  max_shots: int = 0,
-                 gpio: bool = True) -> None:
+                 gpio: bool = True,
+                 operator_watch: bool = True) -> None:
         self.cfg = cfg
         self.now = clock
         self.wall = wall
@@ -74,6 +78,7 @@ class KioskApp:
         self.images = ImageStore()
         self.input = InputMapper(self.surface.get_size(), clock)
 
+        lost_before = camera_time_lost_before(cfg)  # before our watchdog writes its own file
         if isinstance(camera, CameraWatchdog):
             self.camera = camera
         elif isinstance(camera, Camera):
@@ -83,6 +88,10 @@ class KioskApp:
         self.camera.start()
         self.jobs = jobs or JobController(cfg).start()
         self._own_jobs = jobs is None
+        # the kiosk's health on MQTT and the operator mark's alerts (a thread: kiosk/operator.py)
+        self.operator = OperatorWatch(cfg, self.jobs, self.camera, lambda: self.screen.name.value,
+                                      camera_lost_before_s=lost_before)
+        self._alerts_open_until = -1e9
 
         self.book = JobBook(cfg.kiosk.recent_count)
         self.pictures = Pictures(self.images, self.book, self.layout, cfg.kiosk.logo)
@@ -100,6 +109,8 @@ class KioskApp:
         self.frames = 0
         self._restore()
         self.gpio = open_gpio_button(cfg.kiosk.gpio_button) if gpio else None
+        if operator_watch:
+            self.operator.start()
         sdnotify.ready("kiosk screen up")
 
     # ------------------------------------------------------------------ views for tests and tools
@@ -207,13 +218,18 @@ class KioskApp:
             action = self.input.map(event)
             if action is not None:
                 self._dispatch(action)
+        held = self.input.held()
+        if held is not None:
+            self._dispatch(held)
         for ev in self.jobs.poll():
             self._on_job_event(ev)
         self.images.collect()
         self._camera_check()
         self.ctx.status = BoothStatus(connected=self.jobs.mqtt.connected,
                                       ai_online=self.jobs.ai_online,
-                                      local_only=self.jobs.local_only, camera=self.camera.state)
+                                      local_only=self.jobs.local_only, camera=self.camera.state,
+                                      alerts=self.operator.alerts,
+                                      alerts_open=now < self._alerts_open_until)
         self.automation.tick(now)
         screen = self.screen
         self.machine.safely("update", lambda: screen.update(now))
@@ -251,6 +267,7 @@ class KioskApp:
 
     def close(self) -> None:
         sdnotify.stopping()
+        self.operator.stop()
         if self.gpio is not None:
             self.gpio.close()
         self.automation.close()
@@ -265,6 +282,8 @@ class KioskApp:
             if action.source == "window" or not self.cfg.kiosk.kiosk_lock:
                 self.running = False
             return
+        if self._operator_action(action):
+            return
         if action.kind == SHOOT:
             # Space/Enter/the arcade button always mean "take my photo" (debounced; ignored
             # during a countdown or while the camera reconnects).
@@ -273,6 +292,23 @@ class KioskApp:
         screen = self.screen
         self.machine.safely("input", lambda: screen.handle(action))
 
+    def _operator_action(self, action: Action) -> bool:
+        """F1, or a long press on the operator mark, opens (or closes) its reasons; while they
+        are open, a tap closes them. True when the action was the operator's."""
+        now = self.now()
+        is_open = now < self._alerts_open_until
+        if action.kind == OPERATOR or (
+                action.kind == HOLD and self.operator.alerts and
+                self.screen.name in operator_mark.MARKED_SCREENS and
+                operator_mark.hit(self.ctx, action.pos)):
+            self._alerts_open_until = -1e9 if is_open else now + ALERTS_OPEN_S
+            log.info("operator: reasons %s", "hidden" if is_open else "shown")
+            return True
+        if action.kind == TAP and is_open:
+            self._alerts_open_until = -1e9
+            return True
+        return False
+
     def _on_job_event(self, ev: JobEvent) -> None:
         job = ev.job
         if ev.kind == "captured" and job is not None and ev.image is not None:
@@ -280,6 +316,9 @@ class KioskApp:
         if ev.kind == "capture_failed" and job is not None and \
                 getattr(self.screen, "job_id", None) == job.job_id:
             self.fire(Event.FAILED, job_id=job.job_id, kind=ev.reason or "camera")
+        if ev.kind == "deleted" and job is not None and \
+                getattr(self.screen, "job_id", None) == job.job_id:
+            self.fire(Event.DONE)  # the photo on screen was deleted: back to the start
         done = self.book.apply(ev, getattr(self.screen, "job_id", None))
         if done is not None and self.on_job_done is not None:
             try:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from booth.config import Config
+from booth.protocol import Problem
 from booth.texts import Texts
 from kiosk.images import ImageStore
 from kiosk.jobbook import JobBook
@@ -26,6 +27,10 @@ class BoothStatus:
     ai_online: bool | None = None    # any worker online (None: no word yet)
     local_only: bool | None = None   # the workers run without an AI key
     camera: str = "starting"         # live | starting | reconnecting
+    # the operator mark (kiosk/operator.py, drawn by kiosk/screens/operator.py): what needs the
+    # operator, and whether its reasons are open (a long press on the mark, or F1)
+    alerts: tuple[Problem, ...] = ()
+    alerts_open: bool = False
 
 
 @dataclass

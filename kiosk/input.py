@@ -22,6 +22,9 @@ SHUTTER_EVENT = pygame.USEREVENT + 7  # posted by the GPIO button (and tools)
 TAP = "tap"
 SHOOT = "shoot"
 QUIT = "quit"
+HOLD = "hold"          # a press held LONG_PRESS_S in one place (the operator mark's long press)
+OPERATOR = "operator"  # F1: show or hide the reasons behind the operator mark
+LONG_PRESS_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -40,12 +43,15 @@ class InputMapper:
         self.clock = clock
         self.echo_window_s = echo_window_s
         self._last_finger: tuple[float, tuple[int, int]] | None = None
+        self._press: tuple[float, tuple[int, int]] | None = None  # a finger or button held down
+        self._press_reported = False
 
     def map(self, event: Any) -> Action | None:
         t = event.type
         if t == pygame.FINGERDOWN:
             pos = (int(event.x * self.size[0]), int(event.y * self.size[1]))
             self._last_finger = (self.clock(), pos)
+            self._pressed(pos)
             return Action(TAP, pos, "touch")
         if t == pygame.MOUSEBUTTONDOWN:
             if getattr(event, "touch", False) or event.button != 1:
@@ -55,7 +61,18 @@ class InputMapper:
                 near = abs(fpos[0] - event.pos[0]) < 40 and abs(fpos[1] - event.pos[1]) < 40
                 if self.clock() - at < self.echo_window_s and near:
                     return None  # a driver that echoes touches without the touch flag
+            self._pressed(tuple(event.pos))
             return Action(TAP, tuple(event.pos), "mouse")
+        if t in (pygame.FINGERUP, pygame.MOUSEBUTTONUP):
+            self._press = None
+            return None
+        if t == pygame.FINGERMOTION and self._press is not None:
+            pos = (int(event.x * self.size[0]), int(event.y * self.size[1]))
+            if abs(pos[0] - self._press[1][0]) > 40 or abs(pos[1] - self._press[1][1]) > 40:
+                self._press = None  # a swipe, not a press
+            return None
+        if t == pygame.KEYDOWN and event.key == pygame.K_F1:
+            return Action(OPERATOR, source="key")
         if t == pygame.KEYDOWN:
             if event.key in (pygame.K_SPACE, pygame.K_RETURN, pygame.K_KP_ENTER):
                 return Action(SHOOT, source="key")
@@ -67,6 +84,21 @@ class InputMapper:
         if t == pygame.QUIT:
             return Action(QUIT, source="window")
         return None
+
+    def _pressed(self, pos: tuple[int, int]) -> None:
+        self._press = (self.clock(), pos)
+        self._press_reported = False
+
+    def held(self, hold_s: float = LONG_PRESS_S) -> Action | None:
+        """A HOLD once a press has lasted `hold_s` (asked every frame, while still pressed:
+        the long press answers without waiting for the finger to lift)."""
+        if self._press is None or self._press_reported:
+            return None
+        at, pos = self._press
+        if self.clock() - at < hold_s:
+            return None
+        self._press_reported = True
+        return Action(HOLD, pos, "press")
 
 
 class GpioButton:

@@ -36,6 +36,11 @@ class JobBook:
         job = ev.job
         if job is None or ev.kind == "availability":
             return None
+        if ev.kind == "deleted":  # deleted by the operator or retention: gone from the strip
+            self.views.pop(job.job_id, None)
+            self._finished.add(job.job_id)
+            self.storage_trouble.discard(job.job_id)
+            return None
         if ev.kind == "store_failed":
             self.storage_trouble.add(job.job_id)
         elif job.ready:

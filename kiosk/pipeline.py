@@ -42,6 +42,7 @@ import numpy as np
 from booth.clock import BootStamp, Clock, SystemClock, stamp
 from booth.config import Config
 from booth.fsutil import atomic_write
+from booth.healthboard import HealthBoard
 from booth.images import (MAX_BYTES, RESULT_MAX_PIXELS, BadImage, decode, encode_jpeg,
                           fit_inside, inspect, shrink)
 from booth.mqtt import MqttConnection, PublishHandle
@@ -139,9 +140,9 @@ class JobView:
 class JobEvent:
     """`created`, `captured` (with a display-sized RGB image), `capture_failed`, `stored`
     (photos written and the job published), `status`, `ready`, `availability`, `cloud` (the
-    job's cloud link was confirmed), and `store_failed` (a status or result for this job could
+    job's cloud link was confirmed), `store_failed` (a status or result for this job could
     not be stored yet: the disk is full or the ledger failing; it is retried, `message` says
-    why)."""
+    why), and `deleted` (the share process deleted the job: only `job.job_id` means anything)."""
 
     kind: str
     job: JobView | None = None
@@ -192,13 +193,18 @@ class JobController:
         self.local_only: bool | None = None
         self.ignored_messages = 0
         self._held: list[_Held] = []  # messages not stored yet (storage errors), oldest first
+        # The operator's view (kiosk/operator.py): the workers' availability and health, and the
+        # last thing that went wrong here ({"kind", "detail", "at"}; None: nothing yet).
+        self.board = HealthBoard(self.topics, self.booth)
+        self.last_error: dict | None = None
         self.branding = Branding.from_config(cfg)
         self.mqtt = MqttConnection(
             cfg.mqtt.url, f"kiosk-{self.booth}{client_suffix}",
             availability_topic=self.topics.availability(self.booth),
             subscriptions=[(self.topics.booth_statuses(self.booth), 1),
                            (self.topics.booth_results(self.booth), 1),
-                           (self.topics.all_worker_availability(), 1)],
+                           (self.topics.all_worker_availability(), 1),
+                           (self.topics.all_worker_health(), 1)],
             on_message=lambda msg: self._tasks.put(lambda: self._on_message(msg)),
             on_connect=lambda _present: setattr(self, "_connected_at", self.mono()),
             keepalive_s=cfg.mqtt.keepalive_s, ca_file=cfg.mqtt.ca_file or None)
@@ -238,6 +244,14 @@ class JobController:
             return False
         return any(self._workers.values())
 
+    @property
+    def held(self) -> int:
+        """Statuses and results received but not stored yet (a full disk, a failing ledger)."""
+        return len(self._held)
+
+    def _trouble(self, kind: str, detail: object) -> None:
+        self.last_error = {"kind": kind, "detail": str(detail)[:300], "at": utc_now_iso()}
+
     def wait_phase(self, job: JobView | None, waited_s: float) -> str:
         """What the processing screen does for a guest who has waited `waited_s` for `job`:
         `wait`; then `notice` (the photo will appear in the recent strip, with its QR) for the
@@ -271,6 +285,7 @@ class JobController:
                     rgb = np.ascontiguousarray(crop_to_aspect(rgb, display_size))
             except Exception as exc:
                 log.error("capture failed: %s", exc)
+                self._trouble("camera", f"capture failed: {exc}")
                 self.events.put(JobEvent("capture_failed", JobView(job_id, style, created,
                                                                    JobStatus.FAILED),
                                          message=str(exc), reason="camera"))
@@ -336,6 +351,7 @@ class JobController:
             storage = isinstance(exc, (OSError, sqlite3.Error))
             log.error("storing shot %s failed (%s): %s", job_id,
                       "storage" if storage else "internal", exc)
+            self._trouble("storage" if storage else "internal", f"storing a shot failed: {exc}")
             for path in (orig_path, ai_path):  # no orphan photo without its ledger row
                 try:
                     path.unlink(missing_ok=True)
@@ -432,7 +448,9 @@ class JobController:
         ledger busy. Slow the re-dispatch down (each try publishes the job again) and say so
         once in a while; everything is tried again on later ticks."""
         now = self.clock()
-        self._last_redispatch_check = now + STORE_RETRY_MAX_S
+        # (the re-dispatch check runs on the monotonic clock: a wall time here stopped it for good)
+        self._last_redispatch_check = self.mono() + STORE_RETRY_MAX_S
+        self._trouble("storage", f"cannot write the ledger: {exc}")
         if now - self._last_trouble_log >= STORE_RETRY_MAX_S:
             self._last_trouble_log = now
             log.error("job store: cannot write the ledger (%s); trying again", exc)
@@ -527,7 +545,11 @@ class JobController:
         except ProtocolError as exc:
             self._ignore(msg.topic, exc)
             return
+        if parsed.kind is TopicKind.WORKER_HEALTH:
+            self.board.feed(msg.topic, msg.payload)
+            return
         if parsed.kind is TopicKind.WORKER_AVAILABILITY:
+            self.board.feed(msg.topic, msg.payload)
             was = self._workers.get(parsed.worker)
             if not msg.payload:
                 self._workers.pop(parsed.worker, None)
@@ -545,8 +567,12 @@ class JobController:
                                      even_unacked=True)
             self.events.put(JobEvent("availability"))
             return
-        if parsed.booth != self.booth or not msg.payload:
-            return  # another booth, or a cleared retained message
+        if parsed.booth != self.booth:
+            return  # another booth
+        if not msg.payload:
+            if parsed.kind is TopicKind.STATUS:
+                self._cleared(parsed.job_id)
+            return  # a cleared retained message
         try:
             if parsed.kind is TopicKind.STATUS:
                 self._on_status(parsed.job_id, msg.payload, msg.topic)
@@ -554,6 +580,16 @@ class JobController:
                 self._on_result(parsed.job_id, msg, msg.topic)
         except (OSError, sqlite3.OperationalError) as exc:
             self._hold(parsed.job_id, msg, exc, held)
+
+    def _cleared(self, job_id: str | None) -> None:
+        """A job's retained status was cleared: when its row is gone too, the share process
+        deleted it (retention, or the operator on the dashboard): it leaves the screens."""
+        if job_id is None or self._row_quietly(job_id) is not None:
+            return
+        self.redispatch.done(job_id)
+        with self._done:
+            self._views.pop(job_id, None)
+        self.events.put(JobEvent("deleted", JobView(job_id, "", 0.0, JobStatus.FAILED)))
 
     # ----------------------------------------------------------------- storage faults
     def _hold(self, job_id: str, msg, exc: Exception, held: "_Held | None") -> None:
@@ -573,6 +609,7 @@ class JobController:
         self._held.append(_Held(job_id, msg, size, now + STORE_RETRY_MIN_S))
         log.error("job %s: cannot store its %s (%s); keeping it and trying again until there "
                   "is space", job_id, msg.topic.split("/")[-2], exc)
+        self._trouble("storage", f"cannot store a {msg.topic.split('/')[-2]}: {exc}")
         row = self._row_quietly(job_id)
         if row is not None:
             self.events.put(JobEvent("store_failed", self._view(row), message=str(exc),

@@ -1,4 +1,5 @@
-"""The operator's app: login, today's gallery, thumbnails and QR codes — on its own listener.
+"""The operator's app: login, the event dashboard, its photos and tools, `/metrics` — on its own
+listener.
 
 Why a separate app: the guests' listener (`share/server.py`) faces the booth Wi-Fi, where anyone
 can try passwords. The operator listener binds `share.admin_host:share.admin_port` (127.0.0.1 by
@@ -7,34 +8,45 @@ It does not exist at all without `BOOTH_ADMIN_PASSWORD`. The password is sent on
 `POST /admin/login` (throttled per address and in total, see `share/auth.py`); after that the
 browser holds a session cookie.
 
-For the pages built on this later (dashboard, metrics): `require_session(request)` is the check;
-every route under `/admin` gets the cookie (its path).
+`require_session(request)` is the check of every route under `/admin` (the cookie's path).
+The dashboard (`/admin`, a page that fetches `/admin/api/state`: share/dashboard.py) shows the
+health of every part, the event's numbers and its photos with their QR, original, delete and a
+zip of all of them. `/metrics` (share/metrics.py) takes an operator session or
+`Authorization: Bearer <operator.metrics_token>` (wrong tokens count as wrong passwords).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from booth.healthboard import HealthBoard
 from booth.protocol import JOB_ID_RE
 from booth.qr import qr_svg
-from jobstore.ledger import resolve_in_store
-from jobstore.links import public_base_url, qr_link, share_url
-from share import pages
+from jobstore.ledger import ledger_path, resolve_in_store
+from jobstore.links import qr_link, share_url
+from jobstore.uploads import Uploads
+from share import dashboard, metrics, pages
 from share.auth import SESSION_COOKIE, SESSION_TTL_S, LoginThrottle, Sessions, password_matches
-from share.lookup import day_start, servable
-from share.server import (CFG, LEDGER, LOOKUP, TEXTS, THUMBS, error_pages, html_page,
+from share.health import board_for
+from share.lookup import is_expired, servable
+from share.server import (CFG, LEDGER, LOOKUP, MQTT, TEXTS, THUMBS, error_pages, html_page,
                           security_headers)
+from share.zipstream import stream_zip
 
 log = logging.getLogger("share.admin")
 
 SESSIONS = web.AppKey("sessions", Sessions)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
+BOARD = web.AppKey("board", HealthBoard)
+UPLOADS = web.AppKey("uploads", object)    # jobstore.uploads.Uploads, or None (cloud off)
+UPLOADER = web.AppKey("uploader", object)  # share.uploader.Uploader in this process, or None
 
 ADMIN_CSP = ("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; "
              "form-action 'self'; frame-ancestors 'none'")
@@ -112,32 +124,97 @@ def _see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
 
 
-# ---------------------------------------------------------------------------- the gallery
-async def gallery(request: web.Request) -> web.Response:
+# ---------------------------------------------------------------------------- the dashboard
+def _sources(request: web.Request) -> dashboard.Sources:
+    app = request.app
+    return dashboard.Sources(app[CFG], app[LEDGER], app[LOOKUP], app[BOARD], app[UPLOADS])
+
+
+async def dashboard_page(request: web.Request) -> web.Response:
     _password(request)
     if not request.app[SESSIONS].valid(request.cookies.get(SESSION_COOKIE)):
         return _see_other("/admin/login")
+    nonce = secrets.token_urlsafe(16)
+    csp = (f"default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; script-src "
+           f"'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; form-action 'self'; "
+           "frame-ancestors 'none'")
+    return html_page(pages.dashboard_page(request.app[CFG].kiosk.title, nonce),
+                     headers={"Content-Security-Policy": csp})
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+async def api_state(request: web.Request) -> web.Response:
+    require_session(request)
+    page = _int(request.query.get("page"), 1)
+    per = _int(request.query.get("per"), dashboard.PER_PAGE)
+    loop = asyncio.get_running_loop()
+    data = await loop.run_in_executor(None, dashboard.state, _sources(request), page, per)
+    return web.json_response(data, headers={"Cache-Control": "no-store"})
+
+
+async def api_delete(request: web.Request) -> web.Response:
+    require_session(request)
+    _same_origin(request)
+    job_id = request.match_info["job"]
+    if not JOB_ID_RE.match(job_id):
+        raise web.HTTPNotFound()
+    found = await dashboard.delete_job(_sources(request), job_id, request.app[MQTT],
+                                       request.app[UPLOADER])
+    request.app[THUMBS].forget([job_id, f"{job_id}.original"])
+    if not found:
+        raise web.HTTPNotFound()
+    return web.json_response({"deleted": job_id}, headers={"Cache-Control": "no-store"})
+
+
+async def event_zip(request: web.Request) -> web.StreamResponse:
+    require_session(request)
+    src = _sources(request)
+    loop = asyncio.get_running_loop()
+    stats = await loop.run_in_executor(None, dashboard.event_stats, src.cfg, src.ledger)
+    return await stream_zip(request, dashboard.zip_name(src.cfg, stats),
+                            lambda: dashboard.zip_members(src, stats.start))
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    """Prometheus text format: a session, or the bearer token (operator.metrics_token)."""
     cfg = request.app[CFG]
-    now = time.time()
-    base = public_base_url(cfg)
-    rows = []
-    for r in request.app[LEDGER].since(day_start(now)):
-        ok = servable(r, cfg.retention_days, request.app[LOOKUP].clock)
-        rows.append(pages.AdminRow(
-            job_id=r.job_id, created_at=r.created_at, status=r.status.value, style=r.style,
-            effect=r.effect, error=r.error.message if r.error else None,
-            share_url=share_url(cfg, r.token, base) if ok else None))
-    label = time.strftime("%A %d %B %Y", time.localtime(now))
-    return _page(pages.admin_page(cfg.kiosk.title, rows, label))
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer ") and cfg.operator.metrics_token:
+        who = request.remote or "?"
+        throttle = request.app[THROTTLE]
+        wait = throttle.wait_s(who)
+        if wait > 0:
+            raise web.HTTPTooManyRequests(headers={"Retry-After": str(max(1, int(wait + 1)))})
+        if not password_matches(auth[7:].strip(), cfg.operator.metrics_token):
+            throttle.failed(who)
+            log.warning("share: wrong metrics token from %s", who)
+            raise web.HTTPUnauthorized()
+    else:
+        require_session(request)
+    loop = asyncio.get_running_loop()
+    text = await loop.run_in_executor(None, metrics.render, _sources(request))
+    return web.Response(text=text, content_type="text/plain", charset="utf-8",
+                        headers={"Cache-Control": "no-store"})
 
 
-def _admin_job(request: web.Request) -> Any:
+def _admin_job(request: web.Request, result: bool = True) -> Any:
+    """The job of the URL, for a session: with a servable result (`result`), or any job still
+    within retention (its original)."""
     require_session(request)
     job_id = request.match_info["job"]
     if not JOB_ID_RE.match(job_id):
         raise web.HTTPNotFound()
     row = request.app[LEDGER].get(job_id)
-    if not servable(row, request.app[CFG].retention_days, request.app[LOOKUP].clock):
+    cfg, clock = request.app[CFG], request.app[LOOKUP].clock
+    if result and not servable(row, cfg.retention_days, clock):
+        raise web.HTTPNotFound()
+    if row is None or is_expired(row, cfg.retention_days, clock):
         raise web.HTTPNotFound()
     return row
 
@@ -155,9 +232,41 @@ async def thumb(request: web.Request) -> web.Response:
                         headers={"Cache-Control": "private, max-age=3600"})
 
 
+async def original(request: web.Request) -> web.StreamResponse:
+    """The guest's shot as taken (full resolution): a failed job's photo is not lost."""
+    row = _admin_job(request, result=False)
+    path = resolve_in_store(request.app[CFG].data_dir, row.original_path)
+    if path is None or not path.is_file():
+        raise web.HTTPNotFound()
+    stamp = time.strftime("%Y-%m-%d-%H%M%S", time.localtime(row.created_at))
+    return web.FileResponse(path, headers={
+        "Content-Type": "image/jpeg", "Cache-Control": "private, max-age=3600",
+        "Content-Disposition": f'attachment; filename="original-{stamp}-{row.job_id[:8]}.jpg"'})
+
+
+async def original_thumb(request: web.Request) -> web.Response:
+    row = _admin_job(request, result=False)
+    path = resolve_in_store(request.app[CFG].data_dir, row.original_path)
+    if path is None or not path.is_file():
+        raise web.HTTPNotFound()
+    loop = asyncio.get_running_loop()
+    data = await loop.run_in_executor(None, request.app[THUMBS].get, f"{row.job_id}.original",
+                                      path)
+    if data is None:
+        raise web.HTTPNotFound()
+    return web.Response(body=data, content_type="image/jpeg",
+                        headers={"Cache-Control": "private, max-age=3600"})
+
+
 async def qr(request: web.Request) -> web.Response:
     row = _admin_job(request)
-    url = qr_link(share_url(request.app[CFG], row.token))  # as compact as on the booth screen
+    url = share_url(request.app[CFG], row.token)
+    uploads = request.app[UPLOADS]
+    if uploads is not None:  # the link the booth screen shows: the cloud one once confirmed
+        link = uploads.link(row.job_id)
+        if link is not None and link.live(time.time()):
+            url = link.url
+    url = qr_link(url)  # as compact as on the booth screen
     return web.Response(text=qr_svg(url), content_type="image/svg+xml",
                         headers={"Cache-Control": "private, max-age=3600"})
 
@@ -167,19 +276,43 @@ async def to_gallery(request: web.Request) -> web.Response:
 
 
 def make_admin_app(guest_app: web.Application, *,
-                   throttle: LoginThrottle | None = None) -> web.Application:
-    """The operator app over the guest app's config, ledger and thumbnail cache."""
+                   throttle: LoginThrottle | None = None, board: HealthBoard | None = None,
+                   uploader: Any = None) -> web.Application:
+    """The operator app over the guest app's config, ledger, thumbnail cache and broker
+    connection; `board` gathers the parts' health (share/cli.py feeds it from MQTT), `uploader`
+    is this process's cloud uploader (its queue gives the uploads waiting)."""
+    cfg = guest_app[CFG]
     app = web.Application(middlewares=[error_pages], client_max_size=16 * 1024)
-    app[CFG] = guest_app[CFG]
+    app[CFG] = cfg
     app[LEDGER] = guest_app[LEDGER]
     app[THUMBS] = guest_app[THUMBS]
     app[LOOKUP] = guest_app[LOOKUP]
+    app[MQTT] = guest_app[MQTT]
     app[TEXTS] = guest_app[TEXTS]  # the error pages speak the booth's language
     app[SESSIONS] = Sessions()
     app[THROTTLE] = throttle or LoginThrottle()
+    app[BOARD] = board if board is not None else board_for(cfg)
+    app[UPLOADER] = uploader
+    own_uploads = None
+    if uploader is not None:
+        app[UPLOADS] = uploader.queue
+    elif cfg.cloud.enabled:  # uploads run elsewhere (--no-cloud): read the queue ourselves
+        app[UPLOADS] = own_uploads = Uploads(ledger_path(cfg.data_dir))
+    else:
+        app[UPLOADS] = None
+    if own_uploads is not None:
+        async def close_uploads(app: web.Application) -> None:
+            own_uploads.close()
+        app.on_cleanup.append(close_uploads)
     app.on_response_prepare.append(security_headers)
     app.router.add_get("/", to_gallery)
-    app.router.add_get("/admin", gallery)
+    app.router.add_get("/admin", dashboard_page)
+    app.router.add_get("/admin/api/state", api_state)
+    app.router.add_post("/admin/api/jobs/{job}/delete", api_delete)
+    app.router.add_get("/admin/event.zip", event_zip)
+    app.router.add_get("/admin/original/{job}.jpg", original)
+    app.router.add_get("/admin/original/{job}/thumb.jpg", original_thumb)
+    app.router.add_get("/metrics", metrics_page)
     app.router.add_get("/admin/login", login_form)
     app.router.add_post("/admin/login", login)
     app.router.add_post("/admin/logout", logout)

@@ -2,9 +2,12 @@
 
 Runs the guests' app on `share.host:share.port` and the operator's app on
 `share.admin_host:share.admin_port` (only with an operator password), both behind a connection
-guard (share/guard.py), with log lines rate-limited; a periodic retention task and its MQTT
-connection (clearing retained messages of deleted jobs and of jobs the ledger does not know); the
-cloud uploader when `[cloud]` is enabled; the systemd READY/watchdog pings. One share server per data dir (a run lock).
+guard (share/guard.py), with log lines rate-limited; a periodic retention task; the cloud
+uploader when `[cloud]` is enabled; the systemd READY/watchdog pings. One share server per data
+dir (a run lock). Its MQTT connection (unless --no-mqtt) clears retained messages of deleted
+jobs and of jobs the ledger does not know, gathers every part's health for the dashboard
+(booth/healthboard.py), and publishes its own and the uploader's (share/health.py), with
+`{root}/{booth}/share/availability` as its will.
 """
 
 from __future__ import annotations
@@ -20,12 +23,15 @@ from aiohttp import web
 from booth import sdnotify
 from booth.config import Config
 from booth.logs import limit_log_rate
+from booth.healthboard import HealthBoard
 from booth.mqtt import MqttConnection, MqttUrlError
+from booth.protocol import Topics
 from booth.runlock import run_locked
 from jobstore.links import public_base_url
 from share.admin import make_admin_app
 from share.guard import ConnectionGuard, GuardedSite, connections_for_fd_limit, raise_fd_limit
-from share.server import MaskedAccessLogger, make_app, quiet_bad_requests
+from share.health import Listeners, ShareHealth, board_for
+from share.server import LEDGER, MaskedAccessLogger, make_app, quiet_bad_requests
 
 log = logging.getLogger("share")
 
@@ -38,7 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-retention", action="store_true",
                    help="do not delete old jobs from this process")
     p.add_argument("--no-mqtt", action="store_true",
-                   help="no broker connection (retention then only deletes files and rows)")
+                   help="no broker connection (retention then only deletes files and rows, and "
+                   "the dashboard knows only this process's health)")
     p.add_argument("--no-cloud", action="store_true",
                    help="do not upload to the bucket from this process even with cloud.enabled")
 
@@ -48,7 +55,8 @@ def _runner(cfg: Config, app: web.Application) -> web.AppRunner:
                          shutdown_timeout=5.0, keepalive_timeout=cfg.share.idle_timeout_s)
 
 
-async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | None) -> int:
+async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | None,
+                 board: HealthBoard) -> int:
     host = args.host or cfg.share.host
     port = args.port if args.port is not None else cfg.share.port
     cfg.share.port = port  # the derived public URL uses the port actually served
@@ -61,6 +69,11 @@ async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | N
                     "LimitNOFILE for more)", total, fd_limit)
     app = make_app(cfg, mqtt=mqtt,
                    retention_every_s=None if args.no_retention else cfg.share.retention_every_s)
+    # [cloud]: the upload queue is drained from this process (share/uploader.py says why)
+    uploader = None
+    if cfg.cloud.enabled and not args.no_cloud:
+        from share.uploader import Uploader
+        uploader = Uploader(cfg)
     runner = _runner(cfg, app)
     await runner.setup()
     guard = ConnectionGuard(per_address=cfg.share.max_connections_per_address, total=total,
@@ -70,9 +83,12 @@ async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | N
         await site.start()
     except OSError as exc:
         log.error("share: cannot listen on %s:%s: %s", host, port, exc.strerror)
+        if uploader is not None:
+            uploader.stop()
         await runner.cleanup()
         return 1
-    admin_runner = await _start_admin(cfg, app)
+    listeners = Listeners(guests=f"{host}:{port}", guard=guard)
+    admin_runner = await _start_admin(cfg, app, listeners, board, uploader)
     base = public_base_url(cfg)
     log.info("share: serving on %s:%s; guests' links start with %s/p/", host, port, base)
     if "://127." in base or "://localhost" in base:
@@ -85,11 +101,10 @@ async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | N
         log.info("share: captive portal on (booth Wi-Fi): phones' connectivity checks are "
                  "answered, any other address shows 'scan the photo QR'")
 
-    # [cloud]: the upload queue is drained from this process (share/uploader.py says why)
-    uploader = None
-    if cfg.cloud.enabled and not args.no_cloud:
-        from share.uploader import Uploader
-        uploader = Uploader(cfg).start()
+    if uploader is not None:
+        uploader.start()
+    health = ShareHealth(cfg, board, app[LEDGER], mqtt, listeners, uploader)
+    health_task = asyncio.create_task(health.run())
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -115,6 +130,7 @@ async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | N
                                 now[1] - seen[1])
                     seen = now
     finally:
+        health_task.cancel()
         sdnotify.stopping()
         log.info("share: stopping (since start: %d connections refused, %d closed without a "
                  "request)", guard.refused, guard.timed_out)
@@ -126,7 +142,8 @@ async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | N
     return 0
 
 
-async def _start_admin(cfg: Config, app: web.Application) -> web.AppRunner | None:
+async def _start_admin(cfg: Config, app: web.Application, listeners: Listeners,
+                       board: HealthBoard, uploader: object = None) -> web.AppRunner | None:
     """The operator listener, when there is a password and an address for it. Failing to
     listen there is logged; the guests' downloads go on without it."""
     host, port = cfg.share.admin_host, cfg.share.admin_port
@@ -134,8 +151,9 @@ async def _start_admin(cfg: Config, app: web.Application) -> web.AppRunner | Non
         why = "BOOTH_ADMIN_PASSWORD is not set" if not cfg.share.admin_password else \
             "share.admin_host is empty"
         log.info("share: operator pages off (%s)", why)
+        listeners.operator_off = why
         return None
-    runner = _runner(cfg, make_admin_app(app))
+    runner = _runner(cfg, make_admin_app(app, board=board, uploader=uploader))
     await runner.setup()
     guard = ConnectionGuard(per_address=cfg.share.max_connections_per_address, total=64,
                             header_timeout_s=cfg.share.header_timeout_s, name="share admin")
@@ -144,8 +162,10 @@ async def _start_admin(cfg: Config, app: web.Application) -> web.AppRunner | Non
     except OSError as exc:
         log.error("share: operator pages off: cannot listen on %s:%s: %s", host, port,
                   exc.strerror)
+        listeners.operator_off = f"cannot listen on {host}:{port}: {exc.strerror}"
         await runner.cleanup()
         return None
+    listeners.operator = f"{host}:{port}"
     log.info("share: operator pages on http://%s:%s/admin%s", host, port,
              "" if host.startswith("127.") or host in ("localhost", "::1") else
              " (reachable from that network: keep it off the guests' Wi-Fi)")
@@ -159,15 +179,20 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
 
 def _run(cfg: Config, args: argparse.Namespace) -> int:
     mqtt: MqttConnection | None = None
-    if not args.no_mqtt and not args.no_retention:
+    board = board_for(cfg)
+    if not args.no_mqtt:
+        topics = Topics(cfg.mqtt.root)
         try:
-            mqtt = MqttConnection(cfg.mqtt.url, f"share-{cfg.booth_id}-{os.getpid()}",
-                                  keepalive_s=cfg.mqtt.keepalive_s,
-                                  ca_file=cfg.mqtt.ca_file or None).start()
+            mqtt = MqttConnection(
+                cfg.mqtt.url, f"share-{cfg.booth_id}-{os.getpid()}",
+                availability_topic=topics.service_availability(cfg.booth_id, "share"),
+                subscriptions=board.subscriptions(),
+                on_message=lambda msg: board.feed(msg.topic, msg.payload),
+                keepalive_s=cfg.mqtt.keepalive_s, ca_file=cfg.mqtt.ca_file or None).start()
         except MqttUrlError as exc:
             log.error("share: bad broker URL (%s); retention will not clear MQTT messages", exc)
     try:
-        return asyncio.run(_serve(cfg, args, mqtt))
+        return asyncio.run(_serve(cfg, args, mqtt, board))
     finally:
         if mqtt is not None:
             mqtt.stop()

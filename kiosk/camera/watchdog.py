@@ -82,6 +82,11 @@ class CameraWatchdog:
         return None if self._state == LIVE else self._fault
 
     @property
+    def trouble_s(self) -> float:
+        """Seconds the camera has not been live (0 while it is)."""
+        return 0.0 if self._state == LIVE else max(0.0, self._clock() - self._trouble_since)
+
+    @property
     def permanent_fault(self) -> bool:
         """Not live for longer than `restart_limit_s`: only a new process may help."""
         return (self.restart_limit_s > 0 and self._state != LIVE and not self._stopped

@@ -11,6 +11,7 @@ from kiosk import draw, theme
 from kiosk.input import TAP, Action
 from kiosk.machine import ScreenName
 from kiosk.offer import offered_styles, privacy_line
+from kiosk.screens import operator
 from kiosk.screens.base import RecentStrip, Screen, header
 
 
@@ -23,8 +24,9 @@ class AttractScreen(Screen):
         self.buttons: list[tuple[pygame.Rect, str | None]] = []
 
     def _layout(self, has_recent: bool, styles: list[str], privacy_h: int, top: int,
-                caption: str) -> tuple[list[tuple[pygame.Rect, str | None]], pygame.Rect, bool,
-                                       pygame.Rect]:
+                caption: str, bold: bool = False
+                ) -> tuple[list[tuple[pygame.Rect, str | None]], pygame.Rect, bool,
+                           pygame.Rect]:
         """(buttons with their style, strip area, strip vertical?, the caption's box above the
         buttons)"""
         L = self.ctx.layout
@@ -63,8 +65,9 @@ class AttractScreen(Screen):
         else:
             w = min(L.px(82), avail_w)
             buttons = [(pygame.Rect(cx - w // 2, bottom - btn_h, w, btn_h), None)]
-        size, lines = draw.fit_lines(fonts, caption, L.type.body, avail_w, 2)
-        caption_h = min(2, len(lines)) * draw.line_height(fonts, size)
+        # measured in the weight it is drawn in (bold wraps sooner)
+        size, lines = draw.fit_lines(fonts, caption, L.type.body, avail_w, 2, bold)
+        caption_h = min(2, len(lines)) * draw.line_height(fonts, size, bold)
         first = min(r.top for r, _s in buttons)
         caption_box = pygame.Rect(left, first - L.px(3) - caption_h, avail_w, caption_h)
         if not vertical:
@@ -106,13 +109,14 @@ class AttractScreen(Screen):
             words = t("pick_style")
         else:
             words = t("start_hint_gpio") if ctx.cfg.kiosk.gpio_button else t("start_hint")
+        bold = len(styles) > 1 or color is not theme.INK
         self.buttons, strip_area, vertical, caption = self._layout(
-            bool(recent), styles, privacy_h, top, words)
+            bool(recent), styles, privacy_h, top, words, bold)
         if ctx.cfg.kiosk.recent_count > 0:
             self.strip.draw(surf, strip_area, vertical, recent)
         first = self.buttons[0][0]
         draw.paragraph(surf, ctx.fonts, words, T.body, color, box=caption, max_lines=2,
-                       bold=len(self.buttons) > 1, shadow=True)
+                       bold=bold, shadow=True)
         if len(self.buttons) > 1:
             # one type size for all style buttons (the longest label decides)
             size = min(draw.fit_size(ctx.fonts, ctx.cfg.styles[st].label, T.button,
@@ -129,6 +133,7 @@ class AttractScreen(Screen):
             box = pygame.Rect(m, L.h - m - privacy_h, privacy_w, privacy_h)
             draw.paragraph(surf, ctx.fonts, privacy, T.floor, theme.MUTED, box=box,
                            max_lines=2, role="floor", shadow=True)
+        operator.overlay(ctx, surf, self.name)  # the operator mark, in the free corner
 
     def state(self) -> dict:
         return {"buttons": [s for _r, s in self.buttons]}

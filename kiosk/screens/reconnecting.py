@@ -6,6 +6,7 @@ import pygame
 
 from kiosk import draw, theme
 from kiosk.machine import Event, ScreenName
+from kiosk.screens import operator
 from kiosk.screens.base import Screen, headline, headline_box
 
 
@@ -32,3 +33,4 @@ class ReconnectingScreen(Screen):
         y = head.bottom + L.px(1)
         draw.paragraph(surf, app.fonts, t("camera_wait"), T.body, theme.MUTED,
                        box=pygame.Rect(L.margin, y, w, L.h - L.margin - y), max_lines=2)
+        operator.overlay(app, surf, self.name)  # the operator mark, in the free corner

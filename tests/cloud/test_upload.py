@@ -291,3 +291,40 @@ def test_no_cloud_config_means_no_queue_and_lan_links(make_config, worker):
         assert view.link_kind == "lan" and view.link == view.share_url
     finally:
         ctrl.stop()
+
+
+def test_the_operator_deletes_a_photo_and_its_cloud_copies_go(cloud_config, s3, worker):
+    """Delete on the dashboard: the files and the row at once, the bucket's copies within
+    seconds (the uploader is woken); the dashboard counts the uploads waiting."""
+    import json
+    from urllib.parse import urlencode
+
+    from share.admin import make_admin_app
+
+    cfg = cloud_config(BOOTH_ADMIN_PASSWORD="pw")
+    ctrl = JobController(cfg).start()
+    up = Uploader(cfg).start()
+    ledger = Ledger(ledger_path(cfg.data_dir))
+    guests = make_app(cfg, ledger=ledger)
+    admin = ServerThread(make_admin_app(guests, uploader=up)).start()
+    try:
+        assert poll(lambda: ctrl.mqtt.connected, 10)
+        gone, kept = shoot(ctrl, worker), shoot(ctrl, worker)
+        assert poll(lambda: len(s3.objects()) == 4, 10)
+        status, headers, _ = admin.request(
+            "POST", "/admin/login", {"Content-Type": "application/x-www-form-urlencoded"},
+            urlencode({"password": "pw"}).encode())
+        cookie = {"Cookie": headers["set-cookie"].split(";", 1)[0]}
+        state = json.loads(admin.request("GET", "/admin/api/state", cookie)[2])
+        assert state["event"]["uploads_pending"] == 0
+        assert {j["link_kind"] for j in state["jobs"]} == {"cloud"}  # as the booth screen shows
+        keep_keys = {up.queue.get(kept).page_key, up.queue.get(kept).photo_key}
+        assert admin.request("POST", f"/admin/api/jobs/{gone}/delete", cookie, b"")[0] == 200
+        assert ledger.get(gone) is None
+        assert poll(lambda: set(s3.objects()) == keep_keys, 10)
+        assert poll(lambda: up.queue.get(gone) is None, 10)
+    finally:
+        admin.stop()
+        ledger.close()
+        up.stop()
+        ctrl.stop()

@@ -252,3 +252,32 @@ def test_real_booth_worker_on_the_central_broker(tmp_path):
         log.close()
         booth.stop(kill=True)
         central.stop(kill=True)
+
+
+def test_the_booths_health_crosses_to_the_central_broker(fleet, tmp_path):
+    """The kiosk's, the share server's and the uploader's retained health go out over the
+    bridge, so a central dashboard or Prometheus sees every booth (README, Fleet mode)."""
+    from booth.protocol import Health
+
+    booth, central, worker, kiosk = fleet
+    share = Client(booth.port, *credentials(tmp_path / "root", "share"))
+    spy = Client(central.port, f"bridge-{BOOTH}", "bridge-secret-1")
+    try:
+        assert share.wait_connack().ok and spy.wait_connack().ok
+        sent = {"booth/b1/health": Health("warn", part="kiosk", id="b1", reason="disk low"),
+                "booth/b1/share/health": Health("ok", part="share", id="b1"),
+                "booth/b1/uploader/health": Health("error", part="uploader", id="b1")}
+        assert kiosk.publish("booth/b1/health", sent["booth/b1/health"].to_json(),
+                             retain=True) == "ok"
+        for topic in ("booth/b1/share/health", "booth/b1/uploader/health"):
+            assert share.publish(topic, sent[topic].to_json(), retain=True) == "ok"
+        assert share.publish("booth/b1/share/availability", "online", retain=True) == "ok"
+        for topic in ("booth/b1/health", "booth/b1/share/+", "booth/b1/uploader/+"):
+            spy.subscribe(topic)
+        for topic, health in sent.items():
+            assert wait_until(lambda t=topic: spy.on(t), TIMEOUT), topic
+            assert Health.from_json(spy.on(topic)[-1].payload) == health
+        assert wait_until(lambda: spy.on("booth/b1/share/availability"), TIMEOUT)
+    finally:
+        share.close()
+        spy.close()

@@ -199,6 +199,29 @@ def test_share_user_only_clears_its_own_booths_retained_messages(booth_broker):
     assert not wait_until(lambda: share.on("booth/b1/jobs"), 1.5)  # no guest photo reaches it
 
 
+def test_share_user_gathers_and_publishes_health_but_no_more(booth_broker):
+    """The operator's dashboard in the share process: it reads the kiosk's and the workers'
+    availability and health, publishes its own and its uploader's, and cannot speak for the
+    kiosk or a worker."""
+    kiosk = booth_broker.client("kiosk")
+    worker = booth_broker.client("worker")
+    share = booth_broker.client("share")
+    assert kiosk.wait_connack().ok and worker.wait_connack().ok and share.wait_connack().ok
+    assert kiosk.publish("booth/b1/health", '{"state": "ok"}', retain=True) == "ok"
+    assert worker.publish("booth/workers/w1/health", '{"state": "warn"}', retain=True) == "ok"
+    for topic in ("booth/b1/health", "booth/b1/availability", "booth/workers/+/health",
+                  "booth/workers/+/availability"):
+        share.subscribe(topic)
+    assert wait_until(lambda: share.on("booth/b1/health") and
+                      share.on("booth/workers/+/health"), 15)
+    for topic in ("booth/b1/share/health", "booth/b1/share/availability",
+                  "booth/b1/uploader/health"):
+        assert share.publish(topic, '{"state": "ok"}', retain=True) == "ok", topic
+    for topic in ("booth/b1/health", "booth/b1/availability", "booth/workers/w1/health",
+                  "booth/b2/share/health"):
+        assert share.publish(topic, '{"state": "ok"}', retain=True) == NOT_AUTHORIZED, topic
+
+
 def _mqtt_connect_bytes() -> bytes:
     """A minimal MQTT 3.1.1 CONNECT (client id "p"), sent in the clear."""
     body = b"\x00\x04MQTT\x04\x02\x00\x1e" + b"\x00\x01p"

@@ -201,7 +201,10 @@ def test_workers_check_reads_availability_and_health(cfg_of, broker):
 
     cfg = cfg_of(BOOTH_MQTT_URL=broker.url)
     none = doctor.check_workers(cfg, Probe())
-    assert none.level == WARN and "photos are paused" in none.found
+    assert none.level == FAIL and "no worker is online" in none.found
+    assert "photos are paused" in none.found and "booth-worker" in none.fix
+    # on a worker machine its own worker may not be started yet: a warning there
+    assert doctor.check_workers(cfg, Probe(), role="worker").level == WARN
     pub = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
     pub.connect("127.0.0.1", broker.port)
     pub.loop_start()
@@ -379,6 +382,10 @@ def test_doctor_on_this_machine_exit_code_matches(tmp_path, secured_broker):
     assert out.returncode == (1 if any_fail else 0), out.stdout
     assert len(lines) == len(doctor.BOOTH_CHECKS)
     assert lines["hotspot"] == "ok"  # no booth Wi-Fi on this machine: nothing to check
+    # no worker and no share server runs here: each is a failure with a clear line
+    assert lines["workers"] == "fail" and "no worker is online" in out.stdout
+    assert lines["share server"] == "fail" and "nothing answers on" in out.stdout
+    assert out.returncode == 1
     # What is true here: no camera device and no display unless this machine has them.
     import glob
     if not glob.glob("/dev/video*"):
@@ -427,6 +434,33 @@ def test_share_server_listening_elsewhere_fails(cfg_of):
 # tests/deploy/test_hotspot_netns.py; these are the states before any of it can answer.
 def _nmcli(text: str | None):
     return lambda argv: text if argv[0] == "nmcli" else None
+
+
+def test_share_server_check_needs_this_booths_server_answering(cfg_of, tmp_path):
+    """"share url ok" was printed with nothing listening: now the port is asked."""
+    from jobstore.ledger import Ledger, ledger_path
+    from share.server import make_app
+    from tests.share.helpers import ServerThread
+
+    port = free_port()
+    cfg = cfg_of(f'[share]\nhost = "127.0.0.1"\nport = {port}\n')
+    nothing = doctor.check_share_server(cfg, Probe())
+    assert nothing.level == FAIL and f"nothing answers on 127.0.0.1:{port}" in nothing.found
+    assert "QR links lead nowhere" in nothing.found and "booth-share" in nothing.fix
+    ledger = Ledger(ledger_path(cfg.data_dir))
+    srv = ServerThread(make_app(cfg, ledger=ledger)).start()
+    try:
+        cfg.share.port = srv.port
+        ok = doctor.check_share_server(cfg, Probe())
+        assert ok.level == OK, ok
+        other = cfg_of(f'[share]\nhost = "127.0.0.1"\nport = {srv.port}\n', BOOTH_ID="another")
+        wrong = doctor.check_share_server(other, Probe())
+        assert wrong.level == FAIL and "not this booth" in wrong.found
+    finally:
+        srv.stop()
+        ledger.close()
+    # the whole command: a line that says so, and exit code 1
+    assert "share server" in doctor.BOOTH_CHECKS
 
 
 def test_hotspot_not_set_up_is_fine_unless_the_portal_expects_one(cfg_of):

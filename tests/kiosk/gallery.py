@@ -19,7 +19,7 @@ import cv2
 import pygame
 
 from booth.config import load_config
-from booth.protocol import ErrorKind, JobError, JobStatus
+from booth.protocol import ErrorKind, JobError, JobStatus, Problem
 from kiosk import draw
 from kiosk.context import BoothStatus
 from kiosk.pipeline import JobController, JobView
@@ -212,6 +212,23 @@ def _now(g: Gallery, app) -> None:
 
 AI = BoothStatus(connected=True, ai_online=True, local_only=False, camera="live")
 PAUSED = BoothStatus(connected=True, ai_online=False, local_only=None, camera="live")
+# The operator mark (kiosk/screens/operator.py) with what kiosk/operator.py would say.
+_ALERTS = (Problem("camera_stuck", "error", "the camera has not worked for 75 s: no frame for "
+                   "2.0 s (timeout receiving frames)", "check the camera cable and `journalctl "
+                   "-u booth-kiosk -b`"),
+           Problem("clock", "warn", "the clock is not synchronized (no network time yet): "
+                   "photo times may be wrong", "give the booth network time once"))
+MARKED = BoothStatus(connected=True, ai_online=True, local_only=False, camera="live",
+                     alerts=_ALERTS)
+OPEN = BoothStatus(connected=True, ai_online=True, local_only=False, camera="live",
+                   alerts=_ALERTS, alerts_open=True)
+OPERATOR_STATES = [
+    State("attract-operator-mark", "attract", status=MARKED, before=_now),
+    State("attract-operator-reasons", "attract", status=OPEN, before=_now),
+    State("reconnecting-operator-reasons", "reconnecting",
+          status=BoothStatus(connected=True, ai_online=True, camera="reconnecting",
+                             alerts=_ALERTS, alerts_open=True)),
+]
 LOCAL = BoothStatus(connected=True, ai_online=True, local_only=True, camera="live")
 
 STATES = [

@@ -19,6 +19,11 @@ from tests.kiosk.gallery import LANGUAGES, SIZES, STATES, Gallery, local_results
 from tests.kiosk.helpers import SCREENS_OUT
 
 REPORT = SCREENS_OUT.parent / "type-report.txt"
+# Not guest text: the countdown's giant digits ("display"), and the operator mark's reasons
+# ("operator": English for the host, read at arm's length after a long press or F1 — drawn over
+# the screen on purpose; kiosk/screens/operator.py). test_operator_text_is_only_in_its_panel
+# checks that the operator role is used for nothing else.
+SKIPPED_ROLES = ("display", "operator")
 
 
 def ink_height(size: int, text: str = "H") -> int:
@@ -35,7 +40,7 @@ def fonts_report():
     seen: dict[tuple[int, int], dict] = {}
 
     def add(size, lang, state, lines) -> None:
-        texts = [r for r in lines if r.role != "display"]
+        texts = [r for r in lines if r.role not in SKIPPED_ROLES]
         if not texts:
             return
         row = seen.setdefault(size, {"small": None, "head": None})
@@ -69,7 +74,7 @@ def fonts_report():
 def problems_in(state, lines, layout: Layout, where: str) -> list[str]:
     T = layout.type
     screen = pygame.Rect(0, 0, layout.w, layout.h)
-    texts = [r for r in lines if r.role != "display"]
+    texts = [r for r in lines if r.role not in SKIPPED_ROLES]
     found = []
     for r in texts:
         if r.size < T.floor:
@@ -114,3 +119,29 @@ def test_every_screen_reads_from_a_metre(size, make_app, tmp_path, fonts_report)
             g.close()
     assert not problems, "\n".join(problems[:60])
     assert any(SCREENS_OUT.glob(f"*-{size[0]}x{size[1]}-de.png"))
+
+
+def test_operator_text_is_only_in_its_panel(make_app, tmp_path):
+    """The type test skips the operator role: it must hold only the mark's reasons, inside
+    their panel under the mark, and only after the operator asked for them."""
+    from kiosk.screens import operator
+    from tests.kiosk.gallery import OPERATOR_STATES
+
+    results = local_results(tmp_path / "results")
+    g = Gallery(tmp_path / "en", (800, 480), "en", results, make_app)
+    try:
+        for state in OPERATOR_STATES:
+            lines = g.draw(state)
+            g.save(state)
+            ops = [r for r in lines if r.role == "operator"]
+            guest = [r for r in lines if r.role not in SKIPPED_ROLES]
+            assert guest, state.name  # the guest's screen is still there, measured as usual
+            assert not problems_in(state, guest, Layout(800, 480), state.name)
+            if state.status.alerts_open:
+                assert ops and any("camera" in r.text for r in ops), state.name
+                panel_top = operator.mark_rect(g.apps[state.config].ctx).bottom
+                assert all(r.rect.top >= panel_top for r in ops)
+            else:
+                assert not ops, state.name
+    finally:
+        g.close()

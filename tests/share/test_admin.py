@@ -1,5 +1,5 @@
 """The operator pages: their own app (own listener), absent without a password, a login that
-gives a session, today's jobs with links and QRs, and guessing throttled for good."""
+gives a session, the dashboard's jobs with links and QRs, and guessing throttled for good."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from booth.protocol import JobStatus
 from jobstore.ledger import Ledger, ledger_path
 from share.admin import make_admin_app
 from share.auth import LoginThrottle, Sessions
-from share.lookup import day_start
 from share.server import make_app
 from tests.share.helpers import ServerThread, add_job
 
@@ -99,14 +98,16 @@ def test_without_a_session_nothing_is_shown(operator):
     assert admin.get("/admin", Authorization=basic)[0] == 303
 
 
-def test_login_gives_a_session_for_todays_jobs_and_logout_ends_it(operator, output_dir):
+def test_login_gives_a_session_for_the_dashboard_and_logout_ends_it(operator, output_dir):
+    import json
+
     cfg, ledger, guests, admin = operator()
     now = time.time()
-    today = max(day_start(now) + 60, now - 3600)
-    done = add_job(cfg, ledger, created_at=today)
+    done = add_job(cfg, ledger, created_at=now - 3600)
     pending = add_job(cfg, ledger, status=JobStatus.PENDING)
     failed = add_job(cfg, ledger, status=JobStatus.FAILED)
-    yesterday = add_job(cfg, ledger, created_at=day_start(now) - 3600)
+    earlier = add_job(cfg, ledger, created_at=now - 5 * 3600)  # the same event: a 4 h pause
+    before = add_job(cfg, ledger, created_at=now - 12 * 3600)  # the event before (7 h pause)
 
     status, _h, body = admin.get("/admin/login")
     assert status == 200 and b'type="password"' in body
@@ -116,17 +117,24 @@ def test_login_gives_a_session_for_todays_jobs_and_logout_ends_it(operator, outp
     assert status == 303 and headers["location"] == "/admin"
     cookie = {"Cookie": session_cookie(headers)}
 
+    # the dashboard: a page that updates itself from /admin/api/state (no meta refresh)
     status, headers, body = admin.request("GET", "/admin", cookie)
-    assert status == 200
-    assert headers["cache-control"] == "no-store"
-    assert "form-action 'self'" in headers["content-security-policy"]
+    assert status == 200 and headers["cache-control"] == "no-store"
+    csp = headers["content-security-policy"]
+    assert "form-action 'self'" in csp and "script-src 'nonce-" in csp
+    script_src = next(d for d in csp.split(";") if d.strip().startswith("script-src"))
+    assert "connect-src 'self'" in csp and "unsafe" not in script_src
     html = body.decode()
     (output_dir / "share-admin.html").write_text(html)
-    for job in (done, pending, failed):
-        assert f'title="{job.job_id}"' in html
-    assert yesterday.job_id not in html
-    assert f"http://booth.test:8080/p/{done.token}" in html  # the link to re-send
-    assert 'class="st pending"' in html and 'class="st failed"' in html
+    assert 'http-equiv="refresh"' not in html and "/admin/api/state" in html
+    status, headers, body = admin.request("GET", "/admin/api/state", cookie)
+    assert status == 200
+    jobs = {j["id"]: j for j in json.loads(body)["jobs"]}
+    assert set(jobs) == {done.job_id, pending.job_id, failed.job_id, earlier.job_id}
+    assert before.job_id not in jobs
+    assert jobs[done.job_id]["link"] == f"http://booth.test:8080/p/{done.token}"
+    assert jobs[pending.job_id]["phase"] == "in_progress"
+    assert jobs[failed.job_id]["phase"] == "failed" and jobs[failed.job_id]["link"] is None
     # thumbnail: a small JPEG of the result
     status, headers, thumb = admin.request("GET", f"/admin/thumb/{done.job_id}.jpg", cookie)
     assert status == 200 and headers["content-type"] == "image/jpeg"
@@ -141,6 +149,7 @@ def test_login_gives_a_session_for_todays_jobs_and_logout_ends_it(operator, outp
     assert admin.request("GET", f"/admin/thumb/{pending.job_id}.jpg", cookie)[0] == 404
     assert admin.request("GET", f"/admin/qr/{failed.job_id}.svg", cookie)[0] == 404
     assert admin.request("GET", "/admin/thumb/not..valid.jpg", cookie)[0] == 404
+    assert admin.request("GET", "/admin/api/state")[0] == 401
 
     # a form posted from another site is refused; from this page it logs out
     evil = {**cookie, "Origin": "http://evil.test"}
@@ -148,6 +157,7 @@ def test_login_gives_a_session_for_todays_jobs_and_logout_ends_it(operator, outp
     status, headers, _ = admin.request("POST", "/admin/logout", cookie, b"")
     assert status == 303 and headers["location"] == "/admin/login"
     assert admin.request("GET", "/admin", cookie)[0] == 303
+    assert admin.request("GET", "/admin/api/state", cookie)[0] == 401
 
 
 def test_a_thumbnail_bomb_on_disk_is_refused_before_decoding(operator):

@@ -1,0 +1,194 @@
+"""What the operator's dashboard shows, as data: health, the event's numbers, one page of its
+photos. `/admin` (a page that fetches `/admin/api/state` every few seconds and updates itself
+in place: share/pages.py) and `/metrics` (share/metrics.py) are both built from it.
+
+Also the dashboard's actions on a job: its original (for a job that failed, the guest's shot is
+still on disk), delete (files, links, retained messages, cloud copies: jobstore/retention.py
+`delete_jobs`; the share process is the ledger's deleter) and the zip of the whole event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from booth.config import Config
+from booth.healthboard import HealthBoard, PartView
+from jobstore.ledger import JobRow, Ledger, resolve_in_store
+from jobstore.links import public_base_url, share_url
+from jobstore.stats import EventStats, event_label, event_stats
+from jobstore.uploads import Uploads
+from share.lookup import PhotoLookup, is_expired, servable
+from share.zipstream import Member
+
+log = logging.getLogger("share.dashboard")
+
+PER_PAGE = 24
+MAX_PER_PAGE = 96
+
+
+@dataclass
+class Sources:
+    """What the dashboard reads (the operator app's keys, in one place for the handlers)."""
+
+    cfg: Config
+    ledger: Ledger
+    lookup: PhotoLookup
+    board: HealthBoard
+    uploads: Uploads | None = None
+
+
+def uploads_pending(src: Sources) -> int | None:
+    if src.uploads is None:
+        return None
+    return src.uploads.counts().get("queued", 0)
+
+
+def health_view(src: Sources) -> dict:
+    parts = src.board.parts(cloud=src.cfg.cloud.enabled)
+    return {"level": src.board.worst(parts), "parts": [_part(p) for p in parts]}
+
+
+def _part(p: PartView) -> dict:
+    d = p.to_dict()
+    d.pop("health")  # the dashboard shows the words; /metrics reads the health itself
+    h = p.health
+    d["details"] = _details(p.part, h.to_dict() if h is not None else {})
+    return d
+
+
+def _details(part: str, h: dict) -> list[str]:
+    """A few facts per part, in words (the tooltip-sized line under its name)."""
+    out: list[str] = []
+    if part == "kiosk" and h:
+        cam = h.get("camera") or {}
+        if cam:
+            out.append(f"camera {cam.get('state')}" + (f" ({cam.get('backend')})"
+                                                       if cam.get("backend") else ""))
+        if h.get("disk_free_mb") is not None:
+            out.append(f"{h['disk_free_mb'] / 1024:.1f} GB free")
+        if h.get("clock_synchronized") is False:
+            out.append("clock not synchronized")
+        if h.get("screen"):
+            out.append(f"screen: {h['screen']}")
+    elif part == "worker" and h:
+        if h.get("ai"):
+            out.append(f"AI {h['ai']}")
+        out.append(f"{h.get('jobs_in_flight', 0)} in flight")
+        counts = h.get("counts") or {}
+        if counts:
+            out.append(f"{counts.get('completed', 0)} done since start")
+    elif part == "uploader" and h:
+        ups = h.get("uploads") or {}
+        out.append(f"{ups.get('pending', 0)} waiting, {ups.get('uploaded', 0)} uploaded")
+    elif part == "share" and h:
+        if h.get("operator"):
+            out.append(f"operator pages on {h['operator']}")
+    return out
+
+
+def job_view(src: Sources, row: JobRow, base: str, links: dict) -> dict:
+    ok = servable(row, src.cfg.retention_days, src.lookup.clock)
+    cloud = links.get(row.job_id)
+    lan = share_url(src.cfg, row.token, base) if ok and row.token else None
+    link = cloud.url if ok and cloud is not None and cloud.live(time.time()) else lan
+    if ok:
+        phase = "ready"
+    elif row.status.value == "failed":
+        phase = "failed"
+    else:
+        phase = "in_progress"
+    jid = row.job_id
+    wait = None
+    if ok and row.finished_at is not None:
+        wait = round(row.finished_at - row.created_at, 1)
+    return {
+        "id": jid, "time": time.strftime("%H:%M:%S", time.localtime(row.created_at)),
+        "created_at": row.created_at, "status": row.status.value, "phase": phase,
+        "effect": row.effect, "style": row.style,
+        "error": row.error.to_dict() if row.error else None,
+        "link": link, "link_kind": ("cloud" if link and link != lan else "lan") if link else None,
+        "code": row.code if ok else None, "wait_s": wait,
+        "thumb": f"/admin/thumb/{jid}.jpg" if ok else None,
+        "original": f"/admin/original/{jid}.jpg",
+        "original_thumb": f"/admin/original/{jid}/thumb.jpg",
+        "qr": f"/admin/qr/{jid}.svg" if ok else None,
+    }
+
+
+def state(src: Sources, page: int = 1, per_page: int = PER_PAGE) -> dict:
+    """Everything the dashboard shows, for one page of photos (newest first)."""
+    stats = event_stats(src.cfg, src.ledger, uploads_pending(src))
+    per_page = max(1, min(MAX_PER_PAGE, per_page))
+    pages = max(1, -(-stats.photos // per_page))
+    page = max(1, min(page, pages))
+    rows = src.ledger.page_since(stats.start, (page - 1) * per_page, per_page) \
+        if stats.start is not None else []
+    links = src.uploads.links(r.job_id for r in rows) if src.uploads is not None else {}
+    base = public_base_url(src.cfg)
+    return {
+        "booth": src.cfg.booth_id, "title": src.cfg.kiosk.title,
+        "health": health_view(src),
+        "event": {**stats.to_dict(), "label": event_label(stats)},
+        "page": page, "pages": pages, "per_page": per_page,
+        "jobs": [job_view(src, r, base, links) for r in rows],
+    }
+
+
+# ---------------------------------------------------------------------------- the zip
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def zip_name(cfg: Config, stats: EventStats) -> str:
+    title = _SAFE.sub("-", cfg.kiosk.title).strip("-")[:40] or "booth"
+    day = time.strftime("%Y-%m-%d", time.localtime(stats.start or time.time()))
+    return f"{title}-{day}.zip"
+
+
+def zip_members(src: Sources, start: float | None) -> Iterator[Member]:
+    """Every picture of the event (oldest first), and the original of each job without one,
+    named by local time so the archive sorts as the event went (`drip-2026-11-21-203512-ab12cd34
+    .jpg`); rows are read one at a time (an event has thousands)."""
+    if start is None:
+        return
+    for job_id in src.ledger.ids_since(start):
+        row = src.ledger.get(job_id)
+        if row is None or is_expired(row, src.cfg.retention_days, src.lookup.clock):
+            continue
+        stamp = time.strftime("%Y-%m-%d-%H%M%S", time.localtime(row.created_at))
+        if row.result_path:
+            rel = row.result_path
+            style = _SAFE.sub("-", row.style.lower()).strip("-")[:24] or "photo"
+            ext = ".png" if rel.lower().endswith(".png") else ".jpg"
+            name = f"{style}-{stamp}-{row.job_id[:8]}{ext}"
+        elif row.status.value == "failed":
+            rel, name = row.original_path, f"originals/{stamp}-{row.job_id[:8]}.jpg"
+        else:
+            continue
+        path = resolve_in_store(src.cfg.data_dir, rel)
+        if path is not None:
+            yield Member(name, Path(path))
+
+
+# ---------------------------------------------------------------------------- delete
+async def delete_job(src: Sources, job_id: str, mqtt: Any, uploader: Any = None) -> bool:
+    """Delete one job for good; True when it was there."""
+    row = src.ledger.get(job_id)
+    if row is None:
+        return False
+    from jobstore.retention import delete_jobs
+
+    loop = asyncio.get_running_loop()
+    report = await loop.run_in_executor(None, functools.partial(
+        delete_jobs, src.cfg, src.ledger, [row], mqtt, mqtt_timeout_s=5.0))
+    if uploader is not None:
+        uploader.wake()  # its cloud copies go now, not at the next sweep
+    log.info("share: the operator deleted job %s (%d files%s)", job_id, report.files_deleted,
+             "; its retained messages will be cleared later" if report.clears_pending else "")
+    return job_id in report.job_ids

@@ -67,7 +67,7 @@ def test_files_modes_and_owners(tmp_path):
         assert mode(installed) == 0o644
     secrets = env_file(etc / "secrets.env")
     assert secrets["GEMINI_API_KEY"] == "" and "BOOTH_ADMIN_PASSWORD" not in secrets
-    assert env_file(etc / "admin.env") == {"BOOTH_ADMIN_PASSWORD": ""}
+    assert env_file(etc / "admin.env") == {"BOOTH_ADMIN_PASSWORD": "", "BOOTH_METRICS_TOKEN": ""}
     assert env_file(etc / "cloud.env") == {"BOOTH_CLOUD_ACCESS_KEY_ID": "",
                                            "BOOTH_CLOUD_SECRET_ACCESS_KEY": ""}
 

@@ -34,7 +34,8 @@ from kiosk.jobbook import JobBook
 from kiosk.machine import LIVE_PREVIEW, NO_GUEST, NO_NEW_SHOT, Event, ScreenMachine, ScreenName
 from kiosk.operator import OperatorWatch, camera_time_lost_before
 from kiosk.pictures import Pictures
-from kiosk.pipeline import JobController, JobEvent, JobView
+from kiosk.jobview import JobEvent, JobView
+from kiosk.pipeline import JobController
 from kiosk.screens import SCREENS
 from kiosk.screens import operator as operator_mark
 from kiosk.screens.base import Screen

@@ -6,7 +6,7 @@ forgets old finished jobs. Views only move forward: a late snapshot never moves 
 
 from __future__ import annotations
 
-from kiosk.pipeline import JobEvent, JobView
+from kiosk.jobview import JobEvent, JobView
 
 MAX_VIEWS = 200  # jobs kept in memory (the ledger has them all)
 

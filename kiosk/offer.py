@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from booth.config import Config
 from booth.texts import Texts
-from kiosk.pipeline import JobView
+from kiosk.jobview import JobView
 
 PRIVACY_OFF = "off"
 

@@ -15,7 +15,7 @@ import pygame
 from kiosk import draw, theme
 from kiosk.images import ImageStore, surface_from_rgb
 from kiosk.jobbook import JobBook
-from kiosk.pipeline import JobView
+from kiosk.jobview import JobView
 from kiosk.preview import Preview
 from kiosk.theme import Layout
 

@@ -32,7 +32,7 @@ from booth.qr import qr_svg
 from jobstore.ledger import ledger_path, resolve_in_store
 from jobstore.links import qr_link, share_url
 from jobstore.uploads import Uploads
-from share import dashboard, metrics, pages
+from share import dashboard, metrics, operator_pages
 from share.auth import SESSION_COOKIE, SESSION_TTL_S, LoginThrottle, Sessions, password_matches
 from share.health import board_for
 from share.lookup import is_expired, servable
@@ -83,7 +83,7 @@ async def login_form(request: web.Request) -> web.Response:
     _password(request)
     if request.app[SESSIONS].valid(request.cookies.get(SESSION_COOKIE)):
         return _see_other("/admin")
-    return _page(pages.login_page(request.app[CFG].kiosk.title))
+    return _page(operator_pages.login_page(request.app[CFG].kiosk.title))
 
 
 async def login(request: web.Request) -> web.Response:
@@ -94,8 +94,8 @@ async def login(request: web.Request) -> web.Response:
     title = request.app[CFG].kiosk.title
     wait = throttle.wait_s(who)
     if wait > 0:
-        return _page(pages.login_page(title, "Too many wrong passwords. Wait a few minutes, then "
-                                      "try again."), 429,
+        return _page(operator_pages.login_page(title, "Too many wrong passwords. Wait a few "
+                                               "minutes, then try again."), 429,
                      {"Retry-After": str(max(1, int(wait + 0.999)))})
     form = await request.post()
     given = form.get("password")
@@ -108,7 +108,7 @@ async def login(request: web.Request) -> web.Response:
         return resp
     throttle.failed(who)
     log.warning("share: wrong operator password from %s", who)
-    return _page(pages.login_page(title, "That password is not right."), 401)
+    return _page(operator_pages.login_page(title, "That password is not right."), 401)
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -138,7 +138,7 @@ async def dashboard_page(request: web.Request) -> web.Response:
     csp = (f"default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; script-src "
            f"'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; form-action 'self'; "
            "frame-ancestors 'none'")
-    return html_page(pages.dashboard_page(request.app[CFG].kiosk.title, nonce),
+    return html_page(operator_pages.dashboard_page(request.app[CFG].kiosk.title, nonce),
                      headers={"Content-Security-Policy": csp})
 
 

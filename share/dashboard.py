@@ -1,6 +1,6 @@
 """What the operator's dashboard shows, as data: health, the event's numbers, one page of its
 photos. `/admin` (a page that fetches `/admin/api/state` every few seconds and updates itself
-in place: share/pages.py) and `/metrics` (share/metrics.py) are both built from it.
+in place: share/operator_pages.py) and `/metrics` (share/metrics.py) are both built from it.
 
 Also the dashboard's actions on a job: its original (for a job that failed, the guest's shot is
 still on disk), delete (files, links, retained messages, cloud copies: jobstore/retention.py

@@ -13,7 +13,7 @@ from kiosk.offer import reopens_qr
 
 if TYPE_CHECKING:  # pragma: no cover
     from kiosk.context import ScreenContext
-    from kiosk.pipeline import JobView
+    from kiosk.jobview import JobView
 
 
 class Screen:

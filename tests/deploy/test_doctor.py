@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from appliance import doctor
+from appliance.doctor import machine
 from booth.config import load_config
 from appliance.doctor import FAIL, OK, WARN, Probe
 from jobstore.links import lan_address
@@ -300,9 +301,9 @@ def test_api_rate_limited_or_unreachable_warns(cfg_of):
 def test_disk_fails_and_warns_below_the_limits(cfg_of, monkeypatch):
     cfg = cfg_of()
     assert doctor.check_disk(cfg, Probe()).level == OK  # this VM has room
-    monkeypatch.setattr(doctor, "DISK_WARN_BYTES", 1 << 62)
+    monkeypatch.setattr(machine, "DISK_WARN_BYTES", 1 << 62)
     assert doctor.check_disk(cfg, Probe()).level == WARN
-    monkeypatch.setattr(doctor, "DISK_FAIL_BYTES", 1 << 61)
+    monkeypatch.setattr(machine, "DISK_FAIL_BYTES", 1 << 61)
     c = doctor.check_disk(cfg, Probe())
     assert c.level == FAIL and "GiB free" in c.found and "retention_days" in c.fix
 

@@ -22,7 +22,8 @@ from booth.config import load_config
 from booth.protocol import ErrorKind, JobError, JobStatus, Problem
 from kiosk import draw
 from kiosk.context import BoothStatus
-from kiosk.pipeline import JobController, JobView
+from kiosk.jobview import JobView
+from kiosk.pipeline import JobController
 from tests.kiosk.conftest import FakeClock
 from tests.kiosk.helpers import FIXTURES, SCREENS_OUT, kiosk_toml
 

@@ -87,13 +87,13 @@ def test_the_stored_result_carries_frame_and_caption(kiosk_config, jobs, worker,
     # the caption: the title and the shot's date in the booth's language
     t = time.localtime(view.created_at)
     month = Texts("de")("months").split("|")[t.tm_mon - 1]
-    assert c.branding.caption_text(view.created_at) == \
+    assert c.results.branding.caption_text(view.created_at) == \
         f"Anna & Ben's Wedding · {t.tm_mday}. {month} {t.tm_year}"
 
 
 def test_without_branding_the_result_is_stored_as_sent(kiosk_config, jobs, worker):
     c = jobs(kiosk_config())
-    assert c.branding is None
+    assert c.results.branding is None
     job_id = c.submit_jpeg((FIXTURES / "portrait.jpg").read_bytes())
     assert poll(lambda: job_id in worker.job_ids(), 15)
     worker.finish(job_id)

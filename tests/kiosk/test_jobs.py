@@ -166,12 +166,12 @@ def test_a_result_that_cannot_be_stored_is_kept_and_stored_when_space_returns(
     view turns ready by itself once writing works again — no restart."""
     import errno
 
-    import kiosk.pipeline as pipeline
+    import kiosk.results as results
 
     jobs = controllers(kiosk_config())
     job_id = jobs.submit_jpeg(PORTRAIT)
     assert poll(lambda: job_id in worker.job_ids(), 15)
-    real_write = pipeline.atomic_write
+    real_write = results.atomic_write
     disk_full = {"on": True}
 
     def write(path, data):
@@ -179,7 +179,7 @@ def test_a_result_that_cannot_be_stored_is_kept_and_stored_when_space_returns(
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return real_write(path, data)
 
-    monkeypatch.setattr(pipeline, "atomic_write", write)
+    monkeypatch.setattr(results, "atomic_write", write)
     worker.status(job_id, "processing")
     worker.result(job_id)
     worker.status(job_id, "completed", effect="gemini")

@@ -16,7 +16,7 @@ from kiosk.camera import CameraWatchdog
 from kiosk.camera.health import CameraHealth, HealthWriter, read_health
 from kiosk.camera.picam import PiCamera
 from kiosk.camera.watchdog import EXIT_CAMERA_STUCK
-from kiosk.pipeline import crop_to_aspect
+from kiosk.capture import crop_to_aspect
 from tests.kiosk.helpers import poll
 from tests.support.picamera2_standin import Rig, StandInPicamera2
 

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from booth.protocol import JobStatus
-from kiosk.pipeline import JobController, JobView
+from kiosk.jobview import JobView
+from kiosk.pipeline import JobController
 from kiosk.redispatch import Redispatcher
 from tests.kiosk.helpers import FIXTURES, poll
 

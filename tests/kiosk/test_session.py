@@ -12,7 +12,7 @@ import pytest
 
 from booth.protocol import JobStatus, Status
 from kiosk.input import SHUTTER_EVENT
-from kiosk.pipeline import crop_to_aspect
+from kiosk.capture import crop_to_aspect
 from jobstore.ledger import Ledger, ledger_path
 from tests.kiosk.conftest import FakeClock
 from tests.kiosk.helpers import poll
@@ -381,7 +381,7 @@ def test_frame_rate_drops_without_a_live_preview(kiosk_config, make_app):
 
 def test_memory_of_old_jobs_is_bounded(kiosk_config, make_app, monkeypatch):
     import kiosk.jobbook
-    from kiosk.pipeline import JobEvent, JobView
+    from kiosk.jobview import JobEvent, JobView
 
     monkeypatch.setattr(kiosk.jobbook, "MAX_VIEWS", 10)
     app = make_app(kiosk_config(), (640, 360))
@@ -398,7 +398,7 @@ def test_full_disk_at_capture_shows_the_storage_error(kiosk_config, make_app, mo
     guest sees a storage message, no row and no orphan original are left, the kiosk goes on."""
     import errno
 
-    import kiosk.pipeline as kjobs
+    import kiosk.capture as kjobs
     from tests.kiosk.helpers import SCREENS_OUT
 
     real_write = kjobs.atomic_write

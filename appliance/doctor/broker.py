@@ -1,0 +1,127 @@
+"""Checks through the MQTT broker: it accepts this booth's login, and a worker is online
+and healthy (its retained availability and health)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+from booth.config import Config
+
+from appliance.doctor.probe import FAIL, OK, WARN, Check, Probe
+
+
+# ------------------------------------------------------------------------------- broker
+def check_broker(cfg: Config, probe: Probe) -> Check:
+    from booth.mqtt import BrokerUrl, MqttConnection, MqttUrlError
+
+    try:
+        url = BrokerUrl.parse(cfg.mqtt.url)
+    except MqttUrlError as exc:
+        return Check("broker", FAIL, f"mqtt.url is unusable: {exc}",
+                     "set mqtt.url (or BOOTH_MQTT_URL) to mqtt://user:pass@host:1883")
+    try:
+        with socket.create_connection((url.host, url.port), timeout=probe.broker_timeout_s):
+            pass
+    except OSError as exc:
+        return Check("broker", FAIL, f"cannot reach {url.safe()}: {exc.strerror or exc}",
+                     "start the broker (systemctl start mosquitto) or fix the host/port in "
+                     "BOOTH_MQTT_URL")
+    refused: list[str] = []
+    conn = MqttConnection(cfg.mqtt.url, f"doctor-{socket.gethostname()[:20]}-{os.getpid()}",
+                          ca_file=cfg.mqtt.ca_file or None, reconnect_min_s=30)
+    original = conn.paho.on_connect
+
+    def on_connect(client, userdata, flags, reason, props):  # record a refusal's reason
+        if reason.is_failure:
+            refused.append(str(reason))
+        original(client, userdata, flags, reason, props)
+
+    conn.paho.on_connect = on_connect
+    try:
+        conn.start()
+        deadline = time.monotonic() + probe.broker_timeout_s
+        ok = False
+        while not refused and time.monotonic() < deadline:  # a refusal ends the wait early
+            ok = conn.wait_connected(0.05)
+            if ok:
+                break
+    finally:
+        conn.stop(timeout=1.0)
+    if ok:
+        who = f" as {url.username}" if url.username else " anonymously"
+        return Check("broker", OK, f"connected to {url.safe()}{who}")
+    if refused:
+        return Check("broker", FAIL, f"{url.safe()} refused the connection: {refused[0]}",
+                     "check the user and password in BOOTH_MQTT_URL (/etc/booth/kiosk.env or "
+                     "worker.env) against the broker's password file; re-run deploy/install.sh")
+    return Check("broker", FAIL, f"{url.safe()} accepts TCP but no MQTT session came up",
+                 "is it a TLS port (use mqtts://) or not a broker at all?")
+
+
+# ------------------------------------------------------------------------------- workers
+RETAINED_WAIT_S = 0.5  # retained messages follow the subscription at once; a margin for them
+
+
+def check_workers(cfg: Config, probe: Probe, role: str = "booth") -> Check:
+    """Which workers say `online`, and what their retained health says (the AI state, with the
+    reason and the fix the worker published: worker/health.py). On a booth no worker online is
+    a failure (every photo waits); on a worker machine (`--role worker`) a warning, since its
+    own worker may simply not be started yet."""
+    from booth.mqtt import BrokerUrl, MqttConnection, MqttUrlError
+    from booth.protocol import (Health, ProtocolError, TopicKind, Topics, parse_availability)
+
+    try:
+        url = BrokerUrl.parse(cfg.mqtt.url)
+    except MqttUrlError:
+        return Check("workers", WARN, "not checked: mqtt.url is unusable", "see the broker check")
+    try:
+        socket.create_connection((url.host, url.port), timeout=probe.broker_timeout_s).close()
+    except OSError:
+        return Check("workers", WARN, "not checked: the broker cannot be reached",
+                     "see the broker check")
+    topics = Topics(cfg.mqtt.root)
+    online: dict[str, bool] = {}
+    health: dict[str, Health] = {}
+
+    def on_message(msg) -> None:
+        try:
+            parsed = topics.parse(msg.topic)
+            if parsed.kind is TopicKind.WORKER_AVAILABILITY and msg.payload:
+                online[parsed.worker] = parse_availability(msg.payload)
+            elif parsed.kind is TopicKind.WORKER_HEALTH and msg.payload:
+                health[parsed.worker] = Health.from_json(msg.payload)
+        except ProtocolError:
+            pass  # a malformed message says nothing about a worker
+
+    conn = MqttConnection(cfg.mqtt.url, f"doctor-w-{socket.gethostname()[:20]}-{os.getpid()}",
+                          subscriptions=[(topics.all_worker_availability(), 1),
+                                         (topics.all_worker_health(), 1)],
+                          on_message=on_message, ca_file=cfg.mqtt.ca_file or None,
+                          reconnect_min_s=30)
+    try:
+        conn.start()
+        connected = conn.wait_connected(probe.broker_timeout_s)
+        if connected:
+            time.sleep(RETAINED_WAIT_S)
+    finally:
+        conn.stop(timeout=1.0)
+    if not connected:
+        return Check("workers", WARN, "not checked: no MQTT session", "see the broker check")
+    up = sorted(w for w, on in online.items() if on)
+    if not up:
+        known = f" ({len(online)} known, all offline)" if online else ""
+        return Check("workers", FAIL if role == "booth" else WARN,
+                     f"no worker is online{known}: photos are paused until one is",
+                     "start one (systemctl start booth-worker, or `booth worker` on any machine "
+                     "that reaches the broker)")
+    said = [(w, health[w]) for w in up if w in health]
+    for level, state in ((FAIL, "error"), (WARN, "warn")):
+        bad = [(w, h) for w, h in said if h.state == state]
+        if bad:
+            w, h = bad[0]
+            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            return Check("workers", level, f"worker {w}: AI {h.ai}: {h.reason}{more}", h.fix)
+    states = ", ".join(f"{w} (AI {health[w].ai})" if w in health else w for w in up)
+    return Check("workers", OK, f"{len(up)} online: {states}")

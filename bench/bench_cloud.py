@@ -36,7 +36,7 @@ from booth.config import load_config  # noqa: E402
 from booth.protocol import Effect, JobStatus, Status, new_job_id  # noqa: E402
 from booth.qr import qr_matrix  # noqa: E402
 from jobstore.ledger import Ledger, ledger_path, photo_dir  # noqa: E402
-from jobstore.links import new_token  # noqa: E402
+from jobstore.links import new_token, qr_link  # noqa: E402
 from jobstore.uploads import Uploads  # noqa: E402
 from tests.support.s3 import CREDS, S3Server, cloud_toml  # noqa: E402
 
@@ -107,6 +107,7 @@ def qr_figures() -> None:
     public = Bucket(r2).link("booth/" + "A" * 22, 0)
     for name, url in (("LAN link", lan), ("cloud link, public base URL", public),
                       ("cloud link, presigned (R2)", presigned)):
+        url = qr_link(url)  # as the result screen carries it (kiosk/screens/result.py)
         modules = len(qr_matrix(url)) - 8  # the matrix includes a 4-module quiet zone per side
         figure(f"QR modules, {name} ({len(url)} chars, version {(modules - 17) // 4})",
                modules, "modules", digits=0)

@@ -223,6 +223,7 @@ class Child:
     started_at: float = 0.0
     next_start: float = 0.0
     log_path: Path | None = None
+    finishes: bool = False  # a clean exit (code 0) means done, not a crash to restart
     extra: dict = field(default_factory=dict)
 
 
@@ -239,8 +240,8 @@ class Supervisor:
         self.children: list[Child] = []
         self._stopping = False
 
-    def add(self, name: str, argv: list[str]) -> Child:
-        child = Child(name, argv)
+    def add(self, name: str, argv: list[str], finishes: bool = False) -> Child:
+        child = Child(name, argv, finishes=finishes)
         self.children.append(child)
         return child
 
@@ -265,6 +266,8 @@ class Supervisor:
                 if child.restarts and now - child.started_at > 60:
                     child.restarts = 0  # it has been healthy for a while
                 continue
+            if code == 0 and child.finishes:
+                continue  # done: the caller sees it and ends the run
             if child.next_start == 0.0:
                 delay = min(30.0, 2.0 ** child.restarts)
                 child.next_start = now + delay

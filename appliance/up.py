@@ -95,7 +95,7 @@ def _run(cfg: Config, args: argparse.Namespace, data_dir: Path) -> int:
                 kiosk_args += ["--folder", str(Path(args.folder).resolve())]
         if not cfg.gemini.api_key:
             kiosk_args.append("--local-only")
-        kiosk = sup.add("kiosk", booth_argv(*kiosk_args))
+        kiosk = sup.add("kiosk", booth_argv(*kiosk_args), finishes=bool(headless and args.shots))
     else:
         kiosk = None
 

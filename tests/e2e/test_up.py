@@ -53,6 +53,20 @@ def test_up_headless_with_a_private_broker_prints_links_and_stops_cleanly(rig):
     assert "stopped worker" in log.read_text() and "stopped kiosk" in log.read_text()
 
 
+def test_up_with_a_shot_limit_ends_by_itself_without_a_restart(rig):
+    """`booth up --headless --shots 2`: the kiosk's clean exit ends the run (a finished job,
+    not a crash): no restart is logged and every child is stopped."""
+    done = subprocess.run(BOOTH + ["up", "--headless", "--interval", "0.5", "--shots", "2"],
+                          env=up_env(rig), cwd=str(ROOT), capture_output=True, text=True,
+                          timeout=120)
+    said = done.stdout + done.stderr
+    assert done.returncode == 0, said
+    assert len(re.findall(r"download: (\S+)", said)) == 2, said
+    assert "headless kiosk finished its 2 shots" in said, said
+    assert "restarting" not in said, said
+    assert "stopped worker" in said and "stopped share" in said, said
+
+
 def test_up_restarts_a_child_that_dies(rig):
     log = rig.logs / "up2.log"
     with open(log, "wb") as fh:

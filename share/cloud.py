@@ -42,8 +42,7 @@ class CloudError(Exception):
 
 
 _CODE_RE = re.compile(r"<Code>([A-Za-z]+)</Code>")
-_STATUS_RE = re.compile(r"\b(?:status|Client error with status|Server error with status)\D{0,12}"
-                        r"([1-5]\d\d)\b")
+_STATUS_RE = re.compile(r"\bstatus\D{0,12}([1-5]\d\d)\b")
 _CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied",
                      "InvalidToken", "ExpiredToken", "InvalidClientTokenId", "Unauthorized",
                      "AuthorizationHeaderMalformed", "InvalidArgument"}
@@ -77,10 +76,13 @@ def classify(exc: BaseException, where: str) -> CloudError:
             "connect" in text.lower() or "dns" in text.lower():
         return CloudError("offline", f"{where}: cannot reach the bucket's endpoint "
                           "(no network, or the service is down)")
-    if name == "NotFoundError":
+    if isinstance(exc, FileNotFoundError):  # obstore raises Python's own for a 404
         return CloudError("other", f"{where}: not found")
     first = text.strip().splitlines()[0] if text.strip() else name
-    first = re.sub(r"https?://\S+", "<url>", first)  # object keys are link secrets
+    # object keys are link secrets: obstore names them as a URL, "at location KEY" (404) or
+    # "for path KEY" (409, 412)
+    first = re.sub(r"https?://\S+", "<url>", first)
+    first = re.sub(r"(?<=location |for path )\S+", "<key>", first)
     return CloudError("other", f"{where}: {first[:200]}")
 
 
@@ -153,14 +155,6 @@ class Bucket:
         except Exception as exc:
             raise classify(exc, f"upload of {masked(key)}") from None
 
-    def get(self, key: str) -> bytes:
-        import obstore
-
-        try:
-            return bytes(obstore.get(self.store, key).bytes())
-        except Exception as exc:
-            raise classify(exc, f"read of {masked(key)}") from None
-
     def delete(self, keys: list[str]) -> None:
         """Delete objects; a key that is already gone is not an error (S3 answers 204)."""
         import obstore
@@ -171,15 +165,6 @@ class Bucket:
             obstore.delete(self.store, keys)
         except Exception as exc:
             raise classify(exc, f"delete of {len(keys)} object(s)") from None
-
-    def keys(self, prefix: str = "") -> list[str]:
-        import obstore
-
-        try:
-            found = obstore.list(self.store, prefix=prefix or None).collect()
-            return [meta["path"] for meta in found]
-        except Exception as exc:
-            raise classify(exc, "listing the bucket") from None
 
     def link(self, key: str, expires_s: float) -> str:
         """The guest's link: public base URL + key, or a presigned GET (offline computation)."""

@@ -15,8 +15,8 @@ import asyncio
 import functools
 import ipaddress
 import logging
+import math
 import secrets
-import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 from urllib.parse import quote
@@ -34,6 +34,7 @@ from jobstore.links import CODE_PATH, PHOTO_PATHS
 from jobstore.recovery import open_ledger
 from jobstore.retention import run_retention
 from share import pages
+from share.auth import LoginThrottle
 from share.lookup import PhotoLookup
 from share.portal import add_portal_routes
 from share.thumbs import ThumbCache
@@ -46,7 +47,7 @@ LOOKUP = web.AppKey("lookup", PhotoLookup)
 THUMBS = web.AppKey("thumbs", ThumbCache)
 MQTT = web.AppKey("mqtt", object)
 TEXTS = web.AppKey("texts", Texts)
-CODE_FAILS = web.AppKey("code_failures", dict)
+CODE_THROTTLE = web.AppKey("code_throttle", LoginThrottle)
 PORTAL = web.AppKey("portal", object)  # the captive portal's catch-all (share/portal.py)
 # Short codes are 30 bits: wrong guesses are limited per client address and for everyone
 # together (a booth has at most a few thousand live codes, so a guess hits once in ~10**6).
@@ -205,25 +206,6 @@ async def photo_page(request: web.Request) -> web.Response:
                               "Cache-Control": "private, no-cache"})
 
 
-def _code_limited(request: web.Request, now: float) -> bool:
-    """True while this client (or everyone together) has used up its wrong guesses."""
-    fails: dict[str, list[float]] = request.app[CODE_FAILS]
-    for who in (request.remote or "?", "*"):
-        fails[who] = [t for t in fails.get(who, []) if now - t < CODE_WINDOW_S]
-    return (len(fails[request.remote or "?"]) >= CODE_MAX_FAILURES
-            or len(fails["*"]) >= CODE_MAX_FAILURES_ALL)
-
-
-def _code_failed(request: web.Request, now: float) -> None:
-    fails: dict[str, list[float]] = request.app[CODE_FAILS]
-    if len(fails) > 1000:  # bound the table; the overall limit still holds
-        overall = fails.get("*", [])
-        fails.clear()
-        fails["*"] = overall
-    for who in (request.remote or "?", "*"):
-        fails.setdefault(who, []).append(now)
-
-
 def _code_form(request: web.Request, message: str = "", typed: str = "",
                status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     html = pages.code_page(request.app[TEXTS], request.app[CFG].kiosk.title, message, typed)
@@ -239,13 +221,14 @@ async def code_entry(request: web.Request) -> web.Response:
     if not typed:
         return _code_form(request)
     texts = request.app[TEXTS]
-    now = time.monotonic()
-    if _code_limited(request, now):
+    throttle = request.app[CODE_THROTTLE]
+    wait = throttle.wait_s(request.remote or "?")
+    if wait > 0:  # this client, or every client together, used up its wrong guesses
         return _code_form(request, texts("page_code_slow"), typed[:9], status=429,
-                          headers={"Retry-After": str(int(CODE_WINDOW_S))})
+                          headers={"Retry-After": str(max(1, math.ceil(wait)))})
     row = request.app[LEDGER].by_code(typed[:16])
     if row is None or request.app[LOOKUP].find(row.token or "") is None:
-        _code_failed(request, now)
+        throttle.failed(request.remote or "?")
         log.info("share: a wrong short code from %s", request.remote)
         if PORTAL in request.app and request.match_info.get("code"):
             # on the booth Wi-Fi a short path of any other site lands here: the portal's page
@@ -308,7 +291,7 @@ def make_app(cfg: Config, *, ledger: Ledger | None = None, mqtt: MqttConnection 
     app[THUMBS] = ThumbCache()  # the operator app's (share/admin.py); retention prunes it
     app[MQTT] = mqtt
     app[TEXTS] = texts_for(cfg)
-    app[CODE_FAILS] = {}
+    app[CODE_THROTTLE] = LoginThrottle(CODE_MAX_FAILURES, CODE_MAX_FAILURES_ALL, CODE_WINDOW_S)
     app.on_response_prepare.append(security_headers)
 
     app.router.add_get("/healthz", healthz)

@@ -81,9 +81,10 @@ def test_wrong_codes_are_limited(cfg, ledger, serve, monkeypatch):
     assert status == 429 and headers["retry-after"] == "60" and b"Too many tries" in body
     assert srv.get(f"/p/{job.token}")[0] == 200  # scanned links are never limited
     # every client together: the overall limit holds even when addresses change
-    fails = srv.app[share_server.CODE_FAILS]
-    fails.pop("127.0.0.1")
-    fails["*"] = fails["*"] + [fails["*"][-1]] * 2
+    throttle = srv.app[share_server.CODE_THROTTLE]
+    throttle.succeeded("127.0.0.1")  # this client starts afresh …
+    throttle.failed("10.0.0.1")      # … while two other clients guess wrong
+    throttle.failed("10.0.0.2")
     assert srv.get(f"/{code}")[0] == 429
 
 

@@ -140,7 +140,8 @@ def _wait(ctl, cfg: Config, job_id: str, timeout: float, started_share: bool):
     return view
 
 
-def _report(job_id: str, view, timeout: float, as_json: bool, started_share: bool) -> None:
+def _report(cfg: Config, job_id: str, view, timeout: float, as_json: bool,
+            started_share: bool) -> None:
     result = {
         "job_id": job_id,
         "status": view.status.value if view else "pending",
@@ -157,13 +158,12 @@ def _report(job_id: str, view, timeout: float, as_json: bool, started_share: boo
         print(json.dumps(result))
     elif view is not None and view.ready:
         from booth.qr import qr_terminal
-        from jobstore.links import qr_link
+        from jobstore.links import CODE_PATH, code_address, qr_link
 
         print(f"result:   {result['result_path']}")
         print(f"download: {result['url']}")
         if result["code"]:
-            print(f"or type:  {result['url'].rpartition('/p/')[0].split('://', 1)[-1]}/"
-                  f"{result['code']}")
+            print(f"or type:  {code_address(cfg)}{CODE_PATH.format(code=result['code'])}")
         if result["error"]:
             print(f"note:     the AI failed ({result['error']['kind']}); "
                   f"effect {result['effect']} was used")
@@ -221,7 +221,7 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
             return _fail(str(exc), args.json)
         view = _wait(ctl, cfg, job_id, timeout, started_share)
         ok = view is not None and view.ready
-        _report(job_id, view, timeout, args.json, started_share)
+        _report(cfg, job_id, view, timeout, args.json, started_share)
     finally:
         if ctl is not None:
             ctl.stop()

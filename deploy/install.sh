@@ -563,7 +563,7 @@ if ((lan)); then
     for envfile in "$workers_dir"/*.env; do
         [[ -f "$envfile" ]] || continue
         log "  worker machine $(basename "$envfile" .env): copy ${envfile#"$root"} and" \
-            "${workers_dir#"$root"}/ca.crt to it (see README, The broker on the LAN)"
+            "${workers_dir#"$root"}/ca.crt to it (see docs/deploy.md, The broker: users and ACL)"
     done
 fi
 log "next: put GEMINI_API_KEY in /etc/booth/secrets.env (and BOOTH_ADMIN_PASSWORD in"

@@ -214,22 +214,27 @@ def _admin_job(request: web.Request, result: bool = True) -> Any:
     cfg, clock = request.app[CFG], request.app[LOOKUP].clock
     if result and not servable(row, cfg.retention_days, clock):
         raise web.HTTPNotFound()
-    if row is None or is_expired(row, cfg.retention_days, clock):
+    elif row is None or is_expired(row, cfg.retention_days, clock):
         raise web.HTTPNotFound()
     return row
 
 
-async def thumb(request: web.Request) -> web.Response:
-    row = _admin_job(request)
-    path = resolve_in_store(request.app[CFG].data_dir, row.result_path)
+async def _thumb(request: web.Request, rel: str, key: str) -> web.Response:
+    """A small JPEG of the stored file `rel`, made off the event loop and cached as `key`."""
+    path = resolve_in_store(request.app[CFG].data_dir, rel)
     if path is None or not path.is_file():
         raise web.HTTPNotFound()
     loop = asyncio.get_running_loop()
-    data = await loop.run_in_executor(None, request.app[THUMBS].get, row.job_id, path)
+    data = await loop.run_in_executor(None, request.app[THUMBS].get, key, path)
     if data is None:
         raise web.HTTPNotFound()
     return web.Response(body=data, content_type="image/jpeg",
                         headers={"Cache-Control": "private, max-age=3600"})
+
+
+async def thumb(request: web.Request) -> web.Response:
+    row = _admin_job(request)
+    return await _thumb(request, row.result_path, row.job_id)
 
 
 async def original(request: web.Request) -> web.StreamResponse:
@@ -246,16 +251,7 @@ async def original(request: web.Request) -> web.StreamResponse:
 
 async def original_thumb(request: web.Request) -> web.Response:
     row = _admin_job(request, result=False)
-    path = resolve_in_store(request.app[CFG].data_dir, row.original_path)
-    if path is None or not path.is_file():
-        raise web.HTTPNotFound()
-    loop = asyncio.get_running_loop()
-    data = await loop.run_in_executor(None, request.app[THUMBS].get, f"{row.job_id}.original",
-                                      path)
-    if data is None:
-        raise web.HTTPNotFound()
-    return web.Response(body=data, content_type="image/jpeg",
-                        headers={"Cache-Control": "private, max-age=3600"})
+    return await _thumb(request, row.original_path, f"{row.job_id}.original")
 
 
 async def qr(request: web.Request) -> web.Response:

@@ -15,7 +15,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 from booth.config import Config
-from share.cloud import Bucket, CloudError, endpoint_for
+from share.cloud import Bucket, CloudError
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 SKEW_FAIL_S = 15 * 60   # S3 refuses signatures beyond this (RequestTimeTooSkewed)
@@ -63,8 +63,8 @@ def bucket_check(cfg: Config, now: datetime, timeout_s: float = 15.0) -> tuple[s
     except CloudError as exc:
         return FAIL, exc.message, _FIX.get(exc.kind, "")
     skew_note = "clock not compared (no Date from the endpoint)"
-    base = endpoint_for(c).url
-    served = server_time(base if endpoint_for(c).virtual else f"{base}/{c.bucket}", timeout_s)
+    ep = bucket.endpoint
+    served = server_time(ep.url if ep.virtual else f"{ep.url}/{c.bucket}", timeout_s)
     if served is not None:
         skew = (now - served).total_seconds()
         if abs(skew) > SKEW_FAIL_S:

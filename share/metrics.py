@@ -14,9 +14,6 @@ from booth.healthboard import LEVEL_RANK
 from jobstore.stats import event_stats
 from share.dashboard import Sources, uploads_pending
 
-LEVEL_VALUE = {"ok": 0, "offline": 0, "unknown": 1, "warn": 1, "error": 2}
-
-
 def _esc(value: object) -> str:
     return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
@@ -78,14 +75,12 @@ def render(src: Sources) -> str:
         o.sample("booth_part_up", 1 if p.online else 0, booth=booth, part=p.part, id=p.id)
     o.family("booth_part_health", "gauge", "0 ok, 1 warn (or no word yet), 2 error")
     for p in listed:
-        o.sample("booth_part_health", LEVEL_VALUE[p.level], booth=booth, part=p.part, id=p.id)
+        o.sample("booth_part_health", LEVEL_RANK[p.level], booth=booth, part=p.part, id=p.id)
     o.family("booth_workers_online", "gauge", "Workers that say they are online")
     o.sample("booth_workers_online", sum(1 for p in parts if p.part == "worker" and p.online),
              booth=booth)
     o.family("booth_health", "gauge", "The worst part: 0 ok, 1 warn, 2 error")
-    o.sample("booth_health", LEVEL_VALUE[max((p.level for p in parts),
-                                             key=lambda lv: LEVEL_RANK[lv], default="ok")],
-             booth=booth)
+    o.sample("booth_health", LEVEL_RANK[src.board.worst(parts)], booth=booth)
 
     workers = [p for p in parts if p.part == "worker" and p.health is not None]
     o.family("booth_worker_ai_state", "gauge", "1 for the AI state a worker reports")

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from booth.clock import SystemClock
 from booth.config import Config
 from booth.texts import texts_for
-from jobstore.ledger import Ledger, ledger_path, resolve_in_store
+from jobstore.age import DAY_S, age_s
+from jobstore.ledger import JobRow, Ledger, ledger_path, resolve_in_store
 from jobstore.uploads import Upload, Uploads
 from share import pages
 from share.cloud import Bucket, CloudError
@@ -183,7 +184,7 @@ class Uploader:
         if path is None:
             raise OSError(f"result path of job {u.job_id} leaves the data dir")
         size = path.stat().st_size  # OSError when it is gone: retried later
-        life = round(self._expiry(row.created_at, now) - now)  # whole seconds, as signed
+        life = round(self._expiry(row, now) - now)  # whole seconds, as signed
         if life < MIN_LINK_S:
             return False
         expires_at = now + life
@@ -208,13 +209,16 @@ class Uploader:
             return True
         return False
 
-    def _expiry(self, created_at: float, now: float) -> float:
-        """When the link stops working: retention deletes the objects; a presigned link also
-        dies after cloud.link_days (at most 7 days, the SigV4 limit)."""
-        gone = created_at + self.cfg.retention_days * 86400
+    def _expiry(self, row: JobRow, now: float) -> float:
+        """When the link stops working: retention deletes the objects when the job's age
+        (jobstore/age.py: right across clock jumps; unknown counts as new) passes
+        retention_days; a presigned link also dies after cloud.link_days (at most 7 days, the
+        SigV4 limit)."""
+        age = age_s(row, self.lookup.clock)
+        gone = now + self.cfg.retention_days * DAY_S - (age or 0.0)
         if self.cfg.cloud.public_base_url:
             return gone
-        return min(gone, now + self.cfg.cloud.link_days * 86400)
+        return min(gone, now + self.cfg.cloud.link_days * DAY_S)
 
     def _delete_orphans(self, bucket: Bucket) -> None:
         while True:

@@ -24,7 +24,7 @@ DRIP_PROMPT = ("Add a bust down diamond chain, if the person is smiling, make ha
 # the AI failed: `diamond` an iced chain over a gold Cuban link with diamond-set gold grills on a
 # smile; `gold` an all-gold Cuban chain and medallion with plain gold grills; `ice` white metal,
 # diamonds everywhere, white grills. Styles that share a variant look alike without the AI, so
-# the kiosk then offers only one of them (kiosk/styles.py).
+# the kiosk then offers only one of them (kiosk/offer.py, offered_styles).
 LOCAL_VARIANTS = ("diamond", "gold", "ice")
 CAPTION_FIELDS = {"title", "date"}
 

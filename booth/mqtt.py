@@ -315,12 +315,7 @@ def read_retained(url: str, client_id: str, subscriptions: list[str], *, keepali
             raise TimeoutError(f"no broker connection within {connect_s:g} s")
         with lock:
             last[0] = time.monotonic()
-        end = time.monotonic() + max_s
-        while time.monotonic() < end:
-            with lock:
-                if time.monotonic() - last[0] >= quiet_s:
-                    break
-            time.sleep(0.05)
+        wait_for(lambda: time.monotonic() - last[0] >= quiet_s, max_s, 0.05)
     finally:
         conn.stop(0.5)
     with lock:

@@ -12,7 +12,8 @@ A verdict is a `ModelError` with:
 The HTTP code alone never decides: a 400 can be a bad key, a region refusal or a hiccup that says
 "please retry", and a 429 can be a per-minute rate or a quota that is gone for the day.
 The guest's photo is `bad_input` only when the worker's own validation refused it
-(worker/validate.py), never because the service answered 400.
+(worker/validate.py) or the local effect cannot draw on it (too thin), never because the
+service answered 400.
 """
 
 from __future__ import annotations
@@ -109,10 +110,11 @@ def _service(ai: AiState, kind: ErrorKind, where: str, message: str) -> ModelErr
                       ai=ai)
 
 
-def _classify_429(where: str, message: str, details: list[dict]) -> ModelError:
-    """Quota (gone for hours: pause everyone) or rate limit (come back in a few seconds)."""
+def _classify_429(where: str, message: str, text: str, details: list[dict]) -> ModelError:
+    """Quota (gone for hours: pause everyone) or rate limit (come back in a few seconds).
+    `text` is the whole message in lower case (`message`, shortened, is for people)."""
     retry: float | None = None
-    per_day = per_minute = zero_limit = help_only = False
+    per_day = per_minute = zero_limit = False
     for d in details:
         kind = _type_of(d)
         if kind == "RetryInfo":
@@ -130,7 +132,6 @@ def _classify_429(where: str, message: str, details: list[dict]) -> ModelError:
                     zero_limit = True
     types = {_type_of(d) for d in details}
     help_only = bool(types) and types <= {"Help", "LocalizedMessage"}
-    text = message.lower()
     if re.search(r"\blimit:\s*0\b", text):
         zero_limit = True  # a free tier with no allowance for this model: never comes back
     exceeded = "exceeded your current quota" in text
@@ -151,14 +152,15 @@ def classify_api_error(exc: Any) -> ModelError:
     """An `errors.APIError` (4xx/5xx with a Google error body) → ModelError."""
     code = int(getattr(exc, "code", 0) or 0)
     status = str(getattr(exc, "status", "") or "")
-    message = " ".join(str(getattr(exc, "message", "") or "").split())[:300]
+    full = " ".join(str(getattr(exc, "message", "") or "").split())
+    message = full[:300]  # for the log and the health topic; the meaning is read from all of it
     details = _error_details(exc)
     where = f"HTTP {code} {status}".strip()
-    text = message.lower()
+    text = full.lower()
     reasons = {str(d.get("reason", "")) for d in details if _type_of(d) == "ErrorInfo"}
 
     if code == 429 or status == "RESOURCE_EXHAUSTED":
-        return _classify_429(where, message, details)
+        return _classify_429(where, message, text, details)
     if reasons & {"API_KEY_INVALID", "API_KEY_EXPIRED"} or code == 401 or \
             status == "UNAUTHENTICATED" or "api key not valid" in text or \
             "api key expired" in text or "leaked" in text or "api key not found" in text:
@@ -169,10 +171,10 @@ def classify_api_error(exc: Any) -> ModelError:
         return _service(AiState.PERMISSION_DENIED, ErrorKind.UNAVAILABLE, where, message)
     if code == 404 or status == "NOT_FOUND":
         return _service(AiState.MODEL_NOT_FOUND, ErrorKind.UNAVAILABLE, where, message)
-    if status == "FAILED_PRECONDITION" or "location is not supported" in text or \
-            "not available in your country" in text:
-        ai = AiState.BILLING_REQUIRED if ("billing" in text or "free tier" in text) \
-            else AiState.REGION_UNSUPPORTED
+    billing = "billing" in text or "free tier" in text
+    if "location is not supported" in text or "not available in your country" in text or \
+            (status == "FAILED_PRECONDITION" and billing):
+        ai = AiState.BILLING_REQUIRED if billing else AiState.REGION_UNSUPPORTED
         return _service(ai, ErrorKind.UNAVAILABLE, where, message)
     if code in (408, 504) or status == "DEADLINE_EXCEEDED":
         return ModelError(ErrorKind.TIMEOUT, f"{where}: the model timed out ({message})")
@@ -205,6 +207,7 @@ def classify_exception(exc: BaseException) -> ModelError:
     if "TransportError" in mro or isinstance(exc, (ConnectionError, OSError)):
         return ModelError(ErrorKind.UNAVAILABLE, f"cannot reach the model ({name}: {exc})"[:300])
     if isinstance(exc, ValueError):  # JSONDecodeError, pydantic validation: a captive portal's
+        # page or a broken answer
         return ModelError(ErrorKind.UNAVAILABLE, f"unreadable answer from the API ({name})")
     return ModelError(ErrorKind.INTERNAL, f"unexpected {name}: {exc}"[:300])
 

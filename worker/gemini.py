@@ -124,9 +124,7 @@ class GeminiEditor:
             future.cancel()
             raise ModelError(ErrorKind.TIMEOUT, f"no complete answer within {limit:.1f} s "
                                                 "(abandoned)") from None
-        except ModelError:
-            raise
-        except Exception as exc:  # every SDK/transport failure gets a kind
+        except Exception as exc:  # every SDK/transport failure gets a kind (a ModelError its own)
             raise classify_exception(exc) from None
         return final_image(response)
 

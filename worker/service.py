@@ -28,7 +28,7 @@ import numpy as np
 
 from booth.config import Config
 from booth.mqtt import MqttConnection
-from booth.images import JPEG, BadImage, decode, encode_jpeg, inspect, shrink
+from booth.images import JPEG, BadImage, decode, encode_jpeg, inspect, reduce_for, shrink
 from booth.protocol import (AiState, Effect, ErrorKind, Health, JobError, JobMessage,
                             JobStatus, ProtocolError, Status, Topics, result_properties,
                             utc_now_iso)
@@ -401,7 +401,7 @@ class Worker:
                  deadline - time.monotonic())
         try:
             produced = self._produce(job, header, decoded, deadline)
-        except BadImage as exc:  # the full decode failed after the quick check passed
+        except BadImage as exc:  # the full decode failed, or the local effect cannot draw on it
             log.warning("job %s: %s", job, exc)
             produced = Produced(None, None, JobError.for_guest(ErrorKind.BAD_INPUT), 1, 0.0)
         final = JobStatus.COMPLETED if produced.result is not None else JobStatus.FAILED
@@ -482,9 +482,7 @@ class Worker:
                 decode(data, info, reduce=8)  # whole? a 1/8-scale decode is enough to know
                 return data
             # a big JPEG decodes at the largest fraction still at least the target size
-            reduce = max(r for r in (1, 2, 4, 8) if long / r >= target) \
-                if info.kind == JPEG else 1
-            img = shrink(decode(data, info, reduce=reduce), target)
+            img = shrink(decode(data, info, reduce=reduce_for(info, target)), target)
         except BadImage as exc:
             raise ModelError(ErrorKind.NO_IMAGE, f"the model's {mime} ({len(data)} bytes) is "
                                                  f"not usable: {exc}", retry=RETRY_ONCE) from None

@@ -67,6 +67,24 @@ VERDICTS = [
 ]
 
 
+def test_a_free_tier_limit_of_0_is_read_from_the_whole_message():
+    """The free tier's "limit: 0" comes late in a long message (past what the log keeps), and
+    may come without the quotaValue detail: it is still a quota, not a short rate limit."""
+    code, body = REAL_ERRORS["quota_limit_zero"]
+    error = dict(body["error"])
+    assert error["message"].find("limit: 0") > 300
+    error["details"] = [d for d in error.get("details", [])
+                        if "QuotaFailure" not in str(d.get("@type", ""))]
+    err = classify_exception(errors.ClientError(code, {"error": error}))
+    assert err.kind is ErrorKind.QUOTA and err.ai is AiState.QUOTA_EXHAUSTED, err
+
+
+def test_another_failed_precondition_is_not_called_a_region_block():
+    err = classify_exception(api_error(400, "FAILED_PRECONDITION",
+                                       "Precondition check failed."))
+    assert err.ai is not AiState.REGION_UNSUPPORTED and err.ai is not AiState.BILLING_REQUIRED
+
+
 def test_every_real_body_has_a_verdict():
     assert {v[0] for v in VERDICTS} == set(REAL_ERRORS)
 

@@ -23,6 +23,7 @@ What picamera2 does that shapes this backend (read in its picamera2.py and job.p
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -350,6 +351,9 @@ class PiCamera(Camera):
         t.start()
         t.join(CLOSE_TIMEOUT_S)
         if t.is_alive():
+            # Picamera2 registers close() to run at interpreter exit; on a stuck driver it
+            # would block the exit for systemd forever: we give this camera up for good.
+            atexit.unregister(cam.close)
             raise CameraError(f"picamera2: stop/close did not return in {CLOSE_TIMEOUT_S:g} s "
                               "(the camera driver is stuck)")
         if errors:

@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 from concurrent.futures import CancelledError
 from concurrent.futures import TimeoutError as FutureTimeout
 
 import numpy as np
 import pytest
 
+import kiosk.camera.picam as picam_module
 from kiosk.camera import CameraWatchdog
 from kiosk.camera.health import CameraHealth, HealthWriter, read_health
 from kiosk.camera.picam import PiCamera
 from kiosk.camera.watchdog import EXIT_CAMERA_STUCK
 from kiosk.capture import crop_to_aspect
 from tests.kiosk.helpers import poll
-from tests.support.picamera2_standin import Rig, StandInPicamera2
+from tests.support.picamera2_standin import Rig, StandInPicamera2, unregister
 
 MODULE3 = (4608, 2592)
 HQ = (4056, 3040)
@@ -154,10 +156,13 @@ def test_a_stall_is_recovered_within_seconds(tmp_path):
     assert rig.holder is None
 
 
-def test_a_permanent_stall_exits_for_systemd(tmp_path):
+def test_a_permanent_stall_exits_for_systemd(tmp_path, monkeypatch):
     """The driver hangs: stop() never returns, the camera stays held, reopening fails. After
-    restart_limit_s the frame loop's check exits with EXIT_CAMERA_STUCK."""
+    restart_limit_s the frame loop's check exits with EXIT_CAMERA_STUCK — and no exit hook of
+    the stuck camera is left to block that exit."""
     rig = Rig(sensor=HQ, heal_on_reopen=False)
+    monkeypatch.setattr(picam_module, "atexit", SimpleNamespace(
+        unregister=lambda fn: unregister(rig.exit_hooks, fn)), raising=False)
     cam = PiCamera((640, 480), frame_timeout_s=0.3, api=rig.api())
     health = tmp_path / "health.json"
     dog = CameraWatchdog.around(cam, frame_timeout_s=0.3, backoff_s=(0.1, 0.3),
@@ -174,6 +179,8 @@ def test_a_permanent_stall_exits_for_systemd(tmp_path):
         assert poll(lambda: "busy" in (dog.fault or "") or "stuck" in (dog.fault or ""), 10)
         h = read_health(health)
         assert h is not None and h.state == "reconnecting" and h.alive()
+        stuck = rig.holder
+        assert stuck is not None and not [f for f in rig.exit_hooks if f.__self__ is stuck]
     finally:
         dog.stop()
 

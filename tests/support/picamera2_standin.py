@@ -41,6 +41,11 @@ from kiosk.camera.picam import PicameraApi
 AF_CONTINUOUS = 2  # libcamera's AfModeEnum.Continuous
 
 
+def unregister(hooks: list, fn) -> None:
+    """`atexit.unregister` on the rig's registry (equal bound methods match, as in atexit)."""
+    hooks[:] = [h for h in hooks if h != fn]
+
+
 @dataclass
 class Rig:
     """One camera on the ribbon, and what the test does to it."""
@@ -62,6 +67,10 @@ class Rig:
     controls_seen: list[dict] = field(default_factory=list)
     transforms: list[tuple[bool, bool]] = field(default_factory=list)
     frames: list[tuple[int, float]] = field(default_factory=list)  # (seq, monotonic time)
+    # Real Picamera2.__init__ ends with atexit.register(self.close) and close() unregisters it:
+    # a camera whose close never ran is closed again at interpreter exit (joining its threads).
+    # The stand-in keeps that registry here, so a wedged stand-in cannot hang pytest's exit.
+    exit_hooks: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def stall(self) -> None:
@@ -163,14 +172,21 @@ class CompletedRequest:
         self.cam.released += 1
 
 
+_RED_CHANNEL = {"BGR888": 0, "XBGR8888": 0, "RGB888": 2, "XRGB8888": 2}
+
+
 def _stream_arrays(config: dict, seq: int, name: str) -> dict:
-    """Arrays for one frame: red in numpy channel 0 (BGR888 = R,G,B), the frame number in G."""
+    """Arrays for one frame of a red scene, in the format's channel order (picamera2 names
+    formats by memory order: BGR888 arrays are R,G,B, RGB888 arrays B,G,R); the frame number
+    in G."""
     out = {}
     if name == "main":
         w, h = config["main"]["size"]
-        channels = 4 if config["main"]["format"] in ("XBGR8888", "XRGB8888") else 3
-        main = np.zeros((h, w, channels), np.uint8)
-        main[:, :, 0] = 200
+        fmt = config["main"]["format"]
+        if fmt not in _RED_CHANNEL:
+            raise RuntimeError(f"stand-in: main format {fmt!r} is not modelled")
+        main = np.zeros((h, w, 4 if fmt.startswith("X") else 3), np.uint8)
+        main[:, :, _RED_CHANNEL[fmt]] = 200
         main[:, :, 1] = seq % 256
         out["main"] = main
     if config.get("lores") is not None and name == "lores":
@@ -213,6 +229,7 @@ class StandInPicamera2:
         self._seq = 0
         self._next_frame = 0.0
         self.released = 0
+        rig.exit_hooks.append(self.close)
         self._wake = threading.Event()
         self._loop_running = True
         threading.Thread(target=self._event_loop, name="standin-picamera2", daemon=True).start()
@@ -290,6 +307,7 @@ class StandInPicamera2:
     def close(self) -> None:
         if not self.is_open:
             return
+        unregister(self.rig.exit_hooks, self.close)
         self.stop()
         self.is_open = False
         self._loop_running = False

@@ -16,6 +16,7 @@ RTC battery).
 from __future__ import annotations
 
 import ctypes
+import functools
 import shutil
 import subprocess
 import threading
@@ -29,8 +30,10 @@ TIMESYNCD_FLAG = Path("/run/systemd/timesync/synchronized")
 SYNC_CACHE_S = 30.0
 
 
+@functools.cache
 def boot_id() -> str:
-    """This boot's random id (the kernel makes a new one at every boot)."""
+    """This boot's random id (the kernel makes a new one at every boot; read once: a process
+    never outlives its boot, and the frame loop's camera reports ask for it)."""
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:

@@ -2,7 +2,7 @@
 
 Why in the file and not on the screen: guests post the file they download, so the event's frame
 and caption must be in it; and the kiosk shows that same file, so what the guest sees on the
-booth is what they get. The pipeline (`kiosk/pipeline.py`) calls `Branding.apply` on its store
+booth is what they get. The pipeline calls `Branding.apply` (`kiosk/results.py`) on its store
 thread when a result arrives, before the file is written and the download token issued; the
 frame loop never waits for it.
 

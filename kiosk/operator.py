@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from booth.clock import Clock, SystemClock, boot_id
+from booth.clock import boot_id
 from booth.config import Config
 from booth.protocol import AiState, Health, Problem
 from kiosk.camera.health import health_path, read_health
@@ -153,22 +153,15 @@ class OperatorWatch:
     """`OperatorWatch(cfg, jobs, camera, screen).start()`; the frame loop reads `alerts`."""
 
     def __init__(self, cfg: Config, jobs: "JobController", camera: "CameraWatchdog",
-                 screen: Callable[[], str], *, clock: Clock | None = None,
-                 disk_free: Callable[[], int | None] | None = None,
-                 mono: Callable[[], float] = time.monotonic,
-                 camera_lost_before_s: float = 0.0) -> None:
+                 screen: Callable[[], str], *, camera_lost_before_s: float = 0.0) -> None:
         """`camera_lost_before_s`: `camera_time_lost_before(cfg)`, read before this process's
         camera watchdog writes its own health file."""
         self.cfg = cfg
         self.jobs = jobs
         self.camera = camera
         self.screen = screen
-        self.clock = clock or jobs.booth_clock or SystemClock(cfg.trust_clock)
-        self._disk_free = disk_free or self._statvfs
-        self.mono = mono
+        self.clock = jobs.booth_clock
         self.alerts: tuple[Problem, ...] = ()
-        self.problems: tuple[Problem, ...] = ()
-        self.published = 0
         self._carried = camera_lost_before_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -196,20 +189,17 @@ class OperatorWatch:
         return Facts(
             camera_state=cam.state, camera_fault=cam.fault, camera_backend=backend,
             camera_trouble_s=0.0 if live else cam.trouble_s + self._carried,
-            camera_restarts=cam.restarts, screen=self.screen(), disk_free=self._disk_free(),
+            camera_restarts=cam.restarts, screen=self.screen(), disk_free=self._statvfs(),
             clock_synchronized=self.clock.synchronized(), connected=self.jobs.mqtt.connected,
             ai_online=self.jobs.ai_online, workers=self.jobs.board.workers(),
             held=self.jobs.held, last_error=self.jobs.last_error)
 
-    def check(self, publish: bool = True) -> tuple[Problem, ...]:
-        """Look now; publish the health when it changed or is due. Returns the alerts."""
+    def check(self) -> None:
+        """Look now; publish the health when it changed or is due."""
         f = self.facts()
         problems = problems_of(f, self.cfg)
-        self.problems = tuple(problems)
         self.alerts = marked(problems) if self.cfg.operator.mark else ()
-        if publish:
-            self._publish(f, problems)
-        return self.alerts
+        self._publish(f, problems)
 
     def _publish(self, f: Facts, problems: list[Problem]) -> None:
         connected = self.jobs.mqtt.connected
@@ -220,14 +210,13 @@ class OperatorWatch:
         # what makes a report news (the camera's growing trouble time and the free bytes do not)
         key = (tuple((p.code, p.level) for p in problems), f.camera_state, f.camera_fault,
                f.clock_synchronized, sum(1 for on, _h in f.workers.values() if on))
-        now = self.mono()
+        now = time.monotonic()
         if not back and key == self._last_sent and \
                 now - self._last_sent_at < self.cfg.operator.health_every_s:
             return
         health = kiosk_health(f, problems, self.jobs.booth)
         self.jobs.mqtt.publish(self.jobs.topics.booth_health(self.jobs.booth), health.to_json(),
                                qos=1, retain=True)
-        self.published += 1
         if key != self._last_sent and self._last_sent is not None:
             log.info("operator: health %s%s", health.state,
                      f" ({'; '.join(p.reason for p in problems)})" if problems else "")

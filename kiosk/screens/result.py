@@ -41,7 +41,7 @@ class ResultScreen(Screen):
         self._follow_link(self.ctx.jobs.get(job_id))
 
     def _follow_link(self, job) -> None:
-        """The QR of the job's current link (kiosk/pipeline.py JobView.link): rebuilt only when
+        """The QR of the job's current link (kiosk/jobview.py JobView.link): rebuilt only when
         the link changes (the cloud upload was confirmed)."""
         url = job.link if job is not None else None
         if url == self.url and self.link_kind is not None:

@@ -72,10 +72,7 @@ async def _drive(url: str, profile, downloads, out) -> dict:
         await br.tap(s, "#download")
         begin = await br.wait_event("Browser.downloadWillBegin", 60)
         await br.wait_event("Browser.downloadProgress", 60, state="completed")
-        errors = [e for e in br.events
-                  if e.get("method") == "Runtime.exceptionThrown" or
-                  (e.get("method") == "Log.entryAdded" and
-                   e["params"]["entry"]["level"] == "error")]
+        errors = br.page_errors()
 
         s = await _page(br, url, ua=IPHONE_UA)
         ios_hold = await br.evaluate(s, _STATE)
@@ -100,10 +97,12 @@ def test_cloud_page_in_headless_chromium(tmp_path, s3, output_dir):
     queue = Uploads(ledger_path(cfg.data_dir))
     try:
         end = time.monotonic() + 15
-        while time.monotonic() < end and not (queue.get(job.job_id) or 0) or \
-                queue.get(job.job_id).state != "uploaded":
+        row = queue.get(job.job_id)
+        while time.monotonic() < end and not (row is not None and row.state == "uploaded"):
             time.sleep(0.05)
-        url = queue.get(job.job_id).url
+            row = queue.get(job.job_id)
+        assert row is not None and row.state == "uploaded", row
+        url = row.url
     finally:
         queue.close()
         up.stop()

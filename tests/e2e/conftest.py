@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from tests.e2e.rig import Rig
@@ -27,3 +29,16 @@ def ai_rig(tmp_path, broker, gemini):
     r = Rig(tmp_path, broker, gemini_url=gemini.url)
     yield r
     r.close()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MB filesystem for the data dir (tmpfs needs root; skip where it cannot be made)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
+                       capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.decode().strip()}")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)])

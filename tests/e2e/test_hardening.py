@@ -193,19 +193,6 @@ def test_a_damaged_ledger_kiosk_and_share_come_up_and_links_work(rig, broker, da
     assert "3 guest links kept" in doctor.stdout
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 4 MB filesystem for the data dir (tmpfs needs root; skip where it cannot be made)."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
-                       capture_output=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.decode().strip()}")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)])
-
-
 def test_disk_full_when_the_result_arrives_then_space_freed(rig, small_disk):
     """The guest waits on Processing while the disk is full; once space is freed the result
     is stored and their screen shows it — the kiosk is not restarted."""

@@ -79,9 +79,11 @@ def test_health_and_the_operator_mark_react_within_10_s(tmp_path, broker, output
             app = KioskApp(cfg, (800, 480), gpio=False,
                            camera=CameraWatchdog.around(cam, 0.5, backoff_s=(0.2, 0.5)))
 
-            def until(cond, what: str, timeout: float = REACT_S) -> float:
-                """Frames run while waiting (the kiosk is in this process); seconds taken."""
-                t0 = time.monotonic()
+            def until(cond, what: str, timeout: float = REACT_S,
+                      since: float | None = None) -> float:
+                """Frames run while waiting (the kiosk is in this process); seconds taken since
+                `since` (the event), else since now."""
+                t0 = time.monotonic() if since is None else since
                 end = t0 + timeout
                 while time.monotonic() < end:
                     app.step()
@@ -109,20 +111,25 @@ def test_health_and_the_operator_mark_react_within_10_s(tmp_path, broker, output
             app.screenshot(output_dir / "operator-0-all-well-800x480.png")
 
             # 1. the worker stops
+            event = time.monotonic()
             worker.stop()
             until(lambda: levels().get("workers") == "error" and
-                  levels().get("worker/w1") == "offline", "worker stopped: dashboard red")
-            until(lambda: marked("no_worker"), "worker stopped: booth mark")
-            until(lambda: levels().get("kiosk/e2e") == "error", "worker stopped: booth health")
+                  levels().get("worker/w1") == "offline", "worker stopped: dashboard red",
+                  since=event)
+            until(lambda: marked("no_worker"), "worker stopped: booth mark", since=event)
+            until(lambda: levels().get("kiosk/e2e") == "error", "worker stopped: booth health",
+                  since=event)
             app.screenshot(output_dir / "operator-1-no-worker-800x480.png")
             worker = rig.worker("w1")
             until(all_ok, "worker back: all clear", 20)  # (a process start included)
 
             # 2. the AI rejects the key: the worker learns it from the next photo
             fake.api_keys = {"a-key-the-booth-does-not-have"}
+            event = time.monotonic()
             assert app.request_shot(debounce=False)
-            until(lambda: levels().get("worker/w1") == "error", "key rejected: dashboard red")
-            until(lambda: marked("ai_refused"), "key rejected: booth mark")
+            until(lambda: levels().get("worker/w1") == "error", "key rejected: dashboard red",
+                  since=event)
+            until(lambda: marked("ai_refused"), "key rejected: booth mark", since=event)
             assert "API key" in dash.parts()["worker/w1"]["reason"]
             app.go("attract")  # (the guest's result screen has no mark: back to the start)
             app._alerts_open_until = app.now() + 30  # what F1 does
@@ -133,21 +140,26 @@ def test_health_and_the_operator_mark_react_within_10_s(tmp_path, broker, output
             fake.api_keys = None  # a new key is in
             time.sleep(2.2)  # worker.service_pause_s: then the next photo asks the model again
             app._last_shot_at = -1e9
+            event = time.monotonic()
             until(lambda: app.request_shot(debounce=False), "key fixed: next shot taken", 20)
-            until(all_ok, "key fixed: all clear")
+            until(all_ok, "key fixed: all clear", since=event)
 
             # 3. the camera stalls (no frames; every reopen fails), then comes back
             cam.fail_opens = 10_000
             cam.opens = 1
+            event = time.monotonic()
             cam.paused = True
-            until(lambda: levels().get("kiosk/e2e") == "warn", "camera stalled: dashboard amber")
+            until(lambda: levels().get("kiosk/e2e") == "warn", "camera stalled: dashboard amber",
+                  since=event)
             assert not marked("camera_reconnecting")  # a short stall does not mark the screen
             until(lambda: marked("camera_stuck") and levels().get("kiosk/e2e") == "error",
-                  "camera stuck (camera_alert_s = 3): booth mark and dashboard red")
+                  "camera stuck (camera_alert_s = 3): booth mark and dashboard red",
+                  since=event)
             app.screenshot(output_dir / "operator-3-camera-stuck-800x480.png")
+            event = time.monotonic()
             cam.fail_opens = 0
             cam.paused = False
-            until(all_ok, "camera back: all clear")
+            until(all_ok, "camera back: all clear", since=event)
             app.screenshot(output_dir / "operator-4-cleared-800x480.png")
         finally:
             (output_dir / "operator-reactions.txt").write_text(

@@ -55,3 +55,21 @@ def make_app():
     yield _make
     for app in apps:
         app.close()
+
+
+@pytest.fixture
+def controllers():
+    """controllers(cfg, **kw) → a started JobController on the test broker, stopped after."""
+    from kiosk.pipeline import JobController
+
+    made = []
+
+    def _make(cfg, **kw):
+        c = JobController(cfg, **kw).start()
+        assert c.mqtt.wait_connected(10)
+        made.append(c)
+        return c
+
+    yield _make
+    for c in made:
+        c.stop()

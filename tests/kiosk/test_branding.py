@@ -15,7 +15,6 @@ import pytest
 
 from booth.texts import Texts
 from kiosk.branding import BAR_SHARE, TEXT_BGR, Branding
-from kiosk.pipeline import JobController
 from tests.kiosk.helpers import FIXTURES, poll, result_jpeg
 
 MAGENTA = (255, 0, 255)   # BGR and RGB alike
@@ -39,26 +38,13 @@ def _close(px, color, tol=40) -> bool:
     return all(abs(int(a) - int(b)) <= tol for a, b in zip(px, color))
 
 
-@pytest.fixture
-def jobs():
-    made = []
-
-    def _make(cfg):
-        c = JobController(cfg).start()
-        assert c.mqtt.wait_connected(10)
-        made.append(c)
-        return c
-
-    yield _make
-    for c in made:
-        c.stop()
 
 
-def test_the_stored_result_carries_frame_and_caption(kiosk_config, jobs, worker, tmp_path):
+def test_the_stored_result_carries_frame_and_caption(kiosk_config, controllers, worker, tmp_path):
     frame, logo = _pngs(tmp_path)
     cfg = kiosk_config(f'frame_overlay = "{frame}"\nlogo = "{logo}"\n'
                        'caption = "{title} · {date}"\nlanguage = "de"')
-    c = jobs(cfg)
+    c = controllers(cfg)
     job_id = c.submit_jpeg((FIXTURES / "portrait.jpg").read_bytes())
     assert poll(lambda: job_id in worker.job_ids(), 15)
     sent = result_jpeg()
@@ -91,8 +77,8 @@ def test_the_stored_result_carries_frame_and_caption(kiosk_config, jobs, worker,
         f"Anna & Ben's Wedding · {t.tm_mday}. {month} {t.tm_year}"
 
 
-def test_without_branding_the_result_is_stored_as_sent(kiosk_config, jobs, worker):
-    c = jobs(kiosk_config())
+def test_without_branding_the_result_is_stored_as_sent(kiosk_config, controllers, worker):
+    c = controllers(kiosk_config())
     assert c.results.branding is None
     job_id = c.submit_jpeg((FIXTURES / "portrait.jpg").read_bytes())
     assert poll(lambda: job_id in worker.job_ids(), 15)

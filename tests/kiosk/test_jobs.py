@@ -8,30 +8,11 @@ import time
 import pytest
 
 from booth.protocol import JobStatus, Status
-from kiosk.pipeline import JobController
 from jobstore.ledger import Ledger, ledger_path
 from tests.kiosk.helpers import FIXTURES, poll, result_jpeg
 from tests.support.bombs import png_bomb
 
 PORTRAIT = (FIXTURES / "portrait.jpg").read_bytes()
-
-
-@pytest.fixture
-def controllers():
-    made = []
-
-    def _make(cfg, **kw):
-        c = JobController(cfg, **kw).start()
-        assert c.mqtt.wait_connected(10)
-        made.append(c)
-        return c
-
-    yield _make
-    for c in made:
-        try:
-            c.stop()
-        except Exception:
-            pass
 
 
 def row_snapshot(ledger: Ledger, job_id: str) -> tuple:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import time
 
-import pytest
 
 from booth.protocol import JobStatus
 from kiosk.jobview import JobView
-from kiosk.pipeline import JobController
 from kiosk.redispatch import Redispatcher
 from tests.kiosk.helpers import FIXTURES, poll
 
@@ -80,19 +78,6 @@ def test_waiting_lists_the_jobs_no_worker_started():
 # ------------------------------------------------------------------ the pipeline on a real broker
 
 
-@pytest.fixture
-def controllers():
-    made = []
-
-    def _make(cfg, **kw):
-        c = JobController(cfg, **kw).start()
-        assert c.mqtt.wait_connected(10)
-        made.append(c)
-        return c
-
-    yield _make
-    for c in made:
-        c.stop()
 
 
 def test_a_processing_job_whose_worker_vanished_goes_out_again(kiosk_config, controllers,

@@ -79,6 +79,13 @@ class Chromium:
                 self.events.append(data)
                 self._event_signal.set()
 
+    def page_errors(self) -> list[dict[str, Any]]:
+        """Script exceptions and console errors seen so far (Runtime and Log enabled)."""
+        return [e for e in self.events
+                if e.get("method") == "Runtime.exceptionThrown" or
+                (e.get("method") == "Log.entryAdded" and
+                 e["params"]["entry"]["level"] == "error")]
+
     async def send(self, method: str, params: dict | None = None,
                    session: str | None = None, timeout: float = 60) -> dict[str, Any]:
         self._id += 1

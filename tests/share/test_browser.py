@@ -56,10 +56,7 @@ async def _drive(url: str, profile, downloads, shot_path, share_shot) -> dict:
         await br.tap(s, "#download")
         begin = await br.wait_event("Browser.downloadWillBegin", 60)
         await br.wait_event("Browser.downloadProgress", 60, state="completed")
-        errors = [e for e in br.events
-                  if e.get("method") == "Runtime.exceptionThrown" or
-                  (e.get("method") == "Log.entryAdded" and
-                   e["params"]["entry"]["level"] == "error")]
+        errors = br.page_errors()
         return {"img": img, "info": info, "begin": begin, "errors": errors,
                 "shared": await _share_flow(br, url, share_shot)}
 

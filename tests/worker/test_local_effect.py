@@ -165,11 +165,10 @@ def test_tiny_photos_through_the_worker_never_end_internal(worker_config, start_
     for side, job in jobs.items():
         final = kiosk.final(job)
         assert final is not None, f"no final status for the {side}×{side} photo"
-        if final.status is JobStatus.COMPLETED:
-            [(data, _props)] = kiosk.results(job)
-            assert decode(data).shape[:2] == (side, side)
-        else:
-            assert final.error.kind.value == "bad_input", (side, final)
+        # a square photo is never too thin for the local effect: a picture, whatever its size
+        assert final.status is JobStatus.COMPLETED, (side, final)
+        [(data, _props)] = kiosk.results(job)
+        assert decode(data).shape[:2] == (side, side)
 
 
 # ---------------------------------------------------------------------------- honest styles

@@ -128,7 +128,7 @@ def test_full_disk_during_capture(rig, small_disk):
 
 # (reply, expected final status, expected effect, expected error kind)
 ERROR_CASES = [
-    (Reply.quota(), "completed", "local", "quota"),
+    (Reply.quota(retry_delay="1s"), "completed", "local", "quota"),  # (its pause kept short)
     (Reply.prompt_blocked(), "completed", "local", "safety"),
     (Reply.finish("IMAGE_SAFETY"), "completed", "local", "safety"),
     (Reply.text_only(), "completed", "local", "no_image"),

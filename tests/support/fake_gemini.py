@@ -50,6 +50,9 @@ _STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSI
                  500: "INTERNAL", 502: "UNAVAILABLE", 503: "UNAVAILABLE",
                  504: "DEADLINE_EXCEEDED"}
 _T = "type.googleapis.com/google.rpc."
+# The live API's body for a bare status (Reply.error without a message).
+_REAL_FOR_STATUS = {400: "invalid_argument", 403: "permission_denied", 404: "model_not_found",
+                    429: "quota_bare", 500: "internal", 503: "overloaded", 504: "deadline"}
 _HELP_QUOTA = {"@type": _T + "Help", "links": [
     {"description": "Learn more about Gemini API quotas",
      "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]}
@@ -226,9 +229,11 @@ class Reply:
     @classmethod
     def error(cls, status: int, message: str | None = None, details: list | None = None,
               delay: float = 0.0) -> "Reply":
+        """An error of `status`; without a message, the live API's own body for that status
+        (a bad key is a 400 with ErrorInfo API_KEY_INVALID there, never a 401)."""
+        if message is None and details is None and status in _REAL_FOR_STATUS:
+            return cls.real(_REAL_FOR_STATUS[status], delay)
         name = _STATUS_NAMES.get(status, "UNKNOWN")
-        if status == 401 and message is None:
-            message = "API key not valid. Please pass a valid API key."
         if status == 400 and details is None and message and "API key" in message:
             details = REAL_ERRORS["key_invalid"][1]["error"]["details"]
         err: dict[str, Any] = {"code": status, "message": message or f"fake {name.lower()}",
@@ -247,14 +252,15 @@ class Reply:
     @classmethod
     def quota(cls, per: str = "Day", retry_delay: str | None = None,
               delay: float = 0.0) -> "Reply":
-        """429: a quota is used up. per="Day" is the daily/project quota; "Minute" a rate limit."""
-        details: list[dict] = [{
-            "@type": _T + "QuotaFailure",
-            "violations": [_violation(f"GenerateRequestsPer{per}PerProjectPerModel",
-                                      "generate_requests_per_model", "100")]}]
+        """429 as the live API sends it: per="Day" the daily quota is gone (REAL_ERRORS
+        quota_daily), "Minute" a per-minute rate limit (rate_per_minute); `retry_delay` replaces
+        the RetryInfo delay the body carries."""
+        reply = cls.real("quota_daily" if per == "Day" else "rate_per_minute", delay)
         if retry_delay is not None:
-            details.append({"@type": _T + "RetryInfo", "retryDelay": retry_delay})
-        return cls.error(429, _QUOTA_TEXT, details, delay)
+            for d in reply.body["error"]["details"]:
+                if d["@type"].endswith("RetryInfo"):
+                    d["retryDelay"] = retry_delay
+        return reply
 
     @classmethod
     def rate_limited(cls, retry_delay: str = "2s", delay: float = 0.0) -> "Reply":
@@ -566,8 +572,10 @@ def _image_answer(reply: Reply, img: bytes, mime: str | None, decoded: Any) -> d
     parts: list[dict] = []
     for i in range(reply.drafts):
         parts.append({"text": f"Drafting the look ({i + 1}) …", "thought": True})
-        parts.append({"inlineData": {"mimeType": "image/jpeg", "data": base64.b64encode(
-            _encode(draft(source), "image/jpeg")).decode()}, "thought": True})
+        sketch = _encode(draft(source), "image/jpeg")
+        parts.append({"inlineData": {"mimeType": "image/jpeg",
+                                     "data": base64.b64encode(sketch).decode()},
+                      "thought": True, "thoughtSignature": _signature(len(sketch))})
     if reply.final:
         if reply.mode == "echo" and img and reply.size is None:
             out, out_mime = img, mime or "image/jpeg"

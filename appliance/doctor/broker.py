@@ -69,8 +69,9 @@ def check_workers(cfg: Config, probe: Probe, role: str = "booth") -> Check:
     reason and the fix the worker published: worker/health.py). On a booth no worker online is
     a failure (every photo waits); on a worker machine (`--role worker`) a warning, since its
     own worker may simply not be started yet."""
+    from booth.healthboard import HealthBoard
     from booth.mqtt import BrokerUrl, MqttConnection, MqttUrlError
-    from booth.protocol import (Health, ProtocolError, TopicKind, Topics, parse_availability)
+    from booth.protocol import Topics
 
     try:
         url = BrokerUrl.parse(cfg.mqtt.url)
@@ -81,25 +82,11 @@ def check_workers(cfg: Config, probe: Probe, role: str = "booth") -> Check:
     except OSError:
         return Check("workers", WARN, "not checked: the broker cannot be reached",
                      "see the broker check")
-    topics = Topics(cfg.mqtt.root)
-    online: dict[str, bool] = {}
-    health: dict[str, Health] = {}
-
-    def on_message(msg) -> None:
-        try:
-            parsed = topics.parse(msg.topic)
-            if parsed.kind is TopicKind.WORKER_AVAILABILITY and msg.payload:
-                online[parsed.worker] = parse_availability(msg.payload)
-            elif parsed.kind is TopicKind.WORKER_HEALTH and msg.payload:
-                health[parsed.worker] = Health.from_json(msg.payload)
-        except ProtocolError:
-            pass  # a malformed message says nothing about a worker
-
+    board = HealthBoard(Topics(cfg.mqtt.root), cfg.booth_id)  # (a malformed message says nothing)
     conn = MqttConnection(cfg.mqtt.url, f"doctor-w-{socket.gethostname()[:20]}-{os.getpid()}",
-                          subscriptions=[(topics.all_worker_availability(), 1),
-                                         (topics.all_worker_health(), 1)],
-                          on_message=on_message, ca_file=cfg.mqtt.ca_file or None,
-                          reconnect_min_s=30)
+                          subscriptions=board.subscriptions(kiosk=False, services=False),
+                          on_message=lambda msg: board.feed(msg.topic, msg.payload),
+                          ca_file=cfg.mqtt.ca_file or None, reconnect_min_s=30)
     try:
         conn.start()
         connected = conn.wait_connected(probe.broker_timeout_s)
@@ -109,6 +96,9 @@ def check_workers(cfg: Config, probe: Probe, role: str = "booth") -> Check:
         conn.stop(timeout=1.0)
     if not connected:
         return Check("workers", WARN, "not checked: no MQTT session", "see the broker check")
+    seen = board.workers()
+    online = {w: on for w, (on, _h) in seen.items() if on is not None}
+    health = {w: h for w, (_on, h) in seen.items() if h is not None}
     up = sorted(w for w, on in online.items() if on)
     if not up:
         known = f" ({len(online)} known, all offline)" if online else ""

@@ -236,6 +236,8 @@ def test_input_mapper_ignores_other_keys_and_buttons():
 def test_new_shot_while_a_job_runs_and_reopen_from_the_strip(kiosk_config, make_app, worker):
     clock = FakeClock()
     app = make_app(kiosk_config("countdown_s = 0"), (800, 480), clock=clock)
+    # the fake clock runs ahead of the camera's real frames: no watchdog restart in between
+    app.camera.frame_timeout_s = 60
     live(app)
     app.request_shot()
     first = app.screen.job_id

@@ -23,6 +23,9 @@ from kiosk.theme import CONDENSED, REGULAR, Fonts, Layout
 # most that fits there beside the photo and the short code. The phone-camera simulation reads
 # it in every frame at 0.9 m and in most at 1 m (tests/kiosk/test_qr_distance.py).
 QR_TARGET_UNITS = 2.95
+# The note that the local effect stood in: lines at the floor it may take (a narrow column
+# beside two codes needs five in French)
+NOTE_LINES = 5
 
 
 @dataclass(frozen=True)
@@ -72,12 +75,12 @@ class ResultTexts:
     headline: str
     lines: list[str]                       # body size, each up to two rows
     status: str                            # a line about the link (body, up to two rows)
-    note: str                              # up to three lines at the floor, or ""
+    note: str                              # up to NOTE_LINES at the floor, or ""
     button: str
     countdown: str                         # the longest countdown text ("… 60 s")
 
 
-def _captions(fonts: Fonts, block: QrBlock, width: int, floor: int) -> list[Caption]:
+def pick_captions(fonts: Fonts, block: QrBlock, width: int, floor: int) -> list[Caption]:
     """The first way of writing the block's captions whose lines all fit `width`."""
     for option in block.captions:
         if all(fonts.get(floor, c.weight).size(c.text)[0] <= width for c in option):
@@ -85,26 +88,26 @@ def _captions(fonts: Fonts, block: QrBlock, width: int, floor: int) -> list[Capt
     return block.captions[-1] if block.captions else []
 
 
-def _rows(fonts: Fonts, text: str, size: int, width: int, max_lines: int,
+def text_rows(fonts: Fonts, text: str, size: int, width: int, max_lines: int,
           bold: bool | str) -> int:
     _size, lines = draw.fit_lines(fonts, text, size, width, max_lines, bold)
     return min(max_lines, len(lines)) if text else 0
 
 
-def _reference(blocks: list[QrBlock]) -> QrBlock:
+def reference(blocks: list[QrBlock]) -> QrBlock:
     """The block whose code sets the size: the download code, else the first."""
     return next((b for b in blocks if b.name == "download"), blocks[0])
 
 
-def _sides(blocks: list[QrBlock], cell: int) -> tuple[list[int], list[int]]:
+def code_sides(blocks: list[QrBlock], cell: int, least: int = 1) -> tuple[list[int], list[int]]:
     """(module size, card side) of each block: the reference code at `cell`, the others at the
-    smallest module size that makes them at least as large."""
-    ref = _reference(blocks)
+    smallest module size (at least `least`) that makes them at least as large."""
+    ref = reference(blocks)
     first = draw.qr_side(len(ref.matrix), cell)
     cells, sides = [], []
     for b in blocks:
         n = len(b.matrix)
-        c = cell if b is ref else 1
+        c = cell if b is ref else least
         while draw.qr_side(n, c) < first:
             c += 1
         cells.append(c)
@@ -141,14 +144,17 @@ class _Block:
 
     def __init__(self, fonts: Fonts, L: Layout, block: QrBlock, width: int) -> None:
         T = L.type
-        self.label_rows = _rows(fonts, block.label, T.body, width, 2, True)
-        self.captions = _captions(fonts, block, width, T.floor)
-        self.caption_rows = sum(_rows(fonts, c.text, T.floor, width, 2, c.weight)
+        self.label_rows = text_rows(fonts, block.label, T.body, width, 2, True)
+        self.captions = pick_captions(fonts, block, width, T.floor)
+        self.caption_rows = sum(text_rows(fonts, c.text, T.floor, width, 2, c.weight)
                                 for c in self.captions)
 
 
 def plan(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts) -> ResultPlan:
     """Every rectangle of the result screen (`blocks` may be empty: no link yet)."""
+    if L.portrait and len(blocks) > 1:
+        from kiosk.screens.qrsteps import plan_steps  # built on this module's parts
+        return plan_steps(L, fonts, blocks, texts)
     if L.portrait:
         return _plan_portrait(L, fonts, blocks, texts)
     return _plan_landscape(L, fonts, blocks, texts)
@@ -179,7 +185,7 @@ def _place_blocks(fonts: Fonts, L: Layout, blocks: list[QrBlock], measured: list
         y = card_top + tallest + gap
         caps = []
         for c in mb.captions:
-            rows = _rows(fonts, c.text, L.type.floor, w, 2, c.weight)
+            rows = text_rows(fonts, c.text, L.type.floor, w, 2, c.weight)
             caps.append((c, pygame.Rect(x, y, w, rows * floor_lh)))
             y += rows * floor_lh
         out.append(BlockPlan(b, label, code, cell, caps))
@@ -187,16 +193,20 @@ def _place_blocks(fonts: Fonts, L: Layout, blocks: list[QrBlock], measured: list
 
 
 def line_rows(fonts: Fonts, L: Layout, text: str, width: int) -> int:
-    """Rows a body line takes: one (shrunk towards the floor if need be), else two."""
-    return _rows(fonts, text, L.type.body, width, 1, True) if _fits(fonts, L, text, width) \
-        else _rows(fonts, text, L.type.body, width, 2, True)
+    """Rows a body line takes: one (shrunk towards the floor if need be), else two, else three
+    (a narrow column beside the photo)."""
+    if _fits(fonts, L, text, width):
+        return text_rows(fonts, text, L.type.body, width, 1, True)
+    if _fits_rows(fonts, text, L.type.floor, width, 2, True):
+        return text_rows(fonts, text, L.type.body, width, 2, True)
+    return text_rows(fonts, text, L.type.body, width, 3, True)
 
 
 def _fits(fonts: Fonts, L: Layout, text: str, width: int) -> bool:
     return fonts.get(L.type.floor, True).size(text)[0] <= width
 
 
-def _line_boxes(fonts: Fonts, L: Layout, lines: list[str], x: int, y: int,
+def line_boxes(fonts: Fonts, L: Layout, lines: list[str], x: int, y: int,
                 width: int) -> list[pygame.Rect]:
     """Boxes for the lines under the headline (and the status line), one or two rows each."""
     body_lh = draw.line_height(fonts, L.type.body, True)
@@ -223,7 +233,7 @@ def _photo_column(fonts: Fonts, L: Layout, texts: ResultTexts, col: pygame.Rect,
     head_h = max(head_h, head_lh)
     headline = pygame.Rect(col.left, col.top, col.width, head_h)
     y = headline.bottom
-    lines = _line_boxes(fonts, L, lines_text, col.left, y, col.width)
+    lines = line_boxes(fonts, L, lines_text, col.left, y, col.width)
     y = lines[-1].bottom if lines else y
     floor_lh = draw.line_height(fonts, T.floor)
     count_w = fonts.get(T.floor, REGULAR).size(texts.countdown)[0]
@@ -236,7 +246,7 @@ def _photo_column(fonts: Fonts, L: Layout, texts: ResultTexts, col: pygame.Rect,
                                 col.right - button.right - L.px(3), floor_lh)
         bottom = button.top
     else:
-        rows = _rows(fonts, texts.countdown, T.floor, col.width, 2, REGULAR)
+        rows = text_rows(fonts, texts.countdown, T.floor, col.width, 2, REGULAR)
         countdown = pygame.Rect(col.left, col.bottom - rows * floor_lh, col.width,
                                 rows * floor_lh)
         button = pygame.Rect(0, 0, btn_w, btn_h)
@@ -244,7 +254,7 @@ def _photo_column(fonts: Fonts, L: Layout, texts: ResultTexts, col: pygame.Rect,
         bottom = button.top
     note = None
     if texts.note:
-        rows = _rows(fonts, texts.note, T.floor, col.width, 3, True)
+        rows = text_rows(fonts, texts.note, T.floor, col.width, NOTE_LINES, True)
         note = pygame.Rect(col.left, bottom - gap - rows * floor_lh, col.width,
                            rows * floor_lh)
         bottom = note.top
@@ -273,9 +283,9 @@ def _fit_codes(fonts: Fonts, L: Layout, blocks: list[QrBlock], status: str,
                    [fonts.get(T.floor, c.weight).size(c.text)[0] for c in b.captions[0]]
                    if b.captions else [fonts.get(T.body, True).size(b.label)[0]])
                for b in blocks]
-    cell = draw.qr_cell(len(_reference(blocks).matrix), L.h)
+    cell = draw.qr_cell(len(reference(blocks).matrix), L.h)
     while True:
-        cells, sides = _sides(blocks, cell)
+        cells, sides = code_sides(blocks, cell)
         widths = [max(s, t) for s, t in zip(sides, need_text)]
         # width the photo column does not need lets labels and captions sit on fewer rows
         spare = L.w - fixed_w - sum(widths)
@@ -284,7 +294,7 @@ def _fit_codes(fonts: Fonts, L: Layout, blocks: list[QrBlock], status: str,
                       for w, s, one in zip(widths, sides, one_row)]
         label_h, caption_h, measured = _blocks_height(fonts, L, blocks, widths)
         span = sum(widths) + gap * (len(blocks) - 1)
-        status_h = _line_boxes(fonts, L, [status], 0, 0, span)[0].height if status else 0
+        status_h = line_boxes(fonts, L, [status], 0, 0, span)[0].height if status else 0
         need_h = qm + label_h + (inner if label_h else 0) + max(sides) + inner + caption_h \
             + (inner + status_h if status_h else 0) + qm
         one_ok = len(blocks) > 1 or max(sides) <= L.w // 2  # one code: not a wall
@@ -314,7 +324,7 @@ def _plan_landscape(L: Layout, fonts: Fonts, blocks: list[QrBlock],
         # A generous photo first, the label above its code; then a lone code's label moves
         # under the headline, then the photo gives up width: whatever first lets the codes
         # reach the module size that scans from a metre (else the largest codes found).
-        ref = blocks.index(_reference(blocks))
+        ref = blocks.index(reference(blocks))
         tries = [(share, up) for share in (35, 22) for up in (True, False)
                  if up or len(blocks) == 1]
         best = None
@@ -367,10 +377,10 @@ def _plan_portrait(L: Layout, fonts: Fonts, blocks: list[QrBlock],
     head_size, head_lines = draw.fit_headline(fonts, texts.headline, T.headline,
                                               T.headline_min, width)
     head_h = min(2, len(head_lines)) * draw.line_height(fonts, head_size, True)
-    note_h = _rows(fonts, texts.note, T.floor, width, 3, True) * floor_lh
+    note_h = text_rows(fonts, texts.note, T.floor, width, NOTE_LINES, True) * floor_lh
     btn_h = L.px(13)
     column_lines = texts.lines + ([texts.status] if texts.status else [])
-    lines_h = sum(r.height for r in _line_boxes(fonts, L, column_lines, 0, 0, width))
+    lines_h = sum(r.height for r in line_boxes(fonts, L, column_lines, 0, 0, width))
     fixed = m + head_h + lines_h + (note_h + gap if note_h else 0) + gap \
         + gap + btn_h + L.px(1) + floor_lh + m  # a gap above and below the codes
     photo_min = L.h * 22 // 100
@@ -379,10 +389,10 @@ def _plan_portrait(L: Layout, fonts: Fonts, blocks: list[QrBlock],
     blocks_h = 0
     if blocks:
         col_w = (width - gap * (k - 1)) // k
-        n = len(_reference(blocks).matrix)
+        n = len(reference(blocks).matrix)
         cell = draw.qr_cell(n, min(col_w, L.h * 36 // 100))
         while True:
-            cells, sides = _sides(blocks, cell)
+            cells, sides = code_sides(blocks, cell)
             widths = [col_w] * k
             label_h, caption_h, measured = _blocks_height(fonts, L, blocks, widths)
             blocks_h = label_h + (inner if label_h else 0) + max(sides) + inner + caption_h
@@ -394,7 +404,7 @@ def _plan_portrait(L: Layout, fonts: Fonts, blocks: list[QrBlock],
     y = photo.bottom + gap
     headline = pygame.Rect(m, y, width, head_h)
     y = headline.bottom
-    boxes = _line_boxes(fonts, L, column_lines, m, y, width)
+    boxes = line_boxes(fonts, L, column_lines, m, y, width)
     y = boxes[-1].bottom if boxes else y
     lines = list(zip(column_lines, boxes))
     status = lines.pop()[1] if texts.status else None
@@ -413,3 +423,4 @@ def _plan_portrait(L: Layout, fonts: Fonts, blocks: list[QrBlock],
     button = pygame.Rect(0, 0, btn_w, btn_h)
     button.midbottom = (L.w // 2, countdown.top - L.px(1))
     return ResultPlan(headline, lines, status, photo, note, button, countdown, plans)
+

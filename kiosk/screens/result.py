@@ -17,7 +17,8 @@ from kiosk.input import TAP, Action
 from kiosk.machine import ScreenName
 from kiosk.offer import style_label
 from kiosk.screens.base import Screen, headline
-from kiosk.screens.qrblocks import Caption, QrBlock, ResultPlan, ResultTexts, line_rows, plan
+from kiosk.screens.qrblocks import (NOTE_LINES, Caption, QrBlock, ResultPlan, ResultTexts,
+                                    line_rows, plan)
 
 
 class ResultScreen(Screen):
@@ -78,12 +79,15 @@ class ResultScreen(Screen):
         if self.matrix is not None:
             captions = []
             if self.code:
-                # `address/CODE` (CODE_PATH), whole or broken after the slash
+                # `address/CODE` (CODE_PATH), whole or broken after the slash or the colon
                 typed = self.address + CODE_PATH.format(code=self.code)
                 where, code = typed[:len(typed) - len(self.code)], self.code
                 captions = [[Caption(t("or_type")), Caption(typed, True)],
                             [Caption(f"{t('or_type')} {where}"), Caption(code, True)],
                             [Caption(where, True), Caption(code, True)]]
+                host, colon, port = where.rpartition(":")
+                if colon:  # a narrow column: "192.168.1.123:" above "8080/CODE"
+                    captions.append([Caption(host + colon, True), Caption(port + code, True)])
             out.append(QrBlock("download", self.matrix, t("then_scan") if out else t("scan"),
                                captions))
         return out
@@ -147,7 +151,7 @@ class ResultScreen(Screen):
         note = self.note(job)
         if note and p.note is not None:
             draw.paragraph(surf, app.fonts, note, T.floor, theme.AMBER, box=p.note, bold=True,
-                           max_lines=3, role="floor", shadow=True)
+                           max_lines=NOTE_LINES, role="floor", shadow=True)
         for b in p.blocks:
             if b.block.label:
                 draw.paragraph(surf, app.fonts, b.block.label, T.body, theme.INK, box=b.label,

@@ -73,7 +73,6 @@ def raw(name: str) -> list[str]:
 @pytest.mark.parametrize("name", UNITS)
 def test_unit_restarts_watchdog_and_hardening(name):
     s = unit(name)["Service"]
-    lines = raw(name)
     assert s["Type"] == "notify"
     assert s["Restart"] == "always"
     assert int(s["WatchdogSec"]) > 0

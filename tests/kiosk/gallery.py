@@ -250,6 +250,7 @@ STATES = [
     State("result-style", "result", {"job_id": "job-ready"}, config="styles", before=_now),
     State("result-local", "result", {"job_id": "job-local"}, before=_now),
     State("result-wifi", "result", {"job_id": "job-ready"}, config="wifi", before=_now),
+    State("result-wifi-local", "result", {"job_id": "job-local"}, config="wifi", before=_now),
     State("result-cloud", "result", {"job_id": "job-cloud"}, config="wifi", before=_now),
     *[State(f"error-{k.value}", "error", {"job_id": f"job-err-{k.value}"}) for k in ErrorKind],
     State("error-camera", "error", {"kind": "camera"}),

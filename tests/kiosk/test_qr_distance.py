@@ -23,8 +23,9 @@ from booth.qr import qr_info
 from jobstore.links import TOKEN_ALPHABET, TOKEN_LENGTH, new_code
 from tests.kiosk.gallery import STATES, Gallery, local_results
 from tests.kiosk.helpers import SCREENS_OUT
-from tests.support.phonecam import (PANELS_7_INCH, PI_7_INCH, decode_rate, decode_screenshot,
-                                    decodes_at, farthest_decode, framed_rate, photograph)
+from tests.support.phonecam import (PANELS_7_INCH, PI_7_INCH, Panel, decode_rate,
+                                    decode_screenshot, decodes_at, farthest_decode, framed_rate,
+                                    photograph, scaled_rate)
 
 REPORT = SCREENS_OUT.parent / "qr-report.txt"
 OLD_MODULES = 33  # the code before this change: version 4 (mixed-case 32-character tokens)
@@ -49,9 +50,9 @@ def _screen(g: Gallery, state_name: str, token: str) -> tuple[np.ndarray, object
     return rgb, app.screen
 
 
-def _aim(rect: pygame.Rect) -> tuple[float, float]:
+def _aim(rect: pygame.Rect, panel: Panel = PI_7_INCH) -> tuple[float, float]:
     """The phone pointed at the middle of a code."""
-    return rect.centerx / PI_7_INCH.width_px, rect.centery / PI_7_INCH.height_px
+    return rect.centerx / panel.width_px, rect.centery / panel.height_px
 
 
 @pytest.mark.slow
@@ -111,11 +112,7 @@ def test_the_result_qr_scans_from_a_metre(make_app, tmp_path):
         f"{far_wifi / 1000:.1f} m\n")
 
 
-PORTRAIT_GAP = ("the 7\" portrait panel is 87 mm wide: two codes side by side reach 1.2 mm "
-                "modules, read in half the frames at 0.7 m; it needs the codes stacked")
-WIFI_STEPS = [pytest.param(size, state, id=f"{state}-{size[0]}x{size[1]}",
-                           marks=[pytest.mark.xfail(strict=True, reason=PORTRAIT_GAP)]
-                           if (size, state) == ((720, 1280), "result-wifi") else [])
+WIFI_STEPS = [pytest.param(size, state, id=f"{state}-{size[0]}x{size[1]}")
               for size in PANELS_7_INCH for state in ("processing-wifi", "result-wifi")]
 
 
@@ -140,7 +137,12 @@ def test_the_booth_wifi_steps_scan_from_0_7_m(make_app, tmp_path, size, state_na
             assert rect.width > 0, f"{state_name}: no code for {text[:20]}"
             r = rect.inflate(20, 20).clip(pygame.Rect(0, 0, *size))
             assert text in decode_screenshot(bgr[r.top:r.bottom, r.left:r.right]), text
+            plain = scaled_rate(bgr, 700, text, tuple(rect), panel)
+            assert plain >= 0.75, f"{text[:12]}… {rect.width} px: {plain:.0%} of scaled copies"
             rate = framed_rate(rgb, 700, text, tuple(rect), panel)
             assert rate > 0.5, f"{text[:12]}… {rect.width} px: read in {rate:.0%} of frames"
+        if size == (720, 1280) and state_name == "result-wifi":
+            cv2.imwrite(str(SCREENS_OUT / "phone-0.7m-result-wifi-720x1280.png"),
+                        photograph(rgb, 700, panel, aim=_aim(screen.wifi_rect, panel)))
     finally:
         g.close()

@@ -108,6 +108,38 @@ def photograph(screen_rgb: np.ndarray, distance_mm: float, panel: Panel = PI_7_I
     return cv2.imdecode(jpg, cv2.IMREAD_COLOR)
 
 
+def scaled_copy(screen_bgr: np.ndarray, distance_mm: float, panel: Panel = PI_7_INCH,
+                camera: PhoneCamera = PHONE_1080P,
+                interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    """The screenshot (or a part of it) scaled to as many pixels as the camera has for it from
+    `distance_mm`, nothing else (no blur, noise or JPEG): the plain geometry check."""
+    k = camera.px_per_mm(distance_mm)
+    return cv2.resize(screen_bgr, None, fx=k * panel.width_mm / panel.width_px,
+                      fy=k * panel.height_mm / panel.height_px, interpolation=interpolation)
+
+
+def scaled_rate(screen_bgr: np.ndarray, distance_mm: float, expected: str,
+                card: tuple[int, int, int, int], panel: Panel = PI_7_INCH,
+                shifts: tuple[int, ...] = (0, 1, 2, 3)) -> float:
+    """How many of a few plain scaled copies (`scaled_copy`) of one code read as `expected`:
+    the code and a fifth of its size around it, cut at a few offsets of a screen pixel (where
+    the camera's pixels fall on the screen's), scaled by area and linearly, read by both of
+    OpenCV's detectors."""
+    x, y, w, h = card
+    H, W = screen_bgr.shape[:2]
+    hits = tries = 0
+    for s in shifts:
+        top, left = max(0, y - h // 10 - s), max(0, x - w // 10 - (s * 3) % 4)
+        cut = np.ascontiguousarray(screen_bgr[top:min(H, y + h + h // 10),
+                                              left:min(W, x + w + w // 10)])
+        for interpolation in (cv2.INTER_AREA, cv2.INTER_LINEAR):
+            small = scaled_copy(cut, distance_mm, panel, interpolation=interpolation)
+            tries += 1
+            hits += decode(small) == expected or \
+                cv2.QRCodeDetectorAruco().detectAndDecode(small)[0] == expected
+    return hits / tries
+
+
 def _paste(dst: np.ndarray, src: np.ndarray, x: int, y: int) -> None:
     h, w = src.shape[:2]
     H, W = dst.shape[:2]

@@ -154,7 +154,9 @@ def plan(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts) -> 
     """Every rectangle of the result screen (`blocks` may be empty: no link yet)."""
     if L.portrait and len(blocks) > 1:
         from kiosk.screens.qrsteps import plan_steps  # built on this module's parts
-        return plan_steps(L, fonts, blocks, texts)
+        steps = plan_steps(L, fonts, blocks, texts)
+        if steps is not None:
+            return steps
     if L.portrait:
         return _plan_portrait(L, fonts, blocks, texts)
     return _plan_landscape(L, fonts, blocks, texts)

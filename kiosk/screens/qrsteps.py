@@ -3,10 +3,12 @@ download): one row per step.
 
 Why rows: the 7" portrait panel is 87 mm wide, so two codes side by side get modules of about
 1.2 mm, and a phone at 0.7 m reads those in only half its frames. Here each step is a row of its
-own: its code on one side, its number, label, network name and password (or the code to type) on
-the other, the sides alternating so each code stands apart in the camera's view. Every code
-gets modules at least as large as the download code's. The guest's photo shares the top row
-with the headline and gives up height before any code shrinks, down to a sixth of the screen.
+own: its code on one side, its label, network name and password (or the code to type) on the
+other, the sides alternating so each code stands apart in the camera's view. The download code
+is as large as fits; every other code is at least as large a card, with modules as large when
+that fits too. The guest's photo shares the top row with the headline and gives up height before
+any code shrinks, down to PHOTO_LEAST. When even that does not fit (a screen barely taller than
+wide) `plan_steps` gives None and kiosk/screens/qrblocks.py puts the codes side by side.
 """
 
 from __future__ import annotations
@@ -143,8 +145,9 @@ def _fit(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts, bot
 
 
 def plan_steps(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts
-               ) -> ResultPlan:
-    """Every rectangle of the portrait result screen with two codes or more."""
+               ) -> ResultPlan | None:
+    """Every rectangle of the portrait result screen with two codes or more; None when the
+    rows do not fit (a screen barely taller than wide)."""
     T = L.type
     m = L.margin
     edge, gap, inner = L.px(EDGE), L.px(GAP), L.px(INNER)
@@ -161,7 +164,9 @@ def plan_steps(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultText
         without = _fit(L, fonts, blocks, bare, bottom_h)
         if without.rank(ref) > fit.rank(ref):
             fit, texts = without, bare
-    head_w = fit.head_w or span * HEAD_SHARE[1] // 100
+    if fit.head_w is None:
+        return None
+    head_w = fit.head_w
     head_h, column_lines, note_h, column_h = _head(fonts, L, texts, head_w)
     top_h = max(1, fit.top_h, column_h)
     photo = pygame.Rect(m, m, span - head_w, top_h)

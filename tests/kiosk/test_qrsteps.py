@@ -1,0 +1,112 @@
+"""The result screen's two steps (join the booth Wi-Fi, then download) on portrait screens: every
+element inside the screen and clear of every other, each code at least as large as the download
+code, one row per step where the rows fit, side by side where they do not."""
+
+from __future__ import annotations
+
+import pygame
+import pytest
+
+from booth.qr import qr_matrix, wifi_join_payload
+from booth.texts import Texts
+from kiosk.screens.qrblocks import Caption, QrBlock, ResultPlan, ResultTexts, plan
+from kiosk.theme import Fonts, Layout
+
+NETWORKS = [("AnnaBen-Booth", "confetti2026"), ("X", ""),
+            ("Party-2026-Hall-B-Guests", "welcome-to-the-party-2026"),
+            ("Hochzeit Müller & Schmidt", "sommer fest 2026")]
+ADDRESS, CODE = "192.168.1.123:8080/", "K7QX2M"
+
+
+def blocks(t: Texts, ssid: str, password: str) -> list[QrBlock]:
+    """What kiosk/screens/result.py gives the planner for a LAN link with the booth Wi-Fi."""
+    secret = t("wifi_password", password=password) if password else t("wifi_open")
+    wifi = QrBlock("wifi", qr_matrix(wifi_join_payload(ssid, password), border=0),
+                   t("join_wifi"), [[Caption(t("wifi_network", ssid=ssid), True),
+                                     Caption(secret, True)]])
+    host, colon, port = ADDRESS.rpartition(":")
+    download = QrBlock("download", qr_matrix("HTTP://192.168.1.123:8080/P/7K2QX9MBV4RT8HZP3WD",
+                                             border=0), t("then_scan"),
+                       [[Caption(t("or_type")), Caption(ADDRESS + CODE, True)],
+                        [Caption(f"{t('or_type')} {ADDRESS}"), Caption(CODE, True)],
+                        [Caption(ADDRESS, True), Caption(CODE, True)],
+                        [Caption(host + colon, True), Caption(port + CODE, True)]])
+    return [wifi, download]
+
+
+def layout(size: tuple[int, int], language: str, network: tuple[str, str], note: bool,
+           style: bool = True) -> ResultPlan:
+    t = Texts(language)
+    L = Layout(*size)
+    lines = [t("style_named", style="Gold grillz")] if style else []
+    texts = ResultTexts(t("ready"), lines, t("on_booth_wifi"),
+                        t("fallback_note") if note else "", t("new_photo"),
+                        t("back_in", seconds=60))
+    return plan(L, Fonts(floor=L.type.floor), blocks(t, *network), texts)
+
+
+def problems(p: ResultPlan, size: tuple[int, int]) -> list[str]:
+    named = [("photo", p.photo), ("headline", p.headline), ("button", p.button),
+             ("countdown", p.countdown)] + [(f"line {text!r}", r) for text, r in p.lines]
+    named += [(n, r) for n, r in (("status", p.status), ("note", p.note)) if r is not None]
+    for b in p.blocks:
+        named += [(f"{b.block.name} label", b.label), (f"{b.block.name} code", b.code)]
+        named += [(f"{b.block.name} {c.text!r}", r) for c, r in b.captions]
+    named = [(n, r) for n, r in named if r.height > 0]
+    screen = pygame.Rect(0, 0, *size)
+    found = [f"{n} {r} leaves the screen" for n, r in named if not screen.contains(r)]
+    found += [f"{a} {ra} overlaps {b} {rb}" for i, (a, ra) in enumerate(named)
+              for b, rb in named[i + 1:] if ra.colliderect(rb)]
+    return found
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fonts_ready():
+    pygame.font.init()
+
+
+@pytest.mark.parametrize("size", [(720, 1280), (480, 800), (600, 1024), (768, 1024),
+                                  (1080, 1920)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_every_element_has_its_own_place(size):
+    found = []
+    for language in ("en", "de", "fr", "es"):
+        for network in NETWORKS:
+            for note in (False, True):
+                p = layout(size, language, network, note)
+                wifi, download = p.blocks
+                assert wifi.code.width >= download.code.width
+                found += [f"{language} {network[0]} note={note}: {f}"
+                          for f in problems(p, size)]
+    assert not found, "\n".join(found[:20])
+
+
+def test_portrait_7_inch_gives_each_step_a_row():
+    """On the 720×1280 panel the codes are one above the other on alternating sides, each
+    larger than two side by side could be, with the network name and password beside the
+    join code; the photo shares the top row with the headline."""
+    p = layout((720, 1280), "en", NETWORKS[0], note=False, style=False)
+    wifi, download = p.blocks
+    assert wifi.code.bottom < download.code.top
+    assert wifi.code.left < download.code.left and wifi.code.right < download.code.right
+    assert min(wifi.code.width, download.code.width) > 720 // 2
+    assert download.cell >= 13 and wifi.cell >= 12   # ≥ 1.45 mm on the 87 mm wide panel
+    for _caption, box in wifi.captions:
+        assert box.left >= wifi.code.right and wifi.code.top <= box.centery <= wifi.code.bottom
+    assert p.photo.bottom < wifi.code.top and p.headline.left > p.photo.right
+    assert p.status is not None      # room for "Downloads work on the booth Wi-Fi"
+
+
+def test_a_long_network_name_goes_under_its_code_and_the_status_gives_way():
+    p = layout((720, 1280), "en", NETWORKS[2], note=False)
+    wifi, download = p.blocks
+    network = wifi.captions[0][1]
+    assert network.top > wifi.code.bottom and network.width > wifi.code.width
+    assert p.status is None          # its room went to the codes
+    assert download.cell >= 12
+
+
+def test_a_screen_barely_taller_than_wide_puts_the_codes_side_by_side():
+    p = layout((768, 1024), "de", NETWORKS[0], note=True)
+    wifi, download = p.blocks
+    assert wifi.code.top == download.code.top and wifi.code.right < download.code.left
+    assert not problems(p, (768, 1024))

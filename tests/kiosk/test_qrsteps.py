@@ -1,6 +1,6 @@
-"""The result screen's two steps (join the booth Wi-Fi, then download) on portrait screens: every
-element inside the screen and clear of every other, each code at least as large as the download
-code, one row per step where the rows fit, side by side where they do not."""
+"""The result screen's two steps (join the booth Wi-Fi, then download): on every screen each element
+inside it and clear of every other, each code at least as large as the download code; on
+portrait screens one row per step where the rows fit, side by side where they do not."""
 
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ def fonts_ready():
 
 
 @pytest.mark.parametrize("size", [(720, 1280), (480, 800), (600, 1024), (768, 1024),
-                                  (1080, 1920)], ids=lambda s: f"{s[0]}x{s[1]}")
+                                  (1080, 1920), (800, 480), (1024, 600), (1280, 800)],
+                         ids=lambda s: f"{s[0]}x{s[1]}")
 def test_every_element_has_its_own_place(size):
     found = []
     for language in ("en", "de", "fr", "es"):

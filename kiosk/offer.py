@@ -1,11 +1,12 @@
 """What the booth offers a guest right now: the styles, the privacy line, which recent photos
-still open their download QR. Plain functions of the config and the booth's status (no pygame),
+still open their download QR, the booth Wi-Fi to join. Plain functions of the config and the booth's status (no pygame),
 so the screens stay simple and the rules are tested on their own (tests/kiosk/test_offer.py).
 """
 
 from __future__ import annotations
 
 from booth.config import Config
+from booth.qr import qr_matrix, wifi_join_payload
 from booth.texts import Texts
 from kiosk.jobview import JobView
 
@@ -59,3 +60,18 @@ def reopens_qr(job: JobView, now: float, limit_s: float) -> bool:
         return True
     since = max(job.created_at, job.finished_at or 0.0)
     return now - since <= limit_s
+
+
+def wifi_join(cfg: Config) -> list[list[bool]] | None:
+    """The join QR's modules (no quiet zone) for the booth Wi-Fi, or None without one: phones
+    must be on the booth's network to reach the download server."""
+    payload = wifi_join_payload(cfg.share.wifi_ssid, cfg.share.wifi_password)
+    return qr_matrix(payload, border=0) if payload else None
+
+
+def wifi_lines(cfg: Config, texts: Texts) -> list[str]:
+    """The network name and the password (or that none is needed), printed under the join QR."""
+    share = cfg.share
+    secret = texts("wifi_password", password=share.wifi_password) if share.wifi_password \
+        else texts("wifi_open")
+    return [texts("wifi_network", ssid=share.wifi_ssid), secret]

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pygame
 
-from booth.qr import qr_matrix, wifi_join_payload
 from kiosk import draw, theme
 from kiosk.input import TAP, Action
 from kiosk.theme import CONDENSED
 from kiosk.machine import Event, ScreenName
+from kiosk.offer import wifi_join, wifi_lines
 from kiosk.screens.base import Screen, headline, headline_box, job_phase
 
 
@@ -21,9 +21,7 @@ class ProcessingScreen(Screen):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        share = ctx.cfg.share
-        wifi = wifi_join_payload(share.wifi_ssid, share.wifi_password)
-        self.wifi_matrix = qr_matrix(wifi, border=0) if wifi else None
+        self.wifi_matrix = wifi_join(ctx.cfg)
         self.wifi_rect = pygame.Rect(0, 0, 0, 0)
 
     def enter(self, job_id: str = "", **kw) -> None:
@@ -143,7 +141,6 @@ class ProcessingScreen(Screen):
     def _draw_join(self, surf: pygame.Surface, panel: pygame.Rect) -> None:
         app = self.ctx
         L, T, t = app.layout, app.layout.type, app.texts
-        share = app.cfg.share
         pad = L.px(2.5)
         inner = panel.inflate(-2 * pad, -2 * pad)
         draw.rounded(surf, panel, theme.PANEL, L.px(3), alpha=235)
@@ -153,9 +150,7 @@ class ProcessingScreen(Screen):
                                 len(rows) * draw.line_height(app.fonts, size, True))
         draw.paragraph(surf, app.fonts, label, T.body, theme.GOLD, box=label_box, bold=True,
                        max_lines=2)
-        secret = t("wifi_password", password=share.wifi_password) if share.wifi_password \
-            else t("wifi_open")
-        lines = [t("wifi_network", ssid=share.wifi_ssid), secret]
+        lines = wifi_lines(app.cfg, t)
         line_h = draw.line_height(app.fonts, T.floor, CONDENSED)
         heights = [line_h * min(2, len(draw.fit_lines(app.fonts, s, T.floor, inner.width, 2,
                                                       CONDENSED)[1])) for s in lines]

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pygame
 
-from booth.qr import qr_matrix, wifi_join_payload
+from booth.qr import qr_matrix
 from jobstore.links import CODE_PATH, code_address, qr_link
 from kiosk import draw, theme
 from kiosk.input import TAP, Action
 from kiosk.machine import ScreenName
-from kiosk.offer import style_label
+from kiosk.offer import style_label, wifi_join, wifi_lines
 from kiosk.screens.base import Screen, headline
 from kiosk.screens.qrblocks import (NOTE_LINES, Caption, QrBlock, ResultPlan, ResultTexts,
                                     line_rows, plan)
@@ -26,10 +26,7 @@ class ResultScreen(Screen):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        share = ctx.cfg.share
-        wifi = wifi_join_payload(share.wifi_ssid, share.wifi_password)
-        # Phones must be on the booth's network to reach the download server: a join code.
-        self.wifi_matrix = qr_matrix(wifi, border=0) if wifi else None
+        self.wifi_matrix = wifi_join(ctx.cfg)
         self._plans: dict[tuple, ResultPlan] = {}
 
     def enter(self, job_id: str = "", **kw) -> None:
@@ -71,11 +68,8 @@ class ResultScreen(Screen):
         t = self.ctx.texts
         out = []
         if self.wifi_matrix is not None and self.link_kind != "cloud":
-            share = self.ctx.cfg.share
-            secret = t("wifi_password", password=share.wifi_password) if share.wifi_password \
-                else t("wifi_open")
-            out.append(QrBlock("wifi", self.wifi_matrix, t("join_wifi"), [[
-                Caption(t("wifi_network", ssid=share.wifi_ssid), True), Caption(secret, True)]]))
+            out.append(QrBlock("wifi", self.wifi_matrix, t("join_wifi"), [
+                [Caption(line, True) for line in wifi_lines(self.ctx.cfg, t)]]))
         if self.matrix is not None:
             captions = []
             if self.code:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from booth.config import Config
 
 LANGUAGES = ("en", "de", "fr", "es")
-NBSP = "\u00a0"  # French puts a no-break space before ! ? : (the screens never break there)
+NBSP = "\u00a0"  # before ! ? : in French, between a number and its unit (the screens never break there)
 
 EN: dict[str, str] = {
     # start screen
@@ -38,7 +38,7 @@ EN: dict[str, str] = {
     # processing
     "in_line": "You're next in line",
     "working": "Adding the drip",
-    "seconds": "{seconds} s",
+    "seconds": f"{{seconds}}{NBSP}s",
     "slow": "Taking longer than usual. Hang tight!",
     "in_strip": "Your photo will appear in the recent photos.",
     "storage_wait": "Saving your photo… memory full: tell the host.",
@@ -56,10 +56,10 @@ EN: dict[str, str] = {
     "on_booth_wifi": "Downloads work on the booth Wi-Fi",
     "works_anywhere": "Works anywhere, even on mobile data",
     "fallback_note": "The AI was busy, so we added the bling ourselves.",
-    "back_in": "Back to start in {seconds} s",
+    "back_in": f"Back to start in {{seconds}}{NBSP}s",
     # errors
     "try_again": "Try again",
-    "ready_again_in": "Ready again in about {seconds} s",
+    "ready_again_in": f"Ready again in about {{seconds}}{NBSP}s",
     "error_quota_title": "The AI is resting",
     "error_quota": "The AI has made all the pictures it may today. Please try again later.",
     "error_rate_limited_title": "The AI is very busy",
@@ -129,7 +129,7 @@ DE: dict[str, str] = {
     "style_named": "Stil: {style}",
     "in_line": "Du bist gleich dran",
     "working": "Der Drip kommt",
-    "seconds": "{seconds} s",
+    "seconds": f"{{seconds}}{NBSP}s",
     "slow": "Dauert länger als sonst. Gleich geschafft!",
     "in_strip": "Dein Foto erscheint gleich bei den letzten Fotos.",
     "storage_wait": "Foto wird gespeichert… Speicher voll: Team rufen.",
@@ -146,9 +146,9 @@ DE: dict[str, str] = {
     "on_booth_wifi": "Download klappt im Booth-WLAN",
     "works_anywhere": "Klappt überall, auch mit mobilen Daten",
     "fallback_note": "Die KI war beschäftigt, also haben wir den Schmuck selbst gemacht.",
-    "back_in": "Zurück zum Start in {seconds} s",
+    "back_in": f"Zurück zum Start in {{seconds}}{NBSP}s",
     "try_again": "Nochmal",
-    "ready_again_in": "Wieder bereit in etwa {seconds} s",
+    "ready_again_in": f"Wieder bereit in etwa {{seconds}}{NBSP}s",
     "error_quota_title": "Die KI macht Pause",
     "error_quota": "Die KI hat heute alle Bilder gemacht, die sie darf. Bitte später nochmal.",
     "error_rate_limited_title": "Die KI ist sehr beschäftigt",
@@ -218,7 +218,7 @@ FR: dict[str, str] = {
     "style_named": f"Style{NBSP}: {{style}}",
     "in_line": "C'est bientôt votre tour",
     "working": "On ajoute le drip",
-    "seconds": "{seconds} s",
+    "seconds": f"{{seconds}}{NBSP}s",
     "slow": f"Plus long que d'habitude. Encore un instant{NBSP}!",
     "in_strip": "Votre photo apparaîtra parmi les photos récentes.",
     "storage_wait": f"Enregistrement… mémoire pleine{NBSP}: prévenez l'équipe.",
@@ -235,9 +235,9 @@ FR: dict[str, str] = {
     "on_booth_wifi": "Téléchargement sur le Wi-Fi du photobooth",
     "works_anywhere": "Fonctionne partout, même en 4G",
     "fallback_note": "L'IA était occupée, alors nous avons ajouté les bijoux nous-mêmes.",
-    "back_in": "Retour à l'accueil dans {seconds} s",
+    "back_in": f"Retour à l'accueil dans {{seconds}}{NBSP}s",
     "try_again": "Réessayer",
-    "ready_again_in": "De nouveau prêt dans {seconds} s environ",
+    "ready_again_in": f"De nouveau prêt dans {{seconds}}{NBSP}s environ",
     "error_quota_title": "L'IA se repose",
     "error_quota": "L'IA a fait toutes les images permises aujourd'hui. Réessayez plus tard.",
     "error_rate_limited_title": "L'IA est très occupée",
@@ -306,7 +306,7 @@ ES: dict[str, str] = {
     "style_named": "Estilo: {style}",
     "in_line": "Ya casi es tu turno",
     "working": "Poniendo el drip",
-    "seconds": "{seconds} s",
+    "seconds": f"{{seconds}}{NBSP}s",
     "slow": "Tarda más de lo normal. ¡Un momento!",
     "in_strip": "Tu foto aparecerá en las fotos recientes.",
     "storage_wait": "Guardando tu foto… memoria llena: avisa al equipo.",
@@ -323,9 +323,9 @@ ES: dict[str, str] = {
     "on_booth_wifi": "Descarga en el Wi-Fi del fotomatón",
     "works_anywhere": "Funciona en cualquier red, también con datos móviles",
     "fallback_note": "La IA estaba ocupada, así que pusimos las joyas nosotros.",
-    "back_in": "Volvemos al inicio en {seconds} s",
+    "back_in": f"Volvemos al inicio en {{seconds}}{NBSP}s",
     "try_again": "Reintentar",
-    "ready_again_in": "Listo de nuevo en unos {seconds} s",
+    "ready_again_in": f"Listo de nuevo en unos {{seconds}}{NBSP}s",
     "error_quota_title": "La IA está descansando",
     "error_quota": "La IA ya hizo todas las imágenes que puede hoy. Inténtalo más tarde.",
     "error_rate_limited_title": "La IA está muy ocupada",

@@ -26,7 +26,7 @@ def test_every_language_has_every_text_with_the_same_placeholders():
 
 def test_texts_format_and_fall_back_to_english():
     t = Texts("de", {"ready": "Fertig, {title}!"})
-    assert t("back_in", seconds=5) == "Zurück zum Start in 5 s"
+    assert t("back_in", seconds=5) == "Zurück zum Start in 5\u00a0s"  # never broken before the unit
     assert t("ready") == "Fertig, {title}!"              # a value missing: left as written
     assert Texts("fr")("ready") == f"Votre drip est prêt{NBSP}!"
     assert Texts("de").days(1) == "1 Tag" and Texts("es").days(7) == "7 días"

@@ -71,6 +71,9 @@ def fonts_report():
     REPORT.write_text("\n".join(out) + "\n")
 
 
+ORPHANS = {"s", "min", "%", "!", "?", ":"}
+
+
 def problems_in(state, lines, layout: Layout, where: str) -> list[str]:
     T = layout.type
     screen = pygame.Rect(0, 0, layout.w, layout.h)
@@ -85,6 +88,8 @@ def problems_in(state, lines, layout: Layout, where: str) -> list[str]:
             found.append(f"{where}: {r.text!r} {r.rect} overflows its box {r.box}")
         if not screen.contains(r.rect):
             found.append(f"{where}: {r.text!r} {r.rect} is off the screen")
+        if r.text.strip() in ORPHANS:
+            found.append(f"{where}: {r.text!r} alone on a line (a unit torn from its number)")
     for a, b in itertools.combinations(texts, 2):
         if a.rect.inflate(-2, -2).colliderect(b.rect.inflate(-2, -2)):
             found.append(f"{where}: {a.text!r} {a.rect} overlaps {b.text!r} {b.rect}")

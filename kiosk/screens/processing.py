@@ -15,6 +15,10 @@ from kiosk.offer import wifi_join, wifi_lines
 from kiosk.screens.base import Screen, headline, headline_box, job_phase
 
 
+JOIN_PAD = 2.5  # layout units inside the join panel
+NOTICE_LINES = 4  # the card beside the join panel is narrow: a notice may need four in Spanish
+
+
 class ProcessingScreen(Screen):
     name = ScreenName.PROCESSING
     animated = True
@@ -92,7 +96,8 @@ class ProcessingScreen(Screen):
         word = t("in_line") if phase == "queued" else t("working")
         head_h = headline_box(app, word, 0, 0, inner_w).height
         body_h = draw.line_height(app.fonts, T.body, True)
-        notice_size, notice_lines = draw.fit_lines(app.fonts, notice, T.body, inner_w, 2, True)
+        notice_size, notice_lines = draw.fit_lines(app.fonts, notice, T.body, inner_w,
+                                                   NOTICE_LINES, True)
         notice_h = len(notice_lines) * draw.line_height(app.fonts, notice_size, True) \
             if notice else 0
         spin_r = L.px(6)
@@ -116,7 +121,8 @@ class ProcessingScreen(Screen):
         y += body_h + L.px(1.5)
         if notice:
             draw.paragraph(surf, app.fonts, notice, T.body, theme.AMBER, bold=True,
-                           box=pygame.Rect(card.left + pad, y, inner_w, notice_h), max_lines=2)
+                           box=pygame.Rect(card.left + pad, y, inner_w, notice_h),
+                           max_lines=NOTICE_LINES)
         draw.button(surf, app.fonts, self.new_button, t("new_photo"), primary=False,
                     size=T.button)
         if panel is not None:
@@ -134,14 +140,19 @@ class ProcessingScreen(Screen):
             return whole, None
         if L.portrait:  # the panel's height is settled once the card is placed
             return whole, pygame.Rect(m, m, L.w - 2 * m, 0)
-        split = int(L.w * 0.5)
+        # the panel widens (the card keeps 42 %) until the network name and the password each
+        # fit one row: rows they do not take go to the code
+        widest = max(self.ctx.fonts.get(L.type.floor, CONDENSED).size(line)[0]
+                     for line in wifi_lines(self.ctx.cfg, self.ctx.texts))
+        split = min(int(L.w * 0.5), max(int(L.w * 0.42),
+                                         L.w - m - L.px(1.5) - 2 * L.px(JOIN_PAD) - widest))
         return (pygame.Rect(m, m, split - m - L.px(1.5), L.h - 2 * m),
                 pygame.Rect(split + L.px(1.5), m, L.w - split - L.px(1.5) - m, L.h - 2 * m))
 
     def _draw_join(self, surf: pygame.Surface, panel: pygame.Rect) -> None:
         app = self.ctx
         L, T, t = app.layout, app.layout.type, app.texts
-        pad = L.px(2.5)
+        pad = L.px(JOIN_PAD)
         inner = panel.inflate(-2 * pad, -2 * pad)
         draw.rounded(surf, panel, theme.PANEL, L.px(3), alpha=235)
         label = t("wait_join_wifi")

@@ -104,6 +104,10 @@ class Gallery:
         }
         configs["wifi"].share.wifi_ssid = "AnnaBen-Booth"
         configs["wifi"].share.wifi_password = "confetti2026"
+        # a long network name and password without a space to break at
+        configs["wifi-long"] = gallery_config(tmp / "wifi-long", language)
+        configs["wifi-long"].share.wifi_ssid = "Party-2026-Hall-B-Guests"
+        configs["wifi-long"].share.wifi_password = "welcome-to-the-party-2026"
         for key, cfg in configs.items():
             jobs = JobController(cfg)  # never started: the gallery feeds the job book itself
             self.controllers.append(jobs)
@@ -251,6 +255,16 @@ STATES = [
     State("result-local", "result", {"job_id": "job-local"}, before=_now),
     State("result-wifi", "result", {"job_id": "job-ready"}, config="wifi", before=_now),
     State("result-wifi-local", "result", {"job_id": "job-local"}, config="wifi", before=_now),
+    State("processing-wifi-long", "processing", {"job_id": "job-processing"},
+          config="wifi-long", before=_now),
+    State("processing-slow-wifi-long", "processing", {"job_id": "job-processing"},
+          config="wifi-long", before=_slow),
+    State("processing-full-wifi-long", "processing", {"job_id": "job-processing-full"},
+          config="wifi-long", before=_now),
+    State("processing-full-wifi", "processing", {"job_id": "job-processing-full"},
+          config="wifi", before=_now),
+    State("result-wifi-long", "result", {"job_id": "job-ready"}, config="wifi-long",
+          before=_now),
     State("result-cloud", "result", {"job_id": "job-cloud"}, config="wifi", before=_now),
     *[State(f"error-{k.value}", "error", {"job_id": f"job-err-{k.value}"}) for k in ErrorKind],
     State("error-camera", "error", {"kind": "camera"}),

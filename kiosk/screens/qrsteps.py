@@ -13,7 +13,6 @@ wide) `plan_steps` gives None and kiosk/screens/qrblocks.py puts the codes side 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import pygame
@@ -115,9 +114,6 @@ class _Fit:
     top_h: int                             # the photo's row
     head_w: int | None                     # the headline column beside it (None: none fits)
 
-    def rank(self, ref: int) -> tuple[int, int]:
-        return self.cells[ref], min(self.cells)
-
 
 def _fit(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts, bottom_h: int
          ) -> _Fit:
@@ -155,15 +151,7 @@ def plan_steps(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultText
     floor_lh = draw.line_height(fonts, T.floor)
     btn_h = L.px(13)
     bottom_h = gap + btn_h + L.px(1) + floor_lh + m
-    ref = blocks.index(reference(blocks))
     fit = _fit(L, fonts, blocks, texts, bottom_h)
-    if texts.status:
-        # The status line says again what the first step says (join the booth Wi-Fi to
-        # download): it gives way when that lets the codes grow.
-        bare = dataclasses.replace(texts, status="")
-        without = _fit(L, fonts, blocks, bare, bottom_h)
-        if without.rank(ref) > fit.rank(ref):
-            fit, texts = without, bare
     if fit.head_w is None:
         return None
     head_w = fit.head_w

@@ -29,7 +29,8 @@ from booth.protocol import Topics
 from booth.runlock import run_locked
 from jobstore.links import public_base_url
 from share.admin import make_admin_app
-from share.guard import ConnectionGuard, GuardedSite, connections_for_fd_limit, raise_fd_limit
+from share.guard import (ConnectionGuard, GuardedSite, accept_burst, connections_for_fd_limit,
+                         raise_fd_limit)
 from share.health import Listeners, ShareHealth, board_for
 from share.server import LEDGER, MaskedAccessLogger, make_app, quiet_bad_requests
 
@@ -78,7 +79,7 @@ async def _serve(cfg: Config, args: argparse.Namespace, mqtt: MqttConnection | N
     await runner.setup()
     guard = ConnectionGuard(per_address=cfg.share.max_connections_per_address, total=total,
                             header_timeout_s=cfg.share.header_timeout_s)
-    site = GuardedSite(runner, host, port, guard)
+    site = GuardedSite(runner, host, port, guard, backlog=accept_burst(fd_limit))
     try:
         await site.start()
     except OSError as exc:

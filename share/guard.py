@@ -61,9 +61,19 @@ def raise_fd_limit() -> int:
     return soft
 
 
+def accept_burst(fd_limit: int) -> int:
+    """The listen backlog under `fd_limit`. asyncio also uses it as the number of connections it
+    accepts in one turn of its event loop, each a descriptor before the guard sees it
+    (CPython's selector_events `_accept_connection`)."""
+    return max(16, min(1024, fd_limit // 8))
+
+
 def connections_for_fd_limit(wanted: int, fd_limit: int) -> int:
-    """The total cap that cannot run the process out of descriptors under `fd_limit`."""
-    return max(16, min(wanted, (fd_limit - FDS_RESERVED) // FDS_PER_CONNECTION))
+    """The total cap that cannot run the process out of descriptors under `fd_limit`: each open
+    connection's, plus three accept bursts in flight (accepted in one turn of the event loop,
+    refused by the guard in the next, closed in the one after)."""
+    spare = fd_limit - FDS_RESERVED - 3 * accept_burst(fd_limit)
+    return max(16, min(wanted, spare // FDS_PER_CONNECTION))
 
 
 class ConnectionGuard:

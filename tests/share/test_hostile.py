@@ -19,7 +19,8 @@ import pytest
 
 from booth.logs import RateLimitFilter
 from jobstore.ledger import Ledger, ledger_path
-from share.guard import ConnectionGuard, address_key
+from share.guard import (FDS_PER_CONNECTION, FDS_RESERVED, ConnectionGuard, accept_burst,
+                         address_key, connections_for_fd_limit)
 from share.server import make_app
 from tests.share.helpers import ROOT, ServerThread, add_job
 from tests.support.mosquitto import free_port
@@ -38,6 +39,18 @@ def closed_by_server(sock: socket.socket, within: float) -> bool:
 
 def connect(port: int, source: str = "127.0.0.1") -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))
+
+
+@pytest.mark.parametrize("fd_limit", [256, 1024, 16384, 1048576])
+def test_the_caps_leave_room_for_what_asyncio_accepts_before_the_guard(fd_limit):
+    """Open connections at the cap, plus three accept bursts in flight, plus the reserve, fit
+    the descriptor limit (on a busy machine the 1100-socket test below ran out without it)."""
+    burst = accept_burst(fd_limit)
+    total = connections_for_fd_limit(4000, fd_limit)
+    assert 16 <= burst <= 1024 and total >= 16
+    assert total * FDS_PER_CONNECTION + 3 * burst + FDS_RESERVED <= fd_limit
+    if fd_limit >= 16384:
+        assert total == 4000 and burst == 1024  # a real unit's LimitNOFILE costs nothing
 
 
 @pytest.fixture

@@ -109,7 +109,6 @@ def _head_width(fonts: Fonts, L: Layout, texts: ResultTexts, span: int, height: 
 @dataclass
 class _Fit:
     cells: list[int]
-    sides: list[int]
     rows: list[_Row]
     top_h: int                             # the photo's row
     head_w: int | None                     # the headline column beside it (None: none fits)
@@ -133,7 +132,7 @@ def _fit(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts, bot
             top_h = L.h - L.margin - bottom_h - sum(r.height + gap for r in rows)
             head_w = _head_width(fonts, L, texts, span, top_h) \
                 if top_h >= L.h * PHOTO_LEAST // 100 and max(sides) <= width else None
-            fit = _Fit(cells, sides, rows, top_h, head_w)
+            fit = _Fit(cells, rows, top_h, head_w)
             if head_w is not None:
                 return fit
     assert fit is not None

@@ -5,7 +5,8 @@ from a metre: whole-pixel modules, as many pixels each as fit), any other code s
 (joining the booth's Wi-Fi, …) must be at least as large, nothing may cover the guest's photo,
 and no text may fall below the type floor. `plan()` gives every element its rectangle and each
 code its module size; `kiosk/screens/result.py` only draws. A block is a label above its code and
-caption lines below; more blocks are just more entries in the list.
+caption lines below; more blocks are just more entries in the list. On a portrait screen two
+codes or more get a row each instead (kiosk/screens/qrsteps.py, built on this module's parts).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def pick_captions(fonts: Fonts, block: QrBlock, width: int, floor: int) -> list[
 
 
 def text_rows(fonts: Fonts, text: str, size: int, width: int, max_lines: int,
-          bold: bool | str) -> int:
+              bold: bool | str) -> int:
     _size, lines = draw.fit_lines(fonts, text, size, width, max_lines, bold)
     return min(max_lines, len(lines)) if text else 0
 
@@ -227,8 +228,8 @@ def _fits(fonts: Fonts, L: Layout, text: str, width: int) -> bool:
 
 
 def line_boxes(fonts: Fonts, L: Layout, lines: list[str], x: int, y: int,
-                width: int) -> list[pygame.Rect]:
-    """Boxes for the lines under the headline (and the status line), one or two rows each."""
+               width: int) -> list[pygame.Rect]:
+    """Boxes for the lines under the headline (and the status line), `line_rows` rows each."""
     body_lh = draw.line_height(fonts, L.type.body, True)
     out = []
     for line in lines:

@@ -155,19 +155,19 @@ def plan(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts) -> 
     """Every rectangle of the result screen (`blocks` may be empty: no link yet).
 
     With two codes or more the status line says again what the first step says (join the booth
-    Wi-Fi to download): it gives way when that lets the codes grow (a long network name)."""
+    Wi-Fi to download): it gives way when that lets the smallest code grow (a long network
+    name)."""
     best = _plan(L, fonts, blocks, texts)
     if len(blocks) > 1 and texts.status:
         bare = _plan(L, fonts, blocks, dataclasses.replace(texts, status=""))
-        if _rank(bare) > _rank(best):
+        if _smallest_cell(bare) > _smallest_cell(best):
             return bare
     return best
 
 
-def _rank(p: ResultPlan) -> tuple[int, int]:
-    """How well a plan serves the phones: its download code's module size, then the smallest."""
-    ref = reference([b.block for b in p.blocks])
-    return (next(b.cell for b in p.blocks if b.block is ref), min(b.cell for b in p.blocks))
+def _smallest_cell(p: ResultPlan) -> int:
+    """The module size of its hardest code to read."""
+    return min(b.cell for b in p.blocks)
 
 
 def _plan(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts) -> ResultPlan:

@@ -27,7 +27,7 @@ PHOTO_LEAST = 15      # the photo row's least height, per cent of the screen's
 HEAD_SHARE = (46, 62)  # the headline column's width beside the photo, per cent: least, most
 # layout units: a code's white card may come closer to the screen's edge than text; between
 # rows and columns; between a label, its code and its captions
-EDGE, GAP, INNER = 2.5, 3, 1.5
+EDGE, GAP, INNER = 1.5, 3, 1.5
 
 
 @dataclass

@@ -36,8 +36,8 @@ from share import dashboard, metrics, operator_pages
 from share.auth import SESSION_COOKIE, SESSION_TTL_S, LoginThrottle, Sessions, password_matches
 from share.health import board_for
 from share.lookup import is_expired, servable
-from share.server import (CFG, LEDGER, LOOKUP, MQTT, TEXTS, THUMBS, error_pages, html_page,
-                          security_headers)
+from share.server import (CFG, LEDGER, LOOKUP, MQTT, TEXTS, THUMBS, error_pages, favicon,
+                          html_page, security_headers)
 from share.zipstream import stream_zip
 
 log = logging.getLogger("share.admin")
@@ -302,6 +302,7 @@ def make_admin_app(guest_app: web.Application, *,
         app.on_cleanup.append(close_uploads)
     app.on_response_prepare.append(security_headers)
     app.router.add_get("/", to_gallery)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/admin", dashboard_page)
     app.router.add_get("/admin/api/state", api_state)
     app.router.add_post("/admin/api/jobs/{job}/delete", api_delete)

@@ -146,6 +146,15 @@ def test_the_event_in_numbers_and_its_pages(dash):
     assert state(a, cookie)["event"]["photos"] == 13
 
 
+def test_the_browsers_favicon_request_gets_an_empty_answer(dash):
+    """Browsers ask the operator listener for /favicon.ico on every page: no 404 in their
+    console, with or without a session."""
+    _cfg, _ledger, a, cookie, _g = dash()
+    for headers in (cookie, {}):
+        status, _headers, body = a.request("GET", "/favicon.ico", headers)
+        assert status == 204 and body == b""
+
+
 def test_a_party_past_midnight_is_one_event():
     """The event is the newest run of photos, not the day: shots every 20 minutes from 20:00
     to 03:00 are one event; the afternoon before (after an 8 h pause) is not."""

@@ -337,8 +337,11 @@ def _plan_landscape(L: Layout, fonts: Fonts, blocks: list[QrBlock],
     button_w = fonts.get(T.floor).size(texts.button)[0] + L.px(13) // 2 + L.px(2)
     least = max(L.px(40), words, button_w)
     plans: list[BlockPlan] = []
-    status = None
-    under = len(blocks) > 1 and bool(texts.status)  # the status line goes under the codes
+    status = note_under = None
+    # Under the codes when they share a row: the local effect's note if there is one (the
+    # status line then gives way: the first step says the same), else the status line.
+    below = (texts.note or texts.status) if len(blocks) > 1 else ""
+    under = bool(below)
     code_left = L.w - m
     column_lines = list(texts.lines)
     if blocks:
@@ -353,8 +356,7 @@ def _plan_landscape(L: Layout, fonts: Fonts, blocks: list[QrBlock],
             shown = blocks if up else [dataclasses.replace(b, label="") for b in blocks]
             need_text = [text_width(fonts, L, b) for b in shown]
             fixed_w = m + max(least, L.w * share // 100) + gap * len(blocks) + qm
-            fit = _fit_codes(fonts, L, shown, texts.status if under else "", need_text,
-                             fixed_w, qm, inner, gap)
+            fit = _fit_codes(fonts, L, shown, below, need_text, fixed_w, qm, inner, gap)
             if best is None or fit.cells[ref] > best[0].cells[ref]:
                 best = (fit, shown, up)
             if fit.cells[ref] >= L.px(QR_TARGET_UNITS):
@@ -374,13 +376,19 @@ def _plan_landscape(L: Layout, fonts: Fonts, blocks: list[QrBlock],
         plans = _place_blocks(fonts, L, shown, fit.measured, fit.cells, fit.sides, lefts,
                               fit.widths, top, fit.label_h, inner)
         if under:
-            status = pygame.Rect(lefts[0], top + fit.need_h - 2 * qm - fit.status_h, fit.span,
-                                 fit.status_h)
+            band = pygame.Rect(lefts[0], top + fit.need_h - 2 * qm - fit.status_h, fit.span,
+                               fit.status_h)
+            if texts.note:
+                note_under = band
+            else:
+                status = band
     col = pygame.Rect(m, m, code_left - gap - m, L.h - 2 * m)
     if texts.status and not under:
         column_lines.append(texts.status)
-    headline, boxes, photo, note, button, countdown = _photo_column(fonts, L, texts, col,
+    in_column = dataclasses.replace(texts, note="") if note_under else texts
+    headline, boxes, photo, note, button, countdown = _photo_column(fonts, L, in_column, col,
                                                                     column_lines)
+    note = note_under or note
     lines = list(zip(column_lines, boxes))
     if texts.status and not under:
         status = lines.pop()[1]

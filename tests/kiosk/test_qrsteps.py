@@ -111,3 +111,15 @@ def test_a_screen_barely_taller_than_wide_puts_the_codes_side_by_side():
     wifi, download = p.blocks
     assert wifi.code.top == download.code.top and wifi.code.right < download.code.left
     assert not problems(p, (768, 1024))
+
+
+@pytest.mark.parametrize("size", [(800, 480), (1024, 600)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_beside_two_codes_the_note_goes_under_them_and_the_photo_keeps_its_size(size):
+    """The local effect's note (five lines in the photo column beside two codes, leaving the
+    photo a thumbnail) goes under the codes, where the status line was."""
+    for language in ("en", "de", "fr", "es"):
+        p = layout(size, language, NETWORKS[0], note=True, style=False)
+        lowest = max(r.bottom for b in p.blocks for r in [b.code] + [c for _, c in b.captions])
+        assert p.note is not None and p.note.top >= lowest
+        assert p.note.left >= p.blocks[0].code.left - size[0] // 10
+        assert p.status is None and p.photo.height >= size[1] * 3 // 10, (language, p.photo)

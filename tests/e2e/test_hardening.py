@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -37,23 +38,30 @@ def peak_rss(pid: int) -> int:
     raise AssertionError(f"no VmHWM for {pid}")
 
 
-def run_measured(argv: list[str], env: dict, timeout: float = 120
+# Runs `booth …` and writes the process's own peak RSS (VmHWM) at exit. wait4's ru_maxrss would
+# not do: a child spawned with vfork() inherits this test process's high-water mark at its exec
+# (Linux keeps the larger of the old and new memory maps'), so it measured pytest, not the booth.
+_OWN_PEAK = """
+import atexit, os, runpy, sys
+out = os.environ.pop("BOOTH_TEST_PEAK_FILE")
+def peak():
+    with open("/proc/self/status") as f:
+        kb = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
+    with open(out, "w") as f:
+        f.write(kb)
+atexit.register(peak)
+runpy.run_module("appliance.cli", run_name="__main__", alter_sys=True)
+"""
+
+
+def run_measured(args: list[str], env: dict, tmp: Path, timeout: float = 120
                  ) -> tuple[int, str, str, int]:
-    """Run a command; (exit code, stdout, stderr, its peak RSS in bytes) — from wait4, so the
-    figure is this child's own."""
-    proc = subprocess.Popen(argv, env=env, cwd=str(ROOT), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    out, err = b"", b""
-    end = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.05)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    out, err = proc.stdout.read(), proc.stderr.read()
-    return proc.returncode, out.decode(), err.decode(), usage.ru_maxrss * 1024
+    """Run `booth ARGS`; (exit code, stdout, stderr, its own peak RSS in bytes)."""
+    peak_file = tmp / "peak-kb"
+    proc = subprocess.run([sys.executable, "-c", _OWN_PEAK, *args], cwd=str(ROOT),
+                          env={**env, "BOOTH_TEST_PEAK_FILE": str(peak_file)},
+                          capture_output=True, text=True, timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr, int(peak_file.read_text()) * 1024
 
 
 def publish(broker, topic: str, payload: bytes, retain: bool = True, props=None) -> None:
@@ -127,7 +135,7 @@ def test_a_20000x20000_png_as_a_result_and_through_snap(rig, broker, tmp_path):
 
     path = tmp_path / "bomb.png"
     path.write_bytes(bomb)
-    code, out, err, snap_peak = run_measured(BOOTH + ["snap", str(path)], rig.env)
+    code, out, err, snap_peak = run_measured(["snap", str(path)], rig.env, tmp_path)
     assert code == 2 and "Traceback" not in err, err
     assert len(err.strip().splitlines()) == 1 and "20000×20000" in err, err
 

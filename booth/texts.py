@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from booth.config import Config
 
 LANGUAGES = ("en", "de", "fr", "es")
-NBSP = "\u00a0"  # before ! ? : in French, between a number and its unit (the screens never break there)
+# before ! ? : in French, between a number and its unit: the screens never break there
+NBSP = "\u00a0"
 
 EN: dict[str, str] = {
     # start screen

@@ -1,6 +1,7 @@
 """What the booth offers a guest right now: the styles, the privacy line, which recent photos
-still open their download QR, the booth Wi-Fi to join. Plain functions of the config and the booth's status (no pygame),
-so the screens stay simple and the rules are tested on their own (tests/kiosk/test_offer.py).
+still open their download QR, the booth Wi-Fi to join. Plain functions of the config and the
+booth's status (no pygame), so the screens stay simple and the rules are tested on their own
+(tests/kiosk/test_offer.py).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pygame
 
 from booth.qr import qr_matrix
+from booth.texts import Texts
 from jobstore.links import CODE_PATH, code_address, qr_link
 from kiosk import draw, theme
 from kiosk.input import TAP, Action
@@ -68,20 +69,9 @@ class ResultScreen(Screen):
         t = self.ctx.texts
         out = []
         if self.wifi_matrix is not None and self.link_kind != "cloud":
-            out.append(QrBlock("wifi", self.wifi_matrix, t("join_wifi"), [
-                [Caption(line, True) for line in wifi_lines(self.ctx.cfg, t)]]))
+            out.append(join_block(t, self.wifi_matrix, wifi_lines(self.ctx.cfg, t)))
         if self.matrix is not None:
-            captions = []
-            if self.code:
-                # `address/CODE` (CODE_PATH), whole or broken after the slash or the colon
-                typed = self.address + CODE_PATH.format(code=self.code)
-                where, code = typed[:len(typed) - len(self.code)], self.code
-                captions = [[Caption(t("or_type")), Caption(typed, True)],
-                            [Caption(f"{t('or_type')} {where}"), Caption(code, True)],
-                            [Caption(where, True), Caption(code, True)]]
-                host, colon, port = where.rpartition(":")
-                if colon:  # a narrow column: "192.168.1.123:" above "8080/CODE"
-                    captions.append([Caption(host + colon, True), Caption(port + code, True)])
+            captions = typed_captions(t, self.address, self.code) if self.code else []
             out.append(QrBlock("download", self.matrix, t("then_scan") if out else t("scan"),
                                captions))
         return out
@@ -168,3 +158,23 @@ class ResultScreen(Screen):
     def state(self) -> dict:
         return {"job_id": self.job_id, "url": self.url, "qr": self.qr_text, "code": self.code,
                 "link": self.link_kind}
+
+
+def join_block(t: Texts, matrix: list[list[bool]], lines: list[str]) -> QrBlock:
+    """Step 1: the booth Wi-Fi's join code, its network name and password under it."""
+    return QrBlock("wifi", matrix, t("join_wifi"), [[Caption(line, True) for line in lines]])
+
+
+def typed_captions(t: Texts, address: str, code: str) -> list[list[Caption]]:
+    """Ways to write `address/CODE` (CODE_PATH) under the download code, best first: whole, or
+    broken after the slash, or after the colon for a narrow column ("192.168.1.123:" above
+    "8080/CODE")."""
+    typed = address + CODE_PATH.format(code=code)
+    where = typed[:len(typed) - len(code)]
+    captions = [[Caption(t("or_type")), Caption(typed, True)],
+                [Caption(f"{t('or_type')} {where}"), Caption(code, True)],
+                [Caption(where, True), Caption(code, True)]]
+    host, colon, port = where.rpartition(":")
+    if colon:
+        captions.append([Caption(host + colon, True), Caption(port + code, True)])
+    return captions

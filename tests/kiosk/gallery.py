@@ -28,6 +28,10 @@ from tests.kiosk.conftest import FakeClock
 from tests.kiosk.helpers import FIXTURES, SCREENS_OUT, kiosk_toml
 
 SIZES = [(800, 480), (1024, 600), (720, 1280), (1920, 1080)]
+# The booth Wi-Fi of the "wifi" configs: a usual one, and a long name and password with no space
+# to break at.
+NETWORKS = {"wifi": ("AnnaBen-Booth", "confetti2026"),
+            "wifi-long": ("Party-2026-Hall-B-Guests", "welcome-to-the-party-2026")}
 LANGUAGES = ["en", "de", "fr", "es"]
 SAVED_LANGUAGES = ("en", "de")
 STYLES = """
@@ -100,14 +104,10 @@ class Gallery:
         configs = {
             "base": gallery_config(tmp / "base", language),
             "styles": gallery_config(tmp / "styles", language, tables=STYLES),
-            "wifi": gallery_config(tmp / "wifi", language),
         }
-        configs["wifi"].share.wifi_ssid = "AnnaBen-Booth"
-        configs["wifi"].share.wifi_password = "confetti2026"
-        # a long network name and password without a space to break at
-        configs["wifi-long"] = gallery_config(tmp / "wifi-long", language)
-        configs["wifi-long"].share.wifi_ssid = "Party-2026-Hall-B-Guests"
-        configs["wifi-long"].share.wifi_password = "welcome-to-the-party-2026"
+        for key, (ssid, password) in NETWORKS.items():
+            configs[key] = gallery_config(tmp / key, language)
+            configs[key].share.wifi_ssid, configs[key].share.wifi_password = ssid, password
         for key, cfg in configs.items():
             jobs = JobController(cfg)  # never started: the gallery feeds the job book itself
             self.controllers.append(jobs)

@@ -21,7 +21,7 @@ import pytest
 
 from booth.qr import qr_info
 from jobstore.links import TOKEN_ALPHABET, TOKEN_LENGTH, new_code
-from tests.kiosk.gallery import STATES, Gallery, local_results
+from tests.kiosk.gallery import NETWORKS, STATES, Gallery, local_results
 from tests.kiosk.helpers import SCREENS_OUT
 from tests.support.phonecam import (PANELS_7_INCH, PI_7_INCH, Panel, decode_rate,
                                     decode_screenshot, decodes_at, farthest_decode, framed_rate,
@@ -112,19 +112,18 @@ def test_the_result_qr_scans_from_a_metre(make_app, tmp_path):
         f"{far_wifi / 1000:.1f} m\n")
 
 
-# (gallery config, the join code's network and password, how near the phone's frames must read)
-NETWORKS = {"": ("AnnaBen-Booth", "confetti2026", 700),
-            # 24 and 25 characters without a space: the captions take more room, the codes less;
-            # plain scaled copies still read at 0.7 m, the camera frames are asked at 0.6 m
-            "-long": ("Party-2026-Hall-B-Guests", "welcome-to-the-party-2026", 600)}
-WIFI_STEPS = [pytest.param(size, f"{state}{long}", id=f"{state}{long}-{size[0]}x{size[1]}")
-              for long in NETWORKS for size in PANELS_7_INCH
-              for state in ("processing-wifi", "result-wifi")]
+# How near the phone's camera frames must read, per gallery Wi-Fi config. The long name and
+# password (24 and 25 characters, no space) take more room, the codes less: plain scaled copies
+# still read at 0.7 m, the camera frames are asked at 0.6 m.
+FRAMES_MM = {"wifi": 700, "wifi-long": 600}
+WIFI_STEPS = [pytest.param(size, state, config, id=f"{state}-{size[0]}x{size[1]}")
+              for config in FRAMES_MM for size in PANELS_7_INCH
+              for state in (f"processing-{config}", f"result-{config}")]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("size, state_name", WIFI_STEPS)
-def test_the_booth_wifi_steps_scan_from_0_7_m(make_app, tmp_path, size, state_name):
+@pytest.mark.parametrize("size, state_name, config", WIFI_STEPS)
+def test_the_booth_wifi_steps_scan_from_0_7_m(make_app, tmp_path, size, state_name, config):
     """The booth Wi-Fi's two steps (join, then download) on the processing and result screens
     of each 7" panel: each code decodes from the screenshot, from most plain copies scaled to
     what a phone's camera has for it at 0.7 m, and in most frames of what a phone sees at 0.7 m
@@ -132,8 +131,8 @@ def test_the_booth_wifi_steps_scan_from_0_7_m(make_app, tmp_path, size, state_na
     from booth.qr import wifi_join_payload
 
     panel = PANELS_7_INCH[size]
-    ssid, password, frames_mm = NETWORKS["-long" if state_name.endswith("-long") else ""]
-    join = wifi_join_payload(ssid, password)  # the gallery's "wifi" / "wifi-long" config
+    frames_mm = FRAMES_MM[config]
+    join = wifi_join_payload(*NETWORKS[config])
     g = Gallery(tmp_path / "en", size, "en", local_results(tmp_path / "results"), make_app)
     try:
         rgb, screen = _screen(g, state_name, tokens(1)[0])

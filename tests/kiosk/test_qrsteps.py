@@ -7,31 +7,29 @@ from __future__ import annotations
 import pygame
 import pytest
 
-from booth.qr import qr_matrix, wifi_join_payload
+from booth.config import Config
+from booth.qr import qr_matrix
 from booth.texts import Texts
-from kiosk.screens.qrblocks import Caption, QrBlock, ResultPlan, ResultTexts, plan
+from kiosk.offer import wifi_join, wifi_lines
+from kiosk.screens.qrblocks import QrBlock, ResultPlan, ResultTexts, plan
+from kiosk.screens.result import join_block, typed_captions
 from kiosk.theme import Fonts, Layout
+from tests.kiosk.gallery import NETWORKS as GALLERY_NETWORKS
 
-NETWORKS = [("AnnaBen-Booth", "confetti2026"), ("X", ""),
-            ("Party-2026-Hall-B-Guests", "welcome-to-the-party-2026"),
+NETWORKS = [GALLERY_NETWORKS["wifi"], ("X", ""), GALLERY_NETWORKS["wifi-long"],
             ("Hochzeit Müller & Schmidt", "sommer fest 2026")]
-ADDRESS, CODE = "192.168.1.123:8080/", "K7QX2M"
 
 
 def blocks(t: Texts, ssid: str, password: str) -> list[QrBlock]:
     """What kiosk/screens/result.py gives the planner for a LAN link with the booth Wi-Fi."""
-    secret = t("wifi_password", password=password) if password else t("wifi_open")
-    wifi = QrBlock("wifi", qr_matrix(wifi_join_payload(ssid, password), border=0),
-                   t("join_wifi"), [[Caption(t("wifi_network", ssid=ssid), True),
-                                     Caption(secret, True)]])
-    host, colon, port = ADDRESS.rpartition(":")
-    download = QrBlock("download", qr_matrix("HTTP://192.168.1.123:8080/P/7K2QX9MBV4RT8HZP3WD",
-                                             border=0), t("then_scan"),
-                       [[Caption(t("or_type")), Caption(ADDRESS + CODE, True)],
-                        [Caption(f"{t('or_type')} {ADDRESS}"), Caption(CODE, True)],
-                        [Caption(ADDRESS, True), Caption(CODE, True)],
-                        [Caption(host + colon, True), Caption(port + CODE, True)]])
-    return [wifi, download]
+    cfg = Config()
+    cfg.share.wifi_ssid, cfg.share.wifi_password = ssid, password
+    matrix = wifi_join(cfg)
+    assert matrix is not None
+    download = qr_matrix("HTTP://192.168.1.123:8080/P/7K2QX9MBV4RT8HZP3WD", border=0)
+    return [join_block(t, matrix, wifi_lines(cfg, t)),
+            QrBlock("download", download, t("then_scan"),
+                    typed_captions(t, "192.168.1.123:8080", "K7QX2M"))]
 
 
 def layout(size: tuple[int, int], language: str, network: tuple[str, str], note: bool,

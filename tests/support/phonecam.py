@@ -122,7 +122,7 @@ def scaled_rate(screen_bgr: np.ndarray, distance_mm: float, expected: str,
                 card: tuple[int, int, int, int], panel: Panel = PI_7_INCH,
                 shifts: tuple[int, ...] = (0, 1, 2, 3)) -> float:
     """How many of a few plain scaled copies (`scaled_copy`) of one code read as `expected`:
-    the code and a fifth of its size around it, cut at a few offsets of a screen pixel (where
+    the code and a tenth of its size on each side, cut at a few offsets of a screen pixel (where
     the camera's pixels fall on the screen's), scaled by area and linearly, read by both of
     OpenCV's detectors."""
     x, y, w, h = card
@@ -135,8 +135,7 @@ def scaled_rate(screen_bgr: np.ndarray, distance_mm: float, expected: str,
         for interpolation in (cv2.INTER_AREA, cv2.INTER_LINEAR):
             small = scaled_copy(cut, distance_mm, panel, interpolation=interpolation)
             tries += 1
-            hits += decode(small) == expected or \
-                cv2.QRCodeDetectorAruco().detectAndDecode(small)[0] == expected
+            hits += reads_either(small, expected)
     return hits / tries
 
 
@@ -170,6 +169,12 @@ def reads(frame_bgr: np.ndarray, expected: str) -> bool:
     return decode(frame_bgr) == expected or expected in decode_all(frame_bgr)
 
 
+def reads_either(frame_bgr: np.ndarray, expected: str) -> bool:
+    """`reads`, or OpenCV's other (ArUco-based) detector: a scanner tries more than one way."""
+    return reads(frame_bgr, expected) or \
+        cv2.QRCodeDetectorAruco().detectAndDecode(frame_bgr)[0] == expected
+
+
 def decode_all(frame_bgr: np.ndarray) -> set[str]:
     """Every code OpenCV's QRCodeDetector reads in a frame (a screen may show two, and a phone
     offers each it sees)."""
@@ -200,8 +205,7 @@ def framed_rate(screen_rgb: np.ndarray, distance_mm: float, expected: str,
         shift = (seed * 3 % 4, seed * 7 % 4)
         frame = photograph(screen_rgb, distance_mm, panel, camera, aim, seed, shift)
         cut = frame[max(0, cy - half_h):cy + half_h, max(0, cx - half_w):cx + half_w]
-        hits += reads(cut, expected) or \
-            cv2.QRCodeDetectorAruco().detectAndDecode(cut)[0] == expected
+        hits += reads_either(cut, expected)
     return hits / len(seeds)
 
 

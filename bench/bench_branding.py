@@ -31,11 +31,13 @@ import pygame  # noqa: E402
 
 from bench.report import figure, median  # noqa: E402
 from booth.config import Config  # noqa: E402
-from booth.qr import qr_matrix, wifi_join_payload  # noqa: E402
+from booth.qr import qr_matrix  # noqa: E402
 from booth.texts import Texts  # noqa: E402
 from jobstore.links import new_code, new_token, qr_link  # noqa: E402
 from kiosk.branding import Branding  # noqa: E402
-from kiosk.screens.qrblocks import Caption, QrBlock, ResultTexts, plan  # noqa: E402
+from kiosk.offer import wifi_join, wifi_lines  # noqa: E402
+from kiosk.screens.qrblocks import QrBlock, ResultTexts, plan  # noqa: E402
+from kiosk.screens.result import join_block, typed_captions  # noqa: E402
 from kiosk.theme import Fonts, Layout  # noqa: E402
 
 
@@ -73,7 +75,9 @@ def bench_branding(runs: int) -> None:
 def bench_layout(runs: int) -> None:
     pygame.font.init()
     t = Texts("de")
-    for size in ((800, 480), (1920, 1080)):
+    cfg = Config()
+    cfg.share.wifi_ssid, cfg.share.wifi_password = "AnnaBen-Booth", "confetti2026"
+    for size in ((800, 480), (720, 1280), (1920, 1080)):
         L = Layout(*size)
         times = []
         for _ in range(runs):
@@ -81,14 +85,9 @@ def bench_layout(runs: int) -> None:
             t0 = time.perf_counter()
             url = qr_link(f"http://192.168.1.123:8080/p/{new_token()}")
             code = new_code()
-            blocks = [
-                QrBlock("wifi", qr_matrix(wifi_join_payload("AnnaBen-Booth", "confetti2026"),
-                                          border=0), t("join_wifi"),
-                        [[Caption(t("wifi_network", ssid="AnnaBen-Booth"), True),
-                          Caption(t("wifi_password", password="confetti2026"), True)]]),
-                QrBlock("download", qr_matrix(url, border=0), t("then_scan"),
-                        [[Caption(t("or_type")), Caption(f"192.168.1.123:8080/{code}", True)]]),
-            ]
+            blocks = [join_block(t, wifi_join(cfg), wifi_lines(cfg, t)),
+                      QrBlock("download", qr_matrix(url, border=0), t("then_scan"),
+                              typed_captions(t, "192.168.1.123:8080", code))]
             plan(L, fonts, blocks, ResultTexts(t("ready"), [], t("on_booth_wifi"),
                                                t("fallback_note"), t("new_photo"),
                                                t("back_in", seconds=60)))

@@ -26,7 +26,9 @@ class ProcessingScreen(Screen):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.wifi_matrix = wifi_join(ctx.cfg)
+        self.wifi_lines = wifi_lines(ctx.cfg, ctx.texts) if self.wifi_matrix else []
         self.wifi_rect = pygame.Rect(0, 0, 0, 0)
+        self._split: int | None = None  # where the join panel starts (measured once)
 
     def enter(self, job_id: str = "", **kw) -> None:
         self.job_id = job_id
@@ -140,12 +142,14 @@ class ProcessingScreen(Screen):
             return whole, None
         if L.portrait:  # the panel's height is settled once the card is placed
             return whole, pygame.Rect(m, m, L.w - 2 * m, 0)
-        # the panel widens (the card keeps 42 %) until the network name and the password each
-        # fit one row: rows they do not take go to the code
-        widest = max(self.ctx.fonts.get(L.type.floor, CONDENSED).size(line)[0]
-                     for line in wifi_lines(self.ctx.cfg, self.ctx.texts))
-        split = min(int(L.w * 0.5), max(int(L.w * 0.42),
-                                         L.w - m - L.px(1.5) - 2 * L.px(JOIN_PAD) - widest))
+        if self._split is None:
+            # the panel widens (the card keeps 42 %) until the network name and the password
+            # each fit one row: rows they do not take go to the code
+            widest = max(self.ctx.fonts.get(L.type.floor, CONDENSED).size(line)[0]
+                         for line in self.wifi_lines)
+            self._split = min(int(L.w * 0.5), max(int(L.w * 0.42), L.w - m - L.px(1.5)
+                                                  - 2 * L.px(JOIN_PAD) - widest))
+        split = self._split
         return (pygame.Rect(m, m, split - m - L.px(1.5), L.h - 2 * m),
                 pygame.Rect(split + L.px(1.5), m, L.w - split - L.px(1.5) - m, L.h - 2 * m))
 
@@ -161,7 +165,7 @@ class ProcessingScreen(Screen):
                                 len(rows) * draw.line_height(app.fonts, size, True))
         draw.paragraph(surf, app.fonts, label, T.body, theme.GOLD, box=label_box, bold=True,
                        max_lines=2)
-        lines = wifi_lines(app.cfg, t)
+        lines = self.wifi_lines
         line_h = draw.line_height(app.fonts, T.floor, CONDENSED)
         heights = [line_h * min(2, len(draw.fit_lines(app.fonts, s, T.floor, inner.width, 2,
                                                       CONDENSED)[1])) for s in lines]

@@ -74,8 +74,8 @@ class ResultPlan:
 @dataclass(frozen=True)
 class ResultTexts:
     headline: str
-    lines: list[str]                       # body size, each up to two rows
-    status: str                            # a line about the link (body, up to two rows)
+    lines: list[str]                       # body size, each up to three rows (line_rows)
+    status: str                            # a line about the link (body, as the lines)
     note: str                              # up to NOTE_LINES at the floor, or ""
     button: str
     countdown: str                         # the longest countdown text ("… 60 s")
@@ -158,7 +158,7 @@ def plan(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts) -> 
     Wi-Fi to download): it gives way when that lets the smallest code grow (a long network
     name)."""
     best = _plan(L, fonts, blocks, texts)
-    if len(blocks) > 1 and texts.status:
+    if len(blocks) > 1 and best.status is not None:  # (not shown: nothing to give)
         bare = _plan(L, fonts, blocks, dataclasses.replace(texts, status=""))
         if _smallest_cell(bare) > _smallest_cell(best):
             return bare
@@ -452,4 +452,3 @@ def _plan_portrait(L: Layout, fonts: Fonts, blocks: list[QrBlock],
     button = pygame.Rect(0, 0, btn_w, btn_h)
     button.midbottom = (L.w // 2, countdown.top - L.px(1))
     return ResultPlan(headline, lines, status, photo, note, button, countdown, plans)
-

@@ -14,6 +14,7 @@ wide) `plan_steps` gives None and kiosk/screens/qrblocks.py puts the codes side 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import pygame
 
@@ -37,7 +38,7 @@ class _Row:
     and below the code ("stacked")."""
 
     side: int
-    mode: str
+    mode: Literal["beside", "under", "stacked"]
     label_w: int
     label_rows: int
     captions: list[Caption]
@@ -46,16 +47,23 @@ class _Row:
     height: int
 
 
-def _row(fonts: Fonts, L: Layout, block: QrBlock, side: int, width: int, gap: int,
-         inner: int) -> _Row:
+def _text_needs(fonts: Fonts, L: Layout, block: QrBlock) -> tuple[int, int]:
+    """The narrowest text column beside the code for the label with its captions, and for the
+    label alone (measured once per plan: the costliest part of it)."""
+    label_only = QrBlock(block.name, block.matrix, block.label)
+    return text_width(fonts, L, block), text_width(fonts, L, label_only)
+
+
+def _row(fonts: Fonts, L: Layout, block: QrBlock, needs: tuple[int, int], side: int,
+         width: int, gap: int, inner: int) -> _Row:
     T = L.type
     label_lh = draw.line_height(fonts, T.body, True)
     floor_lh = draw.line_height(fonts, T.floor, True)
     beside_w = width - side - gap
-    label_only = QrBlock(block.name, block.matrix, block.label)
-    if beside_w >= text_width(fonts, L, block):
+    mode: Literal["beside", "under", "stacked"]
+    if beside_w >= needs[0]:
         mode, label_w, caption_w = "beside", beside_w, beside_w
-    elif beside_w >= text_width(fonts, L, label_only):
+    elif beside_w >= needs[1]:
         mode, label_w, caption_w = "under", beside_w, width
     else:
         mode, label_w, caption_w = "stacked", width, width
@@ -124,11 +132,13 @@ def _fit(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts, bot
     span = L.w - 2 * L.margin - gap
     ref = reference(blocks)
     top = draw.qr_cell(len(ref.matrix), width)
+    needs = [_text_needs(fonts, L, b) for b in blocks]
     fit = None
     for cell in range(top, 0, -1):
         for least in dict.fromkeys((cell, 1)):
             cells, sides = code_sides(blocks, cell, least)
-            rows = [_row(fonts, L, b, s, width, gap, inner) for b, s in zip(blocks, sides)]
+            rows = [_row(fonts, L, b, n, s, width, gap, inner)
+                    for b, n, s in zip(blocks, needs, sides)]
             top_h = L.h - L.margin - bottom_h - sum(r.height + gap for r in rows)
             head_w = _head_width(fonts, L, texts, span, top_h) \
                 if top_h >= L.h * PHOTO_LEAST // 100 and max(sides) <= width else None

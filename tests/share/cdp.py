@@ -127,19 +127,30 @@ class Chromium:
 
     async def evaluate(self, session: str, expr: str) -> Any:
         r = await self.send("Runtime.evaluate", {"expression": expr, "returnByValue": True,
-                                                 "awaitPromise": True}, session)
+                                                 "awaitPromise": True,
+                                                 # (the test's own errors are not the page's)
+                                                 "silent": True}, session)
         if "exceptionDetails" in r:
             raise RuntimeError(f"page script failed: {r['exceptionDetails']}")
         return r["result"].get("value")
 
     async def poll(self, session: str, expr: str, timeout: float = 30) -> Any:
-        """Evaluate `expr` until it is truthy; returns that value."""
+        """Evaluate `expr` until it is truthy; returns that value.
+
+        While a page navigates, its new document briefly has no body, so an expression
+        that throws is tried again; the last error is raised if it never comes right."""
         end = time.monotonic() + timeout
         while True:
-            value = await self.evaluate(session, expr)
+            failure: RuntimeError | None = None
+            try:
+                value = await self.evaluate(session, expr)
+            except RuntimeError as e:
+                failure, value = e, None
             if value:
                 return value
             if time.monotonic() > end:
+                if failure is not None:
+                    raise failure
                 raise TimeoutError(f"{expr!r} stayed falsy for {timeout}s")
             await asyncio.sleep(0.1)
 

@@ -85,7 +85,6 @@ class JobController:
         self._tasks: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self.shots = ShotWriter(cfg, self.ledger, self.booth_clock)
         self._capture = ThreadPoolExecutor(1, thread_name_prefix="capture")
-        self._workers: dict[str, bool] = {}
         self._store_thread: threading.Thread | None = None
         self._running = False
         self._last_trouble_log = -1e9
@@ -140,13 +139,18 @@ class JobController:
     def ai_online(self) -> bool | None:
         """True if any worker says online; False if all say offline, or none ever announced
         itself a while after connecting (photos are paused); None before we can tell."""
-        if not self._workers:
+        said = [online for online, _ in self.board.workers().values() if online is not None]
+        if not said:
             connected = self._connected_at
             if connected is None or not self.mqtt.connected or \
                     self.mono() - connected < WORKERS_WORD_S:
                 return None
             return False
-        return any(self._workers.values())
+        return any(said)
+
+    def _worker_online(self, worker: str | None) -> bool:
+        online, _health = self.board.workers().get(worker or "", (None, None))
+        return bool(online)
 
     @property
     def redispatches(self) -> int:
@@ -347,17 +351,15 @@ class JobController:
             self.board.feed(msg.topic, msg.payload)
             return
         if parsed.kind is TopicKind.WORKER_AVAILABILITY:
-            self.board.feed(msg.topic, msg.payload)
-            was = self._workers.get(parsed.worker)
-            if not msg.payload:
-                self._workers.pop(parsed.worker, None)
-            else:
+            if msg.payload:
                 try:
-                    self._workers[parsed.worker] = parse_availability(msg.payload)
+                    parse_availability(msg.payload)
                 except ProtocolError as exc:
                     self._ignore(msg.topic, exc)
                     return
-            if self._workers.get(parsed.worker) and not was:
+            was = self._worker_online(parsed.worker)
+            self.board.feed(msg.topic, msg.payload)  # (the one record of who is online)
+            if self._worker_online(parsed.worker) and not was:
                 self.outbox.worker_online(parsed.worker)
             self.views.put(JobEvent("availability"))
             return

@@ -82,9 +82,10 @@ def _worker_online(cfg: Config, wait_s: float = 1.0) -> bool:
         if any(seen.values()):
             got.set()
 
-    conn = MqttConnection(cfg.mqtt.url, f"snap-probe-{os.getpid()}",
-                          subscriptions=[(Topics(cfg.mqtt.root).all_worker_availability(), 1)],
-                          on_message=on_msg).start()
+    conn = MqttConnection.for_config(
+        cfg.mqtt, f"snap-probe-{os.getpid()}",
+        subscriptions=[(Topics(cfg.mqtt.root).all_worker_availability(), 1)],
+        on_message=on_msg).start()
     try:
         return got.wait(wait_s)
     finally:

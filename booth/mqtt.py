@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
@@ -22,6 +22,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from booth.protocol import OFFLINE, ONLINE
+
+if TYPE_CHECKING:
+    from booth.config import MqttConfig
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +164,13 @@ class MqttConnection:
         c.on_subscribe = self._on_subscribe
         self.paho = c
 
+    @classmethod
+    def for_config(cls, mqtt: "MqttConfig", client_id: str, **options: Any) -> "MqttConnection":
+        """A connection to the broker of the [mqtt] settings: its URL, keepalive and CA file
+        (every process reaches the same broker the same way)."""
+        return cls(mqtt.url, client_id, keepalive_s=mqtt.keepalive_s,
+                   ca_file=mqtt.ca_file or None, **options)
+
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> "MqttConnection":
         """Connect in the background; returns at once. Reconnects by itself until stop()."""
@@ -290,8 +300,8 @@ class MqttConnection:
             log.exception("mqtt %s: message handler failed on %s", self.client_id, msg.topic)
 
 
-def read_retained(url: str, client_id: str, subscriptions: list[str], *, keepalive_s: int = 30,
-                  ca_file: str | None = None, connect_s: float = 3.0, quiet_s: float = 0.7,
+def read_retained(mqtt: "MqttConfig", client_id: str, subscriptions: list[str], *,
+                  connect_s: float = 3.0, quiet_s: float = 0.7,
                   max_s: float = 20.0) -> dict[str, bytes]:
     """topic → payload of the retained messages under `subscriptions` (empty ones left out).
 
@@ -307,8 +317,9 @@ def read_retained(url: str, client_id: str, subscriptions: list[str], *, keepali
             if msg.retain and msg.payload:
                 found[msg.topic] = bytes(msg.payload)
 
-    conn = MqttConnection(url, client_id, subscriptions=[(t, 1) for t in subscriptions],
-                          on_message=on_message, keepalive_s=keepalive_s, ca_file=ca_file)
+    conn = MqttConnection.for_config(mqtt, client_id,
+                                     subscriptions=[(t, 1) for t in subscriptions],
+                                     on_message=on_message)
     conn.start()
     try:
         if not conn.wait_connected(connect_s):

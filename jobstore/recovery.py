@@ -165,9 +165,8 @@ def read_retained_statuses(cfg: Config, connect_s: float = 3.0, quiet_s: float =
     from booth.mqtt import read_retained
 
     topics = Topics(cfg.mqtt.root)
-    retained = read_retained(cfg.mqtt.url, f"ledger-rebuild-{cfg.booth_id}-{os.getpid()}",
+    retained = read_retained(cfg.mqtt, f"ledger-rebuild-{cfg.booth_id}-{os.getpid()}",
                              [topics.booth_statuses(cfg.booth_id)],
-                             keepalive_s=cfg.mqtt.keepalive_s, ca_file=cfg.mqtt.ca_file or None,
                              connect_s=connect_s, quiet_s=quiet_s, max_s=max_s)
     found: dict[str, Status] = {}
     for topic, payload in retained.items():

@@ -219,10 +219,9 @@ def retained_topics(cfg: Config, connect_s: float = 3.0, quiet_s: float = 0.7,
     """The status/result topics of this booth that hold a retained message now (TimeoutError
     when the broker cannot be reached)."""
     topics = Topics(cfg.mqtt.root)
-    return set(read_retained(cfg.mqtt.url, f"share-scan-{cfg.booth_id}-{os.getpid()}",
+    return set(read_retained(cfg.mqtt, f"share-scan-{cfg.booth_id}-{os.getpid()}",
                              [topics.booth_statuses(cfg.booth_id),
                               topics.booth_results(cfg.booth_id)],
-                             keepalive_s=cfg.mqtt.keepalive_s, ca_file=cfg.mqtt.ca_file or None,
                              connect_s=connect_s, quiet_s=quiet_s, max_s=max_s))
 
 

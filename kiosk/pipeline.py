@@ -99,16 +99,15 @@ class JobController:
         self.board = HealthBoard(self.topics, self.booth)
         self.last_error: dict | None = None
         self.results = ResultStore(self.data_dir, self.ledger, Branding.from_config(cfg))
-        self.mqtt = MqttConnection(
-            cfg.mqtt.url, f"kiosk-{self.booth}{client_suffix}",
+        self.mqtt = MqttConnection.for_config(
+            cfg.mqtt, f"kiosk-{self.booth}{client_suffix}",
             availability_topic=self.topics.availability(self.booth),
             subscriptions=[(self.topics.booth_statuses(self.booth), 1),
                            (self.topics.booth_results(self.booth), 1),
                            (self.topics.all_worker_availability(), 1),
                            (self.topics.all_worker_health(), 1)],
             on_message=lambda msg: self._tasks.put(lambda: self._on_message(msg)),
-            on_connect=lambda _present: setattr(self, "_connected_at", self.mono()),
-            keepalive_s=cfg.mqtt.keepalive_s, ca_file=cfg.mqtt.ca_file or None)
+            on_connect=lambda _present: setattr(self, "_connected_at", self.mono()))
         self.outbox = Outbox(cfg, self.ledger, self.mqtt, self.views, self._tasks.put, clock,
                              mono)
 

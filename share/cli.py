@@ -184,12 +184,11 @@ def _run(cfg: Config, args: argparse.Namespace) -> int:
     if not args.no_mqtt:
         topics = Topics(cfg.mqtt.root)
         try:
-            mqtt = MqttConnection(
-                cfg.mqtt.url, f"share-{cfg.booth_id}-{os.getpid()}",
+            mqtt = MqttConnection.for_config(
+                cfg.mqtt, f"share-{cfg.booth_id}-{os.getpid()}",
                 availability_topic=topics.service_availability(cfg.booth_id, "share"),
                 subscriptions=board.subscriptions(),
-                on_message=lambda msg: board.feed(msg.topic, msg.payload),
-                keepalive_s=cfg.mqtt.keepalive_s, ca_file=cfg.mqtt.ca_file or None).start()
+                on_message=lambda msg: board.feed(msg.topic, msg.payload)).start()
         except MqttUrlError as exc:
             log.error("share: bad broker URL (%s); retention will not clear MQTT messages", exc)
     try:

@@ -149,8 +149,8 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._last_prune = 0.0
         self.counts = {"completed": 0, "failed": 0, "duplicates": 0, "rejected": 0}
-        self.mqtt = MqttConnection(
-            cfg.mqtt.url, self.id,
+        self.mqtt = MqttConnection.for_config(
+            cfg.mqtt, self.id,
             availability_topic=self.topics.worker_availability(self.id),
             subscriptions=[(self.topics.shared_jobs(), 1)],
             on_message=self._on_message,
@@ -158,9 +158,7 @@ class Worker:
             clean_start=False,
             session_expiry_s=cfg.mqtt.session_expiry_s,
             receive_maximum=cfg.worker.concurrency,
-            manual_ack=True,
-            keepalive_s=cfg.mqtt.keepalive_s,
-            ca_file=cfg.mqtt.ca_file or None)
+            manual_ack=True)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Worker":

@@ -29,8 +29,8 @@ def check_broker(cfg: Config, probe: Probe) -> Check:
                      "start the broker (systemctl start mosquitto) or fix the host/port in "
                      "BOOTH_MQTT_URL")
     refused: list[str] = []
-    conn = MqttConnection(cfg.mqtt.url, f"doctor-{socket.gethostname()[:20]}-{os.getpid()}",
-                          ca_file=cfg.mqtt.ca_file or None, reconnect_min_s=30)
+    conn = MqttConnection.for_config(cfg.mqtt, f"doctor-{socket.gethostname()[:20]}-{os.getpid()}",
+                                     reconnect_min_s=30)
     original = conn.paho.on_connect
 
     def on_connect(client, userdata, flags, reason, props):  # record a refusal's reason
@@ -83,10 +83,10 @@ def check_workers(cfg: Config, probe: Probe, role: str = "booth") -> Check:
         return Check("workers", WARN, "not checked: the broker cannot be reached",
                      "see the broker check")
     board = HealthBoard(Topics(cfg.mqtt.root), cfg.booth_id)  # (a malformed message says nothing)
-    conn = MqttConnection(cfg.mqtt.url, f"doctor-w-{socket.gethostname()[:20]}-{os.getpid()}",
-                          subscriptions=board.subscriptions(kiosk=False, services=False),
-                          on_message=lambda msg: board.feed(msg.topic, msg.payload),
-                          ca_file=cfg.mqtt.ca_file or None, reconnect_min_s=30)
+    conn = MqttConnection.for_config(
+        cfg.mqtt, f"doctor-w-{socket.gethostname()[:20]}-{os.getpid()}",
+        subscriptions=board.subscriptions(kiosk=False, services=False),
+        on_message=lambda msg: board.feed(msg.topic, msg.payload), reconnect_min_s=30)
     try:
         conn.start()
         connected = conn.wait_connected(probe.broker_timeout_s)

@@ -11,8 +11,8 @@ import socket
 import pytest
 
 from jobstore.links import interface_addresses
-from tests.deploy.deploytools import (Client, GeneratedBroker, credentials, job_properties,
-                                      run_install, wait_until)
+from tests.deploy.deploytools import (Client, GeneratedBroker, credentials, env_file,
+                                      job_properties, run_install, wait_until)
 from tests.support.mosquitto import free_port
 
 NOT_AUTHORIZED = "Not authorized"
@@ -304,3 +304,30 @@ def test_a_worker_machine_login_is_revoked(booth_broker, tmp_path):
         assert not gone.wait_connack().ok
     finally:
         gone.close()
+
+
+def test_a_worker_machines_env_file_reaches_the_tls_listener_through_every_connection(
+        booth_broker, tmp_path):
+    """The env file install.sh writes for a worker machine, loaded as that machine would load
+    it: every connection the processes make (MqttConnection.for_config, read_retained) takes the
+    broker's CA from BOOTH_MQTT_CA_FILE; with the system's trust store instead, none connects."""
+    from booth.config import load_config
+    from booth.mqtt import MqttConnection, read_retained
+
+    env = env_file(booth_broker.root / "etc/booth/workers/pc1.env")
+    # (the file names the booth <host>.local, which only mDNS on a real LAN resolves)
+    login, _host = env["BOOTH_MQTT_URL"].rsplit("@", 1)
+    env["BOOTH_MQTT_URL"] = f"{login}@{LAN_IP or '127.0.0.1'}:{booth_broker.lan_port}"
+    empty = tmp_path / "booth.toml"
+    empty.write_text("")
+    cfg = load_config(empty, {**env, "BOOTH_MQTT_CA_FILE": booth_broker.ca})
+    conn = MqttConnection.for_config(cfg.mqtt, "worker-pc1-1").start()
+    try:
+        assert conn.wait_connected(10), "no TLS connection with the booth's CA"
+    finally:
+        conn.stop(0.5)
+    assert read_retained(cfg.mqtt, "worker-pc1-1", ["booth/b1/jobs"], connect_s=10) == {}
+
+    public = load_config(empty, {**env, "BOOTH_MQTT_CA_FILE": ""})
+    with pytest.raises(TimeoutError):
+        read_retained(public.mqtt, "worker-pc1-1", ["booth/b1/jobs"], connect_s=3)

@@ -80,9 +80,12 @@ class Chromium:
                 self._event_signal.set()
 
     def page_errors(self) -> list[dict[str, Any]]:
-        """Script exceptions and console errors seen so far (Runtime and Log enabled)."""
+        """Script exceptions, console.error calls and the browser's own errors (a failed load)
+        seen so far (with Runtime and Log enabled)."""
         return [e for e in self.events
                 if e.get("method") == "Runtime.exceptionThrown" or
+                (e.get("method") == "Runtime.consoleAPICalled" and
+                 e["params"].get("type") == "error") or
                 (e.get("method") == "Log.entryAdded" and
                  e["params"]["entry"]["level"] == "error")]
 

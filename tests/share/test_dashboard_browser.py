@@ -33,7 +33,7 @@ COUNTS = ("photos", "ai", "local", "failed", "in_progress")
 
 async def _login(br: Chromium, base: str, width: int, height: int) -> str:
     s = await br.new_page()
-    for domain in ("Page", "Runtime"):  # Runtime: script exceptions (the console is not read)
+    for domain in ("Page", "Runtime", "Log"):  # script exceptions and the console's errors
         await br.send(f"{domain}.enable", {}, s)
     await br.send("Emulation.setDeviceMetricsOverride", {
         "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}, s)
@@ -166,7 +166,7 @@ def test_dashboard_in_chromium_counts_health_and_an_open_qr(share_cfg, tmp_path,
     assert after["open"] and after["src"] == r["src"] and after["loaded"] > 0
     assert after["updates"] >= r["before"] + 2
     assert after["photos"]["photos"] == "11"  # the page did update underneath
-    assert r["errors"] == [], r["errors"]  # no script exception through all the updates
+    assert r["errors"] == [], r["errors"]  # no script exception or console error, all along
     # and the QR on the screen still reads as the photo's link
     text, _pts, _ = cv2.QRCodeDetector().detectAndDecode(r["qr_png"])
     assert text == qr_link(link)

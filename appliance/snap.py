@@ -209,7 +209,7 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
             sup.add("share", booth_argv("share", "--no-retention"))
         sup.start_all()
 
-        from kiosk.pipeline import JobController
+        from kiosk.jobs.controller import JobController
 
         ctl = JobController(cfg, client_suffix=f"-snap-{os.getpid()}").start()
         if not _wait_for_a_worker(ctl, WORKER_WAIT_S):

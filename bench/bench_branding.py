@@ -1,9 +1,9 @@
 """Guest-screen costs: branding a result file, and laying out the result screen.
 
-- Branding (kiosk/branding.py) runs on the pipeline's store thread when a result arrives: the
+- Branding (kiosk/jobs/branding.py) runs on the pipeline's store thread when a result arrives: the
   frame overlay and the caption bar composed at full resolution and the JPEG encoded again. It
   delays the moment the QR appears by its time.
-- The result screen's layout (kiosk/screens/qrblocks.py: codes as large as fit, every text
+- The result screen's layout (kiosk/ui/qrlayout/blocks.py: codes as large as fit, every text
   measured) and its QR matrices run on the frame loop when the screen is entered: one frame
   takes that much longer.
 
@@ -34,11 +34,11 @@ from booth.config import Config  # noqa: E402
 from booth.qr import qr_matrix  # noqa: E402
 from booth.texts import Texts  # noqa: E402
 from jobstore.links import new_code, new_token, qr_link  # noqa: E402
-from kiosk.branding import Branding  # noqa: E402
-from kiosk.offer import wifi_join, wifi_lines  # noqa: E402
-from kiosk.screens.qrblocks import QrBlock, ResultTexts, plan  # noqa: E402
-from kiosk.screens.result import join_block, typed_captions  # noqa: E402
-from kiosk.theme import Fonts, Layout  # noqa: E402
+from kiosk.jobs.branding import Branding  # noqa: E402
+from kiosk.ui.offer import wifi_join, wifi_lines  # noqa: E402
+from kiosk.ui.qrlayout.blocks import QrBlock, ResultTexts, plan  # noqa: E402
+from kiosk.ui.screens.result import join_block, typed_captions  # noqa: E402
+from kiosk.ui.theme import Fonts, Layout  # noqa: E402
 
 
 def result_jpeg(long_side: int) -> bytes:

@@ -107,7 +107,7 @@ def qr_figures() -> None:
     public = Bucket(r2).link("booth/" + "A" * 22, 0)
     for name, url in (("LAN link", lan), ("cloud link, public base URL", public),
                       ("cloud link, presigned (R2)", presigned)):
-        url = qr_link(url)  # as the result screen carries it (kiosk/screens/result.py)
+        url = qr_link(url)  # as the result screen carries it (kiosk/ui/screens/result.py)
         modules = len(qr_matrix(url)) - 8  # the matrix includes a 4-module quiet zone per side
         figure(f"QR modules, {name} ({len(url)} chars, version {(modules - 17) // 4})",
                modules, "modules", digits=0)

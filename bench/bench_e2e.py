@@ -46,7 +46,7 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=50)
     ap.add_argument("--latency", type=float, default=0.5, help="model latency L in seconds")
     args = ap.parse_args()
-    from kiosk.app import KioskApp
+    from kiosk.ui.app import KioskApp
 
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)

@@ -30,7 +30,7 @@ import psutil  # noqa: E402
 
 from bench.report import figure, pct  # noqa: E402
 from booth.config import load_config  # noqa: E402
-from kiosk.app import KioskApp  # noqa: E402
+from kiosk.ui.app import KioskApp  # noqa: E402
 from kiosk.camera import FileCamera  # noqa: E402
 from kiosk.cli import tame_malloc  # noqa: E402
 from tests.kiosk.helpers import FakeWorker, kiosk_toml, result_jpeg  # noqa: E402

@@ -1,7 +1,7 @@
 """When things go wrong: shot → local picture during an AI outage, a cold `booth snap`, and the
 worker's memory when the model answers with 100 MB.
 
-1. Outage: the kiosk's capture pipeline (kiosk/pipeline.py, in this process) and the real
+1. Outage: the kiosk's capture pipeline (kiosk/jobs/controller.py, in this process) and the real
    `booth worker` process, the fake Gemini answering 503 "model overloaded" to every call.
    20 guests one second apart; each is timed from the shot (a JPEG handed to the pipeline) to
    the local picture stored with its download token. The first guest pays for the calls that
@@ -41,7 +41,7 @@ def wait_online(kiosk: Kiosk, wid: str) -> None:
 
 
 def outage(tmp: Path, guests: int) -> None:
-    from kiosk.pipeline import JobController
+    from kiosk.jobs.controller import JobController
 
     broker = Mosquitto(tmp / "mq-outage").start()
     fake = FakeGemini(default=Reply.real("overloaded"))

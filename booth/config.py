@@ -24,7 +24,7 @@ DRIP_PROMPT = ("Add a bust down diamond chain, if the person is smiling, make ha
 # the AI failed: `diamond` an iced chain over a gold Cuban link with diamond-set gold grills on a
 # smile; `gold` an all-gold Cuban chain and medallion with plain gold grills; `ice` white metal,
 # diamonds everywhere, white grills. Styles that share a variant look alike without the AI, so
-# the kiosk then offers only one of them (kiosk/offer.py, offered_styles).
+# the kiosk then offers only one of them (kiosk/ui/offer.py, offered_styles).
 LOCAL_VARIANTS = ("diamond", "gold", "ice")
 CAPTION_FIELDS = {"title", "date"}
 
@@ -169,7 +169,7 @@ class ShareConfig:
                              "(BOOTH_ADMIN_PASSWORD)", secret=True)
     retention_every_s: float = _f(3600.0, "Seconds between retention runs of the share server",
                                   min=10, max=86400)
-    # Hostile clients and the operator listener (share/guard.py, share/admin.py).
+    # Hostile clients and the operator listener (share/conncaps.py, share/admin.py).
     admin_host: str = _f("127.0.0.1", "Address of the operator listener (/admin): 127.0.0.1 "
                          "keeps it off the guests' network; or the booth's ethernet address; "
                          "empty: no operator pages")

@@ -1,7 +1,7 @@
 """QR codes: the matrix the kiosk draws, the terminal and SVG renderings, the Wi-Fi join payload.
 
 The matrix and the two renderings come from the `qrcode` library; the kiosk draws the matrix
-itself (whole-pixel modules, no PIL) in `kiosk/draw.py`.
+itself (whole-pixel modules, no PIL) in `kiosk/ui/draw.py`.
 
 Why the error correction level is chosen per code: what limits scanning from a metre is the size
 of one module on the phone's sensor, so the fewest modules win. Level L (7 % recovery) gives the
@@ -22,7 +22,7 @@ import qrcode.image.svg
 # Lowest first: the smallest code wins, then the most robust level at that size.
 LEVELS = (("L", qrcode.constants.ERROR_CORRECT_L), ("M", qrcode.constants.ERROR_CORRECT_M),
           ("Q", qrcode.constants.ERROR_CORRECT_Q), ("H", qrcode.constants.ERROR_CORRECT_H))
-PRINT_BORDER = 4   # the standard's quiet zone (the kiosk draws its own: kiosk/draw.py)
+PRINT_BORDER = 4   # the standard's quiet zone (the kiosk draws its own: kiosk/ui/draw.py)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ download token to a stored result through this table, so nothing a client sends 
 Photo paths are stored relative to the data dir.
 
 Who may write what (one process per kind of write, so no two processes race on a row):
-- the kiosk process (`kiosk/pipeline.py`): inserts jobs, marks them dispatched/sent, applies
+- the kiosk process (`kiosk/jobs/controller.py`): inserts jobs, marks them dispatched/sent, applies
   statuses and stores results (which issues the download token);
 - the share process (`share/cli.py`, through `jobstore/retention.py`): deletes old jobs —
   their files, rows and retained MQTT messages — and the jobs the operator deletes on the

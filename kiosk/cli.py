@@ -79,7 +79,7 @@ def _run(cfg: Config, args: argparse.Namespace) -> int:
     interval = getattr(args, "interval", 0.0) or (10.0 if headless else 0.0)
 
     tame_malloc()  # before any thread exists
-    from kiosk.app import KioskApp
+    from kiosk.ui.app import KioskApp
 
     def done(job) -> None:
         if job.ready:

@@ -22,7 +22,7 @@ import time
 from collections import OrderedDict, deque
 from typing import Callable
 
-from share.guard import address_key
+from share.conncaps import address_key
 
 SESSION_COOKIE = "booth_admin"
 SESSION_TTL_S = 12 * 3600  # an event day

@@ -2,7 +2,7 @@
 
 Runs the guests' app on `share.host:share.port` and the operator's app on
 `share.admin_host:share.admin_port` (only with an operator password), both behind a connection
-guard (share/guard.py), with log lines rate-limited; a periodic retention task; the cloud
+guard (share/conncaps.py), with log lines rate-limited; a periodic retention task; the cloud
 uploader when `[cloud]` is enabled; the systemd READY/watchdog pings. One share server per data
 dir (a run lock). Its MQTT connection (unless --no-mqtt) clears retained messages of deleted
 jobs and of jobs the ledger does not know, gathers every part's health for the dashboard
@@ -29,7 +29,7 @@ from booth.protocol import Topics
 from booth.runlock import run_locked
 from jobstore.links import public_base_url
 from share.admin import make_admin_app
-from share.guard import (ConnectionGuard, GuardedSite, accept_burst, connections_for_fd_limit,
+from share.conncaps import (ConnectionGuard, GuardedSite, accept_burst, connections_for_fd_limit,
                          raise_fd_limit)
 from share.health import Listeners, ShareHealth, board_for
 from share.server import LEDGER, MaskedAccessLogger, make_app, quiet_bad_requests

@@ -23,7 +23,7 @@ from booth.protocol import Health, Problem, Topics
 from jobstore.ledger import Ledger
 
 if TYPE_CHECKING:  # pragma: no cover
-    from share.guard import ConnectionGuard
+    from share.conncaps import ConnectionGuard
     from share.uploader import Uploader
 
 log = logging.getLogger("share.health")

@@ -16,7 +16,7 @@ from typing import Callable, TypeVar
 
 from booth.protocol import ErrorKind
 from worker.classify import RETRY_NO, RETRY_ONCE, ModelError
-from worker.guard import ServiceGuard, Ticket
+from worker.breaker import ServiceGuard, Ticket
 
 T = TypeVar("T")
 MIN_CALL_S = 0.5  # a call with less time than this left is not worth starting

@@ -34,7 +34,7 @@ from booth.protocol import (AiState, Effect, ErrorKind, Health, JobError, JobMes
                             utc_now_iso)
 from worker.classify import RETRY_ONCE, ModelError
 from worker.dedupe import DedupeStore
-from worker.guard import PAUSING, Condition, ServiceGuard
+from worker.breaker import PAUSING, Condition, ServiceGuard
 from worker.health import HEALTH_EVERY_S, error_record, worker_health
 from worker.local_effect import LocalEffect
 from worker.retry import Backoff, RateGate, call_with_retries

@@ -29,8 +29,8 @@ def _camera_facts(probe: Probe) -> tuple[bool, list[str]]:
 
 def _kiosk_camera(cfg: Config) -> Check | None:
     """Ask the running kiosk: a camera opens for one process only, so while the kiosk runs the
-    doctor cannot open it — the kiosk's health file (kiosk/camera/health.py) says how it is."""
-    from kiosk.camera.health import health_path, read_health
+    doctor cannot open it — the kiosk's health file (kiosk/camera/statefile.py) says how it is."""
+    from kiosk.camera.statefile import health_path, read_health
 
     health = read_health(health_path(cfg.data_dir))
     if health is None or not health.alive():
@@ -68,7 +68,7 @@ def check_camera(cfg: Config, probe: Probe) -> Check:
         asked = _kiosk_camera(cfg)
         if asked is not None:
             return asked
-        from kiosk.camera.probe import doctor_probe as kiosk_probe
+        from kiosk.camera.pick import doctor_probe as kiosk_probe
 
         for name in candidates:
             trial = dataclasses.replace(cfg, camera=dataclasses.replace(cfg.camera, backend=name))

@@ -2,7 +2,7 @@
 
 from kiosk.camera.base import Camera, CameraError, Frame
 from kiosk.camera.filecam import FileCamera
-from kiosk.camera.probe import camera_watchdog, doctor_probe, open_camera
+from kiosk.camera.pick import camera_watchdog, doctor_probe, open_camera
 from kiosk.camera.watchdog import CameraWatchdog
 
 __all__ = ["Camera", "CameraError", "Frame", "FileCamera", "CameraWatchdog", "camera_watchdog",

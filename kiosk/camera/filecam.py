@@ -57,7 +57,7 @@ class FileCamera(Camera):
             if bgr is not None:
                 still = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
                 # the whole photo, like a sensor's full field of view: the screen crops the
-                # preview exactly as the pipeline crops the still (kiosk/capture.py)
+                # preview exactly as the pipeline crops the still (kiosk/jobs/capture.py)
                 preview = fit_inside(still, self.preview_size)
                 with self._lock:
                     self._full = still

@@ -13,7 +13,7 @@ What picamera2 does that shapes this backend (read in its picamera2.py and job.p
   going), so `capture_still()` at zero only takes the next request. Afterwards the preview
   configuration comes back on a background thread; `switching` tells the watchdog meanwhile.
 - the preview stream has the sensor's aspect ratio (the full field of view, like the still),
-  so the screen's cover-crop and the still's crop (kiosk/capture.py) show the same framing.
+  so the screen's cover-crop and the still's crop (kiosk/jobs/capture.py) show the same framing.
 - Camera Module 3 starts in manual focus at ~1 m: continuous autofocus is set wherever the
   camera offers `AfMode` (the HQ camera does not, and rejects it).
 - `BGR888` arrays are R,G,B (picamera2 names formats by memory order); 180° rotation is a

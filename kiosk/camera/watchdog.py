@@ -21,7 +21,7 @@ from typing import Callable
 
 from booth.clock import boot_id
 from kiosk.camera.base import Camera, CameraError, Frame
-from kiosk.camera.health import CameraHealth, HealthWriter
+from kiosk.camera.statefile import CameraHealth, HealthWriter
 
 log = logging.getLogger(__name__)
 

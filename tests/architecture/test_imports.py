@@ -32,7 +32,7 @@ def test_a_cross_import_breaks_the_contracts(tmp_path):
         shutil.copytree(ROOT / name, tmp_path / name,
                         ignore=shutil.ignore_patterns("__pycache__", "samples"))
     shutil.copy(ROOT / ".importlinter", tmp_path / ".importlinter")
-    with open(tmp_path / "kiosk" / "input.py", "a") as fh:
+    with open(tmp_path / "kiosk" / "ui" / "input.py", "a") as fh:
         fh.write("\nimport share.pages  # noqa: E402,F401  (the forbidden import)\n")
     with open(tmp_path / "worker" / "dedupe.py", "a") as fh:
         fh.write("\nimport jobstore.ledger  # noqa: E402,F401\n")

@@ -17,7 +17,7 @@ from booth.qr import qr_matrix
 from jobstore.ledger import Ledger, ledger_path
 from jobstore.retention import run_retention
 from jobstore.uploads import Uploads
-from kiosk.pipeline import JobController
+from kiosk.jobs.controller import JobController
 from share.server import make_app
 from share.uploader import Uploader
 from tests.kiosk.helpers import FIXTURES, poll

@@ -86,7 +86,7 @@ def test_camera_held_by_the_running_kiosk_is_asked_not_opened(cfg_of, tmp_path):
     import json
 
     from booth.clock import boot_id
-    from kiosk.camera.health import CameraHealth, health_path
+    from kiosk.camera.statefile import CameraHealth, health_path
 
     cfg = cfg_of()
     path = health_path(cfg.data_dir)

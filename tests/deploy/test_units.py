@@ -139,7 +139,7 @@ def test_security_exposure_is_low(tmp_path, name):
 
 def test_share_unit_has_descriptors_for_an_event():
     """systemd's default (1024) was exhausted by one phone's idle sockets; the server's own
-    connection caps are sized from this limit (share/guard.py)."""
+    connection caps are sized from this limit (share/conncaps.py)."""
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.read(REPO / "systemd" / "booth-share.service")
     assert int(unit["Service"]["LimitNOFILE"]) >= 8192

@@ -55,7 +55,7 @@ class Dashboard:
 
 @pytest.mark.slow
 def test_health_and_the_operator_mark_react_within_10_s(tmp_path, broker, output_dir):
-    from kiosk.app import KioskApp
+    from kiosk.ui.app import KioskApp
 
     admin_port = free_port()
     with FakeGemini() as fake:

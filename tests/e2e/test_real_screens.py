@@ -23,7 +23,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 
 @pytest.mark.parametrize("size", [(800, 480), (1920, 1080)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_tap_to_dripped_result_with_the_real_worker(tmp_path, broker, output_dir, size):
-    from kiosk.app import KioskApp
+    from kiosk.ui.app import KioskApp
 
     photos = tmp_path / "photos"
     photos.mkdir()

@@ -42,7 +42,7 @@ def worker(broker):
 @pytest.fixture
 def make_app():
     """Build KioskApps (closed at the end)."""
-    from kiosk.app import KioskApp
+    from kiosk.ui.app import KioskApp
 
     apps = []
 
@@ -60,7 +60,7 @@ def make_app():
 @pytest.fixture
 def controllers():
     """controllers(cfg, **kw) → a started JobController on the test broker, stopped after."""
-    from kiosk.pipeline import JobController
+    from kiosk.jobs.controller import JobController
 
     made = []
 

@@ -20,10 +20,10 @@ import pygame
 
 from booth.config import load_config
 from booth.protocol import ErrorKind, JobError, JobStatus, Problem
-from kiosk import draw
-from kiosk.context import BoothStatus
-from kiosk.jobview import JobView
-from kiosk.pipeline import JobController
+from kiosk.ui import draw
+from kiosk.ui.context import BoothStatus
+from kiosk.jobs.views import JobView
+from kiosk.jobs.controller import JobController
 from tests.kiosk.conftest import FakeClock
 from tests.kiosk.helpers import FIXTURES, SCREENS_OUT, kiosk_toml
 
@@ -217,7 +217,7 @@ def _now(g: Gallery, app) -> None:
 
 AI = BoothStatus(connected=True, ai_online=True, local_only=False, camera="live")
 PAUSED = BoothStatus(connected=True, ai_online=False, local_only=None, camera="live")
-# The operator mark (kiosk/screens/operator.py) with what kiosk/operator.py would say.
+# The operator mark (kiosk/ui/screens/operator_mark.py) with what kiosk/healthwatch.py would say.
 _ALERTS = (Problem("camera_stuck", "error", "the camera has not worked for 75 s: no frame for "
                    "2.0 s (timeout receiving frames)", "check the camera cable and `journalctl "
                    "-u booth-kiosk -b`"),

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from booth.texts import Texts
-from kiosk.branding import BAR_SHARE, TEXT_BGR, Branding
+from kiosk.jobs.branding import BAR_SHARE, TEXT_BGR, Branding
 from tests.kiosk.helpers import FIXTURES, poll, result_jpeg
 
 MAGENTA = (255, 0, 255)   # BGR and RGB alike

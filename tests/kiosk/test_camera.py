@@ -10,7 +10,7 @@ import pytest
 
 from kiosk.camera import CameraError, CameraWatchdog, FileCamera
 from kiosk.camera.picam import PiCamera
-from kiosk.camera.probe import doctor_probe, open_camera
+from kiosk.camera.pick import doctor_probe, open_camera
 from tests.kiosk.helpers import FIXTURES, poll
 
 
@@ -148,7 +148,7 @@ def test_a_pi_whose_picamera2_fails_gets_the_reconnecting_screen_then_a_restart(
     import subprocess
     import sys
 
-    from kiosk.camera.health import health_path, read_health
+    from kiosk.camera.statefile import health_path, read_health
     from kiosk.camera.watchdog import EXIT_CAMERA_STUCK
     from tests.kiosk.helpers import ROOT, kiosk_toml
 

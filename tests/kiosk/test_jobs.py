@@ -147,7 +147,7 @@ def test_a_result_that_cannot_be_stored_is_kept_and_stored_when_space_returns(
     view turns ready by itself once writing works again — no restart."""
     import errno
 
-    import kiosk.results as results
+    import kiosk.jobs.results as results
 
     jobs = controllers(kiosk_config())
     job_id = jobs.submit_jpeg(PORTRAIT)

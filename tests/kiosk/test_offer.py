@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from booth.protocol import JobStatus
 from booth.texts import Texts
-from kiosk.input import TAP, Action
-from kiosk.offer import offered_styles, privacy_line, reopens_qr, style_label
-from kiosk.jobview import JobView
+from kiosk.ui.input import TAP, Action
+from kiosk.ui.offer import offered_styles, privacy_line, reopens_qr, style_label
+from kiosk.jobs.views import JobView
 from tests.kiosk.gallery import STATES, STYLES, Gallery, gallery_config, local_results
 
 SAME_VARIANT = STYLES.replace('local = "gold"', 'local = "diamond"')

@@ -15,10 +15,10 @@ import pygame
 from booth.clock import boot_id
 from booth.protocol import AiState, Health, Topics
 from kiosk.camera import CameraWatchdog
-from kiosk.camera.health import CameraHealth, health_path
-from kiosk.input import HOLD, OPERATOR, TAP, InputMapper
-from kiosk.operator import Facts, camera_time_lost_before, marked, problems_of
-from kiosk.screens import operator as mark
+from kiosk.camera.statefile import CameraHealth, health_path
+from kiosk.ui.input import HOLD, OPERATOR, TAP, InputMapper
+from kiosk.healthwatch import Facts, camera_time_lost_before, marked, problems_of
+from kiosk.ui.screens import operator_mark as mark
 from tests.kiosk.conftest import FakeClock
 from tests.kiosk.helpers import poll
 from tests.kiosk.test_camera import FlakyCamera

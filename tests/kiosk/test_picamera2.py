@@ -15,10 +15,10 @@ import pytest
 
 import kiosk.camera.picam as picam_module
 from kiosk.camera import CameraWatchdog
-from kiosk.camera.health import CameraHealth, HealthWriter, read_health
+from kiosk.camera.statefile import CameraHealth, HealthWriter, read_health
 from kiosk.camera.picam import PiCamera
 from kiosk.camera.watchdog import EXIT_CAMERA_STUCK
-from kiosk.capture import crop_to_aspect
+from kiosk.jobs.capture import crop_to_aspect
 from tests.kiosk.helpers import poll
 from tests.support.picamera2_standin import Rig, StandInPicamera2, unregister
 

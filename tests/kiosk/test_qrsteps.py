@@ -10,10 +10,10 @@ import pytest
 from booth.config import Config
 from booth.qr import qr_matrix
 from booth.texts import Texts
-from kiosk.offer import wifi_join, wifi_lines
-from kiosk.screens.qrblocks import QrBlock, ResultPlan, ResultTexts, plan
-from kiosk.screens.result import join_block, typed_captions
-from kiosk.theme import Fonts, Layout
+from kiosk.ui.offer import wifi_join, wifi_lines
+from kiosk.ui.qrlayout.blocks import QrBlock, ResultPlan, ResultTexts, plan
+from kiosk.ui.screens.result import join_block, typed_captions
+from kiosk.ui.theme import Fonts, Layout
 from tests.kiosk.gallery import NETWORKS as GALLERY_NETWORKS
 
 NETWORKS = [GALLERY_NETWORKS["wifi"], ("X", ""), GALLERY_NETWORKS["wifi-long"],
@@ -21,7 +21,7 @@ NETWORKS = [GALLERY_NETWORKS["wifi"], ("X", ""), GALLERY_NETWORKS["wifi-long"],
 
 
 def blocks(t: Texts, ssid: str, password: str) -> list[QrBlock]:
-    """What kiosk/screens/result.py gives the planner for a LAN link with the booth Wi-Fi."""
+    """What kiosk/ui/screens/result.py gives the planner for a LAN link with the booth Wi-Fi."""
     cfg = Config()
     cfg.share.wifi_ssid, cfg.share.wifi_password = ssid, password
     matrix = wifi_join(cfg)

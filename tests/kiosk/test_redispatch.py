@@ -6,8 +6,8 @@ import time
 
 
 from booth.protocol import JobStatus
-from kiosk.jobview import JobView
-from kiosk.redispatch import Redispatcher
+from kiosk.jobs.views import JobView
+from kiosk.jobs.redispatch import Redispatcher
 from tests.kiosk.helpers import FIXTURES, poll
 
 PORTRAIT = (FIXTURES / "portrait.jpg").read_bytes()

@@ -257,7 +257,7 @@ def test_the_result_switches_to_the_cloud_link_once_its_upload_is_confirmed(kios
     import dataclasses
 
     from booth.protocol import JobStatus
-    from kiosk.jobview import JobEvent, JobView
+    from kiosk.jobs.views import JobEvent, JobView
     from tests.kiosk.helpers import FIXTURES
 
     cfg = kiosk_config()

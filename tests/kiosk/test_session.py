@@ -11,8 +11,8 @@ import pygame
 import pytest
 
 from booth.protocol import JobStatus, Status
-from kiosk.input import SHUTTER_EVENT
-from kiosk.capture import crop_to_aspect
+from kiosk.ui.input import SHUTTER_EVENT
+from kiosk.jobs.capture import crop_to_aspect
 from jobstore.ledger import Ledger, ledger_path
 from tests.kiosk.conftest import FakeClock
 from tests.kiosk.helpers import poll
@@ -225,7 +225,7 @@ def test_screen_failure_returns_to_start(kiosk_config, make_app, caplog):
 
 
 def test_input_mapper_ignores_other_keys_and_buttons():
-    from kiosk.input import InputMapper
+    from kiosk.ui.input import InputMapper
 
     m = InputMapper((800, 480))
     assert m.map(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_a, mod=0)) is None
@@ -382,10 +382,10 @@ def test_frame_rate_drops_without_a_live_preview(kiosk_config, make_app):
 
 
 def test_memory_of_old_jobs_is_bounded(kiosk_config, make_app, monkeypatch):
-    import kiosk.jobbook
-    from kiosk.jobview import JobEvent, JobView
+    import kiosk.ui.jobbook
+    from kiosk.jobs.views import JobEvent, JobView
 
-    monkeypatch.setattr(kiosk.jobbook, "MAX_VIEWS", 10)
+    monkeypatch.setattr(kiosk.ui.jobbook, "MAX_VIEWS", 10)
     app = make_app(kiosk_config(), (640, 360))
     for i in range(40):
         v = JobView(f"job{i:06d}x", "drip", 1000.0 + i, JobStatus.FAILED)
@@ -400,7 +400,7 @@ def test_full_disk_at_capture_shows_the_storage_error(kiosk_config, make_app, mo
     guest sees a storage message, no row and no orphan original are left, the kiosk goes on."""
     import errno
 
-    import kiosk.capture as kjobs
+    import kiosk.jobs.capture as kjobs
     from tests.kiosk.helpers import SCREENS_OUT
 
     real_write = kjobs.atomic_write

@@ -1,6 +1,6 @@
 """Text a guest reads from a metre: every screen, state, size and language, measured.
 
-For each line of text drawn (kiosk/draw.py records them): its font size is at least the type
+For each line of text drawn (kiosk/ui/draw.py records them): its font size is at least the type
 floor (4 mm on the 7" 800×480 panel, the same share of the short side elsewhere), nothing was
 cut with an ellipsis, it stays inside its layout box and the screen, no two lines overlap, and
 the screen's headline is its largest text. The figures go to tests/output/type-report.txt; the
@@ -14,14 +14,14 @@ import itertools
 import pygame
 import pytest
 
-from kiosk.theme import Fonts, Layout
+from kiosk.ui.theme import Fonts, Layout
 from tests.kiosk.gallery import LANGUAGES, SIZES, STATES, Gallery, local_results
 from tests.kiosk.helpers import SCREENS_OUT
 
 REPORT = SCREENS_OUT.parent / "type-report.txt"
 # Not guest text: the countdown's giant digits ("display"), and the operator mark's reasons
 # ("operator": English for the host, read at arm's length after a long press or F1 — drawn over
-# the screen on purpose; kiosk/screens/operator.py). test_operator_text_is_only_in_its_panel
+# the screen on purpose; kiosk/ui/screens/operator_mark.py). test_operator_text_is_only_in_its_panel
 # checks that the operator role is used for nothing else.
 SKIPPED_ROLES = ("display", "operator")
 
@@ -129,7 +129,7 @@ def test_every_screen_reads_from_a_metre(size, make_app, tmp_path, fonts_report)
 def test_operator_text_is_only_in_its_panel(make_app, tmp_path):
     """The type test skips the operator role: it must hold only the mark's reasons, inside
     their panel under the mark, and only after the operator asked for them."""
-    from kiosk.screens import operator
+    from kiosk.ui.screens import operator_mark
     from tests.kiosk.gallery import OPERATOR_STATES
 
     results = local_results(tmp_path / "results")
@@ -144,7 +144,7 @@ def test_operator_text_is_only_in_its_panel(make_app, tmp_path):
             assert not problems_in(state, guest, Layout(800, 480), state.name)
             if state.status.alerts_open:
                 assert ops and any("camera" in r.text for r in ops), state.name
-                panel_top = operator.mark_rect(g.apps[state.config].ctx).bottom
+                panel_top = operator_mark.mark_rect(g.apps[state.config].ctx).bottom
                 assert all(r.rect.top >= panel_top for r in ops)
             else:
                 assert not ops, state.name

@@ -18,7 +18,7 @@ from booth.protocol import Effect, JobStatus, Status, new_job_id
 from jobstore.ledger import Ledger, photo_dir
 from jobstore.links import new_token
 from jobstore.names import ai_name, original_name, result_name
-from share.guard import ConnectionGuard, GuardedSite
+from share.conncaps import ConnectionGuard, GuardedSite
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTRAIT = ROOT / "tests" / "fixtures" / "portrait.jpg"

@@ -2,7 +2,7 @@
 
 An injected clock plays the Pi: its wall clock can be weeks off until NTP syncs and then jumps,
 its boot time only moves forward, and a reboot gives a new boot id. Jobs are recorded the way
-the kiosk records them (kiosk/pipeline.py: the shot's BootStamp), served by the share server's
+the kiosk records them (kiosk/jobs/controller.py: the shot's BootStamp), served by the share server's
 PhotoLookup and deleted by the share server's retention.
 """
 

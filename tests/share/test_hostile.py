@@ -19,7 +19,7 @@ import pytest
 
 from booth.logs import RateLimitFilter
 from jobstore.ledger import Ledger, ledger_path
-from share.guard import (FDS_PER_CONNECTION, FDS_RESERVED, ConnectionGuard, accept_burst,
+from share.conncaps import (FDS_PER_CONNECTION, FDS_RESERVED, ConnectionGuard, accept_burst,
                          address_key, connections_for_fd_limit)
 from share.server import make_app
 from tests.share.helpers import ROOT, ServerThread, add_job
@@ -125,7 +125,7 @@ def test_rate_limited_log_drops_a_flood_and_says_so():
     filt = RateLimitFilter(burst=5, every_s=10, clock=lambda: now[0])
 
     def rec(msg: str) -> logging.LogRecord:
-        return logging.LogRecord("share.guard", logging.WARNING, __file__, 1, msg, (), None)
+        return logging.LogRecord("share.conncaps", logging.WARNING, __file__, 1, msg, (), None)
 
     passed = [filt.filter(rec("refused a connection from %s")) for _ in range(1000)]
     assert sum(passed) == 5

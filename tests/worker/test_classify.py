@@ -18,7 +18,7 @@ from booth.protocol import AiState, ErrorKind
 from tests.support.fake_gemini import REAL_ERRORS
 from worker.classify import (RETRY_NO, RETRY_ONCE, RETRY_TRANSIENT, ModelError,
                              classify_exception, final_image, parse_duration)
-from worker.guard import ServiceGuard
+from worker.breaker import ServiceGuard
 from worker.retry import Backoff, RateGate, call_with_retries
 
 

@@ -15,11 +15,11 @@ def test_redelivered_job_republishes_stored_result_without_a_model_call(worker_c
     first = kiosk.final(job)
     assert first.status is JobStatus.COMPLETED
     kiosk.send(portrait_bytes(), job_id=job, pending=False)   # the kiosk re-dispatches
-    assert wait_until(lambda: len(kiosk.results(job)) == 2, 20)
+    assert wait_until(lambda: len(kiosk.jobs.results(job)) == 2, 20)
     assert wait_until(lambda: len([s for s in kiosk.statuses(job) if s.status.is_final]) == 2)
     finals = [s for s in kiosk.statuses(job) if s.status.is_final]
     assert all(s.status is JobStatus.COMPLETED and s.effect is Effect.GEMINI for s in finals)
-    r1, r2 = kiosk.results(job)
+    r1, r2 = kiosk.jobs.results(job)
     assert r1[0] == r2[0]
     assert len(fake.requests) == 1
     # no second `processing`: a duplicate never moves the job back
@@ -46,7 +46,7 @@ def test_dedupe_survives_a_worker_restart(worker_config, start_worker, kiosk, fa
     w.stop(grace_s=1)
     start_worker(cfg)
     kiosk.send(portrait_bytes(), job_id=job, pending=False)
-    assert wait_until(lambda: len(kiosk.results(job)) == 2, 20)
+    assert wait_until(lambda: len(kiosk.jobs.results(job)) == 2, 20)
     assert len(fake.requests) == 1
 
 
@@ -88,7 +88,7 @@ def test_unwritable_dedupe_store_costs_dedupe_not_the_job(worker_config, start_w
     w.store.folder.write_text("not a folder")   # every write into the store now fails
     job = kiosk.send(portrait_bytes())
     final = kiosk.final(job)
-    assert final.status is JobStatus.COMPLETED and len(kiosk.results(job)) == 1
+    assert final.status is JobStatus.COMPLETED and len(kiosk.jobs.results(job)) == 1
 
 
 def test_a_crash_while_handling_ends_failed_internal_and_the_worker_goes_on(

@@ -57,13 +57,13 @@ def test_error_kind(case, fallback, worker_config, start_worker, kiosk, fake, ou
     assert final.attempt == len(fake.requests)  # `attempt` counts the model calls made
     if fallback == "local" and falls_back:
         assert final.status is JobStatus.COMPLETED and final.effect is Effect.LOCAL
-        [(data, props)] = kiosk.results(job)
+        [(data, props)] = kiosk.jobs.results(job)
         img = decode(data)
         assert img is not None and props.ContentType == "image/jpeg"
         (out_dir / f"fallback-{name}.jpg").write_bytes(data)
     else:
         assert final.status is JobStatus.FAILED and final.effect is None
-        assert kiosk.results(job) == []
+        assert kiosk.jobs.results(job) == []
 
 
 # ------------------------------------------------------------------ the service's configuration
@@ -265,7 +265,7 @@ def test_drafts_never_reach_a_guest(worker_config, start_worker, kiosk, fake):
     assert len(fake.requests) == 1              # a safety answer is not retried
     job = kiosk.send(portrait_bytes())
     assert kiosk.final(job, 20).effect is Effect.GEMINI
-    [(data, _props)] = kiosk.results(job)
+    [(data, _props)] = kiosk.jobs.results(job)
     img = decode(data)
     h, w = img.shape[:2]
     # the final picture (the fake's magenta stripe across the middle), not a draft (red cross)
@@ -292,7 +292,7 @@ def test_a_big_result_is_shrunk_before_it_is_published(mime, worker_config, star
     start_worker(worker_config("deadline_s = 20\nresult_long_side = 1600"))
     job = kiosk.send(portrait_bytes())
     assert kiosk.final(job, 20).effect is Effect.GEMINI
-    [(data, props)] = kiosk.results(job)
+    [(data, props)] = kiosk.jobs.results(job)
     img = decode(data)
     assert (img.shape[1], img.shape[0]) == (1600, 1200) and props.ContentType == "image/jpeg"
 

@@ -1,4 +1,4 @@
-"""The outage breaker and the service pause (worker/guard.py), on a clock the test moves."""
+"""The outage breaker and the service pause (worker/breaker.py), on a clock the test moves."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from booth.protocol import AiState, ErrorKind
 from worker.classify import RETRY_NO, ModelError
-from worker.guard import ServiceGuard
+from worker.breaker import ServiceGuard
 
 
 class Clock:

@@ -99,7 +99,7 @@ def test_no_api_key_every_job_gets_the_local_effect_and_says_so_once(
     for job, final in zip(jobs, finals):
         assert final.status is JobStatus.COMPLETED and final.effect is Effect.LOCAL
         assert final.error is None
-        [(data, _props)] = kiosk.results(job)
+        [(data, _props)] = kiosk.jobs.results(job)
         assert decode(data) is not None
     assert fake.requests == []
     assert caplog.text.count("no GEMINI_API_KEY") == 1
@@ -167,7 +167,7 @@ def test_tiny_photos_through_the_worker_never_end_internal(worker_config, start_
         assert final is not None, f"no final status for the {side}×{side} photo"
         # a square photo is never too thin for the local effect: a picture, whatever its size
         assert final.status is JobStatus.COMPLETED, (side, final)
-        [(data, _props)] = kiosk.results(job)
+        [(data, _props)] = kiosk.jobs.results(job)
         assert decode(data).shape[:2] == (side, side)
 
 
@@ -239,8 +239,8 @@ def test_each_variant_looks_different(effect, out_dir):
 def test_without_a_key_the_styles_on_offer_look_different(
         worker_config, start_worker, kiosk, fake):
     """The real worker with no API key: each style the kiosk offers gets its own look; two
-    styles sharing a variant are not both offered (kiosk/offer.py)."""
-    from kiosk.offer import offered_styles
+    styles sharing a variant are not both offered (kiosk/ui/offer.py)."""
+    from kiosk.ui.offer import offered_styles
 
     cfg = worker_config(key=False, extra=STYLES)
     start_worker(cfg)
@@ -251,7 +251,7 @@ def test_without_a_key_the_styles_on_offer_look_different(
         job = kiosk.send(portrait_bytes(), style=style)
         final = kiosk.final(job)
         assert final.status is JobStatus.COMPLETED and final.effect is Effect.LOCAL
-        [(data, _props)] = kiosk.results(job)
+        [(data, _props)] = kiosk.jobs.results(job)
         results[style] = decode(data)
     assert fake.requests == []
     for i, a in enumerate(offered):

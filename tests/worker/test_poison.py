@@ -48,7 +48,7 @@ def test_poison_payloads_fail_bad_input_and_the_next_job_completes(worker_config
         assert final.status is JobStatus.FAILED, name
         assert final.error.kind is ErrorKind.BAD_INPUT, name
         assert final.error.message == GUEST_MESSAGES[ErrorKind.BAD_INPUT]
-        assert kiosk.results(job) == [], name
+        assert kiosk.jobs.results(job) == [], name
     assert kiosk.final(good, timeout=30).status is JobStatus.COMPLETED
     assert len(fake.requests) == 1  # no model call for any bad job
     assert wait_until(lambda: w.counts["rejected"] == len(POISON) + 1, 10)

@@ -48,12 +48,12 @@ def test_kill_9_while_the_model_answers_slowly_then_restart_completes(tmp_path, 
         # the will message tells everyone the worker is gone
         assert wait_until(lambda: any(t.endswith("workers/wproc/availability") and p == b"offline"
                                       for t, p, _pr, _r in list(kiosk.messages)), 60)
-        assert kiosk.results(job) == []
+        assert kiosk.jobs.results(job) == []
         proc = spawn_worker(tmp_path, broker, fake)
         final = kiosk.final(job, timeout=60)
         assert final is not None and final.status is JobStatus.COMPLETED
         assert final.effect is Effect.GEMINI
-        assert len(kiosk.results(job)) == 1
+        assert len(kiosk.jobs.results(job)) == 1
         assert len(fake.requests) == 2     # the lost call, and the one after the restart
     finally:
         stop_proc(proc)
@@ -118,7 +118,7 @@ def test_two_workers_share_twenty_jobs_each_completed_once(worker_config, start_
             if st.status is JobStatus.COMPLETED:
                 completed[job] += 1
                 workers[st.worker] += 1
-        assert len(kiosk.results(job)) == 1
+        assert len(kiosk.jobs.results(job)) == 1
     assert set(completed.values()) == {1}
     assert set(workers) == {"wa", "wb"} and min(workers.values()) >= 3, workers
     assert len(fake.requests) == 20

@@ -22,7 +22,7 @@ def test_success_statuses_in_order_prompt_and_downsized_image(worker_config, sta
     seq = [s.status for s in kiosk.statuses(job)]
     assert seq == [JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.COMPLETED]
     assert final.effect is Effect.GEMINI and final.error is None and final.worker == "w1"
-    results = kiosk.results(job)
+    results = kiosk.jobs.results(job)
     assert len(results) == 1
     data, props = results[0]
     assert props.ContentType == "image/jpeg"
@@ -44,7 +44,7 @@ def test_png_answer_with_text_part_becomes_a_jpeg_result(worker_config, start_wo
     job = kiosk.send(portrait_bytes())
     final = kiosk.final(job)
     assert final.status is JobStatus.COMPLETED and final.effect is Effect.GEMINI
-    data, props = kiosk.results(job)[0]
+    data, props = kiosk.jobs.results(job)[0]
     assert data[:3] == b"\xff\xd8\xff" and decode(data).shape[:2] == (512, 512)
 
 

@@ -1,0 +1,1 @@
+"""The kiosk's job side, without pygame (the kiosk and `booth snap` share it)."""

@@ -1,0 +1,101 @@
+"""Turning a shot into a stored job: the framing the guest saw (`crop_to_aspect`), the two JPEG
+encodes, the files and the `pending` ledger row (files first: a row never names a missing photo;
+on failure no orphan file stays). Publishing is kiosk/jobs/controller.py's."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+
+from booth.clock import BootStamp, Clock, stamp
+from booth.config import Config
+from booth.fsutil import atomic_write
+from booth.images import encode_jpeg, shrink
+from booth.protocol import utc_now_iso
+from jobstore.ledger import Ledger, photo_dir
+from jobstore.names import ai_name, original_name
+
+log = logging.getLogger(__name__)
+
+CRASH_ENV = "BOOTH_KIOSK_CRASH_AT"  # tests: SIGKILL ourselves at a named point (kill tests)
+
+Encodes = tuple[Future | None, Future]  # (the original, unless kept as given; the AI copy)
+
+
+def crop_to_aspect(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The largest centred part of `image` with the aspect ratio of `size` (w, h); no scaling,
+    so the shot keeps its full resolution. A view, not a copy."""
+    h, w = image.shape[:2]
+    tw, th = size
+    if tw <= 0 or th <= 0:
+        return image
+    if w * th > h * tw:  # too wide
+        nw = max(1, round(h * tw / th))
+        x = (w - nw) // 2
+        return image[:, x:x + nw]
+    nh = max(1, round(w * th / tw))
+    y = (h - nh) // 2
+    return image[y:y + nh, :]
+
+
+def crash_point(name: str) -> None:
+    if os.environ.get(CRASH_ENV) == name:
+        log.warning("crash point %s: killing this process (test hook)", name)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class ShotWriter:
+    """Encodes and stores shots; the encodes run in a small pool (OpenCV frees the GIL)."""
+
+    def __init__(self, cfg: Config, ledger: Ledger, booth_clock: Clock) -> None:
+        self.cfg = cfg
+        self.data_dir = cfg.data_path
+        self.ledger = ledger
+        self.booth_clock = booth_clock
+        self._encode = ThreadPoolExecutor(2, thread_name_prefix="encode")
+
+    def start_encodes(self, rgb: np.ndarray, original: bytes | None) -> Encodes:
+        """Encode the full-resolution original (unless the given JPEG is kept as it is) and
+        the AI copy in parallel."""
+        k = self.cfg.kiosk
+        f_orig = None if original is not None else self._encode.submit(
+            encode_jpeg, rgb, k.jpeg_quality, rgb=True)
+        f_ai = self._encode.submit(lambda: encode_jpeg(shrink(rgb, k.ai_long_side),
+                                                       k.jpeg_quality, rgb=True))
+        return f_orig, f_ai
+
+    def write(self, job_id: str, booth_id: str, style: str, created: float, rgb: np.ndarray,
+              original: bytes | None = None, encodes: Encodes | None = None,
+              when: BootStamp | None = None) -> tuple[str, bytes]:
+        """Store the shot; returns (its creation time as ISO text, the AI copy's bytes). Any
+        failure (a full disk, an encoder error) is raised after its files are removed."""
+        when = when or stamp(self.booth_clock)
+        folder = photo_dir(self.data_dir, created)
+        orig_path = folder / original_name(job_id)
+        ai_path = folder / ai_name(job_id)
+        try:
+            f_orig, f_ai = encodes or self.start_encodes(rgb, original)
+            orig_bytes = original if original is not None else f_orig.result()
+            ai_bytes = f_ai.result()
+            atomic_write(orig_path, orig_bytes)
+            atomic_write(ai_path, ai_bytes)
+            iso = utc_now_iso()
+            self.ledger.insert_pending(job_id, booth_id, style, created, iso,
+                                       str(orig_path.relative_to(self.data_dir)),
+                                       str(ai_path.relative_to(self.data_dir)), stamp=when)
+        except BaseException:
+            for path in (orig_path, ai_path):  # no orphan photo without its ledger row
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:
+                    pass
+            raise
+        return iso, ai_bytes
+
+    def shutdown(self) -> None:
+        self._encode.shutdown(wait=True)
+

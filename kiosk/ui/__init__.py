@@ -1,0 +1,1 @@
+"""The kiosk's screen side: pygame, the frame loop, the screens."""

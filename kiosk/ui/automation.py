@@ -1,0 +1,108 @@
+"""Driving the kiosk without a guest: `booth up --headless`, demos, soak and end-to-end tests.
+
+Kept out of the frame loop's main path: the loop calls `tick()` and `after_frame()` once per frame
+(cheap: no disk access); a watcher thread reads the trigger file and writes the state file.
+- auto-shoot: a shot every `interval` seconds on screens a guest could shoot from, and the
+  process ends after `max_shots` shots have finished;
+- a control directory: a file `DIR/shoot` triggers a shot (its text picks the style) and
+  `DIR/state.json` tells the current screen, the camera and each job's state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from kiosk.ui.machine import ScreenName
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kiosk.ui.app import KioskApp
+
+log = logging.getLogger(__name__)
+
+# Screens the auto-shooter shoots from (a guest may shoot while earlier jobs process).
+AUTO_SHOOT_SCREENS = (ScreenName.ATTRACT, ScreenName.PROCESSING, ScreenName.RESULT)
+CONTROL_EVERY_S = 0.1
+
+
+class Automation:
+    def __init__(self, app: "KioskApp", now: Callable[[], float], *,
+                 interval: float = 0.0, max_shots: int = 0,
+                 control_dir: str | Path | None = None) -> None:
+        self.app = app
+        self.now = now
+        self.interval = interval
+        self.max_shots = max_shots
+        self.control_dir = Path(control_dir) if control_dir else None
+        self.shots: set[str] = set()  # jobs this session shot (by hand or automatically)
+        self._last_auto = now()
+        self._requests: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._state: dict | None = None  # the latest snapshot, written by the watcher thread
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        if self.control_dir is not None:
+            self._watcher = threading.Thread(target=self._watch, name="control-dir", daemon=True)
+            self._watcher.start()
+
+    def tick(self, now: float) -> None:
+        """Once per frame on the frame loop: no disk access here (the watcher does that)."""
+        app = self.app
+        if self.interval and app.screen.name in AUTO_SHOOT_SCREENS and \
+                now - self._last_auto >= self.interval and \
+                (not self.max_shots or len(self.shots) < self.max_shots):
+            if app.request_shot(None, debounce=False):
+                self._last_auto = now
+        if self.max_shots and len(self.shots) >= self.max_shots and \
+                all(app.book.finished(j) for j in self.shots):
+            app.running = False
+        while not self._requests.empty():
+            style = self._requests.get()
+            if not app.request_shot(style):
+                log.info("control: shot request ignored on screen %s", app.screen.name)
+
+    def after_frame(self) -> None:
+        """Snapshot what the state file reports (the watcher thread writes it)."""
+        if self.control_dir is None:
+            return
+        app = self.app
+        state = {"screen": str(app.screen.name), "camera": app.camera.state,
+                 "pid": os.getpid(), "failures": app.failures}
+        try:
+            state.update(app.screen.state())
+        except Exception:
+            pass
+        state["jobs"] = {v.job_id: ("ready" if v.ready else "failed" if v.failed
+                                    else v.status.value) for v in app.book.views.values()}
+        self._state = state
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=2)
+
+    def _watch(self) -> None:
+        assert self.control_dir is not None
+        trigger = self.control_dir / "shoot"
+        written: dict | None = None
+        while not self._stop.wait(CONTROL_EVERY_S):
+            if trigger.exists():
+                try:
+                    style = trigger.read_text().strip() or None
+                    trigger.unlink()
+                except OSError:
+                    continue
+                self._requests.put(style)
+            state = self._state
+            if state is not None and state != written:
+                tmp = self.control_dir / ".state.json.tmp"
+                try:
+                    tmp.write_text(json.dumps(state))
+                    os.replace(tmp, self.control_dir / "state.json")
+                    written = state
+                except OSError as exc:
+                    log.warning("cannot write the state file: %s", exc)

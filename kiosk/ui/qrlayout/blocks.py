@@ -1,0 +1,454 @@
+"""The result screen's layout: the guest's photo, the headline, and a row of QR blocks.
+
+Why a planner of its own: the download QR must be as large as the screen allows (it has to scan
+from a metre: whole-pixel modules, as many pixels each as fit), any other code shown beside it
+(joining the booth's Wi-Fi, …) must be at least as large, nothing may cover the guest's photo,
+and no text may fall below the type floor. `plan()` gives every element its rectangle and each
+code its module size; `kiosk/ui/screens/result.py` only draws. A block is a label above its code and
+caption lines below; more blocks are just more entries in the list. On a portrait screen two
+codes or more get a row each instead (kiosk/ui/qrlayout/steps.py, built on this module's parts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import pygame
+
+from kiosk.ui import draw
+from kiosk.ui.theme import CONDENSED, REGULAR, Fonts, Layout
+
+# Module size (layout units) the layout tries to reach before it gives up photo width: 14 px on
+# the 7" 800×480 panel, where a phone's 1080p camera sees ~3.5 pixels per module from 1 m; the
+# most that fits there beside the photo and the short code. The phone-camera simulation reads
+# it in every frame at 0.9 m and in most at 1 m (tests/kiosk/test_qr_distance.py).
+QR_TARGET_UNITS = 2.95
+# The note that the local effect stood in: lines at the floor it may take (a narrow column
+# beside two codes needs five in French)
+NOTE_LINES = 5
+
+
+@dataclass(frozen=True)
+class Caption:
+    text: str
+    strong: bool = False   # something to type or read out (an address, a password)
+
+    @property
+    def weight(self) -> bool | str:
+        return CONDENSED if self.strong else REGULAR
+
+
+@dataclass
+class QrBlock:
+    name: str                              # "download", "wifi", …
+    matrix: list[list[bool]]               # without its quiet zone (kiosk/ui/draw.py adds it)
+    label: str                             # above the code
+    captions: list[list[Caption]] = field(default_factory=list)  # ways to write the lines
+    # below it, best first: the first whose every line fits the block's width is used
+
+
+@dataclass
+class BlockPlan:
+    block: QrBlock
+    label: pygame.Rect
+    code: pygame.Rect                      # the white card, quiet zone included
+    cell: int                              # pixels per module
+    captions: list[tuple[Caption, pygame.Rect]]
+
+
+@dataclass
+class ResultPlan:
+    headline: pygame.Rect
+    lines: list[tuple[str, pygame.Rect]]   # under the headline: the style, and the code's
+    # label when it moved there to give the code more height (up to two rows each)
+    status: pygame.Rect | None             # where the link works: under the codes when they
+    # share a row, else with the lines under the headline
+    photo: pygame.Rect
+    note: pygame.Rect | None
+    button: pygame.Rect
+    countdown: pygame.Rect
+    blocks: list[BlockPlan]
+
+
+@dataclass(frozen=True)
+class ResultTexts:
+    headline: str
+    lines: list[str]                       # body size, each up to three rows (line_rows)
+    status: str                            # a line about the link (body, as the lines)
+    note: str                              # up to NOTE_LINES at the floor, or ""
+    button: str
+    countdown: str                         # the longest countdown text ("… 60 s")
+
+
+def pick_captions(fonts: Fonts, block: QrBlock, width: int, floor: int) -> list[Caption]:
+    """The first way of writing the block's captions whose lines all fit `width`."""
+    for option in block.captions:
+        if all(fonts.get(floor, c.weight).size(c.text)[0] <= width for c in option):
+            return option
+    return block.captions[-1] if block.captions else []
+
+
+def text_rows(fonts: Fonts, text: str, size: int, width: int, max_lines: int,
+              bold: bool | str) -> int:
+    _size, lines = draw.fit_lines(fonts, text, size, width, max_lines, bold)
+    return min(max_lines, len(lines)) if text else 0
+
+
+def reference(blocks: list[QrBlock]) -> QrBlock:
+    """The block whose code sets the size: the download code, else the first."""
+    return next((b for b in blocks if b.name == "download"), blocks[0])
+
+
+def code_sides(blocks: list[QrBlock], cell: int, least: int = 1) -> tuple[list[int], list[int]]:
+    """(module size, card side) of each block: the reference code at `cell`, the others at the
+    smallest module size (at least `least`) that makes them at least as large."""
+    ref = reference(blocks)
+    first = draw.qr_side(len(ref.matrix), cell)
+    cells, sides = [], []
+    for b in blocks:
+        n = len(b.matrix)
+        c = cell if b is ref else least
+        while draw.qr_side(n, c) < first:
+            c += 1
+        cells.append(c)
+        sides.append(draw.qr_side(n, c))
+    return cells, sides
+
+
+def _fits_rows(fonts: Fonts, text: str, size: int, width: int, rows: int,
+               bold: bool | str) -> bool:
+    _size, lines = draw.fit_lines(fonts, text, size, width, rows, bold)
+    return len(lines) <= rows and all(fonts.get(_size, bold).size(ln)[0] <= width
+                                      for ln in lines)
+
+
+def text_width(fonts: Fonts, L: Layout, block: QrBlock) -> int:
+    """The narrowest width at which the block's label fits two rows and its captions (the last
+    way of writing them, the most compact) two rows each, at the floor if need be."""
+    T = L.type
+    texts = [(block.label, True)] + [(c.text, c.weight) for c in
+                                     (block.captions[-1] if block.captions else [])]
+    lo, hi = 1, max([fonts.get(T.floor, w).size(t)[0] for t, w in texts] + [1])
+    while lo < hi:  # the smallest width at which everything fits
+        mid = (lo + hi) // 2
+        if all(_fits_rows(fonts, t, T.body if w is True else T.floor, mid, 2, w)
+               for t, w in texts if t):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+class _Block:
+    """A block's label and caption heights at one width."""
+
+    def __init__(self, fonts: Fonts, L: Layout, block: QrBlock, width: int) -> None:
+        T = L.type
+        self.label_rows = text_rows(fonts, block.label, T.body, width, 2, True)
+        self.captions = pick_captions(fonts, block, width, T.floor)
+        self.caption_rows = sum(text_rows(fonts, c.text, T.floor, width, 2, c.weight)
+                                for c in self.captions)
+
+
+def plan(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts) -> ResultPlan:
+    """Every rectangle of the result screen (`blocks` may be empty: no link yet).
+
+    With two codes or more the status line says again what the first step says (join the booth
+    Wi-Fi to download): it gives way when that lets the smallest code grow (a long network
+    name)."""
+    best = _plan(L, fonts, blocks, texts)
+    if len(blocks) > 1 and best.status is not None:  # (not shown: nothing to give)
+        bare = _plan(L, fonts, blocks, dataclasses.replace(texts, status=""))
+        if _smallest_cell(bare) > _smallest_cell(best):
+            return bare
+    return best
+
+
+def _smallest_cell(p: ResultPlan) -> int:
+    """The module size of its hardest code to read."""
+    return min(b.cell for b in p.blocks)
+
+
+def _plan(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts) -> ResultPlan:
+    if L.portrait and len(blocks) > 1:
+        from kiosk.ui.qrlayout.steps import plan_steps  # built on this module's parts
+        steps = plan_steps(L, fonts, blocks, texts)
+        if steps is not None:
+            return steps
+    if L.portrait:
+        return _plan_portrait(L, fonts, blocks, texts)
+    return _plan_landscape(L, fonts, blocks, texts)
+
+
+def _blocks_height(fonts: Fonts, L: Layout, blocks: list[QrBlock], widths: list[int]
+                   ) -> tuple[int, int, list[_Block]]:
+    """(label band, caption band, measured blocks) for blocks `widths` wide."""
+    measured = [_Block(fonts, L, b, w) for b, w in zip(blocks, widths)]
+    label_lh = draw.line_height(fonts, L.type.body, True)
+    floor_lh = draw.line_height(fonts, L.type.floor, True)
+    label_h = max((mb.label_rows for mb in measured), default=0) * label_lh
+    caption_h = max((mb.caption_rows for mb in measured), default=0) * floor_lh
+    return label_h, caption_h, measured
+
+
+def _place_blocks(fonts: Fonts, L: Layout, blocks: list[QrBlock], measured: list[_Block],
+                  cells: list[int], sides: list[int], lefts: list[int], widths: list[int],
+                  top: int, label_h: int, gap: int) -> list[BlockPlan]:
+    out = []
+    floor_lh = draw.line_height(fonts, L.type.floor, True)
+    card_top = top + label_h + (gap if label_h else 0)
+    tallest = max(sides)
+    for b, mb, cell, side, x, w in zip(blocks, measured, cells, sides, lefts, widths):
+        label = pygame.Rect(x, top, w, label_h)
+        code = pygame.Rect(0, 0, side, side)
+        code.midtop = (x + w // 2, card_top)
+        y = card_top + tallest + gap
+        caps = []
+        for c in mb.captions:
+            rows = text_rows(fonts, c.text, L.type.floor, w, 2, c.weight)
+            caps.append((c, pygame.Rect(x, y, w, rows * floor_lh)))
+            y += rows * floor_lh
+        out.append(BlockPlan(b, label, code, cell, caps))
+    return out
+
+
+def line_rows(fonts: Fonts, L: Layout, text: str, width: int) -> int:
+    """Rows a body line takes: one (shrunk towards the floor if need be), else two, else three
+    (a narrow column beside the photo)."""
+    if _fits(fonts, L, text, width):
+        return text_rows(fonts, text, L.type.body, width, 1, True)
+    if _fits_rows(fonts, text, L.type.floor, width, 2, True):
+        return text_rows(fonts, text, L.type.body, width, 2, True)
+    return text_rows(fonts, text, L.type.body, width, 3, True)
+
+
+def _fits(fonts: Fonts, L: Layout, text: str, width: int) -> bool:
+    return fonts.get(L.type.floor, True).size(text)[0] <= width
+
+
+def line_boxes(fonts: Fonts, L: Layout, lines: list[str], x: int, y: int,
+               width: int) -> list[pygame.Rect]:
+    """Boxes for the lines under the headline (and the status line), `line_rows` rows each."""
+    body_lh = draw.line_height(fonts, L.type.body, True)
+    out = []
+    for line in lines:
+        rows = line_rows(fonts, L, line, width)
+        out.append(pygame.Rect(x, y, width, rows * body_lh))
+        y += rows * body_lh
+    return out
+
+
+def _photo_column(fonts: Fonts, L: Layout, texts: ResultTexts, col: pygame.Rect,
+                  lines_text: list[str]
+                  ) -> tuple[pygame.Rect, list[pygame.Rect], pygame.Rect, pygame.Rect | None,
+                             pygame.Rect, pygame.Rect]:
+    """Headline and lines at the top of `col`, the button and countdown at its bottom, the
+    note above them, the photo in what is left."""
+    T = L.type
+    gap = L.px(2)
+    head_lh = draw.line_height(fonts, T.headline_min, True)
+    head_size, head_lines = draw.fit_headline(fonts, texts.headline, T.headline,
+                                              T.headline_min, col.width)
+    head_h = min(2, len(head_lines)) * draw.line_height(fonts, head_size, True)
+    head_h = max(head_h, head_lh)
+    headline = pygame.Rect(col.left, col.top, col.width, head_h)
+    y = headline.bottom
+    lines = line_boxes(fonts, L, lines_text, col.left, y, col.width)
+    y = lines[-1].bottom if lines else y
+    floor_lh = draw.line_height(fonts, T.floor)
+    count_w = fonts.get(T.floor, REGULAR).size(texts.countdown)[0]
+    btn_h = L.px(13)
+    btn_w = min(col.width, max(L.px(40), fonts.get(T.button).size(texts.button)[0]
+                               + btn_h + L.px(4)))
+    if btn_w + L.px(3) + count_w <= col.width:  # side by side
+        button = pygame.Rect(col.left, col.bottom - btn_h, btn_w, btn_h)
+        countdown = pygame.Rect(button.right + L.px(3), button.centery - floor_lh // 2,
+                                col.right - button.right - L.px(3), floor_lh)
+        bottom = button.top
+    else:
+        rows = text_rows(fonts, texts.countdown, T.floor, col.width, 2, REGULAR)
+        countdown = pygame.Rect(col.left, col.bottom - rows * floor_lh, col.width,
+                                rows * floor_lh)
+        button = pygame.Rect(0, 0, btn_w, btn_h)
+        button.midbottom = (col.centerx, countdown.top - L.px(1))
+        bottom = button.top
+    note = None
+    if texts.note:
+        rows = text_rows(fonts, texts.note, T.floor, col.width, NOTE_LINES, True)
+        note = pygame.Rect(col.left, bottom - gap - rows * floor_lh, col.width,
+                           rows * floor_lh)
+        bottom = note.top
+    photo = pygame.Rect(col.left, y + gap, col.width, max(1, bottom - gap - (y + gap)))
+    return headline, lines, photo, note, button, countdown
+
+
+@dataclass
+class _Fit:
+    cells: list[int]
+    sides: list[int]
+    widths: list[int]
+    measured: list[_Block]
+    label_h: int
+    status_h: int
+    span: int
+    need_h: int
+
+
+def _fit_codes(fonts: Fonts, L: Layout, blocks: list[QrBlock], status: str,
+               need_text: list[int], fixed_w: int, qm: int, inner: int, gap: int) -> _Fit:
+    """The largest codes that fit beside a photo column taking `fixed_w` (margins included),
+    with their labels, captions and `status` under them, in the screen's height."""
+    T = L.type
+    one_row = [max([fonts.get(T.body, True).size(b.label)[0]] +
+                   [fonts.get(T.floor, c.weight).size(c.text)[0] for c in b.captions[0]]
+                   if b.captions else [fonts.get(T.body, True).size(b.label)[0]])
+               for b in blocks]
+    cell = draw.qr_cell(len(reference(blocks).matrix), L.h)
+    while True:
+        cells, sides = code_sides(blocks, cell)
+        widths = [max(s, t) for s, t in zip(sides, need_text)]
+        # width the photo column does not need lets labels and captions sit on fewer rows
+        spare = L.w - fixed_w - sum(widths)
+        if spare > 0:
+            widths = [max(w, min(w + spare // len(widths), s * 13 // 10, one))
+                      for w, s, one in zip(widths, sides, one_row)]
+        label_h, caption_h, measured = _blocks_height(fonts, L, blocks, widths)
+        span = sum(widths) + gap * (len(blocks) - 1)
+        status_h = line_boxes(fonts, L, [status], 0, 0, span)[0].height if status else 0
+        need_h = qm + label_h + (inner if label_h else 0) + max(sides) + inner + caption_h \
+            + (inner + status_h if status_h else 0) + qm
+        one_ok = len(blocks) > 1 or max(sides) <= L.w // 2  # one code: not a wall
+        if (need_h <= L.h and fixed_w + sum(widths) <= L.w and one_ok) or cell == 1:
+            return _Fit(cells, sides, widths, measured, label_h, status_h, span, need_h)
+        cell -= 1
+
+
+def _plan_landscape(L: Layout, fonts: Fonts, blocks: list[QrBlock],
+                    texts: ResultTexts) -> ResultPlan:
+    T = L.type
+    m = L.margin
+    qm = L.px(2.5)            # the code column reaches closer to the screen's edge
+    gap = L.px(3)
+    inner = L.px(1.5)         # label → code → captions
+    # the photo column keeps room for the button's label and the headline's longest word
+    words = max((fonts.get(T.headline_min).size(w)[0] for w in texts.headline.split(" ")),
+                default=0)
+    button_w = fonts.get(T.floor).size(texts.button)[0] + L.px(13) // 2 + L.px(2)
+    least = max(L.px(40), words, button_w)
+    plans: list[BlockPlan] = []
+    status = note_under = None
+    # Under the codes when they share a row: the local effect's note if there is one (the
+    # status line then gives way: the first step says the same), else the status line.
+    below = (texts.note or texts.status) if len(blocks) > 1 else ""
+    under = bool(below)
+    code_left = L.w - m
+    column_lines = list(texts.lines)
+    if blocks:
+        # A generous photo first, the label above its code; then a lone code's label moves
+        # under the headline, then the photo gives up width: whatever first lets the codes
+        # reach the module size that scans from a metre (else the largest codes found).
+        ref = blocks.index(reference(blocks))
+        tries = [(share, up) for share in (35, 22) for up in (True, False)
+                 if up or len(blocks) == 1]
+        best = None
+        for share, up in tries:
+            shown = blocks if up else [dataclasses.replace(b, label="") for b in blocks]
+            need_text = [text_width(fonts, L, b) for b in shown]
+            fixed_w = m + max(least, L.w * share // 100) + gap * len(blocks) + qm
+            fit = _fit_codes(fonts, L, shown, below, need_text, fixed_w, qm, inner, gap)
+            if best is None or fit.cells[ref] > best[0].cells[ref]:
+                best = (fit, shown, up)
+            if fit.cells[ref] >= L.px(QR_TARGET_UNITS):
+                best = (fit, shown, up)
+                break
+        fit, shown, up = best
+        if not up:
+            column_lines += [b.label for b in blocks]
+        top = (L.h - fit.need_h) // 2 + qm
+        lefts = []
+        x = L.w - qm
+        for w in reversed(fit.widths):
+            x -= w
+            lefts.insert(0, x)
+            x -= gap
+        code_left = lefts[0]
+        plans = _place_blocks(fonts, L, shown, fit.measured, fit.cells, fit.sides, lefts,
+                              fit.widths, top, fit.label_h, inner)
+        if under:
+            band = pygame.Rect(lefts[0], top + fit.need_h - 2 * qm - fit.status_h, fit.span,
+                               fit.status_h)
+            if texts.note:
+                note_under = band
+            else:
+                status = band
+    col = pygame.Rect(m, m, code_left - gap - m, L.h - 2 * m)
+    if texts.status and not under:
+        column_lines.append(texts.status)
+    in_column = dataclasses.replace(texts, note="") if note_under else texts
+    headline, boxes, photo, note, button, countdown = _photo_column(fonts, L, in_column, col,
+                                                                    column_lines)
+    note = note_under or note
+    lines = list(zip(column_lines, boxes))
+    if texts.status and not under:
+        status = lines.pop()[1]
+    return ResultPlan(headline, lines, status, photo, note, button, countdown, plans)
+
+
+def _plan_portrait(L: Layout, fonts: Fonts, blocks: list[QrBlock],
+                   texts: ResultTexts) -> ResultPlan:
+    T = L.type
+    m = L.margin
+    gap = L.px(3)
+    inner = L.px(1.5)
+    width = L.w - 2 * m
+    floor_lh = draw.line_height(fonts, T.floor)
+    head_size, head_lines = draw.fit_headline(fonts, texts.headline, T.headline,
+                                              T.headline_min, width)
+    head_h = min(2, len(head_lines)) * draw.line_height(fonts, head_size, True)
+    note_h = text_rows(fonts, texts.note, T.floor, width, NOTE_LINES, True) * floor_lh
+    btn_h = L.px(13)
+    column_lines = texts.lines + ([texts.status] if texts.status else [])
+    lines_h = sum(r.height for r in line_boxes(fonts, L, column_lines, 0, 0, width))
+    fixed = m + head_h + lines_h + (note_h + gap if note_h else 0) + gap \
+        + gap + btn_h + L.px(1) + floor_lh + m  # a gap above and below the codes
+    photo_min = L.h * 22 // 100
+    k = len(blocks)
+    plans: list[BlockPlan] = []
+    blocks_h = 0
+    if blocks:
+        col_w = (width - gap * (k - 1)) // k
+        n = len(reference(blocks).matrix)
+        cell = draw.qr_cell(n, min(col_w, L.h * 36 // 100))
+        while True:
+            cells, sides = code_sides(blocks, cell)
+            widths = [col_w] * k
+            label_h, caption_h, measured = _blocks_height(fonts, L, blocks, widths)
+            blocks_h = label_h + (inner if label_h else 0) + max(sides) + inner + caption_h
+            if (max(sides) <= col_w and fixed + gap + blocks_h + photo_min <= L.h) or cell == 1:
+                break
+            cell -= 1
+    photo_h = max(1, L.h - fixed - (gap + blocks_h if blocks else 0))
+    photo = pygame.Rect(m, m, width, photo_h)
+    y = photo.bottom + gap
+    headline = pygame.Rect(m, y, width, head_h)
+    y = headline.bottom
+    boxes = line_boxes(fonts, L, column_lines, m, y, width)
+    y = boxes[-1].bottom if boxes else y
+    lines = list(zip(column_lines, boxes))
+    status = lines.pop()[1] if texts.status else None
+    note = None
+    if note_h:
+        note = pygame.Rect(m, y, width, note_h)
+        y = note.bottom + gap
+    if blocks:
+        lefts = [m + i * (col_w + gap) for i in range(k)]
+        total = k * col_w + (k - 1) * gap
+        lefts = [x + (width - total) // 2 for x in lefts]
+        plans = _place_blocks(fonts, L, blocks, measured, cells, sides, lefts, widths, y + gap,
+                              label_h, inner)
+    countdown = pygame.Rect(m, L.h - m - floor_lh, width, floor_lh)
+    btn_w = min(width, L.px(56))
+    button = pygame.Rect(0, 0, btn_w, btn_h)
+    button.midbottom = (L.w // 2, countdown.top - L.px(1))
+    return ResultPlan(headline, lines, status, photo, note, button, countdown, plans)

@@ -1,0 +1,139 @@
+"""Start screen: live mirrored preview, the title, the shutter (or style) buttons, recent photos,
+the privacy line."""
+
+from __future__ import annotations
+
+import math
+
+import pygame
+
+from kiosk.ui import draw, theme
+from kiosk.ui.input import TAP, Action
+from kiosk.ui.machine import ScreenName
+from kiosk.ui.offer import offered_styles, privacy_line
+from kiosk.ui.screens import operator_mark
+from kiosk.ui.screens.base import RecentStrip, Screen, header
+
+
+class AttractScreen(Screen):
+    name = ScreenName.ATTRACT
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.strip = RecentStrip(ctx)
+        self.buttons: list[tuple[pygame.Rect, str | None]] = []
+
+    def _layout(self, has_recent: bool, styles: list[str], privacy_h: int, top: int,
+                caption: str, bold: bool = False
+                ) -> tuple[list[tuple[pygame.Rect, str | None]], pygame.Rect, bool,
+                           pygame.Rect]:
+        """(buttons with their style, strip area, strip vertical?, the caption's box above the
+        buttons)"""
+        L = self.ctx.layout
+        fonts = self.ctx.fonts
+        m = L.margin
+        vertical = not L.portrait
+        bottom = L.h - m - (privacy_h + L.px(1.5) if privacy_h else 0)
+        btn_h = L.px(17)
+        side = self.strip.side()
+        show_strip = has_recent and self.ctx.cfg.kiosk.recent_count > 0
+        if vertical:
+            top += L.px(2)
+            strip = pygame.Rect(L.w - m - side, top, side, bottom - top)
+            content_w = (strip.left - L.px(3)) if show_strip else L.w - m
+        else:
+            content_w = L.w - m
+        left = m
+        avail_w = content_w - left
+        cx = left + avail_w // 2
+        n = len(styles)
+        if n > 1 and L.portrait:
+            # A tall screen: stack the style buttons, each as wide as the single shutter.
+            gap = L.px(4)
+            bh = L.px(14)
+            w = min(L.px(78), avail_w)
+            top = bottom - n * bh - (n - 1) * gap
+            buttons = [(pygame.Rect(cx - w // 2, top + i * (bh + gap), w, bh), name)
+                       for i, name in enumerate(styles)]
+        elif n > 1:
+            gap = L.px(3)
+            w = min(L.px(52), (avail_w - gap * (n - 1)) // n)
+            total = n * w + (n - 1) * gap
+            x0 = cx - total // 2
+            buttons = [(pygame.Rect(x0 + i * (w + gap), bottom - btn_h, w, btn_h), name)
+                       for i, name in enumerate(styles)]
+        else:
+            w = min(L.px(82), avail_w)
+            buttons = [(pygame.Rect(cx - w // 2, bottom - btn_h, w, btn_h), None)]
+        # measured in the weight it is drawn in (bold wraps sooner)
+        size, lines = draw.fit_lines(fonts, caption, L.type.body, avail_w, 2, bold)
+        caption_h = min(2, len(lines)) * draw.line_height(fonts, size, bold)
+        first = min(r.top for r, _s in buttons)
+        caption_box = pygame.Rect(left, first - L.px(3) - caption_h, avail_w, caption_h)
+        if not vertical:
+            strip = pygame.Rect(m, caption_box.top - L.px(3) - side, L.w - 2 * m, side)
+        return buttons, strip, vertical, caption_box
+
+    def handle(self, action: Action) -> None:
+        if action.kind != TAP:
+            return
+        for rect, style in self.buttons:
+            if rect.collidepoint(action.pos):
+                self.ctx.request_shot(style)
+                return
+        job_id = self.strip.hit(action.pos)
+        if job_id:
+            self.ctx.open_job(job_id)
+        # anywhere else: nothing (a guest leaning on the screen must not shoot)
+
+    def draw(self, surf: pygame.Surface) -> None:
+        ctx = self.ctx
+        L, T, t = ctx.layout, ctx.layout.type, ctx.texts
+        m = L.margin
+        ctx.pictures.draw_preview(surf)
+        surf.blit(draw.gradient(ctx.images, (L.w, L.h // 3), 190, 0), (0, 0))
+        surf.blit(draw.gradient(ctx.images, (L.w, L.h // 2), 0, 215), (0, L.h - L.h // 2))
+        top = header(ctx, surf)
+        privacy = privacy_line(ctx.cfg, t, ctx.status.local_only)
+        privacy_w = L.w - 2 * m
+        privacy_size, privacy_lines = draw.fit_lines(ctx.fonts, privacy, T.floor, privacy_w, 2)
+        privacy_h = len(privacy_lines) * draw.line_height(ctx.fonts, privacy_size) \
+            if privacy else 0
+        recent = ctx.jobs.recent()
+        styles = offered_styles(ctx.cfg, ctx.status.local_only)
+        color = theme.INK
+        if ctx.status.connected and ctx.status.ai_online is False:
+            # no worker online: a shot waits until one is (tell the host)
+            words, color = t("photos_paused"), theme.AMBER
+        elif len(styles) > 1:
+            words = t("pick_style")
+        else:
+            words = t("start_hint_gpio") if ctx.cfg.kiosk.gpio_button else t("start_hint")
+        bold = len(styles) > 1 or color is not theme.INK
+        self.buttons, strip_area, vertical, caption = self._layout(
+            bool(recent), styles, privacy_h, top, words, bold)
+        if ctx.cfg.kiosk.recent_count > 0:
+            self.strip.draw(surf, strip_area, vertical, recent)
+        first = self.buttons[0][0]
+        draw.paragraph(surf, ctx.fonts, words, T.body, color, box=caption, max_lines=2,
+                       bold=bold, shadow=True)
+        if len(self.buttons) > 1:
+            # one type size for all style buttons (the longest label decides)
+            size = min(draw.fit_size(ctx.fonts, ctx.cfg.styles[st].label, T.button,
+                                     r.width - r.height // 2) for r, st in self.buttons)
+            for rect, style in self.buttons:
+                draw.button(surf, ctx.fonts, rect, ctx.cfg.styles[style].label, primary=True,
+                            size=size)
+        else:
+            # a slow breathing glow draws the eye to the one thing to do
+            pulse = 0.5 + 0.5 * math.sin(ctx.now() * 2.4)
+            draw.button(surf, ctx.fonts, first, t("start_button"), primary=True, size=T.button,
+                        pulse=pulse)
+        if privacy:
+            box = pygame.Rect(m, L.h - m - privacy_h, privacy_w, privacy_h)
+            draw.paragraph(surf, ctx.fonts, privacy, T.floor, theme.MUTED, box=box,
+                           max_lines=2, role="floor", shadow=True)
+        operator_mark.overlay(ctx, surf, self.name)  # the operator mark, in the free corner
+
+    def state(self) -> dict:
+        return {"buttons": [s for _r, s in self.buttons]}

@@ -19,12 +19,21 @@ from booth.logs import setup_logging
 
 # name → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "up": ("appliance.up", "run everything on this machine: broker if needed, worker, share server, kiosk"),
+    "up": (
+        "appliance.up",
+        "run everything on this machine: broker if needed, worker, share server, kiosk",
+    ),
     "kiosk": ("kiosk.cli", "the fullscreen capture screen"),
     "worker": ("worker.cli", "the job consumer that calls Gemini (or the local effect)"),
     "share": ("share.cli", "the HTTP server guests' phones download from"),
-    "snap": ("appliance.snap", "send one photo through the real pipeline and print its download link"),
-    "doctor": ("appliance.doctor", "check camera, display, broker, API key, disk, clock; print config"),
+    "snap": (
+        "appliance.snap",
+        "send one photo through the real pipeline and print its download link",
+    ),
+    "doctor": (
+        "appliance.doctor",
+        "check camera, display, broker, API key, disk, clock; print config",
+    ),
 }
 
 
@@ -51,18 +60,29 @@ def chosen_command(argv: list[str]) -> str | None:
     return None
 
 
-def build_parser(chosen: str | None = None
-                 ) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+def build_parser(
+    chosen: str | None = None,
+) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The parser; only the `chosen` subcommand's module is imported to add its options."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
-                        help="TOML config file (default: $BOOTH_CONFIG or /etc/booth/booth.toml)")
-    common.add_argument("--log-level", default=argparse.SUPPRESS,
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="override log level")
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="TOML config file (default: $BOOTH_CONFIG or /etc/booth/booth.toml)",
+    )
+    common.add_argument(
+        "--log-level",
+        default=argparse.SUPPRESS,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="override log level",
+    )
     parser = argparse.ArgumentParser(
-        prog="booth", parents=[common],
+        prog="booth",
+        parents=[common],
         description="Drip Me Out: a walk-up AI photo booth.",
-        epilog="Run 'booth COMMAND --help' for the options of one command.")
+        epilog="Run 'booth COMMAND --help' for the options of one command.",
+    )
     parser.add_argument("--version", action="version", version=f"booth {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers = {}

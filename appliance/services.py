@@ -18,9 +18,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from booth.config import Config
 from booth.mqtt import BrokerUrl
@@ -91,18 +91,25 @@ def usable_data_dir(cfg: Config, env: dict[str, str] | None = None) -> Path:
 
 def mosquitto_exe() -> str | None:
     """The Debian package's broker (in /usr/sbin, which a user's PATH may lack)."""
-    return shutil.which("mosquitto") or ("/usr/sbin/mosquitto"
-                                         if Path("/usr/sbin/mosquitto").exists() else None)
+    return shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+    )
 
 
-def start_listening(argv: list[str], port: int, timeout: float, what: str,
-                    log_file: Path | None = None) -> subprocess.Popen:
+def start_listening(
+    argv: list[str], port: int, timeout: float, what: str, log_file: Path | None = None
+) -> subprocess.Popen:
     """Start a server process and return once it accepts TCP on loopback `port`.
 
     Raises RuntimeError with its stderr (and `log_file`) if it exits or never listens.
     """
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True, preexec_fn=die_with_parent())
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=die_with_parent(),
+    )
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc.poll() is not None:
@@ -119,8 +126,9 @@ def start_listening(argv: list[str], port: int, timeout: float, what: str,
 
 def child_env(cfg: Config, mqtt_url: str, data_dir: Path, config_path: str | None) -> dict:
     """The environment for `booth …` children: this process's broker, data dir, id, config."""
-    env = dict(os.environ, BOOTH_MQTT_URL=mqtt_url, BOOTH_DATA_DIR=str(data_dir),
-               BOOTH_ID=cfg.booth_id)
+    env = dict(
+        os.environ, BOOTH_MQTT_URL=mqtt_url, BOOTH_DATA_DIR=str(data_dir), BOOTH_ID=cfg.booth_id
+    )
     if config_path:
         env["BOOTH_CONFIG"] = str(Path(config_path).resolve())
     return env
@@ -155,28 +163,36 @@ class PrivateBroker:
         url_ok = url.startswith("mqtt://127.0.0.1:")
         return url if url_ok and tcp_reachable("127.0.0.1", BrokerUrl.parse(url).port) else None
 
-    def start(self, timeout: float = 10.0) -> "PrivateBroker":
+    def start(self, timeout: float = 10.0) -> PrivateBroker:
         exe = mosquitto_exe()
         if exe is None:
-            raise RuntimeError("no MQTT broker reachable and mosquitto is not installed "
-                               "(apt-get install mosquitto, or run `make run`)")
+            raise RuntimeError(
+                "no MQTT broker reachable and mosquitto is not installed "
+                "(apt-get install mosquitto, or run `make run`)"
+            )
         self._lock = RunLock(self.data_dir, "broker").acquire()
         (self.dir / "db").mkdir(parents=True, exist_ok=True)
         conf = self.dir / "mosquitto.conf"
-        conf.write_text("\n".join([
-            f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
-            "persistence true",
-            f"persistence_location {self.dir / 'db'}/",
-            "autosave_interval 10",
-            "max_queued_messages 5000",
-            "max_packet_size 40000000",
-            "user root" if os.geteuid() == 0 else "",
-            f"log_dest file {self.dir / 'mosquitto.log'}",
-        ]) + "\n")
+        conf.write_text(
+            "\n".join(
+                [
+                    f"listener {self.port} 127.0.0.1",
+                    "allow_anonymous true",
+                    "persistence true",
+                    f"persistence_location {self.dir / 'db'}/",
+                    "autosave_interval 10",
+                    "max_queued_messages 5000",
+                    "max_packet_size 40000000",
+                    "user root" if os.geteuid() == 0 else "",
+                    f"log_dest file {self.dir / 'mosquitto.log'}",
+                ]
+            )
+            + "\n"
+        )
         try:
-            self.proc = start_listening([exe, "-c", str(conf)], self.port, timeout,
-                                        "private mosquitto")
+            self.proc = start_listening(
+                [exe, "-c", str(conf)], self.port, timeout, "private mosquitto"
+            )
         except BaseException:
             self._lock.release()
             raise
@@ -206,8 +222,12 @@ def ensure_broker(cfg: Config, data_dir: Path) -> tuple[str, PrivateBroker | Non
         return cfg.mqtt.url, None
     running = PrivateBroker.running_url(data_dir)
     if running is not None:
-        log.info("no broker at %s; using the private one already running for %s (%s)",
-                 url.safe(), data_dir, running)
+        log.info(
+            "no broker at %s; using the private one already running for %s (%s)",
+            url.safe(),
+            data_dir,
+            running,
+        )
         return running, None
     log.info("no broker at %s; starting a private one", url.safe())
     broker = PrivateBroker(data_dir).start()
@@ -246,8 +266,9 @@ class Supervisor:
         return child
 
     def _spawn(self, child: Child) -> None:
-        child.proc = subprocess.Popen(child.argv, env=self.env, start_new_session=True,
-                                      preexec_fn=die_with_parent())
+        child.proc = subprocess.Popen(
+            child.argv, env=self.env, start_new_session=True, preexec_fn=die_with_parent()
+        )
         child.started_at = time.monotonic()
         log.info("started %s (pid %d)", child.name, child.proc.pid)
 
@@ -269,7 +290,7 @@ class Supervisor:
             if code == 0 and child.finishes:
                 continue  # done: the caller sees it and ends the run
             if child.next_start == 0.0:
-                delay = min(30.0, 2.0 ** child.restarts)
+                delay = min(30.0, 2.0**child.restarts)
                 child.next_start = now + delay
                 log.warning("%s exited with code %s; restarting in %.0f s", child.name, code, delay)
             elif now >= child.next_start:

@@ -17,11 +17,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from appliance.services import Supervisor, booth_argv, child_env, ensure_broker, usable_data_dir
 from booth.config import Config
 from booth.images import BadImage, load_file, sniff_image_type
 from booth.protocol import Topics, parse_availability
-from appliance.services import (Supervisor, booth_argv, child_env, ensure_broker,
-                             usable_data_dir)
 
 log = logging.getLogger("appliance.snap")
 WORKER_WAIT_S = 30.0  # a worker process starting up says `online` well within this
@@ -30,19 +29,33 @@ WORKER_WAIT_S = 30.0  # a worker process starting up says `online` well within t
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("photo", metavar="PHOTO", help="a JPEG or PNG file")
     p.add_argument("--style", help="style preset (default: kiosk.default_style)")
-    p.add_argument("--json", action="store_true",
-                   help='print one JSON object {"job_id", "status", "effect", "error", '
-                        '"result_path", "url"}')
-    p.add_argument("--timeout", type=float, default=0.0,
-                   help="seconds to wait for the result (default: worker deadline + 60)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print one JSON object {"job_id", "status", "effect", "error", "result_path", "url"}',
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=0.0,
+        help="seconds to wait for the result (default: worker deadline + 60)",
+    )
 
 
 def _fail(message: str, as_json: bool) -> int:
     if as_json:
-        print(json.dumps({"job_id": None, "status": "failed", "effect": None,
-                          "error": {"kind": "bad_input", "message": message,
-                                    "retry_after_s": None},
-                          "result_path": None, "url": None}))
+        print(
+            json.dumps(
+                {
+                    "job_id": None,
+                    "status": "failed",
+                    "effect": None,
+                    "error": {"kind": "bad_input", "message": message, "retry_after_s": None},
+                    "result_path": None,
+                    "url": None,
+                }
+            )
+        )
     print(f"booth snap: {message}", file=sys.stderr)
     return 2
 
@@ -83,9 +96,11 @@ def _worker_online(cfg: Config, wait_s: float = 1.0) -> bool:
             got.set()
 
     conn = MqttConnection.for_config(
-        cfg.mqtt, f"snap-probe-{os.getpid()}",
+        cfg.mqtt,
+        f"snap-probe-{os.getpid()}",
         subscriptions=[(Topics(cfg.mqtt.root).all_worker_availability(), 1)],
-        on_message=on_msg).start()
+        on_message=on_msg,
+    ).start()
     try:
         return got.wait(wait_s)
     finally:
@@ -114,8 +129,10 @@ def _share_here(cfg: Config) -> tuple[str, dict]:
         return "none", {}
     if not isinstance(said, dict):
         return "other", {}
-    same_dir = said.get("data_dir") and \
-        Path(str(said["data_dir"])).resolve() == Path(cfg.data_dir).resolve()
+    same_dir = (
+        said.get("data_dir")
+        and Path(str(said["data_dir"])).resolve() == Path(cfg.data_dir).resolve()
+    )
     if said.get("booth_id") == cfg.booth_id and same_dir:
         return ("ours" if said.get("ok") else "none"), said
     return "other", said
@@ -130,8 +147,7 @@ def _wait(ctl, cfg: Config, job_id: str, timeout: float, started_share: bool):
     view = ctl.wait_done(job_id, timeout)
     # The result is published before the final status: give the status a moment to land.
     end = time.monotonic() + 5
-    while view is not None and view.ready and not view.status.is_final \
-            and time.monotonic() < end:
+    while view is not None and view.ready and not view.status.is_final and time.monotonic() < end:
         time.sleep(0.05)
         view = ctl.view(job_id) or view
     if started_share:  # let the freshly started server come up before printing its URL
@@ -141,8 +157,9 @@ def _wait(ctl, cfg: Config, job_id: str, timeout: float, started_share: bool):
     return view
 
 
-def _report(cfg: Config, job_id: str, view, timeout: float, as_json: bool,
-            started_share: bool) -> None:
+def _report(
+    cfg: Config, job_id: str, view, timeout: float, as_json: bool, started_share: bool
+) -> None:
     result = {
         "job_id": job_id,
         "status": view.status.value if view else "pending",
@@ -153,8 +170,11 @@ def _report(cfg: Config, job_id: str, view, timeout: float, as_json: bool,
         "code": view.code if view else None,
     }
     if view is None or not view.finished:
-        result["error"] = {"kind": "timeout", "message": f"no result within {timeout:g} s",
-                           "retry_after_s": None}
+        result["error"] = {
+            "kind": "timeout",
+            "message": f"no result within {timeout:g} s",
+            "retry_after_s": None,
+        }
     if as_json:
         print(json.dumps(result))
     elif view is not None and view.ready:
@@ -166,16 +186,23 @@ def _report(cfg: Config, job_id: str, view, timeout: float, as_json: bool,
         if result["code"]:
             print(f"or type:  {code_address(cfg)}{CODE_PATH.format(code=result['code'])}")
         if result["error"]:
-            print(f"note:     the AI failed ({result['error']['kind']}); "
-                  f"effect {result['effect']} was used")
+            print(
+                f"note:     the AI failed ({result['error']['kind']}); "
+                f"effect {result['effect']} was used"
+            )
         print(qr_terminal(qr_link(result["url"])))
         if started_share:
-            print("(the download server was started just for this snap and stops now; run "
-                  "`booth up` or `booth share` to keep the link working)")
+            print(
+                "(the download server was started just for this snap and stops now; run "
+                "`booth up` or `booth share` to keep the link working)"
+            )
     else:
         err = result["error"] or {}
-        print(f"booth snap: job {job_id} {result['status']}: "
-              f"{err.get('kind', 'unknown')}: {err.get('message', '')}", file=sys.stderr)
+        print(
+            f"booth snap: job {job_id} {result['status']}: "
+            f"{err.get('kind', 'unknown')}: {err.get('message', '')}",
+            file=sys.stderr,
+        )
 
 
 def run(cfg: Config, args: argparse.Namespace) -> int:
@@ -191,10 +218,13 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
     share, said = _share_here(cfg)
     if share == "other":
         where = said.get("data_dir", "another data dir")
-        return _fail(f"the share server on port {cfg.share.port} serves booth "
-                     f"{said.get('booth_id', '?')!r} from {where}, not this booth "
-                     f"({cfg.booth_id!r}, {data_dir}): its link would not open this photo; "
-                     "stop that server or give this booth its own share.port", args.json)
+        return _fail(
+            f"the share server on port {cfg.share.port} serves booth "
+            f"{said.get('booth_id', '?')!r} from {where}, not this booth "
+            f"({cfg.booth_id!r}, {data_dir}): its link would not open this photo; "
+            "stop that server or give this booth its own share.port",
+            args.json,
+        )
     url, broker = ensure_broker(cfg, data_dir)
     cfg.mqtt.url = url
     sup = Supervisor(child_env(cfg, url, data_dir, getattr(args, "config", None)))
@@ -213,8 +243,7 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
 
         ctl = JobController(cfg, client_suffix=f"-snap-{os.getpid()}").start()
         if not _wait_for_a_worker(ctl, WORKER_WAIT_S):
-            log.warning("no worker said online within %g s; the photo waits for one",
-                        WORKER_WAIT_S)
+            log.warning("no worker said online within %g s; the photo waits for one", WORKER_WAIT_S)
         timeout = args.timeout or cfg.worker.deadline_s + 60
         try:
             job_id = ctl.submit_jpeg(photo, args.style)

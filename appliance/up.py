@@ -16,24 +16,34 @@ import signal
 import time
 from pathlib import Path
 
+from appliance.services import Supervisor, booth_argv, child_env, ensure_broker, usable_data_dir
 from booth.config import Config
 from booth.runlock import EXIT_ALREADY_RUNNING, AlreadyRunning, RunLock, holder
-from appliance.services import (Supervisor, booth_argv, child_env, ensure_broker,
-                                usable_data_dir)
 
 log = logging.getLogger("appliance.up")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--headless", action="store_true",
-                   help="no window: file camera, a shot every --interval seconds, URLs printed")
-    p.add_argument("--folder", metavar="DIR",
-                   help="use the file camera on the photos in DIR (a demo without a camera; "
-                   "headless: default the bundled samples)")
-    p.add_argument("--interval", type=float, default=10.0,
-                   help="seconds between headless shots (default 10)")
-    p.add_argument("--shots", type=int, default=0,
-                   help="headless: stop after this many shots (default: run until stopped)")
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        help="no window: file camera, a shot every --interval seconds, URLs printed",
+    )
+    p.add_argument(
+        "--folder",
+        metavar="DIR",
+        help="use the file camera on the photos in DIR (a demo without a camera; "
+        "headless: default the bundled samples)",
+    )
+    p.add_argument(
+        "--interval", type=float, default=10.0, help="seconds between headless shots (default 10)"
+    )
+    p.add_argument(
+        "--shots",
+        type=int,
+        default=0,
+        help="headless: stop after this many shots (default: run until stopped)",
+    )
     p.add_argument("--windowed", action="store_true", help="kiosk in a window, not fullscreen")
     p.add_argument("--no-kiosk", action="store_true", help="run only broker, worker and share")
 
@@ -73,8 +83,10 @@ def _run(cfg: Config, args: argparse.Namespace, data_dir: Path) -> int:
 
     headless = args.headless
     if not headless and not args.no_kiosk and not display_available(env):
-        log.warning("no display found (no DISPLAY, WAYLAND_DISPLAY or /dev/dri): running the "
-                    "kiosk headless on the file camera; open the printed URLs to see results")
+        log.warning(
+            "no display found (no DISPLAY, WAYLAND_DISPLAY or /dev/dri): running the "
+            "kiosk headless on the file camera; open the printed URLs to see results"
+        )
         headless = True
 
     sup = Supervisor(env)
@@ -107,8 +119,11 @@ def _run(cfg: Config, args: argparse.Namespace, data_dir: Path) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, on_signal)  # the terminal was closed
-    log.info("booth up: data in %s, broker %s; Ctrl-C stops everything", data_dir,
-             "private" if broker else "configured")
+    log.info(
+        "booth up: data in %s, broker %s; Ctrl-C stops everything",
+        data_dir,
+        "private" if broker else "configured",
+    )
     sup.start_all()
     try:
         while not stop["flag"]:

@@ -68,8 +68,14 @@ def bench_branding(runs: int) -> None:
             branding.apply(data, time.time())
             times.append((time.perf_counter() - t0) * 1000)
     value = median(times)
-    figure("branding a 1536 px result (frame + caption + JPEG), median", value, "ms",
-           "≤ 300 ms", value <= 300, digits=0)
+    figure(
+        "branding a 1536 px result (frame + caption + JPEG), median",
+        value,
+        "ms",
+        "≤ 300 ms",
+        value <= 300,
+        digits=0,
+    )
 
 
 def bench_layout(runs: int) -> None:
@@ -85,16 +91,38 @@ def bench_layout(runs: int) -> None:
             t0 = time.perf_counter()
             url = qr_link(f"http://192.168.1.123:8080/p/{new_token()}")
             code = new_code()
-            blocks = [join_block(t, wifi_join(cfg), wifi_lines(cfg, t)),
-                      QrBlock("download", qr_matrix(url, border=0), t("then_scan"),
-                              typed_captions(t, "192.168.1.123:8080", code))]
-            plan(L, fonts, blocks, ResultTexts(t("ready"), [], t("on_booth_wifi"),
-                                               t("fallback_note"), t("new_photo"),
-                                               t("back_in", seconds=60)))
+            blocks = [
+                join_block(t, wifi_join(cfg), wifi_lines(cfg, t)),
+                QrBlock(
+                    "download",
+                    qr_matrix(url, border=0),
+                    t("then_scan"),
+                    typed_captions(t, "192.168.1.123:8080", code),
+                ),
+            ]
+            plan(
+                L,
+                fonts,
+                blocks,
+                ResultTexts(
+                    t("ready"),
+                    [],
+                    t("on_booth_wifi"),
+                    t("fallback_note"),
+                    t("new_photo"),
+                    t("back_in", seconds=60),
+                ),
+            )
             times.append((time.perf_counter() - t0) * 1000)
         value = median(times)
-        figure(f"entering the result screen with two codes at {size[0]}x{size[1]}, median",
-               value, "ms", "≤ 50 ms", value <= 50, digits=1)
+        figure(
+            f"entering the result screen with two codes at {size[0]}x{size[1]}, median",
+            value,
+            "ms",
+            "≤ 50 ms",
+            value <= 50,
+            digits=1,
+        )
 
 
 def main() -> int:

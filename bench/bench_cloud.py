@@ -62,10 +62,12 @@ def store_result(data_dir: Path, led: Ledger, data: bytes) -> str:
     rel = lambda n: str((folder / f"{job}-{n}.jpg").relative_to(data_dir))  # noqa: E731
     for name in ("original", "ai", "result"):
         (folder / f"{job}-{name}.jpg").write_bytes(data)
-    led.insert_pending(job, "benchbooth", "drip", now, "2026-11-24T00:00:00Z", rel("original"),
-                       rel("ai"))
-    led.apply_status(Status(job_id=job, booth_id="benchbooth", status=JobStatus.COMPLETED,
-                            effect=Effect.LOCAL))
+    led.insert_pending(
+        job, "benchbooth", "drip", now, "2026-11-24T00:00:00Z", rel("original"), rel("ai")
+    )
+    led.apply_status(
+        Status(job_id=job, booth_id="benchbooth", status=JobStatus.COMPLETED, effect=Effect.LOCAL)
+    )
     assert led.store_result(job, rel("result"))
     return job
 
@@ -73,13 +75,31 @@ def store_result(data_dir: Path, led: Ledger, data: bytes) -> str:
 def start_share(config: Path, data_dir: Path, log) -> subprocess.Popen:
     from appliance.services import free_loopback_port
 
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("BOOTH_")}, **CREDS,
-           "BOOTH_CONFIG": str(config), "BOOTH_ID": "benchbooth",
-           "BOOTH_MQTT_URL": "mqtt://127.0.0.1:1"}
-    return subprocess.Popen([sys.executable, "-m", "appliance.cli", "share", "--no-mqtt",
-                             "--no-retention", "--host", "127.0.0.1", "--port",
-                             str(free_loopback_port())], cwd=str(ROOT), env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("BOOTH_")},
+        **CREDS,
+        "BOOTH_CONFIG": str(config),
+        "BOOTH_ID": "benchbooth",
+        "BOOTH_MQTT_URL": "mqtt://127.0.0.1:1",
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "appliance.cli",
+            "share",
+            "--no-mqtt",
+            "--no-retention",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(free_loopback_port()),
+        ],
+        cwd=str(ROOT),
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def wait_uploaded(queue: Uploads, job_ids: list[str], timeout: float) -> float:
@@ -98,19 +118,30 @@ def qr_figures() -> None:
 
     token = new_token()
     lan = f"http://192.168.4.1:8080/p/{token}"
-    r2 = CloudConfig(enabled=True, endpoint_url="https://0123456789abcdef0123456789abcdef"
-                     ".r2.cloudflarestorage.com", region="auto", bucket="booth-photos",
-                     access_key_id="0123456789abcdef0123456789abcdef",
-                     secret_access_key="x" * 64)
+    r2 = CloudConfig(
+        enabled=True,
+        endpoint_url="https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com",
+        region="auto",
+        bucket="booth-photos",
+        access_key_id="0123456789abcdef0123456789abcdef",
+        secret_access_key="x" * 64,
+    )
     presigned = Bucket(r2).link("booth/" + "A" * 22, 7 * 86400)  # signing is offline
     r2.public_base_url = "https://photos.example.com"
     public = Bucket(r2).link("booth/" + "A" * 22, 0)
-    for name, url in (("LAN link", lan), ("cloud link, public base URL", public),
-                      ("cloud link, presigned (R2)", presigned)):
+    for name, url in (
+        ("LAN link", lan),
+        ("cloud link, public base URL", public),
+        ("cloud link, presigned (R2)", presigned),
+    ):
         url = qr_link(url)  # as the result screen carries it (kiosk/ui/screens/result.py)
         modules = len(qr_matrix(url)) - 8  # the matrix includes a 4-module quiet zone per side
-        figure(f"QR modules, {name} ({len(url)} chars, version {(modules - 17) // 4})",
-               modules, "modules", digits=0)
+        figure(
+            f"QR modules, {name} ({len(url)} chars, version {(modules - 17) // 4})",
+            modules,
+            "modules",
+            digits=0,
+        )
 
 
 def main() -> int:
@@ -143,8 +174,12 @@ def main() -> int:
                 t0 = time.monotonic()
                 lat.append(wait_uploaded(queue, [job], 60) - t0)
                 time.sleep(0.1)
-            figure(f"result stored → cloud link ready, {len(data) / 1e6:.1f} MB (median of "
-                   f"{args.runs})", statistics.median(lat) * 1000, "ms")
+            figure(
+                f"result stored → cloud link ready, {len(data) / 1e6:.1f} MB (median of "
+                f"{args.runs})",
+                statistics.median(lat) * 1000,
+                "ms",
+            )
 
             s3.stop()  # offline: a backlog piles up
             jobs = [store_result(data_dir, led, data) for _ in range(args.backlog)]
@@ -155,14 +190,16 @@ def main() -> int:
             done = wait_uploaded(queue, jobs, 600)
             stamps = sorted(link.uploaded_at for link in queue.links(jobs).values())
             drain = (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-6)
-            figure(f"backlog of {args.backlog} × {len(data) / 1e6:.1f} MB drained", drain,
-                   "photos/s")
+            figure(
+                f"backlog of {args.backlog} × {len(data) / 1e6:.1f} MB drained", drain, "photos/s"
+            )
             figure(f"bucket back → all {args.backlog} links ready", done - t0, "s")
-            rss = next(int(line.split()[1]) / 1024 for line in
-                       Path(f"/proc/{proc.pid}/status").read_text().splitlines()
-                       if line.startswith("VmHWM:"))
-            figure("share server peak RSS with the uploader", rss, "MB", "≤ 100 MB",
-                   rss <= 100)
+            rss = next(
+                int(line.split()[1]) / 1024
+                for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                if line.startswith("VmHWM:")
+            )
+            figure("share server peak RSS with the uploader", rss, "MB", "≤ 100 MB", rss <= 100)
             n_obj = len(s3.objects())
             assert n_obj == 2 * (args.backlog + args.runs + 1), n_obj
         finally:

@@ -17,12 +17,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.report import figure  # noqa: E402
-from tests.deploy.deploytools import (credentials, job_properties, run_install,  # noqa: E402
-                                      wait_until)
-from tests.deploy.test_bridge import (BOOTH, KIOSK_TOPICS, FakeWorker, completed,  # noqa: E402
-                                      kiosk_client, start_fleet)
-from tests.support.mosquitto import free_port  # noqa: E402
+from bench.report import figure
+from tests.deploy.deploytools import (
+    credentials,
+    job_properties,
+    run_install,
+    wait_until,
+)
+from tests.deploy.test_bridge import (
+    BOOTH,
+    KIOSK_TOPICS,
+    FakeWorker,
+    completed,
+    kiosk_client,
+    start_fleet,
+)
+from tests.support.mosquitto import free_port
 
 BOOTH_BIN = str(Path(sys.executable).with_name("booth"))
 
@@ -39,6 +49,7 @@ def main() -> None:
         tmp_path = Path(tmp)
         root = tmp_path / "root"
         port = free_port()
+
         def install() -> None:
             run_install(root, "--booth-id", BOOTH, "--mqtt-port", str(port))
 
@@ -47,8 +58,12 @@ def main() -> None:
         toml = tmp_path / "doctor.toml"
         toml.write_text(f'data_dir = "{tmp_path}/data"\n')
         doctor = [BOOTH_BIN, "--config", str(toml), "doctor", "--offline"]
-        rows.append(("booth doctor --offline (broker down)",
-                     f"{timed(lambda: subprocess.run(doctor, capture_output=True)):.2f} s"))
+        rows.append(
+            (
+                "booth doctor --offline (broker down)",
+                f"{timed(lambda: subprocess.run(doctor, capture_output=True)):.2f} s",
+            )
+        )
 
         _u, worker_pw = credentials(root, "worker")
         central, booth = start_fleet(tmp_path, root, port, "bench-bridge", worker_pw)
@@ -66,8 +81,12 @@ def main() -> None:
             kiosk.publish("booth/b1/jobs", photo, props=job_properties(job))
             wait_until(lambda: completed(kiosk, job), 60, interval=0.001)
             trips.append(time.perf_counter() - t)
-        rows.append((f"bridge round trip, {len(photo) // 1024} KB job → result (median of 20)",
-                     f"{statistics.median(trips) * 1000:.1f} ms"))
+        rows.append(
+            (
+                f"bridge round trip, {len(photo) // 1024} KB job → result (median of 20)",
+                f"{statistics.median(trips) * 1000:.1f} ms",
+            )
+        )
         central.stop()
         jobs = [f"queued{i:04d}" for i in range(20)]
         for job in jobs:
@@ -75,8 +94,12 @@ def main() -> None:
         t = time.perf_counter()
         central.start()
         ok = wait_until(lambda: all(completed(kiosk, j) for j in jobs), 120, interval=0.01)
-        rows.append(("20 jobs queued while the link was down: central restart → all results",
-                     f"{time.perf_counter() - t:.2f} s" + ("" if ok else " (INCOMPLETE)")))
+        rows.append(
+            (
+                "20 jobs queued while the link was down: central restart → all results",
+                f"{time.perf_counter() - t:.2f} s" + ("" if ok else " (INCOMPLETE)"),
+            )
+        )
         kiosk.close()
         worker.close()
         booth.stop(kill=True)

@@ -54,11 +54,21 @@ def main() -> int:
         fake = FakeGemini(latency=args.latency, default=Reply.image())
         conf = tmp / "booth.toml"
         conf.write_text(TOML)
-        env = dict(os.environ, BOOTH_MQTT_URL=broker.url, BOOTH_DATA_DIR=str(tmp / "data"),
-                   BOOTH_ID="bench", GEMINI_API_KEY="bench-key", GEMINI_BASE_URL=fake.url,
-                   BOOTH_CONFIG=str(conf))
-        worker = subprocess.Popen([sys.executable, "-m", "appliance.cli", "worker", "--id", "wb"],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = dict(
+            os.environ,
+            BOOTH_MQTT_URL=broker.url,
+            BOOTH_DATA_DIR=str(tmp / "data"),
+            BOOTH_ID="bench",
+            GEMINI_API_KEY="bench-key",
+            GEMINI_BASE_URL=fake.url,
+            BOOTH_CONFIG=str(conf),
+        )
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "appliance.cli", "worker", "--id", "wb"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         cfg = load_config(conf, env=env)
         app = KioskApp(cfg, (1280, 720), gpio=False)
         overheads: list[float] = []
@@ -94,8 +104,9 @@ def main() -> int:
     print(f"end to end over {len(overheads)} jobs, model latency L = {args.latency:g} s:")
     p99 = pct(overheads, 99)
     figure("tap → result on screen minus L, p50", pct(overheads, 50) * 1000, "ms", digits=0)
-    figure("tap → result on screen minus L, p99", p99 * 1000, "ms", "≤ 1000 ms", p99 <= 1.0,
-           digits=0)
+    figure(
+        "tap → result on screen minus L, p99", p99 * 1000, "ms", "≤ 1000 ms", p99 <= 1.0, digits=0
+    )
     return 0
 
 

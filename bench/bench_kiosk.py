@@ -30,9 +30,9 @@ import psutil  # noqa: E402
 
 from bench.report import figure, pct  # noqa: E402
 from booth.config import load_config  # noqa: E402
-from kiosk.ui.app import KioskApp  # noqa: E402
 from kiosk.camera import FileCamera  # noqa: E402
 from kiosk.cli import tame_malloc  # noqa: E402
+from kiosk.ui.app import KioskApp  # noqa: E402
 from tests.kiosk.helpers import FakeWorker, kiosk_toml, result_jpeg  # noqa: E402
 from tests.support.mosquitto import Mosquitto  # noqa: E402
 
@@ -88,11 +88,15 @@ def main() -> int:
     photos = tmp / "photos"
     photos.mkdir()
     make_12mp(photos)
-    (tmp / "booth.toml").write_text(kiosk_toml("countdown_s = 0\nrecent_count = 6",
-                                               folder=photos))
-    cfg = load_config(tmp / "booth.toml", env={"BOOTH_MQTT_URL": broker.url,
-                                               "BOOTH_DATA_DIR": str(tmp / "data"),
-                                               "BOOTH_ID": "testbooth"})
+    (tmp / "booth.toml").write_text(kiosk_toml("countdown_s = 0\nrecent_count = 6", folder=photos))
+    cfg = load_config(
+        tmp / "booth.toml",
+        env={
+            "BOOTH_MQTT_URL": broker.url,
+            "BOOTH_DATA_DIR": str(tmp / "data"),
+            "BOOTH_ID": "testbooth",
+        },
+    )
     worker = TimedWorker(broker.port)
     worker.availability(True)
     cam = LiveLikeCamera(photos, (cfg.camera.preview_width, cfg.camera.preview_height), fps=30)
@@ -169,16 +173,24 @@ def main() -> int:
         cpu = ((c1.user - c0.user) + (c1.system - c0.system)) / (w1 - w0) * 100
         rss = proc.memory_info().rss / 1e6
 
-        print(f"screen {size[0]}x{size[1]}, preview {cfg.camera.preview_width}x"
-              f"{cfg.camera.preview_height}, fps {cfg.kiosk.fps}")
-        print(f"frame time under job traffic: p50 {pct(times, 50) * 1000:.1f} ms, "
-              f"p99 {pct(times, 99) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms "
-              f"({len(times)} frames, {ready}/10 results shown)")
-        print(f"12 MP tap → published (broker ack): median "
-              f"{statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms; "
-              f"→ delivered to a worker: median {statistics.median(delivered) * 1000:.0f} ms")
-        print(f"idle attract: {cpu:.1f} % of one core, frame time p50 "
-              f"{pct(idle_times, 50) * 1000:.1f} ms")
+        print(
+            f"screen {size[0]}x{size[1]}, preview {cfg.camera.preview_width}x"
+            f"{cfg.camera.preview_height}, fps {cfg.kiosk.fps}"
+        )
+        print(
+            f"frame time under job traffic: p50 {pct(times, 50) * 1000:.1f} ms, "
+            f"p99 {pct(times, 99) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms "
+            f"({len(times)} frames, {ready}/10 results shown)"
+        )
+        print(
+            f"12 MP tap → published (broker ack): median "
+            f"{statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms; "
+            f"→ delivered to a worker: median {statistics.median(delivered) * 1000:.0f} ms"
+        )
+        print(
+            f"idle attract: {cpu:.1f} % of one core, frame time p50 "
+            f"{pct(idle_times, 50) * 1000:.1f} ms"
+        )
         print(f"RSS: {rss:.0f} MB")
         where = f"{size[0]}x{size[1]}"
         p99 = pct(times, 99) * 1000

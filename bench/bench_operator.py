@@ -59,10 +59,12 @@ def make_event(data_dir: Path, photos: int, size_mb: float) -> int:
             path = folder / f"{job}-{name}.jpg"
             os.link(src, path)
             rel[name] = str(path.relative_to(data_dir))
-        led.insert_pending(job, "benchbooth", "drip", created, "2026-11-24T00:00:00Z",
-                           rel["original"], rel["ai"])
-        led.apply_status(Status(job, "benchbooth", JobStatus.COMPLETED, effect=Effect.GEMINI),
-                         at=created + 6)
+        led.insert_pending(
+            job, "benchbooth", "drip", created, "2026-11-24T00:00:00Z", rel["original"], rel["ai"]
+        )
+        led.apply_status(
+            Status(job, "benchbooth", JobStatus.COMPLETED, effect=Effect.GEMINI), at=created + 6
+        )
         led.store_result(job, rel["result"])
     led.close()
     return src.stat().st_size
@@ -90,8 +92,12 @@ def rss(pid: int) -> int:
 
 def login(port: int) -> str:
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.request("POST", "/admin/login", urlencode({"password": "bench-pw"}),
-              {"Content-Type": "application/x-www-form-urlencoded"})
+    c.request(
+        "POST",
+        "/admin/login",
+        urlencode({"password": "bench-pw"}),
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
     r = c.getresponse()
     r.read()
     c.close()
@@ -99,8 +105,9 @@ def login(port: int) -> str:
     return r.getheader("Set-Cookie").split(";", 1)[0]
 
 
-def download(port: int, cookie: str, rate_bps: float | None = None,
-             limit: int | None = None) -> int:
+def download(
+    port: int, cookie: str, rate_bps: float | None = None, limit: int | None = None
+) -> int:
     """Read the zip (at most `rate_bps` bytes/s; stop after `limit` bytes); bytes read."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     c.request("GET", "/admin/event.zip", headers={"Cookie": cookie})
@@ -136,15 +143,34 @@ def main() -> int:
         data.mkdir()
         size = make_event(data, args.photos, args.size_mb)
         port, admin = free_loopback_port(), free_loopback_port()
-        (tmp / "booth.toml").write_text(f'[share]\nadmin_port = {admin}\n')
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("BOOTH_")},
-               "BOOTH_CONFIG": str(tmp / "booth.toml"), "BOOTH_ID": "benchbooth",
-               "BOOTH_DATA_DIR": str(data), "BOOTH_MQTT_URL": "mqtt://127.0.0.1:1",
-               "BOOTH_ADMIN_PASSWORD": "bench-pw"}
+        (tmp / "booth.toml").write_text(f"[share]\nadmin_port = {admin}\n")
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("BOOTH_")},
+            "BOOTH_CONFIG": str(tmp / "booth.toml"),
+            "BOOTH_ID": "benchbooth",
+            "BOOTH_DATA_DIR": str(data),
+            "BOOTH_MQTT_URL": "mqtt://127.0.0.1:1",
+            "BOOTH_ADMIN_PASSWORD": "bench-pw",
+        }
         log = open(tmp / "share.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "share", "--no-mqtt",
-                                 "--no-retention", "--host", "127.0.0.1", "--port", str(port)],
-                                cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "appliance.cli",
+                "share",
+                "--no-mqtt",
+                "--no-retention",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=str(ROOT),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         end = time.monotonic() + 30
         while True:
             try:
@@ -164,8 +190,13 @@ def main() -> int:
             r.read()
             took.append((time.perf_counter() - t0) * 1000)
         c.close()
-        figure(f"dashboard state, {args.photos}-photo event (median of 40)", median(took), "ms",
-               "≤ 100 ms", median(took) <= 100)
+        figure(
+            f"dashboard state, {args.photos}-photo event (median of 40)",
+            median(took),
+            "ms",
+            "≤ 100 ms",
+            median(took) <= 100,
+        )
         before = rss(proc.pid)
         sampler = RssSampler(proc.pid)
         sampler.start()
@@ -176,12 +207,18 @@ def main() -> int:
         sampler.join()
         total = args.photos * size
         assert got > total, (got, total)
-        figure(f"zip of {args.photos} photos ({got / 1e6:.0f} MB) streamed", got / 1e6 / secs,
-               "MB/s")
+        figure(
+            f"zip of {args.photos} photos ({got / 1e6:.0f} MB) streamed", got / 1e6 / secs, "MB/s"
+        )
         figure("share server RSS before the zip", before / 2**20, "MB")
         grow = (sampler.peak - before) / 2**20
-        figure(f"share server RSS growth during the {args.photos}-photo zip (peak)", grow, "MB",
-               "≤ 30 MB", grow <= 30)
+        figure(
+            f"share server RSS growth during the {args.photos}-photo zip (peak)",
+            grow,
+            "MB",
+            "≤ 30 MB",
+            grow <= 30,
+        )
         # a slow client (a phone on weak Wi-Fi) for a while, then it goes away
         sampler = RssSampler(proc.pid)
         sampler.start()
@@ -191,8 +228,13 @@ def main() -> int:
         sampler.stop.set()
         sampler.join()
         grow = (sampler.peak - before) / 2**20
-        figure("share server RSS growth, a 4 MB/s client leaving after 24 MB", grow, "MB",
-               "≤ 30 MB", grow <= 30)
+        figure(
+            "share server RSS growth, a 4 MB/s client leaving after 24 MB",
+            grow,
+            "MB",
+            "≤ 30 MB",
+            grow <= 30,
+        )
         return 0
     finally:
         if proc is not None:

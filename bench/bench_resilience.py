@@ -52,8 +52,14 @@ def outage(tmp: Path, guests: int) -> None:
         wait_online(probe, "bench-outage")
         conf = tmp / "outage" / "kiosk.toml"
         conf.write_text("")
-        cfg = load_config(conf, env={"BOOTH_MQTT_URL": broker.url, "BOOTH_ID": BOOTH,
-                                     "BOOTH_DATA_DIR": str(tmp / "outage" / "kiosk")})
+        cfg = load_config(
+            conf,
+            env={
+                "BOOTH_MQTT_URL": broker.url,
+                "BOOTH_ID": BOOTH,
+                "BOOTH_DATA_DIR": str(tmp / "outage" / "kiosk"),
+            },
+        )
         ctl = JobController(cfg).start()
         photo = PORTRAIT.read_bytes()
         waits = []
@@ -62,21 +68,28 @@ def outage(tmp: Path, guests: int) -> None:
             job = ctl.submit_jpeg(photo)
             view = ctl.wait_done(job, 60)
             assert view is not None and view.ready, view
-            waits.append(time.perf_counter() - t0)   # the picture is there for the guest
-            end = time.monotonic() + 5                # its final status follows the result
+            waits.append(time.perf_counter() - t0)  # the picture is there for the guest
+            end = time.monotonic() + 5  # its final status follows the result
             while not view.status.is_final and time.monotonic() < end:
                 time.sleep(0.02)
                 view = ctl.view(job)
             assert view.effect == "local", view
             time.sleep(max(0.0, 1.0 - (time.perf_counter() - t0)))
-        print(f"outage (503 on every call): {guests} guests a second apart, shot → local "
-              f"picture: first {waits[0]:.2f} s, then median {median(waits[1:]):.2f} s; "
-              f"{len(fake.requests)} model calls in all")
+        print(
+            f"outage (503 on every call): {guests} guests a second apart, shot → local "
+            f"picture: first {waits[0]:.2f} s, then median {median(waits[1:]):.2f} s; "
+            f"{len(fake.requests)} model calls in all"
+        )
         p50, p99 = pct(waits, 50), pct(waits, 99)
-        figure(f"shot → local picture during an outage, p50 ({guests} guests)", p50, "s",
-               digits=2)
-        figure(f"shot → local picture during an outage, p99 ({guests} guests)", p99, "s",
-               "≤ 20 s", p99 <= 20, digits=2)
+        figure(f"shot → local picture during an outage, p50 ({guests} guests)", p50, "s", digits=2)
+        figure(
+            f"shot → local picture during an outage, p99 ({guests} guests)",
+            p99,
+            "s",
+            "≤ 20 s",
+            p99 <= 20,
+            digits=2,
+        )
     finally:
         if ctl is not None:
             ctl.stop()
@@ -93,22 +106,33 @@ def cold_snap(tmp: Path, runs: int) -> None:
         data = tmp / f"snap-{i}"
         conf = tmp / f"snap-{i}.toml"
         port = free_port()
-        conf.write_text(f'[share]\nhost = "127.0.0.1"\nport = {port}\n'
-                        f'public_url = "http://127.0.0.1:{port}"\n')
+        conf.write_text(
+            f'[share]\nhost = "127.0.0.1"\nport = {port}\npublic_url = "http://127.0.0.1:{port}"\n'
+        )
         env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "BOOTH_CONFIG")}
-        env.update(BOOTH_MQTT_URL=f"mqtt://127.0.0.1:{free_port()}", BOOTH_DATA_DIR=str(data),
-                   BOOTH_CONFIG=str(conf), BOOTH_ID=BOOTH)
+        env.update(
+            BOOTH_MQTT_URL=f"mqtt://127.0.0.1:{free_port()}",
+            BOOTH_DATA_DIR=str(data),
+            BOOTH_CONFIG=str(conf),
+            BOOTH_ID=BOOTH,
+        )
         t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, "-m", "appliance.cli", "snap", str(PORTRAIT),
-                              "--json"], env=env, cwd=ROOT, capture_output=True, text=True,
-                             timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-m", "appliance.cli", "snap", str(PORTRAIT), "--json"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         times.append(time.perf_counter() - t0)
         assert out.returncode == 0, out.stderr
     med = median(times)
-    print(f"cold booth snap (fresh data dir, starts broker, worker and share): "
-          f"{', '.join(f'{t:.2f}' for t in times)} s")
-    figure(f"cold booth snap, wall time (median of {runs})", med, "s", "≤ 5 s", med <= 5,
-           digits=2)
+    print(
+        f"cold booth snap (fresh data dir, starts broker, worker and share): "
+        f"{', '.join(f'{t:.2f}' for t in times)} s"
+    )
+    figure(f"cold booth snap, wall time (median of {runs})", med, "s", "≤ 5 s", med <= 5, digits=2)
 
 
 def huge_answers(tmp: Path) -> None:
@@ -126,10 +150,13 @@ def huge_answers(tmp: Path) -> None:
         jobs = [kiosk.send(photo) for _ in range(2)]
         assert kiosk.wait(lambda: all(j in kiosk.done for j in jobs), 60)
         peak = peak_rss_mb(worker.pid)
-        print(f"worker peak RSS: {baseline:.0f} MB after a plain job, {peak:.0f} MB after two "
-              f"100 MB answers (cut off at gemini.max_response_bytes)")
-        figure("worker peak RSS under a 100 MB response", peak, "MB", "≤ 200 MB", peak <= 200,
-               digits=0)
+        print(
+            f"worker peak RSS: {baseline:.0f} MB after a plain job, {peak:.0f} MB after two "
+            f"100 MB answers (cut off at gemini.max_response_bytes)"
+        )
+        figure(
+            "worker peak RSS under a 100 MB response", peak, "MB", "≤ 200 MB", peak <= 200, digits=0
+        )
     finally:
         worker.terminate()
         worker.wait(30)

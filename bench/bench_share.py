@@ -40,8 +40,9 @@ def make_result(data_dir: Path, size_mb: float) -> tuple[str, int]:
     while hi - lo > 8:  # a real JPEG: find the height whose file is closest to the target
         h = (lo + hi) // 2
         noise = rng.integers(0, 255, (h, 1536, 3), dtype=np.uint8)
-        ok, buf = cv2.imencode(".jpg", cv2.GaussianBlur(noise, (3, 3), 0),
-                               [cv2.IMWRITE_JPEG_QUALITY, 90])
+        ok, buf = cv2.imencode(
+            ".jpg", cv2.GaussianBlur(noise, (3, 3), 0), [cv2.IMWRITE_JPEG_QUALITY, 90]
+        )
         best = buf.tobytes()
         if len(best) < target:
             lo = h
@@ -55,22 +56,26 @@ def make_result(data_dir: Path, size_mb: float) -> tuple[str, int]:
         (folder / f"{job}-{name}.jpg").write_bytes(data)
     rel = lambda n: str((folder / f"{job}-{n}.jpg").relative_to(data_dir))  # noqa: E731
     led = Ledger(ledger_path(data_dir))
-    led.insert_pending(job, "benchbooth", "drip", now, "2026-11-24T00:00:00Z", rel("original"),
-                       rel("ai"))
-    led.apply_status(Status(job_id=job, booth_id="benchbooth", status=JobStatus.COMPLETED,
-                            effect=Effect.LOCAL))
+    led.insert_pending(
+        job, "benchbooth", "drip", now, "2026-11-24T00:00:00Z", rel("original"), rel("ai")
+    )
+    led.apply_status(
+        Status(job_id=job, booth_id="benchbooth", status=JobStatus.COMPLETED, effect=Effect.LOCAL)
+    )
     token = led.store_result(job, rel("result"))
     led.close()
     assert token
     return token, len(best)
 
 
-async def client(port: int, path: str, size: int, stop_at: float, lat: list[float],
-                 errors: list[str], n: int = 0) -> None:
+async def client(
+    port: int, path: str, size: int, stop_at: float, lat: list[float], errors: list[str], n: int = 0
+) -> None:
     # Each client is a phone of its own: its own loopback address (the server caps the
     # connections of one address, share.max_connections_per_address).
     reader, writer = await asyncio.open_connection(
-        "127.0.0.1", port, local_addr=(f"127.0.{1 + n // 250}.{2 + n % 250}", 0))
+        "127.0.0.1", port, local_addr=(f"127.0.{1 + n // 250}.{2 + n % 250}", 0)
+    )
     req = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
     try:
         while time.monotonic() < stop_at:
@@ -107,13 +112,13 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return cur, peak
 
 
-async def run_load(port: int, path: str, size: int, clients: int, seconds: float,
-                   pid: int) -> dict:
+async def run_load(port: int, path: str, size: int, clients: int, seconds: float, pid: int) -> dict:
     # warm-up: one pass per client, not measured
     warm: list[float] = []
     errs: list[str] = []
-    await asyncio.gather(*(client(port, path, size, time.monotonic() + 1.0, warm, errs, n)
-                           for n in range(clients)))
+    await asyncio.gather(
+        *(client(port, path, size, time.monotonic() + 1.0, warm, errs, n) for n in range(clients))
+    )
     lat: list[float] = []
     errors: list[str] = []
     peak_rss = 0.0
@@ -126,16 +131,23 @@ async def run_load(port: int, path: str, size: int, clients: int, seconds: float
             await asyncio.sleep(0.2)
 
     t0 = time.monotonic()
-    await asyncio.gather(sample(), *(client(port, path, size, stop_at, lat, errors, n)
-                                     for n in range(clients)))
+    await asyncio.gather(
+        sample(), *(client(port, path, size, stop_at, lat, errors, n) for n in range(clients))
+    )
     elapsed = time.monotonic() - t0
     lat.sort()
-    return {"downloads": len(lat), "elapsed": elapsed, "errors": len(errors) + len(errs),
-            "rate": len(lat) / elapsed, "mbps": len(lat) * size / elapsed / 1e6,
-            "p50": lat[len(lat) // 2] if lat else float("nan"),
-            "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan"),
-            "mean": statistics.fmean(lat) if lat else float("nan"),
-            "rss_peak": peak_rss, "rss_hwm": rss_mb(pid)[1]}
+    return {
+        "downloads": len(lat),
+        "elapsed": elapsed,
+        "errors": len(errors) + len(errs),
+        "rate": len(lat) / elapsed,
+        "mbps": len(lat) * size / elapsed / 1e6,
+        "p50": lat[len(lat) // 2] if lat else float("nan"),
+        "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan"),
+        "mean": statistics.fmean(lat) if lat else float("nan"),
+        "rss_peak": peak_rss,
+        "rss_hwm": rss_mb(pid)[1],
+    }
 
 
 def main() -> int:
@@ -149,17 +161,36 @@ def main() -> int:
         data = Path(tmp) / "data"
         token, size = make_result(data, args.size_mb)
         import socket
+
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         conf = Path(tmp) / "booth.toml"
         conf.write_text(f'[share]\nhost = "127.0.0.1"\nport = {port}\n')
-        env = dict(os.environ, BOOTH_DATA_DIR=str(data), BOOTH_ID="benchbooth",
-                   BOOTH_MQTT_URL="mqtt://127.0.0.1:1", PYTHONPATH=str(ROOT))
+        env = dict(
+            os.environ,
+            BOOTH_DATA_DIR=str(data),
+            BOOTH_ID="benchbooth",
+            BOOTH_MQTT_URL="mqtt://127.0.0.1:1",
+            PYTHONPATH=str(ROOT),
+        )
         env.pop("BOOTH_ADMIN_PASSWORD", None)
-        server = subprocess.Popen([sys.executable, "-m", "appliance.cli", "share", "--config",
-                                   str(conf), "--no-mqtt", "--no-retention",
-                                   "--log-level", "WARNING"], env=env, cwd=ROOT)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "appliance.cli",
+                "share",
+                "--config",
+                str(conf),
+                "--no-mqtt",
+                "--no-retention",
+                "--log-level",
+                "WARNING",
+            ],
+            env=env,
+            cwd=ROOT,
+        )
         try:
             end = time.monotonic() + 30
             while True:
@@ -172,30 +203,49 @@ def main() -> int:
                         return 1
                     time.sleep(0.1)
             idle_rss = rss_mb(server.pid)[0]
-            r = asyncio.run(run_load(port, f"/p/{token}/photo.jpg?dl=1", size, args.clients,
-                                     args.seconds, server.pid))
+            r = asyncio.run(
+                run_load(
+                    port, f"/p/{token}/photo.jpg?dl=1", size, args.clients, args.seconds, server.pid
+                )
+            )
         finally:
             server.terminate()
             server.wait(20)
 
     ok = r["rate"] >= 200 and r["p99"] <= 1.0 and r["rss_peak"] <= 100 and r["errors"] == 0
-    print(f"share server benchmark: {args.clients} clients, {size / 1e6:.2f} MB result, "
-          f"{r['elapsed']:.1f} s, {os.cpu_count()} CPUs")
+    print(
+        f"share server benchmark: {args.clients} clients, {size / 1e6:.2f} MB result, "
+        f"{r['elapsed']:.1f} s, {os.cpu_count()} CPUs"
+    )
     print("| metric | value | target |")
     print("|---|---|---|")
     print(f"| downloads/s | {r['rate']:.0f} | ≥ 200 |")
     print(f"| throughput | {r['mbps']:.0f} MB/s | |")
     print(f"| latency p50 | {r['p50'] * 1000:.0f} ms | |")
     print(f"| latency p99 | {r['p99'] * 1000:.0f} ms | ≤ 1000 ms |")
-    print(f"| server RSS idle / peak under load | {idle_rss:.0f} / {r['rss_peak']:.0f} MB "
-          f"(high-water {r['rss_hwm']:.0f} MB) | ≤ 100 MB |")
+    print(
+        f"| server RSS idle / peak under load | {idle_rss:.0f} / {r['rss_peak']:.0f} MB "
+        f"(high-water {r['rss_hwm']:.0f} MB) | ≤ 100 MB |"
+    )
     print(f"| errors | {r['errors']} of {r['downloads'] + r['errors']} | 0 |")
     print("RESULT:", "all targets met" if ok else "TARGET MISSED")
-    figure(f"downloads/s, {args.clients} clients, {size / 1e6:.1f} MB", r["rate"], "/s", "≥ 200",
-           r["rate"] >= 200, digits=0)
+    figure(
+        f"downloads/s, {args.clients} clients, {size / 1e6:.1f} MB",
+        r["rate"],
+        "/s",
+        "≥ 200",
+        r["rate"] >= 200,
+        digits=0,
+    )
     figure("download latency p99", r["p99"] * 1000, "ms", "≤ 1000 ms", r["p99"] <= 1.0, digits=0)
-    figure("share server RSS under load", r["rss_peak"], "MB", "≤ 100 MB", r["rss_peak"] <= 100,
-           digits=0)
+    figure(
+        "share server RSS under load",
+        r["rss_peak"],
+        "MB",
+        "≤ 100 MB",
+        r["rss_peak"] <= 100,
+        digits=0,
+    )
     return 0 if ok else 1
 
 

@@ -46,10 +46,12 @@ class Kiosk:
         self.sent: dict[str, float] = {}
         self.online: set[str] = set()
         self._cond = threading.Condition()
-        self.c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-kiosk",
-                             protocol=paho.MQTTv5)
+        self.c = paho.Client(
+            paho.CallbackAPIVersion.VERSION2, client_id="bench-kiosk", protocol=paho.MQTTv5
+        )
         self.c.on_connect = lambda c, u, f, r, p: c.subscribe(
-            [(self.topics.booth_statuses(BOOTH), 1), (self.topics.all_worker_availability(), 1)])
+            [(self.topics.booth_statuses(BOOTH), 1), (self.topics.all_worker_availability(), 1)]
+        )
         self.c.on_message = self._on_message
         self.c.connect("127.0.0.1", port, 30)
         self.c.loop_start()
@@ -59,7 +61,8 @@ class Kiosk:
         if msg.topic.endswith("/availability"):
             with self._cond:
                 (self.online.add if msg.payload == b"online" else self.online.discard)(
-                    msg.topic.split("/")[2])
+                    msg.topic.split("/")[2]
+                )
                 self._cond.notify_all()
             return
         if not msg.payload:
@@ -73,8 +76,9 @@ class Kiosk:
     def send(self, payload: bytes) -> str:
         job = new_job_id()
         self.sent[job] = time.perf_counter()
-        self.c.publish(self.topics.jobs(BOOTH), payload, qos=1,
-                       properties=JobMeta(job, "drip").to_properties())
+        self.c.publish(
+            self.topics.jobs(BOOTH), payload, qos=1, properties=JobMeta(job, "drip").to_properties()
+        )
         return job
 
     def wait(self, pred, timeout: float) -> bool:
@@ -82,17 +86,27 @@ class Kiosk:
             return self._cond.wait_for(pred, timeout)
 
 
-def spawn_worker(tmp: Path, broker: Mosquitto, fake: FakeGemini, concurrency: int,
-                 wid: str, key: bool = True) -> subprocess.Popen:
+def spawn_worker(
+    tmp: Path, broker: Mosquitto, fake: FakeGemini, concurrency: int, wid: str, key: bool = True
+) -> subprocess.Popen:
     conf = tmp / "booth.toml"
     conf.write_text(f'[worker]\nid = "{wid}"\ndeadline_s = 60\nconcurrency = {concurrency}\n')
-    env = dict(os.environ, BOOTH_MQTT_URL=broker.url, BOOTH_DATA_DIR=str(tmp / "data"),
-               BOOTH_ID=BOOTH, GEMINI_API_KEY="bench-dummy", GEMINI_BASE_URL=fake.url,
-               BOOTH_CONFIG=str(conf))
+    env = dict(
+        os.environ,
+        BOOTH_MQTT_URL=broker.url,
+        BOOTH_DATA_DIR=str(tmp / "data"),
+        BOOTH_ID=BOOTH,
+        GEMINI_API_KEY="bench-dummy",
+        GEMINI_BASE_URL=fake.url,
+        BOOTH_CONFIG=str(conf),
+    )
     if not key:
         env.pop("GEMINI_API_KEY")
-    return subprocess.Popen([sys.executable, "-m", "appliance.cli", "worker", "--log-level",
-                             "WARNING"], cwd=ROOT, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "appliance.cli", "worker", "--log-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+    )
 
 
 def stop(kiosk: Kiosk, proc: subprocess.Popen) -> None:
@@ -137,10 +151,11 @@ def run(args: argparse.Namespace) -> None:
             stop(kiosk, proc)
             print(f"worker peak RSS at concurrency 1: {rss:.0f} MB")
             p50, p99 = pct(overheads, 50), pct(overheads, 99)
-            print(f"overhead over {args.jobs} jobs at 1536 px (L = {args.overhead_latency:g} s): "
-                  f"p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p50 <= 50 ms)")
-            figure("per-job overhead (total − L) at 1536 px, p50", p50, "ms", "≤ 50 ms",
-                   p50 <= 50)
+            print(
+                f"overhead over {args.jobs} jobs at 1536 px (L = {args.overhead_latency:g} s): "
+                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p50 <= 50 ms)"
+            )
+            figure("per-job overhead (total − L) at 1536 px, p50", p50, "ms", "≤ 50 ms", p50 <= 50)
             figure("per-job overhead (total − L) at 1536 px, p99", p99, "ms")
 
             # 2. throughput by concurrency with L = 2 s
@@ -159,11 +174,19 @@ def run(args: argparse.Namespace) -> None:
                 peak = peak_rss_mb(proc.pid)
                 rss = max(rss, peak)
                 stop(kiosk, proc)
-                print(f"throughput at concurrency {n}: {rate:.2f} jobs/s over {count} jobs "
-                      f"= {rate / ideal:.2f} x N/L (target >= 0.90); worker peak RSS "
-                      f"{peak:.0f} MB")
-                figure(f"throughput at concurrency {n}, L = 2 s", rate / ideal, "× N/L",
-                       "≥ 0.9 × N/L", rate / ideal >= 0.9, digits=2)
+                print(
+                    f"throughput at concurrency {n}: {rate:.2f} jobs/s over {count} jobs "
+                    f"= {rate / ideal:.2f} x N/L (target >= 0.90); worker peak RSS "
+                    f"{peak:.0f} MB"
+                )
+                figure(
+                    f"throughput at concurrency {n}, L = 2 s",
+                    rate / ideal,
+                    "× N/L",
+                    "≥ 0.9 × N/L",
+                    rate / ideal >= 0.9,
+                    digits=2,
+                )
 
             # 3. no API key: every job gets the local effect (the heaviest path for memory)
             proc = spawn_worker(tmp, broker, fake, 2, WID, key=False)
@@ -177,8 +200,10 @@ def run(args: argparse.Namespace) -> None:
             rss = max(rss, peak)
             proc.terminate()
             proc.wait(30)
-            print(f"no API key (local effect), concurrency 2: {len(jobs) / elapsed:.1f} jobs/s "
-                  f"at 1536 px; worker peak RSS {peak:.0f} MB")
+            print(
+                f"no API key (local effect), concurrency 2: {len(jobs) / elapsed:.1f} jobs/s "
+                f"at 1536 px; worker peak RSS {peak:.0f} MB"
+            )
         finally:
             for proc in procs:
                 if proc.poll() is None:
@@ -190,6 +215,7 @@ def run(args: argparse.Namespace) -> None:
 
     # 4. local effect per 1536-px image (in this process: cascades loaded once)
     from worker.local_effect import LocalEffect
+
     effect = LocalEffect()
     for name in ("portrait", "no-face"):
         src = cv2.imread(str(ROOT / "tests" / "fixtures" / f"{name}.jpg"))
@@ -203,10 +229,13 @@ def run(args: argparse.Namespace) -> None:
             effect.apply(im)
             times.append((time.perf_counter() - t) * 1000)
         med = median(times)
-        print(f"local effect on {name} at {im.shape[1]}x{im.shape[0]}: median "
-              f"{med:.0f} ms, max {max(times):.0f} ms (target <= 300 ms)")
-        figure(f"local effect, {name} at 1536 px (median)", med, "ms", "≤ 300 ms", med <= 300,
-               digits=0)
+        print(
+            f"local effect on {name} at {im.shape[1]}x{im.shape[0]}: median "
+            f"{med:.0f} ms, max {max(times):.0f} ms (target <= 300 ms)"
+        )
+        figure(
+            f"local effect, {name} at 1536 px (median)", med, "ms", "≤ 300 ms", med <= 300, digits=0
+        )
     print(f"worker peak RSS: {rss:.0f} MB (target <= 200 MB)")
     figure("worker peak RSS", rss, "MB", "≤ 200 MB", rss <= 200, digits=0)
 
@@ -214,8 +243,12 @@ def run(args: argparse.Namespace) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer jobs and runs")
-    p.add_argument("--overhead-latency", type=float, default=0.5,
-                   help="fake model latency L in the overhead run (s)")
+    p.add_argument(
+        "--overhead-latency",
+        type=float,
+        default=0.5,
+        help="fake model latency L in the overhead run (s)",
+    )
     args = p.parse_args()
     args.jobs = 20 if args.quick else 50
     args.rounds = 2 if args.quick else 4

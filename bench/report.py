@@ -10,12 +10,15 @@ import json
 import statistics
 
 
-def figure(name: str, value: float, unit: str, target: str = "", ok: bool | None = None,
-           digits: int = 1) -> None:
+def figure(
+    name: str, value: float, unit: str, target: str = "", ok: bool | None = None, digits: int = 1
+) -> None:
     text = f"{value:.{digits}f} {unit}".strip()
     print(f"  {name}: {text}" + (f"  (target {target})" if target else ""), flush=True)
-    print("BENCH " + json.dumps({"figure": name, "value": text, "target": target, "ok": ok}),
-          flush=True)
+    print(
+        "BENCH " + json.dumps({"figure": name, "value": text, "target": target, "ok": ok}),
+        flush=True,
+    )
 
 
 def pct(values: list[float], p: float) -> float:

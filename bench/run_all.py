@@ -19,11 +19,15 @@ from datetime import date
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-QUICK_ARGS = {"bench_e2e.py": ["--jobs", "20"], "bench_share.py": ["--seconds", "5"],
-              "bench_worker.py": ["--quick"], "bench_resilience.py": ["--quick"],
-              "bench_kiosk.py": ["--seconds", "4"],
-              "bench_cloud.py": ["--runs", "5", "--backlog", "50"],
-              "bench_operator.py": ["--photos", "50"]}
+QUICK_ARGS = {
+    "bench_e2e.py": ["--jobs", "20"],
+    "bench_share.py": ["--seconds", "5"],
+    "bench_worker.py": ["--quick"],
+    "bench_resilience.py": ["--quick"],
+    "bench_kiosk.py": ["--seconds", "4"],
+    "bench_cloud.py": ["--runs", "5", "--backlog", "50"],
+    "bench_operator.py": ["--photos", "50"],
+}
 
 
 def machine() -> str:
@@ -46,14 +50,20 @@ def main() -> int:
         print(f"== {script.name}", flush=True)
         t0 = time.monotonic()
         extra = QUICK_ARGS.get(script.name, []) if args.quick else []
-        proc = subprocess.run([sys.executable, str(script), *extra], capture_output=True,
-                              text=True, cwd=str(HERE.parent), timeout=1800)
+        proc = subprocess.run(
+            [sys.executable, str(script), *extra],
+            capture_output=True,
+            text=True,
+            cwd=str(HERE.parent),
+            timeout=1800,
+        )
         print(proc.stdout.rstrip())
         if proc.returncode != 0:
             failed.append(script.name)
             print(proc.stderr[-2000:], file=sys.stderr)
-        found = [json.loads(line[6:]) for line in proc.stdout.splitlines()
-                 if line.startswith("BENCH ")]
+        found = [
+            json.loads(line[6:]) for line in proc.stdout.splitlines() if line.startswith("BENCH ")
+        ]
         for r in found:
             r["bench"] = script.stem.removeprefix("bench_")
         rows.extend(found)

@@ -21,9 +21,10 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 STA_UNSYNC = 0x0040  # <linux/timex.h>
 TIMESYNCD_FLAG = Path("/run/systemd/timesync/synchronized")
@@ -47,15 +48,30 @@ def boottime() -> float:
 
 class _Timex(ctypes.Structure):
     # struct timex of <sys/timex.h> (glibc, 64-bit and 32-bit alike: longs, then padding)
-    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
-                ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long),
-                ("status", ctypes.c_int), ("constant", ctypes.c_long),
-                ("precision", ctypes.c_long), ("tolerance", ctypes.c_long),
-                ("time_sec", ctypes.c_long), ("time_usec", ctypes.c_long),
-                ("tick", ctypes.c_long), ("ppsfreq", ctypes.c_long), ("jitter", ctypes.c_long),
-                ("shift", ctypes.c_int), ("stabil", ctypes.c_long), ("jitcnt", ctypes.c_long),
-                ("calcnt", ctypes.c_long), ("errcnt", ctypes.c_long),
-                ("stbcnt", ctypes.c_long), ("tai", ctypes.c_int), ("pad", ctypes.c_int * 11)]
+    _fields_ = [
+        ("modes", ctypes.c_uint),
+        ("offset", ctypes.c_long),
+        ("freq", ctypes.c_long),
+        ("maxerror", ctypes.c_long),
+        ("esterror", ctypes.c_long),
+        ("status", ctypes.c_int),
+        ("constant", ctypes.c_long),
+        ("precision", ctypes.c_long),
+        ("tolerance", ctypes.c_long),
+        ("time_sec", ctypes.c_long),
+        ("time_usec", ctypes.c_long),
+        ("tick", ctypes.c_long),
+        ("ppsfreq", ctypes.c_long),
+        ("jitter", ctypes.c_long),
+        ("shift", ctypes.c_int),
+        ("stabil", ctypes.c_long),
+        ("jitcnt", ctypes.c_long),
+        ("calcnt", ctypes.c_long),
+        ("errcnt", ctypes.c_long),
+        ("stbcnt", ctypes.c_long),
+        ("tai", ctypes.c_int),
+        ("pad", ctypes.c_int * 11),
+    ]
 
 
 def _kernel_synchronized() -> bool | None:
@@ -73,8 +89,12 @@ def _timedatectl_synchronized() -> bool | None:
     if shutil.which("timedatectl") is None:
         return None
     try:
-        out = subprocess.run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"],
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["timedatectl", "show", "-p", "NTPSynchronized", "--value"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     value = out.stdout.strip()
@@ -139,4 +159,3 @@ class SystemClock:
 
 def stamp(clock: Clock) -> BootStamp:
     return BootStamp(clock.boot_id, clock.boot_now(), clock.synchronized())
-

@@ -11,15 +11,16 @@ import dataclasses
 import os
 import socket
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from booth.protocol import NODE_ID_RE, ROOT_RE, STYLE_RE
 from booth.texts import LANGUAGES, check_override, placeholders
 
 DEFAULT_CONFIG_PATH = Path("/etc/booth/booth.toml")
-DRIP_PROMPT = ("Add a bust down diamond chain, if the person is smiling, make have diamond grills")
+DRIP_PROMPT = "Add a bust down diamond chain, if the person is smiling, make have diamond grills"
 # What the local effect (worker/local_effect.py) can draw for a style, when there is no AI or
 # the AI failed: `diamond` an iced chain over a gold Cuban link with diamond-set gold grills on a
 # smile; `gold` an all-gold Cuban chain and medallion with plain gold grills; `ice` white metal,
@@ -33,8 +34,16 @@ class ConfigError(ValueError):
     """Configuration that cannot be used; the message says where and what is allowed."""
 
 
-def _f(default: Any, doc: str, *, choices: tuple = (), min: float | None = None,
-       max: float | None = None, secret: bool = False, factory: Any = None) -> Any:
+def _f(
+    default: Any,
+    doc: str,
+    *,
+    choices: tuple = (),
+    min: float | None = None,
+    max: float | None = None,
+    secret: bool = False,
+    factory: Any = None,
+) -> Any:
     meta = {"doc": doc, "choices": choices, "min": min, "max": max, "secret": secret}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
@@ -49,11 +58,14 @@ def _hostname_id() -> str:
 
 @dataclass
 class MqttConfig:
-    url: str = _f("mqtt://localhost:1883", "Broker URL: mqtt://user:pass@host:port, mqtts:// for TLS")
+    url: str = _f(
+        "mqtt://localhost:1883", "Broker URL: mqtt://user:pass@host:port, mqtts:// for TLS"
+    )
     root: str = _f("booth", "First topic level of every topic ({root}/{booth}/…)")
     keepalive_s: int = _f(30, "MQTT keepalive in seconds", min=5, max=3600)
-    session_expiry_s: int = _f(3600, "Persistent session expiry in seconds (≥ 1 hour for workers)",
-                               min=0, max=7 * 86400)
+    session_expiry_s: int = _f(
+        3600, "Persistent session expiry in seconds (≥ 1 hour for workers)", min=0, max=7 * 86400
+    )
     ca_file: str = _f("", "CA certificate file for mqtts:// (empty: the system's trust store)")
 
 
@@ -62,44 +74,81 @@ class GeminiConfig:
     model: str = _f("gemini-2.5-flash-image", "Image model name (GEMINI_MODEL)")
     base_url: str = _f("", "API base URL; empty means Google's (GEMINI_BASE_URL)")
     api_version: str = _f("v1beta", "API version path segment")
-    request_timeout_s: float = _f(30.0, "Longest wall time of one model request in seconds (the "
-                                  "whole answer, not each read)", min=1, max=600)
+    request_timeout_s: float = _f(
+        30.0,
+        "Longest wall time of one model request in seconds (the whole answer, not each read)",
+        min=1,
+        max=600,
+    )
     api_key: str = _f("", "API key: from the environment only (GEMINI_API_KEY)", secret=True)
-    max_response_bytes: int = _f(20_000_000, "Largest model answer read, in bytes (a larger one "
-                                 "is cut off and the job gets the local effect)",
-                                 min=1_000_000, max=200_000_000)
+    max_response_bytes: int = _f(
+        20_000_000,
+        "Largest model answer read, in bytes (a larger one "
+        "is cut off and the job gets the local effect)",
+        min=1_000_000,
+        max=200_000_000,
+    )
 
 
 @dataclass
 class WorkerConfig:
-    id: str = _f("", "Worker id = MQTT client id (empty: worker-<hostname>-<slot>, stable "
-                 "across restarts)")
-    concurrency: int = _f(2, "Jobs one worker processes at once (also its MQTT receive maximum)",
-                          min=1, max=64)
-    deadline_s: float = _f(45.0, "Seconds from the shot (queue time included) by which a job's "
-                           "picture is published; model calls stop in time for the local effect",
-                           min=1, max=3600)
+    id: str = _f(
+        "", "Worker id = MQTT client id (empty: worker-<hostname>-<slot>, stable across restarts)"
+    )
+    concurrency: int = _f(
+        2, "Jobs one worker processes at once (also its MQTT receive maximum)", min=1, max=64
+    )
+    deadline_s: float = _f(
+        45.0,
+        "Seconds from the shot (queue time included) by which a job's "
+        "picture is published; model calls stop in time for the local effect",
+        min=1,
+        max=3600,
+    )
     max_bytes: int = _f(15_000_000, "Largest accepted job payload in bytes", min=1000)
-    max_pixels: int = _f(40_000_000, "Largest accepted image in pixels (decompression-bomb guard)",
-                         min=10_000)
-    model_long_side: int = _f(1536, "Long side in pixels of the image sent to the model", min=64,
-                              max=8192)
-    fallback: str = _f("local", "What to do when the AI fails: 'local' effect or 'none' (fail)",
-                       choices=("local", "none"))
-    dedupe_hours: float = _f(24.0, "Hours a finished job's result is kept to answer duplicates",
-                             min=0)
+    max_pixels: int = _f(
+        40_000_000, "Largest accepted image in pixels (decompression-bomb guard)", min=10_000
+    )
+    model_long_side: int = _f(
+        1536, "Long side in pixels of the image sent to the model", min=64, max=8192
+    )
+    fallback: str = _f(
+        "local",
+        "What to do when the AI fails: 'local' effect or 'none' (fail)",
+        choices=("local", "none"),
+    )
+    dedupe_hours: float = _f(
+        24.0, "Hours a finished job's result is kept to answer duplicates", min=0
+    )
     grace_s: float = _f(20.0, "Seconds in-flight jobs get to finish on SIGTERM", min=0, max=600)
     jpeg_quality: int = _f(90, "JPEG quality of results", min=30, max=100)
-    result_long_side: int = _f(2048, "Long side in pixels a model's picture is shrunk to before "
-                               "it is published", min=256, max=8192)
-    service_pause_s: float = _f(300.0, "After the AI service refuses the key, model, region, "
-                                "billing or a used-up quota: seconds every job gets the local "
-                                "effect before one job asks the model again", min=1, max=86400)
-    breaker_failures: int = _f(3, "Consecutive model calls failing with an outage (5xx, no "
-                               "connection, timeout) that stop model calls for a while",
-                               min=1, max=100)
-    breaker_open_s: float = _f(30.0, "Seconds model calls stay stopped after an outage before "
-                               "one job probes the model again", min=1, max=3600)
+    result_long_side: int = _f(
+        2048,
+        "Long side in pixels a model's picture is shrunk to before it is published",
+        min=256,
+        max=8192,
+    )
+    service_pause_s: float = _f(
+        300.0,
+        "After the AI service refuses the key, model, region, "
+        "billing or a used-up quota: seconds every job gets the local "
+        "effect before one job asks the model again",
+        min=1,
+        max=86400,
+    )
+    breaker_failures: int = _f(
+        3,
+        "Consecutive model calls failing with an outage (5xx, no "
+        "connection, timeout) that stop model calls for a while",
+        min=1,
+        max=100,
+    )
+    breaker_open_s: float = _f(
+        30.0,
+        "Seconds model calls stay stopped after an outage before one job probes the model again",
+        min=1,
+        max=3600,
+    )
 
 
 @dataclass
@@ -107,37 +156,56 @@ class KioskConfig:
     title: str = _f("Drip Me Out", "Event title shown on the screens and the download page")
     default_style: str = _f("drip", "Style preset used when the guest does not choose one")
     fps: int = _f(30, "Frame rate of screens with a live preview", min=5, max=120)
-    idle_fps: int = _f(5, "Frame rate of screens without a live preview (keeps a Pi cool)",
-                       min=1, max=60)
+    idle_fps: int = _f(
+        5, "Frame rate of screens without a live preview (keeps a Pi cool)", min=1, max=60
+    )
     windowed: bool = _f(False, "Run in a window instead of fullscreen (laptops)")
     window_width: int = _f(1280, "Window width with windowed = true", min=320, max=7680)
     window_height: int = _f(720, "Window height with windowed = true", min=240, max=4320)
     kiosk_lock: bool = _f(True, "Ignore Esc so guests cannot leave the booth screen")
     countdown_s: int = _f(3, "Countdown seconds before the shot", min=0, max=10)
-    redispatch_s: float = _f(30.0, "Re-publish a job with no 'processing' status after this "
-                             "long, or with no final status this long past worker.deadline_s",
-                             min=1)
-    max_wait_s: float = _f(60.0, "Longest a guest waits on the processing screen; then it says "
-                           "the photo will appear in the recent strip and returns to the start",
-                           min=10, max=3600)
+    redispatch_s: float = _f(
+        30.0,
+        "Re-publish a job with no 'processing' status after this "
+        "long, or with no final status this long past worker.deadline_s",
+        min=1,
+    )
+    max_wait_s: float = _f(
+        60.0,
+        "Longest a guest waits on the processing screen; then it says "
+        "the photo will appear in the recent strip and returns to the start",
+        min=10,
+        max=3600,
+    )
     slow_after_s: float = _f(25.0, "Show 'taking longer than usual' after this many seconds", min=1)
-    result_timeout_s: float = _f(60.0, "Return from the result screen to the start after this long",
-                                 min=5)
+    result_timeout_s: float = _f(
+        60.0, "Return from the result screen to the start after this long", min=5
+    )
     ai_long_side: int = _f(1536, "Long side of the copy sent to the AI", min=256, max=8192)
     jpeg_quality: int = _f(92, "JPEG quality of saved shots", min=30, max=100)
     logo: str = _f("", "Optional logo image (PNG) drawn in a corner (and in the caption bar)")
-    frame_overlay: str = _f("", "Optional transparent PNG burned into every result, stretched "
-                            "to its full size")
-    caption: str = _f("", "Caption bar burned under every result, e.g. '{title} · {date}' "
-                      "(empty: none)")
-    privacy: str = _f("", "Privacy line on the start screen (empty: a default line while an AI "
-                      "service is in use; 'off': none)")
-    language: str = _f("en", "Language of every guest text, on the screen and the phone page",
-                       choices=LANGUAGES)
+    frame_overlay: str = _f(
+        "", "Optional transparent PNG burned into every result, stretched to its full size"
+    )
+    caption: str = _f(
+        "", "Caption bar burned under every result, e.g. '{title} · {date}' (empty: none)"
+    )
+    privacy: str = _f(
+        "",
+        "Privacy line on the start screen (empty: a default line while an AI "
+        "service is in use; 'off': none)",
+    )
+    language: str = _f(
+        "en", "Language of every guest text, on the screen and the phone page", choices=LANGUAGES
+    )
     gpio_button: int = _f(0, "BCM pin of an arcade button (0: none)", min=0, max=27)
     recent_count: int = _f(6, "Photos in the recent-photos strip", min=0, max=20)
-    recent_qr_s: float = _f(180.0, "Seconds a recent-strip photo still reopens its download QR "
-                            "(0: no limit)", min=0, max=7 * 86400)
+    recent_qr_s: float = _f(
+        180.0,
+        "Seconds a recent-strip photo still reopens its download QR (0: no limit)",
+        min=0,
+        max=7 * 86400,
+    )
 
 
 @dataclass
@@ -149,11 +217,18 @@ class CameraConfig:
     preview_height: int = _f(720, "Preview stream height", min=120, max=4096)
     frame_timeout_s: float = _f(2.0, "No frame for this long restarts the camera", min=0.2, max=60)
     # issue 13 (the Pi camera): mount rotation, and when a camera stall needs a new process
-    rotation: int = _f(0, "Rotate the camera image clockwise by this many degrees (a camera "
-                       "mounted sideways for a portrait screen: 90 or 270)",
-                       choices=(0, 90, 180, 270))
-    restart_limit_s: float = _f(60.0, "Camera not live for this long: the kiosk exits so "
-                                "systemd restarts it (0: never)", min=0, max=3600)
+    rotation: int = _f(
+        0,
+        "Rotate the camera image clockwise by this many degrees (a camera "
+        "mounted sideways for a portrait screen: 90 or 270)",
+        choices=(0, 90, 180, 270),
+    )
+    restart_limit_s: float = _f(
+        60.0,
+        "Camera not live for this long: the kiosk exits so systemd restarts it (0: never)",
+        min=0,
+        max=3600,
+    )
 
 
 @dataclass
@@ -163,79 +238,156 @@ class ShareConfig:
     public_url: str = _f("", "Base URL in the QR code (empty: http://<LAN address>:<port>)")
     wifi_ssid: str = _f("", "Booth Wi-Fi name for a join-Wi-Fi QR (empty: none)")
     wifi_password: str = _f("", "Booth Wi-Fi password for the join-Wi-Fi QR", secret=True)
-    portal: bool = _f(False, "Captive portal for the booth's own Wi-Fi: answer phones' "
-                      "connectivity checks, 'scan the photo QR' page at any other address")
-    admin_password: str = _f("", "Operator gallery password: environment only "
-                             "(BOOTH_ADMIN_PASSWORD)", secret=True)
-    retention_every_s: float = _f(3600.0, "Seconds between retention runs of the share server",
-                                  min=10, max=86400)
+    portal: bool = _f(
+        False,
+        "Captive portal for the booth's own Wi-Fi: answer phones' "
+        "connectivity checks, 'scan the photo QR' page at any other address",
+    )
+    admin_password: str = _f(
+        "", "Operator gallery password: environment only (BOOTH_ADMIN_PASSWORD)", secret=True
+    )
+    retention_every_s: float = _f(
+        3600.0, "Seconds between retention runs of the share server", min=10, max=86400
+    )
     # Hostile clients and the operator listener (share/conncaps.py, share/admin.py).
-    admin_host: str = _f("127.0.0.1", "Address of the operator listener (/admin): 127.0.0.1 "
-                         "keeps it off the guests' network; or the booth's ethernet address; "
-                         "empty: no operator pages")
+    admin_host: str = _f(
+        "127.0.0.1",
+        "Address of the operator listener (/admin): 127.0.0.1 "
+        "keeps it off the guests' network; or the booth's ethernet address; "
+        "empty: no operator pages",
+    )
     admin_port: int = _f(8081, "Port of the operator listener", min=1, max=65535)
-    header_timeout_s: float = _f(10.0, "A new connection must send its request headers within "
-                                 "this many seconds", min=1, max=300)
-    idle_timeout_s: float = _f(15.0, "Close a keep-alive connection idle for this many seconds",
-                               min=1, max=3600)
-    max_connections_per_address: int = _f(32, "Open connections allowed from one address (an "
-                                          "IPv6 client: its /64)", min=2, max=100_000)
-    max_connections: int = _f(4000, "Open connections allowed in all (lowered to fit the "
-                              "file-descriptor limit)", min=16, max=1_000_000)
-    orphan_grace_s: float = _f(3600.0, "Retention clears a retained status/result of a job the "
-                               "ledger does not know once it has been seen this long",
-                               min=60, max=30 * 86400)
+    header_timeout_s: float = _f(
+        10.0,
+        "A new connection must send its request headers within this many seconds",
+        min=1,
+        max=300,
+    )
+    idle_timeout_s: float = _f(
+        15.0, "Close a keep-alive connection idle for this many seconds", min=1, max=3600
+    )
+    max_connections_per_address: int = _f(
+        32,
+        "Open connections allowed from one address (an IPv6 client: its /64)",
+        min=2,
+        max=100_000,
+    )
+    max_connections: int = _f(
+        4000,
+        "Open connections allowed in all (lowered to fit the file-descriptor limit)",
+        min=16,
+        max=1_000_000,
+    )
+    orphan_grace_s: float = _f(
+        3600.0,
+        "Retention clears a retained status/result of a job the "
+        "ledger does not know once it has been seen this long",
+        min=60,
+        max=30 * 86400,
+    )
 
 
 # ---- [cloud]: S3-compatible sharing (issue 14) -------------------------------------------------
 @dataclass
 class CloudConfig:
-    enabled: bool = _f(False, "Upload results and their phone page to an S3-compatible bucket so "
-                       "the QR works on mobile data (off: LAN links only)")
-    endpoint_url: str = _f("", "S3 API endpoint, e.g. https://<account>.r2.cloudflarestorage.com "
-                           "(empty: AWS S3 in `region`)")
-    region: str = _f("us-east-1", "Signing region ('auto' for Cloudflare R2; the bucket's region "
-                     "for AWS, B2, Garage)")
+    enabled: bool = _f(
+        False,
+        "Upload results and their phone page to an S3-compatible bucket so "
+        "the QR works on mobile data (off: LAN links only)",
+    )
+    endpoint_url: str = _f(
+        "",
+        "S3 API endpoint, e.g. https://<account>.r2.cloudflarestorage.com "
+        "(empty: AWS S3 in `region`)",
+    )
+    region: str = _f(
+        "us-east-1",
+        "Signing region ('auto' for Cloudflare R2; the bucket's region for AWS, B2, Garage)",
+    )
     bucket: str = _f("", "Bucket name")
     key_prefix: str = _f("booth/", "Prefix of every object key (a lifecycle rule can match it)")
-    addressing_style: str = _f("auto", "Bucket in the path or in the host name ('auto': virtual "
-                               "for AWS, path for any other endpoint)",
-                               choices=("auto", "path", "virtual"))
-    public_base_url: str = _f("", "Public URL of the bucket's root (public bucket, CDN, custom "
-                              "domain); links are it + '/' + key: short QR. Empty: presigned "
-                              "links")
-    link_days: float = _f(7.0, "Days a presigned link works (at most 7, the S3 limit; never "
-                          "beyond retention_days)", min=0.01, max=7)
+    addressing_style: str = _f(
+        "auto",
+        "Bucket in the path or in the host name ('auto': virtual "
+        "for AWS, path for any other endpoint)",
+        choices=("auto", "path", "virtual"),
+    )
+    public_base_url: str = _f(
+        "",
+        "Public URL of the bucket's root (public bucket, CDN, custom "
+        "domain); links are it + '/' + key: short QR. Empty: presigned "
+        "links",
+    )
+    link_days: float = _f(
+        7.0,
+        "Days a presigned link works (at most 7, the S3 limit; never beyond retention_days)",
+        min=0.01,
+        max=7,
+    )
     timeout_s: float = _f(30.0, "Timeout of one bucket request in seconds", min=1, max=600)
-    retry_max_s: float = _f(30.0, "Longest wait between upload retries while the bucket is "
-                            "unreachable", min=0.5, max=3600)
-    access_key_id: str = _f("", "Access key id: environment only (BOOTH_CLOUD_ACCESS_KEY_ID)",
-                            secret=True)
-    secret_access_key: str = _f("", "Secret access key: environment only "
-                                "(BOOTH_CLOUD_SECRET_ACCESS_KEY)", secret=True)
+    retry_max_s: float = _f(
+        30.0,
+        "Longest wait between upload retries while the bucket is unreachable",
+        min=0.5,
+        max=3600,
+    )
+    access_key_id: str = _f(
+        "", "Access key id: environment only (BOOTH_CLOUD_ACCESS_KEY_ID)", secret=True
+    )
+    secret_access_key: str = _f(
+        "", "Secret access key: environment only (BOOTH_CLOUD_SECRET_ACCESS_KEY)", secret=True
+    )
+
+
 # ---- end [cloud] -------------------------------------------------------------------------------
 
 
 # ---- [operator]: the operator's view (issue 17) ---------------------------------------------
 @dataclass
 class OperatorConfig:
-    event_start: str = _f("", "Start of the event the dashboard counts, local time "
-                          "'YYYY-MM-DD HH:MM' (empty: since the first photo after the last pause "
-                          "of event_gap_hours)")
-    event_gap_hours: float = _f(6.0, "A pause without photos this long ends an event: the next "
-                                "photo starts a new one (a party past midnight stays one event)",
-                                min=0.5, max=24 * 30)
-    disk_low_mb: int = _f(1000, "Free space in data_dir below this raises the operator mark "
-                          "(below a fifth of it: red)", min=50, max=1_000_000)
-    camera_alert_s: float = _f(60.0, "The camera reconnecting for this long raises the operator "
-                               "mark", min=1, max=3600)
-    health_every_s: float = _f(30.0, "Seconds between health reports of the kiosk and the share "
-                               "server (a change is reported at once)", min=2, max=600)
-    mark: bool = _f(True, "Show the operator mark on the booth screen when something needs the "
-                    "operator (a long press on it or the F1 key shows why)")
-    metrics_token: str = _f("", "Bearer token Prometheus sends to /metrics on the operator "
-                            "listener: environment only (BOOTH_METRICS_TOKEN); empty: /metrics "
-                            "needs an operator session", secret=True)
+    event_start: str = _f(
+        "",
+        "Start of the event the dashboard counts, local time "
+        "'YYYY-MM-DD HH:MM' (empty: since the first photo after the last pause "
+        "of event_gap_hours)",
+    )
+    event_gap_hours: float = _f(
+        6.0,
+        "A pause without photos this long ends an event: the next "
+        "photo starts a new one (a party past midnight stays one event)",
+        min=0.5,
+        max=24 * 30,
+    )
+    disk_low_mb: int = _f(
+        1000,
+        "Free space in data_dir below this raises the operator mark (below a fifth of it: red)",
+        min=50,
+        max=1_000_000,
+    )
+    camera_alert_s: float = _f(
+        60.0, "The camera reconnecting for this long raises the operator mark", min=1, max=3600
+    )
+    health_every_s: float = _f(
+        30.0,
+        "Seconds between health reports of the kiosk and the share "
+        "server (a change is reported at once)",
+        min=2,
+        max=600,
+    )
+    mark: bool = _f(
+        True,
+        "Show the operator mark on the booth screen when something needs the "
+        "operator (a long press on it or the F1 key shows why)",
+    )
+    metrics_token: str = _f(
+        "",
+        "Bearer token Prometheus sends to /metrics on the operator "
+        "listener: environment only (BOOTH_METRICS_TOKEN); empty: /metrics "
+        "needs an operator session",
+        secret=True,
+    )
+
+
 # ---- end [operator] ----------------------------------------------------------------------------
 
 
@@ -255,8 +407,11 @@ class Config:
     booth_id: str = _f("", "This kiosk's id in topics (empty: the hostname)")
     data_dir: str = _f("/var/lib/booth", "Where photos, results and the ledger live")
     retention_days: float = _f(7.0, "Delete photos and jobs older than this many days", min=0.01)
-    trust_clock: bool = _f(False, "Trust the system clock without network time (a Pi 5 with "
-                           "its RTC battery): retention otherwise waits for NTP")
+    trust_clock: bool = _f(
+        False,
+        "Trust the system clock without network time (a Pi 5 with "
+        "its RTC battery): retention otherwise waits for NTP",
+    )
     log_level: str = _f("INFO", "Log level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     gemini: GeminiConfig = field(default_factory=GeminiConfig)
@@ -278,9 +433,16 @@ class Config:
         return self.styles.get(name) or self.styles[self.kiosk.default_style]
 
 
-SECTIONS = {"mqtt": MqttConfig, "gemini": GeminiConfig, "worker": WorkerConfig,
-            "kiosk": KioskConfig, "camera": CameraConfig, "share": ShareConfig,
-            "cloud": CloudConfig, "operator": OperatorConfig}
+SECTIONS = {
+    "mqtt": MqttConfig,
+    "gemini": GeminiConfig,
+    "worker": WorkerConfig,
+    "kiosk": KioskConfig,
+    "camera": CameraConfig,
+    "share": ShareConfig,
+    "cloud": CloudConfig,
+    "operator": OperatorConfig,
+}
 
 # Environment overrides every process honours (README.md, Configuration): variable → dotted key.
 ENV_OVERRIDES = {
@@ -298,17 +460,21 @@ ENV_OVERRIDES = {
     "BOOTH_MQTT_CA_FILE": "mqtt.ca_file",
 }
 # Secrets: only ever from the environment.
-ENV_SECRETS = {"GEMINI_API_KEY": "gemini.api_key", "BOOTH_ADMIN_PASSWORD": "share.admin_password",
-               # read by the share process only (/etc/booth/cloud.env)
-               "BOOTH_CLOUD_ACCESS_KEY_ID": "cloud.access_key_id",
-               "BOOTH_CLOUD_SECRET_ACCESS_KEY": "cloud.secret_access_key",
-               "BOOTH_METRICS_TOKEN": "operator.metrics_token"}
+ENV_SECRETS = {
+    "GEMINI_API_KEY": "gemini.api_key",
+    "BOOTH_ADMIN_PASSWORD": "share.admin_password",
+    # read by the share process only (/etc/booth/cloud.env)
+    "BOOTH_CLOUD_ACCESS_KEY_ID": "cloud.access_key_id",
+    "BOOTH_CLOUD_SECRET_ACCESS_KEY": "cloud.secret_access_key",
+    "BOOTH_METRICS_TOKEN": "operator.metrics_token",
+}
 # Secrets that a config file may not hold (the Wi-Fi password may: guests see it anyway).
 ENV_ONLY = {key.rsplit(".", 1)[1] for key in ENV_SECRETS.values()}
 
 
-def load_config(path: str | os.PathLike | None = None,
-                env: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None
+) -> Config:
     """Load the effective config. `path` None → $BOOTH_CONFIG, else /etc/booth/booth.toml if present."""
     env = os.environ if env is None else env
     cfg = Config()
@@ -372,15 +538,19 @@ def _parse_styles(value: Any, where: str) -> dict[str, Style]:
             raise ConfigError(f"{where}: style name {name!r} must be letters, digits, _ or -")
         unknown = set(spec) - {"label", "prompt", "local"}
         if unknown:
-            raise ConfigError(f"{where}: unknown key styles.{name}.{sorted(unknown)[0]}; "
-                              "allowed: label, prompt, local")
+            raise ConfigError(
+                f"{where}: unknown key styles.{name}.{sorted(unknown)[0]}; "
+                "allowed: label, prompt, local"
+            )
         for k in ("label", "prompt"):
             if not isinstance(spec.get(k), str) or not spec[k].strip():
                 raise ConfigError(f"{where}: styles.{name}.{k} must be a non-empty string")
         local = spec.get("local", "diamond")
         if local not in LOCAL_VARIANTS:
-            raise ConfigError(f"{where}: styles.{name}.local = {local!r} is not allowed; "
-                              f"allowed: {', '.join(LOCAL_VARIANTS)}")
+            raise ConfigError(
+                f"{where}: styles.{name}.local = {local!r} is not allowed; "
+                f"allowed: {', '.join(LOCAL_VARIANTS)}"
+            )
         styles[name] = Style(label=spec["label"], prompt=spec["prompt"], local=local)
     return styles
 
@@ -388,7 +558,7 @@ def _parse_styles(value: Any, where: str) -> dict[str, Style]:
 def _parse_texts(value: Any, where: str) -> dict[str, str]:
     """`[texts]`: guest texts replacing the catalog's (booth/texts.py) in the chosen language."""
     if not isinstance(value, dict):
-        raise ConfigError(f"{where}: [texts] must be a table of text = \"…\"")
+        raise ConfigError(f'{where}: [texts] must be a table of text = "…"')
     texts = {}
     for key, text in value.items():
         if not isinstance(text, str):
@@ -412,8 +582,15 @@ def _lookup(cfg: Config, key: str) -> tuple[Any, dataclasses.Field]:
     return obj, fields[parts[-1]]
 
 
-def _set_key(cfg: Config, key: str, value: Any, where: str, *, from_env: bool = False,
-             allow_secret: bool = False) -> None:
+def _set_key(
+    cfg: Config,
+    key: str,
+    value: Any,
+    where: str,
+    *,
+    from_env: bool = False,
+    allow_secret: bool = False,
+) -> None:
     try:
         obj, f = _lookup(cfg, key)
     except ConfigError as exc:
@@ -429,8 +606,11 @@ def _coerce(key: str, f: dataclasses.Field, value: Any, where: str, from_env: bo
     meta = f.metadata
     bad = f"{where}: {key} = {value!r} is not allowed; "
     if kind == "bool":
-        if from_env and isinstance(value, str) and value.lower() in ("1", "true", "yes", "0",
-                                                                      "false", "no"):
+        if (
+            from_env
+            and isinstance(value, str)
+            and value.lower() in ("1", "true", "yes", "0", "false", "no")
+        ):
             value = value.lower() in ("1", "true", "yes")
         if not isinstance(value, bool):
             raise ConfigError(bad + "expected true or false")
@@ -468,30 +648,42 @@ def _finish(cfg: Config) -> None:
     if not cfg.booth_id:
         cfg.booth_id = _hostname_id()
     if not NODE_ID_RE.match(cfg.booth_id):
-        raise ConfigError(f"{where}: booth_id = {cfg.booth_id!r} is not allowed; use letters, "
-                          "digits, '.', '_' or '-' (at most 64)")
+        raise ConfigError(
+            f"{where}: booth_id = {cfg.booth_id!r} is not allowed; use letters, "
+            "digits, '.', '_' or '-' (at most 64)"
+        )
     if not ROOT_RE.match(cfg.mqtt.root) or cfg.mqtt.root == "workers":
-        raise ConfigError(f"{where}: mqtt.root = {cfg.mqtt.root!r} is not allowed; use letters, "
-                          "digits, '.', '_' or '-'")
+        raise ConfigError(
+            f"{where}: mqtt.root = {cfg.mqtt.root!r} is not allowed; use letters, "
+            "digits, '.', '_' or '-'"
+        )
     if cfg.kiosk.default_style not in cfg.styles:
-        raise ConfigError(f"{where}: kiosk.default_style = {cfg.kiosk.default_style!r} is not "
-                          f"allowed; styles defined: {', '.join(cfg.styles)}")
+        raise ConfigError(
+            f"{where}: kiosk.default_style = {cfg.kiosk.default_style!r} is not "
+            f"allowed; styles defined: {', '.join(cfg.styles)}"
+        )
     _check_wifi(cfg.share, where)
     _check_cloud(cfg.cloud, where)
     _check_operator(cfg.operator, where)
     if cfg.share.admin_host and cfg.share.admin_port == cfg.share.port:
-        raise ConfigError(f"{where}: share.admin_port = {cfg.share.admin_port} is not allowed; "
-                          "the operator listener needs a port of its own (not share.port)")
+        raise ConfigError(
+            f"{where}: share.admin_port = {cfg.share.admin_port} is not allowed; "
+            "the operator listener needs a port of its own (not share.port)"
+        )
     try:
         extra = placeholders(cfg.kiosk.caption) - CAPTION_FIELDS
     except ValueError:
         extra = {"?"}
     if extra:
-        raise ConfigError(f"{where}: kiosk.caption = {cfg.kiosk.caption!r} is not allowed; "
-                          "placeholders: {title}, {date}")
+        raise ConfigError(
+            f"{where}: kiosk.caption = {cfg.kiosk.caption!r} is not allowed; "
+            "placeholders: {title}, {date}"
+        )
     if not cfg.mqtt.url.startswith(("mqtt://", "mqtts://")):
-        raise ConfigError(f"{where}: mqtt.url = {mask_url(cfg.mqtt.url)!r} is not allowed; "
-                          "expected mqtt://[user:pass@]host[:port] or mqtts://…")
+        raise ConfigError(
+            f"{where}: mqtt.url = {mask_url(cfg.mqtt.url)!r} is not allowed; "
+            "expected mqtt://[user:pass@]host[:port] or mqtts://…"
+        )
 
 
 def _check_wifi(share: ShareConfig, where: str) -> None:
@@ -499,24 +691,36 @@ def _check_wifi(share: ShareConfig, where: str) -> None:
     if len(share.wifi_ssid.encode("utf-8")) > 32:
         raise ConfigError(f"{where}: share.wifi_ssid is longer than 32 bytes, the Wi-Fi limit")
     pw = share.wifi_password
-    if pw and not (8 <= len(pw) <= 63 and pw.isascii() and pw.isprintable()
-                   or len(pw) == 64 and all(c in "0123456789abcdefABCDEF" for c in pw)):
-        raise ConfigError(f"{where}: share.wifi_password is not allowed; WPA2 needs 8 to 63 "
-                          "printable ASCII characters (or 64 hex digits)")
+    if pw and not (
+        8 <= len(pw) <= 63
+        and pw.isascii()
+        and pw.isprintable()
+        or len(pw) == 64
+        and all(c in "0123456789abcdefABCDEF" for c in pw)
+    ):
+        raise ConfigError(
+            f"{where}: share.wifi_password is not allowed; WPA2 needs 8 to 63 "
+            "printable ASCII characters (or 64 hex digits)"
+        )
     if pw and not share.wifi_ssid:
         raise ConfigError(f"{where}: share.wifi_password is set but share.wifi_ssid is empty")
+
+
 def _check_cloud(cloud: CloudConfig, where: str) -> None:
     """[cloud] as a whole; the credentials are checked where they are used (share, doctor)."""
     for key in ("endpoint_url", "public_base_url"):
         value = getattr(cloud, key)
         if value and not value.startswith(("https://", "http://")):
-            raise ConfigError(f"{where}: cloud.{key} = {value!r} is not allowed; expected "
-                              "https://host[/path]")
+            raise ConfigError(
+                f"{where}: cloud.{key} = {value!r} is not allowed; expected https://host[/path]"
+            )
     if cloud.enabled and not cloud.bucket:
         raise ConfigError(f"{where}: cloud.enabled = true needs cloud.bucket")
     if cloud.key_prefix.startswith("/") or ".." in cloud.key_prefix.split("/"):
-        raise ConfigError(f"{where}: cloud.key_prefix = {cloud.key_prefix!r} is not allowed; "
-                          "use a relative prefix such as 'booth/'")
+        raise ConfigError(
+            f"{where}: cloud.key_prefix = {cloud.key_prefix!r} is not allowed; "
+            "use a relative prefix such as 'booth/'"
+        )
 
 
 def _check_operator(op: OperatorConfig, where: str) -> None:
@@ -524,8 +728,10 @@ def _check_operator(op: OperatorConfig, where: str) -> None:
         try:
             event_start_ts(op.event_start)
         except ValueError:
-            raise ConfigError(f"{where}: operator.event_start = {op.event_start!r} is not "
-                              "allowed; expected local time 'YYYY-MM-DD HH:MM'") from None
+            raise ConfigError(
+                f"{where}: operator.event_start = {op.event_start!r} is not "
+                "allowed; expected local time 'YYYY-MM-DD HH:MM'"
+            ) from None
 
 
 def event_start_ts(text: str) -> float:
@@ -568,8 +774,13 @@ def describe(cfg: Config) -> list[tuple[str, str, str]]:
             shown = repr(value)
         rows.append((key, shown, f.metadata.get("doc", "")))
     for name, style in cfg.styles.items():
-        rows.append((f"styles.{name}", f"{style.label!r} (local: {style.local}): "
-                     f"{style.prompt[:50]!r}", "style preset"))
+        rows.append(
+            (
+                f"styles.{name}",
+                f"{style.label!r} (local: {style.local}): {style.prompt[:50]!r}",
+                "style preset",
+            )
+        )
     for key, text in cfg.texts.items():
         rows.append((f"texts.{key}", repr(text), "guest text override"))
     return rows
@@ -580,8 +791,11 @@ def reference_table() -> str:
     env_for = {v: k for k, v in {**ENV_OVERRIDES, **ENV_SECRETS}.items()}
     rows = ["| key | default | env | description |", "|---|---|---|---|"]
     for key, f, value in settings(Config()):
-        shown = "hostname" if key == "booth_id" else \
-            "`" + (repr(value).replace("'", '"') if value != "" else '""') + "`"
+        shown = (
+            "hostname"
+            if key == "booth_id"
+            else "`" + (repr(value).replace("'", '"') if value != "" else '""') + "`"
+        )
         doc = f.metadata.get("doc", "")
         if f.metadata.get("choices"):
             doc += " (" + " / ".join(map(str, f.metadata["choices"])) + ")"

@@ -18,35 +18,41 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from booth.protocol import (Health, Problem, ProtocolError, TopicKind, Topics,
-                            parse_availability)
+from booth.protocol import Health, Problem, ProtocolError, TopicKind, Topics, parse_availability
 
 OK, WARN, ERROR, OFFLINE, UNKNOWN = "ok", "warn", "error", "offline", "unknown"
 LEVEL_RANK = {OK: 0, OFFLINE: 0, UNKNOWN: 1, WARN: 1, ERROR: 2}
 
 # What a part is called on the dashboard, and what to do when it is gone.
-TITLES = {"kiosk": "Booth screen", "worker": "Worker", "workers": "Workers",
-          "share": "Download server", "uploader": "Cloud uploads"}
+TITLES = {
+    "kiosk": "Booth screen",
+    "worker": "Worker",
+    "workers": "Workers",
+    "share": "Download server",
+    "uploader": "Cloud uploads",
+}
 GONE_FIX = {
     "kiosk": "the booth screen is not running: sudo systemctl status booth-kiosk (it restarts "
-             "by itself; `journalctl -u booth-kiosk -b` says why it stopped)",
+    "by itself; `journalctl -u booth-kiosk -b` says why it stopped)",
     "share": "the download server is not running: sudo systemctl status booth-share",
 }
-NO_WORKER_FIX = ("start one: sudo systemctl start booth-worker, or `booth worker` on any machine "
-                 "that reaches the broker")
+NO_WORKER_FIX = (
+    "start one: sudo systemctl start booth-worker, or `booth worker` on any machine "
+    "that reaches the broker"
+)
 
 
 @dataclass(frozen=True)
 class PartView:
     """One part as the views show it."""
 
-    key: str                 # "kiosk/<booth>", "worker/<id>", "share/<booth>", "uploader/<booth>"
-    part: str                # kiosk | worker | workers | share | uploader
+    key: str  # "kiosk/<booth>", "worker/<id>", "share/<booth>", "uploader/<booth>"
+    part: str  # kiosk | worker | workers | share | uploader
     id: str
-    level: str               # ok | warn | error | offline | unknown
+    level: str  # ok | warn | error | offline | unknown
     reason: str = ""
     fix: str = ""
     online: bool | None = None
@@ -61,12 +67,19 @@ class PartView:
 
     def to_dict(self) -> dict:
         h = self.health
-        return {"key": self.key, "part": self.part, "id": self.id, "title": self.title,
-                "level": self.level, "reason": self.reason, "fix": self.fix,
-                "online": self.online, "silent_s": None if self.silent_s is None
-                else round(self.silent_s, 1),
-                "problems": [p.to_dict() for p in self.problems],
-                "health": h.to_dict() if h is not None else None}
+        return {
+            "key": self.key,
+            "part": self.part,
+            "id": self.id,
+            "title": self.title,
+            "level": self.level,
+            "reason": self.reason,
+            "fix": self.fix,
+            "online": self.online,
+            "silent_s": None if self.silent_s is None else round(self.silent_s, 1),
+            "problems": [p.to_dict() for p in self.problems],
+            "health": h.to_dict() if h is not None else None,
+        }
 
 
 @dataclass
@@ -82,22 +95,27 @@ class HealthBoard:
 
     topics: Topics
     booth: str
-    stale_s: float = 100.0   # about three health periods (30 s) and a margin
+    stale_s: float = 100.0  # about three health periods (30 s) and a margin
     mono: Callable[[], float] = time.monotonic
     _seen: dict[tuple[str, str], _Seen] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     ignored: int = 0
 
     # ------------------------------------------------------------------ input
-    def subscriptions(self, kiosk: bool = True, workers: bool = True,
-                      services: bool = True) -> list[tuple[str, int]]:
+    def subscriptions(
+        self, kiosk: bool = True, workers: bool = True, services: bool = True
+    ) -> list[tuple[str, int]]:
         subs = []
         if kiosk:
-            subs += [(self.topics.availability(self.booth), 1),
-                     (self.topics.booth_health(self.booth), 1)]
+            subs += [
+                (self.topics.availability(self.booth), 1),
+                (self.topics.booth_health(self.booth), 1),
+            ]
         if workers:
-            subs += [(self.topics.all_worker_availability(), 1),
-                     (self.topics.all_worker_health(), 1)]
+            subs += [
+                (self.topics.all_worker_availability(), 1),
+                (self.topics.all_worker_health(), 1),
+            ]
         if services:
             subs += [(t, 1) for t in self.topics.booth_services(self.booth)]
         return subs
@@ -120,11 +138,17 @@ class HealthBoard:
             key = (parsed.service or "", self.booth)
         else:
             return False
-        is_health = kind in (TopicKind.WORKER_HEALTH, TopicKind.BOOTH_HEALTH,
-                             TopicKind.SERVICE_HEALTH)
+        is_health = kind in (
+            TopicKind.WORKER_HEALTH,
+            TopicKind.BOOTH_HEALTH,
+            TopicKind.SERVICE_HEALTH,
+        )
         try:
-            value = None if not payload else (Health.from_json(payload) if is_health
-                                              else parse_availability(payload))
+            value = (
+                None
+                if not payload
+                else (Health.from_json(payload) if is_health else parse_availability(payload))
+            )
         except ProtocolError:
             self.ignored += 1
             return True
@@ -157,9 +181,17 @@ class HealthBoard:
         workers = sorted((k[1], s) for k, s in seen.items() if k[0] == "worker")
         online = [(w, s) for w, s in workers if s.online]
         if not online:
-            out.append(PartView("workers", "workers", "", ERROR,
-                                "no worker is online: photos are paused until one is",
-                                NO_WORKER_FIX, online=False))
+            out.append(
+                PartView(
+                    "workers",
+                    "workers",
+                    "",
+                    ERROR,
+                    "no worker is online: photos are paused until one is",
+                    NO_WORKER_FIX,
+                    online=False,
+                )
+            )
         for w, s in workers:
             out.append(self._judge("worker", w, s, now))
         out.append(self._judge("share", self.booth, seen.get(("share", self.booth)), now))
@@ -178,28 +210,59 @@ class HealthBoard:
     def workers(self) -> dict[str, tuple[bool | None, Health | None]]:
         """Every worker heard of: (online, latest health)."""
         with self._lock:
-            return {k[1]: (s.online, s.health) for k, s in self._seen.items()
-                    if k[0] == "worker"}
+            return {k[1]: (s.online, s.health) for k, s in self._seen.items() if k[0] == "worker"}
 
     def _judge(self, part: str, pid: str, seen: _Seen | None, now: float) -> PartView:
         key = f"{part}/{pid}"
         if seen is None:
-            return PartView(key, part, pid, UNKNOWN, f"no word from the {TITLES[part].lower()} "
-                            "yet", GONE_FIX.get(part, ""))
+            return PartView(
+                key,
+                part,
+                pid,
+                UNKNOWN,
+                f"no word from the {TITLES[part].lower()} yet",
+                GONE_FIX.get(part, ""),
+            )
         silent = None if seen.heard_at is None else now - seen.heard_at
         h = seen.health
         problems = h.problems if h is not None else ()
         if seen.online is False:
             if part == "worker":
                 return PartView(key, part, pid, OFFLINE, "offline", "", False, h, silent)
-            return PartView(key, part, pid, ERROR, f"the {TITLES[part].lower()} is offline",
-                            GONE_FIX.get(part, ""), False, h, silent)
+            return PartView(
+                key,
+                part,
+                pid,
+                ERROR,
+                f"the {TITLES[part].lower()} is offline",
+                GONE_FIX.get(part, ""),
+                False,
+                h,
+                silent,
+            )
         if h is None:
-            return PartView(key, part, pid, UNKNOWN, "online, no health report yet", "",
-                            seen.online, None, silent)
+            return PartView(
+                key,
+                part,
+                pid,
+                UNKNOWN,
+                "online, no health report yet",
+                "",
+                seen.online,
+                None,
+                silent,
+            )
         if silent is not None and silent > self.stale_s:
-            return PartView(key, part, pid, WARN, f"no health report for {silent:.0f} s (is it "
-                            "frozen?)", GONE_FIX.get(part, "check its log"), seen.online, h,
-                            silent, problems)
-        return PartView(key, part, pid, h.state, h.reason, h.fix, seen.online, h, silent,
-                        problems)
+            return PartView(
+                key,
+                part,
+                pid,
+                WARN,
+                f"no health report for {silent:.0f} s (is it frozen?)",
+                GONE_FIX.get(part, "check its log"),
+                seen.online,
+                h,
+                silent,
+                problems,
+            )
+        return PartView(key, part, pid, h.state, h.reason, h.fix, seen.online, h, silent, problems)

@@ -41,7 +41,7 @@ class BadImage(ValueError):
 class ImageInfo:
     """What the header says, checked against the limits; no pixels decoded yet."""
 
-    kind: str    # image/jpeg or image/png
+    kind: str  # image/jpeg or image/png
     width: int
     height: int
 
@@ -78,11 +78,11 @@ def declared_size(data: bytes, kind: str) -> tuple[int, int]:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             i += 2
             continue
-        seg_len = struct.unpack(">H", data[i + 2:i + 4])[0]
+        seg_len = struct.unpack(">H", data[i + 2 : i + 4])[0]
         if marker in JPEG_SOF:
             if i + 9 > n:
                 break
-            h, w = struct.unpack(">HH", data[i + 5:i + 9])
+            h, w = struct.unpack(">HH", data[i + 5 : i + 9])
             return w, h
         if marker in (0xDA, 0xD9):
             break
@@ -103,8 +103,10 @@ def inspect(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXEL
     if w <= 0 or h <= 0:
         raise BadImage(f"image declares a size of {w}×{h}")
     if w * h > max_pixels:
-        raise BadImage(f"image declares {w}×{h} = {w * h / 1e6:.0f} megapixels; the limit is "
-                       f"{max_pixels / 1e6:g}")
+        raise BadImage(
+            f"image declares {w}×{h} = {w * h / 1e6:.0f} megapixels; the limit is "
+            f"{max_pixels / 1e6:g}"
+        )
     if kind == JPEG:
         sos = data.find(b"\xff\xda")
         if sos < 0 or data.rfind(b"\xff\xd9") < sos:
@@ -114,12 +116,22 @@ def inspect(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXEL
     return ImageInfo(kind, w, h)
 
 
-_REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-            8: cv2.IMREAD_REDUCED_COLOR_8}
+_REDUCED = {
+    1: cv2.IMREAD_COLOR,
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
 
 
-def decode(data: bytes, info: ImageInfo | None = None, *, reduce: int = 1,
-           max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def decode(
+    data: bytes,
+    info: ImageInfo | None = None,
+    *,
+    reduce: int = 1,
+    max_bytes: int = MAX_BYTES,
+    max_pixels: int = MAX_PIXELS,
+) -> np.ndarray:
     """BGR pixels of a guarded image (inspected here unless `info` is given).
 
     `reduce` 2/4/8 decodes a JPEG at that fraction of its size (cheaper; PNGs decode whole and
@@ -132,8 +144,10 @@ def decode(data: bytes, info: ImageInfo | None = None, *, reduce: int = 1,
         raise BadImage(f"{info.kind} could not be decoded")
     w, h = info.width, info.height
     if info.kind == JPEG:
-        expect = {(math.ceil(w / reduce), math.ceil(h / reduce)),
-                  (math.ceil(h / reduce), math.ceil(w / reduce))}  # EXIF rotation swaps them
+        expect = {
+            (math.ceil(w / reduce), math.ceil(h / reduce)),
+            (math.ceil(h / reduce), math.ceil(w / reduce)),
+        }  # EXIF rotation swaps them
     else:
         expect = {(w, h), (h, w)}
     if (img.shape[1], img.shape[0]) not in expect:
@@ -152,8 +166,9 @@ def read_file(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> bytes:
     return data
 
 
-def load_file(path: str | os.PathLike, max_bytes: int = MAX_BYTES,
-              max_pixels: int = MAX_PIXELS) -> tuple[bytes, ImageInfo]:
+def load_file(
+    path: str | os.PathLike, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS
+) -> tuple[bytes, ImageInfo]:
     """A file's bytes and what its header says, both within the limits (nothing decoded)."""
     data = read_file(path, max_bytes)
     return data, inspect(data, max_bytes, max_pixels)
@@ -204,7 +219,7 @@ def fit_cover(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     nw, nh = max(w, round(iw * scale)), max(h, round(ih * scale))
     resized = downscale(image, (nw, nh))
     x, y = (nw - w) // 2, (nh - h) // 2
-    return np.ascontiguousarray(resized[y:y + h, x:x + w])
+    return np.ascontiguousarray(resized[y : y + h, x : x + w])
 
 
 def encode_jpeg(image: np.ndarray, quality: int, *, rgb: bool = False) -> bytes:

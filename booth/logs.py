@@ -11,14 +11,22 @@ import time
 
 def setup_logging(level: str = "INFO", name: str = "booth") -> None:
     under_journald = bool(os.environ.get("JOURNAL_STREAM"))
-    fmt = "%(name)s %(levelname)s %(message)s" if under_journald else \
-        "%(asctime)s " + name + " %(name)s %(levelname)s %(message)s"
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format=fmt,
-                        stream=sys.stderr, force=True)
+    fmt = (
+        "%(name)s %(levelname)s %(message)s"
+        if under_journald
+        else "%(asctime)s " + name + " %(name)s %(levelname)s %(message)s"
+    )
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format=fmt,
+        stream=sys.stderr,
+        force=True,
+    )
     # paho and the HTTP stacks are chatty at DEBUG; keep them at WARNING unless asked.
     for noisy in ("httpx", "httpx2", "httpcore", "google_genai", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING if level.upper() != "DEBUG"
-                                          else logging.DEBUG)
+        logging.getLogger(noisy).setLevel(
+            logging.WARNING if level.upper() != "DEBUG" else logging.DEBUG
+        )
 
 
 class RateLimitFilter(logging.Filter):
@@ -28,8 +36,9 @@ class RateLimitFilter(logging.Filter):
     not a full journal. A kind is one logger and one message template, so a flood of one kind
     never silences another. The next line of a kind that let lines drop says how many."""
 
-    def __init__(self, burst: int = 20, every_s: float = 5.0, max_kinds: int = 1000,
-                 clock=time.monotonic) -> None:
+    def __init__(
+        self, burst: int = 20, every_s: float = 5.0, max_kinds: int = 1000, clock=time.monotonic
+    ) -> None:
         super().__init__()
         self.burst = burst
         self.every_s = every_s

@@ -13,8 +13,9 @@ import logging
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
@@ -42,10 +43,12 @@ class BrokerUrl:
     password: str | None = field(default=None, repr=False)
 
     @classmethod
-    def parse(cls, url: str) -> "BrokerUrl":
+    def parse(cls, url: str) -> BrokerUrl:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts"):
-            raise MqttUrlError(f"broker URL must start with mqtt:// or mqtts://, got {parts.scheme!r}")
+            raise MqttUrlError(
+                f"broker URL must start with mqtt:// or mqtts://, got {parts.scheme!r}"
+            )
         if not parts.hostname:
             raise MqttUrlError("broker URL has no host")
         try:
@@ -53,9 +56,13 @@ class BrokerUrl:
         except ValueError as exc:
             raise MqttUrlError(f"broker URL has a bad port: {exc}") from None
         tls = parts.scheme == "mqtts"
-        return cls(host=parts.hostname, port=port or (8883 if tls else 1883), tls=tls,
-                   username=unquote(parts.username) if parts.username else None,
-                   password=unquote(parts.password) if parts.password is not None else None)
+        return cls(
+            host=parts.hostname,
+            port=port or (8883 if tls else 1883),
+            tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+        )
 
     def safe(self) -> str:
         user = f"{self.username}:***@" if self.username else ""
@@ -112,21 +119,26 @@ class MqttConnection:
     and is the will (`offline`), so a crash is seen by everyone.
     """
 
-    def __init__(self, url: str, client_id: str, *,
-                 availability_topic: str | None = None,
-                 subscriptions: list[tuple[str, int]] | None = None,
-                 on_message: MessageCallback | None = None,
-                 on_connect: Callable[[bool], None] | None = None,
-                 on_disconnect: Callable[[], None] | None = None,
-                 clean_start: bool = True,
-                 session_expiry_s: int = 0,
-                 receive_maximum: int | None = None,
-                 manual_ack: bool = False,
-                 keepalive_s: int = 30,
-                 ca_file: str | None = None,
-                 reconnect_min_s: float = 0.5,
-                 reconnect_max_s: float = 10.0,
-                 max_queued: int = 0) -> None:
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        *,
+        availability_topic: str | None = None,
+        subscriptions: list[tuple[str, int]] | None = None,
+        on_message: MessageCallback | None = None,
+        on_connect: Callable[[bool], None] | None = None,
+        on_disconnect: Callable[[], None] | None = None,
+        clean_start: bool = True,
+        session_expiry_s: int = 0,
+        receive_maximum: int | None = None,
+        manual_ack: bool = False,
+        keepalive_s: int = 30,
+        ca_file: str | None = None,
+        reconnect_min_s: float = 0.5,
+        reconnect_max_s: float = 10.0,
+        max_queued: int = 0,
+    ) -> None:
         self.url = BrokerUrl.parse(url)
         self.client_id = client_id
         self.availability_topic = availability_topic
@@ -145,16 +157,21 @@ class MqttConnection:
         self._started = False
         self._stopping = False
 
-        c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
-                        protocol=paho.MQTTv5, manual_ack=manual_ack)
+        c = paho.Client(
+            paho.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=paho.MQTTv5,
+            manual_ack=manual_ack,
+        )
         if self.url.username is not None:
             c.username_pw_set(self.url.username, self.url.password)
         if self.url.tls:
             c.tls_set(ca_certs=ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
         if availability_topic:
             c.will_set(availability_topic, OFFLINE, qos=1, retain=True)
-        c.reconnect_delay_set(min_delay=reconnect_min_s, max_delay=max(reconnect_min_s,
-                                                                        reconnect_max_s))
+        c.reconnect_delay_set(
+            min_delay=reconnect_min_s, max_delay=max(reconnect_min_s, reconnect_max_s)
+        )
         c.max_queued_messages_set(max_queued)
         c.max_inflight_messages_set(20)
         c.on_connect = self._on_connect
@@ -165,22 +182,32 @@ class MqttConnection:
         self.paho = c
 
     @classmethod
-    def for_config(cls, mqtt: "MqttConfig", client_id: str, **options: Any) -> "MqttConnection":
+    def for_config(cls, mqtt: MqttConfig, client_id: str, **options: Any) -> MqttConnection:
         """A connection to the broker of the [mqtt] settings: its URL, keepalive and CA file
         (every process reaches the same broker the same way)."""
-        return cls(mqtt.url, client_id, keepalive_s=mqtt.keepalive_s,
-                   ca_file=mqtt.ca_file or None, **options)
+        return cls(
+            mqtt.url,
+            client_id,
+            keepalive_s=mqtt.keepalive_s,
+            ca_file=mqtt.ca_file or None,
+            **options,
+        )
 
     # ---------------------------------------------------------------- lifecycle
-    def start(self) -> "MqttConnection":
+    def start(self) -> MqttConnection:
         """Connect in the background; returns at once. Reconnects by itself until stop()."""
         props = Properties(PacketTypes.CONNECT)
         if self._session_expiry_s:
             props.SessionExpiryInterval = int(self._session_expiry_s)
         if self._receive_maximum:
             props.ReceiveMaximum = int(self._receive_maximum)
-        self.paho.connect_async(self.url.host, self.url.port, keepalive=self._keepalive,
-                                clean_start=self._clean_start, properties=props)
+        self.paho.connect_async(
+            self.url.host,
+            self.url.port,
+            keepalive=self._keepalive,
+            clean_start=self._clean_start,
+            properties=props,
+        )
         self.paho.loop_start()
         self._started = True
         return self
@@ -208,8 +235,14 @@ class MqttConnection:
         self._connected.clear()
 
     # ---------------------------------------------------------------- publishing
-    def publish(self, topic: str, payload: bytes | str | None, qos: int = 1, retain: bool = False,
-                properties: Properties | None = None) -> PublishHandle:
+    def publish(
+        self,
+        topic: str,
+        payload: bytes | str | None,
+        qos: int = 1,
+        retain: bool = False,
+        properties: Properties | None = None,
+    ) -> PublishHandle:
         """Queue a publish and return at once; `.wait(t)` waits for the broker's ack.
 
         QoS ≥ 1 messages published while disconnected are kept by paho and sent after reconnect.
@@ -228,8 +261,15 @@ class MqttConnection:
                 self._waiters[info.mid] = handle
         return handle
 
-    def publish_wait(self, topic: str, payload: bytes | str | None, timeout: float, qos: int = 1,
-                     retain: bool = False, properties: Properties | None = None) -> bool:
+    def publish_wait(
+        self,
+        topic: str,
+        payload: bytes | str | None,
+        timeout: float,
+        qos: int = 1,
+        retain: bool = False,
+        properties: Properties | None = None,
+    ) -> bool:
         return self.publish(topic, payload, qos, retain, properties).wait(timeout)
 
     def ack(self, mid: int, qos: int) -> None:
@@ -242,14 +282,21 @@ class MqttConnection:
             self.paho.subscribe(topic, qos)
 
     # ---------------------------------------------------------------- callbacks (paho thread)
-    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any,
-                    props: Any) -> None:
+    def _on_connect(
+        self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
         if reason.is_failure:
-            log.warning("mqtt %s: connect refused by %s: %s", self.client_id, self.url.safe(), reason)
+            log.warning(
+                "mqtt %s: connect refused by %s: %s", self.client_id, self.url.safe(), reason
+            )
             return
         session_present = bool(getattr(flags, "session_present", False))
-        log.info("mqtt %s: connected to %s (session present: %s)", self.client_id,
-                 self.url.safe(), session_present)
+        log.info(
+            "mqtt %s: connected to %s (session present: %s)",
+            self.client_id,
+            self.url.safe(),
+            session_present,
+        )
         for topic, qos in self.subscriptions:
             client.subscribe(topic, qos)
         if self.availability_topic:
@@ -261,8 +308,9 @@ class MqttConnection:
             except Exception:
                 log.exception("on_connect hook failed")
 
-    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any,
-                       props: Any) -> None:
+    def _on_disconnect(
+        self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
         was = self._connected.is_set()
         self._connected.clear()
         if was and not self._stopping:
@@ -273,8 +321,9 @@ class MqttConnection:
             except Exception:
                 log.exception("on_disconnect hook failed")
 
-    def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason: Any,
-                    props: Any) -> None:
+    def _on_publish(
+        self, client: paho.Client, userdata: Any, mid: int, reason: Any, props: Any
+    ) -> None:
         with self._lock:
             handle = self._waiters.pop(mid, None)
             if handle is None:
@@ -284,8 +333,9 @@ class MqttConnection:
         if handle is not None:
             handle._done(reason)
 
-    def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, reasons: Any,
-                      props: Any) -> None:
+    def _on_subscribe(
+        self, client: paho.Client, userdata: Any, mid: int, reasons: Any, props: Any
+    ) -> None:
         for r in reasons:
             if getattr(r, "is_failure", False):
                 log.warning("mqtt %s: a subscription was refused: %s", self.client_id, r)
@@ -300,9 +350,15 @@ class MqttConnection:
             log.exception("mqtt %s: message handler failed on %s", self.client_id, msg.topic)
 
 
-def read_retained(mqtt: "MqttConfig", client_id: str, subscriptions: list[str], *,
-                  connect_s: float = 3.0, quiet_s: float = 0.7,
-                  max_s: float = 20.0) -> dict[str, bytes]:
+def read_retained(
+    mqtt: MqttConfig,
+    client_id: str,
+    subscriptions: list[str],
+    *,
+    connect_s: float = 3.0,
+    quiet_s: float = 0.7,
+    max_s: float = 20.0,
+) -> dict[str, bytes]:
     """topic → payload of the retained messages under `subscriptions` (empty ones left out).
 
     Retained messages arrive right after the subscription; the read ends once none has come for
@@ -317,9 +373,9 @@ def read_retained(mqtt: "MqttConfig", client_id: str, subscriptions: list[str], 
             if msg.retain and msg.payload:
                 found[msg.topic] = bytes(msg.payload)
 
-    conn = MqttConnection.for_config(mqtt, client_id,
-                                     subscriptions=[(t, 1) for t in subscriptions],
-                                     on_message=on_message)
+    conn = MqttConnection.for_config(
+        mqtt, client_id, subscriptions=[(t, 1) for t in subscriptions], on_message=on_message
+    )
     conn.start()
     try:
         if not conn.wait_connected(connect_s):

@@ -13,7 +13,7 @@ import math
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -61,7 +61,7 @@ def validate_node_id(node_id: Any, what: str = "booth id") -> str:
 
 def utc_now_iso() -> str:
     """ISO 8601 UTC with milliseconds and a Z, the form every timestamp on the wire takes."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def parse_iso(value: Any, what: str = "timestamp") -> datetime:
@@ -177,8 +177,11 @@ class Topics:
             raise ProtocolError(f"topic {topic!r} is not under root {self.root!r}")
         if parts[1] == "workers":
             if len(parts) == 4 and parts[3] in ("availability", "health"):
-                kind = TopicKind.WORKER_AVAILABILITY if parts[3] == "availability" \
+                kind = (
+                    TopicKind.WORKER_AVAILABILITY
+                    if parts[3] == "availability"
                     else TopicKind.WORKER_HEALTH
+                )
                 return ParsedTopic(kind, worker=validate_node_id(parts[2], "worker id"))
             raise ProtocolError(f"topic {topic!r} is not a worker availability or health topic")
         booth = validate_node_id(parts[1])
@@ -189,8 +192,9 @@ class Topics:
         if len(parts) == 3 and parts[2] == "health":
             return ParsedTopic(TopicKind.BOOTH_HEALTH, booth=booth)
         if len(parts) == 4 and parts[2] in SERVICES and parts[3] in ("availability", "health"):
-            kind = TopicKind.SERVICE_HEALTH if parts[3] == "health" \
-                else TopicKind.SERVICE_AVAILABILITY
+            kind = (
+                TopicKind.SERVICE_HEALTH if parts[3] == "health" else TopicKind.SERVICE_AVAILABILITY
+            )
             return ParsedTopic(kind, booth=booth, service=parts[2])
         if len(parts) == 4 and parts[2] in ("status", "results"):
             kind = TopicKind.STATUS if parts[2] == "status" else TopicKind.RESULTS
@@ -223,8 +227,7 @@ class JobStatus(str, enum.Enum):
         return self in (JobStatus.COMPLETED, JobStatus.FAILED)
 
 
-_RANK = {JobStatus.PENDING: 0, JobStatus.PROCESSING: 1, JobStatus.COMPLETED: 2,
-         JobStatus.FAILED: 2}
+_RANK = {JobStatus.PENDING: 0, JobStatus.PROCESSING: 1, JobStatus.COMPLETED: 2, JobStatus.FAILED: 2}
 
 
 def moves_forward(current: JobStatus | None, new: JobStatus) -> bool:
@@ -273,15 +276,18 @@ class JobError:
     retry_after_s: float | None = None
 
     @classmethod
-    def for_guest(cls, kind: ErrorKind, retry_after_s: float | None = None) -> "JobError":
+    def for_guest(cls, kind: ErrorKind, retry_after_s: float | None = None) -> JobError:
         return cls(kind, GUEST_MESSAGES[kind], retry_after_s)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "message": self.message,
-                "retry_after_s": self.retry_after_s}
+        return {
+            "kind": self.kind.value,
+            "message": self.message,
+            "retry_after_s": self.retry_after_s,
+        }
 
     @classmethod
-    def from_dict(cls, data: Any) -> "JobError":
+    def from_dict(cls, data: Any) -> JobError:
         if not isinstance(data, dict):
             raise ProtocolError(f"error must be null or an object, got {type(data).__name__}")
         _exact_keys(data, ("kind", "message", "retry_after_s"), "error")
@@ -291,15 +297,29 @@ class JobError:
             raise ProtocolError("error.message must be a string")
         retry = data["retry_after_s"]
         if retry is not None:
-            if isinstance(retry, bool) or not isinstance(retry, (int, float)) \
-                    or not math.isfinite(retry) or retry < 0:
-                raise ProtocolError(f"error.retry_after_s must be null or a number ≥ 0, got {retry!r}")
+            if (
+                isinstance(retry, bool)
+                or not isinstance(retry, (int, float))
+                or not math.isfinite(retry)
+                or retry < 0
+            ):
+                raise ProtocolError(
+                    f"error.retry_after_s must be null or a number ≥ 0, got {retry!r}"
+                )
             retry = float(retry) if isinstance(retry, float) else retry
         return cls(kind, message, retry)
 
 
-STATUS_FIELDS = ("job_id", "booth_id", "status", "effect", "attempt", "worker", "error",
-                 "updated_at")
+STATUS_FIELDS = (
+    "job_id",
+    "booth_id",
+    "status",
+    "effect",
+    "attempt",
+    "worker",
+    "error",
+    "updated_at",
+)
 # Fields added later: always sent, but a message without them (an older sender) is still valid.
 STATUS_OPTIONAL_FIELDS = ("style_used",)
 
@@ -339,7 +359,7 @@ class Status:
         return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
-    def from_dict(cls, data: Any) -> "Status":
+    def from_dict(cls, data: Any) -> Status:
         if not isinstance(data, dict):
             raise ProtocolError(f"status must be a JSON object, got {type(data).__name__}")
         _exact_keys(data, STATUS_FIELDS, "status", optional=STATUS_OPTIONAL_FIELDS)
@@ -351,10 +371,12 @@ class Status:
             validate_node_id(worker, "worker id")
         parse_iso(data["updated_at"], "updated_at")
         style_used = data.get("style_used")
-        if style_used is not None and (not isinstance(style_used, str)
-                                       or not STYLE_RE.match(style_used)):
-            raise ProtocolError(f"style_used must be null or a style preset name, got "
-                                f"{style_used!r}")
+        if style_used is not None and (
+            not isinstance(style_used, str) or not STYLE_RE.match(style_used)
+        ):
+            raise ProtocolError(
+                f"style_used must be null or a style preset name, got {style_used!r}"
+            )
         return cls(
             job_id=validate_job_id(data["job_id"]),
             booth_id=validate_node_id(data["booth_id"]),
@@ -368,7 +390,7 @@ class Status:
         )
 
     @classmethod
-    def from_json(cls, payload: bytes | str) -> "Status":
+    def from_json(cls, payload: bytes | str) -> Status:
         try:
             data = json.loads(payload)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -407,7 +429,7 @@ class JobMeta:
         return parse_iso(self.created_at, "created_at")
 
     @classmethod
-    def from_properties(cls, props: Any) -> "JobMeta":
+    def from_properties(cls, props: Any) -> JobMeta:
         """Parse the properties of a received job (paho Properties or None)."""
         user: dict[str, str] = {}
         for pair in (getattr(props, "UserProperty", None) or []) if props is not None else []:
@@ -424,8 +446,10 @@ class JobMeta:
             created_at = user.get("created_at")
             parse_iso(created_at, "created_at")
             if content_type not in IMAGE_CONTENT_TYPES:
-                raise ProtocolError(f"job content type {content_type!r} is not one of "
-                                    f"{', '.join(IMAGE_CONTENT_TYPES)}")
+                raise ProtocolError(
+                    f"job content type {content_type!r} is not one of "
+                    f"{', '.join(IMAGE_CONTENT_TYPES)}"
+                )
         except ProtocolError as exc:
             exc.job_id = job_id
             raise
@@ -444,7 +468,7 @@ class JobMessage:
         return self.meta.job_id
 
     @classmethod
-    def parse(cls, topics: "Topics", topic: str, props: Any) -> "JobMessage":
+    def parse(cls, topics: Topics, topic: str, props: Any) -> JobMessage:
         """The one parser of job messages. Raises ProtocolError; when the job id and booth could
         still be read they are on the error (`job_id`, `booth`), so the receiver can answer the
         job with a failed status instead of leaving the guest waiting."""
@@ -487,18 +511,18 @@ class AiState(str, enum.Enum):
     """What a worker knows about the AI service (the `ai` field of its health)."""
 
     OK = "ok"
-    NO_KEY = "no_key"                         # no GEMINI_API_KEY: the local effect by choice
-    RATE_LIMITED = "rate_limited"             # paused for the service's retry delay
-    QUOTA_EXHAUSTED = "quota_exhausted"       # daily/project quota used up (or limit 0)
-    KEY_REJECTED = "key_rejected"             # invalid, expired or leaked key
+    NO_KEY = "no_key"  # no GEMINI_API_KEY: the local effect by choice
+    RATE_LIMITED = "rate_limited"  # paused for the service's retry delay
+    QUOTA_EXHAUSTED = "quota_exhausted"  # daily/project quota used up (or limit 0)
+    KEY_REJECTED = "key_rejected"  # invalid, expired or leaked key
     PERMISSION_DENIED = "permission_denied"
-    SERVICE_DISABLED = "service_disabled"     # the API is not enabled for the key's project
-    MODEL_NOT_FOUND = "model_not_found"       # a retired or misspelt model name
+    SERVICE_DISABLED = "service_disabled"  # the API is not enabled for the key's project
+    MODEL_NOT_FOUND = "model_not_found"  # a retired or misspelt model name
     REGION_UNSUPPORTED = "region_unsupported"
     BILLING_REQUIRED = "billing_required"
-    REQUEST_REFUSED = "request_refused"       # a 4xx the service gave no clearer reason for
-    BREAKER_OPEN = "breaker_open"             # outage: model calls stopped for a while
-    PROBING = "probing"                       # after a pause: one job is trying the model
+    REQUEST_REFUSED = "request_refused"  # a 4xx the service gave no clearer reason for
+    BREAKER_OPEN = "breaker_open"  # outage: model calls stopped for a while
+    PROBING = "probing"  # after a pause: one job is trying the model
 
 
 PROBLEM_LEVELS = ("warn", "error")
@@ -510,7 +534,7 @@ class Problem:
     booth's operator mark, metrics), `reason` and `fix` say it in plain words."""
 
     code: str
-    level: str          # warn | error
+    level: str  # warn | error
     reason: str
     fix: str = ""
 
@@ -518,15 +542,16 @@ class Problem:
         return {"code": self.code, "level": self.level, "reason": self.reason, "fix": self.fix}
 
     @classmethod
-    def from_dict(cls, data: Any) -> "Problem":
+    def from_dict(cls, data: Any) -> Problem:
         if not isinstance(data, dict):
             raise ProtocolError("health problems must be objects")
         for key in ("code", "level", "reason"):
             if not isinstance(data.get(key), str):
                 raise ProtocolError(f"health problem {key} must be a string")
         if data["level"] not in PROBLEM_LEVELS:
-            raise ProtocolError(f"health problem level {data['level']!r} is not one of "
-                                f"{', '.join(PROBLEM_LEVELS)}")
+            raise ProtocolError(
+                f"health problem level {data['level']!r} is not one of {', '.join(PROBLEM_LEVELS)}"
+            )
         fix = data.get("fix", "")
         if not isinstance(fix, str):
             raise ProtocolError("health problem fix must be a string")
@@ -547,17 +572,17 @@ class Health:
     words are also `reason` and `fix`).
     """
 
-    state: str                      # ok | warn | error
+    state: str  # ok | warn | error
     updated_at: str = field(default_factory=utc_now_iso)
     part: str = "worker"
     id: str | None = None
-    reason: str = ""                # plain words: what is wrong ("" when ok)
-    fix: str = ""                   # plain words: what the operator can do
-    ai: str | None = None           # an AiState value (a string, so newer states still parse)
-    ai_until: str | None = None     # ISO time a pause of model calls ends, if one is on
+    reason: str = ""  # plain words: what is wrong ("" when ok)
+    fix: str = ""  # plain words: what the operator can do
+    ai: str | None = None  # an AiState value (a string, so newer states still parse)
+    ai_until: str | None = None  # ISO time a pause of model calls ends, if one is on
     jobs_in_flight: int = 0
     counts: dict[str, int] = field(default_factory=dict)
-    last_error: dict[str, Any] | None = None   # {"kind", "detail", "at"} of the last failure
+    last_error: dict[str, Any] | None = None  # {"kind", "detail", "at"} of the last failure
     problems: tuple[Problem, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -566,30 +591,49 @@ class Health:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.extra)
-        out.update({"part": self.part, "id": self.id, "state": self.state, "reason": self.reason,
-                    "fix": self.fix, "ai": self.ai, "ai_until": self.ai_until,
-                    "jobs_in_flight": self.jobs_in_flight, "counts": dict(self.counts),
-                    "last_error": self.last_error,
-                    "problems": [p.to_dict() for p in self.problems],
-                    "updated_at": self.updated_at})
+        out.update(
+            {
+                "part": self.part,
+                "id": self.id,
+                "state": self.state,
+                "reason": self.reason,
+                "fix": self.fix,
+                "ai": self.ai,
+                "ai_until": self.ai_until,
+                "jobs_in_flight": self.jobs_in_flight,
+                "counts": dict(self.counts),
+                "last_error": self.last_error,
+                "problems": [p.to_dict() for p in self.problems],
+                "updated_at": self.updated_at,
+            }
+        )
         return out
 
     def to_json(self) -> bytes:
         return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
-    def from_dict(cls, data: Any) -> "Health":
+    def from_dict(cls, data: Any) -> Health:
         if not isinstance(data, dict):
             raise ProtocolError(f"health must be a JSON object, got {type(data).__name__}")
         for key in ("state", "updated_at"):
             if key not in data:
                 raise ProtocolError(f"health is missing field {key!r}")
         if data["state"] not in HEALTH_STATES:
-            raise ProtocolError(f"health state {data['state']!r} is not one of "
-                                f"{', '.join(HEALTH_STATES)}")
+            raise ProtocolError(
+                f"health state {data['state']!r} is not one of {', '.join(HEALTH_STATES)}"
+            )
         parse_iso(data["updated_at"], "health updated_at")
-        known = {"state", "updated_at", "jobs_in_flight", "counts", "last_error", "problems",
-                 *cls._TEXT, *cls._OPTIONAL_TEXT}
+        known = {
+            "state",
+            "updated_at",
+            "jobs_in_flight",
+            "counts",
+            "last_error",
+            "problems",
+            *cls._TEXT,
+            *cls._OPTIONAL_TEXT,
+        }
         kw: dict[str, Any] = {"state": data["state"], "updated_at": data["updated_at"]}
         for key in cls._TEXT:
             if key in data:
@@ -609,8 +653,9 @@ class Health:
         if "counts" in data:
             counts = data["counts"]
             if not isinstance(counts, dict) or not all(
-                    isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
-                    for k, v in counts.items()):
+                isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+                for k, v in counts.items()
+            ):
                 raise ProtocolError("health counts must be an object of whole numbers")
             kw["counts"] = dict(counts)
         if data.get("last_error") is not None:
@@ -625,7 +670,7 @@ class Health:
         return cls(**kw)
 
     @classmethod
-    def from_json(cls, payload: bytes | str) -> "Health":
+    def from_json(cls, payload: bytes | str) -> Health:
         try:
             data = json.loads(payload)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -637,8 +682,9 @@ class Health:
 # helpers
 
 
-def _exact_keys(data: dict, expected: tuple[str, ...], what: str,
-                optional: tuple[str, ...] = ()) -> None:
+def _exact_keys(
+    data: dict, expected: tuple[str, ...], what: str, optional: tuple[str, ...] = ()
+) -> None:
     missing = [k for k in expected if k not in data]
     if missing:
         raise ProtocolError(f"{what} is missing field(s): {', '.join(missing)}")

@@ -20,15 +20,19 @@ import qrcode.exceptions
 import qrcode.image.svg
 
 # Lowest first: the smallest code wins, then the most robust level at that size.
-LEVELS = (("L", qrcode.constants.ERROR_CORRECT_L), ("M", qrcode.constants.ERROR_CORRECT_M),
-          ("Q", qrcode.constants.ERROR_CORRECT_Q), ("H", qrcode.constants.ERROR_CORRECT_H))
-PRINT_BORDER = 4   # the standard's quiet zone (the kiosk draws its own: kiosk/ui/draw.py)
+LEVELS = (
+    ("L", qrcode.constants.ERROR_CORRECT_L),
+    ("M", qrcode.constants.ERROR_CORRECT_M),
+    ("Q", qrcode.constants.ERROR_CORRECT_Q),
+    ("H", qrcode.constants.ERROR_CORRECT_H),
+)
+PRINT_BORDER = 4  # the standard's quiet zone (the kiosk draws its own: kiosk/ui/draw.py)
 
 
 @dataclass(frozen=True)
 class QrInfo:
     version: int
-    modules: int   # modules across, without the quiet zone (21 + 4 per version above 1)
+    modules: int  # modules across, without the quiet zone (21 + 4 per version above 1)
     level: str
 
 

@@ -15,14 +15,20 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 # sysexits' EX_TEMPFAIL: try again once the other one has stopped (systemd restarts the unit).
 EXIT_ALREADY_RUNNING = 75
 
-_WHAT = {"up": "`booth up`", "kiosk": "a kiosk", "share": "a share server",
-         "broker": "a private broker", "ledger": "a ledger check"}
+_WHAT = {
+    "up": "`booth up`",
+    "kiosk": "a kiosk",
+    "share": "a share server",
+    "broker": "a private broker",
+    "ledger": "a ledger check",
+}
 
 
 class AlreadyRunning(RuntimeError):
@@ -40,7 +46,8 @@ class AlreadyRunning(RuntimeError):
             f"{_WHAT.get(role, role)} is already running for data dir {data_dir} "
             f"(pid {pid}: {cmd}{when}); one booth per data dir — stop that one first "
             f"(Ctrl-C in its terminal, `kill {pid}`, or `systemctl stop booth-{role}` for the "
-            f"installed units), or give this one its own data dir (BOOTH_DATA_DIR)")
+            f"installed units), or give this one its own data dir (BOOTH_DATA_DIR)"
+        )
 
 
 def lock_path(data_dir: str | os.PathLike, role: str) -> Path:
@@ -56,7 +63,7 @@ class RunLock:
         self.path = lock_path(data_dir, role)
         self._fh: Any = None
 
-    def acquire(self, wait_s: float = 0.0) -> "RunLock":
+    def acquire(self, wait_s: float = 0.0) -> RunLock:
         """Take the lock, waiting up to `wait_s`; raises AlreadyRunning when it stays held."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fh = open(self.path, "a+", encoding="utf-8")
@@ -73,8 +80,16 @@ class RunLock:
                 time.sleep(0.05)
         fh.seek(0)
         fh.truncate()
-        fh.write(json.dumps({"pid": os.getpid(), "role": self.role, "started": time.time(),
-                             "cmd": " ".join(_short_argv())}))
+        fh.write(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "role": self.role,
+                    "started": time.time(),
+                    "cmd": " ".join(_short_argv()),
+                }
+            )
+        )
         fh.flush()
         self._fh = fh
         return self
@@ -84,15 +99,16 @@ class RunLock:
             fh, self._fh = self._fh, None
             fh.close()  # closing the file drops the flock
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:
         self.release()
 
 
-def run_locked(data_dir: str | os.PathLike, role: str, main: Callable[[], int],
-               logger: logging.Logger) -> int:
+def run_locked(
+    data_dir: str | os.PathLike, role: str, main: Callable[[], int], logger: logging.Logger
+) -> int:
     """`main()` while holding `role`'s lock for `data_dir`; a second process of that role says
     who holds it and exits with EXIT_ALREADY_RUNNING (the `booth` command's processes)."""
     try:
@@ -110,7 +126,7 @@ def holder(data_dir: str | os.PathLike, role: str) -> dict[str, Any] | None:
     """Who holds `role`'s lock for `data_dir` right now, or None when nobody does."""
     path = lock_path(data_dir, role)
     try:
-        fh = open(path, "r", encoding="utf-8")
+        fh = open(path, encoding="utf-8")
     except FileNotFoundError:
         return None
     with fh:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import string
 import time
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from booth.config import Config
@@ -93,16 +94,16 @@ EN: dict[str, str] = {
     "page_ios_share": "Tap Share, then “Save Image” to put the photo in Photos.",
     "page_download_files": "Download to Files",
     "page_lan_note": "This link works only on the booth's Wi-Fi, for {days} at most: save the "
-                     "photo now.",
+    "photo now.",
     "page_cloud_note": "This link works on any network until {until}.",
     "page_portal_wifi": "You're on the booth's Wi-Fi.",
     "page_portal_scan": "To get your photo, scan the photo QR code on the booth screen with your "
-                        "camera.",
+    "camera.",
     "page_portal_no_internet": "This Wi-Fi reaches only the booth, not the internet.",
     "page_alt": "Your photo from {title}",
     "page_not_found": "We can't find that photo.",
     "page_not_found_hint": "It may still be on its way, or the link has expired. Scan the QR "
-                           "code on the booth screen again, or ask the booth's host for help.",
+    "code on the booth screen again, or ask the booth's host for help.",
     "page_code_prompt": "Type the code shown under the QR code on the booth screen.",
     "page_code_button": "Show my photo",
     "page_code_wrong": "No photo has that code. Check it and try again.",
@@ -114,7 +115,7 @@ EN: dict[str, str] = {
     "days_many": "{n} days",
     "date": "{day} {month} {year}",
     "months": "January|February|March|April|May|June|July|August|September|October|"
-              "November|December",
+    "November|December",
 }
 
 DE: dict[str, str] = {
@@ -123,8 +124,7 @@ DE: dict[str, str] = {
     "start_hint_gpio": "Hier tippen oder den großen Knopf drücken",
     "pick_style": "Wähle deinen Stil",
     "photos_paused": "Fotos pausiert: bitte dem Team sagen.",
-    "privacy_ai": "Fotos werden für den Drip an einen KI-Dienst gesendet und nach {days} "
-                  "gelöscht.",
+    "privacy_ai": "Fotos werden für den Drip an einen KI-Dienst gesendet und nach {days} gelöscht.",
     "get_ready": "Mach dich bereit!",
     "look_at_camera": "Schau in die Kamera",
     "style_named": "Stil: {style}",
@@ -170,7 +170,7 @@ DE: dict[str, str] = {
     "error_camera": "Die Kamera hat kein Bild gemacht. Bitte nochmal versuchen.",
     "error_storage_title": "Der Speicher ist voll",
     "error_storage": "Dieses Foto konnte nicht gespeichert werden. Bitte sag dem Gastgeber "
-                     "Bescheid.",
+    "Bescheid.",
     "camera_reconnecting": "Kamera verbindet sich neu…",
     "camera_wait": "Einen Moment, das dauert nur ein paar Sekunden.",
     "page_download": "Foto herunterladen",
@@ -179,20 +179,20 @@ DE: dict[str, str] = {
     "page_howto": "Tippe auf Herunterladen, um dein Foto zu sichern.",
     "page_ios_hold": "Halte das Foto gedrückt und tippe dann auf „Zu Fotos hinzufügen“.",
     "page_ios_share": "Tippe auf Teilen und dann auf „Bild sichern“, um das Foto in Fotos zu "
-                      "legen.",
+    "legen.",
     "page_download_files": "In Dateien laden",
     "page_lan_note": "Dieser Link funktioniert nur im WLAN der Booth, höchstens {days} lang: "
-                     "sichere das Foto jetzt.",
+    "sichere das Foto jetzt.",
     "page_cloud_note": "Dieser Link funktioniert in jedem Netz bis {until}.",
     "page_portal_wifi": "Du bist im WLAN der Booth.",
     "page_portal_scan": "Für dein Foto scanne den Foto-QR-Code auf dem Bildschirm der Booth mit "
-                        "deiner Kamera.",
+    "deiner Kamera.",
     "page_portal_no_internet": "Dieses WLAN führt nur zur Booth, nicht ins Internet.",
     "page_alt": "Dein Foto von {title}",
     "page_not_found": "Wir finden dieses Foto nicht.",
     "page_not_found_hint": "Vielleicht ist es noch unterwegs, oder der Link ist abgelaufen. "
-                           "Scanne den QR-Code auf dem Bildschirm der Booth nochmal oder frag "
-                           "den Gastgeber.",
+    "Scanne den QR-Code auf dem Bildschirm der Booth nochmal oder frag "
+    "den Gastgeber.",
     "page_code_prompt": "Gib den Code ein, der unter dem QR-Code auf dem Bildschirm steht.",
     "page_code_button": "Mein Foto zeigen",
     "page_code_wrong": "Kein Foto hat diesen Code. Bitte prüfen und nochmal versuchen.",
@@ -202,8 +202,7 @@ DE: dict[str, str] = {
     "days_one": "1 Tag",
     "days_many": "{n} Tage",
     "date": "{day}. {month} {year}",
-    "months": "Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|"
-              "Dezember",
+    "months": "Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember",
 }
 
 FR: dict[str, str] = {
@@ -213,7 +212,7 @@ FR: dict[str, str] = {
     "pick_style": "Choisissez votre style",
     "photos_paused": f"Photos en pause{NBSP}: prévenez l'équipe.",
     "privacy_ai": "Les photos sont envoyées à un service d'IA pour le drip et supprimées "
-                  "après {days}.",
+    "après {days}.",
     "get_ready": f"Préparez-vous{NBSP}!",
     "look_at_camera": "Regardez la caméra",
     "style_named": f"Style{NBSP}: {{style}}",
@@ -266,22 +265,22 @@ FR: dict[str, str] = {
     "page_tip": f"Astuce{NBSP}: appuyez longuement sur l'image pour l'enregistrer.",
     "page_howto": "Touchez Télécharger pour enregistrer votre photo.",
     "page_ios_hold": f"Maintenez le doigt sur la photo, puis touchez «{NBSP}Enregistrer dans "
-                     f"Photos{NBSP}».",
+    f"Photos{NBSP}».",
     "page_ios_share": f"Touchez Partager, puis «{NBSP}Enregistrer l'image{NBSP}» pour la mettre "
-                      "dans Photos.",
+    "dans Photos.",
     "page_download_files": "Télécharger dans Fichiers",
     "page_lan_note": f"Ce lien ne fonctionne que sur le Wi-Fi de la borne, {{days}} au "
-                     f"plus{NBSP}: enregistrez la photo maintenant.",
+    f"plus{NBSP}: enregistrez la photo maintenant.",
     "page_cloud_note": "Ce lien fonctionne sur tout réseau jusqu'au {until}.",
     "page_portal_wifi": "Vous êtes sur le Wi-Fi de la borne.",
     "page_portal_scan": "Pour obtenir votre photo, scannez le QR code de la photo sur l'écran de "
-                        "la borne avec votre appareil photo.",
+    "la borne avec votre appareil photo.",
     "page_portal_no_internet": "Ce Wi-Fi ne mène qu'à la borne, pas à internet.",
     "page_alt": "Votre photo de {title}",
     "page_not_found": "Nous ne trouvons pas cette photo.",
     "page_not_found_hint": "Elle est peut-être encore en route, ou le lien a expiré. Scannez à "
-                           "nouveau le QR code sur l'écran du photobooth, ou demandez à "
-                           "l'organisateur.",
+    "nouveau le QR code sur l'écran du photobooth, ou demandez à "
+    "l'organisateur.",
     "page_code_prompt": "Tapez le code affiché sous le QR code sur l'écran du photobooth.",
     "page_code_button": "Voir ma photo",
     "page_code_wrong": "Aucune photo n'a ce code. Vérifiez-le et réessayez.",
@@ -292,7 +291,7 @@ FR: dict[str, str] = {
     "days_many": "{n} jours",
     "date": "{day} {month} {year}",
     "months": "janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|"
-              "décembre",
+    "décembre",
 }
 
 ES: dict[str, str] = {
@@ -357,16 +356,16 @@ ES: dict[str, str] = {
     "page_ios_share": "Toca Compartir y luego «Guardar imagen» para llevar la foto a Fotos.",
     "page_download_files": "Descargar en Archivos",
     "page_lan_note": "Este enlace solo funciona en el Wi-Fi del fotomatón, {days} como máximo: "
-                     "guarda la foto ahora.",
+    "guarda la foto ahora.",
     "page_cloud_note": "Este enlace funciona en cualquier red hasta el {until}.",
     "page_portal_wifi": "Estás en el Wi-Fi del fotomatón.",
     "page_portal_scan": "Para tu foto, escanea el código QR de la foto en la pantalla del "
-                        "fotomatón con tu cámara.",
+    "fotomatón con tu cámara.",
     "page_portal_no_internet": "Este Wi-Fi solo lleva al fotomatón, no a internet.",
     "page_alt": "Tu foto de {title}",
     "page_not_found": "No encontramos esa foto.",
     "page_not_found_hint": "Puede que aún esté en camino o que el enlace haya caducado. Vuelve "
-                           "a escanear el código QR de la pantalla o pide ayuda al anfitrión.",
+    "a escanear el código QR de la pantalla o pide ayuda al anfitrión.",
     "page_code_prompt": "Escribe el código que aparece bajo el código QR en la pantalla.",
     "page_code_button": "Ver mi foto",
     "page_code_wrong": "Ninguna foto tiene ese código. Revísalo e inténtalo de nuevo.",
@@ -377,7 +376,7 @@ ES: dict[str, str] = {
     "days_many": "{n} días",
     "date": "{day} de {month} de {year}",
     "months": "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|"
-              "diciembre",
+    "diciembre",
 }
 
 CATALOG: dict[str, dict[str, str]] = {"en": EN, "de": DE, "fr": FR, "es": ES}
@@ -438,6 +437,6 @@ class Texts:
         return self("date", day=t.tm_mday, month=months[t.tm_mon - 1], year=t.tm_year)
 
 
-def texts_for(cfg: "Config") -> Texts:
+def texts_for(cfg: Config) -> Texts:
     """The guest texts a config asks for (`kiosk.language` and the `[texts]` overrides)."""
     return Texts(cfg.kiosk.language, cfg.texts)

@@ -28,9 +28,10 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from booth.clock import BootStamp
 from booth.protocol import JobError, JobStatus, Status, moves_forward
@@ -38,6 +39,7 @@ from jobstore.links import canonical_code, canonical_token, new_code, new_token
 from jobstore.schema import open_db
 
 CODE_TRIES = 8  # a fresh short code collides with a stored one about once in 10**6 at 1000 rows
+
 
 @dataclass(frozen=True)
 class JobRow:
@@ -67,7 +69,7 @@ class JobRow:
     code: str | None = None
 
     @classmethod
-    def from_sql(cls, row: sqlite3.Row) -> "JobRow":
+    def from_sql(cls, row: sqlite3.Row) -> JobRow:
         d = dict(row)
         err = d.pop("error_json")
         d["error"] = JobError.from_dict(json.loads(err)) if err else None
@@ -100,18 +102,38 @@ class Ledger:
         return [JobRow.from_sql(r) for r in rows]
 
     # ------------------------------------------------------------------ writes
-    def insert_pending(self, job_id: str, booth_id: str, style: str, created_at: float,
-                       created_iso: str, original_path: str, ai_path: str,
-                       stamp: BootStamp | None = None) -> None:
+    def insert_pending(
+        self,
+        job_id: str,
+        booth_id: str,
+        style: str,
+        created_at: float,
+        created_iso: str,
+        original_path: str,
+        ai_path: str,
+        stamp: BootStamp | None = None,
+    ) -> None:
         """`stamp`: the shot's boot and boot time (without one, created_at alone is trusted)."""
         with self._lock:
             self._db.execute(
                 "INSERT INTO jobs (job_id, booth_id, style, created_at, created_iso, status,"
                 " updated_at, original_path, ai_path, boot_id, created_boot, clock_ok)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (job_id, booth_id, style, created_at, created_iso, JobStatus.PENDING.value,
-                 created_at, original_path, ai_path, stamp.boot_id if stamp else None,
-                 stamp.boot_time if stamp else None, int(stamp.clock_ok) if stamp else 1))
+                (
+                    job_id,
+                    booth_id,
+                    style,
+                    created_at,
+                    created_iso,
+                    JobStatus.PENDING.value,
+                    created_at,
+                    original_path,
+                    ai_path,
+                    stamp.boot_id if stamp else None,
+                    stamp.boot_time if stamp else None,
+                    int(stamp.clock_ok) if stamp else 1,
+                ),
+            )
 
     def correct_clock(self, boot_id: str, wall_now: float, boot_now: float) -> int:
         """The clock is synchronized now: give jobs shot before that their true time back.
@@ -126,32 +148,39 @@ class Ledger:
             same = self._db.execute(
                 "UPDATE jobs SET created_at = ? - (? - created_boot), clock_ok = 1"
                 " WHERE clock_ok = 0 AND boot_id = ? AND created_boot IS NOT NULL",
-                (wall_now, boot_now, boot_id)).rowcount
+                (wall_now, boot_now, boot_id),
+            ).rowcount
             earlier = self._db.execute(
                 "UPDATE jobs SET created_at = ? - ((SELECT MAX(j.created_boot) FROM jobs j"
                 " WHERE j.boot_id = jobs.boot_id) - created_boot), clock_ok = 1"
                 " WHERE clock_ok = 0 AND boot_id IS NOT ? AND created_boot IS NOT NULL",
-                (boot_start, boot_id)).rowcount
+                (boot_start, boot_id),
+            ).rowcount
         return same + earlier
 
     def mark_dispatched(self, job_id: str, at: float | None = None) -> None:
         """A (re-)publish of the job was handed to MQTT."""
         with self._lock:
-            self._db.execute("UPDATE jobs SET dispatches = dispatches + 1, last_dispatch = ?"
-                             " WHERE job_id = ?", (at or time.time(), job_id))
+            self._db.execute(
+                "UPDATE jobs SET dispatches = dispatches + 1, last_dispatch = ? WHERE job_id = ?",
+                (at or time.time(), job_id),
+            )
 
     def mark_sent(self, job_id: str, at: float | None = None) -> None:
         """The broker acknowledged the job publish: the outbox entry is done."""
         with self._lock:
-            self._db.execute("UPDATE jobs SET sent_at = COALESCE(sent_at, ?) WHERE job_id = ?",
-                             (at or time.time(), job_id))
+            self._db.execute(
+                "UPDATE jobs SET sent_at = COALESCE(sent_at, ?) WHERE job_id = ?",
+                (at or time.time(), job_id),
+            )
 
     def apply_status(self, status: Status, at: float | None = None) -> bool:
         """Record a status if it moves the job forward. Returns True if it changed the row."""
         now = at or time.time()
         with self._lock:
-            row = self._db.execute("SELECT status FROM jobs WHERE job_id = ?",
-                                   (status.job_id,)).fetchone()
+            row = self._db.execute(
+                "SELECT status FROM jobs WHERE job_id = ?", (status.job_id,)
+            ).fetchone()
             if row is None or not moves_forward(JobStatus(row["status"]), status.status):
                 return False
             self._db.execute(
@@ -160,10 +189,20 @@ class Ledger:
                 " processing_at = CASE WHEN ? = 'processing' THEN ? ELSE processing_at END,"
                 " finished_at = CASE WHEN ? IN ('completed','failed') THEN ? ELSE finished_at END"
                 " WHERE job_id = ?",
-                (status.status.value, status.effect.value if status.effect else None,
-                 status.attempt, status.worker,
-                 json.dumps(status.error.to_dict()) if status.error else None, now,
-                 status.status.value, now, status.status.value, now, status.job_id))
+                (
+                    status.status.value,
+                    status.effect.value if status.effect else None,
+                    status.attempt,
+                    status.worker,
+                    json.dumps(status.error.to_dict()) if status.error else None,
+                    now,
+                    status.status.value,
+                    now,
+                    status.status.value,
+                    now,
+                    status.job_id,
+                ),
+            )
             return True
 
     def store_result(self, job_id: str, result_path: str, token: str | None = None) -> str | None:
@@ -180,7 +219,8 @@ class Ledger:
                     cur = self._db.execute(
                         "UPDATE jobs SET result_path = ?, token = ?, code = ?"
                         " WHERE job_id = ? AND result_path IS NULL",
-                        (result_path, tok, new_code(), job_id))
+                        (result_path, tok, new_code(), job_id),
+                    )
                 except sqlite3.IntegrityError:
                     if attempt == CODE_TRIES - 1:
                         raise
@@ -192,10 +232,15 @@ class Ledger:
         """Rows rebuilt after the ledger was damaged (jobstore/recovery.py); returns how many
         were inserted (a job already present is left alone)."""
         cols = [f.name for f in dataclasses.fields(JobRow) if f.name != "error"]
-        sql = (f"INSERT OR IGNORE INTO jobs ({', '.join(cols)}, error_json) "
-               f"VALUES ({', '.join('?' * (len(cols) + 1))})")
-        values = [[getattr(r, c).value if c == "status" else getattr(r, c) for c in cols]
-                  + [json.dumps(r.error.to_dict()) if r.error else None] for r in rows]
+        sql = (
+            f"INSERT OR IGNORE INTO jobs ({', '.join(cols)}, error_json) "
+            f"VALUES ({', '.join('?' * (len(cols) + 1))})"
+        )
+        values = [
+            [getattr(r, c).value if c == "status" else getattr(r, c) for c in cols]
+            + [json.dumps(r.error.to_dict()) if r.error else None]
+            for r in rows
+        ]
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -234,20 +279,24 @@ class Ledger:
 
     def unsent(self) -> list[JobRow]:
         """Jobs whose publish the broker never acknowledged (re-published on start)."""
-        return self._many("SELECT * FROM jobs WHERE sent_at IS NULL AND status = 'pending'"
-                          " ORDER BY created_at")
+        return self._many(
+            "SELECT * FROM jobs WHERE sent_at IS NULL AND status = 'pending' ORDER BY created_at"
+        )
 
     def unfinished(self) -> list[JobRow]:
-        return self._many("SELECT * FROM jobs WHERE status IN ('pending','processing')"
-                          " OR (status = 'completed' AND result_path IS NULL)"
-                          " ORDER BY created_at")
+        return self._many(
+            "SELECT * FROM jobs WHERE status IN ('pending','processing')"
+            " OR (status = 'completed' AND result_path IS NULL)"
+            " ORDER BY created_at"
+        )
 
     def recent(self, limit: int) -> list[JobRow]:
         return self._many("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))
 
     def since(self, start: float) -> list[JobRow]:
-        return self._many("SELECT * FROM jobs WHERE created_at >= ? ORDER BY created_at DESC",
-                          (start,))
+        return self._many(
+            "SELECT * FROM jobs WHERE created_at >= ? ORDER BY created_at DESC", (start,)
+        )
 
     # ---- the operator's view (jobstore/stats.py) ----
     def latest_run_start(self, gap_s: float) -> float | None:
@@ -257,13 +306,17 @@ class Ledger:
             row = self._db.execute(
                 "SELECT MAX(created_at) FROM (SELECT created_at, created_at - LAG(created_at)"
                 " OVER (ORDER BY created_at) AS gap FROM jobs) WHERE gap IS NULL OR gap >= ?",
-                (gap_s,)).fetchone()
+                (gap_s,),
+            ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
     def page_since(self, start: float, offset: int, limit: int) -> list[JobRow]:
         """Jobs shot at or after `start`, newest first, one page."""
-        return self._many("SELECT * FROM jobs WHERE created_at >= ? ORDER BY created_at DESC,"
-                          " job_id DESC LIMIT ? OFFSET ?", (start, limit, offset))
+        return self._many(
+            "SELECT * FROM jobs WHERE created_at >= ? ORDER BY created_at DESC,"
+            " job_id DESC LIMIT ? OFFSET ?",
+            (start, limit, offset),
+        )
 
     def outcomes_since(self, start: float) -> list[tuple[str, str | None, str | None, bool, int]]:
         """(status, effect, error kind, has a result, how many) of the jobs since `start`."""
@@ -271,7 +324,9 @@ class Ledger:
             rows = self._db.execute(
                 "SELECT status, effect, json_extract(error_json, '$.kind'),"
                 " result_path IS NOT NULL, COUNT(*) FROM jobs WHERE created_at >= ?"
-                " GROUP BY 1, 2, 3, 4", (start,)).fetchall()
+                " GROUP BY 1, 2, 3, 4",
+                (start,),
+            ).fetchall()
         return [(r[0], r[1], r[2], bool(r[3]), int(r[4])) for r in rows]
 
     def waits_since(self, start: float) -> list[float]:
@@ -280,21 +335,27 @@ class Ledger:
         with self._lock:
             rows = self._db.execute(
                 "SELECT finished_at - created_at FROM jobs WHERE created_at >= ? AND"
-                " result_path IS NOT NULL AND finished_at IS NOT NULL", (start,)).fetchall()
+                " result_path IS NOT NULL AND finished_at IS NOT NULL",
+                (start,),
+            ).fetchall()
         return [float(r[0]) for r in rows]
 
     def ids_since(self, start: float) -> list[str]:
         """The ids of the jobs since `start`, oldest first (the zip walks them one by one)."""
         with self._lock:
-            rows = self._db.execute("SELECT job_id FROM jobs WHERE created_at >= ?"
-                                    " ORDER BY created_at, job_id", (start,)).fetchall()
+            rows = self._db.execute(
+                "SELECT job_id FROM jobs WHERE created_at >= ? ORDER BY created_at, job_id",
+                (start,),
+            ).fetchall()
         return [r[0] for r in rows]
 
     def older_than(self, cutoff: float, boot_id: str | None = None) -> list[JobRow]:
         """Jobs with created_at before `cutoff`, plus every job of boot `boot_id` (their age
         is measured in boot time, which a clock jump does not move)."""
-        return self._many("SELECT * FROM jobs WHERE created_at < ? OR boot_id = ?"
-                          " ORDER BY created_at", (cutoff, boot_id))
+        return self._many(
+            "SELECT * FROM jobs WHERE created_at < ? OR boot_id = ? ORDER BY created_at",
+            (cutoff, boot_id),
+        )
 
     def count(self) -> int:
         with self._lock:

@@ -27,14 +27,14 @@ from booth.config import Config
 TOKEN_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 TOKEN_LENGTH = 19  # 36**19 ≈ 2**98
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32: nothing to misread
-CODE_LENGTH = 6    # 32**6 = 2**30: only with the share server's limit on wrong guesses
+CODE_LENGTH = 6  # 32**6 = 2**30: only with the share server's limit on wrong guesses
 # What a token may look like on the way in (today's shape in any case, or an older URL-safe
 # base64 one); never path characters.
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 NEW_TOKEN_RE = re.compile(r"^[A-Za-z0-9]{19}$")
 PHOTO_PATH = "/p/{token}"  # the share server's route for a guest's page
 PHOTO_PATHS = ("/p/{token}", "/P/{token}")  # … and in the QR's upper case
-CODE_PATH = "/{code}"      # a typed short code (share/server.py redirects it to the page)
+CODE_PATH = "/{code}"  # a typed short code (share/server.py redirects it to the page)
 _CODE_INPUT_RE = re.compile(r"^[0-9A-Za-z]{6}$")
 _CODE_FIX = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
@@ -90,6 +90,7 @@ def interface_addresses() -> list[str]:
     try:
         import fcntl
         import struct
+
         names = [name for _, name in socket.if_nameindex()]
     except (ImportError, OSError, AttributeError):
         return []
@@ -97,8 +98,11 @@ def interface_addresses() -> list[str]:
     for name in names:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             try:
-                packed = fcntl.ioctl(s.fileno(), 0x8915,  # SIOCGIFADDR
-                                     struct.pack("256s", name[:15].encode()))
+                packed = fcntl.ioctl(
+                    s.fileno(),
+                    0x8915,  # SIOCGIFADDR
+                    struct.pack("256s", name[:15].encode()),
+                )
             except OSError:  # no IPv4 address on this interface
                 continue
         addr = socket.inet_ntoa(packed[20:24])

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 from booth.protocol import JOB_ID_RE
 
-_RESULT_RE = re.compile(r"^(?P<job>.+?)-result(?:-(?P<token>[A-Za-z0-9_-]{16,64}))?"
-                        r"\.(?P<ext>jpg|png)$")
+_RESULT_RE = re.compile(
+    r"^(?P<job>.+?)-result(?:-(?P<token>[A-Za-z0-9_-]{16,64}))?"
+    r"\.(?P<ext>jpg|png)$"
+)
 _AI_RE = re.compile(r"^(?P<job>.+)-ai\.jpg$")
 _ORIGINAL_RE = re.compile(r"^(?P<job>[^.]+)\.jpg$")
 
@@ -39,7 +41,7 @@ class StoredFile:
     """What a file name in a photo folder says: whose job, which file, the token of a result."""
 
     job_id: str
-    kind: str            # "original", "ai" or "result"
+    kind: str  # "original", "ai" or "result"
     token: str | None = None
 
 

@@ -34,8 +34,8 @@ from jobstore.names import parse_name
 log = logging.getLogger("jobstore.recovery")
 
 RECORD_FILE = "ledger-recovery.json"
-LOCK_WAIT_S = 120.0        # a rebuild with a broker read takes seconds; a check milliseconds
-LOST_AFTER_S = 3600.0      # a job with no result and no status older than this is not coming
+LOCK_WAIT_S = 120.0  # a rebuild with a broker read takes seconds; a check milliseconds
+LOST_AFTER_S = 3600.0  # a job with no result and no status older than this is not coming
 MAX_RECORDS = 10
 
 
@@ -47,9 +47,9 @@ class Recovery:
     problem: str
     moved_to: str
     jobs: int = 0
-    with_status: int = 0       # rows whose status came from the broker's retained message
-    links_kept: int = 0        # results whose token was read back from the file name
-    links_new: int = 0         # results stored before tokens were in names: a new link
+    with_status: int = 0  # rows whose status came from the broker's retained message
+    links_kept: int = 0  # results whose token was read back from the file name
+    links_new: int = 0  # results stored before tokens were in names: a new link
     broker: str = "not asked"  # "read", "unreachable" or "not asked"
     notes: list[str] = field(default_factory=list)
 
@@ -75,8 +75,9 @@ def check_ledger(path: Path) -> str | None:
         rows = [r[0] for r in db.execute("PRAGMA quick_check").fetchall()]
         if rows != ["ok"]:
             return "integrity check failed: " + "; ".join(str(r) for r in rows[:3])
-        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'"
-                      ).fetchone():
+        if db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'"
+        ).fetchone():
             db.execute("SELECT COUNT(*), MAX(created_at) FROM jobs").fetchone()
     except sqlite3.DatabaseError as exc:  # "file is not a database", "… malformed"
         if getattr(exc, "sqlite_errorname", None) in DAMAGE_ERRORS:
@@ -108,22 +109,23 @@ def open_ledger(cfg: Config, *, broker: bool = True, wait_s: float = LOCK_WAIT_S
     try:
         problem = check_ledger(path)
         if problem is not None:
-            log.error("ledger %s is damaged (%s): moving it aside and rebuilding it", path,
-                      problem)
+            log.error("ledger %s is damaged (%s): moving it aside and rebuilding it", path, problem)
             rebuild(cfg, problem, broker=broker)
         return Ledger(path)
     finally:
         lock.release()
 
 
-def rebuild(cfg: Config, problem: str, *, broker: bool = True,
-            now: float | None = None) -> Recovery:
+def rebuild(
+    cfg: Config, problem: str, *, broker: bool = True, now: float | None = None
+) -> Recovery:
     """Move the ledger aside and build a new one from the photo store and the broker."""
     data_dir = Path(cfg.data_dir)
     path = ledger_path(data_dir)
     now = time.time() if now is None else now
-    moved = path.with_name(time.strftime("ledger.corrupt-%Y%m%d-%H%M%S.sqlite",
-                                         time.localtime(now)))
+    moved = path.with_name(
+        time.strftime("ledger.corrupt-%Y%m%d-%H%M%S.sqlite", time.localtime(now))
+    )
     n = 1
     while moved.exists():
         n += 1
@@ -142,8 +144,11 @@ def rebuild(cfg: Config, problem: str, *, broker: bool = True,
         except (OSError, ValueError, TimeoutError) as exc:
             rec.broker = "unreachable"
             rec.notes.append(f"broker not read: {exc}")
-            log.warning("ledger rebuild: the broker's statuses could not be read (%s); "
-                        "rebuilding from the photo store alone", exc)
+            log.warning(
+                "ledger rebuild: the broker's statuses could not be read (%s); "
+                "rebuilding from the photo store alone",
+                exc,
+            )
     rows = rows_from_store(cfg, statuses, now, rec)
     ledger = Ledger(path)
     try:
@@ -151,23 +156,35 @@ def rebuild(cfg: Config, problem: str, *, broker: bool = True,
     finally:
         ledger.close()
     _write_record(data_dir, rec)
-    log.error("ledger rebuilt: %d jobs from the photo store (%d with their broker status), "
-              "%d links kept, %d new; the damaged file is kept as %s", rec.jobs,
-              rec.with_status, rec.links_kept, rec.links_new, moved)
+    log.error(
+        "ledger rebuilt: %d jobs from the photo store (%d with their broker status), "
+        "%d links kept, %d new; the damaged file is kept as %s",
+        rec.jobs,
+        rec.with_status,
+        rec.links_kept,
+        rec.links_new,
+        moved,
+    )
     return rec
 
 
 # ---------------------------------------------------------------------------- the sources
-def read_retained_statuses(cfg: Config, connect_s: float = 3.0, quiet_s: float = 0.7,
-                           max_s: float = 8.0) -> dict[str, Status]:
+def read_retained_statuses(
+    cfg: Config, connect_s: float = 3.0, quiet_s: float = 0.7, max_s: float = 8.0
+) -> dict[str, Status]:
     """The retained status of each of this booth's jobs, read from the broker (TimeoutError
     when it cannot be reached)."""
     from booth.mqtt import read_retained
 
     topics = Topics(cfg.mqtt.root)
-    retained = read_retained(cfg.mqtt, f"ledger-rebuild-{cfg.booth_id}-{os.getpid()}",
-                             [topics.booth_statuses(cfg.booth_id)],
-                             connect_s=connect_s, quiet_s=quiet_s, max_s=max_s)
+    retained = read_retained(
+        cfg.mqtt,
+        f"ledger-rebuild-{cfg.booth_id}-{os.getpid()}",
+        [topics.booth_statuses(cfg.booth_id)],
+        connect_s=connect_s,
+        quiet_s=quiet_s,
+        max_s=max_s,
+    )
     found: dict[str, Status] = {}
     for topic, payload in retained.items():
         try:
@@ -180,8 +197,9 @@ def read_retained_statuses(cfg: Config, connect_s: float = 3.0, quiet_s: float =
     return found
 
 
-def rows_from_store(cfg: Config, statuses: dict[str, Status], now: float,
-                    rec: Recovery) -> list[JobRow]:
+def rows_from_store(
+    cfg: Config, statuses: dict[str, Status], now: float, rec: Recovery
+) -> list[JobRow]:
     """One row per job with files under photos/, its status from `statuses` where known."""
     data_dir = Path(cfg.data_dir)
     files: dict[str, dict] = {}
@@ -210,26 +228,49 @@ def rows_from_store(cfg: Config, statuses: dict[str, Status], now: float,
         st = statuses.get(job_id)
         if st is not None:
             rec.with_status += 1
-            status, effect, attempt, worker, error = (st.status, st.effect.value if st.effect
-                                                      else None, st.attempt, st.worker,
-                                                      st.error)
+            status, effect, attempt, worker, error = (
+                st.status,
+                st.effect.value if st.effect else None,
+                st.attempt,
+                st.worker,
+                st.error,
+            )
         elif result is not None:
             status, effect, attempt, worker, error = JobStatus.COMPLETED, None, 1, None, None
         elif now - created < LOST_AFTER_S:  # may still be on its way: the kiosk re-dispatches
             status, effect, attempt, worker, error = JobStatus.PENDING, None, 1, None, None
         else:
-            status, effect, attempt, worker, error = (JobStatus.FAILED, None, 1, None,
-                                                      JobError.for_guest(ErrorKind.INTERNAL))
-        rows.append(JobRow(
-            job_id=job_id, booth_id=cfg.booth_id, style=cfg.kiosk.default_style,
-            created_at=created,
-            created_iso=time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(created)),
-            status=status, effect=effect, attempt=attempt, worker=worker, error=error,
-            updated_at=now, original_path=entry.get("original", ("", None))[0],
-            ai_path=entry.get("ai", ("", None))[0],
-            result_path=result[0] if result else None, token=token,
-            sent_at=created, dispatches=1, last_dispatch=created,
-            processing_at=None, finished_at=now if status.is_final else None))
+            status, effect, attempt, worker, error = (
+                JobStatus.FAILED,
+                None,
+                1,
+                None,
+                JobError.for_guest(ErrorKind.INTERNAL),
+            )
+        rows.append(
+            JobRow(
+                job_id=job_id,
+                booth_id=cfg.booth_id,
+                style=cfg.kiosk.default_style,
+                created_at=created,
+                created_iso=time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(created)),
+                status=status,
+                effect=effect,
+                attempt=attempt,
+                worker=worker,
+                error=error,
+                updated_at=now,
+                original_path=entry.get("original", ("", None))[0],
+                ai_path=entry.get("ai", ("", None))[0],
+                result_path=result[0] if result else None,
+                token=token,
+                sent_at=created,
+                dispatches=1,
+                last_dispatch=created,
+                processing_at=None,
+                finished_at=now if status.is_final else None,
+            )
+        )
     rows.sort(key=lambda r: r.created_at)
     return rows
 
@@ -239,8 +280,10 @@ def _write_record(data_dir: Path, rec: Recovery) -> None:
     records = recoveries(data_dir)
     records.append(rec)
     try:
-        atomic_write(data_dir / RECORD_FILE, json.dumps(
-            [asdict(r) for r in records[-MAX_RECORDS:]], indent=1).encode())
+        atomic_write(
+            data_dir / RECORD_FILE,
+            json.dumps([asdict(r) for r in records[-MAX_RECORDS:]], indent=1).encode(),
+        )
     except OSError as exc:
         log.error("ledger rebuild: cannot write %s: %s", RECORD_FILE, exc.strerror)
 

@@ -52,7 +52,7 @@ class RetentionReport:
     rows_deleted: int = 0
     topics_cleared: int = 0
     clears_pending: int = 0  # retained messages still to clear (broker unreachable)
-    orphans_seen: int = 0    # retained messages of jobs the ledger does not know
+    orphans_seen: int = 0  # retained messages of jobs the ledger does not know
     orphans_cleared: int = 0
     errors: list[str] = field(default_factory=list)
     clock_synchronized: bool = True  # False: nothing was deleted (the ages cannot be trusted)
@@ -81,15 +81,22 @@ def _save_pending(path: Path, pending: list[tuple[str, str]]) -> None:
     atomic_write(path, json.dumps([list(p) for p in pending[-MAX_PENDING:]]).encode())
 
 
-def _clear_retained(mqtt: MqttConnection | None, topics: Topics,
-                    jobs: list[tuple[str, str]], timeout_s: float,
-                    report: RetentionReport) -> list[tuple[str, str]]:
+def _clear_retained(
+    mqtt: MqttConnection | None,
+    topics: Topics,
+    jobs: list[tuple[str, str]],
+    timeout_s: float,
+    report: RetentionReport,
+) -> list[tuple[str, str]]:
     """Publish empty retained messages; returns the (booth, job) pairs not acknowledged."""
     if not jobs:
         return []
     if mqtt is None or not mqtt.wait_connected(min(timeout_s, 2.0)):
-        log.warning("retention: broker unreachable; %d jobs' retained messages will be cleared "
-                    "on a later run", len(jobs))
+        log.warning(
+            "retention: broker unreachable; %d jobs' retained messages will be cleared "
+            "on a later run",
+            len(jobs),
+        )
         return list(jobs)
     handles = []
     for booth, job in jobs:
@@ -98,8 +105,13 @@ def _clear_retained(mqtt: MqttConnection | None, topics: Topics,
         except ProtocolError as exc:  # a row that never matched the protocol: nothing retained
             report.errors.append(f"{job}: {exc}")
             continue
-        handles.append(((booth, job), mqtt.publish(t_status, b"", qos=1, retain=True),
-                        mqtt.publish(t_result, b"", qos=1, retain=True)))
+        handles.append(
+            (
+                (booth, job),
+                mqtt.publish(t_status, b"", qos=1, retain=True),
+                mqtt.publish(t_result, b"", qos=1, retain=True),
+            )
+        )
     deadline = time.monotonic() + timeout_s
     left = []
     for pair, h1, h2 in handles:
@@ -110,16 +122,16 @@ def _clear_retained(mqtt: MqttConnection | None, topics: Topics,
         else:
             left.append(pair)
     if left:
-        log.warning("retention: %d jobs' retained messages not acknowledged; retrying later",
-                    len(left))
+        log.warning(
+            "retention: %d jobs' retained messages not acknowledged; retrying later", len(left)
+        )
     return left
 
 
 def _remove_empty_dirs(photos: Path, candidates: set[Path]) -> None:
     for d in sorted(candidates, key=lambda p: len(p.parts), reverse=True):
         try:
-            if d.resolve().is_relative_to(photos.resolve()) and d.is_dir() and \
-                    not any(d.iterdir()):
+            if d.resolve().is_relative_to(photos.resolve()) and d.is_dir() and not any(d.iterdir()):
                 d.rmdir()
         except OSError:
             pass
@@ -128,21 +140,28 @@ def _remove_empty_dirs(photos: Path, candidates: set[Path]) -> None:
 def _expired_rows(cfg: Config, ledger: Ledger, clock: Clock, report: RetentionReport) -> list:
     if not clock.synchronized():
         report.clock_synchronized = False
-        log.info("retention: the clock is not synchronized (no network time yet); nothing "
-                 "deleted")
+        log.info("retention: the clock is not synchronized (no network time yet); nothing deleted")
         return []
     report.rows_corrected = ledger.correct_clock(clock.boot_id, clock.now(), clock.boot_now())
     if report.rows_corrected:
-        log.info("retention: %d jobs shot before the clock was synchronized got their true "
-                 "time back", report.rows_corrected)
+        log.info(
+            "retention: %d jobs shot before the clock was synchronized got their true time back",
+            report.rows_corrected,
+        )
     limit = cfg.retention_days * DAY_S
     rows = ledger.older_than(clock.now() - limit, clock.boot_id)
     return [r for r in rows if (a := age_s(r, clock)) is not None and a > limit]
 
 
-def delete_jobs(cfg: Config, ledger: Ledger, rows: list, mqtt: MqttConnection | None = None,
-                *, mqtt_timeout_s: float = 10.0,
-                report: RetentionReport | None = None) -> RetentionReport:
+def delete_jobs(
+    cfg: Config,
+    ledger: Ledger,
+    rows: list,
+    mqtt: MqttConnection | None = None,
+    *,
+    mqtt_timeout_s: float = 10.0,
+    report: RetentionReport | None = None,
+) -> RetentionReport:
     """Delete these jobs for good: their files (result, original, AI copy), then their rows,
     then their retained MQTT status and result (a clear the broker did not acknowledge is kept
     and retried on the next run). Their cloud copies follow: the uploads rows are left without
@@ -157,8 +176,9 @@ def delete_jobs(cfg: Config, ledger: Ledger, rows: list, mqtt: MqttConnection | 
             path = resolve_in_store(cfg.data_dir, rel)  # type: ignore[arg-type]
             if path is None:
                 report.errors.append(f"{row.job_id}: path outside the data dir, not touched")
-                log.error("retention: job %s has a path outside the data dir; not deleting it",
-                          row.job_id)
+                log.error(
+                    "retention: job %s has a path outside the data dir; not deleting it", row.job_id
+                )
                 continue
             try:
                 path.unlink()
@@ -169,8 +189,7 @@ def delete_jobs(cfg: Config, ledger: Ledger, rows: list, mqtt: MqttConnection | 
             except OSError as exc:
                 failed = True
                 report.errors.append(f"{row.job_id}: {exc.strerror}")
-                log.error("retention: cannot delete a file of job %s: %s", row.job_id,
-                          exc.strerror)
+                log.error("retention: cannot delete a file of job %s: %s", row.job_id, exc.strerror)
         if not failed:
             done.append(row.job_id)
     report.rows_deleted += ledger.delete(done)
@@ -191,9 +210,16 @@ def delete_jobs(cfg: Config, ledger: Ledger, rows: list, mqtt: MqttConnection | 
     return report
 
 
-def run_retention(cfg: Config, ledger: Ledger, mqtt: MqttConnection | None = None, *,
-                  now: float | None = None, clock: Clock | None = None,
-                  mqtt_timeout_s: float = 10.0, scan_orphans: bool = True) -> RetentionReport:
+def run_retention(
+    cfg: Config,
+    ledger: Ledger,
+    mqtt: MqttConnection | None = None,
+    *,
+    now: float | None = None,
+    clock: Clock | None = None,
+    mqtt_timeout_s: float = 10.0,
+    scan_orphans: bool = True,
+) -> RetentionReport:
     """Delete everything of jobs older than `cfg.retention_days`, and retained messages of
     jobs the ledger does not know (after a grace period); safe to call at any time.
     `now` fixes the wall time of the system clock; `clock` replaces it entirely (tests)."""
@@ -206,23 +232,35 @@ def run_retention(cfg: Config, ledger: Ledger, mqtt: MqttConnection | None = Non
     if mqtt is not None and scan_orphans:
         _clear_orphans(cfg, ledger, mqtt, now, mqtt_timeout_s, report)
     if report.job_ids or report.clears_pending or report.orphans_cleared:
-        log.info("retention: deleted %d jobs (%d files), cleared %d retained messages, "
-                 "%d clears pending, %d orphaned retained messages cleared",
-                 len(report.job_ids), report.files_deleted, report.topics_cleared,
-                 report.clears_pending, report.orphans_cleared)
+        log.info(
+            "retention: deleted %d jobs (%d files), cleared %d retained messages, "
+            "%d clears pending, %d orphaned retained messages cleared",
+            len(report.job_ids),
+            report.files_deleted,
+            report.topics_cleared,
+            report.clears_pending,
+            report.orphans_cleared,
+        )
     return report
 
 
 # ---------------------------------------------------------------------------- orphans
-def retained_topics(cfg: Config, connect_s: float = 3.0, quiet_s: float = 0.7,
-                    max_s: float = 20.0) -> set[str]:
+def retained_topics(
+    cfg: Config, connect_s: float = 3.0, quiet_s: float = 0.7, max_s: float = 20.0
+) -> set[str]:
     """The status/result topics of this booth that hold a retained message now (TimeoutError
     when the broker cannot be reached)."""
     topics = Topics(cfg.mqtt.root)
-    return set(read_retained(cfg.mqtt, f"share-scan-{cfg.booth_id}-{os.getpid()}",
-                             [topics.booth_statuses(cfg.booth_id),
-                              topics.booth_results(cfg.booth_id)],
-                             connect_s=connect_s, quiet_s=quiet_s, max_s=max_s))
+    return set(
+        read_retained(
+            cfg.mqtt,
+            f"share-scan-{cfg.booth_id}-{os.getpid()}",
+            [topics.booth_statuses(cfg.booth_id), topics.booth_results(cfg.booth_id)],
+            connect_s=connect_s,
+            quiet_s=quiet_s,
+            max_s=max_s,
+        )
+    )
 
 
 def _orphan_job(topics: Topics, topic: str, ledger: Ledger) -> bool:
@@ -234,8 +272,14 @@ def _orphan_job(topics: Topics, topic: str, ledger: Ledger) -> bool:
     return job_id is None or ledger.get(job_id) is None
 
 
-def _clear_orphans(cfg: Config, ledger: Ledger, mqtt: MqttConnection, now: float,
-                   timeout_s: float, report: RetentionReport) -> None:
+def _clear_orphans(
+    cfg: Config,
+    ledger: Ledger,
+    mqtt: MqttConnection,
+    now: float,
+    timeout_s: float,
+    report: RetentionReport,
+) -> None:
     try:
         retained = retained_topics(cfg)
     except (OSError, ValueError, TimeoutError) as exc:
@@ -245,8 +289,9 @@ def _clear_orphans(cfg: Config, ledger: Ledger, mqtt: MqttConnection, now: float
     topics = Topics(cfg.mqtt.root)
     path = cfg.data_path / ORPHANS_FILE
     try:
-        first_seen = {str(k): float(v) for k, v in
-                      json.loads(path.read_text(encoding="utf-8")).items()}
+        first_seen = {
+            str(k): float(v) for k, v in json.loads(path.read_text(encoding="utf-8")).items()
+        }
     except FileNotFoundError:
         first_seen = {}
     except (OSError, ValueError, TypeError, AttributeError) as exc:
@@ -272,6 +317,10 @@ def _clear_orphans(cfg: Config, ledger: Ledger, mqtt: MqttConnection, now: float
     except OSError as exc:
         report.errors.append(f"orphan sightings not saved: {exc.strerror}")
     if orphans:
-        log.info("retention: %d retained messages of unknown jobs on the broker; %d cleared "
-                 "(seen for %g s or more)", len(orphans), report.orphans_cleared,
-                 cfg.share.orphan_grace_s)
+        log.info(
+            "retention: %d retained messages of unknown jobs on the broker; %d cleared "
+            "(seen for %g s or more)",
+            len(orphans),
+            report.orphans_cleared,
+            cfg.share.orphan_grace_s,
+        )

@@ -9,8 +9,8 @@ inside one transaction; opening a ledger runs the missing steps. A ledger from b
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 V1 = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -81,24 +81,33 @@ def _v3_clock(db: sqlite3.Connection) -> None:
     """Ages no clock jump can break (issue 13): the boot a job was shot in, CLOCK_BOOTTIME then,
     and whether created_at was a synchronized wall time. Rows from before keep clock_ok = 1:
     their wall time is all there is."""
-    _run(db, """
+    _run(
+        db,
+        """
 ALTER TABLE jobs ADD COLUMN boot_id TEXT;
 ALTER TABLE jobs ADD COLUMN created_boot REAL;
 ALTER TABLE jobs ADD COLUMN clock_ok INTEGER NOT NULL DEFAULT 1
-""")
-
+""",
+    )
 
 
 def _v4_short_codes(db: sqlite3.Connection) -> None:
     """A short code per stored result, for guests who type instead of scanning (jobstore/links.py).
     Rows from before have none; their tokens keep working."""
-    _run(db, "ALTER TABLE jobs ADD COLUMN code TEXT;"
-             "CREATE UNIQUE INDEX IF NOT EXISTS jobs_code ON jobs(code)")
+    _run(
+        db,
+        "ALTER TABLE jobs ADD COLUMN code TEXT;"
+        "CREATE UNIQUE INDEX IF NOT EXISTS jobs_code ON jobs(code)",
+    )
 
 
 # version n is reached by MIGRATIONS[n - 1]
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2_uploads, _v3_clock,
-                                                          _v4_short_codes]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1,
+    _v2_uploads,
+    _v3_clock,
+    _v4_short_codes,
+]
 VERSION = len(MIGRATIONS)
 
 
@@ -113,13 +122,19 @@ def version(db: sqlite3.Connection) -> int:
 def migrate(db: sqlite3.Connection) -> int:
     """Bring the open ledger to VERSION; returns the version it had."""
     found = version(db)
-    if found == 0 and db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                                 "AND name = 'jobs'").fetchone():
+    if (
+        found == 0
+        and db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'"
+        ).fetchone()
+    ):
         found = 1  # written before the schema was versioned: version 1's layout
         db.execute("PRAGMA user_version = 1")
     if found > VERSION:
-        raise SchemaError(f"the ledger is schema version {found}; this booth knows up to "
-                          f"{VERSION} (it was written by a newer version)")
+        raise SchemaError(
+            f"the ledger is schema version {found}; this booth knows up to "
+            f"{VERSION} (it was written by a newer version)"
+        )
     for target in range(found + 1, VERSION + 1):
         db.execute("BEGIN IMMEDIATE")
         try:

@@ -28,22 +28,22 @@ WAIT_MAX_S = 3600.0  # a "wait" beyond this is a clock step, not a guest waiting
 
 @dataclass(frozen=True)
 class Event:
-    start: float | None   # unix time (None: no photo yet and no start set)
-    explicit: bool        # operator.event_start
+    start: float | None  # unix time (None: no photo yet and no start set)
+    explicit: bool  # operator.event_start
 
 
 @dataclass
 class EventStats:
     start: float | None
     explicit: bool
-    photos: int = 0                   # shots in the event (every job)
-    ai: int = 0                       # pictures the AI made
-    local: int = 0                    # pictures the local effect made
-    failed: int = 0                   # jobs that ended without a picture
-    in_progress: int = 0              # waiting or being made
+    photos: int = 0  # shots in the event (every job)
+    ai: int = 0  # pictures the AI made
+    local: int = 0  # pictures the local effect made
+    failed: int = 0  # jobs that ended without a picture
+    in_progress: int = 0  # waiting or being made
     fallbacks: dict[str, int] = field(default_factory=dict)  # local picture: why (error kind)
-    failures: dict[str, int] = field(default_factory=dict)   # no picture: why (error kind)
-    wait_p50_s: float | None = None   # shot → picture, median
+    failures: dict[str, int] = field(default_factory=dict)  # no picture: why (error kind)
+    wait_p50_s: float | None = None  # shot → picture, median
     wait_p95_s: float | None = None
     wait_sum_s: float = 0.0
     waits: int = 0
@@ -101,5 +101,8 @@ def event_label(stats: EventStats, now: float | None = None) -> str:
         return "no photos yet"
     now = time.time() if now is None else now
     fmt = "%H:%M" if now - stats.start < 20 * 3600 else "%a %d %b %H:%M"
-    return ("since " + time.strftime(fmt, time.localtime(stats.start))
-            + (" (operator.event_start)" if stats.explicit else ""))
+    return (
+        "since "
+        + time.strftime(fmt, time.localtime(stats.start))
+        + (" (operator.event_start)" if stats.explicit else "")
+    )

@@ -17,9 +17,9 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from jobstore.schema import open_db
 
@@ -42,7 +42,7 @@ class Upload:
     url_expires_at: float | None
 
     @classmethod
-    def from_sql(cls, row: sqlite3.Row) -> "Upload":
+    def from_sql(cls, row: sqlite3.Row) -> Upload:
         return cls(**{k: row[k] for k in row.keys()})
 
 
@@ -88,41 +88,52 @@ class Uploads:
             found = self._db.execute(
                 "SELECT j.job_id, j.result_path FROM jobs j LEFT JOIN uploads u"
                 " ON u.job_id = j.job_id WHERE u.job_id IS NULL AND j.result_path IS NOT NULL"
-                " AND j.token IS NOT NULL AND j.created_at >= ?", (since,)).fetchall()
+                " AND j.token IS NOT NULL AND j.created_at >= ?",
+                (since,),
+            ).fetchall()
             added = 0
             for job_id, result_path in found:
                 page_key, photo_key = new_object_keys(prefix, result_path)
                 cur = self._db.execute(
                     "INSERT OR IGNORE INTO uploads (job_id, page_key, photo_key, state,"
                     " next_try_at, queued_at) VALUES (?,?,?,?,?,?)",
-                    (job_id, page_key, photo_key, QUEUED, now, now))
+                    (job_id, page_key, photo_key, QUEUED, now, now),
+                )
                 added += cur.rowcount
             return added
 
     def due(self, now: float, limit: int) -> list[Upload]:
         """Queued rows whose retry time has come, newest first (the guest at the booth first)."""
-        return self._rows("SELECT * FROM uploads WHERE state = ? AND next_try_at <= ?"
-                          " ORDER BY queued_at DESC LIMIT ?", (QUEUED, now, limit))
+        return self._rows(
+            "SELECT * FROM uploads WHERE state = ? AND next_try_at <= ?"
+            " ORDER BY queued_at DESC LIMIT ?",
+            (QUEUED, now, limit),
+        )
 
-    def mark_uploaded(self, job_id: str, url: str, expires_at: float | None,
-                      at: float) -> bool:
+    def mark_uploaded(self, job_id: str, url: str, expires_at: float | None, at: float) -> bool:
         with self._lock:
             cur = self._db.execute(
                 "UPDATE uploads SET state = ?, uploaded_at = ?, url = ?, url_expires_at = ?,"
                 " last_error = NULL WHERE job_id = ? AND state = ?",
-                (UPLOADED, at, url, expires_at, job_id, QUEUED))
+                (UPLOADED, at, url, expires_at, job_id, QUEUED),
+            )
             return cur.rowcount == 1
 
     def mark_retry(self, job_id: str, error: str, next_try_at: float) -> None:
         with self._lock:
-            self._db.execute("UPDATE uploads SET attempts = attempts + 1, last_error = ?,"
-                             " next_try_at = ? WHERE job_id = ?",
-                             (error[:500], next_try_at, job_id))
+            self._db.execute(
+                "UPDATE uploads SET attempts = attempts + 1, last_error = ?,"
+                " next_try_at = ? WHERE job_id = ?",
+                (error[:500], next_try_at, job_id),
+            )
 
     def orphans(self, limit: int) -> list[Upload]:
         """Rows whose job is gone: their objects are to be deleted from the bucket."""
-        return self._rows("SELECT u.* FROM uploads u LEFT JOIN jobs j ON j.job_id = u.job_id"
-                          " WHERE j.job_id IS NULL LIMIT ?", (limit,))
+        return self._rows(
+            "SELECT u.* FROM uploads u LEFT JOIN jobs j ON j.job_id = u.job_id"
+            " WHERE j.job_id IS NULL LIMIT ?",
+            (limit,),
+        )
 
     def forget(self, job_ids: Iterable[str]) -> int:
         ids = [(j,) for j in job_ids]
@@ -143,10 +154,11 @@ class Uploads:
         ids = list(job_ids)
         out: dict[str, CloudLink] = {}
         for i in range(0, len(ids), 500):  # SQLite's host-parameter limit
-            chunk = ids[i:i + 500]
+            chunk = ids[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            for u in self._rows(f"SELECT * FROM uploads WHERE state = ? AND job_id IN ({marks})",
-                                [UPLOADED, *chunk]):
+            for u in self._rows(
+                f"SELECT * FROM uploads WHERE state = ? AND job_id IN ({marks})", [UPLOADED, *chunk]
+            ):
                 out[u.job_id] = _link(u)
         return out
 
@@ -155,9 +167,13 @@ class Uploads:
 
     def confirmed_since(self, since: float) -> list[tuple[str, CloudLink]]:
         """Uploads confirmed at or after `since` (the kiosk's poll for new cloud links)."""
-        return [(u.job_id, _link(u)) for u in self._rows(
-            "SELECT * FROM uploads WHERE state = ? AND uploaded_at >= ? ORDER BY uploaded_at",
-            (UPLOADED, since))]
+        return [
+            (u.job_id, _link(u))
+            for u in self._rows(
+                "SELECT * FROM uploads WHERE state = ? AND uploaded_at >= ? ORDER BY uploaded_at",
+                (UPLOADED, since),
+            )
+        ]
 
 
 def _link(u: Upload) -> CloudLink:

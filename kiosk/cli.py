@@ -16,23 +16,45 @@ log = logging.getLogger("kiosk")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--windowed", action="store_true",
-                   help="run in a window (kiosk.window_width × window_height), not fullscreen")
+    p.add_argument(
+        "--windowed",
+        action="store_true",
+        help="run in a window (kiosk.window_width × window_height), not fullscreen",
+    )
     p.add_argument("--size", metavar="WxH", help="window size, e.g. 800x480 (implies --windowed)")
-    p.add_argument("--headless", action="store_true",
-                   help="no screen: file camera, a shot every --interval seconds, URLs printed")
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        help="no screen: file camera, a shot every --interval seconds, URLs printed",
+    )
     p.add_argument("--folder", metavar="DIR", help="photos for the file camera (implies it)")
-    p.add_argument("--interval", "--auto-shoot-interval", dest="interval", type=float,
-                   default=0.0, help="take a shot automatically every N seconds on the start "
-                   "screen (default: only in --headless, every 10 s)")
-    p.add_argument("--shots", type=int, default=0,
-                   help="stop after this many shots have finished (default: run until stopped)")
-    p.add_argument("--local-only", action="store_true",
-                   help="say on screen from the start that photos get the local effect (no AI "
-                   "key); `booth up` passes it when GEMINI_API_KEY is not set")
-    p.add_argument("--control-dir", metavar="DIR",
-                   help="automation hook: a file DIR/shoot triggers a shot (its text picks the "
-                   "style); DIR/state.json tells the current screen")
+    p.add_argument(
+        "--interval",
+        "--auto-shoot-interval",
+        dest="interval",
+        type=float,
+        default=0.0,
+        help="take a shot automatically every N seconds on the start "
+        "screen (default: only in --headless, every 10 s)",
+    )
+    p.add_argument(
+        "--shots",
+        type=int,
+        default=0,
+        help="stop after this many shots have finished (default: run until stopped)",
+    )
+    p.add_argument(
+        "--local-only",
+        action="store_true",
+        help="say on screen from the start that photos get the local effect (no AI "
+        "key); `booth up` passes it when GEMINI_API_KEY is not set",
+    )
+    p.add_argument(
+        "--control-dir",
+        metavar="DIR",
+        help="automation hook: a file DIR/shoot triggers a shot (its text picks the "
+        "style); DIR/state.json tells the current screen",
+    )
 
 
 def tame_malloc(arenas: int = 2) -> bool:
@@ -74,8 +96,13 @@ def _run(cfg: Config, args: argparse.Namespace) -> int:
         cfg.camera.backend = "file"
         cfg.camera.folder = args.folder
     size = _size(getattr(args, "size", None))
-    windowed = headless or bool(getattr(args, "windowed", False)) or cfg.kiosk.windowed \
-        or size is not None or os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen")
+    windowed = (
+        headless
+        or bool(getattr(args, "windowed", False))
+        or cfg.kiosk.windowed
+        or size is not None
+        or os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen")
+    )
     interval = getattr(args, "interval", 0.0) or (10.0 if headless else 0.0)
 
     tame_malloc()  # before any thread exists
@@ -90,10 +117,15 @@ def _run(cfg: Config, args: argparse.Namespace) -> int:
             kind = job.error.kind.value if job.error else "unknown"
             print(f"photo failed ({kind}): {job.job_id}", flush=True)
 
-    app = KioskApp(cfg, size or (cfg.kiosk.window_width, cfg.kiosk.window_height),
-                   fullscreen=not windowed, on_job_done=done,
-                   control_dir=getattr(args, "control_dir", None),
-                   auto_shoot_interval=interval, max_shots=getattr(args, "shots", 0) or 0)
+    app = KioskApp(
+        cfg,
+        size or (cfg.kiosk.window_width, cfg.kiosk.window_height),
+        fullscreen=not windowed,
+        on_job_done=done,
+        control_dir=getattr(args, "control_dir", None),
+        auto_shoot_interval=interval,
+        max_shots=getattr(args, "shots", 0) or 0,
+    )
 
     def on_term(signum, _frame) -> None:
         log.info("signal %d: stopping", signum)
@@ -101,8 +133,12 @@ def _run(cfg: Config, args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    log.info("kiosk up: %dx%d, %s", app.layout.w, app.layout.h,
-             "headless" if headless else ("windowed" if windowed else "fullscreen"))
+    log.info(
+        "kiosk up: %dx%d, %s",
+        app.layout.w,
+        app.layout.h,
+        "headless" if headless else ("windowed" if windowed else "fullscreen"),
+    )
     if getattr(args, "local_only", False):
         app.jobs.local_only = True  # `booth up` has already said so in the log
     return app.run()

@@ -23,9 +23,10 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from booth.clock import boot_id
 from booth.config import Config
@@ -43,16 +44,27 @@ CARRY_MAX_S = 600.0  # a camera health file older than this says nothing about n
 
 # AI states in which the service refuses the booth's requests until someone acts (a key, a
 # project setting): the operator must know. Passing states (rate limit, outage) are not alerts.
-AI_REFUSED = frozenset({AiState.KEY_REJECTED, AiState.PERMISSION_DENIED,
-                        AiState.SERVICE_DISABLED, AiState.MODEL_NOT_FOUND,
-                        AiState.REGION_UNSUPPORTED, AiState.BILLING_REQUIRED})
+AI_REFUSED = frozenset(
+    {
+        AiState.KEY_REJECTED,
+        AiState.PERMISSION_DENIED,
+        AiState.SERVICE_DISABLED,
+        AiState.MODEL_NOT_FOUND,
+        AiState.REGION_UNSUPPORTED,
+        AiState.BILLING_REQUIRED,
+    }
+)
 # Problems shown on the dashboard but not worth the booth screen's mark.
 NOT_MARKED = frozenset({"camera_reconnecting"})
 
-_CAMERA_FIX = ("check the camera cable and `journalctl -u booth-kiosk -b`; the kiosk reopens the "
-               "camera by itself and restarts when that does not help")
-_CLOCK_FIX = ("give the booth network time once (internet over ethernet or Wi-Fi); retention "
-              "deletes nothing until then. A Pi 5 with its RTC battery: trust_clock = true")
+_CAMERA_FIX = (
+    "check the camera cable and `journalctl -u booth-kiosk -b`; the kiosk reopens the "
+    "camera by itself and restarts when that does not help"
+)
+_CLOCK_FIX = (
+    "give the booth network time once (internet over ethernet or Wi-Fi); retention "
+    "deletes nothing until then. A Pi 5 with its RTC battery: trust_clock = true"
+)
 
 
 @dataclass(frozen=True)
@@ -65,11 +77,11 @@ class Facts:
     camera_trouble_s: float
     camera_restarts: int
     screen: str
-    disk_free: int | None          # bytes free in data_dir (None: cannot tell)
+    disk_free: int | None  # bytes free in data_dir (None: cannot tell)
     clock_synchronized: bool
     connected: bool
     ai_online: bool | None
-    workers: dict                  # worker id → (online, Health | None)
+    workers: dict  # worker id → (online, Health | None)
     held: int
     last_error: dict | None
 
@@ -79,13 +91,24 @@ def problems_of(f: Facts, cfg: Config) -> list[Problem]:
     op = cfg.operator
     out: list[Problem] = []
     if not f.connected:
-        out.append(Problem("broker", "error", "the booth screen cannot reach the broker: new "
-                           "photos wait and no worker gets them",
-                           "sudo systemctl status mosquitto; check mqtt.url"))
+        out.append(
+            Problem(
+                "broker",
+                "error",
+                "the booth screen cannot reach the broker: new photos wait and no worker gets them",
+                "sudo systemctl status mosquitto; check mqtt.url",
+            )
+        )
     elif f.ai_online is False:
-        out.append(Problem("no_worker", "error", "no worker is online: photos are paused "
-                           "until one is", "sudo systemctl start booth-worker, or start `booth "
-                           "worker` on a machine that reaches the broker"))
+        out.append(
+            Problem(
+                "no_worker",
+                "error",
+                "no worker is online: photos are paused until one is",
+                "sudo systemctl start booth-worker, or start `booth "
+                "worker` on a machine that reaches the broker",
+            )
+        )
     for wid, (online, health) in sorted(f.workers.items()):
         if not online or health is None or health.ai is None:
             continue
@@ -94,34 +117,62 @@ def problems_of(f: Facts, cfg: Config) -> list[Problem]:
         except ValueError:
             continue
         if ai in AI_REFUSED:
-            out.append(Problem("ai_refused", "error", f"worker {wid}: {health.reason}",
-                               health.fix))
+            out.append(Problem("ai_refused", "error", f"worker {wid}: {health.reason}", health.fix))
         elif ai is AiState.QUOTA_EXHAUSTED:
             out.append(Problem("ai_quota", "warn", f"worker {wid}: {health.reason}", health.fix))
     if f.camera_state != "live":
         lost = f"{f.camera_trouble_s:.0f} s"
         why = f": {f.camera_fault}" if f.camera_fault else ""
         if f.camera_trouble_s >= op.camera_alert_s:
-            out.append(Problem("camera_stuck", "error", f"the camera has not worked for {lost}"
-                               f"{why}", _CAMERA_FIX))
+            out.append(
+                Problem(
+                    "camera_stuck",
+                    "error",
+                    f"the camera has not worked for {lost}{why}",
+                    _CAMERA_FIX,
+                )
+            )
         elif f.camera_state == "reconnecting":
-            out.append(Problem("camera_reconnecting", "warn", f"the camera is reconnecting "
-                               f"({lost}){why}", _CAMERA_FIX))
+            out.append(
+                Problem(
+                    "camera_reconnecting",
+                    "warn",
+                    f"the camera is reconnecting ({lost}){why}",
+                    _CAMERA_FIX,
+                )
+            )
     if f.held:
-        out.append(Problem("storage", "error", f"{f.held} finished picture(s) cannot be stored "
-                           "(the disk is full or failing); guests wait for them",
-                           "free space in data_dir (lower retention_days, delete old photos); "
-                           "they are stored by themselves once there is room"))
+        out.append(
+            Problem(
+                "storage",
+                "error",
+                f"{f.held} finished picture(s) cannot be stored "
+                "(the disk is full or failing); guests wait for them",
+                "free space in data_dir (lower retention_days, delete old photos); "
+                "they are stored by themselves once there is room",
+            )
+        )
     if f.disk_free is not None:
         low = op.disk_low_mb * 1024 * 1024
         if f.disk_free < low:
             level = "error" if f.disk_free < low / 5 else "warn"
-            out.append(Problem("disk_low", level, f"only {f.disk_free / 1024 ** 2:.0f} MB free "
-                               "for photos", "lower retention_days or delete old photos in "
-                               "data_dir; use a larger SD card"))
+            out.append(
+                Problem(
+                    "disk_low",
+                    level,
+                    f"only {f.disk_free / 1024**2:.0f} MB free for photos",
+                    "lower retention_days or delete old photos in data_dir; use a larger SD card",
+                )
+            )
     if not f.clock_synchronized and not cfg.trust_clock:
-        out.append(Problem("clock", "warn", "the clock is not synchronized (no network time "
-                           "yet): photo times may be wrong", _CLOCK_FIX))
+        out.append(
+            Problem(
+                "clock",
+                "warn",
+                "the clock is not synchronized (no network time yet): photo times may be wrong",
+                _CLOCK_FIX,
+            )
+        )
     out.sort(key=lambda p: p.level != "error")
     return out
 
@@ -132,28 +183,47 @@ def marked(problems: list[Problem] | tuple[Problem, ...]) -> tuple[Problem, ...]
 
 
 def kiosk_health(f: Facts, problems: list[Problem], booth: str) -> Health:
-    state = "error" if any(p.level == "error" for p in problems) else \
-        "warn" if problems else "ok"
+    state = "error" if any(p.level == "error" for p in problems) else "warn" if problems else "ok"
     first = problems[0] if problems else None
     workers_online = sum(1 for on, _h in f.workers.values() if on)
     return Health(
-        state=state, part="kiosk", id=booth, reason=first.reason if first else "",
-        fix=first.fix if first else "", last_error=f.last_error, problems=tuple(problems),
-        extra={"camera": {"state": f.camera_state, "backend": f.camera_backend,
-                          "fault": f.camera_fault, "trouble_s": round(f.camera_trouble_s, 1),
-                          "restarts": f.camera_restarts},
-               "screen": f.screen,
-               "disk_free_mb": None if f.disk_free is None else f.disk_free // (1024 * 1024),
-               "clock_synchronized": f.clock_synchronized,
-               "broker_connected": f.connected, "workers_online": workers_online,
-               "storage": {"held": f.held}})
+        state=state,
+        part="kiosk",
+        id=booth,
+        reason=first.reason if first else "",
+        fix=first.fix if first else "",
+        last_error=f.last_error,
+        problems=tuple(problems),
+        extra={
+            "camera": {
+                "state": f.camera_state,
+                "backend": f.camera_backend,
+                "fault": f.camera_fault,
+                "trouble_s": round(f.camera_trouble_s, 1),
+                "restarts": f.camera_restarts,
+            },
+            "screen": f.screen,
+            "disk_free_mb": None if f.disk_free is None else f.disk_free // (1024 * 1024),
+            "clock_synchronized": f.clock_synchronized,
+            "broker_connected": f.connected,
+            "workers_online": workers_online,
+            "storage": {"held": f.held},
+        },
+    )
 
 
 class OperatorWatch:
     """`OperatorWatch(cfg, jobs, camera, screen).start()`; the frame loop reads `alerts`."""
 
-    def __init__(self, cfg: Config, jobs: "JobController", camera: "CameraWatchdog",
-                 screen: Callable[[], str], *, camera_lost_before_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        jobs: JobController,
+        camera: CameraWatchdog,
+        screen: Callable[[], str],
+        *,
+        camera_lost_before_s: float = 0.0,
+    ) -> None:
         """`camera_lost_before_s`: `camera_time_lost_before(cfg)`, read before this process's
         camera watchdog writes its own health file."""
         self.cfg = cfg
@@ -169,7 +239,7 @@ class OperatorWatch:
         self._last_sent_at = -1e9
         self._was_connected = False
 
-    def start(self) -> "OperatorWatch":
+    def start(self) -> OperatorWatch:
         self._thread = threading.Thread(target=self._loop, name="operator-watch", daemon=True)
         self._thread.start()
         return self
@@ -187,12 +257,20 @@ class OperatorWatch:
             self._carried = 0.0  # it worked in this process: the time lost before is over
         backend = cam.camera.name if cam.camera is not None else None
         return Facts(
-            camera_state=cam.state, camera_fault=cam.fault, camera_backend=backend,
+            camera_state=cam.state,
+            camera_fault=cam.fault,
+            camera_backend=backend,
             camera_trouble_s=0.0 if live else cam.trouble_s + self._carried,
-            camera_restarts=cam.restarts, screen=self.screen(), disk_free=self._statvfs(),
-            clock_synchronized=self.clock.synchronized(), connected=self.jobs.mqtt.connected,
-            ai_online=self.jobs.ai_online, workers=self.jobs.board.workers(),
-            held=self.jobs.held, last_error=self.jobs.last_error)
+            camera_restarts=cam.restarts,
+            screen=self.screen(),
+            disk_free=self._statvfs(),
+            clock_synchronized=self.clock.synchronized(),
+            connected=self.jobs.mqtt.connected,
+            ai_online=self.jobs.ai_online,
+            workers=self.jobs.board.workers(),
+            held=self.jobs.held,
+            last_error=self.jobs.last_error,
+        )
 
     def check(self) -> None:
         """Look now; publish the health when it changed or is due."""
@@ -208,18 +286,30 @@ class OperatorWatch:
         if not connected:
             return  # the broker publishes our will; a fresh report follows the reconnect
         # what makes a report news (the camera's growing trouble time and the free bytes do not)
-        key = (tuple((p.code, p.level) for p in problems), f.camera_state, f.camera_fault,
-               f.clock_synchronized, sum(1 for on, _h in f.workers.values() if on))
+        key = (
+            tuple((p.code, p.level) for p in problems),
+            f.camera_state,
+            f.camera_fault,
+            f.clock_synchronized,
+            sum(1 for on, _h in f.workers.values() if on),
+        )
         now = time.monotonic()
-        if not back and key == self._last_sent and \
-                now - self._last_sent_at < self.cfg.operator.health_every_s:
+        if (
+            not back
+            and key == self._last_sent
+            and now - self._last_sent_at < self.cfg.operator.health_every_s
+        ):
             return
         health = kiosk_health(f, problems, self.jobs.booth)
-        self.jobs.mqtt.publish(self.jobs.topics.booth_health(self.jobs.booth), health.to_json(),
-                               qos=1, retain=True)
+        self.jobs.mqtt.publish(
+            self.jobs.topics.booth_health(self.jobs.booth), health.to_json(), qos=1, retain=True
+        )
         if key != self._last_sent and self._last_sent is not None:
-            log.info("operator: health %s%s", health.state,
-                     f" ({'; '.join(p.reason for p in problems)})" if problems else "")
+            log.info(
+                "operator: health %s%s",
+                health.state,
+                f" ({'; '.join(p.reason for p in problems)})" if problems else "",
+            )
         self._last_sent, self._last_sent_at = key, now
 
     def _loop(self) -> None:

@@ -36,8 +36,18 @@ from share import dashboard, metrics, operator_pages
 from share.auth import SESSION_COOKIE, SESSION_TTL_S, LoginThrottle, Sessions, password_matches
 from share.health import board_for
 from share.lookup import is_expired, servable
-from share.server import (CFG, LEDGER, LOOKUP, MQTT, TEXTS, THUMBS, error_pages, favicon,
-                          html_page, security_headers)
+from share.server import (
+    CFG,
+    LEDGER,
+    LOOKUP,
+    MQTT,
+    TEXTS,
+    THUMBS,
+    error_pages,
+    favicon,
+    html_page,
+    security_headers,
+)
 from share.zipstream import stream_zip
 
 log = logging.getLogger("share.admin")
@@ -45,11 +55,13 @@ log = logging.getLogger("share.admin")
 SESSIONS = web.AppKey("sessions", Sessions)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
 BOARD = web.AppKey("board", HealthBoard)
-UPLOADS = web.AppKey("uploads", object)    # jobstore.uploads.Uploads, or None (cloud off)
+UPLOADS = web.AppKey("uploads", object)  # jobstore.uploads.Uploads, or None (cloud off)
 UPLOADER = web.AppKey("uploader", object)  # share.uploader.Uploader in this process, or None
 
-ADMIN_CSP = ("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; "
-             "form-action 'self'; frame-ancestors 'none'")
+ADMIN_CSP = (
+    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def _page(text: str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -94,16 +106,26 @@ async def login(request: web.Request) -> web.Response:
     title = request.app[CFG].kiosk.title
     wait = throttle.wait_s(who)
     if wait > 0:
-        return _page(operator_pages.login_page(title, "Too many wrong passwords. Wait a few "
-                                               "minutes, then try again."), 429,
-                     {"Retry-After": str(max(1, int(wait + 0.999)))})
+        return _page(
+            operator_pages.login_page(
+                title, "Too many wrong passwords. Wait a few minutes, then try again."
+            ),
+            429,
+            {"Retry-After": str(max(1, int(wait + 0.999)))},
+        )
     form = await request.post()
     given = form.get("password")
     if isinstance(given, str) and password_matches(given, password):
         throttle.succeeded(who)
         resp = _see_other("/admin")
-        resp.set_cookie(SESSION_COOKIE, request.app[SESSIONS].create(), path="/admin",
-                        max_age=int(SESSION_TTL_S), httponly=True, samesite="Strict")
+        resp.set_cookie(
+            SESSION_COOKIE,
+            request.app[SESSIONS].create(),
+            path="/admin",
+            max_age=int(SESSION_TTL_S),
+            httponly=True,
+            samesite="Strict",
+        )
         log.info("share: operator logged in from %s", who)
         return resp
     throttle.failed(who)
@@ -135,11 +157,15 @@ async def dashboard_page(request: web.Request) -> web.Response:
     if not request.app[SESSIONS].valid(request.cookies.get(SESSION_COOKIE)):
         return _see_other("/admin/login")
     nonce = secrets.token_urlsafe(16)
-    csp = (f"default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; script-src "
-           f"'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; form-action 'self'; "
-           "frame-ancestors 'none'")
-    return html_page(operator_pages.dashboard_page(request.app[CFG].kiosk.title, nonce),
-                     headers={"Content-Security-Policy": csp})
+    csp = (
+        f"default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; script-src "
+        f"'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+    return html_page(
+        operator_pages.dashboard_page(request.app[CFG].kiosk.title, nonce),
+        headers={"Content-Security-Policy": csp},
+    )
 
 
 def _int(value: str | None, default: int) -> int:
@@ -164,8 +190,9 @@ async def api_delete(request: web.Request) -> web.Response:
     job_id = request.match_info["job"]
     if not JOB_ID_RE.match(job_id):
         raise web.HTTPNotFound()
-    found = await dashboard.delete_job(_sources(request), job_id, request.app[MQTT],
-                                       request.app[UPLOADER])
+    found = await dashboard.delete_job(
+        _sources(request), job_id, request.app[MQTT], request.app[UPLOADER]
+    )
     request.app[THUMBS].forget([job_id, f"{job_id}.original"])
     if not found:
         raise web.HTTPNotFound()
@@ -177,8 +204,9 @@ async def event_zip(request: web.Request) -> web.StreamResponse:
     src = _sources(request)
     loop = asyncio.get_running_loop()
     stats = await loop.run_in_executor(None, dashboard.event_stats, src.cfg, src.ledger)
-    return await stream_zip(request, dashboard.zip_name(src.cfg, stats),
-                            lambda: dashboard.zip_members(src, stats.start))
+    return await stream_zip(
+        request, dashboard.zip_name(src.cfg, stats), lambda: dashboard.zip_members(src, stats.start)
+    )
 
 
 async def metrics_page(request: web.Request) -> web.Response:
@@ -199,8 +227,9 @@ async def metrics_page(request: web.Request) -> web.Response:
         require_session(request)
     loop = asyncio.get_running_loop()
     text = await loop.run_in_executor(None, metrics.render, _sources(request))
-    return web.Response(text=text, content_type="text/plain", charset="utf-8",
-                        headers={"Cache-Control": "no-store"})
+    return web.Response(
+        text=text, content_type="text/plain", charset="utf-8", headers={"Cache-Control": "no-store"}
+    )
 
 
 def _admin_job(request: web.Request, result: bool = True) -> Any:
@@ -228,8 +257,9 @@ async def _thumb(request: web.Request, rel: str, key: str) -> web.Response:
     data = await loop.run_in_executor(None, request.app[THUMBS].get, key, path)
     if data is None:
         raise web.HTTPNotFound()
-    return web.Response(body=data, content_type="image/jpeg",
-                        headers={"Cache-Control": "private, max-age=3600"})
+    return web.Response(
+        body=data, content_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
+    )
 
 
 async def thumb(request: web.Request) -> web.Response:
@@ -244,9 +274,14 @@ async def original(request: web.Request) -> web.StreamResponse:
     if path is None or not path.is_file():
         raise web.HTTPNotFound()
     stamp = time.strftime("%Y-%m-%d-%H%M%S", time.localtime(row.created_at))
-    return web.FileResponse(path, headers={
-        "Content-Type": "image/jpeg", "Cache-Control": "private, max-age=3600",
-        "Content-Disposition": f'attachment; filename="original-{stamp}-{row.job_id[:8]}.jpg"'})
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "image/jpeg",
+            "Cache-Control": "private, max-age=3600",
+            "Content-Disposition": f'attachment; filename="original-{stamp}-{row.job_id[:8]}.jpg"',
+        },
+    )
 
 
 async def original_thumb(request: web.Request) -> web.Response:
@@ -263,17 +298,24 @@ async def qr(request: web.Request) -> web.Response:
         if link is not None and link.live(time.time()):
             url = link.url
     url = qr_link(url)  # as compact as on the booth screen
-    return web.Response(text=qr_svg(url), content_type="image/svg+xml",
-                        headers={"Cache-Control": "private, max-age=3600"})
+    return web.Response(
+        text=qr_svg(url),
+        content_type="image/svg+xml",
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
 
 
 async def to_gallery(request: web.Request) -> web.Response:
     return _see_other("/admin")
 
 
-def make_admin_app(guest_app: web.Application, *,
-                   throttle: LoginThrottle | None = None, board: HealthBoard | None = None,
-                   uploader: Any = None) -> web.Application:
+def make_admin_app(
+    guest_app: web.Application,
+    *,
+    throttle: LoginThrottle | None = None,
+    board: HealthBoard | None = None,
+    uploader: Any = None,
+) -> web.Application:
     """The operator app over the guest app's config, ledger, thumbnail cache and broker
     connection; `board` gathers the parts' health (share/cli.py feeds it from MQTT), `uploader`
     is this process's cloud uploader (its queue gives the uploads waiting)."""
@@ -297,8 +339,10 @@ def make_admin_app(guest_app: web.Application, *,
     else:
         app[UPLOADS] = None
     if own_uploads is not None:
+
         async def close_uploads(app: web.Application) -> None:
             own_uploads.close()
+
         app.on_cleanup.append(close_uploads)
     app.on_response_prepare.append(security_headers)
     app.router.add_get("/", to_gallery)

@@ -20,7 +20,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict, deque
-from typing import Callable
+from collections.abc import Callable
 
 from share.conncaps import address_key
 
@@ -32,9 +32,14 @@ MAX_SESSIONS = 64
 class LoginThrottle:
     """Failed logins per address and in total, over a sliding window."""
 
-    def __init__(self, per_address: int = 10, total: int | None = 100,
-                 window_s: float = 900.0, capacity: int = 4096,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_address: int = 10,
+        total: int | None = 100,
+        window_s: float = 900.0,
+        capacity: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.per_address = per_address
         self.total = total
         self.window_s = window_s
@@ -102,8 +107,9 @@ class LoginThrottle:
 class Sessions:
     """Operator sessions in memory (a restart logs the operator out); tokens stored hashed."""
 
-    def __init__(self, ttl_s: float = SESSION_TTL_S, clock: Callable[[], float] = time.monotonic
-                 ) -> None:
+    def __init__(
+        self, ttl_s: float = SESSION_TTL_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl_s = ttl_s
         self.clock = clock
         self._expiry: OrderedDict[bytes, float] = OrderedDict()
@@ -142,5 +148,6 @@ class Sessions:
 
 def password_matches(given: str, password: str) -> bool:
     """Constant-time comparison that does not leak the password's length either."""
-    return hmac.compare_digest(hashlib.sha256(given.encode()).digest(),
-                               hashlib.sha256(password.encode()).digest())
+    return hmac.compare_digest(
+        hashlib.sha256(given.encode()).digest(), hashlib.sha256(password.encode()).digest()
+    )

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from booth.config import CloudConfig
@@ -43,9 +43,17 @@ class CloudError(Exception):
 
 _CODE_RE = re.compile(r"<Code>([A-Za-z]+)</Code>")
 _STATUS_RE = re.compile(r"\bstatus\D{0,12}([1-5]\d\d)\b")
-_CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied",
-                     "InvalidToken", "ExpiredToken", "InvalidClientTokenId", "Unauthorized",
-                     "AuthorizationHeaderMalformed", "InvalidArgument"}
+_CREDENTIAL_CODES = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AccessDenied",
+    "InvalidToken",
+    "ExpiredToken",
+    "InvalidClientTokenId",
+    "Unauthorized",
+    "AuthorizationHeaderMalformed",
+    "InvalidArgument",
+}
 _CLOCK_CODES = {"RequestTimeTooSkewed", "RequestExpired"}
 
 
@@ -60,22 +68,37 @@ def classify(exc: BaseException, where: str) -> CloudError:
     status = int(status_m.group(1)) if status_m else 0
     name = type(exc).__name__
     if code in _CLOCK_CODES:
-        return CloudError("clock", f"{where}: the bucket says this machine's clock is wrong "
-                          f"({code}); signatures only work within 15 minutes of the real time")
+        return CloudError(
+            "clock",
+            f"{where}: the bucket says this machine's clock is wrong "
+            f"({code}); signatures only work within 15 minutes of the real time",
+        )
     if code == "NoSuchBucket":
         return CloudError("bucket", f"{where}: the bucket does not exist (NoSuchBucket)")
-    if code in _CREDENTIAL_CODES or name in ("PermissionDeniedError", "UnauthenticatedError") \
-            or status in (401, 403):
+    if (
+        code in _CREDENTIAL_CODES
+        or name in ("PermissionDeniedError", "UnauthenticatedError")
+        or status in (401, 403)
+    ):
         why = code or (f"HTTP {status}" if status else name)
-        return CloudError("credentials", f"{where}: the bucket refused the credentials ({why}); "
-                          "check BOOTH_CLOUD_ACCESS_KEY_ID / BOOTH_CLOUD_SECRET_ACCESS_KEY and "
-                          "the key's rights on the bucket")
+        return CloudError(
+            "credentials",
+            f"{where}: the bucket refused the credentials ({why}); "
+            "check BOOTH_CLOUD_ACCESS_KEY_ID / BOOTH_CLOUD_SECRET_ACCESS_KEY and "
+            "the key's rights on the bucket",
+        )
     if status >= 500 or code in ("SlowDown", "ServiceUnavailable", "InternalError"):
         return CloudError("offline", f"{where}: the bucket service answered {code or status}")
-    if "error sending request" in text or "timed out" in text.lower() or \
-            "connect" in text.lower() or "dns" in text.lower():
-        return CloudError("offline", f"{where}: cannot reach the bucket's endpoint "
-                          "(no network, or the service is down)")
+    if (
+        "error sending request" in text
+        or "timed out" in text.lower()
+        or "connect" in text.lower()
+        or "dns" in text.lower()
+    ):
+        return CloudError(
+            "offline",
+            f"{where}: cannot reach the bucket's endpoint (no network, or the service is down)",
+        )
     if isinstance(exc, FileNotFoundError):  # obstore raises Python's own for a 404
         return CloudError("other", f"{where}: not found")
     first = text.strip().splitlines()[0] if text.strip() else name
@@ -96,7 +119,7 @@ def masked(key: str) -> str:
 class Endpoint:
     """Where requests go and what a presigned link looks like."""
 
-    url: str            # what the client talks to (bucket in the host for virtual style)
+    url: str  # what the client talks to (bucket in the host for virtual style)
     virtual: bool
 
 
@@ -104,8 +127,11 @@ def endpoint_for(cloud: CloudConfig) -> Endpoint:
     style = cloud.addressing_style
     if not cloud.endpoint_url:  # AWS S3: the client builds the regional endpoint
         virtual = style != "path"
-        host = (f"{cloud.bucket}.s3.{cloud.region}.amazonaws.com" if virtual
-                else f"s3.{cloud.region}.amazonaws.com")
+        host = (
+            f"{cloud.bucket}.s3.{cloud.region}.amazonaws.com"
+            if virtual
+            else f"s3.{cloud.region}.amazonaws.com"
+        )
         return Endpoint(f"https://{host}", virtual)
     virtual = style == "virtual"
     parts = urlsplit(cloud.endpoint_url.rstrip("/"))
@@ -124,25 +150,46 @@ class Bucket:
         if not cloud.bucket:
             raise CloudError("config", "cloud.bucket is not set")
         if not (cloud.access_key_id and cloud.secret_access_key):
-            raise CloudError("credentials", "no bucket credentials: set BOOTH_CLOUD_ACCESS_KEY_ID "
-                             "and BOOTH_CLOUD_SECRET_ACCESS_KEY (in /etc/booth/cloud.env)")
+            raise CloudError(
+                "credentials",
+                "no bucket credentials: set BOOTH_CLOUD_ACCESS_KEY_ID "
+                "and BOOTH_CLOUD_SECRET_ACCESS_KEY (in /etc/booth/cloud.env)",
+            )
         self.cloud = cloud
         self.endpoint = endpoint_for(cloud)
         timeout = f"{cloud.timeout_s:g}s"
         self.store = S3Store(
-            cloud.bucket, endpoint=self.endpoint.url, region=cloud.region,
-            access_key_id=cloud.access_key_id, secret_access_key=cloud.secret_access_key,
+            cloud.bucket,
+            endpoint=self.endpoint.url,
+            region=cloud.region,
+            access_key_id=cloud.access_key_id,
+            secret_access_key=cloud.secret_access_key,
             virtual_hosted_style_request=self.endpoint.virtual,
-            client_options={"allow_http": self.endpoint.url.startswith("http://"),
-                            "timeout": timeout,
-                            "connect_timeout": f"{min(cloud.timeout_s, 10):g}s"},
-            retry_config={"max_retries": 1, "retry_timeout": timedelta(seconds=cloud.timeout_s),
-                          "backoff": {"init_backoff": timedelta(milliseconds=200),
-                                      "max_backoff": timedelta(seconds=1), "base": 2}})
+            client_options={
+                "allow_http": self.endpoint.url.startswith("http://"),
+                "timeout": timeout,
+                "connect_timeout": f"{min(cloud.timeout_s, 10):g}s",
+            },
+            retry_config={
+                "max_retries": 1,
+                "retry_timeout": timedelta(seconds=cloud.timeout_s),
+                "backoff": {
+                    "init_backoff": timedelta(milliseconds=200),
+                    "max_backoff": timedelta(seconds=1),
+                    "base": 2,
+                },
+            },
+        )
 
-    def put(self, key: str, data: bytes | Path, content_type: str, *,
-            disposition: str | None = None, cache_control: str = "private, max-age=86400"
-            ) -> None:
+    def put(
+        self,
+        key: str,
+        data: bytes | Path,
+        content_type: str,
+        *,
+        disposition: str | None = None,
+        cache_control: str = "private, max-age=86400",
+    ) -> None:
         import obstore
 
         attributes = {"Content-Type": content_type, "Cache-Control": cache_control}

@@ -18,17 +18,21 @@ from booth.config import Config
 from share.cloud import Bucket, CloudError
 
 OK, WARN, FAIL = "ok", "warn", "fail"
-SKEW_FAIL_S = 15 * 60   # S3 refuses signatures beyond this (RequestTimeTooSkewed)
+SKEW_FAIL_S = 15 * 60  # S3 refuses signatures beyond this (RequestTimeTooSkewed)
 SKEW_WARN_S = 60
-CREDENTIALS_FIX = ("put BOOTH_CLOUD_ACCESS_KEY_ID and BOOTH_CLOUD_SECRET_ACCESS_KEY in "
-                   "/etc/booth/cloud.env (a key with read, write and delete on the bucket), "
-                   "restart booth-share, and run doctor with --env-file /etc/booth/cloud.env")
-_FIX = {"credentials": CREDENTIALS_FIX,
-        "bucket": "create the bucket, or fix cloud.bucket / cloud.region / cloud.endpoint_url",
-        "clock": "set the clock: timedatectl set-ntp true (a Pi has no battery-backed clock)",
-        "offline": "check the internet connection and cloud.endpoint_url",
-        "config": "fix the [cloud] settings in /etc/booth/booth.toml",
-        "other": "check the [cloud] settings and the bucket's permissions"}
+CREDENTIALS_FIX = (
+    "put BOOTH_CLOUD_ACCESS_KEY_ID and BOOTH_CLOUD_SECRET_ACCESS_KEY in "
+    "/etc/booth/cloud.env (a key with read, write and delete on the bucket), "
+    "restart booth-share, and run doctor with --env-file /etc/booth/cloud.env"
+)
+_FIX = {
+    "credentials": CREDENTIALS_FIX,
+    "bucket": "create the bucket, or fix cloud.bucket / cloud.region / cloud.endpoint_url",
+    "clock": "set the clock: timedatectl set-ntp true (a Pi has no battery-backed clock)",
+    "offline": "check the internet connection and cloud.endpoint_url",
+    "config": "fix the [cloud] settings in /etc/booth/booth.toml",
+    "other": "check the [cloud] settings and the bucket's permissions",
+}
 
 
 def server_time(url: str, timeout_s: float) -> datetime | None:
@@ -68,14 +72,25 @@ def bucket_check(cfg: Config, now: datetime, timeout_s: float = 15.0) -> tuple[s
     if served is not None:
         skew = (now - served).total_seconds()
         if abs(skew) > SKEW_FAIL_S:
-            return FAIL, (f"this machine's clock is {abs(skew) / 60:.0f} min "
-                          f"{'ahead of' if skew > 0 else 'behind'} the bucket's: uploads are "
-                          "refused"), _FIX["clock"]
+            return (
+                FAIL,
+                (
+                    f"this machine's clock is {abs(skew) / 60:.0f} min "
+                    f"{'ahead of' if skew > 0 else 'behind'} the bucket's: uploads are "
+                    "refused"
+                ),
+                _FIX["clock"],
+            )
         skew_note = f"clock within {abs(skew):.0f} s of the bucket's"
         if abs(skew) > SKEW_WARN_S:
-            return WARN, (f"{where} works only while the clock stays close: it is "
-                          f"{abs(skew):.0f} s off, and links last that much more or less"), \
-                _FIX["clock"]
+            return (
+                WARN,
+                (
+                    f"{where} works only while the clock stays close: it is "
+                    f"{abs(skew):.0f} s off, and links last that much more or less"
+                ),
+                _FIX["clock"],
+            )
     key = f"{c.key_prefix}doctor-probe-{secrets.token_urlsafe(12)}.txt"
     body = b"booth doctor probe " + secrets.token_bytes(8).hex().encode()
     kind = "public" if c.public_base_url else "presigned"
@@ -88,14 +103,23 @@ def bucket_check(cfg: Config, now: datetime, timeout_s: float = 15.0) -> tuple[s
         try:
             got = _read(link, timeout_s)
         except (OSError, ValueError) as exc:
-            fix = ("make public_base_url serve the bucket (public bucket, CDN or custom domain "
-                   "pointing at it), or leave it empty for presigned links"
-                   if c.public_base_url else _FIX["other"])
-            return FAIL, (f"{where}: the probe was written but its {kind} link does not "
-                          f"serve it ({exc})"), fix
+            fix = (
+                "make public_base_url serve the bucket (public bucket, CDN or custom domain "
+                "pointing at it), or leave it empty for presigned links"
+                if c.public_base_url
+                else _FIX["other"]
+            )
+            return (
+                FAIL,
+                (f"{where}: the probe was written but its {kind} link does not serve it ({exc})"),
+                fix,
+            )
         if got != body:
-            return FAIL, f"{where}: the {kind} link served something else than the probe", \
-                "check cloud.public_base_url: it must point at this bucket and key prefix"
+            return (
+                FAIL,
+                f"{where}: the {kind} link served something else than the probe",
+                "check cloud.public_base_url: it must point at this bucket and key prefix",
+            )
     finally:
         try:
             bucket.delete([key])
@@ -103,6 +127,9 @@ def bucket_check(cfg: Config, now: datetime, timeout_s: float = 15.0) -> tuple[s
         except CloudError:
             deleted = False
     if not deleted:
-        return FAIL, f"{where}: the probe was written and read but could not be deleted", \
-            "give the key the right to delete objects (retention deletes guests' photos)"
+        return (
+            FAIL,
+            f"{where}: the probe was written and read but could not be deleted",
+            "give the key the right to delete objects (retention deletes guests' photos)",
+        )
     return OK, (f"{where}: write, read through a {kind} link and delete work; {skew_note}"), ""

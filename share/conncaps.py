@@ -23,15 +23,16 @@ import ipaddress
 import logging
 import resource
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
 log = logging.getLogger("share.conncaps")
 
 HEADERS_END = b"\r\n\r\n"
-FDS_PER_CONNECTION = 2   # the socket, and the photo file while it is being sent
-FDS_RESERVED = 64        # ledger, logs, the broker connection, thumbnails …
+FDS_PER_CONNECTION = 2  # the socket, and the photo file while it is being sent
+FDS_RESERVED = 64  # ledger, logs, the broker connection, thumbnails …
 
 
 def address_key(address: str) -> str:
@@ -79,8 +80,9 @@ def connections_for_fd_limit(wanted: int, fd_limit: int) -> int:
 class ConnectionGuard:
     """A protocol factory for `loop.create_server` that wraps aiohttp's (`factory`)."""
 
-    def __init__(self, *, per_address: int, total: int, header_timeout_s: float,
-                 name: str = "share") -> None:
+    def __init__(
+        self, *, per_address: int, total: int, header_timeout_s: float, name: str = "share"
+    ) -> None:
         self.per_address = per_address
         self.total = total
         self.header_timeout_s = header_timeout_s
@@ -100,8 +102,10 @@ class ConnectionGuard:
     def admit(self, key: str) -> str | None:
         """None when a new connection from `key` may open, else why not."""
         if self.open[key] >= self.per_address:
-            return f"{self.open[key]} connections already open from that address " \
-                   f"(limit {self.per_address})"
+            return (
+                f"{self.open[key]} connections already open from that address "
+                f"(limit {self.per_address})"
+            )
         if self.open_total >= self.total:
             return f"{self.open_total} connections open in all (limit {self.total})"
         return None
@@ -131,8 +135,9 @@ class _Guarded(asyncio.Protocol):
             return
         self.key = key
         self.guard.open[key] += 1
-        self.timer = asyncio.get_running_loop().call_later(self.guard.header_timeout_s,
-                                                           self._too_slow)
+        self.timer = asyncio.get_running_loop().call_later(
+            self.guard.header_timeout_s, self._too_slow
+        )
         assert self.guard.factory is not None
         self.inner = self.guard.factory()
         self.inner.connection_made(transport)
@@ -140,8 +145,12 @@ class _Guarded(asyncio.Protocol):
     def _too_slow(self) -> None:
         self.timer = None
         self.guard.timed_out += 1
-        log.info("%s: closed a connection from %s: no request within %g s", self.guard.name,
-                 self.key, self.guard.header_timeout_s)
+        log.info(
+            "%s: closed a connection from %s: no request within %g s",
+            self.guard.name,
+            self.key,
+            self.guard.header_timeout_s,
+        )
         if self.transport is not None:
             self.transport.abort()
 
@@ -152,7 +161,7 @@ class _Guarded(asyncio.Protocol):
                 self.timer.cancel()
                 self.timer = None
             else:
-                self.tail = seen[-(len(HEADERS_END) - 1):]
+                self.tail = seen[-(len(HEADERS_END) - 1) :]
         if self.inner is not None:
             self.inner.data_received(data)
 
@@ -184,8 +193,15 @@ class _Guarded(asyncio.Protocol):
 class GuardedSite(web.BaseSite):
     """A TCP site whose connections pass through a ConnectionGuard (stopped with its runner)."""
 
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, guard: ConnectionGuard,
-                 *, backlog: int = 1024) -> None:
+    def __init__(
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        guard: ConnectionGuard,
+        *,
+        backlog: int = 1024,
+    ) -> None:
         super().__init__(runner, backlog=backlog)
         self.app_runner = runner
         self.host = host
@@ -200,6 +216,7 @@ class GuardedSite(web.BaseSite):
         await super().start()
         self.guard.factory = self.app_runner.server
         self._server = await asyncio.get_running_loop().create_server(
-            self.guard, self.host, self.port, backlog=self._backlog, reuse_address=True)
+            self.guard, self.host, self.port, backlog=self._backlog, reuse_address=True
+        )
         if self.port == 0 and self._server.sockets:
             self.port = self._server.sockets[0].getsockname()[1]

@@ -14,9 +14,10 @@ import functools
 import logging
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from booth.config import Config
 from booth.healthboard import HealthBoard, PartView
@@ -69,8 +70,10 @@ def _details(part: str, h: dict) -> list[str]:
     if part == "kiosk" and h:
         cam = h.get("camera") or {}
         if cam:
-            out.append(f"camera {cam.get('state')}" + (f" ({cam.get('backend')})"
-                                                       if cam.get("backend") else ""))
+            out.append(
+                f"camera {cam.get('state')}"
+                + (f" ({cam.get('backend')})" if cam.get("backend") else "")
+            )
         if h.get("disk_free_mb") is not None:
             out.append(f"{h['disk_free_mb'] / 1024:.1f} GB free")
         if h.get("clock_synchronized") is False:
@@ -109,12 +112,18 @@ def job_view(src: Sources, row: JobRow, base: str, links: dict) -> dict:
     if ok and row.finished_at is not None:
         wait = round(row.finished_at - row.created_at, 1)
     return {
-        "id": jid, "time": time.strftime("%H:%M:%S", time.localtime(row.created_at)),
-        "created_at": row.created_at, "status": row.status.value, "phase": phase,
-        "effect": row.effect, "style": row.style,
+        "id": jid,
+        "time": time.strftime("%H:%M:%S", time.localtime(row.created_at)),
+        "created_at": row.created_at,
+        "status": row.status.value,
+        "phase": phase,
+        "effect": row.effect,
+        "style": row.style,
         "error": row.error.to_dict() if row.error else None,
-        "link": link, "link_kind": ("cloud" if link and link != lan else "lan") if link else None,
-        "code": row.code if ok else None, "wait_s": wait,
+        "link": link,
+        "link_kind": ("cloud" if link and link != lan else "lan") if link else None,
+        "code": row.code if ok else None,
+        "wait_s": wait,
         "thumb": f"/admin/thumb/{jid}.jpg" if ok else None,
         "original": f"/admin/original/{jid}.jpg",
         "original_thumb": f"/admin/original/{jid}/thumb.jpg",
@@ -128,15 +137,21 @@ def state(src: Sources, page: int = 1, per_page: int = PER_PAGE) -> dict:
     per_page = max(1, min(MAX_PER_PAGE, per_page))
     pages = max(1, -(-stats.photos // per_page))
     page = max(1, min(page, pages))
-    rows = src.ledger.page_since(stats.start, (page - 1) * per_page, per_page) \
-        if stats.start is not None else []
+    rows = (
+        src.ledger.page_since(stats.start, (page - 1) * per_page, per_page)
+        if stats.start is not None
+        else []
+    )
     links = src.uploads.links(r.job_id for r in rows) if src.uploads is not None else {}
     base = public_base_url(src.cfg)
     return {
-        "booth": src.cfg.booth_id, "title": src.cfg.kiosk.title,
+        "booth": src.cfg.booth_id,
+        "title": src.cfg.kiosk.title,
         "health": health_view(src),
         "event": {**stats.to_dict(), "label": event_label(stats)},
-        "page": page, "pages": pages, "per_page": per_page,
+        "page": page,
+        "pages": pages,
+        "per_page": per_page,
         "jobs": [job_view(src, r, base, links) for r in rows],
     }
 
@@ -185,10 +200,15 @@ async def delete_job(src: Sources, job_id: str, mqtt: Any, uploader: Any = None)
     from jobstore.retention import delete_jobs
 
     loop = asyncio.get_running_loop()
-    report = await loop.run_in_executor(None, functools.partial(
-        delete_jobs, src.cfg, src.ledger, [row], mqtt, mqtt_timeout_s=5.0))
+    report = await loop.run_in_executor(
+        None, functools.partial(delete_jobs, src.cfg, src.ledger, [row], mqtt, mqtt_timeout_s=5.0)
+    )
     if uploader is not None:
         uploader.wake()  # its cloud copies go now, not at the next sweep
-    log.info("share: the operator deleted job %s (%d files%s)", job_id, report.files_deleted,
-             "; its retained messages will be cleared later" if report.clears_pending else "")
+    log.info(
+        "share: the operator deleted job %s (%d files%s)",
+        job_id,
+        report.files_deleted,
+        "; its retained messages will be cleared later" if report.clears_pending else "",
+    )
     return job_id in report.job_ids

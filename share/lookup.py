@@ -57,8 +57,12 @@ def servable(row: JobRow | None, retention_days: float, clock: Clock | None = No
     on screen never leads to a 404 while the `completed` status is still on its way. Jobs that
     are pending or processing without a result have no token at all.
     """
-    return (row is not None and bool(row.result_path) and bool(row.token)
-            and not is_expired(row, retention_days, clock))
+    return (
+        row is not None
+        and bool(row.result_path)
+        and bool(row.token)
+        and not is_expired(row, retention_days, clock)
+    )
 
 
 def day_start(ts: float) -> float:
@@ -70,8 +74,13 @@ def day_start(ts: float) -> float:
 class PhotoLookup:
     """Resolves tokens for the server; caches the (immutable) download file names."""
 
-    def __init__(self, ledger: Ledger, data_dir: str | Path, retention_days: float,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        data_dir: str | Path,
+        retention_days: float,
+        clock: Clock | None = None,
+    ) -> None:
         self.ledger = ledger
         self.clock = clock or system_clock()
         self.data_dir = Path(data_dir)
@@ -90,8 +99,13 @@ class PhotoLookup:
         path = resolve_in_store(self.data_dir, row.result_path)
         if path is None or not path.is_file():
             return None
-        return SharedPhoto(job_id=row.job_id, token=row.token or token, path=path,
-                           filename=self.filename(row), created_at=row.created_at)
+        return SharedPhoto(
+            job_id=row.job_id,
+            token=row.token or token,
+            path=path,
+            filename=self.filename(row),
+            created_at=row.created_at,
+        )
 
     def filename(self, row: JobRow) -> str:
         """`drip-2026-11-24-0042.jpg`: style, local date, the shot's number that day."""
@@ -101,13 +115,18 @@ class PhotoLookup:
                 self._names.move_to_end(row.job_id)
                 return name
         start = day_start(row.created_at)
-        number = sum(1 for r in self.ledger.since(start)
-                     if r.created_at < start + 86400 and
-                     (r.created_at, r.job_id) <= (row.created_at, row.job_id))
+        number = sum(
+            1
+            for r in self.ledger.since(start)
+            if r.created_at < start + 86400
+            and (r.created_at, r.job_id) <= (row.created_at, row.job_id)
+        )
         style = _NAME_SAFE.sub("-", row.style.lower()).strip("-")[:24] or "photo"
         suffix = ".png" if row.result_path and row.result_path.lower().endswith(".png") else ".jpg"
-        name = (f"{style}-{time.strftime('%Y-%m-%d', time.localtime(row.created_at))}"
-                f"-{max(number, 1):04d}{suffix}")
+        name = (
+            f"{style}-{time.strftime('%Y-%m-%d', time.localtime(row.created_at))}"
+            f"-{max(number, 1):04d}{suffix}"
+        )
         with self._lock:
             self._names[row.job_id] = name
             while len(self._names) > 2048:

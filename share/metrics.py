@@ -14,6 +14,7 @@ from booth.healthboard import LEVEL_RANK
 from jobstore.stats import event_stats
 from share.dashboard import Sources, uploads_pending
 
+
 def _esc(value: object) -> str:
     return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
@@ -42,17 +43,27 @@ def render(src: Sources) -> str:
     booth = src.cfg.booth_id
     stats = event_stats(src.cfg, src.ledger, uploads_pending(src))
     o = _Out()
-    o.family("booth_event_start_timestamp_seconds", "gauge",
-             "When the event the other booth_event_* series count began (unix time; 0: none)")
+    o.family(
+        "booth_event_start_timestamp_seconds",
+        "gauge",
+        "When the event the other booth_event_* series count began (unix time; 0: none)",
+    )
     o.sample("booth_event_start_timestamp_seconds", stats.start or 0, booth=booth)
     o.family("booth_event_photos", "gauge", "Shots in the event by outcome")
-    for outcome, n in (("ai", stats.ai), ("local", stats.local), ("failed", stats.failed),
-                       ("in_progress", stats.in_progress)):
+    for outcome, n in (
+        ("ai", stats.ai),
+        ("local", stats.local),
+        ("failed", stats.failed),
+        ("in_progress", stats.in_progress),
+    ):
         o.sample("booth_event_photos", n, booth=booth, outcome=outcome)
     o.family("booth_event_shots", "gauge", "Shots in the event (every job)")
     o.sample("booth_event_shots", stats.photos, booth=booth)
-    o.family("booth_event_fallbacks", "gauge",
-             "Pictures of the event the local effect made instead of the AI, by why")
+    o.family(
+        "booth_event_fallbacks",
+        "gauge",
+        "Pictures of the event the local effect made instead of the AI, by why",
+    )
     for kind, n in sorted(stats.fallbacks.items()):
         o.sample("booth_event_fallbacks", n, booth=booth, kind=kind)
     o.family("booth_event_failures", "gauge", "Shots of the event that got no picture, by why")
@@ -77,8 +88,11 @@ def render(src: Sources) -> str:
     for p in listed:
         o.sample("booth_part_health", LEVEL_RANK[p.level], booth=booth, part=p.part, id=p.id)
     o.family("booth_workers_online", "gauge", "Workers that say they are online")
-    o.sample("booth_workers_online", sum(1 for p in parts if p.part == "worker" and p.online),
-             booth=booth)
+    o.sample(
+        "booth_workers_online",
+        sum(1 for p in parts if p.part == "worker" and p.online),
+        booth=booth,
+    )
     o.family("booth_health", "gauge", "The worst part: 0 ok, 1 warn, 2 error")
     o.sample("booth_health", LEVEL_RANK[src.board.worst(parts)], booth=booth)
 
@@ -89,8 +103,7 @@ def render(src: Sources) -> str:
             o.sample("booth_worker_ai_state", 1, booth=booth, worker=p.id, state=p.health.ai)
     o.family("booth_worker_jobs_in_flight", "gauge", "Jobs a worker is working on")
     for p in workers:
-        o.sample("booth_worker_jobs_in_flight", p.health.jobs_in_flight, booth=booth,
-                 worker=p.id)
+        o.sample("booth_worker_jobs_in_flight", p.health.jobs_in_flight, booth=booth, worker=p.id)
     o.family("booth_worker_jobs", "counter", "Jobs a worker finished since it started")
     for p in workers:
         for outcome, n in sorted(p.health.counts.items()):
@@ -101,8 +114,7 @@ def render(src: Sources) -> str:
         extra = kiosk.health.extra
         if extra.get("disk_free_mb") is not None:
             o.family("booth_disk_free_bytes", "gauge", "Free space for photos on the booth")
-            o.sample("booth_disk_free_bytes", int(extra["disk_free_mb"]) * 1024 * 1024,
-                     booth=booth)
+            o.sample("booth_disk_free_bytes", int(extra["disk_free_mb"]) * 1024 * 1024, booth=booth)
         cam = extra.get("camera") or {}
         o.family("booth_camera_live", "gauge", "1 while the booth's camera delivers frames")
         o.sample("booth_camera_live", 1 if cam.get("state") == "live" else 0, booth=booth)

@@ -198,15 +198,24 @@ _DASH_JS = """
 })();
 """
 
-_COUNTS = (("photos", "photos"), ("ai", "by the AI"), ("local", "local effect"),
-           ("failed", "failed"), ("in_progress", "in progress"), ("wait_p50", "wait, median"),
-           ("wait_p95", "wait, p95"), ("uploads_pending", "uploads waiting"))
+_COUNTS = (
+    ("photos", "photos"),
+    ("ai", "by the AI"),
+    ("local", "local effect"),
+    ("failed", "failed"),
+    ("in_progress", "in progress"),
+    ("wait_p50", "wait, median"),
+    ("wait_p95", "wait, p95"),
+    ("uploads_pending", "uploads waiting"),
+)
 
 
 def dashboard_page(title: str, nonce: str) -> str:
     """The operator's event dashboard: a shell the script fills from /admin/api/state."""
-    counts = "".join(f'<div class="count" data-count="{k}"><b>–</b><span>{escape(label)}</span>'
-                     "</div>" for k, label in _COUNTS)
+    counts = "".join(
+        f'<div class="count" data-count="{k}"><b>–</b><span>{escape(label)}</span></div>'
+        for k, label in _COUNTS
+    )
     body = (
         '<header class="top"><div>'
         f"<h1>{escape(title)} · operator</h1>"
@@ -230,17 +239,20 @@ def dashboard_page(title: str, nonce: str) -> str:
         'aria-label="Download QR"><div class="sheet">'
         '<img id="qr-img" alt="QR code of the download link">'
         '<div id="qr-code" class="code"></div><div id="qr-link" class="url"></div>'
-        '<button id="qr-close" type="button" class="btn secondary">Close</button></div></div>')
+        '<button id="qr-close" type="button" class="btn secondary">Close</button></div></div>'
+    )
     return doc(f"Operator · {title}", body, _DASH_CSS, _DASH_JS, nonce)
 
 
 def login_page(title: str, message: str = "") -> str:
     """The operator's login form (posts the password once; a session cookie follows)."""
     note = f'<p class="note" role="alert">{escape(message)}</p>' if message else ""
-    body = (f"<h1>{escape(title)} · operator</h1>{note}"
-            '<form method="post" action="/admin/login">'
-            '<label for="password">Operator password</label>'
-            '<input id="password" name="password" type="password" autocomplete="current-password"'
-            ' required autofocus>'
-            '<button type="submit" class="btn primary">Log in</button></form>')
+    body = (
+        f"<h1>{escape(title)} · operator</h1>{note}"
+        '<form method="post" action="/admin/login">'
+        '<label for="password">Operator password</label>'
+        '<input id="password" name="password" type="password" autocomplete="current-password"'
+        " required autofocus>"
+        '<button type="submit" class="btn primary">Log in</button></form>'
+    )
     return doc(f"Operator login · {title}", body, _LOGIN_CSS)

@@ -14,7 +14,6 @@ from html import escape
 
 from booth.texts import Texts
 
-
 _BASE_CSS = """
 *{box-sizing:border-box}
 html,body{margin:0;padding:0}
@@ -50,22 +49,32 @@ box-shadow:0 10px 40px rgba(0,0,0,.55)}
 footer{margin-top:18px}
 """
 
+
 def _text(s: str) -> str:
     """Text for an element's content (quotes need no escaping there)."""
     return escape(s, quote=False)
 
 
-def doc(title: str, body: str, css: str = "", script: str = "", nonce: str = "",
-         extra_head: str = "", lang: str = "en") -> str:
+def doc(
+    title: str,
+    body: str,
+    css: str = "",
+    script: str = "",
+    nonce: str = "",
+    extra_head: str = "",
+    lang: str = "en",
+) -> str:
     script_tag = f'<script nonce="{escape(nonce)}">{script}</script>' if script else ""
-    return (f"<!doctype html>\n<html lang=\"{escape(lang)}\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1,viewport-fit=cover\">"
-            "<meta name=\"robots\" content=\"noindex,nofollow\">"
-            "<meta name=\"referrer\" content=\"no-referrer\">"
-            "<meta name=\"color-scheme\" content=\"dark\">"
-            f"{extra_head}<title>{escape(title)}</title>"
-            f"<style>{_BASE_CSS}{css}</style></head>"
-            f"<body><main>{body}</main>{script_tag}</body></html>\n")
+    return (
+        f'<!doctype html>\n<html lang="{escape(lang)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1,viewport-fit=cover">'
+        '<meta name="robots" content="noindex,nofollow">'
+        '<meta name="referrer" content="no-referrer">'
+        '<meta name="color-scheme" content="dark">'
+        f"{extra_head}<title>{escape(title)}</title>"
+        f"<style>{_BASE_CSS}{css}</style></head>"
+        f"<body><main>{body}</main>{script_tag}</body></html>\n"
+    )
 
 
 # Shares the picture itself where the browser can (phones: "Save Image" puts it in Photos).
@@ -107,6 +116,7 @@ _SHARE_JS = """
 })();
 """
 
+
 def until_text(t: Texts, ts: float) -> str:
     """The date a link stops working (+ the time when it is less than two days away), booth
     local time, written the way the guest's language writes it."""
@@ -116,8 +126,16 @@ def until_text(t: Texts, ts: float) -> str:
     return text
 
 
-def guest_page(t: Texts, title: str, photo_src: str, download_href: str, filename: str,
-               link_note: str, nonce: str, extra_head: str = "") -> str:
+def guest_page(
+    t: Texts,
+    title: str,
+    photo_src: str,
+    download_href: str,
+    filename: str,
+    link_note: str,
+    nonce: str,
+    extra_head: str = "",
+) -> str:
     """The guest's page, LAN or cloud copy: the picture, Download, Share (where the browser
     can share files), the event title and how long the link works (`link_note`, which must
     not promise more than the link keeps)."""
@@ -138,66 +156,96 @@ def guest_page(t: Texts, title: str, photo_src: str, download_href: str, filenam
         "<footer>"
         f'<p id="tip" class="muted">{_text(t("page_tip"))}</p>'
         f'<p id="lifetime" class="muted">{_text(link_note)}</p>'
-        "</footer>")
+        "</footer>"
+    )
     return doc(title, body, _PHOTO_CSS, _SHARE_JS, nonce, extra_head, lang=t.language)
 
 
-def photo_page(t: Texts, title: str, token: str, filename: str, retention_days: float,
-               nonce: str) -> str:
+def photo_page(
+    t: Texts, title: str, token: str, filename: str, retention_days: float, nonce: str
+) -> str:
     """The LAN copy, served by the share server at /p/<token>."""
     photo = f"/p/{token}/photo.jpg"
-    return guest_page(t, title, photo, photo + "?dl=1", filename,
-                      t("page_lan_note", days=t.days(retention_days)), nonce)
+    return guest_page(
+        t,
+        title,
+        photo,
+        photo + "?dl=1",
+        filename,
+        t("page_lan_note", days=t.days(retention_days)),
+        nonce,
+    )
 
 
-def cloud_page(t: Texts, title: str, photo_url: str, filename: str, expires_at: float,
-               nonce: str) -> str:
+def cloud_page(
+    t: Texts, title: str, photo_url: str, filename: str, expires_at: float, nonce: str
+) -> str:
     """The cloud copy, uploaded next to the photo: it has no server behind it, so its
     Content-Security-Policy travels in a meta element (frame-ancestors cannot)."""
-    csp = ("default-src 'none'; img-src 'self' blob: data:; style-src 'unsafe-inline'; "
-           f"script-src 'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; "
-           "form-action 'none'")
+    csp = (
+        "default-src 'none'; img-src 'self' blob: data:; style-src 'unsafe-inline'; "
+        f"script-src 'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; "
+        "form-action 'none'"
+    )
     # an empty icon: a bucket has no /favicon.ico, and the browser would log its 404
-    head = (f'<meta http-equiv="Content-Security-Policy" content="{escape(csp)}">'
-            '<link rel="icon" href="data:,">')
-    return guest_page(t, title, photo_url, photo_url, filename,
-                      t("page_cloud_note", until=until_text(t, expires_at)), nonce, head)
+    head = (
+        f'<meta http-equiv="Content-Security-Policy" content="{escape(csp)}">'
+        '<link rel="icon" href="data:,">'
+    )
+    return guest_page(
+        t,
+        title,
+        photo_url,
+        photo_url,
+        filename,
+        t("page_cloud_note", until=until_text(t, expires_at)),
+        nonce,
+        head,
+    )
 
 
 def not_found_page(t: Texts, title: str) -> str:
-    body = (f"<h1>{escape(title)}</h1>"
-            f"<p style=\"text-align:center;font-size:1.15rem\">{_text(t('page_not_found'))}</p>"
-            f'<p class="muted">{_text(t("page_not_found_hint"))}</p>')
+    body = (
+        f"<h1>{escape(title)}</h1>"
+        f'<p style="text-align:center;font-size:1.15rem">{_text(t("page_not_found"))}</p>'
+        f'<p class="muted">{_text(t("page_not_found_hint"))}</p>'
+    )
     return doc(f"{t('page_not_found')} · {title}", body, lang=t.language)
 
 
 def error_page(t: Texts, title: str, status: int, reason: str) -> str:
-    body = (f"<h1>{escape(title)}</h1>"
-            f"<p style=\"text-align:center;font-size:1.15rem\">{escape(reason)}</p>"
-            f'<p class="muted">{_text(t("page_try_later"))}</p>')
+    body = (
+        f"<h1>{escape(title)}</h1>"
+        f'<p style="text-align:center;font-size:1.15rem">{escape(reason)}</p>'
+        f'<p class="muted">{_text(t("page_try_later"))}</p>'
+    )
     return doc(f"{status} · {title}", body, lang=t.language)
 
 
 def code_page(t: Texts, title: str, message: str = "", typed: str = "") -> str:
     """Where a guest who cannot scan types the short code printed under the QR code."""
     wrong = f'<p class="wrong" role="alert">{_text(message)}</p>' if message else ""
-    body = (f"<h1>{escape(title)}</h1>"
-            '<form method="get" action="/">'
-            f'<label for="code">{_text(t("page_code_prompt"))}</label>'
-            f'<input id="code" name="code" value="{escape(typed)}" maxlength="9" '
-            'autocomplete="off" autocapitalize="characters" autocorrect="off" '
-            'spellcheck="false" required autofocus>'
-            f"{wrong}"
-            f'<button class="btn primary" type="submit">{_text(t("page_code_button"))}</button>'
-            "</form>")
+    body = (
+        f"<h1>{escape(title)}</h1>"
+        '<form method="get" action="/">'
+        f'<label for="code">{_text(t("page_code_prompt"))}</label>'
+        f'<input id="code" name="code" value="{escape(typed)}" maxlength="9" '
+        'autocomplete="off" autocapitalize="characters" autocorrect="off" '
+        'spellcheck="false" required autofocus>'
+        f"{wrong}"
+        f'<button class="btn primary" type="submit">{_text(t("page_code_button"))}</button>'
+        "</form>"
+    )
     return doc(title, body, _CODE_CSS, lang=t.language)
 
 
 def portal_page(t: Texts, title: str) -> str:
     """What a guest sees at any other address on the booth Wi-Fi (share/portal.py)."""
-    body = (f"<h1>{escape(title)}</h1>"
-            '<p style="text-align:center;font-size:1.3rem;line-height:1.4">'
-            f"{_text(t('page_portal_wifi'))}</p>"
-            f'<p style="text-align:center;font-size:1.15rem">{_text(t("page_portal_scan"))}</p>'
-            f'<p class="muted">{_text(t("page_portal_no_internet"))}</p>')
+    body = (
+        f"<h1>{escape(title)}</h1>"
+        '<p style="text-align:center;font-size:1.3rem;line-height:1.4">'
+        f"{_text(t('page_portal_wifi'))}</p>"
+        f'<p style="text-align:center;font-size:1.15rem">{_text(t("page_portal_scan"))}</p>'
+        f'<p class="muted">{_text(t("page_portal_no_internet"))}</p>'
+    )
     return doc(title, body, lang=t.language)

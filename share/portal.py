@@ -26,8 +26,8 @@ Each OS probes a known URL after joining a network and decides from the answer w
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 from aiohttp import web
 
@@ -36,8 +36,9 @@ from share import pages
 
 APPLE_SUCCESS = "<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>"
 NM_ONLINE = "NetworkManager is online\n"
-FIREFOX_CANONICAL = ('<meta http-equiv="refresh" '
-                     'content="0;url=https://support.mozilla.org/kb/captive-portal"/>')
+FIREFOX_CANONICAL = (
+    '<meta http-equiv="refresh" content="0;url=https://support.mozilla.org/kb/captive-portal"/>'
+)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -74,9 +75,17 @@ BY_PATH: dict[str, Answer] = {
 
 # Hosts whose every path is a check (their paths are too generic to match alone).
 BY_HOST: dict[str, Answer] = {
-    **{h: APPLE for h in ("captive.apple.com", "www.appleiphonecell.com",
-                          "www.itools.info", "www.ibook.info", "www.airport.us",
-                          "www.thinkdifferent.us")},
+    **{
+        h: APPLE
+        for h in (
+            "captive.apple.com",
+            "www.appleiphonecell.com",
+            "www.itools.info",
+            "www.ibook.info",
+            "www.airport.us",
+            "www.thinkdifferent.us",
+        )
+    },
     "connectivity-check.ubuntu.com": UBUNTU,
     "nmcheck.gnome.org": LINUX_NM,
     "network-test.debian.org": LINUX_NM,
@@ -111,12 +120,14 @@ def add_portal_routes(app: web.Application, texts: Texts, title: str) -> Handler
         found = answer_for(_host(request), request.path)
         headers = {"Cache-Control": "no-store"}
         if found is None:
-            return web.Response(text=page, status=404, content_type="text/html",
-                                charset="utf-8", headers=headers)
+            return web.Response(
+                text=page, status=404, content_type="text/html", charset="utf-8", headers=headers
+            )
         if found.status == 204:
             return web.Response(status=204, headers=headers)
-        return web.Response(text=found.body, status=found.status,
-                            content_type=found.content_type, headers=headers)
+        return web.Response(
+            text=found.body, status=found.status, content_type=found.content_type, headers=headers
+        )
 
     app.router.add_get("/{tail:.*}", portal)
     return portal

@@ -17,8 +17,9 @@ import ipaddress
 import logging
 import math
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
@@ -52,8 +53,8 @@ PORTAL = web.AppKey("portal", object)  # the captive portal's catch-all (share/p
 # Short codes are 30 bits: wrong guesses are limited per client address and for everyone
 # together (a booth has at most a few thousand live codes, so a guess hits once in ~10**6).
 CODE_WINDOW_S = 60.0
-CODE_MAX_FAILURES = 10          # per client address per window
-CODE_MAX_FAILURES_ALL = 100     # all clients together per window
+CODE_MAX_FAILURES = 10  # per client address per window
+CODE_MAX_FAILURES_ALL = 100  # all clients together per window
 CODE_ROUTE = CODE_PATH.replace("{code}", "{code:[0-9A-Za-z-]{6,7}}")
 
 PHOTO_CACHE = "private, max-age=86400"  # the token is the secret: never cache in shared proxies
@@ -61,36 +62,43 @@ CHUNK = 256 * 1024
 
 
 # ---------------------------------------------------------------------------- responses
-def html_page(text: str, status: int = 200,
-              headers: dict[str, str] | None = None) -> web.Response:
-    resp = web.Response(text=text, status=status, content_type="text/html", charset="utf-8",
-                        headers=headers)
+def html_page(text: str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    resp = web.Response(
+        text=text, status=status, content_type="text/html", charset="utf-8", headers=headers
+    )
     resp.headers.setdefault("Cache-Control", "no-store")
     return resp
 
 
 def _not_found(request: web.Request) -> web.Response:
-    return html_page(pages.not_found_page(request.app[TEXTS], request.app[CFG].kiosk.title),
-                     status=404)
+    return html_page(
+        pages.not_found_page(request.app[TEXTS], request.app[CFG].kiosk.title), status=404
+    )
 
 
-def _error(request: web.Request, status: int, reason: str,
-           headers: dict[str, str] | None = None) -> web.Response:
-    return html_page(pages.error_page(request.app[TEXTS], request.app[CFG].kiosk.title, status,
-                                      reason), status, headers)
+def _error(
+    request: web.Request, status: int, reason: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return html_page(
+        pages.error_page(request.app[TEXTS], request.app[CFG].kiosk.title, status, reason),
+        status,
+        headers,
+    )
 
 
 _KEEP_HEADERS = ("Retry-After", "Allow", "Set-Cookie", "Location")
-_REASONS = {401: "Please log in to the operator page first.",
-            403: "That request did not come from this page.",
-            405: "That is not something this page can do.",
-            429: "Too many wrong passwords. Wait a few minutes, then try again."}
+_REASONS = {
+    401: "Please log in to the operator page first.",
+    403: "That request did not come from this page.",
+    405: "That is not something this page can do.",
+    429: "Too many wrong passwords. Wait a few minutes, then try again.",
+}
 
 
 @web.middleware
-async def error_pages(request: web.Request,
-                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                      ) -> web.StreamResponse:
+async def error_pages(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     """Every 4xx/5xx becomes a friendly page; unexpected exceptions are logged, never shown."""
     try:
         return await handler(request)
@@ -104,8 +112,7 @@ async def error_pages(request: web.Request,
     except asyncio.CancelledError:
         raise
     except Exception:
-        log.exception("share: internal error on %s %s", request.method,
-                      mask_path(request.path))
+        log.exception("share: internal error on %s %s", request.method, mask_path(request.path))
         return _error(request, 500, request.app[TEXTS]("page_error"))
 
 
@@ -116,9 +123,11 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     h.setdefault("Referrer-Policy", "no-referrer")
     h.setdefault("X-Frame-Options", "DENY")
     h.setdefault("X-Robots-Tag", "noindex, nofollow")
-    h.setdefault("Content-Security-Policy",
-                 "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
-                 "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    h.setdefault(
+        "Content-Security-Policy",
+        "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    )
 
 
 def mask_path(path: str) -> str:
@@ -157,8 +166,14 @@ class MaskedAccessLogger(AbstractAccessLogger):
     """Access log without tokens or query strings."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        self.logger.info("%s %s %s %s %.1fms", request.remote, request.method,
-                         mask_path(request.path), response.status, time * 1000)
+        self.logger.info(
+            "%s %s %s %s %.1fms",
+            request.remote,
+            request.method,
+            mask_path(request.path),
+            response.status,
+            time * 1000,
+        )
 
 
 # ---------------------------------------------------------------------------- guest routes
@@ -173,8 +188,11 @@ async def healthz(request: web.Request) -> web.Response:
         request.app[LEDGER].get("healthz-probe")
     except Exception as exc:  # a broken ledger: the unit should be restarted
         log.error("healthz: ledger not readable: %s", exc)
-        return web.json_response({"ok": False, "ledger": "unreadable", **who}, status=503,
-                                 headers={"Cache-Control": "no-store"})
+        return web.json_response(
+            {"ok": False, "ledger": "unreadable", **who},
+            status=503,
+            headers={"Cache-Control": "no-store"},
+        )
     return web.json_response({"ok": True, **who}, headers={"Cache-Control": "no-store"})
 
 
@@ -197,20 +215,36 @@ async def photo_page(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     cfg = request.app[CFG]
     nonce = secrets.token_urlsafe(16)
-    csp = ("default-src 'none'; img-src 'self' blob:; style-src 'unsafe-inline'; "
-           f"script-src 'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; "
-           "form-action 'none'; frame-ancestors 'none'")
-    return html_page(pages.photo_page(request.app[TEXTS], cfg.kiosk.title, photo.token,
-                                      photo.filename, cfg.retention_days, nonce),
-                     headers={"Content-Security-Policy": csp,
-                              "Cache-Control": "private, no-cache"})
+    csp = (
+        "default-src 'none'; img-src 'self' blob:; style-src 'unsafe-inline'; "
+        f"script-src 'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'"
+    )
+    return html_page(
+        pages.photo_page(
+            request.app[TEXTS],
+            cfg.kiosk.title,
+            photo.token,
+            photo.filename,
+            cfg.retention_days,
+            nonce,
+        ),
+        headers={"Content-Security-Policy": csp, "Cache-Control": "private, no-cache"},
+    )
 
 
-def _code_form(request: web.Request, message: str = "", typed: str = "",
-               status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def _code_form(
+    request: web.Request,
+    message: str = "",
+    typed: str = "",
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
     html = pages.code_page(request.app[TEXTS], request.app[CFG].kiosk.title, message, typed)
-    h = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                                    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"}
+    h = {
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    }
     h.update(headers or {})
     return html_page(html, status=status, headers=h)
 
@@ -224,8 +258,13 @@ async def code_entry(request: web.Request) -> web.Response:
     throttle = request.app[CODE_THROTTLE]
     wait = throttle.wait_s(request.remote or "?")
     if wait > 0:  # this client, or every client together, used up its wrong guesses
-        return _code_form(request, texts("page_code_slow"), typed[:9], status=429,
-                          headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        return _code_form(
+            request,
+            texts("page_code_slow"),
+            typed[:9],
+            status=429,
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
     row = request.app[LEDGER].by_code(typed[:16])
     if row is None or request.app[LOOKUP].find(row.token or "") is None:
         throttle.failed(request.remote or "?")
@@ -248,12 +287,17 @@ async def photo_file(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     download = request.query.get("dl") == "1"
     ctype = "image/png" if photo.filename.endswith(".png") else "image/jpeg"
-    return web.FileResponse(photo.path, chunk_size=CHUNK, headers={
-        "Content-Type": ctype,
-        "Cache-Control": PHOTO_CACHE,
-        "Content-Disposition": _disposition("attachment" if download else "inline",
-                                            photo.filename),
-    })
+    return web.FileResponse(
+        photo.path,
+        chunk_size=CHUNK,
+        headers={
+            "Content-Type": ctype,
+            "Cache-Control": PHOTO_CACHE,
+            "Content-Disposition": _disposition(
+                "attachment" if download else "inline", photo.filename
+            ),
+        },
+    )
 
 
 # ---------------------------------------------------------------------------- retention task
@@ -265,8 +309,8 @@ async def _retention_loop(app: web.Application, every_s: float, first_delay_s: f
     while True:
         try:
             report = await loop.run_in_executor(
-                None, functools.partial(run_retention, cfg, ledger, mqtt,
-                                        clock=app[LOOKUP].clock))
+                None, functools.partial(run_retention, cfg, ledger, mqtt, clock=app[LOOKUP].clock)
+            )
             app[THUMBS].forget(report.job_ids)
         except Exception:
             log.exception("share: retention run failed; trying again later")
@@ -274,9 +318,15 @@ async def _retention_loop(app: web.Application, every_s: float, first_delay_s: f
 
 
 # ---------------------------------------------------------------------------- the app
-def make_app(cfg: Config, *, ledger: Ledger | None = None, mqtt: MqttConnection | None = None,
-             retention_every_s: float | None = None,
-             retention_first_delay_s: float = 5.0, clock: Clock | None = None) -> web.Application:
+def make_app(
+    cfg: Config,
+    *,
+    ledger: Ledger | None = None,
+    mqtt: MqttConnection | None = None,
+    retention_every_s: float | None = None,
+    retention_first_delay_s: float = 5.0,
+    clock: Clock | None = None,
+) -> web.Application:
     """The share app. Opens the ledger in the data dir unless one is given (closed on cleanup).
 
     With `retention_every_s` the app runs retention periodically while it serves.
@@ -286,8 +336,9 @@ def make_app(cfg: Config, *, ledger: Ledger | None = None, mqtt: MqttConnection 
     led = ledger if ledger is not None else open_ledger(cfg, broker=mqtt is not None)
     app[CFG] = cfg
     app[LEDGER] = led
-    app[LOOKUP] = PhotoLookup(led, cfg.data_dir, cfg.retention_days,
-                              clock or SystemClock(cfg.trust_clock))
+    app[LOOKUP] = PhotoLookup(
+        led, cfg.data_dir, cfg.retention_days, clock or SystemClock(cfg.trust_clock)
+    )
     app[THUMBS] = ThumbCache()  # the operator app's (share/admin.py); retention prunes it
     app[MQTT] = mqtt
     app[TEXTS] = texts_for(cfg)
@@ -306,19 +357,24 @@ def make_app(cfg: Config, *, ledger: Ledger | None = None, mqtt: MqttConnection 
         app.router.add_get("/", code_entry)
 
     if retention_every_s:
+
         async def retention_ctx(app: web.Application):  # type: ignore[no-untyped-def]
-            task = asyncio.create_task(_retention_loop(app, retention_every_s,
-                                                       retention_first_delay_s))
+            task = asyncio.create_task(
+                _retention_loop(app, retention_every_s, retention_first_delay_s)
+            )
             yield
             task.cancel()
             try:
                 await task
             except asyncio.CancelledError:
                 pass
+
         app.cleanup_ctx.append(retention_ctx)
 
     if own_ledger:
+
         async def close_ledger(app: web.Application) -> None:
             led.close()
+
         app.on_cleanup.append(close_ledger)
     return app

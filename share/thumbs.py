@@ -36,8 +36,9 @@ def make_thumbnail(path: Path, long_side: int = THUMB_LONG_SIDE) -> bytes | None
     h, w = img.shape[:2]
     scale = long_side / max(h, w)
     if scale < 1:
-        img = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))),
-                         interpolation=cv2.INTER_AREA)
+        img = cv2.resize(
+            img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+        )
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 78])
     return buf.tobytes() if ok else None
 

@@ -37,11 +37,11 @@ from share.lookup import PhotoLookup, is_expired
 
 log = logging.getLogger("share.uploader")
 
-POLL_S = 0.2          # how often new results are looked for (an indexed query)
+POLL_S = 0.2  # how often new results are looked for (an indexed query)
 ORPHAN_EVERY_S = 2.0  # how often deleted jobs' objects are looked for
-BATCH = 16            # uploads started per pass
-PARALLEL = 4          # uploads at once: real links are latency-bound
-MIN_LINK_S = 600      # a link that would die within this is not worth uploading
+BATCH = 16  # uploads started per pass
+PARALLEL = 4  # uploads at once: real links are latency-bound
+MIN_LINK_S = 600  # a link that would die within this is not worth uploading
 CRASH_ENV = "BOOTH_SHARE_CRASH_AT"  # tests: SIGKILL this process at a named point
 
 
@@ -70,8 +70,9 @@ class Uploader:
         self.queue = Uploads(path)
         self.ledger = Ledger(path)
         self.texts = texts_for(cfg)  # the cloud page speaks the booth's language
-        self.lookup = PhotoLookup(self.ledger, cfg.data_dir, cfg.retention_days,
-                                  SystemClock(cfg.trust_clock))
+        self.lookup = PhotoLookup(
+            self.ledger, cfg.data_dir, cfg.retention_days, SystemClock(cfg.trust_clock)
+        )
         self.status = UploaderState()
         self._bucket: Bucket | None = None
         self._pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="upload")
@@ -83,13 +84,16 @@ class Uploader:
         self._next_orphans = 0.0
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "Uploader":
+    def start(self) -> Uploader:
         self._thread = threading.Thread(target=self._loop, name="cloud-uploader", daemon=True)
         self._thread.start()
         c = self.cfg.cloud
-        log.info("cloud: uploading results to bucket %r at %s (%s links)", c.bucket,
-                 c.endpoint_url or f"AWS {c.region}",
-                 "public" if c.public_base_url else "presigned")
+        log.info(
+            "cloud: uploading results to bucket %r at %s (%s links)",
+            c.bucket,
+            c.endpoint_url or f"AWS {c.region}",
+            "public" if c.public_base_url else "presigned",
+        )
         return self
 
     def wake(self) -> None:
@@ -121,8 +125,9 @@ class Uploader:
     def run_once(self) -> int:
         """Queue new results, upload what is due, delete orphans; returns uploads done."""
         now = self.clock()
-        self.queue.enqueue_new(self.cfg.cloud.key_prefix,
-                               now - self.cfg.retention_days * 86400, now)
+        self.queue.enqueue_new(
+            self.cfg.cloud.key_prefix, now - self.cfg.retention_days * 86400, now
+        )
         if now < self._blocked_until:
             return 0
         bucket = self._get_bucket()
@@ -155,16 +160,21 @@ class Uploader:
                 if fut.result():
                     done += 1
                 else:  # expired or gone: retention removes it; look again much later
-                    self.queue.mark_retry(u.job_id, "not uploaded: the job expired or is gone",
-                                          now + 3600)
+                    self.queue.mark_retry(
+                        u.job_id, "not uploaded: the job expired or is gone", now + 3600
+                    )
             except CloudError as exc:
                 error = error or exc
                 self.queue.mark_retry(u.job_id, exc.message, now + self._backoff())
             except OSError as exc:  # the result file: unreadable is not the network's fault
-                log.error("cloud: job %s: cannot read its result (%s); retrying later",
-                          u.job_id, exc.strerror or exc)
-                self.queue.mark_retry(u.job_id, f"result unreadable: {exc}",
-                                      now + self.cfg.cloud.retry_max_s)
+                log.error(
+                    "cloud: job %s: cannot read its result (%s); retrying later",
+                    u.job_id,
+                    exc.strerror or exc,
+                )
+                self.queue.mark_retry(
+                    u.job_id, f"result unreadable: {exc}", now + self.cfg.cloud.retry_max_s
+                )
         if error is not None:
             if error.transient:
                 self._offline(error)
@@ -177,8 +187,11 @@ class Uploader:
     def _upload_one(self, bucket: Bucket, u: Upload) -> bool:
         row = self.ledger.get(u.job_id)
         now = self.clock()
-        if row is None or row.result_path is None or \
-                is_expired(row, self.cfg.retention_days, self.lookup.clock):
+        if (
+            row is None
+            or row.result_path is None
+            or is_expired(row, self.cfg.retention_days, self.lookup.clock)
+        ):
             return False  # retention is removing it; the orphan sweep deletes any objects
         path = resolve_in_store(self.cfg.data_dir, row.result_path)
         if path is None:
@@ -192,20 +205,39 @@ class Uploader:
         ctype = "image/png" if u.photo_key.endswith(".png") else "image/jpeg"
         photo_url = bucket.link(u.photo_key, life)
         page_url = bucket.link(u.page_key, life)
-        html = pages.cloud_page(self.texts, self.cfg.kiosk.title, photo_url, filename,
-                                expires_at, secrets.token_urlsafe(16))
+        html = pages.cloud_page(
+            self.texts,
+            self.cfg.kiosk.title,
+            photo_url,
+            filename,
+            expires_at,
+            secrets.token_urlsafe(16),
+        )
         t0 = time.monotonic()
         max_age = max(60, life)
-        bucket.put(u.photo_key, path, ctype, disposition=_inline(filename),
-                   cache_control=f"private, max-age={max_age}")
+        bucket.put(
+            u.photo_key,
+            path,
+            ctype,
+            disposition=_inline(filename),
+            cache_control=f"private, max-age={max_age}",
+        )
         _crash_point("cloud_between_objects")
-        bucket.put(u.page_key, html.encode("utf-8"), "text/html; charset=utf-8",
-                   cache_control="private, no-cache")
+        bucket.put(
+            u.page_key,
+            html.encode("utf-8"),
+            "text/html; charset=utf-8",
+            cache_control="private, no-cache",
+        )
         if self.queue.mark_uploaded(u.job_id, page_url, expires_at, self.clock()):
             self.status.uploaded += 1
-            log.info("cloud: job %s uploaded (%d KB) in %.2f s; link works until %s",
-                     u.job_id, size // 1024, time.monotonic() - t0,
-                     time.strftime("%Y-%m-%d %H:%M", time.localtime(expires_at)))
+            log.info(
+                "cloud: job %s uploaded (%d KB) in %.2f s; link works until %s",
+                u.job_id,
+                size // 1024,
+                time.monotonic() - t0,
+                time.strftime("%Y-%m-%d %H:%M", time.localtime(expires_at)),
+            )
             return True
         return False
 
@@ -254,23 +286,32 @@ class Uploader:
         self._block(delay)
         if self.status.state != "offline":
             counts = self.queue.counts()
-            log.warning("cloud: %s; %d photo(s) queued, retrying with backoff (guests get the "
-                        "LAN link meanwhile)", exc.message, counts.get("queued", 0))
+            log.warning(
+                "cloud: %s; %d photo(s) queued, retrying with backoff (guests get the "
+                "LAN link meanwhile)",
+                exc.message,
+                counts.get("queued", 0),
+            )
         self.status.state, self.status.message = "offline", exc.message
 
     def _refused(self, exc: CloudError) -> None:
         self.status.failures += 1
         self._block(self.cfg.cloud.retry_max_s)
         if self.status.state != "refused" or self.status.message != exc.message:
-            log.error("cloud: %s. Uploads are paused (retrying every %g s); guests get the LAN "
-                      "link. `booth doctor` checks the bucket.", exc.message,
-                      self.cfg.cloud.retry_max_s)
+            log.error(
+                "cloud: %s. Uploads are paused (retrying every %g s); guests get the LAN "
+                "link. `booth doctor` checks the bucket.",
+                exc.message,
+                self.cfg.cloud.retry_max_s,
+            )
         self.status.state, self.status.message = "refused", exc.message
 
     def _online(self) -> None:
         if self.status.state in ("offline", "refused"):
-            log.info("cloud: the bucket works again; uploading the %d queued photo(s)",
-                     self.queue.counts().get("queued", 0))
+            log.info(
+                "cloud: the bucket works again; uploading the %d queued photo(s)",
+                self.queue.counts().get("queued", 0),
+            )
         self._failures_in_row = 0
         self.status.state, self.status.message = "online", ""
 

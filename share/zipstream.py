@@ -16,9 +16,9 @@ import asyncio
 import logging
 import threading
 import zipfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from aiohttp import web
 
@@ -30,7 +30,7 @@ QUEUE_CHUNKS = 4
 
 @dataclass(frozen=True)
 class Member:
-    name: str       # the name inside the archive (unique)
+    name: str  # the name inside the archive (unique)
     path: Path
 
 
@@ -41,8 +41,9 @@ class _Gone(Exception):
 class _Pipe:
     """A file-like sink for zipfile that hands CHUNK-sized pieces to the event loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue,
-                 gone: threading.Event) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue, gone: threading.Event
+    ) -> None:
         self.loop = loop
         self.queue = queue
         self.gone = gone
@@ -86,8 +87,9 @@ def write_zip(pipe: _Pipe, members: Iterable[Member]) -> int:
     """Write the archive into `pipe`; returns how many photos went in (a file that vanished
     meanwhile — deleted by retention or the operator — is left out)."""
     n = 0
-    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_STORED, allowZip64=True,
-                         strict_timestamps=False) as zf:  # a Pi's clock may say 1970
+    with zipfile.ZipFile(
+        pipe, "w", compression=zipfile.ZIP_STORED, allowZip64=True, strict_timestamps=False
+    ) as zf:  # a Pi's clock may say 1970
         for m in members:
             try:
                 zf.write(m.path, m.name)
@@ -98,8 +100,9 @@ def write_zip(pipe: _Pipe, members: Iterable[Member]) -> int:
     return n
 
 
-async def stream_zip(request: web.Request, filename: str,
-                     members: Callable[[], Iterable[Member]]) -> web.StreamResponse:
+async def stream_zip(
+    request: web.Request, filename: str, members: Callable[[], Iterable[Member]]
+) -> web.StreamResponse:
     """Send the zip of `members()` (called on the writer thread: it may read the ledger)."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_CHUNKS)
@@ -122,10 +125,13 @@ async def stream_zip(request: web.Request, filename: str,
                 except Exception:
                     pass
 
-    resp = web.StreamResponse(headers={
-        "Content-Type": "application/zip",
-        "Content-Disposition": f'attachment; filename="{filename}"',
-        "Cache-Control": "no-store"})
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "application/zip",
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        }
+    )
     resp.enable_chunked_encoding()
     await resp.prepare(request)
     thread = threading.Thread(target=writer, name="zip-writer", daemon=True)
@@ -148,6 +154,9 @@ async def stream_zip(request: web.Request, filename: str,
     if "error" in result:
         raise result["error"]
     await resp.write_eof()
-    log.info("share: zip of %d photo(s) sent (%d MB)", result.get("photos", 0),
-             pipe.written // (1024 * 1024))
+    log.info(
+        "share: zip of %d photo(s) sent (%d MB)",
+        result.get("photos", 0),
+        pipe.written // (1024 * 1024),
+    )
     return resp

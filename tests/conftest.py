@@ -48,8 +48,11 @@ def make_config(tmp_path, broker):
     def _make(toml: str = "", **env: str):
         path = tmp_path / "booth.toml"
         path.write_text(toml)
-        base = {"BOOTH_MQTT_URL": broker.url, "BOOTH_DATA_DIR": str(tmp_path / "data"),
-                "BOOTH_ID": "testbooth"}
+        base = {
+            "BOOTH_MQTT_URL": broker.url,
+            "BOOTH_DATA_DIR": str(tmp_path / "data"),
+            "BOOTH_ID": "testbooth",
+        }
         base.update(env)
         return load_config(path, env=base)
 

@@ -17,16 +17,24 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from booth.protocol import AiState, ErrorKind
 from worker.classify import RETRY_NO, ModelError
 
-PAUSING = frozenset({AiState.QUOTA_EXHAUSTED, AiState.KEY_REJECTED, AiState.PERMISSION_DENIED,
-                     AiState.SERVICE_DISABLED, AiState.MODEL_NOT_FOUND,
-                     AiState.REGION_UNSUPPORTED, AiState.BILLING_REQUIRED,
-                     AiState.BREAKER_OPEN})
+PAUSING = frozenset(
+    {
+        AiState.QUOTA_EXHAUSTED,
+        AiState.KEY_REJECTED,
+        AiState.PERMISSION_DENIED,
+        AiState.SERVICE_DISABLED,
+        AiState.MODEL_NOT_FOUND,
+        AiState.REGION_UNSUPPORTED,
+        AiState.BILLING_REQUIRED,
+        AiState.BREAKER_OPEN,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -48,9 +56,16 @@ class Ticket:
 
 
 class ServiceGuard:
-    def __init__(self, *, breaker_failures: int, breaker_open_s: float, service_pause_s: float,
-                 probe_lease_s: float, clock: Callable[[], float] = time.monotonic,
-                 on_change: Callable[[Condition, Condition], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        breaker_failures: int,
+        breaker_open_s: float,
+        service_pause_s: float,
+        probe_lease_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[Condition, Condition], None] | None = None,
+    ) -> None:
         self.breaker_failures = breaker_failures
         self.breaker_open_s = breaker_open_s
         self.service_pause_s = service_pause_s
@@ -76,8 +91,9 @@ class ServiceGuard:
                 return Ticket()
             now = self._clock()
             if cond.until is not None and now < cond.until:
-                raise self._refusal(cond, f"model calls paused for another "
-                                          f"{cond.until - now:.0f} s")
+                raise self._refusal(
+                    cond, f"model calls paused for another {cond.until - now:.0f} s"
+                )
             if self._probe_since is not None and now - self._probe_since < self.probe_lease_s:
                 raise self._refusal(cond, "another job is probing the model")
             self._probe_since = now
@@ -96,25 +112,33 @@ class ServiceGuard:
             if error is None or not (error.outage or error.ai is not None):
                 # The service answered (a picture, or a safety/no-image/rate answer): it is up.
                 self._failures = 0
-                if self._cond.ai is not AiState.OK and (error is None or ticket.probe
-                                                        or self._cond.ai not in PAUSING):
+                if self._cond.ai is not AiState.OK and (
+                    error is None or ticket.probe or self._cond.ai not in PAUSING
+                ):
                     changed = self._set(Condition())
                 else:
                     changed = None
             elif error.ai is not None:
                 self._failures = 0
-                pause = max(self.service_pause_s, error.retry_after_s or 0.0) \
-                    if error.ai in PAUSING else None
-                changed = self._set(Condition(error.ai, error.detail,
-                                              now + pause if pause else None))
+                pause = (
+                    max(self.service_pause_s, error.retry_after_s or 0.0)
+                    if error.ai in PAUSING
+                    else None
+                )
+                changed = self._set(
+                    Condition(error.ai, error.detail, now + pause if pause else None)
+                )
             else:  # an outage outcome
                 self._failures += 1
                 failed_probe = ticket.probe and ticket.paused_for is AiState.BREAKER_OPEN
                 if failed_probe or self._failures >= self.breaker_failures:
-                    changed = self._set(Condition(AiState.BREAKER_OPEN,
-                                                  f"{self._failures} model call(s) in a row "
-                                                  f"failed; last: {error.detail}",
-                                                  now + self.breaker_open_s))
+                    changed = self._set(
+                        Condition(
+                            AiState.BREAKER_OPEN,
+                            f"{self._failures} model call(s) in a row failed; last: {error.detail}",
+                            now + self.breaker_open_s,
+                        )
+                    )
                     self._failures = 0
                 elif ticket.probe:
                     # A probe of a refusal (key, quota …) met a hiccup instead: the refusal is

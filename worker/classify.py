@@ -23,18 +23,34 @@ from typing import Any
 
 from booth.protocol import TRANSIENT_KINDS, AiState, ErrorKind
 
-SAFETY_REASONS = frozenset({
-    "SAFETY", "IMAGE_SAFETY", "PROHIBITED_CONTENT", "IMAGE_PROHIBITED_CONTENT", "BLOCKLIST",
-    "SPII", "RECITATION", "IMAGE_RECITATION", "OTHER_SAFETY",
-})
+SAFETY_REASONS = frozenset(
+    {
+        "SAFETY",
+        "IMAGE_SAFETY",
+        "PROHIBITED_CONTENT",
+        "IMAGE_PROHIBITED_CONTENT",
+        "BLOCKLIST",
+        "SPII",
+        "RECITATION",
+        "IMAGE_RECITATION",
+        "OTHER_SAFETY",
+    }
+)
 RETRY_TRANSIENT, RETRY_ONCE, RETRY_NO = "transient", "once", "no"
 
 
 class ModelError(Exception):
     """A classified failure of one model call (see the module docstring)."""
 
-    def __init__(self, kind: ErrorKind, detail: str, retry_after_s: float | None = None, *,
-                 retry: str | None = None, ai: AiState | None = None) -> None:
+    def __init__(
+        self,
+        kind: ErrorKind,
+        detail: str,
+        retry_after_s: float | None = None,
+        *,
+        retry: str | None = None,
+        ai: AiState | None = None,
+    ) -> None:
         super().__init__(f"{kind.value}: {detail}")
         self.kind = kind
         self.detail = detail
@@ -46,8 +62,11 @@ class ModelError(Exception):
     @property
     def outage(self) -> bool:
         """Says the service cannot be reached or answered nothing usable (the breaker counts)."""
-        return self.ai is None and self.kind in (ErrorKind.UNAVAILABLE, ErrorKind.TIMEOUT) \
+        return (
+            self.ai is None
+            and self.kind in (ErrorKind.UNAVAILABLE, ErrorKind.TIMEOUT)
             and self.retry == RETRY_TRANSIENT
+        )
 
 
 class ResponseTooLarge(ModelError):
@@ -55,9 +74,11 @@ class ResponseTooLarge(ModelError):
 
     def __init__(self, size: int, limit: int, declared: bool) -> None:
         how = "declares" if declared else "ran past"
-        super().__init__(ErrorKind.UNAVAILABLE, f"the answer {how} {size} bytes; the limit is "
-                                                f"{limit} (gemini.max_response_bytes)",
-                         retry=RETRY_NO)
+        super().__init__(
+            ErrorKind.UNAVAILABLE,
+            f"the answer {how} {size} bytes; the limit is {limit} (gemini.max_response_bytes)",
+            retry=RETRY_NO,
+        )
 
 
 def parse_duration(value: Any) -> float | None:
@@ -106,8 +127,7 @@ _SERVICE_REFUSALS = {
 
 
 def _service(ai: AiState, kind: ErrorKind, where: str, message: str) -> ModelError:
-    return ModelError(kind, f"{where}: {_SERVICE_REFUSALS[ai]} ({message})", retry=RETRY_NO,
-                      ai=ai)
+    return ModelError(kind, f"{where}: {_SERVICE_REFUSALS[ai]} ({message})", retry=RETRY_NO, ai=ai)
 
 
 def _classify_429(where: str, message: str, text: str, details: list[dict]) -> ModelError:
@@ -135,16 +155,26 @@ def _classify_429(where: str, message: str, text: str, details: list[dict]) -> M
     if re.search(r"\blimit:\s*0\b", text):
         zero_limit = True  # a free tier with no allowance for this model: never comes back
     exceeded = "exceeded your current quota" in text
-    if per_day or zero_limit or (exceeded and retry is None and not per_minute) or \
-            (help_only and retry is None):
-        why = "daily quota" if per_day else "no quota for this model (limit 0)" if zero_limit \
+    if (
+        per_day
+        or zero_limit
+        or (exceeded and retry is None and not per_minute)
+        or (help_only and retry is None)
+    ):
+        why = (
+            "daily quota"
+            if per_day
+            else "no quota for this model (limit 0)"
+            if zero_limit
             else "quota"
+        )
         err = _service(AiState.QUOTA_EXHAUSTED, ErrorKind.QUOTA, where, f"{why}: {message}")
         err.retry_after_s = retry
         return err
     if retry is not None:
-        return ModelError(ErrorKind.RATE_LIMITED, f"{where}: rate limited, retry in {retry:g} s",
-                          retry)
+        return ModelError(
+            ErrorKind.RATE_LIMITED, f"{where}: rate limited, retry in {retry:g} s", retry
+        )
     return ModelError(ErrorKind.RATE_LIMITED, f"{where}: rate limited ({message})")
 
 
@@ -161,9 +191,15 @@ def classify_api_error(exc: Any) -> ModelError:
 
     if code == 429 or status == "RESOURCE_EXHAUSTED":
         return _classify_429(where, message, text, details)
-    if reasons & {"API_KEY_INVALID", "API_KEY_EXPIRED"} or code == 401 or \
-            status == "UNAUTHENTICATED" or "api key not valid" in text or \
-            "api key expired" in text or "leaked" in text or "api key not found" in text:
+    if (
+        reasons & {"API_KEY_INVALID", "API_KEY_EXPIRED"}
+        or code == 401
+        or status == "UNAUTHENTICATED"
+        or "api key not valid" in text
+        or "api key expired" in text
+        or "leaked" in text
+        or "api key not found" in text
+    ):
         return _service(AiState.KEY_REJECTED, ErrorKind.UNAVAILABLE, where, message)
     if "SERVICE_DISABLED" in reasons or "has not been used in project" in text:
         return _service(AiState.SERVICE_DISABLED, ErrorKind.UNAVAILABLE, where, message)
@@ -172,8 +208,11 @@ def classify_api_error(exc: Any) -> ModelError:
     if code == 404 or status == "NOT_FOUND":
         return _service(AiState.MODEL_NOT_FOUND, ErrorKind.UNAVAILABLE, where, message)
     billing = "billing" in text or "free tier" in text
-    if "location is not supported" in text or "not available in your country" in text or \
-            (status == "FAILED_PRECONDITION" and billing):
+    if (
+        "location is not supported" in text
+        or "not available in your country" in text
+        or (status == "FAILED_PRECONDITION" and billing)
+    ):
         ai = AiState.BILLING_REQUIRED if billing else AiState.REGION_UNSUPPORTED
         return _service(ai, ErrorKind.UNAVAILABLE, where, message)
     if code in (408, 504) or status == "DEADLINE_EXCEEDED":
@@ -183,13 +222,19 @@ def classify_api_error(exc: Any) -> ModelError:
     if "retry" in text:
         # "Unable to process input image. Please retry or report …": the photo passed our own
         # validation, so this is the service's hiccup; one more try.
-        return ModelError(ErrorKind.UNAVAILABLE, f"{where}: the service asks to retry "
-                                                 f"({message})", retry=RETRY_ONCE)
+        return ModelError(
+            ErrorKind.UNAVAILABLE,
+            f"{where}: the service asks to retry ({message})",
+            retry=RETRY_ONCE,
+        )
     # Another refusal of a photo we already validated (a generic INVALID_ARGUMENT, 413, 409 …):
     # this job gets the local effect; the operator sees the reason in the worker's health.
-    return ModelError(ErrorKind.UNAVAILABLE, f"{where}: the service refused the request "
-                                             f"({message})", retry=RETRY_NO,
-                      ai=AiState.REQUEST_REFUSED)
+    return ModelError(
+        ErrorKind.UNAVAILABLE,
+        f"{where}: the service refused the request ({message})",
+        retry=RETRY_NO,
+        ai=AiState.REQUEST_REFUSED,
+    )
 
 
 def classify_exception(exc: BaseException) -> ModelError:
@@ -246,26 +291,30 @@ def final_image(response: Any) -> tuple[bytes, str]:
             if getattr(rating, "blocked", None):
                 reasons.append(f"{_enum_name(getattr(rating, 'category', None))} blocked")
         content = getattr(cand, "content", None)
-        for part in (getattr(content, "parts", None) or []):
+        for part in getattr(content, "parts", None) or []:
             inline = getattr(part, "inline_data", None)
             data = getattr(inline, "data", None) if inline is not None else None
             if data:
                 if getattr(part, "thought", None):
                     drafts += 1
                 else:
-                    finals.append((bytes(data), str(getattr(inline, "mime_type", None)
-                                                    or "image/png")))
+                    finals.append(
+                        (bytes(data), str(getattr(inline, "mime_type", None) or "image/png"))
+                    )
             elif getattr(part, "text", None) and not getattr(part, "thought", None):
                 texts.append(part.text)
     unsafe = [r for r in reasons if r in SAFETY_REASONS or r.endswith(" blocked")]
     if unsafe:
         seen = f" ({len(finals) + drafts} picture(s) withheld)" if finals or drafts else ""
-        raise ModelError(ErrorKind.SAFETY, f"the model refused (finish reason "
-                                           f"{', '.join(unsafe)}){seen}")
+        raise ModelError(
+            ErrorKind.SAFETY, f"the model refused (finish reason {', '.join(unsafe)}){seen}"
+        )
     if finals:
         return finals[-1]  # the final picture comes after any drafts
     said = f"; it said {texts[0][:80]!r}" if texts else ""
     draft = f"; {drafts} draft(s) only" if drafts else ""
-    raise ModelError(ErrorKind.NO_IMAGE, f"no image in the answer (finish reason "
-                                         f"{', '.join(reasons) or 'none'}{draft}{said})",
-                     retry=RETRY_ONCE)
+    raise ModelError(
+        ErrorKind.NO_IMAGE,
+        f"no image in the answer (finish reason {', '.join(reasons) or 'none'}{draft}{said})",
+        retry=RETRY_ONCE,
+    )

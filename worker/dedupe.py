@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Finished:
     status: Status
-    result: bytes | None       # None for a failed job
+    result: bytes | None  # None for a failed job
     content_type: str
 
 
@@ -43,9 +43,17 @@ class DedupeStore:
         meta, image = self._paths(status.job_id)
         if result is not None:
             atomic_write(image, result)
-        atomic_write(meta, json.dumps({"status": status.to_dict(), "content_type": content_type,
-                                       "has_result": result is not None,
-                                       "stored_at": time.time()}).encode())
+        atomic_write(
+            meta,
+            json.dumps(
+                {
+                    "status": status.to_dict(),
+                    "content_type": content_type,
+                    "has_result": result is not None,
+                    "stored_at": time.time(),
+                }
+            ).encode(),
+        )
 
     def get(self, job_id: str) -> Finished | None:
         """The stored outcome of a job finished within the keep window, else None."""

@@ -26,8 +26,7 @@ import httpx2
 
 from booth.config import GeminiConfig
 from booth.protocol import ErrorKind
-from worker.classify import (RETRY_NO, ModelError, ResponseTooLarge, classify_exception,
-                             final_image)
+from worker.classify import RETRY_NO, ModelError, ResponseTooLarge, classify_exception, final_image
 
 log = logging.getLogger(__name__)
 BACKSTOP_S = 2.0  # the job thread's own wait beyond the call's limit, should the loop lag
@@ -65,9 +64,12 @@ class CappedTransport(httpx2.AsyncBaseTransport):
             await response.aclose()
             raise ResponseTooLarge(int(declared), self.limit, declared=True)
         assert isinstance(response.stream, httpx2.AsyncByteStream)
-        return httpx2.Response(response.status_code, headers=response.headers,
-                               stream=_CappedStream(response.stream, self.limit),
-                               extensions=response.extensions)
+        return httpx2.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_CappedStream(response.stream, self.limit),
+            extensions=response.extensions,
+        )
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -87,16 +89,20 @@ class GeminiEditor:
         self._lock = threading.Lock()
         self._in_flight = 0
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="gemini-io",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="gemini-io", daemon=True
+        )
         self._thread.start()
         self._http = httpx2.AsyncClient(transport=CappedTransport(cfg.max_response_bytes))
         self._client = genai.Client(
             api_key=cfg.api_key,
-            http_options=types.HttpOptions(base_url=cfg.base_url or None,
-                                           api_version=cfg.api_version,
-                                           timeout=int(cfg.request_timeout_s * 1000),
-                                           httpx_async_client=self._http))
+            http_options=types.HttpOptions(
+                base_url=cfg.base_url or None,
+                api_version=cfg.api_version,
+                timeout=int(cfg.request_timeout_s * 1000),
+                httpx_async_client=self._http,
+            ),
+        )
 
     @property
     def in_flight(self) -> int:
@@ -110,20 +116,26 @@ class GeminiEditor:
         limit = max(0.1, min(timeout_s, self.request_timeout_s))
         busy = self.in_flight
         if busy >= self.max_in_flight:
-            raise ModelError(ErrorKind.UNAVAILABLE, f"{busy} earlier model calls have not "
-                                                    "ended yet", retry=RETRY_NO)
+            raise ModelError(
+                ErrorKind.UNAVAILABLE,
+                f"{busy} earlier model calls have not ended yet",
+                retry=RETRY_NO,
+            )
         try:
-            future = asyncio.run_coroutine_threadsafe(self._generate(jpeg, prompt, limit),
-                                                      self._loop)
+            future = asyncio.run_coroutine_threadsafe(
+                self._generate(jpeg, prompt, limit), self._loop
+            )
         except RuntimeError:  # the loop is closed: the editor was closed under us
-            raise ModelError(ErrorKind.UNAVAILABLE, "the model client is closed",
-                             retry=RETRY_NO) from None
+            raise ModelError(
+                ErrorKind.UNAVAILABLE, "the model client is closed", retry=RETRY_NO
+            ) from None
         try:
             response = future.result(limit + BACKSTOP_S)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise ModelError(ErrorKind.TIMEOUT, f"no complete answer within {limit:.1f} s "
-                                                "(abandoned)") from None
+            raise ModelError(
+                ErrorKind.TIMEOUT, f"no complete answer within {limit:.1f} s (abandoned)"
+            ) from None
         except Exception as exc:  # every SDK/transport failure gets a kind (a ModelError its own)
             raise classify_exception(exc) from None
         return final_image(response)
@@ -133,16 +145,21 @@ class GeminiEditor:
         with self._lock:  # counted from here: a task cancelled before it starts never runs
             self._in_flight += 1
         try:
-            return await asyncio.wait_for(self._client.aio.models.generate_content(
-                model=self.model,
-                contents=[types.Part.from_bytes(data=jpeg, mime_type="image/jpeg"), prompt],
-                config=types.GenerateContentConfig(
-                    response_modalities=["TEXT", "IMAGE"],
-                    http_options=types.HttpOptions(timeout=max(1000, int(limit * 1000))))),
-                limit)
+            return await asyncio.wait_for(
+                self._client.aio.models.generate_content(
+                    model=self.model,
+                    contents=[types.Part.from_bytes(data=jpeg, mime_type="image/jpeg"), prompt],
+                    config=types.GenerateContentConfig(
+                        response_modalities=["TEXT", "IMAGE"],
+                        http_options=types.HttpOptions(timeout=max(1000, int(limit * 1000))),
+                    ),
+                ),
+                limit,
+            )
         except TimeoutError:
-            raise ModelError(ErrorKind.TIMEOUT,
-                             f"no complete answer within {limit:.1f} s") from None
+            raise ModelError(
+                ErrorKind.TIMEOUT, f"no complete answer within {limit:.1f} s"
+            ) from None
         finally:
             with self._lock:
                 self._in_flight -= 1

@@ -11,12 +11,13 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from booth.protocol import ErrorKind
-from worker.classify import RETRY_NO, RETRY_ONCE, ModelError
 from worker.breaker import ServiceGuard, Ticket
+from worker.classify import RETRY_NO, RETRY_ONCE, ModelError
 
 T = TypeVar("T")
 MIN_CALL_S = 0.5  # a call with less time than this left is not worth starting
@@ -35,8 +36,11 @@ class Backoff:
 class RateGate:
     """Pauses every model call of one worker until a rate limit's delay has passed."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 on_pause: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        on_pause: Callable[[], None] | None = None,
+    ) -> None:
         self._clock = clock
         self._on_pause = on_pause
         self._open_at = 0.0
@@ -65,12 +69,17 @@ class RateGate:
                 self._cond.wait(min(0.2, self._open_at - now))
 
 
-def call_with_retries(fn: Callable[[float], T], deadline: float, gate: RateGate,
-                      backoff: Backoff = Backoff(), rng: random.Random | None = None,
-                      clock: Callable[[], float] = time.monotonic,
-                      on_retry: Callable[[int, ModelError, float], None] | None = None,
-                      sleep: Callable[[float], None] = time.sleep,
-                      guard: ServiceGuard | None = None) -> tuple[T, int]:
+def call_with_retries(
+    fn: Callable[[float], T],
+    deadline: float,
+    gate: RateGate,
+    backoff: Backoff = Backoff(),
+    rng: random.Random | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    on_retry: Callable[[int, ModelError, float], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    guard: ServiceGuard | None = None,
+) -> tuple[T, int]:
     """Run `fn(remaining_s)` until it succeeds, a final error, or `deadline` (monotonic).
 
     Returns (value, attempts). Raises the last ModelError; a job out of time raises `timeout`
@@ -90,14 +99,23 @@ def call_with_retries(fn: Callable[[float], T], deadline: float, gate: RateGate,
     while True:
         if not gate.wait(deadline):
             wait = gate.paused_for
-            raise give_up(last if last is not None and last.kind is ErrorKind.RATE_LIMITED
-                          else ModelError(ErrorKind.RATE_LIMITED,
-                                          f"rate limited for another {wait:.1f} s, past the "
-                                          "job's deadline", round(wait, 1)))
+            raise give_up(
+                last
+                if last is not None and last.kind is ErrorKind.RATE_LIMITED
+                else ModelError(
+                    ErrorKind.RATE_LIMITED,
+                    f"rate limited for another {wait:.1f} s, past the job's deadline",
+                    round(wait, 1),
+                )
+            )
         remaining = deadline - clock()
         if remaining < MIN_CALL_S:
-            raise give_up(last or ModelError(ErrorKind.TIMEOUT, "the job's deadline passed "
-                                                                "before the model was asked"))
+            raise give_up(
+                last
+                or ModelError(
+                    ErrorKind.TIMEOUT, "the job's deadline passed before the model was asked"
+                )
+            )
         ticket = Ticket()
         if guard is not None:
             try:
@@ -112,16 +130,21 @@ def call_with_retries(fn: Callable[[float], T], deadline: float, gate: RateGate,
                 guard.record(ticket, exc)
             last = exc
             if exc.kind is ErrorKind.RATE_LIMITED:
-                gate.pause(exc.retry_after_s if exc.retry_after_s is not None
-                           else backoff.delay(attempt + 1, rng) + 1.0)
+                gate.pause(
+                    exc.retry_after_s
+                    if exc.retry_after_s is not None
+                    else backoff.delay(attempt + 1, rng) + 1.0
+                )
             if exc.retry == RETRY_NO or (exc.retry == RETRY_ONCE and once_used):
                 raise give_up(exc) from None
             if exc.retry == RETRY_ONCE:
                 once_used = True
             if exc.kind is ErrorKind.TIMEOUT and clock() >= deadline - MIN_CALL_S:
-                raise give_up(ModelError(ErrorKind.TIMEOUT,
-                                         f"no answer within the job's deadline ({exc.detail})")
-                              ) from None
+                raise give_up(
+                    ModelError(
+                        ErrorKind.TIMEOUT, f"no answer within the job's deadline ({exc.detail})"
+                    )
+                ) from None
             delay = 0.0 if exc.kind is ErrorKind.RATE_LIMITED else backoff.delay(attempt, rng)
             if clock() + delay + MIN_CALL_S >= deadline:
                 raise give_up(exc) from None

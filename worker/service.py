@@ -20,21 +20,32 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from booth.config import Config
-from booth.mqtt import MqttConnection
 from booth.images import JPEG, BadImage, decode, encode_jpeg, inspect, reduce_for, shrink
-from booth.protocol import (AiState, Effect, ErrorKind, Health, JobError, JobMessage,
-                            JobStatus, ProtocolError, Status, Topics, result_properties,
-                            utc_now_iso)
+from booth.mqtt import MqttConnection
+from booth.protocol import (
+    AiState,
+    Effect,
+    ErrorKind,
+    Health,
+    JobError,
+    JobMessage,
+    JobStatus,
+    ProtocolError,
+    Status,
+    Topics,
+    result_properties,
+    utc_now_iso,
+)
+from worker.breaker import PAUSING, Condition, ServiceGuard
 from worker.classify import RETRY_ONCE, ModelError
 from worker.dedupe import DedupeStore
-from worker.breaker import PAUSING, Condition, ServiceGuard
 from worker.health import HEALTH_EVERY_S, error_record, worker_health
 from worker.local_effect import LocalEffect
 from worker.retry import Backoff, RateGate, call_with_retries
@@ -43,11 +54,19 @@ from worker.validate import Decoded, decode_job_image
 log = logging.getLogger("worker")
 
 # Model failures that end in the local effect when fallback = "local" (README.md, Job lifecycle).
-FALLBACK_KINDS = frozenset({ErrorKind.QUOTA, ErrorKind.RATE_LIMITED, ErrorKind.SAFETY,
-                            ErrorKind.NO_IMAGE, ErrorKind.TIMEOUT, ErrorKind.UNAVAILABLE})
+FALLBACK_KINDS = frozenset(
+    {
+        ErrorKind.QUOTA,
+        ErrorKind.RATE_LIMITED,
+        ErrorKind.SAFETY,
+        ErrorKind.NO_IMAGE,
+        ErrorKind.TIMEOUT,
+        ErrorKind.UNAVAILABLE,
+    }
+)
 PUBLISH_WAIT_S = 10.0
-LOCAL_RESERVE_S = 2.0     # the end of a job's deadline kept for the local effect and publishing
-CLOCK_AHEAD_S = 5.0       # a job "created" further in the future than this: the kiosk's clock
+LOCAL_RESERVE_S = 2.0  # the end of a job's deadline kept for the local effect and publishing
+CLOCK_AHEAD_S = 5.0  # a job "created" further in the future than this: the kiosk's clock
 CLOCK_SANE_MIN_S = 600.0  # older than max(this, 10 × deadline): taken as a wrong kiosk clock
 
 
@@ -98,8 +117,12 @@ def claim_worker_id(cfg: Config) -> tuple[str, Any]:
     Stable across restarts (a persistent MQTT session needs the same client id) yet distinct for
     two workers started side by side with the same data dir. Returns (id, lock file to keep open).
     """
-    host = "".join(c if (c.isalnum() or c in "_-") else "-"
-                   for c in socket.gethostname().split(".")[0])[:40] or "host"
+    host = (
+        "".join(
+            c if (c.isalnum() or c in "_-") else "-" for c in socket.gethostname().split(".")[0]
+        )[:40]
+        or "host"
+    )
     folder = worker_dir(cfg)
     folder.mkdir(parents=True, exist_ok=True)
     for n in range(1, 65):
@@ -129,28 +152,32 @@ class Worker:
         self.editor = None
         if cfg.gemini.api_key:
             from worker.gemini import GeminiEditor
+
             self.editor = GeminiEditor(cfg.gemini, max_in_flight=2 * cfg.worker.concurrency + 2)
         self._health_now = threading.Event()
         self.gate = RateGate(on_pause=self._health_now.set)
         self.backoff = Backoff()
         w = cfg.worker
-        self.guard = ServiceGuard(breaker_failures=w.breaker_failures,
-                                  breaker_open_s=w.breaker_open_s,
-                                  service_pause_s=w.service_pause_s,
-                                  probe_lease_s=cfg.gemini.request_timeout_s + 5,
-                                  on_change=self._ai_changed)
+        self.guard = ServiceGuard(
+            breaker_failures=w.breaker_failures,
+            breaker_open_s=w.breaker_open_s,
+            service_pause_s=w.service_pause_s,
+            probe_lease_s=cfg.gemini.request_timeout_s + 5,
+            on_change=self._ai_changed,
+        )
         self._alerted: set[AiState] = set()
         self._last_error: dict | None = None
         self._queue: queue.Queue = queue.Queue()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._job_locks: dict[str, list] = {}   # job id → [lock, users]
+        self._job_locks: dict[str, list] = {}  # job id → [lock, users]
         self._active = 0
         self._threads: list[threading.Thread] = []
         self._last_prune = 0.0
         self.counts = {"completed": 0, "failed": 0, "duplicates": 0, "rejected": 0}
         self.mqtt = MqttConnection.for_config(
-            cfg.mqtt, self.id,
+            cfg.mqtt,
+            self.id,
             availability_topic=self.topics.worker_availability(self.id),
             subscriptions=[(self.topics.shared_jobs(), 1)],
             on_message=self._on_message,
@@ -158,26 +185,37 @@ class Worker:
             clean_start=False,
             session_expiry_s=cfg.mqtt.session_expiry_s,
             receive_maximum=cfg.worker.concurrency,
-            manual_ack=True)
+            manual_ack=True,
+        )
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         self.store.prune()
         self._last_prune = time.monotonic()
         if self.editor is None:
-            log.warning("worker %s: no GEMINI_API_KEY set: every job gets the local effect",
-                        self.id)
+            log.warning(
+                "worker %s: no GEMINI_API_KEY set: every job gets the local effect", self.id
+            )
         else:
-            log.info("worker %s: model %s via %s", self.id, self.cfg.gemini.model,
-                     self.cfg.gemini.base_url or "Google")
+            log.info(
+                "worker %s: model %s via %s",
+                self.id,
+                self.cfg.gemini.model,
+                self.cfg.gemini.base_url or "Google",
+            )
         for i in range(self.cfg.worker.concurrency):
             t = threading.Thread(target=self._run, name=f"job-{i + 1}", daemon=True)
             t.start()
             self._threads.append(t)
         threading.Thread(target=self._health_loop, name="health", daemon=True).start()
         self.mqtt.start()
-        log.info("worker %s: started (concurrency %d, deadline %g s, fallback %s)", self.id,
-                 self.cfg.worker.concurrency, self.cfg.worker.deadline_s, self.cfg.worker.fallback)
+        log.info(
+            "worker %s: started (concurrency %d, deadline %g s, fallback %s)",
+            self.id,
+            self.cfg.worker.concurrency,
+            self.cfg.worker.deadline_s,
+            self.cfg.worker.fallback,
+        )
         return self
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
@@ -204,8 +242,13 @@ class Worker:
             time.sleep(0.05)
         left = self.active
         if left:
-            log.warning("worker %s: %d job(s) still running after %g s; leaving them un-acked "
-                        "for redelivery", self.id, left, grace)
+            log.warning(
+                "worker %s: %d job(s) still running after %g s; leaving them un-acked "
+                "for redelivery",
+                self.id,
+                left,
+                grace,
+            )
         self.mqtt.stop()
         for _ in self._threads:
             self._queue.put(None)
@@ -213,8 +256,11 @@ class Worker:
             self.editor.close()
         if self._slot_lock is not None:
             self._slot_lock.close()
-        log.info("worker %s: stopped (%s)", self.id,
-                 ", ".join(f"{k} {v}" for k, v in self.counts.items()))
+        log.info(
+            "worker %s: stopped (%s)",
+            self.id,
+            ", ".join(f"{k} {v}" for k, v in self.counts.items()),
+        )
         return left == 0
 
     # ------------------------------------------------------------------ health
@@ -232,18 +278,17 @@ class Worker:
             counts = dict(self.counts)
             in_flight = self._active
             last_error = self._last_error
-        return worker_health(self.id, ai, self._scrub(detail), left, in_flight, counts,
-                             last_error)
+        return worker_health(self.id, ai, self._scrub(detail), left, in_flight, counts, last_error)
 
     def publish_health(self) -> None:
-        self.mqtt.publish(self.topics.worker_health(self.id), self.health().to_json(), qos=1,
-                          retain=True)
+        self.mqtt.publish(
+            self.topics.worker_health(self.id), self.health().to_json(), qos=1, retain=True
+        )
 
     def _health_loop(self) -> None:
         while True:
             paused = self.gate.paused_for  # publish again when a rate-limit pause ends
-            self._health_now.wait(min(HEALTH_EVERY_S, paused + 0.1) if paused else
-                                  HEALTH_EVERY_S)
+            self._health_now.wait(min(HEALTH_EVERY_S, paused + 0.1) if paused else HEALTH_EVERY_S)
             self._health_now.clear()
             if self._stopping.is_set():
                 return
@@ -258,12 +303,21 @@ class Worker:
         elif new.ai is AiState.PROBING:
             log.info("worker %s: trying the AI service again (%s)", self.id, old.ai.value)
         else:
-            pause = f"; local effect for {new.until - time.monotonic():.0f} s" \
-                if new.until is not None else ""
+            pause = (
+                f"; local effect for {new.until - time.monotonic():.0f} s"
+                if new.until is not None
+                else ""
+            )
             first = new.ai not in self._alerted and new.ai in PAUSING - {AiState.BREAKER_OPEN}
             self._alerted.add(new.ai)
-            log.log(logging.ERROR if first else logging.WARNING,
-                    "worker %s: AI %s%s: %s", self.id, new.ai.value, pause, detail)
+            log.log(
+                logging.ERROR if first else logging.WARNING,
+                "worker %s: AI %s%s: %s",
+                self.id,
+                new.ai.value,
+                pause,
+                detail,
+            )
         self._health_now.set()
 
     def _scrub(self, text: str) -> str:
@@ -307,8 +361,7 @@ class Worker:
         try:
             self.store.put(status, result)
         except OSError as exc:
-            log.warning("job %s: could not keep its result for duplicates (%s)", status.job_id,
-                        exc)
+            log.warning("job %s: could not keep its result for duplicates (%s)", status.job_id, exc)
 
     def _ack(self, msg: Any) -> None:
         if msg.qos > 0:
@@ -337,13 +390,18 @@ class Worker:
             if exc.job_id and exc.booth:
                 ref = JobRef(exc.booth, exc.job_id)
                 log.warning("job %s rejected: %s; failed (bad_input)", exc.job_id, exc)
-                status = self._status(ref, JobStatus.FAILED, None,
-                                      JobError.for_guest(ErrorKind.BAD_INPUT), 1)
+                status = self._status(
+                    ref, JobStatus.FAILED, None, JobError.for_guest(ErrorKind.BAD_INPUT), 1
+                )
                 if self._publish_final(ref, status, None):
                     self._ack(msg)
                 return
-            log.warning("job on %s rejected (%d bytes): %s; no status can be sent without a "
-                        "job id; acked", msg.topic, len(payload), exc)
+            log.warning(
+                "job on %s rejected (%d bytes): %s; no status can be sent without a job id; acked",
+                msg.topic,
+                len(payload),
+                exc,
+            )
             self._ack(msg)
             return
         lock = self._job_lock(header.job_id)
@@ -355,8 +413,9 @@ class Worker:
             # the guest waiting: the job ends failed/internal and is acked.
             log.exception("job %s: failed (internal error)", header.job_id)
             self._count("failed")
-            status = self._status(header, JobStatus.FAILED, None,
-                                  JobError.for_guest(ErrorKind.INTERNAL), 1)
+            status = self._status(
+                header, JobStatus.FAILED, None, JobError.for_guest(ErrorKind.INTERNAL), 1
+            )
             if self._publish_final(header, status, None):
                 self._ack(msg)
         finally:
@@ -365,38 +424,55 @@ class Worker:
     def _handle_job(self, msg: Any, header: JobMessage, payload: bytes, arrived: float) -> None:
         started = time.monotonic()
         job = header.job_id
-        age, clock_note = job_age(header.meta.created, datetime.now(timezone.utc),
-                                  self.cfg.worker.deadline_s)
+        age, clock_note = job_age(
+            header.meta.created, datetime.now(UTC), self.cfg.worker.deadline_s
+        )
         if clock_note:
             log.warning("job %s: %s; its deadline counts from now", job, clock_note)
         deadline = started - age + self.cfg.worker.deadline_s
         done = self.store.get(job)
         if done is not None:
             self._count("duplicates")
-            log.info("job %s: duplicate%s; republishing its stored %s result", job,
-                     " (redelivered)" if msg.dup else "", done.status.status.value)
+            log.info(
+                "job %s: duplicate%s; republishing its stored %s result",
+                job,
+                " (redelivered)" if msg.dup else "",
+                done.status.status.value,
+            )
             if self._publish_final(header, done.status, done.result, done.content_type):
                 self._ack(msg)
             return
         try:
-            decoded = decode_job_image(payload, self.cfg.worker.max_bytes,
-                                       self.cfg.worker.max_pixels)
+            decoded = decode_job_image(
+                payload, self.cfg.worker.max_bytes, self.cfg.worker.max_pixels
+            )
         except BadImage as exc:
             self._count("rejected")
-            status = self._status(header, JobStatus.FAILED, None,
-                                  JobError.for_guest(ErrorKind.BAD_INPUT), 1)
+            status = self._status(
+                header, JobStatus.FAILED, None, JobError.for_guest(ErrorKind.BAD_INPUT), 1
+            )
             log.warning("job %s: failed (bad_input: %s, %d bytes)", job, exc, len(payload))
             self._remember(status, None)
             if self._publish_final(header, status, None):
                 self._ack(msg)
             return
-        self.mqtt.publish(self.topics.status(header.booth, job),
-                          self._status(header, JobStatus.PROCESSING, None, None, 1).to_json(),
-                          qos=1, retain=True)
+        self.mqtt.publish(
+            self.topics.status(header.booth, job),
+            self._status(header, JobStatus.PROCESSING, None, None, 1).to_json(),
+            qos=1,
+            retain=True,
+        )
         w, h = decoded.width, decoded.height
-        log.info("job %s: processing (%dx%d %s, style %s, queue wait %.2f s, %.1f s left)", job,
-                 w, h, decoded.kind.split("/")[1], header.meta.style, age,
-                 deadline - time.monotonic())
+        log.info(
+            "job %s: processing (%dx%d %s, style %s, queue wait %.2f s, %.1f s left)",
+            job,
+            w,
+            h,
+            decoded.kind.split("/")[1],
+            header.meta.style,
+            age,
+            deadline - time.monotonic(),
+        )
         try:
             produced = self._produce(job, header, decoded, deadline)
         except BadImage as exc:  # the full decode failed, or the local effect cannot draw on it
@@ -405,21 +481,29 @@ class Worker:
         final = JobStatus.COMPLETED if produced.result is not None else JobStatus.FAILED
         status = dataclasses.replace(
             self._status(header, final, produced.effect, produced.error, produced.attempts),
-            style_used=produced.style_used)
+            style_used=produced.style_used,
+        )
         self._remember(status, produced.result)
         ok = self._publish_final(header, status, produced.result)
         total = time.monotonic() - started
         self._count(final.value)
         cause = f" ({produced.error.kind.value})" if produced.error else ""
-        log.info("job %s: %s%s effect=%s attempts=%d queue wait %.2f s, model %.2f s, total "
-                 "%.2f s", job, final.value, cause, produced.effect.value if produced.effect
-                 else "none", produced.attempts, age, produced.model_s, total)
+        log.info(
+            "job %s: %s%s effect=%s attempts=%d queue wait %.2f s, model %.2f s, total %.2f s",
+            job,
+            final.value,
+            cause,
+            produced.effect.value if produced.effect else "none",
+            produced.attempts,
+            age,
+            produced.model_s,
+            total,
+        )
         if ok:
             self._ack(msg)
 
     # ------------------------------------------------------------------ producing a picture
-    def _produce(self, job: str, header: JobMessage, decoded: Decoded,
-                 deadline: float) -> Produced:
+    def _produce(self, job: str, header: JobMessage, decoded: Decoded, deadline: float) -> Produced:
         long_side = self.cfg.worker.model_long_side
 
         def small() -> np.ndarray:
@@ -428,8 +512,13 @@ class Worker:
         style = header.meta.style
         if style not in self.cfg.styles:
             style = self.cfg.kiosk.default_style
-            log.warning("job %s: style %r is not configured on this worker; using %r (the "
-                        "status says so in style_used)", job, header.meta.style, style)
+            log.warning(
+                "job %s: style %r is not configured on this worker; using %r (the "
+                "status says so in style_used)",
+                job,
+                header.meta.style,
+                style,
+            )
         if self.editor is None:
             # no model asked: style_used stays null (booth/protocol.py Status)
             return Produced(self._local(small(), style), Effect.LOCAL, None, 1, 0.0)
@@ -447,13 +536,25 @@ class Worker:
 
         def on_retry(attempt: int, exc: ModelError, delay: float) -> None:
             extra = f", paused {self.gate.paused_for:.1f} s" if self.gate.paused_for else ""
-            log.info("job %s: attempt %d failed (%s: %s); retrying in %.2f s%s", job, attempt,
-                     exc.kind.value, self._scrub(exc.detail), delay, extra)
+            log.info(
+                "job %s: attempt %d failed (%s: %s); retrying in %.2f s%s",
+                job,
+                attempt,
+                exc.kind.value,
+                self._scrub(exc.detail),
+                delay,
+                extra,
+            )
 
         try:
-            result, attempts = call_with_retries(call, deadline - reserve, self.gate,
-                                                 self.backoff, on_retry=on_retry,
-                                                 guard=self.guard)
+            result, attempts = call_with_retries(
+                call,
+                deadline - reserve,
+                self.gate,
+                self.backoff,
+                on_retry=on_retry,
+                guard=self.guard,
+            )
             return Produced(result, Effect.GEMINI, None, attempts, time.monotonic() - t0, style)
         except ModelError as exc:
             model_s = time.monotonic() - t0
@@ -465,8 +566,9 @@ class Worker:
             level = logging.ERROR if exc.kind is ErrorKind.INTERNAL else logging.WARNING
             log.log(level, "job %s: model call failed: %s: %s", job, exc.kind.value, detail)
             if self.cfg.worker.fallback == "local" and exc.kind in FALLBACK_KINDS:
-                return Produced(self._local(small(), style), Effect.LOCAL, error, exc.attempts,
-                                model_s, style)
+                return Produced(
+                    self._local(small(), style), Effect.LOCAL, error, exc.attempts, model_s, style
+                )
             return Produced(None, None, error, exc.attempts, model_s, style)
 
     def _publishable(self, data: bytes, mime: str) -> bytes:
@@ -482,8 +584,11 @@ class Worker:
             # a big JPEG decodes at the largest fraction still at least the target size
             img = shrink(decode(data, info, reduce=reduce_for(info, target)), target)
         except BadImage as exc:
-            raise ModelError(ErrorKind.NO_IMAGE, f"the model's {mime} ({len(data)} bytes) is "
-                                                 f"not usable: {exc}", retry=RETRY_ONCE) from None
+            raise ModelError(
+                ErrorKind.NO_IMAGE,
+                f"the model's {mime} ({len(data)} bytes) is not usable: {exc}",
+                retry=RETRY_ONCE,
+            ) from None
         return encode_jpeg(img, self.cfg.worker.jpeg_quality)
 
     def _local(self, image: np.ndarray, style: str) -> bytes:
@@ -492,30 +597,61 @@ class Worker:
         return encode_jpeg(self.effect.apply(image, variant).image, self.cfg.worker.jpeg_quality)
 
     # ------------------------------------------------------------------ publishing
-    def _status(self, header: JobRef | JobMessage, status: JobStatus, effect: Effect | None,
-                error: JobError | None, attempts: int) -> Status:
-        return Status(header.job_id, header.booth, status, effect=effect,
-                      attempt=max(1, attempts), worker=self.id, error=error)
+    def _status(
+        self,
+        header: JobRef | JobMessage,
+        status: JobStatus,
+        effect: Effect | None,
+        error: JobError | None,
+        attempts: int,
+    ) -> Status:
+        return Status(
+            header.job_id,
+            header.booth,
+            status,
+            effect=effect,
+            attempt=max(1, attempts),
+            worker=self.id,
+            error=error,
+        )
 
-    def _publish_final(self, header: JobRef | JobMessage, status: Status, result: bytes | None,
-                       content_type: str = "image/jpeg") -> bool:
+    def _publish_final(
+        self,
+        header: JobRef | JobMessage,
+        status: Status,
+        result: bytes | None,
+        content_type: str = "image/jpeg",
+    ) -> bool:
         """Result (retained) then final status (retained); True once the broker acked both."""
         handles = []
         if result is not None:
-            handles.append(self.mqtt.publish(self.topics.results(header.booth, header.job_id),
-                                             result, qos=1, retain=True,
-                                             properties=result_properties(content_type)))
+            handles.append(
+                self.mqtt.publish(
+                    self.topics.results(header.booth, header.job_id),
+                    result,
+                    qos=1,
+                    retain=True,
+                    properties=result_properties(content_type),
+                )
+            )
         # a stored status may come from another worker or an earlier time: ours, stamped now
         final = dataclasses.replace(status, worker=self.id, updated_at=utc_now_iso())
-        handles.append(self.mqtt.publish(self.topics.status(header.booth, header.job_id),
-                                         final.to_json(), qos=1, retain=True))
+        handles.append(
+            self.mqtt.publish(
+                self.topics.status(header.booth, header.job_id), final.to_json(), qos=1, retain=True
+            )
+        )
         # Wait while the broker may still take them (paho resends QoS 1 after a reconnect).
         end = time.monotonic() + max(PUBLISH_WAIT_S, self.cfg.worker.grace_s)
         for handle in handles:
             while not handle.wait(0.5):
                 if handle.acked or time.monotonic() > end:
-                    log.warning("job %s: broker did not accept the %s (%s); not acking, it "
-                                "will be redelivered", header.job_id, "final status/result",
-                                handle.reason)
+                    log.warning(
+                        "job %s: broker did not accept the %s (%s); not acking, it "
+                        "will be redelivered",
+                        header.job_id,
+                        "final status/result",
+                        handle.reason,
+                    )
                     return False
         return True

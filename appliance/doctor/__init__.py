@@ -12,33 +12,70 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
-
-from booth.config import Config, ConfigError, describe, load_config
 
 from appliance.doctor.broker import check_broker, check_workers
 from appliance.doctor.gemini import check_api_key
 from appliance.doctor.hotspot import check_hotspot, dns_query_a
-from appliance.doctor.machine import (check_camera, check_clock, check_disk, check_display,
-                                      check_ledger)
+from appliance.doctor.machine import (
+    check_camera,
+    check_clock,
+    check_disk,
+    check_display,
+    check_ledger,
+)
 from appliance.doctor.probe import FAIL, OK, WARN, Check, Probe
 from appliance.doctor.sharing import check_cloud, check_share_server, check_share_url
+from booth.config import Config, ConfigError, describe, load_config
 
-__all__ = ["FAIL", "OK", "WARN", "Check", "Probe", "check_api_key", "check_broker",
-           "check_camera", "check_clock", "check_cloud", "check_disk", "check_display",
-           "check_hotspot", "check_ledger", "check_share_server", "check_share_url",
-           "check_workers", "dns_query_a", "format_checks", "read_env_file", "run", "run_checks"]
+__all__ = [
+    "FAIL",
+    "OK",
+    "WARN",
+    "Check",
+    "Probe",
+    "check_api_key",
+    "check_broker",
+    "check_camera",
+    "check_clock",
+    "check_cloud",
+    "check_disk",
+    "check_display",
+    "check_hotspot",
+    "check_ledger",
+    "check_share_server",
+    "check_share_url",
+    "check_workers",
+    "dns_query_a",
+    "format_checks",
+    "read_env_file",
+    "run",
+    "run_checks",
+]
 
 
 # ------------------------------------------------------------------------------- driver
-BOOTH_CHECKS = ("camera", "display", "broker", "workers", "api key", "disk", "ledger", "clock",
-                "share url", "share server", "hotspot", "cloud")
+BOOTH_CHECKS = (
+    "camera",
+    "display",
+    "broker",
+    "workers",
+    "api key",
+    "disk",
+    "ledger",
+    "clock",
+    "share url",
+    "share server",
+    "hotspot",
+    "cloud",
+)
 WORKER_CHECKS = ("broker", "workers", "api key", "disk", "clock")
 
 
-def run_checks(cfg: Config, probe: Probe | None = None, *, offline: bool = False,
-               role: str = "booth") -> list[Check]:
+def run_checks(
+    cfg: Config, probe: Probe | None = None, *, offline: bool = False, role: str = "booth"
+) -> list[Check]:
     probe = probe or Probe()
     funcs: dict[str, Callable[[], Check]] = {
         "camera": lambda: check_camera(cfg, probe),
@@ -60,8 +97,14 @@ def run_checks(cfg: Config, probe: Probe | None = None, *, offline: bool = False
         try:
             results.append(funcs[name]())
         except Exception as exc:  # one broken check must not hide the others
-            results.append(Check(name, FAIL, f"the check itself failed: {type(exc).__name__}: "
-                                 f"{exc}", "report this as a bug"))
+            results.append(
+                Check(
+                    name,
+                    FAIL,
+                    f"the check itself failed: {type(exc).__name__}: {exc}",
+                    "report this as a bug",
+                )
+            )
     return results
 
 
@@ -79,16 +122,30 @@ def format_checks(checks: list[Check]) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--print-config", action="store_true",
-                   help="print the effective configuration (secrets masked) and exit")
-    p.add_argument("--offline", action="store_true",
-                   help="do not call the Gemini API (only check that a key is set)")
-    p.add_argument("--role", choices=("booth", "worker"), default="booth",
-                   help="'worker' skips camera, display, share and cloud checks (a worker-only "
-                        "machine)")
-    p.add_argument("--env-file", action="append", default=[], metavar="FILE",
-                   help="read KEY=value lines like systemd's EnvironmentFile= before checking "
-                        "(e.g. /etc/booth/secrets.env and /etc/booth/kiosk.env); repeatable")
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the effective configuration (secrets masked) and exit",
+    )
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="do not call the Gemini API (only check that a key is set)",
+    )
+    p.add_argument(
+        "--role",
+        choices=("booth", "worker"),
+        default="booth",
+        help="'worker' skips camera, display, share and cloud checks (a worker-only machine)",
+    )
+    p.add_argument(
+        "--env-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="read KEY=value lines like systemd's EnvironmentFile= before checking "
+        "(e.g. /etc/booth/secrets.env and /etc/booth/kiosk.env); repeatable",
+    )
 
 
 def read_env_file(path: str | Path) -> dict[str, str]:
@@ -129,8 +186,9 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
             print(f"booth doctor: configuration error: {exc}", file=sys.stderr)
             return 78
         probe = Probe(env=env)
-    checks = run_checks(cfg, probe, offline=getattr(args, "offline", False),
-                        role=getattr(args, "role", "booth"))
+    checks = run_checks(
+        cfg, probe, offline=getattr(args, "offline", False), role=getattr(args, "role", "booth")
+    )
     print(format_checks(checks))
     sys.stdout.flush()
     return 1 if any(c.level == FAIL for c in checks) else 0

@@ -7,9 +7,8 @@ import os
 import socket
 import time
 
-from booth.config import Config
-
 from appliance.doctor.probe import FAIL, OK, WARN, Check, Probe
+from booth.config import Config
 
 
 # ------------------------------------------------------------------------------- broker
@@ -19,18 +18,26 @@ def check_broker(cfg: Config, probe: Probe) -> Check:
     try:
         url = BrokerUrl.parse(cfg.mqtt.url)
     except MqttUrlError as exc:
-        return Check("broker", FAIL, f"mqtt.url is unusable: {exc}",
-                     "set mqtt.url (or BOOTH_MQTT_URL) to mqtt://user:pass@host:1883")
+        return Check(
+            "broker",
+            FAIL,
+            f"mqtt.url is unusable: {exc}",
+            "set mqtt.url (or BOOTH_MQTT_URL) to mqtt://user:pass@host:1883",
+        )
     try:
         with socket.create_connection((url.host, url.port), timeout=probe.broker_timeout_s):
             pass
     except OSError as exc:
-        return Check("broker", FAIL, f"cannot reach {url.safe()}: {exc.strerror or exc}",
-                     "start the broker (systemctl start mosquitto) or fix the host/port in "
-                     "BOOTH_MQTT_URL")
+        return Check(
+            "broker",
+            FAIL,
+            f"cannot reach {url.safe()}: {exc.strerror or exc}",
+            "start the broker (systemctl start mosquitto) or fix the host/port in BOOTH_MQTT_URL",
+        )
     refused: list[str] = []
-    conn = MqttConnection.for_config(cfg.mqtt, f"doctor-{socket.gethostname()[:20]}-{os.getpid()}",
-                                     reconnect_min_s=30)
+    conn = MqttConnection.for_config(
+        cfg.mqtt, f"doctor-{socket.gethostname()[:20]}-{os.getpid()}", reconnect_min_s=30
+    )
     original = conn.paho.on_connect
 
     def on_connect(client, userdata, flags, reason, props):  # record a refusal's reason
@@ -53,11 +60,19 @@ def check_broker(cfg: Config, probe: Probe) -> Check:
         who = f" as {url.username}" if url.username else " anonymously"
         return Check("broker", OK, f"connected to {url.safe()}{who}")
     if refused:
-        return Check("broker", FAIL, f"{url.safe()} refused the connection: {refused[0]}",
-                     "check the user and password in BOOTH_MQTT_URL (/etc/booth/kiosk.env or "
-                     "worker.env) against the broker's password file; re-run deploy/install.sh")
-    return Check("broker", FAIL, f"{url.safe()} accepts TCP but no MQTT session came up",
-                 "is it a TLS port (use mqtts://) or not a broker at all?")
+        return Check(
+            "broker",
+            FAIL,
+            f"{url.safe()} refused the connection: {refused[0]}",
+            "check the user and password in BOOTH_MQTT_URL (/etc/booth/kiosk.env or "
+            "worker.env) against the broker's password file; re-run deploy/install.sh",
+        )
+    return Check(
+        "broker",
+        FAIL,
+        f"{url.safe()} accepts TCP but no MQTT session came up",
+        "is it a TLS port (use mqtts://) or not a broker at all?",
+    )
 
 
 # ------------------------------------------------------------------------------- workers
@@ -80,13 +95,17 @@ def check_workers(cfg: Config, probe: Probe, role: str = "booth") -> Check:
     try:
         socket.create_connection((url.host, url.port), timeout=probe.broker_timeout_s).close()
     except OSError:
-        return Check("workers", WARN, "not checked: the broker cannot be reached",
-                     "see the broker check")
+        return Check(
+            "workers", WARN, "not checked: the broker cannot be reached", "see the broker check"
+        )
     board = HealthBoard(Topics(cfg.mqtt.root), cfg.booth_id)  # (a malformed message says nothing)
     conn = MqttConnection.for_config(
-        cfg.mqtt, f"doctor-w-{socket.gethostname()[:20]}-{os.getpid()}",
+        cfg.mqtt,
+        f"doctor-w-{socket.gethostname()[:20]}-{os.getpid()}",
         subscriptions=board.subscriptions(kiosk=False, services=False),
-        on_message=lambda msg: board.feed(msg.topic, msg.payload), reconnect_min_s=30)
+        on_message=lambda msg: board.feed(msg.topic, msg.payload),
+        reconnect_min_s=30,
+    )
     try:
         conn.start()
         connected = conn.wait_connected(probe.broker_timeout_s)
@@ -102,10 +121,13 @@ def check_workers(cfg: Config, probe: Probe, role: str = "booth") -> Check:
     up = sorted(w for w, on in online.items() if on)
     if not up:
         known = f" ({len(online)} known, all offline)" if online else ""
-        return Check("workers", FAIL if role == "booth" else WARN,
-                     f"no worker is online{known}: photos are paused until one is",
-                     "start one (systemctl start booth-worker, or `booth worker` on any machine "
-                     "that reaches the broker)")
+        return Check(
+            "workers",
+            FAIL if role == "booth" else WARN,
+            f"no worker is online{known}: photos are paused until one is",
+            "start one (systemctl start booth-worker, or `booth worker` on any machine "
+            "that reaches the broker)",
+        )
     said = [(w, health[w]) for w in up if w in health]
     for level, state in ((FAIL, "error"), (WARN, "warn")):
         bad = [(w, h) for w, h in said if h.state == state]

@@ -7,15 +7,15 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Mapping
 
 from booth.clock import ntp_synchronized
 
-
 OK, WARN, FAIL = "ok", "warn", "fail"
+
 
 @dataclass
 class Check:
@@ -31,7 +31,7 @@ class Probe:
 
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     dev: Path = Path("/dev")
-    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
     run: Callable[[list[str]], str | None] = None  # type: ignore[assignment]
     broker_timeout_s: float = 5.0
     use_kiosk_probe: bool = True  # open the cameras with the kiosk's own backends

@@ -25,22 +25,26 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 ITERATIONS = 10_000  # PBKDF2-SHA512, checked once per connection
-SALT_BYTES = 12      # what mosquitto's dynamic security plugin expects
+SALT_BYTES = 12  # what mosquitto's dynamic security plugin expects
 
 
 def role(root: str) -> dict:
     def acl(kind: str, topic: str) -> dict:
         return {"acltype": kind, "topic": topic, "allow": True, "priority": 0}
 
-    return {"rolename": "booth-worker", "textname": "a worker machine on the LAN", "acls": [
-        acl("subscribeLiteral", f"$share/workers/{root}/+/jobs"),
-        acl("unsubscribeLiteral", f"$share/workers/{root}/+/jobs"),
-        acl("publishClientReceive", f"{root}/+/jobs"),
-        acl("publishClientSend", f"{root}/+/status/+"),
-        acl("publishClientSend", f"{root}/+/results/+"),
-        acl("publishClientSend", f"{root}/workers/+/availability"),
-        acl("publishClientSend", f"{root}/workers/+/health"),
-    ]}
+    return {
+        "rolename": "booth-worker",
+        "textname": "a worker machine on the LAN",
+        "acls": [
+            acl("subscribeLiteral", f"$share/workers/{root}/+/jobs"),
+            acl("unsubscribeLiteral", f"$share/workers/{root}/+/jobs"),
+            acl("publishClientReceive", f"{root}/+/jobs"),
+            acl("publishClientSend", f"{root}/+/status/+"),
+            acl("publishClientSend", f"{root}/+/results/+"),
+            acl("publishClientSend", f"{root}/workers/+/availability"),
+            acl("publishClientSend", f"{root}/workers/+/health"),
+        ],
+    }
 
 
 def password_of(envfile: Path) -> str:
@@ -66,10 +70,14 @@ def client(name: str, password: str, old: dict | None) -> dict:
         except (KeyError, ValueError):
             salt = None
     salt = salt or os.urandom(SALT_BYTES)
-    return {"username": f"worker-{name}", "textname": f"worker machine {name}",
-            "salt": base64.b64encode(salt).decode(),
-            "password": base64.b64encode(hashed(password, salt)).decode(),
-            "iterations": ITERATIONS, "roles": [{"rolename": "booth-worker"}]}
+    return {
+        "username": f"worker-{name}",
+        "textname": f"worker machine {name}",
+        "salt": base64.b64encode(salt).decode(),
+        "password": base64.b64encode(hashed(password, salt)).decode(),
+        "iterations": ITERATIONS,
+        "roles": [{"rolename": "booth-worker"}],
+    }
 
 
 def main(existing: str, workers_dir: str, root: str) -> None:
@@ -77,12 +85,26 @@ def main(existing: str, workers_dir: str, root: str) -> None:
         old = {c["username"]: c for c in json.loads(Path(existing).read_text())["clients"]}
     except (OSError, ValueError, KeyError, TypeError):
         old = {}
-    clients = [client(env.stem, password_of(env), old.get(f"worker-{env.stem}"))
-               for env in sorted(Path(workers_dir).glob("*.env"))]
-    json.dump({"defaultACLAccess": {"publishClientSend": False, "publishClientReceive": False,
-                                    "subscribe": False, "unsubscribe": False},
-               "clients": clients, "groups": [], "roles": [role(root)]},
-              sys.stdout, indent=1, sort_keys=True)
+    clients = [
+        client(env.stem, password_of(env), old.get(f"worker-{env.stem}"))
+        for env in sorted(Path(workers_dir).glob("*.env"))
+    ]
+    json.dump(
+        {
+            "defaultACLAccess": {
+                "publishClientSend": False,
+                "publishClientReceive": False,
+                "subscribe": False,
+                "unsubscribe": False,
+            },
+            "clients": clients,
+            "groups": [],
+            "roles": [role(root)],
+        },
+        sys.stdout,
+        indent=1,
+        sort_keys=True,
+    )
     sys.stdout.write("\n")
 
 

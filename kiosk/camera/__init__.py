@@ -5,5 +5,13 @@ from kiosk.camera.filecam import FileCamera
 from kiosk.camera.pick import camera_watchdog, doctor_probe, open_camera
 from kiosk.camera.watchdog import CameraWatchdog
 
-__all__ = ["Camera", "CameraError", "Frame", "FileCamera", "CameraWatchdog", "camera_watchdog",
-           "doctor_probe", "open_camera"]
+__all__ = [
+    "Camera",
+    "CameraError",
+    "Frame",
+    "FileCamera",
+    "CameraWatchdog",
+    "camera_watchdog",
+    "doctor_probe",
+    "open_camera",
+]

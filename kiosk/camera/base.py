@@ -22,8 +22,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 ROTATIONS = (0, 90, 180, 270)
-_CV_ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
-              270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+_CV_ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
 class CameraError(RuntimeError):
@@ -100,7 +99,7 @@ class Camera:
         return rotate(self._still(), (self.rotation - self._hw_rotation) % 360)
 
     # --------------------------------------------------------------- lifecycle
-    def start(self) -> "Camera":
+    def start(self) -> Camera:
         """Open the device and start the grab thread; raises CameraError if it cannot open."""
         try:
             self._open()

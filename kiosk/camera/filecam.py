@@ -26,9 +26,14 @@ def list_images(folder: Path) -> list[Path]:
 class FileCamera(Camera):
     name = "file"
 
-    def __init__(self, folder: str | Path | None = None,
-                 preview_size: tuple[int, int] = (1280, 720), fps: float = 30.0,
-                 hold_s: float = 4.0, rotation: int = 0) -> None:
+    def __init__(
+        self,
+        folder: str | Path | None = None,
+        preview_size: tuple[int, int] = (1280, 720),
+        fps: float = 30.0,
+        hold_s: float = 4.0,
+        rotation: int = 0,
+    ) -> None:
         super().__init__(preview_size, rotation)
         self.folder = Path(folder) if folder else SAMPLES
         self.fps = fps

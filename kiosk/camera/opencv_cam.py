@@ -14,8 +14,9 @@ from kiosk.camera.base import Camera, CameraError
 class OpenCvCamera(Camera):
     name = "opencv"
 
-    def __init__(self, index: int = 0, preview_size: tuple[int, int] = (1280, 720),
-                 rotation: int = 0) -> None:
+    def __init__(
+        self, index: int = 0, preview_size: tuple[int, int] = (1280, 720), rotation: int = 0
+    ) -> None:
         super().__init__(preview_size, rotation)
         self.index = index
         self._cap: cv2.VideoCapture | None = None

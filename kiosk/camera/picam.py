@@ -27,9 +27,10 @@ import atexit
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -62,20 +63,24 @@ def picamera2_api() -> PicameraApi:
     numpy that is `ValueError: numpy.dtype size changed`), so the caller can say why."""
     from concurrent.futures import TimeoutError as FutureTimeout
 
-    from picamera2 import Picamera2  # type: ignore[import-not-found]  # (fails first on Bookworm)
+    # picamera2 first: its import is what fails on Bookworm, with the reason to show
+    # isort: off
+    from picamera2 import Picamera2  # type: ignore[import-not-found]
     import libcamera  # type: ignore[import-not-found]
+    # isort: on
 
     try:
         from picamera2.allocators import PersistentAllocator  # type: ignore[import-not-found]
     except ImportError:  # picamera2 < 0.3.17
-        PersistentAllocator = None  # noqa: N806
+        PersistentAllocator = None
 
     return PicameraApi(
         open=lambda alloc: Picamera2(allocator=alloc) if alloc is not None else Picamera2(),
         allocator=PersistentAllocator,
         transform=lambda h, v: libcamera.Transform(hflip=int(h), vflip=int(v)),
         af_continuous=libcamera.controls.AfModeEnum.Continuous,
-        timeout_errors=(FutureTimeout, TimeoutError))
+        timeout_errors=(FutureTimeout, TimeoutError),
+    )
 
 
 def sensor_aspect_size(width: int, sensor: tuple[int, int]) -> tuple[int, int]:
@@ -105,8 +110,13 @@ def _why(exc: BaseException) -> str:
 class PiCamera(Camera):
     name = "picamera2"
 
-    def __init__(self, preview_size: tuple[int, int] = (1280, 720), rotation: int = 0,
-                 frame_timeout_s: float = 2.0, api: PicameraApi | None = None) -> None:
+    def __init__(
+        self,
+        preview_size: tuple[int, int] = (1280, 720),
+        rotation: int = 0,
+        frame_timeout_s: float = 2.0,
+        api: PicameraApi | None = None,
+    ) -> None:
         super().__init__(preview_size, rotation)
         self.frame_timeout_s = frame_timeout_s
         self._api = api
@@ -129,19 +139,22 @@ class PiCamera(Camera):
         try:
             api = self._api or picamera2_api()
         except Exception as exc:  # ImportError, or numpy's ValueError on an ABI mismatch
-            raise CameraError(f"picamera2 cannot be imported: {type(exc).__name__}: {exc}") \
-                from exc
+            raise CameraError(f"picamera2 cannot be imported: {type(exc).__name__}: {exc}") from exc
         alloc = None
         if api.allocator is not None:
             alloc = api.allocator()
         else:
-            log.warning("picamera2 has no PersistentAllocator (< 0.3.17): every shot "
-                        "re-allocates its buffers")
+            log.warning(
+                "picamera2 has no PersistentAllocator (< 0.3.17): every shot "
+                "re-allocates its buffers"
+            )
         try:
             cam = api.open(alloc)
         except IndexError as exc:  # Picamera2() indexes the list of detected cameras
-            raise CameraError("picamera2: no Pi camera detected (check the ribbon cable; "
-                              "`rpicam-hello --list-cameras`)") from exc
+            raise CameraError(
+                "picamera2: no Pi camera detected (check the ribbon cable; "
+                "`rpicam-hello --list-cameras`)"
+            ) from exc
         except Exception as exc:
             raise CameraError(f"picamera2: cannot open the camera: {_why(exc)}") from exc
         try:
@@ -153,8 +166,12 @@ class PiCamera(Camera):
         self._api, self._cam, self._mode = api, cam, PREVIEW
         self._stalled = self._switching = self._capturing = False
         self._switcher = ThreadPoolExecutor(1, thread_name_prefix="cam-modes")
-        log.info("picamera2: sensor %dx%d, preview %dx%d, autofocus %s", *self.sensor_size,
-                 *self._lores_size, "continuous" if self.autofocus else "not offered")
+        log.info(
+            "picamera2: sensor %dx%d, preview %dx%d, autofocus %s",
+            *self.sensor_size,
+            *self._lores_size,
+            "continuous" if self.autofocus else "not offered",
+        )
 
     def _configure(self, cam: Any, api: PicameraApi) -> None:
         sensor = tuple(cam.sensor_resolution)
@@ -163,8 +180,12 @@ class PiCamera(Camera):
         self._lores_size = size
         # A 2x2-binned sensor mode covers the whole sensor on every Pi camera; picamera2 scores
         # the modes against this size (its _make_libcamera_config) and picks the nearest.
-        binned = {"output_size": (sensor[0] // 2 - sensor[0] // 2 % 2,
-                                  sensor[1] // 2 - sensor[1] // 2 % 2)}
+        binned = {
+            "output_size": (
+                sensor[0] // 2 - sensor[0] // 2 % 2,
+                sensor[1] // 2 - sensor[1] // 2 % 2,
+            )
+        }
         flip = self.rotation == 180
         self._hw_rotation = 180 if flip else 0
         transform = api.transform(flip, flip)
@@ -174,12 +195,18 @@ class PiCamera(Camera):
             controls["AfMode"] = api.af_continuous
         self._configs = {
             PREVIEW: cam.create_preview_configuration(
-                main={"size": size, "format": MAIN_FORMAT}, transform=transform,
-                sensor=binned, controls=dict(controls)),
+                main={"size": size, "format": MAIN_FORMAT},
+                transform=transform,
+                sensor=binned,
+                controls=dict(controls),
+            ),
             STILL: cam.create_still_configuration(
                 main={"size": sensor, "format": MAIN_FORMAT},
-                lores={"size": size, "format": LORES_FORMAT}, transform=transform,
-                buffer_count=2, controls=dict(controls)),
+                lores={"size": size, "format": LORES_FORMAT},
+                transform=transform,
+                buffer_count=2,
+                controls=dict(controls),
+            ),
         }
         cam.configure(self._configs[PREVIEW])
 
@@ -198,8 +225,12 @@ class PiCamera(Camera):
         if self._stalled:
             time.sleep(0.1)  # waiting for the watchdog to reopen the camera
             return None
-        if self._mode == STILL and not self._capturing and not self._switch_queued() and \
-                time.monotonic() - self._prepared_at > STILL_HOLD_S:
+        if (
+            self._mode == STILL
+            and not self._capturing
+            and not self._switch_queued()
+            and time.monotonic() - self._prepared_at > STILL_HOLD_S
+        ):
             self._queue_switch(PREVIEW)  # the countdown was abandoned
         if self._capturing or self._switching:
             time.sleep(0.005)  # the shot or a switch goes first (the lock is not fair)
@@ -271,8 +302,12 @@ class PiCamera(Camera):
 
     def prepare_still(self) -> None:
         """Countdown started: enter the still configuration now, in the background."""
-        if self._cam is not None and not self._stalled and self._mode == PREVIEW and \
-                not self._switch_queued():
+        if (
+            self._cam is not None
+            and not self._stalled
+            and self._mode == PREVIEW
+            and not self._switch_queued()
+        ):
             self._queue_switch(STILL)
 
     def _still(self) -> np.ndarray:
@@ -339,8 +374,10 @@ class PiCamera(Camera):
                 fn = getattr(cam, step, None)
                 if fn is None:
                     if step == "cancel_all_and_flush":
-                        log.warning("picamera2 has no cancel_all_and_flush (< 0.3.20): stop() "
-                                    "may wait behind a stuck capture")
+                        log.warning(
+                            "picamera2 has no cancel_all_and_flush (< 0.3.20): stop() "
+                            "may wait behind a stuck capture"
+                        )
                     continue
                 try:
                     fn()
@@ -354,7 +391,9 @@ class PiCamera(Camera):
             # Picamera2 registers close() to run at interpreter exit; on a stuck driver it
             # would block the exit for systemd forever: we give this camera up for good.
             atexit.unregister(cam.close)
-            raise CameraError(f"picamera2: stop/close did not return in {CLOSE_TIMEOUT_S:g} s "
-                              "(the camera driver is stuck)")
+            raise CameraError(
+                f"picamera2: stop/close did not return in {CLOSE_TIMEOUT_S:g} s "
+                "(the camera driver is stuck)"
+            )
         if errors:
             log.warning("picamera2: shutting down: %s", "; ".join(errors))

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from booth.config import Config
 from kiosk.camera.base import Camera, CameraError
 from kiosk.camera.filecam import FileCamera
-from kiosk.camera.statefile import HealthWriter, health_path
 from kiosk.camera.opencv_cam import OpenCvCamera
 from kiosk.camera.picam import PiCamera
+from kiosk.camera.statefile import HealthWriter, health_path
 from kiosk.camera.watchdog import CameraWatchdog
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,13 @@ def open_camera(cfg: Config) -> Camera:
 def camera_watchdog(cfg: Config, clock: Callable[[], float] = time.monotonic) -> CameraWatchdog:
     """The kiosk's camera: the configured backend behind a watchdog that reopens it, exits
     after `camera.restart_limit_s` without a live camera, and writes the health file."""
-    return CameraWatchdog(lambda: open_camera(cfg), cfg.camera.frame_timeout_s, clock=clock,
-                          restart_limit_s=cfg.camera.restart_limit_s,
-                          health=HealthWriter(health_path(cfg.data_dir)))
+    return CameraWatchdog(
+        lambda: open_camera(cfg),
+        cfg.camera.frame_timeout_s,
+        clock=clock,
+        restart_limit_s=cfg.camera.restart_limit_s,
+        health=HealthWriter(health_path(cfg.data_dir)),
+    )
 
 
 def doctor_probe(cfg: Config) -> str | None:

@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from booth.clock import boot_id
 from kiosk.camera.base import Camera, CameraError, Frame
@@ -32,10 +32,15 @@ EXIT_CAMERA_STUCK = 75  # EX_TEMPFAIL: systemd's Restart=always and `booth up` s
 
 
 class CameraWatchdog:
-    def __init__(self, opener: Callable[[], Camera], frame_timeout_s: float = 2.0,
-                 backoff_s: tuple[float, float] = (0.5, 10.0),
-                 clock: Callable[[], float] = time.monotonic,
-                 restart_limit_s: float = 0.0, health: HealthWriter | None = None) -> None:
+    def __init__(
+        self,
+        opener: Callable[[], Camera],
+        frame_timeout_s: float = 2.0,
+        backoff_s: tuple[float, float] = (0.5, 10.0),
+        clock: Callable[[], float] = time.monotonic,
+        restart_limit_s: float = 0.0,
+        health: HealthWriter | None = None,
+    ) -> None:
         self._opener = opener
         self.frame_timeout_s = frame_timeout_s
         self.backoff_min, self.backoff_max = backoff_s
@@ -58,11 +63,13 @@ class CameraWatchdog:
         self._first: Camera | None = None
 
     @classmethod
-    def around(cls, camera: Camera, frame_timeout_s: float = 2.0, **kw) -> "CameraWatchdog":
+    def around(cls, camera: Camera, frame_timeout_s: float = 2.0, **kw) -> CameraWatchdog:
         """Watch an already built camera (restarts call stop()/start() on the same object)."""
+
         def reopen() -> Camera:
             camera.stop()
             return camera.start()
+
         dog = cls(reopen, frame_timeout_s, **kw)
         dog._first = camera
         return dog
@@ -89,15 +96,22 @@ class CameraWatchdog:
     @property
     def permanent_fault(self) -> bool:
         """Not live for longer than `restart_limit_s`: only a new process may help."""
-        return (self.restart_limit_s > 0 and self._state != LIVE and not self._stopped
-                and self._clock() - self._trouble_since > self.restart_limit_s)
+        return (
+            self.restart_limit_s > 0
+            and self._state != LIVE
+            and not self._stopped
+            and self._clock() - self._trouble_since > self.restart_limit_s
+        )
 
     def check_permanent_fault(self) -> None:
         """Exit for systemd when `permanent_fault` (call from the frame loop, main thread)."""
         if self.permanent_fault:
-            log.error("camera: not live for %.0f s (%s); exiting with code %d so the kiosk is "
-                      "restarted", self._clock() - self._trouble_since,
-                      self._fault or "no frames", EXIT_CAMERA_STUCK)
+            log.error(
+                "camera: not live for %.0f s (%s); exiting with code %d so the kiosk is restarted",
+                self._clock() - self._trouble_since,
+                self._fault or "no frames",
+                EXIT_CAMERA_STUCK,
+            )
             raise SystemExit(EXIT_CAMERA_STUCK)
 
     # ------------------------------------------------------------------ lifecycle
@@ -172,18 +186,23 @@ class CameraWatchdog:
             return
         cam = self._camera
         live = self._state == LIVE
-        self._health.publish(CameraHealth(
-            pid=os.getpid(), boot_id=boot_id(), state=self._state,
-            backend=cam.name if cam is not None else None, fault=self.fault,
-            trouble_s=0.0 if live else round(self._clock() - self._trouble_since, 1),
-            restarts=self.restarts))
+        self._health.publish(
+            CameraHealth(
+                pid=os.getpid(),
+                boot_id=boot_id(),
+                state=self._state,
+                backend=cam.name if cam is not None else None,
+                fault=self.fault,
+                trouble_s=0.0 if live else round(self._clock() - self._trouble_since, 1),
+                restarts=self.restarts,
+            )
+        )
 
     def _open_failed(self, exc: Exception) -> None:
         why = str(exc)
         if why != self._logged_fault:  # once per distinct reason, not every retry
             self._logged_fault = why
-            log.error("camera: cannot open: %s; retrying (guests see \"Camera reconnecting…\")",
-                      why)
+            log.error('camera: cannot open: %s; retrying (guests see "Camera reconnecting…")', why)
         else:
             log.info("camera: still cannot open: %s", why)
         self._set_state(RECONNECTING, f"cannot open: {why}")
@@ -193,8 +212,9 @@ class CameraWatchdog:
             if self._restarting:
                 return
             self._restarting = True
-        threading.Thread(target=self._restart, args=(opener, initial), name="cam-restart",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._restart, args=(opener, initial), name="cam-restart", daemon=True
+        ).start()
 
     def _restart(self, opener: Callable[[], Camera], initial: bool) -> None:
         delay = self.backoff_min

@@ -30,13 +30,15 @@ from booth.texts import Texts, texts_for
 
 log = logging.getLogger(__name__)
 
-BAR_SHARE = 0.085      # caption bar height as a share of the picture's width
-TEXT_SHARE = 0.46      # caption text size as a share of the bar's height
-BAR_BGR = (18, 11, 12)       # the screens' background colour (kiosk/ui/theme.py BG), as BGR
-TEXT_BGR = (66, 197, 245)    # the screens' gold (kiosk/ui/theme.py GOLD), as BGR
-_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-          "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
-          "/usr/share/fonts/truetype/freefont/FreeSansBold.ttf")
+BAR_SHARE = 0.085  # caption bar height as a share of the picture's width
+TEXT_SHARE = 0.46  # caption text size as a share of the bar's height
+BAR_BGR = (18, 11, 12)  # the screens' background colour (kiosk/ui/theme.py BG), as BGR
+TEXT_BGR = (66, 197, 245)  # the screens' gold (kiosk/ui/theme.py GOLD), as BGR
+_FONTS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
+    "/usr/share/fonts/truetype/freefont/FreeSansBold.ttf",
+)
 
 
 def _load_png(path: str, what: str) -> np.ndarray | None:
@@ -63,29 +65,38 @@ def _blend(dst: np.ndarray, bgra: np.ndarray) -> None:
 
 @dataclass
 class Branding:
-    overlay: np.ndarray | None            # BGRA, as loaded
-    caption: str                          # with {title} and {date}
+    overlay: np.ndarray | None  # BGRA, as loaded
+    caption: str  # with {title} and {date}
     title: str
     texts: Texts
-    logo: np.ndarray | None               # BGRA, as loaded
+    logo: np.ndarray | None  # BGRA, as loaded
     jpeg_quality: int = 92
     font_path: str | None = None
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "Branding | None":
+    def from_config(cls, cfg: Config) -> Branding | None:
         """The branding a config asks for, or None when there is none to burn in."""
         overlay = _load_png(cfg.kiosk.frame_overlay, "frame overlay")
         caption = cfg.kiosk.caption.strip()
         if overlay is not None and overlay.shape[2] == 4 and not (overlay[..., 3] < 255).any():
-            log.warning("frame overlay %s has no transparent area: it would hide the photo; "
-                        "results are stored without it", cfg.kiosk.frame_overlay)
+            log.warning(
+                "frame overlay %s has no transparent area: it would hide the photo; "
+                "results are stored without it",
+                cfg.kiosk.frame_overlay,
+            )
             overlay = None
         if overlay is None and not caption:
             return None
         font = next((p for p in _FONTS if Path(p).is_file()), None)
-        return cls(overlay, caption, cfg.kiosk.title, texts_for(cfg),
-                   _load_png(cfg.kiosk.logo, "logo") if caption else None,
-                   cfg.kiosk.jpeg_quality, font)
+        return cls(
+            overlay,
+            caption,
+            cfg.kiosk.title,
+            texts_for(cfg),
+            _load_png(cfg.kiosk.logo, "logo") if caption else None,
+            cfg.kiosk.jpeg_quality,
+            font,
+        )
 
     def apply(self, data: bytes, taken_at: float) -> bytes:
         """The result (JPEG/PNG bytes) with the frame and caption burned in, as a JPEG."""
@@ -112,7 +123,7 @@ class Branding:
             lw = max(1, round(self.logo.shape[1] * lh / self.logo.shape[0]))
             if lw < width // 3:
                 logo = cv2.resize(self.logo, (lw, lh), interpolation=cv2.INTER_AREA)
-                _blend(bar[pad:pad + lh, pad:pad + lw], logo)
+                _blend(bar[pad : pad + lh, pad : pad + lw], logo)
                 left = pad + lw + pad
         mask = self._text_mask(text, round(bar_h * TEXT_SHARE), width - left - pad)
         if mask is not None:
@@ -120,9 +131,10 @@ class Branding:
             x = left + (width - left - pad - mw) // 2
             y = (bar_h - mh) // 2
             a = mask.astype(np.float32)[..., None] / 255.0
-            roi = bar[y:y + mh, x:x + mw].astype(np.float32)
-            bar[y:y + mh, x:x + mw] = np.clip(roi * (1 - a) + np.float32(TEXT_BGR) * a + 0.5,
-                                               0, 255).astype(np.uint8)
+            roi = bar[y : y + mh, x : x + mw].astype(np.float32)
+            bar[y : y + mh, x : x + mw] = np.clip(
+                roi * (1 - a) + np.float32(TEXT_BGR) * a + 0.5, 0, 255
+            ).astype(np.uint8)
         return bar
 
     def _text_mask(self, text: str, size: int, max_w: int) -> np.ndarray | None:
@@ -143,4 +155,3 @@ class Branding:
         ImageDraw.Draw(img).text((-left, -top), text, font=font, fill=255)
         mask = np.asarray(img)
         return mask[:, :max_w]
-

@@ -36,10 +36,10 @@ def crop_to_aspect(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if w * th > h * tw:  # too wide
         nw = max(1, round(h * tw / th))
         x = (w - nw) // 2
-        return image[:, x:x + nw]
+        return image[:, x : x + nw]
     nh = max(1, round(w * th / tw))
     y = (h - nh) // 2
-    return image[y:y + nh, :]
+    return image[y : y + nh, :]
 
 
 def crash_point(name: str) -> None:
@@ -62,15 +62,27 @@ class ShotWriter:
         """Encode the full-resolution original (unless the given JPEG is kept as it is) and
         the AI copy in parallel."""
         k = self.cfg.kiosk
-        f_orig = None if original is not None else self._encode.submit(
-            encode_jpeg, rgb, k.jpeg_quality, rgb=True)
-        f_ai = self._encode.submit(lambda: encode_jpeg(shrink(rgb, k.ai_long_side),
-                                                       k.jpeg_quality, rgb=True))
+        f_orig = (
+            None
+            if original is not None
+            else self._encode.submit(encode_jpeg, rgb, k.jpeg_quality, rgb=True)
+        )
+        f_ai = self._encode.submit(
+            lambda: encode_jpeg(shrink(rgb, k.ai_long_side), k.jpeg_quality, rgb=True)
+        )
         return f_orig, f_ai
 
-    def write(self, job_id: str, booth_id: str, style: str, created: float, rgb: np.ndarray,
-              original: bytes | None = None, encodes: Encodes | None = None,
-              when: BootStamp | None = None) -> tuple[str, bytes]:
+    def write(
+        self,
+        job_id: str,
+        booth_id: str,
+        style: str,
+        created: float,
+        rgb: np.ndarray,
+        original: bytes | None = None,
+        encodes: Encodes | None = None,
+        when: BootStamp | None = None,
+    ) -> tuple[str, bytes]:
         """Store the shot; returns (its creation time as ISO text, the AI copy's bytes). Any
         failure (a full disk, an encoder error) is raised after its files are removed."""
         when = when or stamp(self.booth_clock)
@@ -84,9 +96,16 @@ class ShotWriter:
             atomic_write(orig_path, orig_bytes)
             atomic_write(ai_path, ai_bytes)
             iso = utc_now_iso()
-            self.ledger.insert_pending(job_id, booth_id, style, created, iso,
-                                       str(orig_path.relative_to(self.data_dir)),
-                                       str(ai_path.relative_to(self.data_dir)), stamp=when)
+            self.ledger.insert_pending(
+                job_id,
+                booth_id,
+                style,
+                created,
+                iso,
+                str(orig_path.relative_to(self.data_dir)),
+                str(ai_path.relative_to(self.data_dir)),
+                stamp=when,
+            )
         except BaseException:
             for path in (orig_path, ai_path):  # no orphan photo without its ledger row
                 try:
@@ -98,4 +117,3 @@ class ShotWriter:
 
     def shutdown(self) -> None:
         self._encode.shutdown(wait=True)
-

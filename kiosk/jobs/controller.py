@@ -30,8 +30,8 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -41,32 +41,46 @@ from booth.config import Config
 from booth.healthboard import HealthBoard
 from booth.images import BadImage, decode, fit_inside, inspect
 from booth.mqtt import MqttConnection
-from booth.protocol import (JobStatus, ProtocolError, Status, TopicKind, Topics, new_job_id,
-                            parse_availability, utc_now_iso)
+from booth.protocol import (
+    JobStatus,
+    ProtocolError,
+    Status,
+    TopicKind,
+    Topics,
+    new_job_id,
+    parse_availability,
+    utc_now_iso,
+)
 from jobstore.ledger import JobRow, ledger_path
 from jobstore.recovery import open_ledger
 from jobstore.uploads import Uploads
 from kiosk.jobs.branding import Branding
 from kiosk.jobs.capture import Encodes, ShotWriter, crash_point, crop_to_aspect
 from kiosk.jobs.held import STORE_RETRY_MAX_S, Held, HeldMessages
-from kiosk.jobs.views import JobEvent, JobView, JobViews
 from kiosk.jobs.outbox import Outbox
 from kiosk.jobs.results import ResultStore
+from kiosk.jobs.views import JobEvent, JobView, JobViews
 
 log = logging.getLogger(__name__)
 
 CLOUD_POLL_S = 0.25  # how often the store thread looks for newly confirmed cloud links
-WAIT_NOTICE_S = 5.0      # the end of kiosk.max_wait_s: "your photo will appear in the strip"
-WORKERS_WORD_S = 2.0     # after connecting, retained availabilities have arrived by then
+WAIT_NOTICE_S = 5.0  # the end of kiosk.max_wait_s: "your photo will appear in the strip"
+WORKERS_WORD_S = 2.0  # after connecting, retained availabilities have arrived by then
 
 
 class JobController:
     """Captures, stores and publishes jobs and follows them to the end (no pygame)."""
 
-    def __init__(self, cfg: Config, *, on_ready: Callable[[JobView], None] | None = None,
-                 clock: Callable[[], float] = time.time, client_suffix: str = "",
-                 booth_clock: Clock | None = None,
-                 mono: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        on_ready: Callable[[JobView], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        client_suffix: str = "",
+        booth_clock: Clock | None = None,
+        mono: Callable[[], float] = time.monotonic,
+    ) -> None:
         """`clock` is the wall clock (ledger times); `mono` times re-dispatch and waits."""
         self.cfg = cfg
         self.booth_clock = booth_clock or SystemClock(cfg.trust_clock)
@@ -100,23 +114,27 @@ class JobController:
         self.last_error: dict | None = None
         self.results = ResultStore(self.data_dir, self.ledger, Branding.from_config(cfg))
         self.mqtt = MqttConnection.for_config(
-            cfg.mqtt, f"kiosk-{self.booth}{client_suffix}",
+            cfg.mqtt,
+            f"kiosk-{self.booth}{client_suffix}",
             availability_topic=self.topics.availability(self.booth),
-            subscriptions=[(self.topics.booth_statuses(self.booth), 1),
-                           (self.topics.booth_results(self.booth), 1),
-                           (self.topics.all_worker_availability(), 1),
-                           (self.topics.all_worker_health(), 1)],
+            subscriptions=[
+                (self.topics.booth_statuses(self.booth), 1),
+                (self.topics.booth_results(self.booth), 1),
+                (self.topics.all_worker_availability(), 1),
+                (self.topics.all_worker_health(), 1),
+            ],
             on_message=lambda msg: self._tasks.put(lambda: self._on_message(msg)),
-            on_connect=lambda _present: setattr(self, "_connected_at", self.mono()))
-        self.outbox = Outbox(cfg, self.ledger, self.mqtt, self.views, self._tasks.put, clock,
-                             mono)
+            on_connect=lambda _present: setattr(self, "_connected_at", self.mono()),
+        )
+        self.outbox = Outbox(cfg, self.ledger, self.mqtt, self.views, self._tasks.put, clock, mono)
 
     # ----------------------------------------------------------------- lifecycle
-    def start(self) -> "JobController":
+    def start(self) -> JobController:
         """Connect (in the background), then re-publish every job the broker never acked."""
         self._running = True
-        self._store_thread = threading.Thread(target=self._store_loop, name="job-store",
-                                              daemon=True)
+        self._store_thread = threading.Thread(
+            target=self._store_loop, name="job-store", daemon=True
+        )
         self._store_thread.start()
         self._tasks.put(self._recover)
         self.mqtt.start()
@@ -141,8 +159,11 @@ class JobController:
         said = [online for online, _ in self.board.workers().values() if online is not None]
         if not said:
             connected = self._connected_at
-            if connected is None or not self.mqtt.connected or \
-                    self.mono() - connected < WORKERS_WORD_S:
+            if (
+                connected is None
+                or not self.mqtt.connected
+                or self.mono() - connected < WORKERS_WORD_S
+            ):
                 return None
             return False
         return any(said)
@@ -179,8 +200,12 @@ class JobController:
         return "wait"
 
     # ----------------------------------------------------------------- submitting
-    def submit_capture(self, grab: Callable[[], np.ndarray], style: str,
-                       display_size: tuple[int, int] | None = None) -> str:
+    def submit_capture(
+        self,
+        grab: Callable[[], np.ndarray],
+        style: str,
+        display_size: tuple[int, int] | None = None,
+    ) -> str:
         """Take the shot with `grab` (blocking camera call) off the main thread; returns the id.
         With `display_size` the shot is cropped to the screen's aspect ratio (the preview's
         framing)."""
@@ -198,18 +223,26 @@ class JobController:
             except Exception as exc:
                 log.error("capture failed: %s", exc)
                 self._trouble("camera", f"capture failed: {exc}")
-                self.views.put(JobEvent("capture_failed", JobView(job_id, style, created,
-                                                                   JobStatus.FAILED),
-                                         message=str(exc), reason="camera"))
+                self.views.put(
+                    JobEvent(
+                        "capture_failed",
+                        JobView(job_id, style, created, JobStatus.FAILED),
+                        message=str(exc),
+                        reason="camera",
+                    )
+                )
                 return
             # Start the encodes first: the screen's copy of the shot is made while they run.
             encodes = self.shots.start_encodes(rgb, None)
             if display_size:
-                self.views.put(JobEvent("captured", JobView(job_id, style, created,
-                                                             JobStatus.PENDING),
-                                         image=fit_inside(rgb, display_size)))
-            self._store_and_publish(job_id, style, created, rgb, encodes=encodes,
-                                    when=when)
+                self.views.put(
+                    JobEvent(
+                        "captured",
+                        JobView(job_id, style, created, JobStatus.PENDING),
+                        image=fit_inside(rgb, display_size),
+                    )
+                )
+            self._store_and_publish(job_id, style, created, rgb, encodes=encodes, when=when)
 
         self._capture.submit(task)
         return job_id
@@ -233,21 +266,34 @@ class JobController:
         self._capture.submit(self._store_and_publish, job_id, style, created, rgb, original)
         return job_id
 
-    def _store_and_publish(self, job_id: str, style: str, created: float, rgb: np.ndarray,
-                           original: bytes | None = None, encodes: Encodes | None = None,
-                           when: BootStamp | None = None) -> None:
+    def _store_and_publish(
+        self,
+        job_id: str,
+        style: str,
+        created: float,
+        rgb: np.ndarray,
+        original: bytes | None = None,
+        encodes: Encodes | None = None,
+        when: BootStamp | None = None,
+    ) -> None:
         try:
-            iso, ai_bytes = self.shots.write(job_id, self.booth, style, created, rgb, original,
-                                             encodes, when)
+            iso, ai_bytes = self.shots.write(
+                job_id, self.booth, style, created, rgb, original, encodes, when
+            )
         except Exception as exc:  # disk full, encoder failure: the guest gets an error screen
             storage = isinstance(exc, (OSError, sqlite3.Error))
-            log.error("storing shot %s failed (%s): %s", job_id,
-                      "storage" if storage else "internal", exc)
+            log.error(
+                "storing shot %s failed (%s): %s", job_id, "storage" if storage else "internal", exc
+            )
             self._trouble("storage" if storage else "internal", f"storing a shot failed: {exc}")
-            self.views.put(JobEvent("capture_failed", JobView(job_id, style, created,
-                                                              JobStatus.FAILED),
-                                    message=str(exc),
-                                    reason="storage" if storage else "internal"))
+            self.views.put(
+                JobEvent(
+                    "capture_failed",
+                    JobView(job_id, style, created, JobStatus.FAILED),
+                    message=str(exc),
+                    reason="storage" if storage else "internal",
+                )
+            )
             return
         crash_point("after_ledger")
         self.outbox.publish(job_id, style, iso, ai_bytes, pending_status=True)
@@ -391,13 +437,18 @@ class JobController:
             self._held.hold_again(held)
             return
         self._held.hold(job_id, msg, len(msg.payload or b""))
-        log.error("job %s: cannot store its %s (%s); keeping it and trying again until there "
-                  "is space", job_id, msg.topic.split("/")[-2], exc)
+        log.error(
+            "job %s: cannot store its %s (%s); keeping it and trying again until there is space",
+            job_id,
+            msg.topic.split("/")[-2],
+            exc,
+        )
         self._trouble("storage", f"cannot store a {msg.topic.split('/')[-2]}: {exc}")
         row = self._row_quietly(job_id)
         if row is not None:
-            self.views.put(JobEvent("store_failed", self.views.of(row), message=str(exc),
-                                    reason="storage"))
+            self.views.put(
+                JobEvent("store_failed", self.views.of(row), message=str(exc), reason="storage")
+            )
 
     def _row_quietly(self, job_id: str) -> JobRow | None:
         try:
@@ -419,14 +470,22 @@ class JobController:
             self._ignore(topic, f"status names job {st.job_id} of booth {st.booth_id}")
             return
         if self.ledger.apply_status(st, self.clock()):
-            log.info("job %s: %s%s", job_id, st.status.value,
-                     f" ({st.error.kind.value})" if st.error else "")
+            log.info(
+                "job %s: %s%s",
+                job_id,
+                st.status.value,
+                f" ({st.error.kind.value})" if st.error else "",
+            )
             if st.status is JobStatus.COMPLETED and st.effect is not None:
                 self.local_only = st.effect.value == "local" and st.error is None
             row = self.ledger.get(job_id)
             if st.style_used is not None and row is not None and st.style_used != row.style:
-                log.warning("job %s: the worker does not know style %r; it used %r", job_id,
-                            row.style, st.style_used)
+                log.warning(
+                    "job %s: the worker does not know style %r; it used %r",
+                    job_id,
+                    row.style,
+                    st.style_used,
+                )
             self.outbox.follow(row)
             self.views.emit_row("status", row)
 

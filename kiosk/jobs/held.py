@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,9 @@ class Held:
 class HeldMessages:
     """Oldest first; only the store thread touches it."""
 
-    def __init__(self, mono: Callable[[], float] = time.monotonic,
-                 max_bytes: int = MAX_HELD_BYTES) -> None:
+    def __init__(
+        self, mono: Callable[[], float] = time.monotonic, max_bytes: int = MAX_HELD_BYTES
+    ) -> None:
         self.mono = mono
         self.max_bytes = max_bytes
         self._held: list[Held] = []
@@ -45,15 +46,18 @@ class HeldMessages:
         result stays retained on the broker, so the next kiosk start stores it)."""
         while self._held and sum(h.size for h in self._held) + size > self.max_bytes:
             dropped = self._held.pop(0)
-            log.error("job %s: dropping a held message (%d bytes) to bound memory; a retained "
-                      "result is stored again after the next kiosk start", dropped.job_id,
-                      dropped.size)
+            log.error(
+                "job %s: dropping a held message (%d bytes) to bound memory; a retained "
+                "result is stored again after the next kiosk start",
+                dropped.job_id,
+                dropped.size,
+            )
         self._held.append(Held(job_id, msg, size, self.mono() + STORE_RETRY_MIN_S))
 
     def hold_again(self, held: Held) -> None:
         """A retry failed again: back off, and keep its place at the front."""
         held.tries += 1
-        held.due = self.mono() + min(STORE_RETRY_MAX_S, STORE_RETRY_MIN_S * 2 ** held.tries)
+        held.due = self.mono() + min(STORE_RETRY_MAX_S, STORE_RETRY_MIN_S * 2**held.tries)
         self._held.insert(0, held)
 
     def retry(self, store: Callable[[Held], None]) -> None:
@@ -69,7 +73,11 @@ class HeldMessages:
             before = len(self._held)
             store(held)
             if len(self._held) > before:
-                self._held.extend(waiting[i + 1:])
+                self._held.extend(waiting[i + 1 :])
                 break
-            log.info("job %s: stored after %d %s", held.job_id, held.tries + 1,
-                     "retry" if held.tries == 0 else "retries")
+            log.info(
+                "job %s: stored after %d %s",
+                held.job_id,
+                held.tries + 1,
+                "retry" if held.tries == 0 else "retries",
+            )

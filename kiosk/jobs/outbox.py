@@ -8,14 +8,14 @@ started or finished in time (the timing is kiosk/jobs/redispatch.py's, on the mo
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from booth.config import Config
 from booth.mqtt import MqttConnection, PublishHandle
 from booth.protocol import ErrorKind, JobError, JobMeta, JobStatus, Status, Topics
 from jobstore.ledger import JobRow, Ledger
-from kiosk.jobs.views import JobViews
 from kiosk.jobs.redispatch import Redispatcher
+from kiosk.jobs.views import JobViews
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +23,16 @@ CHECK_EVERY_S = 0.5  # how often the re-dispatch timers are looked at
 
 
 class Outbox:
-    def __init__(self, cfg: Config, ledger: Ledger, mqtt: MqttConnection, views: JobViews,
-                 on_store_thread: Callable[[Callable[[], None]], None],
-                 clock: Callable[[], float], mono: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        ledger: Ledger,
+        mqtt: MqttConnection,
+        views: JobViews,
+        on_store_thread: Callable[[Callable[[], None]], None],
+        clock: Callable[[], float],
+        mono: Callable[[], float],
+    ) -> None:
         self.data_dir = cfg.data_path
         self.booth = cfg.booth_id
         self.topics = Topics(cfg.mqtt.root)
@@ -40,16 +47,19 @@ class Outbox:
         self._acks: list[tuple[str, PublishHandle]] = []
         self._next_check = -1e9
 
-    def publish(self, job_id: str, style: str, created_iso: str, ai_bytes: bytes,
-                pending_status: bool) -> None:
+    def publish(
+        self, job_id: str, style: str, created_iso: str, ai_bytes: bytes, pending_status: bool
+    ) -> None:
         """Publish the job (and its retained `pending` status the first time)."""
         if pending_status:
             st = Status(job_id, self.booth, JobStatus.PENDING)
-            self.mqtt.publish(self.topics.status(self.booth, job_id), st.to_json(), qos=1,
-                              retain=True)
+            self.mqtt.publish(
+                self.topics.status(self.booth, job_id), st.to_json(), qos=1, retain=True
+            )
         meta = JobMeta(job_id, style, created_iso)
-        handle = self.mqtt.publish(self.topics.jobs(self.booth), ai_bytes, qos=1,
-                                   properties=meta.to_properties())
+        handle = self.mqtt.publish(
+            self.topics.jobs(self.booth), ai_bytes, qos=1, properties=meta.to_properties()
+        )
         self.ledger.mark_dispatched(job_id, self.clock())
 
         def sent() -> None:
@@ -59,6 +69,7 @@ class Outbox:
                 age = self.clock() - row.created_at if row is not None else 0.0
                 self.redispatch.watch(job_id, age)
             self.redispatch.dispatched(job_id)
+
         self.on_store_thread(sent)
 
     def tick(self) -> None:
@@ -97,8 +108,9 @@ class Outbox:
         if not even_unacked and any(j == job_id for j, _ in self._acks):
             return
         row = self.ledger.get(job_id)
-        if row is None or (row.status.is_final and (row.result_path or
-                                                     row.status is JobStatus.FAILED)):
+        if row is None or (
+            row.status.is_final and (row.result_path or row.status is JobStatus.FAILED)
+        ):
             self.redispatch.done(job_id)
             return
         self.redispatch.dispatched(job_id)  # also when the copy is unreadable: no busy loop
@@ -111,14 +123,19 @@ class Outbox:
             ai_bytes = path.read_bytes()
         except OSError as exc:
             log.error("job %s: AI copy %s unreadable (%s); marking failed", row.job_id, path, exc)
-            st = Status(row.job_id, self.booth, JobStatus.FAILED,
-                        error=JobError.for_guest(ErrorKind.INTERNAL))
+            st = Status(
+                row.job_id,
+                self.booth,
+                JobStatus.FAILED,
+                error=JobError.for_guest(ErrorKind.INTERNAL),
+            )
             self.ledger.apply_status(st, self.clock())
             self.views.emit_row("status", self.ledger.get(row.job_id))
             return
         log.info("job %s: publishing again (%s)", row.job_id, why)
-        self.publish(row.job_id, row.style, row.created_iso, ai_bytes,
-                     pending_status=row.sent_at is None)
+        self.publish(
+            row.job_id, row.style, row.created_iso, ai_bytes, pending_status=row.sent_at is None
+        )
 
     def recover(self) -> None:
         """On start: follow every unfinished job for re-dispatch (its ledger times turned into
@@ -126,9 +143,12 @@ class Outbox:
         now = self.clock()
         for row in self.ledger.unfinished():
             last = row.last_dispatch or row.sent_at
-            self.redispatch.watch(row.job_id, now - row.created_at,
-                                  now - last if last is not None else None,
-                                  started=row.status is not JobStatus.PENDING)
+            self.redispatch.watch(
+                row.job_id,
+                now - row.created_at,
+                now - last if last is not None else None,
+                started=row.status is not JobStatus.PENDING,
+            )
         for row in self.ledger.unsent():
             self._republish(row, "not acknowledged before the last shutdown")
 

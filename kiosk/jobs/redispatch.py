@@ -15,15 +15,15 @@ start, and clamped so that a clock step can only make a job look younger, never 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass
 class _Watch:
-    created: float       # monotonic time of the shot (estimated once for jobs from the ledger)
-    dispatched: float    # monotonic time of the last publish
-    started: bool        # a worker said `processing` (or more) for it
+    created: float  # monotonic time of the shot (estimated once for jobs from the ledger)
+    dispatched: float  # monotonic time of the last publish
+    started: bool  # a worker said `processing` (or more) for it
 
 
 class Redispatcher:
@@ -34,8 +34,9 @@ class Redispatcher:
     - when a worker comes online, every job not started yet goes out at once (`waiting`).
     """
 
-    def __init__(self, redispatch_s: float, deadline_s: float,
-                 mono: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, redispatch_s: float, deadline_s: float, mono: Callable[[], float] = time.monotonic
+    ) -> None:
         self.redispatch_s = redispatch_s
         self.deadline_s = deadline_s
         self.mono = mono
@@ -47,8 +48,13 @@ class Redispatcher:
     def __len__(self) -> int:
         return len(self._jobs)
 
-    def watch(self, job_id: str, age_s: float, since_dispatch_s: float | None = None,
-              started: bool = False) -> None:
+    def watch(
+        self,
+        job_id: str,
+        age_s: float,
+        since_dispatch_s: float | None = None,
+        started: bool = False,
+    ) -> None:
         """Follow a job `age_s` old (wall clock; negative is taken as 0) whose last publish was
         `since_dispatch_s` ago (None: not published yet, it is about to be)."""
         now = self.mono()
@@ -79,12 +85,20 @@ class Redispatcher:
             if not w.started:
                 out.append((job_id, f"no worker started it within {self.redispatch_s:g} s"))
             elif now - w.created >= self.deadline_s + self.redispatch_s:
-                out.append((job_id, f"no final status {now - w.created:.0f} s after the shot "
-                                    f"(the worker's deadline is {self.deadline_s:g} s)"))
+                out.append(
+                    (
+                        job_id,
+                        f"no final status {now - w.created:.0f} s after the shot "
+                        f"(the worker's deadline is {self.deadline_s:g} s)",
+                    )
+                )
         return out
 
     def waiting(self) -> list[str]:
         """Jobs no worker has started. (Even one published a moment ago: it may have reached
         the broker before the worker's subscription did.)"""
-        return [job_id for job_id, w in sorted(self._jobs.items(), key=lambda kv: kv[1].created)
-                if not w.started]
+        return [
+            job_id
+            for job_id, w in sorted(self._jobs.items(), key=lambda kv: kv[1].created)
+            if not w.started
+        ]

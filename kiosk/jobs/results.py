@@ -39,14 +39,16 @@ class ResultStore:
             try:
                 data, ext = self.branding.apply(data, row.created_at), ".jpg"
             except Exception:  # the guest still gets the picture, unbranded
-                log.exception("job %s: branding the result failed; storing it as it came",
-                              row.job_id)
+                log.exception(
+                    "job %s: branding the result failed; storing it as it came", row.job_id
+                )
         token = new_token()
         path = photo_dir(self.data_dir, row.created_at) / result_name(row.job_id, token, ext)
         atomic_write(path, data)
         try:
-            stored = self.ledger.store_result(row.job_id, str(path.relative_to(self.data_dir)),
-                                              token)
+            stored = self.ledger.store_result(
+                row.job_id, str(path.relative_to(self.data_dir)), token
+            )
         except sqlite3.Error:
             path.unlink(missing_ok=True)  # the next try writes it again
             raise

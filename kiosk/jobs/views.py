@@ -8,9 +8,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class JobView:
     cloud_url: str | None = None
     cloud_expires_at: float | None = None
     finished_at: float | None = None
-    code: str | None = None        # the short code a guest may type instead of scanning
+    code: str | None = None  # the short code a guest may type instead of scanning
 
     @property
     def link(self) -> str | None:
@@ -90,8 +90,13 @@ class JobViews:
     The pipeline's threads write (`emit_row`, `put`, `forget`); the frame loop drains `poll()`
     without blocking; headless callers block in `wait_done()`."""
 
-    def __init__(self, cfg: Config, uploads: Uploads | None, clock: Callable[[], float],
-                 on_ready: Callable[[JobView], None] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        uploads: Uploads | None,
+        clock: Callable[[], float],
+        on_ready: Callable[[JobView], None] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.data_dir = cfg.data_path
         self.uploads = uploads
@@ -105,14 +110,23 @@ class JobViews:
         """The view of a ledger row; the cloud link only while it is live."""
         live = link is not None and link.live(self.clock())
         return JobView(
-            job_id=row.job_id, style=row.style, created_at=row.created_at, status=row.status,
-            effect=row.effect, error=row.error, attempt=row.attempt,
+            job_id=row.job_id,
+            style=row.style,
+            created_at=row.created_at,
+            status=row.status,
+            effect=row.effect,
+            error=row.error,
+            attempt=row.attempt,
             ai_path=self.data_dir / row.ai_path,
             result_path=self.data_dir / row.result_path if row.result_path else None,
-            token=row.token, share_url=share_url(self.cfg, row.token) if row.token else None,
-            processing_at=row.processing_at, finished_at=row.finished_at, code=row.code,
+            token=row.token,
+            share_url=share_url(self.cfg, row.token) if row.token else None,
+            processing_at=row.processing_at,
+            finished_at=row.finished_at,
+            code=row.code,
             cloud_url=link.url if live and link else None,
-            cloud_expires_at=link.expires_at if live and link else None)
+            cloud_expires_at=link.expires_at if live and link else None,
+        )
 
     def put(self, event: JobEvent) -> None:
         self.events.put(event)

@@ -17,28 +17,27 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pygame
 
 from booth import sdnotify
 from booth.config import Config
 from booth.texts import texts_for
-from kiosk.ui.automation import Automation
 from kiosk.camera import Camera, CameraWatchdog, camera_watchdog
+from kiosk.healthwatch import OperatorWatch, camera_time_lost_before
+from kiosk.jobs.controller import JobController
+from kiosk.jobs.views import JobEvent, JobView
+from kiosk.ui.automation import Automation
 from kiosk.ui.context import BoothStatus, ScreenContext
-from kiosk.ui.surfaces import ImageStore
 from kiosk.ui.input import HOLD, OPERATOR, QUIT, SHOOT, TAP, Action, InputMapper, open_gpio_button
 from kiosk.ui.jobbook import JobBook
 from kiosk.ui.machine import LIVE_PREVIEW, NO_GUEST, NO_NEW_SHOT, Event, ScreenMachine, ScreenName
-from kiosk.healthwatch import OperatorWatch, camera_time_lost_before
 from kiosk.ui.pictures import Pictures
-from kiosk.jobs.views import JobEvent, JobView
-from kiosk.jobs.controller import JobController
-from kiosk.ui.screens import SCREENS
-from kiosk.ui.screens import operator_mark
+from kiosk.ui.screens import SCREENS, operator_mark
 from kiosk.ui.screens.base import Screen
+from kiosk.ui.surfaces import ImageStore
 from kiosk.ui.theme import Fonts, Layout
 
 log = logging.getLogger(__name__)
@@ -50,18 +49,23 @@ ALERTS_OPEN_S = 30.0  # the operator mark's reasons close by themselves after th
 
 
 class KioskApp:
-    def __init__(self, cfg: Config, screen_size: tuple[int, int] | None = None, *,
-                 camera: Camera | CameraWatchdog | None = None,
-                 jobs: JobController | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time,
-                 fullscreen: bool = False,
-                 on_job_done: Callable[[JobView], None] | None = None,
-                 control_dir: str | Path | None = None,
-                 auto_shoot_interval: float = 0.0,
-                 max_shots: int = 0,
-                 gpio: bool = True,
-                 operator_watch: bool = True) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        screen_size: tuple[int, int] | None = None,
+        *,
+        camera: Camera | CameraWatchdog | None = None,
+        jobs: JobController | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        fullscreen: bool = False,
+        on_job_done: Callable[[JobView], None] | None = None,
+        control_dir: str | Path | None = None,
+        auto_shoot_interval: float = 0.0,
+        max_shots: int = 0,
+        gpio: bool = True,
+        operator_watch: bool = True,
+    ) -> None:
         self.cfg = cfg
         self.now = clock
         self.wall = wall
@@ -90,21 +94,37 @@ class KioskApp:
         self.jobs = jobs or JobController(cfg).start()
         self._own_jobs = jobs is None
         # the kiosk's health on MQTT and the operator mark's alerts (a thread: kiosk/healthwatch.py)
-        self.operator = OperatorWatch(cfg, self.jobs, self.camera, lambda: self.screen.name.value,
-                                      camera_lost_before_s=lost_before)
+        self.operator = OperatorWatch(
+            cfg,
+            self.jobs,
+            self.camera,
+            lambda: self.screen.name.value,
+            camera_lost_before_s=lost_before,
+        )
         self._alerts_open_until = -1e9
 
         self.book = JobBook(cfg.kiosk.recent_count)
         self.pictures = Pictures(self.images, self.book, self.layout, cfg.kiosk.logo)
         self.ctx = ScreenContext(
-            cfg=cfg, layout=self.layout, fonts=Fonts(self.images, floor=self.layout.type.floor),
-            texts=texts_for(cfg), images=self.images,
-            pictures=self.pictures, jobs=self.book, now=clock, wall=wall, fire=self.fire,
-            request_shot=self.request_shot, take_shot=self.take_shot, open_job=self.open_job,
-            wait_phase=self.jobs.wait_phase)
+            cfg=cfg,
+            layout=self.layout,
+            fonts=Fonts(self.images, floor=self.layout.type.floor),
+            texts=texts_for(cfg),
+            images=self.images,
+            pictures=self.pictures,
+            jobs=self.book,
+            now=clock,
+            wall=wall,
+            fire=self.fire,
+            request_shot=self.request_shot,
+            take_shot=self.take_shot,
+            open_job=self.open_job,
+            wait_phase=self.jobs.wait_phase,
+        )
         self.machine = ScreenMachine({cls.name: cls(self.ctx) for cls in SCREENS}, clock)
-        self.automation = Automation(self, clock, interval=auto_shoot_interval,
-                                     max_shots=max_shots, control_dir=control_dir)
+        self.automation = Automation(
+            self, clock, interval=auto_shoot_interval, max_shots=max_shots, control_dir=control_dir
+        )
         self._last_shot_at = -1e9
         self.running = True
         self.frames = 0
@@ -157,8 +177,9 @@ class KioskApp:
             log.exception("cannot read the ledger at start")
             return
         self.book.restore(views)
-        fresh = [v for v in views if not v.finished
-                 and self.wall() - v.created_at < RESUME_WINDOW_S]
+        fresh = [
+            v for v in views if not v.finished and self.wall() - v.created_at < RESUME_WINDOW_S
+        ]
         if fresh:
             newest = max(fresh, key=lambda v: v.created_at)
             log.info("resuming job %s (%s) after a restart", newest.job_id, newest.status.value)
@@ -188,9 +209,11 @@ class KioskApp:
         return True
 
     def take_shot(self, style: str | None) -> str:
-        job_id = self.jobs.submit_capture(self.camera.capture_still,
-                                          style or self.cfg.kiosk.default_style,
-                                          display_size=self.surface.get_size())
+        job_id = self.jobs.submit_capture(
+            self.camera.capture_still,
+            style or self.cfg.kiosk.default_style,
+            display_size=self.surface.get_size(),
+        )
         self.automation.shots.add(job_id)
         self.fire(Event.SHOT, job_id=job_id)
         return job_id
@@ -226,11 +249,14 @@ class KioskApp:
             self._on_job_event(ev)
         self.images.collect()
         self._camera_check()
-        self.ctx.status = BoothStatus(connected=self.jobs.mqtt.connected,
-                                      ai_online=self.jobs.ai_online,
-                                      local_only=self.jobs.local_only, camera=self.camera.state,
-                                      alerts=self.operator.alerts,
-                                      alerts_open=now < self._alerts_open_until)
+        self.ctx.status = BoothStatus(
+            connected=self.jobs.mqtt.connected,
+            ai_online=self.jobs.ai_online,
+            local_only=self.jobs.local_only,
+            camera=self.camera.state,
+            alerts=self.operator.alerts,
+            alerts_open=now < self._alerts_open_until,
+        )
         self.automation.tick(now)
         screen = self.screen
         self.machine.safely("update", lambda: screen.update(now))
@@ -299,9 +325,11 @@ class KioskApp:
         now = self.now()
         is_open = now < self._alerts_open_until
         if action.kind == OPERATOR or (
-                action.kind == HOLD and self.operator.alerts and
-                self.screen.name in operator_mark.MARKED_SCREENS and
-                operator_mark.hit(self.ctx, action.pos)):
+            action.kind == HOLD
+            and self.operator.alerts
+            and self.screen.name in operator_mark.MARKED_SCREENS
+            and operator_mark.hit(self.ctx, action.pos)
+        ):
             self._alerts_open_until = -1e9 if is_open else now + ALERTS_OPEN_S
             log.info("operator: reasons %s", "hidden" if is_open else "shown")
             return True
@@ -314,11 +342,17 @@ class KioskApp:
         job = ev.job
         if ev.kind == "captured" and job is not None and ev.image is not None:
             self.pictures.add_shot(job.job_id, ev.image)
-        if ev.kind == "capture_failed" and job is not None and \
-                getattr(self.screen, "job_id", None) == job.job_id:
+        if (
+            ev.kind == "capture_failed"
+            and job is not None
+            and getattr(self.screen, "job_id", None) == job.job_id
+        ):
             self.fire(Event.FAILED, job_id=job.job_id, kind=ev.reason or "camera")
-        if ev.kind == "deleted" and job is not None and \
-                getattr(self.screen, "job_id", None) == job.job_id:
+        if (
+            ev.kind == "deleted"
+            and job is not None
+            and getattr(self.screen, "job_id", None) == job.job_id
+        ):
             self.fire(Event.DONE)  # the photo on screen was deleted: back to the start
         done = self.book.apply(ev, getattr(self.screen, "job_id", None))
         if done is not None and self.on_job_done is not None:

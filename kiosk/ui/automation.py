@@ -15,8 +15,9 @@ import logging
 import os
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from kiosk.ui.machine import ScreenName
 
@@ -31,9 +32,15 @@ CONTROL_EVERY_S = 0.1
 
 
 class Automation:
-    def __init__(self, app: "KioskApp", now: Callable[[], float], *,
-                 interval: float = 0.0, max_shots: int = 0,
-                 control_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        app: KioskApp,
+        now: Callable[[], float],
+        *,
+        interval: float = 0.0,
+        max_shots: int = 0,
+        control_dir: str | Path | None = None,
+    ) -> None:
         self.app = app
         self.now = now
         self.interval = interval
@@ -52,13 +59,19 @@ class Automation:
     def tick(self, now: float) -> None:
         """Once per frame on the frame loop: no disk access here (the watcher does that)."""
         app = self.app
-        if self.interval and app.screen.name in AUTO_SHOOT_SCREENS and \
-                now - self._last_auto >= self.interval and \
-                (not self.max_shots or len(self.shots) < self.max_shots):
+        if (
+            self.interval
+            and app.screen.name in AUTO_SHOOT_SCREENS
+            and now - self._last_auto >= self.interval
+            and (not self.max_shots or len(self.shots) < self.max_shots)
+        ):
             if app.request_shot(None, debounce=False):
                 self._last_auto = now
-        if self.max_shots and len(self.shots) >= self.max_shots and \
-                all(app.book.finished(j) for j in self.shots):
+        if (
+            self.max_shots
+            and len(self.shots) >= self.max_shots
+            and all(app.book.finished(j) for j in self.shots)
+        ):
             app.running = False
         while not self._requests.empty():
             style = self._requests.get()
@@ -70,14 +83,20 @@ class Automation:
         if self.control_dir is None:
             return
         app = self.app
-        state = {"screen": str(app.screen.name), "camera": app.camera.state,
-                 "pid": os.getpid(), "failures": app.failures}
+        state = {
+            "screen": str(app.screen.name),
+            "camera": app.camera.state,
+            "pid": os.getpid(),
+            "failures": app.failures,
+        }
         try:
             state.update(app.screen.state())
         except Exception:
             pass
-        state["jobs"] = {v.job_id: ("ready" if v.ready else "failed" if v.failed
-                                    else v.status.value) for v in app.book.views.values()}
+        state["jobs"] = {
+            v.job_id: ("ready" if v.ready else "failed" if v.failed else v.status.value)
+            for v in app.book.views.values()
+        }
         self._state = state
 
     def close(self) -> None:

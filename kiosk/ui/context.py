@@ -6,16 +6,16 @@ Screens read the layout, fonts, pictures, jobs and the booth's status, and act o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from booth.config import Config
 from booth.protocol import Problem
 from booth.texts import Texts
-from kiosk.ui.surfaces import ImageStore
 from kiosk.ui.jobbook import JobBook
 from kiosk.ui.machine import Event
 from kiosk.ui.pictures import Pictures
+from kiosk.ui.surfaces import ImageStore
 from kiosk.ui.theme import Fonts, Layout
 
 
@@ -23,10 +23,10 @@ from kiosk.ui.theme import Fonts, Layout
 class BoothStatus:
     """The booth's connections, as of this frame."""
 
-    connected: bool = False          # the kiosk reaches its broker
-    ai_online: bool | None = None    # any worker online (None: no word yet)
-    local_only: bool | None = None   # the workers run without an AI key
-    camera: str = "starting"         # live | starting | reconnecting
+    connected: bool = False  # the kiosk reaches its broker
+    ai_online: bool | None = None  # any worker online (None: no word yet)
+    local_only: bool | None = None  # the workers run without an AI key
+    camera: str = "starting"  # live | starting | reconnecting
     # the operator mark (kiosk/healthwatch.py, drawn by kiosk/ui/screens/operator_mark.py): what needs the
     # operator, and whether its reasons are open (a long press on the mark, or F1)
     alerts: tuple[Problem, ...] = ()
@@ -38,17 +38,17 @@ class ScreenContext:
     cfg: Config
     layout: Layout
     fonts: Fonts
-    texts: Texts                                # every guest text (booth/texts.py)
+    texts: Texts  # every guest text (booth/texts.py)
     images: ImageStore
     pictures: Pictures
     jobs: JobBook
-    now: Callable[[], float]                    # monotonic: animations and timeouts
-    wall: Callable[[], float]                   # wall clock: how old a job is
-    fire: Callable[..., bool]                   # fire(Event, **details)
-    request_shot: Callable[..., bool]           # a guest's tap on the shutter (debounced)
-    take_shot: Callable[[str | None], str]      # the shutter itself, at the end of a countdown
-    open_job: Callable[[str], None]             # a tap on a photo of the recent strip
-    wait_phase: Callable[..., str]              # (job, waited_s) → wait | notice | leave
+    now: Callable[[], float]  # monotonic: animations and timeouts
+    wall: Callable[[], float]  # wall clock: how old a job is
+    fire: Callable[..., bool]  # fire(Event, **details)
+    request_shot: Callable[..., bool]  # a guest's tap on the shutter (debounced)
+    take_shot: Callable[[str | None], str]  # the shutter itself, at the end of a countdown
+    open_job: Callable[[str], None]  # a tap on a photo of the recent strip
+    wait_phase: Callable[..., str]  # (job, waited_s) → wait | notice | leave
     status: BoothStatus = BoothStatus()
 
     def done(self) -> None:

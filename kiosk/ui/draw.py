@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import pygame
 
@@ -28,11 +28,11 @@ class TextRecord:
     """One line of text as drawn: what the type and overflow tests check (tests/kiosk)."""
 
     text: str
-    size: int            # the font's pixel size after fitting
-    rect: pygame.Rect    # where the line went
-    box: pygame.Rect     # the layout box it had to stay in
-    role: str            # headline, body, button, floor, display, … (theme.TypeScale)
-    cut: bool = False    # did not fit even at the floor: drawn with an ellipsis
+    size: int  # the font's pixel size after fitting
+    rect: pygame.Rect  # where the line went
+    box: pygame.Rect  # the layout box it had to stay in
+    role: str  # headline, body, button, floor, display, … (theme.TypeScale)
+    cut: bool = False  # did not fit even at the floor: drawn with an ellipsis
 
 
 _records: list[TextRecord] | None = None
@@ -49,21 +49,36 @@ def recording() -> Iterator[list[TextRecord]]:
         _records = outer
 
 
-def _record(s: str, size: int, rect: pygame.Rect, box: pygame.Rect | None, role: str,
-            cut: bool) -> None:
+def _record(
+    s: str, size: int, rect: pygame.Rect, box: pygame.Rect | None, role: str, cut: bool
+) -> None:
     if _records is not None and s.strip():
-        _records.append(TextRecord(s, size, pygame.Rect(rect),
-                                   pygame.Rect(box) if box is not None else pygame.Rect(rect),
-                                   role, cut))
+        _records.append(
+            TextRecord(
+                s,
+                size,
+                pygame.Rect(rect),
+                pygame.Rect(box) if box is not None else pygame.Rect(rect),
+                role,
+                cut,
+            )
+        )
 
 
-def render(fonts: Fonts, text: str, size: int, color: tuple,
-           bold: bool | str = True) -> pygame.Surface:
+def render(
+    fonts: Fonts, text: str, size: int, color: tuple, bold: bool | str = True
+) -> pygame.Surface:
     return fonts.render(text, size, color, bold)
 
 
-def fit_size(fonts: Fonts, text: str, size: int, max_w: int, bold: bool | str = True,
-             min_size: int | None = None) -> int:
+def fit_size(
+    fonts: Fonts,
+    text: str,
+    size: int,
+    max_w: int,
+    bold: bool | str = True,
+    min_size: int | None = None,
+) -> int:
     """The largest size ≤ `size` at which `text` fits in `max_w` pixels, never below
     `min_size` (default: the type scale's floor)."""
     floor = fonts.floor if min_size is None else min_size
@@ -82,10 +97,21 @@ def ellipsize(fonts: Fonts, text: str, size: int, max_w: int, bold: bool | str =
     return text.rstrip() + "…"
 
 
-def text(surface: pygame.Surface, fonts: Fonts, s: str, size: int, color: tuple,
-         pos: tuple[int, int] | None = None, anchor: str = "center", bold: bool | str = True,
-         max_w: int | None = None, shadow: bool = False, box: pygame.Rect | None = None,
-         role: str = "body", min_size: int | None = None) -> pygame.Rect:
+def text(
+    surface: pygame.Surface,
+    fonts: Fonts,
+    s: str,
+    size: int,
+    color: tuple,
+    pos: tuple[int, int] | None = None,
+    anchor: str = "center",
+    bold: bool | str = True,
+    max_w: int | None = None,
+    shadow: bool = False,
+    box: pygame.Rect | None = None,
+    role: str = "body",
+    min_size: int | None = None,
+) -> pygame.Rect:
     """Draw one line; `anchor` is a pygame.Rect attribute name (center, midtop, topleft …).
 
     `box` is the layout box the line must stay in: it sets the width to fit (unless `max_w`
@@ -138,21 +164,30 @@ def line_height(fonts: Fonts, size: int, bold: bool | str = False) -> int:
     return int(fonts.get(size, bold).get_linesize() * 1.05)
 
 
-def fit_lines(fonts: Fonts, s: str, size: int, max_w: int, max_lines: int,
-              bold: bool | str = False, min_size: int | None = None) -> tuple[int, list[str]]:
+def fit_lines(
+    fonts: Fonts,
+    s: str,
+    size: int,
+    max_w: int,
+    max_lines: int,
+    bold: bool | str = False,
+    min_size: int | None = None,
+) -> tuple[int, list[str]]:
     """(size, lines): `s` wrapped to `max_w`, shrunk until it takes at most `max_lines` lines
     but never below `min_size` (default: the floor); may still be longer than `max_lines`."""
     floor = fonts.floor if min_size is None else min_size
     lines = wrap(fonts, s, size, max_w, bold)
-    while (len(lines) > max_lines or max(fonts.get(size, bold).size(ln)[0] for ln in lines)
-           > max_w) and size > floor:
+    while (
+        len(lines) > max_lines or max(fonts.get(size, bold).size(ln)[0] for ln in lines) > max_w
+    ) and size > floor:
         size = max(floor, int(size * 0.92))
         lines = wrap(fonts, s, size, max_w, bold)
     return size, lines
 
 
-def fit_headline(fonts: Fonts, s: str, size: int, min_size: int, max_w: int
-                 ) -> tuple[int, list[str]]:
+def fit_headline(
+    fonts: Fonts, s: str, size: int, min_size: int, max_w: int
+) -> tuple[int, list[str]]:
     """(size, lines) of a headline: one line, shrunk towards `min_size` if need be, else two."""
     one = fit_size(fonts, s, size, max_w, True, min_size)
     if fonts.get(one, True).size(s)[0] <= max_w:
@@ -160,11 +195,22 @@ def fit_headline(fonts: Fonts, s: str, size: int, min_size: int, max_w: int
     return fit_lines(fonts, s, size, max_w, 2, True, min_size)
 
 
-def paragraph(surface: pygame.Surface, fonts: Fonts, s: str, size: int, color: tuple,
-              midtop: tuple[int, int] | None = None, max_w: int | None = None,
-              bold: bool | str = False, max_lines: int = 4, align: str = "center",
-              box: pygame.Rect | None = None, role: str = "body", shadow: bool = False,
-              min_size: int | None = None) -> pygame.Rect:
+def paragraph(
+    surface: pygame.Surface,
+    fonts: Fonts,
+    s: str,
+    size: int,
+    color: tuple,
+    midtop: tuple[int, int] | None = None,
+    max_w: int | None = None,
+    bold: bool | str = False,
+    max_lines: int = 4,
+    align: str = "center",
+    box: pygame.Rect | None = None,
+    role: str = "body",
+    shadow: bool = False,
+    min_size: int | None = None,
+) -> pygame.Rect:
     """Wrapped text in `box` (or below `midtop`, `max_w` wide); shrinks until it fits in
     `max_lines` lines, never below the floor; lines beyond that are dropped and the last one
     ends in an ellipsis. Returns the area the lines took."""
@@ -182,9 +228,21 @@ def paragraph(surface: pygame.Surface, fonts: Fonts, s: str, size: int, color: t
     area = pygame.Rect(x - max_w // 2, y, max_w, 0)
     for line in lines:
         pos = (x, y) if align == "center" else (area.x, y)
-        r = text(surface, fonts, line, size, color, pos,
-                 anchor="midtop" if align == "center" else "topleft", bold=bold, max_w=max_w,
-                 shadow=shadow, box=box, role=role, min_size=size)
+        r = text(
+            surface,
+            fonts,
+            line,
+            size,
+            color,
+            pos,
+            anchor="midtop" if align == "center" else "topleft",
+            bold=bold,
+            max_w=max_w,
+            shadow=shadow,
+            box=box,
+            role=role,
+            min_size=size,
+        )
         if cut and _records:
             _records[-1] = dataclasses.replace(_records[-1], cut=True)
         y += line_h
@@ -193,8 +251,15 @@ def paragraph(surface: pygame.Surface, fonts: Fonts, s: str, size: int, color: t
     return area
 
 
-def rounded(surface: pygame.Surface, rect: pygame.Rect, color: tuple, radius: int,
-            alpha: int = 255, border: int = 0, border_color: tuple | None = None) -> None:
+def rounded(
+    surface: pygame.Surface,
+    rect: pygame.Rect,
+    color: tuple,
+    radius: int,
+    alpha: int = 255,
+    border: int = 0,
+    border_color: tuple | None = None,
+) -> None:
     if alpha >= 255:
         pygame.draw.rect(surface, color, rect, border_radius=radius)
     else:
@@ -205,8 +270,15 @@ def rounded(surface: pygame.Surface, rect: pygame.Rect, color: tuple, radius: in
         pygame.draw.rect(surface, border_color, rect, width=border, border_radius=radius)
 
 
-def button(surface: pygame.Surface, fonts: Fonts, rect: pygame.Rect, label: str,
-           primary: bool = True, size: int | None = None, pulse: float = 0.0) -> None:
+def button(
+    surface: pygame.Surface,
+    fonts: Fonts,
+    rect: pygame.Rect,
+    label: str,
+    primary: bool = True,
+    size: int | None = None,
+    pulse: float = 0.0,
+) -> None:
     """A pill button; `pulse` (0..1) widens and brightens the glow of a primary button. The
     label fits inside the pill's straight part."""
     radius = rect.height // 2
@@ -218,15 +290,29 @@ def button(surface: pygame.Surface, fonts: Fonts, rect: pygame.Rect, label: str,
         rounded(surface, rect, theme.GOLD, radius)
         fg = theme.ON_GOLD
     else:
-        rounded(surface, rect, (20, 20, 28), radius, alpha=200, border=max(2, rect.height // 22),
-                border_color=theme.INK)
+        rounded(
+            surface,
+            rect,
+            (20, 20, 28),
+            radius,
+            alpha=200,
+            border=max(2, rect.height // 22),
+            border_color=theme.INK,
+        )
         fg = theme.INK
     inner = rect.inflate(-(rect.height // 2), -(rect.height // 5))
     text(surface, fonts, label, size, fg, rect.center, box=inner, role="button")
 
 
-def spinner(surface: pygame.Surface, center: tuple[int, int], radius: int, t: float,
-            color: tuple = theme.GOLD, dots: int = 12, dot_r: int | None = None) -> None:
+def spinner(
+    surface: pygame.Surface,
+    center: tuple[int, int],
+    radius: int,
+    t: float,
+    color: tuple = theme.GOLD,
+    dots: int = 12,
+    dot_r: int | None = None,
+) -> None:
     """A ring of dots whose brightness chases around (reads well even at a low frame rate)."""
     head = (t * dots * 0.9) % dots
     dot_r = dot_r or max(2, radius // 7)
@@ -245,9 +331,13 @@ def tick(surface: pygame.Surface, center: tuple[int, int], r: int, color: tuple)
     cx, cy = center
     pygame.draw.circle(surface, color, center, r)
     w = max(2, r // 3)
-    pygame.draw.lines(surface, theme.WHITE, False,
-                      [(cx - r * 0.5, cy), (cx - r * 0.12, cy + r * 0.4),
-                       (cx + r * 0.5, cy - r * 0.38)], w)
+    pygame.draw.lines(
+        surface,
+        theme.WHITE,
+        False,
+        [(cx - r * 0.5, cy), (cx - r * 0.12, cy + r * 0.4), (cx + r * 0.5, cy - r * 0.38)],
+        w,
+    )
 
 
 def alert(surface: pygame.Surface, center: tuple[int, int], r: int, color: tuple) -> None:
@@ -255,8 +345,9 @@ def alert(surface: pygame.Surface, center: tuple[int, int], r: int, color: tuple
     cx, cy = center
     pygame.draw.circle(surface, color, center, r)
     w = max(2, r // 3)
-    pygame.draw.rect(surface, theme.WHITE, (cx - w // 2, cy - r * 0.55, w, r * 0.7),
-                     border_radius=w // 2)
+    pygame.draw.rect(
+        surface, theme.WHITE, (cx - w // 2, cy - r * 0.55, w, r * 0.7), border_radius=w // 2
+    )
     pygame.draw.circle(surface, theme.WHITE, (cx, round(cy + r * 0.45)), max(1, w // 2 + 1))
 
 
@@ -269,10 +360,20 @@ def lock(surface: pygame.Surface, center: tuple[int, int], size: int, color: tup
     shackle = pygame.Rect(0, 0, round(size * 1.3), round(size * 1.6))
     shackle.midbottom = (cx, body.top + shackle.height // 2)
     pygame.draw.arc(surface, color, shackle, 0, math.pi, w)
-    pygame.draw.line(surface, color, (shackle.left + w // 2, shackle.centery),
-                     (shackle.left + w // 2, body.top), w)
-    pygame.draw.line(surface, color, (shackle.right - w // 2 - 1, shackle.centery),
-                     (shackle.right - w // 2 - 1, body.top), w)
+    pygame.draw.line(
+        surface,
+        color,
+        (shackle.left + w // 2, shackle.centery),
+        (shackle.left + w // 2, body.top),
+        w,
+    )
+    pygame.draw.line(
+        surface,
+        color,
+        (shackle.right - w // 2 - 1, shackle.centery),
+        (shackle.right - w // 2 - 1, body.top),
+        w,
+    )
     pygame.draw.rect(surface, color, body, border_radius=max(1, size // 4))
 
 
@@ -289,8 +390,9 @@ def qr_surface(matrix: Sequence[Sequence[bool]], cell: int, pad: int) -> pygame.
             if dark and x0 is None:
                 x0 = x
             elif not dark and x0 is not None:
-                pygame.draw.rect(surf, theme.BLACK,
-                                 (pad + x0 * cell, pad + y * cell, (x - x0) * cell, cell))
+                pygame.draw.rect(
+                    surf, theme.BLACK, (pad + x0 * cell, pad + y * cell, (x - x0) * cell, cell)
+                )
                 x0 = None
     return surf
 
@@ -308,8 +410,13 @@ def qr_side(modules: int, cell: int) -> int:
     return modules * cell + 2 * round(QUIET_MODULES * cell)
 
 
-def qr(surface: pygame.Surface, store: ImageStore, matrix: Sequence[Sequence[bool]],
-       rect: pygame.Rect, cell: int | None = None) -> pygame.Rect:
+def qr(
+    surface: pygame.Surface,
+    store: ImageStore,
+    matrix: Sequence[Sequence[bool]],
+    rect: pygame.Rect,
+    cell: int | None = None,
+) -> pygame.Rect:
     """Draw a QR code on its white card centred in `rect`, with modules of `cell` pixels (or
     the largest that fit). Drawn once per size, then blitted. Returns the card's rectangle."""
     n = len(matrix)
@@ -330,8 +437,14 @@ def fit_rect(src: tuple[int, int], box: pygame.Rect, cover: bool = False) -> pyg
     return r
 
 
-def blit_fit(surface: pygame.Surface, store: ImageStore, img: pygame.Surface, box: pygame.Rect,
-             cover: bool = False, smooth: bool = True) -> pygame.Rect:
+def blit_fit(
+    surface: pygame.Surface,
+    store: ImageStore,
+    img: pygame.Surface,
+    box: pygame.Rect,
+    cover: bool = False,
+    smooth: bool = True,
+) -> pygame.Rect:
     """`img` scaled to fit (or cover) `box`, centred and clipped to it; returns where it went."""
     r = fit_rect(img.get_size(), box, cover)
     img = store.scaled(img, r.size, smooth)
@@ -342,9 +455,15 @@ def blit_fit(surface: pygame.Surface, store: ImageStore, img: pygame.Surface, bo
     return r.clip(box)
 
 
-def gradient(store: ImageStore, size: tuple[int, int], top_alpha: int, bottom_alpha: int,
-             color: tuple = (0, 0, 0)) -> pygame.Surface:
+def gradient(
+    store: ImageStore,
+    size: tuple[int, int],
+    top_alpha: int,
+    bottom_alpha: int,
+    color: tuple = (0, 0, 0),
+) -> pygame.Surface:
     """A vertical alpha gradient, to keep text readable over a photo."""
+
     def make() -> pygame.Surface:
         w, h = size
         column = pygame.Surface((1, h), pygame.SRCALPHA)
@@ -356,8 +475,13 @@ def gradient(store: ImageStore, size: tuple[int, int], top_alpha: int, bottom_al
     return store.derive(("gradient", tuple(size), top_alpha, bottom_alpha, tuple(color)), make)
 
 
-def shade(surface: pygame.Surface, store: ImageStore, alpha: int, color: tuple = (0, 0, 0),
-          rect: pygame.Rect | None = None) -> None:
+def shade(
+    surface: pygame.Surface,
+    store: ImageStore,
+    alpha: int,
+    color: tuple = (0, 0, 0),
+    rect: pygame.Rect | None = None,
+) -> None:
     """Darken (or tint) `rect` of the surface; the layer is filled once, not every frame."""
     rect = rect or surface.get_rect()
 

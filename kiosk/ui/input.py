@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pygame
 
@@ -22,7 +23,7 @@ SHUTTER_EVENT = pygame.USEREVENT + 7  # posted by the GPIO button (and tools)
 TAP = "tap"
 SHOOT = "shoot"
 QUIT = "quit"
-HOLD = "hold"          # a press held LONG_PRESS_S in one place (the operator mark's long press)
+HOLD = "hold"  # a press held LONG_PRESS_S in one place (the operator mark's long press)
 OPERATOR = "operator"  # F1: show or hide the reasons behind the operator mark
 LONG_PRESS_S = 1.5
 
@@ -37,8 +38,12 @@ class Action:
 class InputMapper:
     """pygame events → Actions. Keeps the screen size to turn finger coordinates into pixels."""
 
-    def __init__(self, size: tuple[int, int], clock: Callable[[], float] = time.monotonic,
-                 echo_window_s: float = 0.6) -> None:
+    def __init__(
+        self,
+        size: tuple[int, int],
+        clock: Callable[[], float] = time.monotonic,
+        echo_window_s: float = 0.6,
+    ) -> None:
         self.size = size
         self.clock = clock
         self.echo_window_s = echo_window_s

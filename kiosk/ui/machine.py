@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import enum
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from kiosk.ui.screens.base import Screen
@@ -19,12 +20,12 @@ log = logging.getLogger(__name__)
 
 
 class ScreenName(str, enum.Enum):
-    ATTRACT = "attract"            # live preview, the shutter, recent photos
-    COUNTDOWN = "countdown"        # 3-2-1 over the preview
-    FLASH = "flash"                # the flash while the still is taken off the main thread
-    PROCESSING = "processing"      # the shot under Queued → Processing
-    RESULT = "result"              # the picture and its download QR
-    ERROR = "error"                # a guest-friendly error, then back to the start
+    ATTRACT = "attract"  # live preview, the shutter, recent photos
+    COUNTDOWN = "countdown"  # 3-2-1 over the preview
+    FLASH = "flash"  # the flash while the still is taken off the main thread
+    PROCESSING = "processing"  # the shot under Queued → Processing
+    RESULT = "result"  # the picture and its download QR
+    ERROR = "error"  # a guest-friendly error, then back to the start
     RECONNECTING = "reconnecting"  # the camera watchdog restarts the camera
 
     def __str__(self) -> str:
@@ -32,15 +33,15 @@ class ScreenName(str, enum.Enum):
 
 
 class Event(str, enum.Enum):
-    SHOOT = "shoot"                # a guest asked for a photo: count down
-    SHOT = "shot"                  # the shutter fired
-    FLASHED = "flashed"            # the flash is over
-    READY = "ready"                # a job has its picture (job_id=…)
-    FAILED = "failed"              # a job or a capture failed (job_id=…, kind=…)
-    WAITING = "waiting"            # a job still processing was opened (job_id=…)
-    DONE = "done"                  # timeout, "New photo", "Try again": back to the start
-    CAMERA_LOST = "camera_lost"    # the camera stopped delivering frames
-    CAMERA_BACK = "camera_back"    # the camera delivers again
+    SHOOT = "shoot"  # a guest asked for a photo: count down
+    SHOT = "shot"  # the shutter fired
+    FLASHED = "flashed"  # the flash is over
+    READY = "ready"  # a job has its picture (job_id=…)
+    FAILED = "failed"  # a job or a capture failed (job_id=…, kind=…)
+    WAITING = "waiting"  # a job still processing was opened (job_id=…)
+    DONE = "done"  # timeout, "New photo", "Try again": back to the start
+    CAMERA_LOST = "camera_lost"  # the camera stopped delivering frames
+    CAMERA_BACK = "camera_back"  # the camera delivers again
 
 
 S, E = ScreenName, Event
@@ -71,7 +72,7 @@ class ScreenMachine:
     """Holds the current screen; `fire(event)` follows the table, `go(name)` enters directly
     (used for restoring state and by tests)."""
 
-    def __init__(self, screens: dict[ScreenName, "Screen"], now: Callable[[], float]) -> None:
+    def __init__(self, screens: dict[ScreenName, Screen], now: Callable[[], float]) -> None:
         self.screens = screens
         self.now = now
         self.failures = 0
@@ -111,7 +112,8 @@ class ScreenMachine:
             fn()
         except Exception:
             self.failures += 1
-            log.exception("screen %s failed in %s; back to the start screen", self.screen.name,
-                          what)
+            log.exception(
+                "screen %s failed in %s; back to the start screen", self.screen.name, what
+            )
             if self.screen.name != START:
                 self.go(START)

@@ -73,6 +73,9 @@ def wifi_join(cfg: Config) -> list[list[bool]] | None:
 def wifi_lines(cfg: Config, texts: Texts) -> list[str]:
     """The network name and the password (or that none is needed), printed under the join QR."""
     share = cfg.share
-    secret = texts("wifi_password", password=share.wifi_password) if share.wifi_password \
+    secret = (
+        texts("wifi_password", password=share.wifi_password)
+        if share.wifi_password
         else texts("wifi_open")
+    )
     return [texts("wifi_network", ssid=share.wifi_ssid), secret]

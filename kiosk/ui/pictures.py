@@ -12,11 +12,11 @@ import logging
 import numpy as np
 import pygame
 
-from kiosk.ui import draw, theme
-from kiosk.ui.surfaces import ImageStore, surface_from_rgb
-from kiosk.ui.jobbook import JobBook
 from kiosk.jobs.views import JobView
+from kiosk.ui import draw, theme
+from kiosk.ui.jobbook import JobBook
 from kiosk.ui.preview import Preview
+from kiosk.ui.surfaces import ImageStore, surface_from_rgb
 from kiosk.ui.theme import Layout
 
 log = logging.getLogger(__name__)

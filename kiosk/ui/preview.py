@@ -36,5 +36,5 @@ class Preview:
         nw, nh = max(w, round(iw * scale)), max(h, round(ih * scale))
         resized = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
         x, y = (nw - w) // 2, (nh - h) // 2
-        self._arr = cv2.flip(resized[y:y + h, x:x + w], 1)  # the preview is a mirror
+        self._arr = cv2.flip(resized[y : y + h, x : x + w], 1)  # the preview is a mirror
         self.surface = pygame.image.frombuffer(self._arr, (w, h), "RGB")

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Hashable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -82,8 +83,9 @@ class ImageStore:
         self._evict()
         return surface
 
-    def derive(self, key: Hashable, make: Callable[[], pygame.Surface],
-               keep: Any = None) -> pygame.Surface:
+    def derive(
+        self, key: Hashable, make: Callable[[], pygame.Surface], keep: Any = None
+    ) -> pygame.Surface:
         """The cached surface for `key`, made (once) by `make` when missing."""
         hit = self.get(key)
         return hit if hit is not None else self.put(key, make(), keep)
@@ -98,8 +100,9 @@ class ImageStore:
             self.bytes -= entry.nbytes
 
     # ------------------------------------------------------------------ files, off the loop
-    def load(self, key: Hashable, path: Path | None, size: tuple[int, int],
-             reduce: int = 1) -> pygame.Surface | None:
+    def load(
+        self, key: Hashable, path: Path | None, size: tuple[int, int], reduce: int = 1
+    ) -> pygame.Surface | None:
         """The decoded photo, or None while it is being decoded (or when there is no file)."""
         hit = self.get(key)
         if hit is not None or path is None:
@@ -120,15 +123,17 @@ class ImageStore:
                 log.warning("image %s could not be loaded: %s", key, exc)
 
     # ------------------------------------------------------------------ derived surfaces
-    def scaled(self, img: pygame.Surface, size: tuple[int, int],
-               smooth: bool = True) -> pygame.Surface:
+    def scaled(
+        self, img: pygame.Surface, size: tuple[int, int], smooth: bool = True
+    ) -> pygame.Surface:
         """`img` scaled to `size`, made once (a smoothscale of a full-screen photo every frame
         costs the frame loop and holds the GIL the other threads need)."""
         if img.get_size() == tuple(size):
             return img
         scale = pygame.transform.smoothscale if smooth else pygame.transform.scale
-        return self.derive(("scaled", id(img), tuple(size), smooth), lambda: scale(img, size),
-                           keep=img)
+        return self.derive(
+            ("scaled", id(img), tuple(size), smooth), lambda: scale(img, size), keep=img
+        )
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -71,7 +71,7 @@ class Fonts:
     `floor` is the smallest size a guest text may be drawn at (the type scale's floor); the
     drawing helpers (`kiosk/ui/draw.py`) never fit text below it."""
 
-    def __init__(self, store: "ImageStore | None" = None, floor: int = 10) -> None:
+    def __init__(self, store: ImageStore | None = None, floor: int = 10) -> None:
         self._bold_path = _first_existing(_FONT_CANDIDATES)
         self._regular_path = _first_existing(_REGULAR_CANDIDATES)
         self._condensed_path = _first_existing(_CONDENSED_CANDIDATES) or self._bold_path
@@ -79,8 +79,7 @@ class Fonts:
         self._store = store
         self.floor = floor
 
-    def render(self, text: str, size: int, color: tuple,
-               bold: bool | str = True) -> pygame.Surface:
+    def render(self, text: str, size: int, color: tuple, bold: bool | str = True) -> pygame.Surface:
         def make() -> pygame.Surface:
             return self.get(size, bold).render(text, True, color)
 
@@ -94,7 +93,8 @@ class Fonts:
         font = self._cache.get(key)
         if font is None:
             path = {BOLD: self._bold_path, CONDENSED: self._condensed_path}.get(
-                bold, self._regular_path or self._bold_path)
+                bold, self._regular_path or self._bold_path
+            )
             if path is None:
                 # pygame's default font renders smaller than its nominal size: compensate.
                 font = pygame.font.Font(None, int(size * 1.35))
@@ -109,12 +109,12 @@ class Fonts:
 class TypeScale:
     """Font sizes in pixels for one screen size, largest last."""
 
-    floor: int          # the smallest guest text: 4 mm on the 7" panel
-    body: int           # sub-lines, labels over QR codes
-    button: int         # button labels
-    headline_min: int   # a headline shrinks no further (it stays the largest text) …
-    headline: int       # … from here: each screen's largest text
-    display: int        # the countdown's digits (a picture more than a text)
+    floor: int  # the smallest guest text: 4 mm on the 7" panel
+    body: int  # sub-lines, labels over QR codes
+    button: int  # button labels
+    headline_min: int  # a headline shrinks no further (it stays the largest text) …
+    headline: int  # … from here: each screen's largest text
+    display: int  # the countdown's digits (a picture more than a text)
 
 
 @dataclass(frozen=True)
@@ -139,8 +139,14 @@ class Layout:
 
     @property
     def type(self) -> TypeScale:
-        return TypeScale(floor=self.px(4.4), body=self.px(5.2), button=self.px(5.6),
-                         headline_min=self.px(6.4), headline=self.px(8), display=self.px(30))
+        return TypeScale(
+            floor=self.px(4.4),
+            body=self.px(5.2),
+            button=self.px(5.6),
+            headline_min=self.px(6.4),
+            headline=self.px(8),
+            display=self.px(30),
+        )
 
     def mm_on_7in(self, px: float) -> float:
         """How tall `px` is on the 7" panel when this layout is scaled to 800×480's short side."""

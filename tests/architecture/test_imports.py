@@ -15,9 +15,18 @@ PACKAGES = ("booth", "jobstore", "kiosk", "share", "worker", "appliance")
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from importlinter.cli import lint_imports_command;"
-                           "lint_imports_command()"], cwd=cwd, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(cwd), "PATH": "/usr/bin:/bin"}, timeout=120)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from importlinter.cli import lint_imports_command;lint_imports_command()",
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(cwd), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
 
 
 def test_import_contracts_are_kept():
@@ -29,8 +38,9 @@ def test_import_contracts_are_kept():
 def test_a_cross_import_breaks_the_contracts(tmp_path):
     """The contracts really bite: the same tree with kiosk importing the share server fails."""
     for name in PACKAGES:
-        shutil.copytree(ROOT / name, tmp_path / name,
-                        ignore=shutil.ignore_patterns("__pycache__", "samples"))
+        shutil.copytree(
+            ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "samples")
+        )
     shutil.copy(ROOT / ".importlinter", tmp_path / ".importlinter")
     with open(tmp_path / "kiosk" / "ui" / "input.py", "a") as fh:
         fh.write("\nimport share.pages  # noqa: E402,F401  (the forbidden import)\n")
@@ -64,11 +74,13 @@ def test_booth_worker_loads_neither_screen_nor_web_server(broker, tmp_path):
         sys.exit(cli.main(["worker", "--id", "arch-worker"]))
     """)
     (tmp_path / "booth.toml").write_text("")
-    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     mods = set(json.loads(out.stdout.strip().splitlines()[-1]))
     assert "worker.service" in mods and "paho.mqtt.client" in mods  # it really ran
-    loaded = sorted(m for m in mods if m.split(".")[0] in
-                    ("pygame", "aiohttp", "kiosk", "share", "jobstore"))
+    loaded = sorted(
+        m for m in mods if m.split(".")[0] in ("pygame", "aiohttp", "kiosk", "share", "jobstore")
+    )
     assert loaded == [], loaded

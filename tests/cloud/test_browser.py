@@ -20,11 +20,14 @@ from tests.share.cdp import CHROMIUM, Chromium, files_in
 from tests.share.helpers import add_job
 from tests.support.s3 import CREDS, cloud_toml
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason="chromium not installed (setup installs Debian's package)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="chromium not installed (setup installs Debian's package)"
+)
 
-IPHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
-             "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1")
+IPHONE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
+)
 
 # A phone's Web Share API, for a browser that has none (as in tests/share/test_browser.py).
 _FAKE_SHARE = """
@@ -48,11 +51,13 @@ async def _page(br: Chromium, url: str, *, ua: str = "", script: str = "") -> st
     s = await br.new_page()
     for domain in ("Page", "Runtime", "Log"):
         await br.send(f"{domain}.enable", {}, s)
-    await br.send("Emulation.setDeviceMetricsOverride", {
-        "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}, s)
+    await br.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+        s,
+    )
     if ua:
-        await br.send("Emulation.setUserAgentOverride", {"userAgent": ua, "platform": "iPhone"},
-                      s)
+        await br.send("Emulation.setUserAgentOverride", {"userAgent": ua, "platform": "iPhone"}, s)
     if script:
         await br.send("Page.addScriptToEvaluateOnNewDocument", {"source": script}, s)
     await br.send("Page.navigate", {"url": url}, s)
@@ -63,8 +68,10 @@ async def _page(br: Chromium, url: str, *, ua: str = "", script: str = "") -> st
 
 async def _drive(url: str, profile, downloads, out) -> dict:
     async with Chromium(profile) as br:
-        await br.send("Browser.setDownloadBehavior", {
-            "behavior": "allow", "downloadPath": str(downloads), "eventsEnabled": True})
+        await br.send(
+            "Browser.setDownloadBehavior",
+            {"behavior": "allow", "downloadPath": str(downloads), "eventsEnabled": True},
+        )
         s = await _page(br, url)
         plain = await br.evaluate(s, _STATE)
         shot = await br.send("Page.captureScreenshot", {"format": "png"}, s)
@@ -81,14 +88,20 @@ async def _drive(url: str, profile, downloads, out) -> dict:
         ios_share = await br.evaluate(s, _STATE)
         shot = await br.send("Page.captureScreenshot", {"format": "png"}, s)
         (out / "cloud-page-ios-share-390x844.png").write_bytes(base64.b64decode(shot["data"]))
-        return {"plain": plain, "begin": begin, "errors": errors, "ios_hold": ios_hold,
-                "ios_share": ios_share}
+        return {
+            "plain": plain,
+            "begin": begin,
+            "errors": errors,
+            "ios_hold": ios_hold,
+            "ios_share": ios_share,
+        }
 
 
 def test_cloud_page_in_headless_chromium(tmp_path, s3, output_dir):
     toml = tmp_path / "booth.toml"
-    toml.write_text(f'data_dir = "{tmp_path}/data"\n[kiosk]\ntitle = "Mia & Leo · 2026"\n'
-                    + cloud_toml(s3))
+    toml.write_text(
+        f'data_dir = "{tmp_path}/data"\n[kiosk]\ntitle = "Mia & Leo · 2026"\n' + cloud_toml(s3)
+    )
     cfg = load_config(toml, env={**CREDS, "BOOTH_ID": "testbooth"})
     ledger = Ledger(ledger_path(cfg.data_dir))
     job = add_job(cfg, ledger)
@@ -109,8 +122,7 @@ def test_cloud_page_in_headless_chromium(tmp_path, s3, output_dir):
     assert url and url.startswith(s3.endpoint)
     downloads = tmp_path / "downloads"
     downloads.mkdir()
-    r = asyncio.run(asyncio.wait_for(_drive(url, tmp_path / "profile", downloads, output_dir),
-                                     180))
+    r = asyncio.run(asyncio.wait_for(_drive(url, tmp_path / "profile", downloads, output_dir), 180))
 
     plain = r["plain"]
     assert plain["title"] == "Mia & Leo · 2026" and plain["imgW"] == 512

@@ -17,25 +17,33 @@ def _load(tmp_path, toml: str, **env: str):
 def test_off_by_default_and_credentials_only_from_the_environment(tmp_path):
     cfg = _load(tmp_path, "")
     assert cfg.cloud.enabled is False and cfg.cloud.access_key_id == ""
-    cfg = _load(tmp_path, '[cloud]\nenabled = true\nbucket = "photos"\n',
-                BOOTH_CLOUD_ACCESS_KEY_ID="AKID", BOOTH_CLOUD_SECRET_ACCESS_KEY="sekret")
+    cfg = _load(
+        tmp_path,
+        '[cloud]\nenabled = true\nbucket = "photos"\n',
+        BOOTH_CLOUD_ACCESS_KEY_ID="AKID",
+        BOOTH_CLOUD_SECRET_ACCESS_KEY="sekret",
+    )
     assert (cfg.cloud.access_key_id, cfg.cloud.secret_access_key) == ("AKID", "sekret")
     shown = {k: v for k, v, _ in describe(cfg)}
     assert shown["cloud.secret_access_key"] == "(set, hidden)" and "sekret" not in str(shown)
     for key in ("access_key_id", "secret_access_key"):
-        with pytest.raises(ConfigError, match=f"cloud.{key} is a secret and is read only from "
-                                              "the environment"):
+        with pytest.raises(
+            ConfigError, match=f"cloud.{key} is a secret and is read only from the environment"
+        ):
             _load(tmp_path, f'[cloud]\n{key} = "x"\n')
 
 
-@pytest.mark.parametrize("toml, message", [
-    ('[cloud]\nenabled = true\n', "cloud.enabled = true needs cloud.bucket"),
-    ('[cloud]\nendpoint_url = "s3.example.com"\n', "cloud.endpoint_url = 's3.example.com'"),
-    ('[cloud]\npublic_base_url = "ftp://x"\n', "expected https://host"),
-    ('[cloud]\naddressing_style = "dns"\n', "allowed: auto, path, virtual"),
-    ('[cloud]\nlink_days = 8\n', "maximum is 7"),
-    ('[cloud]\nkey_prefix = "/abs/"\n', "use a relative prefix"),
-])
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ("[cloud]\nenabled = true\n", "cloud.enabled = true needs cloud.bucket"),
+        ('[cloud]\nendpoint_url = "s3.example.com"\n', "cloud.endpoint_url = 's3.example.com'"),
+        ('[cloud]\npublic_base_url = "ftp://x"\n', "expected https://host"),
+        ('[cloud]\naddressing_style = "dns"\n', "allowed: auto, path, virtual"),
+        ("[cloud]\nlink_days = 8\n", "maximum is 7"),
+        ('[cloud]\nkey_prefix = "/abs/"\n', "use a relative prefix"),
+    ],
+)
 def test_bad_cloud_settings_are_named(tmp_path, toml, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
         _load(tmp_path, toml)
@@ -43,8 +51,11 @@ def test_bad_cloud_settings_are_named(tmp_path, toml, message):
 
 def test_addressing_styles_for_the_services(tmp_path):
     """R2, B2, MinIO, Garage: an endpoint URL, path style by default; AWS: virtual host."""
-    r2 = _load(tmp_path, '[cloud]\nendpoint_url = "https://acc.r2.cloudflarestorage.com"\n'
-                         'region = "auto"\nbucket = "p"\n').cloud
+    r2 = _load(
+        tmp_path,
+        '[cloud]\nendpoint_url = "https://acc.r2.cloudflarestorage.com"\n'
+        'region = "auto"\nbucket = "p"\n',
+    ).cloud
     assert endpoint_for(r2).url == "https://acc.r2.cloudflarestorage.com"
     assert not endpoint_for(r2).virtual
     r2.addressing_style = "virtual"

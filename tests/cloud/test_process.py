@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC
 
 import pytest
 
@@ -23,12 +24,28 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def _share(config: str, env: dict[str, str], log_path) -> subprocess.Popen:
-    full = {**{k: v for k, v in os.environ.items() if not k.startswith("BOOTH_")}, **env,
-            "BOOTH_CONFIG": config}
-    return subprocess.Popen([sys.executable, "-m", "appliance.cli", "share", "--no-mqtt",
-                             "--host", "127.0.0.1", "--port", str(free_port())], cwd=ROOT,
-                            env=full,
-                            stdout=log_path.open("ab"), stderr=subprocess.STDOUT)
+    full = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("BOOTH_")},
+        **env,
+        "BOOTH_CONFIG": config,
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "appliance.cli",
+            "share",
+            "--no-mqtt",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(free_port()),
+        ],
+        cwd=ROOT,
+        env=full,
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -42,8 +59,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.mark.slow
-def test_share_killed_mid_upload_uploads_each_photo_once_after_restart(tmp_path, s3,
-                                                                      share_cfg_for):
+def test_share_killed_mid_upload_uploads_each_photo_once_after_restart(tmp_path, s3, share_cfg_for):
     cfg, config = share_cfg_for(tmp_path)
     ledger = Ledger(ledger_path(cfg.data_dir))
     jobs = [add_job(cfg, ledger) for _ in range(3)]
@@ -80,8 +96,7 @@ def test_share_killed_mid_upload_uploads_each_photo_once_after_restart(tmp_path,
     # the same keys as before the crash, and exactly one photo and one page per job
     assert {r.photo_key for r in after.values()} == photo_keys
     objects = s3.objects()
-    assert sorted(objects) == sorted(k for r in after.values()
-                                     for k in (r.page_key, r.photo_key))
+    assert sorted(objects) == sorted(k for r in after.values() for k in (r.page_key, r.photo_key))
     for j in jobs:
         assert objects[after[j.job_id].photo_key] == j.result.stat().st_size
     assert "crash point cloud_between_objects" in log.read_text()
@@ -93,8 +108,10 @@ def share_cfg_for(s3):
 
     def _make(tmp_path, extra: str = ""):
         path = tmp_path / "booth.toml"
-        path.write_text(f'data_dir = "{tmp_path}/data"\n[share]\npublic_url = '
-                        f'"http://booth.test:8080"\n' + cloud_toml(s3) + extra)
+        path.write_text(
+            f'data_dir = "{tmp_path}/data"\n[share]\npublic_url = '
+            f'"http://booth.test:8080"\n' + cloud_toml(s3) + extra
+        )
         cfg = load_config(path, env={**CREDS, "BOOTH_ID": "testbooth"})
         return cfg, str(path)
 
@@ -112,23 +129,23 @@ def test_doctor_checks_the_bucket(tmp_path, s3, share_cfg_for):
 
 
 def test_doctor_names_wrong_credentials_and_a_wrong_clock(tmp_path, s3, share_cfg_for):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     cfg, _ = share_cfg_for(tmp_path)
     key_id, _secret = s3.access_key()
     with s3.require_signatures():
         cfg.cloud.access_key_id, cfg.cloud.secret_access_key = key_id, "wrong-secret"
-        level, found, fix = bucket_check(cfg, datetime.now(timezone.utc), 5)
+        level, found, fix = bucket_check(cfg, datetime.now(UTC), 5)
     assert level == "fail"
     assert "refused the credentials (SignatureDoesNotMatch)" in found
     assert "/etc/booth/cloud.env" in fix and "wrong-secret" not in found + fix
 
-    late = datetime.now(timezone.utc) + timedelta(minutes=40)
+    late = datetime.now(UTC) + timedelta(minutes=40)
     level, found, fix = bucket_check(cfg, late, 5)
     assert level == "fail" and "40 min ahead of the bucket's" in found and "timedatectl" in fix
 
     cfg.cloud.access_key_id = ""
-    level, found, fix = bucket_check(cfg, datetime.now(timezone.utc), 5)
+    level, found, fix = bucket_check(cfg, datetime.now(UTC), 5)
     assert level == "fail" and "no bucket credentials" in found
 
 

@@ -65,7 +65,8 @@ def cloud_events(ctrl: JobController, job_id: str, timeout: float):
 
 
 def test_a_shot_goes_to_the_bucket_and_the_kiosk_switches_to_the_cloud_link(
-        cloud_config, s3, worker):
+    cloud_config, s3, worker
+):
     cfg = cloud_config()
     ctrl = JobController(cfg).start()
     up = Uploader(cfg).start()
@@ -122,7 +123,8 @@ def test_a_shot_goes_to_the_bucket_and_the_kiosk_switches_to_the_cloud_link(
 
 
 def test_bucket_down_keeps_the_lan_link_and_drains_when_it_is_back(
-        cloud_config, s3, worker, caplog):
+    cloud_config, s3, worker, caplog
+):
     cfg = cloud_config()
     s3.stop()
     ctrl = JobController(cfg).start()
@@ -133,8 +135,10 @@ def test_bucket_down_keeps_the_lan_link_and_drains_when_it_is_back(
             jobs = [shoot(ctrl, worker) for _ in range(3)]
             queue = Uploads(ledger_path(cfg.data_dir))
             try:
-                assert poll(lambda: all((queue.get(j) or 0) and queue.get(j).attempts >= 1
-                                        for j in jobs), 10)
+                assert poll(
+                    lambda: all((queue.get(j) or 0) and queue.get(j).attempts >= 1 for j in jobs),
+                    10,
+                )
                 assert {queue.get(j).state for j in jobs} == {"queued"}
                 keys = [k for j in jobs for k in (queue.get(j).page_key, queue.get(j).photo_key)]
             finally:
@@ -152,8 +156,9 @@ def test_bucket_down_keeps_the_lan_link_and_drains_when_it_is_back(
         t0 = time.monotonic()
         switched = set()
         while len(switched) < 3 and time.monotonic() - t0 < 10:
-            switched |= {ev.job.job_id for ev in ctrl.poll()
-                         if ev.kind == "cloud" and ev.job is not None}
+            switched |= {
+                ev.job.job_id for ev in ctrl.poll() if ev.kind == "cloud" and ev.job is not None
+            }
             time.sleep(0.02)
         assert switched == set(jobs), f"after {time.monotonic() - t0:.1f} s"
         assert all(ctrl.view(j).link_kind == "cloud" for j in jobs)
@@ -164,12 +169,12 @@ def test_bucket_down_keeps_the_lan_link_and_drains_when_it_is_back(
         ctrl.stop()
 
 
-def test_wrong_credentials_are_named_and_the_lan_link_still_works(
-        cloud_config, s3, worker, caplog):
+def test_wrong_credentials_are_named_and_the_lan_link_still_works(cloud_config, s3, worker, caplog):
     good_id, good_secret = s3.access_key()
     with s3.require_signatures():
-        cfg = cloud_config(BOOTH_CLOUD_ACCESS_KEY_ID=good_id,
-                           BOOTH_CLOUD_SECRET_ACCESS_KEY="not-the-secret")
+        cfg = cloud_config(
+            BOOTH_CLOUD_ACCESS_KEY_ID=good_id, BOOTH_CLOUD_SECRET_ACCESS_KEY="not-the-secret"
+        )
         ctrl = JobController(cfg).start()
         up = Uploader(cfg).start()
         try:
@@ -194,8 +199,9 @@ def test_wrong_credentials_are_named_and_the_lan_link_still_works(
             up.stop()
 
         # the same server accepts the booth's signatures when the secret is right
-        fixed = cloud_config(BOOTH_CLOUD_ACCESS_KEY_ID=good_id,
-                             BOOTH_CLOUD_SECRET_ACCESS_KEY=good_secret)
+        fixed = cloud_config(
+            BOOTH_CLOUD_ACCESS_KEY_ID=good_id, BOOTH_CLOUD_SECRET_ACCESS_KEY=good_secret
+        )
         up = Uploader(fixed).start()
         try:
             assert cloud_events(ctrl, job_id, 10) is not None
@@ -217,9 +223,11 @@ def test_retention_deletes_the_cloud_copies(cloud_config, s3, worker):
         ledger = Ledger(ledger_path(cfg.data_dir))
         try:
             # `new` is kept: move `old` back in time past retention_days (in wall and boot time)
-            ledger._db.execute("UPDATE jobs SET created_at = created_at - 8 * 86400, "
-                               "created_boot = created_boot - 8 * 86400 WHERE job_id = ?",
-                               (old,))
+            ledger._db.execute(
+                "UPDATE jobs SET created_at = created_at - 8 * 86400, "
+                "created_boot = created_boot - 8 * 86400 WHERE job_id = ?",
+                (old,),
+            )
             report = run_retention(cfg, ledger)
         finally:
             ledger.close()
@@ -247,15 +255,17 @@ def test_a_public_base_url_gives_a_short_link(cloud_config, s3, worker):
         job_id = shoot(ctrl, worker)
         job = cloud_events(ctrl, job_id, 15)
         assert job is not None
-        assert re.fullmatch(re.escape(f"{s3.endpoint}/{s3.bucket}/{PREFIX}") +
-                            r"[A-Za-z0-9_-]{22}", job.cloud_url)
+        assert re.fullmatch(
+            re.escape(f"{s3.endpoint}/{s3.bucket}/{PREFIX}") + r"[A-Za-z0-9_-]{22}", job.cloud_url
+        )
         status, _h, page = fetch(job.cloud_url)
         assert status == 200 and f'src="{job.cloud_url}.jpg"' in page.decode()
         assert fetch(job.cloud_url + ".jpg")[2] == job.result_path.read_bytes()
         # public: the link works until retention deletes the objects
         assert abs(job.cloud_expires_at - (job.created_at + cfg.retention_days * 86400)) < 1
-        assert len(qr_matrix(job.cloud_url)) < len(qr_matrix(
-            job.cloud_url + "?X-Amz-Algorithm=AWS4-HMAC-SHA256"))
+        assert len(qr_matrix(job.cloud_url)) < len(
+            qr_matrix(job.cloud_url + "?X-Amz-Algorithm=AWS4-HMAC-SHA256")
+        )
     finally:
         up.stop()
         ctrl.stop()
@@ -312,8 +322,11 @@ def test_the_operator_deletes_a_photo_and_its_cloud_copies_go(cloud_config, s3, 
         gone, kept = shoot(ctrl, worker), shoot(ctrl, worker)
         assert poll(lambda: len(s3.objects()) == 4, 10)
         status, headers, _ = admin.request(
-            "POST", "/admin/login", {"Content-Type": "application/x-www-form-urlencoded"},
-            urlencode({"password": "pw"}).encode())
+            "POST",
+            "/admin/login",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            urlencode({"password": "pw"}).encode(),
+        )
         cookie = {"Cookie": headers["set-cookie"].split(";", 1)[0]}
         state = json.loads(admin.request("GET", "/admin/api/state", cookie)[2])
         assert state["event"]["uploads_pending"] == 0

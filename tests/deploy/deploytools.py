@@ -24,8 +24,12 @@ INSTALL = REPO / "deploy" / "install.sh"
 
 
 def run_install(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    out = subprocess.run(["bash", str(INSTALL), "--root", str(root), *args],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        ["bash", str(INSTALL), "--root", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if check and out.returncode != 0:
         raise AssertionError(f"install.sh failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
     return out
@@ -39,8 +43,13 @@ def snapshot(root: Path) -> dict[str, tuple]:
         digest = ""
         if stat.S_ISREG(st.st_mode):
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        snap[str(path.relative_to(root))] = (stat.filemode(st.st_mode), st.st_uid, st.st_gid,
-                                             st.st_size, digest)
+        snap[str(path.relative_to(root))] = (
+            stat.filemode(st.st_mode),
+            st.st_uid,
+            st.st_gid,
+            st.st_size,
+            digest,
+        )
     return snap
 
 
@@ -67,8 +76,14 @@ class GeneratedBroker(Mosquitto):
     """mosquitto -c with the drop-in install.sh generated; only its absolute /etc/mosquitto paths
     are pointed into the throwaway root, plus a temp persistence dir and a log file."""
 
-    def __init__(self, root: Path, workdir: Path, port: int, extra_conf: str = "",
-                 debian_main: Path | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        workdir: Path,
+        port: int,
+        extra_conf: str = "",
+        debian_main: Path | None = None,
+    ) -> None:
         super().__init__(workdir, port=port, extra_conf=extra_conf)
         self.root = root
         self.debian_main = debian_main
@@ -79,10 +94,12 @@ class GeneratedBroker(Mosquitto):
         confd.mkdir(exist_ok=True)
         (confd / "booth.conf").write_text(generated)
         main = self.debian_main.read_text()
-        main = (main.replace("/run/mosquitto/mosquitto.pid", str(self.workdir / "mosquitto.pid"))
-                .replace("/var/lib/mosquitto/", f"{data}/")
-                .replace("/var/log/mosquitto/mosquitto.log", str(self.log))
-                .replace("/etc/mosquitto/conf.d", str(confd)))
+        main = (
+            main.replace("/run/mosquitto/mosquitto.pid", str(self.workdir / "mosquitto.pid"))
+            .replace("/var/lib/mosquitto/", f"{data}/")
+            .replace("/var/log/mosquitto/mosquitto.log", str(self.log))
+            .replace("/etc/mosquitto/conf.d", str(confd))
+        )
         extra = "\nuser root\n" if os.geteuid() == 0 else "\n"
         self.conf.write_text(main + extra)
 
@@ -94,12 +111,16 @@ class GeneratedBroker(Mosquitto):
         if self.debian_main is not None:
             self._write_debian_layout(generated, data)
             return
-        lines = [generated,
-                 f"persistence_location {data}/",
-                 "user root" if os.geteuid() == 0 else "",
-                 "log_type error", "log_type warning", "log_type notice",
-                 f"log_dest file {self.log}",
-                 self.extra_conf]
+        lines = [
+            generated,
+            f"persistence_location {data}/",
+            "user root" if os.geteuid() == 0 else "",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            f"log_dest file {self.log}",
+            self.extra_conf,
+        ]
         self.conf.write_text("\n".join(lines) + "\n")
 
 
@@ -112,10 +133,17 @@ class Connack:
 class Client:
     """A paho MQTT 5 client that records messages and the broker's answers."""
 
-    def __init__(self, port: int, user: str | None = None, password: str | None = None,
-                 client_id: str | None = None, clean_start: bool = True,
-                 session_expiry_s: int = 0, host: str = "127.0.0.1",
-                 ca_file: str | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        user: str | None = None,
+        password: str | None = None,
+        client_id: str | None = None,
+        clean_start: bool = True,
+        session_expiry_s: int = 0,
+        host: str = "127.0.0.1",
+        ca_file: str | None = None,
+    ) -> None:
         self.messages: list[paho.MQTTMessage] = []
         self._lock = threading.Lock()
         self._connack = threading.Event()
@@ -123,9 +151,11 @@ class Client:
         self._subacks: dict[int, list] = {}
         self.connack: Connack | None = None
         self.subscriptions: list[tuple[str, int]] = []
-        self.c = paho.Client(paho.CallbackAPIVersion.VERSION2,
-                             client_id=client_id or f"t-{uuid.uuid4().hex[:8]}",
-                             protocol=paho.MQTTv5)
+        self.c = paho.Client(
+            paho.CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"t-{uuid.uuid4().hex[:8]}",
+            protocol=paho.MQTTv5,
+        )
         if user is not None:
             self.c.username_pw_set(user, password)
         if ca_file is not None:  # TLS, checking the broker against this CA
@@ -134,13 +164,13 @@ class Client:
         self.c.on_message = self._on_message
         self.c.on_publish = lambda cl, ud, mid, reason, props: self._acks.__setitem__(mid, reason)
         self.c.on_subscribe = lambda cl, ud, mid, reasons, props: self._subacks.__setitem__(
-            mid, list(reasons))
+            mid, list(reasons)
+        )
         self.c.reconnect_delay_set(0.2, 2)
         props = Properties(PacketTypes.CONNECT)
         if session_expiry_s:
             props.SessionExpiryInterval = session_expiry_s
-        self.c.connect_async(host, port, keepalive=30, clean_start=clean_start,
-                             properties=props)
+        self.c.connect_async(host, port, keepalive=30, clean_start=clean_start, properties=props)
         self.c.loop_start()
 
     def _on_connect(self, client, userdata, flags, reason, props):
@@ -166,8 +196,14 @@ class Client:
         assert wait_until(lambda: mid in self._subacks, timeout), f"no SUBACK for {topic}"
         return self._subacks[mid]
 
-    def publish(self, topic: str, payload: bytes | str, retain: bool = False,
-                props: Properties | None = None, timeout: float = 15) -> str:
+    def publish(
+        self,
+        topic: str,
+        payload: bytes | str,
+        retain: bool = False,
+        props: Properties | None = None,
+        timeout: float = 15,
+    ) -> str:
         """Publish QoS 1; 'ok' when the broker accepted it (Success or No matching subscribers),
         else the PUBACK's failure reason ('Not authorized', …)."""
         info = self.c.publish(topic, payload, qos=1, retain=retain, properties=props)
@@ -196,8 +232,11 @@ def wait_until(predicate, timeout: float, interval: float = 0.02) -> bool:
 def job_properties(job_id: str, style: str = "drip") -> Properties:
     props = Properties(PacketTypes.PUBLISH)
     props.ContentType = "image/jpeg"
-    props.UserProperty = [("job_id", job_id), ("style", style),
-                          ("created_at", "2026-11-24T09:00:00.000Z")]
+    props.UserProperty = [
+        ("job_id", job_id),
+        ("style", style),
+        ("created_at", "2026-11-24T09:00:00.000Z"),
+    ]
     return props
 
 

@@ -16,18 +16,29 @@ import sys
 import time
 import urllib.request
 
-NAMES = ["connectivitycheck.gstatic.com", "www.google.com", "captive.apple.com",
-         "www.msftconnecttest.com", "detectportal.firefox.com", "nmcheck.gnome.org",
-         "booth.lan", "example.org", "anything-at-all.test", "dns.msftncsi.com"]
-CHECKS = [("connectivitycheck.gstatic.com", "/generate_204"),
-          ("www.google.com", "/gen_204"),
-          ("captive.apple.com", "/hotspot-detect.html"),
-          ("www.msftconnecttest.com", "/connecttest.txt"),
-          ("www.msftncsi.com", "/ncsi.txt"),
-          ("detectportal.firefox.com", "/canonical.html"),
-          ("detectportal.firefox.com", "/success.txt"),
-          ("nmcheck.gnome.org", "/check_network_status.txt"),
-          ("example.org", "/")]
+NAMES = [
+    "connectivitycheck.gstatic.com",
+    "www.google.com",
+    "captive.apple.com",
+    "www.msftconnecttest.com",
+    "detectportal.firefox.com",
+    "nmcheck.gnome.org",
+    "booth.lan",
+    "example.org",
+    "anything-at-all.test",
+    "dns.msftncsi.com",
+]
+CHECKS = [
+    ("connectivitycheck.gstatic.com", "/generate_204"),
+    ("www.google.com", "/gen_204"),
+    ("captive.apple.com", "/hotspot-detect.html"),
+    ("www.msftconnecttest.com", "/connecttest.txt"),
+    ("www.msftncsi.com", "/ncsi.txt"),
+    ("detectportal.firefox.com", "/canonical.html"),
+    ("detectportal.firefox.com", "/success.txt"),
+    ("nmcheck.gnome.org", "/check_network_status.txt"),
+    ("example.org", "/"),
+]
 
 
 def resolve(name: str, family: int) -> list[str] | str:
@@ -71,18 +82,23 @@ def fixed_dns(server: str) -> list[str] | str:
 
 def main() -> None:
     link, behind = sys.argv[1], sys.argv[2]
-    out: dict = {"a": {n: resolve(n, socket.AF_INET) for n in NAMES},
-                 "aaaa": {n: resolve(n, socket.AF_INET6) for n in NAMES[:3]},
-                 "checks": {f"{h}{p}": http_by_name(h, p) for h, p in CHECKS},
-                 "https_probe": connect("www.google.com", 443, 5),
-                 "behind_booth": connect(behind, 8000, 2),
-                 "fixed_dns": fixed_dns(behind)}
+    out: dict = {
+        "a": {n: resolve(n, socket.AF_INET) for n in NAMES},
+        "aaaa": {n: resolve(n, socket.AF_INET6) for n in NAMES[:3]},
+        "checks": {f"{h}{p}": http_by_name(h, p) for h, p in CHECKS},
+        "https_probe": connect("www.google.com", 443, 5),
+        "behind_booth": connect(behind, 8000, 2),
+        "fixed_dns": fixed_dns(behind),
+    }
     with urllib.request.urlopen(link, timeout=10) as resp:
         out["page"] = {"status": resp.status, "body": resp.read().decode()}
     with urllib.request.urlopen(link + "/photo.jpg?dl=1", timeout=10) as resp:
         data = resp.read()
-        out["photo"] = {"status": resp.status, "sha256": hashlib.sha256(data).hexdigest(),
-                        "disposition": resp.headers.get("Content-Disposition", "")}
+        out["photo"] = {
+            "status": resp.status,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "disposition": resp.headers.get("Content-Disposition", ""),
+        }
     print(json.dumps(out))
 
 

@@ -14,8 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.deploytools import (REPO, Client, GeneratedBroker, credentials, job_properties,
-                                      run_install, stop_process, wait_until)
+from tests.deploy.deploytools import (
+    REPO,
+    Client,
+    GeneratedBroker,
+    credentials,
+    job_properties,
+    run_install,
+    stop_process,
+    wait_until,
+)
 from tests.support.mosquitto import Mosquitto, free_port
 
 BOOTH = "b1"
@@ -29,10 +37,16 @@ class CentralBroker(Mosquitto):
         super().__init__(workdir)
         self.passwd = self.workdir / "central.passwd"
         self.acl = self.workdir / "central.acl"
-        subprocess.run(["mosquitto_passwd", "-b", "-c", str(self.passwd), f"bridge-{BOOTH}",
-                        password], check=True, capture_output=True)
-        subprocess.run(["mosquitto_passwd", "-b", str(self.passwd), "worker", worker_password],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["mosquitto_passwd", "-b", "-c", str(self.passwd), f"bridge-{BOOTH}", password],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            ["mosquitto_passwd", "-b", str(self.passwd), "worker", worker_password],
+            check=True,
+            capture_output=True,
+        )
         acl = (REPO / "deploy/mosquitto/central.acl.example").read_text()
         self.acl.write_text(acl.replace("BOOTH", BOOTH))
 
@@ -42,41 +56,63 @@ class CentralBroker(Mosquitto):
         data = self.workdir / "data"
         data.mkdir(exist_ok=True)
         conf = (REPO / "deploy/mosquitto/central.conf.example").read_text()
-        conf = (conf.replace("/etc/mosquitto/central.passwd", str(self.passwd))
-                .replace("/etc/mosquitto/central.acl", str(self.acl))
-                .replace("\nlistener 1883\n", f"\nlistener {self.port} 127.0.0.1\n"))
-        self.conf.write_text("\n".join([
-            conf, f"persistence_location {data}/", "user root" if os.geteuid() == 0 else "",
-            "log_type error", "log_type warning", "log_type notice",
-            f"log_dest file {self.log}"]) + "\n")
+        conf = (
+            conf.replace("/etc/mosquitto/central.passwd", str(self.passwd))
+            .replace("/etc/mosquitto/central.acl", str(self.acl))
+            .replace("\nlistener 1883\n", f"\nlistener {self.port} 127.0.0.1\n")
+        )
+        self.conf.write_text(
+            "\n".join(
+                [
+                    conf,
+                    f"persistence_location {data}/",
+                    "user root" if os.geteuid() == 0 else "",
+                    "log_type error",
+                    "log_type warning",
+                    "log_type notice",
+                    f"log_dest file {self.log}",
+                ]
+            )
+            + "\n"
+        )
 
 
 def bridge_conf(central_port: int, password: str) -> str:
     text = (REPO / "deploy/mosquitto-bridge.conf.example").read_text()
-    return (text.replace("CENTRAL_HOST:1883", f"127.0.0.1:{central_port}")
-            .replace("CHANGE_ME", password).replace("BOOTH", BOOTH)
-            # reconnect fast in tests (the example's 2..30 s backoff is for Wi-Fi in the field)
-            .replace("restart_timeout 2 30", "restart_timeout 1 3"))
+    return (
+        text.replace("CENTRAL_HOST:1883", f"127.0.0.1:{central_port}")
+        .replace("CHANGE_ME", password)
+        .replace("BOOTH", BOOTH)
+        # reconnect fast in tests (the example's 2..30 s backoff is for Wi-Fi in the field)
+        .replace("restart_timeout 2 30", "restart_timeout 1 3")
+    )
 
 
 KIOSK_TOPICS = ("booth/b1/status/+", "booth/b1/results/+", "booth/workers/+/availability")
 
 
-def start_fleet(tmp_path: Path, root: Path, booth_port: int, secret: str,
-                worker_password: str) -> tuple[CentralBroker, GeneratedBroker]:
+def start_fleet(
+    tmp_path: Path, root: Path, booth_port: int, secret: str, worker_password: str
+) -> tuple[CentralBroker, GeneratedBroker]:
     """The central broker and the booth's broker bridged to it (with `secret`), both started."""
     central = CentralBroker(tmp_path / "central", secret, worker_password)
     central.start()
-    booth = GeneratedBroker(root, tmp_path / "booth", booth_port,
-                            extra_conf=bridge_conf(central.port, secret))
+    booth = GeneratedBroker(
+        root, tmp_path / "booth", booth_port, extra_conf=bridge_conf(central.port, secret)
+    )
     booth.start()
     return central, booth
 
 
 def kiosk_client(booth: GeneratedBroker, root: Path) -> Client:
     """The kiosk's persistent session on the booth's broker (what `booth kiosk` opens)."""
-    return Client(booth.port, *credentials(root, "kiosk"), client_id="kiosk-b1",
-                  clean_start=False, session_expiry_s=3600)
+    return Client(
+        booth.port,
+        *credentials(root, "kiosk"),
+        client_id="kiosk-b1",
+        clean_start=False,
+        session_expiry_s=3600,
+    )
 
 
 class FakeWorker:
@@ -85,8 +121,14 @@ class FakeWorker:
     def __init__(self, port: int, user: str, password: str) -> None:
         self.jobs: list[str] = []
         self.password = password
-        self.client = Client(port, user, password, client_id="worker-central-1",
-                             clean_start=False, session_expiry_s=3600)
+        self.client = Client(
+            port,
+            user,
+            password,
+            client_id="worker-central-1",
+            clean_start=False,
+            session_expiry_s=3600,
+        )
         self.client.c.on_message = self._on_message
         assert self.client.wait_connack().ok
         self.client.subscribe("$share/workers/booth/+/jobs")
@@ -100,12 +142,29 @@ class FakeWorker:
         self.jobs.append(job)
         for status in ("processing", "completed"):
             if status == "completed":
-                client.publish(f"booth/{booth}/results/{job}", b"\x89PNG result " + msg.payload,
-                               qos=1, retain=True)
-            client.publish(f"booth/{booth}/status/{job}", json.dumps(
-                {"job_id": job, "booth_id": booth, "status": status, "effect": "local",
-                 "attempt": 1, "worker": "worker-central-1", "error": None,
-                 "updated_at": "2026-11-24T09:00:00.000Z"}), qos=1, retain=True)
+                client.publish(
+                    f"booth/{booth}/results/{job}",
+                    b"\x89PNG result " + msg.payload,
+                    qos=1,
+                    retain=True,
+                )
+            client.publish(
+                f"booth/{booth}/status/{job}",
+                json.dumps(
+                    {
+                        "job_id": job,
+                        "booth_id": booth,
+                        "status": status,
+                        "effect": "local",
+                        "attempt": 1,
+                        "worker": "worker-central-1",
+                        "error": None,
+                        "updated_at": "2026-11-24T09:00:00.000Z",
+                    }
+                ),
+                qos=1,
+                retain=True,
+            )
 
     def close(self) -> None:
         self.client.close()
@@ -124,8 +183,9 @@ def fleet(tmp_path):
     for topic in KIOSK_TOPICS:
         kiosk.subscribe(topic)
     # The bridge is up once the worker's retained availability crossed it.
-    assert wait_until(lambda: kiosk.on("booth/workers/+/availability"), TIMEOUT), \
+    assert wait_until(lambda: kiosk.on("booth/workers/+/availability"), TIMEOUT), (
         booth.log.read_text()
+    )
     yield booth, central, worker, kiosk
     kiosk.close()
     worker.close()
@@ -134,16 +194,18 @@ def fleet(tmp_path):
 
 
 def completed(kiosk: Client, job: str) -> bool:
-    return any(json.loads(m.payload)["status"] == "completed"
-               for m in kiosk.on(f"booth/b1/status/{job}")) and bool(
-        [m for m in kiosk.on(f"booth/b1/results/{job}") if m.payload])
+    return any(
+        json.loads(m.payload)["status"] == "completed" for m in kiosk.on(f"booth/b1/status/{job}")
+    ) and bool([m for m in kiosk.on(f"booth/b1/results/{job}") if m.payload])
 
 
 def test_job_crosses_the_bridge_and_the_result_comes_back(fleet):
     booth, central, worker, kiosk = fleet
     job = "bridgejob0001"
-    assert kiosk.publish(f"booth/b1/status/{job}", json.dumps({"status": "pending"}),
-                         retain=True) == "ok"
+    assert (
+        kiosk.publish(f"booth/b1/status/{job}", json.dumps({"status": "pending"}), retain=True)
+        == "ok"
+    )
     assert kiosk.publish("booth/b1/jobs", b"\xff\xd8 photo", props=job_properties(job)) == "ok"
     assert wait_until(lambda: completed(kiosk, job), TIMEOUT)
     assert worker.jobs == [job]  # the job properties crossed the bridge (MQTT 5)
@@ -154,8 +216,9 @@ def test_job_crosses_the_bridge_and_the_result_comes_back(fleet):
     # Clearing the retained result at the booth clears it at the central broker too.
     assert retained_results_at_central(central, worker.password, job) == [result.payload]
     assert kiosk.publish(f"booth/b1/results/{job}", b"", retain=True) == "ok"
-    assert wait_until(lambda: retained_results_at_central(central, worker.password, job) == [],
-                      TIMEOUT)
+    assert wait_until(
+        lambda: retained_results_at_central(central, worker.password, job) == [], TIMEOUT
+    )
 
 
 def retained_results_at_central(central: CentralBroker, password: str, job: str) -> list[bytes]:
@@ -177,28 +240,39 @@ def test_bridge_cut_and_restored_loses_nothing(fleet):
     central.stop()  # the event network drops: the booth keeps taking photos
     jobs = [f"offlinejob{i:04d}" for i in range(5)]
     for job in jobs:
-        assert kiosk.publish("booth/b1/jobs", b"\xff\xd8 " + job.encode(),
-                             props=job_properties(job)) == "ok"
+        assert (
+            kiosk.publish("booth/b1/jobs", b"\xff\xd8 " + job.encode(), props=job_properties(job))
+            == "ok"
+        )
     central.start()
-    assert wait_until(lambda: all(completed(kiosk, j) for j in jobs), TIMEOUT), \
-        (worker.jobs, booth.log.read_text())
+    assert wait_until(lambda: all(completed(kiosk, j) for j in jobs), TIMEOUT), (
+        worker.jobs,
+        booth.log.read_text(),
+    )
     assert sorted(set(worker.jobs)) == jobs
 
 
 def test_results_published_while_the_booth_is_down_arrive_when_it_is_back(fleet):
     booth, central, worker, kiosk = fleet
     job = "whiledown0001"
-    assert kiosk.publish("booth/b1/jobs", b"\xff\xd8 first", props=job_properties("warmup0001")) \
+    assert (
+        kiosk.publish("booth/b1/jobs", b"\xff\xd8 first", props=job_properties("warmup0001"))
         == "ok"
+    )
     assert wait_until(lambda: completed(kiosk, "warmup0001"), TIMEOUT)
     booth.stop()  # the booth's broker goes down (power cut); the bridge session stays at central
     # A worker finishes a job while the booth is off: status and result wait at central.
-    assert worker.client.publish(f"booth/b1/status/{job}", json.dumps({"status": "completed"}),
-                                 retain=True) == "ok"
+    assert (
+        worker.client.publish(
+            f"booth/b1/status/{job}", json.dumps({"status": "completed"}), retain=True
+        )
+        == "ok"
+    )
     assert worker.client.publish(f"booth/b1/results/{job}", b"\x89PNG late", retain=True) == "ok"
     booth.start()
-    assert wait_until(lambda: [m for m in kiosk.on(f"booth/b1/results/{job}") if m.payload],
-                      TIMEOUT), booth.log.read_text()
+    assert wait_until(
+        lambda: [m for m in kiosk.on(f"booth/b1/results/{job}") if m.payload], TIMEOUT
+    ), booth.log.read_text()
 
 
 def test_real_booth_worker_on_the_central_broker(tmp_path):
@@ -215,24 +289,37 @@ def test_real_booth_worker_on_the_central_broker(tmp_path):
     toml = tmp_path / "worker.toml"
     toml.write_text("")
     env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GEMINI_BASE_URL")}
-    env.update({"BOOTH_CONFIG": str(toml), "BOOTH_DATA_DIR": str(tmp_path / "wdata"),
-                "BOOTH_MQTT_URL": f"mqtt://worker:{worker_pw}@127.0.0.1:{central.port}"})
+    env.update(
+        {
+            "BOOTH_CONFIG": str(toml),
+            "BOOTH_DATA_DIR": str(tmp_path / "wdata"),
+            "BOOTH_MQTT_URL": f"mqtt://worker:{worker_pw}@127.0.0.1:{central.port}",
+        }
+    )
     log = open(tmp_path / "worker.log", "w")
-    worker = subprocess.Popen([str(Path(sys.executable).with_name("booth")), "worker", "--id",
-                               "central-w1"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).with_name("booth")), "worker", "--id", "central-w1"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     kiosk = kiosk_client(booth, root)
     photo = (REPO / "tests/fixtures/portrait.jpg").read_bytes()
     try:
         assert kiosk.wait_connack().ok
         for topic in KIOSK_TOPICS:
             kiosk.subscribe(topic)
-        assert wait_until(lambda: any(m.payload == b"online" for m in
-                                      kiosk.on("booth/workers/central-w1/availability")),
-                          TIMEOUT), (tmp_path / "worker.log").read_text()
+        assert wait_until(
+            lambda: any(
+                m.payload == b"online" for m in kiosk.on("booth/workers/central-w1/availability")
+            ),
+            TIMEOUT,
+        ), (tmp_path / "worker.log").read_text()
         first = "realworker0001"
         assert kiosk.publish("booth/b1/jobs", photo, props=job_properties(first)) == "ok"
-        assert wait_until(lambda: completed(kiosk, first), TIMEOUT), \
-            (tmp_path / "worker.log").read_text()
+        assert wait_until(lambda: completed(kiosk, first), TIMEOUT), (
+            tmp_path / "worker.log"
+        ).read_text()
         final = json.loads([m for m in kiosk.on(f"booth/b1/status/{first}")][-1].payload)
         assert final["status"] == "completed" and final["effect"] == "local"
         assert final["worker"] == "central-w1" and final["booth_id"] == BOOTH
@@ -244,8 +331,9 @@ def test_real_booth_worker_on_the_central_broker(tmp_path):
         for job in jobs:
             assert kiosk.publish("booth/b1/jobs", photo, props=job_properties(job)) == "ok"
         central.start()
-        assert wait_until(lambda: all(completed(kiosk, j) for j in jobs), TIMEOUT * 2), \
-            (tmp_path / "worker.log").read_text()
+        assert wait_until(lambda: all(completed(kiosk, j) for j in jobs), TIMEOUT * 2), (
+            tmp_path / "worker.log"
+        ).read_text()
     finally:
         kiosk.close()
         stop_process(worker, 30)
@@ -264,11 +352,14 @@ def test_the_booths_health_crosses_to_the_central_broker(fleet, tmp_path):
     spy = Client(central.port, f"bridge-{BOOTH}", "bridge-secret-1")
     try:
         assert share.wait_connack().ok and spy.wait_connack().ok
-        sent = {"booth/b1/health": Health("warn", part="kiosk", id="b1", reason="disk low"),
-                "booth/b1/share/health": Health("ok", part="share", id="b1"),
-                "booth/b1/uploader/health": Health("error", part="uploader", id="b1")}
-        assert kiosk.publish("booth/b1/health", sent["booth/b1/health"].to_json(),
-                             retain=True) == "ok"
+        sent = {
+            "booth/b1/health": Health("warn", part="kiosk", id="b1", reason="disk low"),
+            "booth/b1/share/health": Health("ok", part="share", id="b1"),
+            "booth/b1/uploader/health": Health("error", part="uploader", id="b1"),
+        }
+        assert (
+            kiosk.publish("booth/b1/health", sent["booth/b1/health"].to_json(), retain=True) == "ok"
+        )
         for topic in ("booth/b1/share/health", "booth/b1/uploader/health"):
             assert share.publish(topic, sent[topic].to_json(), retain=True) == "ok"
         assert share.publish("booth/b1/share/availability", "online", retain=True) == "ok"

@@ -11,8 +11,15 @@ import socket
 import pytest
 
 from jobstore.links import interface_addresses
-from tests.deploy.deploytools import (Client, GeneratedBroker, credentials, env_file,
-                                      job_properties, run_install, wait_until)
+from tests.deploy.deploytools import (
+    Client,
+    GeneratedBroker,
+    credentials,
+    env_file,
+    job_properties,
+    run_install,
+    wait_until,
+)
 from tests.support.mosquitto import free_port
 
 NOT_AUTHORIZED = "Not authorized"
@@ -26,9 +33,22 @@ LAN_IP = next(iter(interface_addresses()), None)
 def booth_broker(tmp_path):
     root = tmp_path / "root"
     port, lan_port = free_port(), free_port()
-    run_install(root, "--booth-id", "b1", "--mqtt-port", str(port), "--lan", "--lan-port",
-                str(lan_port), "--lan-address", LAN_IP or "127.0.0.1", "--worker", "pc1",
-                "--worker", "pc2")
+    run_install(
+        root,
+        "--booth-id",
+        "b1",
+        "--mqtt-port",
+        str(port),
+        "--lan",
+        "--lan-port",
+        str(lan_port),
+        "--lan-address",
+        LAN_IP or "127.0.0.1",
+        "--worker",
+        "pc1",
+        "--worker",
+        "pc2",
+    )
     broker = GeneratedBroker(root, tmp_path / "mq", port)
     broker.start()
     broker.lan_port = lan_port
@@ -59,8 +79,9 @@ def test_anonymous_and_wrong_password_are_refused(booth_broker):
     wrong = Client(booth_broker.port, user, "not-the-password")
     try:
         ack = wrong.wait_connack()
-        assert not ack.ok and ("Bad user name or password" in ack.reason
-                               or NOT_AUTHORIZED in ack.reason)
+        assert not ack.ok and (
+            "Bad user name or password" in ack.reason or NOT_AUTHORIZED in ack.reason
+        )
     finally:
         wrong.close()
     anon_lan = booth_broker.client(port=booth_broker.lan_port, ca_file=booth_broker.ca)
@@ -78,23 +99,27 @@ def test_kiosk_and_worker_do_their_own_work(booth_broker):
     assert kiosk.subscribe("booth/workers/+/health")[0].value < 0x80
 
     assert kiosk.publish("booth/b1/availability", "online", retain=True) == "ok"
-    assert kiosk.publish("booth/b1/status/job00001", '{"status": "pending"}',
-                         retain=True) == "ok"
-    assert kiosk.publish("booth/b1/jobs", b"\xff\xd8jpeg", props=job_properties("job00001")) \
-        == "ok"
+    assert kiosk.publish("booth/b1/status/job00001", '{"status": "pending"}', retain=True) == "ok"
+    assert kiosk.publish("booth/b1/jobs", b"\xff\xd8jpeg", props=job_properties("job00001")) == "ok"
     assert wait_until(lambda: worker.on("booth/b1/jobs"), 15)
     job = worker.on("booth/b1/jobs")[0]
     assert dict(job.properties.UserProperty)["job_id"] == "job00001"
 
     assert worker.publish("booth/workers/w1/availability", "online", retain=True) == "ok"
     assert worker.publish("booth/workers/w1/health", '{"state": "ok"}', retain=True) == "ok"
-    assert worker.publish("booth/b1/status/job00001", '{"status": "processing"}',
-                          retain=True) == "ok"
+    assert (
+        worker.publish("booth/b1/status/job00001", '{"status": "processing"}', retain=True) == "ok"
+    )
     assert worker.publish("booth/b1/results/job00001", b"\x89PNG", retain=True) == "ok"
-    assert wait_until(lambda: kiosk.on("booth/b1/results/+") and
-                      len(kiosk.on("booth/b1/status/+")) >= 2 and
-                      kiosk.on("booth/workers/+/availability") and
-                      kiosk.on("booth/workers/+/health"), 15)
+    assert wait_until(
+        lambda: (
+            kiosk.on("booth/b1/results/+")
+            and len(kiosk.on("booth/b1/status/+")) >= 2
+            and kiosk.on("booth/workers/+/availability")
+            and kiosk.on("booth/workers/+/health")
+        ),
+        15,
+    )
     # The kiosk clears the retained result once stored.
     assert kiosk.publish("booth/b1/results/job00001", b"", retain=True) == "ok"
 
@@ -108,8 +133,10 @@ def test_kiosk_cannot_touch_another_booth(booth_broker):
     kiosk.subscribe("booth/+/status/+")
 
     # Publishing on another booth's topics is refused by the broker.
-    assert kiosk.publish("booth/b2/jobs", b"\xff\xd8", props=job_properties("job00002")) \
+    assert (
+        kiosk.publish("booth/b2/jobs", b"\xff\xd8", props=job_properties("job00002"))
         == NOT_AUTHORIZED
+    )
     assert kiosk.publish("booth/b2/status/job00002", "{}", retain=True) == NOT_AUTHORIZED
     assert kiosk.publish("booth/b2/results/job00002", b"", retain=True) == NOT_AUTHORIZED
     assert kiosk.publish("booth/workers/fake/availability", "online") == NOT_AUTHORIZED
@@ -130,20 +157,26 @@ def test_worker_cannot_publish_jobs(booth_broker):
     other = booth_broker.client("worker")
     assert worker.wait_connack().ok and other.wait_connack().ok
     other.subscribe("$share/workers/booth/+/jobs")
-    assert worker.publish("booth/b1/jobs", b"\xff\xd8", props=job_properties("job00005")) \
+    assert (
+        worker.publish("booth/b1/jobs", b"\xff\xd8", props=job_properties("job00005"))
         == NOT_AUTHORIZED
+    )
     assert worker.publish("booth/b1/availability", "offline", retain=True) == NOT_AUTHORIZED
     # …while a real job from the kiosk does get through to it over the LAN listener.
     worker.subscribe("$share/workers/booth/+/jobs")
     kiosk = booth_broker.client("kiosk")
     assert kiosk.wait_connack().ok
     for i in range(4):
-        assert kiosk.publish("booth/b1/jobs", b"\xff\xd8", props=job_properties(f"job1000{i}")) \
-            == "ok"
-    assert wait_until(lambda: len(worker.on("booth/b1/jobs")) + len(other.on("booth/b1/jobs"))
-                      == 4, 15)
-    assert all(dict(m.properties.UserProperty)["job_id"] != "job00005"
-               for m in worker.on("booth/b1/jobs") + other.on("booth/b1/jobs"))
+        assert (
+            kiosk.publish("booth/b1/jobs", b"\xff\xd8", props=job_properties(f"job1000{i}")) == "ok"
+        )
+    assert wait_until(
+        lambda: len(worker.on("booth/b1/jobs")) + len(other.on("booth/b1/jobs")) == 4, 15
+    )
+    assert all(
+        dict(m.properties.UserProperty)["job_id"] != "job00005"
+        for m in worker.on("booth/b1/jobs") + other.on("booth/b1/jobs")
+    )
 
 
 def test_drop_in_starts_under_debians_own_mosquitto_conf(tmp_path):
@@ -180,22 +213,21 @@ def test_share_user_only_clears_its_own_booths_retained_messages(booth_broker):
     kiosk = booth_broker.client("kiosk")
     share = booth_broker.client("share")
     assert kiosk.wait_connack().ok and share.wait_connack().ok
-    assert kiosk.publish("booth/b1/status/job00009", '{"status": "completed"}', retain=True) \
-        == "ok"
+    assert kiosk.publish("booth/b1/status/job00009", '{"status": "completed"}', retain=True) == "ok"
     assert share.publish("booth/b1/status/job00009", b"", retain=True) == "ok"
     assert share.publish("booth/b1/results/job00009", b"", retain=True) == "ok"
     assert share.publish("booth/b2/status/job00009", b"", retain=True) == NOT_AUTHORIZED
-    assert share.publish("booth/b1/jobs", b"\xff\xd8jpeg",
-                         props=job_properties("job00010")) == NOT_AUTHORIZED
+    assert (
+        share.publish("booth/b1/jobs", b"\xff\xd8jpeg", props=job_properties("job00010"))
+        == NOT_AUTHORIZED
+    )
     # it reads its own booth's statuses and results (retention finds orphans, the ledger
     # rebuild reads statuses) …
-    assert kiosk.publish("booth/b1/status/job00012", '{"status": "pending"}', retain=True) \
-        == "ok"
+    assert kiosk.publish("booth/b1/status/job00012", '{"status": "pending"}', retain=True) == "ok"
     share.subscribe("booth/b1/status/+")
     assert wait_until(lambda: share.on("booth/b1/status/+"), 15)
     share.subscribe("booth/b1/jobs")
-    assert kiosk.publish("booth/b1/jobs", b"\xff\xd8jpeg", props=job_properties("job00011")) \
-        == "ok"
+    assert kiosk.publish("booth/b1/jobs", b"\xff\xd8jpeg", props=job_properties("job00011")) == "ok"
     assert not wait_until(lambda: share.on("booth/b1/jobs"), 1.5)  # no guest photo reaches it
 
 
@@ -209,16 +241,28 @@ def test_share_user_gathers_and_publishes_health_but_no_more(booth_broker):
     assert kiosk.wait_connack().ok and worker.wait_connack().ok and share.wait_connack().ok
     assert kiosk.publish("booth/b1/health", '{"state": "ok"}', retain=True) == "ok"
     assert worker.publish("booth/workers/w1/health", '{"state": "warn"}', retain=True) == "ok"
-    for topic in ("booth/b1/health", "booth/b1/availability", "booth/workers/+/health",
-                  "booth/workers/+/availability"):
+    for topic in (
+        "booth/b1/health",
+        "booth/b1/availability",
+        "booth/workers/+/health",
+        "booth/workers/+/availability",
+    ):
         share.subscribe(topic)
-    assert wait_until(lambda: share.on("booth/b1/health") and
-                      share.on("booth/workers/+/health"), 15)
-    for topic in ("booth/b1/share/health", "booth/b1/share/availability",
-                  "booth/b1/uploader/health"):
+    assert wait_until(
+        lambda: share.on("booth/b1/health") and share.on("booth/workers/+/health"), 15
+    )
+    for topic in (
+        "booth/b1/share/health",
+        "booth/b1/share/availability",
+        "booth/b1/uploader/health",
+    ):
         assert share.publish(topic, '{"state": "ok"}', retain=True) == "ok", topic
-    for topic in ("booth/b1/health", "booth/b1/availability", "booth/workers/w1/health",
-                  "booth/b2/share/health"):
+    for topic in (
+        "booth/b1/health",
+        "booth/b1/availability",
+        "booth/workers/w1/health",
+        "booth/b2/share/health",
+    ):
         assert share.publish(topic, '{"state": "ok"}', retain=True) == NOT_AUTHORIZED, topic
 
 
@@ -243,15 +287,17 @@ def test_lan_listener_is_tls_only_and_worker_logins_are_narrow(booth_broker):
         except ConnectionResetError:
             reply = b""
         assert not reply.startswith(b"\x20"), "a CONNACK over plaintext on the LAN listener"
-    plain = Client(booth_broker.lan_port, *credentials(booth_broker.root, "workers/pc1"),
-                   host=LAN_IP)
+    plain = Client(
+        booth_broker.lan_port, *credentials(booth_broker.root, "workers/pc1"), host=LAN_IP
+    )
     try:
         assert not plain._connack.wait(3), "plaintext login accepted"
     finally:
         plain.close()
     # TLS with the booth's CA: only the CA install.sh made proves it is this booth
-    stranger = booth_broker.client("workers/pc1", host=LAN_IP,
-                                   ca_file="/etc/ssl/certs/ca-certificates.crt")
+    stranger = booth_broker.client(
+        "workers/pc1", host=LAN_IP, ca_file="/etc/ssl/certs/ca-certificates.crt"
+    )
     assert not stranger._connack.wait(3), "the booth's certificate passed a public CA check"
 
     pc1 = booth_broker.client("workers/pc1", host=LAN_IP)
@@ -260,23 +306,25 @@ def test_lan_listener_is_tls_only_and_worker_logins_are_narrow(booth_broker):
     assert pc1.subscribe("booth/+/results/+")[0].is_failure
     assert pc1.subscribe("booth/b1/status/+")[0].is_failure
     assert not pc1.subscribe("$share/workers/booth/+/jobs")[0].is_failure
-    assert pc1.publish("booth/b1/jobs", b"\xff\xd8", props=job_properties("job20000")) \
+    assert (
+        pc1.publish("booth/b1/jobs", b"\xff\xd8", props=job_properties("job20000"))
         == NOT_AUTHORIZED
+    )
     assert pc1.publish("booth/b1/availability", "offline", retain=True) == NOT_AUTHORIZED
     kiosk = booth_broker.client("kiosk")
     assert kiosk.wait_connack().ok
     assert kiosk.publish("booth/b1/jobs", b"\xff\xd8", props=job_properties("job20001")) == "ok"
     assert wait_until(lambda: pc1.on("booth/b1/jobs"), 15)
-    assert pc1.publish("booth/b1/status/job20001", '{"status": "processing"}',
-                       retain=True) == "ok"
+    assert pc1.publish("booth/b1/status/job20001", '{"status": "processing"}', retain=True) == "ok"
     assert pc1.publish("booth/b1/results/job20001", b"\x89PNG", retain=True) == "ok"
     assert pc1.publish("booth/workers/worker-pc1-1/availability", "online", retain=True) == "ok"
     assert pc1.on("booth/b1/status/+") == [] and pc1.on("booth/b1/results/+") == []
 
     # one login per machine: the local users and a wrong password get nothing on the LAN
     for role in ("worker", "kiosk"):
-        local = booth_broker.client(role, port=booth_broker.lan_port, host=LAN_IP,
-                                    ca_file=booth_broker.ca)
+        local = booth_broker.client(
+            role, port=booth_broker.lan_port, host=LAN_IP, ca_file=booth_broker.ca
+        )
         assert not local.wait_connack().ok, role
     user, _pw = credentials(booth_broker.root, "workers/pc2")
     wrong = Client(booth_broker.lan_port, user, "not-it", host=LAN_IP, ca_file=booth_broker.ca)
@@ -289,9 +337,20 @@ def test_lan_listener_is_tls_only_and_worker_logins_are_narrow(booth_broker):
 
 def test_a_worker_machine_login_is_revoked(booth_broker, tmp_path):
     root = booth_broker.root
-    out = run_install(root, "--booth-id", "b1", "--mqtt-port", str(booth_broker.port), "--lan",
-                      "--lan-port", str(booth_broker.lan_port), "--lan-address",
-                      LAN_IP or "127.0.0.1", "--remove-worker", "pc2").stdout
+    out = run_install(
+        root,
+        "--booth-id",
+        "b1",
+        "--mqtt-port",
+        str(booth_broker.port),
+        "--lan",
+        "--lan-port",
+        str(booth_broker.lan_port),
+        "--lan-address",
+        LAN_IP or "127.0.0.1",
+        "--remove-worker",
+        "pc2",
+    ).stdout
     assert "removed worker machine pc2" in out
     assert not (root / "etc/booth/workers/pc2.env").exists()
     booth_broker.restart()
@@ -307,7 +366,8 @@ def test_a_worker_machine_login_is_revoked(booth_broker, tmp_path):
 
 
 def test_a_worker_machines_env_file_reaches_the_tls_listener_through_every_connection(
-        booth_broker, tmp_path):
+    booth_broker, tmp_path
+):
     """The env file install.sh writes for a worker machine, loaded as that machine would load
     it: every connection the processes make (MqttConnection.for_config, read_retained) takes the
     broker's CA from BOOTH_MQTT_CA_FILE; with the system's trust store instead, none connects."""

@@ -7,15 +7,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from appliance import doctor
-from appliance.doctor import machine
+from appliance.doctor import FAIL, OK, WARN, Probe, machine
 from booth.config import load_config
-from appliance.doctor import FAIL, OK, WARN, Probe
 from jobstore.links import lan_address
 from tests.deploy.deploytools import GeneratedBroker, credentials, run_install
 from tests.support.fake_gemini import FakeGemini, Reply
@@ -24,7 +23,7 @@ from tests.support.mosquitto import free_port
 BOOTH = str(Path(sys.executable).with_name("booth"))
 
 
-def NO_CMD(argv):  # noqa: N802 - a stand-in for commands that are not there (no systemd)
+def NO_CMD(argv):
     return None
 
 
@@ -36,6 +35,7 @@ def cfg_of(tmp_path):
         base = {"BOOTH_DATA_DIR": str(tmp_path / "data"), "BOOTH_ID": "b1"}
         base.update(env)
         return load_config(path, env=base)
+
     return make
 
 
@@ -50,29 +50,35 @@ def fake_dev(tmp_path: Path, *names: str) -> Path:
 
 # ----------------------------------------------------------------------------- camera
 def test_camera_fails_without_any_camera(cfg_of, tmp_path):
-    c = doctor.check_camera(cfg_of(), Probe(dev=fake_dev(tmp_path), use_kiosk_probe=False,
-                                            run=NO_CMD))
+    c = doctor.check_camera(
+        cfg_of(), Probe(dev=fake_dev(tmp_path), use_kiosk_probe=False, run=NO_CMD)
+    )
     assert c.level == FAIL and c.found.startswith("no camera:")
-    assert "camera.backend = \"file\"" in c.fix
+    assert 'camera.backend = "file"' in c.fix
 
 
 def test_camera_named_backends_fail_with_their_own_fix(cfg_of, tmp_path):
     dev = fake_dev(tmp_path)
-    pi = doctor.check_camera(cfg_of('[camera]\nbackend = "picamera2"\n'),
-                             Probe(dev=dev, use_kiosk_probe=False, run=NO_CMD))
+    pi = doctor.check_camera(
+        cfg_of('[camera]\nbackend = "picamera2"\n'),
+        Probe(dev=dev, use_kiosk_probe=False, run=NO_CMD),
+    )
     assert pi.level == FAIL and "picamera2 cannot be imported" in pi.found
     assert "python3-picamera2" in pi.fix and "--system-site-packages" in pi.fix
-    cv = doctor.check_camera(cfg_of('[camera]\nbackend = "opencv"\n'),
-                             Probe(dev=dev, use_kiosk_probe=False, run=NO_CMD))
+    cv = doctor.check_camera(
+        cfg_of('[camera]\nbackend = "opencv"\n'), Probe(dev=dev, use_kiosk_probe=False, run=NO_CMD)
+    )
     assert cv.level == FAIL and "no webcam opens at index 0" in cv.found
-    missing = doctor.check_camera(cfg_of(f'[camera]\nbackend = "file"\nfolder = '
-                                         f'"{tmp_path}/nope"\n'), Probe(dev=dev))
+    missing = doctor.check_camera(
+        cfg_of(f'[camera]\nbackend = "file"\nfolder = "{tmp_path}/nope"\n'), Probe(dev=dev)
+    )
     assert missing.level == FAIL and "does not exist" in missing.found
 
 
 def test_camera_device_present_is_ok_and_file_camera_warns(cfg_of, tmp_path):
-    c = doctor.check_camera(cfg_of(), Probe(dev=fake_dev(tmp_path, "video0"),
-                                            use_kiosk_probe=False, run=NO_CMD))
+    c = doctor.check_camera(
+        cfg_of(), Probe(dev=fake_dev(tmp_path, "video0"), use_kiosk_probe=False, run=NO_CMD)
+    )
     assert c.level == OK and "video0" in c.found
     f = doctor.check_camera(cfg_of('[camera]\nbackend = "file"\n'), Probe())
     assert f.level == WARN and "sample photos" in f.found
@@ -93,18 +99,32 @@ def test_camera_held_by_the_running_kiosk_is_asked_not_opened(cfg_of, tmp_path):
     path.parent.mkdir(parents=True, exist_ok=True)
 
     def kiosk_says(**kw) -> None:
-        base = CameraHealth(pid=os.getpid(), boot_id=boot_id(), state="live",
-                            backend="picamera2", fault=None, trouble_s=0.0, restarts=0)
+        base = CameraHealth(
+            pid=os.getpid(),
+            boot_id=boot_id(),
+            state="live",
+            backend="picamera2",
+            fault=None,
+            trouble_s=0.0,
+            restarts=0,
+        )
         path.write_text(json.dumps(dataclasses.asdict(dataclasses.replace(base, **kw))))
 
     probe = Probe(dev=fake_dev(tmp_path), run=NO_CMD)
     kiosk_says()
     live = doctor.check_camera(cfg, probe)
-    assert live.level == OK and f"kiosk (pid {os.getpid()}) has the picamera2 camera live" \
-        in live.found
-    kiosk_says(state="reconnecting", backend=None, restarts=4, trouble_s=31.0,
-               fault="cannot open: no camera works (picamera2 cannot be imported: ValueError: "
-                     "numpy.dtype size changed, may indicate binary incompatibility)")
+    assert (
+        live.level == OK
+        and f"kiosk (pid {os.getpid()}) has the picamera2 camera live" in live.found
+    )
+    kiosk_says(
+        state="reconnecting",
+        backend=None,
+        restarts=4,
+        trouble_s=31.0,
+        fault="cannot open: no camera works (picamera2 cannot be imported: ValueError: "
+        "numpy.dtype size changed, may indicate binary incompatibility)",
+    )
     broken = doctor.check_camera(cfg, probe)
     assert broken.level == FAIL and "numpy.dtype size changed" in broken.found
     assert "deploy/install.sh" in broken.fix and "numpy" in broken.fix
@@ -133,14 +153,16 @@ def test_camera_on_this_machine_is_what_is_true(cfg_of):
 def test_display_fails_without_drm_or_display(cfg_of, tmp_path):
     c = doctor.check_display(cfg_of(), Probe(env={}, dev=fake_dev(tmp_path)))
     assert c.level == FAIL and "no DRM device" in c.found and "vc4-kms-v3d" in c.fix
-    x = doctor.check_display(cfg_of(), Probe(env={"SDL_VIDEODRIVER": "x11"},
-                                             dev=fake_dev(tmp_path)))
+    x = doctor.check_display(
+        cfg_of(), Probe(env={"SDL_VIDEODRIVER": "x11"}, dev=fake_dev(tmp_path))
+    )
     assert x.level == FAIL and "SDL_VIDEODRIVER=x11" in x.found
 
 
 def test_display_ok_with_drm_or_x_and_warns_on_dummy(cfg_of, tmp_path):
-    drm = doctor.check_display(cfg_of(), Probe(env={"SDL_VIDEODRIVER": "kmsdrm"},
-                                               dev=fake_dev(tmp_path, "dri/card1")))
+    drm = doctor.check_display(
+        cfg_of(), Probe(env={"SDL_VIDEODRIVER": "kmsdrm"}, dev=fake_dev(tmp_path, "dri/card1"))
+    )
     assert drm.level == OK and "card1" in drm.found
     x11 = doctor.check_display(cfg_of(), Probe(env={"DISPLAY": ":0"}, dev=fake_dev(tmp_path)))
     assert x11.level == OK
@@ -167,15 +189,18 @@ def test_broker_unreachable_fails(cfg_of):
 
 def test_broker_wrong_password_fails_and_right_one_is_ok(cfg_of, secured_broker):
     user, pw = credentials(secured_broker.root, "kiosk")
-    bad = doctor.check_broker(cfg_of(BOOTH_MQTT_URL=f"mqtt://{user}:wrong@127.0.0.1:"
-                                                   f"{secured_broker.port}"), Probe())
+    bad = doctor.check_broker(
+        cfg_of(BOOTH_MQTT_URL=f"mqtt://{user}:wrong@127.0.0.1:{secured_broker.port}"), Probe()
+    )
     assert bad.level == FAIL and "refused the connection" in bad.found
     assert "password" in bad.fix and "wrong" not in bad.found
-    anon = doctor.check_broker(cfg_of(BOOTH_MQTT_URL=f"mqtt://127.0.0.1:{secured_broker.port}"),
-                               Probe())
+    anon = doctor.check_broker(
+        cfg_of(BOOTH_MQTT_URL=f"mqtt://127.0.0.1:{secured_broker.port}"), Probe()
+    )
     assert anon.level == FAIL and "refused" in anon.found
-    good = doctor.check_broker(cfg_of(BOOTH_MQTT_URL=f"mqtt://{user}:{pw}@127.0.0.1:"
-                                                    f"{secured_broker.port}"), Probe())
+    good = doctor.check_broker(
+        cfg_of(BOOTH_MQTT_URL=f"mqtt://{user}:{pw}@127.0.0.1:{secured_broker.port}"), Probe()
+    )
     assert good.level == OK and "as kiosk" in good.found and pw not in good.found
 
 
@@ -186,8 +211,9 @@ def test_broker_that_is_not_mqtt_fails(cfg_of):
         srv.bind(("127.0.0.1", 0))
         srv.listen()
         port = srv.getsockname()[1]
-        c = doctor.check_broker(cfg_of(BOOTH_MQTT_URL=f"mqtt://127.0.0.1:{port}"),
-                                Probe(broker_timeout_s=1.0))
+        c = doctor.check_broker(
+            cfg_of(BOOTH_MQTT_URL=f"mqtt://127.0.0.1:{port}"), Probe(broker_timeout_s=1.0)
+        )
     assert c.level == FAIL and "no MQTT session" in c.found
 
 
@@ -210,15 +236,23 @@ def test_workers_check_reads_availability_and_health(cfg_of, broker):
     pub.connect("127.0.0.1", broker.port)
     pub.loop_start()
     try:
+
         def say(worker, online, ai):
-            pub.publish(f"booth/workers/{worker}/availability", "online" if online else "offline",
-                        qos=1, retain=True).wait_for_publish(5)
-            pub.publish(f"booth/workers/{worker}/health",
-                        worker_health(worker, ai, "HTTP 400", 300, 0, {}, None).to_json(), qos=1,
-                        retain=True).wait_for_publish(5)
+            pub.publish(
+                f"booth/workers/{worker}/availability",
+                "online" if online else "offline",
+                qos=1,
+                retain=True,
+            ).wait_for_publish(5)
+            pub.publish(
+                f"booth/workers/{worker}/health",
+                worker_health(worker, ai, "HTTP 400", 300, 0, {}, None).to_json(),
+                qos=1,
+                retain=True,
+            ).wait_for_publish(5)
 
         say("w1", True, AiState.OK)
-        say("w0", False, AiState.KEY_REJECTED)   # offline: its old health does not count
+        say("w0", False, AiState.KEY_REJECTED)  # offline: its old health does not count
         ok = doctor.check_workers(cfg, Probe())
         assert ok.level == OK and "w1 (AI ok)" in ok.found
         say("w2", True, AiState.KEY_REJECTED)
@@ -228,8 +262,7 @@ def test_workers_check_reads_availability_and_health(cfg_of, broker):
     finally:
         pub.loop_stop()
         pub.disconnect()
-    gone = doctor.check_workers(cfg_of(BOOTH_MQTT_URL=f"mqtt://127.0.0.1:{free_port()}"),
-                                Probe())
+    gone = doctor.check_workers(cfg_of(BOOTH_MQTT_URL=f"mqtt://127.0.0.1:{free_port()}"), Probe())
     assert gone.level == WARN and "not checked" in gone.found
 
 
@@ -252,24 +285,27 @@ def test_api_key_missing_warns(cfg_of):
 
 
 def test_api_key_accepted_rejected_and_unknown_model(cfg_of, gemini):
-    ok = doctor.check_api_key(cfg_of(GEMINI_API_KEY=GOOD_KEY, GEMINI_BASE_URL=gemini.url),
-                              Probe())
+    ok = doctor.check_api_key(cfg_of(GEMINI_API_KEY=GOOD_KEY, GEMINI_BASE_URL=gemini.url), Probe())
     assert ok.level == OK and "accepted the key" in ok.found
     assert gemini.lookups[-1] == "/v1beta/models/gemini-2.5-flash-image"
-    bad = doctor.check_api_key(cfg_of(GEMINI_API_KEY="wrong-key", GEMINI_BASE_URL=gemini.url),
-                               Probe())
+    bad = doctor.check_api_key(
+        cfg_of(GEMINI_API_KEY="wrong-key", GEMINI_BASE_URL=gemini.url), Probe()
+    )
     assert bad.level == FAIL and "rejected the API key" in bad.found
     assert "wrong-key" not in bad.found + bad.fix
-    model = doctor.check_api_key(cfg_of(GEMINI_API_KEY=GOOD_KEY, GEMINI_BASE_URL=gemini.url,
-                                        GEMINI_MODEL="no-such-model"), Probe())
+    model = doctor.check_api_key(
+        cfg_of(GEMINI_API_KEY=GOOD_KEY, GEMINI_BASE_URL=gemini.url, GEMINI_MODEL="no-such-model"),
+        Probe(),
+    )
     assert model.level == FAIL and "'no-such-model' was not found" in model.found
 
 
 def test_api_key_region_refusal_is_not_called_a_bad_key(cfg_of):
     refusing = FakeGemini(api_keys={GOOD_KEY}, lookup_reply=Reply.real("location_unsupported"))
     try:
-        c = doctor.check_api_key(cfg_of(GEMINI_API_KEY=GOOD_KEY, GEMINI_BASE_URL=refusing.url),
-                                 Probe())
+        c = doctor.check_api_key(
+            cfg_of(GEMINI_API_KEY=GOOD_KEY, GEMINI_BASE_URL=refusing.url), Probe()
+        )
     finally:
         refusing.close()
     assert c.level == FAIL and "User location is not supported" in c.found
@@ -277,8 +313,9 @@ def test_api_key_region_refusal_is_not_called_a_bad_key(cfg_of):
 
 
 def test_api_key_offline_skips_the_call(cfg_of, gemini):
-    c = doctor.check_api_key(cfg_of(GEMINI_API_KEY=GOOD_KEY, GEMINI_BASE_URL=gemini.url),
-                             Probe(), offline=True)
+    c = doctor.check_api_key(
+        cfg_of(GEMINI_API_KEY=GOOD_KEY, GEMINI_BASE_URL=gemini.url), Probe(), offline=True
+    )
     assert c.level == OK and "--offline" in c.found
     assert gemini.lookups == []
 
@@ -286,14 +323,16 @@ def test_api_key_offline_skips_the_call(cfg_of, gemini):
 def test_api_rate_limited_or_unreachable_warns(cfg_of):
     limited = FakeGemini(api_keys={GOOD_KEY}, lookup_reply=Reply.error(429))
     try:
-        c = doctor.check_api_key(cfg_of(GEMINI_API_KEY=GOOD_KEY, GEMINI_BASE_URL=limited.url),
-                                 Probe())
+        c = doctor.check_api_key(
+            cfg_of(GEMINI_API_KEY=GOOD_KEY, GEMINI_BASE_URL=limited.url), Probe()
+        )
         assert c.level == WARN and "429" in c.found
     finally:
         limited.close()
-    gone = doctor.check_api_key(cfg_of(GEMINI_API_KEY=GOOD_KEY,
-                                       GEMINI_BASE_URL=f"http://127.0.0.1:{free_port()}"),
-                                Probe(api_timeout_s=5))
+    gone = doctor.check_api_key(
+        cfg_of(GEMINI_API_KEY=GOOD_KEY, GEMINI_BASE_URL=f"http://127.0.0.1:{free_port()}"),
+        Probe(api_timeout_s=5),
+    )
     assert gone.level == WARN and "could not reach" in gone.found
 
 
@@ -310,7 +349,7 @@ def test_disk_fails_and_warns_below_the_limits(cfg_of, monkeypatch):
 
 # ----------------------------------------------------------------------------- clock
 def test_clock_in_the_past_fails_and_unsynced_warns(cfg_of):
-    old = doctor.check_clock(cfg_of(), Probe(now=lambda: datetime(1970, 1, 1, tzinfo=timezone.utc)))
+    old = doctor.check_clock(cfg_of(), Probe(now=lambda: datetime(1970, 1, 1, tzinfo=UTC)))
     assert old.level == FAIL and "1970-01-01" in old.found and "timedatectl" in old.fix
     unsynced = doctor.check_clock(cfg_of(), Probe(synchronized=lambda: False))
     assert unsynced.level == WARN and "not NTP synchronised" in unsynced.found
@@ -325,31 +364,39 @@ def test_clock_in_the_past_fails_and_unsynced_warns(cfg_of):
 
 def test_an_unsynchronized_clock_before_the_install_fails_with_the_fix(cfg_of):
     """A Pi 4 at an offline event: the clock restarts weeks behind the day it was installed."""
-    installed = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc).timestamp()
-    behind = lambda: datetime(2026, 10, 30, 12, 0, tzinfo=timezone.utc)  # noqa: E731
-    c = doctor.check_clock(cfg_of(), Probe(now=behind, synchronized=lambda: False,
-                                           install_time=lambda: installed))
+    installed = datetime(2026, 11, 20, 9, 0, tzinfo=UTC).timestamp()
+    behind = lambda: datetime(2026, 10, 30, 12, 0, tzinfo=UTC)  # noqa: E731
+    c = doctor.check_clock(
+        cfg_of(), Probe(now=behind, synchronized=lambda: False, install_time=lambda: installed)
+    )
     assert c.level == FAIL and "before this booth was installed (2026-11-20" in c.found
     assert "timedatectl set-ntp true" in c.fix and "RTC battery" in c.fix
-    synced = doctor.check_clock(cfg_of(), Probe(now=behind, synchronized=lambda: True,
-                                                install_time=lambda: installed))
+    synced = doctor.check_clock(
+        cfg_of(), Probe(now=behind, synchronized=lambda: True, install_time=lambda: installed)
+    )
     assert synced.level == OK  # network time says so: the install stamp was the wrong one
-    later = doctor.check_clock(cfg_of(), Probe(
-        now=lambda: datetime(2026, 11, 24, tzinfo=timezone.utc), synchronized=lambda: False,
-        install_time=lambda: installed))
+    later = doctor.check_clock(
+        cfg_of(),
+        Probe(
+            now=lambda: datetime(2026, 11, 24, tzinfo=UTC),
+            synchronized=lambda: False,
+            install_time=lambda: installed,
+        ),
+    )
     assert later.level == WARN
 
 
 # ----------------------------------------------------------------------------- share URL
 def test_share_url_not_on_this_machine_fails(cfg_of):
-    c = doctor.check_share_url(cfg_of('[share]\npublic_url = "http://198.51.100.77:8080"\n'),
-                               Probe())
+    c = doctor.check_share_url(
+        cfg_of('[share]\npublic_url = "http://198.51.100.77:8080"\n'), Probe()
+    )
     assert c.level == FAIL and "not an address of this machine" in c.found
-    lo = doctor.check_share_url(cfg_of('[share]\npublic_url = "http://127.0.0.1:8080"\n'),
-                                Probe())
+    lo = doctor.check_share_url(cfg_of('[share]\npublic_url = "http://127.0.0.1:8080"\n'), Probe())
     assert lo.level == FAIL and "loopback" in lo.found
-    dns = doctor.check_share_url(cfg_of('[share]\npublic_url = "http://booth.invalid:8080"\n'),
-                                 Probe())
+    dns = doctor.check_share_url(
+        cfg_of('[share]\npublic_url = "http://booth.invalid:8080"\n'), Probe()
+    )
     assert dns.level == WARN and "does not resolve" in dns.found
 
 
@@ -369,13 +416,25 @@ def test_doctor_on_this_machine_exit_code_matches(tmp_path, secured_broker):
     (--env-file), the rest is this machine: no camera, no display, no API key."""
     toml = tmp_path / "booth.toml"
     toml.write_text(f'data_dir = "{tmp_path}/data"\n')
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GEMINI_API_KEY", "BOOTH_MQTT_URL", "SDL_VIDEODRIVER", "DISPLAY")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GEMINI_API_KEY", "BOOTH_MQTT_URL", "SDL_VIDEODRIVER", "DISPLAY")
+    }
     kiosk_env = secured_broker.root / "etc/booth/kiosk.env"
-    out = subprocess.run([BOOTH, "--config", str(toml), "doctor", "--env-file", str(kiosk_env)],
-                         capture_output=True, text=True, timeout=120, env=env)
-    lines = {name: ln[1:5].strip() for ln in out.stdout.splitlines()
-             for name in doctor.BOOTH_CHECKS if ln[7:].startswith(name + " ")}
+    out = subprocess.run(
+        [BOOTH, "--config", str(toml), "doctor", "--env-file", str(kiosk_env)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    lines = {
+        name: ln[1:5].strip()
+        for ln in out.stdout.splitlines()
+        for name in doctor.BOOTH_CHECKS
+        if ln[7:].startswith(name + " ")
+    }
     assert lines["broker"] == "ok", out.stdout
     assert lines["api key"] == "warn"
     assert lines["clock"] in ("ok", "warn")
@@ -389,6 +448,7 @@ def test_doctor_on_this_machine_exit_code_matches(tmp_path, secured_broker):
     assert out.returncode == 1
     # What is true here: no camera device and no display unless this machine has them.
     import glob
+
     if not glob.glob("/dev/video*"):
         assert lines["camera"] == "fail"
     if not glob.glob("/dev/dri/card*") and not os.environ.get("DISPLAY"):
@@ -402,16 +462,29 @@ def test_doctor_worker_role_passes_with_a_broker_and_no_key(tmp_path, secured_br
     toml = tmp_path / "booth.toml"
     toml.write_text(f'data_dir = "{tmp_path}/data"\n')
     env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "BOOTH_MQTT_URL")}
-    out = subprocess.run([BOOTH, "--config", str(toml), "doctor", "--role", "worker",
-                          "--env-file", str(secured_broker.root / "etc/booth/worker.env")],
-                         capture_output=True, text=True, timeout=120, env=env)
+    out = subprocess.run(
+        [
+            BOOTH,
+            "--config",
+            str(toml),
+            "doctor",
+            "--role",
+            "worker",
+            "--env-file",
+            str(secured_broker.root / "etc/booth/worker.env"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "camera" not in out.stdout and "[ ok ] broker" in out.stdout
 
 
 def test_env_file_parsing(tmp_path):
     f = tmp_path / "x.env"
-    f.write_text('# comment\n\nA=1\nB="two words"\nC=\'q\'\n;skip\nD=x=y\n')
+    f.write_text("# comment\n\nA=1\nB=\"two words\"\nC='q'\n;skip\nD=x=y\n")
     assert doctor.read_env_file(f) == {"A": "1", "B": "two words", "C": "q", "D": "x=y"}
 
 
@@ -419,14 +492,14 @@ def test_camera_busy_with_the_running_kiosk_warns(cfg_of, tmp_path):
     def run(argv):
         return "active\n" if argv[:2] == ["systemctl", "is-active"] else None
 
-    c = doctor.check_camera(cfg_of(), Probe(dev=fake_dev(tmp_path), use_kiosk_probe=False,
-                                            run=run))
+    c = doctor.check_camera(cfg_of(), Probe(dev=fake_dev(tmp_path), use_kiosk_probe=False, run=run))
     assert c.level == WARN and "booth-kiosk is running" in c.found
 
 
 def test_share_server_listening_elsewhere_fails(cfg_of):
-    c = doctor.check_share_url(cfg_of('[share]\nhost = "127.0.0.1"\n'
-                                      'public_url = "http://198.51.100.77:8080"\n'), Probe())
+    c = doctor.check_share_url(
+        cfg_of('[share]\nhost = "127.0.0.1"\npublic_url = "http://198.51.100.77:8080"\n'), Probe()
+    )
     assert c.level == FAIL and "listens on 127.0.0.1 only" in c.found
 
 
@@ -438,7 +511,7 @@ def _nmcli(text: str | None):
 
 
 def test_share_server_check_needs_this_booths_server_answering(cfg_of, tmp_path):
-    """"share url ok" was printed with nothing listening: now the port is asked."""
+    """ "share url ok" was printed with nothing listening: now the port is asked."""
     from jobstore.ledger import Ledger, ledger_path
     from share.server import make_app
     from tests.share.helpers import ServerThread

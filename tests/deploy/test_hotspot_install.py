@@ -40,14 +40,18 @@ def booth_config(root: Path):
 
 
 def dnsmasq_options(root: Path) -> list[str]:
-    return [line.strip() for line in (root / DNSMASQ).read_text().splitlines()
-            if line.strip() and not line.startswith("#")]
+    return [
+        line.strip()
+        for line in (root / DNSMASQ).read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
 
 
 def test_hotspot_writes_profile_dns_portal_and_config_then_changes_nothing(tmp_path):
     root = tmp_path / "root"
-    first = run_install(root, "--booth-id", "b1", "--hotspot", "Drip Booth",
-                        "--hotspot-password", "confetti 2026!")
+    first = run_install(
+        root, "--booth-id", "b1", "--hotspot", "Drip Booth", "--hotspot-password", "confetti 2026!"
+    )
     for rel in WRITTEN:
         assert f"changed: wrote /{rel}" in first.stdout, rel
     assert "dry: would run: nmcli connection reload" in first.stdout
@@ -96,8 +100,9 @@ def test_hotspot_writes_profile_dns_portal_and_config_then_changes_nothing(tmp_p
     assert cfg.share.portal is True
 
     before = snapshot(root)
-    second = run_install(root, "--booth-id", "b1", "--hotspot", "Drip Booth",
-                         "--hotspot-password", "confetti 2026!")
+    second = run_install(
+        root, "--booth-id", "b1", "--hotspot", "Drip Booth", "--hotspot-password", "confetti 2026!"
+    )
     assert "install: done: no changes" in second.stdout, second.stdout
     assert "nmcli" not in second.stdout
     assert snapshot(root) == before
@@ -112,8 +117,9 @@ def test_later_runs_keep_the_hotspot_and_a_change_keeps_its_uuid(tmp_path):
     assert "booth Wi-Fi kept" in plain.stdout and "install: done: no changes" in plain.stdout
     assert snapshot(root) == before
 
-    changed = run_install(root, "--hotspot", "Party Booth", "--hotspot-password", "sparkles99",
-                          "--hotspot-band", "5")
+    changed = run_install(
+        root, "--hotspot", "Party Booth", "--hotspot-password", "sparkles99", "--hotspot-band", "5"
+    )
     assert f"changed: wrote /{PROFILE}" in changed.stdout
     assert "dry: would run: nmcli connection up booth-hotspot" in changed.stdout
     ini = keyfile(root)
@@ -156,19 +162,22 @@ def test_no_hotspot_removes_everything_it_wrote(tmp_path):
     assert "install: done: no changes" in again.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--hotspot", "x" * 33], "1-32 bytes"),
-    (["--hotspot", ""], "1-32 bytes"),
-    (["--hotspot", "Anna's booth"], "no quotes"),
-    (["--hotspot", " Booth"], "spaces at either end"),
-    (["--hotspot", "Booth", "--hotspot-password", "short"], "8-63"),
-    (["--hotspot", "Booth", "--hotspot-password", "p" * 64], "8-63"),
-    (["--hotspot", "Booth", "--hotspot-password", "pässwort1"], "printable ASCII"),
-    (["--hotspot", "Booth", "--hotspot-password", 'back\\slash1'], "backslashes"),
-    (["--hotspot", "Booth", "--hotspot-band", "6"], "use 2.4 or 5"),
-    (["--hotspot", "Booth", "--hotspot-ifname", "wlan0;reboot"], "bad --hotspot-ifname"),
-    (["--hotspot-password", "confetti2026"], "need --hotspot SSID"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--hotspot", "x" * 33], "1-32 bytes"),
+        (["--hotspot", ""], "1-32 bytes"),
+        (["--hotspot", "Anna's booth"], "no quotes"),
+        (["--hotspot", " Booth"], "spaces at either end"),
+        (["--hotspot", "Booth", "--hotspot-password", "short"], "8-63"),
+        (["--hotspot", "Booth", "--hotspot-password", "p" * 64], "8-63"),
+        (["--hotspot", "Booth", "--hotspot-password", "pässwort1"], "printable ASCII"),
+        (["--hotspot", "Booth", "--hotspot-password", "back\\slash1"], "backslashes"),
+        (["--hotspot", "Booth", "--hotspot-band", "6"], "use 2.4 or 5"),
+        (["--hotspot", "Booth", "--hotspot-ifname", "wlan0;reboot"], "bad --hotspot-ifname"),
+        (["--hotspot-password", "confetti2026"], "need --hotspot SSID"),
+    ],
+)
 def test_bad_hotspot_options_are_refused_before_anything_is_written(tmp_path, args, message):
     root = tmp_path / "root"
     out = run_install(root, *args, check=False)

@@ -101,25 +101,61 @@ class Hotspot:
             sh("ip", "netns", "add", ns)
             in_ns(ns, "ip", "link", "set", "lo", "up")
         # the "Wi-Fi": booth wlan0 <-> phone eth0; the uplink: booth eth0 <-> test host eth0
-        sh("ip", "link", "add", "wlan0", "netns", self.booth, "type", "veth",
-           "peer", "name", "eth0", "netns", self.phone)
-        sh("ip", "link", "add", "eth0", "netns", self.booth, "type", "veth",
-           "peer", "name", "eth0", "netns", self.uplink)
+        sh(
+            "ip",
+            "link",
+            "add",
+            "wlan0",
+            "netns",
+            self.booth,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            self.phone,
+        )
+        sh(
+            "ip",
+            "link",
+            "add",
+            "eth0",
+            "netns",
+            self.booth,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            self.uplink,
+        )
         in_ns(self.booth, "ip", "addr", "add", f"{BOOTH_IP}/24", "dev", "wlan0")
         in_ns(self.booth, "ip", "addr", "add", f"{UPLINK_BOOTH}/24", "dev", "eth0")
         in_ns(self.uplink, "ip", "addr", "add", f"{UPLINK_HOST}/24", "dev", "eth0")
-        for ns, dev in ((self.booth, "wlan0"), (self.booth, "eth0"), (self.phone, "eth0"),
-                        (self.uplink, "eth0")):
+        for ns, dev in (
+            (self.booth, "wlan0"),
+            (self.booth, "eth0"),
+            (self.phone, "eth0"),
+            (self.uplink, "eth0"),
+        ):
             in_ns(ns, "ip", "link", "set", dev, "up")
         in_ns(self.uplink, "ip", "route", "add", "10.42.0.0/24", "via", UPLINK_BOOTH)
         # NetworkManager's shared mode turns forwarding on; the booth's rules must still block it
         in_ns(self.booth, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 
-    def spawn(self, ns: str, argv: list[str], log: Path, env: dict | None = None
-              ) -> subprocess.Popen:
-        proc = subprocess.Popen(["ip", "netns", "exec", ns, *argv], env=env, cwd=REPO,
-                                stdout=log.open("wb"), stderr=subprocess.STDOUT,
-                                start_new_session=True)
+    def spawn(
+        self, ns: str, argv: list[str], log: Path, env: dict | None = None
+    ) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, *argv],
+            env=env,
+            cwd=REPO,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs.append(proc)
         return proc
 
@@ -159,8 +195,10 @@ def hotspot(tmp_path):
         pytest.skip(why)
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if missing:
-        pytest.fail(f"missing {missing}: deploy/setup-dev.sh --test installs dnsmasq-base, "
-                    "udhcpc and nftables")
+        pytest.fail(
+            f"missing {missing}: deploy/setup-dev.sh --test installs dnsmasq-base, "
+            "udhcpc and nftables"
+        )
     hs = Hotspot(tmp_path)
     try:
         hs.start_namespaces()
@@ -172,8 +210,9 @@ def hotspot(tmp_path):
 def test_a_phone_joins_resolves_passes_every_check_and_downloads(tmp_path, hotspot):
     hs = hotspot
     root = tmp_path / "root"
-    run_install(root, "--booth-id", "b1", "--hotspot", "Drip Booth",
-                "--hotspot-password", "confetti2026")
+    run_install(
+        root, "--booth-id", "b1", "--hotspot", "Drip Booth", "--hotspot-password", "confetti2026"
+    )
     nm_confdir = root / "etc/NetworkManager/dnsmasq-shared.d"
     hotspot_env = read_env_file(root / "etc/booth/hotspot.env")
 
@@ -181,29 +220,54 @@ def test_a_phone_joins_resolves_passes_every_check_and_downloads(tmp_path, hotsp
     in_ns(hs.booth, "nft", "-f", str(root / "etc/booth/hotspot.nft"))
     # a test host behind the booth, and proof that the booth really forwards to it without
     # our rules (so the "blocked" below is the rules' doing)
-    listener = hs.spawn(hs.uplink, [sys.executable, "-c",
-                                    "import socket,time\ns=socket.socket()\n"
-                                    "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
-                                    f"s.bind(('{UPLINK_HOST}',8000));s.listen(8);time.sleep(600)"],
-                        tmp_path / "uplink.log")
+    listener = hs.spawn(
+        hs.uplink,
+        [
+            sys.executable,
+            "-c",
+            "import socket,time\ns=socket.socket()\n"
+            "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+            f"s.bind(('{UPLINK_HOST}',8000));s.listen(8);time.sleep(600)",
+        ],
+        tmp_path / "uplink.log",
+    )
     assert listener.poll() is None
 
     # DHCP + DNS exactly as NetworkManager's shared mode starts them
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    dnsmasq = hs.spawn(hs.booth, [
-        "dnsmasq", "--conf-file=/dev/null", "--no-hosts", "--keep-in-foreground",
-        "--bind-interfaces", "--except-interface=lo", "--clear-on-reload", "--strict-order",
-        f"--listen-address={BOOTH_IP}", "--dhcp-range=10.42.0.10,10.42.0.254,60m",
-        f"--dhcp-option=option:router,{BOOTH_IP}",
-        f"--dhcp-leasefile={run_dir}/dnsmasq-wlan0.leases",
-        f"--pid-file={run_dir}/nm-dnsmasq-wlan0.pid", f"--conf-dir={nm_confdir}",
-        f"--log-facility={run_dir}/dnsmasq.log"], tmp_path / "dnsmasq.out")
+    dnsmasq = hs.spawn(
+        hs.booth,
+        [
+            "dnsmasq",
+            "--conf-file=/dev/null",
+            "--no-hosts",
+            "--keep-in-foreground",
+            "--bind-interfaces",
+            "--except-interface=lo",
+            "--clear-on-reload",
+            "--strict-order",
+            f"--listen-address={BOOTH_IP}",
+            "--dhcp-range=10.42.0.10,10.42.0.254,60m",
+            f"--dhcp-option=option:router,{BOOTH_IP}",
+            f"--dhcp-leasefile={run_dir}/dnsmasq-wlan0.leases",
+            f"--pid-file={run_dir}/nm-dnsmasq-wlan0.pid",
+            f"--conf-dir={nm_confdir}",
+            f"--log-facility={run_dir}/dnsmasq.log",
+        ],
+        tmp_path / "dnsmasq.out",
+    )
 
     # the real share server in the booth namespace, configured like booth-share.service
     data = tmp_path / "data"
-    env = {**os.environ, **hotspot_env, "BOOTH_DATA_DIR": str(data), "BOOTH_ID": "b1",
-           "BOOTH_MQTT_URL": "mqtt://127.0.0.1:1", "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        **hotspot_env,
+        "BOOTH_DATA_DIR": str(data),
+        "BOOTH_ID": "b1",
+        "BOOTH_MQTT_URL": "mqtt://127.0.0.1:1",
+        "PYTHONPATH": str(REPO),
+    }
     env.pop("BOOTH_ADMIN_PASSWORD", None)
     cfg = load_config(root / "etc/booth/booth.toml", env=env)
     assert cfg.share.portal and cfg.share.public_url == f"http://{BOOTH_IP}"
@@ -213,9 +277,21 @@ def test_a_phone_joins_resolves_passes_every_check_and_downloads(tmp_path, hotsp
     finally:
         ledger.close()
     share_log = tmp_path / "share.log"
-    share = hs.spawn(hs.booth, [sys.executable, "-m", "appliance.cli", "share", "--config",
-                                str(root / "etc/booth/booth.toml"), "--no-mqtt",
-                                "--no-retention"], share_log, env=env)
+    share = hs.spawn(
+        hs.booth,
+        [
+            sys.executable,
+            "-m",
+            "appliance.cli",
+            "share",
+            "--config",
+            str(root / "etc/booth/booth.toml"),
+            "--no-mqtt",
+            "--no-retention",
+        ],
+        share_log,
+        env=env,
+    )
     wait_for_line(share_log, "serving on", share, 30)
     assert dnsmasq.poll() is None, (tmp_path / "dnsmasq.out").read_text()
 
@@ -224,9 +300,27 @@ def test_a_phone_joins_resolves_passes_every_check_and_downloads(tmp_path, hotsp
     script.write_text(UDHCPC_SCRIPT)
     script.chmod(0o755)
     lease_out = tmp_path / "lease.env"
-    got = sh("ip", "netns", "exec", hs.phone, "env", f"LEASE_OUT={lease_out}",
-             "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "10", "-T", "1", "-s", str(script),
-             timeout=60)
+    got = sh(
+        "ip",
+        "netns",
+        "exec",
+        hs.phone,
+        "env",
+        f"LEASE_OUT={lease_out}",
+        "udhcpc",
+        "-i",
+        "eth0",
+        "-f",
+        "-q",
+        "-n",
+        "-t",
+        "10",
+        "-T",
+        "1",
+        "-s",
+        str(script),
+        timeout=60,
+    )
     lease = read_env_file(lease_out)
     assert lease["ip"].startswith("10.42.0.") and 10 <= int(lease["ip"].split(".")[-1]) <= 254
     assert lease["router"] == BOOTH_IP and lease["dns"] == BOOTH_IP, got.stdout + got.stderr
@@ -236,8 +330,14 @@ def test_a_phone_joins_resolves_passes_every_check_and_downloads(tmp_path, hotsp
     (hs.netns_etc / "resolv.conf").write_text(f"nameserver {lease['dns']}\n")
 
     link = f"{cfg.share.public_url}/p/{job.token}"
-    out = in_ns(hs.phone, sys.executable, str(REPO / "tests/deploy/netns_client.py"), link,
-                UPLINK_HOST, timeout=120)
+    out = in_ns(
+        hs.phone,
+        sys.executable,
+        str(REPO / "tests/deploy/netns_client.py"),
+        link,
+        UPLINK_HOST,
+        timeout=120,
+    )
     phone = json.loads(out.stdout)
 
     # every name is the booth; Windows' DNS probe gets its own address; no IPv6 answers
@@ -249,14 +349,19 @@ def test_a_phone_joins_resolves_passes_every_check_and_downloads(tmp_path, hotsp
     assert checks["connectivitycheck.gstatic.com/generate_204"] == {"status": 204, "body": ""}
     assert checks["www.google.com/gen_204"]["status"] == 204
     assert checks["captive.apple.com/hotspot-detect.html"] == {
-        "status": 200, "body": "<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>"}
+        "status": 200,
+        "body": "<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>",
+    }
     assert checks["www.msftconnecttest.com/connecttest.txt"]["body"] == "Microsoft Connect Test"
     assert checks["www.msftncsi.com/ncsi.txt"]["body"] == "Microsoft NCSI"
     assert checks["detectportal.firefox.com/success.txt"]["body"] == "success\n"
-    assert "support.mozilla.org/kb/captive-portal" in \
-        checks["detectportal.firefox.com/canonical.html"]["body"]
-    assert checks["nmcheck.gnome.org/check_network_status.txt"]["body"] == \
-        "NetworkManager is online\n"
+    assert (
+        "support.mozilla.org/kb/captive-portal"
+        in checks["detectportal.firefox.com/canonical.html"]["body"]
+    )
+    assert (
+        checks["nmcheck.gnome.org/check_network_status.txt"]["body"] == "NetworkManager is online\n"
+    )
     assert checks["example.org/"]["status"] == 404
     assert "scan the photo QR code on the booth screen" in checks["example.org/"]["body"]
     # Android's HTTPS probe fails at once (refused), never hangs
@@ -273,9 +378,13 @@ def test_a_phone_joins_resolves_passes_every_check_and_downloads(tmp_path, hotsp
 
     # without the booth's rules the same phone would reach the uplink: the block above is real
     in_ns(hs.booth, "nft", "delete", "table", "ip", "booth_hotspot")
-    unblocked = in_ns(hs.phone, sys.executable, "-c",
-                      "import socket;socket.create_connection(('%s',8000),timeout=3);print('ok')"
-                      % UPLINK_HOST, check=False)
+    unblocked = in_ns(
+        hs.phone,
+        sys.executable,
+        "-c",
+        "import socket;socket.create_connection(('%s',8000),timeout=3);print('ok')" % UPLINK_HOST,
+        check=False,
+    )
     assert unblocked.stdout.strip() == "ok", unblocked.stderr
 
     # booth doctor's hotspot check, run on the booth; nmcli is the one stand-in (no
@@ -284,20 +393,27 @@ def test_a_phone_joins_resolves_passes_every_check_and_downloads(tmp_path, hotsp
     fake_bin.mkdir()
     (fake_bin / "nmcli").write_text(
         "#!/bin/sh\nprintf 'GENERAL.STATE:activated\\nGENERAL.DEVICES:wlan0\\n"
-        f"IP4.ADDRESS[1]:{BOOTH_IP}/24\\n'\n")
+        f"IP4.ADDRESS[1]:{BOOTH_IP}/24\\n'\n"
+    )
     (fake_bin / "nmcli").chmod(0o755)
     doctor_code = (
         "import json,sys\nfrom pathlib import Path\nfrom appliance import doctor\n"
         "from booth.config import load_config\n"
         f"cfg=load_config({str(root / 'etc/booth/booth.toml')!r})\n"
         f"p=doctor.Probe(nm_run_dir=Path({str(run_dir)!r}),nm_state_dir=Path({str(run_dir)!r}))\n"
-        "c=doctor.check_hotspot(cfg,p);print(json.dumps([c.level,c.found,c.fix]))\n")
+        "c=doctor.check_hotspot(cfg,p);print(json.dumps([c.level,c.found,c.fix]))\n"
+    )
     denv = {**env, "PATH": f"{fake_bin}:{os.environ['PATH']}"}
 
     def run_doctor() -> list[str]:
-        res = subprocess.run(["ip", "netns", "exec", hs.booth, sys.executable, "-c",
-                              doctor_code], capture_output=True, text=True, env=denv,
-                             cwd=REPO, timeout=60)
+        res = subprocess.run(
+            ["ip", "netns", "exec", hs.booth, sys.executable, "-c", doctor_code],
+            capture_output=True,
+            text=True,
+            env=denv,
+            cwd=REPO,
+            timeout=60,
+        )
         assert res.returncode == 0, res.stderr
         return json.loads(res.stdout)
 

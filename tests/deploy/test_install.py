@@ -48,8 +48,7 @@ def test_files_modes_and_owners(tmp_path):
     root = tmp_path / "root"
     run_install(root, "--booth-id", "b1")
     etc = root / "etc" / "booth"
-    for secret in ("secrets.env", "admin.env", "cloud.env", "kiosk.env", "worker.env",
-                   "share.env"):
+    for secret in ("secrets.env", "admin.env", "cloud.env", "kiosk.env", "worker.env", "share.env"):
         assert mode(etc / secret) == 0o600, secret
         if os.geteuid() == 0:
             assert (etc / secret).stat().st_uid == 0
@@ -68,8 +67,10 @@ def test_files_modes_and_owners(tmp_path):
     secrets = env_file(etc / "secrets.env")
     assert secrets["GEMINI_API_KEY"] == "" and "BOOTH_ADMIN_PASSWORD" not in secrets
     assert env_file(etc / "admin.env") == {"BOOTH_ADMIN_PASSWORD": "", "BOOTH_METRICS_TOKEN": ""}
-    assert env_file(etc / "cloud.env") == {"BOOTH_CLOUD_ACCESS_KEY_ID": "",
-                                           "BOOTH_CLOUD_SECRET_ACCESS_KEY": ""}
+    assert env_file(etc / "cloud.env") == {
+        "BOOTH_CLOUD_ACCESS_KEY_ID": "",
+        "BOOTH_CLOUD_SECRET_ACCESS_KEY": "",
+    }
 
 
 def test_an_old_secrets_file_gives_its_operator_password_to_admin_env(tmp_path):
@@ -97,8 +98,10 @@ def _group_exists(name: str) -> bool:
 def test_dry_mode_logs_system_actions_instead_of_running_them(tmp_path):
     out = run_install(tmp_path / "root", "--booth-id", "b1").stdout
     assert "dry: would run: useradd --system --user-group" in out
-    assert "dry: would run: systemctl enable --quiet mosquitto booth-worker booth-share " \
-           "booth-kiosk" in out
+    assert (
+        "dry: would run: systemctl enable --quiet mosquitto booth-worker booth-share "
+        "booth-kiosk" in out
+    )
     assert "dry: would build /opt/booth/venv (--system-site-packages)" in out
     assert not (tmp_path / "root" / "opt").exists()
 
@@ -140,8 +143,13 @@ def test_example_config_has_every_key(tmp_path):
         elif key != "styles":
             listed.add(key)
     text = example.read_text()
-    missing = [k for k, _, _ in describe(cfg) if not k.startswith("styles.")
-               and k not in listed and f"# {k.split('.')[-1]} = " not in text]
+    missing = [
+        k
+        for k, _, _ in describe(cfg)
+        if not k.startswith("styles.")
+        and k not in listed
+        and f"# {k.split('.')[-1]} = " not in text
+    ]
     assert not missing, f"keys missing from deploy/booth.example.toml: {missing}"
 
 
@@ -162,12 +170,15 @@ def test_distinct_passwords_and_lan_listener(tmp_path):
     assert {line.split(":")[0] for line in passwd.splitlines()} == {"kiosk", "worker", "share"}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--booth-id", "bad/id"], "bad --booth-id"),
-    (["--mqtt-port", "99999"], "bad port"),
-    (["--frobnicate"], "unknown option --frobnicate"),
-    (["--booth-id", "workers"], "'workers' is reserved"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--booth-id", "bad/id"], "bad --booth-id"),
+        (["--mqtt-port", "99999"], "bad port"),
+        (["--frobnicate"], "unknown option --frobnicate"),
+        (["--booth-id", "workers"], "'workers' is reserved"),
+    ],
+)
 def test_bad_options_are_refused_with_a_message(tmp_path, args, message):
     out = run_install(tmp_path / "root", *args, check=False)
     assert out.returncode == 2
@@ -182,8 +193,9 @@ def test_shellcheck_clean():
     root = INSTALL.parent.parent
     scripts = sorted({str(p) for p in root.glob("deploy/*.sh")} | {str(root / ".ci" / "run")})
     assert str(INSTALL) in scripts
-    out = subprocess.run(["shellcheck", "--severity=style", *scripts],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        ["shellcheck", "--severity=style", *scripts], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -203,30 +215,57 @@ def test_venv_with_system_site_packages_and_the_project(tmp_path):
         shutil.copy(REPO / name, src / name)
     install = src / "deploy" / "install.sh"
     env = {**os.environ, "BOOTH_PIP_ARGS": "--no-deps"}
-    first = subprocess.run(["bash", str(install), "--root", str(root), "--venv", "--booth-id",
-                            "b1"], capture_output=True, text=True, timeout=600, env=env)
+    first = subprocess.run(
+        ["bash", str(install), "--root", str(root), "--venv", "--booth-id", "b1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert first.returncode == 0, first.stdout + first.stderr
     venv = root / "opt/booth/venv"
     assert "include-system-site-packages = true" in (venv / "pyvenv.cfg").read_text()
-    out = subprocess.run([str(venv / "bin/python"), "-c",
-                          "import appliance.cli, site, sys; print(appliance.cli.__file__); "
-                          "print(any(p.startswith(sys.base_prefix) and "
-                          "p.endswith(('site-packages', 'dist-packages')) for p in sys.path))"],
-                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    out = subprocess.run(
+        [
+            str(venv / "bin/python"),
+            "-c",
+            "import appliance.cli, site, sys; print(appliance.cli.__file__); "
+            "print(any(p.startswith(sys.base_prefix) and "
+            "p.endswith(('site-packages', 'dist-packages')) for p in sys.path))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     installed, flags = out.stdout.splitlines()
     assert installed.startswith(str(venv)), installed  # a real install, not the checkout
     assert flags == "True"  # the interpreter's own site-packages are on the venv's path
     assert (venv / "bin/booth").exists()
-    again = subprocess.run(["bash", str(install), "--root", str(root), "--venv", "--booth-id",
-                            "b1"], capture_output=True, text=True, timeout=600, env=env)
+    again = subprocess.run(
+        ["bash", str(install), "--root", str(root), "--venv", "--booth-id", "b1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert "install: done: no changes" in again.stdout, again.stdout
-    (src / "appliance" / "cli.py").write_text((src / "appliance" / "cli.py").read_text() + "\n# new\n")
-    third = subprocess.run(["bash", str(install), "--root", str(root), "--venv", "--booth-id",
-                            "b1"], capture_output=True, text=True, timeout=600, env=env)
+    (src / "appliance" / "cli.py").write_text(
+        (src / "appliance" / "cli.py").read_text() + "\n# new\n"
+    )
+    third = subprocess.run(
+        ["bash", str(install), "--root", str(root), "--venv", "--booth-id", "b1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert "changed: installed the project into /opt/booth/venv" in third.stdout, third.stdout
-    assert any(p.read_text().endswith("# new\n")
-               for p in venv.glob("lib/python3*/site-packages/appliance/cli.py"))
+    assert any(
+        p.read_text().endswith("# new\n")
+        for p in venv.glob("lib/python3*/site-packages/appliance/cli.py")
+    )
 
 
 def test_desktop_image_boots_to_the_console_unless_kept(tmp_path):
@@ -255,13 +294,20 @@ def test_run_from_tty1_does_not_start_the_kiosk_now(tmp_path):
     """The kiosk takes tty1 (Conflicts=getty@tty1): started from a tty1 login it would end the
     session running the install."""
     env = {**os.environ, "BOOTH_INSTALL_TTY": "/dev/tty1"}
-    out = subprocess.run(["bash", str(INSTALL), "--root", str(tmp_path / "root"), "--booth-id",
-                          "b1"], capture_output=True, text=True, timeout=120, env=env)
+    out = subprocess.run(
+        ["bash", str(INSTALL), "--root", str(tmp_path / "root"), "--booth-id", "b1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     assert "run from tty1, which the kiosk takes over: not starting booth-kiosk now" in out.stdout
     assert "dry: would run: systemctl restart booth-worker booth-share\n" in out.stdout
-    assert "dry: would run: systemctl enable --quiet mosquitto booth-worker booth-share " \
-           "booth-kiosk" in out.stdout  # it still starts at the next boot
+    assert (
+        "dry: would run: systemctl enable --quiet mosquitto booth-worker booth-share "
+        "booth-kiosk" in out.stdout
+    )  # it still starts at the next boot
     ssh = run_install(tmp_path / "root2", "--booth-id", "b1").stdout
     assert "dry: would run: systemctl restart booth-worker booth-share booth-kiosk" in ssh
 
@@ -273,8 +319,13 @@ def test_a_bare_system_gets_mesa_for_kmsdrm(tmp_path):
     (stubs / "dpkg-query").write_text("#!/bin/sh\nexit 1\n")  # nothing is installed
     (stubs / "dpkg-query").chmod(0o755)
     env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}"}
-    out = subprocess.run(["bash", str(INSTALL), "--root", str(tmp_path / "root"), "--booth-id",
-                          "b1", "--pi"], capture_output=True, text=True, timeout=120, env=env)
+    out = subprocess.run(
+        ["bash", str(INSTALL), "--root", str(tmp_path / "root"), "--booth-id", "b1", "--pi"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     wanted = next(ln for ln in out.stdout.splitlines() if "Debian packages to install" in ln)
     for pkg in ("libgbm1", "libegl1", "libgl1-mesa-dri", "libegl-mesa0", "python3-picamera2"):

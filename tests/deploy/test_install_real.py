@@ -47,14 +47,25 @@ def namespace_run(tmp_path: Path) -> subprocess.CompletedProcess:
     for d in ("etc", "var", "opt"):
         (ovl / d / "u").mkdir(parents=True, exist_ok=True)
         (ovl / d / "w").mkdir(parents=True, exist_ok=True)
-        mounts.append(f"mount -t overlay overlay -o lowerdir=/{d},upperdir={ovl}/{d}/u,"
-                      f"workdir={ovl}/{d}/w /{d}")
-    script = "set -e\n" + "\n".join(mounts) + f"\nbash {INSTALL} --booth-id b1 --no-venv\n" \
-        + INSPECT
-    env = {**os.environ, "PATH": f"{tmp_path / 'stubs'}:{os.environ['PATH']}",
-           "STUB_STATE": str(tmp_path / "state")}
-    return subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
-                           script], capture_output=True, text=True, timeout=180, env=env)
+        mounts.append(
+            f"mount -t overlay overlay -o lowerdir=/{d},upperdir={ovl}/{d}/u,"
+            f"workdir={ovl}/{d}/w /{d}"
+        )
+    script = (
+        "set -e\n" + "\n".join(mounts) + f"\nbash {INSTALL} --booth-id b1 --no-venv\n" + INSPECT
+    )
+    env = {
+        **os.environ,
+        "PATH": f"{tmp_path / 'stubs'}:{os.environ['PATH']}",
+        "STUB_STATE": str(tmp_path / "state"),
+    }
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "bash", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
 
 
 @pytest.fixture
@@ -63,15 +74,29 @@ def sandbox(tmp_path):
         pytest.skip("needs root and unshare for a private mount namespace")
     stubs = tmp_path / "stubs"
     stubs.mkdir()
-    for name, text in (("systemctl", STUB_SYSTEMCTL), ("apt-get", STUB_APT),
-                       ("dpkg-query", STUB_DPKG_QUERY)):
+    for name, text in (
+        ("systemctl", STUB_SYSTEMCTL),
+        ("apt-get", STUB_APT),
+        ("dpkg-query", STUB_DPKG_QUERY),
+    ):
         (stubs / name).write_text(text)
         (stubs / name).chmod(0o755)
     (tmp_path / "state").mkdir()
-    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
-                            f"mkdir -p {tmp_path}/p/u {tmp_path}/p/w && mount -t overlay overlay "
-                            f"-o lowerdir=/opt,upperdir={tmp_path}/p/u,workdir={tmp_path}/p/w "
-                            "/opt"], capture_output=True, text=True)
+    probe = subprocess.run(
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "bash",
+            "-c",
+            f"mkdir -p {tmp_path}/p/u {tmp_path}/p/w && mount -t overlay overlay "
+            f"-o lowerdir=/opt,upperdir={tmp_path}/p/u,workdir={tmp_path}/p/w "
+            "/opt",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if probe.returncode != 0:
         pytest.skip(f"overlay mounts are not available here: {probe.stderr.strip()}")
     return tmp_path
@@ -123,8 +148,9 @@ def test_real_install_creates_user_owners_and_services(sandbox):
     assert second.returncode == 0, second.stdout + second.stderr
     assert "install: done: no changes" in second.stdout, second.stdout
     again = calls(sandbox)
-    assert not any(c.startswith(("apt-get", "systemctl restart", "systemctl daemon-reload"))
-                   for c in again), again
+    assert not any(
+        c.startswith(("apt-get", "systemctl restart", "systemctl daemon-reload")) for c in again
+    ), again
     assert "systemctl start booth-worker booth-share booth-kiosk" in again
     assert {d: snapshot(sandbox / "ovl" / d / "u") for d in ("etc", "var", "opt")} == before
     # Nothing leaked out of the namespace onto this machine.

@@ -15,8 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.deploytools import (REPO, GeneratedBroker, env_file, run_install, stop_process,
-                                      wait_until)
+from tests.deploy.deploytools import (
+    REPO,
+    GeneratedBroker,
+    env_file,
+    run_install,
+    stop_process,
+    wait_until,
+)
 from tests.support.mosquitto import free_port
 
 BOOTH_BIN = str(Path(sys.executable).with_name("booth"))
@@ -36,7 +42,7 @@ class NotifySocket:
         while True:
             try:
                 self.messages.append(self.sock.recv(4096).decode())
-            except (TimeoutError, socket.timeout, BlockingIOError):
+            except (TimeoutError, BlockingIOError):
                 return self.messages
 
     def count(self, line: str) -> int:
@@ -86,24 +92,28 @@ def installed(tmp_path):
 def test_process_notifies_ready_and_pings_the_watchdog(installed, tmp_path, unit):
     argv, env, watchdog_s = unit_command(unit, installed)
     assert watchdog_s > 0
-    env.update({"BOOTH_CONFIG": str(installed / "etc/booth/booth.toml"),
-                "BOOTH_DATA_DIR": str(tmp_path / "data"),
-                "NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
-                "WATCHDOG_USEC": str(watchdog_s * 1_000_000)})
+    env.update(
+        {
+            "BOOTH_CONFIG": str(installed / "etc/booth/booth.toml"),
+            "BOOTH_DATA_DIR": str(tmp_path / "data"),
+            "NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
+            "WATCHDOG_USEC": str(watchdog_s * 1_000_000),
+        }
+    )
     if unit == "booth-kiosk":
         assert env["SDL_VIDEODRIVER"] == "kmsdrm"
         env["SDL_VIDEODRIVER"] = "dummy"
     notify = NotifySocket(tmp_path / "notify.sock")
     log = open(tmp_path / f"{unit}.log", "w")
-    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            cwd=tmp_path)
+    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
         ready = wait_until(lambda: notify.count("READY=1") >= 1 or proc.poll() is not None, 90)
         output = (tmp_path / f"{unit}.log").read_text
         assert ready and proc.poll() is None, output()
         assert notify.count("READY=1") == 1
-        assert wait_until(lambda: notify.count("WATCHDOG=1") >= 2 or proc.poll() is not None,
-                          60), output()
+        assert wait_until(lambda: notify.count("WATCHDOG=1") >= 2 or proc.poll() is not None, 60), (
+            output()
+        )
         assert proc.poll() is None, output()
         # The processes hold no secret in their notifications.
         password = env["BOOTH_MQTT_URL"].split(":")[2].split("@")[0]
@@ -125,18 +135,34 @@ def test_installed_booth_takes_a_photo_end_to_end(installed, tmp_path):
     procs = []
     logs = {}
     try:
-        for unit, extra in (("booth-worker", []), ("booth-share", []),
-                            ("booth-kiosk", ["--headless", "--shots", "1", "--interval", "1"])):
+        for unit, extra in (
+            ("booth-worker", []),
+            ("booth-share", []),
+            ("booth-kiosk", ["--headless", "--shots", "1", "--interval", "1"]),
+        ):
             argv, env, _ = unit_command(unit, installed)
-            env.update({"BOOTH_CONFIG": str(installed / "etc/booth/booth.toml"),
-                        "BOOTH_DATA_DIR": str(tmp_path / "data"), "SDL_VIDEODRIVER": "dummy"})
+            env.update(
+                {
+                    "BOOTH_CONFIG": str(installed / "etc/booth/booth.toml"),
+                    "BOOTH_DATA_DIR": str(tmp_path / "data"),
+                    "SDL_VIDEODRIVER": "dummy",
+                }
+            )
             logs[unit] = tmp_path / f"{unit}.log"
-            procs.append(subprocess.Popen(argv + extra, env=env, stdout=open(logs[unit], "w"),
-                                          stderr=subprocess.STDOUT, cwd=tmp_path))
+            procs.append(
+                subprocess.Popen(
+                    argv + extra,
+                    env=env,
+                    stdout=open(logs[unit], "w"),
+                    stderr=subprocess.STDOUT,
+                    cwd=tmp_path,
+                )
+            )
         kiosk = procs[-1]
         ready = re.compile(r"photo ready: (\S+)\s+download: (\S+)")
-        found = wait_until(lambda: ready.search(logs["booth-kiosk"].read_text())
-                           or kiosk.poll() is not None, 120)
+        found = wait_until(
+            lambda: ready.search(logs["booth-kiosk"].read_text()) or kiosk.poll() is not None, 120
+        )
         text = "\n".join(f"== {u}\n{p.read_text()}" for u, p in logs.items())
         match = ready.search(logs["booth-kiosk"].read_text())
         assert found and match, text

@@ -84,11 +84,20 @@ class Picamera2:
 
 
 def _os_numpy() -> tuple[str, str]:
-    out = subprocess.run([str(OS_PYTHON), "-c", "import numpy; print(numpy.__version__); "
-                          "print(numpy.get_include())"], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            str(OS_PYTHON),
+            "-c",
+            "import numpy; print(numpy.__version__); print(numpy.get_include())",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if out.returncode != 0:
-        pytest.fail("Debian's python3-numpy is missing (deploy/setup-dev.sh --test installs "
-                    f"it): {out.stderr.strip()[-300:]}")
+        pytest.fail(
+            "Debian's python3-numpy is missing (deploy/setup-dev.sh --test installs "
+            f"it): {out.stderr.strip()[-300:]}"
+        )
     version, include = out.stdout.split()
     return version, include
 
@@ -98,10 +107,18 @@ def _build_os_packages(tmp: Path) -> Path:
     if shutil.which("gcc") is None:
         pytest.fail("gcc is missing (deploy/setup-dev.sh --test installs it)")
     _, np_include = _os_numpy()
-    info = subprocess.run([str(OS_PYTHON), "-c", "import sysconfig; "
-                           "print(sysconfig.get_paths()['include']); "
-                           "print(sysconfig.get_config_var('EXT_SUFFIX'))"],
-                          capture_output=True, text=True, check=True).stdout.split()
+    info = subprocess.run(
+        [
+            str(OS_PYTHON),
+            "-c",
+            "import sysconfig; "
+            "print(sysconfig.get_paths()['include']); "
+            "print(sysconfig.get_config_var('EXT_SUFFIX'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     py_include, suffix = info
     if not (Path(py_include) / "Python.h").exists():
         pytest.fail("python3-dev is missing (deploy/setup-dev.sh --test installs it)")
@@ -110,17 +127,38 @@ def _build_os_packages(tmp: Path) -> Path:
     (pkgs / "picamera2" / "__init__.py").write_text(FAKE_PICAMERA2)
     src = tmp / "fakejpeg.c"
     src.write_text(FAKE_SIMPLEJPEG)
-    subprocess.run(["gcc", "-shared", "-fPIC", "-O1", f"-I{py_include}", f"-I{np_include}",
-                    str(src), "-o", str(pkgs / f"fakejpeg{suffix}")], check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            "gcc",
+            "-shared",
+            "-fPIC",
+            "-O1",
+            f"-I{py_include}",
+            f"-I{np_include}",
+            str(src),
+            "-o",
+            str(pkgs / f"fakejpeg{suffix}"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return pkgs
 
 
 def _import_in(python: Path, pkgs: Path) -> subprocess.CompletedProcess:
-    code = ("from picamera2 import Picamera2; import numpy, cv2; "
-            "print(numpy.__version__, numpy.__file__, cv2.__version__)")
-    return subprocess.run([str(python), "-c", code], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(pkgs)}, cwd=pkgs, timeout=120)
+    code = (
+        "from picamera2 import Picamera2; import numpy, cv2; "
+        "print(numpy.__version__, numpy.__file__, cv2.__version__)"
+    )
+    return subprocess.run(
+        [str(python), "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(pkgs)},
+        cwd=pkgs,
+        timeout=120,
+    )
 
 
 @pytest.mark.slow
@@ -132,18 +170,38 @@ def test_the_install_keeps_the_os_numpy_for_picamera2(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
 
     # The stand-in works with the numpy it was built against (the OS python, no venv) …
-    direct = subprocess.run([str(OS_PYTHON), "-c", "from picamera2 import Picamera2"],
-                            capture_output=True, text=True, env={**env, "PYTHONPATH": str(pkgs)})
+    direct = subprocess.run(
+        [str(OS_PYTHON), "-c", "from picamera2 import Picamera2"],
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(pkgs)},
+    )
     assert direct.returncode == 0, direct.stderr
 
     # … and fails like the field reports in a venv where pip followed the old `numpy>=1.26`.
     if int(os_version.split(".")[0]) < 2:
         old = tmp_path / "old-venv"
-        subprocess.run([str(OS_PYTHON), "-m", "venv", "--system-site-packages", str(old)],
-                       check=True, env=env, timeout=120)
-        subprocess.run([str(old / "bin/python"), "-m", "pip", "install", "-q", "numpy>=1.26",
-                        "opencv-python-headless>=4.10,<5"], check=True, env=env, timeout=600,
-                       capture_output=True)
+        subprocess.run(
+            [str(OS_PYTHON), "-m", "venv", "--system-site-packages", str(old)],
+            check=True,
+            env=env,
+            timeout=120,
+        )
+        subprocess.run(
+            [
+                str(old / "bin/python"),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "numpy>=1.26",
+                "opencv-python-headless>=4.10,<5",
+            ],
+            check=True,
+            env=env,
+            timeout=600,
+            capture_output=True,
+        )
         broken = _import_in(old / "bin/python", pkgs)
         assert broken.returncode != 0
         assert "numpy.dtype size changed" in broken.stderr, broken.stderr[-2000:]
@@ -152,15 +210,26 @@ def test_the_install_keeps_the_os_numpy_for_picamera2(tmp_path):
     root = tmp_path / "root"
     src = tmp_path / "src"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("deploy", "systemd", "booth", "jobstore", "kiosk", "share", "worker",
-                 "appliance"):
+    for name in ("deploy", "systemd", "booth", "jobstore", "kiosk", "share", "worker", "appliance"):
         shutil.copytree(REPO / name, src / name, ignore=ignore)
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
-    out = subprocess.run(["bash", str(src / "deploy/install.sh"), "--root", str(root), "--venv",
-                          "--pi", "--booth-id", "b1"], capture_output=True, text=True,
-                         timeout=900, env={**env, "PYTHON": str(OS_PYTHON),
-                                           "PYTHONPATH": str(pkgs)})
+    out = subprocess.run(
+        [
+            "bash",
+            str(src / "deploy/install.sh"),
+            "--root",
+            str(root),
+            "--venv",
+            "--pi",
+            "--booth-id",
+            "b1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**env, "PYTHON": str(OS_PYTHON), "PYTHONPATH": str(pkgs)},
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert f"keeping the OS numpy {os_version} in the venv" in out.stdout
     assert "picamera2 imports in the venv" in out.stdout
@@ -175,17 +244,37 @@ def test_the_install_keeps_the_os_numpy_for_picamera2(tmp_path):
         assert tuple(int(x) for x in cv_version.split(".")[:2]) < (4, 12)
     # the booth's own code runs on that numpy and opencv: the local effect on a real photo
     smoke = subprocess.run(
-        [str(venv / "bin/python"), "-c",
-         "import cv2, sys; from worker.local_effect import LocalEffect; "
-         "img = cv2.imread(sys.argv[1]); out = LocalEffect().apply(img); print(out)",
-         str(REPO / "tests/fixtures/portrait.jpg")],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        [
+            str(venv / "bin/python"),
+            "-c",
+            "import cv2, sys; from worker.local_effect import LocalEffect; "
+            "img = cv2.imread(sys.argv[1]); out = LocalEffect().apply(img); print(out)",
+            str(REPO / "tests/fixtures/portrait.jpg"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert smoke.returncode == 0, smoke.stderr[-2000:]
 
     # Without its picamera2 (the stand-in gone), a --pi install fails loudly, saying why.
-    again = subprocess.run(["bash", str(src / "deploy/install.sh"), "--root", str(root),
-                            "--venv", "--pi", "--booth-id", "b1"], capture_output=True,
-                           text=True, timeout=600, env={**env, "PYTHON": str(OS_PYTHON)})
+    again = subprocess.run(
+        [
+            "bash",
+            str(src / "deploy/install.sh"),
+            "--root",
+            str(root),
+            "--venv",
+            "--pi",
+            "--booth-id",
+            "b1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**env, "PYTHON": str(OS_PYTHON)},
+    )
     assert again.returncode == 1
     assert "from picamera2 import Picamera2` fails inside" in again.stderr
     assert "No module named 'picamera2'" in again.stderr
@@ -194,12 +283,21 @@ def test_the_install_keeps_the_os_numpy_for_picamera2(tmp_path):
 def test_constraints_follow_the_interpreters_own_numpy(tmp_path):
     """No system numpy visible (a venv without system site packages): no pin at all."""
     venv = tmp_path / "v"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
-                   timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+    )
     out_file = tmp_path / "c.txt"
-    out = subprocess.run(["bash", "-c", f'source "{REPO}/deploy/venv-lib.sh"; '
-                          f'venv_constraints "{venv}/bin/python" "{out_file}"'],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f'source "{REPO}/deploy/venv-lib.sh"; '
+            f'venv_constraints "{venv}/bin/python" "{out_file}"',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
     assert not [ln for ln in out_file.read_text().splitlines() if not ln.startswith("#")]

@@ -34,9 +34,13 @@ def verify_root(tmp_path: Path) -> Path:
 
 def verify(root: Path, names: list[str]) -> subprocess.CompletedProcess:
     paths = [str(root / "etc/systemd/system" / n) for n in names]
-    return subprocess.run(["systemd-analyze", f"--root={root}", "verify", *paths],
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "SYSTEMD_LOG_COLOR": "0"})
+    return subprocess.run(
+        ["systemd-analyze", f"--root={root}", "verify", *paths],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SYSTEMD_LOG_COLOR": "0"},
+    )
 
 
 def test_systemd_analyze_verify_passes_on_every_unit(tmp_path):
@@ -44,8 +48,9 @@ def test_systemd_analyze_verify_passes_on_every_unit(tmp_path):
     for unit in UNITS:
         shutil.copy(REPO / "systemd" / f"{unit}.service", root / "etc/systemd/system")
     out = verify(root, [f"{u}.service" for u in UNITS])
-    assert out.returncode == 0 and out.stdout.strip() == "" and out.stderr.strip() == "", \
+    assert out.returncode == 0 and out.stdout.strip() == "" and out.stderr.strip() == "", (
         out.stdout + out.stderr
+    )
 
 
 def test_verify_catches_a_mistake(tmp_path):
@@ -53,7 +58,8 @@ def test_verify_catches_a_mistake(tmp_path):
     root = verify_root(tmp_path)
     text = (REPO / "systemd/booth-worker.service").read_text()
     (root / "etc/systemd/system/booth-broken.service").write_text(
-        text.replace("ProtectSystem=strict", "ProtectSystm=strict"))
+        text.replace("ProtectSystem=strict", "ProtectSystm=strict")
+    )
     out = verify(root, ["booth-broken.service"])
     assert "Unknown key" in out.stderr + out.stdout
 
@@ -112,13 +118,19 @@ def test_each_unit_loads_only_the_secrets_its_process_uses():
     """The Gemini key only for the worker, the operator password only for the share server,
     each MQTT login only for its own role; the booth Wi-Fi (optional: "-") for the two processes
     that show or serve it."""
-    files = {name: {ln.split("=", 1)[1] for ln in raw(name) if ln.startswith("EnvironmentFile=")}
-             for name in UNITS}
+    files = {
+        name: {ln.split("=", 1)[1] for ln in raw(name) if ln.startswith("EnvironmentFile=")}
+        for name in UNITS
+    }
     assert files == {
         "booth-kiosk": {"/etc/booth/kiosk.env", "-/etc/booth/hotspot.env"},
         "booth-worker": {"/etc/booth/secrets.env", "/etc/booth/worker.env"},
-        "booth-share": {"/etc/booth/share.env", "/etc/booth/admin.env", "-/etc/booth/hotspot.env",
-                        "/etc/booth/cloud.env"},
+        "booth-share": {
+            "/etc/booth/share.env",
+            "/etc/booth/admin.env",
+            "-/etc/booth/hotspot.env",
+            "/etc/booth/cloud.env",
+        },
     }
 
 
@@ -129,9 +141,19 @@ def test_security_exposure_is_low(tmp_path, name):
 
     root = verify_root(tmp_path)
     shutil.copy(REPO / "systemd" / f"{name}.service", root / "etc/systemd/system")
-    out = subprocess.run(["systemd-analyze", "security", "--offline=yes", f"--root={root}",
-                          "--no-pager", f"{name}.service"], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [
+            "systemd-analyze",
+            "security",
+            "--offline=yes",
+            f"--root={root}",
+            "--no-pager",
+            f"{name}.service",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out.stdout + out.stderr)
     assert m, out.stdout + out.stderr
     assert float(m.group(1)) <= 3.0, out.stdout

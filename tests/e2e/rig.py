@@ -57,10 +57,16 @@ class Proc:
     env: dict
     popen: subprocess.Popen | None = None
 
-    def start(self) -> "Proc":
+    def start(self) -> Proc:
         fh = open(self.log, "ab")
-        self.popen = subprocess.Popen(self.argv, env=self.env, stdout=fh, stderr=subprocess.STDOUT,
-                                      cwd=str(ROOT), start_new_session=True)
+        self.popen = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            cwd=str(ROOT),
+            start_new_session=True,
+        )
         fh.close()
         return self
 
@@ -110,12 +116,23 @@ class Rig:
 
     @property
     def env(self) -> dict:
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("GEMINI_API_KEY", "GEMINI_BASE_URL", "BOOTH_CONFIG")}
-        env.update({"BOOTH_CONFIG": str(self.config), "BOOTH_MQTT_URL": self.broker.url,
-                    "BOOTH_DATA_DIR": str(self.data), "BOOTH_ID": "e2e",
-                    "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
-                    "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)})
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("GEMINI_API_KEY", "GEMINI_BASE_URL", "BOOTH_CONFIG")
+        }
+        env.update(
+            {
+                "BOOTH_CONFIG": str(self.config),
+                "BOOTH_MQTT_URL": self.broker.url,
+                "BOOTH_DATA_DIR": str(self.data),
+                "BOOTH_ID": "e2e",
+                "SDL_VIDEODRIVER": "dummy",
+                "SDL_AUDIODRIVER": "dummy",
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONPATH": str(ROOT),
+            }
+        )
         if self.gemini_url:
             env.update({"GEMINI_API_KEY": "test-key-not-real", "GEMINI_BASE_URL": self.gemini_url})
         return env
@@ -130,15 +147,19 @@ class Rig:
 
     def share(self) -> Proc:
         p = self.spawn("share", "share")
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{self.share_port}/healthz"), 30,
-                   "share server did not come up:\n" + p.text())
+        wait_until(
+            lambda: http_ok(f"http://127.0.0.1:{self.share_port}/healthz"),
+            30,
+            "share server did not come up:\n" + p.text(),
+        )
         return p
 
     def kiosk(self, *args: str, env: dict | None = None, name: str = "kiosk") -> Proc:
         control = self.tmp / "control"
         control.mkdir(exist_ok=True)
-        return self.spawn(name, "kiosk", "--headless", "--control-dir", str(control), *args,
-                          env=env)
+        return self.spawn(
+            name, "kiosk", "--headless", "--control-dir", str(control), *args, env=env
+        )
 
     def shoot(self, style: str = "") -> None:
         """Ask the running kiosk for a shot the way a tap would (its control hook)."""
@@ -177,7 +198,8 @@ class Rig:
             return False
         return bool(jobs) and all(
             (j["status"] == "completed" and j["result_path"]) or j["status"] == "failed"
-            for j in jobs)
+            for j in jobs
+        )
 
     def check_nothing_lost(self) -> list[dict]:
         """Every job completed with its result on disk and downloadable, or failed with a

@@ -26,7 +26,7 @@ def configure(rig, **worker: object) -> None:
         line = f"{key} = {value}"
         if f"\n{key} = " in text:
             start = text.index(f"\n{key} = ") + 1
-            text = text[:start] + line + text[text.index("\n", start):]
+            text = text[:start] + line + text[text.index("\n", start) :]
         else:
             text = text.replace("[worker]\n", f"[worker]\n{line}\n")
     rig.config.write_text(text)
@@ -36,8 +36,11 @@ def start(rig):
     rig.share()
     worker = rig.worker("w1")
     kiosk = rig.kiosk("--interval", "100000")  # only the test's shots
-    wait_until(lambda: rig.kiosk_state().get("screen") == "attract", 60,
-               lambda: "kiosk not on the start screen:\n" + kiosk.text()[-3000:])
+    wait_until(
+        lambda: rig.kiosk_state().get("screen") == "attract",
+        60,
+        lambda: "kiosk not on the start screen:\n" + kiosk.text()[-3000:],
+    )
     return worker, kiosk
 
 
@@ -53,9 +56,16 @@ def shoot(rig) -> dict:
 def final(rig, job_id: str, timeout: float = 60) -> dict:
     def row():
         return next((j for j in rig.jobs() if j["job_id"] == job_id), None)
-    wait_until(lambda: (r := row()) is not None and r["finished_at"] and
-               (r["result_path"] or r["status"] == "failed"), timeout,
-               lambda: f"job {job_id} not finished: {row()}")
+
+    wait_until(
+        lambda: (
+            (r := row()) is not None
+            and r["finished_at"]
+            and (r["result_path"] or r["status"] == "failed")
+        ),
+        timeout,
+        lambda: f"job {job_id} not finished: {row()}",
+    )
     return row()
 
 
@@ -77,9 +87,12 @@ def test_refusals_and_drafts_each_end_in_a_local_picture_within_seconds(ai_rig, 
     assert (job["effect"], kind(job)) == ("local", "safety")
 
     # the service's configuration: at once, no retries, not the guest's fault
-    for body, ai in (("key_invalid", "key_rejected"), ("model_not_found", "model_not_found"),
-                     ("location_unsupported", "region_unsupported"),
-                     ("billing_required", "billing_required")):
+    for body, ai in (
+        ("key_invalid", "key_rejected"),
+        ("model_not_found", "model_not_found"),
+        ("location_unsupported", "region_unsupported"),
+        ("billing_required", "billing_required"),
+    ):
         gemini.always(Reply.real(body))
         calls = len(gemini.requests)
         job = final(ai_rig, shoot(ai_rig)["job_id"])
@@ -88,8 +101,14 @@ def test_refusals_and_drafts_each_end_in_a_local_picture_within_seconds(ai_rig, 
         assert len(gemini.requests) == calls + 1
         assert f"AI {ai}" in worker.text()
         time.sleep(3.2)  # the pause ends: the next guest's job probes the service again
-    out = subprocess.run(BOOTH + ["doctor", "--role", "worker", "--offline"], env=ai_rig.env,
-                         cwd=str(ROOT), capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        BOOTH + ["doctor", "--role", "worker", "--offline"],
+        env=ai_rig.env,
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     line = next(ln for ln in out.stdout.splitlines() if "] workers" in ln)
     assert line.startswith("[fail]") and "worker w1: AI billing_required" in line, out.stdout
     assert out.returncode == 1
@@ -97,7 +116,7 @@ def test_refusals_and_drafts_each_end_in_a_local_picture_within_seconds(ai_rig, 
 
 
 def test_a_used_up_quota_costs_no_call_per_guest(ai_rig, gemini):
-    gemini.always(Reply.real("quota_bare"))   # the bare form: only a Help link, no RetryInfo
+    gemini.always(Reply.real("quota_bare"))  # the bare form: only a Help link, no RetryInfo
     start(ai_rig)
     jobs = [shoot(ai_rig)["job_id"] for _ in range(3)]
     for job_id in jobs:
@@ -106,15 +125,14 @@ def test_a_used_up_quota_costs_no_call_per_guest(ai_rig, gemini):
     assert len(gemini.requests) <= 2
 
 
-def test_an_outage_gives_four_guests_five_seconds_apart_their_local_picture_fast(ai_rig,
-                                                                                 gemini):
+def test_an_outage_gives_four_guests_five_seconds_apart_their_local_picture_fast(ai_rig, gemini):
     gemini.always(Reply.real("overloaded"))
     worker, _kiosk = start(ai_rig)
     ids = []
     for i in range(4):
         ids.append(shoot(ai_rig)["job_id"])
         if i < 3:
-            time.sleep(3.9)          # with the 1.1 s after each tap: a guest every 5 s
+            time.sleep(3.9)  # with the 1.1 s after each tap: a guest every 5 s
     for job_id in ids:
         job = final(ai_rig, job_id)
         assert (job["effect"], kind(job)) == ("local", "unavailable")

@@ -21,16 +21,22 @@ from tests.support.fake_gemini import Reply
 def shoot_and_wait_row(rig, n_before: int, timeout: float = 30) -> None:
     """One shot through the kiosk's tap path; wait for its ledger row."""
     rig.shoot()
-    wait_until(lambda: len(rig.jobs()) > n_before, timeout,
-               lambda: "no ledger row after the shot:\n" + rig.procs[-1].text()[-3000:])
+    wait_until(
+        lambda: len(rig.jobs()) > n_before,
+        timeout,
+        lambda: "no ledger row after the shot:\n" + rig.procs[-1].text()[-3000:],
+    )
 
 
 def start_booth(rig, worker_id: str = "w1"):
     rig.share()
     w = rig.worker(worker_id)
     k = rig.kiosk()
-    wait_until(lambda: rig.kiosk_state().get("screen") == "attract", 60,
-               lambda: "kiosk not on the start screen:\n" + k.text()[-3000:])
+    wait_until(
+        lambda: rig.kiosk_state().get("screen") == "attract",
+        60,
+        lambda: "kiosk not on the start screen:\n" + k.text()[-3000:],
+    )
     return w, k
 
 
@@ -43,8 +49,11 @@ def test_worker_killed_mid_job_the_job_still_completes(ai_rig, gemini):
     assert ai_rig.jobs()[0]["status"] in ("pending", "processing")
     gemini.always(Reply.image())
     ai_rig.worker("w1")  # same id: same persistent session, the unacked job comes back
-    wait_until(lambda: ai_rig.all_final(1), 90,
-               lambda: "job not finished:\n" + ai_rig.procs[-1].text()[-3000:])
+    wait_until(
+        lambda: ai_rig.all_final(1),
+        90,
+        lambda: "job not finished:\n" + ai_rig.procs[-1].text()[-3000:],
+    )
     (job,) = ai_rig.check_nothing_lost()
     assert job["status"] == "completed" and job["effect"] == "gemini"
     assert kiosk.alive()
@@ -58,8 +67,11 @@ def test_broker_restart_with_jobs_queued_and_in_flight(ai_rig, gemini, broker):
         time.sleep(0.6)  # past the kiosk's tap debounce
     # two in flight at the worker (concurrency 2), the rest queued at the broker
     broker.restart(down_s=1.0)
-    wait_until(lambda: ai_rig.all_final(5), 150,
-               lambda: f"not all final: {[j['status'] for j in ai_rig.jobs()]}")
+    wait_until(
+        lambda: ai_rig.all_final(5),
+        150,
+        lambda: f"not all final: {[j['status'] for j in ai_rig.jobs()]}",
+    )
     jobs = ai_rig.check_nothing_lost()
     assert len(jobs) == 5
     assert all(j["status"] == "completed" for j in jobs), [j["error_json"] for j in jobs]
@@ -104,8 +116,11 @@ def test_full_disk_during_capture(rig, small_disk):
             pass
     time.sleep(0.6)
     rig.shoot()
-    wait_until(lambda: rig.kiosk_state().get("screen") == "error", 30,
-               lambda: f"no error screen: {rig.kiosk_state()}\n{kiosk.text()[-2000:]}")
+    wait_until(
+        lambda: rig.kiosk_state().get("screen") == "error",
+        30,
+        lambda: f"no error screen: {rig.kiosk_state()}\n{kiosk.text()[-2000:]}",
+    )
     state = rig.kiosk_state()
     assert state.get("kind") == "storage", state
     assert "failed (storage)" in kiosk.text()  # the log names the disk, not a camera fault
@@ -120,8 +135,7 @@ def test_full_disk_during_capture(rig, small_disk):
     if rig.kiosk_state().get("screen") == "error":  # the first tap leaves the error screen
         time.sleep(0.6)
         rig.shoot()
-    wait_until(lambda: rig.all_final(2), 60,
-               lambda: f"{rig.jobs()}\n{kiosk.text()[-3000:]}")
+    wait_until(lambda: rig.all_final(2), 60, lambda: f"{rig.jobs()}\n{kiosk.text()[-3000:]}")
     jobs = rig.check_nothing_lost()
     assert [j["status"] for j in jobs] == ["completed", "completed"]
 
@@ -140,20 +154,23 @@ ERROR_CASES = [
 def test_the_model_answering_every_error_kind(ai_rig, gemini):
     # a used-up quota and a refused key pause model calls (worker.service_pause_s): keep the
     # pause short so that each case below reaches the model
-    ai_rig.config.write_text(ai_rig.config.read_text().replace(
-        "[worker]\n", "[worker]\nservice_pause_s = 1\n"))
+    ai_rig.config.write_text(
+        ai_rig.config.read_text().replace("[worker]\n", "[worker]\nservice_pause_s = 1\n")
+    )
     start_booth(ai_rig)
     for i, (reply, *_rest) in enumerate(ERROR_CASES):
         gemini.always(reply)
         shoot_and_wait_row(ai_rig, i)
-        wait_until(lambda: ai_rig.all_final(i + 1), 60,
-                   lambda: f"{ai_rig.jobs()[-1]}\n{ai_rig.procs[-2].text()[-3000:]}")
+        wait_until(
+            lambda: ai_rig.all_final(i + 1),
+            60,
+            lambda: f"{ai_rig.jobs()[-1]}\n{ai_rig.procs[-2].text()[-3000:]}",
+        )
         time.sleep(1.1)
     # transient errors then success: 500, 503, a rate limit, malformed JSON → still gemini
     # (never three outage answers in a row: that would open the breaker)
     gemini.always(Reply.image())
-    gemini.script(Reply.error(500), Reply.error(503), Reply.rate_limited("1s"),
-                  Reply.malformed())
+    gemini.script(Reply.error(500), Reply.error(503), Reply.rate_limited("1s"), Reply.malformed())
     shoot_and_wait_row(ai_rig, len(ERROR_CASES))
     wait_until(lambda: ai_rig.all_final(len(ERROR_CASES) + 1), 90)
     jobs = ai_rig.check_nothing_lost()
@@ -171,34 +188,63 @@ def test_rogue_client_with_200_malformed_messages(rig, broker):
     shoot_and_wait_row(rig, 0)
     wait_until(lambda: rig.all_final(1), 60)
     real_job = rig.jobs()[0]["job_id"]
-    rogue = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="rogue",
-                        protocol=paho.MQTTv5)
+    rogue = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="rogue", protocol=paho.MQTTv5)
     rogue.connect("127.0.0.1", broker.port)
     rogue.loop_start()
     rnd = random.Random(7)
     topics = [
-        "booth/e2e/jobs", f"booth/e2e/status/{real_job}", "booth/e2e/status/abcdefgh1234",
-        "booth/e2e/status/bad id!", f"booth/e2e/results/{real_job}",
-        "booth/e2e/results/abcdefgh1234", "booth/workers/evil/availability",
-        "booth/e2e/availability", "booth/e2e/status/" + "x" * 70,
+        "booth/e2e/jobs",
+        f"booth/e2e/status/{real_job}",
+        "booth/e2e/status/abcdefgh1234",
+        "booth/e2e/status/bad id!",
+        f"booth/e2e/results/{real_job}",
+        "booth/e2e/results/abcdefgh1234",
+        "booth/workers/evil/availability",
+        "booth/e2e/availability",
+        "booth/e2e/status/" + "x" * 70,
     ]
-    payloads = [b"", b"{", b"null", b"[]", b'{"job_id": 1}', b"\xff\xd8\xff\xe0garbage",
-                json.dumps({"job_id": real_job, "booth_id": "e2e", "status": "processing",
-                            "effect": None, "attempt": 1, "worker": None, "error": None,
-                            "updated_at": "2026-01-01T00:00:00Z"}).encode(),
-                json.dumps({"job_id": real_job, "status": "failed"}).encode(),
-                bytes(rnd.getrandbits(8) for _ in range(2000)), b"maybe"]
+    payloads = [
+        b"",
+        b"{",
+        b"null",
+        b"[]",
+        b'{"job_id": 1}',
+        b"\xff\xd8\xff\xe0garbage",
+        json.dumps(
+            {
+                "job_id": real_job,
+                "booth_id": "e2e",
+                "status": "processing",
+                "effect": None,
+                "attempt": 1,
+                "worker": None,
+                "error": None,
+                "updated_at": "2026-01-01T00:00:00Z",
+            }
+        ).encode(),
+        json.dumps({"job_id": real_job, "status": "failed"}).encode(),
+        bytes(rnd.getrandbits(8) for _ in range(2000)),
+        b"maybe",
+    ]
     infos = []
     for i in range(200):
         props = None
         if i % 3 == 0:
             props = Properties(PacketTypes.PUBLISH)
-            props.UserProperty = [("job_id", rnd.choice(["", "../../x", real_job, "a" * 100])),
-                                  ("style", rnd.choice(["drip", "", "; rm -rf"]))]
+            props.UserProperty = [
+                ("job_id", rnd.choice(["", "../../x", real_job, "a" * 100])),
+                ("style", rnd.choice(["drip", "", "; rm -rf"])),
+            ]
             props.ContentType = rnd.choice(["image/jpeg", "text/html"])
-        infos.append(rogue.publish(topics[i % len(topics)], payloads[i % len(payloads)], qos=1,
-                                   retain=(i % 7 == 0 and "jobs" not in topics[i % len(topics)]),
-                                   properties=props))
+        infos.append(
+            rogue.publish(
+                topics[i % len(topics)],
+                payloads[i % len(payloads)],
+                qos=1,
+                retain=(i % 7 == 0 and "jobs" not in topics[i % len(topics)]),
+                properties=props,
+            )
+        )
     for info in infos:
         info.wait_for_publish(10)  # (returns on its timeout too: checked below)
     assert all(info.is_published() for info in infos), "the broker did not take every message"
@@ -211,9 +257,13 @@ def test_rogue_client_with_200_malformed_messages(rig, broker):
     # both sides keep working
     time.sleep(0.6)
     shoot_and_wait_row(rig, len(rig.jobs()))
-    wait_until(lambda: rig.all_final(2) and len([j for j in rig.jobs()
-                                                if j["status"] == "completed"]) >= 2, 90,
-               lambda: f"{rig.jobs()}\n{worker.text()[-3000:]}")
+    wait_until(
+        lambda: (
+            rig.all_final(2) and len([j for j in rig.jobs() if j["status"] == "completed"]) >= 2
+        ),
+        90,
+        lambda: f"{rig.jobs()}\n{worker.text()[-3000:]}",
+    )
     rig.check_nothing_lost()
     assert "Traceback" not in worker.text() and "Traceback" not in kiosk.text()
     assert "ignored a malformed message" in kiosk.text()

@@ -54,19 +54,26 @@ runpy.run_module("appliance.cli", run_name="__main__", alter_sys=True)
 """
 
 
-def run_measured(args: list[str], env: dict, tmp: Path, timeout: float = 120
-                 ) -> tuple[int, str, str, int]:
+def run_measured(
+    args: list[str], env: dict, tmp: Path, timeout: float = 120
+) -> tuple[int, str, str, int]:
     """Run `booth ARGS`; (exit code, stdout, stderr, its own peak RSS in bytes)."""
     peak_file = tmp / "peak-kb"
-    proc = subprocess.run([sys.executable, "-c", _OWN_PEAK, *args], cwd=str(ROOT),
-                          env={**env, "BOOTH_TEST_PEAK_FILE": str(peak_file)},
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-c", _OWN_PEAK, *args],
+        cwd=str(ROOT),
+        env={**env, "BOOTH_TEST_PEAK_FILE": str(peak_file)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return proc.returncode, proc.stdout, proc.stderr, int(peak_file.read_text()) * 1024
 
 
 def publish(broker, topic: str, payload: bytes, retain: bool = True, props=None) -> None:
-    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"t-{os.getpid()}",
-                    protocol=paho.MQTTv5)
+    c = paho.Client(
+        paho.CallbackAPIVersion.VERSION2, client_id=f"t-{os.getpid()}", protocol=paho.MQTTv5
+    )
     c.connect("127.0.0.1", broker.port)
     c.loop_start()
     try:
@@ -77,13 +84,18 @@ def publish(broker, topic: str, payload: bytes, retain: bool = True, props=None)
 
 
 def rig_cfg(rig):
-    return load_config(rig.config, env={"BOOTH_MQTT_URL": rig.broker.url,
-                                        "BOOTH_DATA_DIR": str(rig.data), "BOOTH_ID": "e2e"})
+    return load_config(
+        rig.config,
+        env={"BOOTH_MQTT_URL": rig.broker.url, "BOOTH_DATA_DIR": str(rig.data), "BOOTH_ID": "e2e"},
+    )
 
 
 def login(admin_port: int, password: str) -> str:
-    req = urllib.request.Request(f"http://127.0.0.1:{admin_port}/admin/login",
-                                 data=urlencode({"password": password}).encode(), method="POST")
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{admin_port}/admin/login",
+        data=urlencode({"password": password}).encode(),
+        method="POST",
+    )
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *a, **k):
@@ -102,8 +114,9 @@ def test_a_20000x20000_png_as_a_result_and_through_snap(rig, broker, tmp_path):
     server (a thumbnail of such a file on disk), `booth snap`. Peak RSS of every process
     stays under 300 MB."""
     admin_port = free_port()
-    rig.config.write_text(rig.config.read_text().replace(
-        "[share]\n", f"[share]\nadmin_port = {admin_port}\n"))
+    rig.config.write_text(
+        rig.config.read_text().replace("[share]\n", f"[share]\nadmin_port = {admin_port}\n")
+    )
     share = rig.spawn("share", "share", env=dict(rig.env, BOOTH_ADMIN_PASSWORD="op-pass"))
     wait_until(lambda: http_ok(f"http://127.0.0.1:{rig.share_port}/healthz"), 30, share.text)
     kiosk = rig.kiosk()
@@ -126,8 +139,9 @@ def test_a_20000x20000_png_as_a_result_and_through_snap(rig, broker, tmp_path):
         ledger.close()
     stored.result.write_bytes(bomb)
     cookie = login(admin_port, "op-pass")
-    req = urllib.request.Request(f"http://127.0.0.1:{admin_port}/admin/thumb/"
-                                 f"{stored.job_id}.jpg", headers={"Cookie": cookie})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{admin_port}/admin/thumb/{stored.job_id}.jpg", headers={"Cookie": cookie}
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(req, timeout=30)
     assert refused.value.code == 404
@@ -139,8 +153,12 @@ def test_a_20000x20000_png_as_a_result_and_through_snap(rig, broker, tmp_path):
     assert code == 2 and "Traceback" not in err, err
     assert len(err.strip().splitlines()) == 1 and "20000×20000" in err, err
 
-    peaks = {"kiosk": peak_rss(kiosk.pid), "share": peak_rss(share.pid),
-             "mosquitto": peak_rss(broker.proc.pid), "snap": snap_peak}
+    peaks = {
+        "kiosk": peak_rss(kiosk.pid),
+        "share": peak_rss(share.pid),
+        "mosquitto": peak_rss(broker.proc.pid),
+        "snap": snap_peak,
+    }
     print("peak RSS (MB):", {k: round(v / MB) for k, v in peaks.items()})
     assert all(v < 300 * MB for v in peaks.values()), peaks
     assert kiosk.alive() and share.alive()
@@ -154,8 +172,14 @@ def test_snap_refuses_another_booths_share_server_on_its_port(rig, tmp_path):
     env = dict(rig.env, BOOTH_ID="elsewhere", BOOTH_DATA_DIR=str(other))
     foreign = rig.spawn("share-elsewhere", "share", env=env)
     wait_until(lambda: http_ok(f"http://127.0.0.1:{rig.share_port}/healthz"), 30, foreign.text)
-    out = subprocess.run(BOOTH + ["snap", str(PORTRAIT)], env=rig.env, cwd=str(ROOT),
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        BOOTH + ["snap", str(PORTRAIT)],
+        env=rig.env,
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2, out.stdout + out.stderr
     assert "'elsewhere'" in out.stderr and str(other) in out.stderr
     assert "download:" not in out.stdout
@@ -175,29 +199,52 @@ def test_a_damaged_ledger_kiosk_and_share_come_up_and_links_work(rig, broker, da
         publish(broker, f"booth/e2e/status/{j.job_id}", st.to_json())
     path = ledger_path(cfg.data_dir)
     raw = path.read_bytes()
-    path.write_bytes({"garbage": os.urandom(len(raw)), "truncated": raw[:len(raw) // 2],
-                      "zeroed_header": b"\0" * 100 + raw[100:]}[damage])
+    path.write_bytes(
+        {
+            "garbage": os.urandom(len(raw)),
+            "truncated": raw[: len(raw) // 2],
+            "zeroed_header": b"\0" * 100 + raw[100:],
+        }[damage]
+    )
 
-    doctor = subprocess.run(BOOTH + ["doctor", "--offline"], env=rig.env, cwd=str(ROOT),
-                            capture_output=True, text=True, timeout=120)
+    doctor = subprocess.run(
+        BOOTH + ["doctor", "--offline"],
+        env=rig.env,
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert re.search(r"\[fail\] ledger .* is damaged", doctor.stdout), doctor.stdout
 
     # kiosk and share start together: one rebuilds, the other waits for it
     share = rig.spawn("share", "share")
     kiosk = rig.kiosk()
-    wait_until(lambda: http_ok(f"http://127.0.0.1:{rig.share_port}/healthz"), 60,
-               lambda: share.text() + kiosk.text())
+    wait_until(
+        lambda: http_ok(f"http://127.0.0.1:{rig.share_port}/healthz"),
+        60,
+        lambda: share.text() + kiosk.text(),
+    )
     wait_until(lambda: rig.kiosk_state().get("screen") == "attract", 60, kiosk.text)
     for j in jobs:
-        assert http_get(f"http://127.0.0.1:{rig.share_port}/p/{j.token}/photo.jpg") == \
-            j.result.read_bytes()
+        assert (
+            http_get(f"http://127.0.0.1:{rig.share_port}/p/{j.token}/photo.jpg")
+            == j.result.read_bytes()
+        )
     assert len(list(rig.data.glob("ledger.corrupt-*.sqlite"))) == 1
     logs = share.text() + kiosk.text()
     assert logs.count("ledger rebuilt") == 1 and "Traceback" not in logs
-    doctor = subprocess.run(BOOTH + ["doctor", "--offline"], env=rig.env, cwd=str(ROOT),
-                            capture_output=True, text=True, timeout=120)
-    assert re.search(r"\[warn\] ledger +the ledger was damaged .* rebuilt", doctor.stdout), \
+    doctor = subprocess.run(
+        BOOTH + ["doctor", "--offline"],
+        env=rig.env,
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert re.search(r"\[warn\] ledger +the ledger was damaged .* rebuilt", doctor.stdout), (
         doctor.stdout
+    )
     assert "3 guest links kept" in doctor.stdout
 
 
@@ -222,18 +269,21 @@ def test_disk_full_when_the_result_arrives_then_space_freed(rig, small_disk):
         except OSError:
             pass
     worker = rig.spawn("worker-w1", "worker", "--id", "w1", env=env)
-    wait_until(lambda: "cannot store its results" in kiosk.text(), 60,
-               lambda: kiosk.text() + worker.text())
+    wait_until(
+        lambda: "cannot store its results" in kiosk.text(), 60, lambda: kiosk.text() + worker.text()
+    )
     time.sleep(2)
     assert rig.kiosk_state().get("jobs", {}).get(job_id) != "ready"
     assert rig.jobs()[0]["result_path"] is None
     filler.unlink()
-    wait_until(lambda: rig.kiosk_state().get("jobs", {}).get(job_id) == "ready", 60,
-               lambda: f"{rig.kiosk_state()}\n{kiosk.text()[-3000:]}")
+    wait_until(
+        lambda: rig.kiosk_state().get("jobs", {}).get(job_id) == "ready",
+        60,
+        lambda: f"{rig.kiosk_state()}\n{kiosk.text()[-3000:]}",
+    )
     wait_until(lambda: rig.kiosk_state().get("screen") == "result", 10, rig.kiosk_state)
     (job,) = rig.check_nothing_lost()
     assert job["status"] == "completed"
     assert kiosk.alive() and "Traceback" not in kiosk.text()
     assert not list(rig.data.rglob("*.tmp"))
     shutil.rmtree(rig.data, ignore_errors=True)
-

@@ -30,9 +30,11 @@ class Dashboard:
 
     def __init__(self, port: int, password: str) -> None:
         self.base = f"http://127.0.0.1:{port}"
-        req = urllib.request.Request(self.base + "/admin/login",
-                                     data=urlencode({"password": password}).encode(),
-                                     method="POST")
+        req = urllib.request.Request(
+            self.base + "/admin/login",
+            data=urlencode({"password": password}).encode(),
+            method="POST",
+        )
 
         class NoRedirect(urllib.request.HTTPRedirectHandler):
             def redirect_request(self, *a, **kw):  # keep the 303 and its cookie
@@ -47,8 +49,9 @@ class Dashboard:
             self.cookie = exc.headers["Set-Cookie"].split(";", 1)[0]
 
     def parts(self) -> dict[str, dict]:
-        req = urllib.request.Request(self.base + "/admin/api/state",
-                                     headers={"Cookie": self.cookie})
+        req = urllib.request.Request(
+            self.base + "/admin/api/state", headers={"Cookie": self.cookie}
+        )
         with urllib.request.urlopen(req, timeout=10) as r:
             return {p["key"]: p for p in json.loads(r.read())["health"]["parts"]}
 
@@ -59,11 +62,15 @@ def test_health_and_the_operator_mark_react_within_10_s(tmp_path, broker, output
 
     admin_port = free_port()
     with FakeGemini() as fake:
-        rig = Rig(tmp_path, broker, gemini_url=fake.url, extra_toml=(
-            "[operator]\ncamera_alert_s = 3\ndisk_low_mb = 50\nhealth_every_s = 5\n"))
+        rig = Rig(
+            tmp_path,
+            broker,
+            gemini_url=fake.url,
+            extra_toml=("[operator]\ncamera_alert_s = 3\ndisk_low_mb = 50\nhealth_every_s = 5\n"),
+        )
         text = rig.config.read_text()
         text = text.replace("[worker]\n", "[worker]\nservice_pause_s = 2\n")
-        text = text.replace("[share]\n", f'[share]\nadmin_port = {admin_port}\n')
+        text = text.replace("[share]\n", f"[share]\nadmin_port = {admin_port}\n")
         rig.config.write_text("trust_clock = true\n" + text)  # NTP here is not the subject
         env = {**rig.env, "BOOTH_ADMIN_PASSWORD": "op-pass"}
         times: dict[str, float] = {}
@@ -76,11 +83,16 @@ def test_health_and_the_operator_mark_react_within_10_s(tmp_path, broker, output
             dash = Dashboard(admin_port, "op-pass")
             cfg = load_config(rig.config, env=env)
             cam = FlakyCamera(fail_opens=0)
-            app = KioskApp(cfg, (800, 480), gpio=False,
-                           camera=CameraWatchdog.around(cam, 0.5, backoff_s=(0.2, 0.5)))
+            app = KioskApp(
+                cfg,
+                (800, 480),
+                gpio=False,
+                camera=CameraWatchdog.around(cam, 0.5, backoff_s=(0.2, 0.5)),
+            )
 
-            def until(cond, what: str, timeout: float = REACT_S,
-                      since: float | None = None) -> float:
+            def until(
+                cond, what: str, timeout: float = REACT_S, since: float | None = None
+            ) -> float:
                 """Frames run while waiting (the kiosk is in this process); seconds taken since
                 `since` (the event), else since now."""
                 t0 = time.monotonic() if since is None else since
@@ -92,17 +104,22 @@ def test_health_and_the_operator_mark_react_within_10_s(tmp_path, broker, output
                         times[what] = round(time.monotonic() - t0, 2)
                         return times[what]
                     time.sleep(0.05)
-                raise AssertionError(f"{what}: not within {timeout:g} s; dashboard: "
-                                     f"{json.dumps(dash.parts(), indent=1)[:3000]}; booth "
-                                     f"alerts: {app.ctx.status.alerts}")
+                raise AssertionError(
+                    f"{what}: not within {timeout:g} s; dashboard: "
+                    f"{json.dumps(dash.parts(), indent=1)[:3000]}; booth "
+                    f"alerts: {app.ctx.status.alerts}"
+                )
 
             def levels() -> dict[str, str]:
                 return {k: p["level"] for k, p in dash.parts().items()}
 
             def all_ok() -> bool:
                 lv = levels()
-                return lv == {"kiosk/e2e": "ok", "worker/w1": "ok", "share/e2e": "ok"} and \
-                    app.ctx.status.alerts == () and app.camera.state == "live"
+                return (
+                    lv == {"kiosk/e2e": "ok", "worker/w1": "ok", "share/e2e": "ok"}
+                    and app.ctx.status.alerts == ()
+                    and app.camera.state == "live"
+                )
 
             def marked(code: str) -> bool:
                 return code in [a.code for a in app.ctx.status.alerts]
@@ -113,12 +130,19 @@ def test_health_and_the_operator_mark_react_within_10_s(tmp_path, broker, output
             # 1. the worker stops
             event = time.monotonic()
             worker.stop()
-            until(lambda: levels().get("workers") == "error" and
-                  levels().get("worker/w1") == "offline", "worker stopped: dashboard red",
-                  since=event)
+            until(
+                lambda: (
+                    levels().get("workers") == "error" and levels().get("worker/w1") == "offline"
+                ),
+                "worker stopped: dashboard red",
+                since=event,
+            )
             until(lambda: marked("no_worker"), "worker stopped: booth mark", since=event)
-            until(lambda: levels().get("kiosk/e2e") == "error", "worker stopped: booth health",
-                  since=event)
+            until(
+                lambda: levels().get("kiosk/e2e") == "error",
+                "worker stopped: booth health",
+                since=event,
+            )
             app.screenshot(output_dir / "operator-1-no-worker-800x480.png")
             worker = rig.worker("w1")
             until(all_ok, "worker back: all clear", 20)  # (a process start included)
@@ -127,8 +151,11 @@ def test_health_and_the_operator_mark_react_within_10_s(tmp_path, broker, output
             fake.api_keys = {"a-key-the-booth-does-not-have"}
             event = time.monotonic()
             assert app.request_shot(debounce=False)
-            until(lambda: levels().get("worker/w1") == "error", "key rejected: dashboard red",
-                  since=event)
+            until(
+                lambda: levels().get("worker/w1") == "error",
+                "key rejected: dashboard red",
+                since=event,
+            )
             until(lambda: marked("ai_refused"), "key rejected: booth mark", since=event)
             assert "API key" in dash.parts()["worker/w1"]["reason"]
             app.go("attract")  # (the guest's result screen has no mark: back to the start)
@@ -149,12 +176,17 @@ def test_health_and_the_operator_mark_react_within_10_s(tmp_path, broker, output
             cam.opens = 1
             event = time.monotonic()
             cam.paused = True
-            until(lambda: levels().get("kiosk/e2e") == "warn", "camera stalled: dashboard amber",
-                  since=event)
+            until(
+                lambda: levels().get("kiosk/e2e") == "warn",
+                "camera stalled: dashboard amber",
+                since=event,
+            )
             assert not marked("camera_reconnecting")  # a short stall does not mark the screen
-            until(lambda: marked("camera_stuck") and levels().get("kiosk/e2e") == "error",
-                  "camera stuck (camera_alert_s = 3): booth mark and dashboard red",
-                  since=event)
+            until(
+                lambda: marked("camera_stuck") and levels().get("kiosk/e2e") == "error",
+                "camera stuck (camera_alert_s = 3): booth mark and dashboard red",
+                since=event,
+            )
             app.screenshot(output_dir / "operator-3-camera-stuck-800x480.png")
             event = time.monotonic()
             cam.fail_opens = 0
@@ -163,7 +195,8 @@ def test_health_and_the_operator_mark_react_within_10_s(tmp_path, broker, output
             app.screenshot(output_dir / "operator-4-cleared-800x480.png")
         finally:
             (output_dir / "operator-reactions.txt").write_text(
-                "".join(f"{k}: {v:.2f} s\n" for k, v in times.items()))
+                "".join(f"{k}: {v:.2f} s\n" for k, v in times.items())
+            )
             if app is not None:
                 app.close()
             rig.close()

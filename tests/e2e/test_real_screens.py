@@ -29,24 +29,31 @@ def test_tap_to_dripped_result_with_the_real_worker(tmp_path, broker, output_dir
     photos.mkdir()
     shutil.copy(FIXTURES / "portrait.jpg", photos / "portrait.jpg")
     rig = Rig(tmp_path, broker)
-    rig.config.write_text(rig.config.read_text().replace(
-        'backend = "file"', f'backend = "file"\nfolder = "{photos}"'))
+    rig.config.write_text(
+        rig.config.read_text().replace('backend = "file"', f'backend = "file"\nfolder = "{photos}"')
+    )
     try:
         rig.share()
         rig.worker("w1")
         cfg = load_config(rig.config, env=rig.env)
         app = KioskApp(cfg, size, gpio=False)
         try:
-            wait_until(lambda: (app.step(), app.jobs.ai_online)[1] is True, 60,
-                       "the worker never said online")
+            wait_until(
+                lambda: (app.step(), app.jobs.ai_online)[1] is True,
+                60,
+                "the worker never said online",
+            )
             app.run_for(5)
             shots = output_dir / "screens"
             shots.mkdir(parents=True, exist_ok=True)
             w, h = size
             pygame.image.save(app.surface, str(shots / f"real-attract-{w}x{h}.png"))
             assert app.request_shot(None)
-            wait_until(lambda: (app.step(), app.screen.name)[1] == "result", 60,
-                       lambda: f"stuck on {app.screen.name}")
+            wait_until(
+                lambda: (app.step(), app.screen.name)[1] == "result",
+                60,
+                lambda: f"stuck on {app.screen.name}",
+            )
             for _ in range(int(cfg.kiosk.fps * 0.5)):  # let the result image fade in
                 app.step()
                 time.sleep(1 / cfg.kiosk.fps)

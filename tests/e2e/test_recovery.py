@@ -34,8 +34,11 @@ def booth(rig, worker_id: str = "w1"):
     rig.share()
     worker = rig.worker(worker_id) if worker_id else None
     kiosk = rig.kiosk("--interval", "100000")
-    wait_until(lambda: rig.kiosk_state().get("screen") == "attract", 60,
-               lambda: "kiosk not on the start screen:\n" + kiosk.text()[-3000:])
+    wait_until(
+        lambda: rig.kiosk_state().get("screen") == "attract",
+        60,
+        lambda: "kiosk not on the start screen:\n" + kiosk.text()[-3000:],
+    )
     return worker, kiosk
 
 
@@ -71,9 +74,14 @@ def test_a_power_cut_of_the_whole_booth_mid_burst_loses_no_guest(tmp_path):
         broker.start()
         restarted = time.monotonic()
         booth(rig)
-        wait_until(lambda: rig.all_final(6), 60,
-                   lambda: f"not all final a minute after the restart: "
-                           f"{[(j['status'], j['result_path']) for j in rig.jobs()]}")
+        wait_until(
+            lambda: rig.all_final(6),
+            60,
+            lambda: (
+                f"not all final a minute after the restart: "
+                f"{[(j['status'], j['result_path']) for j in rig.jobs()]}"
+            ),
+        )
         assert time.monotonic() - restarted <= 60
         jobs = rig.check_nothing_lost()
         assert len(jobs) == 6 and all(j["status"] == "completed" for j in jobs)
@@ -86,28 +94,33 @@ def test_a_power_cut_of_the_whole_booth_mid_burst_loses_no_guest(tmp_path):
 def test_a_frozen_worker_the_guest_leaves_the_wait_and_another_worker_finishes(ai_rig, gemini):
     set_keys(ai_rig, "worker", deadline_s=8)
     set_keys(ai_rig, "kiosk", max_wait_s=12, redispatch_s=4)
-    gemini.always(Reply.image(delay=120))      # the first worker's call hangs …
+    gemini.always(Reply.image(delay=120))  # the first worker's call hangs …
     w1, kiosk = booth(ai_rig)
     job_id = shoot(ai_rig)
     wait_until(lambda: row(ai_rig, job_id)["status"] == "processing", 30)
-    os.killpg(w1.pid, signal.SIGSTOP)          # … and then the worker freezes
+    os.killpg(w1.pid, signal.SIGSTOP)  # … and then the worker freezes
     # no other worker: the guest's screen leaves the wait within kiosk.max_wait_s of the shot
-    wait_until(lambda: ai_rig.kiosk_state().get("screen") == "attract", 20,
-               lambda: f"still waiting: {ai_rig.kiosk_state()}")
+    wait_until(
+        lambda: ai_rig.kiosk_state().get("screen") == "attract",
+        20,
+        lambda: f"still waiting: {ai_rig.kiosk_state()}",
+    )
     left = time.time() - row(ai_rig, job_id)["created_at"]
     assert left <= 12 + 1.0, left
     assert row(ai_rig, job_id)["status"] == "processing"
     # another worker: the kiosk sends the job again past the deadline, and it is finished
     gemini.always(Reply.image())
     ai_rig.worker("w2")
-    wait_until(lambda: ai_rig.all_final(1), 90,
-               lambda: f"{ai_rig.jobs()}\n{kiosk.text()[-3000:]}")
+    wait_until(lambda: ai_rig.all_final(1), 90, lambda: f"{ai_rig.jobs()}\n{kiosk.text()[-3000:]}")
     (job,) = ai_rig.check_nothing_lost()
     assert (job["status"], job["worker"]) == ("completed", "w2")
-    assert job["token"]                         # its QR: the share link
+    assert job["token"]  # its QR: the share link
     # … and it is in the recent strip, ready
-    wait_until(lambda: ai_rig.kiosk_state().get("jobs", {}).get(job_id) == "ready", 10,
-               lambda: str(ai_rig.kiosk_state()))
+    wait_until(
+        lambda: ai_rig.kiosk_state().get("jobs", {}).get(job_id) == "ready",
+        10,
+        lambda: str(ai_rig.kiosk_state()),
+    )
     assert "no final status" in kiosk.text()
 
 

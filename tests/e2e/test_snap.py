@@ -16,8 +16,14 @@ PORTRAIT = ROOT / "tests" / "fixtures" / "portrait.jpg"
 
 
 def snap(rig, *args: str, env: dict | None = None, timeout: float = 120):
-    return subprocess.run(BOOTH + ["snap", *args], env=env or rig.env, cwd=str(ROOT),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        BOOTH + ["snap", *args],
+        env=env or rig.env,
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_snap_json_completes_with_the_local_effect_and_its_url_serves_the_result(rig):
@@ -65,9 +71,11 @@ def test_snap_with_nothing_running_starts_what_it_needs(rig, tmp_path):
 def test_snap_bad_inputs_are_one_line_errors(rig, tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("not a photo")
-    for path, fragment in [(tmp_path / "missing.jpg", "no such file"),
-                           (text, "not a JPEG or PNG"),
-                           (tmp_path, "is a folder")]:
+    for path, fragment in [
+        (tmp_path / "missing.jpg", "no such file"),
+        (text, "not a JPEG or PNG"),
+        (tmp_path, "is a folder"),
+    ]:
         out = snap(rig, str(path))
         assert out.returncode != 0
         assert "Traceback" not in out.stderr

@@ -41,20 +41,34 @@ def test_soak_500_jobs(tmp_path, broker):
     rig.config.write_text(rig.config.read_text().replace("concurrency = 2", "concurrency = 4"))
     log = rig.logs / "up.log"
     with open(log, "wb") as fh:
-        up = subprocess.Popen(BOOTH + ["up", "--headless", "--interval", "0.25", "--shots",
-                                       str(JOBS)], env=rig.env, cwd=str(ROOT), stdout=fh,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+        up = subprocess.Popen(
+            BOOTH + ["up", "--headless", "--interval", "0.25", "--shots", str(JOBS)],
+            env=rig.env,
+            cwd=str(ROOT),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     proc = psutil.Process(up.pid)
     mq = psutil.Process(broker.proc.pid)  # the configured broker `booth up` found running
     try:
+
         def done() -> int:
-            return sum(1 for j in rig.jobs() if j["status"] in ("completed", "failed")
-                       and (j["result_path"] or j["status"] == "failed"))
+            return sum(
+                1
+                for j in rig.jobs()
+                if j["status"] in ("completed", "failed")
+                and (j["result_path"] or j["status"] == "failed")
+            )
 
         wait_until(lambda: done() >= 100, 300, lambda: log.read_text()[-3000:])
         at_100 = snapshot(proc, mq)
-        wait_until(lambda: done() >= JOBS - 2, 900,
-                   lambda: f"{done()} done\n" + log.read_text()[-3000:], interval=0.5)
+        wait_until(
+            lambda: done() >= JOBS - 2,
+            900,
+            lambda: f"{done()} done\n" + log.read_text()[-3000:],
+            interval=0.5,
+        )
         at_500 = snapshot(proc, mq)
         code = up.wait(120)  # the kiosk stops after its shots; `up` then stops the rest
     finally:

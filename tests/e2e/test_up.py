@@ -25,13 +25,21 @@ def up_env(rig, **extra):
 def test_up_headless_with_a_private_broker_prints_links_and_stops_cleanly(rig):
     log = rig.logs / "up.log"
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(BOOTH + ["up", "--interval", "0.5"], env=up_env(rig),
-                                cwd=str(ROOT), stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            BOOTH + ["up", "--interval", "0.5"],
+            env=up_env(rig),
+            cwd=str(ROOT),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         # No display here: it says so and goes headless by itself.
-        wait_until(lambda: len(re.findall(r"download: (\S+)", log.read_text())) >= 2, 120,
-                   lambda: "no two results:\n" + log.read_text())
+        wait_until(
+            lambda: len(re.findall(r"download: (\S+)", log.read_text())) >= 2,
+            120,
+            lambda: "no two results:\n" + log.read_text(),
+        )
         text = log.read_text()
         assert "no display found" in text
         assert "no GEMINI_API_KEY" in text
@@ -56,9 +64,14 @@ def test_up_headless_with_a_private_broker_prints_links_and_stops_cleanly(rig):
 def test_up_with_a_shot_limit_ends_by_itself_without_a_restart(rig):
     """`booth up --headless --shots 2`: the kiosk's clean exit ends the run (a finished job,
     not a crash): no restart is logged and every child is stopped."""
-    done = subprocess.run(BOOTH + ["up", "--headless", "--interval", "0.5", "--shots", "2"],
-                          env=up_env(rig), cwd=str(ROOT), capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        BOOTH + ["up", "--headless", "--interval", "0.5", "--shots", "2"],
+        env=up_env(rig),
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     said = done.stdout + done.stderr
     assert done.returncode == 0, said
     assert len(re.findall(r"download: (\S+)", said)) == 2, said
@@ -70,9 +83,16 @@ def test_up_with_a_shot_limit_ends_by_itself_without_a_restart(rig):
 def test_up_restarts_a_child_that_dies(rig):
     log = rig.logs / "up2.log"
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(BOOTH + ["up", "--no-kiosk"], env=up_env(rig), cwd=str(ROOT),
-                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            BOOTH + ["up", "--no-kiosk"],
+            env=up_env(rig),
+            cwd=str(ROOT),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
+
         def worker_pid():
             for c in psutil.Process(proc.pid).children():
                 try:
@@ -86,8 +106,11 @@ def test_up_restarts_a_child_that_dies(rig):
         first = worker_pid()
         time.sleep(1.0)
         os.kill(first, signal.SIGKILL)
-        wait_until(lambda: worker_pid() not in (None, first), 60,
-                   lambda: "worker not restarted:\n" + log.read_text())
+        wait_until(
+            lambda: worker_pid() not in (None, first),
+            60,
+            lambda: "worker not restarted:\n" + log.read_text(),
+        )
         assert re.search(r"worker exited with code -9; restarting", log.read_text())
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl-C
@@ -111,8 +134,14 @@ def _gone(p: psutil.Process) -> bool:
 def _start_up(rig, env, name: str) -> tuple[subprocess.Popen, list[psutil.Process]]:
     log = rig.logs / f"{name}.log"
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(BOOTH + ["up", "--interval", "3600"], env=env, cwd=str(ROOT),
-                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            BOOTH + ["up", "--interval", "3600"],
+            env=env,
+            cwd=str(ROOT),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def all_four() -> bool:
         names = " ".join(" ".join(c.cmdline()) for c in _children(proc) if not _gone(c))
@@ -120,9 +149,14 @@ def _start_up(rig, env, name: str) -> tuple[subprocess.Popen, list[psutil.Proces
 
     wait_until(all_four, 90, lambda: f"{name}: not all children up:\n" + log.read_text())
     # settled: the share server answers and the worker says it is online
-    wait_until(lambda: http_ok(f"http://127.0.0.1:{rig.share_port}/healthz")
-               and re.search(r"mqtt worker-\S+: connected", log.read_text()), 90,
-               lambda: f"{name}: not settled:\n" + log.read_text())
+    wait_until(
+        lambda: (
+            http_ok(f"http://127.0.0.1:{rig.share_port}/healthz")
+            and re.search(r"mqtt worker-\S+: connected", log.read_text())
+        ),
+        90,
+        lambda: f"{name}: not settled:\n" + log.read_text(),
+    )
     return proc, _children(proc)
 
 
@@ -132,25 +166,42 @@ def test_up_children_end_however_up_ends_and_a_second_up_is_refused(rig):
     env = up_env(rig)
     first, children = _start_up(rig, env, "up-first")
     try:
-        second = subprocess.run(BOOTH + ["up", "--no-kiosk"], env=env, cwd=str(ROOT),
-                                capture_output=True, text=True, timeout=60)
+        second = subprocess.run(
+            BOOTH + ["up", "--no-kiosk"],
+            env=env,
+            cwd=str(ROOT),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert second.returncode == 75, second.stdout + second.stderr
         said = second.stdout + second.stderr
         assert "already running for data dir" in said and f"pid {first.pid}" in said, said
         assert "private mosquitto" not in said  # it started nothing
         # a kiosk or a share server of its own on the same data dir is refused too
-        for role, extra in (("share", ["--port", str(free_port()), "--no-mqtt"]),
-                            ("kiosk", ["--headless"])):
-            other = subprocess.run(BOOTH + [role, *extra], env=env, cwd=str(ROOT),
-                                   capture_output=True, text=True, timeout=60)
+        for role, extra in (
+            ("share", ["--port", str(free_port()), "--no-mqtt"]),
+            ("kiosk", ["--headless"]),
+        ):
+            other = subprocess.run(
+                BOOTH + [role, *extra],
+                env=env,
+                cwd=str(ROOT),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert other.returncode == 75, other.stdout + other.stderr
             assert "already running for data dir" in other.stderr, other.stderr
         assert all(not _gone(c) for c in children)  # the first is untouched
 
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
-        wait_until(lambda: all(_gone(c) for c in children), 60,
-                   lambda: f"left running after kill -9: {[c for c in children if not _gone(c)]}")
+        wait_until(
+            lambda: all(_gone(c) for c in children),
+            60,
+            lambda: f"left running after kill -9: {[c for c in children if not _gone(c)]}",
+        )
     finally:
         for c in children:
             if not _gone(c):

@@ -25,7 +25,9 @@ def test_defaults(tmp_path):
 
 
 def test_precedence_defaults_file_env(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 booth_id = "from-file"
 data_dir = "/srv/file"
 [mqtt]
@@ -35,14 +37,25 @@ model = "file-model"
 [worker]
 fallback = "none"
 concurrency = 4
-""")
+""",
+    )
     cfg = load_config(path, env={})
-    assert (cfg.booth_id, cfg.mqtt.url, cfg.gemini.model, cfg.worker.fallback) == \
-        ("from-file", "mqtt://file-host:1884", "file-model", "none")
-    env = {"BOOTH_ID": "from-env", "BOOTH_MQTT_URL": "mqtt://u:p@env-host:1885",
-           "BOOTH_DATA_DIR": "/srv/env", "GEMINI_MODEL": "env-model",
-           "GEMINI_BASE_URL": "http://127.0.0.1:9", "BOOTH_FALLBACK": "local",
-           "GEMINI_API_KEY": "sekret", "BOOTH_ADMIN_PASSWORD": "adminpw"}
+    assert (cfg.booth_id, cfg.mqtt.url, cfg.gemini.model, cfg.worker.fallback) == (
+        "from-file",
+        "mqtt://file-host:1884",
+        "file-model",
+        "none",
+    )
+    env = {
+        "BOOTH_ID": "from-env",
+        "BOOTH_MQTT_URL": "mqtt://u:p@env-host:1885",
+        "BOOTH_DATA_DIR": "/srv/env",
+        "GEMINI_MODEL": "env-model",
+        "GEMINI_BASE_URL": "http://127.0.0.1:9",
+        "BOOTH_FALLBACK": "local",
+        "GEMINI_API_KEY": "sekret",
+        "BOOTH_ADMIN_PASSWORD": "adminpw",
+    }
     cfg = load_config(path, env=env)
     assert cfg.booth_id == "from-env" and cfg.data_dir == "/srv/env"
     assert cfg.mqtt.url == "mqtt://u:p@env-host:1885"
@@ -56,21 +69,24 @@ def test_booth_config_env_names_the_file(tmp_path):
     assert load_config(None, env={"BOOTH_CONFIG": str(path)}).booth_id == "via-env-var"
 
 
-@pytest.mark.parametrize("text, fragments", [
-    ("[worker]\nconcurency = 3\n", ["worker.concurency", "allowed:", "concurrency"]),
-    ("colour = 'red'\n", ["unknown key 'colour'", "allowed:"]),
-    ("[worker]\nconcurrency = 'two'\n", ["worker.concurrency", "whole number"]),
-    ("[worker]\nconcurrency = 0\n", ["worker.concurrency", "minimum is 1"]),
-    ("[worker]\nfallback = 'maybe'\n", ["worker.fallback", "allowed: local, none"]),
-    ("[camera]\nbackend = 'kinect'\n", ["camera.backend", "auto, picamera2, opencv, file"]),
-    ("[kiosk]\nwindowed = 'yes'\n", ["kiosk.windowed", "true or false"]),
-    ("[gemini]\napi_key = 'x'\n", ["gemini.api_key", "environment"]),
-    ("[mqtt]\nurl = 'http://x'\n", ["mqtt.url", "mqtt://"]),
-    ("mqtt = 3\n", ["[mqtt] must be a table"]),
-    ("[styles.drip]\nlabel = 'D'\n", ["styles.drip.prompt"]),
-    ("[kiosk]\ndefault_style = 'gold'\n", ["kiosk.default_style", "drip"]),
-    ("this is = not toml [", ["not valid TOML"]),
-])
+@pytest.mark.parametrize(
+    "text, fragments",
+    [
+        ("[worker]\nconcurency = 3\n", ["worker.concurency", "allowed:", "concurrency"]),
+        ("colour = 'red'\n", ["unknown key 'colour'", "allowed:"]),
+        ("[worker]\nconcurrency = 'two'\n", ["worker.concurrency", "whole number"]),
+        ("[worker]\nconcurrency = 0\n", ["worker.concurrency", "minimum is 1"]),
+        ("[worker]\nfallback = 'maybe'\n", ["worker.fallback", "allowed: local, none"]),
+        ("[camera]\nbackend = 'kinect'\n", ["camera.backend", "auto, picamera2, opencv, file"]),
+        ("[kiosk]\nwindowed = 'yes'\n", ["kiosk.windowed", "true or false"]),
+        ("[gemini]\napi_key = 'x'\n", ["gemini.api_key", "environment"]),
+        ("[mqtt]\nurl = 'http://x'\n", ["mqtt.url", "mqtt://"]),
+        ("mqtt = 3\n", ["[mqtt] must be a table"]),
+        ("[styles.drip]\nlabel = 'D'\n", ["styles.drip.prompt"]),
+        ("[kiosk]\ndefault_style = 'gold'\n", ["kiosk.default_style", "drip"]),
+        ("this is = not toml [", ["not valid TOML"]),
+    ],
+)
 def test_bad_config_names_file_key_and_allowed(tmp_path, text, fragments):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as exc:
@@ -93,7 +109,10 @@ def test_missing_file_is_a_clear_error(tmp_path):
 
 
 def test_styles_presets(tmp_path):
-    cfg = load_config(write(tmp_path, """
+    cfg = load_config(
+        write(
+            tmp_path,
+            """
 [kiosk]
 default_style = "gold"
 [styles.gold]
@@ -102,15 +121,20 @@ prompt = "Add a gold chain"
 [styles.ice]
 label = "Ice"
 prompt = "Add an ice chain"
-"""), env={})
+""",
+        ),
+        env={},
+    )
     assert list(cfg.styles) == ["gold", "ice"]
     assert cfg.style("ice").prompt == "Add an ice chain"
     assert cfg.style("unknown").label == "Gold"
 
 
 def test_describe_masks_secrets_and_has_docs(tmp_path):
-    cfg = load_config(write(tmp_path, ""), env={"GEMINI_API_KEY": "AIza-secret-value",
-                                                 "BOOTH_MQTT_URL": "mqtt://kiosk:pw123@h:1883"})
+    cfg = load_config(
+        write(tmp_path, ""),
+        env={"GEMINI_API_KEY": "AIza-secret-value", "BOOTH_MQTT_URL": "mqtt://kiosk:pw123@h:1883"},
+    )
     rows = describe(cfg)
     text = "\n".join(" ".join(r) for r in rows)
     assert "AIza-secret-value" not in text and "pw123" not in text
@@ -128,19 +152,33 @@ def test_readme_configuration_reference_is_current():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     start = readme.index("<!-- config-table:start -->\n") + len("<!-- config-table:start -->\n")
     end = readme.index("\n<!-- config-table:end -->")
-    assert readme[start:end] == reference_table(), \
+    assert readme[start:end] == reference_table(), (
         "README config table is stale: regenerate it from booth.config.reference_table()"
+    )
 
 
 def test_styles_name_a_local_variant_and_the_caption_its_fields(tmp_path):
-    cfg = load_config(write(tmp_path, '[styles.gold]\nlabel = "Gold"\nprompt = "p"\n'
-                                      'local = "gold"\n[styles.drip]\nlabel = "D"\nprompt = "p"\n'
-                                      '[kiosk]\ncaption = "{title} · {date}"\n'), env={})
+    cfg = load_config(
+        write(
+            tmp_path,
+            '[styles.gold]\nlabel = "Gold"\nprompt = "p"\n'
+            'local = "gold"\n[styles.drip]\nlabel = "D"\nprompt = "p"\n'
+            '[kiosk]\ncaption = "{title} · {date}"\n',
+        ),
+        env={},
+    )
     assert cfg.styles["gold"].local == "gold" and cfg.styles["drip"].local == "diamond"
     assert cfg.kiosk.recent_qr_s == 180 and cfg.kiosk.language == "en"
-    with pytest.raises(ConfigError, match="local = 'platinum' is not allowed; allowed: "
-                                          "diamond, gold, ice"):
-        load_config(write(tmp_path, '[styles.x]\nlabel = "X"\nprompt = "p"\nlocal = "platinum"\n'
-                                    '[kiosk]\ndefault_style = "x"\n'), env={})
+    with pytest.raises(
+        ConfigError, match="local = 'platinum' is not allowed; allowed: diamond, gold, ice"
+    ):
+        load_config(
+            write(
+                tmp_path,
+                '[styles.x]\nlabel = "X"\nprompt = "p"\nlocal = "platinum"\n'
+                '[kiosk]\ndefault_style = "x"\n',
+            ),
+            env={},
+        )
     with pytest.raises(ConfigError, match=r"kiosk.caption .* placeholders: \{title\}, \{date\}"):
         load_config(write(tmp_path, '[kiosk]\ncaption = "{title} {time}"\n'), env={})

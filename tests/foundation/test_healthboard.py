@@ -34,8 +34,12 @@ def test_health_topics_of_the_kiosk_and_the_services_round_trip():
     assert (p.kind, p.booth, p.service) == (TopicKind.SERVICE_AVAILABILITY, "b1", "share")
     p = T.parse("booth/b1/uploader/health")
     assert (p.kind, p.service) == (TopicKind.SERVICE_HEALTH, "uploader")
-    for bad in ("booth/b1/other/health", "booth/b1/share/other", "booth/b1/share",
-                "booth/b1/health/x"):
+    for bad in (
+        "booth/b1/other/health",
+        "booth/b1/share/other",
+        "booth/b1/share",
+        "booth/b1/health/x",
+    ):
         with pytest.raises(ProtocolError):
             T.parse(bad)
     with pytest.raises(ProtocolError):
@@ -43,18 +47,25 @@ def test_health_topics_of_the_kiosk_and_the_services_round_trip():
 
 
 def test_health_problems_round_trip_and_are_checked():
-    h = Health("error", part="kiosk", id="b1", problems=(
-        Problem("camera_stuck", "error", "no camera", "check the cable"),
-        Problem("clock", "warn", "clock not synchronized")), extra={"disk_free_mb": 812})
+    h = Health(
+        "error",
+        part="kiosk",
+        id="b1",
+        problems=(
+            Problem("camera_stuck", "error", "no camera", "check the cable"),
+            Problem("clock", "warn", "clock not synchronized"),
+        ),
+        extra={"disk_free_mb": 812},
+    )
     back = Health.from_json(h.to_json())
     assert back == h and back.extra == {"disk_free_mb": 812}
     base = {"state": "warn", "updated_at": utc_now_iso()}
-    for bad, fragment in [({**base, "problems": {}}, "list"),
-                          ({**base, "problems": [{"code": "x", "level": "bad",
-                                                  "reason": "r"}]}, "level"),
-                          ({**base, "problems": [{"code": 1, "level": "warn",
-                                                  "reason": "r"}]}, "code"),
-                          ({**base, "problems": ["x"]}, "objects")]:
+    for bad, fragment in [
+        ({**base, "problems": {}}, "list"),
+        ({**base, "problems": [{"code": "x", "level": "bad", "reason": "r"}]}, "level"),
+        ({**base, "problems": [{"code": 1, "level": "warn", "reason": "r"}]}, "code"),
+        ({**base, "problems": ["x"]}, "objects"),
+    ]:
         with pytest.raises(ProtocolError, match=fragment):
             Health.from_dict(bad)
     # an older sender (no problems field) is still read
@@ -86,12 +97,15 @@ def test_each_part_judged_by_availability_health_and_silence():
     assert board.feed("booth/b1/availability", b"online")
     assert board.feed("booth/b1/health", ok)
     board.feed("booth/workers/w1/availability", b"online")
-    board.feed("booth/workers/w1/health", Health("error", id="w1", ai="key_rejected",
-                                                 reason="key rejected", fix="new key").to_json())
+    board.feed(
+        "booth/workers/w1/health",
+        Health("error", id="w1", ai="key_rejected", reason="key rejected", fix="new key").to_json(),
+    )
     board.feed("booth/workers/w0/availability", b"offline")
     board.feed("booth/b1/share/availability", b"online")
-    board.feed("booth/b1/share/health", Health("warn", part="share", id="b1",
-                                               reason="refusals").to_json())
+    board.feed(
+        "booth/b1/share/health", Health("warn", part="share", id="b1", reason="refusals").to_json()
+    )
     parts = _parts(board)
     assert parts["kiosk/b1"].level == "ok"
     assert "workers" not in parts  # one is online

@@ -21,8 +21,13 @@ T = Topics("booth")
 
 def test_url_parsing():
     u = BrokerUrl.parse("mqtt://kiosk:p%40ss@broker.local:1884")
-    assert (u.host, u.port, u.tls, u.username, u.password) == \
-        ("broker.local", 1884, False, "kiosk", "p@ss")
+    assert (u.host, u.port, u.tls, u.username, u.password) == (
+        "broker.local",
+        1884,
+        False,
+        "kiosk",
+        "p@ss",
+    )
     assert "p@ss" not in u.safe() and "p@ss" not in repr(u)
     assert BrokerUrl.parse("mqtts://h").port == 8883
     assert BrokerUrl.parse("mqtt://h").port == 1883
@@ -33,8 +38,9 @@ def test_url_parsing():
 
 def test_job_with_user_properties_and_jpeg_round_trips(broker):
     got: list = []
-    sub = MqttConnection(broker.url, "sub", subscriptions=[(T.jobs("pi-1"), 1)],
-                         on_message=got.append).start()
+    sub = MqttConnection(
+        broker.url, "sub", subscriptions=[(T.jobs("pi-1"), 1)], on_message=got.append
+    ).start()
     pub = MqttConnection(broker.url, "pub").start()
     try:
         assert sub.wait_connected(10) and pub.wait_connected(10)
@@ -97,8 +103,14 @@ time.sleep(600)
 
 def test_publish_queued_while_broker_restarts_is_delivered(broker):
     got: list = []
-    sub = MqttConnection(broker.url, "persistent-sub", subscriptions=[("booth/x/jobs", 1)],
-                         on_message=got.append, clean_start=False, session_expiry_s=3600).start()
+    sub = MqttConnection(
+        broker.url,
+        "persistent-sub",
+        subscriptions=[("booth/x/jobs", 1)],
+        on_message=got.append,
+        clean_start=False,
+        session_expiry_s=3600,
+    ).start()
     pub = MqttConnection(broker.url, "pub-restart").start()
     try:
         assert sub.wait_connected(10) and pub.wait_connected(10)
@@ -132,8 +144,15 @@ def test_manual_ack_redelivers_unacked_message_to_persistent_session(broker):
     """The building block of at-least-once: an unacked QoS 1 job comes back after reconnect."""
     topic = "booth/pi-1/jobs"
     first: list = []
-    c1 = MqttConnection(broker.url, "acker", subscriptions=[(topic, 1)], on_message=first.append,
-                        clean_start=False, session_expiry_s=3600, manual_ack=True).start()
+    c1 = MqttConnection(
+        broker.url,
+        "acker",
+        subscriptions=[(topic, 1)],
+        on_message=first.append,
+        clean_start=False,
+        session_expiry_s=3600,
+        manual_ack=True,
+    ).start()
     pub = MqttConnection(broker.url, "pub-ack").start()
     assert c1.wait_connected(10) and pub.wait_connected(10)
     time.sleep(0.3)
@@ -143,8 +162,15 @@ def test_manual_ack_redelivers_unacked_message_to_persistent_session(broker):
     c1.paho._sock.close() if c1.paho._sock else None
     c1.paho.loop_stop()
     second: list = []
-    c2 = MqttConnection(broker.url, "acker", subscriptions=[(topic, 1)], on_message=second.append,
-                        clean_start=False, session_expiry_s=3600, manual_ack=True).start()
+    c2 = MqttConnection(
+        broker.url,
+        "acker",
+        subscriptions=[(topic, 1)],
+        on_message=second.append,
+        clean_start=False,
+        session_expiry_s=3600,
+        manual_ack=True,
+    ).start()
     try:
         assert wait_for(lambda: len(second) >= 1, 20)
         assert second[0].payload == b"job-1" and second[0].dup

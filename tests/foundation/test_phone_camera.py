@@ -20,7 +20,7 @@ def screen_with_code(payload: str, cell: int) -> tuple[np.ndarray, tuple[int, in
     img = np.full((PI_7_INCH.height_px, PI_7_INCH.width_px, 3), 30, np.uint8)
     x, y = (PI_7_INCH.width_px - side) // 2, (PI_7_INCH.height_px - side) // 2
     code = np.where(np.kron(matrix, np.ones((cell, cell), dtype=bool)), 0, 255)
-    img[y:y + side, x:x + side] = code.astype(np.uint8)[..., None]
+    img[y : y + side, x : x + side] = code.astype(np.uint8)[..., None]
     return img, (x, y, side, side)
 
 

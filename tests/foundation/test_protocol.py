@@ -6,18 +6,39 @@ import json
 
 import pytest
 
-from booth.protocol import (GUEST_MESSAGES, Effect, ErrorKind, JobError, JobMeta, JobStatus,
-                            ProtocolError, Status, TopicKind, Topics, moves_forward, new_job_id,
-                            parse_availability, utc_now_iso, validate_job_id)
+from booth.protocol import (
+    GUEST_MESSAGES,
+    Effect,
+    ErrorKind,
+    JobError,
+    JobMeta,
+    JobStatus,
+    ProtocolError,
+    Status,
+    TopicKind,
+    Topics,
+    moves_forward,
+    new_job_id,
+    parse_availability,
+    utc_now_iso,
+    validate_job_id,
+)
 
 T = Topics("booth")
 JOB = "0123456789abcdef0123456789abcdef"
 
 
 def full_status(**kw) -> Status:
-    base = dict(job_id=JOB, booth_id="pi-1", status=JobStatus.COMPLETED, effect=Effect.LOCAL,
-                attempt=2, worker="worker-a",
-                error=JobError(ErrorKind.QUOTA, "quota used", 27.5), updated_at=utc_now_iso())
+    base = dict(
+        job_id=JOB,
+        booth_id="pi-1",
+        status=JobStatus.COMPLETED,
+        effect=Effect.LOCAL,
+        attempt=2,
+        worker="worker-a",
+        error=JobError(ErrorKind.QUOTA, "quota used", 27.5),
+        updated_at=utc_now_iso(),
+    )
     base.update(kw)
     return Status(**base)
 
@@ -39,26 +60,48 @@ def test_topics_build_and_parse_round_trip():
     assert (p.kind, p.worker) == (TopicKind.WORKER_AVAILABILITY, "w1")
 
 
-@pytest.mark.parametrize("topic", [
-    "other/pi-1/jobs", "booth/pi-1", "booth/pi-1/status", "booth/pi-1/status/short",
-    f"booth/pi-1/status/{JOB}/extra", "booth/pi 1/jobs", "booth/+/jobs", "booth/pi-1/nothing",
-    "booth/workers/w1/other", "booth/workers/w#/availability", "",
-])
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "other/pi-1/jobs",
+        "booth/pi-1",
+        "booth/pi-1/status",
+        "booth/pi-1/status/short",
+        f"booth/pi-1/status/{JOB}/extra",
+        "booth/pi 1/jobs",
+        "booth/+/jobs",
+        "booth/pi-1/nothing",
+        "booth/workers/w1/other",
+        "booth/workers/w#/availability",
+        "",
+    ],
+)
 def test_unparseable_topics_raise_protocol_error(topic):
     with pytest.raises(ProtocolError):
         T.parse(topic)
 
 
 def test_status_round_trip_every_field():
-    for st in (full_status(),
-               full_status(status=JobStatus.PENDING, effect=None, attempt=1, worker=None,
-                           error=None),
-               full_status(status=JobStatus.FAILED, effect=None,
-                           error=JobError.for_guest(ErrorKind.BAD_INPUT))):
+    for st in (
+        full_status(),
+        full_status(status=JobStatus.PENDING, effect=None, attempt=1, worker=None, error=None),
+        full_status(
+            status=JobStatus.FAILED, effect=None, error=JobError.for_guest(ErrorKind.BAD_INPUT)
+        ),
+    ):
         wire = st.to_json()
         data = json.loads(wire)
-        assert list(data) == ["job_id", "booth_id", "status", "effect", "attempt", "worker",
-                              "error", "updated_at", "style_used"]
+        assert list(data) == [
+            "job_id",
+            "booth_id",
+            "status",
+            "effect",
+            "attempt",
+            "worker",
+            "error",
+            "updated_at",
+            "style_used",
+        ]
         assert Status.from_json(wire) == st
 
 
@@ -79,22 +122,29 @@ def test_worker_health_topic_and_message():
     assert T.all_worker_health() == "booth/workers/+/health"
     p = T.parse(T.worker_health("w1"))
     assert (p.kind, p.worker) == (TopicKind.WORKER_HEALTH, "w1")
-    h = Health("error", id="w1", reason="the key is rejected", fix="new key", ai="key_rejected",
-               jobs_in_flight=2, counts={"completed": 3},
-               last_error={"kind": "unavailable", "detail": "HTTP 400", "at": utc_now_iso()})
+    h = Health(
+        "error",
+        id="w1",
+        reason="the key is rejected",
+        fix="new key",
+        ai="key_rejected",
+        jobs_in_flight=2,
+        counts={"completed": 3},
+        last_error={"kind": "unavailable", "detail": "HTTP 400", "at": utc_now_iso()},
+    )
     assert Health.from_json(h.to_json()) == h
     # it can grow: unknown fields are kept, and only state and updated_at are required
     grown = {**json.loads(h.to_json()), "camera": "ok", "ai": "some_future_state"}
     back = Health.from_dict(grown)
     assert back.extra == {"camera": "ok"} and back.ai == "some_future_state"
     assert Health.from_dict({"state": "ok", "updated_at": utc_now_iso()}).part == "worker"
-    for bad, fragment in [({"state": "fine", "updated_at": utc_now_iso()}, "state"),
-                          ({"state": "ok"}, "updated_at"),
-                          ({"state": "ok", "updated_at": utc_now_iso(), "jobs_in_flight": -1},
-                           "jobs_in_flight"),
-                          ({"state": "ok", "updated_at": utc_now_iso(), "reason": 3}, "reason"),
-                          ({"state": "ok", "updated_at": utc_now_iso(), "counts": {"a": "b"}},
-                           "counts")]:
+    for bad, fragment in [
+        ({"state": "fine", "updated_at": utc_now_iso()}, "state"),
+        ({"state": "ok"}, "updated_at"),
+        ({"state": "ok", "updated_at": utc_now_iso(), "jobs_in_flight": -1}, "jobs_in_flight"),
+        ({"state": "ok", "updated_at": utc_now_iso(), "reason": 3}, "reason"),
+        ({"state": "ok", "updated_at": utc_now_iso(), "counts": {"a": "b"}}, "counts"),
+    ]:
         with pytest.raises(ProtocolError, match=fragment):
             Health.from_dict(bad)
     with pytest.raises(ProtocolError):
@@ -107,26 +157,33 @@ def test_error_object_shape():
     assert data["effect"] == "local"
 
 
-@pytest.mark.parametrize("mutate, fragment", [
-    (lambda d: "not json", "not valid JSON"),
-    (lambda d: [1, 2], "JSON object"),
-    (lambda d: d.pop("worker") and None, "missing field"),
-    (lambda d: d.update(extra=1), "unknown field"),
-    (lambda d: d.update(status="done"), "status 'done'"),
-    (lambda d: d.update(effect="magic"), "effect"),
-    (lambda d: d.update(job_id="../etc"), "bad job id"),
-    (lambda d: d.update(job_id="short"), "bad job id"),
-    (lambda d: d.update(attempt=0), "attempt"),
-    (lambda d: d.update(attempt="1"), "attempt"),
-    (lambda d: d.update(updated_at="yesterday"), "ISO 8601"),
-    (lambda d: d.update(error={"kind": "oops", "message": "x", "retry_after_s": None}),
-     "error.kind"),
-    (lambda d: d.update(error={"kind": "quota", "message": "x"}), "missing field"),
-    (lambda d: d.update(error={"kind": "quota", "message": "x", "retry_after_s": -1}),
-     "retry_after_s"),
-    (lambda d: d.update(error="boom"), "error must be"),
-    (lambda d: d.update(booth_id="a/b"), "booth id"),
-])
+@pytest.mark.parametrize(
+    "mutate, fragment",
+    [
+        (lambda d: "not json", "not valid JSON"),
+        (lambda d: [1, 2], "JSON object"),
+        (lambda d: d.pop("worker") and None, "missing field"),
+        (lambda d: d.update(extra=1), "unknown field"),
+        (lambda d: d.update(status="done"), "status 'done'"),
+        (lambda d: d.update(effect="magic"), "effect"),
+        (lambda d: d.update(job_id="../etc"), "bad job id"),
+        (lambda d: d.update(job_id="short"), "bad job id"),
+        (lambda d: d.update(attempt=0), "attempt"),
+        (lambda d: d.update(attempt="1"), "attempt"),
+        (lambda d: d.update(updated_at="yesterday"), "ISO 8601"),
+        (
+            lambda d: d.update(error={"kind": "oops", "message": "x", "retry_after_s": None}),
+            "error.kind",
+        ),
+        (lambda d: d.update(error={"kind": "quota", "message": "x"}), "missing field"),
+        (
+            lambda d: d.update(error={"kind": "quota", "message": "x", "retry_after_s": -1}),
+            "retry_after_s",
+        ),
+        (lambda d: d.update(error="boom"), "error must be"),
+        (lambda d: d.update(booth_id="a/b"), "booth id"),
+    ],
+)
 def test_malformed_status_raises_one_clear_error(mutate, fragment):
     data = full_status().to_dict()
     out = mutate(data)
@@ -147,15 +204,20 @@ def test_job_meta_round_trip_through_properties():
     assert JobMeta.from_properties(meta.to_properties()) == meta
 
 
-@pytest.mark.parametrize("props, fragment", [
-    (None, "no job_id"),
-    ([("style", "drip")], "no job_id"),
-    ([("job_id", "bad id!"), ("style", "drip"), ("created_at", "2026-01-01T00:00:00Z")],
-     "bad job id"),
-    ([("job_id", JOB), ("created_at", "2026-01-01T00:00:00Z")], "style"),
-    ([("job_id", JOB), ("style", "drip"), ("created_at", "nope")], "ISO 8601"),
-    ([("job_id", JOB), ("style", "drip"), ("created_at", "2026-01-01T00:00:00")], "time zone"),
-])
+@pytest.mark.parametrize(
+    "props, fragment",
+    [
+        (None, "no job_id"),
+        ([("style", "drip")], "no job_id"),
+        (
+            [("job_id", "bad id!"), ("style", "drip"), ("created_at", "2026-01-01T00:00:00Z")],
+            "bad job id",
+        ),
+        ([("job_id", JOB), ("created_at", "2026-01-01T00:00:00Z")], "style"),
+        ([("job_id", JOB), ("style", "drip"), ("created_at", "nope")], "ISO 8601"),
+        ([("job_id", JOB), ("style", "drip"), ("created_at", "2026-01-01T00:00:00")], "time zone"),
+    ],
+)
 def test_malformed_job_properties(props, fragment):
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
@@ -198,8 +260,16 @@ def test_job_ids():
 
 def test_every_error_kind_has_a_guest_message():
     assert set(GUEST_MESSAGES) == set(ErrorKind)
-    assert {k.value for k in ErrorKind} == {"quota", "rate_limited", "safety", "no_image",
-                                            "timeout", "unavailable", "bad_input", "internal"}
+    assert {k.value for k in ErrorKind} == {
+        "quota",
+        "rate_limited",
+        "safety",
+        "no_image",
+        "timeout",
+        "unavailable",
+        "bad_input",
+        "internal",
+    }
 
 
 def test_availability_payloads():

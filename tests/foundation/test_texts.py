@@ -27,7 +27,7 @@ def test_every_language_has_every_text_with_the_same_placeholders():
 def test_texts_format_and_fall_back_to_english():
     t = Texts("de", {"ready": "Fertig, {title}!"})
     assert t("back_in", seconds=5) == "Zurück zum Start in 5\u00a0s"  # never broken before the unit
-    assert t("ready") == "Fertig, {title}!"              # a value missing: left as written
+    assert t("ready") == "Fertig, {title}!"  # a value missing: left as written
     assert Texts("fr")("ready") == f"Votre drip est prêt{NBSP}!"
     assert Texts("de").days(1) == "1 Tag" and Texts("es").days(7) == "7 días"
     assert Texts("en").days(0.3) == "1 day"
@@ -47,8 +47,11 @@ def _load(tmp_path, text: str):
 
 
 def test_the_config_picks_the_language_and_overrides_texts(tmp_path):
-    cfg = _load(tmp_path, '[kiosk]\nlanguage = "es"\n[texts]\nready = "¡Listo, {{amigo}}!"\n'
-                          'start_button = "Toca aquí"\n')
+    cfg = _load(
+        tmp_path,
+        '[kiosk]\nlanguage = "es"\n[texts]\nready = "¡Listo, {{amigo}}!"\n'
+        'start_button = "Toca aquí"\n',
+    )
     from booth.texts import texts_for
 
     t = texts_for(cfg)
@@ -56,15 +59,18 @@ def test_the_config_picks_the_language_and_overrides_texts(tmp_path):
     assert t("new_photo") == "Nueva foto"
 
 
-@pytest.mark.parametrize("text,fragment", [
-    ('[kiosk]\nlanguage = "klingon"\n', "allowed: en, de, fr, es"),
-    ('[texts]\nno_such_text = "x"\n', "unknown text 'no_such_text'"),
-    ('[texts]\nback_in = "Zurück in {sekunden} s"\n', "allowed placeholders: {seconds}"),
-    ('[texts]\nready = "Fertig {"\n', "texts.ready"),
-    ('[texts]\nmonths = "Jan|Feb"\n', "12 month names"),
-    ('[texts]\nready = 5\n', "texts.ready must be a string"),
-    ('texts = "x"\n', "[texts] must be a table"),
-])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ('[kiosk]\nlanguage = "klingon"\n', "allowed: en, de, fr, es"),
+        ('[texts]\nno_such_text = "x"\n', "unknown text 'no_such_text'"),
+        ('[texts]\nback_in = "Zurück in {sekunden} s"\n', "allowed placeholders: {seconds}"),
+        ('[texts]\nready = "Fertig {"\n', "texts.ready"),
+        ('[texts]\nmonths = "Jan|Feb"\n', "12 month names"),
+        ("[texts]\nready = 5\n", "texts.ready must be a string"),
+        ('texts = "x"\n', "[texts] must be a table"),
+    ],
+)
 def test_bad_texts_are_refused_clearly(tmp_path, text, fragment):
     with pytest.raises(ConfigError) as err:
         _load(tmp_path, text)

@@ -21,7 +21,7 @@ from tests.share.helpers import PORTRAIT, add_job
 
 DAMAGE = {
     "garbage": lambda raw: os.urandom(len(raw)),
-    "truncated": lambda raw: raw[:len(raw) // 2],
+    "truncated": lambda raw: raw[: len(raw) // 2],
     "zeroed_header": lambda raw: b"\0" * 100 + raw[100:],
     "empty": lambda raw: b"",
 }
@@ -30,23 +30,30 @@ DAMAGE = {
 @pytest.fixture
 def share_cfg(tmp_path):
     """A config whose broker URL refuses at once (port 1)."""
+
     def _make():
         (tmp_path / "booth.toml").write_text("")
-        return load_config(tmp_path / "booth.toml", env={
-            "BOOTH_MQTT_URL": "mqtt://127.0.0.1:1", "BOOTH_DATA_DIR": str(tmp_path / "data"),
-            "BOOTH_ID": "testbooth"})
+        return load_config(
+            tmp_path / "booth.toml",
+            env={
+                "BOOTH_MQTT_URL": "mqtt://127.0.0.1:1",
+                "BOOTH_DATA_DIR": str(tmp_path / "data"),
+                "BOOTH_ID": "testbooth",
+            },
+        )
+
     return _make
 
 
 def publish_retained(broker, statuses: list[Status]) -> None:
-    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="t-statuses",
-                    protocol=paho.MQTTv5)
+    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="t-statuses", protocol=paho.MQTTv5)
     c.connect("127.0.0.1", broker.port)
     c.loop_start()
     try:
         for st in statuses:
-            c.publish(f"booth/{st.booth_id}/status/{st.job_id}", st.to_json(), qos=1,
-                      retain=True).wait_for_publish(10)
+            c.publish(
+                f"booth/{st.booth_id}/status/{st.job_id}", st.to_json(), qos=1, retain=True
+            ).wait_for_publish(10)
     finally:
         c.disconnect()
         c.loop_stop()
@@ -73,13 +80,23 @@ def make_store(cfg):
         led.close()
     statuses = [
         Status(done.job_id, cfg.booth_id, JobStatus.COMPLETED, effect=Effect.LOCAL, worker="w1"),
-        Status(failed.job_id, cfg.booth_id, JobStatus.FAILED, worker="w1",
-               error=JobError.for_guest(ErrorKind.SAFETY)),
+        Status(
+            failed.job_id,
+            cfg.booth_id,
+            JobStatus.FAILED,
+            worker="w1",
+            error=JobError.for_guest(ErrorKind.SAFETY),
+        ),
         Status(waiting.job_id, cfg.booth_id, JobStatus.PROCESSING, worker="w2"),
         Status("otherbooth0001", "elsewhere", JobStatus.COMPLETED),  # another booth's
     ]
-    return {"done": done, "failed": failed, "waiting": waiting, "lost": lost,
-            "legacy": legacy}, statuses
+    return {
+        "done": done,
+        "failed": failed,
+        "waiting": waiting,
+        "lost": lost,
+        "legacy": legacy,
+    }, statuses
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
@@ -122,8 +139,13 @@ def test_a_damaged_ledger_is_kept_aside_and_rebuilt_with_every_link(make_config,
     finally:
         ledger.close()
     (rec,) = recoveries(cfg.data_dir)
-    assert (rec.jobs, rec.with_status, rec.links_kept, rec.links_new, rec.broker) == \
-        (5, 3, 1, 1, "read")
+    assert (rec.jobs, rec.with_status, rec.links_kept, rec.links_new, rec.broker) == (
+        5,
+        3,
+        1,
+        1,
+        "read",
+    )
     assert rec.problem == problem and rec.moved_to == kept[0].name
     c = doctor.check_ledger(cfg, doctor.Probe())
     assert c.level == doctor.WARN and "rebuilt" in c.found and kept[0].name in c.found

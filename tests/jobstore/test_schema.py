@@ -33,11 +33,22 @@ def _old_ledger(path, rows: int) -> None:
             "INSERT INTO jobs (job_id, booth_id, style, created_at, created_iso, status, effect,"
             " updated_at, original_path, ai_path, result_path, token, sent_at)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (f"job{i:08d}", "b1", "drip", 1_700_000_000.0 + i, "2023-11-14T22:13:20.000Z",
-             "completed" if i % 2 else "pending", "local" if i % 2 else None,
-             1_700_000_000.0 + i, f"photos/x/job{i:08d}.jpg", f"photos/x/job{i:08d}-ai.jpg",
-             f"photos/x/job{i:08d}-result.jpg" if i % 2 else None,
-             f"token{i:012d}" if i % 2 else None, 1_700_000_001.0 + i))
+            (
+                f"job{i:08d}",
+                "b1",
+                "drip",
+                1_700_000_000.0 + i,
+                "2023-11-14T22:13:20.000Z",
+                "completed" if i % 2 else "pending",
+                "local" if i % 2 else None,
+                1_700_000_000.0 + i,
+                f"photos/x/job{i:08d}.jpg",
+                f"photos/x/job{i:08d}-ai.jpg",
+                f"photos/x/job{i:08d}-result.jpg" if i % 2 else None,
+                f"token{i:012d}" if i % 2 else None,
+                1_700_000_001.0 + i,
+            ),
+        )
     db.commit()
     assert db.execute("PRAGMA user_version").fetchone()[0] == 0
     db.close()
@@ -154,8 +165,15 @@ def test_short_codes_arrive_with_version_4_and_old_rows_keep_their_links(tmp_pat
     try:
         old = ledger.by_token("token000000000001")
         assert old is not None and old.code is None
-        ledger.insert_pending("newjob0001", "b1", "drip", 1_800_000_000.0, "2027-01-15T08:00:00Z",
-                              "photos/x/new.jpg", "photos/x/new-ai.jpg")
+        ledger.insert_pending(
+            "newjob0001",
+            "b1",
+            "drip",
+            1_800_000_000.0,
+            "2027-01-15T08:00:00Z",
+            "photos/x/new.jpg",
+            "photos/x/new-ai.jpg",
+        )
         token = ledger.store_result("newjob0001", "photos/x/new-result.jpg")
         row = ledger.get("newjob0001")
         assert row.token == token and len(row.code) == 6
@@ -167,8 +185,10 @@ def test_short_codes_arrive_with_version_4_and_old_rows_keep_their_links(tmp_pat
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
     with pytest.raises(sqlite3.IntegrityError):  # two results can never share a code
-        db.execute("UPDATE jobs SET code = (SELECT code FROM jobs WHERE job_id = 'newjob0001')"
-                   " WHERE job_id = 'job00000001'")
+        db.execute(
+            "UPDATE jobs SET code = (SELECT code FROM jobs WHERE job_id = 'newjob0001')"
+            " WHERE job_id = 'job00000001'"
+        )
     db.close()
 
 

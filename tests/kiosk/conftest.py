@@ -9,7 +9,7 @@ import pytest
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
-from tests.kiosk.helpers import FakeWorker, kiosk_toml  # noqa: E402
+from tests.kiosk.helpers import FakeWorker, kiosk_toml
 
 
 class FakeClock:
@@ -29,6 +29,7 @@ class FakeClock:
 def kiosk_config(make_config):
     def _make(extra: str = "", **kw):
         return make_config(kiosk_toml(extra, **kw))
+
     return _make
 
 

@@ -11,27 +11,29 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import pygame
 
 from booth.config import load_config
 from booth.protocol import ErrorKind, JobError, JobStatus, Problem
+from kiosk.jobs.controller import JobController
+from kiosk.jobs.views import JobView
 from kiosk.ui import draw
 from kiosk.ui.context import BoothStatus
-from kiosk.jobs.views import JobView
-from kiosk.jobs.controller import JobController
 from tests.kiosk.conftest import FakeClock
 from tests.kiosk.helpers import FIXTURES, SCREENS_OUT, kiosk_toml
 
 SIZES = [(800, 480), (1024, 600), (720, 1280), (1920, 1080)]
 # The booth Wi-Fi of the "wifi" configs: a usual one, and a long name and password with no space
 # to break at.
-NETWORKS = {"wifi": ("AnnaBen-Booth", "confetti2026"),
-            "wifi-long": ("Party-2026-Hall-B-Guests", "welcome-to-the-party-2026")}
+NETWORKS = {
+    "wifi": ("AnnaBen-Booth", "confetti2026"),
+    "wifi-long": ("Party-2026-Hall-B-Guests", "welcome-to-the-party-2026"),
+}
 LANGUAGES = ["en", "de", "fr", "es"]
 SAVED_LANGUAGES = ("en", "de")
 STYLES = """
@@ -55,9 +57,14 @@ def gallery_config(folder: Path, language: str, extra: str = "", tables: str = "
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "booth.toml"
     path.write_text(kiosk_toml(f'language = "{language}"\n{extra}' + tables))
-    return load_config(path, env={"BOOTH_MQTT_URL": "mqtt://127.0.0.1:1",
-                                  "BOOTH_DATA_DIR": str(folder / "data"),
-                                  "BOOTH_ID": "testbooth"})
+    return load_config(
+        path,
+        env={
+            "BOOTH_MQTT_URL": "mqtt://127.0.0.1:1",
+            "BOOTH_DATA_DIR": str(folder / "data"),
+            "BOOTH_ID": "testbooth",
+        },
+    )
 
 
 def local_results(folder: Path) -> dict[str, Path]:
@@ -78,20 +85,22 @@ def local_results(folder: Path) -> dict[str, Path]:
 
 @dataclass
 class State:
-    name: str                       # file name part: attract, result-wifi, error-quota …
+    name: str  # file name part: attract, result-wifi, error-quota …
     screen: str
     kw: dict = field(default_factory=dict)
-    status: BoothStatus = BoothStatus(connected=True, ai_online=True, local_only=False,
-                                      camera="live")
-    config: str = "base"            # which config of the gallery draws it
+    status: BoothStatus = BoothStatus(
+        connected=True, ai_online=True, local_only=False, camera="live"
+    )
+    config: str = "base"  # which config of the gallery draws it
     before: Callable | None = None  # prepares the app (jobs in the book, the clock)
 
 
 class Gallery:
     """One kiosk per config at one size and language; `draw(state)` renders one state."""
 
-    def __init__(self, tmp: Path, size: tuple[int, int], language: str, results: dict[str, Path],
-                 make_app) -> None:
+    def __init__(
+        self, tmp: Path, size: tuple[int, int], language: str, results: dict[str, Path], make_app
+    ) -> None:
         self.size = size
         self.language = language
         self.results = results
@@ -125,43 +134,83 @@ class Gallery:
             jobs.stop()
 
     # ------------------------------------------------------------------ jobs in the book
-    def _job(self, job_id: str, status: JobStatus, age_s: float, *, result: str | None = None,
-             effect: str | None = None, error: JobError | None = None,
-             style: str = "drip", cloud: bool = False) -> JobView:
+    def _job(
+        self,
+        job_id: str,
+        status: JobStatus,
+        age_s: float,
+        *,
+        result: str | None = None,
+        effect: str | None = None,
+        error: JobError | None = None,
+        style: str = "drip",
+        cloud: bool = False,
+    ) -> JobView:
         ready = result is not None
         return JobView(
-            job_id=job_id, style=style, created_at=self.wall_t - age_s, status=status,
-            effect=effect, error=error, ai_path=FIXTURES / "portrait.jpg",
+            job_id=job_id,
+            style=style,
+            created_at=self.wall_t - age_s,
+            status=status,
+            effect=effect,
+            error=error,
+            ai_path=FIXTURES / "portrait.jpg",
             result_path=self.results[result] if ready else None,
             token="7K2QX9MBV4RT8HZP3WD" if ready else None,
             share_url="http://booth.local:8080/p/7K2QX9MBV4RT8HZP3WD" if ready else None,
-            finished_at=self.wall_t - age_s + 8 if status.value in ("completed", "failed")
-            else None, code="K7QX2M" if ready else None,
+            finished_at=self.wall_t - age_s + 8
+            if status.value in ("completed", "failed")
+            else None,
+            code="K7QX2M" if ready else None,
             cloud_url="https://photos.example.org/b1/k3v9q2xw7h4m8t6r1z5c0p" if cloud else None,
-            cloud_expires_at=self.wall_t + 6 * 86400 if cloud else None)
+            cloud_expires_at=self.wall_t + 6 * 86400 if cloud else None,
+        )
 
     def _populate(self) -> None:
         views = [
             self._job("job-queued", JobStatus.PENDING, 4),
             self._job("job-processing", JobStatus.PROCESSING, 12),
-            self._job("job-ready", JobStatus.COMPLETED, 40, result="portrait", effect="gemini",
-                      style="gold"),
-            self._job("job-local", JobStatus.COMPLETED, 60, result="portrait", effect="local",
-                      error=JobError.for_guest(ErrorKind.QUOTA)),
-            self._job("job-failed", JobStatus.FAILED, 80,
-                      error=JobError.for_guest(ErrorKind.SAFETY)),
+            self._job(
+                "job-ready",
+                JobStatus.COMPLETED,
+                40,
+                result="portrait",
+                effect="gemini",
+                style="gold",
+            ),
+            self._job(
+                "job-local",
+                JobStatus.COMPLETED,
+                60,
+                result="portrait",
+                effect="local",
+                error=JobError.for_guest(ErrorKind.QUOTA),
+            ),
+            self._job(
+                "job-failed", JobStatus.FAILED, 80, error=JobError.for_guest(ErrorKind.SAFETY)
+            ),
             self._job("job-old", JobStatus.COMPLETED, 900, result="no-face", effect="gemini"),
-            self._job("job-cloud", JobStatus.COMPLETED, 30, result="portrait", effect="gemini",
-                      cloud=True),
+            self._job(
+                "job-cloud", JobStatus.COMPLETED, 30, result="portrait", effect="gemini", cloud=True
+            ),
         ]
         for kind in ErrorKind:
-            views.append(self._job(f"job-err-{kind.value}", JobStatus.FAILED, 2000, error=(
-                JobError.for_guest(kind, 20 if kind is ErrorKind.RATE_LIMITED else None))))
+            views.append(
+                self._job(
+                    f"job-err-{kind.value}",
+                    JobStatus.FAILED,
+                    2000,
+                    error=(
+                        JobError.for_guest(kind, 20 if kind is ErrorKind.RATE_LIMITED else None)
+                    ),
+                )
+            )
         for app in self.apps.values():
             app.book.restore(views)
             app.book.storage_trouble = {"job-processing-full"}
             app.book.views["job-processing-full"] = dataclasses.replace(
-                app.book.views["job-processing"], job_id="job-processing-full")
+                app.book.views["job-processing"], job_id="job-processing-full"
+            )
 
     # ------------------------------------------------------------------ drawing
     def draw(self, state: State) -> list[draw.TextRecord]:
@@ -196,7 +245,9 @@ class Gallery:
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
         rgb = pygame.surfarray.array3d(self.surface).swapaxes(0, 1)
         # OpenCV's fast PNG setting: a few hundred screenshots per run
-        cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        cv2.imwrite(
+            str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]
+        )
         os.replace(tmp, path)
         return path
 
@@ -218,21 +269,41 @@ def _now(g: Gallery, app) -> None:
 AI = BoothStatus(connected=True, ai_online=True, local_only=False, camera="live")
 PAUSED = BoothStatus(connected=True, ai_online=False, local_only=None, camera="live")
 # The operator mark (kiosk/ui/screens/operator_mark.py) with what kiosk/healthwatch.py would say.
-_ALERTS = (Problem("camera_stuck", "error", "the camera has not worked for 75 s: no frame for "
-                   "2.0 s (timeout receiving frames)", "check the camera cable and `journalctl "
-                   "-u booth-kiosk -b`"),
-           Problem("clock", "warn", "the clock is not synchronized (no network time yet): "
-                   "photo times may be wrong", "give the booth network time once"))
-MARKED = BoothStatus(connected=True, ai_online=True, local_only=False, camera="live",
-                     alerts=_ALERTS)
-OPEN = BoothStatus(connected=True, ai_online=True, local_only=False, camera="live",
-                   alerts=_ALERTS, alerts_open=True)
+_ALERTS = (
+    Problem(
+        "camera_stuck",
+        "error",
+        "the camera has not worked for 75 s: no frame for 2.0 s (timeout receiving frames)",
+        "check the camera cable and `journalctl -u booth-kiosk -b`",
+    ),
+    Problem(
+        "clock",
+        "warn",
+        "the clock is not synchronized (no network time yet): photo times may be wrong",
+        "give the booth network time once",
+    ),
+)
+MARKED = BoothStatus(
+    connected=True, ai_online=True, local_only=False, camera="live", alerts=_ALERTS
+)
+OPEN = BoothStatus(
+    connected=True,
+    ai_online=True,
+    local_only=False,
+    camera="live",
+    alerts=_ALERTS,
+    alerts_open=True,
+)
 OPERATOR_STATES = [
     State("attract-operator-mark", "attract", status=MARKED, before=_now),
     State("attract-operator-reasons", "attract", status=OPEN, before=_now),
-    State("reconnecting-operator-reasons", "reconnecting",
-          status=BoothStatus(connected=True, ai_online=True, camera="reconnecting",
-                             alerts=_ALERTS, alerts_open=True)),
+    State(
+        "reconnecting-operator-reasons",
+        "reconnecting",
+        status=BoothStatus(
+            connected=True, ai_online=True, camera="reconnecting", alerts=_ALERTS, alerts_open=True
+        ),
+    ),
 ]
 LOCAL = BoothStatus(connected=True, ai_online=True, local_only=True, camera="live")
 
@@ -248,23 +319,43 @@ STATES = [
     State("processing", "processing", {"job_id": "job-processing"}, before=_now),
     State("processing-slow", "processing", {"job_id": "job-processing"}, before=_slow),
     State("processing-full", "processing", {"job_id": "job-processing-full"}, before=_now),
-    State("processing-wifi", "processing", {"job_id": "job-processing"}, config="wifi",
-          before=_now),
+    State(
+        "processing-wifi", "processing", {"job_id": "job-processing"}, config="wifi", before=_now
+    ),
     State("result", "result", {"job_id": "job-ready"}, before=_now),
     State("result-style", "result", {"job_id": "job-ready"}, config="styles", before=_now),
     State("result-local", "result", {"job_id": "job-local"}, before=_now),
     State("result-wifi", "result", {"job_id": "job-ready"}, config="wifi", before=_now),
     State("result-wifi-local", "result", {"job_id": "job-local"}, config="wifi", before=_now),
-    State("processing-wifi-long", "processing", {"job_id": "job-processing"},
-          config="wifi-long", before=_now),
-    State("processing-slow-wifi-long", "processing", {"job_id": "job-processing"},
-          config="wifi-long", before=_slow),
-    State("processing-full-wifi-long", "processing", {"job_id": "job-processing-full"},
-          config="wifi-long", before=_now),
-    State("processing-full-wifi", "processing", {"job_id": "job-processing-full"},
-          config="wifi", before=_now),
-    State("result-wifi-long", "result", {"job_id": "job-ready"}, config="wifi-long",
-          before=_now),
+    State(
+        "processing-wifi-long",
+        "processing",
+        {"job_id": "job-processing"},
+        config="wifi-long",
+        before=_now,
+    ),
+    State(
+        "processing-slow-wifi-long",
+        "processing",
+        {"job_id": "job-processing"},
+        config="wifi-long",
+        before=_slow,
+    ),
+    State(
+        "processing-full-wifi-long",
+        "processing",
+        {"job_id": "job-processing-full"},
+        config="wifi-long",
+        before=_now,
+    ),
+    State(
+        "processing-full-wifi",
+        "processing",
+        {"job_id": "job-processing-full"},
+        config="wifi",
+        before=_now,
+    ),
+    State("result-wifi-long", "result", {"job_id": "job-ready"}, config="wifi-long", before=_now),
     State("result-cloud", "result", {"job_id": "job-cloud"}, config="wifi", before=_now),
     *[State(f"error-{k.value}", "error", {"job_id": f"job-err-{k.value}"}) for k in ErrorKind],
     State("error-camera", "error", {"kind": "camera"}),

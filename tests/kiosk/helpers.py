@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import paho.mqtt.client as paho
 
-from booth.protocol import (Effect, JobError, JobMeta, JobStatus, Status, Topics, result_properties)
+from booth.protocol import Effect, JobError, JobMeta, JobStatus, Status, Topics, result_properties
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -78,14 +78,18 @@ def result_jpeg(quality: int = 90) -> bytes:
 class FakeWorker:
     """Plays the worker's side on the real broker: sees jobs, publishes statuses and results."""
 
-    def __init__(self, port: int, root: str = "booth", booth: str = "testbooth",
-                 worker_id: str = "w1") -> None:
+    def __init__(
+        self, port: int, root: str = "booth", booth: str = "testbooth", worker_id: str = "w1"
+    ) -> None:
         self.topics = Topics(root)
         self.booth = booth
         self.worker_id = worker_id
         self.jobs: list[tuple[JobMeta, bytes, bool]] = []  # meta, payload, dup flag
-        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2,
-                                  client_id=f"fake-{uuid.uuid4().hex[:6]}", protocol=paho.MQTTv5)
+        self.client = paho.Client(
+            paho.CallbackAPIVersion.VERSION2,
+            client_id=f"fake-{uuid.uuid4().hex[:6]}",
+            protocol=paho.MQTTv5,
+        )
         self._subscribed = False
         self.client.on_connect = lambda c, u, f, r, p: c.subscribe(self.topics.jobs(booth), 1)
         self.client.on_subscribe = lambda *a: setattr(self, "_subscribed", True)
@@ -105,20 +109,36 @@ class FakeWorker:
         return [m.job_id for m, _p, _d in self.jobs]
 
     def availability(self, online: bool) -> None:
-        self.client.publish(self.topics.worker_availability(self.worker_id),
-                            "online" if online else "offline", qos=1, retain=True).wait_for_publish(5)
+        self.client.publish(
+            self.topics.worker_availability(self.worker_id),
+            "online" if online else "offline",
+            qos=1,
+            retain=True,
+        ).wait_for_publish(5)
 
-    def status(self, job_id: str, status: str, effect: str | None = None,
-               error: JobError | None = None) -> None:
-        st = Status(job_id, self.booth, JobStatus(status),
-                    effect=Effect(effect) if effect else None, worker=self.worker_id, error=error)
-        self.client.publish(self.topics.status(self.booth, job_id), st.to_json(), qos=1,
-                            retain=True).wait_for_publish(5)
+    def status(
+        self, job_id: str, status: str, effect: str | None = None, error: JobError | None = None
+    ) -> None:
+        st = Status(
+            job_id,
+            self.booth,
+            JobStatus(status),
+            effect=Effect(effect) if effect else None,
+            worker=self.worker_id,
+            error=error,
+        )
+        self.client.publish(
+            self.topics.status(self.booth, job_id), st.to_json(), qos=1, retain=True
+        ).wait_for_publish(5)
 
     def result(self, job_id: str, data: bytes | None = None) -> None:
-        self.client.publish(self.topics.results(self.booth, job_id), data or result_jpeg(),
-                            qos=1, retain=True,
-                            properties=result_properties("image/jpeg")).wait_for_publish(5)
+        self.client.publish(
+            self.topics.results(self.booth, job_id),
+            data or result_jpeg(),
+            qos=1,
+            retain=True,
+            properties=result_properties("image/jpeg"),
+        ).wait_for_publish(5)
 
     def raw(self, topic: str, payload: bytes | str, retain: bool = False) -> None:
         self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)

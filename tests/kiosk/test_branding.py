@@ -17,7 +17,7 @@ from booth.texts import Texts
 from kiosk.jobs.branding import BAR_SHARE, TEXT_BGR, Branding
 from tests.kiosk.helpers import FIXTURES, poll, result_jpeg
 
-MAGENTA = (255, 0, 255)   # BGR and RGB alike
+MAGENTA = (255, 0, 255)  # BGR and RGB alike
 LOGO_GREEN = (40, 200, 60)
 
 
@@ -38,12 +38,12 @@ def _close(px, color, tol=40) -> bool:
     return all(abs(int(a) - int(b)) <= tol for a, b in zip(px, color))
 
 
-
-
 def test_the_stored_result_carries_frame_and_caption(kiosk_config, controllers, worker, tmp_path):
     frame, logo = _pngs(tmp_path)
-    cfg = kiosk_config(f'frame_overlay = "{frame}"\nlogo = "{logo}"\n'
-                       'caption = "{title} · {date}"\nlanguage = "de"')
+    cfg = kiosk_config(
+        f'frame_overlay = "{frame}"\nlogo = "{logo}"\n'
+        'caption = "{title} · {date}"\nlanguage = "de"'
+    )
     c = controllers(cfg)
     job_id = c.submit_jpeg((FIXTURES / "portrait.jpg").read_bytes())
     assert poll(lambda: job_id in worker.job_ids(), 15)
@@ -64,7 +64,7 @@ def test_the_stored_result_carries_frame_and_caption(kiosk_config, controllers, 
     diff = cv2.absdiff(stored[inner], original[inner]).mean()
     assert diff < 3, diff
     # the caption bar: dark, the logo at the left, gold text in the middle
-    strip = stored[h + 2:h + bar - 2]
+    strip = stored[h + 2 : h + bar - 2]
     assert strip[:, -3].mean() < 40
     assert np.any([_close(p, LOGO_GREEN[::-1]) for p in strip[bar // 2, : bar * 2]])
     gold = np.all(np.abs(strip.astype(int) - TEXT_BGR) < 60, axis=2)
@@ -73,8 +73,10 @@ def test_the_stored_result_carries_frame_and_caption(kiosk_config, controllers, 
     # the caption: the title and the shot's date in the booth's language
     t = time.localtime(view.created_at)
     month = Texts("de")("months").split("|")[t.tm_mon - 1]
-    assert c.results.branding.caption_text(view.created_at) == \
-        f"Anna & Ben's Wedding · {t.tm_mday}. {month} {t.tm_year}"
+    assert (
+        c.results.branding.caption_text(view.created_at)
+        == f"Anna & Ben's Wedding · {t.tm_mday}. {month} {t.tm_year}"
+    )
 
 
 def test_without_branding_the_result_is_stored_as_sent(kiosk_config, controllers, worker):

@@ -138,8 +138,7 @@ raise ValueError("numpy.dtype size changed, may indicate binary incompatibility.
 
 
 @pytest.mark.slow
-def test_a_pi_whose_picamera2_fails_gets_the_reconnecting_screen_then_a_restart(tmp_path,
-                                                                              broker):
+def test_a_pi_whose_picamera2_fails_gets_the_reconnecting_screen_then_a_restart(tmp_path, broker):
     """The real `booth kiosk` with camera.backend = auto on a "Pi" whose picamera2 import fails
     (as on Bookworm with a mismatched numpy): "Camera reconnecting…", never the sample photos,
     the reason at ERROR, and after camera.restart_limit_s an exit for systemd."""
@@ -156,24 +155,49 @@ def test_a_pi_whose_picamera2_fails_gets_the_reconnecting_screen_then_a_restart(
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text(BROKEN_PICAMERA2)
     conf = tmp_path / "booth.toml"
-    conf.write_text(kiosk_toml().replace('backend = "file"', 'backend = "auto"\nindex = 15\n'
-                                         'restart_limit_s = 4'))
+    conf.write_text(
+        kiosk_toml().replace(
+            'backend = "file"', 'backend = "auto"\nindex = 15\nrestart_limit_s = 4'
+        )
+    )
     control = tmp_path / "control"
     control.mkdir()
     data = tmp_path / "data"
-    env = dict(os.environ, BOOTH_MQTT_URL=broker.url, BOOTH_DATA_DIR=str(data),
-               BOOTH_ID="testbooth", SDL_VIDEODRIVER="dummy",
-               PYTHONPATH=f"{fake.parent}{os.pathsep}{ROOT}")
-    proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "kiosk", "--config",
-                             str(conf), "--size", "800x480", "--control-dir", str(control)],
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    env = dict(
+        os.environ,
+        BOOTH_MQTT_URL=broker.url,
+        BOOTH_DATA_DIR=str(data),
+        BOOTH_ID="testbooth",
+        SDL_VIDEODRIVER="dummy",
+        PYTHONPATH=f"{fake.parent}{os.pathsep}{ROOT}",
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "appliance.cli",
+            "kiosk",
+            "--config",
+            str(conf),
+            "--size",
+            "800x480",
+            "--control-dir",
+            str(control),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
+
         def state() -> dict:
             try:
                 return json.loads((control / "state.json").read_text())
             except (OSError, ValueError):
                 return {}
+
         assert poll(lambda: state().get("screen") == "reconnecting", 30)
         assert state()["camera"] == "reconnecting"
         health = read_health(health_path(data))

@@ -17,8 +17,12 @@ BOOTH = Path(sys.executable).parent / "booth"
 def test_headless_shots_print_download_urls(tmp_path, broker, worker):
     cfg = tmp_path / "booth.toml"
     cfg.write_text(kiosk_toml("countdown_s = 1"))
-    env = dict(os.environ, BOOTH_MQTT_URL=broker.url, BOOTH_DATA_DIR=str(tmp_path / "data"),
-               BOOTH_ID="testbooth")
+    env = dict(
+        os.environ,
+        BOOTH_MQTT_URL=broker.url,
+        BOOTH_DATA_DIR=str(tmp_path / "data"),
+        BOOTH_ID="testbooth",
+    )
     stop = threading.Event()
 
     def answer() -> None:  # a worker that finishes every job it sees
@@ -33,9 +37,24 @@ def test_headless_shots_print_download_urls(tmp_path, broker, worker):
     t = threading.Thread(target=answer, daemon=True)
     t.start()
     try:
-        out = subprocess.run([str(BOOTH), "kiosk", "--config", str(cfg), "--headless",
-                              "--interval", "0.5", "--shots", "2"], env=env, cwd=ROOT,
-                             capture_output=True, text=True, timeout=90)
+        out = subprocess.run(
+            [
+                str(BOOTH),
+                "kiosk",
+                "--config",
+                str(cfg),
+                "--headless",
+                "--interval",
+                "0.5",
+                "--shots",
+                "2",
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
     finally:
         stop.set()
         t.join(5)
@@ -49,8 +68,17 @@ def test_headless_shots_print_download_urls(tmp_path, broker, worker):
 def test_bad_size_is_a_clear_error(tmp_path, broker):
     cfg = tmp_path / "booth.toml"
     cfg.write_text(kiosk_toml())
-    env = dict(os.environ, BOOTH_MQTT_URL=broker.url, BOOTH_DATA_DIR=str(tmp_path / "data"),
-               SDL_VIDEODRIVER="dummy")
-    out = subprocess.run([str(BOOTH), "kiosk", "--config", str(cfg), "--size", "huge"], env=env,
-                         capture_output=True, text=True, timeout=60)
+    env = dict(
+        os.environ,
+        BOOTH_MQTT_URL=broker.url,
+        BOOTH_DATA_DIR=str(tmp_path / "data"),
+        SDL_VIDEODRIVER="dummy",
+    )
+    out = subprocess.run(
+        [str(BOOTH), "kiosk", "--config", str(cfg), "--size", "huge"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode != 0 and "--size must look like 800x480" in out.stderr

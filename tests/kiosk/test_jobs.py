@@ -29,7 +29,9 @@ def test_headless_pipeline_from_a_jpeg(kiosk_config, controllers, worker):
     worker.finish(job_id)
     view = jobs.wait_done(job_id, 15)
     assert view is not None and view.ready
-    assert view.result_path.is_file() and view.share_url == f"http://booth.local:8080/p/{view.token}"
+    assert (
+        view.result_path.is_file() and view.share_url == f"http://booth.local:8080/p/{view.token}"
+    )
     # the original is the given file, byte for byte
     row = jobs.ledger.get(job_id)
     assert (cfg.data_path / row.original_path).read_bytes() == PORTRAIT
@@ -142,7 +144,8 @@ def test_worker_availability(kiosk_config, controllers, worker):
 
 
 def test_a_result_that_cannot_be_stored_is_kept_and_stored_when_space_returns(
-        kiosk_config, controllers, worker, monkeypatch):
+    kiosk_config, controllers, worker, monkeypatch
+):
     """ENOSPC while the result arrives (the status after it too): the job is not lost, and its
     view turns ready by itself once writing works again — no restart."""
     import errno
@@ -164,8 +167,9 @@ def test_a_result_that_cannot_be_stored_is_kept_and_stored_when_space_returns(
     worker.status(job_id, "processing")
     worker.result(job_id)
     worker.status(job_id, "completed", effect="gemini")
-    assert poll(lambda: any(e.kind == "store_failed" and e.job.job_id == job_id
-                            for e in jobs.poll()), 10)
+    assert poll(
+        lambda: any(e.kind == "store_failed" and e.job.job_id == job_id for e in jobs.poll()), 10
+    )
     time.sleep(2.5)  # several retries, all failing
     row = jobs.ledger.get(job_id)
     assert row.result_path is None and row.status is JobStatus.COMPLETED
@@ -177,8 +181,7 @@ def test_a_result_that_cannot_be_stored_is_kept_and_stored_when_space_returns(
     assert view.result_path.read_bytes() == result_jpeg()
 
 
-def test_a_bomb_as_a_result_is_refused_before_decoding(kiosk_config, controllers, worker,
-                                                       caplog):
+def test_a_bomb_as_a_result_is_refused_before_decoding(kiosk_config, controllers, worker, caplog):
     """A 20000×20000 PNG published as the job's result: refused from its header, cleared from
     the broker (so it does not replay at every start), and the real result still wins."""
     jobs = controllers(kiosk_config())

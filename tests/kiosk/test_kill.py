@@ -30,17 +30,35 @@ class KioskProcess:
         if not self.config.exists():
             self.config.write_text(kiosk_toml("countdown_s = 1"))
         self.data = tmp_path / "data"
-        env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy",
-                   BOOTH_MQTT_URL=broker.url, BOOTH_DATA_DIR=str(self.data), BOOTH_ID="testbooth",
-                   PYTHONUNBUFFERED="1")
+        env = dict(
+            os.environ,
+            SDL_VIDEODRIVER="dummy",
+            SDL_AUDIODRIVER="dummy",
+            BOOTH_MQTT_URL=broker.url,
+            BOOTH_DATA_DIR=str(self.data),
+            BOOTH_ID="testbooth",
+            PYTHONUNBUFFERED="1",
+        )
         env.pop("BOOTH_KIOSK_CRASH_AT", None)
         env.update(extra_env or {})
         (self.control / "state.json").unlink(missing_ok=True)
         self.log = open(tmp_path / f"kiosk-{os.getpid()}-{id(self)}.log", "wb")
         self.proc = subprocess.Popen(
-            [str(BOOTH), "kiosk", "--config", str(self.config), "--size", "800x480",
-             "--control-dir", str(self.control)], env=env, cwd=ROOT, stdout=self.log,
-            stderr=subprocess.STDOUT)
+            [
+                str(BOOTH),
+                "kiosk",
+                "--config",
+                str(self.config),
+                "--size",
+                "800x480",
+                "--control-dir",
+                str(self.control),
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def state(self) -> dict:
         try:
@@ -144,8 +162,13 @@ def test_killed_while_processing_then_result_arrives_later(tmp_path, broker, wor
     k.wait_state(lambda s: s.get("phase") == "processing")
     k.kill9()
     k2 = kiosks(tmp_path, broker)
-    k2.wait_state(lambda s: s.get("screen") == "processing" and s.get("job_id") == job_id
-                  and s.get("phase") == "processing")
+    k2.wait_state(
+        lambda s: (
+            s.get("screen") == "processing"
+            and s.get("job_id") == job_id
+            and s.get("phase") == "processing"
+        )
+    )
     worker.result(job_id)
     worker.status(job_id, "completed", effect="gemini")
     k2.wait_state(lambda s: s.get("screen") == "result" and s.get("job_id") == job_id)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from booth.protocol import JobStatus
 from booth.texts import Texts
+from kiosk.jobs.views import JobView
 from kiosk.ui.input import TAP, Action
 from kiosk.ui.offer import offered_styles, privacy_line, reopens_qr, style_label
-from kiosk.jobs.views import JobView
 from tests.kiosk.gallery import STATES, STYLES, Gallery, gallery_config, local_results
 
 SAME_VARIANT = STYLES.replace('local = "gold"', 'local = "diamond"')
@@ -25,8 +25,13 @@ def test_styles_are_offered_only_when_they_look_different(tmp_path):
     # the default style keeps its place for its variant
     shared.kiosk.default_style = "gold"
     assert offered_styles(shared, True) == ["gold", "ice"]
-    only_diamond = gallery_config(tmp_path / "d", "en", tables=STYLES.replace(
-        'local = "gold"', 'local = "diamond"').replace('local = "ice"', 'local = "diamond"'))
+    only_diamond = gallery_config(
+        tmp_path / "d",
+        "en",
+        tables=STYLES.replace('local = "gold"', 'local = "diamond"').replace(
+            'local = "ice"', 'local = "diamond"'
+        ),
+    )
     assert offered_styles(only_diamond, True) == []
     assert style_label(distinct, "gold") == "Gold grillz" and style_label(one, None) is None
 
@@ -36,9 +41,9 @@ def test_privacy_line(tmp_path):
     t = Texts("de")
     cfg.kiosk.privacy = ""
     line = privacy_line(cfg, t, None)
-    assert "KI-Dienst" in line and "7 Tage" in line          # unknown: photos may go to the AI
+    assert "KI-Dienst" in line and "7 Tage" in line  # unknown: photos may go to the AI
     assert privacy_line(cfg, t, False) == line
-    assert privacy_line(cfg, t, True) == ""                   # nothing leaves the booth
+    assert privacy_line(cfg, t, True) == ""  # nothing leaves the booth
     cfg.kiosk.privacy = "Fotos bleiben auf der Booth."
     assert privacy_line(cfg, t, False) == "Fotos bleiben auf der Booth."
     cfg.kiosk.privacy = "off"
@@ -58,7 +63,7 @@ def test_a_recent_photo_opens_its_qr_for_a_while():
     assert not reopens_qr(_view(now - 400, now - 390), now, 180)
     # counted from when it finished: a slow job is still offered for the full time
     assert reopens_qr(_view(now - 400, now - 60), now, 180)
-    assert reopens_qr(_view(now - 10 ** 6, None), now, 0)   # 0: no limit
+    assert reopens_qr(_view(now - 10**6, None), now, 0)  # 0: no limit
 
 
 def test_the_strip_stops_opening_old_photos(tmp_path, make_app):

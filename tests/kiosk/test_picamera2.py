@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import threading
 import time
-from types import SimpleNamespace
 from concurrent.futures import CancelledError
 from concurrent.futures import TimeoutError as FutureTimeout
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 import kiosk.camera.picam as picam_module
 from kiosk.camera import CameraWatchdog
-from kiosk.camera.statefile import CameraHealth, HealthWriter, read_health
 from kiosk.camera.picam import PiCamera
+from kiosk.camera.statefile import CameraHealth, HealthWriter, read_health
 from kiosk.camera.watchdog import EXIT_CAMERA_STUCK
 from kiosk.jobs.capture import crop_to_aspect
 from tests.kiosk.helpers import poll
@@ -83,8 +83,8 @@ def test_preview_and_shutter_without_a_mode_switch_at_zero():
             t1 = time.monotonic()
             still = cam.capture_still()
             # no mode switch at the shutter: at most the switch back, queued after the shot
-            assert rig.switches[:len(before)] == before
-            assert rig.switches[len(before):] in ([], ["preview"])
+            assert rig.switches[: len(before)] == before
+            assert rig.switches[len(before) :] in ([], ["preview"])
             assert still.shape == (2592, 4608, 3) and still[0, 0, 0] == 200
             seq = int(still[0, 0, 1])
             # flush=True: a frame produced after the shutter, not one already queued
@@ -114,11 +114,14 @@ def test_hq_camera_gets_no_autofocus_and_a_4_3_preview():
         cam.stop()
 
 
-@pytest.mark.parametrize("rotation, hw, preview, still", [
-    (180, (True, True), (958, 1280, 3), (3040, 4056, 3)),
-    (90, (False, False), (1280, 958, 3), (4056, 3040, 3)),
-    (270, (False, False), (1280, 958, 3), (4056, 3040, 3)),
-])
+@pytest.mark.parametrize(
+    "rotation, hw, preview, still",
+    [
+        (180, (True, True), (958, 1280, 3), (3040, 4056, 3)),
+        (90, (False, False), (1280, 958, 3), (4056, 3040, 3)),
+        (270, (False, False), (1280, 958, 3), (4056, 3040, 3)),
+    ],
+)
 def test_rotation(rotation, hw, preview, still):
     rig = Rig(sensor=HQ)
     cam = PiCamera((1280, 720), rotation=rotation, api=rig.api()).start()
@@ -135,8 +138,13 @@ def test_a_stall_is_recovered_within_seconds(tmp_path):
     rig = Rig(sensor=HQ, fps=30)
     cam = PiCamera((640, 480), frame_timeout_s=0.5, api=rig.api())
     health = tmp_path / "health.json"
-    dog = CameraWatchdog.around(cam, frame_timeout_s=0.5, backoff_s=(0.1, 0.5),
-                                restart_limit_s=30, health=HealthWriter(health))
+    dog = CameraWatchdog.around(
+        cam,
+        frame_timeout_s=0.5,
+        backoff_s=(0.1, 0.5),
+        restart_limit_s=30,
+        health=HealthWriter(health),
+    )
     dog.start()
     try:
         assert poll(lambda: (dog.frame(), dog.state)[1] == "live", 5)
@@ -149,8 +157,12 @@ def test_a_stall_is_recovered_within_seconds(tmp_path):
         assert recovered < 5.0, recovered
         assert rig.opened == 2 and rig.closed == 1  # the stuck instance was really closed
         assert not dog.permanent_fault and dog.fault is None
-        assert poll(lambda: (read_health(health) or CameraHealth(0, "", "", None, None, 0, 0))
-                    .state == "live", 5)
+        assert poll(
+            lambda: (
+                (read_health(health) or CameraHealth(0, "", "", None, None, 0, 0)).state == "live"
+            ),
+            5,
+        )
     finally:
         dog.stop()
     assert rig.holder is None
@@ -161,12 +173,21 @@ def test_a_permanent_stall_exits_for_systemd(tmp_path, monkeypatch):
     restart_limit_s the frame loop's check exits with EXIT_CAMERA_STUCK — and no exit hook of
     the stuck camera is left to block that exit."""
     rig = Rig(sensor=HQ, heal_on_reopen=False)
-    monkeypatch.setattr(picam_module, "atexit", SimpleNamespace(
-        unregister=lambda fn: unregister(rig.exit_hooks, fn)), raising=False)
+    monkeypatch.setattr(
+        picam_module,
+        "atexit",
+        SimpleNamespace(unregister=lambda fn: unregister(rig.exit_hooks, fn)),
+        raising=False,
+    )
     cam = PiCamera((640, 480), frame_timeout_s=0.3, api=rig.api())
     health = tmp_path / "health.json"
-    dog = CameraWatchdog.around(cam, frame_timeout_s=0.3, backoff_s=(0.1, 0.3),
-                                restart_limit_s=2.0, health=HealthWriter(health))
+    dog = CameraWatchdog.around(
+        cam,
+        frame_timeout_s=0.3,
+        backoff_s=(0.1, 0.3),
+        restart_limit_s=2.0,
+        health=HealthWriter(health),
+    )
     dog.start()
     try:
         assert poll(lambda: (dog.frame(), dog.state)[1] == "live", 5)
@@ -189,8 +210,11 @@ def test_the_kiosk_exits_non_zero_on_a_permanent_stall(kiosk_config, make_app):
     rig = Rig(sensor=HQ, heal_on_reopen=False)
     cfg = kiosk_config()
     cam = PiCamera((640, 480), frame_timeout_s=0.3, api=rig.api())
-    app = make_app(cfg, (800, 480), camera=CameraWatchdog.around(
-        cam, 0.3, backoff_s=(0.1, 0.3), restart_limit_s=2.0))
+    app = make_app(
+        cfg,
+        (800, 480),
+        camera=CameraWatchdog.around(cam, 0.3, backoff_s=(0.1, 0.3), restart_limit_s=2.0),
+    )
     assert poll(lambda: app.camera.state == "live", 10, step=app.step)
     rig.wedge()
     with pytest.raises(SystemExit) as ended:

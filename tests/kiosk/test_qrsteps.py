@@ -16,8 +16,12 @@ from kiosk.ui.screens.result import join_block, typed_captions
 from kiosk.ui.theme import Fonts, Layout
 from tests.kiosk.gallery import NETWORKS as GALLERY_NETWORKS
 
-NETWORKS = [GALLERY_NETWORKS["wifi"], ("X", ""), GALLERY_NETWORKS["wifi-long"],
-            ("Hochzeit Müller & Schmidt", "sommer fest 2026")]
+NETWORKS = [
+    GALLERY_NETWORKS["wifi"],
+    ("X", ""),
+    GALLERY_NETWORKS["wifi-long"],
+    ("Hochzeit Müller & Schmidt", "sommer fest 2026"),
+]
 
 
 def blocks(t: Texts, ssid: str, password: str) -> list[QrBlock]:
@@ -27,25 +31,38 @@ def blocks(t: Texts, ssid: str, password: str) -> list[QrBlock]:
     matrix = wifi_join(cfg)
     assert matrix is not None
     download = qr_matrix("HTTP://192.168.1.123:8080/P/7K2QX9MBV4RT8HZP3WD", border=0)
-    return [join_block(t, matrix, wifi_lines(cfg, t)),
-            QrBlock("download", download, t("then_scan"),
-                    typed_captions(t, "192.168.1.123:8080", "K7QX2M"))]
+    return [
+        join_block(t, matrix, wifi_lines(cfg, t)),
+        QrBlock(
+            "download", download, t("then_scan"), typed_captions(t, "192.168.1.123:8080", "K7QX2M")
+        ),
+    ]
 
 
-def layout(size: tuple[int, int], language: str, network: tuple[str, str], note: bool,
-           style: bool = True) -> ResultPlan:
+def layout(
+    size: tuple[int, int], language: str, network: tuple[str, str], note: bool, style: bool = True
+) -> ResultPlan:
     t = Texts(language)
     L = Layout(*size)
     lines = [t("style_named", style="Gold grillz")] if style else []
-    texts = ResultTexts(t("ready"), lines, t("on_booth_wifi"),
-                        t("fallback_note") if note else "", t("new_photo"),
-                        t("back_in", seconds=60))
+    texts = ResultTexts(
+        t("ready"),
+        lines,
+        t("on_booth_wifi"),
+        t("fallback_note") if note else "",
+        t("new_photo"),
+        t("back_in", seconds=60),
+    )
     return plan(L, Fonts(floor=L.type.floor), blocks(t, *network), texts)
 
 
 def problems(p: ResultPlan, size: tuple[int, int]) -> list[str]:
-    named = [("photo", p.photo), ("headline", p.headline), ("button", p.button),
-             ("countdown", p.countdown)] + [(f"line {text!r}", r) for text, r in p.lines]
+    named = [
+        ("photo", p.photo),
+        ("headline", p.headline),
+        ("button", p.button),
+        ("countdown", p.countdown),
+    ] + [(f"line {text!r}", r) for text, r in p.lines]
     named += [(n, r) for n, r in (("status", p.status), ("note", p.note)) if r is not None]
     for b in p.blocks:
         named += [(f"{b.block.name} label", b.label), (f"{b.block.name} code", b.code)]
@@ -53,8 +70,12 @@ def problems(p: ResultPlan, size: tuple[int, int]) -> list[str]:
     named = [(n, r) for n, r in named if r.height > 0]
     screen = pygame.Rect(0, 0, *size)
     found = [f"{n} {r} leaves the screen" for n, r in named if not screen.contains(r)]
-    found += [f"{a} {ra} overlaps {b} {rb}" for i, (a, ra) in enumerate(named)
-              for b, rb in named[i + 1:] if ra.colliderect(rb)]
+    found += [
+        f"{a} {ra} overlaps {b} {rb}"
+        for i, (a, ra) in enumerate(named)
+        for b, rb in named[i + 1 :]
+        if ra.colliderect(rb)
+    ]
     return found
 
 
@@ -63,9 +84,20 @@ def fonts_ready():
     pygame.font.init()
 
 
-@pytest.mark.parametrize("size", [(720, 1280), (480, 800), (600, 1024), (768, 1024),
-                                  (1080, 1920), (800, 480), (1024, 600), (1280, 800)],
-                         ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize(
+    "size",
+    [
+        (720, 1280),
+        (480, 800),
+        (600, 1024),
+        (768, 1024),
+        (1080, 1920),
+        (800, 480),
+        (1024, 600),
+        (1280, 800),
+    ],
+    ids=lambda s: f"{s[0]}x{s[1]}",
+)
 def test_every_element_has_its_own_place(size):
     found = []
     for language in ("en", "de", "fr", "es"):
@@ -74,8 +106,7 @@ def test_every_element_has_its_own_place(size):
                 p = layout(size, language, network, note)
                 wifi, download = p.blocks
                 assert wifi.code.width >= download.code.width
-                found += [f"{language} {network[0]} note={note}: {f}"
-                          for f in problems(p, size)]
+                found += [f"{language} {network[0]} note={note}: {f}" for f in problems(p, size)]
     assert not found, "\n".join(found[:20])
 
 
@@ -88,11 +119,11 @@ def test_portrait_7_inch_gives_each_step_a_row():
     assert wifi.code.bottom < download.code.top
     assert wifi.code.left < download.code.left and wifi.code.right < download.code.right
     assert min(wifi.code.width, download.code.width) > 720 // 2
-    assert wifi.cell >= download.cell >= 13   # modules ≥ 1.57 mm on the 87 mm wide panel
+    assert wifi.cell >= download.cell >= 13  # modules ≥ 1.57 mm on the 87 mm wide panel
     for _caption, box in wifi.captions:
         assert box.left >= wifi.code.right and wifi.code.top <= box.centery <= wifi.code.bottom
     assert p.photo.bottom < wifi.code.top and p.headline.left > p.photo.right
-    assert p.status is not None      # room for "Downloads work on the booth Wi-Fi"
+    assert p.status is not None  # room for "Downloads work on the booth Wi-Fi"
 
 
 def test_a_long_network_name_goes_under_its_code_and_the_status_gives_way():
@@ -100,7 +131,7 @@ def test_a_long_network_name_goes_under_its_code_and_the_status_gives_way():
     wifi, download = p.blocks
     network = wifi.captions[0][1]
     assert network.top > wifi.code.bottom and network.width > wifi.code.width
-    assert p.status is None          # its room went to the codes
+    assert p.status is None  # its room went to the codes
     assert download.cell >= 12
 
 

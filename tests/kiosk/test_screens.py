@@ -64,8 +64,11 @@ def read_qr(bgr: np.ndarray) -> str:
     """OpenCV's QRCodeDetector, tried like a phone's camera sees a code (as is, smaller, slightly
     soft), then OpenCV's Aruco-based detector: the classic one misses ~4 % of pixel-perfect codes
     (checked: 8 of 200 random share URLs), which the variants read."""
-    variants = [bgr, cv2.resize(bgr, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
-                cv2.GaussianBlur(bgr, (3, 3), 0)]
+    variants = [
+        bgr,
+        cv2.resize(bgr, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
+        cv2.GaussianBlur(bgr, (3, 3), 0),
+    ]
     for img in variants:
         text, _pts, _ = cv2.QRCodeDetector().detectAndDecode(img)
         if text:
@@ -79,7 +82,7 @@ def decode_qr(app) -> str:
     arr = pygame.surfarray.array3d(app.surface).swapaxes(0, 1)
     bgr = cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_RGB2BGR)
     r = app.screen.qr_rect.inflate(40, 40).clip(app.surface.get_rect())
-    return read_qr(np.ascontiguousarray(bgr[r.top:r.bottom, r.left:r.right])) or read_qr(bgr)
+    return read_qr(np.ascontiguousarray(bgr[r.top : r.bottom, r.left : r.right])) or read_qr(bgr)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -122,8 +125,9 @@ def test_every_screen(size, kiosk_config, make_app, worker):
 
     worker.result(job_id)
     worker.status(job_id, "completed", effect="gemini")
-    assert poll(lambda: app.screen.name == "result" and app.result_surface(job_id), 15,
-                step=app.step)
+    assert poll(
+        lambda: app.screen.name == "result" and app.result_surface(job_id), 15, step=app.step
+    )
     app.run_for(2)
     save(app, "result")
     job = app.job_views[job_id]
@@ -136,8 +140,13 @@ def test_every_screen(size, kiosk_config, make_app, worker):
     worker.status(job2, "processing")
     worker.result(job2)
     worker.status(job2, "completed", effect="local", error=JobError.for_guest(ErrorKind.QUOTA))
-    assert poll(lambda: app.screen.name == "result" and app.screen.job_id == job2
-                and app.result_surface(job2), 15, step=app.step)
+    assert poll(
+        lambda: (
+            app.screen.name == "result" and app.screen.job_id == job2 and app.result_surface(job2)
+        ),
+        15,
+        step=app.step,
+    )
     app.run_for(2)
     save(app, "result-local")
     assert decode_qr(app) == qr_link(app.job_views[job2].share_url)
@@ -147,8 +156,13 @@ def test_every_screen(size, kiosk_config, make_app, worker):
     for kind in ErrorKind:
         app.go("attract")
         jid = shoot(app, clock, worker)
-        worker.status(jid, "failed", error=JobError.for_guest(
-            kind, retry_after_s=20 if kind is ErrorKind.RATE_LIMITED else None))
+        worker.status(
+            jid,
+            "failed",
+            error=JobError.for_guest(
+                kind, retry_after_s=20 if kind is ErrorKind.RATE_LIMITED else None
+            ),
+        )
         assert poll(lambda: app.screen.name == "error", 15, step=app.step), kind
         assert app.screen.kind == kind.value
         app.run_for(2)
@@ -172,13 +186,17 @@ def test_every_screen(size, kiosk_config, make_app, worker):
     # camera reconnecting
     cam = app.camera.camera
     cam.paused = True
-    assert poll(lambda: app.screen.name == "reconnecting", 10,
-                step=lambda: (clock.advance(0.1), app.step()))
+    assert poll(
+        lambda: app.screen.name == "reconnecting", 10, step=lambda: (clock.advance(0.1), app.step())
+    )
     save(app, "reconnecting")
     cam.paused = False
     clock.advance(1)
-    assert poll(lambda: app.screen.name == "attract", 30,
-                step=lambda: (clock.advance(0.02), time.sleep(0.01), app.step()))
+    assert poll(
+        lambda: app.screen.name == "attract",
+        30,
+        step=lambda: (clock.advance(0.02), time.sleep(0.01), app.step()),
+    )
     assert app.failures == 0
 
 
@@ -186,20 +204,25 @@ def test_style_buttons_only_for_styles_that_look_different(kiosk_config, make_ap
     """Three styles with three local variants: three buttons, and a tap picks its style. The same
     labels all on one variant: without word that the AI works, one shutter; with it, three."""
     cfg = kiosk_config(STYLES)
-    same = kiosk_config(STYLES.replace('local = "gold"', 'local = "diamond"')
-                        .replace('local = "ice"', 'local = "diamond"'))
+    same = kiosk_config(
+        STYLES.replace('local = "gold"', 'local = "diamond"').replace(
+            'local = "ice"', 'local = "diamond"'
+        )
+    )
     for size in SIZES:
         app = make_app(cfg, size)
         worker.availability(False)
-        assert poll(lambda: app.camera.state == "live" and app.jobs.ai_online is False, 15,
-                    step=app.step)
+        assert poll(
+            lambda: app.camera.state == "live" and app.jobs.ai_online is False, 15, step=app.step
+        )
         app.run_for(2)
         save(app, "attract-styles")
         assert [s for _r, s in app.screen.buttons] == ["drip", "gold", "ice"]
         # tapping the "gold" button starts the countdown with that style, named on screen
         rect = app.screen.buttons[1][0]
-        pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=rect.center, button=1,
-                                             touch=False))
+        pygame.event.post(
+            pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=rect.center, button=1, touch=False)
+        )
         app.step()
         assert app.screen.name == "countdown" and app.screen.style == "gold"
         save(app, "countdown-style")
@@ -230,8 +253,9 @@ def test_result_with_wifi_join_code(kiosk_config, make_app, worker):
         job_id = app.screen.job_id
         assert poll(lambda: job_id in worker.job_ids(), 15, step=app.step)
         worker.finish(job_id)
-        assert poll(lambda: app.screen.name == "result" and app.result_surface(job_id), 15,
-                    step=app.step)
+        assert poll(
+            lambda: app.screen.name == "result" and app.result_surface(job_id), 15, step=app.step
+        )
         app.run_for(2)
         save(app, "result-wifi")
         assert decode_qr(app) == qr_link(app.job_views[job_id].share_url)
@@ -244,13 +268,12 @@ def test_result_with_wifi_join_code(kiosk_config, make_app, worker):
         arr = pygame.surfarray.array3d(app.surface).swapaxes(0, 1)
         bgr = cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_RGB2BGR)
         r = screen.wifi_rect.inflate(30, 30).clip(app.surface.get_rect())
-        text = read_qr(np.ascontiguousarray(bgr[r.top:r.bottom, r.left:r.right]))
+        text = read_qr(np.ascontiguousarray(bgr[r.top : r.bottom, r.left : r.right]))
         assert text == "WIFI:T:WPA;S:AnnaBen-Booth;P:confetti2026;;"
         app.close()
 
 
-def test_the_result_switches_to_the_cloud_link_once_its_upload_is_confirmed(kiosk_config,
-                                                                             make_app):
+def test_the_result_switches_to_the_cloud_link_once_its_upload_is_confirmed(kiosk_config, make_app):
     """A guest looking at the LAN link's QR sees it become the cloud link the moment the share
     process confirms the upload (a `cloud` event), with the line saying where it works; the Wi-Fi
     step goes, as a cloud link needs no booth Wi-Fi."""
@@ -263,10 +286,18 @@ def test_the_result_switches_to_the_cloud_link_once_its_upload_is_confirmed(kios
     cfg = kiosk_config()
     cfg.share.wifi_ssid, cfg.share.wifi_password = "Booth", "confetti2026"
     app = make_app(cfg, (800, 480))
-    lan = JobView("jobcloud01", "drip", time.time(), JobStatus.COMPLETED, effect="local",
-                  ai_path=FIXTURES / "portrait.jpg", result_path=FIXTURES / "portrait.jpg",
-                  token="7K2QX9MBV4RT8HZP3WD", code="K7QX2M",
-                  share_url="http://booth.local:8080/p/7K2QX9MBV4RT8HZP3WD")
+    lan = JobView(
+        "jobcloud01",
+        "drip",
+        time.time(),
+        JobStatus.COMPLETED,
+        effect="local",
+        ai_path=FIXTURES / "portrait.jpg",
+        result_path=FIXTURES / "portrait.jpg",
+        token="7K2QX9MBV4RT8HZP3WD",
+        code="K7QX2M",
+        share_url="http://booth.local:8080/p/7K2QX9MBV4RT8HZP3WD",
+    )
     app._on_job_event(JobEvent("ready", lan))
     app.open_job("jobcloud01")
     app.step()

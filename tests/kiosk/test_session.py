@@ -11,9 +11,9 @@ import pygame
 import pytest
 
 from booth.protocol import JobStatus, Status
-from kiosk.ui.input import SHUTTER_EVENT
-from kiosk.jobs.capture import crop_to_aspect
 from jobstore.ledger import Ledger, ledger_path
+from kiosk.jobs.capture import crop_to_aspect
+from kiosk.ui.input import SHUTTER_EVENT
 from tests.kiosk.conftest import FakeClock
 from tests.kiosk.helpers import poll
 from tests.support.mqtt_tools import Recorder
@@ -22,15 +22,18 @@ from tests.support.mqtt_tools import Recorder
 def finger(app, x: int, y: int) -> None:
     """A real touch as SDL delivers it: FINGERDOWN plus the emulated mouse click (touch=True)."""
     w, h = app.surface.get_size()
-    pygame.event.post(pygame.event.Event(pygame.FINGERDOWN, x=x / w, y=y / h, dx=0, dy=0,
-                                         touch_id=1, finger_id=0, pressure=1.0))
-    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(x, y), button=1,
-                                         touch=True))
+    pygame.event.post(
+        pygame.event.Event(
+            pygame.FINGERDOWN, x=x / w, y=y / h, dx=0, dy=0, touch_id=1, finger_id=0, pressure=1.0
+        )
+    )
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(x, y), button=1, touch=True))
 
 
 def live(app) -> None:
-    assert poll(lambda: app.camera.state == "live" and app.camera.frame() is not None, 15,
-                step=app.step)
+    assert poll(
+        lambda: app.camera.state == "live" and app.camera.frame() is not None, 15, step=app.step
+    )
     app.run_for(2)
 
 
@@ -61,16 +64,18 @@ def test_scripted_session(kiosk_config, make_app, worker, broker):
     ai = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_COLOR)
     assert ai is not None and max(ai.shape[:2]) <= cfg.kiosk.ai_long_side
     # the kiosk published the retained `pending` status
-    assert rec.wait(lambda ms: any(m.topic.endswith(f"status/{job_id}") and m.payload
-                                   for m in ms), 10)
+    assert rec.wait(
+        lambda ms: any(m.topic.endswith(f"status/{job_id}") and m.payload for m in ms), 10
+    )
     pending = Status.from_json(rec.on(f"booth/testbooth/status/{job_id}")[0].payload)
     assert pending.status is JobStatus.PENDING and pending.booth_id == "testbooth"
 
     # the ledger holds the pending row and the saved original: full resolution, NOT mirrored,
     # cropped to the screen's aspect ratio like the preview the guest saw
     ledger = Ledger(ledger_path(cfg.data_dir))
-    assert poll(lambda: (ledger.get(job_id) or None) and ledger.get(job_id).sent_at, 10,
-                step=app.step)
+    assert poll(
+        lambda: (ledger.get(job_id) or None) and ledger.get(job_id).sent_at, 10, step=app.step
+    )
     row = ledger.get(job_id)
     original = cv2.imread(str(cfg.data_path / row.original_path))
     still = crop_to_aspect(still, app.surface.get_size())
@@ -94,13 +99,15 @@ def test_scripted_session(kiosk_config, make_app, worker, broker):
     row = ledger.get(job_id)
     assert row.status is JobStatus.COMPLETED and row.result_path and row.token
     # ≥ 96 random bits in the QR's alphanumeric alphabet; a short code to type
-    assert re.fullmatch(r"[0-9A-Z]{19}", row.token) and re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{6}",
-                                                                     row.code)
+    assert re.fullmatch(r"[0-9A-Z]{19}", row.token) and re.fullmatch(
+        r"[0-9A-HJKMNP-TV-Z]{6}", row.code
+    )
     assert (cfg.data_path / row.result_path).stat().st_size > 1000
     assert done and done[0].job_id == job_id and done[0].share_url.endswith(row.token)
     # the retained result was cleared: a fresh subscriber gets nothing retained for it
-    assert rec.wait(lambda ms: any(m.topic.endswith(f"results/{job_id}") and not m.payload
-                                   for m in ms), 10)
+    assert rec.wait(
+        lambda ms: any(m.topic.endswith(f"results/{job_id}") and not m.payload for m in ms), 10
+    )
     rec2 = Recorder(broker.port, [f"booth/testbooth/results/{job_id}"])
     time.sleep(0.5)
     assert not [m for m in rec2.messages if m.payload]
@@ -154,8 +161,9 @@ def test_one_tap_one_shot_and_taps_outside(kiosk_config, make_app, worker):
     # space shoots (after the 1 s debounce; less than the 2 s frame timeout of the fake clock,
     # which would otherwise have the camera watchdog restart the camera under the shot)
     clock.advance(1.2)
-    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE, mod=0,
-                                         unicode=" ", scancode=44))
+    pygame.event.post(
+        pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE, mod=0, unicode=" ", scancode=44)
+    )
     app.step()
     assert len(app.session_jobs) == 2
     assert poll(lambda: len(worker.jobs) >= 2, 15, step=app.step)
@@ -186,14 +194,16 @@ def test_gpio_button_shoots(kiosk_config, make_app):
 
 def test_escape_only_without_kiosk_lock(kiosk_config, make_app):
     locked = make_app(kiosk_config(), (640, 360))
-    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE, mod=0,
-                                         unicode="\x1b", scancode=41))
+    pygame.event.post(
+        pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE, mod=0, unicode="\x1b", scancode=41)
+    )
     locked.step()
     assert locked.running
     locked.close()
     free = make_app(kiosk_config("kiosk_lock = false"), (640, 360))
-    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE, mod=0,
-                                         unicode="\x1b", scancode=41))
+    pygame.event.post(
+        pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE, mod=0, unicode="\x1b", scancode=41)
+    )
     free.step()
     assert not free.running
 
@@ -229,8 +239,9 @@ def test_input_mapper_ignores_other_keys_and_buttons():
 
     m = InputMapper((800, 480))
     assert m.map(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_a, mod=0)) is None
-    assert m.map(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(1, 1), button=3,
-                                    touch=False)) is None
+    assert (
+        m.map(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(1, 1), button=3, touch=False)) is None
+    )
 
 
 def test_new_shot_while_a_job_runs_and_reopen_from_the_strip(kiosk_config, make_app, worker):
@@ -286,8 +297,11 @@ def test_rogue_and_duplicate_messages_change_nothing_on_screen(kiosk_config, mak
     assert app.failures == 0
 
     worker.finish(job_id)
-    assert poll(lambda: app.screen.name == "result"
-                and app.job_views[job_id].status is JobStatus.COMPLETED, 15, step=app.step)
+    assert poll(
+        lambda: app.screen.name == "result" and app.job_views[job_id].status is JobStatus.COMPLETED,
+        15,
+        step=app.step,
+    )
     view, url = app.job_views[job_id], app.screen.url
     worker.result(job_id)  # a duplicate from a re-dispatched copy
     worker.status(job_id, "processing")  # late
@@ -431,8 +445,9 @@ def test_full_disk_at_capture_shows_the_storage_error(kiosk_config, make_app, mo
 
 
 @pytest.mark.parametrize("size", [(800, 480), (720, 1280)], ids=["800x480", "720x1280"])
-def test_the_saved_shot_has_the_framing_the_guest_saw(kiosk_config, make_app, worker, size,
-                                                      tmp_path):
+def test_the_saved_shot_has_the_framing_the_guest_saw(
+    kiosk_config, make_app, worker, size, tmp_path
+):
     """What the preview shows (mirrored, cover-cropped to the screen) is what the stored photo
     holds: a wide 4:3 still on a landscape and on a portrait screen, compared pixel by pixel
     after undoing the mirror. Screenshots of both land in tests/output/screens/."""
@@ -456,8 +471,9 @@ def test_the_saved_shot_has_the_framing_the_guest_saw(kiosk_config, make_app, wo
     job_id = app.screen.job_id
     ledger = Ledger(ledger_path(cfg.data_dir))
     try:
-        assert poll(lambda: (ledger.get(job_id) or None) and ledger.get(job_id).sent_at, 15,
-                    step=app.step)
+        assert poll(
+            lambda: (ledger.get(job_id) or None) and ledger.get(job_id).sent_at, 15, step=app.step
+        )
         saved = cv2.imread(str(cfg.data_path / ledger.get(job_id).original_path))
     finally:
         ledger.close()
@@ -467,6 +483,7 @@ def test_the_saved_shot_has_the_framing_the_guest_saw(kiosk_config, make_app, wo
     # the start screen draws over the preview (title, button, gradients): compare the middle band
     band = slice(h * 2 // 5, h * 3 // 5)
     diff = np.abs(seen[band].astype(int) - preview[band].astype(int)).mean()
-    shifted = np.abs(np.roll(seen, w // 6, axis=1)[band].astype(int)
-                     - preview[band].astype(int)).mean()
+    shifted = np.abs(
+        np.roll(seen, w // 6, axis=1)[band].astype(int) - preview[band].astype(int)
+    ).mean()
     assert diff < 25 < shifted, (diff, shifted)

@@ -29,8 +29,11 @@ SKIPPED_ROLES = ("display", "operator")
 def ink_height(size: int, text: str = "H") -> int:
     """Rows of `text` rendered at `size` that hold ink (a capital: the cap height)."""
     img = Fonts().get(size, False).render(text, True, (255, 255, 255))
-    rows = [y for y in range(img.get_height())
-            if any(img.get_at((x, y)).a > 127 for x in range(img.get_width()))]
+    rows = [
+        y
+        for y in range(img.get_height())
+        if any(img.get_at((x, y)).a > 127 for x in range(img.get_width()))
+    ]
     return rows[-1] - rows[0] + 1 if rows else 0
 
 
@@ -54,16 +57,20 @@ def fonts_report():
     yield add
     if not seen:
         return
-    out = ["Guest text, measured on every screen, state and language (tests/kiosk/test_type.py).",
-           "mm = as tall on the Raspberry Pi 7\" panel (800x480 on 154.2 mm) with this layout "
-           "scaled to its short side; em = the font's pixel size, cap = a capital's ink height.",
-           ""]
+    out = [
+        "Guest text, measured on every screen, state and language (tests/kiosk/test_type.py).",
+        'mm = as tall on the Raspberry Pi 7" panel (800x480 on 154.2 mm) with this layout '
+        "scaled to its short side; em = the font's pixel size, cap = a capital's ink height.",
+        "",
+    ]
     for size, row in sorted(seen.items()):
         L = Layout(*size)
         px, what = row["small"]
-        out.append(f"{size[0]}x{size[1]}: floor {L.type.floor} px; smallest text {px} px "
-                   f"(em {L.mm_on_7in(px):.2f} mm, cap {L.mm_on_7in(ink_height(px)):.2f} mm) "
-                   f"in {what}")
+        out.append(
+            f"{size[0]}x{size[1]}: floor {L.type.floor} px; smallest text {px} px "
+            f"(em {L.mm_on_7in(px):.2f} mm, cap {L.mm_on_7in(ink_height(px)):.2f} mm) "
+            f"in {what}"
+        )
         if row["head"]:
             hp, hwhat = row["head"]
             out.append(f"  smallest headline {hp} px (em {L.mm_on_7in(hp):.2f} mm) in {hwhat}")
@@ -100,8 +107,10 @@ def problems_in(state, lines, layout: Layout, where: str) -> list[str]:
         else:
             head = min(r.size for r in heads)
             bigger = [r for r in texts if r.role != "headline" and r.size >= head]
-            found += [f"{where}: {r.text!r} ({r.size} px) is not smaller than the headline "
-                      f"({head} px)" for r in bigger]
+            found += [
+                f"{where}: {r.text!r} ({r.size} px) is not smaller than the headline ({head} px)"
+                for r in bigger
+            ]
     return found
 
 

@@ -24,20 +24,31 @@ class Chromium:
 
     def __init__(self, profile: Path, width: int = 390, height: int = 844) -> None:
         self.profile = profile
-        self.args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                     "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync",
-                     f"--user-data-dir={profile}", f"--window-size={width},{height}",
-                     "--remote-debugging-port=0", "about:blank"]
+        self.args = [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            f"--window-size={width},{height}",
+            "--remote-debugging-port=0",
+            "about:blank",
+        ]
         self.proc: subprocess.Popen | None = None
         self._id = 0
         self._pending: dict[int, asyncio.Future] = {}
         self.events: list[dict[str, Any]] = []
         self._event_signal = asyncio.Event()
 
-    async def __aenter__(self) -> "Chromium":
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+    async def __aenter__(self) -> Chromium:
+        self.proc = subprocess.Popen(
+            self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         port_file = self.profile / "DevToolsActivePort"
         end = time.monotonic() + 60
         while not port_file.exists() or len(port_file.read_text().splitlines()) < 2:
@@ -82,15 +93,23 @@ class Chromium:
     def page_errors(self) -> list[dict[str, Any]]:
         """Script exceptions, console.error calls and the browser's own errors (a failed load)
         seen so far (with Runtime and Log enabled)."""
-        return [e for e in self.events
-                if e.get("method") == "Runtime.exceptionThrown" or
-                (e.get("method") == "Runtime.consoleAPICalled" and
-                 e["params"].get("type") == "error") or
-                (e.get("method") == "Log.entryAdded" and
-                 e["params"]["entry"]["level"] == "error")]
+        return [
+            e
+            for e in self.events
+            if e.get("method") == "Runtime.exceptionThrown"
+            or (
+                e.get("method") == "Runtime.consoleAPICalled" and e["params"].get("type") == "error"
+            )
+            or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
+        ]
 
-    async def send(self, method: str, params: dict | None = None,
-                   session: str | None = None, timeout: float = 60) -> dict[str, Any]:
+    async def send(
+        self,
+        method: str,
+        params: dict | None = None,
+        session: str | None = None,
+        timeout: float = 60,
+    ) -> dict[str, Any]:
         self._id += 1
         msg: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
         if session:
@@ -103,15 +122,17 @@ class Chromium:
             raise RuntimeError(f"{method}: {reply['error']}")
         return reply.get("result", {})
 
-    async def wait_event(self, method: str, timeout: float = 60, session: str | None = None,
-                         **match: Any) -> dict:
+    async def wait_event(
+        self, method: str, timeout: float = 60, session: str | None = None, **match: Any
+    ) -> dict:
         end = time.monotonic() + timeout
         while True:
             for ev in self.events:
                 if session is not None and ev.get("sessionId") != session:
                     continue
                 if ev.get("method") == method and all(
-                        ev.get("params", {}).get(k) == v for k, v in match.items()):
+                    ev.get("params", {}).get(k) == v for k, v in match.items()
+                ):
                     return ev["params"]
             left = end - time.monotonic()
             if left <= 0:
@@ -119,20 +140,28 @@ class Chromium:
             self._event_signal.clear()
             try:
                 await asyncio.wait_for(self._event_signal.wait(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def new_page(self) -> str:
         """A new tab; returns its flattened session id."""
         target = (await self.send("Target.createTarget", {"url": "about:blank"}))["targetId"]
-        return (await self.send("Target.attachToTarget",
-                                {"targetId": target, "flatten": True}))["sessionId"]
+        return (await self.send("Target.attachToTarget", {"targetId": target, "flatten": True}))[
+            "sessionId"
+        ]
 
     async def evaluate(self, session: str, expr: str) -> Any:
-        r = await self.send("Runtime.evaluate", {"expression": expr, "returnByValue": True,
-                                                 "awaitPromise": True,
-                                                 # (the test's own errors are not the page's)
-                                                 "silent": True}, session)
+        r = await self.send(
+            "Runtime.evaluate",
+            {
+                "expression": expr,
+                "returnByValue": True,
+                "awaitPromise": True,
+                # (the test's own errors are not the page's)
+                "silent": True,
+            },
+            session,
+        )
         if "exceptionDetails" in r:
             raise RuntimeError(f"page script failed: {r['exceptionDetails']}")
         return r["result"].get("value")
@@ -159,16 +188,22 @@ class Chromium:
 
     async def tap(self, session: str, selector: str) -> None:
         """A real pointer press and release at the centre of the element."""
-        x, y = await self.evaluate(session, f"""(()=>{{const r=document.querySelector(
-            {selector!r}).getBoundingClientRect();return [r.x+r.width/2,r.y+r.height/2];}})()""")
+        x, y = await self.evaluate(
+            session,
+            f"""(()=>{{const r=document.querySelector(
+            {selector!r}).getBoundingClientRect();return [r.x+r.width/2,r.y+r.height/2];}})()""",
+        )
         for kind in ("mousePressed", "mouseReleased"):
-            await self.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y,
-                                                         "button": "left", "clickCount": 1},
-                            session)
+            await self.send(
+                "Input.dispatchMouseEvent",
+                {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1},
+                session,
+            )
 
 
 def files_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if not p.name.endswith(".crdownload")) \
-        if folder.exists() else []
-
-
+    return (
+        sorted(p for p in folder.iterdir() if not p.name.endswith(".crdownload"))
+        if folder.exists()
+        else []
+    )

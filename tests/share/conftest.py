@@ -17,8 +17,11 @@ def share_cfg(tmp_path):
     def _make(toml: str = "", **env: str):
         path = tmp_path / "booth.toml"
         path.write_text(toml)
-        base = {"BOOTH_MQTT_URL": "mqtt://127.0.0.1:1", "BOOTH_DATA_DIR": str(tmp_path / "data"),
-                "BOOTH_ID": "testbooth"}
+        base = {
+            "BOOTH_MQTT_URL": "mqtt://127.0.0.1:1",
+            "BOOTH_DATA_DIR": str(tmp_path / "data"),
+            "BOOTH_ID": "testbooth",
+        }
         base.update(env)
         return load_config(path, env=base)
 

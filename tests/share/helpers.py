@@ -34,9 +34,16 @@ class Job:
     result: Path | None
 
 
-def add_job(cfg: Config, ledger: Ledger, *, created_at: float | None = None,
-            status: JobStatus = JobStatus.COMPLETED, with_result: bool = True,
-            result_src: Path = PORTRAIT, style: str = "drip") -> Job:
+def add_job(
+    cfg: Config,
+    ledger: Ledger,
+    *,
+    created_at: float | None = None,
+    status: JobStatus = JobStatus.COMPLETED,
+    with_result: bool = True,
+    result_src: Path = PORTRAIT,
+    style: str = "drip",
+) -> Job:
     """A job as the kiosk records it: files under photo_dir, insert_pending, statuses, result."""
     created_at = time.time() if created_at is None else created_at
     job_id = new_job_id()
@@ -48,18 +55,26 @@ def add_job(cfg: Config, ledger: Ledger, *, created_at: float | None = None,
     shutil.copyfile(PORTRAIT, ai_copy)
     rel = lambda p: str(p.relative_to(cfg.data_dir))  # noqa: E731
     iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created_at))
-    ledger.insert_pending(job_id, cfg.booth_id, style, created_at, iso, rel(original),
-                          rel(ai_copy))
+    ledger.insert_pending(job_id, cfg.booth_id, style, created_at, iso, rel(original), rel(ai_copy))
     files = [original, ai_copy]
     token = None
     result = None
     if status is not JobStatus.PENDING:
-        ledger.apply_status(Status(job_id=job_id, booth_id=cfg.booth_id,
-                                   status=JobStatus.PROCESSING, worker="w1"), at=created_at + 1)
+        ledger.apply_status(
+            Status(job_id=job_id, booth_id=cfg.booth_id, status=JobStatus.PROCESSING, worker="w1"),
+            at=created_at + 1,
+        )
     if status in (JobStatus.COMPLETED, JobStatus.FAILED):
-        ledger.apply_status(Status(job_id=job_id, booth_id=cfg.booth_id, status=status,
-                                   effect=Effect.LOCAL if status is JobStatus.COMPLETED else None,
-                                   worker="w1"), at=created_at + 5)
+        ledger.apply_status(
+            Status(
+                job_id=job_id,
+                booth_id=cfg.booth_id,
+                status=status,
+                effect=Effect.LOCAL if status is JobStatus.COMPLETED else None,
+                worker="w1",
+            ),
+            at=created_at + 5,
+        )
     if with_result and status in (JobStatus.COMPLETED, JobStatus.PROCESSING):
         # (PROCESSING: a result stored before the 'completed' status arrived)
         token = new_token()
@@ -73,8 +88,9 @@ def add_job(cfg: Config, ledger: Ledger, *, created_at: float | None = None,
 class ServerThread:
     """An aiohttp app served on a free loopback port from a background thread's event loop."""
 
-    def __init__(self, app: web.Application, guard: ConnectionGuard | None = None,
-                 **runner_kwargs) -> None:
+    def __init__(
+        self, app: web.Application, guard: ConnectionGuard | None = None, **runner_kwargs
+    ) -> None:
         self.app = app
         self.guard = guard
         self.runner_kwargs = runner_kwargs
@@ -104,7 +120,7 @@ class ServerThread:
         self.loop.run_until_complete(self.runner.cleanup())
         self.loop.close()
 
-    def start(self) -> "ServerThread":
+    def start(self) -> ServerThread:
         self._thread.start()
         if not self._ready.wait(20):
             raise RuntimeError("share server did not start")
@@ -120,13 +136,19 @@ class ServerThread:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def request(self, method: str, path: str, headers: dict[str, str] | None = None,
-                body: bytes | None = None, source: str | None = None
-                ) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        source: str | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
         """One request on a fresh connection; the path is sent exactly as given. `source`: the
         loopback address to send from (any 127.x.y.z works on Linux)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30,
-                                          source_address=(source, 0) if source else None)
+        conn = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=30, source_address=(source, 0) if source else None
+        )
         try:
             conn.putrequest(method, path, skip_accept_encoding=True)
             for k, v in (headers or {}).items():
@@ -151,7 +173,7 @@ class ServerThread:
             while True:
                 try:
                     b = s.recv(65536)
-                except socket.timeout:
+                except TimeoutError:
                     break
                 if not b:
                     break

@@ -39,8 +39,9 @@ def operator(share_cfg):
     started = []
 
     def _make(password="s3cret-pass", throttle=None):
-        cfg = share_cfg('[share]\npublic_url = "http://booth.test:8080/"\n',
-                        BOOTH_ADMIN_PASSWORD=password)
+        cfg = share_cfg(
+            '[share]\npublic_url = "http://booth.test:8080/"\n', BOOTH_ADMIN_PASSWORD=password
+        )
         ledger = Ledger(ledger_path(cfg.data_dir))
         guests = make_app(cfg, ledger=ledger)
         g = ServerThread(guests).start()
@@ -56,8 +57,9 @@ def operator(share_cfg):
 
 
 def login(srv, password: str, source: str | None = None):
-    return srv.request("POST", "/admin/login", FORM, urlencode({"password": password}).encode(),
-                       source=source)
+    return srv.request(
+        "POST", "/admin/login", FORM, urlencode({"password": password}).encode(), source=source
+    )
 
 
 def session_cookie(headers: dict[str, str]) -> str:
@@ -69,8 +71,12 @@ def session_cookie(headers: dict[str, str]) -> str:
 def test_operator_pages_are_404_without_a_password(operator):
     cfg, ledger, guests, admin = operator(password="")
     job = add_job(cfg, ledger)
-    for path in ("/admin", "/admin/login", f"/admin/thumb/{job.job_id}.jpg",
-                 f"/admin/qr/{job.job_id}.svg"):
+    for path in (
+        "/admin",
+        "/admin/login",
+        f"/admin/thumb/{job.job_id}.jpg",
+        f"/admin/qr/{job.job_id}.svg",
+    ):
         assert admin.get(path)[0] == 404, path
     assert login(admin, "")[0] == 404
 
@@ -95,6 +101,7 @@ def test_without_a_session_nothing_is_shown(operator):
             assert job.job_id.encode() not in body
     # basic auth no longer means anything
     import base64
+
     basic = "Basic " + base64.b64encode(b"operator:s3cret-pass").decode()
     assert admin.get("/admin", Authorization=basic)[0] == 303
 
@@ -202,8 +209,7 @@ def test_2000_guesses_from_many_addresses_never_unlock_a_locked_one(operator):
 def test_throttle_table_full_of_locked_addresses_fails_closed():
     """Without a total cap, a full table still never forgets an address that counts."""
     now = [0.0]
-    t = LoginThrottle(per_address=3, total=None, window_s=60, capacity=50,
-                      clock=lambda: now[0])
+    t = LoginThrottle(per_address=3, total=None, window_s=60, capacity=50, clock=lambda: now[0])
     for _ in range(3):
         t.failed("10.0.0.1")
     assert t.wait_s("10.0.0.1") > 0

@@ -18,8 +18,9 @@ import pytest
 from tests.share.cdp import CHROMIUM, Chromium, files_in
 from tests.share.helpers import add_job
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason="chromium not installed (setup installs Debian's package)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="chromium not installed (setup installs Debian's package)"
+)
 
 
 async def _phone_page(br: Chromium, *domains: str) -> str:
@@ -27,38 +28,54 @@ async def _phone_page(br: Chromium, *domains: str) -> str:
     s = await br.new_page()
     for domain in ("Page", *domains):
         await br.send(f"{domain}.enable", {}, s)
-    await br.send("Emulation.setDeviceMetricsOverride", {
-        "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}, s)
+    await br.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+        s,
+    )
     return s
 
 
 async def _drive(url: str, profile, downloads, shot_path, share_shot) -> dict:
     async with Chromium(profile) as br:
-        await br.send("Browser.setDownloadBehavior", {
-            "behavior": "allow", "downloadPath": str(downloads), "eventsEnabled": True})
+        await br.send(
+            "Browser.setDownloadBehavior",
+            {"behavior": "allow", "downloadPath": str(downloads), "eventsEnabled": True},
+        )
         s = await _phone_page(br, "Runtime", "Log")
         await br.send("Emulation.setTouchEmulationEnabled", {"enabled": True}, s)
         await br.send("Page.navigate", {"url": url}, s)
         await br.wait_event("Page.loadEventFired", session=s)
-        img = await br.evaluate(s, "(async()=>{const i=document.getElementById('photo');"
-                                   "await i.decode();return [i.complete,i.naturalWidth,"
-                                   "i.getBoundingClientRect().width];})()")
-        info = await br.evaluate(s, """(()=>{
+        img = await br.evaluate(
+            s,
+            "(async()=>{const i=document.getElementById('photo');"
+            "await i.decode();return [i.complete,i.naturalWidth,"
+            "i.getBoundingClientRect().width];})()",
+        )
+        info = await br.evaluate(
+            s,
+            """(()=>{
             const d=document.getElementById('download').getBoundingClientRect();
             const sh=document.getElementById('share');
             return {title: document.querySelector('h1').textContent,
                     btn: [d.x + d.width/2, d.y + d.height/2, d.width, d.height, d.bottom],
                     shareShown: getComputedStyle(sh).display !== 'none',
                     canShare: !!(navigator.share && navigator.canShare),
-                    scrollW: document.documentElement.scrollWidth};})()""")
+                    scrollW: document.documentElement.scrollWidth};})()""",
+        )
         shot = await br.send("Page.captureScreenshot", {"format": "png"}, s)
         shot_path.write_bytes(base64.b64decode(shot["data"]))
         await br.tap(s, "#download")
         begin = await br.wait_event("Browser.downloadWillBegin", 60)
         await br.wait_event("Browser.downloadProgress", 60, state="completed")
         errors = br.page_errors()
-        return {"img": img, "info": info, "begin": begin, "errors": errors,
-                "shared": await _share_flow(br, url, share_shot)}
+        return {
+            "img": img,
+            "info": info,
+            "begin": begin,
+            "errors": errors,
+            "shared": await _share_flow(br, url, share_shot),
+        }
 
 
 # A phone's Web Share API, for a browser that has none: records what the page hands over.
@@ -96,9 +113,14 @@ def test_page_in_headless_chromium_at_phone_size(cfg, ledger, server, tmp_path, 
     downloads.mkdir()
     shot = output_dir / "share-page-390x844.png"
     share_shot = output_dir / "share-page-with-share-button-390x844.png"
-    r = asyncio.run(asyncio.wait_for(
-        _drive(f"{server.base}/p/{job.token}", tmp_path / "profile", downloads, shot,
-               share_shot), 180))
+    r = asyncio.run(
+        asyncio.wait_for(
+            _drive(
+                f"{server.base}/p/{job.token}", tmp_path / "profile", downloads, shot, share_shot
+            ),
+            180,
+        )
+    )
 
     complete, natural_w, shown_w = r["img"]
     assert complete and natural_w == 512 and 300 <= shown_w <= 390
@@ -137,12 +159,15 @@ async def _screens(base: str, admin_base: str, password: str, profile, out) -> d
         await br.send("Page.navigate", {"url": admin_base + "/admin"}, s)
         await br.wait_event("Page.loadEventFired", session=s)
         assert await br.evaluate(s, "location.pathname") == "/admin/login"
-        await br.evaluate(s, f"document.getElementById('password').value = {password!r};"
-                             "document.forms[0].submit()")
+        await br.evaluate(
+            s,
+            f"document.getElementById('password').value = {password!r};document.forms[0].submit()",
+        )
         await br.poll(s, "location.pathname === '/admin' && document.readyState === 'complete'")
         for name, url, width, height in (
-                ("share-404-390x844.png", base + "/p/no-such-photo-token", 390, 844),
-                ("share-login-390x844.png", admin_base + "/admin/login?shot", 390, 844)):
+            ("share-404-390x844.png", base + "/p/no-such-photo-token", 390, 844),
+            ("share-login-390x844.png", admin_base + "/admin/login?shot", 390, 844),
+        ):
             # (the dashboard itself: tests/share/test_dashboard_browser.py)
             if name.startswith("share-login"):  # a fresh profile-less look at the form
                 await br.send("Network.enable", {}, s)
@@ -150,18 +175,26 @@ async def _screens(base: str, admin_base: str, password: str, profile, out) -> d
             s = await br.new_page()
             await br.send("Page.enable", {}, s)
             await br.send("Network.enable", {}, s)
-            await br.send("Emulation.setDeviceMetricsOverride", {
-                "width": width, "height": height, "deviceScaleFactor": 1,
-                "mobile": width < 500}, s)
+            await br.send(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 500},
+                s,
+            )
             await br.send("Page.navigate", {"url": url}, s)
             await br.wait_event("Page.loadEventFired", session=s)
             # every thumbnail on the page decoded (lazy images are in view: few rows)
-            await br.poll(s, "Array.from(document.images).filter(i=>i.classList.contains('thumb'))"
-                             ".every(i=>i.complete && i.naturalWidth>0)")
-            results[name] = await br.evaluate(s, """({text: document.body.innerText,
+            await br.poll(
+                s,
+                "Array.from(document.images).filter(i=>i.classList.contains('thumb'))"
+                ".every(i=>i.complete && i.naturalWidth>0)",
+            )
+            results[name] = await br.evaluate(
+                s,
+                """({text: document.body.innerText,
                 thumbs: Array.from(document.images).filter(i=>i.classList.contains('thumb'))
                         .map(i=>i.naturalWidth),
-                scrollW: document.documentElement.scrollWidth})""")
+                scrollW: document.documentElement.scrollWidth})""",
+            )
             shot = await br.send("Page.captureScreenshot", {"format": "png"}, s)
             (out / name).write_bytes(base64.b64decode(shot["data"]))
         return results
@@ -170,7 +203,6 @@ async def _screens(base: str, admin_base: str, password: str, profile, out) -> d
 def test_not_found_and_admin_pages_in_chromium(share_cfg, tmp_path, output_dir):
     from booth.protocol import ErrorKind, JobError, JobStatus, Status
     from jobstore.ledger import Ledger, ledger_path
-
     from share.admin import make_admin_app
     from share.server import make_app
     from tests.share.helpers import ServerThread
@@ -188,11 +220,19 @@ def test_not_found_and_admin_pages_in_chromium(share_cfg, tmp_path, output_dir):
         add_job(cfg, ledger, created_at=now - 60)
         add_job(cfg, ledger, status=JobStatus.PROCESSING, with_result=False)
         failed = add_job(cfg, ledger, status=JobStatus.PENDING)
-        ledger.apply_status(Status(job_id=failed.job_id, booth_id=cfg.booth_id,
-                                   status=JobStatus.FAILED,
-                                   error=JobError.for_guest(ErrorKind.BAD_INPUT)))
-        r = asyncio.run(asyncio.wait_for(
-            _screens(srv.base, admin_srv.base, "pw", tmp_path / "profile", output_dir), 180))
+        ledger.apply_status(
+            Status(
+                job_id=failed.job_id,
+                booth_id=cfg.booth_id,
+                status=JobStatus.FAILED,
+                error=JobError.for_guest(ErrorKind.BAD_INPUT),
+            )
+        )
+        r = asyncio.run(
+            asyncio.wait_for(
+                _screens(srv.base, admin_srv.base, "pw", tmp_path / "profile", output_dir), 180
+            )
+        )
     finally:
         if admin_srv is not None:
             admin_srv.stop()

@@ -44,15 +44,26 @@ def test_booth_share_process(make_config, broker, tmp_path):
         seen: list[tuple[str, bytes]] = []
         port = free_port()
         conf = tmp_path / "share.toml"
-        conf.write_text(f'retention_days = 2\ntrust_clock = true\n'
-                        f'[share]\nhost = "127.0.0.1"\nport = {port}\n'
-                        'public_url = "http://photos.test"\n')
-        env = dict(os.environ, BOOTH_MQTT_URL=broker.url, BOOTH_DATA_DIR=str(cfg.data_dir),
-                   BOOTH_ID=cfg.booth_id, PYTHONPATH=str(ROOT))
+        conf.write_text(
+            f"retention_days = 2\ntrust_clock = true\n"
+            f'[share]\nhost = "127.0.0.1"\nport = {port}\n'
+            'public_url = "http://photos.test"\n'
+        )
+        env = dict(
+            os.environ,
+            BOOTH_MQTT_URL=broker.url,
+            BOOTH_DATA_DIR=str(cfg.data_dir),
+            BOOTH_ID=cfg.booth_id,
+            PYTHONPATH=str(ROOT),
+        )
         env.pop("BOOTH_ADMIN_PASSWORD", None)
-        proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "share", "--config",
-                                 str(conf)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "appliance.cli", "share", "--config", str(conf)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         base = f"http://127.0.0.1:{port}"
         assert wait_for(lambda: _get(f"{base}/healthz") == 200, 30, 0.1)
         assert _get(f"{base}/p/{job.token}") == 200
@@ -66,14 +77,20 @@ def test_booth_share_process(make_config, broker, tmp_path):
         assert wait_for(lambda: ledger.get(old.job_id) is None, 60, 0.2)
         assert not any(f.exists() for f in old.files)
         marker = f"{cfg.mqtt.root}/{cfg.booth_id}/test-marker"
-        checker = MqttConnection(cfg.mqtt.url, "test-cli-checker",
-                                 subscriptions=[(topic, 1), (marker, 1)],
-                                 on_message=lambda m: seen.append((m.topic, m.payload))).start()
+        checker = MqttConnection(
+            cfg.mqtt.url,
+            "test-cli-checker",
+            subscriptions=[(topic, 1), (marker, 1)],
+            on_message=lambda m: seen.append((m.topic, m.payload)),
+        ).start()
         try:
             assert checker.wait_connected(10)
             # retained messages come on subscribe, before the marker published after it
-            assert wait_for(lambda: mqtt.publish_wait(marker, b"m", 5) and
-                            any(t == marker for t, _ in seen), 20, 0.2)
+            assert wait_for(
+                lambda: mqtt.publish_wait(marker, b"m", 5) and any(t == marker for t, _ in seen),
+                20,
+                0.2,
+            )
             assert [p for t, p in seen if t == topic and p] == []
         finally:
             checker.stop()

@@ -72,10 +72,22 @@ def shoot(cfg, ledger: Ledger, clock: PiClock) -> tuple[str, str, list]:
     for f in files:
         f.write_bytes(PORTRAIT.read_bytes())
     rel = [str(f.relative_to(cfg.data_dir)) for f in files]
-    ledger.insert_pending(job_id, cfg.booth_id, "drip", created, "2026-11-24T10:00:00Z",
-                          rel[0], rel[1], stamp=stamp(clock))
-    ledger.apply_status(Status(job_id=job_id, booth_id=cfg.booth_id,
-                               status=JobStatus.COMPLETED, effect=Effect.LOCAL), created)
+    ledger.insert_pending(
+        job_id,
+        cfg.booth_id,
+        "drip",
+        created,
+        "2026-11-24T10:00:00Z",
+        rel[0],
+        rel[1],
+        stamp=stamp(clock),
+    )
+    ledger.apply_status(
+        Status(
+            job_id=job_id, booth_id=cfg.booth_id, status=JobStatus.COMPLETED, effect=Effect.LOCAL
+        ),
+        created,
+    )
     token = ledger.store_result(job_id, rel[2])
     return job_id, token, files
 
@@ -173,9 +185,11 @@ def test_migration_from_version_1(tmp_path):
     db = sqlite3.connect(path)
     db.executescript(V1)
     db.execute("PRAGMA user_version = 1")
-    db.execute("INSERT INTO jobs (job_id, booth_id, style, created_at, created_iso, status, "
-               "updated_at, original_path, ai_path) VALUES "
-               "('job00000001', 'b1', 'drip', 1000.0, 'x', 'completed', 1000.0, 'a', 'b')")
+    db.execute(
+        "INSERT INTO jobs (job_id, booth_id, style, created_at, created_iso, status, "
+        "updated_at, original_path, ai_path) VALUES "
+        "('job00000001', 'b1', 'drip', 1000.0, 'x', 'completed', 1000.0, 'a', 'b')"
+    )
     db.commit()
     db.close()
     ledger = Ledger(path)

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from jobstore.ledger import Ledger, ledger_path
-from jobstore.links import (CODE_ALPHABET, canonical_code, canonical_token, qr_link, share_url)
+from jobstore.links import CODE_ALPHABET, canonical_code, canonical_token, qr_link, share_url
 from share import server as share_server
 from tests.share.helpers import add_job
 
@@ -28,8 +28,10 @@ def test_the_qr_link_is_upper_case_and_the_server_answers_it(cfg, ledger, server
         assert server.get(f"/p/{variant}")[0] == 200
         assert server.get(f"/P/{variant}/photo.jpg")[0] == 200
     # a base URL with a path keeps its case (a proxy in front may care)
-    assert qr_link("https://photos.example.org/Booth/p/abc") == \
-        "https://photos.example.org/Booth/p/abc"
+    assert (
+        qr_link("https://photos.example.org/Booth/p/abc")
+        == "https://photos.example.org/Booth/p/abc"
+    )
 
 
 def test_older_tokens_keep_working_exactly_as_issued(cfg, ledger, server):
@@ -41,7 +43,7 @@ def test_older_tokens_keep_working_exactly_as_issued(cfg, ledger, server):
     assert canonical_token(LEGACY) == LEGACY
     assert server.get(f"/p/{LEGACY}")[0] == 200
     assert server.get(f"/p/{LEGACY}/photo.jpg")[0] == 200
-    assert server.get(f"/p/{LEGACY.upper()}")[0] == 404   # mixed case: exact only
+    assert server.get(f"/p/{LEGACY.upper()}")[0] == 404  # mixed case: exact only
     assert server.get(f"/p/{LEGACY.lower()}")[0] == 404
 
 
@@ -56,8 +58,13 @@ def test_a_typed_code_opens_the_photo(cfg, ledger, server):
         typed += [code.replace("1", "I"), code.replace("1", "l")]
     for t in typed:
         assert canonical_code(t) == code, t
-    for path in (f"/{code}", f"/{code.lower()}", f"/{code[:3]}-{code[3:]}", f"/?code={code}",
-                 f"/?code={code[:3]}+{code[3:]}"):
+    for path in (
+        f"/{code}",
+        f"/{code.lower()}",
+        f"/{code[:3]}-{code[3:]}",
+        f"/?code={code}",
+        f"/?code={code[:3]}+{code[3:]}",
+    ):
         status, headers, _ = server.get(path)
         assert status == 302, path
         assert headers["location"] == f"/p/{job.token}"
@@ -83,14 +90,15 @@ def test_wrong_codes_are_limited(cfg, ledger, serve, monkeypatch):
     # every client together: the overall limit holds even when addresses change
     throttle = srv.app[share_server.CODE_THROTTLE]
     throttle.succeeded("127.0.0.1")  # this client starts afresh …
-    throttle.failed("10.0.0.1")      # … while two other clients guess wrong
+    throttle.failed("10.0.0.1")  # … while two other clients guess wrong
     throttle.failed("10.0.0.2")
     assert srv.get(f"/{code}")[0] == 429
 
 
-@pytest.mark.parametrize("lang,words", [("de", "Foto herunterladen"),
-                                        ("fr", "Télécharger la photo"),
-                                        ("es", "Descargar foto")])
+@pytest.mark.parametrize(
+    "lang,words",
+    [("de", "Foto herunterladen"), ("fr", "Télécharger la photo"), ("es", "Descargar foto")],
+)
 def test_the_phone_page_speaks_the_booths_language(share_cfg, serve, lang, words):
     cfg = share_cfg(f'[kiosk]\nlanguage = "{lang}"\n')
     ledger = Ledger(ledger_path(cfg.data_dir))

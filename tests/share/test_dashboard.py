@@ -26,9 +26,16 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 H = 3600.0
 
 
-def make_job(cfg, ledger: Ledger, created_at: float, *, effect: str | None = "gemini",
-             kind: ErrorKind | None = None, status: JobStatus = JobStatus.COMPLETED,
-             wait_s: float = 8.0) -> str:
+def make_job(
+    cfg,
+    ledger: Ledger,
+    created_at: float,
+    *,
+    effect: str | None = "gemini",
+    kind: ErrorKind | None = None,
+    status: JobStatus = JobStatus.COMPLETED,
+    wait_s: float = 8.0,
+) -> str:
     """A job as the kiosk records it, ending as asked: a picture by the AI or the local effect
     (with the error that made it fall back), failed with `kind`, or still in progress."""
     job_id = new_job_id()
@@ -38,24 +45,42 @@ def make_job(cfg, ledger: Ledger, created_at: float, *, effect: str | None = "ge
     shutil.copyfile(PORTRAIT, folder / ai_name(job_id))
     rel = lambda p: str(p.relative_to(cfg.data_dir))  # noqa: E731
     iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created_at))
-    ledger.insert_pending(job_id, cfg.booth_id, "drip", created_at, iso,
-                          rel(folder / original_name(job_id)), rel(folder / ai_name(job_id)))
+    ledger.insert_pending(
+        job_id,
+        cfg.booth_id,
+        "drip",
+        created_at,
+        iso,
+        rel(folder / original_name(job_id)),
+        rel(folder / ai_name(job_id)),
+    )
     if status is JobStatus.PENDING:
         return job_id
-    ledger.apply_status(Status(job_id, cfg.booth_id, JobStatus.PROCESSING, worker="w1"),
-                        at=created_at + 1)
+    ledger.apply_status(
+        Status(job_id, cfg.booth_id, JobStatus.PROCESSING, worker="w1"), at=created_at + 1
+    )
     error = JobError.for_guest(kind) if kind else None
     if status is JobStatus.FAILED:
-        ledger.apply_status(Status(job_id, cfg.booth_id, JobStatus.FAILED, worker="w1",
-                                   error=error), at=created_at + wait_s)
+        ledger.apply_status(
+            Status(job_id, cfg.booth_id, JobStatus.FAILED, worker="w1", error=error),
+            at=created_at + wait_s,
+        )
         return job_id
     token = new_token()
     result = folder / result_name(job_id, token, ".jpg")
     shutil.copyfile(PORTRAIT, result)
     ledger.store_result(job_id, rel(result), token)
-    ledger.apply_status(Status(job_id, cfg.booth_id, JobStatus.COMPLETED,
-                               effect=Effect(effect), worker="w1", error=error),
-                        at=created_at + wait_s)
+    ledger.apply_status(
+        Status(
+            job_id,
+            cfg.booth_id,
+            JobStatus.COMPLETED,
+            effect=Effect(effect),
+            worker="w1",
+            error=error,
+        ),
+        at=created_at + wait_s,
+    )
     return job_id
 
 
@@ -65,15 +90,19 @@ def dash(share_cfg):
     started = []
 
     def _make(toml: str = "", mqtt=None, **env):
-        cfg = share_cfg('[share]\npublic_url = "http://booth.test:8080"\n' + toml,
-                        BOOTH_ADMIN_PASSWORD="pw", **env)
+        cfg = share_cfg(
+            '[share]\npublic_url = "http://booth.test:8080"\n' + toml,
+            BOOTH_ADMIN_PASSWORD="pw",
+            **env,
+        )
         ledger = Ledger(ledger_path(cfg.data_dir))
         guests = make_app(cfg, ledger=ledger, mqtt=mqtt)
         g = ServerThread(guests).start()
         a = ServerThread(make_admin_app(guests)).start()
         started.append((a, g, ledger))
-        status, headers, _ = a.request("POST", "/admin/login", FORM,
-                                       urlencode({"password": "pw"}).encode())
+        status, headers, _ = a.request(
+            "POST", "/admin/login", FORM, urlencode({"password": "pw"}).encode()
+        )
         assert status == 303
         return cfg, ledger, a, {"Cookie": headers["set-cookie"].split(";", 1)[0]}, g
 
@@ -94,12 +123,15 @@ def known_event(cfg, ledger, now: float) -> dict:
     ids = {"ai": [make_job(cfg, ledger, start + i * 60, wait_s=waits[i]) for i in range(4)]}
     ids["local"] = [
         make_job(cfg, ledger, start + 400, effect="local", kind=ErrorKind.QUOTA, wait_s=waits[4]),
-        make_job(cfg, ledger, start + 460, effect="local", kind=ErrorKind.UNAVAILABLE,
-                 wait_s=waits[5]),
-        make_job(cfg, ledger, start + 520, effect="local", wait_s=waits[6])]
+        make_job(
+            cfg, ledger, start + 460, effect="local", kind=ErrorKind.UNAVAILABLE, wait_s=waits[5]
+        ),
+        make_job(cfg, ledger, start + 520, effect="local", wait_s=waits[6]),
+    ]
     ids["failed"] = [
         make_job(cfg, ledger, start + 600, status=JobStatus.FAILED, kind=ErrorKind.SAFETY),
-        make_job(cfg, ledger, start + 660, status=JobStatus.FAILED, kind=ErrorKind.BAD_INPUT)]
+        make_job(cfg, ledger, start + 660, status=JobStatus.FAILED, kind=ErrorKind.BAD_INPUT),
+    ]
     ids["in_progress"] = [make_job(cfg, ledger, start + 720, status=JobStatus.PENDING)]
     ids["start"] = start
     ids["waits"] = waits
@@ -118,8 +150,13 @@ def test_the_event_in_numbers_and_its_pages(dash):
     s = state(a, cookie)
     ev = s["event"]
     assert abs(ev["start"] - ids["start"]) < 1e-3 and not ev["explicit"]
-    assert (ev["photos"], ev["ai"], ev["local"], ev["failed"], ev["in_progress"]) == \
-        (10, 4, 3, 2, 1)
+    assert (ev["photos"], ev["ai"], ev["local"], ev["failed"], ev["in_progress"]) == (
+        10,
+        4,
+        3,
+        2,
+        1,
+    )
     assert ev["fallbacks"] == {"quota": 1, "unavailable": 1, "no_key": 1}
     assert ev["failures"] == {"safety": 1, "bad_input": 1}
     assert ev["wait_p50_s"] == 7.0 and ev["wait_p95_s"] == 30.0 and ev["waits"] == 7
@@ -141,8 +178,7 @@ def test_the_event_in_numbers_and_its_pages(dash):
     assert len(seen) == len(set(seen)) == 10
     assert state(a, cookie, "?page=99&per=4")["page"] == 3
     # the operator can fix the event's start: the event before is counted too
-    cfg.operator.event_start = time.strftime("%Y-%m-%d %H:%M",
-                                             time.localtime(time.time() - 12 * H))
+    cfg.operator.event_start = time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() - 12 * H))
     assert state(a, cookie)["event"]["photos"] == 13
 
 
@@ -163,6 +199,7 @@ def test_a_party_past_midnight_is_one_event():
 
     cfg = Config()
     import tempfile
+
     with tempfile.TemporaryDirectory() as tmp:
         ledger = Ledger(ledger_path(tmp))
         cfg.data_dir = tmp
@@ -185,15 +222,18 @@ def test_metrics_parse_and_match_the_dashboard(dash):
     ev = state(a, cookie)["event"]
     assert a.request("GET", "/metrics")[0] == 401
     assert a.request("GET", "/metrics", {"Authorization": "Bearer wrong"})[0] == 401
-    status, headers, body = a.request("GET", "/metrics",
-                                      {"Authorization": "Bearer scrape-me-9f2c"})
+    status, headers, body = a.request("GET", "/metrics", {"Authorization": "Bearer scrape-me-9f2c"})
     assert status == 200 and headers["content-type"].startswith("text/plain")
     assert a.request("GET", "/metrics", cookie)[0] == 200  # a logged-in browser too
     families = {f.name: f for f in text_string_to_metric_families(body.decode())}
 
     def value(name: str, **labels) -> float:
-        found = [s.value for f in families.values() for s in f.samples
-                 if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())]
+        found = [
+            s.value
+            for f in families.values()
+            for s in f.samples
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        ]
         assert len(found) == 1, (name, labels, found)
         return found[0]
 
@@ -214,8 +254,12 @@ def test_metrics_parse_and_match_the_dashboard(dash):
     # wrong tokens count as wrong passwords: the address is locked after 10
     for _ in range(10):
         a.request("GET", "/metrics", {"Authorization": "Bearer guess"}, source="127.0.0.7")
-    assert a.request("GET", "/metrics", {"Authorization": "Bearer scrape-me-9f2c"},
-                     source="127.0.0.7")[0] == 429
+    assert (
+        a.request(
+            "GET", "/metrics", {"Authorization": "Bearer scrape-me-9f2c"}, source="127.0.0.7"
+        )[0]
+        == 429
+    )
 
 
 def test_a_failed_jobs_original_is_there(dash):
@@ -247,8 +291,12 @@ def test_delete_removes_the_files_the_link_and_the_retained_status(dash, broker)
         row = ledger.get(job)
         files = [cfg.data_path / p for p in (row.original_path, row.ai_path, row.result_path)]
         topic = Topics().status(cfg.booth_id, job)
-        assert mqtt.publish_wait(topic, Status(job, cfg.booth_id, JobStatus.COMPLETED,
-                                               effect=Effect.GEMINI).to_json(), 5, retain=True)
+        assert mqtt.publish_wait(
+            topic,
+            Status(job, cfg.booth_id, JobStatus.COMPLETED, effect=Effect.GEMINI).to_json(),
+            5,
+            retain=True,
+        )
         assert guests.get(f"/p/{row.token}")[0] == 200
         assert a.request("GET", f"/admin/thumb/{job}.jpg", cookie)[0] == 200
         # from another site: refused; without a session: refused
@@ -290,8 +338,9 @@ def test_the_event_zip_has_every_picture_and_the_failed_originals(dash):
     names = z.namelist()
     assert len(names) == len(set(names)) == 7 + 2  # 7 pictures, 2 failed originals
     assert sum(n.startswith("originals/") for n in names) == 2
-    stored = sorted((cfg.data_path / ledger.get(j).result_path).read_bytes()
-                    for j in ids["ai"] + ids["local"])
+    stored = sorted(
+        (cfg.data_path / ledger.get(j).result_path).read_bytes() for j in ids["ai"] + ids["local"]
+    )
     assert sorted(z.read(n) for n in names if not n.startswith("originals/")) == stored
     assert a.request("GET", "/admin/event.zip")[0] == 401
 

@@ -26,8 +26,9 @@ from tests.share.test_dashboard import known_event, make_job
 from tests.support.phonecam import decode_screenshot
 from worker.health import worker_health
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason="chromium not installed (setup installs Debian's package)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="chromium not installed (setup installs Debian's package)"
+)
 
 COUNTS = ("photos", "ai", "local", "failed", "in_progress")
 
@@ -36,15 +37,22 @@ async def _login(br: Chromium, base: str, width: int, height: int) -> str:
     s = await br.new_page()
     for domain in ("Page", "Runtime", "Log"):  # script exceptions and the console's errors
         await br.send(f"{domain}.enable", {}, s)
-    await br.send("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}, s)
+    await br.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+        s,
+    )
     await br.send("Page.navigate", {"url": base + "/admin"}, s)
     where = await br.poll(s, "document.readyState === 'complete' && location.pathname")
     if where == "/admin/login":  # (the second page shares the first one's session cookie)
-        await br.evaluate(s, "document.getElementById('password').value = 'pw'; "
-                             "document.forms[0].submit()")
-    await br.poll(s, "location.pathname === '/admin' && "
-                     "+(document.body.getAttribute('data-updates') || 0) >= 1", 30)
+        await br.evaluate(
+            s, "document.getElementById('password').value = 'pw'; document.forms[0].submit()"
+        )
+    await br.poll(
+        s,
+        "location.pathname === '/admin' && +(document.body.getAttribute('data-updates') || 0) >= 1",
+        30,
+    )
     return s
 
 
@@ -57,8 +65,10 @@ async def _shot(br: Chromium, s: str, path) -> np.ndarray:
 
 def _counts_js() -> str:
     keys = ", ".join(repr(k) for k in COUNTS)
-    return (f"(() => Object.fromEntries([{keys}].map(k => [k, document.querySelector("
-            "'[data-count=\"' + k + '\"] b').textContent])))()")
+    return (
+        f"(() => Object.fromEntries([{keys}].map(k => [k, document.querySelector("
+        "'[data-count=\"' + k + '\"] b').textContent])))()"
+    )
 
 
 async def _drive(base: str, profile, out, on_update) -> dict:
@@ -67,40 +77,62 @@ async def _drive(base: str, profile, out, on_update) -> dict:
         for w, h in ((1280, 800), (390, 844)):
             s = await _login(br, base, w, h)
             # (thumbnails load lazily: the ones in view)
-            await br.poll(s, "document.querySelectorAll('#gallery .job').length >= 10 && "
-                             "[...document.querySelectorAll('#gallery img.thumb')].slice(0, 2)"
-                             ".every(i => i.complete && i.naturalWidth > 0)", 30)
+            await br.poll(
+                s,
+                "document.querySelectorAll('#gallery .job').length >= 10 && "
+                "[...document.querySelectorAll('#gallery img.thumb')].slice(0, 2)"
+                ".every(i => i.complete && i.naturalWidth > 0)",
+                30,
+            )
             found[w] = {
                 "counts": await br.evaluate(s, _counts_js()),
-                "parts": await br.evaluate(s, "[...document.querySelectorAll('#health .part')]"
-                                              ".map(p => [p.id, p.getAttribute('data-level'), "
-                                              "p.textContent])"),
-                "kinds": await br.evaluate(s, "[...document.querySelectorAll('#kinds-body tr')]"
-                                              ".map(r => [r.getAttribute('data-kind'), "
-                                              "r.children[1].textContent, "
-                                              "r.children[2].textContent])"),
+                "parts": await br.evaluate(
+                    s,
+                    "[...document.querySelectorAll('#health .part')]"
+                    ".map(p => [p.id, p.getAttribute('data-level'), "
+                    "p.textContent])",
+                ),
+                "kinds": await br.evaluate(
+                    s,
+                    "[...document.querySelectorAll('#kinds-body tr')]"
+                    ".map(r => [r.getAttribute('data-kind'), "
+                    "r.children[1].textContent, "
+                    "r.children[2].textContent])",
+                ),
                 "scrollW": await br.evaluate(s, "document.documentElement.scrollWidth"),
                 "cards": await br.evaluate(s, "document.querySelectorAll('#gallery .job').length"),
             }
             await _shot(br, s, out / f"share-dashboard-{w}x{h}.png")
         # at phone size: open a photo's QR, then let the page update around it
-        first = await br.evaluate(s, "document.querySelector('#gallery .job[data-phase=ready]')"
-                                     ".getAttribute('data-id')")
-        await br.evaluate(s, f"document.querySelector('#job-{first} .qr-open')"
-                             ".scrollIntoView({block: 'center'})")
+        first = await br.evaluate(
+            s, "document.querySelector('#gallery .job[data-phase=ready]').getAttribute('data-id')"
+        )
+        await br.evaluate(
+            s,
+            f"document.querySelector('#job-{first} .qr-open').scrollIntoView({{block: 'center'}})",
+        )
         await br.tap(s, f"#job-{first} .qr-open")
-        await br.poll(s, "!document.getElementById('qr').classList.contains('hidden') && "
-                         "document.getElementById('qr-img').complete && "
-                         "document.getElementById('qr-img').naturalWidth > 0", 15)
+        await br.poll(
+            s,
+            "!document.getElementById('qr').classList.contains('hidden') && "
+            "document.getElementById('qr-img').complete && "
+            "document.getElementById('qr-img').naturalWidth > 0",
+            15,
+        )
         src = await br.evaluate(s, "document.getElementById('qr-img').getAttribute('src')")
         before = int(await br.evaluate(s, "document.body.getAttribute('data-updates')"))
         new_job = on_update()  # a new photo arrives and a worker's health changes
-        await br.poll(s, f"!!document.getElementById('job-{new_job}') && "
-                         f"+document.body.getAttribute('data-updates') >= {before + 2}", 30)
+        await br.poll(
+            s,
+            f"!!document.getElementById('job-{new_job}') && "
+            f"+document.body.getAttribute('data-updates') >= {before + 2}",
+            30,
+        )
         await br.poll(s, "document.querySelector('[data-level=error]') !== null", 15)
         found["after"] = {
-            "open": await br.evaluate(s, "!document.getElementById('qr').classList"
-                                         ".contains('hidden')"),
+            "open": await br.evaluate(
+                s, "!document.getElementById('qr').classList.contains('hidden')"
+            ),
             "src": await br.evaluate(s, "document.getElementById('qr-img').getAttribute('src')"),
             "loaded": await br.evaluate(s, "document.getElementById('qr-img').naturalWidth"),
             "updates": int(await br.evaluate(s, "document.body.getAttribute('data-updates')")),
@@ -127,24 +159,40 @@ def test_dashboard_in_chromium_counts_health_and_an_open_qr(share_cfg, tmp_path,
         known_event(cfg, ledger, time.time())
         # the parts as they would report themselves over MQTT
         board.feed("booth/testbooth/availability", b"online")
-        board.feed("booth/testbooth/health", Health(
-            "warn", part="kiosk", id="testbooth", reason="the clock is not synchronized",
-            fix="give the booth network time once", extra={"disk_free_mb": 20480}).to_json())
+        board.feed(
+            "booth/testbooth/health",
+            Health(
+                "warn",
+                part="kiosk",
+                id="testbooth",
+                reason="the clock is not synchronized",
+                fix="give the booth network time once",
+                extra={"disk_free_mb": 20480},
+            ).to_json(),
+        )
         board.feed("booth/workers/w1/availability", b"online")
-        board.feed("booth/workers/w1/health",
-                   worker_health("w1", AiState.OK, "", None, 0, {"completed": 7}, None).to_json())
+        board.feed(
+            "booth/workers/w1/health",
+            worker_health("w1", AiState.OK, "", None, 0, {"completed": 7}, None).to_json(),
+        )
         board.feed("booth/testbooth/share/availability", b"online")
-        board.feed("booth/testbooth/share/health",
-                   Health("ok", part="share", id="testbooth").to_json())
+        board.feed(
+            "booth/testbooth/share/health", Health("ok", part="share", id="testbooth").to_json()
+        )
 
         def update() -> str:
             job = make_job(cfg, ledger, time.time())
-            board.feed("booth/workers/w1/health", worker_health(
-                "w1", AiState.KEY_REJECTED, "API key not valid", 300, 0, {}, None).to_json())
+            board.feed(
+                "booth/workers/w1/health",
+                worker_health(
+                    "w1", AiState.KEY_REJECTED, "API key not valid", 300, 0, {}, None
+                ).to_json(),
+            )
             return job
 
-        r = asyncio.run(asyncio.wait_for(
-            _drive(a.base, tmp_path / "profile", output_dir, update), 240))
+        r = asyncio.run(
+            asyncio.wait_for(_drive(a.base, tmp_path / "profile", output_dir, update), 240)
+        )
         link = f"{cfg.share.public_url}/p/{ledger.get(r['first']).token}"
     finally:
         for srv in reversed(servers):
@@ -155,13 +203,20 @@ def test_dashboard_in_chromium_counts_health_and_an_open_qr(share_cfg, tmp_path,
         assert r[width]["counts"] == expected, width
         assert r[width]["cards"] == 10
         levels = {pid: level for pid, level, _text in r[width]["parts"]}
-        assert levels == {"part-kiosk/testbooth": "warn", "part-worker/w1": "ok",
-                          "part-share/testbooth": "ok"}
+        assert levels == {
+            "part-kiosk/testbooth": "warn",
+            "part-worker/w1": "ok",
+            "part-share/testbooth": "ok",
+        }
         kiosk_text = next(t for pid, _lv, t in r[width]["parts"] if pid == "part-kiosk/testbooth")
         assert "clock is not synchronized" in kiosk_text and "Fix: give the booth" in kiosk_text
-        assert sorted(r[width]["kinds"]) == [["bad_input", "0", "1"], ["no_key", "1", "0"],
-                                             ["quota", "1", "0"], ["safety", "0", "1"],
-                                             ["unavailable", "1", "0"]]
+        assert sorted(r[width]["kinds"]) == [
+            ["bad_input", "0", "1"],
+            ["no_key", "1", "0"],
+            ["quota", "1", "0"],
+            ["safety", "0", "1"],
+            ["unavailable", "1", "0"],
+        ]
     assert r[390]["scrollW"] <= 390  # usable on the operator's phone
     after = r["after"]
     assert after["open"] and after["src"] == r["src"] and after["loaded"] > 0

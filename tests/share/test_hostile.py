@@ -19,8 +19,14 @@ import pytest
 
 from booth.logs import RateLimitFilter
 from jobstore.ledger import Ledger, ledger_path
-from share.conncaps import (FDS_PER_CONNECTION, FDS_RESERVED, ConnectionGuard, accept_burst,
-                         address_key, connections_for_fd_limit)
+from share.conncaps import (
+    FDS_PER_CONNECTION,
+    FDS_RESERVED,
+    ConnectionGuard,
+    accept_burst,
+    address_key,
+    connections_for_fd_limit,
+)
 from share.server import make_app
 from tests.share.helpers import ROOT, ServerThread, add_job
 from tests.support.mosquitto import free_port
@@ -33,7 +39,7 @@ def closed_by_server(sock: socket.socket, within: float) -> bool:
         return sock.recv(1) == b""
     except ConnectionResetError:
         return True
-    except socket.timeout:
+    except TimeoutError:
         return False
 
 
@@ -58,8 +64,9 @@ def guarded(cfg, ledger):
     servers = []
 
     def _serve(**limits):
-        guard = ConnectionGuard(**{"per_address": 4, "total": 100, "header_timeout_s": 1.0,
-                                   **limits})
+        guard = ConnectionGuard(
+            **{"per_address": 4, "total": 100, "header_timeout_s": 1.0, **limits}
+        )
         srv = ServerThread(make_app(cfg, ledger=ledger), guard, keepalive_timeout=5.0).start()
         servers.append(srv)
         return srv, guard
@@ -142,11 +149,20 @@ def test_1100_idle_sockets_from_one_address_while_a_guest_downloads(tmp_path):
     data = tmp_path / "data"
     port = free_port()
     toml = tmp_path / "booth.toml"
-    toml.write_text(f'[share]\nhost = "127.0.0.1"\nport = {port}\nadmin_host = ""\n'
-                    f'header_timeout_s = 3\npublic_url = "http://127.0.0.1:{port}"\n')
-    env = {**os.environ, "BOOTH_CONFIG": str(toml), "BOOTH_DATA_DIR": str(data),
-           "BOOTH_ID": "hostile", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    toml.write_text(
+        f'[share]\nhost = "127.0.0.1"\nport = {port}\nadmin_host = ""\n'
+        f'header_timeout_s = 3\npublic_url = "http://127.0.0.1:{port}"\n'
+    )
+    env = {
+        **os.environ,
+        "BOOTH_CONFIG": str(toml),
+        "BOOTH_DATA_DIR": str(data),
+        "BOOTH_ID": "hostile",
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+    }
     from booth.config import load_config
+
     cfg = load_config(toml, env=env)
     ledger = Ledger(ledger_path(cfg.data_dir))
     job = add_job(cfg, ledger)
@@ -160,9 +176,14 @@ def test_1100_idle_sockets_from_one_address_while_a_guest_downloads(tmp_path):
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
     log = tmp_path / "share.log"
     with open(log, "wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "share", "--no-mqtt"],
-                                env=env, cwd=str(ROOT), stdout=fh, stderr=subprocess.STDOUT,
-                                preexec_fn=fds_1024)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "appliance.cli", "share", "--no-mqtt"],
+            env=env,
+            cwd=str(ROOT),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            preexec_fn=fds_1024,
+        )
     socks: list[socket.socket] = []
     try:
         url = f"http://127.0.0.1:{port}"
@@ -180,10 +201,13 @@ def test_1100_idle_sockets_from_one_address_while_a_guest_downloads(tmp_path):
             except OSError as exc:  # the backlog overflowed: the rest still count as attempts
                 assert exc.errno in (errno.ECONNREFUSED, errno.ECONNRESET, errno.ETIMEDOUT)
         t0 = time.monotonic()
-        conn = socket.create_connection(("127.0.0.1", port), timeout=10,
-                                        source_address=("127.0.0.2", 0))
-        conn.sendall(f"GET /p/{job.token}/photo.jpg HTTP/1.1\r\nHost: booth\r\n"
-                     "Connection: close\r\n\r\n".encode())
+        conn = socket.create_connection(
+            ("127.0.0.1", port), timeout=10, source_address=("127.0.0.2", 0)
+        )
+        conn.sendall(
+            f"GET /p/{job.token}/photo.jpg HTTP/1.1\r\nHost: booth\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
         reply = b""
         while chunk := conn.recv(65536):
             reply += chunk

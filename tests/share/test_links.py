@@ -90,14 +90,23 @@ def test_tokens_codes_and_the_size_of_the_code_on_screen():
     import re
 
     from booth.qr import qr_info
-    from jobstore.links import (CODE_ALPHABET, CODE_LENGTH, TOKEN_ALPHABET, TOKEN_LENGTH,
-                                new_code, new_token, qr_link)
+    from jobstore.links import (
+        CODE_ALPHABET,
+        CODE_LENGTH,
+        TOKEN_ALPHABET,
+        TOKEN_LENGTH,
+        new_code,
+        new_token,
+        qr_link,
+    )
 
     assert TOKEN_LENGTH * math.log2(len(TOKEN_ALPHABET)) >= 96
     tokens = {new_token() for _ in range(200)}
     assert len(tokens) == 200 and all(re.fullmatch(r"[0-9A-Z]{19}", t) for t in tokens)
-    assert all(len(c) == CODE_LENGTH and set(c) <= set(CODE_ALPHABET)
-               for c in (new_code() for _ in range(50)))
+    assert all(
+        len(c) == CODE_LENGTH and set(c) <= set(CODE_ALPHABET)
+        for c in (new_code() for _ in range(50))
+    )
     assert not set("ILOU") & set(CODE_ALPHABET)
     for host in ("10.42.0.1:8080", "192.168.1.123:8080", "booth.local:8080"):
         link = qr_link(f"http://{host}/p/{new_token()}")

@@ -12,8 +12,9 @@ import pytest
 from tests.share.helpers import PORTRAIT, add_job
 
 APPLE = "<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>"
-FIREFOX = ('<meta http-equiv="refresh" '
-           'content="0;url=https://support.mozilla.org/kb/captive-portal"/>')
+FIREFOX = (
+    '<meta http-equiv="refresh" content="0;url=https://support.mozilla.org/kb/captive-portal"/>'
+)
 
 CHECKS = [
     # Android and Android vendors: an empty 204 (NetworkMonitor's HTTP probe and fallbacks)
@@ -43,8 +44,9 @@ CHECKS = [
 ]
 
 
-def fetch(port: int, host: str, path: str, method: str = "GET"
-          ) -> tuple[int, dict[str, str], bytes]:
+def fetch(
+    port: int, host: str, path: str, method: str = "GET"
+) -> tuple[int, dict[str, str], bytes]:
     """A request as a phone sends it: the probe's Host header, to the booth's address."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -57,8 +59,13 @@ def fetch(port: int, host: str, path: str, method: str = "GET"
 
 @pytest.fixture
 def portal_cfg(share_cfg):
-    return share_cfg("", BOOTH_PORTAL="1", BOOTH_PUBLIC_URL="http://10.42.0.1",
-                     BOOTH_WIFI_SSID="Drip Booth", BOOTH_WIFI_PASSWORD="confetti2026")
+    return share_cfg(
+        "",
+        BOOTH_PORTAL="1",
+        BOOTH_PUBLIC_URL="http://10.42.0.1",
+        BOOTH_WIFI_SSID="Drip Booth",
+        BOOTH_WIFI_PASSWORD="confetti2026",
+    )
 
 
 @pytest.fixture
@@ -81,14 +88,17 @@ def test_each_connectivity_check_gets_its_online_answer(portal, host, path, stat
     assert fetch(srv.port, host, path, "HEAD")[0] == status
 
 
-@pytest.mark.parametrize("host, path", [
-    ("example.com", "/"),
-    ("10.42.0.1", "/"),
-    ("booth.lan", "/some/page?q=1"),
-    ("www.google.com", "/search"),
-    ("captive.apple.com.evil.test", "/"),
-    ("detectportal.firefox.com", "/other.txt"),
-])
+@pytest.mark.parametrize(
+    "host, path",
+    [
+        ("example.com", "/"),
+        ("10.42.0.1", "/"),
+        ("booth.lan", "/some/page?q=1"),
+        ("www.google.com", "/search"),
+        ("captive.apple.com.evil.test", "/"),
+        ("detectportal.firefox.com", "/other.txt"),
+    ],
+)
 def test_any_other_host_or_path_gets_the_scan_the_qr_page(portal, host, path):
     srv, _ = portal
     status, headers, body = fetch(srv.port, host, path)

@@ -22,8 +22,7 @@ def _publish_retained(mqtt: MqttConnection, cfg, job_id: str) -> None:
     topics = Topics(cfg.mqtt.root)
     st = Status(job_id=job_id, booth_id=cfg.booth_id, status=JobStatus.PROCESSING, worker="w1")
     assert mqtt.publish_wait(topics.status(cfg.booth_id, job_id), st.to_json(), 10, retain=True)
-    assert mqtt.publish_wait(topics.results(cfg.booth_id, job_id), b"\xff\xd8jpeg", 10,
-                             retain=True)
+    assert mqtt.publish_wait(topics.results(cfg.booth_id, job_id), b"\xff\xd8jpeg", 10, retain=True)
 
 
 def _retained_jobs(broker, cfg) -> set[str]:
@@ -39,20 +38,27 @@ def _retained_jobs(broker, cfg) -> set[str]:
         c.loop_stop()
         # retained messages are sent on subscribe, before anything published after it
         assert rec.wait(lambda ms: any(m.topic == marker for m in ms), 10)
-        return {m.topic.rsplit("/", 1)[1] for m in rec.messages
-                if m.retain and m.payload and ("/status/" in m.topic or "/results/" in m.topic)}
+        return {
+            m.topic.rsplit("/", 1)[1]
+            for m in rec.messages
+            if m.retain and m.payload and ("/status/" in m.topic or "/results/" in m.topic)
+        }
     finally:
         rec.close()
 
 
 def _setup(cfg, ledger):
     now = time.time()
-    old = [add_job(cfg, ledger, created_at=now - 8 * DAY),
-           add_job(cfg, ledger, created_at=now - 30 * DAY, status=JobStatus.FAILED),
-           add_job(cfg, ledger, created_at=now - 7 * DAY - 60, status=JobStatus.PENDING)]
-    new = [add_job(cfg, ledger, created_at=now - 6 * DAY),
-           add_job(cfg, ledger, created_at=now - 60),
-           add_job(cfg, ledger, created_at=now - 6 * DAY, status=JobStatus.PENDING)]
+    old = [
+        add_job(cfg, ledger, created_at=now - 8 * DAY),
+        add_job(cfg, ledger, created_at=now - 30 * DAY, status=JobStatus.FAILED),
+        add_job(cfg, ledger, created_at=now - 7 * DAY - 60, status=JobStatus.PENDING),
+    ]
+    new = [
+        add_job(cfg, ledger, created_at=now - 6 * DAY),
+        add_job(cfg, ledger, created_at=now - 60),
+        add_job(cfg, ledger, created_at=now - 6 * DAY, status=JobStatus.PENDING),
+    ]
     return now, old, new
 
 
@@ -150,8 +156,15 @@ def test_retention_never_deletes_outside_the_data_dir(share_cfg, tmp_path):
     try:
         victim = tmp_path / "victim.jpg"
         victim.write_bytes(b"do not delete")
-        ledger.insert_pending("evil-job-0001", cfg.booth_id, "drip", time.time() - 3 * DAY,
-                              "2026-01-01T00:00:00Z", "../victim.jpg", "/etc/hostname")
+        ledger.insert_pending(
+            "evil-job-0001",
+            cfg.booth_id,
+            "drip",
+            time.time() - 3 * DAY,
+            "2026-01-01T00:00:00Z",
+            "../victim.jpg",
+            "/etc/hostname",
+        )
         report = run_retention(cfg, ledger, None)
         assert victim.read_bytes() == b"do not delete"
         assert Path("/etc/hostname").exists()
@@ -171,15 +184,21 @@ def test_share_app_runs_retention_periodically(make_config, serve):
         assert not old.result.exists()
         assert srv.get(f"/p/{keep.token}/photo.jpg")[0] == 200
         # a job that ages past the limit while the server runs goes on a later pass
-        ledger.insert_pending("late-job-0001", cfg.booth_id, "drip", time.time() - 4 * DAY,
-                              "2026-01-01T00:00:00Z", "photos/x.jpg", "photos/y.jpg")
+        ledger.insert_pending(
+            "late-job-0001",
+            cfg.booth_id,
+            "drip",
+            time.time() - 4 * DAY,
+            "2026-01-01T00:00:00Z",
+            "photos/x.jpg",
+            "photos/y.jpg",
+        )
         assert wait_for(lambda: ledger.get("late-job-0001") is None, 20)
     finally:
         ledger.close()
 
 
-def test_retained_messages_of_unknown_jobs_are_cleared_after_the_grace_period(make_config,
-                                                                              broker):
+def test_retained_messages_of_unknown_jobs_are_cleared_after_the_grace_period(make_config, broker):
     """Junk a rogue client left retained (statuses, results, topics that are not even job
     ids) goes after `share.orphan_grace_s`; the booth's own jobs keep theirs."""
     from jobstore.retention import ORPHANS_FILE

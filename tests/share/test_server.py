@@ -41,8 +41,7 @@ def test_download_is_the_stored_result_as_an_attachment(cfg, ledger, server):
     assert status == 200
     assert body == job.result.read_bytes() == NO_FACE.read_bytes()
     day = time.strftime("%Y-%m-%d", time.localtime(job.created_at))
-    assert headers["content-disposition"].startswith(
-        f'attachment; filename="drip-{day}-0002.jpg"')
+    assert headers["content-disposition"].startswith(f'attachment; filename="drip-{day}-0002.jpg"')
     assert headers["accept-ranges"] == "bytes"
     assert "private" in headers["cache-control"]
     # the page offers the same name to the browser's download attribute
@@ -98,8 +97,14 @@ def test_unknown_expired_pending_and_failed_tokens_are_404(share_cfg, serve):
         # unfinished jobs have no token: only the kiosk storing a result issues one
         assert pending.token is None and processing.token is None and failed.token is None
         assert srv.get(f"/p/{fresh.token}")[0] == 200
-        for token in (expired.token, "A" * 32, "unknown-token-0123456789", pending.job_id,
-                      processing.job_id, failed.job_id):
+        for token in (
+            expired.token,
+            "A" * 32,
+            "unknown-token-0123456789",
+            pending.job_id,
+            processing.job_id,
+            failed.job_id,
+        ):
             for path in (f"/p/{token}", f"/p/{token}/photo.jpg", f"/p/{token}/photo.jpg?dl=1"):
                 status, headers, body = srv.get(path)
                 assert status == 404, path
@@ -143,8 +148,17 @@ def test_thousand_random_tokens_are_all_404(cfg, ledger, server):
 
 def test_no_directory_listing_anywhere(cfg, ledger, server):
     add_job(cfg, ledger)
-    for path in ("/p", "/p/", "/photos", "/photos/", "/data/", "/ledger.sqlite",
-                 "/static/", "/admin/thumb/", "/.git/config"):
+    for path in (
+        "/p",
+        "/p/",
+        "/photos",
+        "/photos/",
+        "/data/",
+        "/ledger.sqlite",
+        "/static/",
+        "/admin/thumb/",
+        "/.git/config",
+    ):
         status, _, body = server.get(path)
         assert status == 404, path
         assert b"Index of" not in body and b"ledger" not in body
@@ -190,15 +204,19 @@ def test_healthz_names_the_booth_and_to_this_machine_its_data_dir(server, cfg):
 
     status, headers, body = server.get("/healthz")
     assert status == 200
-    assert json.loads(body) == {"ok": True, "booth_id": "testbooth",
-                                "data_dir": str(Path(cfg.data_dir).resolve())}
+    assert json.loads(body) == {
+        "ok": True,
+        "booth_id": "testbooth",
+        "data_dir": str(Path(cfg.data_dir).resolve()),
+    }
     assert headers["cache-control"] == "no-store"
 
 
 def test_method_not_allowed_is_a_page(cfg, ledger, server):
     job = add_job(cfg, ledger)
-    status, headers, body = server.request("POST", f"/p/{job.token}/photo.jpg",
-                                           {"Content-Length": "0"})
+    status, headers, body = server.request(
+        "POST", f"/p/{job.token}/photo.jpg", {"Content-Length": "0"}
+    )
     assert status == 405
     assert "GET" in headers["allow"]
     assert b"<!doctype html>" in body

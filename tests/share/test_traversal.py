@@ -61,8 +61,7 @@ def _attacks(token: str) -> list[str]:
     ]
 
 
-def test_path_traversal_variants_are_4xx_and_read_nothing_outside(cfg, ledger, server,
-                                                                   tmp_path):
+def test_path_traversal_variants_are_4xx_and_read_nothing_outside(cfg, ledger, server, tmp_path):
     data_dir = Path(cfg.data_dir).resolve()
     canary = tmp_path / "canary.txt"
     canary.write_text("CANARY-SECRET-CONTENT")
@@ -82,20 +81,29 @@ def test_path_traversal_variants_are_4xx_and_read_nothing_outside(cfg, ledger, s
             assert b"CANARY" not in body and b"root:" not in body and b"SQLite" not in body
         # request lines http.client will not send: raw bytes, NUL and backslashes, huge line
         end = b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        for target in (b"/p/\x00/photo.jpg", b"/p/..\\..\\etc\\passwd", b"/p/../../etc/passwd",
-                       b"/p/" + b"B" * 20000, b"../../etc/passwd",
-                       b"/p/" + job.token.encode() + b"\x00/photo.jpg"):
+        for target in (
+            b"/p/\x00/photo.jpg",
+            b"/p/..\\..\\etc\\passwd",
+            b"/p/../../etc/passwd",
+            b"/p/" + b"B" * 20000,
+            b"../../etc/passwd",
+            b"/p/" + job.token.encode() + b"\x00/photo.jpg",
+        ):
             reply = server.raw(b"GET " + target + end)
             status = int(reply.split(b" ", 2)[1])
             assert 400 <= status < 500, (target[:60], reply[:80])
             assert b"root:" not in reply and b"Traceback" not in reply
     finally:
         _recording.clear()
-    outside = [p for p in _opened
-               if not Path(p).resolve().is_relative_to(data_dir)
-               and not p.startswith(("/proc/", "/dev/"))
-               and "site-packages" not in p and not p.startswith(sys.prefix)
-               and not p.startswith(sys.base_prefix)]
+    outside = [
+        p
+        for p in _opened
+        if not Path(p).resolve().is_relative_to(data_dir)
+        and not p.startswith(("/proc/", "/dev/"))
+        and "site-packages" not in p
+        and not p.startswith(sys.prefix)
+        and not p.startswith(sys.base_prefix)
+    ]
     assert outside == [], outside
     # the traversal requests did not even open a stored file
     assert not any(Path(p).resolve().is_relative_to(data_dir / "photos") for p in _opened)

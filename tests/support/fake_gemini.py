@@ -38,33 +38,62 @@ import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
 
-_STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-                 404: "NOT_FOUND", 408: "DEADLINE_EXCEEDED", 429: "RESOURCE_EXHAUSTED",
-                 500: "INTERNAL", 502: "UNAVAILABLE", 503: "UNAVAILABLE",
-                 504: "DEADLINE_EXCEEDED"}
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
 _T = "type.googleapis.com/google.rpc."
 # The live API's body for a bare status (Reply.error without a message).
-_REAL_FOR_STATUS = {400: "invalid_argument", 403: "permission_denied", 404: "model_not_found",
-                    429: "quota_bare", 500: "internal", 503: "overloaded", 504: "deadline"}
-_HELP_QUOTA = {"@type": _T + "Help", "links": [
-    {"description": "Learn more about Gemini API quotas",
-     "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]}
-_QUOTA_TEXT = ("You exceeded your current quota, please check your plan and billing details. For "
-               "more information on this error, head to: "
-               "https://ai.google.dev/gemini-api/docs/rate-limits.")
+_REAL_FOR_STATUS = {
+    400: "invalid_argument",
+    403: "permission_denied",
+    404: "model_not_found",
+    429: "quota_bare",
+    500: "internal",
+    503: "overloaded",
+    504: "deadline",
+}
+_HELP_QUOTA = {
+    "@type": _T + "Help",
+    "links": [
+        {
+            "description": "Learn more about Gemini API quotas",
+            "url": "https://ai.google.dev/gemini-api/docs/rate-limits",
+        }
+    ],
+}
+_QUOTA_TEXT = (
+    "You exceeded your current quota, please check your plan and billing details. For "
+    "more information on this error, head to: "
+    "https://ai.google.dev/gemini-api/docs/rate-limits."
+)
 
 
-def _violation(quota_id: str, metric: str, value: str, model: str = "gemini-2.5-flash-image"
-               ) -> dict:
-    return {"quotaMetric": f"generativelanguage.googleapis.com/{metric}", "quotaId": quota_id,
-            "quotaDimensions": {"location": "global", "model": model}, "quotaValue": value}
+def _violation(
+    quota_id: str, metric: str, value: str, model: str = "gemini-2.5-flash-image"
+) -> dict:
+    return {
+        "quotaMetric": f"generativelanguage.googleapis.com/{metric}",
+        "quotaId": quota_id,
+        "quotaDimensions": {"location": "global", "model": model},
+        "quotaValue": value,
+    }
 
 
 def _err(code: int, status: str, message: str, details: list | None = None) -> tuple[int, dict]:
@@ -78,95 +107,192 @@ def _err(code: int, status: str, message: str, details: list | None = None) -> t
 # service (issue threads quoting the raw JSON), not from this project's worker:
 REAL_ERRORS: dict[str, tuple[int, dict]] = {
     # continuedev/continue#8516, google/timesketch#3703: a wrong key
-    "key_invalid": _err(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.",
-                        [{"@type": _T + "ErrorInfo", "reason": "API_KEY_INVALID",
-                          "domain": "googleapis.com",
-                          "metadata": {"service": "generativelanguage.googleapis.com"}},
-                         {"@type": _T + "LocalizedMessage", "locale": "en-US",
-                          "message": "API key not valid. Please pass a valid API key."}]),
-    "key_expired": _err(400, "INVALID_ARGUMENT", "API key expired. Please renew the API key.",
-                        [{"@type": _T + "ErrorInfo", "reason": "API_KEY_EXPIRED",
-                          "domain": "googleapis.com",
-                          "metadata": {"service": "generativelanguage.googleapis.com"}}]),
+    "key_invalid": _err(
+        400,
+        "INVALID_ARGUMENT",
+        "API key not valid. Please pass a valid API key.",
+        [
+            {
+                "@type": _T + "ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+                "metadata": {"service": "generativelanguage.googleapis.com"},
+            },
+            {
+                "@type": _T + "LocalizedMessage",
+                "locale": "en-US",
+                "message": "API key not valid. Please pass a valid API key.",
+            },
+        ],
+    ),
+    "key_expired": _err(
+        400,
+        "INVALID_ARGUMENT",
+        "API key expired. Please renew the API key.",
+        [
+            {
+                "@type": _T + "ErrorInfo",
+                "reason": "API_KEY_EXPIRED",
+                "domain": "googleapis.com",
+                "metadata": {"service": "generativelanguage.googleapis.com"},
+            }
+        ],
+    ),
     # continuedev/continue#10513, googleapis/python-genai#1764: a key flagged as leaked
-    "key_leaked": _err(403, "PERMISSION_DENIED",
-                       "Your API key was reported as leaked. Please use another API key."),
-    "permission_denied": _err(403, "PERMISSION_DENIED",
-                              "The caller does not have permission"),
+    "key_leaked": _err(
+        403, "PERMISSION_DENIED", "Your API key was reported as leaked. Please use another API key."
+    ),
+    "permission_denied": _err(403, "PERMISSION_DENIED", "The caller does not have permission"),
     # google/generative-ai-docs#74, google-gemini/gemini-cli#1343: the API is off for the project
     "service_disabled": _err(
-        403, "PERMISSION_DENIED",
+        403,
+        "PERMISSION_DENIED",
         "Generative Language API has not been used in project 411082643095 before or it is "
         "disabled. Enable it by visiting https://console.developers.google.com/apis/api/"
         "generativelanguage.googleapis.com/overview?project=411082643095 then retry. If you "
         "enabled this API recently, wait a few minutes for the action to propagate to our "
         "systems and retry.",
-        [{"@type": _T + "Help", "links": [
-            {"description": "Google developers console API activation",
-             "url": "https://console.developers.google.com/apis/api/generativelanguage."
-                    "googleapis.com/overview?project=411082643095"}]},
-         {"@type": _T + "ErrorInfo", "reason": "SERVICE_DISABLED", "domain": "googleapis.com",
-          "metadata": {"consumer": "projects/411082643095",
-                       "service": "generativelanguage.googleapis.com"}}]),
+        [
+            {
+                "@type": _T + "Help",
+                "links": [
+                    {
+                        "description": "Google developers console API activation",
+                        "url": "https://console.developers.google.com/apis/api/generativelanguage."
+                        "googleapis.com/overview?project=411082643095",
+                    }
+                ],
+            },
+            {
+                "@type": _T + "ErrorInfo",
+                "reason": "SERVICE_DISABLED",
+                "domain": "googleapis.com",
+                "metadata": {
+                    "consumer": "projects/411082643095",
+                    "service": "generativelanguage.googleapis.com",
+                },
+            },
+        ],
+    ),
     # if-ai/ComfyUI-IF_Gemini#15, chatwise-releases#794: a retired model name
     "model_not_found": _err(
-        404, "NOT_FOUND",
+        404,
+        "NOT_FOUND",
         "models/gemini-2.0-flash-preview-image-generation is not found for API version v1beta, "
         "or is not supported for generateContent. Call ListModels to see the list of available "
-        "models and their supported methods."),
+        "models and their supported methods.",
+    ),
     # poenl/gemini-api#4, google-gemini/gemini-cli#1614: a region the API does not serve
-    "location_unsupported": _err(400, "FAILED_PRECONDITION",
-                                 "User location is not supported for the API use."),
+    "location_unsupported": _err(
+        400, "FAILED_PRECONDITION", "User location is not supported for the API use."
+    ),
     # chatboxai/chatbox#2280: image output refused by country
-    "image_country": _err(400, "FAILED_PRECONDITION",
-                          "Image generation is not available in your country."),
+    "image_country": _err(
+        400, "FAILED_PRECONDITION", "Image generation is not available in your country."
+    ),
     # u14app/neo-chat#7 and the free-tier refusal: billing needed
-    "billing_required": _err(400, "FAILED_PRECONDITION",
-                             "Gemini API free tier is not available in your country. Please "
-                             "enable billing on your project in Google AI Studio."),
-    "location_billing": _err(400, "FAILED_PRECONDITION",
-                             "User location is not supported for the API use without a billing "
-                             "account linked."),
+    "billing_required": _err(
+        400,
+        "FAILED_PRECONDITION",
+        "Gemini API free tier is not available in your country. Please "
+        "enable billing on your project in Google AI Studio.",
+    ),
+    "location_billing": _err(
+        400,
+        "FAILED_PRECONDITION",
+        "User location is not supported for the API use without a billing account linked.",
+    ),
     # a transient refusal of a good photo (troubleshooting guide's wording)
-    "unable_to_process": _err(400, "INVALID_ARGUMENT",
-                              "Unable to process input image. Please retry or report in "
-                              "https://developers.generativeai.google/guide/troubleshooting"),
+    "unable_to_process": _err(
+        400,
+        "INVALID_ARGUMENT",
+        "Unable to process input image. Please retry or report in "
+        "https://developers.generativeai.google/guide/troubleshooting",
+    ),
     "invalid_argument": _err(400, "INVALID_ARGUMENT", "Request contains an invalid argument."),
     # RooCodeInc/Roo-Code#3883: per-minute limit with QuotaFailure, Help and RetryInfo
-    "rate_per_minute": _err(429, "RESOURCE_EXHAUSTED", _QUOTA_TEXT, [
-        {"@type": _T + "QuotaFailure", "violations": [_violation(
-            "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
-            "generate_content_free_tier_requests", "10")]},
-        _HELP_QUOTA, {"@type": _T + "RetryInfo", "retryDelay": "2s"}]),
+    "rate_per_minute": _err(
+        429,
+        "RESOURCE_EXHAUSTED",
+        _QUOTA_TEXT,
+        [
+            {
+                "@type": _T + "QuotaFailure",
+                "violations": [
+                    _violation(
+                        "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+                        "generate_content_free_tier_requests",
+                        "10",
+                    )
+                ],
+            },
+            _HELP_QUOTA,
+            {"@type": _T + "RetryInfo", "retryDelay": "2s"},
+        ],
+    ),
     # llmsresearch/paperbanana#10 (per-day id) — the daily quota is gone; RetryInfo still sent
-    "quota_daily": _err(429, "RESOURCE_EXHAUSTED", _QUOTA_TEXT, [
-        {"@type": _T + "QuotaFailure", "violations": [_violation(
-            "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
-            "generate_content_free_tier_requests", "100")]},
-        _HELP_QUOTA, {"@type": _T + "RetryInfo", "retryDelay": "31s"}]),
+    "quota_daily": _err(
+        429,
+        "RESOURCE_EXHAUSTED",
+        _QUOTA_TEXT,
+        [
+            {
+                "@type": _T + "QuotaFailure",
+                "violations": [
+                    _violation(
+                        "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+                        "generate_content_free_tier_requests",
+                        "100",
+                    )
+                ],
+            },
+            _HELP_QUOTA,
+            {"@type": _T + "RetryInfo", "retryDelay": "31s"},
+        ],
+    ),
     # continuedev/continue#11693, #10085: a free tier with no allowance for the model at all
-    "quota_limit_zero": _err(429, "RESOURCE_EXHAUSTED", _QUOTA_TEXT + (
-        " To monitor your current usage, head to: https://ai.dev/rate-limit. \n* Quota exceeded "
-        "for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, "
-        "limit: 0, model: gemini-2.5-flash-image\nPlease retry in 38.962214405s."), [
-        _HELP_QUOTA,
-        {"@type": _T + "QuotaFailure", "violations": [_violation(
-            "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
-            "generate_content_free_tier_requests", "0")]},
-        {"@type": _T + "RetryInfo", "retryDelay": "38s"}]),
+    "quota_limit_zero": _err(
+        429,
+        "RESOURCE_EXHAUSTED",
+        _QUOTA_TEXT
+        + (
+            " To monitor your current usage, head to: https://ai.dev/rate-limit. \n* Quota exceeded "
+            "for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, "
+            "limit: 0, model: gemini-2.5-flash-image\nPlease retry in 38.962214405s."
+        ),
+        [
+            _HELP_QUOTA,
+            {
+                "@type": _T + "QuotaFailure",
+                "violations": [
+                    _violation(
+                        "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+                        "generate_content_free_tier_requests",
+                        "0",
+                    )
+                ],
+            },
+            {"@type": _T + "RetryInfo", "retryDelay": "38s"},
+        ],
+    ),
     # google-gemini/gemini-cli#8414: the bare form, only a Help link, no RetryInfo
     "quota_bare": _err(429, "RESOURCE_EXHAUSTED", _QUOTA_TEXT, [_HELP_QUOTA]),
     "overloaded": _err(503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
-    "internal": _err(500, "INTERNAL", "An internal error has occurred. Please retry or report in "
-                                      "https://developers.generativeai.google/guide/"
-                                      "troubleshooting"),
-    "deadline": _err(504, "DEADLINE_EXCEEDED",
-                     "Deadline expired before operation could complete."),
+    "internal": _err(
+        500,
+        "INTERNAL",
+        "An internal error has occurred. Please retry or report in "
+        "https://developers.generativeai.google/guide/"
+        "troubleshooting",
+    ),
+    "deadline": _err(504, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
 }
 
-CAPTIVE_PORTAL = (b"<!DOCTYPE html><html><head><title>Welcome to Venue Wi-Fi</title></head>"
-                  b"<body><h1>Please accept the terms to continue</h1>"
-                  b"<form action='/login'><button>Connect</button></form></body></html>")
+CAPTIVE_PORTAL = (
+    b"<!DOCTYPE html><html><head><title>Welcome to Venue Wi-Fi</title></head>"
+    b"<body><h1>Please accept the terms to continue</h1>"
+    b"<form action='/login'><button>Connect</button></form></body></html>"
+)
 
 
 @dataclass(frozen=True)
@@ -174,61 +300,93 @@ class Reply:
     """One scripted answer: HTTP status, JSON body (or raw bytes), and how long to take."""
 
     status: int = 200
-    body: Any = None              # dict → JSON; bytes → sent as is; None → built from `kind`
-    kind: str = "image"           # image | raw | huge
-    mode: str = "mark"            # image replies: mark | echo
-    mime: str = "image/jpeg"      # image replies: mime type of the returned picture
-    text: str | None = None       # image replies: an extra text part before the image
+    body: Any = None  # dict → JSON; bytes → sent as is; None → built from `kind`
+    kind: str = "image"  # image | raw | huge
+    mode: str = "mark"  # image replies: mark | echo
+    mime: str = "image/jpeg"  # image replies: mime type of the returned picture
+    text: str | None = None  # image replies: an extra text part before the image
     delay: float = 0.0
-    size: tuple[int, int] | None = None   # image replies: (w, h) of the answer; None: the input's
-    drafts: int = 0               # image replies: draft images in thought parts before the answer
-    final: bool = True            # image replies: False → only the drafts, no final picture
+    size: tuple[int, int] | None = None  # image replies: (w, h) of the answer; None: the input's
+    drafts: int = 0  # image replies: draft images in thought parts before the answer
+    final: bool = True  # image replies: False → only the drafts, no final picture
     finish_reason: str = "STOP"
     content_type: str = "application/json; charset=UTF-8"
-    trickle: float = 0.0          # seconds between single bytes of the body (0: all at once)
-    length: int = 0               # huge replies: bytes in the body
-    chunked: bool = False         # huge replies: no Content-Length, chunked transfer
-    name: str = ""                # real(name) replies: the catalogue name, for `answered`
+    trickle: float = 0.0  # seconds between single bytes of the body (0: all at once)
+    length: int = 0  # huge replies: bytes in the body
+    chunked: bool = False  # huge replies: no Content-Length, chunked transfer
+    name: str = ""  # real(name) replies: the catalogue name, for `answered`
 
     # -- successes
     @classmethod
-    def image(cls, mode: str = "mark", mime: str = "image/jpeg", text: str | None = None,
-              delay: float = 0.0, size: tuple[int, int] | None = None,
-              drafts: int = 0) -> "Reply":
-        return cls(kind="image", mode=mode, mime=mime, text=text, delay=delay, size=size,
-                   drafts=drafts)
+    def image(
+        cls,
+        mode: str = "mark",
+        mime: str = "image/jpeg",
+        text: str | None = None,
+        delay: float = 0.0,
+        size: tuple[int, int] | None = None,
+        drafts: int = 0,
+    ) -> Reply:
+        return cls(
+            kind="image", mode=mode, mime=mime, text=text, delay=delay, size=size, drafts=drafts
+        )
 
     @classmethod
-    def drafts_only(cls, finish_reason: str = "IMAGE_SAFETY", drafts: int = 1,
-                    delay: float = 0.0) -> "Reply":
+    def drafts_only(
+        cls, finish_reason: str = "IMAGE_SAFETY", drafts: int = 1, delay: float = 0.0
+    ) -> Reply:
         """Thought-part draft images, then no final picture: what a thinking image model sends
         when its final image was blocked (IMAGE_SAFETY) or not made (IMAGE_OTHER)."""
-        return cls(kind="image", drafts=drafts, final=False, finish_reason=finish_reason,
-                   delay=delay)
+        return cls(
+            kind="image", drafts=drafts, final=False, finish_reason=finish_reason, delay=delay
+        )
 
     # -- answers without an image
     @classmethod
-    def text_only(cls, text: str = "I can't make that picture, but here is a poem instead.",
-                  finish_reason: str = "STOP", delay: float = 0.0) -> "Reply":
-        return cls.json(200, {"candidates": [{
-            "content": {"role": "model", "parts": [{"text": text}]},
-            "finishReason": finish_reason, "index": 0}]}, delay)
+    def text_only(
+        cls,
+        text: str = "I can't make that picture, but here is a poem instead.",
+        finish_reason: str = "STOP",
+        delay: float = 0.0,
+    ) -> Reply:
+        return cls.json(
+            200,
+            {
+                "candidates": [
+                    {
+                        "content": {"role": "model", "parts": [{"text": text}]},
+                        "finishReason": finish_reason,
+                        "index": 0,
+                    }
+                ]
+            },
+            delay,
+        )
 
     @classmethod
-    def finish(cls, reason: str = "IMAGE_SAFETY", delay: float = 0.0) -> "Reply":
+    def finish(cls, reason: str = "IMAGE_SAFETY", delay: float = 0.0) -> Reply:
         """A candidate that ended for `reason` without any image (content has no parts)."""
-        return cls.json(200, {"candidates": [{"content": {"role": "model"},
-                                              "finishReason": reason, "index": 0}]}, delay)
+        return cls.json(
+            200,
+            {"candidates": [{"content": {"role": "model"}, "finishReason": reason, "index": 0}]},
+            delay,
+        )
 
     @classmethod
-    def prompt_blocked(cls, reason: str = "SAFETY", delay: float = 0.0) -> "Reply":
-        return cls.json(200, {"promptFeedback": {"blockReason": reason, "safetyRatings": []}},
-                        delay)
+    def prompt_blocked(cls, reason: str = "SAFETY", delay: float = 0.0) -> Reply:
+        return cls.json(
+            200, {"promptFeedback": {"blockReason": reason, "safetyRatings": []}}, delay
+        )
 
     # -- errors
     @classmethod
-    def error(cls, status: int, message: str | None = None, details: list | None = None,
-              delay: float = 0.0) -> "Reply":
+    def error(
+        cls,
+        status: int,
+        message: str | None = None,
+        details: list | None = None,
+        delay: float = 0.0,
+    ) -> Reply:
         """An error of `status`; without a message, the live API's own body for that status
         (a bad key is a 400 with ErrorInfo API_KEY_INVALID there, never a 401)."""
         if message is None and details is None and status in _REAL_FOR_STATUS:
@@ -236,22 +394,25 @@ class Reply:
         name = _STATUS_NAMES.get(status, "UNKNOWN")
         if status == 400 and details is None and message and "API key" in message:
             details = REAL_ERRORS["key_invalid"][1]["error"]["details"]
-        err: dict[str, Any] = {"code": status, "message": message or f"fake {name.lower()}",
-                               "status": name}
+        err: dict[str, Any] = {
+            "code": status,
+            "message": message or f"fake {name.lower()}",
+            "status": name,
+        }
         if details is not None:
             err["details"] = details
         return cls.json(status, {"error": err}, delay)
 
     @classmethod
-    def real(cls, name: str, delay: float = 0.0) -> "Reply":
+    def real(cls, name: str, delay: float = 0.0) -> Reply:
         """An error body from REAL_ERRORS (as the live API sends it)."""
         status, body = REAL_ERRORS[name]
-        return cls(status=status, body=json.loads(json.dumps(body)), kind="raw", delay=delay,
-                   name=name)
+        return cls(
+            status=status, body=json.loads(json.dumps(body)), kind="raw", delay=delay, name=name
+        )
 
     @classmethod
-    def quota(cls, per: str = "Day", retry_delay: str | None = None,
-              delay: float = 0.0) -> "Reply":
+    def quota(cls, per: str = "Day", retry_delay: str | None = None, delay: float = 0.0) -> Reply:
         """429 as the live API sends it: per="Day" the daily quota is gone (REAL_ERRORS
         quota_daily), "Minute" a per-minute rate limit (rate_per_minute); `retry_delay` replaces
         the RetryInfo delay the body carries."""
@@ -263,35 +424,44 @@ class Reply:
         return reply
 
     @classmethod
-    def rate_limited(cls, retry_delay: str = "2s", delay: float = 0.0) -> "Reply":
+    def rate_limited(cls, retry_delay: str = "2s", delay: float = 0.0) -> Reply:
         """429 with RetryInfo (a per-minute limit): the client should wait `retry_delay`."""
         return cls.quota(per="Minute", retry_delay=retry_delay, delay=delay)
 
     @classmethod
-    def malformed(cls, delay: float = 0.0) -> "Reply":
-        return cls(status=200, body=b'{"candidates": [{"content": {"parts": [{"inlineDa',
-                   kind="raw", delay=delay)
+    def malformed(cls, delay: float = 0.0) -> Reply:
+        return cls(
+            status=200,
+            body=b'{"candidates": [{"content": {"parts": [{"inlineDa',
+            kind="raw",
+            delay=delay,
+        )
 
     @classmethod
-    def html(cls, status: int = 200, delay: float = 0.0) -> "Reply":
+    def html(cls, status: int = 200, delay: float = 0.0) -> Reply:
         """A captive portal's login page where the API's JSON should be."""
-        return cls(status=status, body=CAPTIVE_PORTAL, kind="raw", delay=delay,
-                   content_type="text/html; charset=utf-8")
+        return cls(
+            status=status,
+            body=CAPTIVE_PORTAL,
+            kind="raw",
+            delay=delay,
+            content_type="text/html; charset=utf-8",
+        )
 
     @classmethod
-    def huge(cls, length: int, chunked: bool = False, delay: float = 0.0) -> "Reply":
+    def huge(cls, length: int, chunked: bool = False, delay: float = 0.0) -> Reply:
         """A 200 answer of `length` bytes: valid JSON holding one enormous inlineData part."""
         return cls(kind="huge", length=length, chunked=chunked, delay=delay)
 
     @classmethod
-    def json(cls, status: int, body: dict, delay: float = 0.0) -> "Reply":
+    def json(cls, status: int, body: dict, delay: float = 0.0) -> Reply:
         return cls(status=status, body=body, kind="raw", delay=delay)
 
-    def slow(self, seconds: float) -> "Reply":
+    def slow(self, seconds: float) -> Reply:
         """The same answer, `seconds` later."""
         return replace(self, delay=seconds)
 
-    def trickled(self, interval: float = 0.5) -> "Reply":
+    def trickled(self, interval: float = 0.5) -> Reply:
         """The same answer, its body sent one byte every `interval` seconds: each read is quick,
         the whole answer takes forever."""
         return replace(self, trickle=interval)
@@ -307,11 +477,11 @@ class Request:
     prompt: str
     image_mime: str | None
     image_bytes: int
-    image_size: tuple[int, int] | None   # (width, height) of the decoded input, None if none
+    image_size: tuple[int, int] | None  # (width, height) of the decoded input, None if none
     response_modalities: list[str]
-    at: float                            # time.monotonic() when it arrived
-    answered: str = ""                   # short name of the reply given
-    ended: float | None = None           # time.monotonic() when the answer ended or was cut off
+    at: float  # time.monotonic() when it arrived
+    answered: str = ""  # short name of the reply given
+    ended: float | None = None  # time.monotonic() when the answer ended or was cut off
 
 
 @dataclass
@@ -323,9 +493,15 @@ class _State:
 class FakeGemini:
     """The fake server; starts listening on a free loopback port at construction."""
 
-    def __init__(self, latency: float | tuple[float, float] = 0.0, seed: int = 1234,
-                 default: Reply | None = None, api_keys: set[str] | None = None,
-                 models: set[str] | None = None, lookup_reply: Reply | None = None) -> None:
+    def __init__(
+        self,
+        latency: float | tuple[float, float] = 0.0,
+        seed: int = 1234,
+        default: Reply | None = None,
+        api_keys: set[str] | None = None,
+        models: set[str] | None = None,
+        lookup_reply: Reply | None = None,
+    ) -> None:
         """`api_keys`: accepted keys (None: any non-empty key); `models`: known model names
         for GET /{version}/models/{name} (None: any)."""
         self.latency = latency
@@ -357,8 +533,14 @@ class FakeGemini:
                 name = self.path.split("?")[0].rsplit("/", 1)[-1]
                 if outer.models is not None and name not in outer.models:
                     return self._send(404, Reply.error(404, f"models/{name} is not found").body)
-                self._send(200, {"name": f"models/{name}", "displayName": name,
-                                 "supportedGenerationMethods": ["generateContent"]})
+                self._send(
+                    200,
+                    {
+                        "name": f"models/{name}",
+                        "displayName": name,
+                        "supportedGenerationMethods": ["generateContent"],
+                    },
+                )
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -380,7 +562,7 @@ class FakeGemini:
                     self.end_headers()
                     if reply is not None and reply.trickle:
                         for i in range(len(data)):
-                            self.wfile.write(data[i:i + 1])
+                            self.wfile.write(data[i : i + 1])
                             self.wfile.flush()
                             time.sleep(reply.trickle)
                     else:
@@ -411,18 +593,19 @@ class FakeGemini:
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-gemini",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="fake-gemini", daemon=True
+        )
         self._thread.start()
 
     # ------------------------------------------------------------------ scripting
-    def script(self, *replies: Reply) -> "FakeGemini":
+    def script(self, *replies: Reply) -> FakeGemini:
         """Queue answers for the next requests, in order (after them: `default`)."""
         with self._lock:
             self._state.queue.extend(replies)
         return self
 
-    def always(self, reply: Reply) -> "FakeGemini":
+    def always(self, reply: Reply) -> FakeGemini:
         """Drop any script and answer every request with `reply`."""
         with self._lock:
             self._state.queue.clear()
@@ -442,7 +625,7 @@ class FakeGemini:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "FakeGemini":
+    def __enter__(self) -> FakeGemini:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -452,9 +635,12 @@ class FakeGemini:
     def _key_refusal(self, key: str | None) -> Reply | None:
         """What Google answers for a missing (403) or unknown (400 API_KEY_INVALID) key."""
         if not key:
-            return Reply.error(403, "Method doesn't allow unregistered callers (callers without "
-                                    "established identity). Please use API Key or other form "
-                                    "of API consumer identity to call this API.")
+            return Reply.error(
+                403,
+                "Method doesn't allow unregistered callers (callers without "
+                "established identity). Please use API Key or other form "
+                "of API consumer identity to call this API.",
+            )
         if self.api_keys is not None and key not in self.api_keys:
             return Reply.real("key_invalid")
         return None
@@ -487,9 +673,18 @@ class FakeGemini:
         model = handler.path.split("/models/", 1)[-1].split(":", 1)[0]
         gen = body.get("generationConfig") or body.get("generation_config") or {}
         modalities = gen.get("responseModalities") or gen.get("response_modalities") or []
-        record = Request(handler.path, model, bool(handler.headers.get("x-goog-api-key")),
-                         prompt, mime, len(img), size, list(modalities), t0,
-                         _reply_name(reply))
+        record = Request(
+            handler.path,
+            model,
+            bool(handler.headers.get("x-goog-api-key")),
+            prompt,
+            mime,
+            len(img),
+            size,
+            list(modalities),
+            t0,
+            _reply_name(reply),
+        )
         with self._lock:
             self._state.requests.append(record)
             self.in_flight += 1
@@ -533,9 +728,9 @@ def _header_size(data: bytes) -> tuple[int, int] | None:
     while data[:2] == b"\xff\xd8" and i + 9 <= len(data) and data[i] == 0xFF:
         marker = data[i + 1]
         if marker in (0xC0, 0xC1, 0xC2):
-            h, w = struct.unpack(">HH", data[i + 5:i + 9])
+            h, w = struct.unpack(">HH", data[i + 5 : i + 9])
             return w, h
-        i += 2 + struct.unpack(">H", data[i + 2:i + 4])[0]
+        i += 2 + struct.unpack(">H", data[i + 2 : i + 4])[0]
     return None
 
 
@@ -573,9 +768,13 @@ def _image_answer(reply: Reply, img: bytes, mime: str | None, decoded: Any) -> d
     for i in range(reply.drafts):
         parts.append({"text": f"Drafting the look ({i + 1}) …", "thought": True})
         sketch = _encode(draft(source), "image/jpeg")
-        parts.append({"inlineData": {"mimeType": "image/jpeg",
-                                     "data": base64.b64encode(sketch).decode()},
-                      "thought": True, "thoughtSignature": _signature(len(sketch))})
+        parts.append(
+            {
+                "inlineData": {"mimeType": "image/jpeg", "data": base64.b64encode(sketch).decode()},
+                "thought": True,
+                "thoughtSignature": _signature(len(sketch)),
+            }
+        )
     if reply.final:
         if reply.mode == "echo" and img and reply.size is None:
             out, out_mime = img, mime or "image/jpeg"
@@ -586,21 +785,31 @@ def _image_answer(reply: Reply, img: bytes, mime: str | None, decoded: Any) -> d
             out, out_mime = _encode(picture, reply.mime), reply.mime
         if reply.text:
             parts.append({"text": reply.text})
-        final: dict[str, Any] = {"inlineData": {"mimeType": out_mime,
-                                                "data": base64.b64encode(out).decode()}}
+        final: dict[str, Any] = {
+            "inlineData": {"mimeType": out_mime, "data": base64.b64encode(out).decode()}
+        }
         if reply.drafts:
             final["thoughtSignature"] = _signature(len(out))
         parts.append(final)
-    return {"candidates": [{"content": {"role": "model", "parts": parts},
-                            "finishReason": reply.finish_reason, "index": 0}],
-            "usageMetadata": {"promptTokenCount": 1290, "candidatesTokenCount": 1290},
-            "modelVersion": "gemini-2.5-flash-image"}
+    return {
+        "candidates": [
+            {
+                "content": {"role": "model", "parts": parts},
+                "finishReason": reply.finish_reason,
+                "index": 0,
+            }
+        ],
+        "usageMetadata": {"promptTokenCount": 1290, "candidatesTokenCount": 1290},
+        "modelVersion": "gemini-2.5-flash-image",
+    }
 
 
 def _huge_answer(length: int) -> Iterator[bytes]:
     """`length` bytes of a valid answer whose image data is a long run of base64 'A's."""
-    head = b'{"candidates":[{"content":{"role":"model","parts":[{"inlineData":' \
-           b'{"mimeType":"image/png","data":"'
+    head = (
+        b'{"candidates":[{"content":{"role":"model","parts":[{"inlineData":'
+        b'{"mimeType":"image/png","data":"'
+    )
     tail = b'"}}]},"finishReason":"STOP","index":0}]}'
     filler = length - len(head) - len(tail)
     assert filler > 0, "a huge answer needs more bytes than its JSON frame"

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from appliance.services import free_loopback_port, mosquitto_exe, start_listening, tcp_reachable
 
-
 # One implementation of these for the product and the tests (booth up starts brokers too).
 free_port = free_loopback_port
 
@@ -24,8 +23,9 @@ MOSQUITTO = mosquitto_exe() or "/usr/sbin/mosquitto"
 class Mosquitto:
     """`mosquitto -c CONF` as a child process. `extra_conf` lines are appended to the config."""
 
-    def __init__(self, workdir: Path, port: int | None = None, extra_conf: str = "",
-                 anonymous: bool = True) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, extra_conf: str = "", anonymous: bool = True
+    ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -59,12 +59,13 @@ class Mosquitto:
         ]
         self.conf.write_text("\n".join(lines) + "\n")
 
-    def start(self, timeout: float = 10.0) -> "Mosquitto":
+    def start(self, timeout: float = 10.0) -> Mosquitto:
         if self.proc and self.proc.poll() is None:
             return self
         self.write_conf()
-        self.proc = start_listening([MOSQUITTO, "-c", str(self.conf)], self.port, timeout,
-                                    "mosquitto", log_file=self.log)
+        self.proc = start_listening(
+            [MOSQUITTO, "-c", str(self.conf)], self.port, timeout, "mosquitto", log_file=self.log
+        )
         return self
 
     def stop(self, kill: bool = False) -> None:

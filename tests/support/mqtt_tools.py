@@ -16,9 +16,11 @@ class Recorder:
         self.messages: list[paho.MQTTMessage] = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
-        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2,
-                                  client_id=client_id or f"rec-{uuid.uuid4().hex[:8]}",
-                                  protocol=paho.MQTTv5)
+        self.client = paho.Client(
+            paho.CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"rec-{uuid.uuid4().hex[:8]}",
+            protocol=paho.MQTTv5,
+        )
         self._topics = topics
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message

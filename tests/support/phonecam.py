@@ -38,8 +38,11 @@ class Panel:
 PI_7_INCH = Panel()
 # The other 7" panels the booth runs on: 1024×600 (the same active area) and the Touch Display 2
 # (720×1280, portrait).
-PANELS_7_INCH = {(800, 480): PI_7_INCH, (1024, 600): Panel(1024, 600, 154.2, 85.9),
-                 (720, 1280): Panel(720, 1280, 86.9, 154.6)}
+PANELS_7_INCH = {
+    (800, 480): PI_7_INCH,
+    (1024, 600): Panel(1024, 600, 154.2, 85.9),
+    (720, 1280): Panel(720, 1280, 86.9, 154.6),
+}
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,12 @@ class PhoneCamera:
     width: int = 1920
     height: int = 1080
     hfov_deg: float = 70.0
-    blur_sigma: float = 0.6      # camera pixels: lens, focus and a steady hand ("slight")
-    noise_sigma: float = 2.5     # grey levels of sensor noise
-    jpeg_quality: int = 90       # the preview stream's compression
-    black: int = 28              # a lit screen's black is not black on camera (glare) …
-    white: int = 232             # … and its white is exposed below clipping
-    room: int = 70               # the grey of the room around the booth
+    blur_sigma: float = 0.6  # camera pixels: lens, focus and a steady hand ("slight")
+    noise_sigma: float = 2.5  # grey levels of sensor noise
+    jpeg_quality: int = 90  # the preview stream's compression
+    black: int = 28  # a lit screen's black is not black on camera (glare) …
+    white: int = 232  # … and its white is exposed below clipping
+    room: int = 70  # the grey of the room around the booth
 
     def px_per_mm(self, distance_mm: float) -> float:
         """Camera pixels per millimetre of a plane `distance_mm` in front of the lens."""
@@ -62,9 +65,15 @@ class PhoneCamera:
 PHONE_1080P = PhoneCamera()
 
 
-def photograph(screen_rgb: np.ndarray, distance_mm: float, panel: Panel = PI_7_INCH,
-               camera: PhoneCamera = PHONE_1080P, aim: tuple[float, float] = (0.5, 0.5),
-               seed: int = 0, shift: tuple[int, int] = (0, 0)) -> np.ndarray:
+def photograph(
+    screen_rgb: np.ndarray,
+    distance_mm: float,
+    panel: Panel = PI_7_INCH,
+    camera: PhoneCamera = PHONE_1080P,
+    aim: tuple[float, float] = (0.5, 0.5),
+    seed: int = 0,
+    shift: tuple[int, int] = (0, 0),
+) -> np.ndarray:
     """The camera frame (BGR, camera.width × camera.height) of `screen_rgb` seen from
     `distance_mm`, with the camera aimed at `aim` (fractions of the screen's width and height).
 
@@ -74,11 +83,12 @@ def photograph(screen_rgb: np.ndarray, distance_mm: float, panel: Panel = PI_7_I
     """
     h, w = screen_rgb.shape[:2]
     if (w, h) != (panel.width_px, panel.height_px):
-        raise ValueError(f"the screenshot is {w}×{h}; the panel is "
-                         f"{panel.width_px}×{panel.height_px}")
+        raise ValueError(
+            f"the screenshot is {w}×{h}; the panel is {panel.width_px}×{panel.height_px}"
+        )
     k = camera.px_per_mm(distance_mm)
-    sx = panel.width_mm / panel.width_px * k     # camera pixels per screen pixel, across
-    sy = panel.height_mm / panel.height_px * k   # … and down (the pixels are not square)
+    sx = panel.width_mm / panel.width_px * k  # camera pixels per screen pixel, across
+    sy = panel.height_mm / panel.height_px * k  # … and down (the pixels are not square)
     img = cv2.cvtColor(np.ascontiguousarray(screen_rgb), cv2.COLOR_RGB2GRAY).astype(np.float32)
     dx, dy = shift
     if dx or dy:  # the sensor's grid starts `shift` screen pixels further up and left
@@ -94,33 +104,54 @@ def photograph(screen_rgb: np.ndarray, distance_mm: float, panel: Panel = PI_7_I
     bezel = round(panel.bezel_mm * k)
     x0 = round(camera.width / 2 - aim[0] * out_w)
     y0 = round(camera.height / 2 - aim[1] * out_h)
-    _paste(frame, np.full((out_h + 2 * bezel, out_w + 2 * bezel), 12.0, np.float32),
-           x0 - bezel, y0 - bezel)
+    _paste(
+        frame,
+        np.full((out_h + 2 * bezel, out_w + 2 * bezel), 12.0, np.float32),
+        x0 - bezel,
+        y0 - bezel,
+    )
     _paste(frame, shown, x0, y0)
 
     frame = cv2.GaussianBlur(frame, (0, 0), camera.blur_sigma)
     rng = np.random.default_rng(seed)
     frame += rng.normal(0.0, camera.noise_sigma, frame.shape).astype(np.float32)
     gray = np.clip(frame, 0, 255).astype(np.uint8)
-    ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR),
-                           [cv2.IMWRITE_JPEG_QUALITY, camera.jpeg_quality])
+    ok, jpg = cv2.imencode(
+        ".jpg",
+        cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR),
+        [cv2.IMWRITE_JPEG_QUALITY, camera.jpeg_quality],
+    )
     assert ok
     return cv2.imdecode(jpg, cv2.IMREAD_COLOR)
 
 
-def scaled_copy(screen_bgr: np.ndarray, distance_mm: float, panel: Panel = PI_7_INCH,
-                camera: PhoneCamera = PHONE_1080P,
-                interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+def scaled_copy(
+    screen_bgr: np.ndarray,
+    distance_mm: float,
+    panel: Panel = PI_7_INCH,
+    camera: PhoneCamera = PHONE_1080P,
+    interpolation: int = cv2.INTER_AREA,
+) -> np.ndarray:
     """The screenshot (or a part of it) scaled to as many pixels as the camera has for it from
     `distance_mm`, nothing else (no blur, noise or JPEG): the plain geometry check."""
     k = camera.px_per_mm(distance_mm)
-    return cv2.resize(screen_bgr, None, fx=k * panel.width_mm / panel.width_px,
-                      fy=k * panel.height_mm / panel.height_px, interpolation=interpolation)
+    return cv2.resize(
+        screen_bgr,
+        None,
+        fx=k * panel.width_mm / panel.width_px,
+        fy=k * panel.height_mm / panel.height_px,
+        interpolation=interpolation,
+    )
 
 
-def scaled_rate(screen_bgr: np.ndarray, distance_mm: float, expected: str,
-                card: tuple[int, int, int, int], panel: Panel = PI_7_INCH,
-                shifts: tuple[int, ...] = (0, 1, 2, 3)) -> float:
+def scaled_rate(
+    screen_bgr: np.ndarray,
+    distance_mm: float,
+    expected: str,
+    card: tuple[int, int, int, int],
+    panel: Panel = PI_7_INCH,
+    shifts: tuple[int, ...] = (0, 1, 2, 3),
+) -> float:
     """How many of a few plain scaled copies (`scaled_copy`) of one code read as `expected`:
     the code and a tenth of its size on each side, cut at a few offsets of a screen pixel (where
     the camera's pixels fall on the screen's), scaled by area and linearly, read by both of
@@ -130,8 +161,9 @@ def scaled_rate(screen_bgr: np.ndarray, distance_mm: float, expected: str,
     hits = tries = 0
     for s in shifts:
         top, left = max(0, y - h // 10 - s), max(0, x - w // 10 - (s * 3) % 4)
-        cut = np.ascontiguousarray(screen_bgr[top:min(H, y + h + h // 10),
-                                              left:min(W, x + w + w // 10)])
+        cut = np.ascontiguousarray(
+            screen_bgr[top : min(H, y + h + h // 10), left : min(W, x + w + w // 10)]
+        )
         for interpolation in (cv2.INTER_AREA, cv2.INTER_LINEAR):
             small = scaled_copy(cut, distance_mm, panel, interpolation=interpolation)
             tries += 1
@@ -144,7 +176,7 @@ def _paste(dst: np.ndarray, src: np.ndarray, x: int, y: int) -> None:
     H, W = dst.shape[:2]
     xa, ya, xb, yb = max(0, x), max(0, y), min(W, x + w), min(H, y + h)
     if xb > xa and yb > ya:
-        dst[ya:yb, xa:xb] = src[ya - y:yb - y, xa - x:xb - x]
+        dst[ya:yb, xa:xb] = src[ya - y : yb - y, xa - x : xb - x]
 
 
 def decode(frame_bgr: np.ndarray) -> str:
@@ -158,8 +190,11 @@ def decode_screenshot(bgr: np.ndarray) -> set[str]:
     of perfectly sharp codes (their edges are too clean for its finder search), which a phone's
     camera never delivers: a slightly soft copy and a half-size one are tried too."""
     found: set[str] = set()
-    for img in (bgr, cv2.GaussianBlur(bgr, (3, 3), 0),
-                cv2.resize(bgr, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)):
+    for img in (
+        bgr,
+        cv2.GaussianBlur(bgr, (3, 3), 0),
+        cv2.resize(bgr, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
+    ):
         found |= decode_all(img)
     return found
 
@@ -171,8 +206,10 @@ def reads(frame_bgr: np.ndarray, expected: str) -> bool:
 
 def reads_either(frame_bgr: np.ndarray, expected: str) -> bool:
     """`reads`, or OpenCV's other (ArUco-based) detector: a scanner tries more than one way."""
-    return reads(frame_bgr, expected) or \
-        cv2.QRCodeDetectorAruco().detectAndDecode(frame_bgr)[0] == expected
+    return (
+        reads(frame_bgr, expected)
+        or cv2.QRCodeDetectorAruco().detectAndDecode(frame_bgr)[0] == expected
+    )
 
 
 def decode_all(frame_bgr: np.ndarray) -> set[str]:
@@ -185,10 +222,15 @@ def decode_all(frame_bgr: np.ndarray) -> set[str]:
     return found - {""}
 
 
-def framed_rate(screen_rgb: np.ndarray, distance_mm: float, expected: str,
-                card: tuple[int, int, int, int], panel: Panel = PI_7_INCH,
-                camera: PhoneCamera = PHONE_1080P, seeds: tuple[int, ...] = tuple(range(8))
-                ) -> float:
+def framed_rate(
+    screen_rgb: np.ndarray,
+    distance_mm: float,
+    expected: str,
+    card: tuple[int, int, int, int],
+    panel: Panel = PI_7_INCH,
+    camera: PhoneCamera = PHONE_1080P,
+    seeds: tuple[int, ...] = tuple(range(8)),
+) -> float:
     """`decode_rate` for one of several codes on the screen, the phone aimed at its `card`
     (x, y, w, h in screen pixels). A phone's scanner finds every code in view and reads each
     (ML Kit, Apple's Vision); OpenCV's detector does not separate two codes side by side, so
@@ -204,25 +246,35 @@ def framed_rate(screen_rgb: np.ndarray, distance_mm: float, expected: str,
     for seed in seeds:
         shift = (seed * 3 % 4, seed * 7 % 4)
         frame = photograph(screen_rgb, distance_mm, panel, camera, aim, seed, shift)
-        cut = frame[max(0, cy - half_h):cy + half_h, max(0, cx - half_w):cx + half_w]
+        cut = frame[max(0, cy - half_h) : cy + half_h, max(0, cx - half_w) : cx + half_w]
         hits += reads_either(cut, expected)
     return hits / len(seeds)
 
 
-def decodes_at(screen_rgb: np.ndarray, distance_mm: float, expected: str,
-               panel: Panel = PI_7_INCH, camera: PhoneCamera = PHONE_1080P,
-               aim: tuple[float, float] = (0.5, 0.5), seeds: tuple[int, ...] = tuple(range(6))
-               ) -> bool:
+def decodes_at(
+    screen_rgb: np.ndarray,
+    distance_mm: float,
+    expected: str,
+    panel: Panel = PI_7_INCH,
+    camera: PhoneCamera = PHONE_1080P,
+    aim: tuple[float, float] = (0.5, 0.5),
+    seeds: tuple[int, ...] = tuple(range(6)),
+) -> bool:
     """True when most of a few frames (different noise, the hand moved by a fraction of a
     camera pixel) decode to `expected`: a phone scans frame after frame, so a code read in most
     frames is read at once, while one read now and then makes the guest wait and wiggle."""
     return decode_rate(screen_rgb, distance_mm, expected, panel, camera, aim, seeds) > 0.5
 
 
-def decode_rate(screen_rgb: np.ndarray, distance_mm: float, expected: str,
-                panel: Panel = PI_7_INCH, camera: PhoneCamera = PHONE_1080P,
-                aim: tuple[float, float] = (0.5, 0.5), seeds: tuple[int, ...] = tuple(range(6))
-                ) -> float:
+def decode_rate(
+    screen_rgb: np.ndarray,
+    distance_mm: float,
+    expected: str,
+    panel: Panel = PI_7_INCH,
+    camera: PhoneCamera = PHONE_1080P,
+    aim: tuple[float, float] = (0.5, 0.5),
+    seeds: tuple[int, ...] = tuple(range(6)),
+) -> float:
     """The share of frames that decode to `expected`; frame `seed` has its own noise and the
     camera moved by a different fraction of its pixel (up to one)."""
     hits = 0
@@ -233,9 +285,16 @@ def decode_rate(screen_rgb: np.ndarray, distance_mm: float, expected: str,
     return hits / len(seeds)
 
 
-def farthest_decode(screen_rgb: np.ndarray, expected: str, aim: tuple[float, float],
-                    start_mm: float = 300, stop_mm: float = 2500, step_mm: float = 50,
-                    panel: Panel = PI_7_INCH, camera: PhoneCamera = PHONE_1080P) -> float:
+def farthest_decode(
+    screen_rgb: np.ndarray,
+    expected: str,
+    aim: tuple[float, float],
+    start_mm: float = 300,
+    stop_mm: float = 2500,
+    step_mm: float = 50,
+    panel: Panel = PI_7_INCH,
+    camera: PhoneCamera = PHONE_1080P,
+) -> float:
     """The largest distance, walking out from `start_mm` in `step_mm` steps, up to which the
     code `decodes_at` every step; 0 if it does not decode at `start_mm`."""
     best = 0.0

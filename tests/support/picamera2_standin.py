@@ -58,7 +58,7 @@ class Rig:
     stalled: bool = False
     wedged: bool = False
     heal_on_reopen: bool = True  # a stall is cleared by closing and reopening the camera
-    holder: "StandInPicamera2 | None" = None  # the instance that has the camera acquired
+    holder: StandInPicamera2 | None = None  # the instance that has the camera acquired
     opened: int = 0
     closed: int = 0
     allocations: list[str] = field(default_factory=list)
@@ -80,10 +80,13 @@ class Rig:
         self.stalled = self.wedged = True
 
     def api(self) -> PicameraApi:
-        return PicameraApi(open=lambda alloc: StandInPicamera2(self, alloc),
-                           allocator=PersistentAllocator,
-                           transform=lambda h, v: (bool(h), bool(v)),
-                           af_continuous=AF_CONTINUOUS, timeout_errors=(FutureTimeout,))
+        return PicameraApi(
+            open=lambda alloc: StandInPicamera2(self, alloc),
+            allocator=PersistentAllocator,
+            transform=lambda h, v: (bool(h), bool(v)),
+            af_continuous=AF_CONTINUOUS,
+            timeout_errors=(FutureTimeout,),
+        )
 
 
 class PersistentAllocator:
@@ -147,7 +150,7 @@ class Job:
 
 
 class CompletedRequest:
-    def __init__(self, cam: "StandInPicamera2", seq: int, config: dict, t_ns: int) -> None:
+    def __init__(self, cam: StandInPicamera2, seq: int, config: dict, t_ns: int) -> None:
         self.cam, self.seq, self.config = cam, seq, config
         self.metadata = {"SensorTimestamp": t_ns, "ExposureTime": 10_000}
         self.released = False
@@ -203,11 +206,13 @@ class StandInPicamera2:
         with rig.lock:
             if rig.fail_opens > 0:
                 rig.fail_opens -= 1
-                raise RuntimeError("Camera __init__ sequence did not complete.") from \
-                    RuntimeError("Camera(s) not found")
+                raise RuntimeError("Camera __init__ sequence did not complete.") from RuntimeError(
+                    "Camera(s) not found"
+                )
             if rig.holder is not None:
-                raise RuntimeError("Camera __init__ sequence did not complete.") from \
-                    RuntimeError("Failed to acquire camera: Device or resource busy")
+                raise RuntimeError("Camera __init__ sequence did not complete.") from RuntimeError(
+                    "Failed to acquire camera: Device or resource busy"
+                )
             rig.holder = self
             rig.opened += 1
             if rig.heal_on_reopen:
@@ -235,21 +240,52 @@ class StandInPicamera2:
         threading.Thread(target=self._event_loop, name="standin-picamera2", daemon=True).start()
 
     # ---------------------------------------------------------------- configurations
-    def _config(self, use_case: str, main: dict, lores: dict | None, transform: Any,
-                buffer_count: int, controls: dict, sensor: dict | None) -> dict:
+    def _config(
+        self,
+        use_case: str,
+        main: dict,
+        lores: dict | None,
+        transform: Any,
+        buffer_count: int,
+        controls: dict,
+        sensor: dict | None,
+    ) -> dict:
         main = {"format": "XBGR8888", "size": (640, 480), **main}
         if lores is not None:
             lores = {"format": "YUV420", "size": main["size"], **lores}
-        return {"use_case": use_case, "main": main, "lores": lores, "transform": transform,
-                "buffer_count": buffer_count, "controls": dict(controls), "sensor": sensor,
-                "queue": True}
+        return {
+            "use_case": use_case,
+            "main": main,
+            "lores": lores,
+            "transform": transform,
+            "buffer_count": buffer_count,
+            "controls": dict(controls),
+            "sensor": sensor,
+            "queue": True,
+        }
 
-    def create_preview_configuration(self, main={}, lores=None, transform=(False, False),
-                                     buffer_count=4, controls={}, sensor={}, **kw) -> dict:
+    def create_preview_configuration(
+        self,
+        main={},
+        lores=None,
+        transform=(False, False),
+        buffer_count=4,
+        controls={},
+        sensor={},
+        **kw,
+    ) -> dict:
         return self._config("preview", main, lores, transform, buffer_count, controls, sensor)
 
-    def create_still_configuration(self, main={}, lores=None, transform=(False, False),
-                                   buffer_count=1, controls={}, sensor={}, **kw) -> dict:
+    def create_still_configuration(
+        self,
+        main={},
+        lores=None,
+        transform=(False, False),
+        buffer_count=1,
+        controls={},
+        sensor={},
+        **kw,
+    ) -> dict:
         main = {"format": "BGR888", "size": self.sensor_resolution, **main}
         return self._config("still", main, lores, transform, buffer_count, controls, sensor)
 
@@ -260,8 +296,10 @@ class StandInPicamera2:
         if lores is not None:
             if lores["format"] not in ("YUV420", "YVU420"):
                 raise RuntimeError("lores stream must be YUV")
-            if lores["size"][0] > config["main"]["size"][0] or \
-                    lores["size"][1] > config["main"]["size"][1]:
+            if (
+                lores["size"][0] > config["main"]["size"][0]
+                or lores["size"][1] > config["main"]["size"][1]
+            ):
                 raise RuntimeError("lores stream dimensions may not exceed main stream")
         for w, h in [config["main"]["size"]] + ([lores["size"]] if lores else []):
             if w % 2 or h % 2:
@@ -363,8 +401,7 @@ class StandInPicamera2:
             self._seq += 1
             t = time.monotonic()
             self._next_frame = t + 1.0 / self.rig.fps
-            new.append(CompletedRequest(self, self._seq, self.camera_config,
-                                        time.monotonic_ns()))
+            new.append(CompletedRequest(self, self._seq, self.camera_config, time.monotonic_ns()))
             self.rig.frames.append((self._seq, t))
         finished = []
         with self.lock:
@@ -418,10 +455,10 @@ class StandInPicamera2:
     def capture_request(self, wait: Any = None, flush: Any = None) -> Any:
         if flush is True:
             flush = time.monotonic_ns()
-        return self.dispatch_functions([partial(self.wait_for_timestamp_, flush),
-                                        self.capture_request_], wait)
+        return self.dispatch_functions(
+            [partial(self.wait_for_timestamp_, flush), self.capture_request_], wait
+        )
 
     def switch_mode(self, config: dict, wait: Any = None) -> Any:
         self.rig.switch_callers.append(threading.current_thread().name)
-        return self.dispatch_functions([partial(self.switch_mode_, config)], wait,
-                                       immediate=True)
+        return self.dispatch_functions([partial(self.switch_mode_, config)], wait, immediate=True)

@@ -15,15 +15,18 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 import urllib.request
+import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from tests.support.mosquitto import free_port, port_open
 
-ADMIN = {"aws_access_key_id": "moto-admin", "aws_secret_access_key": "moto-admin",
-         "region_name": "us-east-1"}
+ADMIN = {
+    "aws_access_key_id": "moto-admin",
+    "aws_secret_access_key": "moto-admin",
+    "region_name": "us-east-1",
+}
 
 
 class S3Server:
@@ -38,7 +41,7 @@ class S3Server:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "S3Server":
+    def start(self) -> S3Server:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
@@ -66,16 +69,31 @@ class S3Server:
 
     def make_public(self) -> None:
         """Anyone may read objects: what an operator does for a public base URL."""
-        self.client().put_bucket_policy(Bucket=self.bucket, Policy=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                           "Resource": f"arn:aws:s3:::{self.bucket}/*"}]}))
+        self.client().put_bucket_policy(
+            Bucket=self.bucket,
+            Policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": "*",
+                            "Action": "s3:GetObject",
+                            "Resource": f"arn:aws:s3:::{self.bucket}/*",
+                        }
+                    ],
+                }
+            ),
+        )
 
     def objects(self, prefix: str = "") -> dict[str, int]:
         """key → size of every object in the bucket (what really landed)."""
         out: dict[str, int] = {}
-        for page in self.client().get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix):
+        for page in (
+            self.client()
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=self.bucket, Prefix=prefix)
+        ):
             for obj in page.get("Contents", []):
                 out[obj["Key"]] = obj["Size"]
         return out
@@ -88,15 +106,26 @@ class S3Server:
         user = user or f"booth-{uuid.uuid4().hex[:8]}"  # IAM users too live process-wide
         iam = self.client("iam")
         iam.create_user(UserName=user)
-        iam.put_user_policy(UserName=user, PolicyName="booth-s3", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+        iam.put_user_policy(
+            UserName=user,
+            PolicyName="booth-s3",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+                }
+            ),
+        )
         key = iam.create_access_key(UserName=user)["AccessKey"]
         return key["AccessKeyId"], key["SecretAccessKey"]
 
     def _auth(self, count: str) -> None:
-        req = urllib.request.Request(f"{self.endpoint}/moto-api/reset-auth", data=count.encode(),
-                                     method="POST", headers={"Content-Type": "text/plain"})
+        req = urllib.request.Request(
+            f"{self.endpoint}/moto-api/reset-auth",
+            data=count.encode(),
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+        )
         with urllib.request.urlopen(req, timeout=10) as resp:
             resp.read()
 
@@ -113,13 +142,16 @@ class S3Server:
             self._admin = dict(ADMIN)
 
 
-def cloud_toml(s3: S3Server, *, public_base_url: str = "", extra: str = "",
-               retry_max_s: float = 1.0) -> str:
+def cloud_toml(
+    s3: S3Server, *, public_base_url: str = "", extra: str = "", retry_max_s: float = 1.0
+) -> str:
     """The [cloud] table pointing at the test server."""
     public = f'public_base_url = "{public_base_url}"\n' if public_base_url else ""
-    return (f'[cloud]\nenabled = true\nendpoint_url = "{s3.endpoint}"\nregion = "us-east-1"\n'
-            f'bucket = "{s3.bucket}"\nkey_prefix = "booth/"\naddressing_style = "path"\n'
-            f"retry_max_s = {retry_max_s}\ntimeout_s = 5\n{public}{extra}")
+    return (
+        f'[cloud]\nenabled = true\nendpoint_url = "{s3.endpoint}"\nregion = "us-east-1"\n'
+        f'bucket = "{s3.bucket}"\nkey_prefix = "booth/"\naddressing_style = "path"\n'
+        f"retry_max_s = {retry_max_s}\ntimeout_s = 5\n{public}{extra}"
+    )
 
 
 CREDS = {"BOOTH_CLOUD_ACCESS_KEY_ID": "AKIDBOOTHTEST", "BOOTH_CLOUD_SECRET_ACCESS_KEY": "s3cr3t"}

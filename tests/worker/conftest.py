@@ -21,7 +21,7 @@ def worker_config(make_config, fake):
     """Config for a worker on the test broker and the fake Gemini; `key=False` → no API key."""
 
     def _make(worker: str = "", key: bool = True, extra: str = "", **env: str):
-        toml = f"[worker]\nid = \"w1\"\ngrace_s = 5\n{worker}\n{extra}"
+        toml = f'[worker]\nid = "w1"\ngrace_s = 5\n{worker}\n{extra}'
         base = {"GEMINI_BASE_URL": fake.url}
         if key:
             base["GEMINI_API_KEY"] = API_KEY

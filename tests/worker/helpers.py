@@ -50,11 +50,18 @@ class Kiosk:
         self.booth = booth
         self.messages: list[tuple[str, bytes, object, bool]] = []
         self._subscribed = False
-        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2,
-                                  client_id=f"kiosk-{uuid.uuid4().hex[:6]}", protocol=paho.MQTTv5)
+        self.client = paho.Client(
+            paho.CallbackAPIVersion.VERSION2,
+            client_id=f"kiosk-{uuid.uuid4().hex[:6]}",
+            protocol=paho.MQTTv5,
+        )
         self.client.on_connect = lambda c, u, f, r, p: c.subscribe(
-            [(f"{root}/{booth}/#", 1), (self.topics.all_worker_availability(), 1),
-             (self.topics.all_worker_health(), 1)])
+            [
+                (f"{root}/{booth}/#", 1),
+                (self.topics.all_worker_availability(), 1),
+                (self.topics.all_worker_health(), 1),
+            ]
+        )
         self.client.on_subscribe = lambda *a: setattr(self, "_subscribed", True)
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port, 30)
@@ -69,20 +76,29 @@ class Kiosk:
         self.client.loop_stop()
 
     # ---------------------------------------------------------------- sending
-    def send(self, payload: bytes, job_id: str | None = None, style: str = "drip",
-             content_type: str = "image/jpeg", pending: bool = True, props=None,
-             created_at: str | None = None) -> str:
+    def send(
+        self,
+        payload: bytes,
+        job_id: str | None = None,
+        style: str = "drip",
+        content_type: str = "image/jpeg",
+        pending: bool = True,
+        props=None,
+        created_at: str | None = None,
+    ) -> str:
         job_id = job_id or new_job_id()
         if created_at is not None:
             props = JobMeta(job_id, style, created_at, content_type).to_properties()
         if pending:
             st = Status(job_id, self.booth, JobStatus.PENDING)
-            self.client.publish(self.topics.status(self.booth, job_id), st.to_json(), qos=1,
-                                retain=True).wait_for_publish(10)
+            self.client.publish(
+                self.topics.status(self.booth, job_id), st.to_json(), qos=1, retain=True
+            ).wait_for_publish(10)
         if props is None:
             props = JobMeta(job_id, style, content_type=content_type).to_properties()
-        self.client.publish(self.topics.jobs(self.booth), payload, qos=1,
-                            properties=props).wait_for_publish(30)
+        self.client.publish(
+            self.topics.jobs(self.booth), payload, qos=1, properties=props
+        ).wait_for_publish(30)
         return job_id
 
     # ---------------------------------------------------------------- reading
@@ -98,23 +114,30 @@ class Kiosk:
         def done():
             finals = [s for s in self.statuses(job_id) if s.status.is_final]
             return finals[-1] if finals else None
+
         return wait_until(done, timeout)
 
-    def health(self, worker_id: str, where=lambda h: True, timeout: float = 10.0
-               ) -> Health | None:
+    def health(self, worker_id: str, where=lambda h: True, timeout: float = 10.0) -> Health | None:
         """The latest health message of a worker for which `where(health)` holds."""
         topic = self.topics.worker_health(worker_id)
 
         def latest():
-            found = [Health.from_json(p) for t, p, _pr, _r in list(self.messages)
-                     if t == topic and p]
+            found = [
+                Health.from_json(p) for t, p, _pr, _r in list(self.messages) if t == topic and p
+            ]
             return found[-1] if found and where(found[-1]) else None
+
         return wait_until(latest, timeout)
 
     def worker_online(self, worker_id: str, timeout: float = 15.0, after: int = 0) -> bool:
         """An `online` for the worker among the messages from index `after` on (pass the count
         taken before a restart so an old retained `online` does not count)."""
         topic = self.topics.worker_availability(worker_id)
-        return bool(wait_until(lambda: any(t == topic and p == b"online"
-                                           for t, p, _pr, _r in list(self.messages)[after:]),
-                               timeout))
+        return bool(
+            wait_until(
+                lambda: any(
+                    t == topic and p == b"online" for t, p, _pr, _r in list(self.messages)[after:]
+                ),
+                timeout,
+            )
+        )

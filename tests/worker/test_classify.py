@@ -16,9 +16,16 @@ from google.genai import errors, types
 
 from booth.protocol import AiState, ErrorKind
 from tests.support.fake_gemini import REAL_ERRORS
-from worker.classify import (RETRY_NO, RETRY_ONCE, RETRY_TRANSIENT, ModelError,
-                             classify_exception, final_image, parse_duration)
 from worker.breaker import ServiceGuard
+from worker.classify import (
+    RETRY_NO,
+    RETRY_ONCE,
+    RETRY_TRANSIENT,
+    ModelError,
+    classify_exception,
+    final_image,
+    parse_duration,
+)
 from worker.retry import Backoff, RateGate, call_with_retries
 
 
@@ -36,9 +43,19 @@ def real(name: str) -> ModelError:
     return classify_exception(cls(code, body))
 
 
-@pytest.mark.parametrize("value,expected", [("27s", 27.0), ("1.5s", 1.5), ("250ms", 0.25),
-                                            (3, 3.0), ({"seconds": 2, "nanos": 500000000}, 2.5),
-                                            ("soon", None), (None, None), (-1, None)])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("27s", 27.0),
+        ("1.5s", 1.5),
+        ("250ms", 0.25),
+        (3, 3.0),
+        ({"seconds": 2, "nanos": 500000000}, 2.5),
+        ("soon", None),
+        (None, None),
+        (-1, None),
+    ],
+)
 def test_parse_duration(value, expected):
     assert parse_duration(value) == expected
 
@@ -73,15 +90,15 @@ def test_a_free_tier_limit_of_0_is_read_from_the_whole_message():
     code, body = REAL_ERRORS["quota_limit_zero"]
     error = dict(body["error"])
     assert error["message"].find("limit: 0") > 300
-    error["details"] = [d for d in error.get("details", [])
-                        if "QuotaFailure" not in str(d.get("@type", ""))]
+    error["details"] = [
+        d for d in error.get("details", []) if "QuotaFailure" not in str(d.get("@type", ""))
+    ]
     err = classify_exception(errors.ClientError(code, {"error": error}))
     assert err.kind is ErrorKind.QUOTA and err.ai is AiState.QUOTA_EXHAUSTED, err
 
 
 def test_another_failed_precondition_is_not_called_a_region_block():
-    err = classify_exception(api_error(400, "FAILED_PRECONDITION",
-                                       "Precondition check failed."))
+    err = classify_exception(api_error(400, "FAILED_PRECONDITION", "Precondition check failed."))
     assert err.ai is not AiState.REGION_UNSUPPORTED and err.ai is not AiState.BILLING_REQUIRED
 
 
@@ -99,29 +116,42 @@ def test_real_error_bodies_are_classified_by_meaning(name, kind, retry, ai):
 
 def test_rate_limit_keeps_its_delay_and_quota_keeps_the_one_it_was_given():
     assert real("rate_per_minute").retry_after_s == 2
-    assert real("quota_daily").retry_after_s == 31   # per day wins over RetryInfo
+    assert real("quota_daily").retry_after_s == 31  # per day wins over RetryInfo
     assert real("quota_bare").retry_after_s is None
 
 
 def test_quota_forms_told_apart_from_the_body_not_the_code():
     # "exceeded your current quota" with a per-minute violation and a delay: a rate limit
-    per_minute = [{"@type": "type.googleapis.com/google.rpc.QuotaFailure",
-                   "violations": [{"quotaId": "GenerateRequestsPerMinutePerProjectPerModel"}]},
-                  {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}]
-    err = classify_exception(api_error(429, "RESOURCE_EXHAUSTED",
-                                       "You exceeded your current quota", per_minute))
+    per_minute = [
+        {
+            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+            "violations": [{"quotaId": "GenerateRequestsPerMinutePerProjectPerModel"}],
+        },
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"},
+    ]
+    err = classify_exception(
+        api_error(429, "RESOURCE_EXHAUSTED", "You exceeded your current quota", per_minute)
+    )
     assert (err.kind, err.retry_after_s) == (ErrorKind.RATE_LIMITED, 7)
     # the classic bare 429 of a per-minute limit
-    err = classify_exception(api_error(429, "RESOURCE_EXHAUSTED",
-                                       "Resource has been exhausted (e.g. check quota)."))
+    err = classify_exception(
+        api_error(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).")
+    )
     assert err.kind is ErrorKind.RATE_LIMITED and err.retry == RETRY_TRANSIENT
     # a quotaValue of "0" is no allowance at all, whatever the id says
-    zero = [{"@type": "type.googleapis.com/google.rpc.QuotaFailure",
-             "violations": [{"quotaId": "GenerateRequestsPerMinutePerProjectPerModel",
-                             "quotaValue": "0"}]},
-            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}]
-    assert classify_exception(api_error(429, "RESOURCE_EXHAUSTED", "x", zero)).ai \
+    zero = [
+        {
+            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+            "violations": [
+                {"quotaId": "GenerateRequestsPerMinutePerProjectPerModel", "quotaValue": "0"}
+            ],
+        },
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"},
+    ]
+    assert (
+        classify_exception(api_error(429, "RESOURCE_EXHAUSTED", "x", zero)).ai
         is AiState.QUOTA_EXHAUSTED
+    )
 
 
 def test_other_codes_and_transport_errors():
@@ -141,27 +171,37 @@ def test_other_codes_and_transport_errors():
 
 
 def answer(parts, finish="STOP", ratings=None):
-    return types.GenerateContentResponse(candidates=[types.Candidate(
-        content=types.Content(role="model", parts=parts), finish_reason=finish,
-        safety_ratings=ratings)])
+    return types.GenerateContentResponse(
+        candidates=[
+            types.Candidate(
+                content=types.Content(role="model", parts=parts),
+                finish_reason=finish,
+                safety_ratings=ratings,
+            )
+        ]
+    )
 
 
 DRAFT = types.Part(inline_data=types.Blob(data=b"draft", mime_type="image/png"), thought=True)
-FINAL = types.Part(inline_data=types.Blob(data=b"final", mime_type="image/jpeg"),
-                   thought_signature=b"sig")
+FINAL = types.Part(
+    inline_data=types.Blob(data=b"final", mime_type="image/jpeg"), thought_signature=b"sig"
+)
 
 
 def test_only_a_final_non_thought_image_is_an_answer():
     thought_text = types.Part(text="planning", thought=True)
-    assert final_image(answer([thought_text, DRAFT, types.Part(text="here"), FINAL])) \
-        == (b"final", "image/jpeg")
+    assert final_image(answer([thought_text, DRAFT, types.Part(text="here"), FINAL])) == (
+        b"final",
+        "image/jpeg",
+    )
     with pytest.raises(ModelError) as exc:
-        final_image(answer([DRAFT]))     # drafts only: never a guest's picture
+        final_image(answer([DRAFT]))  # drafts only: never a guest's picture
     assert exc.value.kind is ErrorKind.NO_IMAGE and exc.value.retry == RETRY_ONCE
 
 
-@pytest.mark.parametrize("finish", ["IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "SAFETY",
-                                    "IMAGE_RECITATION"])
+@pytest.mark.parametrize(
+    "finish", ["IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "SAFETY", "IMAGE_RECITATION"]
+)
 def test_any_safety_signal_means_no_picture_even_with_one_attached(finish):
     for parts in ([DRAFT], [DRAFT, FINAL], [FINAL]):
         with pytest.raises(ModelError) as exc:
@@ -175,7 +215,8 @@ def test_a_rating_marked_blocked_or_a_blocked_prompt_means_no_picture():
         final_image(answer([FINAL], "STOP", [rating]))
     assert exc.value.kind is ErrorKind.SAFETY
     blocked = types.GenerateContentResponse(
-        prompt_feedback=types.GenerateContentResponsePromptFeedback(block_reason="OTHER"))
+        prompt_feedback=types.GenerateContentResponsePromptFeedback(block_reason="OTHER")
+    )
     with pytest.raises(ModelError) as exc:
         final_image(blocked)
     assert exc.value.kind is ErrorKind.SAFETY
@@ -200,8 +241,9 @@ def test_retries_stop_on_final_errors_and_count_attempts():
             raise ModelError(ErrorKind.UNAVAILABLE, "503")
         return "ok"
 
-    value, attempts = call_with_retries(fn, time.monotonic() + 30, RateGate(),
-                                        Backoff(0.01, 0.02), random.Random(1))
+    value, attempts = call_with_retries(
+        fn, time.monotonic() + 30, RateGate(), Backoff(0.01, 0.02), random.Random(1)
+    )
     assert (value, attempts) == ("ok", 3)
 
     def safety(remaining):
@@ -254,9 +296,12 @@ def test_rate_gate_holds_every_thread():
     gate = RateGate()
     gate.pause(0.5)
     passed = []
-    threads = [threading.Thread(target=lambda: passed.append((gate.wait(time.monotonic() + 10),
-                                                              time.monotonic())))
-               for _ in range(3)]
+    threads = [
+        threading.Thread(
+            target=lambda: passed.append((gate.wait(time.monotonic() + 10), time.monotonic()))
+        )
+        for _ in range(3)
+    ]
     t0 = time.monotonic()
     for t in threads:
         t.start()
@@ -274,8 +319,7 @@ def test_backoff_full_jitter_bounds():
 
 
 def test_a_refused_call_ends_the_job_with_the_last_real_error():
-    guard = ServiceGuard(breaker_failures=2, breaker_open_s=60, service_pause_s=60,
-                         probe_lease_s=5)
+    guard = ServiceGuard(breaker_failures=2, breaker_open_s=60, service_pause_s=60, probe_lease_s=5)
     calls = []
 
     def fn(remaining):
@@ -283,8 +327,7 @@ def test_a_refused_call_ends_the_job_with_the_last_real_error():
         raise ModelError(ErrorKind.UNAVAILABLE, "HTTP 503")
 
     with pytest.raises(ModelError) as exc:
-        call_with_retries(fn, time.monotonic() + 30, RateGate(), Backoff(0.01, 0.02),
-                          guard=guard)
+        call_with_retries(fn, time.monotonic() + 30, RateGate(), Backoff(0.01, 0.02), guard=guard)
     assert len(calls) == 2 and exc.value.detail == "HTTP 503" and exc.value.attempts == 2
     with pytest.raises(ModelError) as exc:  # the next job: no call at all
         call_with_retries(fn, time.monotonic() + 30, RateGate(), guard=guard)
@@ -298,15 +341,22 @@ def test_fake_server_refuses_unknown_keys_like_google():
     from tests.support.fake_gemini import FakeGemini
 
     with FakeGemini(api_keys={"good-key"}, models={"gemini-2.5-flash-image"}) as fake:
+
         def client(key):
-            return genai.Client(api_key=key, http_options=types.HttpOptions(
-                base_url=fake.url, api_version="v1beta", timeout=5000))
-        bad, good = client("bad-key"), client("good-key")   # kept: a dropped Client closes
+            return genai.Client(
+                api_key=key,
+                http_options=types.HttpOptions(
+                    base_url=fake.url, api_version="v1beta", timeout=5000
+                ),
+            )
+
+        bad, good = client("bad-key"), client("good-key")  # kept: a dropped Client closes
         with pytest.raises(errors.ClientError) as exc:
             bad.models.generate_content(model="gemini-2.5-flash-image", contents=["hi"])
         assert classify_exception(exc.value).ai is AiState.KEY_REJECTED
-        assert good.models.get(model="gemini-2.5-flash-image").name \
-            == "models/gemini-2.5-flash-image"
+        assert (
+            good.models.get(model="gemini-2.5-flash-image").name == "models/gemini-2.5-flash-image"
+        )
         with pytest.raises(errors.ClientError) as exc:
             good.models.get(model="nope")
         assert exc.value.code == 404

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -22,18 +22,39 @@ from tests.worker.helpers import decode, jpeg_of, portrait_bytes, wait_until
 # (case id, replies scripted, default reply, kind, falls back to local?, min requests, max requests)
 CASES = [
     ("quota", [Reply.quota()], None, ErrorKind.QUOTA, True, 1, 1),
-    ("rate-limited-past-deadline", [], Reply.rate_limited("30s"), ErrorKind.RATE_LIMITED, True, 1,
-     1),
-    ("prompt-blocked", [Reply.prompt_blocked("PROHIBITED_CONTENT")], None, ErrorKind.SAFETY,
-     True, 1, 1),
+    (
+        "rate-limited-past-deadline",
+        [],
+        Reply.rate_limited("30s"),
+        ErrorKind.RATE_LIMITED,
+        True,
+        1,
+        1,
+    ),
+    (
+        "prompt-blocked",
+        [Reply.prompt_blocked("PROHIBITED_CONTENT")],
+        None,
+        ErrorKind.SAFETY,
+        True,
+        1,
+        1,
+    ),
     ("image-safety", [Reply.finish("IMAGE_SAFETY")], None, ErrorKind.SAFETY, True, 1, 1),
     ("text-only-twice", [], Reply.text_only(), ErrorKind.NO_IMAGE, True, 2, 2),
     ("slow-past-deadline", [], Reply.image(delay=20), ErrorKind.TIMEOUT, True, 1, 1),
     ("server-error", [], Reply.error(503), ErrorKind.UNAVAILABLE, True, 2, 3),
     ("malformed-json", [], Reply.malformed(), ErrorKind.UNAVAILABLE, True, 2, 3),
     ("key-rejected", [Reply.real("key_invalid")], None, ErrorKind.UNAVAILABLE, True, 1, 1),
-    ("unable-to-process-twice", [], Reply.real("unable_to_process"), ErrorKind.UNAVAILABLE,
-     True, 2, 2),
+    (
+        "unable-to-process-twice",
+        [],
+        Reply.real("unable_to_process"),
+        ErrorKind.UNAVAILABLE,
+        True,
+        2,
+        2,
+    ),
 ]
 
 
@@ -51,35 +72,38 @@ def test_error_kind(case, fallback, worker_config, start_worker, kiosk, fake, ou
     assert final is not None, f"{name}: no final status"
     assert final.error is not None and final.error.kind is kind
     assert final.error.message == GUEST_MESSAGES[kind]
-    assert [s.status for s in kiosk.statuses(job)][:2] == [JobStatus.PENDING,
-                                                            JobStatus.PROCESSING]
+    assert [s.status for s in kiosk.statuses(job)][:2] == [JobStatus.PENDING, JobStatus.PROCESSING]
     assert min_req <= len(fake.requests) <= max_req, [r.answered for r in fake.requests]
     assert final.attempt == len(fake.requests)  # `attempt` counts the model calls made
     if fallback == "local" and falls_back:
         assert final.status is JobStatus.COMPLETED and final.effect is Effect.LOCAL
-        [(data, props)] = kiosk.jobs.results(job)
+        [(data, props)] = kiosk.results(job)
         img = decode(data)
         assert img is not None and props.ContentType == "image/jpeg"
         (out_dir / f"fallback-{name}.jpg").write_bytes(data)
     else:
         assert final.status is JobStatus.FAILED and final.effect is None
-        assert kiosk.jobs.results(job) == []
+        assert kiosk.results(job) == []
 
 
 # ------------------------------------------------------------------ the service's configuration
 
-SERVICE_REFUSALS = [("key_invalid", AiState.KEY_REJECTED), ("key_leaked", AiState.KEY_REJECTED),
-                    ("permission_denied", AiState.PERMISSION_DENIED),
-                    ("service_disabled", AiState.SERVICE_DISABLED),
-                    ("model_not_found", AiState.MODEL_NOT_FOUND),
-                    ("location_unsupported", AiState.REGION_UNSUPPORTED),
-                    ("image_country", AiState.REGION_UNSUPPORTED),
-                    ("billing_required", AiState.BILLING_REQUIRED)]
+SERVICE_REFUSALS = [
+    ("key_invalid", AiState.KEY_REJECTED),
+    ("key_leaked", AiState.KEY_REJECTED),
+    ("permission_denied", AiState.PERMISSION_DENIED),
+    ("service_disabled", AiState.SERVICE_DISABLED),
+    ("model_not_found", AiState.MODEL_NOT_FOUND),
+    ("location_unsupported", AiState.REGION_UNSUPPORTED),
+    ("image_country", AiState.REGION_UNSUPPORTED),
+    ("billing_required", AiState.BILLING_REQUIRED),
+]
 
 
 @pytest.mark.parametrize("body,ai", SERVICE_REFUSALS, ids=[s[0] for s in SERVICE_REFUSALS])
 def test_a_refusing_service_gives_the_local_picture_at_once_and_alerts_the_operator(
-        body, ai, worker_config, start_worker, kiosk, fake, caplog):
+    body, ai, worker_config, start_worker, kiosk, fake, caplog
+):
     fake.always(Reply.real(body))
     with caplog.at_level(logging.INFO):
         start_worker(worker_config("deadline_s = 30"))
@@ -92,8 +116,8 @@ def test_a_refusing_service_gives_the_local_picture_at_once_and_alerts_the_opera
             finals.append(final)
     for final in finals:
         assert (final.status, final.effect) == (JobStatus.COMPLETED, Effect.LOCAL)
-        assert final.error.kind is ErrorKind.UNAVAILABLE   # never the guest's fault
-    assert len(fake.requests) == 1      # no retries, and the next guest costs no call
+        assert final.error.kind is ErrorKind.UNAVAILABLE  # never the guest's fault
+    assert len(fake.requests) == 1  # no retries, and the next guest costs no call
     health = kiosk.health("w1", lambda h: h.ai == ai.value)
     assert health is not None and health.state == "error"
     assert health.reason and health.fix and health.ai_until
@@ -107,8 +131,7 @@ QUOTAS = ["quota_daily", "quota_limit_zero", "quota_bare"]
 
 
 @pytest.mark.parametrize("body", QUOTAS)
-def test_a_used_up_quota_pauses_calls_for_everyone(body, worker_config, start_worker, kiosk,
-                                                   fake):
+def test_a_used_up_quota_pauses_calls_for_everyone(body, worker_config, start_worker, kiosk, fake):
     fake.always(Reply.real(body))
     start_worker(worker_config("deadline_s = 30\nconcurrency = 2"))
     sent = {kiosk.send(portrait_bytes()): time.monotonic() for _ in range(4)}
@@ -122,9 +145,10 @@ def test_a_used_up_quota_pauses_calls_for_everyone(body, worker_config, start_wo
     assert health is not None and health.state == "warn"
 
 
-def test_a_per_minute_rate_limit_is_waited_out_then_the_ai_answers(worker_config, start_worker,
-                                                                   kiosk, fake):
-    fake.script(Reply.real("rate_per_minute"))       # RetryInfo 2s
+def test_a_per_minute_rate_limit_is_waited_out_then_the_ai_answers(
+    worker_config, start_worker, kiosk, fake
+):
+    fake.script(Reply.real("rate_per_minute"))  # RetryInfo 2s
     start_worker(worker_config("deadline_s = 20"))
     job = kiosk.send(portrait_bytes())
     final = kiosk.final(job, timeout=30)
@@ -133,11 +157,14 @@ def test_a_per_minute_rate_limit_is_waited_out_then_the_ai_answers(worker_config
     assert second.at - first.at >= 2.0
 
 
-@pytest.mark.parametrize("first", [Reply.real("unable_to_process"),
-                                   Reply.drafts_only("IMAGE_OTHER"), Reply.finish("NO_IMAGE")],
-                         ids=["unable-to-process", "image-other", "no-image"])
-def test_answers_that_often_work_a_second_time_are_retried_once(first, worker_config,
-                                                                start_worker, kiosk, fake):
+@pytest.mark.parametrize(
+    "first",
+    [Reply.real("unable_to_process"), Reply.drafts_only("IMAGE_OTHER"), Reply.finish("NO_IMAGE")],
+    ids=["unable-to-process", "image-other", "no-image"],
+)
+def test_answers_that_often_work_a_second_time_are_retried_once(
+    first, worker_config, start_worker, kiosk, fake
+):
     fake.script(first)
     start_worker(worker_config("deadline_s = 20"))
     job = kiosk.send(portrait_bytes())
@@ -147,16 +174,16 @@ def test_answers_that_often_work_a_second_time_are_retried_once(first, worker_co
 
 
 @pytest.mark.parametrize("fallback", ["local", "none"])
-def test_500_then_success_completes_after_retries(fallback, worker_config, start_worker, kiosk,
-                                                  fake):
+def test_500_then_success_completes_after_retries(
+    fallback, worker_config, start_worker, kiosk, fake
+):
     fake.script(Reply.real("internal"), Reply.real("overloaded"))
     start_worker(worker_config("deadline_s = 30", BOOTH_FALLBACK=fallback))
     job = kiosk.send(portrait_bytes())
     final = kiosk.final(job, timeout=40)
     assert final.status is JobStatus.COMPLETED and final.effect is Effect.GEMINI
     assert final.error is None and final.attempt == 3
-    assert [r.answered for r in fake.requests] == ["real:internal", "real:overloaded",
-                                                   "image:mark"]
+    assert [r.answered for r in fake.requests] == ["real:internal", "real:overloaded", "image:mark"]
 
 
 def test_rate_limit_pauses_every_call_of_the_worker(worker_config, start_worker, kiosk, fake):
@@ -164,7 +191,7 @@ def test_rate_limit_pauses_every_call_of_the_worker(worker_config, start_worker,
     w = start_worker(worker_config("deadline_s = 20\nconcurrency = 2"))
     job1 = kiosk.send(portrait_bytes())
     assert wait_until(lambda: len(fake.requests) >= 1, 10)
-    assert wait_until(lambda: w.gate.paused_for > 0, 10)   # the 429 has been seen
+    assert wait_until(lambda: w.gate.paused_for > 0, 10)  # the 429 has been seen
     assert kiosk.health("w1", lambda h: h.ai == "rate_limited") is not None
     job2 = kiosk.send(portrait_bytes())
     assert kiosk.final(job1, 30).status is JobStatus.COMPLETED
@@ -176,13 +203,18 @@ def test_rate_limit_pauses_every_call_of_the_worker(worker_config, start_worker,
 
 # ------------------------------------------------------------------ outages and time limits
 
-OUTAGES = [("overloaded", Reply.real("overloaded")), ("captive-portal", Reply.html()),
-           ("invalid-json", Reply.malformed()), ("refused", None)]
+OUTAGES = [
+    ("overloaded", Reply.real("overloaded")),
+    ("captive-portal", Reply.html()),
+    ("invalid-json", Reply.malformed()),
+    ("refused", None),
+]
 
 
 @pytest.mark.parametrize("name,reply", OUTAGES, ids=[o[0] for o in OUTAGES])
 def test_an_outage_opens_the_breaker_and_every_guest_gets_the_local_picture_fast(
-        name, reply, worker_config, start_worker, kiosk, fake):
+    name, reply, worker_config, start_worker, kiosk, fake
+):
     env = {"GEMINI_BASE_URL": f"http://127.0.0.1:{free_port()}"} if reply is None else {}
     if reply is not None:
         fake.always(reply)
@@ -197,14 +229,15 @@ def test_an_outage_opens_the_breaker_and_every_guest_gets_the_local_picture_fast
         assert final.error.kind is ErrorKind.UNAVAILABLE
         time.sleep(0.5)
     assert max(waits) < 8.0, waits
-    assert sum(waits[1:]) < 3.0, waits          # after the first guest: no calls at all
+    assert sum(waits[1:]) < 3.0, waits  # after the first guest: no calls at all
     assert len(fake.requests) <= 3
     health = kiosk.health("w1", lambda h: h.ai == "breaker_open")
     assert health is not None and health.ai_until
 
 
 def test_the_breaker_lets_one_probe_through_and_closes_when_the_ai_is_back(
-        worker_config, start_worker, kiosk, fake):
+    worker_config, start_worker, kiosk, fake
+):
     fake.always(Reply.real("overloaded"))
     start_worker(worker_config("deadline_s = 20\nbreaker_failures = 2\nbreaker_open_s = 2"))
     first = kiosk.send(portrait_bytes())
@@ -220,7 +253,7 @@ def test_the_breaker_lets_one_probe_through_and_closes_when_the_ai_is_back(
 
 
 def test_a_trickled_answer_cannot_outlive_the_deadline(worker_config, start_worker, kiosk, fake):
-    fake.always(Reply.image().trickled(0.05))   # every read is quick, the answer never ends
+    fake.always(Reply.image().trickled(0.05))  # every read is quick, the answer never ends
     w = start_worker(worker_config("deadline_s = 6"))
     t0 = time.monotonic()
     job = kiosk.send(portrait_bytes())
@@ -234,7 +267,7 @@ def test_a_trickled_answer_cannot_outlive_the_deadline(worker_config, start_work
 
 def test_the_deadline_counts_from_the_shot(worker_config, start_worker, kiosk, fake):
     start_worker(worker_config("deadline_s = 20"))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     def iso(dt):
         return dt.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -262,10 +295,10 @@ def test_drafts_never_reach_a_guest(worker_config, start_worker, kiosk, fake):
     blocked = kiosk.send(portrait_bytes())
     final = kiosk.final(blocked, 20)
     assert (final.effect, final.error.kind) == (Effect.LOCAL, ErrorKind.SAFETY)
-    assert len(fake.requests) == 1              # a safety answer is not retried
+    assert len(fake.requests) == 1  # a safety answer is not retried
     job = kiosk.send(portrait_bytes())
     assert kiosk.final(job, 20).effect is Effect.GEMINI
-    [(data, _props)] = kiosk.jobs.results(job)
+    [(data, _props)] = kiosk.results(job)
     img = decode(data)
     h, w = img.shape[:2]
     # the final picture (the fake's magenta stripe across the middle), not a draft (red cross)
@@ -274,7 +307,8 @@ def test_drafts_never_reach_a_guest(worker_config, start_worker, kiosk, fake):
 
 
 def test_a_huge_answer_is_cut_off_and_the_guest_gets_the_local_picture(
-        worker_config, start_worker, kiosk, fake):
+    worker_config, start_worker, kiosk, fake
+):
     fake.script(Reply.huge(100_000_000, chunked=True))
     start_worker(worker_config("deadline_s = 20"))
     t0 = time.monotonic()
@@ -286,13 +320,14 @@ def test_a_huge_answer_is_cut_off_and_the_guest_gets_the_local_picture(
 
 
 @pytest.mark.parametrize("mime", ["image/jpeg", "image/png"])
-def test_a_big_result_is_shrunk_before_it_is_published(mime, worker_config, start_worker, kiosk,
-                                                       fake):
+def test_a_big_result_is_shrunk_before_it_is_published(
+    mime, worker_config, start_worker, kiosk, fake
+):
     fake.script(Reply.image(size=(4096, 3072), mime=mime))
     start_worker(worker_config("deadline_s = 20\nresult_long_side = 1600"))
     job = kiosk.send(portrait_bytes())
     assert kiosk.final(job, 20).effect is Effect.GEMINI
-    [(data, props)] = kiosk.jobs.results(job)
+    [(data, props)] = kiosk.results(job)
     img = decode(data)
     assert (img.shape[1], img.shape[0]) == (1600, 1200) and props.ContentType == "image/jpeg"
 
@@ -301,8 +336,10 @@ def test_a_big_result_is_shrunk_before_it_is_published(mime, worker_config, star
 
 
 def test_an_unknown_style_falls_back_visibly(worker_config, start_worker, kiosk, fake, caplog):
-    cfg = worker_config(extra='[styles.drip]\nlabel = "Drip"\nprompt = "' + DRIP_PROMPT + '"\n'
-                              '[styles.gold]\nlabel = "Gold"\nprompt = "Add gold."\n')
+    cfg = worker_config(
+        extra='[styles.drip]\nlabel = "Drip"\nprompt = "' + DRIP_PROMPT + '"\n'
+        '[styles.gold]\nlabel = "Gold"\nprompt = "Add gold."\n'
+    )
     start_worker(cfg)
     with caplog.at_level(logging.WARNING):
         unknown = kiosk.send(portrait_bytes(), style="neon")

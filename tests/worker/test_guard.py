@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from booth.protocol import AiState, ErrorKind
-from worker.classify import RETRY_NO, ModelError
 from worker.breaker import ServiceGuard
+from worker.classify import RETRY_NO, ModelError
 
 
 class Clock:
@@ -31,9 +31,14 @@ def refusal(ai: AiState, kind: ErrorKind = ErrorKind.UNAVAILABLE) -> ModelError:
 def made():
     changes = []
     clock = Clock()
-    guard = ServiceGuard(breaker_failures=3, breaker_open_s=30, service_pause_s=300,
-                         probe_lease_s=10, clock=clock,
-                         on_change=lambda old, new: changes.append((old.ai, new.ai)))
+    guard = ServiceGuard(
+        breaker_failures=3,
+        breaker_open_s=30,
+        service_pause_s=300,
+        probe_lease_s=10,
+        clock=clock,
+        on_change=lambda old, new: changes.append((old.ai, new.ai)),
+    )
     return guard, clock, changes
 
 
@@ -41,7 +46,7 @@ def test_breaker_opens_after_consecutive_outages_then_one_probe_closes_it(made):
     guard, clock, changes = made
     for _ in range(2):
         guard.record(guard.admit(), outage())
-    guard.record(guard.admit(), None)          # a success in between resets the count
+    guard.record(guard.admit(), None)  # a success in between resets the count
     for _ in range(3):
         guard.record(guard.admit(), outage())
     assert guard.condition.ai is AiState.BREAKER_OPEN
@@ -52,12 +57,14 @@ def test_breaker_opens_after_consecutive_outages_then_one_probe_closes_it(made):
     probe = guard.admit()
     assert probe.probe and guard.condition.ai is AiState.PROBING
     with pytest.raises(ModelError, match="another job is probing"):
-        guard.admit()                           # one probe at a time
+        guard.admit()  # one probe at a time
     guard.record(probe, None)
     assert guard.condition.ai is AiState.OK and not guard.admit().probe
-    assert changes == [(AiState.OK, AiState.BREAKER_OPEN), (AiState.BREAKER_OPEN,
-                                                           AiState.PROBING),
-                       (AiState.PROBING, AiState.OK)]
+    assert changes == [
+        (AiState.OK, AiState.BREAKER_OPEN),
+        (AiState.BREAKER_OPEN, AiState.PROBING),
+        (AiState.PROBING, AiState.OK),
+    ]
 
 
 def test_a_failed_probe_reopens_at_once(made):
@@ -76,14 +83,22 @@ def test_a_probe_that_never_reports_back_frees_the_slot_after_its_lease(made):
     for _ in range(3):
         guard.record(guard.admit(), outage())
     clock.t += 31
-    assert guard.admit().probe                  # its job thread dies without a word
+    assert guard.admit().probe  # its job thread dies without a word
     clock.t += 11
     assert guard.admit().probe
 
 
-@pytest.mark.parametrize("ai", [AiState.KEY_REJECTED, AiState.MODEL_NOT_FOUND,
-                                AiState.REGION_UNSUPPORTED, AiState.BILLING_REQUIRED,
-                                AiState.SERVICE_DISABLED, AiState.PERMISSION_DENIED])
+@pytest.mark.parametrize(
+    "ai",
+    [
+        AiState.KEY_REJECTED,
+        AiState.MODEL_NOT_FOUND,
+        AiState.REGION_UNSUPPORTED,
+        AiState.BILLING_REQUIRED,
+        AiState.SERVICE_DISABLED,
+        AiState.PERMISSION_DENIED,
+    ],
+)
 def test_a_service_refusal_pauses_every_call_on_the_first_answer(made, ai):
     guard, clock, _ = made
     guard.record(guard.admit(), refusal(ai))
@@ -93,7 +108,7 @@ def test_a_service_refusal_pauses_every_call_on_the_first_answer(made, ai):
     assert exc.value.kind is ErrorKind.UNAVAILABLE and ai.value in exc.value.detail
     clock.t += 301
     probe = guard.admit()
-    guard.record(probe, refusal(ai))             # still refused: another pause
+    guard.record(probe, refusal(ai))  # still refused: another pause
     assert guard.condition.ai is ai and guard.condition.until == pytest.approx(clock.t + 300)
 
 
@@ -102,7 +117,7 @@ def test_a_probe_of_a_refusal_that_meets_a_hiccup_lets_calls_resume(made):
     guard.record(guard.admit(), refusal(AiState.KEY_REJECTED))
     clock.t += 301
     probe = guard.admit()
-    guard.record(probe, outage())                # a 500: says nothing about the key
+    guard.record(probe, outage())  # a 500: says nothing about the key
     assert guard.condition.ai is AiState.OK
     assert not guard.admit().probe
 
@@ -131,7 +146,7 @@ def test_an_answer_without_a_picture_means_the_service_is_up(made):
         guard.record(guard.admit(), outage())
     guard.record(guard.admit(), ModelError(ErrorKind.SAFETY, "IMAGE_SAFETY"))
     guard.record(guard.admit(), outage())
-    assert guard.condition.ai is AiState.OK     # the count started again
+    assert guard.condition.ai is AiState.OK  # the count started again
 
 
 def test_threads_share_one_breaker(made):

@@ -6,16 +6,21 @@ import os
 import struct
 import zlib
 
-from booth.protocol import GUEST_MESSAGES, ErrorKind, JobStatus
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from booth.protocol import GUEST_MESSAGES, ErrorKind, JobStatus
 from tests.worker.helpers import portrait_bytes, wait_until
 
 
 def png_declaring(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims width × height (a decompression bomb's calling card)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
@@ -30,12 +35,15 @@ POISON = {
 }
 
 
-def test_poison_payloads_fail_bad_input_and_the_next_job_completes(worker_config, start_worker,
-                                                                    kiosk, fake):
+def test_poison_payloads_fail_bad_input_and_the_next_job_completes(
+    worker_config, start_worker, kiosk, fake
+):
     # concurrency 1 = receive maximum 1: one un-acked poison job would block everything after it
     w = start_worker(worker_config("concurrency = 1"))
-    jobs = {name: kiosk.send(payload, content_type="image/png" if "png" in name else "image/jpeg")
-            for name, payload in POISON.items()}
+    jobs = {
+        name: kiosk.send(payload, content_type="image/png" if "png" in name else "image/jpeg")
+        for name, payload in POISON.items()
+    }
     # a job without job_id: nobody can be told, but it must be acked and not block the queue
     props = Properties(PacketTypes.PUBLISH)
     props.ContentType = "image/jpeg"
@@ -48,7 +56,7 @@ def test_poison_payloads_fail_bad_input_and_the_next_job_completes(worker_config
         assert final.status is JobStatus.FAILED, name
         assert final.error.kind is ErrorKind.BAD_INPUT, name
         assert final.error.message == GUEST_MESSAGES[ErrorKind.BAD_INPUT]
-        assert kiosk.jobs.results(job) == [], name
+        assert kiosk.results(job) == [], name
     assert kiosk.final(good, timeout=30).status is JobStatus.COMPLETED
     assert len(fake.requests) == 1  # no model call for any bad job
     assert wait_until(lambda: w.counts["rejected"] == len(POISON) + 1, 10)

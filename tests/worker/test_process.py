@@ -19,12 +19,23 @@ from tests.worker.helpers import ROOT, portrait_bytes, wait_until
 def spawn_worker(tmp_path, broker, fake, worker_id="wproc", extra="") -> subprocess.Popen:
     conf = tmp_path / f"{worker_id}.toml"
     conf.write_text(f'[worker]\nid = "{worker_id}"\ngrace_s = 10\ndeadline_s = 30\n{extra}\n')
-    env = dict(os.environ, BOOTH_MQTT_URL=broker.url, BOOTH_DATA_DIR=str(tmp_path / "data"),
-               BOOTH_ID="testbooth", GEMINI_API_KEY=API_KEY, GEMINI_BASE_URL=fake.url)
+    env = dict(
+        os.environ,
+        BOOTH_MQTT_URL=broker.url,
+        BOOTH_DATA_DIR=str(tmp_path / "data"),
+        BOOTH_ID="testbooth",
+        GEMINI_API_KEY=API_KEY,
+        GEMINI_BASE_URL=fake.url,
+    )
     env.pop("BOOTH_CONFIG", None)
     log = open(tmp_path / f"{worker_id}.log", "ab")
-    return subprocess.Popen([sys.executable, "-m", "appliance.cli", "worker", "--config", str(conf)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "appliance.cli", "worker", "--config", str(conf)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def stop_proc(proc: subprocess.Popen) -> None:
@@ -33,28 +44,35 @@ def stop_proc(proc: subprocess.Popen) -> None:
         proc.wait(10)
 
 
-def test_kill_9_while_the_model_answers_slowly_then_restart_completes(tmp_path, broker, fake,
-                                                                       kiosk):
-    fake.script(Reply.image(delay=30))      # the first call hangs: the worker dies during it
+def test_kill_9_while_the_model_answers_slowly_then_restart_completes(
+    tmp_path, broker, fake, kiosk
+):
+    fake.script(Reply.image(delay=30))  # the first call hangs: the worker dies during it
     proc = spawn_worker(tmp_path, broker, fake)
     try:
         assert kiosk.worker_online("wproc", 30)
         job = kiosk.send(portrait_bytes())
         assert wait_until(lambda: fake.in_flight == 1, 30), "the model call never started"
-        assert wait_until(lambda: any(s.status is JobStatus.PROCESSING
-                                      for s in kiosk.statuses(job)), 10)
+        assert wait_until(
+            lambda: any(s.status is JobStatus.PROCESSING for s in kiosk.statuses(job)), 10
+        )
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         # the will message tells everyone the worker is gone
-        assert wait_until(lambda: any(t.endswith("workers/wproc/availability") and p == b"offline"
-                                      for t, p, _pr, _r in list(kiosk.messages)), 60)
-        assert kiosk.jobs.results(job) == []
+        assert wait_until(
+            lambda: any(
+                t.endswith("workers/wproc/availability") and p == b"offline"
+                for t, p, _pr, _r in list(kiosk.messages)
+            ),
+            60,
+        )
+        assert kiosk.results(job) == []
         proc = spawn_worker(tmp_path, broker, fake)
         final = kiosk.final(job, timeout=60)
         assert final is not None and final.status is JobStatus.COMPLETED
         assert final.effect is Effect.GEMINI
-        assert len(kiosk.jobs.results(job)) == 1
-        assert len(fake.requests) == 2     # the lost call, and the one after the restart
+        assert len(kiosk.results(job)) == 1
+        assert len(fake.requests) == 2  # the lost call, and the one after the restart
     finally:
         stop_proc(proc)
     log = (tmp_path / "wproc.log").read_text()
@@ -72,16 +90,22 @@ def test_sigterm_finishes_the_in_flight_job_then_says_offline(tmp_path, broker, 
         assert proc.wait(30) == 0
         final = kiosk.final(job, timeout=5)
         assert final is not None and final.status is JobStatus.COMPLETED
-        assert wait_until(lambda: any(t.endswith("workers/wterm/availability") and p == b"offline"
-                                      for t, p, _pr, _r in list(kiosk.messages)), 10)
+        assert wait_until(
+            lambda: any(
+                t.endswith("workers/wterm/availability") and p == b"offline"
+                for t, p, _pr, _r in list(kiosk.messages)
+            ),
+            10,
+        )
     finally:
         stop_proc(proc)
     log = (tmp_path / "wterm.log").read_text()
     assert "SIGTERM received" in log and "stopped" in log
 
 
-def test_a_shot_taken_while_the_worker_restarts_waits_only_for_the_restart(tmp_path, broker,
-                                                                           fake, kiosk):
+def test_a_shot_taken_while_the_worker_restarts_waits_only_for_the_restart(
+    tmp_path, broker, fake, kiosk
+):
     """`systemctl restart booth-worker`: SIGTERM keeps the shared subscription, so the worker's
     persistent session holds the job until the worker is back (no kiosk re-dispatch needed)."""
     proc = spawn_worker(tmp_path, broker, fake, worker_id="wrestart")
@@ -89,7 +113,7 @@ def test_a_shot_taken_while_the_worker_restarts_waits_only_for_the_restart(tmp_p
         assert kiosk.worker_online("wrestart", 30)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
-        job = kiosk.send(portrait_bytes())       # nobody is subscribed and listening now
+        job = kiosk.send(portrait_bytes())  # nobody is subscribed and listening now
         seen = len(kiosk.messages)
         proc = spawn_worker(tmp_path, broker, fake, worker_id="wrestart")
         assert kiosk.worker_online("wrestart", 30, after=seen)
@@ -101,8 +125,9 @@ def test_a_shot_taken_while_the_worker_restarts_waits_only_for_the_restart(tmp_p
         stop_proc(proc)
 
 
-def test_two_workers_share_twenty_jobs_each_completed_once(worker_config, start_worker, kiosk,
-                                                          fake):
+def test_two_workers_share_twenty_jobs_each_completed_once(
+    worker_config, start_worker, kiosk, fake
+):
     fake.latency = 0.3
     cfg = worker_config("concurrency = 2")
     start_worker(cfg, worker_id="wa")
@@ -118,14 +143,13 @@ def test_two_workers_share_twenty_jobs_each_completed_once(worker_config, start_
             if st.status is JobStatus.COMPLETED:
                 completed[job] += 1
                 workers[st.worker] += 1
-        assert len(kiosk.jobs.results(job)) == 1
+        assert len(kiosk.results(job)) == 1
     assert set(completed.values()) == {1}
     assert set(workers) == {"wa", "wb"} and min(workers.values()) >= 3, workers
     assert len(fake.requests) == 20
 
 
-def test_broker_restart_mid_job_the_job_still_completes(worker_config, start_worker, broker,
-                                                        fake):
+def test_broker_restart_mid_job_the_job_still_completes(worker_config, start_worker, broker, fake):
     from tests.worker.helpers import Kiosk
 
     fake.script(Reply.image(delay=2))
@@ -147,16 +171,16 @@ def test_broker_restart_mid_job_the_job_still_completes(worker_config, start_wor
         k2.close()
 
 
-def test_stop_with_a_job_past_the_grace_period_leaves_it_for_redelivery(worker_config,
-                                                                         start_worker, kiosk,
-                                                                         fake):
+def test_stop_with_a_job_past_the_grace_period_leaves_it_for_redelivery(
+    worker_config, start_worker, kiosk, fake
+):
     fake.script(Reply.image(delay=3))
     cfg = worker_config("deadline_s = 30")
     w = start_worker(cfg)
     job = kiosk.send(portrait_bytes())
     assert wait_until(lambda: fake.in_flight == 1, 20)
-    assert w.stop(grace_s=0.3) is False          # could not finish: not acked
+    assert w.stop(grace_s=0.3) is False  # could not finish: not acked
     assert not any(s.status.is_final for s in kiosk.statuses(job))
-    start_worker(cfg)                            # same id: the broker hands the job back
+    start_worker(cfg)  # same id: the broker hands the job back
     final = kiosk.final(job, timeout=60)
     assert final is not None and final.status is JobStatus.COMPLETED

@@ -11,8 +11,9 @@ from tests.support.fake_gemini import Reply
 from tests.worker.helpers import FIXTURES, decode, jpeg_of, portrait_bytes
 
 
-def test_success_statuses_in_order_prompt_and_downsized_image(worker_config, start_worker,
-                                                              kiosk, fake, out_dir):
+def test_success_statuses_in_order_prompt_and_downsized_image(
+    worker_config, start_worker, kiosk, fake, out_dir
+):
     cfg = worker_config("model_long_side = 400")
     start_worker(cfg)
     big = cv2.resize(cv2.imread(str(FIXTURES / "portrait.jpg")), (1536, 1536))
@@ -22,7 +23,7 @@ def test_success_statuses_in_order_prompt_and_downsized_image(worker_config, sta
     seq = [s.status for s in kiosk.statuses(job)]
     assert seq == [JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.COMPLETED]
     assert final.effect is Effect.GEMINI and final.error is None and final.worker == "w1"
-    results = kiosk.jobs.results(job)
+    results = kiosk.results(job)
     assert len(results) == 1
     data, props = results[0]
     assert props.ContentType == "image/jpeg"
@@ -37,21 +38,21 @@ def test_success_statuses_in_order_prompt_and_downsized_image(worker_config, sta
     assert req.image_size is not None and max(req.image_size) <= 400
 
 
-def test_png_answer_with_text_part_becomes_a_jpeg_result(worker_config, start_worker, kiosk,
-                                                          fake):
+def test_png_answer_with_text_part_becomes_a_jpeg_result(worker_config, start_worker, kiosk, fake):
     fake.script(Reply.image(mime="image/png", text="Here is your picture"))
     start_worker(worker_config())
     job = kiosk.send(portrait_bytes())
     final = kiosk.final(job)
     assert final.status is JobStatus.COMPLETED and final.effect is Effect.GEMINI
-    data, props = kiosk.jobs.results(job)[0]
+    data, props = kiosk.results(job)[0]
     assert data[:3] == b"\xff\xd8\xff" and decode(data).shape[:2] == (512, 512)
 
 
-def test_style_preset_prompt_and_model_from_environment(worker_config, start_worker, kiosk,
-                                                         fake):
-    extra = '[styles.drip]\nlabel = "Drip"\nprompt = "drip prompt"\n' \
-            '[styles.gold]\nlabel = "Gold"\nprompt = "Make everything gold"\n'
+def test_style_preset_prompt_and_model_from_environment(worker_config, start_worker, kiosk, fake):
+    extra = (
+        '[styles.drip]\nlabel = "Drip"\nprompt = "drip prompt"\n'
+        '[styles.gold]\nlabel = "Gold"\nprompt = "Make everything gold"\n'
+    )
     cfg = worker_config(extra=extra, GEMINI_MODEL="gemini-3.1-flash-image")
     start_worker(cfg)
     job = kiosk.send(portrait_bytes(), style="gold")

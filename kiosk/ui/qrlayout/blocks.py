@@ -32,7 +32,7 @@ NOTE_LINES = 5
 @dataclass(frozen=True)
 class Caption:
     text: str
-    strong: bool = False   # something to type or read out (an address, a password)
+    strong: bool = False  # something to type or read out (an address, a password)
 
     @property
     def weight(self) -> bool | str:
@@ -41,9 +41,9 @@ class Caption:
 
 @dataclass
 class QrBlock:
-    name: str                              # "download", "wifi", …
-    matrix: list[list[bool]]               # without its quiet zone (kiosk/ui/draw.py adds it)
-    label: str                             # above the code
+    name: str  # "download", "wifi", …
+    matrix: list[list[bool]]  # without its quiet zone (kiosk/ui/draw.py adds it)
+    label: str  # above the code
     captions: list[list[Caption]] = field(default_factory=list)  # ways to write the lines
     # below it, best first: the first whose every line fits the block's width is used
 
@@ -52,17 +52,17 @@ class QrBlock:
 class BlockPlan:
     block: QrBlock
     label: pygame.Rect
-    code: pygame.Rect                      # the white card, quiet zone included
-    cell: int                              # pixels per module
+    code: pygame.Rect  # the white card, quiet zone included
+    cell: int  # pixels per module
     captions: list[tuple[Caption, pygame.Rect]]
 
 
 @dataclass
 class ResultPlan:
     headline: pygame.Rect
-    lines: list[tuple[str, pygame.Rect]]   # under the headline: the style, and the code's
+    lines: list[tuple[str, pygame.Rect]]  # under the headline: the style, and the code's
     # label when it moved there to give the code more height (up to two rows each)
-    status: pygame.Rect | None             # where the link works: under the codes when they
+    status: pygame.Rect | None  # where the link works: under the codes when they
     # share a row, else with the lines under the headline
     photo: pygame.Rect
     note: pygame.Rect | None
@@ -74,11 +74,11 @@ class ResultPlan:
 @dataclass(frozen=True)
 class ResultTexts:
     headline: str
-    lines: list[str]                       # body size, each up to three rows (line_rows)
-    status: str                            # a line about the link (body, as the lines)
-    note: str                              # up to NOTE_LINES at the floor, or ""
+    lines: list[str]  # body size, each up to three rows (line_rows)
+    status: str  # a line about the link (body, as the lines)
+    note: str  # up to NOTE_LINES at the floor, or ""
     button: str
-    countdown: str                         # the longest countdown text ("… 60 s")
+    countdown: str  # the longest countdown text ("… 60 s")
 
 
 def pick_captions(fonts: Fonts, block: QrBlock, width: int, floor: int) -> list[Caption]:
@@ -89,8 +89,9 @@ def pick_captions(fonts: Fonts, block: QrBlock, width: int, floor: int) -> list[
     return block.captions[-1] if block.captions else []
 
 
-def text_rows(fonts: Fonts, text: str, size: int, width: int, max_lines: int,
-              bold: bool | str) -> int:
+def text_rows(
+    fonts: Fonts, text: str, size: int, width: int, max_lines: int, bold: bool | str
+) -> int:
     _size, lines = draw.fit_lines(fonts, text, size, width, max_lines, bold)
     return min(max_lines, len(lines)) if text else 0
 
@@ -116,24 +117,24 @@ def code_sides(blocks: list[QrBlock], cell: int, least: int = 1) -> tuple[list[i
     return cells, sides
 
 
-def _fits_rows(fonts: Fonts, text: str, size: int, width: int, rows: int,
-               bold: bool | str) -> bool:
+def _fits_rows(fonts: Fonts, text: str, size: int, width: int, rows: int, bold: bool | str) -> bool:
     _size, lines = draw.fit_lines(fonts, text, size, width, rows, bold)
-    return len(lines) <= rows and all(fonts.get(_size, bold).size(ln)[0] <= width
-                                      for ln in lines)
+    return len(lines) <= rows and all(fonts.get(_size, bold).size(ln)[0] <= width for ln in lines)
 
 
 def text_width(fonts: Fonts, L: Layout, block: QrBlock) -> int:
     """The narrowest width at which the block's label fits two rows and its captions (the last
     way of writing them, the most compact) two rows each, at the floor if need be."""
     T = L.type
-    texts = [(block.label, True)] + [(c.text, c.weight) for c in
-                                     (block.captions[-1] if block.captions else [])]
+    texts = [(block.label, True)] + [
+        (c.text, c.weight) for c in (block.captions[-1] if block.captions else [])
+    ]
     lo, hi = 1, max([fonts.get(T.floor, w).size(t)[0] for t, w in texts] + [1])
     while lo < hi:  # the smallest width at which everything fits
         mid = (lo + hi) // 2
-        if all(_fits_rows(fonts, t, T.body if w is True else T.floor, mid, 2, w)
-               for t, w in texts if t):
+        if all(
+            _fits_rows(fonts, t, T.body if w is True else T.floor, mid, 2, w) for t, w in texts if t
+        ):
             hi = mid
         else:
             lo = mid + 1
@@ -147,8 +148,9 @@ class _Block:
         T = L.type
         self.label_rows = text_rows(fonts, block.label, T.body, width, 2, True)
         self.captions = pick_captions(fonts, block, width, T.floor)
-        self.caption_rows = sum(text_rows(fonts, c.text, T.floor, width, 2, c.weight)
-                                for c in self.captions)
+        self.caption_rows = sum(
+            text_rows(fonts, c.text, T.floor, width, 2, c.weight) for c in self.captions
+        )
 
 
 def plan(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts) -> ResultPlan:
@@ -173,6 +175,7 @@ def _smallest_cell(p: ResultPlan) -> int:
 def _plan(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts) -> ResultPlan:
     if L.portrait and len(blocks) > 1:
         from kiosk.ui.qrlayout.steps import plan_steps  # built on this module's parts
+
         steps = plan_steps(L, fonts, blocks, texts)
         if steps is not None:
             return steps
@@ -181,8 +184,9 @@ def _plan(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts) ->
     return _plan_landscape(L, fonts, blocks, texts)
 
 
-def _blocks_height(fonts: Fonts, L: Layout, blocks: list[QrBlock], widths: list[int]
-                   ) -> tuple[int, int, list[_Block]]:
+def _blocks_height(
+    fonts: Fonts, L: Layout, blocks: list[QrBlock], widths: list[int]
+) -> tuple[int, int, list[_Block]]:
     """(label band, caption band, measured blocks) for blocks `widths` wide."""
     measured = [_Block(fonts, L, b, w) for b, w in zip(blocks, widths)]
     label_lh = draw.line_height(fonts, L.type.body, True)
@@ -192,9 +196,19 @@ def _blocks_height(fonts: Fonts, L: Layout, blocks: list[QrBlock], widths: list[
     return label_h, caption_h, measured
 
 
-def _place_blocks(fonts: Fonts, L: Layout, blocks: list[QrBlock], measured: list[_Block],
-                  cells: list[int], sides: list[int], lefts: list[int], widths: list[int],
-                  top: int, label_h: int, gap: int) -> list[BlockPlan]:
+def _place_blocks(
+    fonts: Fonts,
+    L: Layout,
+    blocks: list[QrBlock],
+    measured: list[_Block],
+    cells: list[int],
+    sides: list[int],
+    lefts: list[int],
+    widths: list[int],
+    top: int,
+    label_h: int,
+    gap: int,
+) -> list[BlockPlan]:
     out = []
     floor_lh = draw.line_height(fonts, L.type.floor, True)
     card_top = top + label_h + (gap if label_h else 0)
@@ -227,8 +241,9 @@ def _fits(fonts: Fonts, L: Layout, text: str, width: int) -> bool:
     return fonts.get(L.type.floor, True).size(text)[0] <= width
 
 
-def line_boxes(fonts: Fonts, L: Layout, lines: list[str], x: int, y: int,
-               width: int) -> list[pygame.Rect]:
+def line_boxes(
+    fonts: Fonts, L: Layout, lines: list[str], x: int, y: int, width: int
+) -> list[pygame.Rect]:
     """Boxes for the lines under the headline (and the status line), `line_rows` rows each."""
     body_lh = draw.line_height(fonts, L.type.body, True)
     out = []
@@ -239,17 +254,19 @@ def line_boxes(fonts: Fonts, L: Layout, lines: list[str], x: int, y: int,
     return out
 
 
-def _photo_column(fonts: Fonts, L: Layout, texts: ResultTexts, col: pygame.Rect,
-                  lines_text: list[str]
-                  ) -> tuple[pygame.Rect, list[pygame.Rect], pygame.Rect, pygame.Rect | None,
-                             pygame.Rect, pygame.Rect]:
+def _photo_column(
+    fonts: Fonts, L: Layout, texts: ResultTexts, col: pygame.Rect, lines_text: list[str]
+) -> tuple[
+    pygame.Rect, list[pygame.Rect], pygame.Rect, pygame.Rect | None, pygame.Rect, pygame.Rect
+]:
     """Headline and lines at the top of `col`, the button and countdown at its bottom, the
     note above them, the photo in what is left."""
     T = L.type
     gap = L.px(2)
     head_lh = draw.line_height(fonts, T.headline_min, True)
-    head_size, head_lines = draw.fit_headline(fonts, texts.headline, T.headline,
-                                              T.headline_min, col.width)
+    head_size, head_lines = draw.fit_headline(
+        fonts, texts.headline, T.headline, T.headline_min, col.width
+    )
     head_h = min(2, len(head_lines)) * draw.line_height(fonts, head_size, True)
     head_h = max(head_h, head_lh)
     headline = pygame.Rect(col.left, col.top, col.width, head_h)
@@ -259,25 +276,28 @@ def _photo_column(fonts: Fonts, L: Layout, texts: ResultTexts, col: pygame.Rect,
     floor_lh = draw.line_height(fonts, T.floor)
     count_w = fonts.get(T.floor, REGULAR).size(texts.countdown)[0]
     btn_h = L.px(13)
-    btn_w = min(col.width, max(L.px(40), fonts.get(T.button).size(texts.button)[0]
-                               + btn_h + L.px(4)))
+    btn_w = min(
+        col.width, max(L.px(40), fonts.get(T.button).size(texts.button)[0] + btn_h + L.px(4))
+    )
     if btn_w + L.px(3) + count_w <= col.width:  # side by side
         button = pygame.Rect(col.left, col.bottom - btn_h, btn_w, btn_h)
-        countdown = pygame.Rect(button.right + L.px(3), button.centery - floor_lh // 2,
-                                col.right - button.right - L.px(3), floor_lh)
+        countdown = pygame.Rect(
+            button.right + L.px(3),
+            button.centery - floor_lh // 2,
+            col.right - button.right - L.px(3),
+            floor_lh,
+        )
         bottom = button.top
     else:
         rows = text_rows(fonts, texts.countdown, T.floor, col.width, 2, REGULAR)
-        countdown = pygame.Rect(col.left, col.bottom - rows * floor_lh, col.width,
-                                rows * floor_lh)
+        countdown = pygame.Rect(col.left, col.bottom - rows * floor_lh, col.width, rows * floor_lh)
         button = pygame.Rect(0, 0, btn_w, btn_h)
         button.midbottom = (col.centerx, countdown.top - L.px(1))
         bottom = button.top
     note = None
     if texts.note:
         rows = text_rows(fonts, texts.note, T.floor, col.width, NOTE_LINES, True)
-        note = pygame.Rect(col.left, bottom - gap - rows * floor_lh, col.width,
-                           rows * floor_lh)
+        note = pygame.Rect(col.left, bottom - gap - rows * floor_lh, col.width, rows * floor_lh)
         bottom = note.top
     photo = pygame.Rect(col.left, y + gap, col.width, max(1, bottom - gap - (y + gap)))
     return headline, lines, photo, note, button, countdown
@@ -295,15 +315,29 @@ class _Fit:
     need_h: int
 
 
-def _fit_codes(fonts: Fonts, L: Layout, blocks: list[QrBlock], status: str,
-               need_text: list[int], fixed_w: int, qm: int, inner: int, gap: int) -> _Fit:
+def _fit_codes(
+    fonts: Fonts,
+    L: Layout,
+    blocks: list[QrBlock],
+    status: str,
+    need_text: list[int],
+    fixed_w: int,
+    qm: int,
+    inner: int,
+    gap: int,
+) -> _Fit:
     """The largest codes that fit beside a photo column taking `fixed_w` (margins included),
     with their labels, captions and `status` under them, in the screen's height."""
     T = L.type
-    one_row = [max([fonts.get(T.body, True).size(b.label)[0]] +
-                   [fonts.get(T.floor, c.weight).size(c.text)[0] for c in b.captions[0]]
-                   if b.captions else [fonts.get(T.body, True).size(b.label)[0]])
-               for b in blocks]
+    one_row = [
+        max(
+            [fonts.get(T.body, True).size(b.label)[0]]
+            + [fonts.get(T.floor, c.weight).size(c.text)[0] for c in b.captions[0]]
+            if b.captions
+            else [fonts.get(T.body, True).size(b.label)[0]]
+        )
+        for b in blocks
+    ]
     cell = draw.qr_cell(len(reference(blocks).matrix), L.h)
     while True:
         cells, sides = code_sides(blocks, cell)
@@ -311,29 +345,41 @@ def _fit_codes(fonts: Fonts, L: Layout, blocks: list[QrBlock], status: str,
         # width the photo column does not need lets labels and captions sit on fewer rows
         spare = L.w - fixed_w - sum(widths)
         if spare > 0:
-            widths = [max(w, min(w + spare // len(widths), s * 13 // 10, one))
-                      for w, s, one in zip(widths, sides, one_row)]
+            widths = [
+                max(w, min(w + spare // len(widths), s * 13 // 10, one))
+                for w, s, one in zip(widths, sides, one_row)
+            ]
         label_h, caption_h, measured = _blocks_height(fonts, L, blocks, widths)
         span = sum(widths) + gap * (len(blocks) - 1)
         status_h = line_boxes(fonts, L, [status], 0, 0, span)[0].height if status else 0
-        need_h = qm + label_h + (inner if label_h else 0) + max(sides) + inner + caption_h \
-            + (inner + status_h if status_h else 0) + qm
+        need_h = (
+            qm
+            + label_h
+            + (inner if label_h else 0)
+            + max(sides)
+            + inner
+            + caption_h
+            + (inner + status_h if status_h else 0)
+            + qm
+        )
         one_ok = len(blocks) > 1 or max(sides) <= L.w // 2  # one code: not a wall
         if (need_h <= L.h and fixed_w + sum(widths) <= L.w and one_ok) or cell == 1:
             return _Fit(cells, sides, widths, measured, label_h, status_h, span, need_h)
         cell -= 1
 
 
-def _plan_landscape(L: Layout, fonts: Fonts, blocks: list[QrBlock],
-                    texts: ResultTexts) -> ResultPlan:
+def _plan_landscape(
+    L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts
+) -> ResultPlan:
     T = L.type
     m = L.margin
-    qm = L.px(2.5)            # the code column reaches closer to the screen's edge
+    qm = L.px(2.5)  # the code column reaches closer to the screen's edge
     gap = L.px(3)
-    inner = L.px(1.5)         # label → code → captions
+    inner = L.px(1.5)  # label → code → captions
     # the photo column keeps room for the button's label and the headline's longest word
-    words = max((fonts.get(T.headline_min).size(w)[0] for w in texts.headline.split(" ")),
-                default=0)
+    words = max(
+        (fonts.get(T.headline_min).size(w)[0] for w in texts.headline.split(" ")), default=0
+    )
     button_w = fonts.get(T.floor).size(texts.button)[0] + L.px(13) // 2 + L.px(2)
     least = max(L.px(40), words, button_w)
     plans: list[BlockPlan] = []
@@ -349,8 +395,9 @@ def _plan_landscape(L: Layout, fonts: Fonts, blocks: list[QrBlock],
         # under the headline, then the photo gives up width: whatever first lets the codes
         # reach the module size that scans from a metre (else the largest codes found).
         ref = blocks.index(reference(blocks))
-        tries = [(share, up) for share in (35, 22) for up in (True, False)
-                 if up or len(blocks) == 1]
+        tries = [
+            (share, up) for share in (35, 22) for up in (True, False) if up or len(blocks) == 1
+        ]
         best = None
         for share, up in tries:
             shown = blocks if up else [dataclasses.replace(b, label="") for b in blocks]
@@ -373,11 +420,23 @@ def _plan_landscape(L: Layout, fonts: Fonts, blocks: list[QrBlock],
             lefts.insert(0, x)
             x -= gap
         code_left = lefts[0]
-        plans = _place_blocks(fonts, L, shown, fit.measured, fit.cells, fit.sides, lefts,
-                              fit.widths, top, fit.label_h, inner)
+        plans = _place_blocks(
+            fonts,
+            L,
+            shown,
+            fit.measured,
+            fit.cells,
+            fit.sides,
+            lefts,
+            fit.widths,
+            top,
+            fit.label_h,
+            inner,
+        )
         if under:
-            band = pygame.Rect(lefts[0], top + fit.need_h - 2 * qm - fit.status_h, fit.span,
-                               fit.status_h)
+            band = pygame.Rect(
+                lefts[0], top + fit.need_h - 2 * qm - fit.status_h, fit.span, fit.status_h
+            )
             if texts.note:
                 note_under = band
             else:
@@ -386,8 +445,9 @@ def _plan_landscape(L: Layout, fonts: Fonts, blocks: list[QrBlock],
     if texts.status and not under:
         column_lines.append(texts.status)
     in_column = dataclasses.replace(texts, note="") if note_under else texts
-    headline, boxes, photo, note, button, countdown = _photo_column(fonts, L, in_column, col,
-                                                                    column_lines)
+    headline, boxes, photo, note, button, countdown = _photo_column(
+        fonts, L, in_column, col, column_lines
+    )
     note = note_under or note
     lines = list(zip(column_lines, boxes))
     if texts.status and not under:
@@ -395,23 +455,35 @@ def _plan_landscape(L: Layout, fonts: Fonts, blocks: list[QrBlock],
     return ResultPlan(headline, lines, status, photo, note, button, countdown, plans)
 
 
-def _plan_portrait(L: Layout, fonts: Fonts, blocks: list[QrBlock],
-                   texts: ResultTexts) -> ResultPlan:
+def _plan_portrait(
+    L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts
+) -> ResultPlan:
     T = L.type
     m = L.margin
     gap = L.px(3)
     inner = L.px(1.5)
     width = L.w - 2 * m
     floor_lh = draw.line_height(fonts, T.floor)
-    head_size, head_lines = draw.fit_headline(fonts, texts.headline, T.headline,
-                                              T.headline_min, width)
+    head_size, head_lines = draw.fit_headline(
+        fonts, texts.headline, T.headline, T.headline_min, width
+    )
     head_h = min(2, len(head_lines)) * draw.line_height(fonts, head_size, True)
     note_h = text_rows(fonts, texts.note, T.floor, width, NOTE_LINES, True) * floor_lh
     btn_h = L.px(13)
     column_lines = texts.lines + ([texts.status] if texts.status else [])
     lines_h = sum(r.height for r in line_boxes(fonts, L, column_lines, 0, 0, width))
-    fixed = m + head_h + lines_h + (note_h + gap if note_h else 0) + gap \
-        + gap + btn_h + L.px(1) + floor_lh + m  # a gap above and below the codes
+    fixed = (
+        m
+        + head_h
+        + lines_h
+        + (note_h + gap if note_h else 0)
+        + gap
+        + gap
+        + btn_h
+        + L.px(1)
+        + floor_lh
+        + m
+    )  # a gap above and below the codes
     photo_min = L.h * 22 // 100
     k = len(blocks)
     plans: list[BlockPlan] = []
@@ -445,8 +517,9 @@ def _plan_portrait(L: Layout, fonts: Fonts, blocks: list[QrBlock],
         lefts = [m + i * (col_w + gap) for i in range(k)]
         total = k * col_w + (k - 1) * gap
         lefts = [x + (width - total) // 2 for x in lefts]
-        plans = _place_blocks(fonts, L, blocks, measured, cells, sides, lefts, widths, y + gap,
-                              label_h, inner)
+        plans = _place_blocks(
+            fonts, L, blocks, measured, cells, sides, lefts, widths, y + gap, label_h, inner
+        )
     countdown = pygame.Rect(m, L.h - m - floor_lh, width, floor_lh)
     btn_w = min(width, L.px(56))
     button = pygame.Rect(0, 0, btn_w, btn_h)

@@ -19,12 +19,23 @@ from typing import Literal
 import pygame
 
 from kiosk.ui import draw
-from kiosk.ui.qrlayout.blocks import (NOTE_LINES, BlockPlan, Caption, QrBlock, ResultPlan,
-                                    ResultTexts, code_sides, line_boxes, pick_captions,
-                                    reference, text_rows, text_width)
+from kiosk.ui.qrlayout.blocks import (
+    NOTE_LINES,
+    BlockPlan,
+    Caption,
+    QrBlock,
+    ResultPlan,
+    ResultTexts,
+    code_sides,
+    line_boxes,
+    pick_captions,
+    reference,
+    text_rows,
+    text_width,
+)
 from kiosk.ui.theme import Fonts, Layout
 
-PHOTO_LEAST = 15      # the photo row's least height, per cent of the screen's
+PHOTO_LEAST = 15  # the photo row's least height, per cent of the screen's
 HEAD_SHARE = (46, 62)  # the headline column's width beside the photo, per cent: least, most
 # layout units: a code's white card may come closer to the screen's edge than text; between
 # rows and columns; between a label, its code and its captions
@@ -54,8 +65,16 @@ def _text_needs(fonts: Fonts, L: Layout, block: QrBlock) -> tuple[int, int]:
     return text_width(fonts, L, block), text_width(fonts, L, label_only)
 
 
-def _row(fonts: Fonts, L: Layout, block: QrBlock, needs: tuple[int, int], side: int,
-         width: int, gap: int, inner: int) -> _Row:
+def _row(
+    fonts: Fonts,
+    L: Layout,
+    block: QrBlock,
+    needs: tuple[int, int],
+    side: int,
+    width: int,
+    gap: int,
+    inner: int,
+) -> _Row:
     T = L.type
     label_lh = draw.line_height(fonts, T.body, True)
     floor_lh = draw.line_height(fonts, T.floor, True)
@@ -69,43 +88,45 @@ def _row(fonts: Fonts, L: Layout, block: QrBlock, needs: tuple[int, int], side: 
         mode, label_w, caption_w = "stacked", width, width
     label_rows = text_rows(fonts, block.label, T.body, label_w, 2, True)
     captions = pick_captions(fonts, block, caption_w, T.floor)
-    caption_rows = sum(text_rows(fonts, c.text, T.floor, caption_w, 2, c.weight)
-                       for c in captions)
+    caption_rows = sum(text_rows(fonts, c.text, T.floor, caption_w, 2, c.weight) for c in captions)
     label_h, caption_h = label_rows * label_lh, caption_rows * floor_lh
     if mode == "beside":
         height = max(side, label_h + (inner if label_h and caption_h else 0) + caption_h)
     elif mode == "under":
         height = max(side, label_h) + (inner + caption_h if caption_h else 0)
     else:
-        height = label_h + (inner if label_h else 0) + side + (inner + caption_h
-                                                               if caption_h else 0)
+        height = (
+            label_h + (inner if label_h else 0) + side + (inner + caption_h if caption_h else 0)
+        )
     return _Row(side, mode, label_w, label_rows, captions, caption_w, caption_rows, height)
 
 
-def _head(fonts: Fonts, L: Layout, texts: ResultTexts, width: int
-          ) -> tuple[int, list[str], int, int]:
+def _head(
+    fonts: Fonts, L: Layout, texts: ResultTexts, width: int
+) -> tuple[int, list[str], int, int]:
     """(headline height, the lines under it (the status last), note height, height of all)
     in a column `width` wide."""
     T = L.type
-    size, head_lines = draw.fit_headline(fonts, texts.headline, T.headline, T.headline_min,
-                                         width)
+    size, head_lines = draw.fit_headline(fonts, texts.headline, T.headline, T.headline_min, width)
     head_h = min(2, len(head_lines)) * draw.line_height(fonts, size, True)
     lines = texts.lines + ([texts.status] if texts.status else [])
     lines_h = sum(r.height for r in line_boxes(fonts, L, lines, 0, 0, width))
-    note_h = text_rows(fonts, texts.note, T.floor, width, NOTE_LINES, True) \
-        * draw.line_height(fonts, T.floor)
+    note_h = text_rows(fonts, texts.note, T.floor, width, NOTE_LINES, True) * draw.line_height(
+        fonts, T.floor
+    )
     return head_h, lines, note_h, head_h + lines_h + (L.px(2) + note_h if note_h else 0)
 
 
-def _head_width(fonts: Fonts, L: Layout, texts: ResultTexts, span: int, height: int
-                ) -> int | None:
+def _head_width(fonts: Fonts, L: Layout, texts: ResultTexts, span: int, height: int) -> int | None:
     """The narrowest column (the photo gets the rest) whose headline, lines and note fit
     `height`, every word on a line of its own if need be; None when none does."""
     T = L.type
-    words = [(w, T.headline_min) for w in texts.headline.split()] + \
-        [(w, T.floor) for line in texts.lines + [texts.status, texts.note] for w in line.split()]
-    least = max([span * HEAD_SHARE[0] // 100] +
-                [fonts.get(size, True).size(w)[0] for w, size in words])
+    words = [(w, T.headline_min) for w in texts.headline.split()] + [
+        (w, T.floor) for line in texts.lines + [texts.status, texts.note] for w in line.split()
+    ]
+    least = max(
+        [span * HEAD_SHARE[0] // 100] + [fonts.get(size, True).size(w)[0] for w, size in words]
+    )
     most = span * HEAD_SHARE[1] // 100
     for width in range(least, most + 1, L.px(2)):
         note_fits = len(draw.wrap(fonts, texts.note, T.floor, width, True)) <= NOTE_LINES
@@ -118,12 +139,11 @@ def _head_width(fonts: Fonts, L: Layout, texts: ResultTexts, span: int, height: 
 class _Fit:
     cells: list[int]
     rows: list[_Row]
-    top_h: int                             # the photo's row
-    head_w: int | None                     # the headline column beside it (None: none fits)
+    top_h: int  # the photo's row
+    head_w: int | None  # the headline column beside it (None: none fits)
 
 
-def _fit(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts, bottom_h: int
-         ) -> _Fit:
+def _fit(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts, bottom_h: int) -> _Fit:
     """The largest download code, every other code with modules as large if they fit, else
     merely as large a card, that leave the photo's row its least height and room for the
     headline column."""
@@ -137,11 +157,15 @@ def _fit(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts, bot
     for cell in range(top, 0, -1):
         for least in dict.fromkeys((cell, 1)):
             cells, sides = code_sides(blocks, cell, least)
-            rows = [_row(fonts, L, b, n, s, width, gap, inner)
-                    for b, n, s in zip(blocks, needs, sides)]
+            rows = [
+                _row(fonts, L, b, n, s, width, gap, inner) for b, n, s in zip(blocks, needs, sides)
+            ]
             top_h = L.h - L.margin - bottom_h - sum(r.height + gap for r in rows)
-            head_w = _head_width(fonts, L, texts, span, top_h) \
-                if top_h >= L.h * PHOTO_LEAST // 100 and max(sides) <= width else None
+            head_w = (
+                _head_width(fonts, L, texts, span, top_h)
+                if top_h >= L.h * PHOTO_LEAST // 100 and max(sides) <= width
+                else None
+            )
             fit = _Fit(cells, rows, top_h, head_w)
             if head_w is not None:
                 return fit
@@ -149,8 +173,9 @@ def _fit(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts, bot
     return fit
 
 
-def plan_steps(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts
-               ) -> ResultPlan | None:
+def plan_steps(
+    L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts
+) -> ResultPlan | None:
     """Every rectangle of the portrait result screen with two codes or more; None when the
     rows do not fit (a screen barely taller than wide)."""
     T = L.type
@@ -171,8 +196,13 @@ def plan_steps(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultText
     boxes = line_boxes(fonts, L, column_lines, headline.left, headline.bottom, head_w)
     lines = list(zip(column_lines, boxes))
     status = lines.pop()[1] if texts.status else None
-    note = pygame.Rect(headline.left, (boxes[-1] if boxes else headline).bottom + L.px(2),
-                       head_w, note_h) if note_h else None
+    note = (
+        pygame.Rect(
+            headline.left, (boxes[-1] if boxes else headline).bottom + L.px(2), head_w, note_h
+        )
+        if note_h
+        else None
+    )
     plans = []
     y = photo.bottom + gap
     for i, (b, row, c) in enumerate(zip(blocks, fit.rows, fit.cells)):
@@ -184,8 +214,18 @@ def plan_steps(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultText
     return ResultPlan(headline, lines, status, photo, note, button, countdown, plans)
 
 
-def _place(fonts: Fonts, L: Layout, block: QrBlock, row: _Row, cell: int, edge: int,
-           top: int, right: bool, gap: int, inner: int) -> BlockPlan:
+def _place(
+    fonts: Fonts,
+    L: Layout,
+    block: QrBlock,
+    row: _Row,
+    cell: int,
+    edge: int,
+    top: int,
+    right: bool,
+    gap: int,
+    inner: int,
+) -> BlockPlan:
     """A row's rectangles: the code at the left edge (or the right), its texts beside it."""
     label_h = row.label_rows * draw.line_height(fonts, L.type.body, True)
     caption_h = row.caption_rows * draw.line_height(fonts, L.type.floor, True)
@@ -206,7 +246,16 @@ def _place(fonts: Fonts, L: Layout, block: QrBlock, row: _Row, cell: int, edge: 
     caps = []
     for c in row.captions:
         rows = text_rows(fonts, c.text, L.type.floor, row.caption_w, 2, c.weight)
-        caps.append((c, pygame.Rect(caption_x, caption_top, row.caption_w,
-                                    rows * draw.line_height(fonts, L.type.floor, True))))
+        caps.append(
+            (
+                c,
+                pygame.Rect(
+                    caption_x,
+                    caption_top,
+                    row.caption_w,
+                    rows * draw.line_height(fonts, L.type.floor, True),
+                ),
+            )
+        )
         caption_top += caps[-1][1].height
     return BlockPlan(block, label, code, cell, caps)

@@ -7,7 +7,14 @@ from kiosk.ui.screens.processing import ProcessingScreen
 from kiosk.ui.screens.reconnecting import ReconnectingScreen
 from kiosk.ui.screens.result import ResultScreen
 
-SCREENS = (AttractScreen, CountdownScreen, FlashScreen, ProcessingScreen, ResultScreen,
-           ErrorScreen, ReconnectingScreen)
+SCREENS = (
+    AttractScreen,
+    CountdownScreen,
+    FlashScreen,
+    ProcessingScreen,
+    ResultScreen,
+    ErrorScreen,
+    ReconnectingScreen,
+)
 
 __all__ = ["SCREENS"]

@@ -23,10 +23,15 @@ class AttractScreen(Screen):
         self.strip = RecentStrip(ctx)
         self.buttons: list[tuple[pygame.Rect, str | None]] = []
 
-    def _layout(self, has_recent: bool, styles: list[str], privacy_h: int, top: int,
-                caption: str, bold: bool = False
-                ) -> tuple[list[tuple[pygame.Rect, str | None]], pygame.Rect, bool,
-                           pygame.Rect]:
+    def _layout(
+        self,
+        has_recent: bool,
+        styles: list[str],
+        privacy_h: int,
+        top: int,
+        caption: str,
+        bold: bool = False,
+    ) -> tuple[list[tuple[pygame.Rect, str | None]], pygame.Rect, bool, pygame.Rect]:
         """(buttons with their style, strip area, strip vertical?, the caption's box above the
         buttons)"""
         L = self.ctx.layout
@@ -53,15 +58,19 @@ class AttractScreen(Screen):
             bh = L.px(14)
             w = min(L.px(78), avail_w)
             top = bottom - n * bh - (n - 1) * gap
-            buttons = [(pygame.Rect(cx - w // 2, top + i * (bh + gap), w, bh), name)
-                       for i, name in enumerate(styles)]
+            buttons = [
+                (pygame.Rect(cx - w // 2, top + i * (bh + gap), w, bh), name)
+                for i, name in enumerate(styles)
+            ]
         elif n > 1:
             gap = L.px(3)
             w = min(L.px(52), (avail_w - gap * (n - 1)) // n)
             total = n * w + (n - 1) * gap
             x0 = cx - total // 2
-            buttons = [(pygame.Rect(x0 + i * (w + gap), bottom - btn_h, w, btn_h), name)
-                       for i, name in enumerate(styles)]
+            buttons = [
+                (pygame.Rect(x0 + i * (w + gap), bottom - btn_h, w, btn_h), name)
+                for i, name in enumerate(styles)
+            ]
         else:
             w = min(L.px(82), avail_w)
             buttons = [(pygame.Rect(cx - w // 2, bottom - btn_h, w, btn_h), None)]
@@ -97,8 +106,7 @@ class AttractScreen(Screen):
         privacy = privacy_line(ctx.cfg, t, ctx.status.local_only)
         privacy_w = L.w - 2 * m
         privacy_size, privacy_lines = draw.fit_lines(ctx.fonts, privacy, T.floor, privacy_w, 2)
-        privacy_h = len(privacy_lines) * draw.line_height(ctx.fonts, privacy_size) \
-            if privacy else 0
+        privacy_h = len(privacy_lines) * draw.line_height(ctx.fonts, privacy_size) if privacy else 0
         recent = ctx.jobs.recent()
         styles = offered_styles(ctx.cfg, ctx.status.local_only)
         color = theme.INK
@@ -111,28 +119,45 @@ class AttractScreen(Screen):
             words = t("start_hint_gpio") if ctx.cfg.kiosk.gpio_button else t("start_hint")
         bold = len(styles) > 1 or color is not theme.INK
         self.buttons, strip_area, vertical, caption = self._layout(
-            bool(recent), styles, privacy_h, top, words, bold)
+            bool(recent), styles, privacy_h, top, words, bold
+        )
         if ctx.cfg.kiosk.recent_count > 0:
             self.strip.draw(surf, strip_area, vertical, recent)
         first = self.buttons[0][0]
-        draw.paragraph(surf, ctx.fonts, words, T.body, color, box=caption, max_lines=2,
-                       bold=bold, shadow=True)
+        draw.paragraph(
+            surf, ctx.fonts, words, T.body, color, box=caption, max_lines=2, bold=bold, shadow=True
+        )
         if len(self.buttons) > 1:
             # one type size for all style buttons (the longest label decides)
-            size = min(draw.fit_size(ctx.fonts, ctx.cfg.styles[st].label, T.button,
-                                     r.width - r.height // 2) for r, st in self.buttons)
+            size = min(
+                draw.fit_size(
+                    ctx.fonts, ctx.cfg.styles[st].label, T.button, r.width - r.height // 2
+                )
+                for r, st in self.buttons
+            )
             for rect, style in self.buttons:
-                draw.button(surf, ctx.fonts, rect, ctx.cfg.styles[style].label, primary=True,
-                            size=size)
+                draw.button(
+                    surf, ctx.fonts, rect, ctx.cfg.styles[style].label, primary=True, size=size
+                )
         else:
             # a slow breathing glow draws the eye to the one thing to do
             pulse = 0.5 + 0.5 * math.sin(ctx.now() * 2.4)
-            draw.button(surf, ctx.fonts, first, t("start_button"), primary=True, size=T.button,
-                        pulse=pulse)
+            draw.button(
+                surf, ctx.fonts, first, t("start_button"), primary=True, size=T.button, pulse=pulse
+            )
         if privacy:
             box = pygame.Rect(m, L.h - m - privacy_h, privacy_w, privacy_h)
-            draw.paragraph(surf, ctx.fonts, privacy, T.floor, theme.MUTED, box=box,
-                           max_lines=2, role="floor", shadow=True)
+            draw.paragraph(
+                surf,
+                ctx.fonts,
+                privacy,
+                T.floor,
+                theme.MUTED,
+                box=box,
+                max_lines=2,
+                role="floor",
+                shadow=True,
+            )
         operator_mark.overlay(ctx, surf, self.name)  # the operator mark, in the free corner
 
     def state(self) -> dict:

@@ -12,8 +12,8 @@ from kiosk.ui.machine import LIVE_PREVIEW, ScreenName
 from kiosk.ui.offer import reopens_qr
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kiosk.ui.context import ScreenContext
     from kiosk.jobs.views import JobView
+    from kiosk.ui.context import ScreenContext
 
 
 class Screen:
@@ -25,7 +25,7 @@ class Screen:
     name: ScreenName
     animated = False
 
-    def __init__(self, ctx: "ScreenContext") -> None:
+    def __init__(self, ctx: ScreenContext) -> None:
         self.ctx = ctx
         self.entered_at = 0.0
 
@@ -54,7 +54,7 @@ class Screen:
         return self.ctx.now() - self.entered_at
 
 
-def headline_box(ctx: "ScreenContext", text: str, x: int, y: int, width: int) -> pygame.Rect:
+def headline_box(ctx: ScreenContext, text: str, x: int, y: int, width: int) -> pygame.Rect:
     """Where a headline goes: one line at the headline size if it fits, else shrunk (never
     below headline_min, so it stays the screen's largest text) and on up to two lines."""
     T = ctx.layout.type
@@ -62,16 +62,33 @@ def headline_box(ctx: "ScreenContext", text: str, x: int, y: int, width: int) ->
     return pygame.Rect(x, y, width, min(2, len(lines)) * draw.line_height(ctx.fonts, size, True))
 
 
-def headline(ctx: "ScreenContext", surf: pygame.Surface, text: str, box: pygame.Rect,
-             color: tuple = theme.INK, align: str = "center") -> pygame.Rect:
+def headline(
+    ctx: ScreenContext,
+    surf: pygame.Surface,
+    text: str,
+    box: pygame.Rect,
+    color: tuple = theme.INK,
+    align: str = "center",
+) -> pygame.Rect:
     T = ctx.layout.type
     size, lines = draw.fit_headline(ctx.fonts, text, T.headline, T.headline_min, box.width)
-    return draw.paragraph(surf, ctx.fonts, text, size, color, box=box, bold=True,
-                          max_lines=len(lines), align=align, role="headline", shadow=True,
-                          min_size=T.headline_min)
+    return draw.paragraph(
+        surf,
+        ctx.fonts,
+        text,
+        size,
+        color,
+        box=box,
+        bold=True,
+        max_lines=len(lines),
+        align=align,
+        role="headline",
+        shadow=True,
+        min_size=T.headline_min,
+    )
 
 
-def header(ctx: "ScreenContext", surf: pygame.Surface, title: bool = True) -> int:
+def header(ctx: ScreenContext, surf: pygame.Surface, title: bool = True) -> int:
     """Logo and event title along the top (the start screen's headline); returns the y below.
 
     The top-right corner stays free for a status mark."""
@@ -90,20 +107,31 @@ def header(ctx: "ScreenContext", surf: pygame.Surface, title: bool = True) -> in
     if title:
         corner = L.px(16)  # the free corner
         box = pygame.Rect(x, m - L.px(0.6), L.w - corner - m - x, top_h)
-        size = draw.fit_size(ctx.fonts, ctx.cfg.kiosk.title, T.headline, box.width,
-                             min_size=T.headline_min)
+        size = draw.fit_size(
+            ctx.fonts, ctx.cfg.kiosk.title, T.headline, box.width, min_size=T.headline_min
+        )
         if ctx.fonts.get(size).size(ctx.cfg.kiosk.title)[0] > box.width:
             # Not enough room beside the logo (portrait, a long title): rows of its own.
             top = m + (top_h + L.px(1) if logo is not None else 0)
             box = headline_box(ctx, ctx.cfg.kiosk.title, m, top, L.w - corner - m)
             r = headline(ctx, surf, ctx.cfg.kiosk.title, box, align="left")
             return max(bottom, r.bottom)
-        draw.text(surf, ctx.fonts, ctx.cfg.kiosk.title, size, theme.INK, anchor="topleft",
-                  box=box, shadow=True, role="headline", min_size=T.headline_min)
+        draw.text(
+            surf,
+            ctx.fonts,
+            ctx.cfg.kiosk.title,
+            size,
+            theme.INK,
+            anchor="topleft",
+            box=box,
+            shadow=True,
+            role="headline",
+            min_size=T.headline_min,
+        )
     return bottom
 
 
-def job_phase(job: "JobView") -> str:
+def job_phase(job: JobView) -> str:
     if job.ready:
         return "ready"
     if job.failed:
@@ -113,8 +141,12 @@ def job_phase(job: "JobView") -> str:
     return "processing"
 
 
-PHASE_COLORS = {"queued": theme.BLUE, "processing": theme.GOLD, "ready": theme.GREEN,
-                "failed": theme.RED}
+PHASE_COLORS = {
+    "queued": theme.BLUE,
+    "processing": theme.GOLD,
+    "ready": theme.GREEN,
+    "failed": theme.RED,
+}
 
 
 class RecentStrip:
@@ -124,16 +156,15 @@ class RecentStrip:
     green tick when it is ready, a red mark when it failed, and a dimmed picture with a lock once
     it no longer opens its download QR (kiosk.recent_qr_s, kiosk/ui/offer.py)."""
 
-    def __init__(self, ctx: "ScreenContext") -> None:
+    def __init__(self, ctx: ScreenContext) -> None:
         self.ctx = ctx
-        self.hits: list[tuple[pygame.Rect, str]] = []    # the photos a tap opens
-        self.shown: list[tuple[pygame.Rect, str]] = []   # every photo drawn
+        self.hits: list[tuple[pygame.Rect, str]] = []  # the photos a tap opens
+        self.shown: list[tuple[pygame.Rect, str]] = []  # every photo drawn
 
     def side(self) -> int:
         return self.ctx.layout.px(16)
 
-    def layout(self, area: pygame.Rect, vertical: bool,
-               jobs: list["JobView"]) -> list[pygame.Rect]:
+    def layout(self, area: pygame.Rect, vertical: bool, jobs: list[JobView]) -> list[pygame.Rect]:
         L = self.ctx.layout
         if not jobs:
             return []
@@ -151,8 +182,9 @@ class RecentStrip:
                 rects.append(pygame.Rect(x0 + i * (side + gap), area.bottom - side, side, side))
         return rects
 
-    def draw(self, surf: pygame.Surface, area: pygame.Rect, vertical: bool,
-             jobs: list["JobView"]) -> None:
+    def draw(
+        self, surf: pygame.Surface, area: pygame.Rect, vertical: bool, jobs: list[JobView]
+    ) -> None:
         ctx = self.ctx
         L = ctx.layout
         self.hits = []
@@ -179,18 +211,24 @@ class RecentStrip:
                 continue  # stays in the strip, but no longer opens its QR
             if phase in ("queued", "processing"):
                 r = rect.width * 3 // 10
-                draw.spinner(surf, rect.center, r, ctx.now(),
-                             theme.WHITE if phase == "processing" else theme.BLUE, dots=8,
-                             dot_r=max(2, r // 4))
+                draw.spinner(
+                    surf,
+                    rect.center,
+                    r,
+                    ctx.now(),
+                    theme.WHITE if phase == "processing" else theme.BLUE,
+                    dots=8,
+                    dot_r=max(2, r // 4),
+                )
             elif phase == "ready":
                 draw.tick(surf, mark, L.px(2.6), theme.GREEN)
             else:
                 draw.alert(surf, mark, L.px(2.6), theme.RED)
             self.hits.append((rect, job.job_id))
 
-    def _rounded(self, thumb: pygame.Surface, size: tuple[int, int],
-                 radius: int) -> pygame.Surface:
+    def _rounded(self, thumb: pygame.Surface, size: tuple[int, int], radius: int) -> pygame.Surface:
         """The thumbnail cropped to a rounded square (made once, then kept in the cache)."""
+
         def make() -> pygame.Surface:
             inner = pygame.Surface(size, pygame.SRCALPHA)
             draw.blit_fit(inner, self.ctx.images, thumb, inner.get_rect(), cover=True)
@@ -199,8 +237,7 @@ class RecentStrip:
             inner.blit(mask, (0, 0), special_flags=pygame.BLEND_RGBA_MIN)
             return inner
 
-        return self.ctx.images.derive(("rounded", id(thumb), tuple(size), radius), make,
-                                      keep=thumb)
+        return self.ctx.images.derive(("rounded", id(thumb), tuple(size), radius), make, keep=thumb)
 
     def hit(self, pos: tuple[int, int]) -> str | None:
         for rect, job_id in self.hits:

@@ -52,19 +52,33 @@ class CountdownScreen(Screen):
         surf.blit(disc, ring)
         pygame.draw.circle(surf, (60, 56, 70), c, radius, width=L.px(1.6))
         start = math.pi / 2
-        pygame.draw.arc(surf, theme.GOLD, ring, start, start + 2 * math.pi * frac,
-                        width=L.px(1.6))
+        pygame.draw.arc(surf, theme.GOLD, ring, start, start + 2 * math.pi * frac, width=L.px(1.6))
         # the number pops in at the start of each second
         pop = 1.0 + 0.25 * max(0.0, frac - 0.8) / 0.2
-        draw.text(surf, ctx.fonts, str(number), int(T.display * radius / L.px(24) * pop),
-                  theme.GOLD, c, role="display")
+        draw.text(
+            surf,
+            ctx.fonts,
+            str(number),
+            int(T.display * radius / L.px(24) * pop),
+            theme.GOLD,
+            c,
+            role="display",
+        )
         head.bottom = ring.top - gap
         headline(ctx, surf, t("get_ready"), head)
         y = ring.bottom + gap
         for i, line in enumerate(lines):
-            draw.text(surf, ctx.fonts, line, T.body, theme.GOLD if label and i == 0 else theme.INK,
-                      anchor="midtop", box=pygame.Rect(L.margin, y, width, body_h),
-                      bold=bool(label and i == 0), shadow=True)
+            draw.text(
+                surf,
+                ctx.fonts,
+                line,
+                T.body,
+                theme.GOLD if label and i == 0 else theme.INK,
+                anchor="midtop",
+                box=pygame.Rect(L.margin, y, width, body_h),
+                bold=bool(label and i == 0),
+                shadow=True,
+            )
             y += body_h
 
     def state(self) -> dict:

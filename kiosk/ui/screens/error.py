@@ -57,31 +57,55 @@ class ErrorScreen(Screen):
         self.button = pygame.Rect(0, 0, min(L.px(50), w), L.px(14))
         self.button.midbottom = (cx, L.h - m - floor_h - L.px(2))
         left = max(0, int(ERROR_TIMEOUT_S - self.elapsed))
-        draw.text(surf, app.fonts, t("back_in", seconds=left), T.floor, theme.MUTED,
-                  anchor="midbottom", box=pygame.Rect(cx - w // 2, L.h - m - floor_h, w, floor_h),
-                  bold=False, role="floor")
+        draw.text(
+            surf,
+            app.fonts,
+            t("back_in", seconds=left),
+            T.floor,
+            theme.MUTED,
+            anchor="midbottom",
+            box=pygame.Rect(cx - w // 2, L.h - m - floor_h, w, floor_h),
+            bold=False,
+            role="floor",
+        )
         draw.button(surf, app.fonts, self.button, t("try_again"), primary=True, size=T.button)
 
         head_h = headline_box(app, self.title, 0, 0, w).height
         body_h = draw.line_height(app.fonts, T.body)
-        detail = t("ready_again_in", seconds=int(self.retry_after + 0.99)) \
-            if self.retry_after else ""
+        detail = (
+            t("ready_again_in", seconds=int(self.retry_after + 0.99)) if self.retry_after else ""
+        )
         _size, lines = draw.fit_lines(app.fonts, self.message, T.body, w, 3)
         msg_h = min(3, len(lines)) * body_h
         r = L.px(7)
-        content_h = 2 * r + L.px(2) + head_h + L.px(2) + msg_h + (body_h + L.px(1.5)
-                                                                   if detail else 0)
+        content_h = (
+            2 * r + L.px(2) + head_h + L.px(2) + msg_h + (body_h + L.px(1.5) if detail else 0)
+        )
         y = max(m, (self.button.top - L.px(3) - content_h) // 2)
         draw.alert(surf, (cx, y + r), r, theme.RED)
         y += 2 * r + L.px(2)
         headline(app, surf, self.title, pygame.Rect(cx - w // 2, y, w, head_h))
         y += head_h + L.px(2)
-        draw.paragraph(surf, app.fonts, self.message, T.body, theme.MUTED,
-                       box=pygame.Rect(cx - w // 2, y, w, msg_h), max_lines=3)
+        draw.paragraph(
+            surf,
+            app.fonts,
+            self.message,
+            T.body,
+            theme.MUTED,
+            box=pygame.Rect(cx - w // 2, y, w, msg_h),
+            max_lines=3,
+        )
         y += msg_h + L.px(1.5)
         if detail:
-            draw.text(surf, app.fonts, detail, T.body, theme.AMBER, anchor="midtop",
-                      box=pygame.Rect(cx - w // 2, y, w, body_h))
+            draw.text(
+                surf,
+                app.fonts,
+                detail,
+                T.body,
+                theme.AMBER,
+                anchor="midtop",
+                box=pygame.Rect(cx - w // 2, y, w, body_h),
+            )
 
     def state(self) -> dict:
         return {"job_id": self.job_id, "kind": self.kind}

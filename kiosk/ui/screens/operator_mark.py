@@ -26,18 +26,18 @@ MARKED_SCREENS = frozenset({ScreenName.ATTRACT, ScreenName.RECONNECTING})
 ROLE = "operator"
 
 
-def mark_rect(ctx: "ScreenContext") -> pygame.Rect:
+def mark_rect(ctx: ScreenContext) -> pygame.Rect:
     L = ctx.layout
     side = L.px(6.5)
     return pygame.Rect(L.w - L.margin - side, L.margin, side, side)
 
 
-def hit(ctx: "ScreenContext", pos: tuple[int, int]) -> bool:
+def hit(ctx: ScreenContext, pos: tuple[int, int]) -> bool:
     """A press on the mark (with a finger's margin around it)."""
     return mark_rect(ctx).inflate(ctx.layout.px(6), ctx.layout.px(6)).collidepoint(pos)
 
 
-def draw_mark(ctx: "ScreenContext", surf: pygame.Surface) -> pygame.Rect | None:
+def draw_mark(ctx: ScreenContext, surf: pygame.Surface) -> pygame.Rect | None:
     """The triangle, amber (warnings) or red (something is broken); None when all is well."""
     alerts = ctx.status.alerts
     if not alerts:
@@ -55,12 +55,13 @@ def draw_mark(ctx: "ScreenContext", surf: pygame.Surface) -> pygame.Rect | None:
     y0 = r.top + pad + (r.height - 2 * pad) * 0.35
     y1 = r.bottom - pad - (r.height - 2 * pad) * 0.32
     pygame.draw.line(surf, theme.BLACK, (cx, y0), (cx, y1), w)
-    pygame.draw.circle(surf, theme.BLACK, (cx, r.bottom - pad - (r.height - 2 * pad) * 0.14),
-                       max(1, w // 2 + 1))
+    pygame.draw.circle(
+        surf, theme.BLACK, (cx, r.bottom - pad - (r.height - 2 * pad) * 0.14), max(1, w // 2 + 1)
+    )
     return r
 
 
-def draw_panel(ctx: "ScreenContext", surf: pygame.Surface) -> pygame.Rect | None:
+def draw_panel(ctx: ScreenContext, surf: pygame.Surface) -> pygame.Rect | None:
     """The reasons and their fixes, in a panel under the mark (drawn over the screen)."""
     alerts = ctx.status.alerts
     if not alerts or not ctx.status.alerts_open:
@@ -84,19 +85,36 @@ def draw_panel(ctx: "ScreenContext", surf: pygame.Surface) -> pygame.Rect | None
                 lines.append((ln, small, theme.MUTED, False))
     heights = [draw.line_height(fonts, s, b) for _t, s, _c, b in lines]
     box.height = min(sum(heights) + 2 * pad, L.h - box.top - L.margin)
-    draw.rounded(surf, box, (8, 8, 12), L.px(2), alpha=235, border=max(1, L.px(0.4)),
-                 border_color=theme.AMBER)
+    draw.rounded(
+        surf,
+        box,
+        (8, 8, 12),
+        L.px(2),
+        alpha=235,
+        border=max(1, L.px(0.4)),
+        border_color=theme.AMBER,
+    )
     y = box.top + pad
     for (text, s, color, bold), h in zip(lines, heights):
         if y + h > box.bottom - pad // 2:
             break  # what does not fit is on the dashboard
-        draw.text(surf, fonts, text, s, color, (box.left + pad, y), anchor="topleft", bold=bold,
-                  role=ROLE, min_size=s)
+        draw.text(
+            surf,
+            fonts,
+            text,
+            s,
+            color,
+            (box.left + pad, y),
+            anchor="topleft",
+            bold=bold,
+            role=ROLE,
+            min_size=s,
+        )
         y += h
     return box
 
 
-def overlay(ctx: "ScreenContext", surf: pygame.Surface, screen: ScreenName) -> None:
+def overlay(ctx: ScreenContext, surf: pygame.Surface, screen: ScreenName) -> None:
     """The mark (and its open reasons) over a screen that has room for it."""
     if screen in MARKED_SCREENS and draw_mark(ctx, surf) is not None:
         draw_panel(ctx, surf)

@@ -9,11 +9,10 @@ import pygame
 
 from kiosk.ui import draw, theme
 from kiosk.ui.input import TAP, Action
-from kiosk.ui.theme import CONDENSED
 from kiosk.ui.machine import Event, ScreenName
 from kiosk.ui.offer import wifi_join, wifi_lines
 from kiosk.ui.screens.base import Screen, headline, headline_box, job_phase
-
+from kiosk.ui.theme import CONDENSED
 
 JOIN_PAD = 2.5  # layout units inside the join panel
 NOTICE_LINES = 4  # the card beside the join panel is narrow: a notice may need four in Spanish
@@ -98,16 +97,27 @@ class ProcessingScreen(Screen):
         word = t("in_line") if phase == "queued" else t("working")
         head_h = headline_box(app, word, 0, 0, inner_w).height
         body_h = draw.line_height(app.fonts, T.body, True)
-        notice_size, notice_lines = draw.fit_lines(app.fonts, notice, T.body, inner_w,
-                                                   NOTICE_LINES, True)
-        notice_h = len(notice_lines) * draw.line_height(app.fonts, notice_size, True) \
-            if notice else 0
+        notice_size, notice_lines = draw.fit_lines(
+            app.fonts, notice, T.body, inner_w, NOTICE_LINES, True
+        )
+        notice_h = (
+            len(notice_lines) * draw.line_height(app.fonts, notice_size, True) if notice else 0
+        )
         spin_r = L.px(6)
-        card_h = pad + 2 * spin_r + L.px(3) + head_h + body_h + \
-            (L.px(1.5) + notice_h if notice else 0) + pad
+        card_h = (
+            pad
+            + 2 * spin_r
+            + L.px(3)
+            + head_h
+            + body_h
+            + (L.px(1.5) + notice_h if notice else 0)
+            + pad
+        )
         card = pygame.Rect(0, 0, card_w, card_h)
-        card.center = (content.centerx, content.top + (self.new_button.top - L.px(2)
-                                                       - content.top) // 2 + L.px(1))
+        card.center = (
+            content.centerx,
+            content.top + (self.new_button.top - L.px(2) - content.top) // 2 + L.px(1),
+        )
         if panel is not None and L.portrait:
             card.top = content.top
         card.top = max(card.top, m)
@@ -117,16 +127,29 @@ class ProcessingScreen(Screen):
         y += 2 * spin_r + L.px(3)
         headline(app, surf, word, pygame.Rect(card.left + pad, y, inner_w, head_h))
         y += head_h
-        draw.text(surf, app.fonts, t("seconds", seconds=secs), T.body, theme.MUTED,
-                  anchor="midtop", box=pygame.Rect(card.left + pad, y, inner_w, body_h),
-                  bold=False)
+        draw.text(
+            surf,
+            app.fonts,
+            t("seconds", seconds=secs),
+            T.body,
+            theme.MUTED,
+            anchor="midtop",
+            box=pygame.Rect(card.left + pad, y, inner_w, body_h),
+            bold=False,
+        )
         y += body_h + L.px(1.5)
         if notice:
-            draw.paragraph(surf, app.fonts, notice, T.body, theme.AMBER, bold=True,
-                           box=pygame.Rect(card.left + pad, y, inner_w, notice_h),
-                           max_lines=NOTICE_LINES)
-        draw.button(surf, app.fonts, self.new_button, t("new_photo"), primary=False,
-                    size=T.button)
+            draw.paragraph(
+                surf,
+                app.fonts,
+                notice,
+                T.body,
+                theme.AMBER,
+                bold=True,
+                box=pygame.Rect(card.left + pad, y, inner_w, notice_h),
+                max_lines=NOTICE_LINES,
+            )
+        draw.button(surf, app.fonts, self.new_button, t("new_photo"), primary=False, size=T.button)
         if panel is not None:
             if L.portrait:
                 panel.top = card.bottom + L.px(3)
@@ -145,13 +168,19 @@ class ProcessingScreen(Screen):
         if self._split is None:
             # the panel widens (the card keeps 42 %) until the network name and the password
             # each fit one row: rows they do not take go to the code
-            widest = max(self.ctx.fonts.get(L.type.floor, CONDENSED).size(line)[0]
-                         for line in self.wifi_lines)
-            self._split = min(int(L.w * 0.5), max(int(L.w * 0.42), L.w - m - L.px(1.5)
-                                                  - 2 * L.px(JOIN_PAD) - widest))
+            widest = max(
+                self.ctx.fonts.get(L.type.floor, CONDENSED).size(line)[0]
+                for line in self.wifi_lines
+            )
+            self._split = min(
+                int(L.w * 0.5),
+                max(int(L.w * 0.42), L.w - m - L.px(1.5) - 2 * L.px(JOIN_PAD) - widest),
+            )
         split = self._split
-        return (pygame.Rect(m, m, split - m - L.px(1.5), L.h - 2 * m),
-                pygame.Rect(split + L.px(1.5), m, L.w - split - L.px(1.5) - m, L.h - 2 * m))
+        return (
+            pygame.Rect(m, m, split - m - L.px(1.5), L.h - 2 * m),
+            pygame.Rect(split + L.px(1.5), m, L.w - split - L.px(1.5) - m, L.h - 2 * m),
+        )
 
     def _draw_join(self, surf: pygame.Surface, panel: pygame.Rect) -> None:
         app = self.ctx
@@ -161,23 +190,40 @@ class ProcessingScreen(Screen):
         draw.rounded(surf, panel, theme.PANEL, L.px(3), alpha=235)
         label = t("wait_join_wifi")
         size, rows = draw.fit_lines(app.fonts, label, T.body, inner.width, 2, True)
-        label_box = pygame.Rect(inner.x, inner.y, inner.width,
-                                len(rows) * draw.line_height(app.fonts, size, True))
-        draw.paragraph(surf, app.fonts, label, T.body, theme.GOLD, box=label_box, bold=True,
-                       max_lines=2)
+        label_box = pygame.Rect(
+            inner.x, inner.y, inner.width, len(rows) * draw.line_height(app.fonts, size, True)
+        )
+        draw.paragraph(
+            surf, app.fonts, label, T.body, theme.GOLD, box=label_box, bold=True, max_lines=2
+        )
         lines = self.wifi_lines
         line_h = draw.line_height(app.fonts, T.floor, CONDENSED)
-        heights = [line_h * min(2, len(draw.fit_lines(app.fonts, s, T.floor, inner.width, 2,
-                                                      CONDENSED)[1])) for s in lines]
+        heights = [
+            line_h
+            * min(2, len(draw.fit_lines(app.fonts, s, T.floor, inner.width, 2, CONDENSED)[1]))
+            for s in lines
+        ]
         bottom = inner.bottom - sum(heights) - L.px(1)
-        code_box = pygame.Rect(inner.x, label_box.bottom + L.px(1), inner.width,
-                               max(line_h, bottom - label_box.bottom - L.px(1)))
+        code_box = pygame.Rect(
+            inner.x,
+            label_box.bottom + L.px(1),
+            inner.width,
+            max(line_h, bottom - label_box.bottom - L.px(1)),
+        )
         self.wifi_rect = draw.qr(surf, app.images, self.wifi_matrix, code_box)
         y = self.wifi_rect.bottom + L.px(1)
         for text, h in zip(lines, heights):
-            draw.paragraph(surf, app.fonts, text, T.floor, theme.INK, bold=CONDENSED,
-                           box=pygame.Rect(inner.x, y, inner.width, h), max_lines=2,
-                           role="floor")
+            draw.paragraph(
+                surf,
+                app.fonts,
+                text,
+                T.floor,
+                theme.INK,
+                bold=CONDENSED,
+                box=pygame.Rect(inner.x, y, inner.width, h),
+                max_lines=2,
+                role="floor",
+            )
             y += h
 
     def state(self) -> dict:

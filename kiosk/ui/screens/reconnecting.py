@@ -31,6 +31,13 @@ class ReconnectingScreen(Screen):
         head.top = y
         headline(app, surf, t("camera_reconnecting"), head)
         y = head.bottom + L.px(1)
-        draw.paragraph(surf, app.fonts, t("camera_wait"), T.body, theme.MUTED,
-                       box=pygame.Rect(L.margin, y, w, L.h - L.margin - y), max_lines=2)
+        draw.paragraph(
+            surf,
+            app.fonts,
+            t("camera_wait"),
+            T.body,
+            theme.MUTED,
+            box=pygame.Rect(L.margin, y, w, L.h - L.margin - y),
+            max_lines=2,
+        )
         operator_mark.overlay(app, surf, self.name)  # the operator mark, in the free corner

@@ -17,9 +17,16 @@ from kiosk.ui import draw, theme
 from kiosk.ui.input import TAP, Action
 from kiosk.ui.machine import ScreenName
 from kiosk.ui.offer import style_label, wifi_join, wifi_lines
+from kiosk.ui.qrlayout.blocks import (
+    NOTE_LINES,
+    Caption,
+    QrBlock,
+    ResultPlan,
+    ResultTexts,
+    line_rows,
+    plan,
+)
 from kiosk.ui.screens.base import Screen, headline
-from kiosk.ui.qrlayout.blocks import (NOTE_LINES, Caption, QrBlock, ResultPlan, ResultTexts,
-                                    line_rows, plan)
 
 
 class ResultScreen(Screen):
@@ -72,8 +79,9 @@ class ResultScreen(Screen):
             out.append(join_block(t, self.wifi_matrix, wifi_lines(self.ctx.cfg, t)))
         if self.matrix is not None:
             captions = typed_captions(t, self.address, self.code) if self.code else []
-            out.append(QrBlock("download", self.matrix, t("then_scan") if out else t("scan"),
-                               captions))
+            out.append(
+                QrBlock("download", self.matrix, t("then_scan") if out else t("scan"), captions)
+            )
         return out
 
     def lines(self, job) -> list[str]:
@@ -97,11 +105,22 @@ class ResultScreen(Screen):
 
     def plan(self, job) -> ResultPlan:
         t = self.ctx.texts
-        texts = ResultTexts(t("ready"), self.lines(job), self.status(), self.note(job),
-                            t("new_photo"),
-                            t("back_in", seconds=int(self.ctx.cfg.kiosk.result_timeout_s)))
-        key = (texts.headline, tuple(texts.lines), texts.status, texts.note, self.qr_text,
-               self.code)
+        texts = ResultTexts(
+            t("ready"),
+            self.lines(job),
+            self.status(),
+            self.note(job),
+            t("new_photo"),
+            t("back_in", seconds=int(self.ctx.cfg.kiosk.result_timeout_s)),
+        )
+        key = (
+            texts.headline,
+            tuple(texts.lines),
+            texts.status,
+            texts.note,
+            self.qr_text,
+            self.code,
+        )
         if key not in self._plans:
             self._plans[key] = plan(self.ctx.layout, self.ctx.fonts, self.blocks(), texts)
         return self._plans[key]
@@ -120,44 +139,101 @@ class ResultScreen(Screen):
         else:
             draw.spinner(surf, p.photo.center, L.px(6), app.now())
         if p.blocks:
-            area = p.blocks[0].label.unionall([r for b in p.blocks for r in
-                                               [b.label, b.code] + [c[1] for c in b.captions]])
+            area = p.blocks[0].label.unionall(
+                [r for b in p.blocks for r in [b.label, b.code] + [c[1] for c in b.captions]]
+            )
             draw.rounded(surf, area.inflate(L.px(3), L.px(3)), theme.PANEL, L.px(3), alpha=235)
         headline(app, surf, t("ready"), p.headline, theme.GOLD)
         for line, box in p.lines:
-            draw.paragraph(surf, app.fonts, line, T.body, theme.INK, box=box, bold=True,
-                           max_lines=line_rows(app.fonts, L, line, box.width), shadow=True)
+            draw.paragraph(
+                surf,
+                app.fonts,
+                line,
+                T.body,
+                theme.INK,
+                box=box,
+                bold=True,
+                max_lines=line_rows(app.fonts, L, line, box.width),
+                shadow=True,
+            )
         status = self.status()
         if status and p.status is not None:
-            draw.paragraph(surf, app.fonts, status, T.body, theme.GOLD, box=p.status, bold=True,
-                           max_lines=line_rows(app.fonts, L, status, p.status.width),
-                           shadow=True)
+            draw.paragraph(
+                surf,
+                app.fonts,
+                status,
+                T.body,
+                theme.GOLD,
+                box=p.status,
+                bold=True,
+                max_lines=line_rows(app.fonts, L, status, p.status.width),
+                shadow=True,
+            )
         note = self.note(job)
         if note and p.note is not None:
-            draw.paragraph(surf, app.fonts, note, T.floor, theme.AMBER, box=p.note, bold=True,
-                           max_lines=NOTE_LINES, role="floor", shadow=True)
+            draw.paragraph(
+                surf,
+                app.fonts,
+                note,
+                T.floor,
+                theme.AMBER,
+                box=p.note,
+                bold=True,
+                max_lines=NOTE_LINES,
+                role="floor",
+                shadow=True,
+            )
         for b in p.blocks:
             if b.block.label:
-                draw.paragraph(surf, app.fonts, b.block.label, T.body, theme.INK, box=b.label,
-                               bold=True, max_lines=2)
+                draw.paragraph(
+                    surf,
+                    app.fonts,
+                    b.block.label,
+                    T.body,
+                    theme.INK,
+                    box=b.label,
+                    bold=True,
+                    max_lines=2,
+                )
             card = draw.qr(surf, app.images, b.block.matrix, b.code, b.cell)
             if b.block.name == "download":
                 self.qr_rect = card
             elif b.block.name == "wifi":
                 self.wifi_rect = card
             for caption, box in b.captions:
-                draw.paragraph(surf, app.fonts, caption.text, T.floor,
-                               theme.INK if caption.strong else theme.MUTED, box=box,
-                               bold=caption.weight, max_lines=2, role="floor")
+                draw.paragraph(
+                    surf,
+                    app.fonts,
+                    caption.text,
+                    T.floor,
+                    theme.INK if caption.strong else theme.MUTED,
+                    box=box,
+                    bold=caption.weight,
+                    max_lines=2,
+                    role="floor",
+                )
         left = max(0, int(app.cfg.kiosk.result_timeout_s - self.elapsed))
         self.new_button = p.button
         draw.button(surf, app.fonts, p.button, t("new_photo"), primary=True, size=T.button)
-        draw.paragraph(surf, app.fonts, t("back_in", seconds=left), T.floor, theme.MUTED,
-                       box=p.countdown, max_lines=2, role="floor")
+        draw.paragraph(
+            surf,
+            app.fonts,
+            t("back_in", seconds=left),
+            T.floor,
+            theme.MUTED,
+            box=p.countdown,
+            max_lines=2,
+            role="floor",
+        )
 
     def state(self) -> dict:
-        return {"job_id": self.job_id, "url": self.url, "qr": self.qr_text, "code": self.code,
-                "link": self.link_kind}
+        return {
+            "job_id": self.job_id,
+            "url": self.url,
+            "qr": self.qr_text,
+            "code": self.code,
+            "link": self.link_kind,
+        }
 
 
 def join_block(t: Texts, matrix: list[list[bool]], lines: list[str]) -> QrBlock:
@@ -170,10 +246,12 @@ def typed_captions(t: Texts, address: str, code: str) -> list[list[Caption]]:
     broken after the slash, or after the colon for a narrow column ("192.168.1.123:" above
     "8080/CODE")."""
     typed = address + CODE_PATH.format(code=code)
-    where = typed[:len(typed) - len(code)]
-    captions = [[Caption(t("or_type")), Caption(typed, True)],
-                [Caption(f"{t('or_type')} {where}"), Caption(code, True)],
-                [Caption(where, True), Caption(code, True)]]
+    where = typed[: len(typed) - len(code)]
+    captions = [
+        [Caption(t("or_type")), Caption(typed, True)],
+        [Caption(f"{t('or_type')} {where}"), Caption(code, True)],
+        [Caption(where, True), Caption(code, True)],
+    ]
     host, colon, port = where.rpartition(":")
     if colon:
         captions.append([Caption(host + colon, True), Caption(port + code, True)])

@@ -3,7 +3,7 @@
 - Branding (kiosk/jobs/branding.py) runs on the pipeline's store thread when a result arrives: the
   frame overlay and the caption bar composed at full resolution and the JPEG encoded again. It
   delays the moment the QR appears by its time.
-- The result screen's layout (kiosk/ui/qrlayout/blocks.py: codes as large as fit, every text
+- The result screen's layout (kiosk/ui/qrlayout/: codes as large as fit, every text
   measured) and its QR matrices run on the frame loop when the screen is entered: one frame
   takes that much longer.
 
@@ -25,20 +25,20 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import pygame  # noqa: E402
+import cv2
+import numpy as np
+import pygame
 
-from bench.report import figure, median  # noqa: E402
-from booth.config import Config  # noqa: E402
-from booth.qr import qr_matrix  # noqa: E402
-from booth.texts import Texts  # noqa: E402
-from jobstore.links import new_code, new_token, qr_link  # noqa: E402
-from kiosk.jobs.branding import Branding  # noqa: E402
-from kiosk.ui.offer import wifi_join, wifi_lines  # noqa: E402
-from kiosk.ui.qrlayout.blocks import QrBlock, ResultTexts, plan  # noqa: E402
-from kiosk.ui.screens.result import join_block, typed_captions  # noqa: E402
-from kiosk.ui.theme import Fonts, Layout  # noqa: E402
+from bench.report import figure, median
+from booth.config import Config
+from booth.qr import qr_matrix
+from booth.texts import Texts
+from jobstore.links import new_code, new_token, qr_link
+from kiosk.jobs.branding import Branding
+from kiosk.ui.offer import wifi_join, wifi_lines
+from kiosk.ui.qrlayout import QrBlock, ResultTexts, plan
+from kiosk.ui.screens.result import join_block, typed_captions
+from kiosk.ui.theme import Fonts, Layout
 
 
 def result_jpeg(long_side: int) -> bytes:

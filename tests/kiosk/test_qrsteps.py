@@ -11,7 +11,7 @@ from booth.config import Config
 from booth.qr import qr_matrix
 from booth.texts import Texts
 from kiosk.ui.offer import wifi_join, wifi_lines
-from kiosk.ui.qrlayout.blocks import QrBlock, ResultPlan, ResultTexts, plan
+from kiosk.ui.qrlayout import QrBlock, ResultPlan, ResultTexts, plan
 from kiosk.ui.screens.result import join_block, typed_captions
 from kiosk.ui.theme import Fonts, Layout
 from tests.kiosk.gallery import NETWORKS as GALLERY_NETWORKS

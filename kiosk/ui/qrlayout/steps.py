@@ -8,7 +8,7 @@ other, the sides alternating so each code stands apart in the camera's view. The
 is as large as fits; every other code is at least as large a card, with modules as large when
 that fits too. The guest's photo shares the top row with the headline and gives up height before
 any code shrinks, down to PHOTO_LEAST. When even that does not fit (a screen barely taller than
-wide) `plan_steps` gives None and kiosk/ui/qrlayout/blocks.py puts the codes side by side.
+wide) `plan_steps` gives None and kiosk/ui/qrlayout/columns.py puts the codes side by side.
 """
 
 from __future__ import annotations
@@ -19,19 +19,21 @@ from typing import Literal
 import pygame
 
 from kiosk.ui import draw
-from kiosk.ui.qrlayout.blocks import (
-    NOTE_LINES,
-    BlockPlan,
-    Caption,
-    QrBlock,
-    ResultPlan,
-    ResultTexts,
+from kiosk.ui.qrlayout.measure import (
     code_sides,
     line_boxes,
     pick_captions,
     reference,
     text_rows,
     text_width,
+)
+from kiosk.ui.qrlayout.model import (
+    NOTE_LINES,
+    BlockPlan,
+    Caption,
+    QrBlock,
+    ResultPlan,
+    ResultTexts,
 )
 from kiosk.ui.theme import Fonts, Layout
 

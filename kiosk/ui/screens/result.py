@@ -17,7 +17,7 @@ from kiosk.ui import draw, theme
 from kiosk.ui.input import TAP, Action
 from kiosk.ui.machine import ScreenName
 from kiosk.ui.offer import style_label, wifi_join, wifi_lines
-from kiosk.ui.qrlayout.blocks import (
+from kiosk.ui.qrlayout import (
     NOTE_LINES,
     Caption,
     QrBlock,

@@ -1,144 +1,45 @@
-"""The result screen's layout: the guest's photo, the headline, and a row of QR blocks.
+"""The result screen with its codes side by side: beside the photo column on a landscape panel,
+under the photo on a portrait one (and there too when the rows of kiosk/ui/qrlayout/steps.py do
+not fit).
 
 Why a planner of its own: the download QR must be as large as the screen allows (it has to scan
 from a metre: whole-pixel modules, as many pixels each as fit), any other code shown beside it
 (joining the booth's Wi-Fi, …) must be at least as large, nothing may cover the guest's photo,
-and no text may fall below the type floor. `plan()` gives every element its rectangle and each
-code its module size; `kiosk/ui/screens/result.py` only draws. A block is a label above its code and
-caption lines below; more blocks are just more entries in the list. On a portrait screen two
-codes or more get a row each instead (kiosk/ui/qrlayout/steps.py, built on this module's parts).
+and no text may fall below the type floor. A block is a label above its code and caption lines
+below; more blocks are just more entries in the list.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pygame
 
 from kiosk.ui import draw
-from kiosk.ui.theme import CONDENSED, REGULAR, Fonts, Layout
+from kiosk.ui.qrlayout.measure import (
+    code_sides,
+    line_boxes,
+    pick_captions,
+    reference,
+    text_rows,
+    text_width,
+)
+from kiosk.ui.qrlayout.model import (
+    NOTE_LINES,
+    BlockPlan,
+    PhotoColumn,
+    QrBlock,
+    ResultPlan,
+    ResultTexts,
+)
+from kiosk.ui.theme import REGULAR, Fonts, Layout
 
 # Module size (layout units) the layout tries to reach before it gives up photo width: 14 px on
 # the 7" 800×480 panel, where a phone's 1080p camera sees ~3.5 pixels per module from 1 m; the
 # most that fits there beside the photo and the short code. The phone-camera simulation reads
 # it in every frame at 0.9 m and in most at 1 m (tests/kiosk/test_qr_distance.py).
 QR_TARGET_UNITS = 2.95
-# The note that the local effect stood in: lines at the floor it may take (a narrow column
-# beside two codes needs five in French)
-NOTE_LINES = 5
-
-
-@dataclass(frozen=True)
-class Caption:
-    text: str
-    strong: bool = False  # something to type or read out (an address, a password)
-
-    @property
-    def weight(self) -> bool | str:
-        return CONDENSED if self.strong else REGULAR
-
-
-@dataclass
-class QrBlock:
-    name: str  # "download", "wifi", …
-    matrix: list[list[bool]]  # without its quiet zone (kiosk/ui/draw.py adds it)
-    label: str  # above the code
-    captions: list[list[Caption]] = field(default_factory=list)  # ways to write the lines
-    # below it, best first: the first whose every line fits the block's width is used
-
-
-@dataclass
-class BlockPlan:
-    block: QrBlock
-    label: pygame.Rect
-    code: pygame.Rect  # the white card, quiet zone included
-    cell: int  # pixels per module
-    captions: list[tuple[Caption, pygame.Rect]]
-
-
-@dataclass
-class ResultPlan:
-    headline: pygame.Rect
-    lines: list[tuple[str, pygame.Rect]]  # under the headline: the style, and the code's
-    # label when it moved there to give the code more height (up to two rows each)
-    status: pygame.Rect | None  # where the link works: under the codes when they
-    # share a row, else with the lines under the headline
-    photo: pygame.Rect
-    note: pygame.Rect | None
-    button: pygame.Rect
-    countdown: pygame.Rect
-    blocks: list[BlockPlan]
-
-
-@dataclass(frozen=True)
-class ResultTexts:
-    headline: str
-    lines: list[str]  # body size, each up to three rows (line_rows)
-    status: str  # a line about the link (body, as the lines)
-    note: str  # up to NOTE_LINES at the floor, or ""
-    button: str
-    countdown: str  # the longest countdown text ("… 60 s")
-
-
-def pick_captions(fonts: Fonts, block: QrBlock, width: int, floor: int) -> list[Caption]:
-    """The first way of writing the block's captions whose lines all fit `width`."""
-    for option in block.captions:
-        if all(fonts.get(floor, c.weight).size(c.text)[0] <= width for c in option):
-            return option
-    return block.captions[-1] if block.captions else []
-
-
-def text_rows(
-    fonts: Fonts, text: str, size: int, width: int, max_lines: int, bold: bool | str
-) -> int:
-    _size, lines = draw.fit_lines(fonts, text, size, width, max_lines, bold)
-    return min(max_lines, len(lines)) if text else 0
-
-
-def reference(blocks: list[QrBlock]) -> QrBlock:
-    """The block whose code sets the size: the download code, else the first."""
-    return next((b for b in blocks if b.name == "download"), blocks[0])
-
-
-def code_sides(blocks: list[QrBlock], cell: int, least: int = 1) -> tuple[list[int], list[int]]:
-    """(module size, card side) of each block: the reference code at `cell`, the others at the
-    smallest module size (at least `least`) that makes them at least as large."""
-    ref = reference(blocks)
-    first = draw.qr_side(len(ref.matrix), cell)
-    cells, sides = [], []
-    for b in blocks:
-        n = len(b.matrix)
-        c = cell if b is ref else least
-        while draw.qr_side(n, c) < first:
-            c += 1
-        cells.append(c)
-        sides.append(draw.qr_side(n, c))
-    return cells, sides
-
-
-def _fits_rows(fonts: Fonts, text: str, size: int, width: int, rows: int, bold: bool | str) -> bool:
-    _size, lines = draw.fit_lines(fonts, text, size, width, rows, bold)
-    return len(lines) <= rows and all(fonts.get(_size, bold).size(ln)[0] <= width for ln in lines)
-
-
-def text_width(fonts: Fonts, L: Layout, block: QrBlock) -> int:
-    """The narrowest width at which the block's label fits two rows and its captions (the last
-    way of writing them, the most compact) two rows each, at the floor if need be."""
-    T = L.type
-    texts = [(block.label, True)] + [
-        (c.text, c.weight) for c in (block.captions[-1] if block.captions else [])
-    ]
-    lo, hi = 1, max([fonts.get(T.floor, w).size(t)[0] for t, w in texts] + [1])
-    while lo < hi:  # the smallest width at which everything fits
-        mid = (lo + hi) // 2
-        if all(
-            _fits_rows(fonts, t, T.body if w is True else T.floor, mid, 2, w) for t, w in texts if t
-        ):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
 
 
 class _Block:
@@ -151,37 +52,6 @@ class _Block:
         self.caption_rows = sum(
             text_rows(fonts, c.text, T.floor, width, 2, c.weight) for c in self.captions
         )
-
-
-def plan(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts) -> ResultPlan:
-    """Every rectangle of the result screen (`blocks` may be empty: no link yet).
-
-    With two codes or more the status line says again what the first step says (join the booth
-    Wi-Fi to download): it gives way when that lets the smallest code grow (a long network
-    name)."""
-    best = _plan(L, fonts, blocks, texts)
-    if len(blocks) > 1 and best.status is not None:  # (not shown: nothing to give)
-        bare = _plan(L, fonts, blocks, dataclasses.replace(texts, status=""))
-        if _smallest_cell(bare) > _smallest_cell(best):
-            return bare
-    return best
-
-
-def _smallest_cell(p: ResultPlan) -> int:
-    """The module size of its hardest code to read."""
-    return min(b.cell for b in p.blocks)
-
-
-def _plan(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts) -> ResultPlan:
-    if L.portrait and len(blocks) > 1:
-        from kiosk.ui.qrlayout.steps import plan_steps  # built on this module's parts
-
-        steps = plan_steps(L, fonts, blocks, texts)
-        if steps is not None:
-            return steps
-    if L.portrait:
-        return _plan_portrait(L, fonts, blocks, texts)
-    return _plan_landscape(L, fonts, blocks, texts)
 
 
 def _blocks_height(
@@ -227,38 +97,9 @@ def _place_blocks(
     return out
 
 
-def line_rows(fonts: Fonts, L: Layout, text: str, width: int) -> int:
-    """Rows a body line takes: one (shrunk towards the floor if need be), else two, else three
-    (a narrow column beside the photo)."""
-    if _fits(fonts, L, text, width):
-        return text_rows(fonts, text, L.type.body, width, 1, True)
-    if _fits_rows(fonts, text, L.type.floor, width, 2, True):
-        return text_rows(fonts, text, L.type.body, width, 2, True)
-    return text_rows(fonts, text, L.type.body, width, 3, True)
-
-
-def _fits(fonts: Fonts, L: Layout, text: str, width: int) -> bool:
-    return fonts.get(L.type.floor, True).size(text)[0] <= width
-
-
-def line_boxes(
-    fonts: Fonts, L: Layout, lines: list[str], x: int, y: int, width: int
-) -> list[pygame.Rect]:
-    """Boxes for the lines under the headline (and the status line), `line_rows` rows each."""
-    body_lh = draw.line_height(fonts, L.type.body, True)
-    out = []
-    for line in lines:
-        rows = line_rows(fonts, L, line, width)
-        out.append(pygame.Rect(x, y, width, rows * body_lh))
-        y += rows * body_lh
-    return out
-
-
-def _photo_column(
+def photo_column(
     fonts: Fonts, L: Layout, texts: ResultTexts, col: pygame.Rect, lines_text: list[str]
-) -> tuple[
-    pygame.Rect, list[pygame.Rect], pygame.Rect, pygame.Rect | None, pygame.Rect, pygame.Rect
-]:
+) -> PhotoColumn:
     """Headline and lines at the top of `col`, the button and countdown at its bottom, the
     note above them, the photo in what is left."""
     T = L.type
@@ -300,7 +141,7 @@ def _photo_column(
         note = pygame.Rect(col.left, bottom - gap - rows * floor_lh, col.width, rows * floor_lh)
         bottom = note.top
     photo = pygame.Rect(col.left, y + gap, col.width, max(1, bottom - gap - (y + gap)))
-    return headline, lines, photo, note, button, countdown
+    return PhotoColumn(headline, lines, photo, note, button, countdown)
 
 
 @dataclass
@@ -368,7 +209,7 @@ def _fit_codes(
         cell -= 1
 
 
-def _plan_landscape(
+def plan_landscape(
     L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts
 ) -> ResultPlan:
     T = L.type
@@ -445,19 +286,23 @@ def _plan_landscape(
     if texts.status and not under:
         column_lines.append(texts.status)
     in_column = dataclasses.replace(texts, note="") if note_under else texts
-    headline, boxes, photo, note, button, countdown = _photo_column(
-        fonts, L, in_column, col, column_lines
-    )
-    note = note_under or note
-    lines = list(zip(column_lines, boxes))
+    column = photo_column(fonts, L, in_column, col, column_lines)
+    lines = list(zip(column_lines, column.lines))
     if texts.status and not under:
         status = lines.pop()[1]
-    return ResultPlan(headline, lines, status, photo, note, button, countdown, plans)
+    return ResultPlan(
+        column.headline,
+        lines,
+        status,
+        column.photo,
+        note_under or column.note,
+        column.button,
+        column.countdown,
+        plans,
+    )
 
 
-def _plan_portrait(
-    L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts
-) -> ResultPlan:
+def plan_portrait(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts) -> ResultPlan:
     T = L.type
     m = L.margin
     gap = L.px(3)

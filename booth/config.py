@@ -38,7 +38,7 @@ def _f(
     default: Any,
     doc: str,
     *,
-    choices: tuple = (),
+    choices: tuple[str | int, ...] = (),
     min: float | None = None,
     max: float | None = None,
     secret: bool = False,
@@ -473,9 +473,11 @@ ENV_ONLY = {key.rsplit(".", 1)[1] for key in ENV_SECRETS.values()}
 
 
 def load_config(
-    path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
 ) -> Config:
-    """Load the effective config. `path` None → $BOOTH_CONFIG, else /etc/booth/booth.toml if present."""
+    """Load the effective config.
+
+    `path` None → $BOOTH_CONFIG, else /etc/booth/booth.toml if present."""
     env = os.environ if env is None else env
     cfg = Config()
     file_path: Path | None = None
@@ -508,7 +510,7 @@ def load_config(
     return cfg
 
 
-def _apply_file(cfg: Config, data: dict, where: str) -> None:
+def _apply_file(cfg: Config, data: dict[str, Any], where: str) -> None:
     top = {f.name: f for f in dataclasses.fields(Config) if f.name != "source"}
     for key, value in data.items():
         if key == "styles":
@@ -570,7 +572,7 @@ def _parse_texts(value: Any, where: str) -> dict[str, str]:
     return texts
 
 
-def _lookup(cfg: Config, key: str) -> tuple[Any, dataclasses.Field]:
+def _lookup(cfg: Config, key: str) -> tuple[Any, dataclasses.Field[Any]]:
     parts = key.split(".")
     obj: Any = cfg
     for part in parts[:-1]:
@@ -601,7 +603,7 @@ def _set_key(
     setattr(obj, f.name, _coerce(key, f, value, where, from_env))
 
 
-def _coerce(key: str, f: dataclasses.Field, value: Any, where: str, from_env: bool) -> Any:
+def _coerce(key: str, f: dataclasses.Field[Any], value: Any, where: str, from_env: bool) -> Any:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     meta = f.metadata
     bad = f"{where}: {key} = {value!r} is not allowed; "
@@ -752,7 +754,7 @@ def mask_url(url: str) -> str:
     return url
 
 
-def settings(cfg: Config) -> list[tuple[str, dataclasses.Field, Any]]:
+def settings(cfg: Config) -> list[tuple[str, dataclasses.Field[Any], Any]]:
     """(dotted key, field, value) for every setting: top level first, then each section."""
     out = []
     for prefix, obj in [("", cfg)] + [(name + ".", getattr(cfg, name)) for name in SECTIONS]:

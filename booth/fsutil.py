@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write `data` to `path` via a temp file in the same folder + fsync + rename.
 
     Raises OSError (ENOSPC on a full disk) with the temp file removed, so nothing
@@ -32,7 +32,7 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
     return target
 
 
-def fsync_dir(folder: str | os.PathLike) -> None:
+def fsync_dir(folder: str | os.PathLike[str]) -> None:
     """Make a rename durable (the directory entry itself is on disk)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -46,7 +46,7 @@ def fsync_dir(folder: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def remove_stale_temps(folder: str | os.PathLike) -> int:
+def remove_stale_temps(folder: str | os.PathLike[str]) -> int:
     """Delete temp files left by a crash mid-write (names from atomic_write). Returns the count."""
     count = 0
     root = Path(folder)

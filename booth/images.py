@@ -157,7 +157,7 @@ def decode(
     return img
 
 
-def read_file(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> bytes:
+def read_file(path: str | os.PathLike[str], max_bytes: int = MAX_BYTES) -> bytes:
     """A file's bytes, refused before reading when it is larger than `max_bytes`."""
     with open(path, "rb") as fh:
         data = fh.read(max_bytes + 1)
@@ -167,7 +167,7 @@ def read_file(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> bytes:
 
 
 def load_file(
-    path: str | os.PathLike, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS
+    path: str | os.PathLike[str], max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS
 ) -> tuple[bytes, ImageInfo]:
     """A file's bytes and what its header says, both within the limits (nothing decoded)."""
     data = read_file(path, max_bytes)

@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 
 def setup_logging(level: str = "INFO", name: str = "booth") -> None:
@@ -37,7 +38,11 @@ class RateLimitFilter(logging.Filter):
     never silences another. The next line of a kind that let lines drop says how many."""
 
     def __init__(
-        self, burst: int = 20, every_s: float = 5.0, max_kinds: int = 1000, clock=time.monotonic
+        self,
+        burst: int = 20,
+        every_s: float = 5.0,
+        max_kinds: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.burst = burst

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import qrcode
 import qrcode.constants
@@ -36,7 +37,7 @@ class QrInfo:
     level: str
 
 
-def _code(data: str, border: int = PRINT_BORDER) -> tuple[qrcode.QRCode, str]:
+def _code(data: str, border: int = PRINT_BORDER) -> tuple[qrcode.QRCode[Any], str]:
     """The code of `data` at the chosen level. Only the version is worked out per level (cheap);
     the matrix, with its mask search, is made once."""
     best = None

@@ -50,14 +50,14 @@ class AlreadyRunning(RuntimeError):
         )
 
 
-def lock_path(data_dir: str | os.PathLike, role: str) -> Path:
+def lock_path(data_dir: str | os.PathLike[str], role: str) -> Path:
     return Path(data_dir) / "locks" / f"{role}.lock"
 
 
 class RunLock:
     """`RunLock(data_dir, role).acquire()` … `.release()` (or a `with` block)."""
 
-    def __init__(self, data_dir: str | os.PathLike, role: str) -> None:
+    def __init__(self, data_dir: str | os.PathLike[str], role: str) -> None:
         self.data_dir = Path(data_dir)
         self.role = role
         self.path = lock_path(data_dir, role)
@@ -107,7 +107,7 @@ class RunLock:
 
 
 def run_locked(
-    data_dir: str | os.PathLike, role: str, main: Callable[[], int], logger: logging.Logger
+    data_dir: str | os.PathLike[str], role: str, main: Callable[[], int], logger: logging.Logger
 ) -> int:
     """`main()` while holding `role`'s lock for `data_dir`; a second process of that role says
     who holds it and exits with EXIT_ALREADY_RUNNING (the `booth` command's processes)."""
@@ -122,7 +122,7 @@ def run_locked(
         lock.release()
 
 
-def holder(data_dir: str | os.PathLike, role: str) -> dict[str, Any] | None:
+def holder(data_dir: str | os.PathLike[str], role: str) -> dict[str, Any] | None:
     """Who holds `role`'s lock for `data_dir` right now, or None when nobody does."""
     path = lock_path(data_dir, role)
     try:

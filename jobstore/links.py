@@ -77,7 +77,8 @@ def lan_address() -> str:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         s.connect(("10.255.255.255", 1))  # UDP connect only picks a route; nothing is sent
-        return s.getsockname()[0]
+        address: str = s.getsockname()[0]
+        return address
     except OSError:
         found = interface_addresses()
         return found[0] if found else "127.0.0.1"

@@ -22,6 +22,7 @@ import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from booth.config import Config
 from booth.fsutil import atomic_write
@@ -202,7 +203,7 @@ def rows_from_store(
 ) -> list[JobRow]:
     """One row per job with files under photos/, its status from `statuses` where known."""
     data_dir = Path(cfg.data_dir)
-    files: dict[str, dict] = {}
+    files: dict[str, dict[str, Any]] = {}
     for day in sorted((data_dir / "photos").glob("*")):
         if not day.is_dir():
             continue
@@ -288,7 +289,7 @@ def _write_record(data_dir: Path, rec: Recovery) -> None:
         log.error("ledger rebuild: cannot write %s: %s", RECORD_FILE, exc.strerror)
 
 
-def recoveries(data_dir: str | os.PathLike) -> list[Recovery]:
+def recoveries(data_dir: str | os.PathLike[str]) -> list[Recovery]:
     """The rebuilds recorded in the data dir, oldest first (empty when there were none)."""
     try:
         data = json.loads((Path(data_dir) / RECORD_FILE).read_text(encoding="utf-8"))

@@ -35,7 +35,7 @@ from booth.fsutil import atomic_write
 from booth.mqtt import MqttConnection, read_retained
 from booth.protocol import ProtocolError, Topics
 from jobstore.age import DAY_S, age_s
-from jobstore.ledger import Ledger, resolve_in_store
+from jobstore.ledger import JobRow, Ledger, resolve_in_store
 
 log = logging.getLogger("jobstore.retention")
 
@@ -137,7 +137,9 @@ def _remove_empty_dirs(photos: Path, candidates: set[Path]) -> None:
             pass
 
 
-def _expired_rows(cfg: Config, ledger: Ledger, clock: Clock, report: RetentionReport) -> list:
+def _expired_rows(
+    cfg: Config, ledger: Ledger, clock: Clock, report: RetentionReport
+) -> list[JobRow]:
     if not clock.synchronized():
         report.clock_synchronized = False
         log.info("retention: the clock is not synchronized (no network time yet); nothing deleted")
@@ -156,7 +158,7 @@ def _expired_rows(cfg: Config, ledger: Ledger, clock: Clock, report: RetentionRe
 def delete_jobs(
     cfg: Config,
     ledger: Ledger,
-    rows: list,
+    rows: list[JobRow],
     mqtt: MqttConnection | None = None,
     *,
     mqtt_timeout_s: float = 10.0,
@@ -172,8 +174,8 @@ def delete_jobs(
     done: list[str] = []
     for row in rows:
         failed = False
-        for rel in {row.result_path, row.original_path, row.ai_path} - {None, ""}:
-            path = resolve_in_store(cfg.data_dir, rel)  # type: ignore[arg-type]
+        for rel in {p for p in (row.result_path, row.original_path, row.ai_path) if p}:
+            path = resolve_in_store(cfg.data_dir, rel)
             if path is None:
                 report.errors.append(f"{row.job_id}: path outside the data dir, not touched")
                 log.error(
@@ -224,7 +226,8 @@ def run_retention(
     jobs the ledger does not know (after a grace period); safe to call at any time.
     `now` fixes the wall time of the system clock; `clock` replaces it entirely (tests)."""
     if clock is None:
-        clock = SystemClock(cfg.trust_clock, (lambda: now) if now is not None else None)
+        fixed = now
+        clock = SystemClock(cfg.trust_clock, (lambda: fixed) if fixed is not None else None)
     now = clock.now()
     report = RetentionReport()
     old = _expired_rows(cfg, ledger, clock, report)

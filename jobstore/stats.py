@@ -17,6 +17,7 @@ import math
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from booth.config import Config, event_start_ts
 from jobstore.ledger import Ledger
@@ -49,7 +50,7 @@ class EventStats:
     waits: int = 0
     uploads_pending: int | None = None  # None: cloud sharing is off
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -77,7 +77,7 @@ class Uploads:
         with self._lock:
             self._db.close()
 
-    def _rows(self, sql: str, args: Iterable = ()) -> list[Upload]:
+    def _rows(self, sql: str, args: Iterable[object] = ()) -> list[Upload]:
         with self._lock:
             return [Upload.from_sql(r) for r in self._db.execute(sql, tuple(args)).fetchall()]
 

@@ -12,6 +12,11 @@ its own health's state (`ok` green, `warn` amber, `error` red), then silence: a 
 online but has not reported for `stale_s` is amber (a frozen process keeps its connection).
 Silence is measured on this machine's monotonic clock from the last message received, never by
 comparing another machine's timestamps (a booth's clock may be weeks off before NTP).
+
+Each part's protocol version (booth/protocol.py PROTOCOL_VERSION: the user property of its
+availability, the field of its health) is kept too, so the views can say that a part speaks a
+newer or an older protocol than this booth. It does not change a part's level: readers on both
+sides ignore what they do not know, so a mixed fleet works; the note says what to upgrade.
 """
 
 from __future__ import annotations
@@ -19,9 +24,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from booth.protocol import Health, Problem, ProtocolError, TopicKind, Topics, parse_availability
+from booth.protocol import (
+    PROTOCOL_VERSION,
+    Availability,
+    Health,
+    Problem,
+    ProtocolError,
+    TopicKind,
+    Topics,
+)
 
 OK, WARN, ERROR, OFFLINE, UNKNOWN = "ok", "warn", "error", "offline", "unknown"
 LEVEL_RANK = {OK: 0, OFFLINE: 0, UNKNOWN: 1, WARN: 1, ERROR: 2}
@@ -45,6 +59,15 @@ NO_WORKER_FIX = (
 )
 
 
+def protocol_words(version: int | None) -> str:
+    """How a part's protocol version compares with this booth's, in words ("" when the same or
+    not known): "speaks a newer protocol (v3; this booth speaks v2)"."""
+    if version is None or version == PROTOCOL_VERSION:
+        return ""
+    which = "a newer" if version > PROTOCOL_VERSION else "an older"
+    return f"speaks {which} protocol (v{version}; this booth speaks v{PROTOCOL_VERSION})"
+
+
 @dataclass(frozen=True)
 class PartView:
     """One part as the views show it."""
@@ -59,13 +82,18 @@ class PartView:
     health: Health | None = None
     silent_s: float | None = None  # seconds since its last message (None: never heard)
     problems: tuple[Problem, ...] = ()
+    protocol_version: int | None = None  # None: nothing it sent said (or could say)
 
     @property
     def title(self) -> str:
         name = TITLES.get(self.part, self.part)
         return f"{name} {self.id}" if self.part == "worker" else name
 
-    def to_dict(self) -> dict:
+    @property
+    def protocol_note(self) -> str:
+        return protocol_words(self.protocol_version)
+
+    def to_dict(self) -> dict[str, Any]:
         h = self.health
         return {
             "key": self.key,
@@ -78,6 +106,8 @@ class PartView:
             "online": self.online,
             "silent_s": None if self.silent_s is None else round(self.silent_s, 1),
             "problems": [p.to_dict() for p in self.problems],
+            "protocol_version": self.protocol_version,
+            "protocol_note": self.protocol_note,
             "health": h.to_dict() if h is not None else None,
         }
 
@@ -87,6 +117,16 @@ class _Seen:
     online: bool | None = None
     health: Health | None = None
     heard_at: float | None = None
+    online_version: int | None = None  # from its availability's user property
+
+    @property
+    def version(self) -> int | None:
+        """The newest version its latest availability and health said: a part that sent a
+        versioned message speaks at least that (one without a version may come from a caller
+        that did not pass the message's properties)."""
+        said = [self.online_version, self.health.protocol_version if self.health else None]
+        known = [v for v in said if v is not None]
+        return max(known) if known else None
 
 
 @dataclass
@@ -120,9 +160,11 @@ class HealthBoard:
             subs += [(t, 1) for t in self.topics.booth_services(self.booth)]
         return subs
 
-    def feed(self, topic: str, payload: bytes) -> bool:
+    def feed(self, topic: str, payload: bytes, properties: Any = None) -> bool:
         """Take in one message; True when it was a health or availability message of this
-        booth or a worker (malformed ones are counted and dropped)."""
+        booth or a worker (malformed ones are counted and dropped). `properties` are the
+        message's MQTT 5 properties (an availability's protocol version); None when the caller
+        does not have them."""
         try:
             parsed = self.topics.parse(topic)
         except ProtocolError:
@@ -143,21 +185,26 @@ class HealthBoard:
             TopicKind.BOOTH_HEALTH,
             TopicKind.SERVICE_HEALTH,
         )
+        health: Health | None = None
+        availability: Availability | None = None
         try:
-            value = (
-                None
-                if not payload
-                else (Health.from_json(payload) if is_health else parse_availability(payload))
-            )
+            if payload and is_health:
+                health = Health.from_json(payload)
+            elif payload:
+                availability = Availability.parse(payload, properties)
         except ProtocolError:
             self.ignored += 1
             return True
         with self._lock:
             seen = self._seen.setdefault(key, _Seen())
             if is_health:
-                seen.health = value  # type: ignore[assignment]
+                seen.health = health
             else:
-                seen.online = value  # type: ignore[assignment]
+                seen.online = None if availability is None else availability.online
+                if availability is None:
+                    seen.online_version = None
+                elif properties is not None:
+                    seen.online_version = availability.protocol_version
             if not payload and seen.health is None and seen.online is None:
                 del self._seen[key]  # a cleared retained message: forget the part
                 return True
@@ -176,7 +223,7 @@ class HealthBoard:
         the share server and (when `cloud` is true or it has reported) the uploader."""
         now = self.mono()
         with self._lock:
-            seen = {k: _Seen(s.online, s.health, s.heard_at) for k, s in self._seen.items()}
+            seen = {k: replace(s) for k, s in self._seen.items()}
         out = [self._judge("kiosk", self.booth, seen.get(("kiosk", self.booth)), now)]
         workers = sorted((k[1], s) for k, s in seen.items() if k[0] == "worker")
         online = [(w, s) for w, s in workers if s.online]
@@ -212,7 +259,17 @@ class HealthBoard:
         with self._lock:
             return {k[1]: (s.online, s.health) for k, s in self._seen.items() if k[0] == "worker"}
 
+    def protocol_versions(self) -> dict[str, int]:
+        """The protocol version of every worker whose messages said one."""
+        with self._lock:
+            found = {k[1]: s.version for k, s in self._seen.items() if k[0] == "worker"}
+        return {w: v for w, v in found.items() if v is not None}
+
     def _judge(self, part: str, pid: str, seen: _Seen | None, now: float) -> PartView:
+        view = self._level(part, pid, seen, now)
+        return view if seen is None else replace(view, protocol_version=seen.version)
+
+    def _level(self, part: str, pid: str, seen: _Seen | None, now: float) -> PartView:
         key = f"{part}/{pid}"
         if seen is None:
             return PartView(

@@ -3,18 +3,37 @@
 Topics, job metadata (MQTT 5 properties), the status JSON, the forward-only status order, error
 kinds with their guest-facing messages, and the job id rules. Everything that comes off the wire
 goes through a parser here; anything malformed raises :class:`ProtocolError` with what was wrong.
+
+The readers are tolerant across versions, because booths and workers of one fleet are upgraded at
+different times: a field this version does not know is ignored (and logged once per process), a
+known field that is malformed is still an error, and a value a newer sender added to a known enum
+is read the safe way its parser documents. Availability and health carry the sender's
+`PROTOCOL_VERSION`, so the operator's views can say who speaks a newer protocol.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import logging
 import math
 import re
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+log = logging.getLogger("booth.protocol")
+
+# The version of this contract, the one place it is written. Raise it whenever the contract grows
+# (a field, an enum value, a topic): older readers ignore what they do not know, and the operator's
+# views compare it (booth/healthboard.py). Every availability message carries it as the MQTT 5 user
+# property PROTOCOL_PROPERTY, every health message as the field of the same name. A message
+# without it comes from before versions existed: FIRST_PROTOCOL_VERSION.
+PROTOCOL_VERSION = 2
+FIRST_PROTOCOL_VERSION = 1
+PROTOCOL_PROPERTY = "protocol_version"
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # A booth or worker id becomes one topic level: no wildcards, no separators, printable.
@@ -228,6 +247,7 @@ class JobStatus(str, enum.Enum):
 
 
 _RANK = {JobStatus.PENDING: 0, JobStatus.PROCESSING: 1, JobStatus.COMPLETED: 2, JobStatus.FAILED: 2}
+_STATUS_VALUES = tuple(s.value for s in JobStatus)
 
 
 def moves_forward(current: JobStatus | None, new: JobStatus) -> bool:
@@ -255,7 +275,8 @@ class ErrorKind(str, enum.Enum):
 
 # What a guest reads for each kind (worker messages and kiosk error screens use these).
 GUEST_MESSAGES: dict[ErrorKind, str] = {
-    ErrorKind.QUOTA: "The AI has made all the pictures it may today, so we added the bling ourselves.",
+    ErrorKind.QUOTA: "The AI has made all the pictures it may today, "
+    "so we added the bling ourselves.",
     ErrorKind.RATE_LIMITED: "The AI is very busy right now. Please try again in a moment.",
     ErrorKind.SAFETY: "The AI would not edit this photo. Try another pose!",
     ErrorKind.NO_IMAGE: "The AI did not send a picture back this time.",
@@ -288,10 +309,17 @@ class JobError:
 
     @classmethod
     def from_dict(cls, data: Any) -> JobError:
+        """Parse an error object; an unknown field is ignored.
+
+        A `kind` this version does not know (a newer worker's) is read as `internal`: the status
+        that carries it must still count (a completed job with a fallback still shows its
+        picture), and `internal` is the one kind that promises nothing a reader acts on — not
+        transient (so nothing retries), no special screen. The sender's `message` is kept.
+        """
         if not isinstance(data, dict):
             raise ProtocolError(f"error must be null or an object, got {type(data).__name__}")
-        _exact_keys(data, ("kind", "message", "retry_after_s"), "error")
-        kind = _enum(ErrorKind, data["kind"], "error.kind")
+        _fields(data, ("kind", "message", "retry_after_s"), "error")
+        kind = _enum_or(ErrorKind, data["kind"], "error.kind", ErrorKind.INTERNAL)
         message = data["message"]
         if not isinstance(message, str):
             raise ProtocolError("error.message must be a string")
@@ -324,12 +352,28 @@ STATUS_FIELDS = (
 STATUS_OPTIONAL_FIELDS = ("style_used",)
 
 
+class UnknownStatus(ProtocolError):
+    """A status message whose `status` value is newer than this version, otherwise well-formed.
+
+    A reader cannot place a value it does not know in the forward-only order: read as any known
+    status it could move the job backward, end it without a picture, or stop the re-dispatch of a
+    job no worker has. So such a message leaves its job where it is (it is a ProtocolError, which
+    every reader already drops) and the next status this version knows moves the job on. Readers
+    may drop it quietly: the value is logged once per process here. `job_id` and `booth` are set.
+    """
+
+
 @dataclass(frozen=True)
 class Status:
     """The retained status JSON of one job; every field is always present on the wire.
 
     `style_used` is the style preset whose prompt the worker sent to the model (null when no
     model was asked); it differs from the job's `style` when the worker did not know that name.
+
+    Read tolerantly (a newer worker's status must still move an older kiosk's job): an unknown
+    field is ignored; an unknown `effect` is read as null (the effect only describes the picture,
+    so the status still counts); an unknown error kind as `internal` (:meth:`JobError.from_dict`);
+    an unknown `status` value raises :class:`UnknownStatus`.
     """
 
     job_id: str
@@ -362,7 +406,9 @@ class Status:
     def from_dict(cls, data: Any) -> Status:
         if not isinstance(data, dict):
             raise ProtocolError(f"status must be a JSON object, got {type(data).__name__}")
-        _exact_keys(data, STATUS_FIELDS, "status", optional=STATUS_OPTIONAL_FIELDS)
+        _fields(data, STATUS_FIELDS, "status", optional=STATUS_OPTIONAL_FIELDS)
+        job_id = validate_job_id(data["job_id"])
+        booth_id = validate_node_id(data["booth_id"])
         attempt = data["attempt"]
         if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
             raise ProtocolError(f"attempt must be an integer ≥ 1, got {attempt!r}")
@@ -377,14 +423,29 @@ class Status:
             raise ProtocolError(
                 f"style_used must be null or a style preset name, got {style_used!r}"
             )
+        effect = (
+            None if data["effect"] is None else _enum_or(Effect, data["effect"], "effect", None)
+        )
+        error = None if data["error"] is None else JobError.from_dict(data["error"])
+        status = data["status"]
+        if not isinstance(status, str):
+            raise ProtocolError(f"status must be a string, got {status!r}")
+        if status not in _STATUS_VALUES:  # checked last: the rest of the message is well-formed
+            _note_unknown("status value", status, "its job stays where it is")
+            exc = UnknownStatus(
+                f"status {status[:40]!r} is newer than protocol v{PROTOCOL_VERSION} "
+                f"(one of: {', '.join(_STATUS_VALUES)}); the job stays where it is"
+            )
+            exc.job_id, exc.booth = job_id, booth_id
+            raise exc
         return cls(
-            job_id=validate_job_id(data["job_id"]),
-            booth_id=validate_node_id(data["booth_id"]),
-            status=_enum(JobStatus, data["status"], "status"),
-            effect=None if data["effect"] is None else _enum(Effect, data["effect"], "effect"),
+            job_id=job_id,
+            booth_id=booth_id,
+            status=JobStatus(status),
+            effect=effect,
             attempt=attempt,
             worker=worker,
-            error=None if data["error"] is None else JobError.from_dict(data["error"]),
+            error=error,
             updated_at=data["updated_at"],
             style_used=style_used,
         )
@@ -402,6 +463,9 @@ class Status:
 # job metadata (MQTT 5 properties of a job message)
 
 
+JOB_USER_PROPERTIES = ("job_id", "style", "created_at")
+
+
 @dataclass(frozen=True)
 class JobMeta:
     """What travels with a job's image bytes as MQTT 5 properties."""
@@ -412,14 +476,11 @@ class JobMeta:
     content_type: str = "image/jpeg"
 
     def user_properties(self) -> list[tuple[str, str]]:
-        return [("job_id", self.job_id), ("style", self.style), ("created_at", self.created_at)]
+        return list(zip(JOB_USER_PROPERTIES, (self.job_id, self.style, self.created_at)))
 
     def to_properties(self) -> Any:
         """paho Properties for a PUBLISH packet."""
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
-
-        props = Properties(PacketTypes.PUBLISH)
+        props = _properties(will=False)
         props.ContentType = self.content_type
         props.UserProperty = self.user_properties()
         return props
@@ -430,11 +491,11 @@ class JobMeta:
 
     @classmethod
     def from_properties(cls, props: Any) -> JobMeta:
-        """Parse the properties of a received job (paho Properties or None)."""
-        user: dict[str, str] = {}
-        for pair in (getattr(props, "UserProperty", None) or []) if props is not None else []:
-            if isinstance(pair, (tuple, list)) and len(pair) == 2:
-                user.setdefault(str(pair[0]), str(pair[1]))
+        """Parse the properties of a received job (paho Properties or None); a user property
+        this version does not know is ignored."""
+        user = _user_properties(props)
+        for name in sorted(set(user) - set(JOB_USER_PROPERTIES)):
+            _note_unknown("job user property", name, "ignored")
         content_type = getattr(props, "ContentType", None) if props is not None else None
         if "job_id" not in user:
             raise ProtocolError("job has no job_id user property")
@@ -443,7 +504,7 @@ class JobMeta:
             style = user.get("style")
             if not isinstance(style, str) or not STYLE_RE.match(style):
                 raise ProtocolError(f"job style {style!r} is missing or not a preset name")
-            created_at = user.get("created_at")
+            created_at = user.get("created_at", "")
             parse_iso(created_at, "created_at")
             if content_type not in IMAGE_CONTENT_TYPES:
                 raise ProtocolError(
@@ -483,10 +544,7 @@ class JobMessage:
 
 
 def result_properties(content_type: str = "image/jpeg") -> Any:
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.properties import Properties
-
-    props = Properties(PacketTypes.PUBLISH)
+    props = _properties(will=False)
     props.ContentType = content_type
     return props
 
@@ -499,6 +557,52 @@ def parse_availability(payload: bytes | str) -> bool:
     if text == OFFLINE:
         return False
     raise ProtocolError(f"availability must be 'online' or 'offline', got {text[:40]!r}")
+
+
+@dataclass(frozen=True)
+class Availability:
+    """A part's availability: the plain `online` / `offline` payload (kept exactly so: Home
+    Assistant and other MQTT tools read it) and the protocol version its sender speaks, carried
+    beside it as the MQTT 5 user property PROTOCOL_PROPERTY (on the birth and on the will)."""
+
+    online: bool
+    protocol_version: int = FIRST_PROTOCOL_VERSION
+
+    @classmethod
+    def parse(cls, payload: bytes | str, properties: Any = None) -> Availability:
+        """Parse a received availability (paho Properties or None); other user properties are
+        ignored, a malformed version is a ProtocolError."""
+        return cls(parse_availability(payload), protocol_version_of(properties))
+
+
+def availability_properties(will: bool = False) -> Any:
+    """paho Properties for an availability publish (or, with `will`, for the will message):
+    this process's PROTOCOL_VERSION as a user property."""
+    props = _properties(will)
+    props.UserProperty = [(PROTOCOL_PROPERTY, str(PROTOCOL_VERSION))]
+    return props
+
+
+def protocol_version_of(properties: Any) -> int:
+    """The PROTOCOL_PROPERTY user property of a message (FIRST_PROTOCOL_VERSION without it)."""
+    value = _user_properties(properties).get(PROTOCOL_PROPERTY)
+    if value is None:
+        return FIRST_PROTOCOL_VERSION
+    if not _VERSION_RE.match(value):
+        raise ProtocolError(f"{PROTOCOL_PROPERTY} must be a whole number ≥ 1, got {value[:20]!r}")
+    return int(value)
+
+
+def parse_protocol_version(value: Any, what: str) -> int:
+    """A JSON `protocol_version` field: absent (None) is FIRST_PROTOCOL_VERSION."""
+    if value is None:
+        return FIRST_PROTOCOL_VERSION
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ProtocolError(f"{what} must be a whole number ≥ 1, got {value!r}")
+    return value
+
+
+_VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}$")
 
 
 # --------------------------------------------------------------------------------------------
@@ -543,19 +647,19 @@ class Problem:
 
     @classmethod
     def from_dict(cls, data: Any) -> Problem:
+        """Parse one problem; an unknown field is ignored, and a `level` this version does not
+        know is read as `warn` (Health.from_dict says why)."""
         if not isinstance(data, dict):
             raise ProtocolError("health problems must be objects")
         for key in ("code", "level", "reason"):
             if not isinstance(data.get(key), str):
                 raise ProtocolError(f"health problem {key} must be a string")
-        if data["level"] not in PROBLEM_LEVELS:
-            raise ProtocolError(
-                f"health problem level {data['level']!r} is not one of {', '.join(PROBLEM_LEVELS)}"
-            )
+        _fields(data, ("code", "level", "reason"), "health problem", optional=("fix",))
         fix = data.get("fix", "")
         if not isinstance(fix, str):
             raise ProtocolError("health problem fix must be a string")
-        return cls(data["code"], data["level"], data["reason"], fix)
+        level = _known_or(data["level"], PROBLEM_LEVELS, "health problem level", "warn")
+        return cls(data["code"], level, data["reason"], fix)
 
 
 @dataclass(frozen=True)
@@ -568,8 +672,15 @@ class Health:
 
     Only `state` and `updated_at` are required; unknown fields are kept in `extra` (and written
     back by `to_dict`), so each part adds what it knows (the kiosk its camera and disk, the
-    uploader its queue) and it can grow. `problems` lists every current problem (the first one's
-    words are also `reason` and `fix`).
+    uploader its queue) and it can grow. They are part of the message by design, so unlike the
+    other parsers' unknown fields they are not logged. `problems` lists every current problem
+    (the first one's words are also `reason` and `fix`). `protocol_version` is the sender's
+    PROTOCOL_VERSION (FIRST_PROTOCOL_VERSION when the message has none).
+
+    A `state` (or a problem's `level`) this version does not know is read as `warn`: the part
+    still reports, so dropping its health would show it silent or unknown; `ok` would hide what
+    a newer part thought worth saying, and `error` would raise an alarm for a word nobody here can
+    judge. Amber makes the operator look, and `reason` and `fix` are shown as the part sent them.
     """
 
     state: str  # ok | warn | error
@@ -585,6 +696,7 @@ class Health:
     last_error: dict[str, Any] | None = None  # {"kind", "detail", "at"} of the last failure
     problems: tuple[Problem, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    protocol_version: int = PROTOCOL_VERSION
 
     _TEXT = ("part", "reason", "fix")
     _OPTIONAL_TEXT = ("id", "ai", "ai_until")
@@ -605,6 +717,7 @@ class Health:
                 "last_error": self.last_error,
                 "problems": [p.to_dict() for p in self.problems],
                 "updated_at": self.updated_at,
+                PROTOCOL_PROPERTY: self.protocol_version,
             }
         )
         return out
@@ -619,10 +732,9 @@ class Health:
         for key in ("state", "updated_at"):
             if key not in data:
                 raise ProtocolError(f"health is missing field {key!r}")
-        if data["state"] not in HEALTH_STATES:
-            raise ProtocolError(
-                f"health state {data['state']!r} is not one of {', '.join(HEALTH_STATES)}"
-            )
+        if not isinstance(data["state"], str):
+            raise ProtocolError(f"health state must be a string, got {data['state']!r}")
+        state = _known_or(data["state"], HEALTH_STATES, "health state", "warn")
         parse_iso(data["updated_at"], "health updated_at")
         known = {
             "state",
@@ -631,10 +743,17 @@ class Health:
             "counts",
             "last_error",
             "problems",
+            PROTOCOL_PROPERTY,
             *cls._TEXT,
             *cls._OPTIONAL_TEXT,
         }
-        kw: dict[str, Any] = {"state": data["state"], "updated_at": data["updated_at"]}
+        kw: dict[str, Any] = {
+            "state": state,
+            "updated_at": data["updated_at"],
+            "protocol_version": parse_protocol_version(
+                data.get(PROTOCOL_PROPERTY), f"health {PROTOCOL_PROPERTY}"
+            ),
+        }
         for key in cls._TEXT:
             if key in data:
                 if not isinstance(data[key], str):
@@ -682,20 +801,86 @@ class Health:
 # helpers
 
 
-def _exact_keys(
-    data: dict, expected: tuple[str, ...], what: str, optional: tuple[str, ...] = ()
+def _fields(
+    data: dict[str, Any], required: tuple[str, ...], what: str, optional: tuple[str, ...] = ()
 ) -> None:
-    missing = [k for k in expected if k not in data]
+    """Every required field is there; fields this version does not know are ignored (a newer
+    sender's additions), each logged once per process."""
+    missing = [k for k in required if k not in data]
     if missing:
         raise ProtocolError(f"{what} is missing field(s): {', '.join(missing)}")
-    unknown = sorted(k for k in data if k not in expected and k not in optional)
-    if unknown:
-        raise ProtocolError(f"{what} has unknown field(s): {', '.join(map(str, unknown))}")
+    for key in sorted(str(k) for k in data if k not in required and k not in optional):
+        _note_unknown(f"{what} field", key, "ignored")
 
 
-def _enum(cls: type[enum.Enum], value: Any, what: str) -> Any:
+E = TypeVar("E", bound=enum.Enum)
+F = TypeVar("F")
+
+
+def _enum_or(cls: type[E], value: Any, what: str, fallback: F) -> E | F:
+    """A known enum field: a string this version does not know (a newer sender's value) is read
+    as `fallback` and logged once; anything but a string is malformed."""
+    if not isinstance(value, str):
+        raise ProtocolError(f"{what} must be a string, got {value!r}")
     try:
         return cls(value)
     except ValueError:
-        allowed = ", ".join(m.value for m in cls)  # type: ignore[attr-defined]
-        raise ProtocolError(f"{what} {value!r} is not one of: {allowed}") from None
+        shown = fallback.value if isinstance(fallback, enum.Enum) else fallback
+        _note_unknown(f"{what} value", value, f"read as {shown!r}")
+        return fallback
+
+
+def _known_or(value: str, known: tuple[str, ...], what: str, fallback: str) -> str:
+    """_enum_or for fields kept as plain strings."""
+    if value in known:
+        return value
+    _note_unknown(f"{what} value", value, f"read as {fallback!r}")
+    return fallback
+
+
+def _properties(will: bool) -> Any:
+    """Empty paho Properties for a PUBLISH packet or a will message (imported here: the contract
+    is importable without paho)."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    packet = PacketTypes.WILLMESSAGE if will else PacketTypes.PUBLISH
+    return Properties(packet)  # type: ignore[no-untyped-call]  # paho's Properties is unannotated
+
+
+def _user_properties(props: Any) -> dict[str, str]:
+    """name → value of a message's MQTT 5 user properties (the first of repeated names)."""
+    user: dict[str, str] = {}
+    for pair in (getattr(props, "UserProperty", None) or []) if props is not None else []:
+        if isinstance(pair, (tuple, list)) and len(pair) == 2:
+            user.setdefault(str(pair[0]), str(pair[1]))
+    return user
+
+
+# What this process has already said it does not know: (what, name). Bounded, so a sender that
+# makes up a new name per message grows neither memory nor the log.
+NOTED_MAX = 256
+_noted: set[tuple[str, str]] = set()
+_noted_lock = threading.Lock()
+
+
+def _note_unknown(what: str, name: str, action: str) -> None:
+    """Log, once per process, that a message carried a name or value this version does not know.
+
+    Once and not per message: a newer worker sends its added field on every status, and a fleet
+    of them would flood the log with the same line."""
+    name = name[:64]
+    with _noted_lock:
+        if (what, name) in _noted or len(_noted) >= NOTED_MAX:
+            return
+        _noted.add((what, name))
+        last = len(_noted) == NOTED_MAX
+    log.info(
+        "%s %r is not in protocol v%d (a newer sender?): %s; said once per process",
+        what,
+        name,
+        PROTOCOL_VERSION,
+        action,
+    )
+    if last:
+        log.info("%d unknown names noted: further ones are not logged", NOTED_MAX)

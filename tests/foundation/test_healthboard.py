@@ -62,7 +62,7 @@ def test_health_problems_round_trip_and_are_checked():
     base = {"state": "warn", "updated_at": utc_now_iso()}
     for bad, fragment in [
         ({**base, "problems": {}}, "list"),
-        ({**base, "problems": [{"code": "x", "level": "bad", "reason": "r"}]}, "level"),
+        ({**base, "problems": [{"code": "x", "level": 3, "reason": "r"}]}, "level"),
         ({**base, "problems": [{"code": 1, "level": "warn", "reason": "r"}]}, "code"),
         ({**base, "problems": ["x"]}, "objects"),
     ]:

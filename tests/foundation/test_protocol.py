@@ -1,15 +1,23 @@
-"""The protocol module: round-trips of every message type and one clear error for bad input."""
+"""The protocol module: round-trips of every message type, one clear error for bad input, and
+tolerant reading of what a newer sender adds."""
 
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
+import booth.protocol as protocol
 from booth.protocol import (
+    FIRST_PROTOCOL_VERSION,
     GUEST_MESSAGES,
+    PROTOCOL_PROPERTY,
+    PROTOCOL_VERSION,
+    Availability,
     Effect,
     ErrorKind,
+    Health,
     JobError,
     JobMeta,
     JobStatus,
@@ -17,6 +25,8 @@ from booth.protocol import (
     Status,
     TopicKind,
     Topics,
+    UnknownStatus,
+    availability_properties,
     moves_forward,
     new_job_id,
     parse_availability,
@@ -139,7 +149,7 @@ def test_worker_health_topic_and_message():
     assert back.extra == {"camera": "ok"} and back.ai == "some_future_state"
     assert Health.from_dict({"state": "ok", "updated_at": utc_now_iso()}).part == "worker"
     for bad, fragment in [
-        ({"state": "fine", "updated_at": utc_now_iso()}, "state"),
+        ({"state": 1, "updated_at": utc_now_iso()}, "state"),
         ({"state": "ok"}, "updated_at"),
         ({"state": "ok", "updated_at": utc_now_iso(), "jobs_in_flight": -1}, "jobs_in_flight"),
         ({"state": "ok", "updated_at": utc_now_iso(), "reason": 3}, "reason"),
@@ -163,16 +173,16 @@ def test_error_object_shape():
         (lambda d: "not json", "not valid JSON"),
         (lambda d: [1, 2], "JSON object"),
         (lambda d: d.pop("worker") and None, "missing field"),
-        (lambda d: d.update(extra=1), "unknown field"),
         (lambda d: d.update(status="done"), "status 'done'"),
-        (lambda d: d.update(effect="magic"), "effect"),
+        (lambda d: d.update(status=2), "status must be a string"),
+        (lambda d: d.update(effect=1), "effect"),
         (lambda d: d.update(job_id="../etc"), "bad job id"),
         (lambda d: d.update(job_id="short"), "bad job id"),
         (lambda d: d.update(attempt=0), "attempt"),
         (lambda d: d.update(attempt="1"), "attempt"),
         (lambda d: d.update(updated_at="yesterday"), "ISO 8601"),
         (
-            lambda d: d.update(error={"kind": "oops", "message": "x", "retry_after_s": None}),
+            lambda d: d.update(error={"kind": None, "message": "x", "retry_after_s": None}),
             "error.kind",
         ),
         (lambda d: d.update(error={"kind": "quota", "message": "x"}), "missing field"),
@@ -277,3 +287,149 @@ def test_availability_payloads():
     assert parse_availability("offline") is False
     with pytest.raises(ProtocolError):
         parse_availability(b"maybe")
+
+
+# ----------------------------------------------------------------------- across versions
+@pytest.fixture
+def notes(monkeypatch, caplog):
+    """A process that has noted nothing yet; returns the protocol log's lines so far."""
+    monkeypatch.setattr(protocol, "_noted", set())
+    caplog.set_level(logging.INFO, logger="booth.protocol")
+
+    def lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "booth.protocol"]
+
+    return lines
+
+
+def test_added_fields_are_ignored_and_logged_once_per_process(notes):
+    """A newer worker's status (an added field at the top and in its error) is read as the same
+    status; each added name is logged once however many messages carry it."""
+    st = full_status(style_used="drip")
+    newer = {**st.to_dict(), "gpu_ms": 812, "trace": {"id": "x"}}
+    newer["error"] = {**newer["error"], "detail": "429 from upstream"}
+    for _ in range(3):
+        assert Status.from_json(json.dumps(newer)) == st
+    said = notes()
+    for name in ("gpu_ms", "trace", "detail"):
+        assert sum(repr(name) in line for line in said) == 1, (name, said)
+    assert all("is not in protocol v" in line for line in said) and len(said) == 3
+
+
+def test_malformed_known_fields_are_still_rejected_beside_added_ones(notes):
+    base = {**full_status().to_dict(), "added": True}
+    for change, fragment in [
+        ({"attempt": "2"}, "attempt"),
+        ({"worker": "a/b"}, "worker id"),
+        ({"updated_at": "soon"}, "ISO 8601"),
+        ({"effect": ["gemini"]}, "effect"),
+        ({"error": {"kind": "quota", "message": 5, "retry_after_s": None}}, "error.message"),
+        ({"style_used": "x y"}, "style_used"),
+    ]:
+        with pytest.raises(ProtocolError, match=fragment):
+            Status.from_dict({**base, **change})
+    with pytest.raises(ProtocolError, match="missing field"):
+        Status.from_dict({k: v for k, v in base.items() if k != "updated_at"})
+
+
+def test_a_newer_effect_or_error_kind_still_completes_the_job(notes):
+    """An unknown effect reads as null and an unknown error kind as `internal` (its words kept):
+    the completed status still counts, so the guest gets the picture."""
+    newer = full_status().to_dict()
+    newer["effect"] = "hologram"
+    newer["error"] = {"kind": "model_overloaded", "message": "Busy AI", "retry_after_s": 3}
+    st = Status.from_dict(newer)
+    assert (st.status, st.effect) == (JobStatus.COMPLETED, None)
+    assert st.error == JobError(ErrorKind.INTERNAL, "Busy AI", 3)
+    Status.from_dict(newer)
+    said = notes()
+    assert sum("'hologram'" in line and "read as None" in line for line in said) == 1
+    assert sum("'model_overloaded'" in line and "read as 'internal'" in line for line in said) == 1
+
+
+def test_a_newer_status_value_leaves_the_job_where_it_is(notes):
+    """Nobody can rank a value it does not know: the message is refused as UnknownStatus (a
+    ProtocolError, which every reader drops), carrying the job it names, and logged once."""
+    newer = {**full_status(status=JobStatus.PROCESSING, error=None).to_dict(), "status": "paused"}
+    for _ in range(2):
+        with pytest.raises(UnknownStatus, match="status 'paused' is newer") as exc:
+            Status.from_dict(newer)
+        assert (exc.value.job_id, exc.value.booth) == (JOB, "pi-1")
+        assert isinstance(exc.value, ProtocolError)
+    assert sum("'paused'" in line for line in notes()) == 1
+    # a malformed message is a plain ProtocolError, whatever its status says
+    with pytest.raises(ProtocolError) as plain:
+        Status.from_dict({**newer, "attempt": 0})
+    assert not isinstance(plain.value, UnknownStatus)
+
+
+def test_health_carries_the_protocol_version_and_reads_newer_words_as_warn(notes):
+    h = Health("ok", id="w1", ai="ok")
+    wire = json.loads(h.to_json())
+    assert wire[PROTOCOL_PROPERTY] == PROTOCOL_VERSION
+    assert Health.from_json(h.to_json()) == h
+    older = {k: v for k, v in wire.items() if k != PROTOCOL_PROPERTY}
+    assert Health.from_dict(older).protocol_version == FIRST_PROTOCOL_VERSION
+    newer = {
+        **wire,
+        PROTOCOL_PROPERTY: PROTOCOL_VERSION + 1,
+        "state": "degraded",
+        "gpu": {"temp_c": 71},
+        "problems": [{"code": "hot", "level": "notice", "reason": "warm", "since": "x"}],
+    }
+    back = Health.from_dict(newer)
+    assert back.protocol_version == PROTOCOL_VERSION + 1
+    assert back.state == "warn" and back.problems[0].level == "warn"
+    assert back.extra == {"gpu": {"temp_c": 71}}  # health keeps what it does not know
+    said = notes()
+    assert any("'degraded'" in line for line in said) and any("'since'" in line for line in said)
+    for bad in ("2", 0, True, 1.5):
+        with pytest.raises(ProtocolError, match=PROTOCOL_PROPERTY):
+            Health.from_dict({**wire, PROTOCOL_PROPERTY: bad})
+
+
+def _props(*pairs: tuple[str, str]):
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    p = Properties(PacketTypes.PUBLISH)
+    if pairs:
+        p.UserProperty = list(pairs)
+    return p
+
+
+def test_availability_payload_stays_plain_and_its_version_is_a_user_property():
+    from paho.mqtt.packettypes import PacketTypes
+
+    mine = availability_properties()
+    assert mine.UserProperty == [(PROTOCOL_PROPERTY, str(PROTOCOL_VERSION))]
+    assert availability_properties(will=True).packetType == PacketTypes.WILLMESSAGE
+    assert Availability.parse(b"online", mine) == Availability(True, PROTOCOL_VERSION)
+    assert Availability.parse(b"offline", None) == Availability(False, FIRST_PROTOCOL_VERSION)
+    newer = _props(("region", "eu"), (PROTOCOL_PROPERTY, "7"))
+    assert Availability.parse("online", newer) == Availability(True, 7)
+    for bad in ("", "0", "v2", "2.0", "-1"):
+        with pytest.raises(ProtocolError, match=PROTOCOL_PROPERTY):
+            Availability.parse(b"online", _props((PROTOCOL_PROPERTY, bad)))
+    with pytest.raises(ProtocolError, match="'online' or 'offline'"):
+        Availability.parse(b'{"online": true}', mine)
+
+
+def test_job_properties_added_by_a_newer_kiosk_are_ignored_and_logged_once(notes):
+    meta = JobMeta(JOB, "drip")
+    props = meta.to_properties()
+    props.UserProperty = [*meta.user_properties(), ("strip_frame", "2")]
+    for _ in range(2):
+        assert JobMeta.from_properties(props) == meta
+    assert sum("'strip_frame'" in line for line in notes()) == 1
+
+
+def test_the_log_of_unknown_names_is_bounded(notes, monkeypatch):
+    """A sender that makes up a new field per message cannot flood the log or grow memory."""
+    monkeypatch.setattr(protocol, "NOTED_MAX", 5)
+    base = full_status().to_dict()
+    for i in range(20):
+        Status.from_dict({**base, f"f{i}": i})
+    said = notes()
+    assert len(said) == 6 and "further ones are not logged" in said[-1]
+    assert len(protocol._noted) == 5

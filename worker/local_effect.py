@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass, field
 
 import cv2
+import cv2.data
 import numpy as np
 
 from booth.images import BadImage
@@ -64,13 +65,16 @@ VARIANTS: dict[str, Variant] = {
 DEFAULT_VARIANT = "diamond"
 
 
+Box = tuple[int, int, int, int]  # x, y, w, h in pixels
+
+
 @dataclass(frozen=True)
 class Face:
     x: int
     y: int
     w: int
     h: int
-    smile: tuple[int, int, int, int] | None = None
+    smile: Box | None = None
 
 
 @dataclass
@@ -109,16 +113,23 @@ class LocalEffect:
             found = self._face.detectMultiScale(
                 gray, scaleFactor=1.1, minNeighbors=6, minSize=(min_face, min_face)
             )
-            boxes = sorted((tuple(int(v) for v in f) for f in found), key=lambda b: -b[2] * b[3])[
-                :6
-            ]
+            boxes = sorted(
+                ((int(x), int(y), int(fw), int(fh)) for x, y, fw, fh in found),
+                key=lambda b: -b[2] * b[3],
+            )[:6]
             faces = []
             for x, y, fw, fh in boxes:
                 smile = self._find_smile(gray, x, y, fw, fh)
                 inv = 1.0 / scale
-                s = None
+                s: Box | None = None
                 if smile is not None:
-                    s = tuple(int(round(v * inv)) for v in smile)
+                    sx, sy, sw, sh = smile
+                    s = (
+                        int(round(sx * inv)),
+                        int(round(sy * inv)),
+                        int(round(sw * inv)),
+                        int(round(sh * inv)),
+                    )
                 faces.append(
                     Face(
                         int(round(x * inv)),
@@ -130,7 +141,7 @@ class LocalEffect:
                 )
         return sorted(faces, key=lambda f: f.x)
 
-    def _find_smile(self, gray: np.ndarray, x: int, y: int, w: int, h: int):
+    def _find_smile(self, gray: np.ndarray, x: int, y: int, w: int, h: int) -> Box | None:
         top = y + h // 2
         roi = gray[top : min(gray.shape[0], y + h + h // 10), x : x + w]
         if roi.size == 0 or roi.shape[0] < 12:
@@ -167,11 +178,13 @@ class LocalEffect:
         )
         done = self._apply(big, variant)
         back = cv2.resize(done.image, (w, h), interpolation=cv2.INTER_AREA)
+
+        def down(box: Box) -> Box:
+            x, y, bw, bh = box
+            return (int(x / scale), int(y / scale), int(bw / scale), int(bh / scale))
+
         faces = [
-            Face(
-                *(int(v / scale) for v in (f.x, f.y, f.w, f.h)),
-                tuple(int(v / scale) for v in f.smile) if f.smile else None,
-            )
+            Face(*down((f.x, f.y, f.w, f.h)), down(f.smile) if f.smile else None)
             for f in done.faces
         ]
         return EffectResult(back, faces, done.framed)
@@ -185,7 +198,7 @@ class LocalEffect:
             shown += _draw_chain(out, face, v)
         for face in faces:
             if face.smile is not None:
-                _draw_grills(out, face, v)
+                _draw_grills(out, face.smile, v)
         if shown < 3:  # no face, or a close-up whose chain falls off the picture
             _draw_frame(out, v)
         return EffectResult(out, faces, framed=shown < 3)
@@ -399,7 +412,7 @@ def _composite(
     a = alpha[ya - y0 : yb - y0, xa - x0 : xb - x0]
     roi = img[ya:yb, xa:xb].astype(np.float32)
     if shadow_px > 0:
-        shift = np.float32([[1, 0, shadow_px * 0.5], [0, 1, shadow_px]])
+        shift = np.array([[1, 0, shadow_px * 0.5], [0, 1, shadow_px]], dtype=np.float32)
         sh = cv2.warpAffine(a, shift, (a.shape[1], a.shape[0]))
         sh = cv2.GaussianBlur(sh, (0, 0), max(1.0, shadow_px))
         roi *= (1.0 - 0.5 * sh)[..., None]
@@ -597,10 +610,10 @@ def _draw_chain(img: np.ndarray, face: Face, v: Variant) -> int:
     return sum(1 for (x, y) in places if 0 <= x < w and 0 <= y < h)
 
 
-def _draw_grills(img: np.ndarray, face: Face, v: Variant) -> None:
+def _draw_grills(img: np.ndarray, smile: Box, v: Variant) -> None:
     """Metal teeth over the smiling mouth, a small diamond in each where the variant has them."""
     dark, light = v.metal
-    sx, sy, sw, sh = face.smile  # type: ignore[misc]
+    sx, sy, sw, sh = smile
     mx0, mx1 = sx + sw * 0.14, sx + sw * 0.86
     top, height = sy + sh * 0.44, sh * 0.36
     n = 6

@@ -519,7 +519,8 @@ class Worker:
                 header.meta.style,
                 style,
             )
-        if self.editor is None:
+        editor = self.editor
+        if editor is None:
             # no model asked: style_used stays null (booth/protocol.py Status)
             return Produced(self._local(small(), style), Effect.LOCAL, None, 1, 0.0)
         prompt = self.cfg.styles[style].prompt
@@ -531,7 +532,7 @@ class Worker:
         t0 = time.monotonic()
 
         def call(remaining: float) -> bytes:
-            data, mime = self.editor.edit(model_in, prompt, remaining)
+            data, mime = editor.edit(model_in, prompt, remaining)
             return self._publishable(data, mime)
 
         def on_retry(attempt: int, exc: ModelError, delay: float) -> None:

@@ -22,7 +22,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from booth.protocol import OFFLINE, ONLINE
+from booth.protocol import OFFLINE, ONLINE, availability_properties
 
 if TYPE_CHECKING:
     from booth.config import MqttConfig
@@ -116,7 +116,8 @@ class MqttConnection:
 
     `subscriptions` are (re)made on every connect. `on_message` runs on paho's thread: hand work
     to a queue, do not block it. `availability_topic` gets a retained `online` on every connect
-    and is the will (`offline`), so a crash is seen by everyone.
+    and is the will (`offline`), so a crash is seen by everyone; each of the three carries this
+    process's protocol version as a user property (booth/protocol.py `availability_properties`).
     """
 
     def __init__(
@@ -168,7 +169,13 @@ class MqttConnection:
         if self.url.tls:
             c.tls_set(ca_certs=ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
         if availability_topic:
-            c.will_set(availability_topic, OFFLINE, qos=1, retain=True)
+            c.will_set(
+                availability_topic,
+                OFFLINE,
+                qos=1,
+                retain=True,
+                properties=availability_properties(will=True),
+            )
         c.reconnect_delay_set(
             min_delay=reconnect_min_s, max_delay=max(reconnect_min_s, reconnect_max_s)
         )
@@ -225,7 +232,13 @@ class MqttConnection:
             return
         self._stopping = True
         if self.availability_topic and self.connected:
-            self.publish(self.availability_topic, OFFLINE, qos=1, retain=True).wait(timeout)
+            self.publish(
+                self.availability_topic,
+                OFFLINE,
+                qos=1,
+                retain=True,
+                properties=availability_properties(),
+            ).wait(timeout)
         try:
             self.paho.disconnect()
         except Exception:  # already gone
@@ -300,7 +313,13 @@ class MqttConnection:
         for topic, qos in self.subscriptions:
             client.subscribe(topic, qos)
         if self.availability_topic:
-            client.publish(self.availability_topic, ONLINE, qos=1, retain=True)
+            client.publish(
+                self.availability_topic,
+                ONLINE,
+                qos=1,
+                retain=True,
+                properties=availability_properties(),
+            )
         self._connected.set()
         if self._user_on_connect:
             try:

@@ -845,7 +845,7 @@ def _properties(will: bool) -> Any:
     from paho.mqtt.properties import Properties
 
     packet = PacketTypes.WILLMESSAGE if will else PacketTypes.PUBLISH
-    return Properties(packet)  # type: ignore[no-untyped-call]  # paho's Properties is unannotated
+    return Properties(packet)
 
 
 def _user_properties(props: Any) -> dict[str, str]:

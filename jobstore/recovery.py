@@ -174,7 +174,12 @@ def read_retained_statuses(
     cfg: Config, connect_s: float = 3.0, quiet_s: float = 0.7, max_s: float = 8.0
 ) -> dict[str, Status]:
     """The retained status of each of this booth's jobs, read from the broker (TimeoutError
-    when it cannot be reached)."""
+    when it cannot be reached).
+
+    Read as tolerantly as the kiosk reads them (booth/protocol.py): a newer worker's added fields
+    are ignored, so its statuses still count. A status value newer than this version
+    (UnknownStatus) or a malformed status is left out: that job is rebuilt from the photo store
+    alone, as if the broker had no status for it, never placed at a guessed point of its order."""
     from booth.mqtt import read_retained
 
     topics = Topics(cfg.mqtt.root)

@@ -242,7 +242,7 @@ def _run(cfg: Config, args: argparse.Namespace) -> int:
                 f"share-{cfg.booth_id}-{os.getpid()}",
                 availability_topic=topics.service_availability(cfg.booth_id, "share"),
                 subscriptions=board.subscriptions(),
-                on_message=lambda msg: board.feed(msg.topic, msg.payload),
+                on_message=lambda msg: board.feed(msg.topic, msg.payload, msg.properties),
             ).start()
         except MqttUrlError as exc:
             log.error("share: bad broker URL (%s); retention will not clear MQTT messages", exc)

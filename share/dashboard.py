@@ -61,6 +61,8 @@ def _part(p: PartView) -> dict:
     d.pop("health")  # the dashboard shows the words; /metrics reads the health itself
     h = p.health
     d["details"] = _details(p.part, h.to_dict() if h is not None else {})
+    if p.protocol_note:  # a mixed fleet: say which side to upgrade (booth/healthboard.py)
+        d["details"].append(p.protocol_note)
     return d
 
 

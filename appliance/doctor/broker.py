@@ -83,8 +83,10 @@ def check_workers(cfg: Config, probe: Probe, role: str = "booth") -> Check:
     """Which workers say `online`, and what their retained health says (the AI state, with the
     reason and the fix the worker published: worker/health.py). On a booth no worker online is
     a failure (every photo waits); on a worker machine (`--role worker`) a warning, since its
-    own worker may simply not be started yet."""
-    from booth.healthboard import HealthBoard
+    own worker may simply not be started yet. An online worker that speaks another protocol
+    version than this machine is a warning: both sides ignore what they do not know, so photos
+    still work, but whatever is newer is unused until the older side is upgraded."""
+    from booth.healthboard import HealthBoard, protocol_words
     from booth.mqtt import BrokerUrl, MqttConnection, MqttUrlError
     from booth.protocol import Topics
 
@@ -103,7 +105,7 @@ def check_workers(cfg: Config, probe: Probe, role: str = "booth") -> Check:
         cfg.mqtt,
         f"doctor-w-{socket.gethostname()[:20]}-{os.getpid()}",
         subscriptions=board.subscriptions(kiosk=False, services=False),
-        on_message=lambda msg: board.feed(msg.topic, msg.payload),
+        on_message=lambda msg: board.feed(msg.topic, msg.payload, msg.properties),
         reconnect_min_s=30,
     )
     try:
@@ -128,12 +130,31 @@ def check_workers(cfg: Config, probe: Probe, role: str = "booth") -> Check:
             "start one (systemctl start booth-worker, or `booth worker` on any machine "
             "that reaches the broker)",
         )
+    versions = board.protocol_versions()
+    mixed = [(w, versions[w]) for w in up if protocol_words(versions.get(w))]
+    other = "; ".join(f"worker {w} {protocol_words(v)}" for w, v in mixed)
     said = [(w, health[w]) for w in up if w in health]
     for level, state in ((FAIL, "error"), (WARN, "warn")):
         bad = [(w, h) for w, h in said if h.state == state]
         if bad:
             w, h = bad[0]
             more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-            return Check("workers", level, f"worker {w}: AI {h.ai}: {h.reason}{more}", h.fix)
+            found = f"worker {w}: AI {h.ai}: {h.reason}{more}" + (f"; {other}" if other else "")
+            return Check("workers", level, found, h.fix)
     states = ", ".join(f"{w} (AI {health[w].ai})" if w in health else w for w in up)
+    if mixed:
+        return Check("workers", WARN, f"{len(up)} online: {states}; {other}", _upgrade_fix(mixed))
     return Check("workers", OK, f"{len(up)} online: {states}")
+
+
+def _upgrade_fix(mixed: list[tuple[str, int]]) -> str:
+    """What to upgrade when workers speak another protocol version than this machine."""
+    from booth.protocol import PROTOCOL_VERSION
+
+    older = [w for w, v in mixed if v < PROTOCOL_VERSION]
+    fixes = []
+    if len(older) < len(mixed):
+        fixes.append("upgrade this machine's booth software to the workers' version")
+    if older:
+        fixes.append(f"upgrade worker {', '.join(older)}")
+    return " and ".join(fixes) + " (photos work meanwhile: each side ignores what it does not know)"

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import secrets
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -50,13 +50,16 @@ from share.server import (
 )
 from share.zipstream import stream_zip
 
+if TYPE_CHECKING:
+    from share.uploader import Uploader
+
 log = logging.getLogger("share.admin")
 
 SESSIONS = web.AppKey("sessions", Sessions)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
 BOARD = web.AppKey("board", HealthBoard)
-UPLOADS = web.AppKey("uploads", object)  # jobstore.uploads.Uploads, or None (cloud off)
-UPLOADER = web.AppKey("uploader", object)  # share.uploader.Uploader in this process, or None
+UPLOADS: web.AppKey[Uploads | None] = web.AppKey("uploads")  # None: cloud sharing off
+UPLOADER: web.AppKey[Uploader | None] = web.AppKey("uploader")  # None: not in this process
 
 ADMIN_CSP = (
     "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; "
@@ -314,7 +317,7 @@ def make_admin_app(
     *,
     throttle: LoginThrottle | None = None,
     board: HealthBoard | None = None,
-    uploader: Any = None,
+    uploader: Uploader | None = None,
 ) -> web.Application:
     """The operator app over the guest app's config, ledger, thumbnail cache and broker
     connection; `board` gathers the parts' health (share/cli.py feeds it from MQTT), `uploader`

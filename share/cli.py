@@ -17,6 +17,7 @@ import asyncio
 import logging
 import os
 import signal
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -38,6 +39,9 @@ from share.conncaps import (
 )
 from share.health import Listeners, ShareHealth, board_for
 from share.server import LEDGER, MaskedAccessLogger, make_app, quiet_bad_requests
+
+if TYPE_CHECKING:
+    from share.uploader import Uploader  # imported when [cloud] is on (it loads obstore)
 
 log = logging.getLogger("share")
 
@@ -93,7 +97,7 @@ async def _serve(
         cfg, mqtt=mqtt, retention_every_s=None if args.no_retention else cfg.share.retention_every_s
     )
     # [cloud]: the upload queue is drained from this process (share/uploader.py says why)
-    uploader = None
+    uploader: Uploader | None = None
     if cfg.cloud.enabled and not args.no_cloud:
         from share.uploader import Uploader
 
@@ -185,7 +189,7 @@ async def _start_admin(
     app: web.Application,
     listeners: Listeners,
     board: HealthBoard,
-    uploader: object = None,
+    uploader: Uploader | None = None,
 ) -> web.AppRunner | None:
     """The operator listener, when there is a password and an address for it. Failing to
     listen there is logged; the guests' downloads go on without it."""

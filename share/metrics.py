@@ -96,22 +96,22 @@ def render(src: Sources) -> str:
     o.family("booth_health", "gauge", "The worst part: 0 ok, 1 warn, 2 error")
     o.sample("booth_health", LEVEL_RANK[src.board.worst(parts)], booth=booth)
 
-    workers = [p for p in parts if p.part == "worker" and p.health is not None]
+    workers = [(p.id, p.health) for p in parts if p.part == "worker" and p.health is not None]
     o.family("booth_worker_ai_state", "gauge", "1 for the AI state a worker reports")
-    for p in workers:
-        if p.health.ai:
-            o.sample("booth_worker_ai_state", 1, booth=booth, worker=p.id, state=p.health.ai)
+    for wid, health in workers:
+        if health.ai:
+            o.sample("booth_worker_ai_state", 1, booth=booth, worker=wid, state=health.ai)
     o.family("booth_worker_jobs_in_flight", "gauge", "Jobs a worker is working on")
-    for p in workers:
-        o.sample("booth_worker_jobs_in_flight", p.health.jobs_in_flight, booth=booth, worker=p.id)
+    for wid, health in workers:
+        o.sample("booth_worker_jobs_in_flight", health.jobs_in_flight, booth=booth, worker=wid)
     o.family("booth_worker_jobs", "counter", "Jobs a worker finished since it started")
-    for p in workers:
-        for outcome, n in sorted(p.health.counts.items()):
-            o.sample("booth_worker_jobs_total", n, booth=booth, worker=p.id, outcome=outcome)
+    for wid, health in workers:
+        for outcome, n in sorted(health.counts.items()):
+            o.sample("booth_worker_jobs_total", n, booth=booth, worker=wid, outcome=outcome)
 
-    kiosk = next((p for p in parts if p.part == "kiosk" and p.health is not None), None)
+    kiosk = next((p.health for p in parts if p.part == "kiosk" and p.health is not None), None)
     if kiosk is not None:
-        extra = kiosk.health.extra
+        extra = kiosk.extra
         if extra.get("disk_free_mb") is not None:
             o.family("booth_disk_free_bytes", "gauge", "Free space for photos on the booth")
             o.sample("booth_disk_free_bytes", int(extra["disk_free_mb"]) * 1024 * 1024, booth=booth)

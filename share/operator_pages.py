@@ -124,7 +124,8 @@ _DASH_JS = """
   function card(j){
     var c=el('div','job');c.id='job-'+j.id;c.setAttribute('data-id',j.id);
     var pic=el('div','pic'),meta=el('div','meta');
-    var head=el('div');head.appendChild(el('b','when'));head.appendChild(document.createTextNode(' '));
+    var head=el('div');head.appendChild(el('b','when'));
+    head.appendChild(document.createTextNode(' '));
     head.appendChild(el('span','st'));meta.appendChild(head);
     meta.appendChild(el('div','muted what'));meta.appendChild(el('div','muted err'));
     meta.appendChild(el('div','url'));
@@ -148,8 +149,10 @@ _DASH_JS = """
     c.querySelector('.err').textContent=j.error?(j.error.kind+': '+j.error.message):'';
     var url=c.querySelector('.url');url.textContent='';
     if(j.link){var a=el('a',null,j.link);a.href=j.link;a.target='_blank';a.rel='noopener';
-      url.appendChild(a);if(j.code)url.appendChild(document.createTextNode(' \\u00b7 code '+j.code));}
-    var src=j.thumb||j.original_thumb, pic=c.querySelector('.pic'), img=pic.querySelector('img');
+      url.appendChild(a);
+      if(j.code)url.appendChild(document.createTextNode(' \\u00b7 code '+j.code));}
+    var src=j.thumb||j.original_thumb, pic=c.querySelector('.pic'),
+      img=pic.querySelector('img');
     if(!img){img=el('img','thumb');img.loading='lazy';img.alt='photo '+j.id.slice(0,8);
       pic.appendChild(img);}
     if(img.getAttribute('src')!==src)img.setAttribute('src',src);

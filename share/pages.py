@@ -89,7 +89,8 @@ _SHARE_JS = """
   var dl=document.getElementById('download');
   var howto=document.getElementById('howto');
   var ua=navigator.userAgent||'';
-  var ios=/iPhone|iPad|iPod/.test(ua)||(navigator.platform==='MacIntel'&&navigator.maxTouchPoints>1);
+  var ios=/iPhone|iPad|iPod/.test(ua)
+    ||(navigator.platform==='MacIntel'&&navigator.maxTouchPoints>1);
   function say(id){howto.textContent=howto.getAttribute('data-'+id);}
   if(ios&&howto&&dl){
     say('ios-hold');

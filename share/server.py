@@ -17,7 +17,7 @@ import ipaddress
 import logging
 import math
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -37,7 +37,7 @@ from jobstore.retention import run_retention
 from share import pages
 from share.auth import LoginThrottle
 from share.lookup import PhotoLookup
-from share.portal import add_portal_routes
+from share.portal import Handler, add_portal_routes
 from share.thumbs import ThumbCache
 
 log = logging.getLogger("share.server")
@@ -46,10 +46,10 @@ CFG = web.AppKey("cfg", Config)
 LEDGER = web.AppKey("ledger", Ledger)
 LOOKUP = web.AppKey("lookup", PhotoLookup)
 THUMBS = web.AppKey("thumbs", ThumbCache)
-MQTT = web.AppKey("mqtt", object)
+MQTT: web.AppKey[MqttConnection | None] = web.AppKey("mqtt")  # None: no broker (tests, tools)
 TEXTS = web.AppKey("texts", Texts)
 CODE_THROTTLE = web.AppKey("code_throttle", LoginThrottle)
-PORTAL = web.AppKey("portal", object)  # the captive portal's catch-all (share/portal.py)
+PORTAL: web.AppKey[Handler] = web.AppKey("portal")  # the captive portal's catch-all
 # Short codes are 30 bits: wrong guesses are limited per client address and for everyone
 # together (a booth has at most a few thousand live codes, so a guess hits once in ~10**6).
 CODE_WINDOW_S = 60.0
@@ -249,7 +249,7 @@ def _code_form(
     return html_page(html, status=status, headers=h)
 
 
-async def code_entry(request: web.Request) -> web.Response:
+async def code_entry(request: web.Request) -> web.StreamResponse:
     """`/` (a form; `/?code=…` submits it) and `/{code}`: a typed short code opens the photo."""
     typed = request.match_info.get("code") or request.query.get("code", "")
     if not typed:
@@ -358,7 +358,7 @@ def make_app(
 
     if retention_every_s:
 
-        async def retention_ctx(app: web.Application):  # type: ignore[no-untyped-def]
+        async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
             task = asyncio.create_task(
                 _retention_loop(app, retention_every_s, retention_first_delay_s)
             )

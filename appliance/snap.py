@@ -16,6 +16,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any, TypedDict
 
 from appliance.services import Supervisor, booth_argv, child_env, ensure_broker, usable_data_dir
 from booth.config import Config
@@ -157,10 +158,22 @@ def _wait(ctl, cfg: Config, job_id: str, timeout: float, started_share: bool):
     return view
 
 
+class SnapResult(TypedDict):
+    """What `booth snap --json` prints, one JSON object."""
+
+    job_id: str
+    status: str  # a JobStatus value, or "pending" when no status came
+    effect: str | None
+    error: dict[str, Any] | None  # JobError.to_dict(), or kind "timeout" in the same shape
+    result_path: str | None
+    url: str | None  # the LAN link
+    code: str | None
+
+
 def _report(
     cfg: Config, job_id: str, view, timeout: float, as_json: bool, started_share: bool
 ) -> None:
-    result = {
+    result: SnapResult = {
         "job_id": job_id,
         "status": view.status.value if view else "pending",
         "effect": view.effect if view else None,
@@ -181,16 +194,15 @@ def _report(
         from booth.qr import qr_terminal
         from jobstore.links import CODE_PATH, code_address, qr_link
 
+        url, error = result["url"], result["error"]
         print(f"result:   {result['result_path']}")
-        print(f"download: {result['url']}")
+        print(f"download: {url}")
         if result["code"]:
             print(f"or type:  {code_address(cfg)}{CODE_PATH.format(code=result['code'])}")
-        if result["error"]:
-            print(
-                f"note:     the AI failed ({result['error']['kind']}); "
-                f"effect {result['effect']} was used"
-            )
-        print(qr_terminal(qr_link(result["url"])))
+        if error:
+            print(f"note:     the AI failed ({error['kind']}); effect {result['effect']} was used")
+        assert url is not None  # a ready view has a token, so a LAN link (kiosk/jobs/views.py)
+        print(qr_terminal(qr_link(url)))
         if started_share:
             print(
                 "(the download server was started just for this snap and stops now; run "

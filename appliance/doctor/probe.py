@@ -32,7 +32,8 @@ class Probe:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     dev: Path = Path("/dev")
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
-    run: Callable[[list[str]], str | None] = None  # type: ignore[assignment]
+    # the defaults below are defined after the class: looked up when a Probe is made
+    run: Callable[[list[str]], str | None] = field(default_factory=lambda: _run_quiet)
     broker_timeout_s: float = 5.0
     use_kiosk_probe: bool = True  # open the cameras with the kiosk's own backends
     api_timeout_s: float = 15.0
@@ -40,13 +41,7 @@ class Probe:
     nm_state_dir: Path = Path("/var/lib/NetworkManager")  # and its DHCP lease file
     hotspot_timeout_s: float = 3.0
     synchronized: Callable[[], bool | None] = ntp_synchronized  # has NTP set the clock?
-    install_time: Callable[[], float | None] = None  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        if self.run is None:
-            self.run = _run_quiet
-        if self.install_time is None:
-            self.install_time = _install_time
+    install_time: Callable[[], float | None] = field(default_factory=lambda: _install_time)
 
 
 def _install_time() -> float | None:

@@ -37,7 +37,9 @@ def check_share_url(cfg: Config, probe: Probe) -> Check:
             "set share.public_url to http://<booth address>:8080",
         )
     try:
-        addrs = sorted({ai[4][0] for ai in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)})
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        # IPv4/IPv6 give the address as a str (the int of the typing is for other families)
+        addrs = sorted({ai[4][0] for ai in found if isinstance(ai[4][0], str)})
     except OSError:
         return Check(
             "share url",

@@ -1,4 +1,4 @@
-"""One line per figure that `bench/run_all.py` collects into the README table.
+"""One line per figure that `bench/run_all.py` collects into one table (docs/benchmarks.md).
 
 A benchmark calls `figure(name, value, unit, target)`; it prints a readable line and a
 machine-readable `BENCH {json}` line.

@@ -1,4 +1,4 @@
-"""Run every benchmark and print one table (figure, value, target, machine) for the README.
+"""Run every benchmark and print one table (figure, value, target, machine) for docs/benchmarks.md.
 
 Each `bench/bench_*.py` runs in its own process (they start brokers, servers and pygame) and
 reports through `bench.report.figure`, whose `BENCH {json}` lines are collected here.

@@ -1,8 +1,9 @@
 """Typed configuration: built-in defaults < TOML file < environment.
 
-Every field carries a one-line description (shown by `booth doctor --print-config` and in the
-README). An unknown key or a bad value stops start-up with a :class:`ConfigError` naming the file,
-the key and what is allowed. Secrets come only from the environment and are never printed.
+Every field carries a one-line description, shown by `booth doctor --print-config` and written
+into docs/config.md by booth/configdoc.py (a test keeps that page in step). An unknown key or a
+bad value stops start-up with a :class:`ConfigError` naming the file, the key and what is
+allowed. Secrets come only from the environment and are never printed.
 """
 
 from __future__ import annotations
@@ -216,7 +217,7 @@ class CameraConfig:
     preview_width: int = _f(1280, "Preview stream width", min=160, max=4096)
     preview_height: int = _f(720, "Preview stream height", min=120, max=4096)
     frame_timeout_s: float = _f(2.0, "No frame for this long restarts the camera", min=0.2, max=60)
-    # issue 13 (the Pi camera): mount rotation, and when a camera stall needs a new process
+    # The Pi camera: its mount rotation, and when a camera stall needs a new process.
     rotation: int = _f(
         0,
         "Rotate the camera image clockwise by this many degrees (a camera "
@@ -287,7 +288,7 @@ class ShareConfig:
     )
 
 
-# ---- [cloud]: S3-compatible sharing (issue 14) -------------------------------------------------
+# ---- [cloud]: S3-compatible sharing ------------------------------------------------------------
 @dataclass
 class CloudConfig:
     enabled: bool = _f(
@@ -342,7 +343,7 @@ class CloudConfig:
 # ---- end [cloud] -------------------------------------------------------------------------------
 
 
-# ---- [operator]: the operator's view (issue 17) ---------------------------------------------
+# ---- [operator]: the operator's view -----------------------------------------------------------
 @dataclass
 class OperatorConfig:
     event_start: str = _f(
@@ -444,7 +445,7 @@ SECTIONS = {
     "operator": OperatorConfig,
 }
 
-# Environment overrides every process honours (README.md, Configuration): variable → dotted key.
+# Environment overrides every process honours (listed in docs/config.md): variable → dotted key.
 ENV_OVERRIDES = {
     "BOOTH_MQTT_URL": "mqtt.url",
     "BOOTH_ID": "booth_id",
@@ -786,21 +787,3 @@ def describe(cfg: Config) -> list[tuple[str, str, str]]:
     for key, text in cfg.texts.items():
         rows.append((f"texts.{key}", repr(text), "guest text override"))
     return rows
-
-
-def reference_table() -> str:
-    """The README's configuration reference (a test keeps the README in step with this)."""
-    env_for = {v: k for k, v in {**ENV_OVERRIDES, **ENV_SECRETS}.items()}
-    rows = ["| key | default | env | description |", "|---|---|---|---|"]
-    for key, f, value in settings(Config()):
-        shown = (
-            "hostname"
-            if key == "booth_id"
-            else "`" + (repr(value).replace("'", '"') if value != "" else '""') + "`"
-        )
-        doc = f.metadata.get("doc", "")
-        if f.metadata.get("choices"):
-            doc += " (" + " / ".join(map(str, f.metadata["choices"])) + ")"
-        env = f"`{env_for[key]}`" if key in env_for else ""
-        rows.append(f"| `{key}` | {shown} | {env} | {doc} |")
-    return "\n".join(rows)

@@ -1,4 +1,4 @@
-"""The MQTT contract between kiosk and workers: the single home of the protocol table in README.md.
+"""The MQTT contract between kiosk and workers, written out for readers in docs/protocol.md.
 
 Topics, job metadata (MQTT 5 properties), the status JSON, the forward-only status order, error
 kinds with their guest-facing messages, and the job id rules. Everything that comes off the wire
@@ -106,7 +106,7 @@ class TopicKind(str, enum.Enum):
     AVAILABILITY = "availability"
     WORKER_AVAILABILITY = "worker_availability"
     WORKER_HEALTH = "worker_health"
-    # the operator's view (issue 17): the kiosk's health, and the booth's services
+    # the operator's view: the kiosk's health, and the booth's services
     BOOTH_HEALTH = "booth_health"
     SERVICE_AVAILABILITY = "service_availability"
     SERVICE_HEALTH = "service_health"

@@ -78,7 +78,7 @@ def _v2_uploads(db: sqlite3.Connection) -> None:
 
 
 def _v3_clock(db: sqlite3.Connection) -> None:
-    """Ages no clock jump can break (issue 13): the boot a job was shot in, CLOCK_BOOTTIME then,
+    """Ages no clock jump can break: the boot a job was shot in, CLOCK_BOOTTIME then,
     and whether created_at was a synchronized wall time. Rows from before keep clock_ok = 1:
     their wall time is all there is."""
     _run(

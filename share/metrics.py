@@ -4,8 +4,9 @@ Gauges for the event (its photos by outcome, what went wrong by kind, the wait f
 picture as a summary with its median and p95, the uploads waiting) and for every part's health
 (up, state, the workers' AI state, the kiosk's free space); counters for what each worker has
 done since it started (they reset when it restarts, which Prometheus' rate() expects). Every
-series carries `booth`, so one Prometheus can scrape a fleet (README, Fleet mode). Written by
-hand: the format is a few lines of text, and the share process stays small.
+series carries `booth`, so one Prometheus can scrape a fleet
+(docs/operations.md, Scraping a fleet). Written by hand: the format is a few lines of text, and
+the share process stays small.
 """
 
 from __future__ import annotations

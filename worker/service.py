@@ -53,7 +53,8 @@ from worker.validate import Decoded, decode_job_image
 
 log = logging.getLogger("worker")
 
-# Model failures that end in the local effect when fallback = "local" (README.md, Job lifecycle).
+# Model failures that end in the local effect when fallback = "local"
+# (docs/worker.md, What a failure means).
 FALLBACK_KINDS = frozenset(
     {
         ErrorKind.QUOTA,

@@ -141,7 +141,7 @@ def check_share_server(cfg: Config, probe: Probe) -> Check:
     )
 
 
-# ------------------------------------------------------------------------------- cloud (issue 14)
+# ------------------------------------------------------------------------------- cloud
 def check_cloud(cfg: Config, probe: Probe) -> Check:
     """The bucket, when [cloud] is on: see share/cloud_check.py."""
     from share.cloud_check import bucket_check

@@ -89,7 +89,7 @@ class KioskApp:
         elif isinstance(camera, Camera):
             self.camera = CameraWatchdog.around(camera, cfg.camera.frame_timeout_s, clock=clock)
         else:
-            self.camera = camera_watchdog(cfg, clock=clock)  # issue 13: limit + health file
+            self.camera = camera_watchdog(cfg, clock=clock)  # restart limit, health file for doctor
         self.camera.start()
         self.jobs = jobs or JobController(cfg).start()
         self._own_jobs = jobs is None

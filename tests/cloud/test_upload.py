@@ -34,7 +34,7 @@ def decode_qr(url: str) -> str:
     img = cv2.resize(img, None, fx=6, fy=6, interpolation=cv2.INTER_NEAREST)
     text = cv2.QRCodeDetector().detectAndDecode(img)[0]
     # OpenCV's classic detector gives up on a presigned link's version-13 code; the ArUco-based
-    # one reads it (a phone's camera app does too, from closer: docs/share.md, QR sizes)
+    # one reads it (a phone's camera app does too, from closer: docs/share.md, Links and QR size)
     return text or cv2.QRCodeDetectorAruco().detectAndDecode(img)[0]
 
 

@@ -344,7 +344,7 @@ def test_real_booth_worker_on_the_central_broker(tmp_path):
 
 def test_the_booths_health_crosses_to_the_central_broker(fleet, tmp_path):
     """The kiosk's, the share server's and the uploader's retained health go out over the
-    bridge, so a central dashboard or Prometheus sees every booth (README, Fleet mode)."""
+    bridge, so a central dashboard or Prometheus sees every booth (docs/deploy.md, Fleet mode)."""
     from booth.protocol import Health
 
     booth, central, worker, kiosk = fleet

@@ -1,4 +1,4 @@
-"""The venv of a Raspberry Pi OS Bookworm booth keeps the OS numpy ABI (issue 13).
+"""The venv of a Raspberry Pi OS Bookworm booth keeps the OS numpy ABI.
 
 Reproduced on Debian 12, which has the same Python (3.11) and numpy (1.24) as Bookworm: a C
 extension compiled against the OS numpy stands in for the OS `simplejpeg` that the OS picamera2

@@ -143,17 +143,16 @@ def test_describe_masks_secrets_and_has_docs(tmp_path):
     assert mask_url("mqtt://host:1") == "mqtt://host:1"
 
 
-def test_readme_configuration_reference_is_current():
-    """The README's table is `reference_table()`: every key, default, env name and description."""
+def test_docs_configuration_reference_is_current():
+    """docs/config.md is what booth/configdoc.py writes from the fields: every key, default,
+    allowed value, environment variable and description, in one place."""
     from pathlib import Path
 
-    from booth.config import reference_table
+    from booth.configdoc import COMMAND, reference_page
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    start = readme.index("<!-- config-table:start -->\n") + len("<!-- config-table:start -->\n")
-    end = readme.index("\n<!-- config-table:end -->")
-    assert readme[start:end] == reference_table(), (
-        "README config table is stale: regenerate it from booth.config.reference_table()"
+    page = Path(__file__).resolve().parents[2] / "docs" / "config.md"
+    assert page.read_text() == reference_page(), (
+        f"docs/config.md is stale: regenerate it with `{COMMAND}`"
     )
 
 

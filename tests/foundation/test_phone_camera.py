@@ -1,5 +1,5 @@
 """tests/support/phonecam.py, the one phone-camera model behind every "scans from …" claim, held
-against the measurement issue 16 reports of the old join code: 3 px per module on the 7" 800×480
+against an earlier measurement of the old join code: 3 px per module on the 7" 800×480
 panel decodes only from about 0.2 m."""
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ def test_a_failed_step_leaves_the_old_version(tmp_path, monkeypatch):
 
 
 def test_version_2_adds_the_upload_queue_to_an_old_ledger(tmp_path):
-    """A booth updated to cloud sharing keeps its jobs and gains an empty queue (issue 14)."""
+    """A booth updated to cloud sharing keeps its jobs and gains an empty queue."""
     from jobstore.uploads import Uploads
 
     path = tmp_path / "ledger.sqlite"

@@ -1,4 +1,4 @@
-"""Links and retention when the wall clock jumps (a Pi 4 has no RTC; issue 13).
+"""Links and retention when the wall clock jumps (a Pi 4 has no RTC).
 
 An injected clock plays the Pi: its wall clock can be weeks off until NTP syncs and then jumps,
 its boot time only moves forward, and a reboot gives a new boot id. Jobs are recorded the way

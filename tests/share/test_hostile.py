@@ -144,7 +144,7 @@ def test_rate_limited_log_drops_a_flood_and_says_so():
 
 @pytest.mark.slow
 def test_1100_idle_sockets_from_one_address_while_a_guest_downloads(tmp_path):
-    """The issue's attack on a real `booth share` with systemd's default 1024 descriptors:
+    """The attack the caps are for, on a real `booth share` with systemd's 1024 descriptors:
     the guest's download works, the idle sockets are closed, the log stays short."""
     data = tmp_path / "data"
     port = free_port()

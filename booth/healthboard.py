@@ -31,6 +31,7 @@ from booth.protocol import (
     PROTOCOL_VERSION,
     Availability,
     Health,
+    Payload,
     Problem,
     ProtocolError,
     TopicKind,
@@ -160,7 +161,7 @@ class HealthBoard:
             subs += [(t, 1) for t in self.topics.booth_services(self.booth)]
         return subs
 
-    def feed(self, topic: str, payload: bytes, properties: Any = None) -> bool:
+    def feed(self, topic: str, payload: Payload, properties: Any = None) -> bool:
         """Take in one message; True when it was a health or availability message of this
         booth or a worker (malformed ones are counted and dropped). `properties` are the
         message's MQTT 5 properties (an availability's protocol version); None when the caller

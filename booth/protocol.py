@@ -43,6 +43,8 @@ ROOT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 STYLE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 SHARE_GROUP = "workers"
+# A message body as paho hands it over (MQTTMessage.payload), or as text.
+Payload = bytes | bytearray | str
 IMAGE_CONTENT_TYPES = ("image/jpeg", "image/png")
 ONLINE = "online"
 OFFLINE = "offline"
@@ -451,7 +453,7 @@ class Status:
         )
 
     @classmethod
-    def from_json(cls, payload: bytes | str) -> Status:
+    def from_json(cls, payload: Payload) -> Status:
         try:
             data = json.loads(payload)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -549,9 +551,9 @@ def result_properties(content_type: str = "image/jpeg") -> Any:
     return props
 
 
-def parse_availability(payload: bytes | str) -> bool:
+def parse_availability(payload: Payload) -> bool:
     """True for `online`, False for `offline`; anything else is a protocol error."""
-    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes | bytearray) else payload
     if text == ONLINE:
         return True
     if text == OFFLINE:
@@ -569,7 +571,7 @@ class Availability:
     protocol_version: int = FIRST_PROTOCOL_VERSION
 
     @classmethod
-    def parse(cls, payload: bytes | str, properties: Any = None) -> Availability:
+    def parse(cls, payload: Payload, properties: Any = None) -> Availability:
         """Parse a received availability (paho Properties or None); other user properties are
         ignored, a malformed version is a ProtocolError."""
         return cls(parse_availability(payload), protocol_version_of(properties))
@@ -789,7 +791,7 @@ class Health:
         return cls(**kw)
 
     @classmethod
-    def from_json(cls, payload: bytes | str) -> Health:
+    def from_json(cls, payload: Payload) -> Health:
         try:
             data = json.loads(payload)
         except (ValueError, UnicodeDecodeError) as exc:

@@ -89,7 +89,7 @@ class NewerWorker:
         self._send(self.topics.worker_health(WORKER), json.dumps(data))
 
     def status(self, job_id: str, status: str, **more: object) -> None:
-        data = {
+        data: dict[str, object] = {
             "job_id": job_id,
             "booth_id": self.booth,
             "status": status,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pytest
 
@@ -38,8 +39,8 @@ T = Topics("booth")
 JOB = "0123456789abcdef0123456789abcdef"
 
 
-def full_status(**kw) -> Status:
-    base = dict(
+def full_status(**kw: Any) -> Status:
+    base: dict[str, Any] = dict(
         job_id=JOB,
         booth_id="pi-1",
         status=JobStatus.COMPLETED,

@@ -1,6 +1,7 @@
 """Statuses and results that arrived but could not be stored yet (a full disk, a failing or busy
 ledger). They are kept in arrival order, in bounded memory, and offered again with a backoff, so
-the guest's screen follows by itself once space returns (kiosk/jobs/controller.py stores them)."""
+the guest's screen follows by itself once space returns (kiosk/jobs/router.py holds and offers
+them)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import paho.mqtt.client as paho
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +25,7 @@ class Held:
     """A received status or result waiting to be stored."""
 
     job_id: str
-    msg: object = field(repr=False)
+    msg: paho.MQTTMessage = field(repr=False)
     size: int
     due: float
     tries: int = 0
@@ -41,7 +44,7 @@ class HeldMessages:
     def __len__(self) -> int:
         return len(self._held)
 
-    def hold(self, job_id: str, msg, size: int) -> None:
+    def hold(self, job_id: str, msg: paho.MQTTMessage, size: int) -> None:
         """Keep a message that could not be stored; the oldest are dropped beyond the bound (a
         result stays retained on the broker, so the next kiosk start stores it)."""
         while self._held and sum(h.size for h in self._held) + size > self.max_bytes:

@@ -1,6 +1,6 @@
 """What the screens know of the jobs: one immutable `JobView` per job, `JobEvent`s for the frame
-loop, and `JobViews`, the hand-over between the pipeline's threads (kiosk/jobs/controller.py) and the
-frame loop (which drains `poll()` and never waits)."""
+loop, and `JobViews`, the hand-over between the job side's threads (kiosk/jobs/controller.py) and
+the frame loop (which drains `poll()` and never waits)."""
 
 from __future__ import annotations
 

@@ -2,14 +2,15 @@
 
 Drivable headlessly: `step()` runs exactly one frame (input, job events, camera watchdog, update,
 draw); `run_for(n)` runs n frames; `run()` paces frames at kiosk.fps on screens with a live
-preview and kiosk.idle_fps elsewhere. The loop never waits on MQTT, disk or JPEG work: the
-pipeline (`kiosk/jobs/controller.py`) and the image cache (`kiosk/ui/surfaces.py`) do that on other threads
-and hand results back through queues and futures. The parts:
+preview and kiosk.idle_fps elsewhere. The loop never waits on MQTT, disk or JPEG work: the job
+side (`kiosk/jobs/controller.py`) and the image cache (`kiosk/ui/surfaces.py`) do that on other
+threads and hand results back through queues and futures. The parts:
 - `ScreenMachine` (`kiosk/ui/machine.py`): the screens and the one transition table;
 - `ScreenContext` (`kiosk/ui/context.py`): all a screen may use;
 - `JobBook` (`kiosk/ui/jobbook.py`): what the screens know about jobs;
 - `Pictures` + `ImageStore`: every surface shown, in one cache;
-- `Automation` (`kiosk/ui/automation.py`): headless shooting and the control directory.
+- `Automation` (`kiosk/ui/automation.py`): headless shooting and the control directory, through
+  the narrow `KioskControls` the app gives it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from kiosk.camera import Camera, CameraWatchdog, camera_watchdog
 from kiosk.healthwatch import OperatorWatch, camera_time_lost_before
 from kiosk.jobs.controller import JobController
 from kiosk.jobs.views import JobEvent, JobView
-from kiosk.ui.automation import Automation
+from kiosk.ui.automation import Automation, KioskControls
 from kiosk.ui.context import BoothStatus, ScreenContext
 from kiosk.ui.input import HOLD, OPERATOR, QUIT, SHOOT, TAP, Action, InputMapper, open_gpio_button
 from kiosk.ui.jobbook import JobBook
@@ -123,7 +124,19 @@ class KioskApp:
         )
         self.machine = ScreenMachine({cls.name: cls(self.ctx) for cls in SCREENS}, clock)
         self.automation = Automation(
-            self, clock, interval=auto_shoot_interval, max_shots=max_shots, control_dir=control_dir
+            KioskControls(
+                screen=lambda: self.screen.name,
+                screen_state=lambda: self.screen.state(),
+                camera_state=lambda: self.camera.state,
+                failures=lambda: self.machine.failures,
+                jobs=self.book,
+                request_shot=self.request_shot,
+                stop=self.stop,
+            ),
+            clock,
+            interval=auto_shoot_interval,
+            max_shots=max_shots,
+            control_dir=control_dir,
         )
         self._last_shot_at = -1e9
         self.running = True
@@ -268,6 +281,10 @@ class KioskApp:
         if self.screen.name in NO_GUEST:
             self.camera.check_permanent_fault()  # exits (75) for systemd after a long stall
         sdnotify.watchdog()
+
+    def stop(self) -> None:
+        """End the frame loop after this frame (`run()` then closes everything)."""
+        self.running = False
 
     def run_for(self, frames: int) -> None:
         for _ in range(frames):

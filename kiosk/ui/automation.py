@@ -16,13 +16,11 @@ import os
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from kiosk.ui.jobbook import JobBook
 from kiosk.ui.machine import ScreenName
-
-if TYPE_CHECKING:  # pragma: no cover
-    from kiosk.ui.app import KioskApp
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +29,31 @@ AUTO_SHOOT_SCREENS = (ScreenName.ATTRACT, ScreenName.PROCESSING, ScreenName.RESU
 CONTROL_EVERY_S = 0.1
 
 
+@dataclass(frozen=True)
+class KioskControls:
+    """All automation may see and do of the kiosk (kiosk/ui/app.py gives it), the way screens
+    get a ScreenContext: it never reaches into the app."""
+
+    screen: Callable[[], ScreenName]  # the screen on show
+    screen_state: Callable[[], dict]  # what that screen reports about itself
+    camera_state: Callable[[], str]  # live | starting | reconnecting
+    failures: Callable[[], int]  # screen failures so far (the failsafe's count)
+    jobs: JobBook  # what the screens know of the jobs (read only here)
+    request_shot: Callable[..., bool]  # (style, debounce=True): a tap on the shutter
+    stop: Callable[[], None]  # end the frame loop
+
+
 class Automation:
     def __init__(
         self,
-        app: KioskApp,
+        kiosk: KioskControls,
         now: Callable[[], float],
         *,
         interval: float = 0.0,
         max_shots: int = 0,
         control_dir: str | Path | None = None,
     ) -> None:
-        self.app = app
+        self.kiosk = kiosk
         self.now = now
         self.interval = interval
         self.max_shots = max_shots
@@ -58,44 +70,44 @@ class Automation:
 
     def tick(self, now: float) -> None:
         """Once per frame on the frame loop: no disk access here (the watcher does that)."""
-        app = self.app
+        kiosk = self.kiosk
         if (
             self.interval
-            and app.screen.name in AUTO_SHOOT_SCREENS
+            and kiosk.screen() in AUTO_SHOOT_SCREENS
             and now - self._last_auto >= self.interval
             and (not self.max_shots or len(self.shots) < self.max_shots)
         ):
-            if app.request_shot(None, debounce=False):
+            if kiosk.request_shot(None, debounce=False):
                 self._last_auto = now
         if (
             self.max_shots
             and len(self.shots) >= self.max_shots
-            and all(app.book.finished(j) for j in self.shots)
+            and all(kiosk.jobs.finished(j) for j in self.shots)
         ):
-            app.running = False
+            kiosk.stop()
         while not self._requests.empty():
             style = self._requests.get()
-            if not app.request_shot(style):
-                log.info("control: shot request ignored on screen %s", app.screen.name)
+            if not kiosk.request_shot(style):
+                log.info("control: shot request ignored on screen %s", kiosk.screen())
 
     def after_frame(self) -> None:
         """Snapshot what the state file reports (the watcher thread writes it)."""
         if self.control_dir is None:
             return
-        app = self.app
+        kiosk = self.kiosk
         state = {
-            "screen": str(app.screen.name),
-            "camera": app.camera.state,
+            "screen": str(kiosk.screen()),
+            "camera": kiosk.camera_state(),
             "pid": os.getpid(),
-            "failures": app.failures,
+            "failures": kiosk.failures(),
         }
         try:
-            state.update(app.screen.state())
-        except Exception:
-            pass
+            state.update(kiosk.screen_state())
+        except Exception:  # a screen's report must never stop the frame loop
+            log.debug("screen state for the control directory failed", exc_info=True)
         state["jobs"] = {
             v.job_id: ("ready" if v.ready else "failed" if v.failed else v.status.value)
-            for v in app.book.views.values()
+            for v in kiosk.jobs.views.values()
         }
         self._state = state
 

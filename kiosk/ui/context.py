@@ -27,8 +27,8 @@ class BoothStatus:
     ai_online: bool | None = None  # any worker online (None: no word yet)
     local_only: bool | None = None  # the workers run without an AI key
     camera: str = "starting"  # live | starting | reconnecting
-    # the operator mark (kiosk/healthwatch.py, drawn by kiosk/ui/screens/operator_mark.py): what needs the
-    # operator, and whether its reasons are open (a long press on the mark, or F1)
+    # the operator mark (kiosk/healthwatch.py, drawn by kiosk/ui/screens/operator_mark.py): what
+    # needs the operator, and whether its reasons are open (a long press on the mark, or F1)
     alerts: tuple[Problem, ...] = ()
     alerts_open: bool = False
 

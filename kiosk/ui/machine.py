@@ -11,10 +11,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # pragma: no cover
-    from kiosk.ui.screens.base import Screen
+from typing import Any, Generic, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +65,24 @@ NO_GUEST = frozenset({S.ATTRACT, S.RECONNECTING})
 LIVE_PREVIEW = frozenset({S.ATTRACT, S.COUNTDOWN})
 
 
-class ScreenMachine:
+class MachineScreen(Protocol):
+    """What the machine needs of a screen (kiosk/ui/screens/base.py Screen has it), so this
+    module needs no screen module."""
+
+    name: ScreenName
+    entered_at: float
+
+    def enter(self, **kw: Any) -> None: ...
+
+
+ScreenT = TypeVar("ScreenT", bound=MachineScreen)
+
+
+class ScreenMachine(Generic[ScreenT]):
     """Holds the current screen; `fire(event)` follows the table, `go(name)` enters directly
     (used for restoring state and by tests)."""
 
-    def __init__(self, screens: dict[ScreenName, Screen], now: Callable[[], float]) -> None:
+    def __init__(self, screens: dict[ScreenName, ScreenT], now: Callable[[], float]) -> None:
         self.screens = screens
         self.now = now
         self.failures = 0

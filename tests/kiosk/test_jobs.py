@@ -17,6 +17,7 @@ PORTRAIT = (FIXTURES / "portrait.jpg").read_bytes()
 
 def row_snapshot(ledger: Ledger, job_id: str) -> tuple:
     r = ledger.get(job_id)
+    assert r is not None, f"no ledger row for {job_id}"
     return (r.status, r.effect, r.worker, r.result_path, r.token, r.finished_at)
 
 
@@ -56,7 +57,6 @@ def test_malformed_messages_are_logged_and_ignored(kiosk_config, controllers, wo
     t = f"booth/testbooth/status/{job_id}"
     rogue = [
         (t, b"not json"),
-        (t, json.dumps({**good, "status": "exploded"})),
         (t, json.dumps({k: v for k, v in good.items() if k != "attempt"})),
         (t, json.dumps({**good, "job_id": "someoneelse123"})),
         ("booth/testbooth/status/bad id!", json.dumps(good)),
@@ -64,10 +64,13 @@ def test_malformed_messages_are_logged_and_ignored(kiosk_config, controllers, wo
         (f"booth/testbooth/results/{job_id}", b"GIF89a....."),
         ("booth/workers/w9/availability", b"maybe"),
     ]
+    # a status value this version does not know (a newer worker's step) is not malformed: it
+    # leaves the job where it is, without a warning per message (booth/protocol.py UnknownStatus)
+    newer = (t, json.dumps({**good, "status": "exploded"}))
     before = jobs.ignored_messages
-    for topic, payload in rogue:
+    for topic, payload in [newer, *rogue]:
         worker.raw(topic, payload)
-    assert poll(lambda: jobs.ignored_messages - before >= 8, 10)
+    assert poll(lambda: jobs.ignored_messages - before >= len(rogue), 10)
     row = jobs.ledger.get(job_id)
     assert row.status is JobStatus.PENDING and row.result_path is None
     assert "ignored a malformed message" in caplog.text

@@ -213,7 +213,9 @@ def test_style_buttons_only_for_styles_that_look_different(kiosk_config, make_ap
         app = make_app(cfg, size)
         worker.availability(False)
         assert poll(
-            lambda: app.camera.state == "live" and app.jobs.ai_online is False, 15, step=app.step
+            lambda app=app: app.camera.state == "live" and app.jobs.ai_online is False,
+            15,
+            step=app.step,
         )
         app.run_for(2)
         save(app, "attract-styles")
@@ -229,11 +231,11 @@ def test_style_buttons_only_for_styles_that_look_different(kiosk_config, make_ap
         app.close()
 
         app = make_app(same, size)
-        assert poll(lambda: app.camera.state == "live", 15, step=app.step)
+        assert poll(lambda app=app: app.camera.state == "live", 15, step=app.step)
         app.run_for(2)
         assert app.jobs.local_only is None
         assert [s for _r, s in app.screen.buttons] == [None]
-        app.jobs.local_only = False  # a finished job showed the AI at work
+        app.jobs.inbox.local_only = False  # a finished job showed the AI at work
         app.run_for(2)
         assert [s for _r, s in app.screen.buttons] == ["drip", "gold", "ice"]
         app.close()
@@ -247,14 +249,18 @@ def test_result_with_wifi_join_code(kiosk_config, make_app, worker):
     cfg.share.wifi_password = "confetti2026"
     for size in SIZES:
         app = make_app(cfg, size)
-        assert poll(lambda: app.camera.state == "live", 15, step=app.step)
+        assert poll(lambda app=app: app.camera.state == "live", 15, step=app.step)
         app._last_shot_at = -1e9
         assert app.request_shot()
         job_id = app.screen.job_id
-        assert poll(lambda: job_id in worker.job_ids(), 15, step=app.step)
+        assert poll(lambda job_id=job_id: job_id in worker.job_ids(), 15, step=app.step)
         worker.finish(job_id)
         assert poll(
-            lambda: app.screen.name == "result" and app.result_surface(job_id), 15, step=app.step
+            lambda app=app, job_id=job_id: (
+                app.screen.name == "result" and app.result_surface(job_id)
+            ),
+            15,
+            step=app.step,
         )
         app.run_for(2)
         save(app, "result-wifi")

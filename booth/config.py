@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from booth.protocol import NODE_ID_RE, ROOT_RE, STYLE_RE
-from booth.texts import LANGUAGES, check_override, placeholders
+from booth.texts import LANGUAGES, Texts, check_override, placeholders
 
 DEFAULT_CONFIG_PATH = Path("/etc/booth/booth.toml")
 DRIP_PROMPT = "Add a bust down diamond chain, if the person is smiling, make have diamond grills"
@@ -432,6 +432,10 @@ class Config:
 
     def style(self, name: str) -> Style:
         return self.styles.get(name) or self.styles[self.kiosk.default_style]
+
+    def guest_texts(self) -> Texts:
+        """The guest texts this config asks for (`kiosk.language` and the `[texts]` overrides)."""
+        return Texts(self.kiosk.language, self.texts)
 
 
 SECTIONS = {

@@ -16,10 +16,6 @@ from __future__ import annotations
 import string
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    from booth.config import Config
 
 LANGUAGES = ("en", "de", "fr", "es")
 # before ! ? : in French, between a number and its unit: the screens never break there
@@ -435,8 +431,3 @@ class Texts:
         t = time.localtime(ts)
         months = self("months").split("|")
         return self("date", day=t.tm_mday, month=months[t.tm_mon - 1], year=t.tm_year)
-
-
-def texts_for(cfg: Config) -> Texts:
-    """The guest texts a config asks for (`kiosk.language` and the `[texts]` overrides)."""
-    return Texts(cfg.kiosk.language, cfg.texts)

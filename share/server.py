@@ -29,7 +29,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from booth.clock import Clock, SystemClock
 from booth.config import Config
 from booth.mqtt import MqttConnection
-from booth.texts import Texts, texts_for
+from booth.texts import Texts
 from jobstore.ledger import Ledger
 from jobstore.links import CODE_PATH, PHOTO_PATHS
 from jobstore.recovery import open_ledger
@@ -341,7 +341,7 @@ def make_app(
     )
     app[THUMBS] = ThumbCache()  # the operator app's (share/admin.py); retention prunes it
     app[MQTT] = mqtt
-    app[TEXTS] = texts_for(cfg)
+    app[TEXTS] = cfg.guest_texts()
     app[CODE_THROTTLE] = LoginThrottle(CODE_MAX_FAILURES, CODE_MAX_FAILURES_ALL, CODE_WINDOW_S)
     app.on_response_prepare.append(security_headers)
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 from booth.clock import SystemClock
 from booth.config import Config
-from booth.texts import texts_for
 from jobstore.age import DAY_S, age_s
 from jobstore.ledger import JobRow, Ledger, ledger_path, resolve_in_store
 from jobstore.uploads import Upload, Uploads
@@ -69,7 +68,7 @@ class Uploader:
         path = ledger_path(cfg.data_dir)
         self.queue = Uploads(path)
         self.ledger = Ledger(path)
-        self.texts = texts_for(cfg)  # the cloud page speaks the booth's language
+        self.texts = cfg.guest_texts()  # the cloud page speaks the booth's language
         self.lookup = PhotoLookup(
             self.ledger, cfg.data_dir, cfg.retention_days, SystemClock(cfg.trust_clock)
         )

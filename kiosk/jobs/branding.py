@@ -26,7 +26,7 @@ import numpy as np
 
 from booth.config import Config
 from booth.images import decode, encode_jpeg, inspect
-from booth.texts import Texts, texts_for
+from booth.texts import Texts
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class Branding:
             overlay,
             caption,
             cfg.kiosk.title,
-            texts_for(cfg),
+            cfg.guest_texts(),
             _load_png(cfg.kiosk.logo, "logo") if caption else None,
             cfg.kiosk.jpeg_quality,
             font,

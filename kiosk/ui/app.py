@@ -25,7 +25,6 @@ import pygame
 
 from booth import sdnotify
 from booth.config import Config
-from booth.texts import texts_for
 from kiosk.camera import Camera, CameraWatchdog, camera_watchdog
 from kiosk.healthwatch import OperatorWatch, camera_time_lost_before
 from kiosk.jobs.controller import JobController
@@ -110,7 +109,7 @@ class KioskApp:
             cfg=cfg,
             layout=self.layout,
             fonts=Fonts(self.images, floor=self.layout.type.floor),
-            texts=texts_for(cfg),
+            texts=cfg.guest_texts(),
             images=self.images,
             pictures=self.pictures,
             jobs=self.book,

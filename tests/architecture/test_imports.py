@@ -84,3 +84,56 @@ def test_booth_worker_loads_neither_screen_nor_web_server(broker, tmp_path):
         m for m in mods if m.split(".")[0] in ("pygame", "aiohttp", "kiosk", "share", "jobstore")
     )
     assert loaded == [], loaded
+
+
+def import_cycles(cwd: Path) -> list[list[str]]:
+    """The import cycles among our packages in the tree at `cwd`, counting the imports made only
+    for type checking (grimp reads them all); run in a child so no module of ours is reloaded
+    here (tests/architecture/cycles.py)."""
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("cycles.py")), *PACKAGES],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(cwd), "PATH": "/usr/bin:/bin"},
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_no_import_cycles_anywhere():
+    """No two modules of ours import each other, directly or round a loop: a cycle is a layer
+    that is not one."""
+    assert import_cycles(ROOT) == []
+
+
+def test_the_cycle_check_finds_a_cycle(tmp_path):
+    """The check really bites: a type-only import back from the layout's model to its planner."""
+    for name in PACKAGES:
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(tmp_path / "kiosk" / "ui" / "qrlayout" / "model.py", "a") as fh:
+        fh.write(
+            "\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+            "    from kiosk.ui.qrlayout.plan import plan  # the forbidden way back\n"
+        )
+    cycles = import_cycles(tmp_path)
+    assert any("kiosk.ui.qrlayout.plan" in c and "kiosk.ui.qrlayout.model" in c for c in cycles)
+
+
+def test_the_kiosk_job_side_loads_no_pygame():
+    """`booth snap` and the kiosk's job side: importing them loads no screen library."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, kiosk.jobs.controller, appliance.snap; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pygame'))",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -52,9 +52,8 @@ def test_the_config_picks_the_language_and_overrides_texts(tmp_path):
         '[kiosk]\nlanguage = "es"\n[texts]\nready = "¡Listo, {{amigo}}!"\n'
         'start_button = "Toca aquí"\n',
     )
-    from booth.texts import texts_for
 
-    t = texts_for(cfg)
+    t = cfg.guest_texts()
     assert t("start_button") == "Toca aquí" and t("ready") == "¡Listo, {amigo}!"
     assert t("new_photo") == "Nueva foto"
 

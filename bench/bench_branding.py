@@ -43,6 +43,7 @@ from kiosk.ui.theme import Fonts, Layout
 
 def result_jpeg(long_side: int) -> bytes:
     img = cv2.imread(str(ROOT / "tests" / "fixtures" / "portrait.jpg"))
+    assert img is not None
     img = cv2.resize(img, (long_side, long_side), interpolation=cv2.INTER_CUBIC)
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
     assert ok
@@ -91,8 +92,10 @@ def bench_layout(runs: int) -> None:
             t0 = time.perf_counter()
             url = qr_link(f"http://192.168.1.123:8080/p/{new_token()}")
             code = new_code()
+            join = wifi_join(cfg)
+            assert join is not None  # the config above has a Wi-Fi
             blocks = [
-                join_block(t, wifi_join(cfg), wifi_lines(cfg, t)),
+                join_block(t, join, wifi_lines(cfg, t)),
                 QrBlock(
                     "download",
                     qr_matrix(url, border=0),

@@ -31,14 +31,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.report import figure  # noqa: E402
-from booth.config import load_config  # noqa: E402
-from booth.protocol import Effect, JobStatus, Status, new_job_id  # noqa: E402
-from booth.qr import qr_matrix  # noqa: E402
-from jobstore.ledger import Ledger, ledger_path, photo_dir  # noqa: E402
-from jobstore.links import new_token, qr_link  # noqa: E402
-from jobstore.uploads import Uploads  # noqa: E402
-from tests.support.s3 import CREDS, S3Server, cloud_toml  # noqa: E402
+from bench.report import figure
+from booth.config import load_config
+from booth.protocol import Effect, JobStatus, Status, new_job_id
+from booth.qr import qr_matrix
+from jobstore.ledger import Ledger, ledger_path, photo_dir
+from jobstore.links import new_token, qr_link
+from jobstore.uploads import Uploads
+from tests.support.s3 import CREDS, S3Server, cloud_toml
 
 
 def jpeg_of(size_mb: float) -> bytes:
@@ -59,7 +59,10 @@ def store_result(data_dir: Path, led: Ledger, data: bytes) -> str:
     job = new_job_id()
     folder = photo_dir(data_dir, now)
     folder.mkdir(parents=True, exist_ok=True)
-    rel = lambda n: str((folder / f"{job}-{n}.jpg").relative_to(data_dir))  # noqa: E731
+
+    def rel(n: str) -> str:
+        return str((folder / f"{job}-{n}.jpg").relative_to(data_dir))
+
     for name in ("original", "ai", "result"):
         (folder / f"{job}-{name}.jpg").write_bytes(data)
     led.insert_pending(

@@ -70,8 +70,8 @@ def main() -> None:
         worker = FakeWorker(central.port, "worker", worker_pw)
         kiosk = kiosk_client(booth, root)
         kiosk.wait_connack()
-        for t in KIOSK_TOPICS:
-            kiosk.subscribe(t)
+        for topic in KIOSK_TOPICS:
+            kiosk.subscribe(topic)
         wait_until(lambda: kiosk.on("booth/workers/+/availability"), 60)
         photo = (Path(__file__).resolve().parents[1] / "tests/fixtures/portrait.jpg").read_bytes()
         trips = []
@@ -79,7 +79,7 @@ def main() -> None:
             job = f"benchjob{i:04d}"
             t = time.perf_counter()
             kiosk.publish("booth/b1/jobs", photo, props=job_properties(job))
-            wait_until(lambda: completed(kiosk, job), 60, interval=0.001)
+            wait_until(lambda job=job: completed(kiosk, job), 60, interval=0.001)
             trips.append(time.perf_counter() - t)
         rows.append(
             (

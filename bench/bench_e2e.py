@@ -25,10 +25,10 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.report import figure, pct  # noqa: E402
-from booth.config import load_config  # noqa: E402
-from tests.support.fake_gemini import FakeGemini, Reply  # noqa: E402
-from tests.support.mosquitto import Mosquitto  # noqa: E402
+from bench.report import figure, pct
+from booth.config import load_config
+from tests.support.fake_gemini import FakeGemini, Reply
+from tests.support.mosquitto import Mosquitto
 
 TOML = """
 [kiosk]

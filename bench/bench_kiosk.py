@@ -24,17 +24,19 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import psutil  # noqa: E402
+import cv2
+import numpy as np
+import psutil
 
-from bench.report import figure, pct  # noqa: E402
-from booth.config import load_config  # noqa: E402
-from kiosk.camera import FileCamera  # noqa: E402
-from kiosk.cli import tame_malloc  # noqa: E402
-from kiosk.ui.app import KioskApp  # noqa: E402
-from tests.kiosk.helpers import FakeWorker, kiosk_toml, result_jpeg  # noqa: E402
-from tests.support.mosquitto import Mosquitto  # noqa: E402
+from bench.report import figure, pct
+from booth.config import load_config
+from kiosk.camera import FileCamera
+from kiosk.cli import tame_malloc
+from kiosk.ui.app import KioskApp
+from kiosk.ui.screens.countdown import FlashScreen
+from kiosk.ui.screens.processing import ProcessingScreen
+from tests.kiosk.helpers import FakeWorker, kiosk_toml, result_jpeg
+from tests.support.mosquitto import Mosquitto
 
 
 class TimedWorker(FakeWorker):
@@ -58,9 +60,19 @@ class LiveLikeCamera(FileCamera):
 
 def make_12mp(folder: Path) -> None:
     src = cv2.imread(str(ROOT / "tests" / "fixtures" / "portrait.jpg"))
+    assert src is not None
     big = cv2.resize(src, (4056, 3040), interpolation=cv2.INTER_CUBIC)
-    noise = np.random.default_rng(1).integers(0, 12, big.shape, dtype=np.uint8)
+    shape: tuple[int, ...] = big.shape
+    noise = np.random.default_rng(1).integers(0, 12, shape, dtype=np.uint8)
     cv2.imwrite(str(folder / "12mp.jpg"), cv2.add(big, noise), [cv2.IMWRITE_JPEG_QUALITY, 92])
+
+
+def shot_job(app: KioskApp) -> str:
+    """The job a shot just started (countdown_s = 0: the flash, or already the processing
+    screen)."""
+    screen = app.screen
+    assert isinstance(screen, FlashScreen | ProcessingScreen), screen.name
+    return screen.job_id
 
 
 def paced(app: KioskApp, seconds: float, times: list[float] | None = None) -> None:
@@ -82,7 +94,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--size", default="1280x720", help="screen size")
     args = ap.parse_args()
-    size = tuple(int(v) for v in args.size.split("x"))
+    width, height = (int(v) for v in args.size.split("x"))
+    size = (width, height)
     tmp = Path(tempfile.mkdtemp(prefix="bench-kiosk-"))
     broker = Mosquitto(tmp / "mq").start()
     photos = tmp / "photos"
@@ -117,7 +130,7 @@ def main() -> int:
             sent_at.setdefault(job_id, time.perf_counter())
             real_mark_sent(job_id, at)
 
-        app.jobs.ledger.mark_sent = mark_sent
+        app.jobs.ledger.mark_sent = mark_sent  # type: ignore[method-assign]  # timed where the ledger records it
         latencies, delivered = [], []
         for _ in range(5):
             app.go("attract")
@@ -125,7 +138,7 @@ def main() -> int:
             app._last_shot_at = -1e9
             t0 = time.perf_counter()
             assert app.request_shot()
-            job_id = app.screen.job_id
+            job_id = shot_job(app)
             budget = 1.0 / app.cfg.kiosk.fps
             while job_id not in sent_at or job_id not in worker.job_ids():
                 t1 = time.perf_counter()
@@ -140,7 +153,7 @@ def main() -> int:
             app._last_shot_at = -1e9
             app.go("attract")
             app.request_shot()
-            jid = app.screen.job_id
+            jid = shot_job(app)
             while jid not in worker.job_ids():
                 app.step()
                 time.sleep(0.005)

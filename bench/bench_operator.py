@@ -26,9 +26,9 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.report import figure, median  # noqa: E402
-from booth.protocol import Effect, JobStatus, Status, new_job_id  # noqa: E402
-from jobstore.ledger import Ledger, ledger_path, photo_dir  # noqa: E402
+from bench.report import figure, median
+from booth.protocol import Effect, JobStatus, Status, new_job_id
+from jobstore.ledger import Ledger, ledger_path, photo_dir
 
 
 def photo_bytes(size_mb: float) -> bytes:
@@ -102,7 +102,9 @@ def login(port: int) -> str:
     r.read()
     c.close()
     assert r.status == 303, r.status
-    return r.getheader("Set-Cookie").split(";", 1)[0]
+    cookie = r.getheader("Set-Cookie")
+    assert cookie is not None, "no session cookie"
+    return cookie.split(";", 1)[0]
 
 
 def download(

@@ -27,11 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_worker import BOOTH, Kiosk, peak_rss_mb, spawn_worker  # noqa: E402
-from bench.report import figure, median, pct  # noqa: E402
-from booth.config import load_config  # noqa: E402
-from tests.support.fake_gemini import FakeGemini, Reply  # noqa: E402
-from tests.support.mosquitto import Mosquitto, free_port  # noqa: E402
+from bench.bench_worker import BOOTH, Kiosk, peak_rss_mb, spawn_worker
+from bench.report import figure, median, pct
+from booth.config import load_config
+from tests.support.fake_gemini import FakeGemini, Reply
+from tests.support.mosquitto import Mosquitto, free_port
 
 PORTRAIT = ROOT / "tests" / "fixtures" / "portrait.jpg"
 
@@ -73,6 +73,7 @@ def outage(tmp: Path, guests: int) -> None:
             while not view.status.is_final and time.monotonic() < end:
                 time.sleep(0.02)
                 view = ctl.view(job)
+                assert view is not None, job
             assert view.effect == "local", view
             time.sleep(max(0.0, 1.0 - (time.perf_counter() - t0)))
         print(

@@ -27,9 +27,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.report import figure  # noqa: E402
-from booth.protocol import Effect, JobStatus, Status, new_job_id  # noqa: E402
-from jobstore.ledger import Ledger, ledger_path, photo_dir  # noqa: E402
+from bench.report import figure
+from booth.protocol import Effect, JobStatus, Status, new_job_id
+from jobstore.ledger import Ledger, ledger_path, photo_dir
 
 
 def make_result(data_dir: Path, size_mb: float) -> tuple[str, int]:
@@ -54,7 +54,10 @@ def make_result(data_dir: Path, size_mb: float) -> tuple[str, int]:
     job = new_job_id()
     for name, data in (("original", best), ("ai", best), ("result", best)):
         (folder / f"{job}-{name}.jpg").write_bytes(data)
-    rel = lambda n: str((folder / f"{job}-{n}.jpg").relative_to(data_dir))  # noqa: E731
+
+    def rel(n: str) -> str:
+        return str((folder / f"{job}-{n}.jpg").relative_to(data_dir))
+
     led = Ledger(ledger_path(data_dir))
     led.insert_pending(
         job, "benchbooth", "drip", now, "2026-11-24T00:00:00Z", rel("original"), rel("ai")

@@ -27,10 +27,10 @@ import paho.mqtt.client as paho
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.report import figure, median, pct  # noqa: E402
-from booth.protocol import JobMeta, Status, Topics, new_job_id  # noqa: E402
-from tests.support.fake_gemini import FakeGemini, Reply  # noqa: E402
-from tests.support.mosquitto import Mosquitto  # noqa: E402
+from bench.report import figure, median, pct
+from booth.protocol import JobMeta, Status, Topics, new_job_id
+from tests.support.fake_gemini import FakeGemini, Reply
+from tests.support.mosquitto import Mosquitto
 
 BOOTH = "benchbooth"
 # One worker id for every phase, each phase restarting it with other settings: a stopped worker
@@ -125,6 +125,7 @@ def peak_rss_mb(pid: int) -> float:
 
 def run(args: argparse.Namespace) -> None:
     img = cv2.imread(str(ROOT / "tests" / "fixtures" / "portrait.jpg"))
+    assert img is not None
     big = cv2.resize(img, (1536, 1536), interpolation=cv2.INTER_CUBIC)
     payload = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
     rss = 0.0
@@ -141,11 +142,11 @@ def run(args: argparse.Namespace) -> None:
             assert kiosk.wait(lambda: WID in kiosk.online, 30), "worker not online"
             for _ in range(3):  # warm-up (imports, connection pool)
                 j = kiosk.send(payload)
-                kiosk.wait(lambda: j in kiosk.done, 30)
+                kiosk.wait(lambda j=j: j in kiosk.done, 30)
             overheads = []
             for _ in range(args.jobs):
                 j = kiosk.send(payload)
-                assert kiosk.wait(lambda: j in kiosk.done, 30), "job did not finish"
+                assert kiosk.wait(lambda j=j: j in kiosk.done, 30), "job did not finish"
                 overheads.append((kiosk.done[j] - kiosk.sent[j] - args.overhead_latency) * 1000)
             rss = max(rss, peak_rss_mb(proc.pid))
             stop(kiosk, proc)
@@ -167,7 +168,7 @@ def run(args: argparse.Namespace) -> None:
                 count = n * args.rounds
                 t0 = time.perf_counter()
                 jobs = [kiosk.send(payload) for _ in range(count)]
-                assert kiosk.wait(lambda: all(j in kiosk.done for j in jobs), 120)
+                assert kiosk.wait(lambda jobs=jobs: all(j in kiosk.done for j in jobs), 120)
                 elapsed = max(kiosk.done[j] for j in jobs) - t0
                 rate = count / elapsed
                 ideal = n / 2.0
@@ -194,7 +195,7 @@ def run(args: argparse.Namespace) -> None:
             assert kiosk.wait(lambda: WID in kiosk.online, 30)
             t0 = time.perf_counter()
             jobs = [kiosk.send(payload) for _ in range(args.rounds * 4)]
-            assert kiosk.wait(lambda: all(j in kiosk.done for j in jobs), 120)
+            assert kiosk.wait(lambda jobs=jobs: all(j in kiosk.done for j in jobs), 120)
             elapsed = max(kiosk.done[j] for j in jobs) - t0
             peak = peak_rss_mb(proc.pid)
             rss = max(rss, peak)
@@ -219,6 +220,7 @@ def run(args: argparse.Namespace) -> None:
     effect = LocalEffect()
     for name in ("portrait", "no-face"):
         src = cv2.imread(str(ROOT / "tests" / "fixtures" / f"{name}.jpg"))
+        assert src is not None
         h, w = src.shape[:2]
         s = 1536 / max(h, w)
         im = cv2.resize(src, (round(w * s), round(h * s)), interpolation=cv2.INTER_CUBIC)

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,10 +67,66 @@ def tcp_reachable(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+# LO-HI: free_loopback_port hands out ports from this range only (see there).
+FREE_PORTS_ENV = "BOOTH_FREE_PORTS"
+
+
 def free_loopback_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing is bound to now, for a server started next.
+
+    By default the kernel picks it (a bind to port 0). Such a port is free only until the
+    server's own bind, and in between the kernel may hand it to someone else: another bind to
+    port 0, or an outgoing connection as its source port. Where several of these run at once
+    (the test suite's parallel workers), $BOOTH_FREE_PORTS="LO-HI" gives this process and its
+    children a range of their own, below the kernel's ephemeral ports: ports are handed out in
+    turn, the next one kept in a file that every process using the range locks, so no two
+    callers get the same port before the range wraps, and a port still bound is skipped."""
+    spec = os.environ.get(FREE_PORTS_ENV)
+    if spec:
+        return _port_from_range(spec)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _port_from_range(spec: str) -> int:
+    import fcntl  # Unix only; the default path above needs no lock
+
+    lo_s, _, hi_s = spec.partition("-")
+    try:
+        lo, hi = int(lo_s), int(hi_s)
+    except ValueError:
+        lo = hi = 0
+    if not 1024 <= lo <= hi <= 65535:
+        raise ValueError(f"{FREE_PORTS_ENV}={spec!r}: want LO-HI within 1024-65535")
+    state = Path(tempfile.gettempdir()) / f"booth-free-ports-{os.getuid()}-{lo}-{hi}"
+    fd = os.open(state, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            turn = int(os.read(fd, 32) or lo)
+        except ValueError:
+            turn = lo
+        size = hi - lo + 1
+        for i in range(size):
+            port = lo + (turn - lo + i) % size
+            if _loopback_port_unbound(port):
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.ftruncate(fd, 0)
+                os.write(fd, b"%d\n" % (port + 1))
+                return port
+        raise RuntimeError(f"every port of {FREE_PORTS_ENV}={spec} is bound")
+    finally:
+        os.close(fd)  # and with it the lock
+
+
+def _loopback_port_unbound(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def usable_data_dir(cfg: Config, env: dict[str, str] | None = None) -> Path:

@@ -26,6 +26,8 @@ from tests.deploy.deploytools import (
 )
 from tests.support.mosquitto import Mosquitto, free_port
 
+pytestmark = pytest.mark.broker  # each test starts a booth and a central mosquitto
+
 BOOTH = "b1"
 TIMEOUT = 60  # bridges reconnect with a backoff; generous for a loaded CI machine
 

@@ -22,6 +22,8 @@ from tests.deploy.deploytools import (
 )
 from tests.support.mosquitto import free_port
 
+pytestmark = pytest.mark.broker  # each test starts the generated mosquitto config
+
 NOT_AUTHORIZED = "Not authorized"
 
 

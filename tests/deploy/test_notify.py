@@ -25,6 +25,8 @@ from tests.deploy.deploytools import (
 )
 from tests.support.mosquitto import free_port
 
+pytestmark = pytest.mark.broker  # `installed` starts the generated mosquitto config
+
 BOOTH_BIN = str(Path(sys.executable).with_name("booth"))
 
 

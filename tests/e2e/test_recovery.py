@@ -54,6 +54,7 @@ def row(rig, job_id: str) -> dict:
     return next(j for j in rig.jobs() if j["job_id"] == job_id)
 
 
+@pytest.mark.broker  # a mosquitto of its own (autosave off)
 def test_a_power_cut_of_the_whole_booth_mid_burst_loses_no_guest(tmp_path):
     """Broker, worker, kiosk and share killed at once before the broker saved anything (its
     periodic save is an hour away), then started again: every job ends completed or failed

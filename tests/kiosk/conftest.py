@@ -1,4 +1,5 @@
-"""Fixtures for the kiosk suite: a config on the real broker, a KioskApp factory, a fake worker."""
+"""Fixtures for the kiosk suite: a config (on the real broker when the test uses one), a KioskApp
+factory, a fake worker."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def make_app():
 
 
 @pytest.fixture
-def controllers():
+def controllers(broker):
     """controllers(cfg, **kw) → a started JobController on the test broker, stopped after."""
     from kiosk.jobs.controller import JobController
 

@@ -19,6 +19,10 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 MOSQUITTO = mosquitto_exe() or "/usr/sbin/mosquitto"
 
+# Set by tests/conftest.py before each test: whether it carries the `broker` mark, which keeps it
+# out of `make test-quick`. None outside pytest (the benchmarks start brokers too).
+test_may_start_broker: bool | None = None
+
 
 class Mosquitto:
     """`mosquitto -c CONF` as a child process. `extra_conf` lines are appended to the config."""
@@ -62,6 +66,11 @@ class Mosquitto:
     def start(self, timeout: float = 10.0) -> Mosquitto:
         if self.proc and self.proc.poll() is None:
             return self
+        if test_may_start_broker is False:
+            raise RuntimeError(
+                "this test starts a mosquitto but has no `broker` mark: use the `broker` fixture "
+                "(marked by tests/conftest.py), or mark the test @pytest.mark.broker"
+            )
         self.write_conf()
         self.proc = start_listening(
             [MOSQUITTO, "-c", str(self.conf)], self.port, timeout, "mosquitto", log_file=self.log

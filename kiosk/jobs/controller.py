@@ -52,6 +52,10 @@ log = logging.getLogger(__name__)
 class JobController:
     """Captures, stores and publishes jobs and follows them to the end (no pygame)."""
 
+    # set in __init__ after the MQTT connection, whose callbacks reach them
+    router: MessageRouter
+    workers: WorkerWatch
+
     def __init__(
         self,
         cfg: Config,

@@ -33,7 +33,7 @@ class JobInbox:
         outbox: Outbox,
         views: JobViews,
         trouble: Trouble,
-        clear_retained: Callable[[str], None],
+        clear_retained: Callable[[str], object],
         clock: Callable[[], float],
     ) -> None:
         self.booth = booth

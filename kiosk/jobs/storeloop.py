@@ -48,14 +48,15 @@ class StoreLoop:
 
     def _run(self) -> None:
         while True:
+            task: Task | None
             try:
-                task: Task | None | bool = self._tasks.get(timeout=TICK_S)
+                task = self._tasks.get(timeout=TICK_S)
+                if task is None:
+                    return
             except queue.Empty:
-                task = False
-            if task is None:
-                return
+                task = None  # idle: only the periodic checks
             try:
-                if task:
+                if task is not None:
                     task()
                 for tick in self._ticks:
                     tick()

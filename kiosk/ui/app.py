@@ -121,7 +121,8 @@ class KioskApp:
             open_job=self.open_job,
             wait_phase=self.jobs.wait_phase,
         )
-        self.machine = ScreenMachine({cls.name: cls(self.ctx) for cls in SCREENS}, clock)
+        screens: dict[ScreenName, Screen] = {cls.name: cls(self.ctx) for cls in SCREENS}
+        self.machine = ScreenMachine(screens, clock)
         self.automation = Automation(
             KioskControls(
                 screen=lambda: self.screen.name,

@@ -250,11 +250,12 @@ def plan_landscape(
             if fit.cells[ref] >= L.px(QR_TARGET_UNITS):
                 best = (fit, shown, up)
                 break
+        assert best is not None  # `tries` is never empty
         fit, shown, up = best
         if not up:
             column_lines += [b.label for b in blocks]
         top = (L.h - fit.need_h) // 2 + qm
-        lefts = []
+        lefts: list[int] = []
         x = L.w - qm
         for w in reversed(fit.widths):
             x -= w

@@ -1,10 +1,21 @@
 # The two commands of the README: `make run` (install what is missing, then run the booth)
-# and `make test` (install what is missing, then run the tests).
+# and `make test` (install what is missing, then run the tests). The other test targets, the
+# marks they select by and how the parallel run is arranged: docs/testing.md.
 VENV := .venv
 ARGS ?=
 PYTEST_ARGS ?=
+PYTEST := $(VENV)/bin/python -m pytest
+# What runs between the setup and the tests of `make test` and `make test-quick` (`make lint`
+# goes here).
+CHECKS :=
+# pytest-xdist workers. The tests mostly wait (on brokers, processes, timeouts), so twice the
+# cores; the ones that must not run beside their own kind share an xdist_group.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
+# What `make test-quick` leaves out (pyproject.toml and tests/conftest.py say what each means).
+NOT_QUICK := broker or browser or netns or network or e2e
 
-.PHONY: setup setup-test run test bench
+.PHONY: setup setup-test run test test-quick soak bench
 
 setup:
 	bash deploy/setup-dev.sh
@@ -15,8 +26,15 @@ setup-test:
 run: setup
 	$(VENV)/bin/booth up $(ARGS)
 
-test: setup-test
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+test: setup-test $(CHECKS)
+	$(PYTEST) $(PARALLEL) --durations=15 $(PYTEST_ARGS)
+
+test-quick: setup-test $(CHECKS)
+	$(PYTEST) $(PARALLEL) -m "not ($(NOT_QUICK))" $(PYTEST_ARGS)
+
+# The 500-job soak (`make test` runs 150 jobs of it); its figures: docs/benchmarks.md.
+soak: setup-test
+	BOOTH_SOAK_JOBS=500 $(PYTEST) -s tests/e2e/test_soak.py $(PYTEST_ARGS)
 
 bench: setup-test
 	$(VENV)/bin/python bench/run_all.py

@@ -93,6 +93,7 @@ class GeneratedBroker(Mosquitto):
         confd = self.workdir / "conf.d"
         confd.mkdir(exist_ok=True)
         (confd / "booth.conf").write_text(generated)
+        assert self.debian_main is not None  # write_conf's Debian branch
         main = self.debian_main.read_text()
         main = (
             main.replace("/run/mosquitto/mosquitto.pid", str(self.workdir / "mosquitto.pid"))
@@ -166,7 +167,7 @@ class Client:
         self.c.on_subscribe = lambda cl, ud, mid, reasons, props: self._subacks.__setitem__(
             mid, list(reasons)
         )
-        self.c.reconnect_delay_set(0.2, 2)
+        self.c.reconnect_delay_set(0.2, 2)  # type: ignore[arg-type]  # paho says int; a float works
         props = Properties(PacketTypes.CONNECT)
         if session_expiry_s:
             props.SessionExpiryInterval = session_expiry_s
@@ -193,6 +194,7 @@ class Client:
         """Subscribe (and again on every reconnect); returns the SUBACK reason codes."""
         self.subscriptions.append((topic, 1))
         _rc, mid = self.c.subscribe(topic, 1)
+        assert mid is not None, f"SUBSCRIBE of {topic} not sent"
         assert wait_until(lambda: mid in self._subacks, timeout), f"no SUBACK for {topic}"
         return self._subacks[mid]
 

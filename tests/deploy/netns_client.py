@@ -43,7 +43,8 @@ CHECKS = [
 
 def resolve(name: str, family: int) -> list[str] | str:
     try:
-        return sorted({a[4][0] for a in socket.getaddrinfo(name, 80, family, socket.SOCK_STREAM)})
+        found = socket.getaddrinfo(name, 80, family, socket.SOCK_STREAM)
+        return sorted({a[4][0] for a in found if isinstance(a[4][0], str)})  # IPv4/IPv6: str
     except socket.gaierror as exc:
         return f"gaierror {exc.errno}"
 

@@ -25,10 +25,16 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+class CaseSensitive(configparser.ConfigParser):
+    """Keys keep their case: they are case-sensitive in keyfiles."""
+
+    def optionxform(self, optionstr: str) -> str:
+        return optionstr
+
+
 def keyfile(root: Path) -> configparser.ConfigParser:
     """The profile as an INI file, the way NetworkManager's keyfile plugin reads it."""
-    ini = configparser.ConfigParser(interpolation=None)
-    ini.optionxform = str  # keys are case-sensitive in keyfiles
+    ini = CaseSensitive(interpolation=None)
     ini.read_string((root / PROFILE).read_text())
     return ini
 

@@ -64,9 +64,15 @@ def test_verify_catches_a_mistake(tmp_path):
     assert "Unknown key" in out.stderr + out.stdout
 
 
+class CaseSensitive(configparser.ConfigParser):
+    """Keys keep their case, as systemd reads them."""
+
+    def optionxform(self, optionstr: str) -> str:
+        return optionstr
+
+
 def unit(name: str) -> configparser.ConfigParser:
-    cp = configparser.ConfigParser(strict=False, interpolation=None)
-    cp.optionxform = str  # type: ignore[assignment]
+    cp = CaseSensitive(strict=False, interpolation=None)
     # systemd allows repeated keys; configparser keeps the last, so read the raw lines too.
     cp.read_string((REPO / "systemd" / f"{name}.service").read_text())
     return cp

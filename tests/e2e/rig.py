@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,12 +80,12 @@ class Proc:
         return self.popen is not None and self.popen.poll() is None
 
     def kill9(self) -> None:
-        if self.alive():
+        if self.popen is not None and self.alive():
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(10)
 
     def stop(self, timeout: float = 20) -> int | None:
-        if not self.alive():
+        if self.popen is None or not self.alive():
             return self.popen.returncode if self.popen else None
         self.popen.send_signal(signal.SIGTERM)
         try:
@@ -234,7 +235,9 @@ def http_get(url: str) -> bytes:
         return r.read()
 
 
-def wait_until(pred, timeout: float, message: str = "condition not met", interval=0.1) -> None:
+def wait_until(
+    pred, timeout: float, message: str | Callable[[], str] = "condition not met", interval=0.1
+) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if pred():

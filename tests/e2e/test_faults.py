@@ -162,7 +162,7 @@ def test_the_model_answering_every_error_kind(ai_rig, gemini):
         gemini.always(reply)
         shoot_and_wait_row(ai_rig, i)
         wait_until(
-            lambda: ai_rig.all_final(i + 1),
+            lambda i=i: ai_rig.all_final(i + 1),
             60,
             lambda: f"{ai_rig.jobs()[-1]}\n{ai_rig.procs[-2].text()[-3000:]}",
         )

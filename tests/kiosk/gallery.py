@@ -78,6 +78,7 @@ def local_results(folder: Path) -> dict[str, Path]:
         path = folder / f"{name}-result.jpg"
         if not path.exists():
             img = cv2.imread(str(FIXTURES / f"{name}.jpg"))
+            assert img is not None
             cv2.imwrite(str(path), effect.apply(img).image, [cv2.IMWRITE_JPEG_QUALITY, 90])
         out[name] = path
     return out
@@ -155,7 +156,7 @@ class Gallery:
             effect=effect,
             error=error,
             ai_path=FIXTURES / "portrait.jpg",
-            result_path=self.results[result] if ready else None,
+            result_path=self.results[result] if result is not None else None,
             token="7K2QX9MBV4RT8HZP3WD" if ready else None,
             share_url="http://booth.local:8080/p/7K2QX9MBV4RT8HZP3WD" if ready else None,
             finished_at=self.wall_t - age_s + 8
@@ -254,7 +255,9 @@ class Gallery:
 
 def _shot(g: Gallery, app) -> None:
     """The frozen shot of the flash (what the capture hands the screen)."""
-    img = cv2.cvtColor(cv2.imread(str(FIXTURES / "portrait.jpg")), cv2.COLOR_BGR2RGB)
+    bgr = cv2.imread(str(FIXTURES / "portrait.jpg"))
+    assert bgr is not None
+    img = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     app.pictures.add_shot("job-processing", img)
 
 

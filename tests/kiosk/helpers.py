@@ -63,6 +63,7 @@ def poll(predicate, timeout: float = 15.0, interval: float = 0.02, step=None):
 def result_jpeg(quality: int = 90) -> bytes:
     """A stand-in AI result: the fixture portrait with a gold chain drawn on (BGR for OpenCV)."""
     img = cv2.imread(str(FIXTURES / "portrait.jpg"))
+    assert img is not None
     h, w = img.shape[:2]
     for i in range(18):
         t = i / 17

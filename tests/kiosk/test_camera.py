@@ -131,7 +131,8 @@ def test_app_shows_reconnecting_then_recovers(kiosk_config, make_app):
     assert app.failures == 0
 
 
-BROKEN_PICAMERA2 = '''"""Raspberry Pi OS Bookworm's picamera2 in a venv whose numpy is 2.x: its simplejpeg import."""
+BROKEN_PICAMERA2 = '''\
+"""Raspberry Pi OS Bookworm's picamera2 in a venv whose numpy is 2.x: its simplejpeg import."""
 raise ValueError("numpy.dtype size changed, may indicate binary incompatibility. "
                  "Expected 96 from C header, got 88 from PyObject")
 '''

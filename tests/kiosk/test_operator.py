@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from typing import Any
 
 import paho.mqtt.client as paho
 import pygame
@@ -26,7 +27,7 @@ from worker.health import worker_health
 
 
 def facts(**kw) -> Facts:
-    base = dict(
+    base: dict[str, Any] = dict(
         camera_state="live",
         camera_fault=None,
         camera_backend="file",

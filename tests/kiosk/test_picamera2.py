@@ -78,7 +78,7 @@ def test_preview_and_shutter_without_a_mode_switch_at_zero():
             assert cam.switching
             seen = cam.latest().seq
             # the preview keeps coming during the countdown (from the lores stream)
-            assert poll(lambda: not cam.switching and cam.latest().seq > seen + 3, 5)
+            assert poll(lambda seen=seen: not cam.switching and cam.latest().seq > seen + 3, 5)
             before = list(rig.switches)
             t1 = time.monotonic()
             still = cam.capture_still()

@@ -53,7 +53,10 @@ def add_job(
     ai_copy = folder / ai_name(job_id)
     shutil.copyfile(NO_FACE, original)
     shutil.copyfile(PORTRAIT, ai_copy)
-    rel = lambda p: str(p.relative_to(cfg.data_dir))  # noqa: E731
+
+    def rel(p: Path) -> str:
+        return str(p.relative_to(cfg.data_dir))
+
     iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created_at))
     ledger.insert_pending(job_id, cfg.booth_id, style, created_at, iso, rel(original), rel(ai_copy))
     files = [original, ai_copy]
@@ -105,6 +108,7 @@ class ServerThread:
         try:
             self.runner = web.AppRunner(self.app, handle_signals=False, **self.runner_kwargs)
             self.loop.run_until_complete(self.runner.setup())
+            site: web.BaseSite
             if self.guard is not None:
                 site = GuardedSite(self.runner, "127.0.0.1", 0, self.guard)
             else:

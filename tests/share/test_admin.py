@@ -24,8 +24,10 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 def _decode_svg_qr(svg: str) -> str:
     """Draw the SVG path's unit cells (qrcode's "M{x},{y}H…V…H…z") and read it with OpenCV."""
-    n = int(re.search(r'viewBox="0 0 (\d+) \d+"', svg).group(1))
-    img = np.full((n, n), 255, np.uint8)
+    box = re.search(r'viewBox="0 0 (\d+) \d+"', svg)
+    assert box is not None, "no viewBox in the SVG"
+    n = int(box.group(1))
+    img: np.ndarray = np.full((n, n), 255, np.uint8)
     for x, y in re.findall(r"M(\d+),(\d+)H", svg):
         img[int(y), int(x)] = 0
     img = cv2.resize(img, (n * 8, n * 8), interpolation=cv2.INTER_NEAREST)

@@ -10,6 +10,8 @@ import json
 import shutil
 import time
 import zipfile
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -43,7 +45,10 @@ def make_job(
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(NO_FACE, folder / original_name(job_id))
     shutil.copyfile(PORTRAIT, folder / ai_name(job_id))
-    rel = lambda p: str(p.relative_to(cfg.data_dir))  # noqa: E731
+
+    def rel(p: Path) -> str:
+        return str(p.relative_to(cfg.data_dir))
+
     iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created_at))
     ledger.insert_pending(
         job_id,
@@ -120,7 +125,9 @@ def known_event(cfg, ledger, now: float) -> dict:
         make_job(cfg, ledger, now - 10 * H - 600 + i * 60)
     start = now - 2 * H
     waits = [4.0, 5.0, 6.0, 7.0, 9.0, 12.0, 30.0]
-    ids = {"ai": [make_job(cfg, ledger, start + i * 60, wait_s=waits[i]) for i in range(4)]}
+    ids: dict[str, Any] = {
+        "ai": [make_job(cfg, ledger, start + i * 60, wait_s=waits[i]) for i in range(4)]
+    }
     ids["local"] = [
         make_job(cfg, ledger, start + 400, effect="local", kind=ErrorKind.QUOTA, wait_s=waits[4]),
         make_job(

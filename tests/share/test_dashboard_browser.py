@@ -60,7 +60,9 @@ async def _shot(br: Chromium, s: str, path) -> np.ndarray:
     shot = await br.send("Page.captureScreenshot", {"format": "png"}, s)
     data = base64.b64decode(shot["data"])
     path.write_bytes(data)
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None, "the screenshot is not a PNG"
+    return image
 
 
 def _counts_js() -> str:

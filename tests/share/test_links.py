@@ -15,7 +15,7 @@ from tests.support.phonecam import decode_screenshot
 
 
 def _read_qr(matrix: list[list[bool]]) -> str:
-    img = np.where(np.array(matrix, dtype=bool), 0, 255).astype(np.uint8)
+    img: np.ndarray = np.where(np.array(matrix, dtype=bool), 0, 255).astype(np.uint8)
     img = cv2.resize(img, (img.shape[1] * 8, img.shape[0] * 8), interpolation=cv2.INTER_NEAREST)
     found = decode_screenshot(img)  # (the classic detector alone misses ~1 % of sharp codes)
     return found.pop() if len(found) == 1 else ""

@@ -256,8 +256,9 @@ REAL_ERRORS: dict[str, tuple[int, dict]] = {
         "RESOURCE_EXHAUSTED",
         _QUOTA_TEXT
         + (
-            " To monitor your current usage, head to: https://ai.dev/rate-limit. \n* Quota exceeded "
-            "for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, "
+            " To monitor your current usage, head to: https://ai.dev/rate-limit. \n"
+            "* Quota exceeded for metric: "
+            "generativelanguage.googleapis.com/generate_content_free_tier_requests, "
             "limit: 0, model: gemini-2.5-flash-image\nPlease retry in 38.962214405s."
         ),
         [
@@ -823,7 +824,7 @@ def _huge_answer(length: int) -> Iterator[bytes]:
 
 
 def mark(picture: np.ndarray) -> np.ndarray:
-    """The fake model's visible change: a thick gold frame and a magenta stripe across the middle."""
+    """The fake model's visible change: a thick gold frame, a magenta stripe across the middle."""
     out = picture.copy()
     h, w = out.shape[:2]
     t = max(4, min(h, w) // 20)

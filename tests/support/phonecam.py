@@ -89,7 +89,9 @@ def photograph(
     k = camera.px_per_mm(distance_mm)
     sx = panel.width_mm / panel.width_px * k  # camera pixels per screen pixel, across
     sy = panel.height_mm / panel.height_px * k  # … and down (the pixels are not square)
-    img = cv2.cvtColor(np.ascontiguousarray(screen_rgb), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    img: np.ndarray = cv2.cvtColor(np.ascontiguousarray(screen_rgb), cv2.COLOR_RGB2GRAY).astype(
+        np.float32
+    )
     dx, dy = shift
     if dx or dy:  # the sensor's grid starts `shift` screen pixels further up and left
         img = cv2.copyMakeBorder(img, dy, 0, dx, 0, cv2.BORDER_REPLICATE)
@@ -100,7 +102,7 @@ def photograph(
     shown = cv2.resize(img, (out_w, out_h), interpolation=cv2.INTER_AREA)
     shown = camera.black + shown * ((camera.white - camera.black) / 255.0)
 
-    frame = np.full((camera.height, camera.width), float(camera.room), np.float32)
+    frame: np.ndarray = np.full((camera.height, camera.width), float(camera.room), np.float32)
     bezel = round(panel.bezel_mm * k)
     x0 = round(camera.width / 2 - aim[0] * out_w)
     y0 = round(camera.height / 2 - aim[1] * out_h)
@@ -122,7 +124,9 @@ def photograph(
         [cv2.IMWRITE_JPEG_QUALITY, camera.jpeg_quality],
     )
     assert ok
-    return cv2.imdecode(jpg, cv2.IMREAD_COLOR)
+    decoded = cv2.imdecode(jpg, cv2.IMREAD_COLOR)
+    assert decoded is not None
+    return decoded
 
 
 def scaled_copy(

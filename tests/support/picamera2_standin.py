@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from functools import partial
+from types import MappingProxyType
 from typing import Any
 
 import cv2
@@ -39,6 +41,9 @@ import numpy as np
 from kiosk.camera.picam import PicameraApi
 
 AF_CONTINUOUS = 2  # libcamera's AfModeEnum.Continuous
+# The `{}` defaults of upstream's create_*_configuration(main={}, controls={}, sensor={}): empty,
+# and read-only, so a default can never be changed by one call and seen by the next.
+EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 def unregister(hooks: list, fn) -> None:
@@ -221,7 +226,9 @@ class StandInPicamera2:
         self.allocator = allocator if allocator is not None else _OneShotAllocator()
         self.allocator.rig = rig
         self.sensor_resolution = rig.sensor
-        self.camera_controls = {"ExposureTime": (1, 1_000_000, None)}
+        self.camera_controls: dict[str, tuple[int, int, int | None]] = {
+            "ExposureTime": (1, 1_000_000, None)
+        }
         if rig.autofocus:
             self.camera_controls["AfMode"] = (0, 2, 0)
         self.camera_config: dict = {}
@@ -243,12 +250,12 @@ class StandInPicamera2:
     def _config(
         self,
         use_case: str,
-        main: dict,
-        lores: dict | None,
+        main: Mapping[str, Any],
+        lores: Mapping[str, Any] | None,
         transform: Any,
         buffer_count: int,
-        controls: dict,
-        sensor: dict | None,
+        controls: Mapping[str, Any],
+        sensor: Mapping[str, Any] | None,
     ) -> dict:
         main = {"format": "XBGR8888", "size": (640, 480), **main}
         if lores is not None:
@@ -260,30 +267,30 @@ class StandInPicamera2:
             "transform": transform,
             "buffer_count": buffer_count,
             "controls": dict(controls),
-            "sensor": sensor,
+            "sensor": None if sensor is None else dict(sensor),
             "queue": True,
         }
 
     def create_preview_configuration(
         self,
-        main={},
+        main=EMPTY,
         lores=None,
         transform=(False, False),
         buffer_count=4,
-        controls={},
-        sensor={},
+        controls=EMPTY,
+        sensor=EMPTY,
         **kw,
     ) -> dict:
         return self._config("preview", main, lores, transform, buffer_count, controls, sensor)
 
     def create_still_configuration(
         self,
-        main={},
+        main=EMPTY,
         lores=None,
         transform=(False, False),
         buffer_count=1,
-        controls={},
-        sensor={},
+        controls=EMPTY,
+        sensor=EMPTY,
         **kw,
     ) -> dict:
         main = {"format": "BGR888", "size": self.sensor_resolution, **main}

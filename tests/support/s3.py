@@ -19,8 +19,12 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from tests.support.mosquitto import free_port, port_open
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 ADMIN = {
     "aws_access_key_id": "moto-admin",
@@ -34,7 +38,7 @@ class S3Server:
         self.port = free_port()
         # moto keeps every bucket in this process's memory: a fresh name per server
         self.bucket = bucket or f"booth-photos-{uuid.uuid4().hex[:12]}"
-        self._server = None
+        self._server: ThreadedMotoServer | None = None
         self._admin = dict(ADMIN)
 
     @property

@@ -60,7 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def tame_malloc(arenas: int = 2) -> bool:
     """Cap glibc's malloc arenas: every thread that frees big numpy buffers (camera, encoders,
     image pool) otherwise keeps its own arena of freed memory, and RSS creeps up over an event
-    (measured: 251 → 224 MB at 1920×1080, no CPU cost). Call before threads start; no-op off glibc."""
+    (measured: 251 → 224 MB at 1920×1080, no CPU cost). Call before threads start; no-op off
+    glibc."""
     try:
         import ctypes
 
@@ -140,5 +141,5 @@ def _run(cfg: Config, args: argparse.Namespace) -> int:
         "headless" if headless else ("windowed" if windowed else "fullscreen"),
     )
     if getattr(args, "local_only", False):
-        app.jobs.local_only = True  # `booth up` has already said so in the log
+        app.jobs.inbox.local_only = True  # `booth up` has already said so in the log
     return app.run()

@@ -7,8 +7,9 @@ run `timedatectl`), the broker connection, the workers' availability and health
 (`JobController.board`, booth/healthboard.py), results held by a storage error — and turns it
 into `Problem`s in plain words with their fix. It publishes them as the retained
 `{root}/{booth}/health` at once when they change and every `operator.health_every_s`, and keeps
-`alerts`, the problems the booth screen's operator mark stands for (kiosk/ui/screens/operator_mark.py),
-for the frame loop to read (one attribute read, no lock, no waiting).
+`alerts`, the problems the booth screen's operator mark stands for
+(kiosk/ui/screens/operator_mark.py), for the frame loop to read (one attribute read, no lock, no
+waiting).
 
 The camera: a stall is shown on the dashboard at once (amber) but marks the screen only after
 `operator.camera_alert_s`. The kiosk exits after `camera.restart_limit_s` without a camera so

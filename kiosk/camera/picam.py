@@ -65,12 +65,12 @@ def picamera2_api() -> PicameraApi:
 
     # picamera2 first: its import is what fails on Bookworm, with the reason to show
     # isort: off
-    from picamera2 import Picamera2  # type: ignore[import-not-found]
-    import libcamera  # type: ignore[import-not-found]
+    from picamera2 import Picamera2
+    import libcamera
     # isort: on
 
     try:
-        from picamera2.allocators import PersistentAllocator  # type: ignore[import-not-found]
+        from picamera2.allocators import PersistentAllocator
     except ImportError:  # picamera2 < 0.3.17
         PersistentAllocator = None
 
@@ -166,6 +166,7 @@ class PiCamera(Camera):
         self._api, self._cam, self._mode = api, cam, PREVIEW
         self._stalled = self._switching = self._capturing = False
         self._switcher = ThreadPoolExecutor(1, thread_name_prefix="cam-modes")
+        assert self.sensor_size is not None  # _configure has set it
         log.info(
             "picamera2: sensor %dx%d, preview %dx%d, autofocus %s",
             *self.sensor_size,

@@ -8,6 +8,7 @@ The file camera is used only when asked for: `camera.backend = "file"`, `--folde
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -40,7 +41,7 @@ def make_camera(cfg: Config, backend: str) -> Camera:
 
 def camera_factories(cfg: Config) -> list[tuple[str, Callable[[], Camera]]]:
     names = AUTO_ORDER if cfg.camera.backend == "auto" else (cfg.camera.backend,)
-    return [(n, (lambda n=n: make_camera(cfg, n))) for n in names]
+    return [(n, functools.partial(make_camera, cfg, n)) for n in names]
 
 
 def open_camera(cfg: Config) -> Camera:

@@ -1,4 +1,5 @@
-"""Keeps a camera alive: no frame for `frame_timeout_s` → reopen it with backoff, off the main thread.
+"""Keeps a camera alive: no frame for `frame_timeout_s` → reopen it with backoff, off the main
+thread.
 
 The frame loop asks `state` each frame (never blocks): `live`, `reconnecting` (show the
 "Camera reconnecting…" screen) or `starting`. `fault` says why the camera is not live (for the

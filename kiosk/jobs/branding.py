@@ -133,7 +133,7 @@ class Branding:
             a = mask.astype(np.float32)[..., None] / 255.0
             roi = bar[y : y + mh, x : x + mw].astype(np.float32)
             bar[y : y + mh, x : x + mw] = np.clip(
-                roi * (1 - a) + np.float32(TEXT_BGR) * a + 0.5, 0, 255
+                roi * (1 - a) + np.array(TEXT_BGR, dtype=np.float32) * a + 0.5, 0, 255
             ).astype(np.uint8)
         return bar
 
@@ -146,7 +146,8 @@ class Branding:
         font = ImageFont.truetype(self.font_path, size)
         while True:
             left, top, right, bottom = font.getbbox(text)
-            w, h = max(1, right - left), max(1, bottom - top)
+            # whole pixels (Pillow types the box as float for fractional strokes; none here)
+            w, h = max(1, int(right - left)), max(1, int(bottom - top))
             if w <= max_w or size <= 8:
                 break
             size = max(8, int(size * max_w / w))

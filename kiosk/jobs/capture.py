@@ -91,7 +91,11 @@ class ShotWriter:
         ai_path = folder / ai_name(job_id)
         try:
             f_orig, f_ai = encodes or self.start_encodes(rgb, original)
-            orig_bytes = original if original is not None else f_orig.result()
+            if original is not None:
+                orig_bytes = original
+            else:
+                assert f_orig is not None  # the original is encoded when none is given
+                orig_bytes = f_orig.result()
             ai_bytes = f_ai.result()
             atomic_write(orig_path, orig_bytes)
             atomic_write(ai_path, ai_bytes)

@@ -37,4 +37,4 @@ class Preview:
         resized = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
         x, y = (nw - w) // 2, (nh - h) // 2
         self._arr = cv2.flip(resized[y : y + h, x : x + w], 1)  # the preview is a mirror
-        self.surface = pygame.image.frombuffer(self._arr, (w, h), "RGB")
+        self.surface = pygame.image.frombuffer(self._arr, (w, h), "RGB")  # type: ignore[arg-type]  # an ndarray is a Buffer: numpy types __buffer__ for Python >= 3.12 only

@@ -37,7 +37,8 @@ BLACK = (0, 0, 0)
 
 PANEL_7IN_PX_PER_MM = 800 / 154.2  # the Raspberry Pi 7" touchscreen, across
 
-# Bold sans faces that may exist on the machine; pygame's bundled font is the fallback (no downloads).
+# Bold sans faces that may exist on the machine; pygame's bundled font is the fallback (no
+# downloads).
 _FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
     "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",

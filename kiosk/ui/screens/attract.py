@@ -52,6 +52,7 @@ class AttractScreen(Screen):
         avail_w = content_w - left
         cx = left + avail_w // 2
         n = len(styles)
+        buttons: list[tuple[pygame.Rect, str | None]]
         if n > 1 and L.portrait:
             # A tall screen: stack the style buttons, each as wide as the single shutter.
             gap = L.px(4)
@@ -128,14 +129,15 @@ class AttractScreen(Screen):
             surf, ctx.fonts, words, T.body, color, box=caption, max_lines=2, bold=bold, shadow=True
         )
         if len(self.buttons) > 1:
+            named = [(r, st) for r, st in self.buttons if st is not None]  # all of them here
             # one type size for all style buttons (the longest label decides)
             size = min(
                 draw.fit_size(
                     ctx.fonts, ctx.cfg.styles[st].label, T.button, r.width - r.height // 2
                 )
-                for r, st in self.buttons
+                for r, st in named
             )
-            for rect, style in self.buttons:
+            for rect, style in named:
                 draw.button(
                     surf, ctx.fonts, rect, ctx.cfg.styles[style].label, primary=True, size=size
                 )

@@ -47,7 +47,8 @@ class ProcessingScreen(Screen):
             self.ctx.done()
 
     def wait(self) -> str:
-        """wait | notice (the last seconds of kiosk.max_wait_s) | leave (kiosk/jobs/controller.py)."""
+        """wait | notice (the last seconds of kiosk.max_wait_s) | leave
+        (kiosk/jobs/controller.py)."""
         return self.ctx.wait_phase(self.job, self.elapsed)
 
     def handle(self, action: Action) -> None:
@@ -210,7 +211,9 @@ class ProcessingScreen(Screen):
             inner.width,
             max(line_h, bottom - label_box.bottom - L.px(1)),
         )
-        self.wifi_rect = draw.qr(surf, app.images, self.wifi_matrix, code_box)
+        matrix = self.wifi_matrix
+        assert matrix is not None  # a join panel is laid out only with the booth Wi-Fi
+        self.wifi_rect = draw.qr(surf, app.images, matrix, code_box)
         y = self.wifi_rect.bottom + L.px(1)
         for text, h in zip(lines, heights):
             draw.paragraph(

@@ -64,4 +64,21 @@ fi
 if [[ -d /usr/lib/python3/dist-packages/picamera2 ]] && grep -qs "Raspberry Pi" /proc/device-tree/model; then
     venv_check_picamera2 .venv || exit 1
 fi
+
+# npm packages the tests drive, pinned, in .venv/npm (git-ignored with the venv; node and npm
+# come from the machine): Lighthouse 12 (13.x needs Node 22) and axe-core for the browser audits
+# of the share pages (tests/share/test_audits.py). Add a package here as name@version.
+npm_pkgs=(lighthouse@12.2.3 axe-core@4.13.0)
+npm_dir=.venv/npm
+if [[ "$mode" == test ]]; then
+    if ! command -v npm >/dev/null; then
+        echo "setup: no npm on this machine: the tests that need ${npm_pkgs[*]} will be skipped"
+    elif [[ "$(cat "$npm_dir/.installed" 2>/dev/null)" != "${npm_pkgs[*]}" ]]; then
+        echo "setup: installing npm packages into $npm_dir: ${npm_pkgs[*]}"
+        mkdir -p "$npm_dir"
+        npm install --prefix "$npm_dir" --save-exact --no-audit --no-fund --loglevel=error \
+            "${npm_pkgs[@]}" >/dev/null
+        echo "${npm_pkgs[*]}" >"$npm_dir/.installed"
+    fi
+fi
 echo "setup: ready ($mode)"

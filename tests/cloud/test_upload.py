@@ -30,7 +30,7 @@ PREFIX = "booth/"
 def decode_qr(url: str) -> str:
     """Draw the QR the result screen would draw and read it back with OpenCV."""
     m = np.array(qr_matrix(url), dtype=np.uint8)
-    img = np.where(m[..., None] > 0, 0, 255).astype(np.uint8).repeat(3, axis=2)
+    img: np.ndarray = np.where(m[..., None] > 0, 0, 255).astype(np.uint8).repeat(3, axis=2)
     img = cv2.resize(img, None, fx=6, fy=6, interpolation=cv2.INTER_NEAREST)
     text = cv2.QRCodeDetector().detectAndDecode(img)[0]
     # OpenCV's classic detector gives up on a presigned link's version-13 code; the ArUco-based

@@ -223,7 +223,9 @@ def test_job_crosses_the_bridge_and_the_result_comes_back(fleet):
     )
 
 
-def retained_results_at_central(central: CentralBroker, password: str, job: str) -> list[bytes]:
+def retained_results_at_central(
+    central: CentralBroker, password: str, job: str
+) -> list[bytes | bytearray]:
     """The retained result payloads of `job` a fresh subscriber at the central broker gets. The
     retained status of the same job (always there) marks the end of the retained batch."""
     spy = Client(central.port, "worker", password)

@@ -157,8 +157,8 @@ def test_two_processes_upgrading_at_once(tmp_path, monkeypatch):
 
 
 def test_short_codes_arrive_with_version_4_and_old_rows_keep_their_links(tmp_path):
-    """A version-1 ledger gains the code column (version 4); its rows keep their tokens (no code); new
-    results get a token and a short code, unique in the ledger."""
+    """A version-1 ledger gains the code column (version 4); its rows keep their tokens (no
+    code); new results get a token and a short code, unique in the ledger."""
     path = tmp_path / "ledger.sqlite"
     _old_ledger(path, 4)
     ledger = Ledger(path)

@@ -2,14 +2,15 @@
 
 An injected clock plays the Pi: its wall clock can be weeks off until NTP syncs and then jumps,
 its boot time only moves forward, and a reboot gives a new boot id. Jobs are recorded the way
-the kiosk records them (kiosk/jobs/controller.py: the shot's BootStamp), served by the share server's
-PhotoLookup and deleted by the share server's retention.
+the kiosk records them (kiosk/jobs/controller.py: the shot's BootStamp), served by the share
+server's PhotoLookup and deleted by the share server's retention.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -62,7 +63,7 @@ def booth(share_cfg):
     ledger.close()
 
 
-def shoot(cfg, ledger: Ledger, clock: PiClock) -> tuple[str, str, list]:
+def shoot(cfg, ledger: Ledger, clock: PiClock) -> tuple[str, str, list[Path]]:
     """A finished job recorded as the kiosk records it, at the clock's idea of now."""
     job_id = new_job_id()
     created = clock.now()
@@ -89,6 +90,7 @@ def shoot(cfg, ledger: Ledger, clock: PiClock) -> tuple[str, str, list]:
         created,
     )
     token = ledger.store_result(job_id, rel[2])
+    assert token is not None, "the job had a result already"
     return job_id, token, files
 
 

@@ -45,7 +45,7 @@ def test_a_cross_import_breaks_the_contracts(tmp_path):
     with open(tmp_path / "kiosk" / "ui" / "input.py", "a") as fh:
         fh.write("\nimport share.pages  # noqa: E402,F401  (the forbidden import)\n")
     with open(tmp_path / "worker" / "dedupe.py", "a") as fh:
-        fh.write("\nimport jobstore.ledger  # noqa: E402,F401\n")
+        fh.write("\nimport jobstore.ledger  # noqa: E402,F401  (the forbidden import)\n")
     out = lint_imports(tmp_path)
     assert out.returncode != 0
     assert "kiosk is not allowed to import share" in out.stdout

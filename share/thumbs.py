@@ -14,22 +14,29 @@ from pathlib import Path
 log = logging.getLogger("share.thumbs")
 
 THUMB_LONG_SIDE = 240
+# One thumbnail is made at a time: the dashboard asks for a page of them at once, and each reads
+# its whole file (up to booth/images.py MAX_BYTES) before the decoder's budget applies; made one
+# by one they cost the server one file and one decode at most (docs/security.md).
+_MAKING = threading.Lock()
 
 
 def make_thumbnail(path: Path, long_side: int = THUMB_LONG_SIDE) -> bytes | None:
     """JPEG bytes of a reduced copy of `path`, or None if it cannot be decoded.
 
     The file goes through the image guard first: a picture whose header declares more than
-    a result may have is refused before anything is decoded (a bomb on disk would otherwise
-    take the server's memory at the first look at the gallery)."""
+    a result may have, or whose decoder would need more than the budget, is refused before
+    anything is decoded (a bomb on disk would otherwise take the server's memory at the first
+    look at the gallery)."""
     # lazily: OpenCV costs ~30 MB of RSS, needed only once an operator looks
     import cv2
 
     from booth.images import MAX_BYTES, RESULT_MAX_PIXELS, BadImage, decode, load_file, reduce_for
 
     try:
-        data, info = load_file(path, MAX_BYTES, RESULT_MAX_PIXELS)
-        img = decode(data, info, reduce=reduce_for(info, long_side))
+        with _MAKING:
+            data, info = load_file(path, MAX_BYTES, RESULT_MAX_PIXELS)
+            img = decode(data, info, reduce=reduce_for(info, long_side))
+            del data
     except (BadImage, OSError) as exc:
         log.warning("share: no thumbnail for %s: %s", path.name, exc)
         return None

@@ -1,8 +1,9 @@
 """Job validation before any model call: is the payload an image we can safely decode?
 
-The header checks themselves (byte and pixel limits before decoding, truncation) are the
-contract's image guard (`booth/images.py`), shared with the kiosk and the share server; this
-module adds the worker's view: a JPEG the model can take as is never needs its full pixels.
+The checks themselves (byte and pixel limits and the file's structure before decoding, the
+decoder's memory budget) are the contract's image guard (`booth/images.py`), shared with the
+kiosk and the share server; this module adds the worker's view: a JPEG the model can take as is
+never needs its full pixels.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from booth.images import JPEG, BadImage, ImageInfo, decode, inspect
 
 @dataclass
 class Decoded:
-    """A payload known to decode. The full-size pixels are decoded on first use of `image`."""
+    """A payload known to decode. Its pixels are decoded on first use of `image`: whole, or for a
+    JPEG too large for the decoding budget at the largest fraction that fits (booth/images.py
+    decode; the worker only ever shrinks them for the model)."""
 
     data: bytes
     info: ImageInfo

@@ -187,6 +187,7 @@ def test_broker_unreachable_fails(cfg_of):
     assert c.level == FAIL and "cannot reach" in c.found and "systemctl start mosquitto" in c.fix
 
 
+@pytest.mark.broker  # secured_broker
 def test_broker_wrong_password_fails_and_right_one_is_ok(cfg_of, secured_broker):
     user, pw = credentials(secured_broker.root, "kiosk")
     bad = doctor.check_broker(
@@ -411,6 +412,7 @@ def test_share_url_on_this_machine_is_ok(cfg_of):
 
 
 # ----------------------------------------------------------------------------- whole command
+@pytest.mark.broker  # secured_broker
 def test_doctor_on_this_machine_exit_code_matches(tmp_path, secured_broker):
     """`booth doctor` as a technician runs it: the broker check uses the generated credentials
     (--env-file), the rest is this machine: no camera, no display, no API key."""
@@ -458,6 +460,7 @@ def test_doctor_on_this_machine_exit_code_matches(tmp_path, secured_broker):
     assert password not in out.stdout + out.stderr
 
 
+@pytest.mark.broker  # secured_broker
 def test_doctor_worker_role_passes_with_a_broker_and_no_key(tmp_path, secured_broker):
     toml = tmp_path / "booth.toml"
     toml.write_text(f'data_dir = "{tmp_path}/data"\n')

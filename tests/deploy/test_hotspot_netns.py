@@ -40,7 +40,7 @@ from jobstore.ledger import Ledger, ledger_path
 from tests.deploy.deploytools import REPO, run_install
 from tests.share.helpers import PORTRAIT, add_job
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.netns]
 
 BOOTH_IP = "10.42.0.1"
 UPLINK_BOOTH, UPLINK_HOST = "10.99.0.1", "10.99.0.2"

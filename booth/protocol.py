@@ -326,17 +326,9 @@ class JobError:
         if not isinstance(message, str):
             raise ProtocolError("error.message must be a string")
         retry = data["retry_after_s"]
-        if retry is not None:
-            if (
-                isinstance(retry, bool)
-                or not isinstance(retry, (int, float))
-                or not math.isfinite(retry)
-                or retry < 0
-            ):
-                raise ProtocolError(
-                    f"error.retry_after_s must be null or a number ≥ 0, got {retry!r}"
-                )
-            retry = float(retry) if isinstance(retry, float) else retry
+        if retry is not None and not _finite_at_least_zero(retry):
+            shown = f"{retry!r}"[:40]
+            raise ProtocolError(f"error.retry_after_s must be null or a number ≥ 0, got {shown}")
         return cls(kind, message, retry)
 
 
@@ -454,11 +446,7 @@ class Status:
 
     @classmethod
     def from_json(cls, payload: Payload) -> Status:
-        try:
-            data = json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ProtocolError(f"status is not valid JSON: {exc}") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(load_json(payload, "status"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -599,8 +587,10 @@ def parse_protocol_version(value: Any, what: str) -> int:
     """A JSON `protocol_version` field: absent (None) is FIRST_PROTOCOL_VERSION."""
     if value is None:
         return FIRST_PROTOCOL_VERSION
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ProtocolError(f"{what} must be a whole number ≥ 1, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_VERSION:
+        raise ProtocolError(
+            f"{what} must be a whole number from 1 to {MAX_VERSION}, got {value!r:.40}"
+        )
     return value
 
 
@@ -650,6 +640,8 @@ class Problem:
     @classmethod
     def from_dict(cls, data: Any) -> Problem:
         """Parse one problem; an unknown field is ignored, and a `level` this version does not
+# What a sender's version may be, as a user property (nine digits) and as a JSON field alike.
+MAX_VERSION = 999_999_999
         know is read as `warn` (Health.from_dict says why)."""
         if not isinstance(data, dict):
             raise ProtocolError("health problems must be objects")
@@ -792,11 +784,7 @@ class Health:
 
     @classmethod
     def from_json(cls, payload: Payload) -> Health:
-        try:
-            data = json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ProtocolError(f"health is not valid JSON: {exc}") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(load_json(payload, "health"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -848,6 +836,55 @@ def _properties(will: bool) -> Any:
 
     packet = PacketTypes.WILLMESSAGE if will else PacketTypes.PUBLISH
     return Properties(packet)
+# How deep a message's JSON may nest. The messages here nest three levels (a health's problems);
+# a reader that accepted hundreds would pass the depth on to whatever serialises the message
+# again (the dashboard's JSON), deeper in its call stack, where it fails.
+MAX_JSON_DEPTH = 32
+
+
+def load_json(payload: Payload, what: str) -> Any:
+    """The JSON value of a message body; ProtocolError for anything that is not JSON (bad
+    UTF-8, nesting past MAX_JSON_DEPTH or past Python's recursion limit, an integer of more
+    digits than Python converts)."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ProtocolError(f"{what} is not valid JSON: {str(exc)[:80]}") from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise ProtocolError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
+    return data
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest in a JSON value (0 for a scalar), without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_JSON_DEPTH:
+            break
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _finite_at_least_zero(value: Any) -> bool:
+    """A JSON number ≥ 0 that is a float's finite value (an integer past a float's range is not:
+    every reader computes with it as a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        number = float(value)
+    except OverflowError:
+        return False
+    return math.isfinite(number) and number >= 0
+
 
 
 def _user_properties(props: Any) -> dict[str, str]:

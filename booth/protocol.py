@@ -594,6 +594,8 @@ def parse_protocol_version(value: Any, what: str) -> int:
     return value
 
 
+# What a sender's version may be, as a user property (nine digits) and as a JSON field alike.
+MAX_VERSION = 999_999_999
 _VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}$")
 
 
@@ -640,8 +642,6 @@ class Problem:
     @classmethod
     def from_dict(cls, data: Any) -> Problem:
         """Parse one problem; an unknown field is ignored, and a `level` this version does not
-# What a sender's version may be, as a user property (nine digits) and as a JSON field alike.
-MAX_VERSION = 999_999_999
         know is read as `warn` (Health.from_dict says why)."""
         if not isinstance(data, dict):
             raise ProtocolError("health problems must be objects")
@@ -790,52 +790,6 @@ class Health:
 # --------------------------------------------------------------------------------------------
 # helpers
 
-
-def _fields(
-    data: dict[str, Any], required: tuple[str, ...], what: str, optional: tuple[str, ...] = ()
-) -> None:
-    """Every required field is there; fields this version does not know are ignored (a newer
-    sender's additions), each logged once per process."""
-    missing = [k for k in required if k not in data]
-    if missing:
-        raise ProtocolError(f"{what} is missing field(s): {', '.join(missing)}")
-    for key in sorted(str(k) for k in data if k not in required and k not in optional):
-        _note_unknown(f"{what} field", key, "ignored")
-
-
-E = TypeVar("E", bound=enum.Enum)
-F = TypeVar("F")
-
-
-def _enum_or(cls: type[E], value: Any, what: str, fallback: F) -> E | F:
-    """A known enum field: a string this version does not know (a newer sender's value) is read
-    as `fallback` and logged once; anything but a string is malformed."""
-    if not isinstance(value, str):
-        raise ProtocolError(f"{what} must be a string, got {value!r}")
-    try:
-        return cls(value)
-    except ValueError:
-        shown = fallback.value if isinstance(fallback, enum.Enum) else fallback
-        _note_unknown(f"{what} value", value, f"read as {shown!r}")
-        return fallback
-
-
-def _known_or(value: str, known: tuple[str, ...], what: str, fallback: str) -> str:
-    """_enum_or for fields kept as plain strings."""
-    if value in known:
-        return value
-    _note_unknown(f"{what} value", value, f"read as {fallback!r}")
-    return fallback
-
-
-def _properties(will: bool) -> Any:
-    """Empty paho Properties for a PUBLISH packet or a will message (imported here: the contract
-    is importable without paho)."""
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.properties import Properties
-
-    packet = PacketTypes.WILLMESSAGE if will else PacketTypes.PUBLISH
-    return Properties(packet)
 # How deep a message's JSON may nest. The messages here nest three levels (a health's problems);
 # a reader that accepted hundreds would pass the depth on to whatever serialises the message
 # again (the dashboard's JSON), deeper in its call stack, where it fails.
@@ -885,6 +839,52 @@ def _finite_at_least_zero(value: Any) -> bool:
         return False
     return math.isfinite(number) and number >= 0
 
+
+def _fields(
+    data: dict[str, Any], required: tuple[str, ...], what: str, optional: tuple[str, ...] = ()
+) -> None:
+    """Every required field is there; fields this version does not know are ignored (a newer
+    sender's additions), each logged once per process."""
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise ProtocolError(f"{what} is missing field(s): {', '.join(missing)}")
+    for key in sorted(str(k) for k in data if k not in required and k not in optional):
+        _note_unknown(f"{what} field", key, "ignored")
+
+
+E = TypeVar("E", bound=enum.Enum)
+F = TypeVar("F")
+
+
+def _enum_or(cls: type[E], value: Any, what: str, fallback: F) -> E | F:
+    """A known enum field: a string this version does not know (a newer sender's value) is read
+    as `fallback` and logged once; anything but a string is malformed."""
+    if not isinstance(value, str):
+        raise ProtocolError(f"{what} must be a string, got {value!r}")
+    try:
+        return cls(value)
+    except ValueError:
+        shown = fallback.value if isinstance(fallback, enum.Enum) else fallback
+        _note_unknown(f"{what} value", value, f"read as {shown!r}")
+        return fallback
+
+
+def _known_or(value: str, known: tuple[str, ...], what: str, fallback: str) -> str:
+    """_enum_or for fields kept as plain strings."""
+    if value in known:
+        return value
+    _note_unknown(f"{what} value", value, f"read as {fallback!r}")
+    return fallback
+
+
+def _properties(will: bool) -> Any:
+    """Empty paho Properties for a PUBLISH packet or a will message (imported here: the contract
+    is importable without paho)."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    packet = PacketTypes.WILLMESSAGE if will else PacketTypes.PUBLISH
+    return Properties(packet)
 
 
 def _user_properties(props: Any) -> dict[str, str]:

@@ -126,10 +126,11 @@ def near(draw: st.DrawFn, valid: st.SearchStrategy[dict[str, Any]]) -> dict[str,
     data = draw(valid)
     target = data
     nested = [k for k, v in data.items() if isinstance(v, dict)]
-    if nested and draw(st.booleans()):
+    # (each draw stands alone: after `x and`, mypy would take x's type for what draw returns)
+    if nested and bool(draw(st.booleans())):
         target = data[draw(st.sampled_from(sorted(nested)))]
     value = draw(st.one_of(numbers, json_values))
-    if target and draw(st.integers(0, 3)):
+    if target and draw(st.integers(0, 3)) != 0:
         target[draw(st.sampled_from(sorted(target)))] = value
     else:
         target[draw(st.text(max_size=10))] = value

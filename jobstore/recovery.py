@@ -120,7 +120,13 @@ def open_ledger(cfg: Config, *, broker: bool = True, wait_s: float = LOCK_WAIT_S
 def rebuild(
     cfg: Config, problem: str, *, broker: bool = True, now: float | None = None
 ) -> Recovery:
-    """Move the ledger aside and build a new one from the photo store and the broker."""
+    """Build a new ledger from the photo store and the broker beside the damaged one, then move
+    the damaged one aside and the new one into its place.
+
+    In that order so that a rebuild that fails half-way (an error reading the store, a full
+    disk) leaves the damaged ledger where it was: the next start finds it and tries again. Had
+    it been moved aside first, that start would open an empty ledger and every link of the event
+    would be lost."""
     data_dir = Path(cfg.data_dir)
     path = ledger_path(data_dir)
     now = time.time() if now is None else now
@@ -131,18 +137,13 @@ def rebuild(
     while moved.exists():
         n += 1
         moved = moved.with_name(f"{moved.stem.split('~')[0]}~{n}.sqlite")
-    os.replace(path, moved)
-    for suffix in ("-wal", "-shm"):  # the old journal belongs to the old file
-        side = path.with_name(path.name + suffix)
-        if side.exists():
-            os.replace(side, moved.with_name(moved.name + suffix))
     rec = Recovery(at=now, problem=problem, moved_to=moved.name)
     statuses: dict[str, Status] = {}
     if broker:
         try:
             statuses = read_retained_statuses(cfg)
             rec.broker = "read"
-        except (OSError, ValueError, TimeoutError) as exc:
+        except Exception as exc:  # the store alone still rebuilds every job and link
             rec.broker = "unreachable"
             rec.notes.append(f"broker not read: {exc}")
             log.warning(
@@ -151,11 +152,25 @@ def rebuild(
                 exc,
             )
     rows = rows_from_store(cfg, statuses, now, rec)
-    ledger = Ledger(path)
+    fresh = path.with_name(path.name + REBUILDING_SUFFIX)
+    _remove_with_journal(fresh)  # a rebuild killed before its swap
     try:
-        rec.jobs = ledger.insert_recovered(rows)
-    finally:
-        ledger.close()
+        ledger = Ledger(fresh)
+        try:
+            rec.jobs = ledger.insert_recovered(rows)
+        finally:
+            ledger.close()
+        if any(fresh.with_name(fresh.name + s).exists() for s in JOURNAL_SUFFIXES):
+            raise OSError(f"{fresh.name} kept its journal after closing")
+    except BaseException:
+        _remove_with_journal(fresh)
+        raise
+    os.replace(path, moved)
+    for suffix in JOURNAL_SUFFIXES:  # the old journal belongs to the old file
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            os.replace(side, moved.with_name(moved.name + suffix))
+    os.replace(fresh, path)
     _write_record(data_dir, rec)
     log.error(
         "ledger rebuilt: %d jobs from the photo store (%d with their broker status), "
@@ -169,6 +184,15 @@ def rebuild(
     return rec
 
 
+REBUILDING_SUFFIX = ".rebuilding"
+JOURNAL_SUFFIXES = ("-wal", "-shm", "-journal")
+
+
+def _remove_with_journal(path: Path) -> None:
+    for p in [path] + [path.with_name(path.name + s) for s in JOURNAL_SUFFIXES]:
+        p.unlink(missing_ok=True)
+
+
 # ---------------------------------------------------------------------------- the sources
 def read_retained_statuses(
     cfg: Config, connect_s: float = 3.0, quiet_s: float = 0.7, max_s: float = 8.0
@@ -179,7 +203,8 @@ def read_retained_statuses(
     Read as tolerantly as the kiosk reads them (booth/protocol.py): a newer worker's added fields
     are ignored, so its statuses still count. A status value newer than this version
     (UnknownStatus) or a malformed status is left out: that job is rebuilt from the photo store
-    alone, as if the broker had no status for it, never placed at a guessed point of its order."""
+    alone, as if the broker had no status for it, never placed at a guessed point of its order.
+    So is a status that fails in any other way: one bad message never costs the other jobs."""
     from booth.mqtt import read_retained
 
     topics = Topics(cfg.mqtt.root)
@@ -197,6 +222,9 @@ def read_retained_statuses(
             parsed = topics.parse(topic)
             st = Status.from_json(payload)
         except ProtocolError:
+            continue
+        except Exception:  # a parser bug must cost one job its status, never the rebuild
+            log.exception("ledger rebuild: skipping the unreadable status on %s", topic)
             continue
         if st.job_id == parsed.job_id and st.booth_id == cfg.booth_id:
             found[st.job_id] = st

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import socket
 import tomllib
 from collections.abc import Mapping
@@ -392,6 +393,81 @@ class OperatorConfig:
 # ---- end [operator] ----------------------------------------------------------------------------
 
 
+# ---- [print]: prints through CUPS (docs/printing.md) ---------------------------------------------
+PRINT_MEDIA = ("4x6", "2x6", "a6")
+# The CUPS queue's name goes into IPP URIs and paths: a safe subset of what lpadmin allows.
+PRINT_QUEUE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,127}$")
+
+
+@dataclass
+class PrintConfig:
+    enabled: bool = _f(
+        False,
+        "Print photos through CUPS (the booth-printer process): a Print button on the "
+        "result screen, or every photo (mode)",
+    )
+    queue: str = _f(
+        "booth", "CUPS queue the prints go to (`lpstat -p` lists them; docs/printing.md adds one)"
+    )
+    server: str = _f(
+        "",
+        "CUPS server: a socket path or host:port (empty: $CUPS_SERVER, else "
+        "/run/cups/cups.sock, else localhost:631)",
+    )
+    mode: str = _f(
+        "button",
+        "'button': a Print button on the result screen; 'auto': every picture is printed",
+        choices=("button", "auto"),
+    )
+    copies: int = _f(
+        1,
+        "Prints of one photo: what a guest may ask for in all (button), or what every "
+        "photo gets (auto)",
+        min=1,
+        max=10,
+    )
+    budget: int = _f(
+        400,
+        "Paper budget per event, in prints (a DNP 4x6 roll is 400; 0: none); printing stops "
+        "when it is used up, the operator adds paper on the dashboard",
+        min=0,
+        max=100_000,
+    )
+    media: str = _f(
+        "4x6",
+        "Paper: '4x6' (10x15 cm), '2x6' (5x15 cm strip) or 'a6'",
+        choices=PRINT_MEDIA,
+    )
+    media_name: str = _f(
+        "",
+        "Media name sent to CUPS (empty: the PWG name of `media`, e.g. na_index-4x6_4x6in); "
+        "a driver's own size name, e.g. w288h432-div2 for strips cut from a 4x6 roll",
+    )
+    fit: str = _f(
+        "fill",
+        "'fill': the photo covers the paper (its edges cropped); 'fit': all of the photo, "
+        "with a border",
+        choices=("fill", "fit"),
+    )
+    dpi: int = _f(
+        300, "Print resolution in dots per inch (dye-sub printers: 300)", min=100, max=600
+    )
+    auto_resume: bool = _f(
+        True,
+        "Resume a stopped CUPS queue by itself once the printer is ready again "
+        "(docs/printing.md says when)",
+    )
+    ready_for_s: float = _f(
+        10.0,
+        "Seconds the printer must be ready before a stopped queue is resumed",
+        min=1,
+        max=600,
+    )
+
+
+# ---- end [print] -------------------------------------------------------------------------------
+
+
 @dataclass
 class Style:
     label: str
@@ -422,6 +498,7 @@ class Config:
     share: ShareConfig = field(default_factory=ShareConfig)
     cloud: CloudConfig = field(default_factory=CloudConfig)
     operator: OperatorConfig = field(default_factory=OperatorConfig)
+    print: PrintConfig = field(default_factory=PrintConfig)
     styles: dict[str, Style] = field(default_factory=_default_styles)
     texts: dict[str, str] = field(default_factory=dict)  # guest text overrides (booth/texts.py)
     source: str = "(defaults)"
@@ -447,6 +524,7 @@ SECTIONS = {
     "share": ShareConfig,
     "cloud": CloudConfig,
     "operator": OperatorConfig,
+    "print": PrintConfig,
 }
 
 # Environment overrides every process honours (listed in docs/config.md): variable → dotted key.
@@ -672,6 +750,7 @@ def _finish(cfg: Config) -> None:
     _check_wifi(cfg.share, where)
     _check_cloud(cfg.cloud, where)
     _check_operator(cfg.operator, where)
+    _check_print(cfg.print, where)
     if cfg.share.admin_host and cfg.share.admin_port == cfg.share.port:
         raise ConfigError(
             f"{where}: share.admin_port = {cfg.share.admin_port} is not allowed; "
@@ -739,6 +818,19 @@ def _check_operator(op: OperatorConfig, where: str) -> None:
                 f"{where}: operator.event_start = {op.event_start!r} is not "
                 "allowed; expected local time 'YYYY-MM-DD HH:MM'"
             ) from None
+
+
+def _check_print(pr: PrintConfig, where: str) -> None:
+    if not PRINT_QUEUE_RE.match(pr.queue):
+        raise ConfigError(
+            f"{where}: print.queue = {pr.queue!r} is not allowed; use letters, digits, "
+            "'.', '_' or '-'"
+        )
+    if pr.media_name and not re.match(r"^[A-Za-z0-9_.-]{1,64}$", pr.media_name):
+        raise ConfigError(
+            f"{where}: print.media_name = {pr.media_name!r} is not allowed; a media keyword "
+            "such as na_index-4x6_4x6in"
+        )
 
 
 def event_start_ts(text: str) -> float:

@@ -47,6 +47,8 @@ SECTION_NOTES = {
     "([cloud sharing](share.md#cloud-sharing-the-qr-works-on-mobile-data-cloud)).",
     "operator": "The operator's view: the dashboard's event, health reports, the operator mark "
     "([operations](operations.md)).",
+    "print": "Prints through CUPS: the Print button or auto-print, the limits, the paper "
+    "([printing](printing.md)).",
 }
 
 

@@ -48,11 +48,14 @@ TITLES = {
     "workers": "Workers",
     "share": "Download server",
     "uploader": "Cloud uploads",
+    "printer": "Printer",
 }
 GONE_FIX = {
     "kiosk": "the booth screen is not running: sudo systemctl status booth-kiosk (it restarts "
     "by itself; `journalctl -u booth-kiosk -b` says why it stopped)",
     "share": "the download server is not running: sudo systemctl status booth-share",
+    "printer": "the printing process is not running: sudo systemctl status booth-printer "
+    "(requested prints wait in the ledger and come out once it runs)",
 }
 NO_WORKER_FIX = (
     "start one: sudo systemctl start booth-worker, or `booth worker` on any machine "
@@ -219,9 +222,10 @@ class HealthBoard:
             seen.health, seen.online, seen.heard_at = health, online, self.mono()
 
     # ------------------------------------------------------------------ output
-    def parts(self, cloud: bool | None = None) -> list[PartView]:
+    def parts(self, cloud: bool | None = None, printer: bool | None = None) -> list[PartView]:
         """Every part, judged: the kiosk, the workers (a `workers` row when none is online),
-        the share server and (when `cloud` is true or it has reported) the uploader."""
+        the share server, (when `cloud` is true or it has reported) the uploader, and (when
+        `printer` is true or it has reported) the printer process."""
         now = self.mono()
         with self._lock:
             seen = {k: replace(s) for k, s in self._seen.items()}
@@ -249,7 +253,16 @@ class HealthBoard:
             if uploader is not None and share is not None:
                 uploader.online = share.online  # it lives and dies with the share server
             out.append(self._judge("uploader", self.booth, uploader, now))
+        printing = seen.get(("printer", self.booth))
+        if printer or (printer is None and printing is not None):
+            out.append(self._judge("printer", self.booth, printing, now))
         return out
+
+    def service(self, name: str) -> tuple[bool | None, Health | None]:
+        """One service of this booth as last heard: (online, health)."""
+        with self._lock:
+            seen = self._seen.get((name, self.booth))
+            return (seen.online, seen.health) if seen is not None else (None, None)
 
     def worst(self, parts: list[PartView] | None = None) -> str:
         parts = self.parts() if parts is None else parts

@@ -31,7 +31,7 @@ log = logging.getLogger("booth.protocol")
 # views compare it (booth/healthboard.py). Every availability message carries it as the MQTT 5 user
 # property PROTOCOL_PROPERTY, every health message as the field of the same name. A message
 # without it comes from before versions existed: FIRST_PROTOCOL_VERSION.
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 FIRST_PROTOCOL_VERSION = 1
 PROTOCOL_PROPERTY = "protocol_version"
 
@@ -112,12 +112,20 @@ class TopicKind(str, enum.Enum):
     BOOTH_HEALTH = "booth_health"
     SERVICE_AVAILABILITY = "service_availability"
     SERVICE_HEALTH = "service_health"
+    # prints (the messages: booth/printmsg.py)
+    PRINT_REQUESTS = "print_requests"
+    PRINT_COMMANDS = "print_commands"
+    PRINT_STATE = "print_state"
+    PRINT_STATUS = "print_status"
 
 
 # The booth's services besides the kiosk, each under `{root}/{booth}/{service}/…`: the share
 # server (health and availability) and its cloud uploader (health; it lives and dies with the
-# share server, whose availability it shares).
-SERVICES = ("share", "uploader")
+# share server, whose availability it shares), and the printer process (health, availability).
+SERVICES = ("share", "uploader", "printer")
+# Under `{root}/{booth}/print/`: what the kiosk asks of the printer process, what the operator
+# (through the share server) tells it, and what it says back (booth/printmsg.py).
+PRINT_LEVEL = "print"
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,27 @@ class Topics:
 
     def service_health(self, booth: str, service: str) -> str:
         return f"{self.root}/{validate_node_id(booth)}/{_service(service)}/health"
+
+    def print_requests(self, booth: str) -> str:
+        """The kiosk's print requests (QoS 1, not retained) to the printer process."""
+        return f"{self.root}/{validate_node_id(booth)}/{PRINT_LEVEL}/requests"
+
+    def print_commands(self, booth: str) -> str:
+        """The operator's print commands, from the share server only (QoS 1, not retained)."""
+        return f"{self.root}/{validate_node_id(booth)}/{PRINT_LEVEL}/commands"
+
+    def print_state(self, booth: str) -> str:
+        """The printer process's retained word to the guests' screen: can it print now."""
+        return f"{self.root}/{validate_node_id(booth)}/{PRINT_LEVEL}/state"
+
+    def print_status(self, booth: str, job_id: str) -> str:
+        """One photo's prints (retained)."""
+        return (
+            f"{self.root}/{validate_node_id(booth)}/{PRINT_LEVEL}/status/{validate_job_id(job_id)}"
+        )
+
+    def print_statuses(self, booth: str) -> str:
+        return f"{self.root}/{validate_node_id(booth)}/{PRINT_LEVEL}/status/+"
 
     # subscriptions
     def shared_jobs(self) -> str:
@@ -217,10 +246,27 @@ class Topics:
                 TopicKind.SERVICE_HEALTH if parts[3] == "health" else TopicKind.SERVICE_AVAILABILITY
             )
             return ParsedTopic(kind, booth=booth, service=parts[2])
+        if len(parts) >= 4 and parts[2] == PRINT_LEVEL:
+            return _print_topic(topic, parts, booth)
         if len(parts) == 4 and parts[2] in ("status", "results"):
             kind = TopicKind.STATUS if parts[2] == "status" else TopicKind.RESULTS
             return ParsedTopic(kind, booth=booth, job_id=validate_job_id(parts[3]))
         raise ProtocolError(f"topic {topic!r} does not match any topic of the protocol")
+
+
+_PRINT_KINDS = {
+    "requests": TopicKind.PRINT_REQUESTS,
+    "commands": TopicKind.PRINT_COMMANDS,
+    "state": TopicKind.PRINT_STATE,
+}
+
+
+def _print_topic(topic: str, parts: list[str], booth: str) -> ParsedTopic:
+    if len(parts) == 4 and parts[3] in _PRINT_KINDS:
+        return ParsedTopic(_PRINT_KINDS[parts[3]], booth=booth)
+    if len(parts) == 5 and parts[3] == "status":
+        return ParsedTopic(TopicKind.PRINT_STATUS, booth=booth, job_id=validate_job_id(parts[4]))
+    raise ProtocolError(f"topic {topic!r} is not a print topic of the protocol")
 
 
 def _service(name: str) -> str:

@@ -6,7 +6,8 @@ be replaced in the config's `[texts]` table (checked at start-up: unknown keys a
 `{placeholders}` are refused, see `booth/config.py`). English is the reference: every language has
 exactly its keys and placeholders (a test checks).
 
-Texts for the operator (logs, `booth doctor`, the /admin gallery) are not here: they stay English.
+Texts for the operator (logs, `booth doctor`, the /admin gallery) stay English, except the
+printer's (OPERATOR_PRINT below: whoever loads the paper reads them).
 The wire protocol's error messages (`booth/protocol.py` GUEST_MESSAGES) stay English too; the
 screens show the catalog's words for each error kind instead.
 """
@@ -55,6 +56,20 @@ EN: dict[str, str] = {
     "works_anywhere": "Works anywhere, even on mobile data",
     "fallback_note": "The AI was busy, so we added the bling ourselves.",
     "back_in": f"Back to start in {{seconds}}{NBSP}s",
+    # prints (the result screen's Print button and the line under it)
+    "print_button": "Print",
+    "print_requested": "Sending your print…",
+    "print_next": "Your print is next",
+    "print_ahead_one": "1 print ahead of yours",
+    "print_ahead_many": "{n} prints ahead of yours",
+    "print_printing": "Printing…",
+    "print_printed": "Printed! Pick it up at the printer.",
+    "print_paused": "Printing is paused. Your photo is saved: scan the QR to get it now.",
+    "print_unavailable": "Printing is not available right now. Scan the QR to get your photo.",
+    "print_budget": "No more prints at this event. Scan the QR to get your photo.",
+    "print_limit": "That's all the prints for this photo.",
+    "print_failed": "That print did not work. Tap Print to try again.",
+    "print_cancelled": "The host cancelled this print.",
     # errors
     "try_again": "Try again",
     "ready_again_in": f"Ready again in about {{seconds}}{NBSP}s",
@@ -144,6 +159,20 @@ DE: dict[str, str] = {
     "works_anywhere": "Klappt überall, auch mit mobilen Daten",
     "fallback_note": "Die KI war beschäftigt, also haben wir den Schmuck selbst gemacht.",
     "back_in": f"Zurück zum Start in {{seconds}}{NBSP}s",
+    "print_button": "Drucken",
+    "print_requested": "Dein Druck wird gesendet…",
+    "print_next": "Dein Druck ist als Nächstes dran",
+    "print_ahead_one": "1 Druck vor deinem",
+    "print_ahead_many": "{n} Drucke vor deinem",
+    "print_printing": "Wird gedruckt…",
+    "print_printed": "Gedruckt! Hol ihn dir am Drucker.",
+    "print_paused": "Der Drucker pausiert. Dein Foto ist gespeichert: scanne den QR-Code, "
+    "um es jetzt zu holen.",
+    "print_unavailable": "Drucken geht gerade nicht. Scanne den QR-Code für dein Foto.",
+    "print_budget": "Keine Drucke mehr bei dieser Feier. Scanne den QR-Code für dein Foto.",
+    "print_limit": "Mehr Drucke gibt es von diesem Foto nicht.",
+    "print_failed": "Der Druck hat nicht geklappt. Tippe auf Drucken für einen neuen Versuch.",
+    "print_cancelled": "Das Team hat diesen Druck abgebrochen.",
     "try_again": "Nochmal",
     "ready_again_in": f"Wieder bereit in etwa {{seconds}}{NBSP}s",
     "error_quota_title": "Die KI macht Pause",
@@ -232,6 +261,21 @@ FR: dict[str, str] = {
     "works_anywhere": "Fonctionne partout, même en 4G",
     "fallback_note": "L'IA était occupée, alors nous avons ajouté les bijoux nous-mêmes.",
     "back_in": f"Retour à l'accueil dans {{seconds}}{NBSP}s",
+    "print_button": "Imprimer",
+    "print_requested": "Envoi de votre impression…",
+    "print_next": "Votre impression est la prochaine",
+    "print_ahead_one": "1 impression avant la vôtre",
+    "print_ahead_many": "{n} impressions avant la vôtre",
+    "print_printing": "Impression…",
+    "print_printed": f"Imprimée{NBSP}! Récupérez-la à l'imprimante.",
+    "print_paused": f"L'impression est en pause. Votre photo est enregistrée{NBSP}: scannez le "
+    "QR pour l'avoir maintenant.",
+    "print_unavailable": "Impossible d'imprimer pour le moment. Scannez le QR pour avoir votre "
+    "photo.",
+    "print_budget": "Plus d'impressions pour cet événement. Scannez le QR pour avoir votre photo.",
+    "print_limit": "C'est toutes les impressions pour cette photo.",
+    "print_failed": "Cette impression a échoué. Touchez Imprimer pour réessayer.",
+    "print_cancelled": "L'équipe a annulé cette impression.",
     "try_again": "Réessayer",
     "ready_again_in": f"De nouveau prêt dans {{seconds}}{NBSP}s environ",
     "error_quota_title": "L'IA se repose",
@@ -320,6 +364,20 @@ ES: dict[str, str] = {
     "works_anywhere": "Funciona en cualquier red, también con datos móviles",
     "fallback_note": "La IA estaba ocupada, así que pusimos las joyas nosotros.",
     "back_in": f"Volvemos al inicio en {{seconds}}{NBSP}s",
+    "print_button": "Imprimir",
+    "print_requested": "Enviando tu impresión…",
+    "print_next": "Tu impresión es la siguiente",
+    "print_ahead_one": "1 impresión antes de la tuya",
+    "print_ahead_many": "{n} impresiones antes de la tuya",
+    "print_printing": "Imprimiendo…",
+    "print_printed": "¡Impresa! Recógela en la impresora.",
+    "print_paused": "La impresión está en pausa. Tu foto está guardada: escanea el QR para "
+    "tenerla ya.",
+    "print_unavailable": "Ahora no se puede imprimir. Escanea el QR para tener tu foto.",
+    "print_budget": "No quedan impresiones en este evento. Escanea el QR para tener tu foto.",
+    "print_limit": "No hay más impresiones de esta foto.",
+    "print_failed": "La impresión falló. Toca Imprimir para intentarlo de nuevo.",
+    "print_cancelled": "El equipo canceló esta impresión.",
     "try_again": "Reintentar",
     "ready_again_in": f"Listo de nuevo en unos {{seconds}}{NBSP}s",
     "error_quota_title": "La IA está descansando",
@@ -377,6 +435,213 @@ ES: dict[str, str] = {
 
 CATALOG: dict[str, dict[str, str]] = {"en": EN, "de": DE, "fr": FR, "es": ES}
 KEYS = frozenset(EN)
+
+
+# The printer's words for the operator: the reasons and fixes of its health (the dashboard, the
+# booth screen's operator mark) and the dashboard's print panel, in the booth's language
+# (`kiosk.language`): whoever loads the paper at an event is often not who set the booth up.
+# English is the reference here too: every language has exactly its keys and placeholders.
+OPERATOR_PRINT_EN: dict[str, str] = {
+    "paper_out": "The printer is out of paper: {waiting} print(s) wait",
+    "paper_out_fix": "load paper (a new roll or pack); the waiting prints then come out by "
+    "themselves",
+    "paper_low": "The printer's paper is running low",
+    "paper_low_fix": "have a new roll or pack ready",
+    "ribbon_out": "The printer's ribbon or ink is used up: {waiting} print(s) wait",
+    "ribbon_out_fix": "put in a new ribbon (dye-sub printers: the one of the paper pack)",
+    "ribbon_low": "The printer's {marker} is low ({level}%)",
+    "ribbon_low_fix": "have a new one ready",
+    "jam": "Paper is jammed in the printer",
+    "jam_fix": "open the printer, take out the jammed paper and close it",
+    "door_open": "The printer's cover or door is open",
+    "door_open_fix": "close it",
+    "offline": "The printer does not answer (switched off or unplugged?)",
+    "offline_fix": "check the printer's power and its USB or network cable",
+    "queue_stopped": "The print queue {queue} is stopped ({message}): {waiting} print(s) wait",
+    "queue_stopped_fix": "the booth resumes it once the printer is ready; or press Resume printing",
+    "queue_rejecting": "The print queue {queue} does not accept prints",
+    "queue_rejecting_fix": "press Resume printing (or run cupsaccept {queue})",
+    "cups_down": "CUPS does not answer at {server}: prints wait",
+    "cups_down_fix": "sudo systemctl start cups (deploy/install.sh --printer installs it)",
+    "queue_missing": "CUPS has no print queue named {queue}: prints wait",
+    "queue_missing_fix": "add the printer (docs/printing.md), or set print.queue to a queue "
+    "that lpstat -p lists",
+    "not_allowed": "The booth may not resume the print queue {queue}",
+    "not_allowed_fix": "sudo usermod -aG lpadmin booth, then restart booth-printer",
+    "budget_used": "The event's paper budget is used up ({used} of {total} prints)",
+    "budget_used_fix": "load paper, then press Add paper",
+    "budget_low": "{left} print(s) left of the event's paper",
+    "budget_low_fix": "have a new roll or pack ready, then press Add paper",
+    "failed": "{n} print(s) failed: {error}",
+    "failed_fix": "press Reprint on the photo once the printer works",
+    "printer": "Printer",
+    "prints_left": "prints left",
+    "no_budget": "no paper budget",
+    "printed": "printed",
+    "waiting": "waiting",
+    "resume": "Resume printing",
+    "cancel_waiting": "Cancel waiting prints",
+    "reprint": "Reprint",
+    "add_paper": "Add paper",
+    "sheets": "sheets",
+}
+OPERATOR_PRINT_DE: dict[str, str] = {
+    "paper_out": "Der Drucker hat kein Papier mehr: {waiting} Druck(e) warten",
+    "paper_out_fix": "Papier einlegen (neue Rolle oder Packung); die wartenden Drucke kommen "
+    "dann von selbst",
+    "paper_low": "Das Papier im Drucker geht zur Neige",
+    "paper_low_fix": "eine neue Rolle oder Packung bereitlegen",
+    "ribbon_out": "Farbband oder Tinte des Druckers ist leer: {waiting} Druck(e) warten",
+    "ribbon_out_fix": "ein neues Farbband einlegen (Thermosublimation: das der Papierpackung)",
+    "ribbon_low": "{marker} des Druckers ist fast leer ({level}%)",
+    "ribbon_low_fix": "Ersatz bereitlegen",
+    "jam": "Im Drucker klemmt Papier",
+    "jam_fix": "den Drucker öffnen, das Papier entfernen und ihn wieder schließen",
+    "door_open": "Deckel oder Klappe des Druckers ist offen",
+    "door_open_fix": "schließen",
+    "offline": "Der Drucker antwortet nicht (ausgeschaltet oder ausgesteckt?)",
+    "offline_fix": "Strom und USB- oder Netzwerkkabel des Druckers prüfen",
+    "queue_stopped": "Die Druckwarteschlange {queue} ist angehalten ({message}): {waiting} "
+    "Druck(e) warten",
+    "queue_stopped_fix": "die Fotobox setzt sie fort, sobald der Drucker bereit ist; oder "
+    "Drucken fortsetzen drücken",
+    "queue_rejecting": "Die Druckwarteschlange {queue} nimmt keine Drucke an",
+    "queue_rejecting_fix": "Drucken fortsetzen drücken (oder cupsaccept {queue})",
+    "cups_down": "CUPS antwortet nicht unter {server}: Drucke warten",
+    "cups_down_fix": "sudo systemctl start cups (deploy/install.sh --printer installiert es)",
+    "queue_missing": "CUPS hat keine Druckwarteschlange {queue}: Drucke warten",
+    "queue_missing_fix": "den Drucker einrichten (docs/printing.md) oder print.queue auf eine "
+    "Warteschlange setzen, die lpstat -p zeigt",
+    "not_allowed": "Die Fotobox darf die Druckwarteschlange {queue} nicht fortsetzen",
+    "not_allowed_fix": "sudo usermod -aG lpadmin booth, dann booth-printer neu starten",
+    "budget_used": "Das Papier der Feier ist aufgebraucht ({used} von {total} Drucken)",
+    "budget_used_fix": "Papier einlegen, dann Papier hinzufügen drücken",
+    "budget_low": "Noch {left} Druck(e) vom Papier der Feier",
+    "budget_low_fix": "eine neue Rolle oder Packung bereitlegen, dann Papier hinzufügen drücken",
+    "failed": "{n} Druck(e) fehlgeschlagen: {error}",
+    "failed_fix": "Nochmal drucken am Foto drücken, sobald der Drucker geht",
+    "printer": "Drucker",
+    "prints_left": "Drucke übrig",
+    "no_budget": "kein Papierlimit",
+    "printed": "gedruckt",
+    "waiting": "warten",
+    "resume": "Drucken fortsetzen",
+    "cancel_waiting": "Wartende Drucke abbrechen",
+    "reprint": "Nochmal drucken",
+    "add_paper": "Papier hinzufügen",
+    "sheets": "Blatt",
+}
+OPERATOR_PRINT_FR: dict[str, str] = {
+    "paper_out": f"L'imprimante n'a plus de papier{NBSP}: {{waiting}} impression(s) en attente",
+    "paper_out_fix": f"mettez du papier (un nouveau rouleau ou paquet){NBSP}; les impressions "
+    "en attente sortent alors d'elles-mêmes",
+    "paper_low": "Le papier de l'imprimante s'épuise",
+    "paper_low_fix": "préparez un nouveau rouleau ou paquet",
+    "ribbon_out": f"Le ruban ou l'encre de l'imprimante est épuisé{NBSP}: {{waiting}} "
+    "impression(s) en attente",
+    "ribbon_out_fix": f"mettez un nouveau ruban (sublimation thermique{NBSP}: celui du paquet "
+    "de papier)",
+    "ribbon_low": f"{{marker}} de l'imprimante est presque vide ({{level}}{NBSP}%)",
+    "ribbon_low_fix": "préparez-en un nouveau",
+    "jam": "Du papier est coincé dans l'imprimante",
+    "jam_fix": "ouvrez l'imprimante, retirez le papier coincé et refermez-la",
+    "door_open": "Le capot ou la trappe de l'imprimante est ouvert",
+    "door_open_fix": "refermez-le",
+    "offline": f"L'imprimante ne répond pas (éteinte ou débranchée{NBSP}?)",
+    "offline_fix": "vérifiez l'alimentation et le câble USB ou réseau de l'imprimante",
+    "queue_stopped": f"La file d'impression {{queue}} est arrêtée ({{message}}){NBSP}: "
+    "{waiting} impression(s) en attente",
+    "queue_stopped_fix": "le photobooth la relance dès que l'imprimante est prête, ou appuyez "
+    "sur Reprendre l'impression",
+    "queue_rejecting": "La file d'impression {queue} n'accepte pas d'impressions",
+    "queue_rejecting_fix": "appuyez sur Reprendre l'impression (ou cupsaccept {queue})",
+    "cups_down": f"CUPS ne répond pas à {{server}}{NBSP}: les impressions attendent",
+    "cups_down_fix": "sudo systemctl start cups (deploy/install.sh --printer l'installe)",
+    "queue_missing": f"CUPS n'a pas de file d'impression {{queue}}{NBSP}: les impressions "
+    "attendent",
+    "queue_missing_fix": "ajoutez l'imprimante (docs/printing.md) ou mettez dans print.queue "
+    "une file que lpstat -p affiche",
+    "not_allowed": "Le photobooth n'a pas le droit de relancer la file d'impression {queue}",
+    "not_allowed_fix": "sudo usermod -aG lpadmin booth, puis redémarrez booth-printer",
+    "budget_used": "Le papier de l'événement est épuisé ({used} sur {total} impressions)",
+    "budget_used_fix": "mettez du papier, puis appuyez sur Ajouter du papier",
+    "budget_low": "Il reste {left} impression(s) du papier de l'événement",
+    "budget_low_fix": "préparez un nouveau rouleau ou paquet, puis appuyez sur Ajouter du papier",
+    "failed": f"{{n}} impression(s) échouée(s){NBSP}: {{error}}",
+    "failed_fix": "appuyez sur Réimprimer sur la photo quand l'imprimante fonctionne",
+    "printer": "Imprimante",
+    "prints_left": "impressions restantes",
+    "no_budget": "pas de limite de papier",
+    "printed": "imprimées",
+    "waiting": "en attente",
+    "resume": "Reprendre l'impression",
+    "cancel_waiting": "Annuler les impressions en attente",
+    "reprint": "Réimprimer",
+    "add_paper": "Ajouter du papier",
+    "sheets": "feuilles",
+}
+OPERATOR_PRINT_ES: dict[str, str] = {
+    "paper_out": "La impresora no tiene papel: {waiting} impresión(es) esperan",
+    "paper_out_fix": "pon papel (un rollo o paquete nuevo); las impresiones en espera salen solas",
+    "paper_low": "Se acaba el papel de la impresora",
+    "paper_low_fix": "ten listo un rollo o paquete nuevo",
+    "ribbon_out": "La cinta o la tinta de la impresora se ha acabado: {waiting} impresión(es) "
+    "esperan",
+    "ribbon_out_fix": "pon una cinta nueva (sublimación: la del paquete de papel)",
+    "ribbon_low": "Queda poco {marker} en la impresora ({level}%)",
+    "ribbon_low_fix": "ten uno nuevo listo",
+    "jam": "Hay papel atascado en la impresora",
+    "jam_fix": "abre la impresora, saca el papel atascado y ciérrala",
+    "door_open": "La tapa o la puerta de la impresora está abierta",
+    "door_open_fix": "ciérrala",
+    "offline": "La impresora no responde (¿apagada o desconectada?)",
+    "offline_fix": "revisa la corriente y el cable USB o de red de la impresora",
+    "queue_stopped": "La cola de impresión {queue} está detenida ({message}): {waiting} "
+    "impresión(es) esperan",
+    "queue_stopped_fix": "el fotomatón la reanuda en cuanto la impresora esté lista; o pulsa "
+    "Reanudar impresión",
+    "queue_rejecting": "La cola de impresión {queue} no acepta impresiones",
+    "queue_rejecting_fix": "pulsa Reanudar impresión (o cupsaccept {queue})",
+    "cups_down": "CUPS no responde en {server}: las impresiones esperan",
+    "cups_down_fix": "sudo systemctl start cups (deploy/install.sh --printer lo instala)",
+    "queue_missing": "CUPS no tiene la cola de impresión {queue}: las impresiones esperan",
+    "queue_missing_fix": "añade la impresora (docs/printing.md) o pon en print.queue una cola "
+    "que muestre lpstat -p",
+    "not_allowed": "El fotomatón no puede reanudar la cola de impresión {queue}",
+    "not_allowed_fix": "sudo usermod -aG lpadmin booth y reinicia booth-printer",
+    "budget_used": "Se acabó el papel del evento ({used} de {total} impresiones)",
+    "budget_used_fix": "pon papel y pulsa Añadir papel",
+    "budget_low": "Quedan {left} impresión(es) del papel del evento",
+    "budget_low_fix": "ten listo un rollo o paquete nuevo y pulsa Añadir papel",
+    "failed": "{n} impresión(es) fallaron: {error}",
+    "failed_fix": "pulsa Reimprimir en la foto cuando la impresora funcione",
+    "printer": "Impresora",
+    "prints_left": "impresiones restantes",
+    "no_budget": "sin límite de papel",
+    "printed": "impresas",
+    "waiting": "en espera",
+    "resume": "Reanudar impresión",
+    "cancel_waiting": "Cancelar impresiones en espera",
+    "reprint": "Reimprimir",
+    "add_paper": "Añadir papel",
+    "sheets": "hojas",
+}
+OPERATOR_PRINT: dict[str, dict[str, str]] = {
+    "en": OPERATOR_PRINT_EN,
+    "de": OPERATOR_PRINT_DE,
+    "fr": OPERATOR_PRINT_FR,
+    "es": OPERATOR_PRINT_ES,
+}
+
+
+def operator_print(language: str, key: str, **values: object) -> str:
+    """One of the printer's operator texts in `language` (English when unknown); a missing
+    placeholder value leaves the text as written."""
+    text = OPERATOR_PRINT.get(language, OPERATOR_PRINT_EN).get(key) or OPERATOR_PRINT_EN[key]
+    try:
+        return text.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return text
 
 
 def placeholders(text: str) -> set[str]:

@@ -101,12 +101,50 @@ def _v4_short_codes(db: sqlite3.Connection) -> None:
     )
 
 
+# The print queue (jobstore/prints.py): one row per sheet a guest, auto-print or the operator
+# asked for, written only by the printer process. `print_id` travels in the CUPS job's name, so
+# a print CUPS accepted just before a crash is found again instead of being sent twice.
+PRINTS = """
+CREATE TABLE IF NOT EXISTS prints (
+    print_id        TEXT PRIMARY KEY,       -- random, in the CUPS job-name booth-print-<print_id>
+    job_id          TEXT NOT NULL,          -- the photo
+    request_id      TEXT NOT NULL,          -- idempotency key of the request that made it
+    copy            INTEGER NOT NULL,       -- 1..n within its request
+    source          TEXT NOT NULL,          -- guest | auto | operator
+    state           TEXT NOT NULL,  -- requested, sent, printing, then printed, failed or cancelled
+    cups_job_id     INTEGER,                -- set once CUPS accepted it
+    requested_at    REAL NOT NULL,
+    tried_at        REAL,                   -- last handed to CUPS (written before the answer)
+    tries           INTEGER NOT NULL DEFAULT 0,
+    sent_at         REAL,
+    done_at         REAL,
+    error           TEXT,
+    UNIQUE (request_id, copy)
+);
+CREATE INDEX IF NOT EXISTS prints_job ON prints(job_id);
+CREATE INDEX IF NOT EXISTS prints_state ON prints(state, requested_at);
+CREATE TABLE IF NOT EXISTS print_budget (
+    at              REAL NOT NULL,          -- when the operator raised the event's paper budget
+    added           INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS print_meta (
+    key             TEXT PRIMARY KEY,
+    value           TEXT NOT NULL
+)
+"""
+
+
+def _v5_prints(db: sqlite3.Connection) -> None:
+    _run(db, PRINTS)
+
+
 # version n is reached by MIGRATIONS[n - 1]
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1,
     _v2_uploads,
     _v3_clock,
     _v4_short_codes,
+    _v5_prints,
 ]
 VERSION = len(MIGRATIONS)
 

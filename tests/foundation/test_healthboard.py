@@ -27,7 +27,11 @@ def test_health_topics_of_the_kiosk_and_the_services_round_trip():
     assert T.service_health("b1", "share") == "booth/b1/share/health"
     assert T.service_availability("b1", "share") == "booth/b1/share/availability"
     assert T.service_health("b1", "uploader") == "booth/b1/uploader/health"
-    assert T.booth_services("b1") == ["booth/b1/share/+", "booth/b1/uploader/+"]
+    assert T.booth_services("b1") == [
+        "booth/b1/share/+",
+        "booth/b1/uploader/+",
+        "booth/b1/printer/+",
+    ]
     p = T.parse("booth/b1/health")
     assert (p.kind, p.booth) == (TopicKind.BOOTH_HEALTH, "b1")
     p = T.parse("booth/b1/share/availability")

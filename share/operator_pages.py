@@ -1,6 +1,10 @@
 """The operator's pages on the admin listener (share/admin.py): the login form and the event
 dashboard, a shell its script fills from /admin/api/state. English only: the operator is staff.
-Self-contained like the guests' pages (share/pages.py), with a nonce for the inline script."""
+Self-contained like the guests' pages (share/pages.py), with a nonce for the inline script.
+
+Nothing the operator sees may move under a finger: the dashboard shows its sections only once the
+first data is in (until then one line says it is loading, and nothing is drawn below it), and every
+thumbnail has its box before its picture arrives."""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ h2{font-size:1.05rem;margin:22px 0 8px;color:#d8d4e4}
 .top .actions{display:flex;gap:8px;align-items:center}
 .top form{margin:0}
 .small{min-height:40px;width:auto;margin:0;padding:0 16px;font-size:.95rem;border-radius:12px}
-#event{color:#a9a6b3;margin:4px 0 0}
+#event{color:#a9a6b3;margin:0 0 8px}
 .health{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:8px;
 margin-top:14px}
 .part{background:#17161f;border:1px solid #2c2b36;border-left-width:6px;border-radius:12px;
@@ -33,7 +37,7 @@ padding:8px 12px;font-size:.9rem;line-height:1.4;min-width:0}
 .part b{font-size:.98rem}
 .part .reason{color:#f4f1ea}.part .fix{color:#a9a6b3}.part .details{color:#8d8a99;font-size:.82rem}
 .lvl-ok{border-left-color:#40c97a}.lvl-warn,.lvl-unknown{border-left-color:#f0a030}
-.lvl-error{border-left-color:#eb5757}.lvl-offline{border-left-color:#55535f;opacity:.75}
+.lvl-error{border-left-color:#eb5757}.lvl-offline{border-left-color:#55535f;background:#121118}
 .dot{display:inline-block;width:.7em;height:.7em;border-radius:50%;margin-right:6px;
 vertical-align:baseline}
 .lvl-ok .dot{background:#40c97a}.lvl-warn .dot,.lvl-unknown .dot{background:#f0a030}
@@ -51,7 +55,8 @@ td,th{padding:3px 14px 3px 0;text-align:left}th{color:#a9a6b3;font-weight:600}
 padding:10px;min-width:0}
 .job .pic{flex:0 0 96px}
 .job .meta{min-width:0;flex:1;font-size:.9rem;line-height:1.45}
-img.thumb{width:96px;height:auto;border-radius:8px;display:block}
+img.thumb{width:96px;height:96px;object-fit:contain;border-radius:8px;display:block;
+background:#24232d}
 .nopic{width:96px;height:96px;border-radius:8px;background:#24232d}
 .st{display:inline-block;padding:1px 10px;border-radius:99px;font-size:.8rem;font-weight:600}
 .ready{background:#1f4d2e;color:#b7f5c8}.failed{background:#5a1f25;color:#ffc2c8}
@@ -106,7 +111,7 @@ _DASH_JS = """
   }
   function count(k,v){var e=document.querySelector('[data-count="'+k+'"] b');if(e)e.textContent=v;}
   function counts(ev){
-    $('event').textContent='The event: '+ev.label+'.';
+    $('event').textContent=ev.label.charAt(0).toUpperCase()+ev.label.slice(1)+'.';
     count('photos',ev.photos);count('ai',ev.ai);count('local',ev.local);
     count('failed',ev.failed);count('in_progress',ev.in_progress);
     count('wait_p50',secs(ev.wait_p50_s));count('wait_p95',secs(ev.wait_p95_s));
@@ -189,6 +194,7 @@ _DASH_JS = """
     .then(function(r){if(r.status===401){location.href='/admin/login';throw 0;}return r.json();})
     .then(function(s){
       page=s.page;health(s.health);counts(s.event);jobs(s.jobs);
+      $('loading').classList.add('hidden');$('live').classList.remove('hidden');
       $('pageinfo').textContent='Page '+s.page+' of '+s.pages;
       $('prev').disabled=s.page<=1;$('next').disabled=s.page>=s.pages;
       updates++;document.body.setAttribute('data-updates',String(updates));
@@ -221,14 +227,15 @@ def dashboard_page(title: str, nonce: str) -> str:
     )
     body = (
         '<header class="top"><div>'
-        f"<h1>{escape(title)} · operator</h1>"
-        '<p id="event">Loading…</p></div><div class="actions">'
+        f'<h1>{escape(title)} · operator</h1></div><div class="actions">'
         '<a id="zip" class="btn primary small" href="/admin/event.zip">Download all (zip)</a>'
         '<form method="post" action="/admin/logout"><button type="submit" '
         'class="btn secondary small">Log out</button></form></div></header>'
         '<noscript><p class="muted">This page needs JavaScript.</p></noscript>'
+        '<p id="loading" class="muted">Loading…</p><div id="live" class="hidden">'
         '<section id="health" class="health" aria-live="polite"></section>'
-        f'<h2>The event</h2><section class="counts">{counts}</section>'
+        '<h2>The event</h2><p id="event"></p>'
+        f'<section class="counts">{counts}</section>'
         '<div id="kinds" class="hidden"><h2>What went wrong, by kind</h2><table><thead><tr>'
         "<th>kind</th><th>local picture instead</th><th>no picture</th></tr></thead>"
         '<tbody id="kinds-body"></tbody></table></div>'
@@ -236,7 +243,7 @@ def dashboard_page(title: str, nonce: str) -> str:
         'class="btn secondary">‹ Newer</button><span id="pageinfo"></span>'
         '<button id="next" type="button" class="btn secondary">Older ›</button></nav>'
         '<section id="gallery" class="jobs"></section>'
-        '<p id="empty" class="muted hidden">No photos in this event yet.</p>'
+        '<p id="empty" class="muted hidden">No photos in this event yet.</p></div>'
         '<p id="status-line" class="muted"></p>'
         '<div id="qr" class="modal hidden" role="dialog" aria-modal="true" '
         'aria-label="Download QR"><div class="sheet">'

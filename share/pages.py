@@ -3,13 +3,19 @@ the portal page and friendly errors (the operator's pages: share/operator_pages.
 
 Why hand-written HTML: the booth's hotspot has no internet, so every page is one self-contained
 document (inline CSS, a few lines of inline script, no fonts or CDNs). Everything that comes from
-configuration or the ledger goes through `html.escape`. The guest's pages speak the booth's
-language (`kiosk.language`, texts from `booth/texts.py`).
+configuration or the ledger goes through `html.escape`. Each page is rendered with the texts
+of one language (booth/texts.py; which one: share/server.py `GuestTexts`) and says so in
+`<html lang>`.
+
+Nothing may move once a guest sees it (on slow booth Wi-Fi the photo arrives seconds after the
+page, and a Download button that jumps gets the wrong tap): the photo's box has its size from the
+start (`PhotoSize`).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from html import escape
 
 from booth.texts import Texts
@@ -48,6 +54,23 @@ box-shadow:0 10px 40px rgba(0,0,0,.55)}
 .frame{position:relative}
 footer{margin-top:18px}
 """
+
+
+@dataclass(frozen=True)
+class PhotoSize:
+    """A photo's size in pixels, as its file's header says."""
+
+    width: int
+    height: int
+
+
+def _photo_box(size: PhotoSize | None) -> str:
+    """The img attributes that give the photo its box before it loads: width and height, and
+    the same ratio as CSS (the page's CSS scales the width to the screen, the height follows)."""
+    if size is None:
+        return ""
+    w, h = size.width, size.height
+    return f' width="{w}" height="{h}" style="aspect-ratio:{w}/{h}"'
 
 
 def _text(s: str) -> str:
@@ -136,10 +159,12 @@ def guest_page(
     link_note: str,
     nonce: str,
     extra_head: str = "",
+    size: PhotoSize | None = None,
 ) -> str:
     """The guest's page, LAN or cloud copy: the picture, Download, Share (where the browser
     can share files), the event title and how long the link works (`link_note`, which must
-    not promise more than the link keeps)."""
+    not promise more than the link keeps). `size`: the photo's, so nothing below it moves when
+    it arrives."""
     name = escape(filename)
     body = (
         f"<h1>{escape(title)}</h1>"
@@ -147,8 +172,8 @@ def guest_page(
         f'data-ios-hold="{escape(t("page_ios_hold"))}" '
         f'data-ios-share="{escape(t("page_ios_share"))}">'
         f"{_text(t('page_howto'))}</p>"
-        f'<div class="frame"><img id="photo" class="photo" src="{escape(photo_src)}" '
-        f'alt="{escape(t("page_alt", title=title))}"></div>'
+        f'<div class="frame"><img id="photo" class="photo" src="{escape(photo_src)}"'
+        f'{_photo_box(size)} alt="{escape(t("page_alt", title=title))}"></div>'
         f'<a id="download" class="btn primary" href="{escape(download_href)}" '
         f'download="{name}" data-ios="{escape(t("page_download_files"))}">&#11015;&#xFE0E;'
         f"<span> {_text(t('page_download'))}</span></a>"
@@ -163,7 +188,13 @@ def guest_page(
 
 
 def photo_page(
-    t: Texts, title: str, token: str, filename: str, retention_days: float, nonce: str
+    t: Texts,
+    title: str,
+    token: str,
+    filename: str,
+    retention_days: float,
+    nonce: str,
+    size: PhotoSize | None = None,
 ) -> str:
     """The LAN copy, served by the share server at /p/<token>."""
     photo = f"/p/{token}/photo.jpg"
@@ -175,11 +206,18 @@ def photo_page(
         filename,
         t("page_lan_note", days=t.days(retention_days)),
         nonce,
+        size=size,
     )
 
 
 def cloud_page(
-    t: Texts, title: str, photo_url: str, filename: str, expires_at: float, nonce: str
+    t: Texts,
+    title: str,
+    photo_url: str,
+    filename: str,
+    expires_at: float,
+    nonce: str,
+    size: PhotoSize | None = None,
 ) -> str:
     """The cloud copy, uploaded next to the photo: it has no server behind it, so its
     Content-Security-Policy travels in a meta element (frame-ancestors cannot)."""
@@ -202,6 +240,7 @@ def cloud_page(
         t("page_cloud_note", until=until_text(t, expires_at)),
         nonce,
         head,
+        size,
     )
 
 

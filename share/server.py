@@ -5,8 +5,11 @@ Routes: `/p/{token}` (the guest's page; `/P/…` too, as the QR code carries it 
 FileResponse, sent with sendfile), `/` and `/{code}` (a typed short code; wrong codes are
 rate-limited per client and overall) and `/healthz`. The operator gallery is not here: it is
 another app on its own listener (`share/admin.py`). There is no static route and no directory
-listing; every error a client sees is one of our own pages, never a trace. Guest pages speak
-`kiosk.language`.
+listing; every error a client sees is one of our own pages, never a trace.
+
+Guest pages speak the phone's language when it is one of ours (`Accept-Language`), else the
+booth's (`kiosk.language`): `GuestTexts`. Text answers (pages, JSON, SVG) are gzipped for a
+client that accepts it; photos and thumbnails are sent as they are (JPEG does not shrink).
 """
 
 from __future__ import annotations
@@ -16,20 +19,24 @@ import functools
 import ipaddress
 import logging
 import math
+import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web import ContentCoding
 
 from booth.clock import Clock, SystemClock
 from booth.config import Config
+from booth.images import MAX_BYTES, BadImage, declared_size, sniff_image_type
 from booth.mqtt import MqttConnection
-from booth.texts import Texts
+from booth.texts import LANGUAGES, Texts
 from jobstore.ledger import Ledger
 from jobstore.links import CODE_PATH, PHOTO_PATHS
 from jobstore.recovery import open_ledger
@@ -47,9 +54,10 @@ LEDGER = web.AppKey("ledger", Ledger)
 LOOKUP = web.AppKey("lookup", PhotoLookup)
 THUMBS = web.AppKey("thumbs", ThumbCache)
 MQTT: web.AppKey[MqttConnection | None] = web.AppKey("mqtt")  # None: no broker (tests, tools)
-TEXTS = web.AppKey("texts", Texts)
+TEXTS = web.AppKey("texts", Texts)  # the booth's language (the operator app's error pages too)
 CODE_THROTTLE = web.AppKey("code_throttle", LoginThrottle)
 PORTAL: web.AppKey[Handler] = web.AppKey("portal")  # the captive portal's catch-all
+GUEST_TEXTS: web.AppKey[GuestTexts] = web.AppKey("guest_texts")  # every language, for phones
 # Short codes are 30 bits: wrong guesses are limited per client address and for everyone
 # together (a booth has at most a few thousand live codes, so a guess hits once in ~10**6).
 CODE_WINDOW_S = 60.0
@@ -61,6 +69,123 @@ PHOTO_CACHE = "private, max-age=86400"  # the token is the secret: never cache i
 CHUNK = 256 * 1024
 
 
+# ---------------------------------------------------------------------------- negotiation
+_QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
+_TOKEN = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]+")  # RFC 9110 token chars: a range, `*`, a coding
+MAX_PREFERENCES = 32  # a header longer than any browser sends is read that far
+
+
+@dataclass(frozen=True)
+class Preference:
+    """One entry of an Accept-Language or Accept-Encoding header."""
+
+    value: str  # lower case: a language range (`de-ch`, `*`) or a content coding (`gzip`)
+    q: float  # 0 (not acceptable) to 1
+
+
+def preferences(header: str | None) -> list[Preference]:
+    """The entries of an Accept-Language or Accept-Encoding header, most wanted first (RFC 9110
+    12.4.2: `q` from 0 to 1 with at most three decimals, 1 when absent; equal weights keep the
+    header's order). A malformed entry is skipped: a header never makes a request fail."""
+    found: list[Preference] = []
+    for entry in (header or "").split(",")[:MAX_PREFERENCES]:
+        value, *params = (part.strip() for part in entry.split(";"))
+        value = value.lower()
+        if not value or not _TOKEN.fullmatch(value):
+            continue
+        q = 1.0
+        for param in params:
+            name, _, given = param.partition("=")
+            if name.strip().lower() == "q":
+                if not _QVALUE.fullmatch(given.strip()):
+                    break
+                q = float(given)
+        else:
+            found.append(Preference(value, q))
+    return sorted(found, key=lambda p: -p.q)
+
+
+def pick_language(header: str | None, known: tuple[str, ...], default: str) -> str:
+    """The first language of `known` the header asks for (by its primary subtag: `de-CH` is
+    `de`), else `default`; `*` and anything we do not have also mean `default`."""
+    for pref in preferences(header):
+        if pref.q <= 0:
+            continue
+        if pref.value == "*":
+            return default
+        primary = re.split("[-_]", pref.value, maxsplit=1)[0]
+        if primary in known:
+            return primary
+    return default
+
+
+def accepts_coding(header: str | None, coding: str) -> bool:
+    """Whether Accept-Encoding allows `coding` (named, or through `*`, with a weight above 0)."""
+    weights: dict[str, float] = {}
+    for pref in preferences(header):
+        weights.setdefault(pref.value, pref.q)
+    return weights.get(coding, weights.get("*", 0.0)) > 0
+
+
+@dataclass(frozen=True)
+class GuestTexts:
+    """The guest texts in every language we have, for a phone's `Accept-Language`.
+
+    The `[texts]` overrides are words the operator wrote in the booth's language, so they apply
+    only to a page in that language: a phone that reads another of ours gets that language's
+    catalog as it is (a page in one language, never a mix of two). A phone in a language we do
+    not have gets the booth's language, overrides included."""
+
+    booth: Texts
+    by_language: Mapping[str, Texts]
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> GuestTexts:
+        booth = cfg.guest_texts()
+        return cls(
+            booth,
+            {lang: booth if lang == booth.language else Texts(lang) for lang in LANGUAGES},
+        )
+
+    def for_header(self, accept_language: str | None) -> Texts:
+        return self.by_language[pick_language(accept_language, LANGUAGES, self.booth.language)]
+
+
+def guest_texts(request: web.Request) -> Texts:
+    """The texts for this request: the phone's language on the guest listener, the booth's on
+    the operator listener (its error pages; it negotiates nothing)."""
+    choice = request.app.get(GUEST_TEXTS)
+    if choice is None:
+        return request.app[TEXTS]
+    return choice.for_header(request.headers.get(hdrs.ACCEPT_LANGUAGE))
+
+
+def _vary(response: web.StreamResponse, header: str) -> None:
+    have = [v.strip().lower() for v in response.headers.get(hdrs.VARY, "").split(",") if v]
+    if header.lower() not in have:
+        response.headers[hdrs.VARY] = ", ".join([*filter(None, have), header.lower()])
+
+
+# Worth compressing: our pages, the dashboard's JSON, /metrics and QR SVGs. Not photos or
+# thumbnails (JPEG and PNG are compressed already) nor files (sent with sendfile).
+COMPRESSIBLE = ("text/", "application/json", "image/svg+xml")
+MIN_COMPRESS = 256  # bytes; below that gzip's header eats the gain (connectivity-check answers)
+
+
+def compress(request: web.Request, response: web.StreamResponse) -> None:
+    """gzip a text answer for a client whose Accept-Encoding allows it."""
+    if not isinstance(response, web.Response) or not response.content_type.startswith(COMPRESSIBLE):
+        return
+    body = response.body
+    if not isinstance(body, bytes) or len(body) < MIN_COMPRESS:
+        return
+    if hdrs.CONTENT_ENCODING in response.headers:
+        return
+    _vary(response, "Accept-Encoding")  # a cache must keep both forms apart
+    if accepts_coding(request.headers.get(hdrs.ACCEPT_ENCODING), "gzip"):
+        response.enable_compression(ContentCoding.gzip)
+
+
 # ---------------------------------------------------------------------------- responses
 def html_page(text: str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     resp = web.Response(
@@ -70,19 +195,30 @@ def html_page(text: str, status: int = 200, headers: dict[str, str] | None = Non
     return resp
 
 
+def guest_page(
+    request: web.Request,
+    render: Callable[[Texts], str],
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    """A page rendered in the request's language (`guest_texts`), marked as depending on it."""
+    resp = html_page(render(guest_texts(request)), status, headers)
+    if GUEST_TEXTS in request.app:
+        _vary(resp, "Accept-Language")
+    return resp
+
+
 def _not_found(request: web.Request) -> web.Response:
-    return html_page(
-        pages.not_found_page(request.app[TEXTS], request.app[CFG].kiosk.title), status=404
-    )
+    title = request.app[CFG].kiosk.title
+    return guest_page(request, lambda t: pages.not_found_page(t, title), status=404)
 
 
 def _error(
     request: web.Request, status: int, reason: str, headers: dict[str, str] | None = None
 ) -> web.Response:
-    return html_page(
-        pages.error_page(request.app[TEXTS], request.app[CFG].kiosk.title, status, reason),
-        status,
-        headers,
+    title = request.app[CFG].kiosk.title
+    return guest_page(
+        request, lambda t: pages.error_page(t, title, status, reason), status, headers
     )
 
 
@@ -99,21 +235,26 @@ _REASONS = {
 async def error_pages(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Every 4xx/5xx becomes a friendly page; unexpected exceptions are logged, never shown."""
+    """Every 4xx/5xx becomes a friendly page; unexpected exceptions are logged, never shown.
+    Both listeners' answers pass here, so text is compressed here too (`compress`)."""
+    response: web.StreamResponse
     try:
-        return await handler(request)
+        response = await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         if exc.status == 404:
-            return _not_found(request)
-        keep = {k: v for k, v in exc.headers.items() if k in _KEEP_HEADERS}
-        return _error(request, exc.status, _REASONS.get(exc.status, exc.reason), keep)
+            response = _not_found(request)
+        else:
+            keep = {k: v for k, v in exc.headers.items() if k in _KEEP_HEADERS}
+            response = _error(request, exc.status, _REASONS.get(exc.status, exc.reason), keep)
     except asyncio.CancelledError:
         raise
     except Exception:
         log.exception("share: internal error on %s %s", request.method, mask_path(request.path))
-        return _error(request, 500, request.app[TEXTS]("page_error"))
+        response = _error(request, 500, guest_texts(request)("page_error"))
+    compress(request, response)
+    return response
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -208,26 +349,47 @@ async def favicon(request: web.Request) -> web.Response:
     return web.Response(status=204, headers={"Cache-Control": "public, max-age=86400"})
 
 
+HEADER_BYTES = 256 * 1024  # where a JPEG's frame header is, after EXIF and ICC segments
+
+
+@functools.lru_cache(maxsize=1024)
+def photo_size(path: Path) -> pages.PhotoSize | None:
+    """A stored result's pixel size, from its header (a result never changes, so it is kept):
+    the page gives the photo's box its size before the photo arrives."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(HEADER_BYTES)
+            kind = sniff_image_type(data)
+            if kind is None:
+                return None
+            try:
+                width, height = declared_size(data, kind)
+            except BadImage:  # the frame header lies further in: read the whole file
+                data += f.read(MAX_BYTES)
+                width, height = declared_size(data, kind)
+    except (OSError, BadImage) as exc:
+        log.warning("share: no size for %s: %s", path.name, exc)
+        return None
+    return pages.PhotoSize(width, height) if width > 0 and height > 0 else None
+
+
 async def photo_page(request: web.Request) -> web.Response:
     lookup = request.app[LOOKUP]
     photo = lookup.find(request.match_info["token"])
     if photo is None:
         raise web.HTTPNotFound()
     cfg = request.app[CFG]
+    size = await asyncio.get_running_loop().run_in_executor(None, photo_size, photo.path)
     nonce = secrets.token_urlsafe(16)
     csp = (
         "default-src 'none'; img-src 'self' blob:; style-src 'unsafe-inline'; "
         f"script-src 'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; "
         "form-action 'none'; frame-ancestors 'none'"
     )
-    return html_page(
-        pages.photo_page(
-            request.app[TEXTS],
-            cfg.kiosk.title,
-            photo.token,
-            photo.filename,
-            cfg.retention_days,
-            nonce,
+    return guest_page(
+        request,
+        lambda t: pages.photo_page(
+            t, cfg.kiosk.title, photo.token, photo.filename, cfg.retention_days, nonce, size
         ),
         headers={"Content-Security-Policy": csp, "Cache-Control": "private, no-cache"},
     )
@@ -235,18 +397,22 @@ async def photo_page(request: web.Request) -> web.Response:
 
 def _code_form(
     request: web.Request,
-    message: str = "",
+    message_key: str = "",  # a text of booth/texts.py, said above the form
     typed: str = "",
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
-    html = pages.code_page(request.app[TEXTS], request.app[CFG].kiosk.title, message, typed)
+    title = request.app[CFG].kiosk.title
     h = {
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     }
     h.update(headers or {})
-    return html_page(html, status=status, headers=h)
+
+    def render(t: Texts) -> str:
+        return pages.code_page(t, title, t(message_key) if message_key else "", typed)
+
+    return guest_page(request, render, status, h)
 
 
 async def code_entry(request: web.Request) -> web.StreamResponse:
@@ -254,13 +420,12 @@ async def code_entry(request: web.Request) -> web.StreamResponse:
     typed = request.match_info.get("code") or request.query.get("code", "")
     if not typed:
         return _code_form(request)
-    texts = request.app[TEXTS]
     throttle = request.app[CODE_THROTTLE]
     wait = throttle.wait_s(request.remote or "?")
     if wait > 0:  # this client, or every client together, used up its wrong guesses
         return _code_form(
             request,
-            texts("page_code_slow"),
+            "page_code_slow",
             typed[:9],
             status=429,
             headers={"Retry-After": str(max(1, math.ceil(wait)))},
@@ -272,7 +437,7 @@ async def code_entry(request: web.Request) -> web.StreamResponse:
         if PORTAL in request.app and request.match_info.get("code"):
             # on the booth Wi-Fi a short path of any other site lands here: the portal's page
             return await request.app[PORTAL](request)
-        return _code_form(request, texts("page_code_wrong"), typed[:9], status=404)
+        return _code_form(request, "page_code_wrong", typed[:9], status=404)
     raise web.HTTPFound(f"/p/{row.token}", headers={"Cache-Control": "no-store"})
 
 
@@ -341,7 +506,8 @@ def make_app(
     )
     app[THUMBS] = ThumbCache()  # the operator app's (share/admin.py); retention prunes it
     app[MQTT] = mqtt
-    app[TEXTS] = cfg.guest_texts()
+    app[GUEST_TEXTS] = GuestTexts.from_config(cfg)
+    app[TEXTS] = app[GUEST_TEXTS].booth
     app[CODE_THROTTLE] = LoginThrottle(CODE_MAX_FAILURES, CODE_MAX_FAILURES_ALL, CODE_WINDOW_S)
     app.on_response_prepare.append(security_headers)
 

@@ -39,9 +39,10 @@ class Chromium:
             "--remote-debugging-port=0",
             "about:blank",
         ]
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0  # the DevTools port, once started (Lighthouse connects to it)
         self._id = 0
-        self._pending: dict[int, asyncio.Future] = {}
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.events: list[dict[str, Any]] = []
         self._event_signal = asyncio.Event()
 
@@ -58,6 +59,7 @@ class Chromium:
                 raise RuntimeError("chromium did not open its DevTools port")
             await asyncio.sleep(0.1)
         port, path = port_file.read_text().splitlines()[:2]
+        self.port = int(port)
         self.session = aiohttp.ClientSession()
         self.ws = await self.session.ws_connect(f"ws://127.0.0.1:{port}{path}", max_msg_size=0)
         self._reader = asyncio.create_task(self._read())
@@ -185,6 +187,25 @@ class Chromium:
                     raise failure
                 raise TimeoutError(f"{expr!r} stayed falsy for {timeout}s")
             await asyncio.sleep(0.1)
+
+    async def axe(self, session: str, source: str) -> dict[str, Any]:
+        """axe-core's checks on the page as it is now: `source` is axe.min.js, evaluated in the
+        page (DevTools evaluation is not bound by the page's Content-Security-Policy). Every
+        rule axe enables by default; returns the violations (rule, impact, the elements and
+        why), the rules that passed, and those axe could not decide (with their elements: a
+        person looks at those)."""
+        await self.evaluate(session, source + ";void 0")
+        return await self.evaluate(
+            session,
+            """axe.run(document, {resultTypes: ['violations']}).then(r => ({
+              version: axe.version,
+              violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map(n => ({target: n.target.join(' '), html: n.html,
+                                          why: n.failureSummary}))})),
+              passes: r.passes.map(p => p.id),
+              incomplete: r.incomplete.map(p => ({id: p.id,
+                nodes: p.nodes.map(n => n.target.join(' '))}))}))""",
+        )
 
     async def tap(self, session: str, selector: str) -> None:
         """A real pointer press and release at the centre of the element."""

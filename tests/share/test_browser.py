@@ -1,7 +1,9 @@
 """The guest's page in headless Chromium at phone size: screenshot, then a real tap on Download.
 
 The download is done by the browser itself (DevTools `Browser.setDownloadBehavior`), and the saved
-file must be byte-identical to the stored result under the server's suggested name.
+file must be byte-identical to the stored result under the server's suggested name. A phone set to
+German gets the page in German, and the Download button stays where it is while the photo is
+still on its way (the browser holds the photo back: DevTools `Fetch`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import pytest
 
 from tests.share.cdp import CHROMIUM, Chromium, files_in
-from tests.share.helpers import add_job
+from tests.share.helpers import PORTRAIT, add_job
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason="chromium not installed (setup installs Debian's package)"
@@ -104,6 +106,83 @@ async def _share_flow(br: Chromium, url: str, shot_path) -> dict:
     shot_path.write_bytes(base64.b64decode(shot["data"]))
     await br.tap(s, "#share")
     return await br.poll(s, "window.__shared")
+
+
+async def _while_the_photo_is_on_its_way(url: str, profile, shots) -> dict:
+    """A phone set to Swiss German opens the page; the photo is held back until the page has
+    been painted, then let through. Where is the Download button before and after?"""
+    async with Chromium(profile) as br:
+        s = await _phone_page(br, "Runtime", "Log", "Network")
+        agent = (await br.send("Browser.getVersion"))["userAgent"]
+        await br.send(
+            "Emulation.setUserAgentOverride",
+            {"userAgent": agent, "acceptLanguage": "de-CH,de;q=0.9,en;q=0.8"},
+            s,
+        )
+        await br.send("Fetch.enable", {"patterns": [{"urlPattern": "*/photo.jpg*"}]}, s)
+        await br.send("Page.navigate", {"url": url}, s)
+        held = await br.wait_event("Fetch.requestPaused", session=s)
+        where = (
+            "(() => {const d = document.getElementById('download');"
+            "return d ? d.getBoundingClientRect().top : null;})()"
+        )
+        await br.poll(s, f"{where} !== null")
+        await br.evaluate(s, "new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)))")
+        before = await br.evaluate(s, where)
+        shot = await br.send("Page.captureScreenshot", {"format": "png"}, s)
+        shots[0].write_bytes(base64.b64decode(shot["data"]))
+        await br.send("Fetch.continueRequest", {"requestId": held["requestId"]}, s)
+        await br.send("Fetch.disable", {}, s)
+        await br.poll(
+            s,
+            "document.getElementById('photo').complete && "
+            "document.getElementById('photo').naturalWidth > 0",
+        )
+        await br.wait_event("Page.loadEventFired", session=s)
+        page = await br.evaluate(
+            s,
+            """({lang: document.documentElement.lang,
+                download: document.getElementById('download').textContent.trim(),
+                howto: document.getElementById('howto').textContent,
+                photo: [document.getElementById('photo').naturalWidth,
+                        document.getElementById('photo').naturalHeight]})""",
+        )
+        page["before"], page["after"] = before, await br.evaluate(s, where)
+        shot = await br.send("Page.captureScreenshot", {"format": "png"}, s)
+        shots[1].write_bytes(base64.b64decode(shot["data"]))
+        page["errors"] = br.page_errors()
+        return page
+
+
+def test_a_german_phone_and_a_late_photo(cfg, ledger, server, tmp_path, output_dir):
+    """The phone's language, and nothing moves when the photo arrives (on slow booth Wi-Fi it
+    comes seconds after the page: a button that jumps gets the wrong tap)."""
+    from booth.texts import DE
+
+    result = tmp_path / "result-480x640.jpg"
+    image = cv2.imread(str(PORTRAIT))
+    cv2.imwrite(str(result), cv2.resize(image, (480, 640)))  # a portrait photo, as most are
+    job = add_job(cfg, ledger, result_src=result)
+    shots = (
+        output_dir / "share-page-de-loading-390x844.png",
+        output_dir / "share-page-de-390x844.png",
+    )
+    page = asyncio.run(
+        asyncio.wait_for(
+            _while_the_photo_is_on_its_way(
+                f"{server.base}/p/{job.token}", tmp_path / "profile", shots
+            ),
+            120,
+        )
+    )
+    assert page["lang"] == "de"
+    assert page["download"].endswith(DE["page_download"]) and page["howto"] == DE["page_howto"]
+    assert page["photo"] == [480, 640]
+    assert page["after"] > 400  # below the photo, as it should be ...
+    assert abs(page["after"] - page["before"]) < 1, page  # ... from the first paint on
+    assert page["errors"] == [], page["errors"]
+    for shot in shots:
+        assert cv2.imread(str(shot)).shape[:2] == (844, 390)
 
 
 def test_page_in_headless_chromium_at_phone_size(cfg, ledger, server, tmp_path, output_dir):

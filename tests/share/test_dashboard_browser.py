@@ -1,7 +1,8 @@
 """The operator's dashboard in headless Chromium, at 1280×800 and at phone size (390×844): after a
 known set of jobs every count on the page is the event's, the health header shows each part in
 its colour with its reason, and a QR the operator opened stays open — and readable — while the
-page updates itself around it (new photos arrive, a part's health changes)."""
+page updates itself around it (new photos arrive, a part's health changes). Thumbnails have
+their box before their picture arrives, so the cards below never move."""
 
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ pytestmark = pytest.mark.skipif(
 COUNTS = ("photos", "ai", "local", "failed", "in_progress")
 
 
-async def _login(br: Chromium, base: str, width: int, height: int) -> str:
+async def _login(br: Chromium, base: str, width: int, height: int, hold: str | None = None) -> str:
+    """A page at that size, logged in, with the dashboard's first data shown; `hold`: a URL
+    pattern whose requests the browser holds back (DevTools Fetch) until the test lets them."""
     s = await br.new_page()
     for domain in ("Page", "Runtime", "Log"):  # script exceptions and the console's errors
         await br.send(f"{domain}.enable", {}, s)
@@ -42,6 +45,8 @@ async def _login(br: Chromium, base: str, width: int, height: int) -> str:
         {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
         s,
     )
+    if hold:
+        await br.send("Fetch.enable", {"patterns": [{"urlPattern": hold}]}, s)
     await br.send("Page.navigate", {"url": base + "/admin"}, s)
     where = await br.poll(s, "document.readyState === 'complete' && location.pathname")
     if where == "/admin/login":  # (the second page shares the first one's session cookie)
@@ -227,3 +232,43 @@ def test_dashboard_in_chromium_counts_health_and_an_open_qr(share_cfg, tmp_path,
     assert r["errors"] == [], r["errors"]  # no script exception or console error, all along
     # and the QR on the screen still reads as the photo's link
     assert decode_screenshot(r["qr_png"]) == {qr_link(link)}
+
+
+_BOXES = """[...document.querySelectorAll('#gallery .job')].slice(0, 6).map(c => {
+  const i = c.querySelector('img.thumb'), r = i.getBoundingClientRect();
+  return {loaded: i.complete && i.naturalWidth > 0, w: r.width, h: r.height,
+          card: c.getBoundingClientRect().top};})"""
+
+
+async def _thumbnails_held_back(base: str, profile) -> dict:
+    async with Chromium(profile) as br:
+        s = await _login(br, base, 390, 844, hold="*thumb*")
+        await br.wait_event("Fetch.requestPaused", session=s)
+        found = {"held": await br.evaluate(s, _BOXES)}
+        await br.send("Fetch.disable", {}, s)  # (lets every held request go)
+        await br.poll(s, f"{_BOXES}.slice(0, 2).every(b => b.loaded)", 30)
+        found["loaded"] = await br.evaluate(s, _BOXES)
+        found["errors"] = br.page_errors()
+        return found
+
+
+def test_thumbnails_have_their_box_before_they_arrive(share_cfg, tmp_path):
+    cfg = share_cfg("", BOOTH_ADMIN_PASSWORD="pw")
+    ledger = Ledger(ledger_path(cfg.data_dir))
+    try:
+        guests = make_app(cfg, ledger=ledger)
+        a = ServerThread(make_admin_app(guests)).start()
+        try:
+            known_event(cfg, ledger, time.time())
+            r = asyncio.run(
+                asyncio.wait_for(_thumbnails_held_back(a.base, tmp_path / "profile"), 120)
+            )
+        finally:
+            a.stop()
+    finally:
+        ledger.close()
+    held, loaded = r["held"], r["loaded"]
+    assert len(held) == 6 and not held[0]["loaded"]
+    assert all((b["w"], b["h"]) == (96, 96) for b in held), held
+    assert [b["card"] for b in loaded] == [b["card"] for b in held]  # nothing below moved
+    assert r["errors"] == [], r["errors"]

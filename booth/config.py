@@ -9,6 +9,7 @@ allowed. Secrets come only from the environment and are never printed.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import socket
@@ -576,11 +577,15 @@ def load_config(
         file_path = DEFAULT_CONFIG_PATH
     if file_path is not None:
         try:
-            data = tomllib.loads(file_path.read_text(encoding="utf-8"))
+            text = file_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file_path}: cannot read: {exc}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file_path}: not valid TOML: {exc}") from exc
+        try:
+            data = tomllib.loads(text)
+        except (ValueError, RecursionError) as exc:
+            # ValueError: TOMLDecodeError, and an integer longer than Python converts;
+            # RecursionError: arrays or tables nested deeper than the parser's stack
+            raise ConfigError(f"{file_path}: not valid TOML: {_shown(exc)}") from None
         _apply_file(cfg, data, str(file_path))
         cfg.source = str(file_path)
     for var, key in ENV_OVERRIDES.items():
@@ -604,12 +609,12 @@ def _apply_file(cfg: Config, data: dict[str, Any], where: str) -> None:
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: [{key}] must be a table")
             for sub, subval in value.items():
-                _set_key(cfg, f"{key}.{sub}", subval, where)
+                _set_key(cfg, (key, sub), subval, where)
         elif key in top:
-            _set_key(cfg, key, value, where)
+            _set_key(cfg, (key,), value, where)
         else:
-            allowed = ", ".join(sorted(list(top) + ["styles", "texts"]))
-            raise ConfigError(f"{where}: unknown key {key!r}; allowed: {allowed}")
+            allowed = ", ".join(sorted(top))  # the sections, styles and texts among them
+            raise ConfigError(f"{where}: unknown key {_shown(key)}; allowed: {allowed}")
 
 
 def _parse_styles(value: Any, where: str) -> dict[str, Style]:
@@ -655,41 +660,51 @@ def _parse_texts(value: Any, where: str) -> dict[str, str]:
     return texts
 
 
-def _lookup(cfg: Config, key: str) -> tuple[Any, dataclasses.Field[Any]]:
-    parts = key.split(".")
+def _lookup(cfg: Config, key: tuple[str, ...]) -> tuple[Any, dataclasses.Field[Any]]:
+    """The object and field of a key given as its names (("mqtt", "url")): a TOML key may
+    itself hold a dot (`"a.b" = 1`), so the names are never split out of a dotted string."""
     obj: Any = cfg
-    for part in parts[:-1]:
-        obj = getattr(obj, part)
-    fields = {f.name: f for f in dataclasses.fields(obj)}
-    if parts[-1] not in fields or parts[-1] == "source":
-        allowed = ", ".join(sorted(n for n in fields if n != "source"))
-        raise ConfigError(f"unknown key {key!r}; allowed: {allowed}")
-    return obj, fields[parts[-1]]
+    for part in key[:-1]:
+        if part not in SECTIONS or obj is not cfg:
+            raise ConfigError(f"unknown key {_shown('.'.join(key))}")
+        obj = getattr(cfg, part)
+    fields = {f.name: f for f in dataclasses.fields(obj) if f.name != "source"}
+    if obj is cfg:
+        fields = {n: f for n, f in fields.items() if n not in SECTIONS}
+        fields = {n: f for n, f in fields.items() if n not in ("styles", "texts")}
+    if key[-1] not in fields:
+        allowed = ", ".join(sorted(fields))
+        raise ConfigError(f"unknown key {_shown('.'.join(key))}; allowed: {allowed}")
+    return obj, fields[key[-1]]
 
 
 def _set_key(
     cfg: Config,
-    key: str,
+    key: str | tuple[str, ...],
     value: Any,
     where: str,
     *,
     from_env: bool = False,
     allow_secret: bool = False,
 ) -> None:
+    """Set one setting (`key` as its names, or dotted when it comes from this module's own
+    tables) from a file or environment value, checked and coerced to its field's type."""
+    names = tuple(key.split(".")) if isinstance(key, str) else key
     try:
-        obj, f = _lookup(cfg, key)
+        obj, f = _lookup(cfg, names)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    dotted = ".".join(names)
     meta = f.metadata
     if meta.get("secret") and not allow_secret and f.name in ENV_ONLY:
-        raise ConfigError(f"{where}: {key} is a secret and is read only from the environment")
-    setattr(obj, f.name, _coerce(key, f, value, where, from_env))
+        raise ConfigError(f"{where}: {dotted} is a secret and is read only from the environment")
+    setattr(obj, f.name, _coerce(dotted, f, value, where, from_env))
 
 
 def _coerce(key: str, f: dataclasses.Field[Any], value: Any, where: str, from_env: bool) -> Any:
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     meta = f.metadata
-    bad = f"{where}: {key} = {value!r} is not allowed; "
+    bad = f"{where}: {key} = {_shown(value)} is not allowed; "
     if kind == "bool":
         if (
             from_env
@@ -707,6 +722,8 @@ def _coerce(key: str, f: dataclasses.Field[Any], value: Any, where: str, from_en
                 raise ConfigError(bad + "expected a whole number") from None
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(bad + "expected a whole number")
+        if not -LARGEST_INT <= value <= LARGEST_INT:
+            raise ConfigError(bad + f"expected a whole number of at most {LARGEST_INT}")
     elif kind == "float":
         if from_env and isinstance(value, str):
             try:
@@ -715,7 +732,12 @@ def _coerce(key: str, f: dataclasses.Field[Any], value: Any, where: str, from_en
                 raise ConfigError(bad + "expected a number") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(bad + "expected a number")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise ConfigError(bad + "expected a finite number") from None
+        if not math.isfinite(value):  # nan passes every comparison below
+            raise ConfigError(bad + "expected a finite number")
     elif kind == "str":
         if not isinstance(value, str):
             raise ConfigError(bad + "expected a string")
@@ -726,6 +748,17 @@ def _coerce(key: str, f: dataclasses.Field[Any], value: Any, where: str, from_en
     if meta.get("max") is not None and value > meta["max"]:
         raise ConfigError(bad + f"maximum is {meta['max']}")
     return value
+
+
+# The largest whole number a setting may hold: what a C long (time, sockets, SQLite) takes.
+LARGEST_INT = 2**63 - 1
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """A value (or an error) for a one-line message: its repr cut short, since a file may hold
+    a 4000-digit number or a long line."""
+    text = str(value).replace("\n", " ") if isinstance(value, BaseException) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _finish(cfg: Config) -> None:
@@ -841,14 +874,17 @@ def event_start_ts(text: str) -> float:
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        cred, host = rest.rsplit("@", 1)
-        if ":" in cred:
-            cred = cred.split(":", 1)[0] + ":***"
-        return f"{scheme}://{cred}@{host}"
-    return url
+    """The URL with any password replaced by ***: whatever stands between the scheme's `://`
+    (or the start) and the last `@` is the login, and what follows its first `:` the password
+    (a password may itself hold `@` or `:`)."""
+    head, at, host = url.rpartition("@")
+    if not at:
+        return url
+    scheme, sep, cred = head.partition("://")
+    if not sep:
+        scheme, cred = "", head
+    user, colon, _password = cred.partition(":")
+    return f"{scheme}{sep}{user}{':***' if colon else ''}@{host}"
 
 
 def settings(cfg: Config) -> list[tuple[str, dataclasses.Field[Any], Any]]:

@@ -149,7 +149,9 @@ def test_a_german_booth_answers_an_english_phone_in_english(share_cfg, serve):
 
 # ---------------------------------------------------------------------------- the photo's box
 def _jpeg(path: Path, width: int, height: int, app_segment: int = 0) -> Path:
-    image = cv2.resize(cv2.imread(str(PORTRAIT)), (width, height))
+    source = cv2.imread(str(PORTRAIT))
+    assert source is not None
+    image = cv2.resize(source, (width, height))
     ok, data = cv2.imencode(".jpg", image)
     assert ok
     raw = data.tobytes()
@@ -174,8 +176,8 @@ def test_photo_size_reads_headers_past_large_segments_and_survives_bad_files(tmp
     far = _jpeg(tmp_path / "far.jpg", 300, 200, app_segment=6)  # frame header after 390 kB
     assert far.stat().st_size > 390_000
     assert photo_size(far) == PhotoSize(300, 200)
-    png = tmp_path / "r.png"
-    cv2.imwrite(str(png), cv2.resize(cv2.imread(str(PORTRAIT)), (64, 48)))
+    png = _jpeg(tmp_path / "r.jpg", 64, 48).with_suffix(".png")
+    cv2.imwrite(str(png), cv2.imread(str(tmp_path / "r.jpg")))
     assert photo_size(png) == PhotoSize(64, 48)
     junk = tmp_path / "junk.jpg"
     junk.write_bytes(b"\xff\xd8\xff" + b"\x00" * 100)

@@ -36,6 +36,14 @@ def result_name(job_id: str, token: str, extension: str) -> str:
     return f"{job_id}-result-{token}{extension}"
 
 
+def clip_path(result_path: str) -> str:
+    """The reveal clip of a stored result: the same name with `.mp4`, in the same folder, so
+    whatever deletes a job's files finds it from the result alone (jobstore/retention.py). A
+    ledger rebuild ignores it (`parse_name` knows no `.mp4`); the share process makes it again."""
+    stem, dot, _ext = result_path.rpartition(".")
+    return (stem if dot else result_path) + ".mp4"
+
+
 @dataclass(frozen=True)
 class StoredFile:
     """What a file name in a photo folder says: whose job, which file, the token of a result."""

@@ -36,6 +36,7 @@ from booth.mqtt import MqttConnection, read_retained
 from booth.protocol import ProtocolError, Topics
 from jobstore.age import DAY_S, age_s
 from jobstore.ledger import JobRow, Ledger, resolve_in_store
+from jobstore.names import clip_path
 
 log = logging.getLogger("jobstore.retention")
 
@@ -164,17 +165,19 @@ def delete_jobs(
     mqtt_timeout_s: float = 10.0,
     report: RetentionReport | None = None,
 ) -> RetentionReport:
-    """Delete these jobs for good: their files (result, original, AI copy), then their rows,
-    then their retained MQTT status and result (a clear the broker did not acknowledge is kept
-    and retried on the next run). Their cloud copies follow: the uploads rows are left without
-    a job, and the uploader deletes those objects. Retention and the operator's delete button
+    """Delete these jobs for good: their files (result, its reveal clip, original, AI copy),
+    then their rows, then their retained MQTT status and result (a clear the broker did not
+    acknowledge is kept and retried on the next run). Their cloud copies follow: the uploads
+    rows are left without a job, and the uploader deletes those objects (and the clips rows:
+    the clip maker forgets them). Retention and the operator's delete button
     (share/admin.py) both come here."""
     report = report or RetentionReport()
     emptied: set[Path] = set()
     done: list[str] = []
     for row in rows:
         failed = False
-        for rel in {p for p in (row.result_path, row.original_path, row.ai_path) if p}:
+        clip = clip_path(row.result_path) if row.result_path else None  # share/clipmaker.py
+        for rel in {p for p in (row.result_path, clip, row.original_path, row.ai_path) if p}:
             path = resolve_in_store(cfg.data_dir, rel)
             if path is None:
                 report.errors.append(f"{row.job_id}: path outside the data dir, not touched")

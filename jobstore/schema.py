@@ -138,6 +138,33 @@ def _v5_prints(db: sqlite3.Connection) -> None:
     _run(db, PRINTS)
 
 
+# The reveal clips (jobstore/clips.py): one row per result the share process made a clip for,
+# or gave up on, written only by its clip maker (share/clipmaker.py). The file lies next to the
+# result (jobstore/names.py clip_path), so retention deletes it with the photo.
+CLIPS = """
+CREATE TABLE IF NOT EXISTS clips (
+    job_id          TEXT PRIMARY KEY,
+    state           TEXT NOT NULL,          -- making | made | failed
+    clip_path       TEXT,                   -- relative to the data dir, once made
+    width           INTEGER,
+    height          INTEGER,
+    frames          INTEGER,
+    fps             INTEGER,
+    bytes           INTEGER,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    started_at      REAL NOT NULL,
+    done_at         REAL,
+    took_s          REAL,                   -- wall time the child process needed
+    error           TEXT
+);
+CREATE INDEX IF NOT EXISTS clips_state ON clips(state)
+"""
+
+
+def _v6_clips(db: sqlite3.Connection) -> None:
+    _run(db, CLIPS)
+
+
 # version n is reached by MIGRATIONS[n - 1]
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1,
@@ -145,6 +172,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v3_clock,
     _v4_short_codes,
     _v5_prints,
+    _v6_clips,
 ]
 VERSION = len(MIGRATIONS)
 

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kiosk": ("kiosk.cli", "the fullscreen capture screen"),
     "worker": ("worker.cli", "the job consumer that calls Gemini (or the local effect)"),
     "share": ("share.cli", "the HTTP server guests' phones download from"),
+    "printer": ("printer.cli", "the print queue: prints photos through CUPS ([print])"),
     "snap": (
         "appliance.snap",
         "send one photo through the real pipeline and print its download link",

@@ -445,10 +445,10 @@ class PrintConfig:
         "a driver's own size name, e.g. w288h432-div2 for strips cut from a 4x6 roll",
     )
     fit: str = _f(
-        "fill",
-        "'fill': the photo covers the paper (its edges cropped); 'fit': all of the photo, "
-        "with a border",
-        choices=("fill", "fit"),
+        "fit",
+        "'fit': all of the picture with its frame and caption, on white; 'fill': it covers "
+        "the paper, its edges cropped (with a caption bar, off the top only)",
+        choices=("fit", "fill"),
     )
     dpi: int = _f(
         300, "Print resolution in dots per inch (dye-sub printers: 300)", min=100, max=600

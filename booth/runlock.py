@@ -26,6 +26,7 @@ _WHAT = {
     "up": "`booth up`",
     "kiosk": "a kiosk",
     "share": "a share server",
+    "printer": "a printer process",
     "broker": "a private broker",
     "ledger": "a ledger check",
 }

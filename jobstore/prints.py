@@ -397,6 +397,15 @@ class PrintQueue:
     def photo(self, job_id: str) -> PhotoPrints:
         return self.photos([job_id]).get(job_id, PhotoPrints())
 
+    def last_error(self, state: str, since: float | None = None) -> str | None:
+        """The error of the newest print in `state` since `since` (why the last one failed)."""
+        value = self._scalar(
+            "SELECT error FROM prints WHERE state = ? AND requested_at >= ? AND error IS NOT NULL"
+            " ORDER BY COALESCE(done_at, requested_at) DESC LIMIT 1",
+            (state, since if since is not None else 0.0),
+        )
+        return value if isinstance(value, str) else None
+
     def tried_not_sent(self) -> list[PrintRow]:
         """Prints handed to CUPS at least once whose answer was never recorded."""
         return self._rows(

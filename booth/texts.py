@@ -104,6 +104,10 @@ EN: dict[str, str] = {
     "page_ios_hold": "Press and hold the photo, then tap “Save to Photos”.",
     "page_ios_share": "Tap Share, then “Save Image” to put the photo in Photos.",
     "page_download_files": "Download to Files",
+    "page_download_clip": "Download clip",
+    "page_clip_label": "Your photo getting its drip, from {title}",
+    "page_clip_tip": "The clip loops by itself. On iPhone, open it from Downloads, tap Share, "
+    "then “Save Video”.",
     "page_lan_note": "This link works only on the booth's Wi-Fi, for {days} at most: save the "
     "photo now.",
     "page_cloud_note": "This link works on any network until {until}.",
@@ -206,6 +210,10 @@ DE: dict[str, str] = {
     "page_ios_share": "Tippe auf Teilen und dann auf „Bild sichern“, um das Foto in Fotos zu "
     "legen.",
     "page_download_files": "In Dateien laden",
+    "page_download_clip": "Clip herunterladen",
+    "page_clip_label": "Dein Foto bekommt seinen Drip, von {title}",
+    "page_clip_tip": "Der Clip läuft in Schleife. Auf dem iPhone: in Downloads öffnen, auf "
+    "Teilen tippen, dann auf „Video sichern“.",
     "page_lan_note": "Dieser Link funktioniert nur im WLAN der Booth, höchstens {days} lang: "
     "sichere das Foto jetzt.",
     "page_cloud_note": "Dieser Link funktioniert in jedem Netz bis {until}.",
@@ -309,6 +317,10 @@ FR: dict[str, str] = {
     "page_ios_share": f"Touchez Partager, puis «{NBSP}Enregistrer l'image{NBSP}» pour la mettre "
     "dans Photos.",
     "page_download_files": "Télécharger dans Fichiers",
+    "page_download_clip": "Télécharger le clip",
+    "page_clip_label": "Votre photo prend son drip, à {title}",
+    "page_clip_tip": f"Le clip tourne en boucle. Sur iPhone{NBSP}: ouvrez-le depuis "
+    f"Téléchargements, touchez Partager, puis «{NBSP}Enregistrer la vidéo{NBSP}».",
     "page_lan_note": f"Ce lien ne fonctionne que sur le Wi-Fi de la borne, {{days}} au "
     f"plus{NBSP}: enregistrez la photo maintenant.",
     "page_cloud_note": "Ce lien fonctionne sur tout réseau jusqu'au {until}.",
@@ -409,6 +421,10 @@ ES: dict[str, str] = {
     "page_ios_hold": "Mantén pulsada la foto y toca «Guardar en Fotos».",
     "page_ios_share": "Toca Compartir y luego «Guardar imagen» para llevar la foto a Fotos.",
     "page_download_files": "Descargar en Archivos",
+    "page_download_clip": "Descargar el clip",
+    "page_clip_label": "Tu foto recibe su drip, de {title}",
+    "page_clip_tip": "El clip se repite solo. En iPhone, ábrelo desde Descargas, toca "
+    "Compartir y luego «Guardar vídeo».",
     "page_lan_note": "Este enlace solo funciona en el Wi-Fi del fotomatón, {days} como máximo: "
     "guarda la foto ahora.",
     "page_cloud_note": "Este enlace funciona en cualquier red hasta el {until}.",

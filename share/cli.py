@@ -94,7 +94,10 @@ async def _serve(
             fd_limit,
         )
     app = make_app(
-        cfg, mqtt=mqtt, retention_every_s=None if args.no_retention else cfg.share.retention_every_s
+        cfg,
+        mqtt=mqtt,
+        retention_every_s=None if args.no_retention else cfg.share.retention_every_s,
+        make_clips=True,  # a reveal clip per new picture, at idle priority (share/clipmaker.py)
     )
     # [cloud]: the upload queue is drained from this process (share/uploader.py says why)
     uploader: Uploader | None = None

@@ -53,6 +53,8 @@ _PHOTO_CSS = """
 box-shadow:0 10px 40px rgba(0,0,0,.55)}
 .frame{position:relative}
 footer{margin-top:18px}
+.clip{margin-top:22px}
+.clip video{object-fit:contain}
 """
 
 
@@ -62,6 +64,16 @@ class PhotoSize:
 
     width: int
     height: int
+
+
+@dataclass(frozen=True)
+class ClipLink:
+    """A job's reveal clip as the page offers it (share/clips.py makes it)."""
+
+    src: str  # plays inline
+    download_href: str
+    filename: str
+    size: PhotoSize
 
 
 def _photo_box(size: PhotoSize | None) -> str:
@@ -160,11 +172,12 @@ def guest_page(
     nonce: str,
     extra_head: str = "",
     size: PhotoSize | None = None,
+    clip: ClipLink | None = None,
 ) -> str:
     """The guest's page, LAN or cloud copy: the picture, Download, Share (where the browser
-    can share files), the event title and how long the link works (`link_note`, which must
-    not promise more than the link keeps). `size`: the photo's, so nothing below it moves when
-    it arrives."""
+    can share files), the reveal clip when there is one, the event title and how long the link
+    works (`link_note`, which must not promise more than the link keeps). `size`: the photo's,
+    so nothing below it moves when it arrives."""
     name = escape(filename)
     body = (
         f"<h1>{escape(title)}</h1>"
@@ -179,12 +192,32 @@ def guest_page(
         f"<span> {_text(t('page_download'))}</span></a>"
         f'<button id="share" type="button" class="btn secondary hidden" '
         f'data-name="{name}">{_text(t("page_share"))}</button>'
+        f"{_clip_section(t, title, photo_src, clip)}"
         "<footer>"
         f'<p id="tip" class="muted">{_text(t("page_tip"))}</p>'
         f'<p id="lifetime" class="muted">{_text(link_note)}</p>'
         "</footer>"
     )
     return doc(title, body, _PHOTO_CSS, _SHARE_JS, nonce, extra_head, lang=t.language)
+
+
+def _clip_section(t: Texts, title: str, poster: str, clip: ClipLink | None) -> str:
+    """The reveal clip: playing inline, muted and looped (what phones allow without a tap),
+    the photo as its poster, its box sized from the start; and its download button."""
+    if clip is None:
+        return ""
+    return (
+        '<section id="clip" class="clip">'
+        f'<video id="clip-video" class="photo" src="{escape(clip.src)}" '
+        f'poster="{escape(poster)}"{_photo_box(clip.size)} '
+        'autoplay muted loop playsinline preload="auto" '
+        f'aria-label="{escape(t("page_clip_label", title=title))}"></video>'
+        f'<a id="download-clip" class="btn secondary" href="{escape(clip.download_href)}" '
+        f'download="{escape(clip.filename)}">&#11015;&#xFE0E;'
+        f"<span> {_text(t('page_download_clip'))}</span></a>"
+        f'<p class="muted">{_text(t("page_clip_tip"))}</p>'
+        "</section>"
+    )
 
 
 def photo_page(
@@ -195,9 +228,15 @@ def photo_page(
     retention_days: float,
     nonce: str,
     size: PhotoSize | None = None,
+    clip_size: PhotoSize | None = None,
 ) -> str:
-    """The LAN copy, served by the share server at /p/<token>."""
+    """The LAN copy, served by the share server at /p/<token>; `clip_size` when the job has a
+    reveal clip (at /p/<token>/clip.mp4)."""
     photo = f"/p/{token}/photo.jpg"
+    clip = None
+    if clip_size is not None:
+        src = f"/p/{token}/clip.mp4"
+        clip = ClipLink(src, src + "?dl=1", clip_filename(filename), clip_size)
     return guest_page(
         t,
         title,
@@ -207,7 +246,14 @@ def photo_page(
         t("page_lan_note", days=t.days(retention_days)),
         nonce,
         size=size,
+        clip=clip,
     )
+
+
+def clip_filename(photo_filename: str) -> str:
+    """The clip's download name: the photo's, as an MP4 (`drip-2026-11-24-0042.mp4`)."""
+    stem, dot, _ext = photo_filename.rpartition(".")
+    return (stem if dot else photo_filename) + ".mp4"
 
 
 def cloud_page(
@@ -218,11 +264,14 @@ def cloud_page(
     expires_at: float,
     nonce: str,
     size: PhotoSize | None = None,
+    clip: ClipLink | None = None,
 ) -> str:
-    """The cloud copy, uploaded next to the photo: it has no server behind it, so its
-    Content-Security-Policy travels in a meta element (frame-ancestors cannot)."""
+    """The cloud copy, uploaded next to the photo (and its clip, when it has one): it has no
+    server behind it, so its Content-Security-Policy travels in a meta element
+    (frame-ancestors cannot)."""
     csp = (
-        "default-src 'none'; img-src 'self' blob: data:; style-src 'unsafe-inline'; "
+        "default-src 'none'; img-src 'self' blob: data:; media-src 'self'; "
+        "style-src 'unsafe-inline'; "
         f"script-src 'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; "
         "form-action 'none'"
     )
@@ -241,6 +290,7 @@ def cloud_page(
         nonce,
         head,
         size,
+        clip,
     )
 
 

@@ -2,8 +2,9 @@
 
 Routes: `/p/{token}` (the guest's page; `/P/…` too, as the QR code carries it in upper case),
 `/p/{token}/photo.jpg` (the file: ETag, conditional requests, Range and HEAD come from aiohttp's
-FileResponse, sent with sendfile), `/` and `/{code}` (a typed short code; wrong codes are
-rate-limited per client and overall) and `/healthz`. The operator gallery is not here: it is
+FileResponse, sent with sendfile), `/p/{token}/clip.mp4` (its reveal clip, once made), `/` and
+`/{code}` (a typed short code; wrong codes are rate-limited per client and overall) and
+`/healthz`. The operator gallery is not here: it is
 another app on its own listener (`share/admin.py`). There is no static route and no directory
 listing; every error a client sees is one of our own pages, never a trace.
 
@@ -37,7 +38,8 @@ from booth.config import Config
 from booth.images import MAX_BYTES, BadImage, declared_size, sniff_image_type
 from booth.mqtt import MqttConnection
 from booth.texts import LANGUAGES, Texts
-from jobstore.ledger import Ledger
+from jobstore.clips import Clips
+from jobstore.ledger import Ledger, resolve_in_store
 from jobstore.links import CODE_PATH, PHOTO_PATHS
 from jobstore.recovery import open_ledger
 from jobstore.retention import run_retention
@@ -52,6 +54,7 @@ log = logging.getLogger("share.server")
 CFG = web.AppKey("cfg", Config)
 LEDGER = web.AppKey("ledger", Ledger)
 LOOKUP = web.AppKey("lookup", PhotoLookup)
+CLIPS = web.AppKey("clips", Clips)  # the reveal clips (share/clipmaker.py makes them)
 THUMBS = web.AppKey("thumbs", ThumbCache)
 MQTT: web.AppKey[MqttConnection | None] = web.AppKey("mqtt")  # None: no broker (tests, tools)
 TEXTS = web.AppKey("texts", Texts)  # the booth's language (the operator app's error pages too)
@@ -380,16 +383,25 @@ async def photo_page(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     cfg = request.app[CFG]
     size = await asyncio.get_running_loop().run_in_executor(None, photo_size, photo.path)
+    clip = _clip_of(request, photo.job_id)
+    clip_size = pages.PhotoSize(clip[1], clip[2]) if clip is not None else None
     nonce = secrets.token_urlsafe(16)
     csp = (
-        "default-src 'none'; img-src 'self' blob:; style-src 'unsafe-inline'; "
+        "default-src 'none'; img-src 'self' blob:; media-src 'self'; style-src 'unsafe-inline'; "
         f"script-src 'nonce-{nonce}'; connect-src 'self'; base-uri 'none'; "
         "form-action 'none'; frame-ancestors 'none'"
     )
     return guest_page(
         request,
         lambda t: pages.photo_page(
-            t, cfg.kiosk.title, photo.token, photo.filename, cfg.retention_days, nonce, size
+            t,
+            cfg.kiosk.title,
+            photo.token,
+            photo.filename,
+            cfg.retention_days,
+            nonce,
+            size,
+            clip_size,
         ),
         headers={"Content-Security-Policy": csp, "Cache-Control": "private, no-cache"},
     )
@@ -465,6 +477,37 @@ async def photo_file(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _clip_of(request: web.Request, job_id: str) -> tuple[Path, int, int] | None:
+    """The job's reveal clip (its file, width, height) when it is made and on disk, else None:
+    a guest without a clip simply gets the photo."""
+    clip = request.app[CLIPS].ready(job_id)
+    if clip is None or clip.clip_path is None or not clip.width or not clip.height:
+        return None
+    path = resolve_in_store(request.app[CFG].data_dir, clip.clip_path)
+    if path is None or not path.is_file():
+        return None
+    return path, clip.width, clip.height
+
+
+async def clip_file(request: web.Request) -> web.StreamResponse:
+    """The reveal clip (`?dl=1`: as an attachment). Range requests work (Safari needs them to
+    play a video at all)."""
+    photo = request.app[LOOKUP].find(request.match_info["token"])
+    clip = _clip_of(request, photo.job_id) if photo is not None else None
+    if photo is None or clip is None:
+        raise web.HTTPNotFound()
+    kind = "attachment" if request.query.get("dl") == "1" else "inline"
+    return web.FileResponse(
+        clip[0],
+        chunk_size=CHUNK,
+        headers={
+            "Content-Type": "video/mp4",
+            "Cache-Control": PHOTO_CACHE,
+            "Content-Disposition": _disposition(kind, pages.clip_filename(photo.filename)),
+        },
+    )
+
+
 # ---------------------------------------------------------------------------- retention task
 async def _retention_loop(app: web.Application, every_s: float, first_delay_s: float) -> None:
     cfg, ledger = app[CFG], app[LEDGER]
@@ -491,10 +534,12 @@ def make_app(
     retention_every_s: float | None = None,
     retention_first_delay_s: float = 5.0,
     clock: Clock | None = None,
+    make_clips: bool = False,
 ) -> web.Application:
     """The share app. Opens the ledger in the data dir unless one is given (closed on cleanup).
 
-    With `retention_every_s` the app runs retention periodically while it serves.
+    With `retention_every_s` the app runs retention periodically while it serves; with
+    `make_clips` it makes a reveal clip for every new result (share/clipmaker.py).
     """
     app = web.Application(middlewares=[error_pages], client_max_size=64 * 1024)
     own_ledger = ledger is None
@@ -504,6 +549,7 @@ def make_app(
     app[LOOKUP] = PhotoLookup(
         led, cfg.data_dir, cfg.retention_days, clock or SystemClock(cfg.trust_clock)
     )
+    app[CLIPS] = Clips(led.path)
     app[THUMBS] = ThumbCache()  # the operator app's (share/admin.py); retention prunes it
     app[MQTT] = mqtt
     app[GUEST_TEXTS] = GuestTexts.from_config(cfg)
@@ -516,6 +562,7 @@ def make_app(
     for path in PHOTO_PATHS:
         app.router.add_get(path, photo_page)
         app.router.add_get(path + "/photo.jpg", photo_file)
+        app.router.add_get(path + "/clip.mp4", clip_file)
     app.router.add_get(CODE_ROUTE, code_entry)  # after the fixed routes such as /healthz
     if cfg.share.portal:  # the booth's own Wi-Fi: connectivity checks + catch-all, added last
         app[PORTAL] = add_portal_routes(app, app[TEXTS], cfg.kiosk.title)  # `/` is its page
@@ -536,6 +583,22 @@ def make_app(
                 pass
 
         app.cleanup_ctx.append(retention_ctx)
+
+    if make_clips:
+
+        async def clips_ctx(app: web.Application) -> AsyncIterator[None]:
+            from share.clipmaker import ClipMaker
+
+            maker = ClipMaker(cfg).start()
+            yield
+            await asyncio.get_running_loop().run_in_executor(None, maker.stop)
+
+        app.cleanup_ctx.append(clips_ctx)
+
+    async def close_clips(app: web.Application) -> None:
+        app[CLIPS].close()
+
+    app.on_cleanup.append(close_clips)
 
     if own_ledger:
 

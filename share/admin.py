@@ -87,10 +87,34 @@ def require_session(request: web.Request) -> None:
 
 
 def _same_origin(request: web.Request) -> None:
-    """A form posted from another site is refused (the cookie is SameSite=Strict as well)."""
+    """A form posted from another site is refused (the cookie is SameSite=Strict as well); an
+    Origin that is no web address at all (`http://[::1`) is a 400: no browser sends one."""
     origin = request.headers.get("Origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.host:
+    if not origin or origin == "null":
+        return
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:
+        raise web.HTTPBadRequest(reason=BAD_ORIGIN) from None
+    if netloc != request.host:
         raise web.HTTPForbidden()
+
+
+# What a 400 says (the reason phrase, shown on the error page too)
+BAD_ORIGIN = "The request's Origin is not a web address"
+BAD_FORM = "The login form could not be read"
+
+
+async def _login_form(request: web.Request, who: str) -> Any:
+    """The posted login form. A body that cannot be read (multipart without its boundary, a
+    boundary over 70 characters, a charset nobody knows …) is the client's fault: a 400."""
+    try:
+        return await request.post()
+    except web.HTTPException:  # too large (413): aiohttp's own answer
+        raise
+    except Exception as exc:
+        log.warning("share: unreadable login form from %s: %s", who, str(exc)[:120])
+        raise web.HTTPBadRequest(reason=BAD_FORM) from None
 
 
 # ---------------------------------------------------------------------------- login
@@ -102,8 +126,11 @@ async def login_form(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.Response:
+    """Check the password and start a session. Every try that gets as far as the throttle and
+    does not log in counts as a wrong password, a malformed one too (a 400: only a hand-made
+    request sends one); a form from another site (403) does not, since a page elsewhere could
+    make the operator's own browser send it."""
     password = _password(request)
-    _same_origin(request)
     who = request.remote or "?"
     throttle = request.app[THROTTLE]
     title = request.app[CFG].kiosk.title
@@ -116,7 +143,12 @@ async def login(request: web.Request) -> web.Response:
             429,
             {"Retry-After": str(max(1, int(wait + 0.999)))},
         )
-    form = await request.post()
+    try:
+        _same_origin(request)
+        form = await _login_form(request, who)
+    except (web.HTTPBadRequest, web.HTTPRequestEntityTooLarge):
+        throttle.failed(who)
+        raise
     given = form.get("password")
     if isinstance(given, str) and password_matches(given, password):
         throttle.succeeded(who)

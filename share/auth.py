@@ -117,7 +117,7 @@ class Sessions:
 
     @staticmethod
     def _key(token: str) -> bytes:
-        return hashlib.sha256(token.encode()).digest()
+        return hashlib.sha256(_utf8(token)).digest()
 
     def create(self) -> str:
         token = secrets.token_urlsafe(32)
@@ -149,5 +149,11 @@ class Sessions:
 def password_matches(given: str, password: str) -> bool:
     """Constant-time comparison that does not leak the password's length either."""
     return hmac.compare_digest(
-        hashlib.sha256(given.encode()).digest(), hashlib.sha256(password.encode()).digest()
+        hashlib.sha256(_utf8(given)).digest(), hashlib.sha256(_utf8(password)).digest()
     )
+
+
+def _utf8(text: str) -> bytes:
+    """UTF-8 of a client's text. aiohttp hands over header bytes that are not UTF-8 as lone
+    surrogates (a cookie, a bearer token, a form field), which plain encode() refuses."""
+    return text.encode("utf-8", "surrogatepass")

@@ -172,13 +172,20 @@ async def _run_lighthouse(port: int, pages: list[Page], out: Path, tmp: Path) ->
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    stdout, stderr = await asyncio.wait_for(proc.communicate(), 240)
+    try:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 240)
+    finally:
+        if proc.returncode is None:  # (timed out or cancelled: no Node left behind)
+            proc.kill()
+            await proc.wait()
     assert proc.returncode == 0, stderr.decode(errors="replace")[-3000:]
     by_name = {p.name: p for p in pages}
     for line in stdout.decode().splitlines():
         if line.startswith("{"):
             found = json.loads(line)
             by_name[found["name"].removeprefix("audit-")].results["lighthouse"] = found
+    missing = [p.name for p in pages if "lighthouse" not in p.results]
+    assert not missing, f"no Lighthouse result for {missing}: {stderr.decode()[-3000:]}"
     return time.monotonic() - started
 
 

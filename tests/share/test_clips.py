@@ -30,7 +30,9 @@ needs_encoder = pytest.mark.skipif(
 
 def _pair(tmp_path: Path, size: tuple[int, int] = (960, 1280)) -> tuple[Path, Path]:
     """A shot and its dripped result (the real local effect), as the store has them."""
-    shot = cv2.resize(cv2.imread(str(PORTRAIT)), size)
+    image = cv2.imread(str(PORTRAIT))
+    assert image is not None
+    shot = cv2.resize(image, size)
     result = LocalEffect().apply(shot.copy()).image
     paths = tmp_path / "shot.jpg", tmp_path / "result.jpg"
     cv2.imwrite(str(paths[0]), shot)

@@ -199,7 +199,10 @@ class KioskConfig:
         "service is in use; 'off': none)",
     )
     language: str = _f(
-        "en", "Language of every guest text, on the screen and the phone page", choices=LANGUAGES
+        "en",
+        "Language of the guest texts on the screen, and on the phone page when the phone asks for"
+        " none of ours",
+        choices=LANGUAGES,
     )
     gpio_button: int = _f(0, "BCM pin of an arcade button (0: none)", min=0, max=27)
     recent_count: int = _f(6, "Photos in the recent-photos strip", min=0, max=20)

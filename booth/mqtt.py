@@ -2,9 +2,10 @@
 
 Why a wrapper: every process needs the same things done the same way — URL parsing, a will
 message with a retained `online` birth, persistent sessions, automatic reconnect with backoff,
-publishes whose broker ack can be awaited with a timeout, and a clean shutdown that says
-`offline`. Callbacks run on paho's network thread; nothing here blocks a caller's thread for
-longer than the timeout it passes.
+publishes whose broker ack can be awaited with a timeout, a clean shutdown that says `offline`,
+and what the broker's CONNACK says it offers (:class:`BrokerFeatures`: not every MQTT 5 broker
+offers shared subscriptions or keeps a session as long as asked). Callbacks run on paho's network
+thread; nothing here blocks a caller's thread for longer than the timeout it passes.
 """
 
 from __future__ import annotations
@@ -69,6 +70,96 @@ class BrokerUrl:
         return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
 
 
+SHARED_PREFIX = "$share/"
+
+
+def plain_filter(topic_filter: str) -> str:
+    """The filter inside a shared subscription (`$share/{group}/{filter}` → `{filter}`); any
+    other filter as it is. Subscribed plainly, every subscriber gets every message."""
+    if not topic_filter.startswith(SHARED_PREFIX):
+        return topic_filter
+    parts = topic_filter.split("/", 2)
+    return parts[2] if len(parts) == 3 else topic_filter
+
+
+def _flag(props: Properties, name: str) -> bool:
+    """A CONNACK availability property: absent means available (MQTT 5, 3.2.2.3)."""
+    return bool(getattr(props, name, 1))
+
+
+@dataclass(frozen=True)
+class BrokerFeatures:
+    """What the broker's CONNACK said it offers, of what the booth leans on.
+
+    MQTT 5 brokers differ: ejabberd offers no shared subscriptions and caps a session's expiry at
+    300 s, where mosquitto offers both as asked. A property the broker leaves out means
+    "available" (or, for the session expiry, "as asked"), so a broker that says nothing is read
+    as offering everything. paho hands the CONNACK's properties to on_connect; a property is an
+    attribute only when the broker sent it.
+    """
+
+    shared_subscriptions: bool = True
+    session_expiry_s: int = 0  # what the broker keeps a session for after a disconnect
+    asked_session_expiry_s: int = 0
+    retain: bool = True
+    wildcards: bool = True
+    maximum_qos: int = 2
+    maximum_packet_size: int | None = None  # bytes; None = no limit said
+    keepalive_s: int | None = None  # the broker's Server Keep Alive, when it overrides ours
+
+    @classmethod
+    def from_connack(cls, props: Properties | None, asked_session_expiry_s: int) -> BrokerFeatures:
+        if props is None:
+            return cls(
+                session_expiry_s=asked_session_expiry_s,
+                asked_session_expiry_s=asked_session_expiry_s,
+            )
+        granted = getattr(props, "SessionExpiryInterval", None)
+        size = getattr(props, "MaximumPacketSize", None)
+        keepalive = getattr(props, "ServerKeepAlive", None)
+        return cls(
+            shared_subscriptions=_flag(props, "SharedSubscriptionAvailable"),
+            session_expiry_s=int(granted) if granted is not None else asked_session_expiry_s,
+            asked_session_expiry_s=asked_session_expiry_s,
+            retain=_flag(props, "RetainAvailable"),
+            wildcards=_flag(props, "WildcardSubscriptionAvailable"),
+            maximum_qos=int(getattr(props, "MaximumQoS", 2)),
+            maximum_packet_size=int(size) if size is not None else None,
+            keepalive_s=int(keepalive) if keepalive is not None else None,
+        )
+
+    @property
+    def session_capped(self) -> bool:
+        """The broker keeps a session for less time than asked."""
+        return self.session_expiry_s < self.asked_session_expiry_s
+
+    def unusable(self) -> list[str]:
+        """What the booth cannot work without, in plain words (empty when nothing is missing):
+        statuses and results are retained, workers and kiosks subscribe with `+`, and every
+        message is QoS 1."""
+        missing = []
+        if not self.retain:
+            missing.append("retained messages")
+        if not self.wildcards:
+            missing.append("wildcard subscriptions")
+        if self.maximum_qos < 1:
+            missing.append("QoS 1")
+        return missing
+
+    def shortfalls(self) -> str:
+        """What the broker offers less of than the booth asks, for a log line ("" if nothing)."""
+        said = []
+        if not self.shared_subscriptions:
+            said.append("no shared subscriptions")
+        if self.session_capped:
+            said.append(
+                f"sessions kept {self.session_expiry_s} s, not the "
+                f"{self.asked_session_expiry_s} s asked"
+            )
+        said += [f"no {what}" for what in self.unusable()]
+        return ", ".join(said)
+
+
 class PublishHandle:
     """The broker's acknowledgement of one publish, awaitable with a timeout."""
 
@@ -114,7 +205,10 @@ MessageCallback = Callable[[paho.MQTTMessage], None]
 class MqttConnection:
     """One paho client with reconnect, will/birth, persistent session and awaitable publishes.
 
-    `subscriptions` are (re)made on every connect. `on_message` runs on paho's thread: hand work
+    `subscriptions` are (re)made on every connect. `on_features` runs on every connect before
+    they are, with what the broker's CONNACK offers (also kept in `.features`), so a caller can
+    choose its subscriptions by it; a shared subscription the broker does not offer is never sent
+    (a broker may disconnect a client for it). `on_message` runs on paho's thread: hand work
     to a queue, do not block it. `availability_topic` gets a retained `online` on every connect
     and is the will (`offline`), so a crash is seen by everyone; each of the three carries this
     process's protocol version as a user property (booth/protocol.py `availability_properties`).
@@ -129,6 +223,7 @@ class MqttConnection:
         subscriptions: list[tuple[str, int]] | None = None,
         on_message: MessageCallback | None = None,
         on_connect: Callable[[bool], None] | None = None,
+        on_features: Callable[[BrokerFeatures], None] | None = None,
         on_disconnect: Callable[[], None] | None = None,
         clean_start: bool = True,
         session_expiry_s: int = 0,
@@ -146,13 +241,16 @@ class MqttConnection:
         self.subscriptions = list(subscriptions or [])
         self._user_on_message = on_message
         self._user_on_connect = on_connect
+        self._user_on_features = on_features
         self._user_on_disconnect = on_disconnect
+        self.features: BrokerFeatures | None = None  # from the last CONNACK
         self._clean_start = clean_start
         self._session_expiry_s = session_expiry_s
         self._receive_maximum = receive_maximum
         self._keepalive = keepalive_s
         self._connected = threading.Event()
         self._lock = threading.Lock()
+        self._subscribed = False  # this connection's subscriptions were sent (under _lock)
         self._waiters: dict[int, PublishHandle] = {}
         self._early: dict[int, Any] = {}
         self._started = False
@@ -176,8 +274,10 @@ class MqttConnection:
                 retain=True,
                 properties=availability_properties(will=True),
             )
+        # paho annotates the delays as int but only compares and doubles them: 0.5 s works
         c.reconnect_delay_set(
-            min_delay=reconnect_min_s, max_delay=max(reconnect_min_s, reconnect_max_s)
+            min_delay=reconnect_min_s,  # type: ignore[arg-type]
+            max_delay=max(reconnect_min_s, reconnect_max_s),  # type: ignore[arg-type]
         )
         c.max_queued_messages_set(max_queued)
         c.max_inflight_messages_set(20)
@@ -226,8 +326,12 @@ class MqttConnection:
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    def stop(self, timeout: float = 2.0) -> None:
-        """Say `offline` (retained), disconnect cleanly and stop the network thread."""
+    def stop(self, timeout: float = 2.0, *, end_session: bool = False) -> None:
+        """Say `offline` (retained), disconnect cleanly and stop the network thread.
+
+        `end_session` asks the broker to drop this client's session now (session expiry 0 on
+        the DISCONNECT) instead of keeping it for the expiry asked at connect: for a probe that
+        asked for a long expiry only to see what the broker grants."""
         if not self._started:
             return
         self._stopping = True
@@ -239,8 +343,12 @@ class MqttConnection:
                 retain=True,
                 properties=availability_properties(),
             ).wait(timeout)
+        props = None
+        if end_session and self._session_expiry_s:
+            props = Properties(PacketTypes.DISCONNECT)
+            props.SessionExpiryInterval = 0
         try:
-            self.paho.disconnect()
+            self.paho.disconnect(properties=props)
         except Exception:  # already gone
             pass
         self.paho.loop_stop()
@@ -290,9 +398,28 @@ class MqttConnection:
         self.paho.ack(mid, qos)
 
     def subscribe(self, topic: str, qos: int = 1) -> None:
-        self.subscriptions.append((topic, qos))
-        if self.connected:
+        """Subscribe now if connected, and again on every later connect."""
+        with self._lock:
+            if (topic, qos) not in self.subscriptions:
+                self.subscriptions.append((topic, qos))
+            now = self._subscribed  # else the next connect sends it with the others
+        if now and self._offered(topic):
             self.paho.subscribe(topic, qos)
+
+    def unsubscribe(self, topic: str) -> None:
+        """Drop a subscription made by `subscribe` (or given at construction)."""
+        with self._lock:
+            self.subscriptions = [(t, q) for t, q in self.subscriptions if t != topic]
+            now = self._subscribed
+        if now:
+            self.paho.unsubscribe(topic)
+
+    def _offered(self, topic: str) -> bool:
+        """False for a shared subscription the broker said it does not offer."""
+        features = self.features
+        return (
+            features is None or features.shared_subscriptions or not topic.startswith(SHARED_PREFIX)
+        )
 
     # ---------------------------------------------------------------- callbacks (paho thread)
     def _on_connect(
@@ -304,14 +431,35 @@ class MqttConnection:
             )
             return
         session_present = bool(getattr(flags, "session_present", False))
+        features = BrokerFeatures.from_connack(props, self._session_expiry_s)
+        changed = features != self.features
+        self.features = features
+        short = features.shortfalls() if changed else ""
         log.info(
-            "mqtt %s: connected to %s (session present: %s)",
+            "mqtt %s: connected to %s (session present: %s)%s",
             self.client_id,
             self.url.safe(),
             session_present,
+            f"; the broker offers {short}" if short else "",
         )
-        for topic, qos in self.subscriptions:
-            client.subscribe(topic, qos)
+        if self._user_on_features:
+            try:
+                self._user_on_features(features)
+            except Exception:
+                log.exception("on_features hook failed")
+        with self._lock:
+            subscriptions = list(self.subscriptions)
+            self._subscribed = True
+        for topic, qos in subscriptions:
+            if self._offered(topic):
+                client.subscribe(topic, qos)
+            elif changed:
+                log.error(
+                    "mqtt %s: not subscribing to %s: %s offers no shared subscriptions",
+                    self.client_id,
+                    topic,
+                    self.url.safe(),
+                )
         if self.availability_topic:
             client.publish(
                 self.availability_topic,
@@ -332,6 +480,8 @@ class MqttConnection:
     ) -> None:
         was = self._connected.is_set()
         self._connected.clear()
+        with self._lock:
+            self._subscribed = False
         if was and not self._stopping:
             log.warning("mqtt %s: disconnected (%s); reconnecting", self.client_id, reason)
         if self._user_on_disconnect:

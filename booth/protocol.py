@@ -845,33 +845,38 @@ MAX_JSON_DEPTH = 32
 def load_json(payload: Payload, what: str) -> Any:
     """The JSON value of a message body; ProtocolError for anything that is not JSON (bad
     UTF-8, nesting past MAX_JSON_DEPTH or past Python's recursion limit, an integer of more
-    digits than Python converts)."""
+    digits than Python converts) or holds text that is not Unicode (a `\\udc90` escape)."""
     try:
         data = json.loads(payload)
     except (ValueError, TypeError, RecursionError) as exc:
         raise ProtocolError(f"{what} is not valid JSON: {str(exc)[:80]}") from None
-    if _depth(data) > MAX_JSON_DEPTH:
-        raise ProtocolError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
+    _check_json(data, what)
     return data
 
 
-def _depth(value: Any) -> int:
-    """How deep lists and objects nest in a JSON value (0 for a scalar), without recursion."""
-    deepest = 0
+def _check_json(value: Any, what: str) -> None:
+    """Nesting within MAX_JSON_DEPTH and every string (keys too) encodable as UTF-8, checked
+    without recursion. A lone surrogate reads fine from a JSON escape but fails wherever the
+    message is written out again as UTF-8 (Status.to_json, a log file)."""
     stack = [(value, 1)]
     while stack:
         item, level = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ProtocolError(f"{what} holds text that is not Unicode") from None
+            continue
         if isinstance(item, dict):
-            children: Any = item.values()
+            children: list[Any] = [*item.keys(), *item.values()]
         elif isinstance(item, list):
             children = item
         else:
             continue
-        deepest = max(deepest, level)
-        if deepest > MAX_JSON_DEPTH:
-            break
+        if level > MAX_JSON_DEPTH:
+            raise ProtocolError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
         stack.extend((child, level + 1) for child in children)
-    return deepest
 
 
 def _finite_at_least_zero(value: Any) -> bool:

@@ -49,8 +49,10 @@ numbers = st.one_of(
     st.integers(min_value=10**300, max_value=10**400),  # past a float's range
     st.floats(allow_nan=True, allow_infinity=True),
 )
+# text a JSON escape can carry that is not Unicode: lone surrogates ("\\udc90")
+any_text = st.text(max_size=20) | st.text(st.characters(blacklist_categories=[]), max_size=4)
 json_values = st.recursive(
-    st.none() | st.booleans() | numbers | st.text(max_size=20),
+    st.none() | st.booleans() | numbers | any_text,
     lambda inner: (
         st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
     ),
@@ -334,3 +336,18 @@ def test_a_protocol_version_is_bounded_like_the_user_property():
     with pytest.raises(ProtocolError, match=PROTOCOL_PROPERTY):
         Health.from_dict(h)
     assert Health.from_dict({**h, PROTOCOL_PROPERTY: 999_999_999}).protocol_version == 999_999_999
+
+
+@pytest.mark.parametrize("parse", [Status.from_json, Health.from_json])
+def test_text_that_is_not_unicode_is_a_protocol_error(parse):
+    """A JSON escape of a lone surrogate read fine but made to_json() raise UnicodeEncodeError
+    (found by fuzz/fuzz_protocol.py): it is refused where it comes in."""
+    status = Status(JOB, "pi-1", JobStatus.FAILED, error=JobError.for_guest(ErrorKind.QUOTA))
+    text = (
+        status.to_json().decode() if parse is Status.from_json else Health("ok").to_json().decode()
+    )
+    field = '"message":"' if parse is Status.from_json else '"reason":"'
+    bad = text.replace(field, field + "\\udc90", 1)
+    assert bad != text
+    with pytest.raises(ProtocolError, match="not Unicode"):
+        parse(bad.encode())

@@ -354,6 +354,8 @@ class MqttConnection:
         self.paho.loop_stop()
         self._started = False
         self._connected.clear()
+        with self._lock:
+            self._subscribed = False
 
     # ---------------------------------------------------------------- publishing
     def publish(

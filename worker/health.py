@@ -2,13 +2,17 @@
 
 Published on `{root}/workers/{worker}/health` (booth.protocol.Health) on every connect, at once
 when the AI state changes, and every HEALTH_EVERY_S with fresh counts. `booth doctor` and the
-operator's view read it; guests never see these texts.
+operator's view read it; guests never see these texts. It also says how this worker takes its
+jobs from the broker it found (`broker`: shared subscription or claims, and how long the broker
+keeps its queued jobs).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from booth.mqtt import BrokerFeatures
 from booth.protocol import AiState, Health, utc_now_iso
 
 HEALTH_EVERY_S = 30.0
@@ -96,7 +100,8 @@ def worker_health(
     pause_left_s: float | None,
     jobs_in_flight: int,
     counts: dict[str, int],
-    last_error: dict | None,
+    last_error: dict[str, Any] | None,
+    broker: dict[str, Any] | None = None,
 ) -> Health:
     state, reason, fix = TEXTS[ai]
     if detail and ai not in (AiState.OK, AiState.NO_KEY):
@@ -112,9 +117,34 @@ def worker_health(
         jobs_in_flight=jobs_in_flight,
         counts=dict(counts),
         last_error=last_error,
+        extra={"broker": broker} if broker is not None else {},
     )
 
 
-def error_record(kind: str, detail: str) -> dict:
+def broker_record(features: BrokerFeatures, claiming: bool) -> dict[str, Any]:
+    """The health's `broker` field: how this worker takes jobs and how long the broker keeps
+    the ones dealt to it while it is away (the expiry the broker granted, not the one asked)."""
+    kept = features.session_expiry_s
+    if claiming:
+        how = (
+            "the broker offers no shared subscriptions: every worker receives every job, and "
+            "the first to publish `processing` runs it while the others stand down"
+        )
+    else:
+        how = "jobs are dealt to the workers over the broker's shared subscription"
+    queued = f"the broker keeps the jobs that come while this worker is away for {kept} s"
+    if features.session_capped:
+        queued += f" (its limit; {features.asked_session_expiry_s} s were asked)"
+    return {
+        "jobs": "claimed" if claiming else "shared",
+        "shared_subscriptions": features.shared_subscriptions,
+        "session_expiry_s": kept,
+        "session_expiry_asked_s": features.asked_session_expiry_s,
+        "note": f"{how}; {queued}, and the kiosk sends a job no worker started again "
+        "after kiosk.redispatch_s",
+    }
+
+
+def error_record(kind: str, detail: str) -> dict[str, Any]:
     """The `last_error` of a health message."""
     return {"kind": kind, "detail": detail[:300], "at": utc_now_iso()}

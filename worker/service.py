@@ -1,5 +1,8 @@
 """The worker process: take jobs from the shared subscription, edit them, publish, then ack.
 
+A broker without shared subscriptions (its CONNACK says so) gets a plain subscription instead,
+and every worker receives every job: then a claim decides who runs it (worker/claims.py).
+
 At-least-once: a job is acked only after its result and final status were acknowledged by the
 broker, so a worker killed mid-job loses nothing (the broker redelivers it). Duplicates — from a
 redelivery or from the kiosk's re-dispatch — are answered from the dedupe store, checked when a job
@@ -28,7 +31,7 @@ import numpy as np
 
 from booth.config import Config
 from booth.images import JPEG, BadImage, decode, encode_jpeg, inspect, reduce_for, shrink
-from booth.mqtt import MqttConnection
+from booth.mqtt import BrokerFeatures, MqttConnection, plain_filter
 from booth.protocol import (
     AiState,
     Effect,
@@ -44,9 +47,10 @@ from booth.protocol import (
     utc_now_iso,
 )
 from worker.breaker import PAUSING, Condition, ServiceGuard
+from worker.claims import Claims
 from worker.classify import RETRY_ONCE, ModelError
 from worker.dedupe import DedupeStore
-from worker.health import HEALTH_EVERY_S, error_record, worker_health
+from worker.health import HEALTH_EVERY_S, broker_record, error_record, worker_health
 from worker.local_effect import LocalEffect
 from worker.retry import Backoff, RateGate, call_with_retries
 from worker.validate import Decoded, decode_job_image
@@ -175,7 +179,15 @@ class Worker:
         self._active = 0
         self._threads: list[threading.Thread] = []
         self._last_prune = 0.0
-        self.counts = {"completed": 0, "failed": 0, "duplicates": 0, "rejected": 0}
+        self.counts = {
+            "completed": 0,
+            "failed": 0,
+            "duplicates": 0,
+            "rejected": 0,
+            "stood_down": 0,  # jobs another worker claimed first (worker/claims.py)
+        }
+        self.claims: Claims | None = None  # only on a broker without shared subscriptions
+        self._session_told: int | None = None  # the session expiry last logged as capped
         self.mqtt = MqttConnection.for_config(
             cfg.mqtt,
             self.id,
@@ -183,6 +195,7 @@ class Worker:
             subscriptions=[(self.topics.shared_jobs(), 1)],
             on_message=self._on_message,
             on_connect=lambda _present: self._health_now.set(),
+            on_features=self._choose_subscription,
             clean_start=False,
             session_expiry_s=cfg.mqtt.session_expiry_s,
             receive_maximum=cfg.worker.concurrency,
@@ -243,14 +256,20 @@ class Worker:
             time.sleep(0.05)
         left = self.active
         if left:
+            features = self.mqtt.features
             log.warning(
                 "worker %s: %d job(s) still running after %g s; leaving them un-acked "
-                "for redelivery",
+                "for redelivery%s",
                 self.id,
                 left,
                 grace,
+                f" (the broker keeps them {features.session_expiry_s} s for this worker)"
+                if features
+                else "",
             )
         self.mqtt.stop()
+        if self.claims is not None:
+            self.claims.stop()
         for _ in self._threads:
             self._queue.put(None)
         if self.editor is not None and not left:
@@ -263,6 +282,47 @@ class Worker:
             ", ".join(f"{k} {v}" for k, v in self.counts.items()),
         )
         return left == 0
+
+    # ------------------------------------------------------------------ the broker's offer
+    def _choose_subscription(self, features: BrokerFeatures) -> None:
+        """On every connect, before subscribing (paho's thread): the shared subscription when
+        the broker offers it, else the same filter plainly, with claims (worker/claims.py). A
+        broker without shared subscriptions disconnects a client that asks for one, so the
+        worker would never come online. Said once at WARNING: what the broker lacks and what it
+        means; health carries it from then on (worker/health.py broker_record)."""
+        shared = self.topics.shared_jobs()
+        plain = plain_filter(shared)
+        claiming = not features.shared_subscriptions
+        self.mqtt.unsubscribe(plain if claiming else shared)
+        self.mqtt.subscribe(shared if not claiming else plain, 1)
+        if claiming and self.claims is None:
+            self.claims = Claims(self.cfg.mqtt, self.topics, self.id).start()
+            log.warning(
+                "worker %s: %s offers no MQTT 5 shared subscriptions: subscribing to %s "
+                "plainly, so every worker receives every job, and the first worker to "
+                "publish its `processing` runs it while the others stand down",
+                self.id,
+                self.mqtt.url.safe(),
+                plain,
+            )
+        elif not claiming and self.claims is not None:
+            log.warning(
+                "worker %s: the broker offers shared subscriptions again: back to %s",
+                self.id,
+                shared,
+            )
+            self.claims.stop()
+            self.claims = None
+        if features.session_capped and features.session_expiry_s != self._session_told:
+            self._session_told = features.session_expiry_s
+            log.warning(
+                "worker %s: the broker keeps this worker's session %d s, not the %d s asked: "
+                "jobs dealt to it while it is away longer than that are lost to it (the kiosk "
+                "sends them again)",
+                self.id,
+                features.session_expiry_s,
+                features.asked_session_expiry_s,
+            )
 
     # ------------------------------------------------------------------ health
     def health(self) -> Health:
@@ -279,7 +339,11 @@ class Worker:
             counts = dict(self.counts)
             in_flight = self._active
             last_error = self._last_error
-        return worker_health(self.id, ai, self._scrub(detail), left, in_flight, counts, last_error)
+        features = self.mqtt.features
+        broker = broker_record(features, self.claims is not None) if features else None
+        return worker_health(
+            self.id, ai, self._scrub(detail), left, in_flight, counts, last_error, broker
+        )
 
     def publish_health(self) -> None:
         self.mqtt.publish(
@@ -364,6 +428,13 @@ class Worker:
         except OSError as exc:
             log.warning("job %s: could not keep its result for duplicates (%s)", status.job_id, exc)
 
+    def _stand_down(self, msg: Any, job: str, why: str) -> None:
+        """Another worker has the job (worker/claims.py): ack this copy and leave it to them.
+        Should they die, the kiosk re-dispatches it and their claim no longer counts."""
+        self._count("stood_down")
+        log.info("job %s: %s; standing down", job, why)
+        self._ack(msg)
+
     def _ack(self, msg: Any) -> None:
         if msg.qos > 0:
             self.mqtt.ack(msg.mid, msg.qos)
@@ -406,9 +477,12 @@ class Worker:
             self._ack(msg)
             return
         lock = self._job_lock(header.job_id)
+        claims = self.claims
+        if claims is not None:
+            claims.watch(header.booth, header.job_id)
         try:
             with lock:  # a duplicate waits for the first copy, then hits the dedupe store
-                self._handle_job(msg, header, payload, arrived)
+                self._handle_job(msg, header, payload, arrived, claims)
         except Exception:
             # A bug or a broken disk must not hold a receive-maximum slot forever, nor leave
             # the guest waiting: the job ends failed/internal and is acked.
@@ -421,8 +495,17 @@ class Worker:
                 self._ack(msg)
         finally:
             self._release_job_lock(header.job_id)
+            if claims is not None:
+                claims.unwatch(header.booth, header.job_id)
 
-    def _handle_job(self, msg: Any, header: JobMessage, payload: bytes, arrived: float) -> None:
+    def _handle_job(
+        self,
+        msg: Any,
+        header: JobMessage,
+        payload: bytes,
+        arrived: float,
+        claims: Claims | None = None,
+    ) -> None:
         started = time.monotonic()
         job = header.job_id
         age, clock_note = job_age(
@@ -431,6 +514,11 @@ class Worker:
         if clock_note:
             log.warning("job %s: %s; its deadline counts from now", job, clock_note)
         deadline = started - age + self.cfg.worker.deadline_s
+        if claims is not None:
+            why = claims.settle(job, arrived, deadline)
+            if why:
+                self._stand_down(msg, job, why)
+                return
         done = self.store.get(job)
         if done is not None:
             self._count("duplicates")
@@ -457,12 +545,18 @@ class Worker:
             if self._publish_final(header, status, None):
                 self._ack(msg)
             return
+        mark = claims.mark(job) if claims is not None else 0
         self.mqtt.publish(
             self.topics.status(header.booth, job),
             self._status(header, JobStatus.PROCESSING, None, None, 1).to_json(),
             qos=1,
             retain=True,
         )
+        if claims is not None:
+            why = claims.confirm(job, mark, deadline)
+            if why:
+                self._stand_down(msg, job, why)
+                return
         w, h = decoded.width, decoded.height
         log.info(
             "job %s: processing (%dx%d %s, style %s, queue wait %.2f s, %.1f s left)",

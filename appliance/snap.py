@@ -16,12 +16,15 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from appliance.services import Supervisor, booth_argv, child_env, ensure_broker, usable_data_dir
 from booth.config import Config
 from booth.images import BadImage, load_file, sniff_image_type
 from booth.protocol import Topics, parse_availability
+
+if TYPE_CHECKING:
+    from kiosk.jobs.controller import JobController
 
 log = logging.getLogger("appliance.snap")
 WORKER_WAIT_S = 30.0  # a worker process starting up says `online` well within this
@@ -117,6 +120,22 @@ def _wait_for_a_worker(ctl, timeout: float) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+def _no_worker(ctl: JobController, started_worker: bool) -> str:
+    """What to say when no worker came online: where to look, and what the broker lacks if
+    that is why (a worker that asks a broker for a shared subscription it does not offer is
+    disconnected, over and over)."""
+    said = f"no worker said online within {WORKER_WAIT_S:g} s: the photo waits for one"
+    if started_worker:
+        said += "; the worker started for this snap logged why above"
+    features = ctl.mqtt.features
+    if features is not None and not features.shared_subscriptions:
+        said += (
+            "; this broker offers no shared subscriptions, which workers older than this "
+            "booth ask for"
+        )
+    return said + "; `booth doctor` checks the broker and the workers"
 
 
 def _share_here(cfg: Config) -> tuple[str, dict]:
@@ -243,7 +262,8 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
     ctl = None
     try:
         # a broker started just now has no worker yet: no need to ask it
-        if broker is not None or not _worker_online(cfg):
+        started_worker = broker is not None or not _worker_online(cfg)
+        if started_worker:
             log.info("no worker online: starting one for this snap")
             sup.add("worker", booth_argv("worker"))
         started_share = share == "none"
@@ -255,7 +275,7 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
 
         ctl = JobController(cfg, client_suffix=f"-snap-{os.getpid()}").start()
         if not _wait_for_a_worker(ctl, WORKER_WAIT_S):
-            log.warning("no worker said online within %g s; the photo waits for one", WORKER_WAIT_S)
+            log.warning("%s", _no_worker(ctl, started_worker))
         timeout = args.timeout or cfg.worker.deadline_s + 60
         try:
             job_id = ctl.submit_jpeg(photo, args.style)

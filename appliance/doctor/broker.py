@@ -1,14 +1,19 @@
-"""Checks through the MQTT broker: it accepts this booth's login, and a worker is online
-and healthy (its retained availability and health)."""
+"""Checks through the MQTT broker: it accepts this booth's login and offers what the booth uses
+(read from its CONNACK), and a worker is online and healthy (its retained availability and
+health)."""
 
 from __future__ import annotations
 
 import os
 import socket
 import time
+from typing import TYPE_CHECKING
 
 from appliance.doctor.probe import FAIL, OK, WARN, Check, Probe
 from booth.config import Config
+
+if TYPE_CHECKING:
+    from booth.mqtt import BrokerFeatures
 
 
 # ------------------------------------------------------------------------------- broker
@@ -35,8 +40,13 @@ def check_broker(cfg: Config, probe: Probe) -> Check:
             "start the broker (systemctl start mosquitto) or fix the host/port in BOOTH_MQTT_URL",
         )
     refused: list[str] = []
+    # Asks for the workers' session expiry to learn what the broker grants; the session is
+    # dropped on the way out (stop(end_session=True)).
     conn = MqttConnection.for_config(
-        cfg.mqtt, f"doctor-{socket.gethostname()[:20]}-{os.getpid()}", reconnect_min_s=30
+        cfg.mqtt,
+        f"doctor-{socket.gethostname()[:20]}-{os.getpid()}",
+        reconnect_min_s=30,
+        session_expiry_s=cfg.mqtt.session_expiry_s,
     )
     original = conn.paho.on_connect
 
@@ -55,10 +65,11 @@ def check_broker(cfg: Config, probe: Probe) -> Check:
             if ok:
                 break
     finally:
-        conn.stop(timeout=1.0)
+        conn.stop(timeout=1.0, end_session=True)
     if ok:
         who = f" as {url.username}" if url.username else " anonymously"
-        return Check("broker", OK, f"connected to {url.safe()}{who}")
+        found = f"connected to {url.safe()}{who}"
+        return _offer(found, conn.features) if conn.features else Check("broker", OK, found)
     if refused:
         return Check(
             "broker",
@@ -73,6 +84,35 @@ def check_broker(cfg: Config, probe: Probe) -> Check:
         f"{url.safe()} accepts TCP but no MQTT session came up",
         "is it a TLS port (use mqtts://) or not a broker at all?",
     )
+
+
+def _offer(connected: str, features: BrokerFeatures) -> Check:
+    """What the broker's CONNACK offers, against what the booth uses (docs/protocol.md)."""
+    missing = features.unusable()
+    if missing:
+        return Check(
+            "broker",
+            FAIL,
+            f"{connected}, but it offers no {' and no '.join(missing)}: statuses, results and "
+            "jobs cannot flow",
+            "use an MQTT 5 broker with retained messages, wildcard subscriptions and QoS 1 "
+            "(mosquitto: deploy/install.sh sets it up)",
+        )
+    kept = f"it keeps a worker's queued jobs {features.session_expiry_s} s"
+    if not features.session_expiry_s:
+        kept = "it keeps no queued jobs for a worker that is away"
+    if features.session_capped:
+        kept += f" (its limit; mqtt.session_expiry_s asks {features.asked_session_expiry_s} s)"
+    if not features.shared_subscriptions:
+        return Check(
+            "broker",
+            WARN,
+            f"{connected}; it offers no shared subscriptions: every worker receives every "
+            f"photo and the first to claim it runs it (docs/worker.md); {kept}",
+            "nothing, for a few workers; for many, a broker with MQTT 5 shared subscriptions "
+            "deals the photos instead (mosquitto is one)",
+        )
+    return Check("broker", OK, f"{connected}; shared subscriptions offered, {kept}")
 
 
 # ------------------------------------------------------------------------------- workers

@@ -26,6 +26,7 @@ from kiosk.ui.qrlayout import (
     line_rows,
     plan,
 )
+from kiosk.ui.reveal import Reveal
 from kiosk.ui.screens.base import Screen, headline
 
 
@@ -36,6 +37,11 @@ class ResultScreen(Screen):
         super().__init__(ctx)
         self.wifi_matrix = wifi_join(ctx.cfg)
         self._plans: dict[tuple, ResultPlan] = {}
+        self.reveal = Reveal(ctx)  # the shot turning into the result (kiosk/ui/reveal.py)
+
+    @property
+    def animated(self) -> bool:  # type: ignore[override]  # a spinner's rate while it plays
+        return self.reveal.playing
 
     def enter(self, job_id: str = "", **kw) -> None:
         self.job_id = job_id
@@ -135,7 +141,7 @@ class ResultScreen(Screen):
         surf.fill(theme.BG)
         if img is not None:
             surf.blit(app.pictures.backdrop(img, f"result-{self.job_id}"), (0, 0))
-            draw.blit_fit(surf, app.images, img, p.photo)
+            self.reveal.draw(surf, self.job_id, img, p.photo)  # once: the shot dripping
         else:
             draw.spinner(surf, p.photo.center, L.px(6), app.now())
         if p.blocks:

@@ -744,6 +744,10 @@ def _coerce(key: str, f: dataclasses.Field[Any], value: Any, where: str, from_en
     elif kind == "str":
         if not isinstance(value, str):
             raise ConfigError(bad + "expected a string")
+        try:  # the environment hands over bytes that are not UTF-8 as lone surrogates
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(bad + "expected UTF-8 text") from None
     if meta.get("choices") and value not in meta["choices"]:
         raise ConfigError(bad + "allowed: " + ", ".join(map(str, meta["choices"])))
     if meta.get("min") is not None and value < meta["min"]:

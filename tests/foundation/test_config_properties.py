@@ -123,7 +123,10 @@ def test_any_text_loads_or_raises_config_error(tmp_path_factory, text):
 @given(
     st.dictionaries(
         st.sampled_from(sorted(ENV_OVERRIDES) + sorted(ENV_SECRETS)),
-        st.text(max_size=30) | st.sampled_from(["nan", "inf", "1e999", "1" * 5000, "-1"]),
+        st.text(max_size=30)
+        | st.sampled_from(["nan", "inf", "1e999", "1" * 5000, "-1"])
+        # bytes that are not UTF-8, as os.environ hands them over
+        | st.binary(min_size=1, max_size=8).map(lambda b: b.decode("utf-8", "surrogateescape")),
         max_size=4,
     )
 )
@@ -192,3 +195,13 @@ def test_a_dotted_key_names_the_section_and_what_it_allows(tmp_path):
     path.write_text('[kiosk]\n"title.x" = "a"\n')
     with pytest.raises(ConfigError, match=r"unknown key 'kiosk\.title\.x'; allowed: .*title"):
         load_config(path, env={})
+
+
+def test_an_environment_value_that_is_not_utf8_is_a_config_error(tmp_path):
+    """BOOTH_WIFI_SSID from an env file in Latin-1 made _check_wifi raise UnicodeEncodeError
+    (found by fuzz/fuzz_config.py)."""
+    latin1 = b"Caf\xe9 booth".decode("utf-8", "surrogateescape")
+    path = tmp_path / "booth.toml"
+    path.write_text("")
+    with pytest.raises(ConfigError, match="BOOTH_WIFI_SSID.*UTF-8"):
+        load_config(path, env={"BOOTH_WIFI_SSID": latin1})

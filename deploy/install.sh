@@ -222,8 +222,9 @@ ensure_dir() {
 # SDL's KMSDRM driver always creates a GBM device and an EGL surface: on Raspberry Pi OS Lite
 # that needs Mesa's DRI drivers and EGL vendor (libgl1-mesa-dri, libegl-mesa0), or the kiosk
 # crash-loops with "Couldn't create gbm device.".
+# libopenh264-7: the H.264 encoder of the reveal clips (share/h264.py; BSD, not GPL).
 pkgs=(mosquitto mosquitto-clients python3-venv python3-pip
-      libsdl2-2.0-0 libdrm2 libgbm1 libegl1 libgles2 libgl1-mesa-dri libegl-mesa0)
+      libsdl2-2.0-0 libdrm2 libgbm1 libegl1 libgles2 libgl1-mesa-dri libegl-mesa0 libopenh264-7)
 if ((lan)); then pkgs+=(openssl); fi  # the LAN listener's CA and certificate
 if ((pi)); then pkgs+=(python3-picamera2 python3-gpiozero python3-lgpio); fi
 if [[ "$hotspot_mode" == on ]]; then pkgs+=(network-manager dnsmasq-base nftables); fi

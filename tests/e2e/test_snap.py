@@ -54,14 +54,18 @@ def test_snap_uses_gemini_when_a_key_is_set(ai_rig, gemini):
 
 def test_snap_with_nothing_running_starts_what_it_needs(rig, tmp_path):
     """No broker at the configured URL, no worker, no share server, a fresh data dir: snap
-    brings them up, waits for the worker's `online` and publishes then — no re-dispatch wait."""
+    brings them up, waits for the worker's `online` and publishes then — no re-dispatch wait.
+
+    The wait is judged by the log (published once), not by the wall time: four cold Python
+    processes took 1.7 s alone and 8.3 s beside three other test workers on two busy cores.
+    The time target (≤ 5 s) is bench/bench_resilience.py's cold snap figure."""
     env = dict(rig.env, BOOTH_MQTT_URL=f"mqtt://127.0.0.1:{free_port()}")
     t0 = time.monotonic()
     out = snap(rig, str(PORTRAIT), env=env)
     took = time.monotonic() - t0
     assert out.returncode == 0, out.stderr + out.stdout
-    assert took <= 5.0, f"cold snap took {took:.1f} s\n{out.stderr}"
     assert "publishing again" not in out.stderr
+    assert took <= 60, f"cold snap took {took:.1f} s\n{out.stderr}"  # hung, not slow
     assert "download: http://127.0.0.1:" in out.stdout
     assert "result:" in out.stdout
     assert "▀" in out.stdout or "▄" in out.stdout  # the QR drawn in the terminal

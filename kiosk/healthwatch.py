@@ -85,6 +85,8 @@ class Facts:
     workers: dict  # worker id → (online, Health | None)
     held: int
     last_error: dict | None
+    # [print]: the printer process as last heard (online, its health); None: printing is off
+    printer: tuple[bool | None, Health | None] | None = None
 
 
 def problems_of(f: Facts, cfg: Config) -> list[Problem]:
@@ -165,6 +167,7 @@ def problems_of(f: Facts, cfg: Config) -> list[Problem]:
                     "lower retention_days or delete old photos in data_dir; use a larger SD card",
                 )
             )
+    out += printer_problems(f.printer)
     if not f.clock_synchronized and not cfg.trust_clock:
         out.append(
             Problem(
@@ -176,6 +179,28 @@ def problems_of(f: Facts, cfg: Config) -> list[Problem]:
         )
     out.sort(key=lambda p: p.level != "error")
     return out
+
+
+_PRINTER_GONE = Problem(
+    "printer_offline",
+    "error",
+    "the printing process is not running: requested prints wait",
+    "sudo systemctl status booth-printer; the prints come out once it runs",
+)
+
+
+def printer_problems(printer: tuple[bool | None, Health | None] | None) -> list[Problem]:
+    """The printer process's problems for the operator mark (codes `print_<its code>`, its
+    words, in the booth's language): paper, ribbon, a jam, a stopped queue, CUPS down, the
+    paper budget; and the process itself not running."""
+    if printer is None:
+        return []
+    online, health = printer
+    if online is False:
+        return [_PRINTER_GONE]
+    if health is None:
+        return []
+    return [Problem(f"print_{p.code}", p.level, p.reason, p.fix) for p in health.problems]
 
 
 def marked(problems: list[Problem] | tuple[Problem, ...]) -> tuple[Problem, ...]:
@@ -271,6 +296,7 @@ class OperatorWatch:
             workers=self.jobs.board.workers(),
             held=self.jobs.held,
             last_error=self.jobs.last_error,
+            printer=self.jobs.board.service("printer") if self.cfg.print.enabled else None,
         )
 
     def check(self) -> None:

@@ -67,11 +67,24 @@ DEVICE_ATTRS = (
     "printer-state-message",
     "printer-is-accepting-jobs",
 )
-JOB_ATTRS = ("job-id", "job-name", "job-state", "job-state-reasons", "job-state-message")
+# Only attributes cupsd answers from memory: asking for others limits Get-Jobs to 500 jobs
+# (scheduler/ipp.c in CUPS), and a print looked up after a crash may be the 501st.
+LIST_ATTRS = ("job-id", "job-name", "job-state", "job-state-reasons")
+JOB_ATTRS = (*LIST_ATTRS, "job-state-message")
 
 
 class CupsError(Exception):
-    """CUPS refused; the text says what it said."""
+    """CUPS refused; the text says what it said, `status` is the IPP status code (0: no answer).
+    A 0x05xx status (server-error-…) may pass; a 0x04xx (client-error-…) will not."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def lasting(self) -> bool:
+        """CUPS answered that this request itself is wrong (trying again will not help)."""
+        return 0x0400 <= self.status < 0x0500
 
 
 class CupsDown(CupsError):
@@ -185,7 +198,7 @@ class Cups:
         except IppForbidden as exc:
             raise NotAllowed(str(exc)) from exc
         except IppError as exc:
-            raise CupsError(str(exc)) from exc
+            raise CupsError(str(exc), exc.status) from exc
 
     # ------------------------------------------------------------------ the queue
     def queue(self, name: str) -> QueueState:
@@ -253,19 +266,17 @@ class Cups:
             raise CupsError(f"CUPS accepted the print but named no job id ({resp.message})")
         return job_id
 
-    def jobs(self, queue: str, which: str = "all") -> list[CupsJob]:
-        """The queue's jobs (`which`: all, completed, not-completed), as far as CUPS keeps its
-        history (500 jobs by default)."""
-        resp = self._call(
-            Op.GET_JOBS,
-            f"/printers/{queue}",
-            [
-                *self.ipp.base(self.ipp.printer_uri(queue)),
-                Attr.of(Tag.KEYWORD, "which-jobs", which),
-                requested(JOB_ATTRS),
-            ],
-            queue=queue,
-        )
+    def jobs(self, queue: str, which: str = "all", first_job_id: int = 0) -> list[CupsJob]:
+        """The queue's jobs (`which`: all, completed, not-completed) from `first_job_id` on, as
+        far as CUPS keeps its history (`MaxJobs`, 500 by default)."""
+        operation = [
+            *self.ipp.base(self.ipp.printer_uri(queue)),
+            Attr.of(Tag.KEYWORD, "which-jobs", which),
+            requested(LIST_ATTRS),
+        ]
+        if first_job_id > 0:
+            operation.append(Attr.of(Tag.INTEGER, "first-job-id", first_job_id))
+        resp = self._call(Op.GET_JOBS, f"/printers/{queue}", operation, queue=queue)
         return [j for j in (_job(a) for a in resp.groups_of(Tag.JOB)) if j is not None]
 
     def job(self, job_id: int) -> CupsJob | None:
@@ -283,7 +294,7 @@ class Cups:
         except IppForbidden as exc:
             raise NotAllowed(str(exc)) from exc
         except IppError as exc:
-            raise CupsError(str(exc)) from exc
+            raise CupsError(str(exc), exc.status) from exc
         return _job(resp.group(Tag.JOB))
 
     def cancel(self, job_id: int) -> bool:
@@ -301,7 +312,22 @@ class Cups:
         except IppError as exc:
             if exc.status == 0x0407:  # client-error-not-possible: it is already done
                 return False
-            raise CupsError(str(exc)) from exc
+            raise CupsError(str(exc), exc.status) from exc
+        return True
+
+    def release(self, job_id: int) -> bool:
+        """Release a held job (CUPS holds a job "indefinitely due to backend errors"); False
+        when it was not held or is gone."""
+        try:
+            self.ipp.call(
+                Op.RELEASE_JOB, "/jobs/", self.ipp.base(self.ipp.job_uri(job_id), "job-uri")
+            )
+        except (IppNotFound, IppForbidden):
+            return False
+        except IppUnreachable as exc:
+            raise CupsDown(str(exc)) from exc
+        except IppError:
+            return False
         return True
 
 

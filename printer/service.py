@@ -758,6 +758,7 @@ class PrinterService:
             self._look.queue.state if self._look.queue else None,
             tuple(self._look.queue.reasons) if self._look.queue else (),
             self.last_command["id"] if self.last_command else None,
+            self.resumes,
         )
         now = self.mono()
         if key != self._sent_health or now - self._health_at >= self.cfg.operator.health_every_s:

@@ -31,8 +31,9 @@ from booth.protocol import JOB_ID_RE
 from booth.qr import qr_svg
 from jobstore.ledger import ledger_path, resolve_in_store
 from jobstore.links import qr_link, share_url
+from jobstore.prints import PrintQueue
 from jobstore.uploads import Uploads
-from share import dashboard, metrics, operator_pages
+from share import dashboard, metrics, operator_pages, printing
 from share.auth import SESSION_COOKIE, SESSION_TTL_S, LoginThrottle, Sessions, password_matches
 from share.health import board_for
 from share.lookup import is_expired, servable
@@ -60,6 +61,7 @@ THROTTLE = web.AppKey("throttle", LoginThrottle)
 BOARD = web.AppKey("board", HealthBoard)
 UPLOADS: web.AppKey[Uploads | None] = web.AppKey("uploads")  # None: cloud sharing off
 UPLOADER: web.AppKey[Uploader | None] = web.AppKey("uploader")  # None: not in this process
+PRINTS: web.AppKey[PrintQueue | None] = web.AppKey("prints")  # None: printing is off
 
 ADMIN_CSP = (
     "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; "
@@ -184,7 +186,9 @@ def _see_other(location: str) -> web.Response:
 # ---------------------------------------------------------------------------- the dashboard
 def _sources(request: web.Request) -> dashboard.Sources:
     app = request.app
-    return dashboard.Sources(app[CFG], app[LEDGER], app[LOOKUP], app[BOARD], app[UPLOADS])
+    return dashboard.Sources(
+        app[CFG], app[LEDGER], app[LOOKUP], app[BOARD], app[UPLOADS], app[PRINTS]
+    )
 
 
 async def dashboard_page(request: web.Request) -> web.Response:
@@ -232,6 +236,25 @@ async def api_delete(request: web.Request) -> web.Response:
     if not found:
         raise web.HTTPNotFound()
     return web.json_response({"deleted": job_id}, headers={"Cache-Control": "no-store"})
+
+
+async def api_print(request: web.Request) -> web.Response:
+    """An operator's print command (share/printing.py): resume, cancel, add-paper, or a
+    photo's reprint; answers what the printer process made of it."""
+    require_session(request)
+    _same_origin(request)
+    job_id = request.match_info.get("job")
+    if job_id is not None and not JOB_ID_RE.match(job_id):
+        raise web.HTTPNotFound()
+    action = "reprint" if job_id else printing.ROUTE_ACTIONS.get(request.match_info["action"], "")
+    try:
+        body = printing.parse_body(await request.read())
+    except ValueError as exc:
+        raise web.HTTPBadRequest(reason=f"not a JSON object: {exc}"[:120]) from None
+    status, answer = await printing.send_command(
+        request.app[CFG], request.app[MQTT], request.app[BOARD], action, job_id, body
+    )
+    return web.json_response(answer, status=status, headers={"Cache-Control": "no-store"})
 
 
 async def event_zip(request: web.Request) -> web.StreamResponse:
@@ -379,12 +402,21 @@ def make_admin_app(
             own_uploads.close()
 
         app.on_cleanup.append(close_uploads)
+    prints = app[PRINTS] = printing.open_queue(cfg)  # [print]: the prints table, to read
+    if prints is not None:
+
+        async def close_prints(app: web.Application) -> None:
+            prints.close()
+
+        app.on_cleanup.append(close_prints)
     app.on_response_prepare.append(security_headers)
     app.router.add_get("/", to_gallery)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/admin", dashboard_page)
     app.router.add_get("/admin/api/state", api_state)
     app.router.add_post("/admin/api/jobs/{job}/delete", api_delete)
+    app.router.add_post("/admin/api/jobs/{job}/reprint", api_print)
+    app.router.add_post("/admin/api/print/{action}", api_print)
     app.router.add_get("/admin/event.zip", event_zip)
     app.router.add_get("/admin/original/{job}.jpg", original)
     app.router.add_get("/admin/original/{job}/thumb.jpg", original_thumb)

@@ -23,8 +23,10 @@ from booth.config import Config
 from booth.healthboard import HealthBoard, PartView
 from jobstore.ledger import JobRow, Ledger, resolve_in_store
 from jobstore.links import public_base_url, share_url
+from jobstore.prints import PrintQueue
 from jobstore.stats import EventStats, event_label, event_stats
 from jobstore.uploads import Uploads
+from share import printing
 from share.lookup import PhotoLookup, is_expired, servable
 from share.zipstream import Member
 
@@ -43,6 +45,7 @@ class Sources:
     lookup: PhotoLookup
     board: HealthBoard
     uploads: Uploads | None = None
+    prints: PrintQueue | None = None  # [print] on: the prints table (read only here)
 
 
 def uploads_pending(src: Sources) -> int | None:
@@ -52,7 +55,7 @@ def uploads_pending(src: Sources) -> int | None:
 
 
 def health_view(src: Sources) -> dict:
-    parts = src.board.parts(cloud=src.cfg.cloud.enabled)
+    parts = src.board.parts(cloud=src.cfg.cloud.enabled, printer=src.cfg.print.enabled)
     return {"level": src.board.worst(parts), "parts": [_part(p) for p in parts]}
 
 
@@ -92,6 +95,16 @@ def _details(part: str, h: dict) -> list[str]:
     elif part == "uploader" and h:
         ups = h.get("uploads") or {}
         out.append(f"{ups.get('pending', 0)} waiting, {ups.get('uploaded', 0)} uploaded")
+    elif part == "printer" and h:
+        pr = h.get("printer") or {}
+        if pr.get("state"):
+            out.append(f"queue {pr.get('queue')} {pr['state']}")
+        waiting = (h.get("queue") or {}).get("waiting")
+        if waiting:
+            out.append(f"{waiting} waiting")
+        left = (h.get("budget") or {}).get("left")
+        if left is not None:
+            out.append(f"{left} prints left")
     elif part == "share" and h:
         if h.get("operator"):
             out.append(f"operator pages on {h['operator']}")
@@ -146,6 +159,10 @@ def state(src: Sources, page: int = 1, per_page: int = PER_PAGE) -> dict:
     )
     links = src.uploads.links(r.job_id for r in rows) if src.uploads is not None else {}
     base = public_base_url(src.cfg)
+    photo_prints = printing.photo_prints(src.prints, (r.job_id for r in rows))
+    jobs = [job_view(src, r, base, links) for r in rows]
+    for job in jobs:
+        job["prints"] = photo_prints.get(job["id"]) if src.prints is not None else None
     return {
         "booth": src.cfg.booth_id,
         "title": src.cfg.kiosk.title,
@@ -154,7 +171,10 @@ def state(src: Sources, page: int = 1, per_page: int = PER_PAGE) -> dict:
         "page": page,
         "pages": pages,
         "per_page": per_page,
-        "jobs": [job_view(src, r, base, links) for r in rows],
+        "jobs": jobs,
+        "printer": printing.printer_view(
+            src.cfg, src.board.parts(printer=src.cfg.print.enabled), src.ledger, src.prints
+        ),
     }
 
 

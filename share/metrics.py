@@ -1,7 +1,8 @@
 """`/metrics`: the dashboard's numbers in Prometheus text format (version 0.0.4).
 
 Gauges for the event (its photos by outcome, what went wrong by kind, the wait from shot to
-picture as a summary with its median and p95, the uploads waiting) and for every part's health
+picture as a summary with its median and p95, the uploads waiting, with `[print]` its prints by
+state, the prints left of its paper and the printer's problems) and for every part's health
 (up, state, the workers' AI state, the kiosk's free space); counters for what each worker has
 done since it started (they reset when it restarts, which Prometheus' rate() expects). Every
 series carries `booth`, so one Prometheus can scrape a fleet
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from booth.healthboard import LEVEL_RANK
 from jobstore.stats import event_stats
+from share import printing
 from share.dashboard import Sources, uploads_pending
 
 
@@ -80,7 +82,7 @@ def render(src: Sources) -> str:
         o.family("booth_uploads_pending", "gauge", "Pictures waiting for their cloud upload")
         o.sample("booth_uploads_pending", stats.uploads_pending, booth=booth)
 
-    parts = src.board.parts(cloud=src.cfg.cloud.enabled)
+    parts = src.board.parts(cloud=src.cfg.cloud.enabled, printer=src.cfg.print.enabled)
     listed = [p for p in parts if p.part != "workers"]
     o.family("booth_part_up", "gauge", "1 when the part says it is online")
     for p in listed:
@@ -119,4 +121,8 @@ def render(src: Sources) -> str:
         cam = extra.get("camera") or {}
         o.family("booth_camera_live", "gauge", "1 while the booth's camera delivers frames")
         o.sample("booth_camera_live", 1 if cam.get("state") == "live" else 0, booth=booth)
+    for name, kind, help_, samples in printing.metric_lines(src.cfg, parts, src.ledger, src.prints):
+        o.family(name, kind, help_)
+        for value, labels in samples:
+            o.sample(name, value, booth=booth, **labels)
     return "\n".join(o.lines) + "\n"

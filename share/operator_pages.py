@@ -77,6 +77,12 @@ max-width:420px;width:100%;text-align:center}
 border-radius:10px}
 .sheet .code{font-size:1.4rem;letter-spacing:.2em;margin:6px 0}
 #status-line{margin-top:18px}
+.printer{background:#17161f;border:1px solid #2c2b36;border-left-width:6px;border-radius:12px;
+padding:10px 12px;margin-top:8px;font-size:.9rem;line-height:1.45}
+.printer .reason{color:#f4f1ea}.printer .fix,.printer .facts,.printer .done{color:#a9a6b3}
+.printer .tools{margin-top:8px}
+.prints{font-size:.82rem;color:#a9a6b3}
+.hidden{display:none}
 """
 
 # The dashboard updates itself in place every UPDATE_MS: parts, counts and cards are keyed,
@@ -140,7 +146,11 @@ _DASH_JS = """
     var orig=el('a','btn secondary orig','Original');orig.setAttribute('download','');
     var del=el('button','btn danger del','Delete');del.type='button';
     del.addEventListener('click',function(){remove(c._job);});
-    tools.appendChild(qr);tools.appendChild(orig);tools.appendChild(del);meta.appendChild(tools);
+    var re=el('button','btn secondary reprint','Reprint');re.type='button';
+    re.addEventListener('click',function(){act('/admin/api/jobs/'+c._job.id+'/reprint',{count:1});});
+    meta.appendChild(el('div','prints'));
+    tools.appendChild(qr);tools.appendChild(orig);tools.appendChild(re);tools.appendChild(del);
+    meta.appendChild(tools);
     c.appendChild(pic);c.appendChild(meta);return c;
   }
   function fill(c,j){
@@ -163,7 +173,42 @@ _DASH_JS = """
     if(img.getAttribute('src')!==src)img.setAttribute('src',src);
     c.querySelector('.qr-open').classList.toggle('hidden',!j.qr);
     c.querySelector('.orig').setAttribute('href',j.original);
+    var pr=j.prints, L=labels||{};
+    c.querySelector('.prints').textContent=pr?(pr.printed+' '+(L.printed||'printed')+
+      (pr.waiting?' \u00b7 '+pr.waiting+' '+(L.waiting||'waiting'):'')):'';
+    var re=c.querySelector('.reprint');re.textContent=L.reprint||'Reprint';
+    re.classList.toggle('hidden',!(j.prints&&j.phase==='ready'));
   }
+  // the Printer card (share/printing.py printer_view): its words, its supplies, the paper left
+  var labels=null;
+  function printer(p){
+    var box=$('printer');box.classList.toggle('hidden',!p);if(!p)return;labels=p.labels;
+    var L=p.labels;box.className='printer lvl-'+p.level;box.setAttribute('data-level',p.level);
+    $('pr-title').textContent=L.printer+' \u00b7 '+p.queue;
+    $('pr-reason').textContent=p.level==='ok'?'OK':(p.problems.length>1?
+      p.problems.map(function(x){return x.reason;}).join('; '):(p.reason||p.level));
+    $('pr-fix').textContent=p.level==='ok'||!p.fix?'':'Fix: '+p.fix;
+    var f=[], pr=p.printer||{};
+    if(pr.state)f.push(pr.state+(pr.reasons&&pr.reasons.length?' ('+pr.reasons.join(', ')+')':''));
+    (pr.markers||[]).forEach(function(m){if(m.level>=0)f.push(m.name+' '+m.level+'%');});
+    f.push(p.budget.left==null?L.no_budget:p.budget.left+' '+L.prints_left);
+    f.push((p.prints.printed||0)+' '+L.printed);if(p.waiting)f.push(p.waiting+' '+L.waiting);
+    $('pr-facts').textContent=f.join(' \u00b7 ');
+    $('pr-resume').textContent=L.resume;$('pr-cancel').textContent=L.cancel_waiting;
+    $('pr-paper').textContent=L.add_paper;
+    var c=p.last_command;$('pr-done').textContent=c?(c.action+': '+c.result):'';
+  }
+  function act(url,body){
+    fetch(url,{method:'POST',credentials:'same-origin',headers:{'Content-Type':'application/json'},
+      body:JSON.stringify(body||{})}).then(function(r){return r.json();})
+    .then(function(a){$('pr-done').textContent=a.action?(a.action+': '+(a.result||a.note)):
+      (a.error||'');refresh();}).catch(function(){});
+  }
+  $('pr-resume').addEventListener('click',function(){act('/admin/api/print/resume');});
+  $('pr-cancel').addEventListener('click',function(){act('/admin/api/print/cancel');});
+  $('pr-paper').addEventListener('click',function(){
+    var n=window.prompt(labels?labels.sheets:'sheets','400');
+    if(n)act('/admin/api/print/add-paper',{count:parseInt(n,10)});});
   function jobs(list){
     var box=$('gallery'),seen={};
     list.forEach(function(j,i){var id='job-'+j.id,c=document.getElementById(id);
@@ -193,7 +238,7 @@ _DASH_JS = """
     fetch('/admin/api/state?page='+page,{credentials:'same-origin',cache:'no-store'})
     .then(function(r){if(r.status===401){location.href='/admin/login';throw 0;}return r.json();})
     .then(function(s){
-      page=s.page;health(s.health);counts(s.event);jobs(s.jobs);
+      page=s.page;health(s.health);counts(s.event);printer(s.printer);jobs(s.jobs);
       $('loading').classList.add('hidden');$('live').classList.remove('hidden');
       $('pageinfo').textContent='Page '+s.page+' of '+s.pages;
       $('prev').disabled=s.page<=1;$('next').disabled=s.page>=s.pages;
@@ -234,6 +279,13 @@ def dashboard_page(title: str, nonce: str) -> str:
         '<noscript><p class="muted">This page needs JavaScript.</p></noscript>'
         '<p id="loading" class="muted">Loading…</p><div id="live" class="hidden">'
         '<section id="health" class="health" aria-live="polite"></section>'
+        '<section id="printer" class="printer hidden" aria-live="polite"><b id="pr-title"></b>'
+        '<div id="pr-reason" class="reason"></div><div id="pr-fix" class="fix"></div>'
+        '<div id="pr-facts" class="facts"></div><div class="tools">'
+        '<button id="pr-resume" type="button" class="btn secondary"></button>'
+        '<button id="pr-cancel" type="button" class="btn danger"></button>'
+        '<button id="pr-paper" type="button" class="btn secondary"></button></div>'
+        '<div id="pr-done" class="done"></div></section>'
         '<h2>The event</h2><p id="event"></p>'
         f'<section class="counts">{counts}</section>'
         '<div id="kinds" class="hidden"><h2>What went wrong, by kind</h2><table><thead><tr>'

@@ -9,6 +9,7 @@
 - `WorkerWatch` (kiosk/jobs/workers.py): who of the workers is online;
 - `Outbox` (kiosk/jobs/outbox.py): publishing, acks and re-dispatch;
 - `CloudLinkWatch` (kiosk/jobs/cloudlinks.py): cloud links the share process confirmed;
+- `PrintWatch` (kiosk/jobs/printwatch.py): with `[print]`, the printer's word and Print taps;
 - `wait_phase` (kiosk/jobs/waiting.py): how long a guest waits on screen for a job.
 paho's network thread only puts messages on the store loop; the UI reads `poll()` (a
 non-blocking drain of `JobEvent`s, kiosk/jobs/views.py); headless callers use `wait_done()`.
@@ -37,6 +38,7 @@ from kiosk.jobs.cloudlinks import CloudLinkWatch
 from kiosk.jobs.held import STORE_RETRY_MAX_S, HeldMessages
 from kiosk.jobs.inbox import JobInbox
 from kiosk.jobs.outbox import Outbox
+from kiosk.jobs.printwatch import PrintWatch
 from kiosk.jobs.results import ResultStore
 from kiosk.jobs.router import MessageRouter
 from kiosk.jobs.shooter import Shooter
@@ -84,6 +86,15 @@ class JobController:
         self.board = HealthBoard(self.topics, self.booth)
         self._last_storage_log = -1e9
         self.store = StoreLoop(self._storage_trouble)
+        # [print]: the printer process's word and the guest's Print tap (kiosk/jobs/printwatch.py)
+        self.prints = PrintWatch(
+            cfg,
+            self.topics,
+            self.board,
+            lambda topic, body: self.mqtt.publish(topic, body, qos=1),
+            self.trouble,
+            mono,
+        )
         self.mqtt = MqttConnection.for_config(
             cfg.mqtt,
             f"kiosk-{self.booth}{client_suffix}",
@@ -93,7 +104,8 @@ class JobController:
                 (self.topics.booth_results(self.booth), 1),
                 (self.topics.all_worker_availability(), 1),
                 (self.topics.all_worker_health(), 1),
-            ],
+            ]
+            + (self.prints.subscriptions() if cfg.print.enabled else []),
             on_message=lambda msg: self.store.put(lambda: self.router.route(msg)),
             on_connect=lambda _present: self.workers.on_connect(),
         )
@@ -118,6 +130,10 @@ class JobController:
                 TopicKind.RESULTS: self.inbox.on_result,
                 TopicKind.WORKER_AVAILABILITY: self.workers.on_availability,
                 TopicKind.WORKER_HEALTH: self.workers.on_health,
+                TopicKind.PRINT_STATE: self.prints.on_state,
+                TopicKind.PRINT_STATUS: self.prints.on_status,
+                TopicKind.SERVICE_HEALTH: self.prints.on_service,
+                TopicKind.SERVICE_AVAILABILITY: self.prints.on_service,
             },
             HeldMessages(),
             self.views,

@@ -219,3 +219,73 @@ class PrinterProcess:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class OperatorSite:
+    """The share server's operator pages as `booth share` runs them: its MQTT connection feeds
+    the health board (share/cli.py), the admin app reads it and sends the print commands."""
+
+    PASSWORD = "s3cret-pass"
+
+    def __init__(self, cfg: Config) -> None:
+        from urllib.parse import urlencode
+
+        from share.admin import make_admin_app
+        from share.health import board_for
+        from share.server import make_app
+        from tests.share.helpers import ServerThread
+
+        self.cfg = cfg
+        cfg.share.admin_password = self.PASSWORD
+        self.board = board_for(cfg)
+        self.mqtt = MqttConnection.for_config(
+            cfg.mqtt,
+            f"share-{uuid.uuid4().hex[:8]}",
+            subscriptions=self.board.subscriptions(),
+            on_message=lambda msg: self.board.feed(msg.topic, msg.payload, msg.properties),
+        ).start()
+        assert self.mqtt.wait_connected(20)
+        self.ledger = Ledger(ledger_path(cfg.data_dir))
+        guests = make_app(cfg, ledger=self.ledger, mqtt=self.mqtt)
+        self.guests = ServerThread(guests).start()
+        self.admin = ServerThread(make_admin_app(guests, board=self.board)).start()
+        status, headers, _ = self.admin.request(
+            "POST",
+            "/admin/login",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            urlencode({"password": self.PASSWORD}).encode(),
+        )
+        assert status == 303, status
+        self.cookie = headers["set-cookie"].split(";", 1)[0]
+
+    def state(self) -> dict[str, Any]:
+        status, _h, body = self.admin.get("/admin/api/state", Cookie=self.cookie)
+        assert status == 200, status
+        data: dict[str, Any] = json.loads(body)
+        return data
+
+    def printer(self) -> dict[str, Any]:
+        card = self.state()["printer"]
+        assert isinstance(card, dict)
+        return card
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+        status, _h, raw = self.admin.request(
+            "POST",
+            path,
+            {"Cookie": self.cookie, "Content-Type": "application/json"},
+            json.dumps(body or {}).encode(),
+        )
+        answer: dict[str, Any] = json.loads(raw)
+        return status, answer
+
+    def metrics(self) -> str:
+        status, _h, body = self.admin.get("/metrics", Cookie=self.cookie)
+        assert status == 200
+        return body.decode()
+
+    def close(self) -> None:
+        self.admin.stop()
+        self.guests.stop()
+        self.mqtt.stop(1.0)
+        self.ledger.close()

@@ -8,7 +8,12 @@ Marks set here, so that a new test lands in the right set without anyone remembe
   (tests/support/mosquitto.py), so a forgotten mark shows in the first run, quick or full;
 - `browser`: every test in a module that imports the Chromium driver (tests/share/cdp.py).
 By hand in the test files: `netns` (network namespaces), `network` (pip reaches the package
-index), `slow`, and `xdist_group` for tests that must not run beside each other of their kind.
+index), `slow`.
+
+`make test` runs the tests in pytest-xdist workers (--dist loadgroup). Tests of one xdist_group
+run one after the other on one worker: "browser" (each Chromium takes a core while it renders)
+and "cpu" (the tests that keep a core busy for tens of seconds: the QR and type reads of every
+screen, the two pip installs), so that no two of them starve each other or a timed test.
 """
 
 from __future__ import annotations

@@ -60,7 +60,6 @@ def report(rows: list[tuple[int, float, dict[str, tuple[int, int]]]]) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("soak")  # on a worker of its own kind: nothing else this long beside it
 def test_soak(tmp_path, broker):
     fake = FakeGemini(latency=(0.0, 1.0), default=Reply.image(mode="echo"))
     rig = Rig(tmp_path, broker, gemini_url=fake.url)

@@ -36,6 +36,10 @@ from tests.support.phonecam import (
     scaled_rate,
 )
 
+# CPU-bound for tens of seconds: one of the "cpu" group at a time in the parallel run
+# (phone-camera simulation and QR decoding of every screen)
+pytestmark = pytest.mark.xdist_group("cpu")
+
 REPORT = SCREENS_OUT.parent / "qr-report.txt"
 OLD_MODULES = 33  # the code before this change: version 4 (mixed-case 32-character tokens)
 URL = "http://192.168.1.123:8080/p/"

@@ -18,6 +18,11 @@ from kiosk.ui.theme import Fonts, Layout
 from tests.kiosk.gallery import LANGUAGES, SIZES, STATES, Gallery, local_results
 from tests.kiosk.helpers import SCREENS_OUT
 
+# CPU-bound for tens of seconds: one of the "cpu" group at a time in the parallel run
+# (every line of text of every screen measured); and one worker sees every size, so the
+# module fixture's report covers them all
+pytestmark = pytest.mark.xdist_group("cpu")
+
 REPORT = SCREENS_OUT.parent / "type-report.txt"
 # Not guest text: the countdown's giant digits ("display"), and the operator mark's reasons
 # ("operator": English for the host, read at arm's length after a long press or F1 — drawn over

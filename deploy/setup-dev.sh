@@ -15,13 +15,14 @@ if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
 # Debian packages: the broker always; for the tests also the browser for the download page,
 # the shell linter and systemd-analyze for the deploy files, openssl for the LAN broker's
 # certificates (install.sh --lan), for the booth Wi-Fi's network-namespace test
-# NetworkManager's DHCP/DNS server, a DHCP client and nftables, and Debian's own numpy with a C
-# compiler and headers (tests/deploy/test_numpy_abi.py builds a venv like a Pi's against them).
+# NetworkManager's DHCP/DNS server, a DHCP client and nftables, Debian's own numpy with a C
+# compiler and headers (tests/deploy/test_numpy_abi.py builds a venv like a Pi's against them),
+# and ejabberd, a second MQTT 5 broker (tests/support/ejabberd.py starts private ones).
 # libopenh264-7: the reveal clips' H.264 encoder (share/h264.py), for `make run` too.
 pkgs=(mosquitto python3-venv libopenh264-7)
 if [[ "$mode" == test ]]; then
     pkgs+=(mosquitto-clients chromium shellcheck systemd openssl dnsmasq-base udhcpc nftables
-           python3-numpy python3-dev gcc)
+           python3-numpy python3-dev gcc ejabberd)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -34,6 +35,16 @@ if ((${#missing[@]})); then
     "${sudo_cmd[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
         "${missing[@]}" >/dev/null
+    # Only the tests use ejabberd, each run its own: not the system one (where systemd started
+    # it, it listens on 1883, 5222 and 5280 on every address), nor the epmd its install leaves
+    # on 0.0.0.0:4369.
+    if [[ " ${missing[*]} " == *" ejabberd "* ]]; then
+        if [[ -d /run/systemd/system ]]; then
+            "${sudo_cmd[@]}" systemctl disable --now ejabberd.service epmd.service epmd.socket \
+                >/dev/null 2>&1 || true
+        fi
+        epmd -kill >/dev/null 2>&1 || true
+    fi
 fi
 
 # The venv. On a Raspberry Pi the OS provides picamera2/libcamera: let the venv see them.

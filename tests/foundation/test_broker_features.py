@@ -226,3 +226,21 @@ def test_confirm_the_claim_the_broker_carried_first_wins():
     feed(other, topic, status(JOB, JobStatus.PROCESSING, "wb"))
     feed(other, topic, status(JOB, JobStatus.PROCESSING, "wa"))
     assert other.confirm(JOB, mark, clock.now + 20) is None
+
+
+# ----------------------------------------------------------------------------- booth snap
+def test_snap_says_where_to_look_when_no_worker_comes_online():
+    from appliance.snap import _no_worker
+
+    def ctl(features: BrokerFeatures | None) -> Any:
+        return SimpleNamespace(mqtt=SimpleNamespace(features=features))
+
+    plain = _no_worker(ctl(BrokerFeatures()), started_worker=False)
+    assert plain == (
+        "no worker said online within 30 s: the photo waits for one; "
+        "`booth doctor` checks the broker and the workers"
+    )
+    said = _no_worker(ctl(BrokerFeatures(shared_subscriptions=False)), started_worker=True)
+    assert "the worker started for this snap logged why above" in said
+    assert "this broker offers no shared subscriptions" in said
+    assert _no_worker(ctl(None), started_worker=False) == plain

@@ -64,11 +64,15 @@ class Outbox:
 
         def sent() -> None:
             self._acks.append((job_id, handle))
-            if job_id not in self.redispatch:
-                row = self.ledger.get(job_id)
-                age = self.clock() - row.created_at if row is not None else 0.0
-                self.redispatch.watch(job_id, age)
-            self.redispatch.dispatched(job_id)
+            if job_id in self.redispatch:
+                self.redispatch.dispatched(job_id)
+                return
+            row = self.ledger.get(job_id)
+            age = self.clock() - row.created_at if row is not None else 0.0
+            self.redispatch.watch(job_id, age)
+            # A quick worker's status may have been stored before this ran (the publish is on
+            # the capture thread): start the watch where the ledger already is.
+            self.follow(row)
 
         self.on_store_thread(sent)
 

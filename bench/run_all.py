@@ -24,7 +24,7 @@ QUICK_ARGS = {
     "bench_share.py": ["--seconds", "5"],
     "bench_worker.py": ["--quick"],
     "bench_resilience.py": ["--quick"],
-    "bench_kiosk.py": ["--seconds", "4"],
+    "bench_kiosk.py": ["--seconds", "4", "--sizes", "1280x720"],
     "bench_cloud.py": ["--runs", "5", "--backlog", "50"],
     "bench_operator.py": ["--photos", "50"],
 }

@@ -1,7 +1,8 @@
 """A camera that loops the photos of a folder: demos, `booth up --headless`, tests and benchmarks.
 
 Each photo is shown for `hold_s` seconds, delivered at `fps` like a live stream. The full-resolution
-decode is kept so `capture_still()` is instant, like a real sensor's still.
+decode (BGR) is kept so `capture_still()` is instant, like a real sensor's still, and the preview
+frame is made once per photo (and again when the view changes), not once per frame.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from booth.images import fit_inside
-from kiosk.camera.base import Camera, CameraError
+from kiosk.camera.base import Camera, CameraError, View
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -33,8 +33,9 @@ class FileCamera(Camera):
         fps: float = 30.0,
         hold_s: float = 4.0,
         rotation: int = 0,
+        view: View | None = None,
     ) -> None:
-        super().__init__(preview_size, rotation)
+        super().__init__(preview_size, rotation, view)
         self.folder = Path(folder) if folder else SAMPLES
         self.fps = fps
         self.hold_s = hold_s
@@ -60,16 +61,24 @@ class FileCamera(Camera):
             self._index = (self._index + 1) % len(self._images)
             bgr = cv2.imread(str(self._images[self._index]), cv2.IMREAD_COLOR)
             if bgr is not None:
-                still = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                # the whole photo, like a sensor's full field of view: the screen crops the
-                # preview exactly as the pipeline crops the still (kiosk/jobs/capture.py)
-                preview = fit_inside(still, self.preview_size)
+                # the whole photo, like a sensor's full field of view: the preview is cropped
+                # to the screen exactly as the pipeline crops the still (kiosk/jobs/capture.py)
+                preview = self._preview_from_bgr(bgr)
                 with self._lock:
-                    self._full = still
+                    self._full = bgr
                     self._preview = preview
                 self._shown_at = time.monotonic()
                 return
         raise CameraError(f"file camera: none of the photos in {self.folder} can be decoded")
+
+    def set_view(self, view: View | None) -> None:
+        super().set_view(view)
+        with self._lock:
+            full = self._full
+        if full is not None:
+            preview = self._preview_from_bgr(full)
+            with self._lock:
+                self._preview = preview
 
     def _grab(self) -> np.ndarray | None:
         now = time.monotonic()
@@ -89,4 +98,4 @@ class FileCamera(Camera):
             still = self._full
         if still is None:
             raise CameraError("file camera: not started")
-        return still.copy()
+        return still.copy()  # a sensor's still is a fresh buffer too

@@ -16,9 +16,18 @@ What picamera2 does that shapes this backend (read in its picamera2.py and job.p
   so the screen's cover-crop and the still's crop (kiosk/jobs/capture.py) show the same framing.
 - Camera Module 3 starts in manual focus at ~1 m: continuous autofocus is set wherever the
   camera offers `AfMode` (the HQ camera does not, and rejects it).
-- `BGR888` arrays are R,G,B (picamera2 names formats by memory order); 180° rotation is a
-  libcamera transform (h+v flip); 90°/270° are done in software by the base class because the
-  Pi's ISP cannot transpose.
+- with a `View` (the kiosk's screen) the preview configuration's main stream *is* the screen's
+  frame: at the screen's size (the ISP crops the sensor to the output's aspect ratio, centred:
+  libcamera's vc4.cpp and pisp.cpp, "Adjust aspect ratio by providing crops on the input
+  image", the same framing as the still's crop), mirrored by the transform's flip, in the
+  display's byte order (`XRGB8888` arrays are B,G,R,X: a 32-bit XRGB8888 surface's memory, and
+  `make_array` hands over a contiguous copy). The frame loop blits it as it is. During the
+  countdown the preview comes from the still configuration's lores stream (YUV420 on a Pi 4), at
+  the sensor's aspect and just large enough to cover the screen, converted on this thread.
+- picamera2 names formats by memory order: `BGR888` arrays are R,G,B and `RGB888` arrays B,G,R
+  (OpenCV's order: the still is `RGB888`, so its encoders take it as it is). 180° rotation is a
+  libcamera transform (h+v flip); 90°/270° are done in software because the Pi's ISP cannot
+  transpose (the mirror is then the transform's vertical flip, which the turn makes horizontal).
 """
 
 from __future__ import annotations
@@ -35,12 +44,20 @@ from typing import Any
 import cv2
 import numpy as np
 
-from kiosk.camera.base import Camera, CameraError
+from kiosk.camera.base import BGRX, RGB, RGBX, Camera, CameraError, View, cover_crop, rotate
 
 log = logging.getLogger(__name__)
 
-MAIN_FORMAT = "BGR888"  # arrays come out R,G,B
+MAIN_FORMAT = "BGR888"  # arrays come out R,G,B: the preview without a view
+STILL_FORMAT = "RGB888"  # arrays come out B,G,R: the still, as OpenCV's encoders take it
+# the preview's main format for each display layout: arrays in that layout's memory order
+VIEW_FORMATS = {BGRX: "XRGB8888", RGBX: "XBGR8888", RGB: "BGR888"}
 LORES_FORMAT = "YUV420"  # the only lores format a Pi 4 (VC4) accepts
+_YUV_TO = {
+    BGRX: cv2.COLOR_YUV2BGRA_I420,
+    RGBX: cv2.COLOR_YUV2RGBA_I420,
+    RGB: cv2.COLOR_YUV2RGB_I420,
+}
 SWITCH_TIMEOUT_S = 5.0  # a mode switch normally takes < 1 s
 CLOSE_TIMEOUT_S = 3.0  # cancel + stop + close; longer means the driver is wedged
 STILL_HOLD_S = 20.0  # back to the preview configuration when no shot follows prepare_still()
@@ -91,6 +108,15 @@ def sensor_aspect_size(width: int, sensor: tuple[int, int]) -> tuple[int, int]:
     return w, h - h % 2
 
 
+def sensor_cover_size(size: tuple[int, int], sensor: tuple[int, int]) -> tuple[int, int]:
+    """The smallest stream with the sensor's aspect ratio that covers `size` (w, h), no larger
+    than the sensor (even sizes): the countdown's lores stream, cropped to the screen."""
+    sw, sh = sensor
+    scale = min(1.0, max(size[0] / sw, size[1] / sh))
+    w, h = max(64, round(sw * scale)), max(48, round(sh * scale))
+    return w + w % 2, h + h % 2
+
+
 def yuv420_to_rgb(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """picamera2's YUV420 array ((h * 3/2) rows of `stride` bytes) to RGB (h, w, 3)."""
     w, h = size
@@ -116,8 +142,9 @@ class PiCamera(Camera):
         rotation: int = 0,
         frame_timeout_s: float = 2.0,
         api: PicameraApi | None = None,
+        view: View | None = None,
     ) -> None:
-        super().__init__(preview_size, rotation)
+        super().__init__(preview_size, rotation, view)
         self.frame_timeout_s = frame_timeout_s
         self._api = api
         self._cam: Any = None
@@ -174,10 +201,33 @@ class PiCamera(Camera):
             "continuous" if self.autofocus else "not offered",
         )
 
+    def _stream_view(self) -> tuple[tuple[int, int], bool, bool]:
+        """(size, hflip, vflip) of the preview stream before the software turn: a 90°/270°
+        turn swaps the sides and makes the transform's vertical flip the screen's mirror."""
+        view = self.view
+        assert view is not None
+        w, h = view.size
+        if self._software_turn() in (90, 270):
+            return (h - h % 2, w - w % 2), False, view.mirror
+        return (w - w % 2, h - h % 2), view.mirror, False
+
     def _configure(self, cam: Any, api: PicameraApi) -> None:
+        self._configs = self._make_configs(cam, api)
+        cam.configure(self._configs[PREVIEW])
+
+    def _make_configs(self, cam: Any, api: PicameraApi) -> dict[str, Any]:
+        """The preview and still configurations for the camera, the rotation and the view."""
         sensor = tuple(cam.sensor_resolution)
         self.sensor_size = sensor
-        size = sensor_aspect_size(self.preview_size[0], sensor)
+        flip = self.rotation == 180
+        self._hw_rotation = 180 if flip else 0
+        if self.view is None:
+            size = sensor_aspect_size(self.preview_size[0], sensor)
+            main_size, main_format, hmirror, vmirror = size, MAIN_FORMAT, False, False
+        else:
+            main_size, hmirror, vmirror = self._stream_view()
+            main_format = VIEW_FORMATS[self.view.layout]
+            size = sensor_cover_size(main_size, sensor)
         self._lores_size = size
         # A 2x2-binned sensor mode covers the whole sensor on every Pi camera; picamera2 scores
         # the modes against this size (its _make_libcamera_config) and picks the nearest.
@@ -187,29 +237,28 @@ class PiCamera(Camera):
                 sensor[1] // 2 - sensor[1] // 2 % 2,
             )
         }
-        flip = self.rotation == 180
-        self._hw_rotation = 180 if flip else 0
         transform = api.transform(flip, flip)
+        # the preview's transform adds the mirror (the still is never mirrored)
+        mirrored = api.transform(flip != hmirror, flip != vmirror)
         controls: dict[str, Any] = {}
         self.autofocus = "AfMode" in cam.camera_controls
         if self.autofocus:
             controls["AfMode"] = api.af_continuous
-        self._configs = {
+        return {
             PREVIEW: cam.create_preview_configuration(
-                main={"size": size, "format": MAIN_FORMAT},
-                transform=transform,
+                main={"size": main_size, "format": main_format},
+                transform=mirrored,
                 sensor=binned,
                 controls=dict(controls),
             ),
             STILL: cam.create_still_configuration(
-                main={"size": sensor, "format": MAIN_FORMAT},
+                main={"size": sensor, "format": STILL_FORMAT},
                 lores={"size": size, "format": LORES_FORMAT},
                 transform=transform,
                 buffer_count=2,
                 controls=dict(controls),
             ),
         }
-        cam.configure(self._configs[PREVIEW])
 
     # ------------------------------------------------------------------ frames
     @property
@@ -244,20 +293,44 @@ class PiCamera(Camera):
                 return None
             try:
                 if self._mode == PREVIEW:
-                    return cam.capture_array("main", wait=self.frame_timeout_s)
+                    main = cam.capture_array("main", wait=self.frame_timeout_s)
+                    return rotate(main, self._software_turn())  # 0 and 180: as it is
                 req = cam.capture_request(wait=self.frame_timeout_s)
                 try:
                     lores = req.make_array("lores")
                 finally:
                     req.release()
-                return yuv420_to_rgb(lores, self._lores_size)
+                return self._lores_preview(lores)
             except api.timeout_errors:
                 raise self._stall("capture") from None
         finally:
             self._io.release()
 
+    def _lores_preview(self, yuv: np.ndarray) -> np.ndarray:
+        """A countdown frame from the lores stream (YUV420, not mirrored): converted straight
+        into the view's layout, turned, cropped to the screen (no scaling when the stream is
+        sized to cover it, `sensor_cover_size`), mirrored."""
+        w, h = self._lores_size
+        view = self.view
+        if view is None:
+            return rotate(yuv420_to_rgb(yuv, (w, h)), self._software_turn())
+        pixels = rotate(cv2.cvtColor(yuv, _YUV_TO[view.layout])[:h, :w], self._software_turn())
+        crop = cover_crop(pixels, view.size)
+        if (crop.shape[1], crop.shape[0]) != view.size:
+            crop = cv2.resize(crop, view.size, interpolation=cv2.INTER_AREA)
+        return cv2.flip(crop, 1) if view.mirror else np.ascontiguousarray(crop)
+
+    def set_view(self, view: View | None) -> None:
+        """A new view while open: the configurations are made anew for it and the preview
+        configuration re-entered on the mode thread (a switch, as after a shot)."""
+        super().set_view(view)
+        cam, api = self._cam, self._api
+        if cam is None or api is None:
+            return  # applied when it opens
+        self._queue_switch(PREVIEW, rebuild=True)
+
     # ------------------------------------------------------------------ shutter
-    def _switch(self, mode: str) -> None:
+    def _switch(self, mode: str, rebuild: bool = False) -> None:
         """Runs on the mode thread (or the capture thread when nothing was prepared)."""
         if not self._io.acquire(timeout=SWITCH_TIMEOUT_S):
             self._switching = False
@@ -265,8 +338,10 @@ class PiCamera(Camera):
         self._switching = True
         try:
             cam, api = self._cam, self._api
-            if cam is None or api is None or self._stalled or self._mode == mode:
+            if cam is None or api is None or self._stalled or (self._mode == mode and not rebuild):
                 return
+            if rebuild:
+                self._configs = self._make_configs(cam, api)
             try:
                 cam.switch_mode(self._configs[mode], wait=SWITCH_TIMEOUT_S)
             except api.timeout_errors:
@@ -278,14 +353,14 @@ class PiCamera(Camera):
             self._switching = False
             self._io.release()
 
-    def _queue_switch(self, mode: str) -> Future | None:
+    def _queue_switch(self, mode: str, rebuild: bool = False) -> Future | None:
         if self._switcher is None:
             return None
         self._switching = True  # from now on: the watchdog must not count the gap
 
         def run() -> None:
             try:
-                self._switch(mode)
+                self._switch(mode, rebuild)
             except Exception as exc:
                 self.last_error = str(exc)
                 log.error("camera: %s", exc)
@@ -344,9 +419,7 @@ class PiCamera(Camera):
         finally:
             self._capturing = False
         self._queue_switch(PREVIEW)  # the preview comes back while the shot is stored
-        if still.ndim == 3 and still.shape[2] == 4:
-            still = still[:, :, :3]
-        return np.ascontiguousarray(still)
+        return still  # make_array's own contiguous copy: no second one
 
     # ------------------------------------------------------------------ shutdown
     def _interrupt(self) -> None:

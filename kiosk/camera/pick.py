@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from booth.config import Config
-from kiosk.camera.base import Camera, CameraError
+from kiosk.camera.base import Camera, CameraError, View
 from kiosk.camera.filecam import FileCamera
 from kiosk.camera.opencv_cam import OpenCvCamera
 from kiosk.camera.picam import PiCamera
@@ -27,28 +27,31 @@ AUTO_ORDER = ("picamera2", "opencv")  # real cameras only
 FIRST_FRAME_S = 3.0  # doctor: how long a camera that opened gets to send its first frame
 
 
-def make_camera(cfg: Config, backend: str) -> Camera:
+def make_camera(cfg: Config, backend: str, view: View | None = None) -> Camera:
+    """A backend; with `view` (the kiosk's screen) its frames come ready to blit."""
     c = cfg.camera
     size = (c.preview_width, c.preview_height)
     if backend == "picamera2":
-        return PiCamera(size, c.rotation, frame_timeout_s=c.frame_timeout_s)
+        return PiCamera(size, c.rotation, frame_timeout_s=c.frame_timeout_s, view=view)
     if backend == "opencv":
-        return OpenCvCamera(c.index, size, c.rotation)
+        return OpenCvCamera(c.index, size, c.rotation, view=view)
     if backend == "file":
-        return FileCamera(c.folder or None, size, fps=cfg.kiosk.fps, rotation=c.rotation)
+        return FileCamera(c.folder or None, size, fps=cfg.kiosk.fps, rotation=c.rotation, view=view)
     raise CameraError(f"unknown camera backend {backend!r}")
 
 
-def camera_factories(cfg: Config) -> list[tuple[str, Callable[[], Camera]]]:
+def camera_factories(
+    cfg: Config, view: View | None = None
+) -> list[tuple[str, Callable[[], Camera]]]:
     names = AUTO_ORDER if cfg.camera.backend == "auto" else (cfg.camera.backend,)
-    return [(n, functools.partial(make_camera, cfg, n)) for n in names]
+    return [(n, functools.partial(make_camera, cfg, n, view)) for n in names]
 
 
-def open_camera(cfg: Config) -> Camera:
+def open_camera(cfg: Config, view: View | None = None) -> Camera:
     """Start the first backend that opens; CameraError listing every failure when none does
     (the watchdog logs it at ERROR and tries again)."""
     failures = []
-    for name, factory in camera_factories(cfg):
+    for name, factory in camera_factories(cfg, view):
         cam = factory()
         try:
             cam.start()
@@ -62,11 +65,14 @@ def open_camera(cfg: Config) -> Camera:
     raise CameraError("no camera works (" + "; ".join(failures) + ")")
 
 
-def camera_watchdog(cfg: Config, clock: Callable[[], float] = time.monotonic) -> CameraWatchdog:
+def camera_watchdog(
+    cfg: Config, clock: Callable[[], float] = time.monotonic, view: View | None = None
+) -> CameraWatchdog:
     """The kiosk's camera: the configured backend behind a watchdog that reopens it, exits
-    after `camera.restart_limit_s` without a live camera, and writes the health file."""
+    after `camera.restart_limit_s` without a live camera, and writes the health file. `view`:
+    the screen the frames are made for (every camera it opens is opened for it)."""
     return CameraWatchdog(
-        lambda: open_camera(cfg),
+        lambda: open_camera(cfg, view),
         cfg.camera.frame_timeout_s,
         clock=clock,
         restart_limit_s=cfg.camera.restart_limit_s,

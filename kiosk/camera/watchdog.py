@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from booth.clock import boot_id
-from kiosk.camera.base import Camera, CameraError, Frame
+from kiosk.camera.base import Camera, CameraError, Frame, View
 from kiosk.camera.statefile import CameraHealth, HealthWriter
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class CameraWatchdog:
         self._fault: str | None = None
         self._logged_fault: str | None = None
         self._first: Camera | None = None
+        self._fps = 0.0  # the pace asked for (`pace`), given to every camera it opens
 
     @classmethod
     def around(cls, camera: Camera, frame_timeout_s: float = 2.0, **kw) -> CameraWatchdog:
@@ -159,6 +160,23 @@ class CameraWatchdog:
                 self._spawn(self._opener)
         return frame
 
+    def set_view(self, view: View | None) -> None:
+        """The screen the frames are for: the camera built around (`around`) and the one
+        running now get it (an opener that builds cameras gets it itself: `camera_watchdog`)."""
+        for cam in {id(c): c for c in (self._first, self._camera) if c is not None}.values():
+            cam.set_view(view)
+
+    def pace(self, fps: float) -> None:
+        """At most `fps` preview frames a second from now on, from this camera and the next
+        (never below what the stall check needs)."""
+        fps = max(fps, 2.0 / self.frame_timeout_s) if fps > 0 else 0.0
+        if fps == self._fps:
+            return
+        self._fps = fps
+        cam = self._camera
+        if cam is not None:
+            cam.pace(fps)
+
     def prepare_still(self) -> None:
         """The countdown started: let the camera get ready for the shot (never blocks)."""
         cam = self._camera
@@ -237,6 +255,7 @@ class CameraWatchdog:
                             log.exception("camera: stop failed")
                 try:
                     cam = opener()
+                    cam.pace(self._fps)
                     self._camera = cam
                     self._logged_fault = None
                     if not initial:

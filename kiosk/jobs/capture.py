@@ -1,6 +1,10 @@
 """Turning a shot into a stored job: the framing the guest saw (`crop_to_aspect`), the two JPEG
 encodes, the files and the `pending` ledger row (files first: a row never names a missing photo;
-on failure no orphan file stays). Publishing is kiosk/jobs/controller.py's."""
+on failure no orphan file stays). Publishing is kiosk/jobs/controller.py's.
+
+Shots are BGR (OpenCV's order, what the cameras deliver and the encoders take): no colour
+conversion and no copy of the 12 MP pixels here. The AI copy is scaled once, from the shot, and
+the screen's copy of the shot is made from the AI copy's pixels, not from the 12 MP again."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import logging
 import os
 import signal
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,12 +28,30 @@ log = logging.getLogger(__name__)
 
 CRASH_ENV = "BOOTH_KIOSK_CRASH_AT"  # tests: SIGKILL ourselves at a named point (kill tests)
 
-Encodes = tuple[Future | None, Future]  # (the original, unless kept as given; the AI copy)
+
+@dataclass(frozen=True)
+class AiCopy:
+    """The copy sent to the model: its JPEG and its pixels (BGR, long side ≤ kiosk.ai_long_side),
+    from which the screen's copy of the shot is made."""
+
+    jpeg: bytes
+    pixels: np.ndarray
+
+
+Encodes = tuple["Future[bytes] | None", "Future[AiCopy]"]  # (the original unless given; AI)
+
+
+def ai_copy(bgr: np.ndarray, long_side: int, quality: int) -> AiCopy:
+    """Scale the shot once to the model's size and encode it (runs on the encode pool)."""
+    pixels = shrink(bgr, long_side)
+    return AiCopy(encode_jpeg(pixels, quality), pixels)
 
 
 def crop_to_aspect(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """The largest centred part of `image` with the aspect ratio of `size` (w, h); no scaling,
-    so the shot keeps its full resolution. A view, not a copy."""
+    so the shot keeps its full resolution. A view, not a copy. (The camera crops its preview by
+    the same rule, kiosk/camera/base.py `cover_crop`; the import rules keep the two sides
+    apart, tests/kiosk/test_preview_path.py holds them equal.)"""
     h, w = image.shape[:2]
     tw, th = size
     if tw <= 0 or th <= 0:
@@ -58,17 +81,13 @@ class ShotWriter:
         self.booth_clock = booth_clock
         self._encode = ThreadPoolExecutor(2, thread_name_prefix="encode")
 
-    def start_encodes(self, rgb: np.ndarray, original: bytes | None) -> Encodes:
+    def start_encodes(self, bgr: np.ndarray, original: bytes | None) -> Encodes:
         """Encode the full-resolution original (unless the given JPEG is kept as it is) and
-        the AI copy in parallel."""
+        the AI copy in parallel, the AI copy first (it is what the guest waits for)."""
         k = self.cfg.kiosk
+        f_ai = self._encode.submit(ai_copy, bgr, k.ai_long_side, k.jpeg_quality)
         f_orig = (
-            None
-            if original is not None
-            else self._encode.submit(encode_jpeg, rgb, k.jpeg_quality, rgb=True)
-        )
-        f_ai = self._encode.submit(
-            lambda: encode_jpeg(shrink(rgb, k.ai_long_side), k.jpeg_quality, rgb=True)
+            None if original is not None else self._encode.submit(encode_jpeg, bgr, k.jpeg_quality)
         )
         return f_orig, f_ai
 
@@ -78,7 +97,7 @@ class ShotWriter:
         booth_id: str,
         style: str,
         created: float,
-        rgb: np.ndarray,
+        bgr: np.ndarray,
         original: bytes | None = None,
         encodes: Encodes | None = None,
         when: BootStamp | None = None,
@@ -90,13 +109,13 @@ class ShotWriter:
         orig_path = folder / original_name(job_id)
         ai_path = folder / ai_name(job_id)
         try:
-            f_orig, f_ai = encodes or self.start_encodes(rgb, original)
+            f_orig, f_ai = encodes or self.start_encodes(bgr, original)
             if original is not None:
                 orig_bytes = original
             else:
                 assert f_orig is not None  # the original is encoded when none is given
                 orig_bytes = f_orig.result()
-            ai_bytes = f_ai.result()
+            ai_bytes = f_ai.result().jpeg
             atomic_write(orig_path, orig_bytes)
             atomic_write(ai_path, ai_bytes)
             iso = utc_now_iso()

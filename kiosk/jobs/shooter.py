@@ -2,7 +2,8 @@
 
 All of it on a capture thread, never the caller's (the frame loop): the blocking camera call,
 the framing the guest saw (`crop_to_aspect`: the preview is the camera stream cover-cropped to
-the screen), the encodes and the ledger (kiosk/jobs/capture.py), then the transactional outbox
+the screen; a view, no copy), the encodes and the ledger (kiosk/jobs/capture.py), then the
+transactional outbox
 (kiosk/jobs/outbox.py: the store thread marks the row sent when the broker acks). The screens
 hear of each step as a `JobEvent`."""
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -21,7 +22,7 @@ from booth.config import Config
 from booth.images import BadImage, decode, fit_inside, inspect
 from booth.protocol import JobStatus, new_job_id
 from jobstore.ledger import Ledger
-from kiosk.jobs.capture import Encodes, ShotWriter, crash_point, crop_to_aspect
+from kiosk.jobs.capture import AiCopy, Encodes, ShotWriter, crash_point, crop_to_aspect
 from kiosk.jobs.outbox import Outbox
 from kiosk.jobs.trouble import Trouble
 from kiosk.jobs.views import JobEvent, JobView, JobViews
@@ -70,25 +71,18 @@ class Shooter:
         def task() -> None:
             when = stamp(self.booth_clock)  # here, not on the caller's (UI) thread
             try:
-                rgb = grab()
+                bgr = grab()
                 if display_size:
-                    rgb = np.ascontiguousarray(crop_to_aspect(rgb, display_size))
+                    bgr = crop_to_aspect(bgr, display_size)  # a view: the encoders take it
             except Exception as exc:  # any camera failure is the guest's error screen
                 log.error("capture failed: %s", exc)
                 self.trouble.report("camera", f"capture failed: {exc}")
                 self._failed(job_id, style, created, exc, "camera")
                 return
-            # Start the encodes first: the screen's copy of the shot is made while they run.
-            encodes = self.shots.start_encodes(rgb, None)
+            encodes = self.shots.start_encodes(bgr, None)
             if display_size:
-                self.views.put(
-                    JobEvent(
-                        "captured",
-                        JobView(job_id, style, created, JobStatus.PENDING),
-                        image=fit_inside(rgb, display_size),
-                    )
-                )
-            self._store_and_publish(job_id, style, created, rgb, encodes=encodes, when=when)
+                self._show_shot(job_id, style, created, encodes[1], display_size)
+            self._store_and_publish(job_id, style, created, bgr, encodes=encodes, when=when)
 
         self._pool.submit(task)
         return job_id
@@ -103,11 +97,35 @@ class Shooter:
             bgr = decode(data, info)
         except BadImage as exc:
             raise ValueError(f"the photo cannot be used: {exc}") from None
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         job_id, style, created = self._created(style)
         original = data if info.kind == "image/jpeg" else None
-        self._pool.submit(self._store_and_publish, job_id, style, created, rgb, original)
+        self._pool.submit(self._store_and_publish, job_id, style, created, bgr, original)
         return job_id
+
+    def _show_shot(
+        self,
+        job_id: str,
+        style: str,
+        created: float,
+        ai: Future[AiCopy],
+        display_size: tuple[int, int],
+    ) -> None:
+        """The screen's copy of the shot (RGB, display-sized), made from the AI copy's pixels
+        once they are ready (the 12 MP are scaled once, for the model)."""
+
+        def done(f: Future[AiCopy]) -> None:
+            if f.exception() is not None:
+                return  # the store step reports it
+            small = fit_inside(f.result().pixels, display_size)
+            self.views.put(
+                JobEvent(
+                    "captured",
+                    JobView(job_id, style, created, JobStatus.PENDING),
+                    image=cv2.cvtColor(small, cv2.COLOR_BGR2RGB),
+                )
+            )
+
+        ai.add_done_callback(done)
 
     def _created(self, style: str | None) -> tuple[str, str, float]:
         """A new job id, the style it gets (the default for one the config lacks), its time;
@@ -133,14 +151,14 @@ class Shooter:
         job_id: str,
         style: str,
         created: float,
-        rgb: np.ndarray,
+        bgr: np.ndarray,
         original: bytes | None = None,
         encodes: Encodes | None = None,
         when: BootStamp | None = None,
     ) -> None:
         try:
             iso, ai_bytes = self.shots.write(
-                job_id, self.booth, style, created, rgb, original, encodes, when
+                job_id, self.booth, style, created, bgr, original, encodes, when
             )
         except Exception as exc:  # disk full, encoder failure: the guest gets an error screen
             why = "storage" if isinstance(exc, (OSError, sqlite3.Error)) else "internal"

@@ -26,6 +26,7 @@ import pygame
 from booth import sdnotify
 from booth.config import Config
 from kiosk.camera import Camera, CameraWatchdog, camera_watchdog
+from kiosk.camera.base import View
 from kiosk.healthwatch import OperatorWatch, camera_time_lost_before
 from kiosk.jobs.controller import JobController
 from kiosk.jobs.views import JobEvent, JobView
@@ -35,6 +36,7 @@ from kiosk.ui.input import HOLD, OPERATOR, QUIT, SHOOT, TAP, Action, InputMapper
 from kiosk.ui.jobbook import JobBook
 from kiosk.ui.machine import LIVE_PREVIEW, NO_GUEST, NO_NEW_SHOT, Event, ScreenMachine, ScreenName
 from kiosk.ui.pictures import Pictures
+from kiosk.ui.preview import display_layout
 from kiosk.ui.screens import SCREENS, operator_mark
 from kiosk.ui.screens.base import Screen
 from kiosk.ui.surfaces import ImageStore
@@ -44,6 +46,12 @@ log = logging.getLogger(__name__)
 
 SHOT_DEBOUNCE_S = 1.0
 ANIMATED_FPS = 12  # screens with a spinner but no camera preview
+# Nobody has touched the screen (or changed it) for IDLE_AFTER_S: the start screen's mirror runs
+# at IDLE_PREVIEW_FPS, which still reads as live video to someone walking past (below ~10 fps
+# movement starts to stutter); the first touch brings kiosk.fps back, through the countdown.
+IDLE_AFTER_S = 30.0
+IDLE_PREVIEW_FPS = 15
+NO_PREVIEW_CAMERA_FPS = 2  # screens without the preview: frames only for the stall check
 RESUME_WINDOW_S = 15 * 60  # after a restart, reopen an unfinished job this young
 ALERTS_OPEN_S = 30.0  # the operator mark's reasons close by themselves after this
 
@@ -80,16 +88,21 @@ class KioskApp:
             self.surface = pygame.display.set_mode(size)
         pygame.display.set_caption(cfg.kiosk.title)
         self.layout = Layout(*self.surface.get_size())
+        # the camera makes its frames for this screen: size, mirror, the surface's byte order
+        view = View(self.surface.get_size(), True, display_layout(self.surface))
         self.images = ImageStore()
         self.input = InputMapper(self.surface.get_size(), clock)
 
         lost_before = camera_time_lost_before(cfg)  # before our watchdog writes its own file
         if isinstance(camera, CameraWatchdog):
             self.camera = camera
+            camera.set_view(view)
         elif isinstance(camera, Camera):
+            camera.set_view(view)
             self.camera = CameraWatchdog.around(camera, cfg.camera.frame_timeout_s, clock=clock)
         else:
-            self.camera = camera_watchdog(cfg, clock=clock)  # restart limit, health file for doctor
+            # restart limit, health file for doctor
+            self.camera = camera_watchdog(cfg, clock=clock, view=view)
         self.camera.start()
         self.jobs = jobs or JobController(cfg).start()
         self._own_jobs = jobs is None
@@ -139,6 +152,9 @@ class KioskApp:
             control_dir=control_dir,
         )
         self._last_shot_at = -1e9
+        self.idle_after_s = IDLE_AFTER_S
+        self._active_at = clock()  # the last touch or change of screen (the preview's pace)
+        self._active_screen = self.machine.screen
         self.running = True
         self.frames = 0
         self._restore()
@@ -277,6 +293,7 @@ class KioskApp:
         self.machine.safely("draw", lambda: screen.draw(self.surface))
         pygame.display.flip()
         self.frames += 1
+        self._pace_camera(now)
         self.automation.after_frame()
         if self.screen.name in NO_GUEST:
             self.camera.check_permanent_fault()  # exits (75) for systemd after a long stall
@@ -290,9 +307,16 @@ class KioskApp:
         for _ in range(frames):
             self.step()
 
+    def idle(self) -> bool:
+        """Nobody has touched the screen, and it has not changed, for `idle_after_s`."""
+        return self.now() - self._active_at >= self.idle_after_s
+
     def fps(self) -> int:
-        """Full rate with a live preview; a spinner needs ~12 fps; still screens idle_fps."""
+        """Full rate with a live preview (IDLE_PREVIEW_FPS on an untouched start screen); a
+        spinner needs ~12 fps; still screens idle_fps."""
         k = self.cfg.kiosk
+        if self.screen.name == ScreenName.ATTRACT and self.idle():
+            return min(k.fps, IDLE_PREVIEW_FPS)
         if self.screen.live_preview or self.screen.name == ScreenName.FLASH:
             return k.fps
         if self.screen.animated:
@@ -321,7 +345,17 @@ class KioskApp:
             self.jobs.stop()
 
     # ------------------------------------------------------------------ internals
+    def _pace_camera(self, now: float) -> None:
+        """The camera hands over only the frames the screen will show (none but the stall
+        check's on screens without the preview). A new screen counts as activity."""
+        if self.screen is not self._active_screen:
+            self._active_screen = self.screen
+            self._active_at = now
+        live = self.screen.live_preview or self.screen.name == ScreenName.FLASH
+        self.camera.pace(self.fps() if live else NO_PREVIEW_CAMERA_FPS)
+
     def _dispatch(self, action: Action) -> None:
+        self._active_at = self.now()
         if action.kind == QUIT:
             if action.source == "window" or not self.cfg.kiosk.kiosk_lock:
                 self.running = False

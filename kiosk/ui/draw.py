@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numpy as np
 import pygame
 
 from kiosk.ui import theme
@@ -259,13 +260,21 @@ def rounded(
     alpha: int = 255,
     border: int = 0,
     border_color: tuple | None = None,
+    store: ImageStore | None = None,
 ) -> None:
+    """A rounded rectangle; a translucent one is drawn on a layer, kept in `store` when given
+    (drawn every frame, it is the same few layers again and again)."""
     if alpha >= 255:
         pygame.draw.rect(surface, color, rect, border_radius=radius)
     else:
-        layer = pygame.Surface(rect.size, pygame.SRCALPHA)
-        pygame.draw.rect(layer, (*color[:3], alpha), layer.get_rect(), border_radius=radius)
-        surface.blit(layer, rect)
+
+        def make() -> pygame.Surface:
+            layer = pygame.Surface(rect.size, pygame.SRCALPHA)
+            pygame.draw.rect(layer, (*color[:3], alpha), layer.get_rect(), border_radius=radius)
+            return layer
+
+        key = ("rounded", tuple(rect.size), tuple(color[:3]), radius, alpha)
+        surface.blit(store.derive(key, make) if store is not None else make(), rect)
     if border and border_color:
         pygame.draw.rect(surface, border_color, rect, width=border, border_radius=radius)
 
@@ -278,15 +287,21 @@ def button(
     primary: bool = True,
     size: int | None = None,
     pulse: float = 0.0,
+    store: ImageStore | None = None,
 ) -> None:
     """A pill button; `pulse` (0..1) widens and brightens the glow of a primary button. The
-    label fits inside the pill's straight part."""
+    label fits inside the pill's straight part. With `store` the glow's layers are kept
+    (`pulse` is then taken in GLOW_STEPS steps, so there are only that many)."""
     radius = rect.height // 2
     size = size or int(rect.height * 0.42)
     if primary:
+        if store is not None:
+            pulse = round(pulse * GLOW_STEPS) / GLOW_STEPS
         spread = int(rect.height * (0.2 + 0.22 * pulse))
         glow = rect.inflate(spread, spread)
-        rounded(surface, glow, theme.GOLD, glow.height // 2, alpha=int(60 + 50 * pulse))
+        rounded(
+            surface, glow, theme.GOLD, glow.height // 2, alpha=int(60 + 50 * pulse), store=store
+        )
         rounded(surface, rect, theme.GOLD, radius)
         fg = theme.ON_GOLD
     else:
@@ -302,6 +317,9 @@ def button(
         fg = theme.INK
     inner = rect.inflate(-(rect.height // 2), -(rect.height // 5))
     text(surface, fonts, label, size, fg, rect.center, box=inner, role="button")
+
+
+GLOW_STEPS = 10  # a breathing glow in 10 steps each way still looks smooth (2.6 s a breath)
 
 
 def spinner(
@@ -493,3 +511,77 @@ def shade(
     layer = store.derive(("shade", rect.size, tuple(color)), make)
     layer.set_alpha(alpha)
     surface.blit(layer, rect)
+
+
+# ---------------------------------------------------------------------------------- layers
+@dataclass(frozen=True)
+class Layer:
+    """A painted layer: premultiplied RGBA, cut to what was painted, and where it goes."""
+
+    surface: pygame.Surface
+    pos: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class _Painted:
+    signature: Hashable
+    records: tuple[TextRecord, ...]
+    pos: tuple[int, int]
+
+
+def layer(
+    store: ImageStore,
+    name: str,
+    signature: Hashable,
+    size: tuple[int, int],
+    paint: Callable[[pygame.Surface], object],
+) -> Layer:
+    """What `paint` draws over a screen of `size` (texts, panels, gradients), painted once per
+    `signature` and then put on each frame with `blit_layer`: one blit of what was painted
+    instead of every text fitted, rendered and blitted again. The lines it drew are recorded
+    again at each use, so the type tests (tests/kiosk/test_type.py) see every frame's text.
+
+    The layer is premultiplied RGBA, found by painting twice, over black and over white: any
+    sequence of alpha blits over a background B gives C + B·T (C the painted colour, T what
+    shows through), so over black the result is C and over white C + 255·T. Blitting C with
+    alpha 1 − T (BLEND_PREMULTIPLIED) gives exactly what painting over the preview gave,
+    antialiased edges included (a plain RGBA layer would darken them). It is cut to the
+    painted pixels' bounding box, so a small layer costs a small blit."""
+    global _records
+    key = ("layer", name, tuple(size))
+    hit = store.get(key)
+    kept = store.kept(key)
+    if hit is not None and isinstance(kept, _Painted) and kept.signature == signature:
+        if _records is not None:
+            _records.extend(kept.records)
+        return Layer(hit, kept.pos)
+    outer = _records
+    over: list[np.ndarray] = []
+    lines: list[TextRecord] = []
+    for background in ((0, 0, 0), (255, 255, 255)):
+        canvas = pygame.Surface(size)
+        canvas.fill(background)
+        _records = lines = []
+        try:
+            paint(canvas)
+        finally:
+            _records = outer
+        over.append(pygame.surfarray.array3d(canvas))  # (w, h, 3)
+    black, white = over[0].astype(np.int16), over[1].astype(np.int16)
+    alpha = np.clip(255 - (white - black).max(axis=2), 0, 255).astype(np.uint8)
+    cols, rows = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+    x0, x1 = (int(cols[0]), int(cols[-1]) + 1) if cols.size else (0, 1)
+    y0, y1 = (int(rows[0]), int(rows[-1]) + 1) if rows.size else (0, 1)
+    out = pygame.Surface((x1 - x0, y1 - y0), pygame.SRCALPHA)
+    a = alpha[x0:x1, y0:y1]
+    pygame.surfarray.pixels3d(out)[:] = np.minimum(black[x0:x1, y0:y1], a[:, :, None])
+    pygame.surfarray.pixels_alpha(out)[:] = a
+    store.put(key, out, keep=_Painted(signature, tuple(lines), (x0, y0)))
+    if _records is not None:
+        _records.extend(lines)
+    return Layer(out, (x0, y0))
+
+
+def blit_layer(surface: pygame.Surface, painted: Layer) -> None:
+    """Put a `layer` over the screen."""
+    surface.blit(painted.surface, painted.pos, special_flags=pygame.BLEND_PREMULTIPLIED)

@@ -73,6 +73,11 @@ class ImageStore:
         self._items.move_to_end(key)
         return entry.surface
 
+    def kept(self, key: Hashable) -> Any:
+        """What was kept with the surface at `key` (None when there is none)."""
+        entry = self._items.get(key)
+        return entry.keep if entry is not None else None
+
     def put(self, key: Hashable, surface: pygame.Surface, keep: Any = None) -> pygame.Surface:
         old = self._items.pop(key, None)
         if old is not None:

@@ -15,6 +15,7 @@ import pytest
 
 import kiosk.camera.picam as picam_module
 from kiosk.camera import CameraWatchdog
+from kiosk.camera.base import BGRX, View
 from kiosk.camera.picam import PiCamera
 from kiosk.camera.statefile import CameraHealth, HealthWriter, read_health
 from kiosk.camera.watchdog import EXIT_CAMERA_STUCK
@@ -85,7 +86,7 @@ def test_preview_and_shutter_without_a_mode_switch_at_zero():
             # no mode switch at the shutter: at most the switch back, queued after the shot
             assert rig.switches[: len(before)] == before
             assert rig.switches[len(before) :] in ([], ["preview"])
-            assert still.shape == (2592, 4608, 3) and still[0, 0, 0] == 200
+            assert still.shape == (2592, 4608, 3) and still[0, 0, 2] == 200  # B,G,R
             seq = int(still[0, 0, 1])
             # flush=True: a frame produced after the shutter, not one already queued
             born = [t for s, t in rig.frames if s % 256 == seq][-1]
@@ -233,3 +234,65 @@ def test_crop_to_aspect_matches_the_preview_framing():
     assert crop_to_aspect(img, (4056, 3040)).shape == img.shape
     tall = np.zeros((4056, 3040, 3), np.uint8)  # a camera mounted sideways (rotation 90)
     assert crop_to_aspect(tall, (720, 1280)).shape == (4056, 2282, 3)
+
+
+def blue_patch(frame: np.ndarray, layout_blue: int) -> tuple[bool, bool]:
+    """(is the scene's blue patch on the left?, at the top?) in a frame on screen."""
+    h, w = frame.shape[:2]
+    blue = frame[:, :, layout_blue] > 128
+    ys, xs = np.nonzero(blue)
+    return bool(xs.mean() < w / 2), bool(ys.mean() < h / 2)
+
+
+@pytest.mark.parametrize(
+    "rotation, screen, preview_transform, still_transform, shape",
+    [
+        (0, (1280, 720), (True, False), (False, False), (720, 1280, 4)),
+        (180, (1280, 720), (False, True), (True, True), (720, 1280, 4)),
+        # a camera mounted sideways for a portrait screen: the ISP's vertical flip, turned by
+        # software, is the screen's mirror
+        (90, (720, 1280), (False, True), (False, False), (1280, 720, 4)),
+    ],
+)
+def test_frames_for_the_screen(rotation, screen, preview_transform, still_transform, shape):
+    """With a view the preview stream is the screen's frame: its size, mirrored by the
+    transform, XRGB8888 (B,G,R,X: what the display surface holds); the still is not mirrored.
+    The countdown's frames (from the lores stream) look the same."""
+    rig = Rig(sensor=HQ, fps=30, switch_s=0.1)
+    view = View(screen, True, BGRX)
+    cam = PiCamera((1280, 720), rotation=rotation, api=rig.api(), view=view).start()
+    try:
+        assert poll(lambda: cam.latest() is not None, 5)
+        frame = cam.latest()
+        assert frame.image.shape == shape and frame.layout == BGRX and frame.mirrored
+        assert frame.image.flags.c_contiguous
+        assert frame.image[shape[0] // 2, 0, 2] == 200  # red in B,G,R,X
+        assert rig.transforms[0] == preview_transform
+        # the sensor sees the patch top-right: a mirror shows it top-left (rotation aside)
+        seen = blue_patch(frame.image, 0)
+        cam.prepare_still()
+        assert poll(lambda: not cam.switching and rig.switches == ["still"], 5)
+        seq = cam.latest().seq
+        assert poll(lambda: cam.latest().seq > seq + 2, 5)
+        countdown = cam.latest().image
+        assert countdown.shape == shape and blue_patch(countdown, 0) == seen
+        still = cam.capture_still()
+        assert rig.transforms[1] == still_transform
+    finally:
+        cam.stop()
+    if rotation == 0:
+        assert seen == (True, True)  # mirrored: the top-right patch on the left
+        assert blue_patch(still, 0) == (False, True)  # the still as the sensor saw it
+
+
+def test_a_new_view_reconfigures_the_running_camera():
+    rig = Rig(sensor=HQ, fps=30, switch_s=0.05)
+    cam = PiCamera((1280, 720), api=rig.api()).start()
+    try:
+        assert poll(lambda: cam.latest() is not None, 5)
+        assert cam.latest().image.shape == (958, 1280, 3) and cam.latest().layout == "RGB"
+        cam.set_view(View((800, 480), True, BGRX))
+        assert poll(lambda: cam.latest().image.shape == (480, 800, 4), 5)
+        assert cam.latest().mirrored
+    finally:
+        cam.stop()

@@ -80,8 +80,8 @@ def test_scripted_session(kiosk_config, make_app, worker, broker):
     original = cv2.imread(str(cfg.data_path / row.original_path))
     still = crop_to_aspect(still, app.surface.get_size())
     assert original.shape[:2] == still.shape[:2] and still.shape[1] == 600
-    diff = np.abs(original.astype(int)[:, :, ::-1] - still.astype(int)).mean()
-    mirrored = np.abs(original.astype(int)[:, ::-1, ::-1] - still.astype(int)).mean()
+    diff = np.abs(original.astype(int) - still.astype(int)).mean()  # both BGR
+    mirrored = np.abs(original.astype(int)[:, ::-1] - still.astype(int)).mean()
     assert diff < 6 < mirrored, (diff, mirrored)
     # the preview on screen is mirrored
     frame = app.camera.frame().image
@@ -128,14 +128,18 @@ def test_scripted_session(kiosk_config, make_app, worker, broker):
 def test_preview_is_mirrored(kiosk_config, make_app, broker):
     app = make_app(kiosk_config(), (640, 360))
     live(app)
-    frame = app.camera.frame().image
     shown = pygame.surfarray.array3d(app.surface).swapaxes(0, 1).astype(int)
-    expect = cv2.resize(frame, (640, 360)).astype(int)
-    # compare the top-left corner of the screen with the camera's top-right corner
+    # the shot as saved (not mirrored), framed and scaled like the screen
+    still = crop_to_aspect(app.camera.capture_still(), (640, 360))
+    expect = cv2.cvtColor(cv2.resize(still, (640, 360)), cv2.COLOR_BGR2RGB).astype(int)
+    # compare the top-left corner of the screen with the shot's top-right corner
     left = shown[150:200, 0:40]
     cam_right = expect[150:200, -40:][:, ::-1]
     cam_left = expect[150:200, 0:40]
     assert np.abs(left - cam_right).mean() < np.abs(left - cam_left).mean()
+    # the camera made the frame for this screen: the frame loop converted nothing
+    assert app.pictures.preview.converted == 0
+    assert app.camera.frame().image.shape[:2] == (360, 640)
 
 
 def test_one_tap_one_shot_and_taps_outside(kiosk_config, make_app, worker):

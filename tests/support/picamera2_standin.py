@@ -15,7 +15,8 @@ What it copies, because the kiosk's backend depends on it:
   buffers through the allocator (PersistentAllocator keeps them per use case); a lores stream
   must be YUV and no larger than main (the Pi 4 rules); a mode switch costs `switch_s` before
   the first frame.
-- arrays: BGR888 is R,G,B in numpy order; YUV420 is (h * 3/2, stride) bytes; requests carry
+- arrays: BGR888 is R,G,B in numpy order, RGB888 B,G,R, XRGB8888 B,G,R,X; YUV420 is
+  (h * 3/2, stride) bytes; the configuration's transform flips the scene; requests carry
   SensorTimestamp/ExposureTime metadata and must be released.
 
 What the rig adds for tests: `stall()` (frames stop; the event loop still runs prodded jobs,
@@ -183,25 +184,42 @@ class CompletedRequest:
 _RED_CHANNEL = {"BGR888": 0, "XBGR8888": 0, "RGB888": 2, "XRGB8888": 2}
 
 
+def scene(size: tuple[int, int], seq: int, transform: Any) -> np.ndarray:
+    """One frame of the scene as R,G,B: red, the frame number in G, and a blue patch in the
+    top-right quarter as the sensor sees it, so a flip shows (the transform's hflip moves it
+    left, vflip down), like libcamera's Transform applied in the sensor or ISP."""
+    w, h = size
+    rgb = np.zeros((h, w, 3), np.uint8)
+    rgb[:, :, 0] = 200
+    rgb[:, :, 1] = seq % 256
+    rgb[: h // 4, w - w // 4 :, 2] = 255
+    hflip, vflip = transform if isinstance(transform, tuple) else (False, False)
+    if hflip:
+        rgb = rgb[:, ::-1]
+    if vflip:
+        rgb = rgb[::-1]
+    return np.ascontiguousarray(rgb)
+
+
 def _stream_arrays(config: dict, seq: int, name: str) -> dict:
-    """Arrays for one frame of a red scene, in the format's channel order (picamera2 names
-    formats by memory order: BGR888 arrays are R,G,B, RGB888 arrays B,G,R); the frame number
-    in G."""
+    """Arrays for one frame of the scene, in the format's channel order (picamera2 names
+    formats by memory order: BGR888 arrays are R,G,B, RGB888 arrays B,G,R; the X formats add
+    a fourth byte)."""
     out = {}
     if name == "main":
-        w, h = config["main"]["size"]
         fmt = config["main"]["format"]
         if fmt not in _RED_CHANNEL:
             raise RuntimeError(f"stand-in: main format {fmt!r} is not modelled")
-        main = np.zeros((h, w, 4 if fmt.startswith("X") else 3), np.uint8)
-        main[:, :, _RED_CHANNEL[fmt]] = 200
-        main[:, :, 1] = seq % 256
-        out["main"] = main
+        rgb = scene(config["main"]["size"], seq, config["transform"])
+        main = rgb if _RED_CHANNEL[fmt] == 0 else rgb[:, :, ::-1]
+        if fmt.startswith("X"):
+            main = np.dstack([main, np.full(main.shape[:2], 255, np.uint8)])
+        out["main"] = np.ascontiguousarray(main)
     if config.get("lores") is not None and name == "lores":
         lw, lh = config["lores"]["size"]
         stride = (lw + 63) // 64 * 64  # the ISP pads rows
         rgb = np.zeros((lh, stride, 3), np.uint8)
-        rgb[:, :lw, 0] = 200
+        rgb[:, :lw] = scene((lw, lh), seq, config["transform"])
         out["lores"] = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
     return out
 

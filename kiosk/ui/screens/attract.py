@@ -4,6 +4,7 @@ the privacy line."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pygame
 
@@ -12,7 +13,23 @@ from kiosk.ui.input import TAP, Action
 from kiosk.ui.machine import ScreenName
 from kiosk.ui.offer import offered_styles, privacy_line
 from kiosk.ui.screens import operator_mark
-from kiosk.ui.screens.base import RecentStrip, Screen, header
+from kiosk.ui.screens.base import RecentStrip, Screen, StripCell, header
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The start screen's layout and words for one state of the booth."""
+
+    key: tuple  # what it was made for
+    buttons: list[tuple[pygame.Rect, str | None]]
+    strip: pygame.Rect
+    vertical: bool
+    caption: pygame.Rect
+    words: str
+    color: tuple
+    bold: bool
+    privacy: str
+    privacy_box: pygame.Rect
 
 
 class AttractScreen(Screen):
@@ -22,6 +39,7 @@ class AttractScreen(Screen):
         super().__init__(ctx)
         self.strip = RecentStrip(ctx)
         self.buttons: list[tuple[pygame.Rect, str | None]] = []
+        self._planned: _Plan | None = None
 
     def _layout(
         self,
@@ -96,19 +114,11 @@ class AttractScreen(Screen):
             self.ctx.open_job(job_id)
         # anywhere else: nothing (a guest leaning on the screen must not shoot)
 
-    def draw(self, surf: pygame.Surface) -> None:
+    def _plan(self, has_recent: bool) -> _Plan:
+        """The layout and words for the booth's state (fitted once per state, not per frame)."""
         ctx = self.ctx
         L, T, t = ctx.layout, ctx.layout.type, ctx.texts
-        m = L.margin
-        ctx.pictures.draw_preview(surf)
-        surf.blit(draw.gradient(ctx.images, (L.w, L.h // 3), 190, 0), (0, 0))
-        surf.blit(draw.gradient(ctx.images, (L.w, L.h // 2), 0, 215), (0, L.h - L.h // 2))
-        top = header(ctx, surf)
         privacy = privacy_line(ctx.cfg, t, ctx.status.local_only)
-        privacy_w = L.w - 2 * m
-        privacy_size, privacy_lines = draw.fit_lines(ctx.fonts, privacy, T.floor, privacy_w, 2)
-        privacy_h = len(privacy_lines) * draw.line_height(ctx.fonts, privacy_size) if privacy else 0
-        recent = ctx.jobs.recent()
         styles = offered_styles(ctx.cfg, ctx.status.local_only)
         color = theme.INK
         if ctx.status.connected and ctx.status.ai_online is False:
@@ -118,18 +128,102 @@ class AttractScreen(Screen):
             words = t("pick_style")
         else:
             words = t("start_hint_gpio") if ctx.cfg.kiosk.gpio_button else t("start_hint")
+        key = (has_recent, tuple(styles), words, color, privacy)
+        if self._planned is not None and self._planned.key == key:
+            return self._planned
+        m = L.margin
+        privacy_w = L.w - 2 * m
+        privacy_size, privacy_lines = draw.fit_lines(ctx.fonts, privacy, T.floor, privacy_w, 2)
+        privacy_h = len(privacy_lines) * draw.line_height(ctx.fonts, privacy_size) if privacy else 0
         bold = len(styles) > 1 or color is not theme.INK
-        self.buttons, strip_area, vertical, caption = self._layout(
-            bool(recent), styles, privacy_h, top, words, bold
+        # the header's height is known without drawing it: the same layout every frame
+        top = header(ctx, pygame.Surface((1, 1)), measure_only=True)
+        buttons, strip_area, vertical, caption = self._layout(
+            has_recent, styles, privacy_h, top, words, bold
         )
-        if ctx.cfg.kiosk.recent_count > 0:
-            self.strip.draw(surf, strip_area, vertical, recent)
-        first = self.buttons[0][0]
+        self._planned = _Plan(
+            key,
+            buttons,
+            strip_area,
+            vertical,
+            caption,
+            words,
+            color,
+            bold,
+            privacy,
+            pygame.Rect(m, L.h - m - privacy_h, privacy_w, privacy_h),
+        )
+        return self._planned
+
+    def draw(self, surf: pygame.Surface) -> None:
+        """The preview, then what does not change as one cached layer (kiosk/ui/draw.py), then
+        what moves: the shutter's glow, the strip's spinners, the operator mark."""
+        ctx = self.ctx
+        L, T, t = ctx.layout, ctx.layout.type, ctx.texts
+        ctx.pictures.draw_preview(surf)
+        recent = ctx.jobs.recent()
+        plan = self._plan(bool(recent))
+        self.buttons = plan.buttons
+        show_strip = ctx.cfg.kiosk.recent_count > 0
+        cells = self.strip.cells(plan.strip, plan.vertical, recent) if show_strip else []
+        logo = ctx.pictures.logo
+        signature = (plan.key, tuple(c.signature for c in cells), id(logo))
+        size = (L.w, L.h)
+        draw.blit_layer(
+            surf,
+            draw.layer(
+                ctx.images, "attract", signature, size, lambda s: self._paint(s, plan, cells)
+            ),
+        )
+        if len(self.buttons) == 1:
+            # a slow breathing glow draws the eye to the one thing to do
+            pulse = 0.5 + 0.5 * math.sin(ctx.now() * 2.4)
+            draw.button(
+                surf,
+                ctx.fonts,
+                self.buttons[0][0],
+                t("start_button"),
+                primary=True,
+                size=T.button,
+                pulse=pulse,
+                store=ctx.images,
+            )
+        if plan.privacy:
+            # over the glow, as it always was (its own small layer)
+            draw.blit_layer(
+                surf,
+                draw.layer(
+                    ctx.images, "attract-privacy", (plan.privacy, tuple(plan.privacy_box)), size,
+                    lambda s: draw.paragraph(
+                        s, ctx.fonts, plan.privacy, T.floor, theme.MUTED, box=plan.privacy_box,
+                        max_lines=2, role="floor", shadow=True,
+                    ),
+                ),
+            )  # fmt: skip
+        self.strip.animate(surf, cells)
+        operator_mark.overlay(ctx, surf, self.name)  # the operator mark, in the free corner
+
+    def _paint(self, surf: pygame.Surface, plan: _Plan, cells: list[StripCell]) -> None:
+        """Everything of the start screen that stays put, once per change."""
+        ctx = self.ctx
+        L, T = ctx.layout, ctx.layout.type
+        surf.blit(draw.gradient(ctx.images, (L.w, L.h // 3), 190, 0), (0, 0))
+        surf.blit(draw.gradient(ctx.images, (L.w, L.h // 2), 0, 215), (0, L.h - L.h // 2))
+        header(ctx, surf)
+        self.strip.paint(surf, cells)
         draw.paragraph(
-            surf, ctx.fonts, words, T.body, color, box=caption, max_lines=2, bold=bold, shadow=True
+            surf,
+            ctx.fonts,
+            plan.words,
+            T.body,
+            plan.color,
+            box=plan.caption,
+            max_lines=2,
+            bold=plan.bold,
+            shadow=True,
         )
-        if len(self.buttons) > 1:
-            named = [(r, st) for r, st in self.buttons if st is not None]  # all of them here
+        if len(plan.buttons) > 1:
+            named = [(r, st) for r, st in plan.buttons if st is not None]  # all of them here
             # one type size for all style buttons (the longest label decides)
             size = min(
                 draw.fit_size(
@@ -141,26 +235,6 @@ class AttractScreen(Screen):
                 draw.button(
                     surf, ctx.fonts, rect, ctx.cfg.styles[style].label, primary=True, size=size
                 )
-        else:
-            # a slow breathing glow draws the eye to the one thing to do
-            pulse = 0.5 + 0.5 * math.sin(ctx.now() * 2.4)
-            draw.button(
-                surf, ctx.fonts, first, t("start_button"), primary=True, size=T.button, pulse=pulse
-            )
-        if privacy:
-            box = pygame.Rect(m, L.h - m - privacy_h, privacy_w, privacy_h)
-            draw.paragraph(
-                surf,
-                ctx.fonts,
-                privacy,
-                T.floor,
-                theme.MUTED,
-                box=box,
-                max_lines=2,
-                role="floor",
-                shadow=True,
-            )
-        operator_mark.overlay(ctx, surf, self.name)  # the operator mark, in the free corner
 
     def state(self) -> dict:
         return {"buttons": [s for _r, s in self.buttons]}

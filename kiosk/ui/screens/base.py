@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pygame
@@ -88,8 +89,11 @@ def headline(
     )
 
 
-def header(ctx: ScreenContext, surf: pygame.Surface, title: bool = True) -> int:
-    """Logo and event title along the top (the start screen's headline); returns the y below.
+def header(
+    ctx: ScreenContext, surf: pygame.Surface, title: bool = True, measure_only: bool = False
+) -> int:
+    """Logo and event title along the top (the start screen's headline); returns the y below
+    (with `measure_only`, without drawing anything).
 
     The top-right corner stays free for a status mark."""
     L = ctx.layout
@@ -101,7 +105,8 @@ def header(ctx: ScreenContext, surf: pygame.Surface, title: bool = True) -> int:
     if logo is not None:
         r = draw.fit_rect(logo.get_size(), pygame.Rect(m, m, L.px(22), top_h))
         r.topleft = (m, m)
-        surf.blit(ctx.images.scaled(logo, r.size), r)
+        if not measure_only:
+            surf.blit(ctx.images.scaled(logo, r.size), r)
         x = r.right + L.px(2)
     bottom = m + top_h
     if title:
@@ -114,8 +119,12 @@ def header(ctx: ScreenContext, surf: pygame.Surface, title: bool = True) -> int:
             # Not enough room beside the logo (portrait, a long title): rows of its own.
             top = m + (top_h + L.px(1) if logo is not None else 0)
             box = headline_box(ctx, ctx.cfg.kiosk.title, m, top, L.w - corner - m)
+            if measure_only:
+                return max(bottom, box.bottom)
             r = headline(ctx, surf, ctx.cfg.kiosk.title, box, align="left")
             return max(bottom, r.bottom)
+        if measure_only:
+            return bottom
         draw.text(
             surf,
             ctx.fonts,
@@ -147,6 +156,22 @@ PHASE_COLORS = {
     "ready": theme.GREEN,
     "failed": theme.RED,
 }
+
+
+@dataclass(frozen=True)
+class StripCell:
+    """One photo of the strip as drawn this frame."""
+
+    rect: pygame.Rect
+    job_id: str
+    phase: str  # job_phase()
+    open_: bool  # a tap still opens its QR
+    thumb: pygame.Surface | None
+
+    @property
+    def signature(self) -> tuple:
+        """What its painted look depends on (kiosk/ui/draw.py layer)."""
+        return (tuple(self.rect), self.job_id, self.phase, self.open_, id(self.thumb))
 
 
 class RecentStrip:
@@ -182,49 +207,70 @@ class RecentStrip:
                 rects.append(pygame.Rect(x0 + i * (side + gap), area.bottom - side, side, side))
         return rects
 
-    def draw(
-        self, surf: pygame.Surface, area: pygame.Rect, vertical: bool, jobs: list[JobView]
-    ) -> None:
+    def cells(self, area: pygame.Rect, vertical: bool, jobs: list[JobView]) -> list[StripCell]:
+        """What the strip shows this frame (and which photos a tap opens); asks for the
+        thumbnails, which decode off the frame loop."""
         ctx = self.ctx
-        L = ctx.layout
+        wall = ctx.wall()
         self.hits = []
         self.shown = []
-        wall = ctx.wall()
+        cells = []
         for rect, job in zip(self.layout(area, vertical, jobs), jobs):
             self.shown.append((rect, job.job_id))
-            radius = L.px(2)
-            draw.rounded(surf, rect.inflate(6, 6), (0, 0, 0), radius + 3, alpha=140)
+            open_ = reopens_qr(job, wall, ctx.cfg.kiosk.recent_qr_s)
+            if open_:
+                self.hits.append((rect, job.job_id))
             thumb = ctx.pictures.thumbnail(job, rect.size)
-            if thumb is not None:
-                surf.blit(self._rounded(thumb, rect.size, radius), rect)
+            cells.append(StripCell(rect, job.job_id, job_phase(job), open_, thumb))
+        return cells
+
+    def paint(self, surf: pygame.Surface, cells: list[StripCell]) -> None:
+        """Everything of the strip but its spinners: drawn once into the screen's layer."""
+        L = self.ctx.layout
+        radius = L.px(2)
+        for c in cells:
+            rect = c.rect
+            draw.rounded(surf, rect.inflate(6, 6), (0, 0, 0), radius + 3, alpha=140)
+            if c.thumb is not None:
+                surf.blit(self._rounded(c.thumb, rect.size, radius), rect)
             else:
                 draw.rounded(surf, rect, theme.PANEL, radius)
-            phase = job_phase(job)
-            open_ = reopens_qr(job, wall, ctx.cfg.kiosk.recent_qr_s)
-            if not open_ or phase in ("queued", "processing"):
-                draw.rounded(surf, rect, (0, 0, 0), radius, alpha=150 if not open_ else 110)
-            color = PHASE_COLORS[phase] if open_ else theme.MUTED
+            busy = c.phase in ("queued", "processing")
+            if not c.open_ or busy:
+                draw.rounded(surf, rect, (0, 0, 0), radius, alpha=150 if not c.open_ else 110)
+            color = PHASE_COLORS[c.phase] if c.open_ else theme.MUTED
             pygame.draw.rect(surf, color, rect, width=max(2, L.px(0.5)), border_radius=radius)
             mark = (rect.right - L.px(3.2), rect.bottom - L.px(3.2))
-            if not open_:
+            if not c.open_:
                 draw.lock(surf, rect.center, L.px(3.4), theme.MUTED)
-                continue  # stays in the strip, but no longer opens its QR
-            if phase in ("queued", "processing"):
-                r = rect.width * 3 // 10
+            elif c.phase == "ready":
+                draw.tick(surf, mark, L.px(2.6), theme.GREEN)
+            elif c.phase == "failed":
+                draw.alert(surf, mark, L.px(2.6), theme.RED)
+
+    def animate(self, surf: pygame.Surface, cells: list[StripCell]) -> None:
+        """The spinners of the photos still being made (the only part that moves)."""
+        now = self.ctx.now()
+        for c in cells:
+            if c.open_ and c.phase in ("queued", "processing"):
+                r = c.rect.width * 3 // 10
                 draw.spinner(
                     surf,
-                    rect.center,
+                    c.rect.center,
                     r,
-                    ctx.now(),
-                    theme.WHITE if phase == "processing" else theme.BLUE,
+                    now,
+                    theme.WHITE if c.phase == "processing" else theme.BLUE,
                     dots=8,
                     dot_r=max(2, r // 4),
                 )
-            elif phase == "ready":
-                draw.tick(surf, mark, L.px(2.6), theme.GREEN)
-            else:
-                draw.alert(surf, mark, L.px(2.6), theme.RED)
-            self.hits.append((rect, job.job_id))
+
+    def draw(
+        self, surf: pygame.Surface, area: pygame.Rect, vertical: bool, jobs: list[JobView]
+    ) -> None:
+        """The whole strip, drawn afresh."""
+        cells = self.cells(area, vertical, jobs)
+        self.paint(surf, cells)
+        self.animate(surf, cells)
 
     def _rounded(self, thumb: pygame.Surface, size: tuple[int, int], radius: int) -> pygame.Surface:
         """The thumbnail cropped to a rounded square (made once, then kept in the cache)."""

@@ -1,0 +1,1 @@
+"""Coverage-guided fuzz harnesses (atheris), one per target; docs/testing.md, "Fuzzing"."""

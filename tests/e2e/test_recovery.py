@@ -17,8 +17,11 @@ pytestmark = pytest.mark.slow
 
 
 def set_keys(rig, section: str, **keys: object) -> None:
-    """The rig's config with keys of one table set (added or replaced)."""
-    text = base_toml(rig.share_port, rig.extra_toml)
+    """The rig's config with keys of one table set (added or replaced); keys set before
+    stay set."""
+    text = (
+        rig.config.read_text() if rig.config.exists() else base_toml(rig.share_port, rig.extra_toml)
+    )
     head = f"[{section}]\n"
     for key, value in keys.items():
         start = text.index(head) + len(head)

@@ -189,6 +189,8 @@ def _jpeg_structure(data: bytes) -> ImageInfo:
             break  # truncated: said below
         marker = data[i]
         i += 1
+        if marker == 0x00:  # a stuffed zero belongs in coded data, never between segments
+            raise BadImage("JPEG header is corrupt (no marker where one must be)")
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # standalone, no length
             continue
         (seg_len,) = struct.unpack(">H", data[i : i + 2])

@@ -205,6 +205,12 @@ class KioskConfig:
         choices=LANGUAGES,
     )
     gpio_button: int = _f(0, "BCM pin of an arcade button (0: none)", min=0, max=27)
+    mode: str = _f(
+        "single",
+        "'single': one tap, one photo; 'strip': one tap runs a session of strip.shots photos "
+        "composed into one sheet ([strip])",
+        choices=("single", "strip"),
+    )
     recent_count: int = _f(6, "Photos in the recent-photos strip", min=0, max=20)
     recent_qr_s: float = _f(
         180.0,
@@ -473,6 +479,23 @@ class PrintConfig:
 
 
 @dataclass
+class StripConfig:
+    shots: int = _f(4, "Photos in one strip session, each with its own countdown", min=3, max=4)
+    layout: str = _f(
+        "strip",
+        "'strip': the frames one above the other on a 2x6 in strip (600x1800 at 300 dpi); "
+        "'grid': two by two on a 4x6 in sheet (1800x1200, or 1200x1800 on a portrait screen)",
+        choices=("strip", "grid"),
+    )
+    pause_s: float = _f(
+        2.0,
+        "Seconds the photo just taken is shown before the next countdown starts",
+        min=0.5,
+        max=10,
+    )
+
+
+@dataclass
 class Style:
     label: str
     prompt: str
@@ -503,6 +526,7 @@ class Config:
     cloud: CloudConfig = field(default_factory=CloudConfig)
     operator: OperatorConfig = field(default_factory=OperatorConfig)
     print: PrintConfig = field(default_factory=PrintConfig)
+    strip: StripConfig = field(default_factory=StripConfig)
     styles: dict[str, Style] = field(default_factory=_default_styles)
     texts: dict[str, str] = field(default_factory=dict)  # guest text overrides (booth/texts.py)
     source: str = "(defaults)"
@@ -529,6 +553,7 @@ SECTIONS = {
     "cloud": CloudConfig,
     "operator": OperatorConfig,
     "print": PrintConfig,
+    "strip": StripConfig,
 }
 
 # Environment overrides every process honours (listed in docs/config.md): variable → dotted key.

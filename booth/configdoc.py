@@ -49,6 +49,8 @@ SECTION_NOTES = {
     "([operations](operations.md)).",
     "print": "Prints through CUPS: the Print button or auto-print, the limits, the paper "
     "([printing](printing.md)).",
+    "strip": 'The strip session (`kiosk.mode = "strip"`): how many photos, the sheet they are '
+    "composed on ([kiosk](kiosk.md#the-strip-session)).",
 }
 
 

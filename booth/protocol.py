@@ -31,7 +31,7 @@ log = logging.getLogger("booth.protocol")
 # views compare it (booth/healthboard.py). Every availability message carries it as the MQTT 5 user
 # property PROTOCOL_PROPERTY, every health message as the field of the same name. A message
 # without it comes from before versions existed: FIRST_PROTOCOL_VERSION.
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 FIRST_PROTOCOL_VERSION = 1
 PROTOCOL_PROPERTY = "protocol_version"
 
@@ -500,6 +500,11 @@ class Status:
 
 
 JOB_USER_PROPERTIES = ("job_id", "style", "created_at")
+# A frame of a strip session (since protocol v4): the session it belongs to and its place in it.
+# Only for the reader's information (logs, a fleet's own tools): the job is one shot like any
+# other, and the kiosk groups its frames in its own ledger (jobstore/sessions.py).
+JOB_SESSION_PROPERTIES = ("session_id", "frame")
+MAX_FRAME = 16
 
 
 @dataclass(frozen=True)
@@ -510,9 +515,14 @@ class JobMeta:
     style: str
     created_at: str = field(default_factory=utc_now_iso)
     content_type: str = "image/jpeg"
+    session_id: str | None = None  # a strip session's frame: its session and its number
+    frame: int | None = None
 
     def user_properties(self) -> list[tuple[str, str]]:
-        return list(zip(JOB_USER_PROPERTIES, (self.job_id, self.style, self.created_at)))
+        props = list(zip(JOB_USER_PROPERTIES, (self.job_id, self.style, self.created_at)))
+        if self.session_id is not None and self.frame is not None:
+            props += [("session_id", self.session_id), ("frame", str(self.frame))]
+        return props
 
     def to_properties(self) -> Any:
         """paho Properties for a PUBLISH packet."""
@@ -530,7 +540,7 @@ class JobMeta:
         """Parse the properties of a received job (paho Properties or None); a user property
         this version does not know is ignored."""
         user = _user_properties(props)
-        for name in sorted(set(user) - set(JOB_USER_PROPERTIES)):
+        for name in sorted(set(user) - set(JOB_USER_PROPERTIES) - set(JOB_SESSION_PROPERTIES)):
             _note_unknown("job user property", name, "ignored")
         content_type = getattr(props, "ContentType", None) if props is not None else None
         if "job_id" not in user:
@@ -547,10 +557,26 @@ class JobMeta:
                     f"job content type {content_type!r} is not one of "
                     f"{', '.join(IMAGE_CONTENT_TYPES)}"
                 )
+            session_id, frame = _job_session(user)
         except ProtocolError as exc:
             exc.job_id = job_id
             raise
-        return cls(job_id, style, created_at, content_type)
+        return cls(job_id, style, created_at, content_type, session_id, frame)
+
+
+def _job_session(user: dict[str, str]) -> tuple[str | None, int | None]:
+    """A job's strip session and frame number, both or neither (None, None)."""
+    if "session_id" not in user and "frame" not in user:
+        return None, None
+    session_id, frame = user.get("session_id", ""), user.get("frame", "")
+    if not (JOB_ID_RE.match(session_id) and re.fullmatch(r"[0-9]{1,2}", frame)) or not (
+        1 <= int(frame) <= MAX_FRAME
+    ):
+        raise ProtocolError(
+            f"job session {session_id[:64]!r} frame {frame[:8]!r}: expected a session id "
+            f"and a frame number 1 to {MAX_FRAME}, both or neither"
+        )
+    return session_id, int(frame)
 
 
 @dataclass(frozen=True)

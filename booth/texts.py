@@ -131,6 +131,18 @@ EN: dict[str, str] = {
     "date": "{day} {month} {year}",
     "months": "January|February|March|April|May|June|July|August|September|October|"
     "November|December",
+    # strip sessions (kiosk.mode = "strip"): the session screen and the phone page
+    "strip_photo_of": "Photo {n} of {total}",
+    "strip_got_it": "Got it! Next photo coming up",
+    "strip_working": "Adding the drip to your photos",
+    "strip_count": "{ready} of {total} ready",
+    "strip_restarted": "The booth restarted. The photos you took ({taken} of {total}) are kept "
+    "and being finished now.",
+    "strip_camera_stopped": "The camera stopped. The photos you took ({taken} of {total}) are "
+    "kept.",
+    "page_strip_photos": "Your photos one by one",
+    "page_download_frame": "Photo {n}",
+    "page_frame_alt": "Photo {n} of {total}, {title}",
 }
 
 DE: dict[str, str] = {
@@ -236,6 +248,18 @@ DE: dict[str, str] = {
     "days_many": "{n} Tage",
     "date": "{day}. {month} {year}",
     "months": "Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember",
+    # Fotostreifen (kiosk.mode = "strip")
+    "strip_photo_of": "Foto {n} von {total}",
+    "strip_got_it": "Im Kasten! Gleich kommt das nächste Foto",
+    "strip_working": "Deine Fotos bekommen ihren Drip",
+    "strip_count": "{ready} von {total} fertig",
+    "strip_restarted": "Die Fotobox hat neu gestartet. Deine Fotos ({taken} von {total}) sind "
+    "gesichert und werden jetzt fertig.",
+    "strip_camera_stopped": "Die Kamera hat gestoppt. Deine Fotos ({taken} von {total}) sind "
+    "gesichert.",
+    "page_strip_photos": "Deine Fotos einzeln",
+    "page_download_frame": "Foto {n}",
+    "page_frame_alt": "Foto {n} von {total}, {title}",
 }
 
 FR: dict[str, str] = {
@@ -344,6 +368,18 @@ FR: dict[str, str] = {
     "date": "{day} {month} {year}",
     "months": "janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|"
     "décembre",
+    # bandes photo (kiosk.mode = "strip")
+    "strip_photo_of": "Photo {n} sur {total}",
+    "strip_got_it": f"C'est dans la boîte{NBSP}! Photo suivante dans un instant",
+    "strip_working": "On ajoute le drip à vos photos",
+    "strip_count": "{ready} sur {total} prêtes",
+    "strip_restarted": "Le photomaton a redémarré. Vos photos ({taken} sur {total}) sont "
+    "gardées et se terminent maintenant.",
+    "strip_camera_stopped": "La caméra s'est arrêtée. Vos photos ({taken} sur {total}) sont "
+    "gardées.",
+    "page_strip_photos": "Vos photos une par une",
+    "page_download_frame": "Photo {n}",
+    "page_frame_alt": "Photo {n} sur {total}, {title}",
 }
 
 ES: dict[str, str] = {
@@ -447,6 +483,17 @@ ES: dict[str, str] = {
     "date": "{day} de {month} de {year}",
     "months": "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|"
     "diciembre",
+    # tiras de fotos (kiosk.mode = "strip")
+    "strip_photo_of": "Foto {n} de {total}",
+    "strip_got_it": "¡Listo! La siguiente foto, en un momento",
+    "strip_working": "Añadiendo el drip a tus fotos",
+    "strip_count": "{ready} de {total} listas",
+    "strip_restarted": "El fotomatón se reinició. Tus fotos ({taken} de {total}) están a salvo "
+    "y se terminan ahora.",
+    "strip_camera_stopped": "La cámara se detuvo. Tus fotos ({taken} de {total}) están a salvo.",
+    "page_strip_photos": "Tus fotos una a una",
+    "page_download_frame": "Foto {n}",
+    "page_frame_alt": "Foto {n} de {total}, {title}",
 }
 
 CATALOG: dict[str, dict[str, str]] = {"en": EN, "de": DE, "fr": FR, "es": ES}

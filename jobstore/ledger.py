@@ -8,7 +8,9 @@ Photo paths are stored relative to the data dir.
 
 Who may write what (one process per kind of write, so no two processes race on a row):
 - the kiosk process (`kiosk/jobs/controller.py`): inserts jobs, marks them dispatched/sent, applies
-  statuses and stores results (which issues the download token);
+  statuses and stores results (which issues the download token); through `jobstore/sessions.py`
+  it also writes the strip sessions and inserts each session's composed sheet, a row of its own
+  whose job_id is the session's id (born completed with its result: it is never published);
 - the share process (`share/cli.py`, through `jobstore/retention.py`): deletes old jobs —
   their files, rows and retained MQTT messages — and the jobs the operator deletes on the
   dashboard (`share/admin.py`, the same `delete_jobs`), and, once the clock is synchronized,
@@ -39,6 +41,8 @@ from jobstore.links import canonical_code, canonical_token, new_code, new_token
 from jobstore.schema import open_db
 
 CODE_TRIES = 8  # a fresh short code collides with a stored one about once in 10**6 at 1000 rows
+# A strip session's composed sheet is a row too (jobstore/sessions.py): a picture, but no shot.
+NOT_A_SHEET = "job_id NOT IN (SELECT session_id FROM sessions)"
 
 
 @dataclass(frozen=True)
@@ -257,7 +261,12 @@ class Ledger:
             return 0
         with self._lock:
             cur = self._db.executemany("DELETE FROM jobs WHERE job_id = ?", [(j,) for j in ids])
-            return cur.rowcount
+            deleted = cur.rowcount
+            # a deleted frame leaves its session; a deleted sheet takes its session along
+            # (jobstore/sessions.py; its other frames are in `ids` too when a session goes)
+            self._db.executemany("DELETE FROM session_frames WHERE job_id = ?", [(j,) for j in ids])
+            self._db.executemany("DELETE FROM sessions WHERE session_id = ?", [(j,) for j in ids])
+            return deleted
 
     # ------------------------------------------------------------------ reads
     def get(self, job_id: str) -> JobRow | None:
@@ -324,7 +333,7 @@ class Ledger:
             rows = self._db.execute(
                 "SELECT status, effect, json_extract(error_json, '$.kind'),"
                 " result_path IS NOT NULL, COUNT(*) FROM jobs WHERE created_at >= ?"
-                " GROUP BY 1, 2, 3, 4",
+                f" AND {NOT_A_SHEET} GROUP BY 1, 2, 3, 4",
                 (start,),
             ).fetchall()
         return [(r[0], r[1], r[2], bool(r[3]), int(r[4])) for r in rows]
@@ -335,7 +344,7 @@ class Ledger:
         with self._lock:
             rows = self._db.execute(
                 "SELECT finished_at - created_at FROM jobs WHERE created_at >= ? AND"
-                " result_path IS NOT NULL AND finished_at IS NOT NULL",
+                f" result_path IS NOT NULL AND finished_at IS NOT NULL AND {NOT_A_SHEET}",
                 (start,),
             ).fetchall()
         return [float(r[0]) for r in rows]

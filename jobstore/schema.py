@@ -165,6 +165,40 @@ def _v6_clips(db: sqlite3.Connection) -> None:
     _run(db, CLIPS)
 
 
+# Strip sessions (jobstore/sessions.py): one row per session and one per frame, written only by
+# the kiosk. A frame's row is written before its job's row (kiosk/jobs/sessions.py), so a crash
+# between the two never loses a frame from its session. The composed sheet is a row of `jobs`
+# whose job_id is the session's id (it has its own token, short code and file, like a photo).
+SESSIONS = """
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id      TEXT PRIMARY KEY,       -- also the job_id of its sheet, once composed
+    booth_id        TEXT NOT NULL,
+    style           TEXT NOT NULL,
+    layout          TEXT NOT NULL,          -- strip | grid (booth/sheet.py)
+    shots           INTEGER NOT NULL,       -- planned
+    portrait        INTEGER NOT NULL DEFAULT 0,
+    created_at      REAL NOT NULL,
+    state           TEXT NOT NULL,          -- shooting, closed, then composed or empty
+    ended           TEXT,                   -- why the shooting ended: done, restart, camera
+    closed_at       REAL,
+    composed_at     REAL,
+    error           TEXT                    -- the last compose failure (it is tried again)
+);
+CREATE INDEX IF NOT EXISTS sessions_state ON sessions(state);
+CREATE INDEX IF NOT EXISTS sessions_created ON sessions(created_at);
+CREATE TABLE IF NOT EXISTS session_frames (
+    job_id          TEXT PRIMARY KEY,
+    session_id      TEXT NOT NULL,
+    frame           INTEGER NOT NULL,       -- 1, 2 ... in shot order
+    UNIQUE (session_id, frame)
+)
+"""
+
+
+def _v7_sessions(db: sqlite3.Connection) -> None:
+    _run(db, SESSIONS)
+
+
 # version n is reached by MIGRATIONS[n - 1]
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1,
@@ -173,6 +207,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v4_short_codes,
     _v5_prints,
     _v6_clips,
+    _v7_sessions,
 ]
 VERSION = len(MIGRATIONS)
 

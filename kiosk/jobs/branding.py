@@ -41,7 +41,7 @@ _FONTS = (
 )
 
 
-def _load_png(path: str, what: str) -> np.ndarray | None:
+def load_png(path: str, what: str) -> np.ndarray | None:
     """A BGRA picture from a PNG file, or None (logged) when it cannot be used."""
     if not path:
         return None
@@ -56,7 +56,7 @@ def _load_png(path: str, what: str) -> np.ndarray | None:
     return img
 
 
-def _blend(dst: np.ndarray, bgra: np.ndarray) -> None:
+def blend(dst: np.ndarray, bgra: np.ndarray) -> None:
     """Alpha-blend a BGRA picture of the same size onto `dst` (in place)."""
     a = bgra[..., 3:4].astype(np.float32) / 255.0
     out = dst.astype(np.float32) * (1.0 - a) + bgra[..., :3].astype(np.float32) * a
@@ -76,7 +76,7 @@ class Branding:
     @classmethod
     def from_config(cls, cfg: Config) -> Branding | None:
         """The branding a config asks for, or None when there is none to burn in."""
-        overlay = _load_png(cfg.kiosk.frame_overlay, "frame overlay")
+        overlay = load_png(cfg.kiosk.frame_overlay, "frame overlay")
         caption = cfg.kiosk.caption.strip()
         if overlay is not None and overlay.shape[2] == 4 and not (overlay[..., 3] < 255).any():
             log.warning(
@@ -87,13 +87,13 @@ class Branding:
             overlay = None
         if overlay is None and not caption:
             return None
-        font = next((p for p in _FONTS if Path(p).is_file()), None)
+        font = font_path()
         return cls(
             overlay,
             caption,
             cfg.kiosk.title,
             cfg.guest_texts(),
-            _load_png(cfg.kiosk.logo, "logo") if caption else None,
+            load_png(cfg.kiosk.logo, "logo") if caption else None,
             cfg.kiosk.jpeg_quality,
             font,
         )
@@ -103,7 +103,7 @@ class Branding:
         img = decode(data, inspect(data))
         if self.overlay is not None:
             h, w = img.shape[:2]
-            _blend(img, cv2.resize(self.overlay, (w, h), interpolation=cv2.INTER_AREA))
+            blend(img, cv2.resize(self.overlay, (w, h), interpolation=cv2.INTER_AREA))
         if self.caption:
             img = np.vstack([img, self.caption_bar(img.shape[1], self.caption_text(taken_at))])
         return encode_jpeg(img, self.jpeg_quality)
@@ -113,7 +113,7 @@ class Branding:
 
     def caption_bar(self, width: int, text: str) -> np.ndarray:
         """A BGR bar `width` wide: the logo at the left, the caption centred in what is left."""
-        bar_h = max(24, round(width * BAR_SHARE))
+        bar_h = bar_height(width)
         bar = np.empty((bar_h, width, 3), np.uint8)
         bar[:] = BAR_BGR
         pad = bar_h // 4
@@ -123,36 +123,56 @@ class Branding:
             lw = max(1, round(self.logo.shape[1] * lh / self.logo.shape[0]))
             if lw < width // 3:
                 logo = cv2.resize(self.logo, (lw, lh), interpolation=cv2.INTER_AREA)
-                _blend(bar[pad : pad + lh, pad : pad + lw], logo)
+                blend(bar[pad : pad + lh, pad : pad + lw], logo)
                 left = pad + lw + pad
-        mask = self._text_mask(text, round(bar_h * TEXT_SHARE), width - left - pad)
+        mask = text_mask(self.font_path, text, round(bar_h * TEXT_SHARE), width - left - pad)
         if mask is not None:
             mh, mw = mask.shape
-            x = left + (width - left - pad - mw) // 2
-            y = (bar_h - mh) // 2
-            a = mask.astype(np.float32)[..., None] / 255.0
-            roi = bar[y : y + mh, x : x + mw].astype(np.float32)
-            bar[y : y + mh, x : x + mw] = np.clip(
-                roi * (1 - a) + np.array(TEXT_BGR, dtype=np.float32) * a + 0.5, 0, 255
-            ).astype(np.uint8)
+            paint_mask(
+                bar, mask, left + (width - left - pad - mw) // 2, (bar_h - mh) // 2, TEXT_BGR
+            )
         return bar
 
-    def _text_mask(self, text: str, size: int, max_w: int) -> np.ndarray | None:
-        """The caption as an 8-bit coverage mask, shrunk until it fits `max_w`."""
-        if not text or self.font_path is None or max_w <= 0:
-            return None
-        from PIL import Image, ImageDraw, ImageFont
 
-        font = ImageFont.truetype(self.font_path, size)
-        while True:
-            left, top, right, bottom = font.getbbox(text)
-            # whole pixels (Pillow types the box as float for fractional strokes; none here)
-            w, h = max(1, int(right - left)), max(1, int(bottom - top))
-            if w <= max_w or size <= 8:
-                break
-            size = max(8, int(size * max_w / w))
-            font = ImageFont.truetype(self.font_path, size)
-        img = Image.new("L", (w, h), 0)
-        ImageDraw.Draw(img).text((-left, -top), text, font=font, fill=255)
-        mask = np.asarray(img)
-        return mask[:, :max_w]
+def bar_height(width: int) -> int:
+    """The caption bar's height under a picture `width` wide (a strip sheet crops it off its
+    frames again: kiosk/jobs/compose.py)."""
+    return max(24, round(width * BAR_SHARE))
+
+
+def font_path() -> str | None:
+    """The first bold font installed of the ones the branding knows (None: no text drawn)."""
+    return next((p for p in _FONTS if Path(p).is_file()), None)
+
+
+def text_mask(font: str | None, text: str, size: int, max_w: int) -> np.ndarray | None:
+    """`text` as an 8-bit coverage mask, shrunk until it fits `max_w` (None: no font)."""
+    if not text or font is None or max_w <= 0:
+        return None
+    from PIL import Image, ImageDraw, ImageFont
+
+    face = ImageFont.truetype(font, size)
+    while True:
+        left, top, right, bottom = face.getbbox(text)
+        # whole pixels (Pillow types the box as float for fractional strokes; none here)
+        w, h = max(1, int(right - left)), max(1, int(bottom - top))
+        if w <= max_w or size <= 8:
+            break
+        size = max(8, int(size * max_w / w))
+        face = ImageFont.truetype(font, size)
+    img = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(img).text((-left, -top), text, font=face, fill=255)
+    mask = np.asarray(img)
+    return mask[:, :max_w]
+
+
+def paint_mask(
+    dst: np.ndarray, mask: np.ndarray, x: int, y: int, bgr: tuple[int, int, int]
+) -> None:
+    """Blend a coverage mask onto `dst` at (x, y) in colour `bgr` (in place)."""
+    mh, mw = mask.shape
+    a = mask.astype(np.float32)[..., None] / 255.0
+    roi = dst[y : y + mh, x : x + mw].astype(np.float32)
+    dst[y : y + mh, x : x + mw] = np.clip(
+        roi * (1 - a) + np.array(bgr, dtype=np.float32) * a + 0.5, 0, 255
+    ).astype(np.uint8)

@@ -10,6 +10,7 @@
 - `Outbox` (kiosk/jobs/outbox.py): publishing, acks and re-dispatch;
 - `CloudLinkWatch` (kiosk/jobs/cloudlinks.py): cloud links the share process confirmed;
 - `PrintWatch` (kiosk/jobs/printwatch.py): with `[print]`, the printer's word and Print taps;
+- `StripSessions` (kiosk/jobs/sessions.py): strip sessions, their frames and their sheet;
 - `wait_phase` (kiosk/jobs/waiting.py): how long a guest waits on screen for a job.
 paho's network thread only puts messages on the store loop; the UI reads `poll()` (a
 non-blocking drain of `JobEvent`s, kiosk/jobs/views.py); headless callers use `wait_done()`.
@@ -41,6 +42,7 @@ from kiosk.jobs.outbox import Outbox
 from kiosk.jobs.printwatch import PrintWatch
 from kiosk.jobs.results import ResultStore
 from kiosk.jobs.router import MessageRouter
+from kiosk.jobs.sessions import StripSessions
 from kiosk.jobs.shooter import Shooter
 from kiosk.jobs.storeloop import StoreLoop
 from kiosk.jobs.trouble import Trouble
@@ -148,10 +150,17 @@ class JobController:
             cloud = CloudLinkWatch(self.uploads, self.ledger, self.views, clock, mono)
             self.store.every_tick(cloud.tick)
         self.store.every_tick(self.router.retry_held)
+        # strip sessions: only the kiosk's own controller (no suffix) closes and composes them
+        self.sessions = StripSessions(
+            cfg, self.ledger, self.views, clock, mono, owner=client_suffix == ""
+        )
+        self.outbox.session_of = self.sessions.map.of
+        self.store.every_tick(self.sessions.tick)
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> JobController:
         """Connect (in the background), then re-publish every job the broker never acked."""
+        self.sessions.recover()  # before the screens restore: a session cut short says so
         self.store.start()
         self.store.put(self._recover)
         self.mqtt.start()
@@ -160,6 +169,7 @@ class JobController:
     def stop(self) -> None:
         self.shooter.shutdown()
         self.store.stop()
+        self.sessions.close()
         self.mqtt.stop()
         self.ledger.close()
         if self.uploads is not None:
@@ -228,7 +238,7 @@ class JobController:
     ) -> str:
         """Take the shot with `grab` (a blocking camera call) off the caller's thread; returns
         the job id at once (kiosk/jobs/shooter.py)."""
-        return self.shooter.capture(grab, style, display_size)
+        return self.sessions.capture(self.shooter.capture, grab, style, display_size)
 
     def submit_jpeg(self, data: bytes, style: str | None = None) -> str:
         """A given photo (JPEG/PNG bytes) through the same pipeline. Bad bytes: ValueError."""
@@ -247,9 +257,10 @@ class JobController:
         return self.views.of(row, link)
 
     def recent(self, limit: int) -> list[JobView]:
+        """The newest jobs, and the sheets of the strip sessions not composed yet."""
         rows = self.ledger.recent(limit)
         links = self.uploads.links(r.job_id for r in rows) if self.uploads is not None else {}
-        return [self.views.of(r, links.get(r.job_id)) for r in rows]
+        return [self.views.of(r, links.get(r.job_id)) for r in rows] + self.sessions.placeholders()
 
     def wait_done(self, job_id: str, timeout: float) -> JobView | None:
         """Block until the job is ready or failed (headless callers only, never the UI); after

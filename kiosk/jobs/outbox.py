@@ -46,6 +46,8 @@ class Outbox:
         self.redispatches = 0
         self._acks: list[tuple[str, PublishHandle]] = []
         self._next_check = -1e9
+        # job id → (session id, frame) of a strip session's frame (kiosk/jobs/sessions.py)
+        self.session_of: Callable[[str], tuple[str, int | None] | None] = lambda _job: None
 
     def publish(
         self, job_id: str, style: str, created_iso: str, ai_bytes: bytes, pending_status: bool
@@ -56,7 +58,10 @@ class Outbox:
             self.mqtt.publish(
                 self.topics.status(self.booth, job_id), st.to_json(), qos=1, retain=True
             )
+        session = self.session_of(job_id)
         meta = JobMeta(job_id, style, created_iso)
+        if session is not None and session[1] is not None:
+            meta = JobMeta(job_id, style, created_iso, session_id=session[0], frame=session[1])
         handle = self.mqtt.publish(
             self.topics.jobs(self.booth), ai_bytes, qos=1, properties=meta.to_properties()
         )

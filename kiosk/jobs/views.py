@@ -44,6 +44,18 @@ class JobView:
     cloud_expires_at: float | None = None
     finished_at: float | None = None
     code: str | None = None  # the short code a guest may type instead of scanning
+    # a strip session (kiosk/jobs/sessions.py): a frame's session and its number; a session's
+    # sheet has its own id as session_id and no frame
+    session_id: str | None = None
+    frame: int | None = None
+
+    @property
+    def is_frame(self) -> bool:
+        return self.frame is not None
+
+    @property
+    def is_sheet(self) -> bool:
+        return self.session_id is not None and self.session_id == self.job_id
 
     @property
     def link(self) -> str | None:
@@ -105,10 +117,13 @@ class JobViews:
         self.events: queue.Queue[JobEvent] = queue.Queue()
         self._done = threading.Condition()
         self._views: dict[str, JobView] = {}
+        # job id → (session id, frame; None for a sheet), kiosk/jobs/sessions.py SessionMap.of
+        self.session_of: Callable[[str], tuple[str, int | None] | None] = lambda _job: None
 
     def of(self, row: JobRow, link: CloudLink | None = None) -> JobView:
         """The view of a ledger row; the cloud link only while it is live."""
         live = link is not None and link.live(self.clock())
+        session = self.session_of(row.job_id)
         return JobView(
             job_id=row.job_id,
             style=row.style,
@@ -126,6 +141,8 @@ class JobViews:
             code=row.code,
             cloud_url=link.url if live and link else None,
             cloud_expires_at=link.expires_at if live and link else None,
+            session_id=session[0] if session else None,
+            frame=session[1] if session else None,
         )
 
     def put(self, event: JobEvent) -> None:

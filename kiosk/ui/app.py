@@ -133,6 +133,8 @@ class KioskApp:
             take_shot=self.take_shot,
             open_job=self.open_job,
             wait_phase=self.jobs.wait_phase,
+            sessions=self.jobs.sessions,
+            prepare_still=self.camera.prepare_still,
         )
         screens: dict[ScreenName, Screen] = {cls.name: cls(self.ctx) for cls in SCREENS}
         self.machine = ScreenMachine(screens, clock)
@@ -230,7 +232,10 @@ class KioskApp:
         self._last_shot_at = now
         if style is not None and style not in self.cfg.styles:
             style = None
-        if self.cfg.kiosk.countdown_s <= 0:
+        if self.cfg.kiosk.mode == "strip":  # its screen runs the countdowns (screens/session.py)
+            self.camera.prepare_still()
+            self.fire(Event.SESSION, style=style)
+        elif self.cfg.kiosk.countdown_s <= 0:
             self.take_shot(style)
         else:
             self.camera.prepare_still()  # the still mode is ready when the countdown ends

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from booth.config import Config
 from booth.protocol import Problem
 from booth.texts import Texts
+from kiosk.jobs.sessions import StripSessions
 from kiosk.ui.jobbook import JobBook
 from kiosk.ui.machine import Event
 from kiosk.ui.pictures import Pictures
@@ -50,6 +51,10 @@ class ScreenContext:
     open_job: Callable[[str], None]  # a tap on a photo of the recent strip
     wait_phase: Callable[..., str]  # (job, waited_s) → wait | notice | leave
     status: BoothStatus = BoothStatus()
+    # strip sessions (kiosk/jobs/sessions.py; None: no job side, as in the screenshot gallery)
+    # and the camera's still mode, readied when each of a session's countdowns starts
+    sessions: StripSessions | None = None
+    prepare_still: Callable[[], None] = lambda: None
 
     def done(self) -> None:
         """Back to the start screen (timeouts, "New photo", "Try again")."""

@@ -22,8 +22,13 @@ class JobBook:
         return self.views.get(job_id)
 
     def recent(self) -> list[JobView]:
-        """The newest jobs, for the recent strip."""
-        jobs = sorted(self.views.values(), key=lambda v: v.created_at, reverse=True)
+        """The newest jobs, for the recent strip: a strip session is one entry, its sheet
+        (kiosk/jobs/sessions.py), not its frames."""
+        jobs = sorted(
+            (v for v in self.views.values() if not v.is_frame),
+            key=lambda v: v.created_at,
+            reverse=True,
+        )
         return jobs[: self.recent_count]
 
     def restore(self, views: list[JobView]) -> None:

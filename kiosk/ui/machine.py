@@ -24,6 +24,7 @@ class ScreenName(str, enum.Enum):
     RESULT = "result"  # the picture and its download QR
     ERROR = "error"  # a guest-friendly error, then back to the start
     RECONNECTING = "reconnecting"  # the camera watchdog restarts the camera
+    SESSION = "session"  # a strip session: its countdowns, then its frames coming back
 
     def __str__(self) -> str:
         return self.value
@@ -39,13 +40,14 @@ class Event(str, enum.Enum):
     DONE = "done"  # timeout, "New photo", "Try again": back to the start
     CAMERA_LOST = "camera_lost"  # the camera stopped delivering frames
     CAMERA_BACK = "camera_back"  # the camera delivers again
+    SESSION = "session"  # a strip session: a new one (style=…) or one to show (session_id=…)
 
 
 S, E = ScreenName, Event
 # Opening a job (a tap on the recent strip, a restart) and a new shot are allowed from every
 # screen a guest can act on.
 _OPEN_JOB = {E.READY: S.RESULT, E.FAILED: S.ERROR, E.WAITING: S.PROCESSING}
-_NEW_SHOT = {E.SHOOT: S.COUNTDOWN, E.SHOT: S.FLASH}
+_NEW_SHOT = {E.SHOOT: S.COUNTDOWN, E.SHOT: S.FLASH, E.SESSION: S.SESSION}
 
 TRANSITIONS: dict[ScreenName, dict[Event, ScreenName]] = {
     S.ATTRACT: {**_NEW_SHOT, **_OPEN_JOB, E.CAMERA_LOST: S.RECONNECTING},
@@ -55,10 +57,11 @@ TRANSITIONS: dict[ScreenName, dict[Event, ScreenName]] = {
     S.RESULT: {**_NEW_SHOT, **_OPEN_JOB, E.DONE: S.ATTRACT},
     S.ERROR: {**_NEW_SHOT, **_OPEN_JOB, E.DONE: S.ATTRACT},
     S.RECONNECTING: {E.CAMERA_BACK: S.ATTRACT, **_OPEN_JOB},
+    S.SESSION: {E.READY: S.RESULT, E.FAILED: S.ERROR, E.DONE: S.ATTRACT},
 }
 START = S.ATTRACT
 # Screens on which a new shot cannot start (the camera is busy or gone).
-NO_NEW_SHOT = frozenset({S.COUNTDOWN, S.FLASH, S.RECONNECTING})
+NO_NEW_SHOT = frozenset({S.COUNTDOWN, S.FLASH, S.RECONNECTING, S.SESSION})
 # Screens with no guest's photo on them: the kiosk may exit here for systemd to restart it.
 NO_GUEST = frozenset({S.ATTRACT, S.RECONNECTING})
 # Screens that show the live preview (and so drop to RECONNECTING when the camera is lost).

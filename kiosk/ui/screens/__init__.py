@@ -6,6 +6,7 @@ from kiosk.ui.screens.error import ErrorScreen
 from kiosk.ui.screens.processing import ProcessingScreen
 from kiosk.ui.screens.reconnecting import ReconnectingScreen
 from kiosk.ui.screens.result import ResultScreen
+from kiosk.ui.screens.session import SessionScreen
 
 SCREENS = (
     AttractScreen,
@@ -15,6 +16,7 @@ SCREENS = (
     ResultScreen,
     ErrorScreen,
     ReconnectingScreen,
+    SessionScreen,
 )
 
 __all__ = ["SCREENS"]

@@ -39,7 +39,11 @@ class ProcessingScreen(Screen):
 
     def update(self, now: float) -> None:
         job = self.job
-        if job is not None and job.ready:
+        if job is not None and (job.is_frame or (job.is_sheet and not job.ready)):
+            # a strip session's frame, or its sheet not made yet (a restart reopens the newest
+            # unfinished job): the session's own screen shows it (screens/session.py)
+            self.ctx.fire(Event.SESSION, session_id=job.session_id)
+        elif job is not None and job.ready:
             self.ctx.fire(Event.READY, job_id=self.job_id)
         elif job is not None and job.failed:
             self.ctx.fire(Event.FAILED, job_id=self.job_id)

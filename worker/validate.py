@@ -17,9 +17,14 @@ from booth.images import JPEG, BadImage, ImageInfo, decode, inspect
 
 @dataclass
 class Decoded:
-    """A payload known to decode. Its pixels are decoded on first use of `image`: whole, or for a
-    JPEG too large for the decoding budget at the largest fraction that fits (booth/images.py
-    decode; the worker only ever shrinks them for the model)."""
+    """A payload known to decode.
+
+    `image` gives its pixels: whole, or for a JPEG too large for the decoding budget at the
+    largest fraction that fits (booth/images.py decode; the worker only ever shrinks them for
+    the model). They are not kept: pixels decoded while checking the payload (a PNG's) are
+    handed over once, and a later use decodes again. So a job holds its full picture only while
+    it shrinks it (at most twice: for the model, and for the local effect after a failed call),
+    and parallel jobs never hold one full picture each for the length of their model calls."""
 
     data: bytes
     info: ImageInfo
@@ -39,16 +44,15 @@ class Decoded:
 
     @property
     def image(self) -> np.ndarray:
-        if self._image is None:
-            self._image = decode(self.data, self.info)
-        return self._image
+        image, self._image = self._image, None
+        return image if image is not None else decode(self.data, self.info)
 
 
 def decode_job_image(data: bytes, max_bytes: int, max_pixels: int) -> Decoded:
-    """Check a job payload (BadImage when unsafe or broken); decode it as far as needed."""
+    """Check a job payload (BadImage when unsafe or broken): its structure and limits, then its
+    whole stream decoded (a JPEG at 1/8 scale, a quarter of the time, and let go)."""
     info = inspect(data, max_bytes, max_pixels)
     if info.kind == JPEG:
-        # the whole entropy-coded stream is checked at 1/8 scale (a quarter of the time)
         decode(data, info, reduce=8)
         return Decoded(data, info)
     return Decoded(data, info, decode(data, info))

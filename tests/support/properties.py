@@ -13,8 +13,14 @@ Importing this module loads the profile; each property test module imports it.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
+
+# Hypothesis' own folder (failing examples, replayed first on the next run) in the git-ignored
+# output folder, not as .hypothesis at the top of the checkout.
+set_hypothesis_home_dir(str(Path(__file__).resolve().parents[1] / "output" / "hypothesis"))
 
 settings.register_profile(
     "ci",

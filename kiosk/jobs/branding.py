@@ -56,11 +56,18 @@ def load_png(path: str, what: str) -> np.ndarray | None:
     return img
 
 
+BLEND_ROWS = 64  # rows blended at a time: float copies of a band, not of the whole picture
+
+
 def blend(dst: np.ndarray, bgra: np.ndarray) -> None:
-    """Alpha-blend a BGRA picture of the same size onto `dst` (in place)."""
-    a = bgra[..., 3:4].astype(np.float32) / 255.0
-    out = dst.astype(np.float32) * (1.0 - a) + bgra[..., :3].astype(np.float32) * a
-    dst[:] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    """Alpha-blend a BGRA picture of the same size onto `dst` (in place), a band of rows at a
+    time, so the float arithmetic holds a few MB whatever the picture's size (a whole 2800 px
+    result in float32 was 400 MB more)."""
+    for y in range(0, dst.shape[0], BLEND_ROWS):
+        band, over = dst[y : y + BLEND_ROWS], bgra[y : y + BLEND_ROWS]
+        a = over[..., 3:4].astype(np.float32) * np.float32(1 / 255)
+        out = band.astype(np.float32) * (1.0 - a) + over[..., :3].astype(np.float32) * a
+        band[:] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 @dataclass

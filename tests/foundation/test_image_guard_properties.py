@@ -288,6 +288,11 @@ def bomb_files(tmp_path_factory) -> list[Path]:
         "jpeg-progressive-444-24MP.jpg": progressive_jpeg(6000, 4000),
         # the largest PNG the budget decodes whole (1-bit grey: 8 MP in a few KB)
         "png-8MP.png": png_bomb(3300, 2400),
+        # a real picture decoded whole, as large a square as the result limits let through
+        # (the kiosk burns its frame and caption into it)
+        "jpeg-baseline-2800px.jpg": encoded(
+            np.random.default_rng(7).integers(0, 255, (2800, 2800, 3), np.uint8), JPEG
+        ),
     }
     paths = []
     for name, data in made.items():

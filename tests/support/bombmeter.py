@@ -6,7 +6,7 @@ outside, run in a fresh process, its peak RSS (VmHWM) read before and after.
 - `worker`: a job payload as worker/service.py takes it (worker/validate.py decode_job_image,
   then the full picture shrunk to the model's size, the step every job makes);
 - `kiosk`: a worker's result as the kiosk's job side stores it (kiosk/jobs/results.py
-  ResultStore, with a caption burned in by kiosk/jobs/branding.py);
+  ResultStore, with a frame and a caption burned in by kiosk/jobs/branding.py);
 - `share`: a stored result's thumbnail as the operator gallery asks for it (share/thumbs.py);
 - `opencv`: OpenCV's own decode of the whole picture, no guard (what booth/images.py's
   decoder_bytes estimates), with that estimate in the line as "estimate".
@@ -53,14 +53,22 @@ def _worker(tmp: Path) -> Callable[[bytes], str]:
 
 
 def _kiosk(tmp: Path) -> Callable[[bytes], str]:
+    import cv2
+    import numpy as np
+
     from booth.config import load_config
     from booth.protocol import new_job_id
     from jobstore.ledger import Ledger, ledger_path
     from kiosk.jobs.branding import Branding
     from kiosk.jobs.results import ResultStore
 
+    frame = np.zeros((600, 800, 4), np.uint8)  # an event frame: an opaque border, clear inside
+    frame[:40], frame[-40:], frame[:, :40], frame[:, -40:] = 255, 255, 255, 255
+    cv2.imwrite(str(tmp / "frame.png"), frame)
     toml = tmp / "booth.toml"
-    toml.write_text('[kiosk]\ncaption = "{title} · {date}"\n')
+    toml.write_text(
+        f'[kiosk]\ncaption = "{{title}} · {{date}}"\nframe_overlay = "{tmp / "frame.png"}"\n'
+    )
     cfg = load_config(toml, env={"BOOTH_DATA_DIR": str(tmp / "data"), "BOOTH_ID": "meter"})
     ledger = Ledger(ledger_path(cfg.data_dir))
     store = ResultStore(Path(cfg.data_dir), ledger, Branding.from_config(cfg))

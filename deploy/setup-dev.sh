@@ -79,8 +79,9 @@ fi
 
 # npm packages the tests drive, pinned, in .venv/npm (git-ignored with the venv; node and npm
 # come from the machine): Lighthouse 12 (13.x needs Node 22) and axe-core for the browser audits
-# of the share pages (tests/share/test_audits.py). Add a package here as name@version.
-npm_pkgs=(lighthouse@12.2.3 axe-core@4.13.0)
+# of the share pages (tests/share/test_audits.py); s3rver, the cloud tests' second S3 server
+# (tests/support/s3.py). Add a package here as name@version.
+npm_pkgs=(lighthouse@12.2.3 axe-core@4.13.0 s3rver@3.7.1)
 npm_dir=.venv/npm
 if [[ "$mode" == test ]]; then
     if ! command -v npm >/dev/null; then

@@ -102,12 +102,19 @@ class Uploads:
                 added += cur.rowcount
             return added
 
-    def due(self, now: float, limit: int) -> list[Upload]:
-        """Queued rows whose retry time has come, newest first (the guest at the booth first)."""
+    def due(self, now: float, limit: int, skip: Iterable[str] = ()) -> list[Upload]:
+        """Queued rows whose retry time has come, newest photo first (the guest at the booth
+        first), leaving out `skip` (the uploads in flight). Ordered by the job's creation, not
+        by `queued_at`: a backlog queued in one go (the share process was down) has one
+        `queued_at`."""
+        ids = list(skip)
+        marks = ",".join("?" * len(ids))
         return self._rows(
-            "SELECT * FROM uploads WHERE state = ? AND next_try_at <= ?"
-            " ORDER BY queued_at DESC LIMIT ?",
-            (QUEUED, now, limit),
+            "SELECT u.* FROM uploads u LEFT JOIN jobs j ON j.job_id = u.job_id"
+            " WHERE u.state = ? AND u.next_try_at <= ?"
+            + (f" AND u.job_id NOT IN ({marks})" if ids else "")
+            + " ORDER BY COALESCE(j.created_at, u.queued_at) DESC, u.queued_at DESC LIMIT ?",
+            [QUEUED, now, *ids, limit],
         )
 
     def mark_uploaded(self, job_id: str, url: str, expires_at: float | None, at: float) -> bool:
@@ -144,10 +151,26 @@ class Uploads:
         rows = self._rows("SELECT * FROM uploads WHERE job_id = ?", (job_id,))
         return rows[0] if rows else None
 
+    def queued(self) -> int:
+        """How many photos wait for their upload (in flight or not)."""
+        return self.counts().get(QUEUED, 0)
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             rows = self._db.execute("SELECT state, COUNT(*) FROM uploads GROUP BY state")
             return {state: n for state, n in rows.fetchall()}
+
+    def unconfirmed_since(self, since: float) -> int:
+        """Results of jobs created at or after `since` without a confirmed upload (queued, in
+        flight, or not queued yet): what a finite headless run waits for before it stops."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM jobs j LEFT JOIN uploads u ON u.job_id = j.job_id"
+                " WHERE j.result_path IS NOT NULL AND j.token IS NOT NULL AND j.created_at >= ?"
+                " AND (u.state IS NULL OR u.state != ?)",
+                (since, UPLOADED),
+            ).fetchone()
+            return int(row[0])
 
     # ------------------------------------------------------------------ kiosk: reads
     def links(self, job_ids: Iterable[str]) -> dict[str, CloudLink]:

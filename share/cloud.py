@@ -12,23 +12,31 @@ Only the share process and `booth doctor` import this module; the kiosk never lo
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from booth.config import CloudConfig
 
+if TYPE_CHECKING:
+    from obstore.store import S3Store
+
 PRESIGN_MAX_S = 7 * 86400  # SigV4's limit for a presigned URL
+MIN_UPLINK_BPS = 8 * 1024  # the slowest share of an uplink an upload is given time for
 
 
 class CloudError(Exception):
     """A bucket operation that failed; `kind` says whether waiting helps.
 
-    kinds: `offline` (no connection, timeout, 5xx: retry with backoff), `credentials` (the key
-    id or secret is wrong or lacks rights), `bucket` (no such bucket), `clock` (the request
-    time is too far from the server's), `config` (the settings cannot work), `other`.
+    kinds: `offline` (no connection, 5xx: retry with backoff), `timeout` (no answer within
+    `cloud.timeout_s`, which counts the whole upload: the uplink may only be slow),
+    `credentials` (the key id or secret is wrong or lacks rights), `bucket` (no such bucket),
+    `clock` (the request time is too far from the server's), `config` (the settings cannot
+    work), `other`.
     """
 
     def __init__(self, kind: str, message: str) -> None:
@@ -38,7 +46,7 @@ class CloudError(Exception):
 
     @property
     def transient(self) -> bool:
-        return self.kind in ("offline", "other")
+        return self.kind in ("offline", "timeout", "other")
 
 
 _CODE_RE = re.compile(r"<Code>([A-Za-z]+)</Code>")
@@ -89,6 +97,12 @@ def classify(exc: BaseException, where: str) -> CloudError:
         )
     if status >= 500 or code in ("SlowDown", "ServiceUnavailable", "InternalError"):
         return CloudError("offline", f"{where}: the bucket service answered {code or status}")
+    if "kind: Timeout" in text:  # object_store's HttpErrorKind: the request's own timeout
+        return CloudError(
+            "timeout",
+            f"{where}: no answer within the request timeout (cloud.timeout_s counts the whole "
+            "upload: the uplink is too slow for it, or the network is down)",
+        )
     if (
         "error sending request" in text
         or "timed out" in text.lower()
@@ -145,8 +159,6 @@ class Bucket:
     """One bucket through obstore; every method raises CloudError on failure."""
 
     def __init__(self, cloud: CloudConfig) -> None:
-        from obstore.store import S3Store  # only the process that uploads pays for the import
-
         if not cloud.bucket:
             raise CloudError("config", "cloud.bucket is not set")
         if not (cloud.access_key_id and cloud.secret_access_key):
@@ -157,29 +169,48 @@ class Bucket:
             )
         self.cloud = cloud
         self.endpoint = endpoint_for(cloud)
-        timeout = f"{cloud.timeout_s:g}s"
-        self.store = S3Store(
-            cloud.bucket,
-            endpoint=self.endpoint.url,
-            region=cloud.region,
-            access_key_id=cloud.access_key_id,
-            secret_access_key=cloud.secret_access_key,
-            virtual_hosted_style_request=self.endpoint.virtual,
-            client_options={
-                "allow_http": self.endpoint.url.startswith("http://"),
-                "timeout": timeout,
-                "connect_timeout": f"{min(cloud.timeout_s, 10):g}s",
-            },
-            retry_config={
-                "max_retries": 1,
-                "retry_timeout": timedelta(seconds=cloud.timeout_s),
-                "backoff": {
-                    "init_backoff": timedelta(milliseconds=200),
-                    "max_backoff": timedelta(seconds=1),
-                    "base": 2,
+        self._stores: dict[int, S3Store] = {}
+        self.store = self._store(cloud.timeout_s)
+
+    def _store(self, timeout_s: float) -> S3Store:
+        """A client whose requests time out after `timeout_s` (one per timeout: obstore sets
+        it per client). Its own retries are one, within that time: the queue owns the
+        backoff."""
+        from obstore.store import S3Store  # only the process that uploads pays for the import
+
+        whole = max(1, math.ceil(timeout_s))
+        if whole not in self._stores:
+            c = self.cloud
+            self._stores[whole] = S3Store(
+                c.bucket,
+                endpoint=self.endpoint.url,
+                region=c.region,
+                access_key_id=c.access_key_id,
+                secret_access_key=c.secret_access_key,
+                virtual_hosted_style_request=self.endpoint.virtual,
+                client_options={
+                    "allow_http": self.endpoint.url.startswith("http://"),
+                    "timeout": f"{whole}s",
+                    "connect_timeout": f"{min(c.timeout_s, 10):g}s",
                 },
-            },
-        )
+                retry_config={
+                    "max_retries": 1,
+                    "retry_timeout": timedelta(seconds=whole),
+                    "backoff": {
+                        "init_backoff": timedelta(milliseconds=200),
+                        "max_backoff": timedelta(seconds=1),
+                        "base": 2,
+                    },
+                },
+            )
+        return self._stores[whole]
+
+    def upload_timeout(self, size: int) -> float:
+        """How long a PUT of `size` bytes may take: `cloud.timeout_s`, plus the time the body
+        takes at MIN_UPLINK_BPS. The timeout counts the whole request, and uploads at once
+        share the uplink: a fixed 30 s failed every upload of a backlog four wide on a
+        64 kB/s uplink, round after round."""
+        return self.cloud.timeout_s + size / MIN_UPLINK_BPS
 
     def put(
         self,
@@ -189,7 +220,9 @@ class Bucket:
         *,
         disposition: str | None = None,
         cache_control: str = "private, max-age=86400",
+        timeout_s: float | None = None,
     ) -> None:
+        """`timeout_s`: the whole request's (default `cloud.timeout_s`; see upload_timeout)."""
         import obstore
 
         attributes = {"Content-Type": content_type, "Cache-Control": cache_control}
@@ -198,7 +231,8 @@ class Bucket:
         try:
             # One PUT (S3 takes up to 5 GB that way): a crash leaves no stray multipart parts.
             # A Path is read by the client itself, never as one Python bytes object.
-            obstore.put(self.store, key, data, attributes=attributes, use_multipart=False)
+            store = self.store if timeout_s is None else self._store(timeout_s)
+            obstore.put(store, key, data, attributes=attributes, use_multipart=False)
         except Exception as exc:
             raise classify(exc, f"upload of {masked(key)}") from None
 

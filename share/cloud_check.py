@@ -30,6 +30,7 @@ _FIX = {
     "bucket": "create the bucket, or fix cloud.bucket / cloud.region / cloud.endpoint_url",
     "clock": "set the clock: timedatectl set-ntp true (a Pi has no battery-backed clock)",
     "offline": "check the internet connection and cloud.endpoint_url",
+    "timeout": "check the internet connection; on a slow uplink raise cloud.timeout_s",
     "config": "fix the [cloud] settings in /etc/booth/booth.toml",
     "other": "check the [cloud] settings and the bucket's permissions",
 }

@@ -3,14 +3,24 @@
 Why in the share process: it is the booth's housekeeper (it already runs retention, which must
 delete the cloud copies too), it is the only unit that gets the bucket credentials
 (/etc/booth/cloud.env), and its work never touches the kiosk: a slow or dead network cannot
-delay a capture or a frame. It runs on a thread of its own; obstore's calls block only it.
+delay a capture or a frame. obstore's calls block only the uploader's own threads.
 
-One pass: queue every newly stored result (object keys fixed before the first attempt), upload
-the due ones newest first (photo, then its phone page; the row turns `uploaded` only after both
-were confirmed), then delete the objects of jobs that retention removed. A network error pauses
-the whole queue with exponential backoff and jitter up to `cloud.retry_max_s`; refused
-credentials, a missing bucket or a wrong clock pause it at the longest delay and are logged once,
-in words an operator can act on. Guests keep the LAN link meanwhile.
+A scheduler thread looks every POLL_S for newly stored results and queues each at once (object
+keys fixed before the first attempt), then hands due uploads, newest photo first, to a small
+pool as slots free up. It never waits for an upload, so a new result starts uploading within a
+second whatever is in flight: up to PARALLEL run at once, and a new result that finds them all
+busy (a backlog draining) starts beside them. An upload is the photo, then its phone page; the
+row turns `uploaded` only after both were confirmed. Deleting the objects of jobs that
+retention removed runs in the pool too.
+
+A slow uplink: uploads at once share it, and the request timeout counts the whole upload, so a
+backlog four wide can miss the timeout round after round and never drain. An upload that timed
+out beside others therefore halves how many run at once (and new results then wait for a free
+slot too); one that finished within half the timeout lets one more run. A lone upload timing
+out, a network error or a 5xx pauses the queue with exponential backoff and jitter up to
+`cloud.retry_max_s`; refused credentials, a missing bucket or a wrong clock pause it at the
+longest delay and are logged once, in words an operator can act on. Guests keep the LAN link
+meanwhile.
 """
 
 from __future__ import annotations
@@ -22,7 +32,8 @@ import secrets
 import signal
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from booth.clock import SystemClock
@@ -38,9 +49,11 @@ log = logging.getLogger("share.uploader")
 
 POLL_S = 0.2  # how often new results are looked for (an indexed query)
 ORPHAN_EVERY_S = 2.0  # how often deleted jobs' objects are looked for
-BATCH = 16  # uploads started per pass
-PARALLEL = 4  # uploads at once: real links are latency-bound
+PARALLEL = 4  # uploads at once while the uplink carries them: real links are latency-bound
+EXTRA_NEW = 4  # new results that may start beside PARALLEL busy slots
 MIN_LINK_S = 600  # a link that would die within this is not worth uploading
+STOP_WAIT_S = 10.0  # how long stop() lets the uploads in flight finish
+GONE_RETRY_S = 3600  # a job expired or deleted: retention removes it; look again much later
 CRASH_ENV = "BOOTH_SHARE_CRASH_AT"  # tests: SIGKILL this process at a named point
 
 
@@ -59,10 +72,23 @@ class UploaderState:
     uploaded: int = 0
     deleted: int = 0
     failures: int = 0
+    parallel: int = PARALLEL  # uploads allowed at once now (fewer after timeouts)
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    """One upload confirmed by the bucket: what its row records."""
+
+    url: str
+    expires_at: float
+    size: int
+
+
+Outcome = Uploaded | None | BaseException  # None: the job expired or is gone
 
 
 class Uploader:
-    def __init__(self, cfg: Config, *, clock=time.time) -> None:
+    def __init__(self, cfg: Config, *, clock: Callable[[], float] = time.time) -> None:
         self.cfg = cfg
         self.clock = clock
         path = ledger_path(cfg.data_dir)
@@ -74,7 +100,13 @@ class Uploader:
         )
         self.status = UploaderState()
         self._bucket: Bucket | None = None
-        self._pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="upload")
+        # one thread per upload that may run, and one for deleting orphans
+        self._pool = ThreadPoolExecutor(PARALLEL + EXTRA_NEW + 1, thread_name_prefix="upload")
+        self._futures: set[Future[None]] = set()
+        self._lock = threading.Lock()  # the fields below, and each outcome with its row
+        self._in_flight: dict[str, int] = {}  # job id → most uploads at once while it ran
+        self._sweeping = False
+        self._new_after: float | None = None  # rows queued after the first look are new results
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -101,14 +133,24 @@ class Uploader:
         self._next_orphans = 0.0
         self._wake.set()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = STOP_WAIT_S) -> None:
+        """Stop queueing and starting; give the uploads in flight `timeout` to finish (one cut
+        off is simply tried again by the next uploader: same keys)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.join(10)
+        with self._lock:
+            running = set(self._futures)
+        wait(running, timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.queue.close()
         self.ledger.close()
+
+    def in_flight(self) -> list[str]:
+        """The jobs whose upload runs now."""
+        with self._lock:
+            return list(self._in_flight)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -120,70 +162,144 @@ class Uploader:
             self._wake.wait(POLL_S)
             self._wake.clear()
 
-    # ------------------------------------------------------------------ one pass
+    # ------------------------------------------------------------------ scheduling
     def run_once(self) -> int:
-        """Queue new results, upload what is due, delete orphans; returns uploads done."""
+        """Queue new results, start what is due and fits, start an orphan sweep when it is
+        time; returns the uploads started. Never waits for an upload."""
         now = self.clock()
         self.queue.enqueue_new(
-            self.cfg.cloud.key_prefix, now - self.cfg.retention_days * 86400, now
+            self.cfg.cloud.key_prefix, now - self.cfg.retention_days * DAY_S, now
         )
+        if self._new_after is None:
+            self._new_after = now  # what this first look queued is a backlog, not a guest's
         if now < self._blocked_until:
             return 0
         bucket = self._get_bucket()
         if bucket is None:
             return 0
-        done = self._upload_due(bucket, now)
+        started = self._start_due(bucket, now)
         if now >= self._next_orphans and now >= self._blocked_until:
             self._next_orphans = now + ORPHAN_EVERY_S
-            self._delete_orphans(bucket)
-        return done
+            with self._lock:
+                sweep = not self._sweeping
+                self._sweeping = True
+            if sweep:
+                self._submit(self._sweep, bucket)
+        return started
 
     def _get_bucket(self) -> Bucket | None:
         if self._bucket is None:
             try:
                 self._bucket = Bucket(self.cfg.cloud)
             except CloudError as exc:
-                self._refused(exc)
+                with self._lock:
+                    self._refused(exc)
                 return None
         return self._bucket
 
-    def _upload_due(self, bucket: Bucket, now: float) -> int:
-        due = self.queue.due(now, BATCH)
-        if not due:
-            return 0
-        futures = [(u, self._pool.submit(self._upload_one, bucket, u)) for u in due]
-        done = 0
-        error: CloudError | None = None
-        for u, fut in futures:
-            try:
-                if fut.result():
-                    done += 1
-                else:  # expired or gone: retention removes it; look again much later
-                    self.queue.mark_retry(
-                        u.job_id, "not uploaded: the job expired or is gone", now + 3600
+    def _is_new(self, u: Upload) -> bool:
+        """A guest's result stored since the uploader started, not yet tried."""
+        return u.attempts == 0 and self._new_after is not None and u.queued_at > self._new_after
+
+    def _start_due(self, bucket: Bucket, now: float) -> int:
+        with self._lock:
+            busy = list(self._in_flight)
+        due = self.queue.due(now, PARALLEL + EXTRA_NEW, skip=busy)
+        started = 0
+        for u in due:
+            with self._lock:
+                n = len(self._in_flight)
+                fits = n < self.status.parallel or (
+                    self._is_new(u)
+                    and self.status.parallel == PARALLEL
+                    and n < PARALLEL + EXTRA_NEW
+                )
+                if not fits:
+                    continue
+                for job_id in self._in_flight:
+                    self._in_flight[job_id] = max(self._in_flight[job_id], n + 1)
+                self._in_flight[u.job_id] = n + 1
+            self._submit(self._run, bucket, u)
+            started += 1
+        return started
+
+    def _submit(self, fn: Callable[..., None], *args: object) -> None:
+        fut = self._pool.submit(fn, *args)
+        with self._lock:
+            self._futures.add(fut)
+        fut.add_done_callback(self._forget_future)
+
+    def _forget_future(self, fut: Future[None]) -> None:
+        with self._lock:
+            self._futures.discard(fut)
+
+    # ------------------------------------------------------------------ one upload
+    def _run(self, bucket: Bucket, u: Upload) -> None:
+        """On a pool thread: upload, then record the outcome with the row; only then is the
+        job out of flight, so the scheduler never starts it twice."""
+        t0 = time.monotonic()
+        outcome: Outcome
+        try:
+            outcome = self._upload_one(bucket, u)
+        except (CloudError, OSError) as exc:
+            outcome = exc
+        except Exception as exc:  # a bug: logged, and the row waits the longest delay
+            log.exception("cloud: job %s: upload failed unexpectedly", u.job_id)
+            outcome = exc
+        try:
+            self._finish(u, outcome, time.monotonic() - t0)
+        except Exception:
+            log.exception("cloud: job %s: cannot record the upload's outcome", u.job_id)
+        finally:
+            with self._lock:
+                self._in_flight.pop(u.job_id, None)
+            self._wake.set()  # a slot is free
+
+    def _finish(self, u: Upload, outcome: Outcome, took: float) -> None:
+        now = self.clock()
+        with self._lock:
+            crowd = self._in_flight.get(u.job_id, 1)
+            if isinstance(outcome, Uploaded):
+                if self.queue.mark_uploaded(u.job_id, outcome.url, outcome.expires_at, now):
+                    self.status.uploaded += 1
+                    log.info(
+                        "cloud: job %s uploaded (%d KB) in %.2f s; link works until %s",
+                        u.job_id,
+                        outcome.size // 1024,
+                        took,
+                        time.strftime("%Y-%m-%d %H:%M", time.localtime(outcome.expires_at)),
                     )
-            except CloudError as exc:
-                error = error or exc
-                self.queue.mark_retry(u.job_id, exc.message, now + self._backoff())
-            except OSError as exc:  # the result file: unreadable is not the network's fault
+                self._online(took)
+            elif outcome is None:
+                self.queue.mark_retry(
+                    u.job_id, "not uploaded: the job expired or is gone", now + GONE_RETRY_S
+                )
+            elif isinstance(outcome, CloudError) and outcome.kind == "timeout" and crowd > 1:
+                self.queue.mark_retry(u.job_id, outcome.message, now)  # again, fewer at once
+                self._crowded(outcome, crowd, took)
+            elif isinstance(outcome, CloudError):
+                self.queue.mark_retry(u.job_id, outcome.message, now + self._backoff())
+                if outcome.transient:
+                    self._offline(outcome)
+                else:
+                    self._refused(outcome)
+            elif isinstance(outcome, OSError):  # the result file: not the network's fault
                 log.error(
                     "cloud: job %s: cannot read its result (%s); retrying later",
                     u.job_id,
-                    exc.strerror or exc,
+                    outcome.strerror or outcome,
                 )
                 self.queue.mark_retry(
-                    u.job_id, f"result unreadable: {exc}", now + self.cfg.cloud.retry_max_s
+                    u.job_id, f"result unreadable: {outcome}", now + self.cfg.cloud.retry_max_s
                 )
-        if error is not None:
-            if error.transient:
-                self._offline(error)
             else:
-                self._refused(error)
-        elif done:
-            self._online()
-        return done
+                self.queue.mark_retry(
+                    u.job_id,
+                    f"internal error: {type(outcome).__name__}",
+                    now + self.cfg.cloud.retry_max_s,
+                )
 
-    def _upload_one(self, bucket: Bucket, u: Upload) -> bool:
+    def _upload_one(self, bucket: Bucket, u: Upload) -> Uploaded | None:
         row = self.ledger.get(u.job_id)
         now = self.clock()
         if (
@@ -191,14 +307,14 @@ class Uploader:
             or row.result_path is None
             or is_expired(row, self.cfg.retention_days, self.lookup.clock)
         ):
-            return False  # retention is removing it; the orphan sweep deletes any objects
+            return None  # retention is removing it; the orphan sweep deletes any objects
         path = resolve_in_store(self.cfg.data_dir, row.result_path)
         if path is None:
             raise OSError(f"result path of job {u.job_id} leaves the data dir")
         size = path.stat().st_size  # OSError when it is gone: retried later
         life = round(self._expiry(row, now) - now)  # whole seconds, as signed
         if life < MIN_LINK_S:
-            return False
+            return None
         expires_at = now + life
         filename = self.lookup.filename(row)
         ctype = "image/png" if u.photo_key.endswith(".png") else "image/jpeg"
@@ -212,14 +328,15 @@ class Uploader:
             expires_at,
             secrets.token_urlsafe(16),
         )
-        t0 = time.monotonic()
         max_age = max(60, life)
+        _crash_point("cloud_before_photo")
         bucket.put(
             u.photo_key,
             path,
             ctype,
             disposition=_inline(filename),
             cache_control=f"private, max-age={max_age}",
+            timeout_s=bucket.upload_timeout(size),
         )
         _crash_point("cloud_between_objects")
         bucket.put(
@@ -228,17 +345,7 @@ class Uploader:
             "text/html; charset=utf-8",
             cache_control="private, no-cache",
         )
-        if self.queue.mark_uploaded(u.job_id, page_url, expires_at, self.clock()):
-            self.status.uploaded += 1
-            log.info(
-                "cloud: job %s uploaded (%d KB) in %.2f s; link works until %s",
-                u.job_id,
-                size // 1024,
-                time.monotonic() - t0,
-                time.strftime("%Y-%m-%d %H:%M", time.localtime(expires_at)),
-            )
-            return True
-        return False
+        return Uploaded(page_url, expires_at, size)
 
     def _expiry(self, row: JobRow, now: float) -> float:
         """When the link stops working: retention deletes the objects when the job's age
@@ -251,45 +358,53 @@ class Uploader:
             return gone
         return min(gone, now + self.cfg.cloud.link_days * DAY_S)
 
-    def _delete_orphans(self, bucket: Bucket) -> None:
-        while True:
-            orphans = self.queue.orphans(200)
-            if not orphans:
-                return
-            keys = [k for u in orphans for k in (u.photo_key, u.page_key)]
-            try:
-                bucket.delete(keys)
-            except CloudError as exc:
-                if exc.transient:
-                    self._offline(exc)
-                else:
-                    self._refused(exc)
-                return
-            self.queue.forget(u.job_id for u in orphans)
-            self.status.deleted += len(orphans)
-            log.info("cloud: deleted the cloud copies of %d removed job(s)", len(orphans))
+    def _sweep(self, bucket: Bucket) -> None:
+        """On a pool thread: delete the objects of jobs that are gone, then their rows."""
+        try:
+            while not self._stop.is_set():
+                orphans = self.queue.orphans(200)
+                if not orphans:
+                    return
+                keys = [k for u in orphans for k in (u.photo_key, u.page_key)]
+                try:
+                    bucket.delete(keys)
+                except CloudError as exc:
+                    with self._lock:
+                        if exc.transient:
+                            self._offline(exc)
+                        else:
+                            self._refused(exc)
+                    return
+                self.queue.forget(u.job_id for u in orphans)
+                with self._lock:
+                    self.status.deleted += len(orphans)
+                log.info("cloud: deleted the cloud copies of %d removed job(s)", len(orphans))
+        except Exception:
+            log.exception("cloud: deleting the cloud copies of removed jobs failed")
+        finally:
+            with self._lock:
+                self._sweeping = False
 
-    # ------------------------------------------------------------------ states
+    # ------------------------------------------------------------------ states (under _lock)
     def _backoff(self) -> float:
         cap = self.cfg.cloud.retry_max_s
         delay = min(cap, 1.0 * 2 ** min(self._failures_in_row, 16))
         return max(0.2, delay * random.uniform(0.8, 1.0))
 
     def _block(self, delay: float) -> None:
-        self._blocked_until = self.clock() + delay
+        self._blocked_until = max(self._blocked_until, self.clock() + delay)
 
     def _offline(self, exc: CloudError) -> None:
-        delay = self._backoff()
-        self._failures_in_row += 1
+        if self.clock() >= self._blocked_until:  # the uploads in flight fail together: once
+            self._failures_in_row += 1
+            self._block(self._backoff())
         self.status.failures += 1
-        self._block(delay)
         if self.status.state != "offline":
-            counts = self.queue.counts()
             log.warning(
                 "cloud: %s; %d photo(s) queued, retrying with backoff (guests get the "
                 "LAN link meanwhile)",
                 exc.message,
-                counts.get("queued", 0),
+                self.queue.queued(),
             )
         self.status.state, self.status.message = "offline", exc.message
 
@@ -305,13 +420,29 @@ class Uploader:
             )
         self.status.state, self.status.message = "refused", exc.message
 
-    def _online(self) -> None:
+    def _crowded(self, exc: CloudError, crowd: int, took: float) -> None:
+        """An upload timed out beside others: the uplink cannot carry that many at once."""
+        self.status.failures += 1
+        fewer = max(1, min(self.status.parallel, crowd // 2))
+        if fewer < self.status.parallel:
+            log.warning(
+                "cloud: an upload timed out after %.0f s with %d running at once: the uplink "
+                "is too slow for that many; now at most %d at a time",
+                took,
+                crowd,
+                fewer,
+            )
+            self.status.parallel = fewer
+
+    def _online(self, took: float) -> None:
         if self.status.state in ("offline", "refused"):
             log.info(
                 "cloud: the bucket works again; uploading the %d queued photo(s)",
-                self.queue.counts().get("queued", 0),
+                self.queue.queued() + 1,  # the one just confirmed was one of them
             )
         self._failures_in_row = 0
+        if took < self.cfg.cloud.timeout_s / 2 and self.status.parallel < PARALLEL:
+            self.status.parallel += 1  # the uplink keeps up: one more at once
         self.status.state, self.status.message = "online", ""
 
 

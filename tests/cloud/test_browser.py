@@ -18,7 +18,7 @@ from jobstore.uploads import Uploads
 from share.uploader import Uploader
 from tests.share.cdp import CHROMIUM, Chromium, files_in
 from tests.share.helpers import add_job
-from tests.support.s3 import CREDS, cloud_toml
+from tests.support.s3 import cloud_toml
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason="chromium not installed (setup installs Debian's package)"
@@ -102,7 +102,7 @@ def test_cloud_page_in_headless_chromium(tmp_path, s3, output_dir):
     toml.write_text(
         f'data_dir = "{tmp_path}/data"\n[kiosk]\ntitle = "Mia & Leo · 2026"\n' + cloud_toml(s3)
     )
-    cfg = load_config(toml, env={**CREDS, "BOOTH_ID": "testbooth"})
+    cfg = load_config(toml, env={**s3.creds, "BOOTH_ID": "testbooth"})
     ledger = Ledger(ledger_path(cfg.data_dir))
     job = add_job(cfg, ledger)
     ledger.close()

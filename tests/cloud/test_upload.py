@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import cv2
 import numpy as np
+import pytest
 
 from booth.qr import qr_matrix
 from jobstore.ledger import Ledger, ledger_path
@@ -21,7 +22,7 @@ from kiosk.jobs.controller import JobController
 from share.server import make_app
 from share.uploader import Uploader
 from tests.kiosk.helpers import FIXTURES, poll
-from tests.share.helpers import ServerThread
+from tests.share.helpers import ServerThread, add_job
 from tests.support.s3 import CREDS
 
 PREFIX = "booth/"
@@ -169,6 +170,7 @@ def test_bucket_down_keeps_the_lan_link_and_drains_when_it_is_back(
         ctrl.stop()
 
 
+@pytest.mark.s3("moto")  # s3rver checks no signature
 def test_wrong_credentials_are_named_and_the_lan_link_still_works(cloud_config, s3, worker, caplog):
     good_id, good_secret = s3.access_key()
     with s3.require_signatures():
@@ -341,3 +343,29 @@ def test_the_operator_deletes_a_photo_and_its_cloud_copies_go(cloud_config, s3, 
         ledger.close()
         up.stop()
         ctrl.stop()
+
+
+def test_the_bucket_back_says_how_many_photos_were_waiting(cloud_config, s3, caplog):
+    """A backlog of five queued while the bucket was unreachable: the line saying it works
+    again counts all five (it once counted what was left after the first batch: 0, 2 or 3)."""
+    cfg = cloud_config()
+    s3.stop()
+    ledger = Ledger(ledger_path(cfg.data_dir))
+    try:
+        jobs = [add_job(cfg, ledger).job_id for _ in range(5)]
+    finally:
+        ledger.close()
+    queue = Uploads(ledger_path(cfg.data_dir))
+    with caplog.at_level(logging.INFO, logger="share.uploader"):
+        up = Uploader(cfg).start()
+        try:
+            assert poll(
+                lambda: all((queue.get(j) or 0) and queue.get(j).attempts for j in jobs), 15
+            )
+            s3.start()
+            assert poll(lambda: queue.counts() == {"uploaded": 5}, 20), queue.counts()
+        finally:
+            up.stop()
+            queue.close()
+    said = [r.getMessage() for r in caplog.records if "works again" in r.getMessage()]
+    assert said == ["cloud: the bucket works again; uploading the 5 queued photo(s)"], said

@@ -15,8 +15,9 @@ import sys
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from appliance.services import Supervisor, booth_argv, child_env, ensure_broker, usable_data_dir
 from booth.config import Config
@@ -25,9 +26,11 @@ from booth.protocol import Topics, parse_availability
 
 if TYPE_CHECKING:
     from kiosk.jobs.controller import JobController
+    from kiosk.jobs.views import JobView
 
 log = logging.getLogger("appliance.snap")
 WORKER_WAIT_S = 30.0  # a worker process starting up says `online` well within this
+CLOUD_WAIT_S = 60.0  # [cloud]: how long to wait for the upload by default (--cloud-wait)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,13 +39,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--json",
         action="store_true",
-        help='print one JSON object {"job_id", "status", "effect", "error", "result_path", "url"}',
+        help='print one JSON object {"job_id", "status", "effect", "error", "result_path", '
+        '"url", "code"}, with [cloud] on also "cloud_url" and "cloud_error"',
     )
     p.add_argument(
         "--timeout",
         type=float,
         default=0.0,
         help="seconds to wait for the result (default: worker deadline + 60)",
+    )
+    p.add_argument(
+        "--cloud-wait",
+        type=float,
+        default=CLOUD_WAIT_S,
+        metavar="SECONDS",
+        help=f"with [cloud] on: seconds to wait for the upload and its link "
+        f"(default {CLOUD_WAIT_S:g}; 0: do not wait)",
     )
 
 
@@ -177,6 +189,37 @@ def _wait(ctl, cfg: Config, job_id: str, timeout: float, started_share: bool):
     return view
 
 
+@dataclass(frozen=True)
+class CloudOutcome:
+    """[cloud]: the confirmed link, or why there is none yet."""
+
+    url: str | None
+    expires_at: float | None
+    error: str | None
+
+
+def _wait_cloud(ctl: JobController, job_id: str, wait_s: float) -> CloudOutcome:
+    """Until the share process confirmed the upload (the link the result screen would switch
+    to), at most `wait_s`: the share server this snap started stops when it returns, and a
+    link printed before the upload was confirmed would not open yet."""
+    end = time.monotonic() + wait_s
+    while True:
+        view = ctl.view(job_id)
+        if view is not None and view.cloud_url:
+            return CloudOutcome(view.cloud_url, view.cloud_expires_at, None)
+        if time.monotonic() >= end:
+            break
+        time.sleep(0.1)
+    row = ctl.uploads.get(job_id) if ctl.uploads is not None else None
+    if row is None:
+        why = "no share server queued it for upload"
+    elif row.last_error:
+        why = f"{row.last_error} (tried {row.attempts}×)"
+    else:
+        why = "still uploading"
+    return CloudOutcome(None, None, f"not uploaded within {wait_s:g} s: {why}")
+
+
 class SnapResult(TypedDict):
     """What `booth snap --json` prints, one JSON object."""
 
@@ -187,10 +230,18 @@ class SnapResult(TypedDict):
     result_path: str | None
     url: str | None  # the LAN link
     code: str | None
+    cloud_url: NotRequired[str | None]  # with [cloud] on: the confirmed cloud link
+    cloud_error: NotRequired[str | None]  # with [cloud] on and no link: why
 
 
 def _report(
-    cfg: Config, job_id: str, view, timeout: float, as_json: bool, started_share: bool
+    cfg: Config,
+    job_id: str,
+    view: JobView | None,
+    timeout: float,
+    as_json: bool,
+    started_share: bool,
+    cloud: CloudOutcome | None = None,
 ) -> None:
     result: SnapResult = {
         "job_id": job_id,
@@ -201,6 +252,9 @@ def _report(
         "url": view.share_url if view else None,
         "code": view.code if view else None,
     }
+    if cfg.cloud.enabled:
+        result["cloud_url"] = cloud.url if cloud else None
+        result["cloud_error"] = cloud.error if cloud else None
     if view is None or not view.finished:
         result["error"] = {
             "kind": "timeout",
@@ -221,11 +275,24 @@ def _report(
         if error:
             print(f"note:     the AI failed ({error['kind']}); effect {result['effect']} was used")
         assert url is not None  # a ready view has a token, so a LAN link (kiosk/jobs/views.py)
-        print(qr_terminal(qr_link(url)))
+        if cloud is not None and cloud.url:
+            until = (
+                time.strftime(" (until %Y-%m-%d %H:%M)", time.localtime(cloud.expires_at))
+                if cloud.expires_at
+                else ""
+            )
+            print(f"cloud:    {cloud.url}{until}")
+            print(qr_terminal(cloud.url))  # the link the result screen shows: any network
+        else:
+            if cloud is not None:
+                print(f"cloud:    {cloud.error}; the LAN link works meanwhile")
+            print(qr_terminal(qr_link(url)))
         if started_share:
             print(
                 "(the download server was started just for this snap and stops now; run "
-                "`booth up` or `booth share` to keep the link working)"
+                "`booth up` or `booth share` to keep the LAN link working"
+                + (" and to upload the photo" if cloud is not None and not cloud.url else "")
+                + ")"
             )
     else:
         err = result["error"] or {}
@@ -283,7 +350,15 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
             return _fail(str(exc), args.json)
         view = _wait(ctl, cfg, job_id, timeout, started_share)
         ok = view is not None and view.ready
-        _report(cfg, job_id, view, timeout, args.json, started_share)
+        cloud = None
+        if ok and cfg.cloud.enabled:
+            if args.cloud_wait > 0 and not args.json:
+                print(
+                    f"waiting for the cloud upload (at most {args.cloud_wait:g} s) …",
+                    file=sys.stderr,
+                )
+            cloud = _wait_cloud(ctl, job_id, args.cloud_wait)
+        _report(cfg, job_id, view, timeout, args.json, started_share, cloud)
     finally:
         if ctl is not None:
             ctl.stop()

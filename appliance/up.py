@@ -5,7 +5,9 @@ and the kiosk as child processes, restarts any that dies, and stops them all on 
 SIGHUP (a closed terminal); if it is killed outright its children follow it (see
 appliance/services.py). One booth per data dir: a second `booth up`, or one beside a kiosk or
 share server already running on the data dir, refuses with who holds it.
-Without a display it says so and runs the kiosk headless on the file camera.
+Without a display it says so and runs the kiosk headless on the file camera; the kiosk prints
+each result's LAN link, and with [cloud] on this process prints its cloud link once the upload
+is confirmed.
 """
 
 from __future__ import annotations
@@ -13,14 +15,90 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sqlite3
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from appliance.services import Supervisor, booth_argv, child_env, ensure_broker, usable_data_dir
 from booth.config import Config
 from booth.runlock import EXIT_ALREADY_RUNNING, AlreadyRunning, RunLock, holder
 
+if TYPE_CHECKING:
+    from jobstore.uploads import Uploads
+
 log = logging.getLogger("appliance.up")
+CLOUD_POLL_S = 1.0  # headless, [cloud]: how often confirmed uploads are looked for
+FINAL_UPLOAD_WAIT_S = 60.0  # --shots, [cloud]: how long the run waits for its last uploads
+
+
+class CloudLinkPrinter:
+    """Headless with [cloud]: prints each result's cloud link (and its QR) once the share
+    process confirmed the upload — the link the result screen switches to. The kiosk prints
+    the LAN link when the result is stored (kiosk/cli.py)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from jobstore.ledger import ledger_path
+
+        self.path = ledger_path(data_dir)
+        self.since = time.time()
+        self.seen: set[str] = set()
+        self.uploads: Uploads | None = None
+        self._next = 0.0
+
+    def poll(self) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + CLOUD_POLL_S
+        from booth.qr import qr_terminal
+        from jobstore.uploads import Uploads
+
+        try:
+            if self.uploads is None:
+                if not self.path.exists():
+                    return  # the kiosk or the share server creates it
+                self.uploads = Uploads(self.path)
+            confirmed = self.uploads.confirmed_since(self.since)
+        except sqlite3.Error as exc:  # created or upgraded by a child just now: next time
+            log.debug("cloud links: %s", exc)
+            return
+        for job_id, link in confirmed:
+            if job_id in self.seen:
+                continue
+            self.seen.add(job_id)
+            until = (
+                time.strftime(", until %Y-%m-%d %H:%M", time.localtime(link.expires_at))
+                if link.expires_at
+                else ""
+            )
+            print(f"cloud link: {link.url}  (job {job_id}: any network{until})", flush=True)
+            print(qr_terminal(link.url), flush=True)
+
+    def wait_for_all(self, wait_s: float) -> None:
+        """Before a finite run stops the share server: until every result of this run has its
+        cloud link (printed), at most `wait_s`."""
+        end = time.monotonic() + wait_s
+        left = -1
+        while time.monotonic() < end:
+            self._next = 0.0
+            self.poll()
+            try:
+                left = self.uploads.unconfirmed_since(self.since) if self.uploads else -1
+            except sqlite3.Error:
+                left = -1
+            if left == 0:
+                return
+            time.sleep(0.25)
+        log.warning(
+            "%s not uploaded within %g s; queued photos go up when `booth share` runs again",
+            f"{left} photo(s)" if left > 0 else "the photos",
+            wait_s,
+        )
+
+    def close(self) -> None:
+        if self.uploads is not None:
+            self.uploads.close()
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -125,15 +203,23 @@ def _run(cfg: Config, args: argparse.Namespace, data_dir: Path) -> int:
         "private" if broker else "configured",
     )
     sup.start_all()
+    links = CloudLinkPrinter(data_dir) if headless and cfg.cloud.enabled and kiosk else None
     try:
         while not stop["flag"]:
             sup.poll()
+            if links is not None:
+                links.poll()
             # A headless run with a shot limit ends when the kiosk has finished its shots.
             if kiosk and args.shots and kiosk.proc and kiosk.proc.poll() == 0:
                 log.info("headless kiosk finished its %d shots", args.shots)
+                if links is not None:
+                    links.wait_for_all(FINAL_UPLOAD_WAIT_S)
                 break
             time.sleep(0.2)
     finally:
+        if links is not None:
+            links.poll()  # a link confirmed during the last shot's wait
+            links.close()
         log.info("stopping …")
         sup.stop_all()
         if broker:

@@ -88,6 +88,37 @@ class Timeline:
         return t >= self.total_s
 
 
+@dataclass(frozen=True)
+class Staggered:
+    """A strip session's clip: its frames wiped one after another, each `step_s` after the one
+    before it, each in `wipe_s`; then all of them held and the dissolve back, like `Timeline`."""
+
+    frames: int
+    hold_shot_s: float = 0.5
+    wipe_s: float = 1.0
+    step_s: float = 0.6
+    hold_result_s: float = 1.3
+    back_s: float = 0.5
+
+    @property
+    def total_s(self) -> float:
+        return self.hold_shot_s + self._wipes_s + self.hold_result_s + self.back_s
+
+    @property
+    def _wipes_s(self) -> float:
+        return (self.frames - 1) * self.step_s + self.wipe_s
+
+    def wipe(self, i: int, t: float) -> float:
+        """Wipe progress 0..1 of frame `i` (from 0) at time `t`."""
+        start = self.hold_shot_s + i * self.step_s
+        return min(1.0, max(0.0, (t - start) / self.wipe_s))
+
+    def back(self, t: float) -> float:
+        """The dissolve back to the shots, 0..1, at time `t`."""
+        t -= self.hold_shot_s + self._wipes_s + self.hold_result_s
+        return ease(t / self.back_s) if t > 0 and self.back_s > 0 else 0.0
+
+
 # The result screen: the wow moment, then the still stays (about 1.6 s).
 SCREEN = Timeline(hold_shot_s=0.35, wipe_s=1.25, hold_result_s=0.0, back_s=0.0)
 # The clip: 3.6 s that loop (the last frames dissolve back into the first).

@@ -86,6 +86,8 @@ class Clips:
                 " FROM jobs j LEFT JOIN clips c ON c.job_id = j.job_id"
                 " WHERE j.result_path IS NOT NULL AND j.token IS NOT NULL AND j.created_at >= ?"
                 " AND (c.job_id IS NULL OR (c.state = ? AND c.attempts < ?))"
+                # a strip session's frames get none: its sheet's clip reveals them one by one
+                " AND j.job_id NOT IN (SELECT job_id FROM session_frames)"
                 " ORDER BY j.created_at DESC LIMIT ?",
                 (since, MAKING, MAX_ATTEMPTS, limit),
             ).fetchall()

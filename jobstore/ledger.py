@@ -266,6 +266,11 @@ class Ledger:
             # (jobstore/sessions.py; its other frames are in `ids` too when a session goes)
             self._db.executemany("DELETE FROM session_frames WHERE job_id = ?", [(j,) for j in ids])
             self._db.executemany("DELETE FROM sessions WHERE session_id = ?", [(j,) for j in ids])
+            self._db.execute(  # a session whose frames all went (no sheet yet) goes too
+                "DELETE FROM sessions WHERE state != 'shooting'"
+                " AND session_id NOT IN (SELECT job_id FROM jobs)"
+                " AND session_id NOT IN (SELECT session_id FROM session_frames)"
+            )
             return deleted
 
     # ------------------------------------------------------------------ reads

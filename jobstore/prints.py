@@ -456,6 +456,8 @@ class PrintQueue:
             rows = self._db.execute(
                 "SELECT j.job_id FROM jobs j WHERE j.result_path IS NOT NULL"
                 " AND j.token IS NOT NULL AND j.created_at >= ?"
+                # a strip session prints as one sheet: its own row (jobstore/sessions.py)
+                " AND j.job_id NOT IN (SELECT job_id FROM session_frames)"
                 " AND NOT EXISTS (SELECT 1 FROM prints p"
                 " WHERE p.request_id = 'auto-' || j.job_id) ORDER BY j.created_at LIMIT ?",
                 (since, limit),

@@ -259,6 +259,14 @@ class Sessions:
         rows = self._all("SELECT * FROM sessions WHERE state IN (?, ?) ORDER BY created_at", OPEN)
         return [SessionRow.from_sql(r) for r in rows]
 
+    def since(self, start: float) -> list[SessionRow]:
+        """The sessions begun at or after `start` (less a minute: a session's first frame is
+        shot a countdown after it begins), oldest first."""
+        rows = self._all(
+            "SELECT * FROM sessions WHERE created_at >= ? ORDER BY created_at", (start - 60,)
+        )
+        return [SessionRow.from_sql(r) for r in rows]
+
     def recent(self, limit: int) -> list[SessionRow]:
         rows = self._all("SELECT * FROM sessions ORDER BY created_at DESC LIMIT ?", (limit,))
         return [SessionRow.from_sql(r) for r in rows]

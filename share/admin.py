@@ -42,6 +42,7 @@ from share.server import (
     LEDGER,
     LOOKUP,
     MQTT,
+    STRIPS,
     TEXTS,
     THUMBS,
     error_pages,
@@ -187,7 +188,7 @@ def _see_other(location: str) -> web.Response:
 def _sources(request: web.Request) -> dashboard.Sources:
     app = request.app
     return dashboard.Sources(
-        app[CFG], app[LEDGER], app[LOOKUP], app[BOARD], app[UPLOADS], app[PRINTS]
+        app[CFG], app[LEDGER], app[LOOKUP], app[BOARD], app[UPLOADS], app[PRINTS], app[STRIPS]
     )
 
 
@@ -383,6 +384,7 @@ def make_admin_app(
     app[LEDGER] = guest_app[LEDGER]
     app[THUMBS] = guest_app[THUMBS]
     app[LOOKUP] = guest_app[LOOKUP]
+    app[STRIPS] = guest_app[STRIPS]
     app[MQTT] = guest_app[MQTT]
     app[TEXTS] = guest_app[TEXTS]  # the error pages speak the booth's language
     app[SESSIONS] = Sessions()

@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from booth.config import Config
+from booth.sheet import layout
 from jobstore.clips import Clips, Wanted
 from jobstore.ledger import ledger_path, resolve_in_store
 from jobstore.names import clip_path
+from jobstore.sessions import Sessions
 from share import h264
 
 log = logging.getLogger("share.clipmaker")
@@ -60,6 +62,7 @@ class ClipMaker:
     ) -> None:
         self.cfg = cfg
         self.clips = Clips(ledger_path(cfg.data_dir))
+        self.sessions = Sessions(ledger_path(cfg.data_dir))  # a sheet's clip goes frame by frame
         self.timeout_s = timeout_s
         self.state = ClipMakerState()
         self._stop = threading.Event()
@@ -85,6 +88,7 @@ class ClipMaker:
         if self._thread is not None:
             self._thread.join(timeout)
         self.clips.close()
+        self.sessions.close()
 
     def _loop(self) -> None:
         if not self._encoder_ready():
@@ -140,6 +144,9 @@ class ClipMaker:
             return self._failed(w.job_id, "a path leaves the data dir", t0)
         cmd = [sys.executable, "-m", "share.clips", str(shot), str(result), str(out)]
         cmd += ["--title", self.cfg.kiosk.title]
+        cells = self._cells(w.job_id)
+        if cells:
+            cmd += ["--cells", cells]
         try:
             self._child = subprocess.Popen(
                 cmd,
@@ -184,6 +191,21 @@ class ClipMaker:
             int(report["bytes"]) // 1024,
         )
         return True
+
+    def _cells(self, job_id: str) -> str:
+        """A strip session's sheet: its frame boxes for the clip (`x,y,w,h;…` as fractions of
+        the sheet), else ''."""
+        session = self.sessions.get(job_id)
+        if session is None:
+            return ""
+        frames = len(self.sessions.frame_ids(job_id))
+        if not frames:
+            return ""
+        lay = layout(session.layout, frames, session.portrait)
+        sw, sh = lay.size
+        return ";".join(
+            f"{c.x / sw:.5f},{c.y / sh:.5f},{c.w / sw:.5f},{c.h / sh:.5f}" for c in lay.cells
+        )
 
     def _failed(self, job_id: str, why: str, t0: float) -> bool:
         self.clips.failed(job_id, why, round(time.monotonic() - t0, 3), time.time())

@@ -240,6 +240,55 @@ def frame_at(st: Stage, t: float, rim_yuv: tuple[int, int, int]) -> Planes:
     return out
 
 
+def cell_boxes(
+    st: Stage, cells: list[tuple[float, float, float, float]]
+) -> list[tuple[int, int, int, int]]:
+    """A sheet's frame boxes (booth/sheet.py, as fractions of the sheet) where they are in the
+    clip's picture box (even sizes and places, for the half-size chroma planes)."""
+    x0, y0, w, h = st.box
+    out = []
+    for cx, cy, cw, ch in cells:
+        x, y = x0 + round(cx * w) // 2 * 2, y0 + round(cy * h) // 2 * 2
+        out.append((x, y, max(2, round(cw * w) // 2 * 2), max(2, round(ch * h) // 2 * 2)))
+    return out
+
+
+def strip_frame_at(
+    st: Stage,
+    t: float,
+    rim_yuv: tuple[int, int, int],
+    boxes: list[tuple[int, int, int, int]],
+    timeline: reveal.Staggered,
+) -> Planes:
+    """A strip session's clip at time `t`: each frame's box wiped in turn, then the dissolve
+    back to the shots (the band and the margins are the same in both pictures)."""
+    back = timeline.back(t)
+    if back > 0.0:
+        pairs = ((st.before.y, st.after.y), (st.before.u, st.after.u), (st.before.v, st.after.v))
+        return Planes(*(cv2.addWeighted(s, back, r, 1.0 - back, 0.0) for s, r in pairs))
+    out = st.before.copy()
+    for i, box in enumerate(boxes):
+        wipe = timeline.wipe(i, t)
+        x, y, w, h = box
+        half = (x // 2, y // 2, w // 2, h // 2)
+        if wipe <= 0.0:
+            continue
+        if wipe >= 1.0:
+            for plane, after, (bx, by, bw, bh) in (
+                (out.y, st.after.y, box),
+                (out.u, st.after.u, half),
+                (out.v, st.after.v, half),
+            ):
+                plane[by : by + bh, bx : bx + bw] = after[by : by + bh, bx : bx + bw]
+            continue
+        dripped, rim = _masks(box, wipe)
+        _wipe_plane(out.y, st.before.y, st.after.y, box, dripped, rim, rim_yuv[0])
+        d2, r2 = dripped[::2, ::2], rim[::2, ::2]
+        _wipe_plane(out.u, st.before.u, st.after.u, half, d2, r2, rim_yuv[1])
+        _wipe_plane(out.v, st.before.v, st.after.v, half, d2, r2, rim_yuv[2])
+    return out
+
+
 def load_rgb(path: Path, long_side: int = 1536) -> np.ndarray:
     """A stored picture, through the image guard (booth/images.py), as RGB no larger than
     `long_side` (the clip needs no more than 984 px across)."""
@@ -249,23 +298,49 @@ def load_rgb(path: Path, long_side: int = 1536) -> np.ndarray:
     return cv2.cvtColor(images.shrink(bgr, long_side), cv2.COLOR_BGR2RGB)
 
 
-def make_clip(shot: Path, result: Path, out: Path, title: str = "") -> ClipInfo:
+def make_clip(
+    shot: Path,
+    result: Path,
+    out: Path,
+    title: str = "",
+    cells: list[tuple[float, float, float, float]] | None = None,
+) -> ClipInfo:
     """Compose, encode and write the clip atomically (share/h264.py raises EncoderUnavailable
-    when this machine cannot encode); ValueError when it would be over MAX_BYTES."""
+    when this machine cannot encode); ValueError when it would be over MAX_BYTES. `cells`: the
+    frame boxes of a strip session's sheet (booth/sheet.py), revealed one after another."""
     t0 = time.monotonic()
-    st = stage(load_rgb(shot), load_rgb(result), title)
+    long_side = 1920 if cells else 1536  # a 2x6 strip stands 1700 px tall in the clip
+    st = stage(load_rgb(shot, long_side), load_rgb(result, long_side), title)
     rim = _colour_i420(reveal.GOLD)
+    if cells:
+        staggered = reveal.Staggered(len(cells))
+        frames = round(staggered.total_s * FPS)
+        boxes = cell_boxes(st, cells)
+    else:
+        frames = FRAMES
     mp4 = Mp4Writer(WIDTH, HEIGHT, FPS)
     with H264Encoder(WIDTH, HEIGHT, FPS, BITRATE) as enc:
-        for i in range(FRAMES):
-            p = frame_at(st, i / FPS, rim)
+        for i in range(frames):
+            if cells:
+                p = strip_frame_at(st, i / FPS, rim, boxes, staggered)
+            else:
+                p = frame_at(st, i / FPS, rim)
             coded = enc.encode(p.y, p.u, p.v)
             mp4.add(coded.nals, coded.keyframe)
     data = mp4.to_bytes()
     if len(data) > MAX_BYTES:
         raise ValueError(f"the clip came out at {len(data)} bytes, over {MAX_BYTES}")
     atomic_write(out, data)
-    return ClipInfo(WIDTH, HEIGHT, FPS, FRAMES, len(data), round(time.monotonic() - t0, 3))
+    return ClipInfo(WIDTH, HEIGHT, FPS, frames, len(data), round(time.monotonic() - t0, 3))
+
+
+def parse_cells(text: str) -> list[tuple[float, float, float, float]]:
+    """`x,y,w,h;x,y,w,h;…` (the clip maker's --cells, fractions of the sheet) as boxes."""
+    out = []
+    for part in text.split(";"):
+        x, y, w, h = (float(v) for v in part.split(","))
+        out.append((x, y, w, h))
+    return out
 
 
 def lower_priority() -> str:
@@ -290,12 +365,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("result", type=Path)
     ap.add_argument("out", type=Path)
     ap.add_argument("--title", default="")
+    ap.add_argument("--cells", default="", help="a strip session's frame boxes: x,y,w,h;…")
     ap.add_argument("--keep-priority", action="store_true", help="benchmarks: do not lower it")
     args = ap.parse_args(argv)
     if not args.keep_priority:
         lower_priority()
     try:
-        info = make_clip(args.shot, args.result, args.out, args.title)
+        cells = parse_cells(args.cells) if args.cells else None
+        info = make_clip(args.shot, args.result, args.out, args.title, cells)
     except Exception as exc:  # the parent logs it; the guest simply has no clip
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
         return 1

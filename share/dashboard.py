@@ -24,6 +24,7 @@ from booth.healthboard import HealthBoard, PartView
 from jobstore.ledger import JobRow, Ledger, resolve_in_store
 from jobstore.links import public_base_url, share_url
 from jobstore.prints import PrintQueue
+from jobstore.sessions import Entry, Sessions
 from jobstore.stats import EventStats, event_label, event_stats
 from jobstore.uploads import Uploads
 from share import printing
@@ -46,6 +47,7 @@ class Sources:
     board: HealthBoard
     uploads: Uploads | None = None
     prints: PrintQueue | None = None  # [print] on: the prints table (read only here)
+    strips: Sessions | None = None  # strip sessions (jobstore/sessions.py), read only here
 
 
 def uploads_pending(src: Sources) -> int | None:
@@ -146,21 +148,79 @@ def job_view(src: Sources, row: JobRow, base: str, links: dict) -> dict:
     }
 
 
+def session_view(src: Sources, session_id: str, base: str, links: dict) -> dict | None:
+    """A strip session as one entry: its sheet (once composed; before that its first frame
+    stands for it, in progress) with its frames, each as a photo of its own."""
+    assert src.strips is not None
+    session = src.strips.get(session_id)
+    if session is None:
+        return None
+    frames = src.strips.frames(session_id)
+    sheet = src.ledger.get(session_id)
+    if sheet is not None:
+        view = job_view(src, sheet, base, links)
+    elif frames:
+        view = job_view(src, frames[0], base, {})
+        view.update(
+            id=session_id,
+            status="pending",
+            phase="in_progress",
+            effect=None,
+            error=None,
+            link=None,
+            link_kind=None,
+            code=None,
+            wait_s=None,
+            thumb=None,
+            qr=None,
+        )
+    else:
+        return None
+    view["session"] = {
+        "layout": session.layout,
+        "shots": session.shots,
+        "taken": len(frames),
+        "state": session.state,
+        "ended": session.ended,
+        "frames": [job_view(src, f, base, links) for f in frames],
+    }
+    return view
+
+
+def _entries(src: Sources, start: float | None, offset: int, limit: int) -> list[Entry]:
+    """One page of the event's lines: photos of their own and strip sessions."""
+    if start is None:
+        return []
+    if src.strips is None:
+        rows = src.ledger.page_since(start, offset, limit)
+        return [Entry("job", r.job_id, r.created_at) for r in rows]
+    return src.strips.entries_since(start, offset, limit)
+
+
 def state(src: Sources, page: int = 1, per_page: int = PER_PAGE) -> dict:
-    """Everything the dashboard shows, for one page of photos (newest first)."""
+    """Everything the dashboard shows, for one page of photos (newest first); a strip
+    session is one entry with its frames."""
     stats = event_stats(src.cfg, src.ledger, uploads_pending(src))
     per_page = max(1, min(MAX_PER_PAGE, per_page))
-    pages = max(1, -(-stats.photos // per_page))
+    lines = stats.photos
+    if src.strips is not None and stats.start is not None:
+        lines = src.strips.count_entries_since(stats.start)
+    pages = max(1, -(-lines // per_page))
     page = max(1, min(page, pages))
-    rows = (
-        src.ledger.page_since(stats.start, (page - 1) * per_page, per_page)
-        if stats.start is not None
-        else []
-    )
-    links = src.uploads.links(r.job_id for r in rows) if src.uploads is not None else {}
+    entries = _entries(src, stats.start, (page - 1) * per_page, per_page)
+    ids = [e.id for e in entries]
+    links = src.uploads.links(ids) if src.uploads is not None else {}
     base = public_base_url(src.cfg)
-    photo_prints = printing.photo_prints(src.prints, (r.job_id for r in rows))
-    jobs = [job_view(src, r, base, links) for r in rows]
+    photo_prints = printing.photo_prints(src.prints, ids)
+    jobs = []
+    for e in entries:
+        if e.kind == "session":
+            view = session_view(src, e.id, base, links)
+        else:
+            row = src.ledger.get(e.id)
+            view = job_view(src, row, base, links) if row is not None else None
+        if view is not None:
+            jobs.append(view)
     for job in jobs:
         job["prints"] = photo_prints.get(job["id"]) if src.prints is not None else None
     return {
@@ -188,24 +248,47 @@ def zip_name(cfg: Config, stats: EventStats) -> str:
     return f"{title}-{day}.zip"
 
 
+def _session_names(src: Sources, start: float) -> dict[str, str]:
+    """job id → its name in the zip without the extension, for the sheets and frames of the
+    event's strip sessions: `strips/2026-11-21-203512-ab12cd34/` holds `strip` (or `grid`)
+    and `1-drip`, `2-drip` … (`-drip`, the frame's style, is added by the caller)."""
+    out: dict[str, str] = {}
+    if src.strips is None:
+        return out
+    for s in src.strips.since(start):
+        stamp = time.strftime("%Y-%m-%d-%H%M%S", time.localtime(s.created_at))
+        folder = f"strips/{stamp}-{s.session_id[:8]}/"
+        out[s.session_id] = folder + s.layout
+        for n, job_id in src.strips.frame_ids(s.session_id):
+            out[job_id] = f"{folder}{n}-"
+    return out
+
+
 def zip_members(src: Sources, start: float | None) -> Iterator[Member]:
     """Every picture of the event (oldest first), and the original of each job without one,
     named by local time so the archive sorts as the event went (`drip-2026-11-21-203512-ab12cd34
-    .jpg`); rows are read one at a time (an event has thousands)."""
+    .jpg`); a strip session is one folder with its sheet and its frames. Rows are read one at
+    a time (an event has thousands)."""
     if start is None:
         return
+    in_session = _session_names(src, start)
     for job_id in src.ledger.ids_since(start):
         row = src.ledger.get(job_id)
         if row is None or is_expired(row, src.cfg.retention_days, src.lookup.clock):
             continue
         stamp = time.strftime("%Y-%m-%d-%H%M%S", time.localtime(row.created_at))
+        style = _SAFE.sub("-", row.style.lower()).strip("-")[:24] or "photo"
+        named = in_session.get(job_id)  # a frame's ends in "-": its style or "original" follows
         if row.result_path:
             rel = row.result_path
-            style = _SAFE.sub("-", row.style.lower()).strip("-")[:24] or "photo"
             ext = ".png" if rel.lower().endswith(".png") else ".jpg"
             name = f"{style}-{stamp}-{row.job_id[:8]}{ext}"
+            if named is not None:
+                name = f"{named}{style if named.endswith('-') else ''}{ext}"
         elif row.status.value == "failed":
             rel, name = row.original_path, f"originals/{stamp}-{row.job_id[:8]}.jpg"
+            if named is not None:
+                name = f"{named}original.jpg"
         else:
             continue
         path = resolve_in_store(src.cfg.data_dir, rel)
@@ -215,15 +298,19 @@ def zip_members(src: Sources, start: float | None) -> Iterator[Member]:
 
 # ---------------------------------------------------------------------------- delete
 async def delete_job(src: Sources, job_id: str, mqtt: Any, uploader: Any = None) -> bool:
-    """Delete one job for good; True when it was there."""
+    """Delete one job for good, or a strip session with its sheet and its frames; True when it
+    was there."""
     row = src.ledger.get(job_id)
-    if row is None:
+    rows = [row] if row is not None else []
+    if src.strips is not None and src.strips.get(job_id) is not None:
+        rows += src.strips.frames(job_id)
+    if not rows:
         return False
     from jobstore.retention import delete_jobs
 
     loop = asyncio.get_running_loop()
     report = await loop.run_in_executor(
-        None, functools.partial(delete_jobs, src.cfg, src.ledger, [row], mqtt, mqtt_timeout_s=5.0)
+        None, functools.partial(delete_jobs, src.cfg, src.ledger, rows, mqtt, mqtt_timeout_s=5.0)
     )
     if uploader is not None:
         uploader.wake()  # its cloud copies go now, not at the next sweep
@@ -233,4 +320,4 @@ async def delete_job(src: Sources, job_id: str, mqtt: Any, uploader: Any = None)
         report.files_deleted,
         "; its retained messages will be cleared later" if report.clears_pending else "",
     )
-    return job_id in report.job_ids
+    return bool(set(report.job_ids) & {r.job_id for r in rows})

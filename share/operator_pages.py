@@ -58,6 +58,11 @@ padding:10px;min-width:0}
 img.thumb{width:96px;height:96px;object-fit:contain;border-radius:8px;display:block;
 background:#24232d}
 .nopic{width:96px;height:96px;border-radius:8px;background:#24232d}
+.frames{display:flex;flex-wrap:wrap;gap:4px;margin-top:4px}
+img.mini{width:40px;height:40px;object-fit:cover;border-radius:5px;border:2px solid #2c2b36;
+display:block;background:#24232d}
+img.mini.ready{border-color:#40c97a}img.mini.failed{border-color:#eb5757}
+img.mini.in_progress{border-color:#f0a030}
 .st{display:inline-block;padding:1px 10px;border-radius:99px;font-size:.8rem;font-weight:600}
 .ready{background:#1f4d2e;color:#b7f5c8}.failed{background:#5a1f25;color:#ffc2c8}
 .in_progress{background:#4a3d12;color:#ffe7a3}
@@ -148,7 +153,7 @@ _DASH_JS = """
     del.addEventListener('click',function(){remove(c._job);});
     var re=el('button','btn secondary reprint','Reprint');re.type='button';
     re.addEventListener('click',function(){act('/admin/api/jobs/'+c._job.id+'/reprint',{count:1});});
-    meta.appendChild(el('div','prints'));
+    meta.appendChild(el('div','frames'));meta.appendChild(el('div','prints'));
     tools.appendChild(qr);tools.appendChild(orig);tools.appendChild(re);tools.appendChild(del);
     meta.appendChild(tools);
     c.appendChild(pic);c.appendChild(meta);return c;
@@ -157,8 +162,10 @@ _DASH_JS = """
     c._job=j;c.setAttribute('data-phase',j.phase);
     c.querySelector('.when').textContent=j.time;
     var st=c.querySelector('.st');st.className='st '+j.phase;
-    st.textContent=j.phase==='ready'?(j.effect==='gemini'?'AI':'local'):
-      j.phase==='failed'?'failed':'in progress';
+    st.textContent=j.session?(j.session.layout+' of '+j.session.taken+
+      (j.phase==='ready'?'':' \u00b7 in progress')):j.phase==='ready'?
+      (j.effect==='gemini'?'AI':'local'):j.phase==='failed'?'failed':'in progress';
+    frames(c.querySelector('.frames'),j.session?j.session.frames:[]);
     c.querySelector('.what').textContent=j.style+(j.wait_s!=null?' \\u00b7 '+secs(j.wait_s):'')+
       ' \\u00b7 '+j.id.slice(0,8);
     c.querySelector('.err').textContent=j.error?(j.error.kind+': '+j.error.message):'';
@@ -178,6 +185,17 @@ _DASH_JS = """
       (pr.waiting?' \u00b7 '+pr.waiting+' '+(L.waiting||'waiting'):'')):'';
     var re=c.querySelector('.reprint');re.textContent=L.reprint||'Reprint';
     re.classList.toggle('hidden',!(j.prints&&j.phase==='ready'));
+  }
+  // a strip session's frames under its sheet: a small picture each, its edge says its phase
+  function frames(box,list){
+    while(box.children.length>list.length)box.removeChild(box.lastChild);
+    list.forEach(function(f,i){var img=box.children[i];
+      if(!img){img=el('img','mini');img.loading='lazy';box.appendChild(img);}
+      img.className='mini '+f.phase;img.alt='frame '+(i+1);
+      img.title=(i+1)+': '+(f.phase==='ready'?(f.effect==='gemini'?'AI':'local'):f.phase)+
+        (f.error?' ('+f.error.kind+')':'');
+      var src=f.thumb||f.original_thumb;
+      if(img.getAttribute('src')!==src)img.setAttribute('src',src);});
   }
   // the Printer card (share/printing.py printer_view): its words, its supplies, the paper left
   var labels=null;

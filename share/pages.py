@@ -15,6 +15,7 @@ start (`PhotoSize`).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -55,6 +56,11 @@ box-shadow:0 10px 40px rgba(0,0,0,.55)}
 footer{margin-top:18px}
 .clip{margin-top:22px}
 .clip video{object-fit:contain}
+.frames{margin-top:22px}
+.frames h2{font-size:1.15rem;text-align:center;margin:0 0 10px}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}
+.grid figure{margin:0}
+.grid .btn{min-height:48px;font-size:1rem;margin-top:8px}
 """
 
 
@@ -74,6 +80,17 @@ class ClipLink:
     download_href: str
     filename: str
     size: PhotoSize
+
+
+@dataclass(frozen=True)
+class FrameLink:
+    """One frame of a strip session as its sheet's page offers it: the frame's own token (its
+    picture and download are the frame's own routes)."""
+
+    n: int  # 1, 2 ... in shot order
+    token: str
+    filename: str
+    size: PhotoSize | None
 
 
 def _photo_box(size: PhotoSize | None) -> str:
@@ -173,11 +190,12 @@ def guest_page(
     extra_head: str = "",
     size: PhotoSize | None = None,
     clip: ClipLink | None = None,
+    frames: Sequence[FrameLink] = (),
 ) -> str:
     """The guest's page, LAN or cloud copy: the picture, Download, Share (where the browser
-    can share files), the reveal clip when there is one, the event title and how long the link
-    works (`link_note`, which must not promise more than the link keeps). `size`: the photo's,
-    so nothing below it moves when it arrives."""
+    can share files), the reveal clip when there is one, a strip session's frames one by one,
+    the event title and how long the link works (`link_note`, which must not promise more than
+    the link keeps). `size`: the photo's, so nothing below it moves when it arrives."""
     name = escape(filename)
     body = (
         f"<h1>{escape(title)}</h1>"
@@ -193,6 +211,7 @@ def guest_page(
         f'<button id="share" type="button" class="btn secondary hidden" '
         f'data-name="{name}">{_text(t("page_share"))}</button>'
         f"{_clip_section(t, title, photo_src, clip)}"
+        f"{_frames_section(t, title, frames)}"
         "<footer>"
         f'<p id="tip" class="muted">{_text(t("page_tip"))}</p>'
         f'<p id="lifetime" class="muted">{_text(link_note)}</p>'
@@ -220,6 +239,29 @@ def _clip_section(t: Texts, title: str, poster: str, clip: ClipLink | None) -> s
     )
 
 
+def _frames_section(t: Texts, title: str, frames: Sequence[FrameLink]) -> str:
+    """A strip session's frames, two abreast, each sized from the start, with its download."""
+    if not frames:
+        return ""
+    total = len(frames)
+    items = "".join(
+        "<figure>"
+        f'<img class="photo" src="/p/{escape(f.token)}/photo.jpg"{_photo_box(f.size)} '
+        f'loading="lazy" alt="{escape(t("page_frame_alt", n=f.n, total=total, title=title))}">'
+        f'<a class="btn secondary" href="/p/{escape(f.token)}/photo.jpg?dl=1" '
+        f'download="{escape(f.filename)}">&#11015;&#xFE0E;'
+        f"<span> {_text(t('page_download_frame', n=f.n))}</span></a>"
+        "</figure>"
+        for f in frames
+    )
+    return (
+        '<section id="frames" class="frames">'
+        f"<h2>{_text(t('page_strip_photos'))}</h2>"
+        f'<div class="grid">{items}</div>'
+        "</section>"
+    )
+
+
 def photo_page(
     t: Texts,
     title: str,
@@ -229,9 +271,10 @@ def photo_page(
     nonce: str,
     size: PhotoSize | None = None,
     clip_size: PhotoSize | None = None,
+    frames: Sequence[FrameLink] = (),
 ) -> str:
     """The LAN copy, served by the share server at /p/<token>; `clip_size` when the job has a
-    reveal clip (at /p/<token>/clip.mp4)."""
+    reveal clip (at /p/<token>/clip.mp4); `frames` when it is a strip session's sheet."""
     photo = f"/p/{token}/photo.jpg"
     clip = None
     if clip_size is not None:
@@ -247,6 +290,7 @@ def photo_page(
         nonce,
         size=size,
         clip=clip,
+        frames=frames,
     )
 
 

@@ -43,6 +43,7 @@ from jobstore.ledger import Ledger, resolve_in_store
 from jobstore.links import CODE_PATH, PHOTO_PATHS
 from jobstore.recovery import open_ledger
 from jobstore.retention import run_retention
+from jobstore.sessions import Sessions
 from share import pages
 from share.auth import LoginThrottle
 from share.lookup import PhotoLookup
@@ -55,6 +56,7 @@ CFG = web.AppKey("cfg", Config)
 LEDGER = web.AppKey("ledger", Ledger)
 LOOKUP = web.AppKey("lookup", PhotoLookup)
 CLIPS = web.AppKey("clips", Clips)  # the reveal clips (share/clipmaker.py makes them)
+STRIPS = web.AppKey("strips", Sessions)  # strip sessions: a sheet's page lists its frames
 THUMBS = web.AppKey("thumbs", ThumbCache)
 MQTT: web.AppKey[MqttConnection | None] = web.AppKey("mqtt")  # None: no broker (tests, tools)
 TEXTS = web.AppKey("texts", Texts)  # the booth's language (the operator app's error pages too)
@@ -382,7 +384,9 @@ async def photo_page(request: web.Request) -> web.Response:
     if photo is None:
         raise web.HTTPNotFound()
     cfg = request.app[CFG]
-    size = await asyncio.get_running_loop().run_in_executor(None, photo_size, photo.path)
+    loop = asyncio.get_running_loop()
+    size = await loop.run_in_executor(None, photo_size, photo.path)
+    frames = await loop.run_in_executor(None, _frames_of, request, photo.job_id)
     clip = _clip_of(request, photo.job_id)
     clip_size = pages.PhotoSize(clip[1], clip[2]) if clip is not None else None
     nonce = secrets.token_urlsafe(16)
@@ -402,9 +406,25 @@ async def photo_page(request: web.Request) -> web.Response:
             nonce,
             size,
             clip_size,
+            frames,
         ),
         headers={"Content-Security-Policy": csp, "Cache-Control": "private, no-cache"},
     )
+
+
+def _frames_of(request: web.Request, job_id: str) -> list[pages.FrameLink]:
+    """A strip session's sheet: its frames that can be downloaded, in shot order, each by its
+    own token (jobstore/sessions.py); a photo of its own has none."""
+    sessions = request.app[STRIPS]
+    if sessions.get(job_id) is None:
+        return []
+    lookup = request.app[LOOKUP]
+    out = []
+    for n, row in enumerate(sessions.frames(job_id), 1):
+        frame = lookup.find(row.token) if row.token else None
+        if frame is not None:
+            out.append(pages.FrameLink(n, frame.token, frame.filename, photo_size(frame.path)))
+    return out
 
 
 def _code_form(
@@ -550,6 +570,7 @@ def make_app(
         led, cfg.data_dir, cfg.retention_days, clock or SystemClock(cfg.trust_clock)
     )
     app[CLIPS] = Clips(led.path)
+    app[STRIPS] = Sessions(led.path)
     app[THUMBS] = ThumbCache()  # the operator app's (share/admin.py); retention prunes it
     app[MQTT] = mqtt
     app[GUEST_TEXTS] = GuestTexts.from_config(cfg)
@@ -597,6 +618,7 @@ def make_app(
 
     async def close_clips(app: web.Application) -> None:
         app[CLIPS].close()
+        app[STRIPS].close()
 
     app.on_cleanup.append(close_clips)
 

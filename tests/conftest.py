@@ -67,6 +67,14 @@ else:
     os.environ.pop(FREE_PORTS_ENV, None)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # tests/output/ is git-ignored, so a clean clone has none; some tests write into its folders
+    # without making them. Made here once, not by whichever test a worker happens to run first
+    # (in a parallel run the QR report's test came first and found no folder).
+    for folder in ("screens", "worker"):
+        (OUTPUT / folder).mkdir(parents=True, exist_ok=True)
+
+
 def _imports_chromium(module: object) -> bool:
     return any(
         getattr(value, "__module__", None) == "tests.share.cdp" for value in vars(module).values()

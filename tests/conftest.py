@@ -11,9 +11,10 @@ By hand in the test files: `netns` (network namespaces), `network` (pip reaches 
 index), `slow`.
 
 `make test` runs the tests in pytest-xdist workers (--dist loadgroup). Tests of one xdist_group
-run one after the other on one worker: "browser" (each Chromium takes a core while it renders)
-and "cpu" (the tests that keep a core busy for tens of seconds: the QR and type reads of every
-screen, the two pip installs), so that no two of them starve each other or a timed test.
+run one after the other on one worker: "browser" (each Chromium takes a core while it renders),
+and "cpu1" and "cpu2", one per core of a 2-core machine, for the tests that keep a core busy for
+tens of seconds (the QR and type reads of every screen, the two pip installs): at most two of
+them run at once, and the other workers' timed tests are not starved.
 """
 
 from __future__ import annotations

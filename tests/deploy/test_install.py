@@ -201,7 +201,7 @@ def test_shellcheck_clean():
 
 @pytest.mark.slow
 @pytest.mark.network  # pip fetches the build backend (setuptools) from the index
-@pytest.mark.xdist_group("cpu")  # a venv and a pip build: one of the CPU-bound at a time
+@pytest.mark.xdist_group("cpu1")  # a venv and a pip build: CPU-bound (tests/conftest.py)
 def test_venv_with_system_site_packages_and_the_project(tmp_path):
     """--venv builds /opt/booth/venv in the throwaway root (system site packages visible, so
     picamera2 from Raspberry Pi OS would be) and installs the project; a rerun skips it.

@@ -163,7 +163,7 @@ def _import_in(python: Path, pkgs: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 @pytest.mark.network  # pip installs numpy and opencv from the index
-@pytest.mark.xdist_group("cpu")  # gcc, two venvs and pip: one of the CPU-bound at a time
+@pytest.mark.xdist_group("cpu2")  # gcc, two venvs and pip: CPU-bound (tests/conftest.py)
 def test_the_install_keeps_the_os_numpy_for_picamera2(tmp_path):
     if not OS_PYTHON.exists():
         pytest.fail("Debian's /usr/bin/python3 is missing")

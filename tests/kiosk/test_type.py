@@ -18,10 +18,10 @@ from kiosk.ui.theme import Fonts, Layout
 from tests.kiosk.gallery import LANGUAGES, SIZES, STATES, Gallery, local_results
 from tests.kiosk.helpers import SCREENS_OUT
 
-# CPU-bound for tens of seconds: one of the "cpu" group at a time in the parallel run
-# (every line of text of every screen measured); and one worker sees every size, so the
-# module fixture's report covers them all
-pytestmark = pytest.mark.xdist_group("cpu")
+# CPU-bound for tens of seconds (every line of text of every screen measured): in the parallel
+# run one xdist group per core of the CI machine keeps at most two such tests at once; and one
+# worker sees every size, so the module fixture's report covers them all
+pytestmark = pytest.mark.xdist_group("cpu2")
 
 REPORT = SCREENS_OUT.parent / "type-report.txt"
 # Not guest text: the countdown's giant digits ("display"), and the operator mark's reasons

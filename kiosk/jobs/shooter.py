@@ -22,7 +22,14 @@ from booth.config import Config
 from booth.images import BadImage, decode, fit_inside, inspect
 from booth.protocol import JobStatus, new_job_id
 from jobstore.ledger import Ledger
-from kiosk.jobs.capture import AiCopy, Encodes, ShotWriter, crash_point, crop_to_aspect
+from kiosk.jobs.capture import (
+    AiCopy,
+    Encodes,
+    ShotWriter,
+    crash_point,
+    crop_to_aspect,
+    release_heap,
+)
 from kiosk.jobs.outbox import Outbox
 from kiosk.jobs.trouble import Trouble
 from kiosk.jobs.views import JobEvent, JobView, JobViews
@@ -69,6 +76,10 @@ class Shooter:
         job_id, style, created = self._created(style)
 
         def task() -> None:
+            shoot()
+            release_heap()  # the shot's buffers are gone now (shoot's locals)
+
+        def shoot() -> None:
             when = stamp(self.booth_clock)  # here, not on the caller's (UI) thread
             try:
                 bgr = grab()

@@ -39,7 +39,7 @@ from kiosk.ui.pictures import Pictures
 from kiosk.ui.preview import display_layout
 from kiosk.ui.screens import SCREENS, operator_mark
 from kiosk.ui.screens.base import Screen
-from kiosk.ui.surfaces import ImageStore
+from kiosk.ui.surfaces import ImageStore, budget_for
 from kiosk.ui.theme import Fonts, Layout
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ ANIMATED_FPS = 12  # screens with a spinner but no camera preview
 IDLE_AFTER_S = 30.0
 IDLE_PREVIEW_FPS = 15
 NO_PREVIEW_CAMERA_FPS = 2  # screens without the preview: frames only for the stall check
+FLASH_FPS = 15  # a white fade of 0.45 s needs no more, and the shot's encodes want the CPU
 RESUME_WINDOW_S = 15 * 60  # after a restart, reopen an unfinished job this young
 ALERTS_OPEN_S = 30.0  # the operator mark's reasons close by themselves after this
 
@@ -90,7 +91,7 @@ class KioskApp:
         self.layout = Layout(*self.surface.get_size())
         # the camera makes its frames for this screen: size, mirror, the surface's byte order
         view = View(self.surface.get_size(), True, display_layout(self.surface))
-        self.images = ImageStore()
+        self.images = ImageStore(budget_for(self.surface.get_size()))
         self.input = InputMapper(self.surface.get_size(), clock)
 
         lost_before = camera_time_lost_before(cfg)  # before our watchdog writes its own file
@@ -322,7 +323,9 @@ class KioskApp:
         k = self.cfg.kiosk
         if self.screen.name == ScreenName.ATTRACT and self.idle():
             return min(k.fps, IDLE_PREVIEW_FPS)
-        if self.screen.live_preview or self.screen.name == ScreenName.FLASH:
+        if self.screen.name == ScreenName.FLASH:
+            return min(k.fps, FLASH_FPS)
+        if self.screen.live_preview:
             return k.fps
         if self.screen.animated:
             return max(k.idle_fps, min(k.fps, ANIMATED_FPS))
@@ -352,12 +355,12 @@ class KioskApp:
     # ------------------------------------------------------------------ internals
     def _pace_camera(self, now: float) -> None:
         """The camera hands over only the frames the screen will show (none but the stall
-        check's on screens without the preview). A new screen counts as activity."""
+        check's on screens without the preview, the flash included: it shows the shot). A new
+        screen counts as activity."""
         if self.screen is not self._active_screen:
             self._active_screen = self.screen
             self._active_at = now
-        live = self.screen.live_preview or self.screen.name == ScreenName.FLASH
-        self.camera.pace(self.fps() if live else NO_PREVIEW_CAMERA_FPS)
+        self.camera.pace(self.fps() if self.screen.live_preview else NO_PREVIEW_CAMERA_FPS)
 
     def _dispatch(self, action: Action) -> None:
         self._active_at = self.now()

@@ -535,6 +535,7 @@ def layer(
     signature: Hashable,
     size: tuple[int, int],
     paint: Callable[[pygame.Surface], object],
+    area: pygame.Rect | None = None,
 ) -> Layer:
     """What `paint` draws over a screen of `size` (texts, panels, gradients), painted once per
     `signature` and then put on each frame with `blit_layer`: one blit of what was painted
@@ -546,7 +547,9 @@ def layer(
     shows through), so over black the result is C and over white C + 255·T. Blitting C with
     alpha 1 − T (BLEND_PREMULTIPLIED) gives exactly what painting over the preview gave,
     antialiased edges included (a plain RGBA layer would darken them). It is cut to the
-    painted pixels' bounding box, so a small layer costs a small blit."""
+    painted pixels' bounding box, so a small layer costs a small blit. With `area` the canvas
+    is only that part of the screen, its top-left corner at (0, 0) for `paint` (a strip that
+    changes often: a cheap repaint)."""
     global _records
     key = ("layer", name, tuple(size))
     hit = store.get(key)
@@ -556,19 +559,28 @@ def layer(
             _records.extend(kept.records)
         return Layer(hit, kept.pos)
     outer = _records
-    over: list[np.ndarray] = []
+    box = pygame.Rect(area).clip((0, 0, *size)) if area is not None else pygame.Rect(0, 0, *size)
+    canvases: list[pygame.Surface] = []
     lines: list[TextRecord] = []
     for background in ((0, 0, 0), (255, 255, 255)):
-        canvas = pygame.Surface(size)
+        canvas = pygame.Surface(box.size)
         canvas.fill(background)
         _records = lines = []
         try:
             paint(canvas)
         finally:
             _records = outer
-        over.append(pygame.surfarray.array3d(canvas))  # (w, h, 3)
-    black, white = over[0].astype(np.int16), over[1].astype(np.int16)
-    alpha = np.clip(255 - (white - black).max(axis=2), 0, 255).astype(np.uint8)
+        canvases.append(canvas)
+    if box.topleft != (0, 0):
+        lines = [
+            dataclasses.replace(r, rect=r.rect.move(box.topleft), box=r.box.move(box.topleft))
+            for r in lines
+        ]
+    black = pygame.surfarray.pixels3d(canvases[0])  # views (w, h, 3): no copies
+    white = pygame.surfarray.pixels3d(canvases[1])
+    # what shows through: the same in every channel but for rounding, so green alone says it
+    through = white[:, :, 1].astype(np.int16) - black[:, :, 1]
+    alpha = (255 - np.clip(through, 0, 255)).astype(np.uint8)
     cols, rows = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
     x0, x1 = (int(cols[0]), int(cols[-1]) + 1) if cols.size else (0, 1)
     y0, y1 = (int(rows[0]), int(rows[-1]) + 1) if rows.size else (0, 1)
@@ -576,10 +588,12 @@ def layer(
     a = alpha[x0:x1, y0:y1]
     pygame.surfarray.pixels3d(out)[:] = np.minimum(black[x0:x1, y0:y1], a[:, :, None])
     pygame.surfarray.pixels_alpha(out)[:] = a
-    store.put(key, out, keep=_Painted(signature, tuple(lines), (x0, y0)))
+    del black, white  # the views lock the canvases
+    pos = (box.x + x0, box.y + y0)
+    store.put(key, out, keep=_Painted(signature, tuple(lines), pos))
     if _records is not None:
         _records.extend(lines)
-    return Layer(out, (x0, y0))
+    return Layer(out, pos)
 
 
 def blit_layer(surface: pygame.Surface, painted: Layer) -> None:

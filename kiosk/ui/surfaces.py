@@ -25,6 +25,16 @@ from booth import images
 log = logging.getLogger(__name__)
 
 BUDGET_BYTES = 48_000_000  # a Pi has little RAM; a 1920×1080 surface is 8 MB
+# The kiosk's budget follows its screen: a screen holds at most a photo, its backdrop, a layer
+# and the strip's thumbnails, so a few screens' worth keeps every screen's pictures with room
+# to go back and forth; more only holds results nobody looks at again (the soak filled 48 MB).
+BUDGET_SCREENS = 5
+MIN_BUDGET_BYTES = 12_000_000
+
+
+def budget_for(size: tuple[int, int]) -> int:
+    """The image cache's byte budget for a screen of `size` (32-bit pixels)."""
+    return max(MIN_BUDGET_BYTES, BUDGET_SCREENS * size[0] * size[1] * 4)
 
 
 def surface_from_rgb(rgb: np.ndarray) -> pygame.Surface:

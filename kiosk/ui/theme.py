@@ -13,6 +13,7 @@ both on every screen, size and language).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,6 +65,7 @@ def _first_existing(paths: tuple[str, ...]) -> str | None:
 
 
 BOLD, REGULAR, CONDENSED = True, False, "condensed"  # the weights Fonts knows
+MAX_FONTS = 24  # open fonts kept (each holds its face and glyph cache: ~0.1-0.25 MB)
 
 
 class Fonts:
@@ -76,7 +78,8 @@ class Fonts:
         self._bold_path = _first_existing(_FONT_CANDIDATES)
         self._regular_path = _first_existing(_REGULAR_CANDIDATES)
         self._condensed_path = _first_existing(_CONDENSED_CANDIDATES) or self._bold_path
-        self._cache: dict[tuple[bool | str, int], pygame.font.Font] = {}
+        # the fonts used last; fitting tries many sizes once, a screen then uses a few
+        self._cache: OrderedDict[tuple[bool | str, int], pygame.font.Font] = OrderedDict()
         self._store = store
         self.floor = floor
 
@@ -92,7 +95,9 @@ class Fonts:
         size = max(8, int(size))
         key = (bold, size)
         font = self._cache.get(key)
-        if font is None:
+        if font is not None:
+            self._cache.move_to_end(key)
+        else:
             path = {BOLD: self._bold_path, CONDENSED: self._condensed_path}.get(
                 bold, self._regular_path or self._bold_path
             )
@@ -103,6 +108,8 @@ class Fonts:
             else:
                 font = pygame.font.Font(path, size)
             self._cache[key] = font
+            while len(self._cache) > MAX_FONTS:
+                self._cache.popitem(last=False)  # ~0.1 MB each, plus its glyph cache
         return font
 
 

@@ -3,6 +3,7 @@ the privacy line."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from kiosk.ui.input import TAP, Action
 from kiosk.ui.machine import ScreenName
 from kiosk.ui.offer import offered_styles, privacy_line
 from kiosk.ui.screens import operator_mark
-from kiosk.ui.screens.base import RecentStrip, Screen, StripCell, header
+from kiosk.ui.screens.base import RecentStrip, Screen, header
 
 
 @dataclass(frozen=True)
@@ -166,15 +167,20 @@ class AttractScreen(Screen):
         self.buttons = plan.buttons
         show_strip = ctx.cfg.kiosk.recent_count > 0
         cells = self.strip.cells(plan.strip, plan.vertical, recent) if show_strip else []
-        logo = ctx.pictures.logo
-        signature = (plan.key, tuple(c.signature for c in cells), id(logo))
         size = (L.w, L.h)
+        signature = (plan.key, id(ctx.pictures.logo))
         draw.blit_layer(
-            surf,
-            draw.layer(
-                ctx.images, "attract", signature, size, lambda s: self._paint(s, plan, cells)
-            ),
+            surf, draw.layer(ctx.images, "attract", signature, size, lambda s: self._paint(s, plan))
         )
+        for i, cell in enumerate(cells):
+            # the strip changes with every job: a small layer per photo, so a change paints
+            # one photo again (its area only), not the screen
+            area = cell.rect.inflate(8, 8)
+            paint = functools.partial(self.strip.paint, cells=[cell.moved(-area.x, -area.y)])
+            draw.blit_layer(
+                surf,
+                draw.layer(ctx.images, f"attract-strip-{i}", cell.signature, size, paint, area),
+            )
         if len(self.buttons) == 1:
             # a slow breathing glow draws the eye to the one thing to do
             pulse = 0.5 + 0.5 * math.sin(ctx.now() * 2.4)
@@ -203,14 +209,13 @@ class AttractScreen(Screen):
         self.strip.animate(surf, cells)
         operator_mark.overlay(ctx, surf, self.name)  # the operator mark, in the free corner
 
-    def _paint(self, surf: pygame.Surface, plan: _Plan, cells: list[StripCell]) -> None:
-        """Everything of the start screen that stays put, once per change."""
+    def _paint(self, surf: pygame.Surface, plan: _Plan) -> None:
+        """Everything of the start screen that stays put but the strip, once per change."""
         ctx = self.ctx
         L, T = ctx.layout, ctx.layout.type
         surf.blit(draw.gradient(ctx.images, (L.w, L.h // 3), 190, 0), (0, 0))
         surf.blit(draw.gradient(ctx.images, (L.w, L.h // 2), 0, 215), (0, L.h - L.h // 2))
         header(ctx, surf)
-        self.strip.paint(surf, cells)
         draw.paragraph(
             surf,
             ctx.fonts,

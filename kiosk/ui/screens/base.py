@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pygame
@@ -173,6 +173,9 @@ class StripCell:
         """What its painted look depends on (kiosk/ui/draw.py layer)."""
         return (tuple(self.rect), self.job_id, self.phase, self.open_, id(self.thumb))
 
+    def moved(self, dx: int, dy: int) -> StripCell:
+        return replace(self, rect=self.rect.move(dx, dy))
+
 
 class RecentStrip:
     """Thumbnails of the latest photos; tap one to reopen it while it may still show its QR.
@@ -227,17 +230,19 @@ class RecentStrip:
     def paint(self, surf: pygame.Surface, cells: list[StripCell]) -> None:
         """Everything of the strip but its spinners: drawn once into the screen's layer."""
         L = self.ctx.layout
+        store = self.ctx.images
         radius = L.px(2)
         for c in cells:
             rect = c.rect
-            draw.rounded(surf, rect.inflate(6, 6), (0, 0, 0), radius + 3, alpha=140)
+            draw.rounded(surf, rect.inflate(6, 6), (0, 0, 0), radius + 3, alpha=140, store=store)
             if c.thumb is not None:
                 surf.blit(self._rounded(c.thumb, rect.size, radius), rect)
             else:
                 draw.rounded(surf, rect, theme.PANEL, radius)
             busy = c.phase in ("queued", "processing")
             if not c.open_ or busy:
-                draw.rounded(surf, rect, (0, 0, 0), radius, alpha=150 if not c.open_ else 110)
+                dim = 150 if not c.open_ else 110
+                draw.rounded(surf, rect, (0, 0, 0), radius, alpha=dim, store=store)
             color = PHASE_COLORS[c.phase] if c.open_ else theme.MUTED
             pygame.draw.rect(surf, color, rect, width=max(2, L.px(0.5)), border_radius=radius)
             mark = (rect.right - L.px(3.2), rect.bottom - L.px(3.2))

@@ -370,7 +370,7 @@ FR: dict[str, str] = {
     "décembre",
     # bandes photo (kiosk.mode = "strip")
     "strip_photo_of": "Photo {n} sur {total}",
-    "strip_got_it": f"C'est dans la boîte{NBSP}! Photo suivante dans un instant",
+    "strip_got_it": f"Dans la boîte{NBSP}! Photo suivante",
     "strip_working": "On ajoute le drip à vos photos",
     "strip_count": "{ready} sur {total} prêtes",
     "strip_restarted": "Le photomaton a redémarré. Vos photos ({taken} sur {total}) sont "

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -94,6 +95,19 @@ class SessionView:
     @property
     def shooting(self) -> bool:
         return self.state == SHOOTING
+
+
+class SessionControls(Protocol):
+    """What the screens do with sessions (kiosk/ui/context.py): `StripSessions` below, or the
+    screenshot gallery's stand-in that only shows views."""
+
+    def begin(self, style: str) -> str: ...
+
+    def take(self, session_id: str, frame: int) -> None: ...
+
+    def end(self, session_id: str, ended: str) -> None: ...
+
+    def view(self, session_id: str) -> SessionView | None: ...
 
 
 @dataclass

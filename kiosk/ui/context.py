@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from booth.config import Config
 from booth.protocol import Problem
 from booth.texts import Texts
-from kiosk.jobs.sessions import StripSessions
+from kiosk.jobs.sessions import SessionControls
 from kiosk.ui.jobbook import JobBook
 from kiosk.ui.machine import Event
 from kiosk.ui.pictures import Pictures
@@ -53,7 +53,7 @@ class ScreenContext:
     status: BoothStatus = BoothStatus()
     # strip sessions (kiosk/jobs/sessions.py; None: no job side, as in the screenshot gallery)
     # and the camera's still mode, readied when each of a session's countdowns starts
-    sessions: StripSessions | None = None
+    sessions: SessionControls | None = None
     prepare_still: Callable[[], None] = lambda: None
 
     def done(self) -> None:

@@ -20,7 +20,9 @@ import pygame
 
 from booth.config import load_config
 from booth.protocol import ErrorKind, JobError, JobStatus, Problem
+from kiosk.jobs.compose import FrameFiles, SheetBrand, compose
 from kiosk.jobs.controller import JobController
+from kiosk.jobs.sessions import SessionView
 from kiosk.jobs.views import JobView
 from kiosk.ui import draw
 from kiosk.ui.context import BoothStatus
@@ -94,6 +96,7 @@ class State:
     )
     config: str = "base"  # which config of the gallery draws it
     before: Callable | None = None  # prepares the app (jobs in the book, the clock)
+    after: Callable | None = None  # sets the screen's own state once it is entered
 
 
 class Gallery:
@@ -118,10 +121,12 @@ class Gallery:
         for key, (ssid, password) in NETWORKS.items():
             configs[key] = gallery_config(tmp / key, language)
             configs[key].share.wifi_ssid, configs[key].share.wifi_password = ssid, password
+        self.sessions = GallerySessions(self)
         for key, cfg in configs.items():
             jobs = JobController(cfg)  # never started: the gallery feeds the job book itself
             self.controllers.append(jobs)
             app = make_app(cfg, size, clock=self.clock, wall=lambda: self.wall_t, jobs=jobs)
+            app.ctx.sessions = self.sessions  # strip sessions shown from views, never shot
             self.apps[key] = app
         end = time.monotonic() + 15
         while time.monotonic() < end and any(a.camera.state != "live" for a in self.apps.values()):
@@ -206,12 +211,52 @@ class Gallery:
                     ),
                 )
             )
+        views += self._strip_views()
         for app in self.apps.values():
             app.book.restore(views)
             app.book.storage_trouble = {"job-processing-full"}
             app.book.views["job-processing-full"] = dataclasses.replace(
                 app.book.views["job-processing"], job_id="job-processing-full"
             )
+
+    def _strip_views(self) -> list[JobView]:
+        """Four frames of a strip session in every phase, and two composed sheets (a strip and
+        a grid, made by the kiosk's own compose from the fixtures and their local effect)."""
+        frames = [  # older than the recent strip's photos: the start screens stay as they were
+            self._job("strip-f1", JobStatus.COMPLETED, 3020, result="portrait"),
+            self._job("strip-f2", JobStatus.COMPLETED, 3015, result="no-face"),
+            self._job("strip-f3", JobStatus.PROCESSING, 3010),
+            self._job("strip-f4", JobStatus.PENDING, 3005),
+        ]
+        frames = [
+            dataclasses.replace(v, session_id="strip-4", frame=i) for i, v in enumerate(frames, 1)
+        ]
+        frames[1] = dataclasses.replace(frames[1], ai_path=FIXTURES / "no-face.jpg")
+        sheets = []
+        for kind, shots in (("strip", 4), ("grid", 3)):
+            made = self._sheet(kind, shots)
+            sheets.append(
+                dataclasses.replace(
+                    self._job(f"{kind}-sheet", JobStatus.COMPLETED, 3000, result="portrait"),
+                    result_path=made[0],
+                    ai_path=made[1],
+                    session_id=f"{kind}-sheet",
+                )
+            )
+        return frames + sheets
+
+    def _sheet(self, kind: str, shots: int) -> tuple[Path, Path]:
+        """A sheet and its shots' sheet, composed once per gallery."""
+        folder = self.results["portrait"].parent
+        out = folder / f"sheet-{kind}-{shots}.jpg", folder / f"sheet-{kind}-{shots}-shots.jpg"
+        if not out[0].exists():
+            pics = [("portrait", FIXTURES / "portrait.jpg"), ("no-face", FIXTURES / "no-face.jpg")]
+            files = [FrameFiles(pics[i % 2][1], self.results[pics[i % 2][0]]) for i in range(shots)]
+            cfg = next(iter(self.apps.values())).cfg
+            made = compose(kind, files, False, SheetBrand.from_config(cfg, self.wall_t))
+            out[0].write_bytes(made.sheet)
+            out[1].write_bytes(made.shots)
+        return out
 
     # ------------------------------------------------------------------ drawing
     def draw(self, state: State) -> list[draw.TextRecord]:
@@ -221,6 +266,8 @@ class Gallery:
             state.before(self, app)
         app.go(state.screen, **state.kw)
         assert app.screen.name == state.screen, f"{state.name}: entering failed"
+        if state.after:
+            state.after(self, app.screen)
         app.ctx.status = state.status
         if app.screen.live_preview:
             frame = app.camera.frame()
@@ -251,6 +298,46 @@ class Gallery:
         )
         os.replace(tmp, path)
         return path
+
+
+class GallerySessions:
+    """Strip sessions as the session screen sees them (kiosk/jobs/sessions.py SessionControls),
+    from fixed views: the gallery never shoots."""
+
+    def __init__(self, g: Gallery) -> None:
+        self.g = g
+        f = ("strip-f1", "strip-f2", "strip-f3", "strip-f4")
+        t = g.wall_t
+        self.views = {
+            "strip-2": SessionView("strip-2", "drip", "strip", 4, t, "shooting", None, f[:2]),
+            "strip-4": SessionView("strip-4", "drip", "strip", 4, t, "closed", "done", f),
+            "strip-restart": SessionView(
+                "strip-restart", "drip", "strip", 4, t, "closed", "restart", f[:2]
+            ),
+            "strip-camera": SessionView(
+                "strip-camera", "drip", "grid", 4, t, "closed", "camera", f[:3]
+            ),
+        }
+
+    def begin(self, style: str) -> str:
+        self.views["strip-live"] = SessionView(
+            "strip-live", style, "strip", 4, self.g.wall_t, "shooting"
+        )
+        return "strip-live"
+
+    def take(self, session_id: str, frame: int) -> None:
+        pass
+
+    def end(self, session_id: str, ended: str) -> None:
+        pass
+
+    def view(self, session_id: str) -> SessionView | None:
+        return self.views.get(session_id)
+
+
+def _review(g: Gallery, screen) -> None:
+    """Two shots taken, the pause before the third countdown."""
+    screen.phase, screen.frame, screen.shots = "review", 2, ["strip-f1", "strip-f2"]
 
 
 def _shot(g: Gallery, app) -> None:
@@ -364,4 +451,13 @@ STATES = [
     State("error-camera", "error", {"kind": "camera"}),
     State("error-storage", "error", {"kind": "storage"}),
     State("reconnecting", "reconnecting"),
+    # strip sessions (kiosk.mode = "strip"): the countdown, the pause between shots, the
+    # frames coming back, a session cut short by a restart or the camera, the sheet's result
+    State("strip-countdown", "session", {"style": "drip"}, before=_now),
+    State("strip-review", "session", {"session_id": "strip-2"}, before=_now, after=_review),
+    State("strip-waiting", "session", {"session_id": "strip-4"}, before=_now),
+    State("strip-restarted", "session", {"session_id": "strip-restart"}, before=_now),
+    State("strip-camera", "session", {"session_id": "strip-camera"}, before=_now),
+    State("result-strip", "result", {"job_id": "strip-sheet"}, before=_now),
+    State("result-grid", "result", {"job_id": "grid-sheet"}, before=_now),
 ]

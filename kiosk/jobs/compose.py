@@ -40,6 +40,7 @@ from kiosk.jobs.branding import (
 CARD_BGR = (40, 30, 32)  # a box without a frame: a shade lighter than the sheet
 RIM_PX = 3  # the gold line around each frame
 MUTED_BGR = (200, 190, 190)
+COVER_TOP = 0.3  # a frame cropped to its box loses 30 % of the cut above, 70 % below
 
 
 @dataclass(frozen=True)
@@ -87,18 +88,17 @@ class ComposedSheet:
 
 
 def load_frame(path: Path, cell: Box, crop_caption: bool) -> np.ndarray:
-    """A stored picture through the image guard, decoded no larger than its box needs, with
-    the caption bar cropped off a captioned result."""
+    """A stored picture through the image guard, decoded no larger than its box needs (a JPEG
+    at 1/2 or 1/4 scale where that still covers the box), with the caption bar cropped off a
+    captioned result (its height follows the full-size width: kiosk/jobs/branding.py)."""
     data, info = images.load_file(path, max_pixels=images.RESULT_MAX_PIXELS)
-    if crop_caption:  # the bar's height follows the full-size width: decode whole
-        img = images.decode(data, info, max_pixels=images.RESULT_MAX_PIXELS)
-        bar = bar_height(img.shape[1])
+    reduce = images.reduce_for(info, max(cell.w, cell.h))
+    img = images.decode(data, info, reduce=reduce, max_pixels=images.RESULT_MAX_PIXELS)
+    if crop_caption:
+        bar = round(bar_height(info.width) * img.shape[1] / info.width)
         if img.shape[0] > 2 * bar:
             img = img[: img.shape[0] - bar]
-        return img
-    need = max(cell.w, cell.h)
-    reduce = images.reduce_for(info, need)
-    return images.decode(data, info, reduce=reduce, max_pixels=images.RESULT_MAX_PIXELS)
+    return img
 
 
 def compose(
@@ -127,10 +127,22 @@ def compose(
     )
 
 
+def cover(picture: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`picture` scaled to cover `size` (w, h) and cropped to it: centred across, and from
+    nearer the top than the bottom (COVER_TOP of what is cut), where the faces are."""
+    w, h = size
+    ph, pw = picture.shape[:2]
+    scale = max(w / pw, h / ph)
+    nw, nh = max(w, round(pw * scale)), max(h, round(ph * scale))
+    scaled = images.downscale(picture, (nw, nh))
+    x, y = (nw - w) // 2, round((nh - h) * COVER_TOP)
+    return np.ascontiguousarray(scaled[y : y + h, x : x + w])
+
+
 def _place(canvas: np.ndarray, box: Box, picture: np.ndarray) -> None:
     """The picture cover-cropped into its box, a gold rim around it."""
     x, y, w, h = box.as_tuple()
-    canvas[y : y + h, x : x + w] = images.fit_cover(picture, (w, h))
+    canvas[y : y + h, x : x + w] = cover(picture, (w, h))
     r = RIM_PX
     cv2.rectangle(canvas, (x - r, y - r), (x + w + r - 1, y + h + r - 1), TEXT_BGR, r)
 

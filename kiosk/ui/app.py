@@ -136,6 +136,8 @@ class KioskApp:
             wait_phase=self.jobs.wait_phase,
             sessions=self.jobs.sessions,
             prepare_still=self.camera.prepare_still,
+            print_view=self.jobs.prints.view,
+            request_print=self.jobs.prints.request,
         )
         screens: dict[ScreenName, Screen] = {cls.name: cls(self.ctx) for cls in SCREENS}
         self.machine = ScreenMachine(screens, clock)

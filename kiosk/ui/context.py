@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from booth.config import Config
 from booth.protocol import Problem
 from booth.texts import Texts
+from kiosk.jobs.printwatch import NO_PRINTING, PrintView
 from kiosk.jobs.sessions import SessionControls
 from kiosk.ui.jobbook import JobBook
 from kiosk.ui.machine import Event
@@ -55,6 +56,10 @@ class ScreenContext:
     # and the camera's still mode, readied when each of a session's countdowns starts
     sessions: SessionControls | None = None
     prepare_still: Callable[[], None] = lambda: None
+    # [print] (kiosk/jobs/printwatch.py): what the result screen shows of a photo's prints, and
+    # the guest's tap on Print (False: not a tap that asks)
+    print_view: Callable[[str], PrintView] = lambda _job: NO_PRINTING
+    request_print: Callable[[str], bool] = lambda _job: False
 
     def done(self) -> None:
         """Back to the start screen (timeouts, "New photo", "Try again")."""

@@ -5,6 +5,7 @@
 from kiosk.ui.qrlayout.measure import line_rows
 from kiosk.ui.qrlayout.model import (
     NOTE_LINES,
+    PRINT_WEIGHT,
     BlockPlan,
     Caption,
     QrBlock,
@@ -15,6 +16,7 @@ from kiosk.ui.qrlayout.plan import plan
 
 __all__ = [
     "NOTE_LINES",
+    "PRINT_WEIGHT",
     "BlockPlan",
     "Caption",
     "QrBlock",

@@ -18,6 +18,8 @@ import pygame
 
 from kiosk.ui import draw
 from kiosk.ui.qrlayout.measure import (
+    button_row,
+    buttons_height,
     code_sides,
     line_boxes,
     pick_captions,
@@ -27,6 +29,7 @@ from kiosk.ui.qrlayout.measure import (
 )
 from kiosk.ui.qrlayout.model import (
     NOTE_LINES,
+    PRINT_WEIGHT,
     BlockPlan,
     PhotoColumn,
     QrBlock,
@@ -40,6 +43,7 @@ from kiosk.ui.theme import REGULAR, Fonts, Layout
 # most that fits there beside the photo and the short code. The phone-camera simulation reads
 # it in every frame at 0.9 m and in most at 1 m (tests/kiosk/test_qr_distance.py).
 QR_TARGET_UNITS = 2.95
+PHOTO_LEAST_PRINTING = 12  # per cent of a portrait screen's height the photo keeps at least
 
 
 class _Block:
@@ -120,7 +124,8 @@ def photo_column(
     btn_w = min(
         col.width, max(L.px(40), fonts.get(T.button).size(texts.button)[0] + btn_h + L.px(4))
     )
-    if btn_w + L.px(3) + count_w <= col.width:  # side by side
+    side_by_side = btn_w + L.px(3) + count_w <= col.width
+    if side_by_side:
         button = pygame.Rect(col.left, col.bottom - btn_h, btn_w, btn_h)
         countdown = pygame.Rect(
             button.right + L.px(3),
@@ -135,13 +140,31 @@ def photo_column(
         button = pygame.Rect(0, 0, btn_w, btn_h)
         button.midbottom = (col.centerx, countdown.top - L.px(1))
         bottom = button.top
+    # [print]: the Print button above New photo, the line about the guest's print above it
+    print_button = print_note = None
+    if texts.print_button:
+        label_w = fonts.get(T.button).size(texts.print_button)[0]
+        print_button = pygame.Rect(
+            0, 0, min(col.width, max(L.px(40), label_w + btn_h + L.px(4))), btn_h
+        )
+        if side_by_side:
+            print_button.bottomleft = (col.left, bottom - L.px(2))
+        else:
+            print_button.midbottom = (col.centerx, bottom - L.px(2))
+        bottom = print_button.top
+    if texts.print_note:
+        rows = text_rows(fonts, texts.print_note, T.floor, col.width, NOTE_LINES, PRINT_WEIGHT)
+        print_note = pygame.Rect(
+            col.left, bottom - gap - rows * floor_lh, col.width, rows * floor_lh
+        )
+        bottom = print_note.top
     note = None
     if texts.note:
         rows = text_rows(fonts, texts.note, T.floor, col.width, NOTE_LINES, True)
         note = pygame.Rect(col.left, bottom - gap - rows * floor_lh, col.width, rows * floor_lh)
         bottom = note.top
     photo = pygame.Rect(col.left, y + gap, col.width, max(1, bottom - gap - (y + gap)))
-    return PhotoColumn(headline, lines, photo, note, button, countdown)
+    return PhotoColumn(headline, lines, photo, note, button, countdown, print_button, print_note)
 
 
 @dataclass
@@ -221,13 +244,19 @@ def plan_landscape(
     words = max(
         (fonts.get(T.headline_min).size(w)[0] for w in texts.headline.split(" ")), default=0
     )
-    button_w = fonts.get(T.floor).size(texts.button)[0] + L.px(13) // 2 + L.px(2)
+    button_w = (
+        max(fonts.get(T.floor).size(b)[0] for b in (texts.button, texts.print_button))
+        + L.px(13) // 2
+        + L.px(2)
+    )
     least = max(L.px(40), words, button_w)
     plans: list[BlockPlan] = []
-    status = note_under = None
-    # Under the codes when they share a row: the local effect's note if there is one (the
-    # status line then gives way: the first step says the same), else the status line.
-    below = (texts.note or texts.status) if len(blocks) > 1 else ""
+    status = note_under = print_under = None
+    # Under the codes when they share a row: the line about the guest's print if there is one,
+    # else the local effect's note, else the status line (which gives way: the first step says
+    # the same). The photo's column beside two codes is too narrow for a long line.
+    first = "" if texts.print_in_column else texts.print_note
+    below = (first or texts.note or texts.status) if len(blocks) > 1 else ""
     under = bool(below)
     code_left = L.w - m
     column_lines = list(texts.lines)
@@ -279,14 +308,20 @@ def plan_landscape(
             band = pygame.Rect(
                 lefts[0], top + fit.need_h - 2 * qm - fit.status_h, fit.span, fit.status_h
             )
-            if texts.note:
+            if first:
+                print_under = band
+            elif texts.note:
                 note_under = band
             else:
                 status = band
     col = pygame.Rect(m, m, code_left - gap - m, L.h - 2 * m)
     if texts.status and not under:
         column_lines.append(texts.status)
-    in_column = dataclasses.replace(texts, note="") if note_under else texts
+    in_column = texts
+    if note_under:
+        in_column = dataclasses.replace(texts, note="")
+    if print_under:
+        in_column = dataclasses.replace(texts, print_note="")
     column = photo_column(fonts, L, in_column, col, column_lines)
     lines = list(zip(column_lines, column.lines))
     if texts.status and not under:
@@ -300,6 +335,8 @@ def plan_landscape(
         column.button,
         column.countdown,
         plans,
+        column.print_button,
+        print_under or column.print_note,
     )
 
 
@@ -315,14 +352,20 @@ def plan_portrait(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultT
     )
     head_h = min(2, len(head_lines)) * draw.line_height(fonts, head_size, True)
     note_h = text_rows(fonts, texts.note, T.floor, width, NOTE_LINES, True) * floor_lh
+    print_h = (
+        text_rows(fonts, texts.print_note, T.floor, width, NOTE_LINES, PRINT_WEIGHT) * floor_lh
+    )
     btn_h = L.px(13)
+    buttons_h = buttons_height(fonts, L, texts, width, btn_h)
     column_lines = texts.lines + ([texts.status] if texts.status else [])
     lines_h = sum(r.height for r in line_boxes(fonts, L, column_lines, 0, 0, width))
+    printing_h = (print_h + gap if print_h else 0) + buttons_h - btn_h
     fixed = (
         m
         + head_h
         + lines_h
         + (note_h + gap if note_h else 0)
+        + printing_h
         + gap
         + gap
         + btn_h
@@ -330,7 +373,9 @@ def plan_portrait(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultT
         + floor_lh
         + m
     )  # a gap above and below the codes
-    photo_min = L.h * 22 // 100
+    # the photo gives way to what printing adds (the line, a second button row) before any
+    # code shrinks for it, down to PHOTO_LEAST_PRINTING
+    photo_min = max(L.h * PHOTO_LEAST_PRINTING // 100, L.h * 22 // 100 - printing_h)
     k = len(blocks)
     plans: list[BlockPlan] = []
     blocks_h = 0
@@ -359,6 +404,10 @@ def plan_portrait(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultT
     if note_h:
         note = pygame.Rect(m, y, width, note_h)
         y = note.bottom + gap
+    print_note = None
+    if print_h:
+        print_note = pygame.Rect(m, y, width, print_h)
+        y = print_note.bottom + gap
     if blocks:
         lefts = [m + i * (col_w + gap) for i in range(k)]
         total = k * col_w + (k - 1) * gap
@@ -367,7 +416,7 @@ def plan_portrait(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultT
             fonts, L, blocks, measured, cells, sides, lefts, widths, y + gap, label_h, inner
         )
     countdown = pygame.Rect(m, L.h - m - floor_lh, width, floor_lh)
-    btn_w = min(width, L.px(56))
-    button = pygame.Rect(0, 0, btn_w, btn_h)
-    button.midbottom = (L.w // 2, countdown.top - L.px(1))
-    return ResultPlan(headline, lines, status, photo, note, button, countdown, plans)
+    button, print_button = button_row(fonts, L, texts, width, btn_h, countdown.top - L.px(1))
+    return ResultPlan(
+        headline, lines, status, photo, note, button, countdown, plans, print_button, print_note
+    )

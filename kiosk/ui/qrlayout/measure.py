@@ -6,7 +6,7 @@ from __future__ import annotations
 import pygame
 
 from kiosk.ui import draw
-from kiosk.ui.qrlayout.model import Caption, QrBlock
+from kiosk.ui.qrlayout.model import Caption, QrBlock, ResultTexts
 from kiosk.ui.theme import Fonts, Layout
 
 
@@ -95,3 +95,59 @@ def line_boxes(
         out.append(pygame.Rect(x, y, width, rows * body_lh))
         y += rows * body_lh
     return out
+
+
+def _side_by_side(
+    fonts: Fonts, L: Layout, texts: ResultTexts, width: int, btn_h: int
+) -> tuple[int, int] | None:
+    """(Print's width, New photo's width) when the two fit side by side in `width`: each as wide
+    as its label needs at the button size, else at the floor (kiosk/ui/draw.py shrinks a
+    button's label to fit), the room left shared out; None when even that does not fit."""
+    gap = L.px(3)
+    pad = btn_h // 2 + L.px(4)
+    most = L.px(56)
+    for size in (L.type.button, L.type.floor):
+        needs = [
+            min(most, fonts.get(size).size(t)[0] + pad) for t in (texts.print_button, texts.button)
+        ]
+        if fonts.get(size).size(texts.button)[0] + pad > most:
+            continue
+        if sum(needs) + gap <= width:
+            spare = (width - gap - sum(needs)) // 2
+            w0, w1 = (min(most, max(n + spare, L.px(40))) for n in needs)
+            if w0 + w1 + gap <= width:
+                return w0, w1
+            return needs[0], needs[1]
+    return None
+
+
+def buttons_height(fonts: Fonts, L: Layout, texts: ResultTexts, width: int, btn_h: int) -> int:
+    """The height the bottom buttons of a portrait screen take: one row, or two when New photo
+    and Print do not fit side by side."""
+    if not texts.print_button or _side_by_side(fonts, L, texts, width, btn_h) is not None:
+        return btn_h
+    return 2 * btn_h + L.px(3)
+
+
+def button_row(
+    fonts: Fonts, L: Layout, texts: ResultTexts, width: int, btn_h: int, bottom: int
+) -> tuple[pygame.Rect, pygame.Rect | None]:
+    """(New photo, Print) at the bottom of a portrait screen: one centred button; or, with
+    printing on, the two side by side (Print first), or Print above New photo when their
+    labels do not fit side by side."""
+    if not texts.print_button:
+        button = pygame.Rect(0, 0, min(width, L.px(56)), btn_h)
+        button.midbottom = (L.w // 2, bottom)
+        return button, None
+    gap = L.px(3)
+    widths = _side_by_side(fonts, L, texts, width, btn_h)
+    if widths is not None:
+        left = L.w // 2 - (widths[0] + widths[1] + gap) // 2
+        print_button = pygame.Rect(left, bottom - btn_h, widths[0], btn_h)
+        button = pygame.Rect(print_button.right + gap, bottom - btn_h, widths[1], btn_h)
+        return button, print_button
+    button = pygame.Rect(0, 0, min(width, L.px(56)), btn_h)
+    button.midbottom = (L.w // 2, bottom)
+    print_button = button.copy()
+    print_button.bottom = button.top - gap
+    return button, print_button

@@ -16,6 +16,8 @@ from kiosk.ui.theme import CONDENSED, REGULAR
 # The note that the local effect stood in: lines at the floor it may take (a narrow column
 # beside two codes needs five in French)
 NOTE_LINES = 5
+# The line about a guest's print: condensed, so it takes one line where a row is all it gets
+PRINT_WEIGHT = CONDENSED
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,12 @@ class ResultPlan:
     photo: pygame.Rect
     note: pygame.Rect | None
     button: pygame.Rect
-    countdown: pygame.Rect
+    countdown: pygame.Rect  # empty (no height) when the line about a print took its place
     blocks: list[BlockPlan]
+    # [print]: the Print button beside (or above) New photo, and the line that says where the
+    # guest's print is (up to NOTE_LINES at the floor); None without printing
+    print_button: pygame.Rect | None = None
+    print_note: pygame.Rect | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,11 @@ class ResultTexts:
     note: str  # up to NOTE_LINES at the floor, or ""
     button: str
     countdown: str  # the longest countdown text ("… 60 s")
+    print_button: str = ""  # the Print button's label ("": no button)
+    print_note: str = ""  # where the guest's print is ("": nothing to say)
+    print_in_column: bool = False  # beside two codes: the line in the photo's column, not under
+    print_in_row: bool = False  # a row per step: the line in the countdown's row (the countdown
+    # gives way) or, longer than one line, in a row above the buttons
 
 
 @dataclass
@@ -80,3 +91,5 @@ class PhotoColumn:
     note: pygame.Rect | None
     button: pygame.Rect
     countdown: pygame.Rect
+    print_button: pygame.Rect | None = None
+    print_note: pygame.Rect | None = None

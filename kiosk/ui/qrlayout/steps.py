@@ -13,6 +13,7 @@ wide) `plan_steps` gives None and kiosk/ui/qrlayout/columns.py puts the codes si
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +21,8 @@ import pygame
 
 from kiosk.ui import draw
 from kiosk.ui.qrlayout.measure import (
+    button_row,
+    buttons_height,
     code_sides,
     line_boxes,
     pick_captions,
@@ -29,6 +32,7 @@ from kiosk.ui.qrlayout.measure import (
 )
 from kiosk.ui.qrlayout.model import (
     NOTE_LINES,
+    PRINT_WEIGHT,
     BlockPlan,
     Caption,
     QrBlock,
@@ -38,7 +42,9 @@ from kiosk.ui.qrlayout.model import (
 from kiosk.ui.theme import Fonts, Layout
 
 PHOTO_LEAST = 15  # the photo row's least height, per cent of the screen's
+PHOTO_LEAST_PRINTING = 12  # and with a line about a print in a row of its own (it gives way)
 HEAD_SHARE = (46, 62)  # the headline column's width beside the photo, per cent: least, most
+HEAD_SHARE_PRINTING = 75  # its most with the line about a print: the photo gives way first
 # layout units: a code's white card may come closer to the screen's edge than text; between
 # rows and columns; between a label, its code and its captions
 EDGE, GAP, INNER = 1.5, 3, 1.5
@@ -105,18 +111,21 @@ def _row(
 
 def _head(
     fonts: Fonts, L: Layout, texts: ResultTexts, width: int
-) -> tuple[int, list[str], int, int]:
-    """(headline height, the lines under it (the status last), note height, height of all)
-    in a column `width` wide."""
+) -> tuple[int, list[str], int, int, int]:
+    """(headline height, the lines under it (the status last), note height, print note
+    height, height of all) in a column `width` wide."""
     T = L.type
     size, head_lines = draw.fit_headline(fonts, texts.headline, T.headline, T.headline_min, width)
     head_h = min(2, len(head_lines)) * draw.line_height(fonts, size, True)
     lines = texts.lines + ([texts.status] if texts.status else [])
     lines_h = sum(r.height for r in line_boxes(fonts, L, lines, 0, 0, width))
-    note_h = text_rows(fonts, texts.note, T.floor, width, NOTE_LINES, True) * draw.line_height(
-        fonts, T.floor
+    floor_lh = draw.line_height(fonts, T.floor)
+    note_h = text_rows(fonts, texts.note, T.floor, width, NOTE_LINES, True) * floor_lh
+    print_h = (
+        text_rows(fonts, texts.print_note, T.floor, width, NOTE_LINES, PRINT_WEIGHT) * floor_lh
     )
-    return head_h, lines, note_h, head_h + lines_h + (L.px(2) + note_h if note_h else 0)
+    total = head_h + lines_h + (L.px(2) + note_h if note_h else 0)
+    return head_h, lines, note_h, print_h, total + (L.px(2) + print_h if print_h else 0)
 
 
 def _head_width(fonts: Fonts, L: Layout, texts: ResultTexts, span: int, height: int) -> int | None:
@@ -124,15 +133,19 @@ def _head_width(fonts: Fonts, L: Layout, texts: ResultTexts, span: int, height: 
     `height`, every word on a line of its own if need be; None when none does."""
     T = L.type
     words = [(w, T.headline_min) for w in texts.headline.split()] + [
-        (w, T.floor) for line in texts.lines + [texts.status, texts.note] for w in line.split()
+        (w, T.floor)
+        for line in texts.lines + [texts.status, texts.note, texts.print_note]
+        for w in line.split()
     ]
     least = max(
         [span * HEAD_SHARE[0] // 100] + [fonts.get(size, True).size(w)[0] for w, size in words]
     )
-    most = span * HEAD_SHARE[1] // 100
+    most = span * (HEAD_SHARE_PRINTING if texts.print_note else HEAD_SHARE[1]) // 100
     for width in range(least, most + 1, L.px(2)):
-        note_fits = len(draw.wrap(fonts, texts.note, T.floor, width, True)) <= NOTE_LINES
-        if _head(fonts, L, texts, width)[3] <= height and note_fits:
+        note_fits = len(draw.wrap(fonts, texts.note, T.floor, width, True)) <= NOTE_LINES and (
+            len(draw.wrap(fonts, texts.print_note, T.floor, width, PRINT_WEIGHT)) <= NOTE_LINES
+        )
+        if _head(fonts, L, texts, width)[4] <= height and note_fits:
             return width
     return None
 
@@ -145,10 +158,17 @@ class _Fit:
     head_w: int | None  # the headline column beside it (None: none fits)
 
 
-def _fit(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts, bottom_h: int) -> _Fit:
+def _fit(
+    L: Layout,
+    fonts: Fonts,
+    blocks: list[QrBlock],
+    texts: ResultTexts,
+    bottom_h: int,
+    least_photo: int = PHOTO_LEAST,
+) -> _Fit:
     """The largest download code, every other code with modules as large if they fit, else
-    merely as large a card, that leave the photo's row its least height and room for the
-    headline column."""
+    merely as large a card, that leave the photo's row its least height (`least_photo` per
+    cent) and room for the headline column."""
     edge, gap, inner = L.px(EDGE), L.px(GAP), L.px(INNER)
     width = L.w - 2 * edge
     span = L.w - 2 * L.margin - gap
@@ -165,7 +185,7 @@ def _fit(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts, bot
             top_h = L.h - L.margin - bottom_h - sum(r.height + gap for r in rows)
             head_w = (
                 _head_width(fonts, L, texts, span, top_h)
-                if top_h >= L.h * PHOTO_LEAST // 100 and max(sides) <= width
+                if top_h >= L.h * least_photo // 100 and max(sides) <= width
                 else None
             )
             fit = _Fit(cells, rows, top_h, head_w)
@@ -186,12 +206,23 @@ def plan_steps(
     span = L.w - 2 * m - gap  # the photo and the headline column
     floor_lh = draw.line_height(fonts, T.floor)
     btn_h = L.px(13)
-    bottom_h = gap + btn_h + L.px(1) + floor_lh + m
-    fit = _fit(L, fonts, blocks, texts, bottom_h)
+    bottom_h = gap + buttons_height(fonts, L, texts, L.w - 2 * m, btn_h) + L.px(1) + floor_lh + m
+    # The line about a print in a row of its own: the countdown's, when it fits on one line
+    # there (the countdown gives way to it), else a row above the buttons.
+    row_h, in_countdown = 0, False
+    if texts.print_in_row and texts.print_note:
+        rows = text_rows(fonts, texts.print_note, T.floor, L.w - 2 * m, NOTE_LINES, PRINT_WEIGHT)
+        in_countdown = rows == 1
+        row_h = rows * floor_lh
+        if not in_countdown:
+            bottom_h += row_h + L.px(1)
+        texts = dataclasses.replace(texts, print_note="")
+    least = PHOTO_LEAST_PRINTING if row_h and not in_countdown else PHOTO_LEAST
+    fit = _fit(L, fonts, blocks, texts, bottom_h, least)
     if fit.head_w is None:
         return None
     head_w = fit.head_w
-    head_h, column_lines, note_h, column_h = _head(fonts, L, texts, head_w)
+    head_h, column_lines, note_h, print_h, column_h = _head(fonts, L, texts, head_w)
     top_h = max(1, fit.top_h, column_h)
     photo = pygame.Rect(m, m, span - head_w, top_h)
     headline = pygame.Rect(photo.right + gap, m + (top_h - column_h) // 2, head_w, head_h)
@@ -205,15 +236,26 @@ def plan_steps(
         if note_h
         else None
     )
+    below = note if note is not None else (boxes[-1] if boxes else headline)
+    print_note = (
+        pygame.Rect(headline.left, below.bottom + L.px(2), head_w, print_h) if print_h else None
+    )
     plans = []
     y = photo.bottom + gap
     for i, (b, row, c) in enumerate(zip(blocks, fit.rows, fit.cells)):
         plans.append(_place(fonts, L, b, row, c, edge, y, i % 2 == 1, gap, inner))
         y += row.height + gap
     countdown = pygame.Rect(m, L.h - m - floor_lh, L.w - 2 * m, floor_lh)
-    button = pygame.Rect(0, 0, min(L.w - 2 * m, L.px(56)), btn_h)
-    button.midbottom = (L.w // 2, countdown.top - L.px(1))
-    return ResultPlan(headline, lines, status, photo, note, button, countdown, plans)
+    button, print_button = button_row(fonts, L, texts, L.w - 2 * m, btn_h, countdown.top - L.px(1))
+    if in_countdown:
+        print_note = countdown
+        countdown = pygame.Rect(m, L.h - m, L.w - 2 * m, 0)  # no countdown line
+    elif row_h:
+        top = (print_button or button).top - L.px(1) - row_h
+        print_note = pygame.Rect(m, top, L.w - 2 * m, row_h)
+    return ResultPlan(
+        headline, lines, status, photo, note, button, countdown, plans, print_button, print_note
+    )
 
 
 def _place(

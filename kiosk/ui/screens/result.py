@@ -1,6 +1,9 @@
 """The result: the guest's photo (the very file they download), the download QR with a short code
 to type, New photo, and an automatic return to the start. With `share.wifi_ssid` set, a second
-block comes first: join the booth's Wi-Fi (its own QR, the network name and password).
+block comes first: join the booth's Wi-Fi (its own QR, the network name and password). With
+`[print]` in button mode a Print button sits beside New photo, and a line says where the
+guest's print is (kiosk/jobs/printwatch.py decides which); the QR stays whatever the printer
+does.
 
 With cloud sharing (`[cloud]`) the QR switches to the cloud link as soon as its upload is
 confirmed, even while the guest looks at it; a line says which link it is ("works anywhere" for
@@ -19,6 +22,7 @@ from kiosk.ui.machine import ScreenName
 from kiosk.ui.offer import style_label, wifi_join, wifi_lines
 from kiosk.ui.qrlayout import (
     NOTE_LINES,
+    PRINT_WEIGHT,
     Caption,
     QrBlock,
     ResultPlan,
@@ -46,6 +50,7 @@ class ResultScreen(Screen):
     def enter(self, job_id: str = "", **kw) -> None:
         self.job_id = job_id
         self.new_button = pygame.Rect(0, 0, 0, 0)
+        self.print_button = pygame.Rect(0, 0, 0, 0)
         self.qr_rect = pygame.Rect(0, 0, 0, 0)
         self.wifi_rect = pygame.Rect(0, 0, 0, 0)
         self.url: str | None = None
@@ -76,6 +81,8 @@ class ResultScreen(Screen):
     def handle(self, action: Action) -> None:
         if action.kind == TAP and self.new_button.collidepoint(action.pos):
             self.ctx.done()
+        elif action.kind == TAP and self.print_button.collidepoint(action.pos):
+            self.ctx.request_print(self.job_id)  # a second tap while it waits asks nothing
 
     # ------------------------------------------------------------------ what is shown
     def blocks(self) -> list[QrBlock]:
@@ -109,6 +116,11 @@ class ResultScreen(Screen):
             return self.ctx.texts("fallback_note")
         return ""
 
+    def print_note(self) -> str:
+        """Where the guest's print is ('' when nothing needs saying)."""
+        view = self.ctx.print_view(self.job_id)
+        return self.ctx.texts(view.line, **view.values) if view.line else ""
+
     def plan(self, job) -> ResultPlan:
         t = self.ctx.texts
         texts = ResultTexts(
@@ -118,6 +130,8 @@ class ResultScreen(Screen):
             self.note(job),
             t("new_photo"),
             t("back_in", seconds=int(self.ctx.cfg.kiosk.result_timeout_s)),
+            t("print_button") if self.ctx.print_view(self.job_id).button else "",
+            self.print_note(),
         )
         key = (
             texts.headline,
@@ -126,6 +140,8 @@ class ResultScreen(Screen):
             texts.note,
             self.qr_text,
             self.code,
+            texts.print_button,
+            texts.print_note,
         )
         if key not in self._plans:
             self._plans[key] = plan(self.ctx.layout, self.ctx.fonts, self.blocks(), texts)
@@ -218,27 +234,60 @@ class ResultScreen(Screen):
                     max_lines=2,
                     role="floor",
                 )
+        self.draw_print(surf, p)
         left = max(0, int(app.cfg.kiosk.result_timeout_s - self.elapsed))
         self.new_button = p.button
         draw.button(surf, app.fonts, p.button, t("new_photo"), primary=True, size=T.button)
-        draw.paragraph(
-            surf,
-            app.fonts,
-            t("back_in", seconds=left),
-            T.floor,
-            theme.MUTED,
-            box=p.countdown,
-            max_lines=2,
-            role="floor",
-        )
+        if p.countdown.height:  # (the line about a print may have taken its place)
+            draw.paragraph(
+                surf,
+                app.fonts,
+                t("back_in", seconds=left),
+                T.floor,
+                theme.MUTED,
+                box=p.countdown,
+                max_lines=2,
+                role="floor",
+            )
+
+    def draw_print(self, surf: pygame.Surface, p: ResultPlan) -> None:
+        """The Print button (gold while a tap would print) and the line about the print."""
+        app = self.ctx
+        view = app.print_view(self.job_id)
+        self.print_button = p.print_button or pygame.Rect(0, 0, 0, 0)
+        if p.print_button is not None:
+            draw.button(
+                surf,
+                app.fonts,
+                p.print_button,
+                app.texts("print_button"),
+                primary=view.can_print,
+                size=app.layout.type.button,
+            )
+        note = self.print_note()
+        if note and p.print_note is not None:
+            draw.paragraph(
+                surf,
+                app.fonts,
+                note,
+                app.layout.type.floor,
+                theme.GOLD if view.waiting else theme.INK,
+                box=p.print_note,
+                bold=PRINT_WEIGHT,
+                max_lines=NOTE_LINES,
+                role="floor",
+                shadow=True,
+            )
 
     def state(self) -> dict:
+        view = self.ctx.print_view(self.job_id)
         return {
             "job_id": self.job_id,
             "url": self.url,
             "qr": self.qr_text,
             "code": self.code,
             "link": self.link_kind,
+            "print": {"button": view.button, "can_print": view.can_print, "line": view.line},
         }
 
 

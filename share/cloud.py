@@ -173,12 +173,15 @@ class Bucket:
         self.store = self._store(cloud.timeout_s)
 
     def _store(self, timeout_s: float) -> S3Store:
-        """A client whose requests time out after `timeout_s` (one per timeout: obstore sets
-        it per client). Its own retries are one, within that time: the queue owns the
+        """A client whose requests time out after `timeout_s` (obstore sets it per client):
+        `cloud.timeout_s`, or above it the next power of two seconds, so a handful of clients
+        serve every photo size. Its own retries are one, within that time: the queue owns the
         backoff."""
         from obstore.store import S3Store  # only the process that uploads pays for the import
 
-        whole = max(1, math.ceil(timeout_s))
+        whole = max(1, math.ceil(self.cloud.timeout_s))
+        if timeout_s > whole:
+            whole = 2 ** math.ceil(math.log2(timeout_s))
         if whole not in self._stores:
             c = self.cloud
             self._stores[whole] = S3Store(

@@ -17,6 +17,7 @@ stays outside the quota (on a Pi it has cores of its own). The targets are the q
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import statistics
@@ -240,6 +241,11 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         out["idle_frame_p50_ms"] = pct(ftimes, 50) * 1000
         out["converted"] = getattr(app.pictures.preview, "converted", -1)  # -1: not counted
         out["rss_mb"] = proc.memory_info().rss / 1e6
+        # what the kiosk holds: the image cache, the open fonts, and what the heap keeps free
+        out["store_mb"] = app.images.bytes / 1e6
+        out["fonts"] = len(getattr(app.ctx.fonts, "_cache", ()))
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        out["rss_trimmed_mb"] = proc.memory_info().rss / 1e6
         if args.cgroup:
             out["throttled_s"] = cpuquota.throttled_s(Path(args.cgroup))
         out["load_end"] = os.getloadavg()[0]
@@ -310,7 +316,14 @@ def print_results(results: list[dict], quotas: list[int]) -> None:
             "  the frame loop's own CPU per frame, p99",
             lambda r: f"{r['traffic_cpu_p99_ms']:.1f} ms",
         )
-        row("RSS at the end", lambda r: f"{r['rss_mb']:.0f} MB")
+        row(
+            "RSS at the end (after malloc_trim)",
+            lambda r: f"{r['rss_mb']:.0f} MB ({r['rss_trimmed_mb']:.0f})",
+        )
+        row(
+            "  image cache, open fonts",
+            lambda r: f"{r['store_mb']:.1f} MB, {r['fonts']}",
+        )
         row("frames converted on the frame loop", lambda r: str(r["converted"]))
         row("held back by the quota", lambda r: f"{r.get('throttled_s', 0):.1f} s")
         row("load average (start → end)", lambda r: f"{r['load']:.1f} → {r['load_end']:.1f}")

@@ -43,25 +43,26 @@ class AiCopy:
 Encodes = tuple["Future[bytes] | None", "Future[AiCopy]"]  # (the original unless given; AI)
 
 
-def scale_for_model(bgr: np.ndarray, long_side: int) -> np.ndarray:
-    """The shot with its long side at most `long_side`: halved with pyrDown (a Gaussian, so no
-    aliasing) while still twice too big, then a linear step of less than 2× (12 MP → 1536 px:
-    one pyrDown and a 1.3× step; an area resize of the rest cost as much again)."""
+def fit_within(bgr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`bgr` scaled down to fit inside `size` (w, h), aspect kept (never enlarged): halved with
+    pyrDown (a Gaussian, so no aliasing) while still twice too big, then one linear step of
+    less than 2× (12 MP → 1536 px: a pyrDown and a 1.3× step; an area resize of the rest cost
+    as much again)."""
     h, w = bgr.shape[:2]
-    scale = long_side / max(h, w)
+    scale = min(size[0] / w, size[1] / h)
     if scale >= 1:
         return bgr
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    while bgr.shape[1] >= 2 * size[0] and bgr.shape[0] >= 2 * size[1]:
+    target = (max(1, round(w * scale)), max(1, round(h * scale)))
+    while bgr.shape[1] >= 2 * target[0] and bgr.shape[0] >= 2 * target[1]:
         bgr = cv2.pyrDown(bgr)
-    if (bgr.shape[1], bgr.shape[0]) == size:
+    if (bgr.shape[1], bgr.shape[0]) == target:
         return bgr
-    return cv2.resize(bgr, size, interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(bgr, target, interpolation=cv2.INTER_LINEAR)
 
 
 def ai_copy(bgr: np.ndarray, long_side: int, quality: int) -> AiCopy:
     """Scale the shot once to the model's size and encode it (runs on the encode pool)."""
-    pixels = scale_for_model(bgr, long_side)
+    pixels = fit_within(bgr, (long_side, long_side))
     return AiCopy(encode_jpeg(pixels, quality), pixels)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from booth.clock import BootStamp, Clock, stamp
 from booth.config import Config
-from booth.images import BadImage, decode, fit_inside, inspect
+from booth.images import BadImage, decode, inspect
 from booth.protocol import JobStatus, new_job_id
 from jobstore.ledger import Ledger
 from kiosk.jobs.capture import (
@@ -28,6 +28,7 @@ from kiosk.jobs.capture import (
     ShotWriter,
     crash_point,
     crop_to_aspect,
+    fit_within,
     release_heap,
 )
 from kiosk.jobs.outbox import Outbox
@@ -127,7 +128,7 @@ class Shooter:
         def done(f: Future[AiCopy]) -> None:
             if f.exception() is not None:
                 return  # the store step reports it
-            small = fit_inside(f.result().pixels, display_size)
+            small = fit_within(f.result().pixels, display_size)
             self.views.put(
                 JobEvent(
                     "captured",

@@ -27,6 +27,7 @@ QUICK_ARGS = {
     "bench_kiosk.py": ["--seconds", "4", "--sizes", "1280x720"],
     "bench_cloud.py": ["--runs", "5", "--backlog", "50"],
     "bench_operator.py": ["--photos", "50"],
+    "bench_strip.py": ["--runs", "3", "--rounds", "1"],
 }
 
 

@@ -6,12 +6,16 @@
 - draining a backlog of 200 photos queued while the bucket was unreachable (photos/s);
 - the share process's peak RSS with the uploader running;
 - the QR code's module count for the LAN link and for the cloud link (public base URL and
-  presigned, for a typical Cloudflare R2 endpoint): fewer modules = bigger, easier modules.
+  presigned, for a typical Cloudflare R2 endpoint): fewer modules = bigger, easier modules;
+- a slow uplink (64 kB/s, tests/support/throttle.py in front of the S3 server): three 0.85 MB
+  photos stored 4 s apart, each while the older ones upload — result stored → cloud link for
+  each, once with the rate per connection (a distant endpoint) and once shared by all (a
+  saturated venue uplink).
 
 Loopback has no bandwidth limit: on a booth the upload time of 1.5 MB over the venue's uplink
 adds to the first figure (about 1.2 s at 10 Mbit/s).
 
-    .venv/bin/python bench/bench_cloud.py [--runs 20] [--backlog 200]
+    .venv/bin/python bench/bench_cloud.py [--runs 20] [--backlog 200] [--no-slow-uplink]
 """
 
 from __future__ import annotations
@@ -39,6 +43,10 @@ from jobstore.ledger import Ledger, ledger_path, photo_dir
 from jobstore.links import new_token, qr_link
 from jobstore.uploads import Uploads
 from tests.support.s3 import CREDS, S3Server, cloud_toml
+from tests.support.throttle import ThrottledProxy
+
+SLOW_RATE = 64 * 1024  # bytes/s
+SLOW_GAP_S = 4.0  # between the slow-uplink photos
 
 
 def jpeg_of(size_mb: float) -> bytes:
@@ -115,6 +123,49 @@ def wait_uploaded(queue: Uploads, job_ids: list[str], timeout: float) -> float:
     raise TimeoutError(f"{len(job_ids) - len(queue.links(job_ids))} uploads not confirmed")
 
 
+def slow_uplink_figures(s3: S3Server, data: bytes, shared: bool) -> None:
+    """Three photos SLOW_GAP_S apart through a real `booth share` behind a 64 kB/s proxy."""
+    proxy = ThrottledProxy(s3.port, SLOW_RATE, shared=shared).start()
+    proc = None
+    with tempfile.TemporaryDirectory(prefix="bench-cloud-slow-") as tmp:
+        tmp_path = Path(tmp)
+        config = tmp_path / "booth.toml"
+        config.write_text(
+            f'data_dir = "{tmp_path}/data"\n'
+            + cloud_toml(s3, endpoint=proxy.endpoint, retry_max_s=5.0, timeout_s=30)
+        )
+        data_dir = load_config(config, env={**CREDS, "BOOTH_ID": "benchbooth"}).data_path
+        led = Ledger(ledger_path(data_dir))
+        queue = Uploads(ledger_path(data_dir))
+        log = (tmp_path / "share.log").open("wb")
+        try:
+            proc = start_share(config, data_dir, log)
+            time.sleep(2.0)  # the process up and its uploader looking
+            stored: list[tuple[str, float]] = []
+            for n in range(3):
+                if n:
+                    time.sleep(SLOW_GAP_S)
+                stored.append((store_result(data_dir, led, data), time.time()))
+            wait_uploaded(queue, [job for job, _ in stored], 300)
+            links = queue.links(job for job, _ in stored)
+            how = "shared by all uploads" if shared else "per connection"
+            for n, (job, at) in enumerate(stored, 1):
+                figure(
+                    f"64 kB/s uplink ({how}), photos {SLOW_GAP_S:g} s apart: result → cloud "
+                    f"link, photo {n} of 3 ({len(data) / 1e6:.2f} MB)",
+                    links[job].uploaded_at - at,
+                    "s",
+                )
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.wait(20)
+            log.close()
+            queue.close()
+            led.close()
+            proxy.stop()
+
+
 def qr_figures() -> None:
     from booth.config import CloudConfig
     from share.cloud import Bucket
@@ -152,12 +203,17 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--backlog", type=int, default=200)
     ap.add_argument("--size-mb", type=float, default=1.5)
+    ap.add_argument("--no-slow-uplink", action="store_true", help="skip the 64 kB/s figures")
     args = ap.parse_args()
 
     qr_figures()
     data = jpeg_of(args.size_mb)
     s3 = S3Server().start()
     s3.create_bucket()
+    if not args.no_slow_uplink:
+        slow_photo = jpeg_of(0.85)
+        for shared in (False, True):
+            slow_uplink_figures(s3, slow_photo, shared)
     proc = None
     with tempfile.TemporaryDirectory(prefix="bench-cloud-") as tmp:
         tmp_path = Path(tmp)
@@ -204,7 +260,8 @@ def main() -> int:
             )
             figure("share server peak RSS with the uploader", rss, "MB", "≤ 100 MB", rss <= 100)
             n_obj = len(s3.objects())
-            assert n_obj == 2 * (args.backlog + args.runs + 1), n_obj
+            slow_objects = 0 if args.no_slow_uplink else 2 * 3 * 2
+            assert n_obj == 2 * (args.backlog + args.runs + 1) + slow_objects, n_obj
         finally:
             if proc is not None:
                 proc.terminate()

@@ -336,7 +336,13 @@ class CloudConfig:
         min=0.01,
         max=7,
     )
-    timeout_s: float = _f(30.0, "Timeout of one bucket request in seconds", min=1, max=600)
+    timeout_s: float = _f(
+        30.0,
+        "Timeout of one bucket request in seconds (a photo's upload also gets the time its "
+        "size takes on a very slow uplink)",
+        min=1,
+        max=600,
+    )
     retry_max_s: float = _f(
         30.0,
         "Longest wait between upload retries while the bucket is unreachable",

@@ -212,11 +212,11 @@ def _wait_cloud(ctl: JobController, job_id: str, wait_s: float) -> CloudOutcome:
         time.sleep(0.1)
     row = ctl.uploads.get(job_id) if ctl.uploads is not None else None
     if row is None:
-        why = "no share server queued it for upload"
+        why = "no share server with [cloud] on queued it"
     elif row.last_error:
         why = f"{row.last_error} (tried {row.attempts}×)"
     else:
-        why = "still uploading"
+        why = "queued, no answer from the bucket yet (`booth doctor` checks the bucket)"
     return CloudOutcome(None, None, f"not uploaded within {wait_s:g} s: {why}")
 
 

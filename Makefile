@@ -12,7 +12,7 @@ CHECKS := lint
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
 # What `make test-quick` leaves out (pyproject.toml and tests/conftest.py say what each means).
-NOT_QUICK := broker or browser or netns or network or e2e
+NOT_QUICK := broker or browser or netns or network or e2e or cups
 
 .PHONY: setup setup-test run lint test test-quick soak bench
 

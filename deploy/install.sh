@@ -3,7 +3,7 @@
 #
 #   sudo deploy/install.sh [--booth-id ID] [--lan] [--lan-port 1884] [--mqtt-port 1883]
 #                          [--hotspot SSID [--hotspot-password P] [--hotspot-band 2.4|5]] [--no-hotspot]
-#                          [--keep-desktop]
+#                          [--keep-desktop] [--printer | --no-printer]
 #                          [--worker NAME …] [--remove-worker NAME]
 #   (PYTHON=… picks the venv's interpreter; default python3, on a Pi the OS one with picamera2)
 #
@@ -50,6 +50,7 @@ hotspot_password=""
 hotspot_band="bg"
 hotspot_ifname=wlan0
 keep_desktop=0
+printer_mode=keep     # keep | on | off (--printer / --no-printer)
 
 usage() {
     sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
@@ -78,6 +79,11 @@ Options:
   --no-hotspot      remove the hotspot and everything --hotspot wrote
   --keep-desktop    leave a desktop image's graphical boot alone (the kiosk then cannot
                     take the screen while the desktop runs)
+  --printer         prints through CUPS: installs CUPS, its filters and Gutenprint (the
+                    dye-sub drivers), lets the booth user manage its queue (group lpadmin) and
+                    enables booth-printer (docs/printing.md adds the queue; [print] turns it
+                    on). Kept by later runs without --printer.
+  --no-printer      stop and disable booth-printer (CUPS stays installed)
 EOF
 }
 
@@ -102,6 +108,8 @@ while (($#)); do
         --hotspot-ifname) hotspot_ifname="${2:?--hotspot-ifname needs an interface}"; shift 2 ;;
         --no-hotspot) hotspot_mode=off; shift ;;
         --keep-desktop) keep_desktop=1; shift ;;
+        --printer) printer_mode=on; shift ;;
+        --no-printer) printer_mode=off; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "install: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -228,6 +236,14 @@ pkgs=(mosquitto mosquitto-clients python3-venv python3-pip
 if ((lan)); then pkgs+=(openssl); fi  # the LAN listener's CA and certificate
 if ((pi)); then pkgs+=(python3-picamera2 python3-gpiozero python3-lgpio); fi
 if [[ "$hotspot_mode" == on ]]; then pkgs+=(network-manager dnsmasq-base nftables); fi
+# Printing (--printer, or a booth-printer unit from an earlier --printer run): CUPS with its
+# filters, IPP tools and Gutenprint, the driver of the dye-sub printers booths use.
+if [[ "$printer_mode" == keep && -f "$root/etc/systemd/system/booth-printer.service" ]]; then
+    printer_mode=on
+fi
+if [[ "$printer_mode" == on ]]; then
+    pkgs+=(cups cups-client cups-filters cups-ipp-utils printer-driver-gutenprint)
+fi
 # Whether a Debian package is installed (no pipe into grep -q: with pipefail an early exit of
 # grep could make a present package look missing).
 installed() {
@@ -274,6 +290,18 @@ for g in video render input gpio; do
     fi
 done
 ensure_dir "$root/var/lib/booth" booth booth 0750
+# Printing: the booth user may resume its CUPS queue (cupsd's @SYSTEM is its SystemGroup, lpadmin
+# on Debian; it knows the user over its socket by the peer's uid).
+if [[ "$printer_mode" == on ]] && getent group lpadmin >/dev/null; then
+    if ((dry)) && ! getent passwd booth >/dev/null; then
+        log "dry: would run: usermod -aG lpadmin booth"
+    elif [[ " $(id -nG booth) " != *" lpadmin "* ]]; then
+        system usermod -aG lpadmin booth
+        if ((!dry)); then changed "added booth to group lpadmin (it may resume its print queue)"; fi
+    fi
+elif [[ "$printer_mode" == on ]]; then
+    log "dry: would run: usermod -aG lpadmin booth (once cups made the group)"
+fi
 
 # ------------------------------------------------------------------ /etc/booth
 ensure_dir "$root/etc/booth" root booth 0750
@@ -341,7 +369,7 @@ role_password() {
     fi
     printf '%s' "$pw"
 }
-for role in kiosk worker share; do
+for role in kiosk worker share printer; do
     envfile="$root/etc/booth/$role.env"
     pw="$(role_password "$envfile")"
     if [[ ! -f "$passwd_file" ]] || ! grep -q "^$role:" "$passwd_file"; then
@@ -456,6 +484,7 @@ sed -e "s#@PASSWD_FILE@#/etc/mosquitto/booth.passwd#" \
     put_file "$root/etc/mosquitto/conf.d/booth.conf" root root 0644
 sed -e "s#@ROOT@#$topic_root#g" -e "s#@BOOTH@#$booth_id#g" \
     -e "s#@KIOSK_USER@#kiosk#" -e "s#@WORKER_USER@#worker#" -e "s#@SHARE_USER@#share#" \
+    -e "s#@PRINTER_USER@#printer#" \
     "$here/mosquitto/acl.in" | put_file "$root/etc/mosquitto/booth.acl" root mosquitto 0640
 mosquitto_changes=$((changes - before_mosquitto))
 
@@ -513,19 +542,29 @@ hotspot_install
 
 # ------------------------------------------------------------------ systemd units
 before_units=$changes
-for unit in booth-kiosk booth-worker booth-share; do
+units=(booth-kiosk booth-worker booth-share)
+if [[ "$printer_mode" == on ]]; then units+=(booth-printer); fi
+for unit in "${units[@]}"; do
     put_file "$root/etc/systemd/system/$unit.service" root root 0644 <"$src/systemd/$unit.service"
 done
+if [[ "$printer_mode" == off && -f "$root/etc/systemd/system/booth-printer.service" ]]; then
+    system systemctl disable --now --quiet booth-printer
+    rm -f "$root/etc/systemd/system/booth-printer.service"
+    changed "removed booth-printer (--no-printer)"
+fi
 if ((changes != before_units)); then system systemctl daemon-reload; fi
 if ((mosquitto_changes)); then system systemctl restart mosquitto; fi
 system systemctl enable --quiet mosquitto booth-worker booth-share booth-kiosk
+if [[ "$printer_mode" == on ]]; then system systemctl enable --quiet cups booth-printer; fi
 # The kiosk owns tty1: no login prompt competes with it at boot (other VTs and SSH still work).
 system systemctl mask --quiet getty@tty1.service
 # Started from a login on tty1, starting the kiosk (Conflicts=getty@tty1) would end this very
 # session half-way: leave it for the next boot. BOOTH_INSTALL_TTY: tests name the terminal.
 now_units=(booth-worker booth-share booth-kiosk)
+if [[ "$printer_mode" == on ]]; then now_units+=(booth-printer); fi
 if [[ "${BOOTH_INSTALL_TTY:-$(tty 2>/dev/null || true)}" == /dev/tty1 ]]; then
     now_units=(booth-worker booth-share)
+    if [[ "$printer_mode" == on ]]; then now_units+=(booth-printer); fi
     log "warning: run from tty1, which the kiosk takes over: not starting booth-kiosk now."
     log "         It starts at the next boot, or run \`sudo systemctl start booth-kiosk\` from"
     log "         SSH or another console (Ctrl+Alt+F2)."
@@ -566,6 +605,11 @@ if ((lan)); then
         log "  worker machine $(basename "$envfile" .env): copy ${envfile#"$root"} and" \
             "${workers_dir#"$root"}/ca.crt to it (see docs/deploy.md, The broker: users and ACL)"
     done
+fi
+if [[ "$printer_mode" == on ]]; then
+    log "printing: add the printer's CUPS queue (docs/printing.md, Install), then set"
+    log "  [print] enabled = true (and its queue) in /etc/booth/booth.toml and restart booth-kiosk"
+    log "  and booth-printer; booth doctor checks the queue"
 fi
 log "next: put GEMINI_API_KEY in /etc/booth/secrets.env (and BOOTH_ADMIN_PASSWORD in"
 log "      /etc/booth/admin.env for the operator page; the bucket key in /etc/booth/cloud.env"

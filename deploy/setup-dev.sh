@@ -17,12 +17,15 @@ if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
 # certificates (install.sh --lan), for the booth Wi-Fi's network-namespace test
 # NetworkManager's DHCP/DNS server, a DHCP client and nftables, Debian's own numpy with a C
 # compiler and headers (tests/deploy/test_numpy_abi.py builds a venv like a Pi's against them),
-# and ejabberd, a second MQTT 5 broker (tests/support/ejabberd.py starts private ones).
+# and ejabberd, a second MQTT 5 broker (tests/support/ejabberd.py starts private ones); CUPS with
+# ippeveprinter, an IPP printer that keeps what it prints, and the D-Bus and avahi it needs
+# (tests/support/cups.py starts private ones).
 # libopenh264-7: the reveal clips' H.264 encoder (share/h264.py), for `make run` too.
 pkgs=(mosquitto python3-venv libopenh264-7)
 if [[ "$mode" == test ]]; then
     pkgs+=(mosquitto-clients chromium shellcheck systemd openssl dnsmasq-base udhcpc nftables
-           python3-numpy python3-dev gcc ejabberd)
+           python3-numpy python3-dev gcc ejabberd
+           cups cups-client cups-ipp-utils cups-filters avahi-daemon dbus)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

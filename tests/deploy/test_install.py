@@ -167,7 +167,8 @@ def test_distinct_passwords_and_lan_listener(tmp_path):
     # The password file holds hashes, never the passwords themselves.
     passwd = (root / "etc/mosquitto/booth.passwd").read_text()
     assert kiosk.split(":")[2].split("@")[0] not in passwd
-    assert {line.split(":")[0] for line in passwd.splitlines()} == {"kiosk", "worker", "share"}
+    roles = {"kiosk", "worker", "share", "printer"}
+    assert {line.split(":")[0] for line in passwd.splitlines()} == roles
 
 
 @pytest.mark.parametrize(

@@ -149,11 +149,6 @@ class Uploader:
         self.queue.close()
         self.ledger.close()
 
-    def in_flight(self) -> list[str]:
-        """The jobs whose upload runs now."""
-        with self._lock:
-            return list(self._in_flight)
-
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
@@ -341,7 +336,6 @@ class Uploader:
             secrets.token_urlsafe(16),
         )
         max_age = max(60, life)
-        _crash_point("cloud_before_photo")
         bucket.put(
             u.photo_key,
             path,

@@ -152,7 +152,13 @@ class JobController:
         self.store.every_tick(self.router.retry_held)
         # strip sessions: only the kiosk's own controller (no suffix) closes and composes them
         self.sessions = StripSessions(
-            cfg, self.ledger, self.views, clock, mono, owner=client_suffix == ""
+            cfg,
+            self.ledger,
+            self.views,
+            clock,
+            mono,
+            owner=client_suffix == "",
+            on_store_thread=self.store.put,
         )
         self.outbox.session_of = self.sessions.map.of
         self.store.every_tick(self.sessions.tick)

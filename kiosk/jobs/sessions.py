@@ -149,8 +149,12 @@ class StripSessions:
         mono: Callable[[], float],
         *,
         owner: bool,
+        on_store_thread: Callable[[Callable[[], None]], None] = lambda task: task(),
     ) -> None:
+        """`on_store_thread` runs a ledger write off the caller's thread (the job side's store
+        loop): the screen's calls never wait on the disk."""
         self.cfg = cfg
+        self.on_store_thread = on_store_thread
         self.data_dir = cfg.data_path
         self.ledger = ledger
         self.views = views
@@ -236,10 +240,15 @@ class StripSessions:
             f.view = replace(f.view, state=CLOSED, ended=ended)
             taken = f.view.taken
         if taken:
-            try:
-                self.db.close_session(session_id, ended, self.clock())
-            except Exception:  # the next start closes it as interrupted
-                log.exception("strip session %s: cannot close it in the ledger", session_id)
+            at = self.clock()
+
+            def write() -> None:
+                try:
+                    self.db.close_session(session_id, ended, at)
+                except Exception:  # the next start closes it as interrupted
+                    log.exception("strip session %s: cannot close it in the ledger", session_id)
+
+            self.on_store_thread(write)
         log.info("strip session %s: ended (%s) after %d shot(s)", session_id, ended, taken)
 
     def view(self, session_id: str) -> SessionView | None:
@@ -280,25 +289,17 @@ class StripSessions:
         return job_id
 
     def _register(self, sid: str, frame: int, job_id: str, style: str, portrait: bool) -> None:
-        """On the capture thread, before the shooter writes the job's row."""
+        """On the capture thread, before the shooter writes the job's row: the ledger first,
+        then what the screens and the compose check see (so they never see a frame, or a
+        closed session, the ledger does not have yet)."""
         with self._lock:
             f = self._followed.get(sid)
             if f is None:
                 return
             if frame == 1:
                 f.portrait = portrait
-            frames = f.view.frames + (job_id,)
-            last = len(frames) >= f.view.shots
-            f.view = replace(
-                f.view,
-                frames=frames,
-                last_shot_at=self.mono(),
-                state=CLOSED if last else f.view.state,
-                ended=DONE if last else f.view.ended,
-            )
-            f.registered[job_id] = self.mono()
             view, port = f.view, f.portrait
-        self.map.add({job_id: (sid, frame)})
+        last = view.taken + 1 >= view.shots
         try:
             self.db.begin(
                 sid, self.cfg.booth_id, view.style, view.layout, view.shots, port, view.created_at
@@ -308,6 +309,16 @@ class StripSessions:
                 self.db.close_session(sid, DONE, self.clock())
         except Exception:  # the frame still goes through as a photo of its own
             log.exception("strip session %s: cannot write frame %d", sid, frame)
+        self.map.add({job_id: (sid, frame)})
+        with self._lock:
+            f.registered[job_id] = self.mono()
+            f.view = replace(
+                f.view,
+                frames=f.view.frames + (job_id,),
+                last_shot_at=self.mono(),
+                state=CLOSED if last else f.view.state,
+                ended=DONE if last else f.view.ended,
+            )
 
     # ------------------------------------------------------------------ the store thread
     def tick(self) -> None:
@@ -331,6 +342,9 @@ class StripSessions:
                 self._check(sid, f, now)
 
     def _check(self, sid: str, f: _Followed, now: float) -> None:
+        row = self.db.get(sid)
+        if row is not None and row.state != CLOSED:
+            return  # its close is still on its way to the ledger (JobController's store loop)
         registered = self.db.frame_ids(sid)
         rows = {r.job_id: r for r in self.db.frames(sid)}
         for _frame, job_id in registered:
@@ -377,12 +391,15 @@ class StripSessions:
                 f.next_try = self.mono() + RETRY_S[-1]
             log.exception("strip session %s: composing failed", sid)
             return
+        if stored is None:  # not closed in the ledger yet: the next check tries again
+            with self._lock:
+                f.composing = False
+            return
         self.composed += 1
         self.last_compose_s = took
         log.info("strip session %s: sheet of %d frames composed in %.2f s", sid, len(frames), took)
         self._finish(sid, COMPOSED)
-        if stored is not None:
-            self.views.emit_row("status", stored)
+        self.views.emit_row("status", stored)
 
     def _store(self, session: SessionRow, frames: list[JobRow]) -> JobRow | None:
         first = frames[0]

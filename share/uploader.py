@@ -6,12 +6,12 @@ delete the cloud copies too), it is the only unit that gets the bucket credentia
 delay a capture or a frame. obstore's calls block only the uploader's own threads.
 
 A scheduler thread looks every POLL_S for newly stored results and queues each at once (object
-keys fixed before the first attempt), then hands due uploads, newest photo first, to a small
-pool as slots free up. It never waits for an upload, so a new result starts uploading within a
-second whatever is in flight: up to PARALLEL run at once, and a new result that finds them all
-busy (a backlog draining) starts beside them. An upload is the photo, then its phone page; the
-row turns `uploaded` only after both were confirmed. Deleting the objects of jobs that
-retention removed runs in the pool too.
+keys fixed before the first attempt), then starts due uploads, newest photo first, each on a
+thread of its own, as slots free up. It never waits for an upload, so a new result starts
+uploading within a second whatever is in flight: up to PARALLEL run at once, and a result just
+stored that finds them all busy (a backlog draining) starts beside them. An upload is the
+photo, then its phone page; the row turns `uploaded` only after both were confirmed. Deleting
+the objects of jobs that retention removed runs on a thread of its own too.
 
 A slow uplink: uploads at once share it, and the request timeout counts the whole upload, so a
 backlog four wide can miss the timeout round after round and never drain. An upload that timed

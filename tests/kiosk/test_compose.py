@@ -123,6 +123,7 @@ def test_the_band_carries_the_title(tmp_path):
         brand = SheetBrand.from_config(cfg, time.time())
         made = compose(STRIP, [FrameFiles(shot, shot)] * 4, False, brand)
         img = cv2.imdecode(np.frombuffer(made.sheet, np.uint8), cv2.IMREAD_COLOR)
+        assert img is not None
         area = img[band.y : band.y + band.h, band.x : band.x + band.w].astype(int)
         return float(np.mean((area[..., 2] > 180) & (area[..., 1] > 140) & (area[..., 0] < 120)))
 

@@ -1,8 +1,9 @@
 """`booth up`: the whole booth on one machine (a laptop, or a Pi without the systemd units).
 
-Uses the configured broker or starts a private mosquitto, then runs the worker, the share server
-and the kiosk as child processes, restarts any that dies, and stops them all on Ctrl-C, SIGTERM or
-SIGHUP (a closed terminal); if it is killed outright its children follow it (see
+Uses the configured broker or starts a private mosquitto, then runs the worker, the share server,
+the printer process (with `[print]` on) and the kiosk as child processes, restarts any that
+dies, and stops them all on Ctrl-C, SIGTERM or SIGHUP (a closed terminal); if it is killed
+outright its children follow it (see
 appliance/services.py). One booth per data dir: a second `booth up`, or one beside a kiosk or
 share server already running on the data dir, refuses with who holds it.
 Without a display it says so and runs the kiosk headless on the file camera; the kiosk prints
@@ -143,7 +144,10 @@ def run(cfg: Config, args: argparse.Namespace) -> int:
         log.error("booth up: %s", exc)
         return EXIT_ALREADY_RUNNING
     try:
-        for role in ("share",) if args.no_kiosk else ("kiosk", "share"):
+        roles = ["share"] if args.no_kiosk else ["kiosk", "share"]
+        if cfg.print.enabled:
+            roles.append("printer")
+        for role in roles:
             found = holder(data_dir, role)
             if found is not None:
                 log.error("booth up: %s", AlreadyRunning(role, data_dir, found))
@@ -170,6 +174,8 @@ def _run(cfg: Config, args: argparse.Namespace, data_dir: Path) -> int:
     sup = Supervisor(env)
     sup.add("worker", booth_argv("worker"))
     sup.add("share", booth_argv("share"))
+    if cfg.print.enabled:  # [print]: the print queue through CUPS (docs/printing.md)
+        sup.add("printer", booth_argv("printer"))
     if not args.no_kiosk:
         kiosk_args = ["kiosk"]
         if headless:

@@ -25,6 +25,7 @@ from appliance.doctor.machine import (
     check_display,
     check_ledger,
 )
+from appliance.doctor.printing import check_printer
 from appliance.doctor.probe import FAIL, OK, WARN, Check, Probe
 from appliance.doctor.sharing import check_cloud, check_share_server, check_share_url
 from booth.config import Config, ConfigError, describe, load_config
@@ -44,6 +45,7 @@ __all__ = [
     "check_display",
     "check_hotspot",
     "check_ledger",
+    "check_printer",
     "check_share_server",
     "check_share_url",
     "check_workers",
@@ -69,6 +71,7 @@ BOOTH_CHECKS = (
     "share server",
     "hotspot",
     "cloud",
+    "printer",
 )
 WORKER_CHECKS = ("broker", "workers", "api key", "disk", "clock")
 
@@ -90,6 +93,7 @@ def run_checks(
         "share server": lambda: check_share_server(cfg, probe),
         "hotspot": lambda: check_hotspot(cfg, probe),
         "cloud": lambda: check_cloud(cfg, probe),
+        "printer": lambda: check_printer(cfg, probe),
     }
     names = BOOTH_CHECKS if role == "booth" else WORKER_CHECKS
     results = []

@@ -227,7 +227,7 @@ class AutoResume:
     _wait_s: float = field(default=0.0)
     _last_resume: float | None = None
     _probe_at: float | None = None
-    _was_stopped: bool = False
+    _stopped_again: bool = False  # the queue was seen stopped since the last resume
 
     def __post_init__(self) -> None:
         self._wait_s = self.first_wait_s
@@ -239,6 +239,7 @@ class AutoResume:
         self._last_resume = now
         self._ready_since = None
         self._probe_at = None
+        self._stopped_again = False
 
     def ready(self, look: Look) -> bool:
         """Whether the printer says it could print (the queue's stop aside)."""
@@ -260,14 +261,12 @@ class AutoResume:
         """`"ready"` or `"probe"` when the queue is to be resumed now, else None."""
         q, now = look.queue, look.at
         if q is None or not q.stopped or not q.accepting:
-            if q is not None and not q.stopped:
-                self._was_stopped = False
             self._ready_since = self._probe_at = None
             return None
-        if not self._was_stopped:
-            self._was_stopped = True
-            last = self._last_resume
-            if last is not None and now - last < self.quick_stop_s:
+        last = self._last_resume
+        if last is not None and not self._stopped_again:
+            self._stopped_again = True  # (looks come after the resume: this one is news)
+            if now - last < self.quick_stop_s:
                 self._wait_s = min(self.max_wait_s, self._wait_s * 2)
         earliest = (self._last_resume or -1e18) + self._wait_s
         if self.ready(look):

@@ -59,8 +59,10 @@ footer{margin-top:18px}
 .frames{margin-top:22px}
 .frames h2{font-size:1.15rem;text-align:center;margin:0 0 10px}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}
-.grid figure{margin:0}
-.grid .btn{min-height:48px;font-size:1rem;margin-top:8px}
+.grid figure{margin:0;display:flex;flex-direction:column}
+.grid .btn{min-height:48px;font-size:1rem;margin-top:auto}
+.grid img{margin-bottom:8px}
+.photo.tall{height:72vh;width:auto;max-width:100%;margin:0 auto}
 """
 
 
@@ -203,7 +205,8 @@ def guest_page(
         f'data-ios-hold="{escape(t("page_ios_hold"))}" '
         f'data-ios-share="{escape(t("page_ios_share"))}">'
         f"{_text(t('page_howto'))}</p>"
-        f'<div class="frame"><img id="photo" class="photo" src="{escape(photo_src)}"'
+        f'<div class="frame"><img id="photo" class="photo{_tall(size, frames)}" '
+        f'src="{escape(photo_src)}"'
         f'{_photo_box(size)} alt="{escape(t("page_alt", title=title))}"></div>'
         f'<a id="download" class="btn primary" href="{escape(download_href)}" '
         f'download="{name}" data-ios="{escape(t("page_download_files"))}">&#11015;&#xFE0E;'
@@ -237,6 +240,13 @@ def _clip_section(t: Texts, title: str, poster: str, clip: ClipLink | None) -> s
         f'<p class="muted">{_text(t("page_clip_tip"))}</p>'
         "</section>"
     )
+
+
+def _tall(size: PhotoSize | None, frames: Sequence[FrameLink]) -> str:
+    """A strip session's 2x6 strip (three times as tall as wide) is held to most of the
+    screen's height, so Download stays within a thumb's reach; its box still comes from its
+    size (no layout shift)."""
+    return " tall" if frames and size is not None and size.height > 1.5 * size.width else ""
 
 
 def _frames_section(t: Texts, title: str, frames: Sequence[FrameLink]) -> str:

@@ -76,6 +76,7 @@ from printer.cups import (
 from printer.ipp import Server, default_server
 from printer.render import MEDIA, media_name, render
 from printer.watch import (
+    BLOCKING,
     AutoResume,
     Facts,
     Look,
@@ -333,6 +334,7 @@ class PrinterService:
                     self.cups.cancel(row.cups_job_id)
                 if self.prints.move(row.print_id, pq.CANCELLED, self.clock(), "cancelled"):
                     cancelled += 1
+                    self._touched.add(row.job_id)
             self._touch_all_waiting()
             for pid in ids:
                 row_ = self.prints.get(pid)
@@ -483,7 +485,12 @@ class PrinterService:
         )
 
     def _can_feed(self, q: QueueState) -> bool:
-        return q.accepting and not q.stopped
+        """CUPS takes prints now, and a network printer does not say it cannot print (its own
+        word is live; a USB printer's last reasons may be stale, so they do not stop the feed:
+        CUPS and the printer keep a sheet waiting there)."""
+        device = self._look.device
+        blocked = device is not None and bool({base_reason(r) for r in device.reasons} & BLOCKING)
+        return q.accepting and not q.stopped and not blocked
 
     def _feed(self) -> None:
         """Hand the next sheets to CUPS, in order, until IN_CUPS_MAX are there."""

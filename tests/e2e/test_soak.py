@@ -31,13 +31,22 @@ WINDOW = 25  # jobs over which a process's least RSS and fds are taken
 OUTPUT = ROOT / "tests" / "output"  # soak-<jobs>.txt: the report, for docs/benchmarks.md
 
 
+def role_of(argv: list[str]) -> str | None:
+    """A child of `booth up` by the command it runs (`python -m appliance.cli ROLE …`); not by
+    a word anywhere in its command line: the share server's short-lived helpers
+    (`python -m share.clips …`) say "share" too."""
+    if "appliance.cli" in argv[:-1]:
+        role = argv[argv.index("appliance.cli") + 1]
+        return role if role in ("worker", "share", "kiosk") else None
+    return None
+
+
 def snapshot(up: psutil.Process, broker: psutil.Process) -> dict[str, tuple[int, int]]:
-    """(RSS bytes, open fds) of every process under `booth up`, by role, and of the broker."""
+    """(RSS bytes, open fds) of every process `booth up` runs, by role, and of the broker."""
     out = {"mosquitto": (broker.memory_info().rss, broker.num_fds())}
     for child in up.children(recursive=True):
         try:
-            cmd = " ".join(child.cmdline())
-            role = next((r for r in ("worker", "share", "kiosk", "mosquitto") if r in cmd), None)
+            role = role_of(child.cmdline())
             if role:
                 out[role] = (child.memory_info().rss, child.num_fds())
         except psutil.Error:

@@ -14,12 +14,24 @@ import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from kiosk.ui.app import SHOT_DEBOUNCE_S
+from kiosk.ui.machine import NO_NEW_SHOT
 from tests.e2e.rig import wait_until
 from tests.support.fake_gemini import Reply
 
+BUSY_SCREENS = {str(s) for s in NO_NEW_SHOT}  # where a tap starts no shot
+
 
 def shoot_and_wait_row(rig, n_before: int, timeout: float = 30) -> None:
-    """One shot through the kiosk's tap path; wait for its ledger row."""
+    """One shot through the kiosk's tap path, once a tap can start one (its camera live again
+    after the last still, no countdown running: a tap before is ignored, as a guest's would be);
+    wait for its ledger row."""
+
+    def ready() -> bool:
+        state = rig.kiosk_state()
+        return state.get("camera") == "live" and state.get("screen") not in BUSY_SCREENS
+
+    wait_until(ready, timeout, lambda: f"the kiosk takes no shot: {rig.kiosk_state()}")
     rig.shoot()
     wait_until(
         lambda: len(rig.jobs()) > n_before,
@@ -62,11 +74,13 @@ def test_worker_killed_mid_job_the_job_still_completes(ai_rig, gemini):
 
 
 def test_broker_restart_with_jobs_queued_and_in_flight(ai_rig, gemini, broker):
-    gemini.latency = 1.5
+    # a model slower than the five shots take (each past the kiosk's tap debounce): the first two
+    # are still at the worker when the last is shot
+    gemini.latency = 5 * (SHOT_DEBOUNCE_S + 0.2) + 1
     start_booth(ai_rig)
     for i in range(5):
         shoot_and_wait_row(ai_rig, i)
-        time.sleep(0.6)  # past the kiosk's tap debounce
+        time.sleep(SHOT_DEBOUNCE_S + 0.2)  # past the kiosk's tap debounce
     # two in flight at the worker (concurrency 2), the rest queued at the broker
     broker.restart(down_s=1.0)
     wait_until(

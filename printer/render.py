@@ -6,24 +6,31 @@ picture and this package needs nothing of the kiosk; the screen's copy is far to
 paper. The canvas follows the photo's orientation (a landscape photo on 4x6 paper is 1800 x 1200
 at 300 dpi, a portrait one 1200 x 1800); the printer turns it to its paper. `fit` shows all of
 the picture on white, its frame and caption included; `fill` covers the paper and crops what
-sticks out (with a caption bar, off the top only). The JPEG carries its
-resolution (JFIF density), so a driver that prints images at their own resolution prints it
-exactly at the paper's size.
+sticks out (with a caption bar, off the top only). The JPEG carries its resolution (JFIF
+density), so a driver that prints images at their own resolution prints it at the paper's size.
+
+Why Pillow and not OpenCV (which the kiosk and the worker use): the printer process runs all
+event long beside them on a Pi, and OpenCV with numpy would more than double its memory (about
+40 MB against 13 MB once imported; bench/bench_print.py has the figures). The file it reads was
+checked by the kiosk's image guard when it was stored (booth/images.py); here its header's size
+is checked against the same limit before any pixel is decoded.
 """
 
 from __future__ import annotations
 
-import struct
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
-
-from booth.images import RESULT_MAX_PIXELS, decode, downscale, load_file
+from PIL import Image, ImageOps
 
 JPEG_QUALITY = 95
 WHITE = (255, 255, 255)
+MAX_PIXELS = 25_000_000  # booth/images.py RESULT_MAX_PIXELS: a stored result is at most this
+
+
+class BadPicture(ValueError):
+    """A stored file that is not a picture this process will print."""
 
 
 @dataclass(frozen=True)
@@ -54,39 +61,48 @@ def media_name(key: str, override: str = "") -> str:
     return override or MEDIA[key].pwg
 
 
+def _scaled(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    if image.size == size:
+        return image
+    # a reducing gap: large shrinks go through a cheap box step first (same look)
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
 def compose(
-    image: np.ndarray, media: Media, dpi: int, fit: str, keep_bottom: bool = False
-) -> np.ndarray:
-    """The BGR canvas of the print: `image` covering it (`fill`) or inside it on white
+    image: Image.Image, media: Media, dpi: int, fit: str, keep_bottom: bool = False
+) -> Image.Image:
+    """The RGB canvas of the print: `image` covering it (`fill`) or inside it on white
     (`fit`), the canvas turned to the image's orientation. `keep_bottom`: a fill crops nothing
     off the bottom (where the kiosk burns in its caption bar), all of it off the top."""
-    h, w = image.shape[:2]
-    size = media.pixels(dpi, landscape=w >= h)
-    cw, ch = size
+    w, h = image.size
+    cw, ch = media.pixels(dpi, landscape=w >= h)
     if fit == "fill":
         scale = max(cw / w, ch / h)
         nw, nh = max(cw, round(w * scale)), max(ch, round(h * scale))
-        scaled = downscale(image, (nw, nh))
         x = (nw - cw) // 2
         y = nh - ch if keep_bottom else (nh - ch) // 2
-        return np.ascontiguousarray(scaled[y : y + ch, x : x + cw])
+        return _scaled(image, (nw, nh)).crop((x, y, x + cw, y + ch))
     scale = min(cw / w, ch / h)
     nw, nh = max(1, min(cw, round(w * scale))), max(1, min(ch, round(h * scale)))
-    scaled = downscale(image, (nw, nh))
-    canvas = np.empty((ch, cw, 3), np.uint8)
-    canvas[:] = WHITE
-    x, y = (cw - nw) // 2, (ch - nh) // 2
-    canvas[y : y + nh, x : x + nw] = scaled
+    canvas = Image.new("RGB", (cw, ch), WHITE)
+    canvas.paste(_scaled(image, (nw, nh)), ((cw - nw) // 2, (ch - nh) // 2))
     return canvas
 
 
-def with_density(jpeg: bytes, dpi: int) -> bytes:
-    """The JPEG with its JFIF header saying `dpi` dots per inch (OpenCV writes 1:1 aspect);
-    unchanged when it has no JFIF header."""
-    # SOI, APP0 marker, length, "JFIF\0", version (2 bytes), then units, X and Y density
-    if jpeg[:4] != b"\xff\xd8\xff\xe0" or jpeg[6:11] != b"JFIF\x00":
-        return jpeg
-    return jpeg[:13] + struct.pack(">BHH", 1, dpi, dpi) + jpeg[18:]
+def load(path: str | Path) -> Image.Image:
+    """The stored picture as RGB, its size checked from the header before it is decoded."""
+    try:
+        with Image.open(path) as opened:
+            if opened.format not in ("JPEG", "PNG"):
+                raise BadPicture(f"{path} is {opened.format}, not a JPEG or PNG")
+            if opened.width * opened.height > MAX_PIXELS:
+                raise BadPicture(f"{path} is {opened.width}x{opened.height}: too large to print")
+            opened.load()  # decoded once; no copy when it is RGB already
+            image = opened if opened.mode == "RGB" else opened.convert("RGB")
+            ImageOps.exif_transpose(image, in_place=True)
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise BadPicture(f"{path} cannot be read: {exc}") from exc
+    return image
 
 
 def render(
@@ -97,12 +113,9 @@ def render(
     keep_bottom: bool = False,
     quality: int = JPEG_QUALITY,
 ) -> bytes:
-    """The print file (JPEG bytes) of a stored picture. Raises booth.images.BadImage for a file
-    that is not a picture within the limits, OSError when it cannot be read."""
-    data, info = load_file(path, max_pixels=RESULT_MAX_PIXELS)
-    image = decode(data, info)
-    canvas = compose(image, media, dpi, fit, keep_bottom)
-    ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
-        raise OSError("the print file could not be encoded")
-    return with_density(buf.tobytes(), dpi)
+    """The print file (JPEG bytes, its JFIF header saying `dpi`) of a stored picture. Raises
+    BadPicture for a file that is not a picture within the limits."""
+    canvas = compose(load(path), media, dpi, fit, keep_bottom)
+    out = io.BytesIO()
+    canvas.save(out, "JPEG", quality=quality, dpi=(dpi, dpi), subsampling=0)
+    return out.getvalue()

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from booth.config import Config, mask_url
-from booth.images import BadImage
 from booth.mqtt import MqttConnection
 from booth.printmsg import (
     ADD_PAPER,
@@ -74,7 +73,7 @@ from printer.cups import (
     device_state,
 )
 from printer.ipp import Server, default_server
-from printer.render import MEDIA, media_name, render
+from printer.render import MEDIA, BadPicture, media_name, render
 from printer.watch import (
     BLOCKING,
     AutoResume,
@@ -526,7 +525,7 @@ class PrinterService:
                 return "sent"
         try:
             data = self._print_file(row.job_id)
-        except (OSError, BadImage, LookupError) as exc:
+        except (OSError, BadPicture, LookupError) as exc:
             self.prints.move(row.print_id, pq.FAILED, now, f"no print file: {exc}")
             self._touched.add(row.job_id)
             log.error("printer: print %s of %s has no file: %s", row.print_id, row.job_id, exc)

@@ -17,11 +17,13 @@ messages in `inbox`. Each tick:
    a sheet tried but never recorded is looked up by name in CUPS before it is sent again;
 7. what changed published: the print state (retained, for the guests' screens), each photo's
    prints (retained), the process's health (a booth service).
+
+Requests and commands are printer/orders.py's, what is said printer/report.py's; this module
+owns the loop and everything it asks CUPS.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -32,35 +34,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from booth.config import Config, mask_url
+from booth.config import Config
 from booth.mqtt import MqttConnection
 from booth.printmsg import (
-    ADD_PAPER,
-    CANCEL_WAITING,
-    CANCELLED,
-    FAILED,
-    NONE,
-    PRINTED,
-    PRINTING,
-    READY,
-    REPRINT,
-    RESUME,
-    WAITING,
-    PhotoPrint,
     PrintCommand,
     PrintRequest,
-    PrintState,
 )
-from booth.protocol import Health, ProtocolError, TopicKind, Topics, utc_now_iso
+from booth.protocol import ProtocolError, TopicKind, Topics, utc_now_iso
 from jobstore import prints as pq
 from jobstore.ledger import Ledger, ledger_path, resolve_in_store
 from jobstore.prints import PrintQueue, PrintRow, cups_job_name
-from jobstore.stats import event_of
 from printer.cups import (
     JOB_ABORTED,
     JOB_CANCELED,
     JOB_COMPLETED,
-    JOB_HELD,
     JOB_PROCESSING,
     JOB_STOPPED,
     Cups,
@@ -73,17 +60,15 @@ from printer.cups import (
     device_state,
 )
 from printer.ipp import Server, default_server
+from printer.orders import Orders
 from printer.render import MEDIA, BadPicture, media_name, render
+from printer.report import Report, Said
 from printer.watch import (
     BLOCKING,
     AutoResume,
-    Facts,
     Look,
     base_reason,
-    codes,
-    guest_state,
     network_device,
-    problems,
 )
 
 log = logging.getLogger("printer")
@@ -152,6 +137,8 @@ class PrinterService:
             manual_ack=True,
         )
         self.auto_resume = AutoResume(self.pc.ready_for_s)
+        self.report = Report(cfg, str(self.server), self.prints, self.ledger, self.mqtt, mono)
+        self.orders = Orders(cfg, self.prints, self.cups, self.report, clock, self._resumed_by_hand)
         self.heartbeat = mono()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -162,15 +149,8 @@ class PrinterService:
         self._device_silent_since: float | None = None
         self._next_device_look = 0.0
         self._rendered: OrderedDict[str, bytes] = OrderedDict()
-        self._refusals: dict[str, tuple[str, str]] = {}  # photo → (request id, why)
-        self._touched: set[str] = set()  # photos whose status may have changed
-        self._sent_status: dict[str, bytes] = {}
-        self._sent_state: bytes | None = None
-        self._sent_health: tuple[Any, ...] | None = None
-        self._health_at = -1e9
         self._next_gone = 0.0
         self._resume_refused = False
-        self.last_command: dict[str, Any] | None = None
         self.resumes = 0  # queues resumed by the booth itself since start
         self.last_resume: str | None = None
 
@@ -237,8 +217,23 @@ class PrinterService:
             self._feed()
         if now >= self._next_gone:
             self._next_gone = now + GONE_EVERY_S
-            self._forget_gone()
-        self._publish()
+            for job_id in self.prints.forget_gone_jobs():
+                self.report.forget(job_id)
+        if self._connected.is_set() and self.mqtt.connected:
+            self._connected.clear()
+            self.report.reconnected()
+        self.report.publish(self._look, self.said())
+
+    def said(self) -> Said:
+        return Said(self.orders.last_command, self.resumes, self.last_resume, self._resume_refused)
+
+    def budget(self) -> pq.Budget:
+        return self.report.budget()
+
+    def _resumed_by_hand(self) -> None:
+        self._resume_refused = False
+        self.auto_resume.printed()  # the operator is there: no back-off
+        self._next_look = 0.0
 
     # ------------------------------------------------------------------ messages
     def _drain(self) -> None:
@@ -260,105 +255,9 @@ class PrinterService:
         if parsed.booth != self.booth:
             return
         if parsed.kind is TopicKind.PRINT_REQUESTS:
-            self._request(PrintRequest.from_json(msg.payload))
+            self.orders.request(PrintRequest.from_json(msg.payload))
         elif parsed.kind is TopicKind.PRINT_COMMANDS:
-            self._command(PrintCommand.from_json(msg.payload))
-
-    def _request(self, req: PrintRequest) -> None:
-        granted = self.prints.request(
-            req.job_id,
-            req.request_id,
-            min(req.copies, self.pc.copies),
-            pq.GUEST,
-            per_photo=self.pc.copies,
-            budget=self.budget(),
-            now=self.clock(),
-        )
-        self._touched.add(req.job_id)
-        if granted.refused:
-            self._refusals[req.job_id] = (req.request_id, granted.refused)
-            log.info(
-                "printer: request %s for %s made no print (%s)",
-                req.request_id,
-                req.job_id,
-                granted.refused,
-            )
-        else:
-            self._refusals.pop(req.job_id, None)
-            if not granted.repeat:
-                log.info(
-                    "printer: %d print(s) of %s queued (request %s)",
-                    len(granted.rows),
-                    req.job_id,
-                    req.request_id,
-                )
-
-    def _command(self, cmd: PrintCommand) -> None:
-        key = f"command:{cmd.command_id}"
-        if self.prints.meta(key) is not None:
-            return  # delivered again: done already
-        try:
-            result = self._do(cmd)
-        except CupsError as exc:
-            result = f"failed: {exc}"
-        self.prints.set_meta(key, result)
-        self.last_command = {
-            "id": cmd.command_id,
-            "action": cmd.action,
-            "job_id": cmd.job_id,
-            "result": result,
-            "at": utc_now_iso(),
-        }
-        self._sent_health = None  # the dashboard waits for this
-        log.info("printer: operator command %s (%s): %s", cmd.action, cmd.command_id, result)
-
-    def _do(self, cmd: PrintCommand) -> str:
-        if cmd.action == RESUME:
-            self.cups.resume(self.pc.queue)
-            for row in self.prints.in_cups():
-                job = self.cups.job(row.cups_job_id) if row.cups_job_id else None
-                if job is not None and job.state == JOB_HELD:
-                    self.cups.release(job.id)
-            self._resume_refused = False
-            self.auto_resume.printed()  # the operator is there: no back-off
-            self._next_look = 0.0
-            return "resumed"
-        if cmd.action == CANCEL_WAITING:
-            ids = self.prints.cancel_requested(cmd.job_id, self.clock())
-            cancelled = len(ids)
-            for row in self.prints.in_cups():
-                if cmd.job_id and row.job_id != cmd.job_id:
-                    continue
-                if row.cups_job_id is not None:
-                    self.cups.cancel(row.cups_job_id)
-                if self.prints.move(row.print_id, pq.CANCELLED, self.clock(), "cancelled"):
-                    cancelled += 1
-                    self._touched.add(row.job_id)
-            self._touch_all_waiting()
-            for pid in ids:
-                row_ = self.prints.get(pid)
-                if row_ is not None:
-                    self._touched.add(row_.job_id)
-            return f"cancelled {cancelled}"
-        if cmd.action == REPRINT:
-            assert cmd.job_id is not None
-            granted = self.prints.request(
-                cmd.job_id,
-                f"op-{cmd.command_id}",
-                cmd.count,
-                pq.OPERATOR,
-                per_photo=None,
-                budget=self.budget(),
-                now=self.clock(),
-            )
-            self._touched.add(cmd.job_id)
-            if granted.refused:
-                return f"refused: {granted.refused}"
-            return f"queued {len(granted.rows)}"
-        if cmd.action == ADD_PAPER:
-            self.prints.add_budget(cmd.count, self.clock())
-            return f"added {cmd.count}"
-        return "unknown action"
+            self.orders.command(PrintCommand.from_json(msg.payload))
 
     # ------------------------------------------------------------------ CUPS
     def _look_at_cups(self, now: float) -> Look:
@@ -405,7 +304,7 @@ class PrinterService:
                 job = jobs.get(cups_job_name(row.print_id))
                 if job is not None and self.prints.mark_sent(row.print_id, job.id, self.clock()):
                     found += 1
-                    self._touched.add(row.job_id)
+                    self.report.touch(row.job_id)
         self._reconciled = True
         waiting = self.prints.queue()
         log.info(
@@ -450,8 +349,8 @@ class PrinterService:
             else:
                 moved = False
             if moved:
-                self._touched.add(row.job_id)
-                self._touch_all_waiting()
+                self.report.touch(row.job_id)
+                self.report.touch_waiting()
 
     def _maybe_resume(self) -> None:
         if not self.pc.auto_resume:
@@ -520,14 +419,14 @@ class PrinterService:
                 return "stop"
             if job is not None:
                 self.prints.mark_sent(row.print_id, job.id, now)
-                self._touched.add(row.job_id)
+                self.report.touch(row.job_id)
                 log.info("printer: print %s was in CUPS already (job %d)", row.print_id, job.id)
                 return "sent"
         try:
             data = self._print_file(row.job_id)
         except (OSError, BadPicture, LookupError) as exc:
             self.prints.move(row.print_id, pq.FAILED, now, f"no print file: {exc}")
-            self._touched.add(row.job_id)
+            self.report.touch(row.job_id)
             log.error("printer: print %s of %s has no file: %s", row.print_id, row.job_id, exc)
             return "skip"
         self.prints.will_send(row.print_id, now)
@@ -546,14 +445,14 @@ class PrinterService:
         except CupsError as exc:
             if exc.lasting and not isinstance(exc, NotAllowed):
                 self.prints.move(row.print_id, pq.FAILED, now, str(exc))
-                self._touched.add(row.job_id)
+                self.report.touch(row.job_id)
                 log.error("printer: CUPS refused print %s: %s", row.print_id, exc)
                 return "skip"
             self.prints.note_error(row.print_id, str(exc))
             return "stop"
         self.prints.mark_sent(row.print_id, job_id, self.clock())
-        self._touched.add(row.job_id)
-        self._touch_all_waiting()
+        self.report.touch(row.job_id)
+        self.report.touch_waiting()
         log.info("printer: print %s of %s is CUPS job %d", row.print_id, row.job_id, job_id)
         return "sent"
 
@@ -573,13 +472,7 @@ class PrinterService:
             self._rendered.popitem(last=False)
         return data
 
-    # ------------------------------------------------------------------ auto, budget, cleanup
-    def budget(self) -> pq.Budget:
-        event = event_of(self.cfg, self.ledger)
-        return self.prints.budget(
-            self.pc.budget, event.start, self.cfg.operator.event_gap_hours * 3600
-        )
-
+    # ------------------------------------------------------------------ auto-print
     def _queue_auto(self) -> None:
         since_text = self.prints.meta(AUTO_SINCE)
         since = float(since_text) if since_text else self.clock()
@@ -593,199 +486,13 @@ class PrinterService:
                 budget=self.budget(),
                 now=self.clock(),
             )
-            self._touched.add(job_id)
+            self.report.touch(job_id)
             if granted.refused:
-                if granted.refused != self._refusals.get(job_id, ("", ""))[1]:
+                if granted.refused != self.report.refusals.get(job_id, ("", ""))[1]:
                     log.info("printer: auto-print of %s waits (%s)", job_id, granted.refused)
-                self._refusals[job_id] = (f"auto-{job_id}", granted.refused)
+                self.report.refused(job_id, f"auto-{job_id}", granted.refused)
                 if granted.refused == pq.REFUSED_BUDGET:
                     return  # the rest would be refused too
             else:
-                self._refusals.pop(job_id, None)
+                self.report.granted(job_id)
                 log.info("printer: auto-print: %d print(s) of %s queued", len(granted.rows), job_id)
-
-    def _forget_gone(self) -> None:
-        for job_id in self.prints.forget_gone_jobs():
-            self._sent_status.pop(job_id, None)
-            self._refusals.pop(job_id, None)
-            if self.mqtt.connected:
-                self.mqtt.publish(self.topics.print_status(self.booth, job_id), b"", retain=True)
-
-    def _touch_all_waiting(self) -> None:
-        """Positions move: every photo with a waiting print is told again."""
-        self._touched.update(r.job_id for r in self.prints.queue())
-
-    # ------------------------------------------------------------------ what it says
-    def facts(self) -> Facts:
-        waiting = self.prints.queue()
-        start = event_of(self.cfg, self.ledger).start
-        counts = self.prints.counts_since(start)
-        return Facts(
-            queue_name=self.pc.queue,
-            server=str(self.server),
-            waiting=len(waiting),
-            budget=self.budget(),
-            failed=counts.get(pq.FAILED, 0),
-            last_failure=self.prints.last_error(pq.FAILED, start) or "",
-            resume_refused=self._resume_refused,
-        )
-
-    def print_state(self, found: list[str], facts: Facts) -> PrintState:
-        state, problem = guest_state(found)
-        return PrintState(
-            state=state,
-            problem=problem,
-            prints_left=facts.budget.left,
-            per_photo=self.pc.copies,
-            mode=self.pc.mode,
-            queue=facts.waiting,
-        )
-
-    def photo_print(self, job_id: str, order: list[PrintRow]) -> PhotoPrint:
-        rows = self.prints.for_job(job_id)
-        refused = self._refusals.get(job_id)
-        ahead = 0
-        for i, r in enumerate(order):
-            if r.job_id == job_id:
-                ahead = i
-                break
-        if any(r.state == pq.PRINTING for r in rows):
-            state = PRINTING
-        elif any(r.waiting for r in rows):
-            state = WAITING
-        elif rows:
-            last = rows[-1].state
-            state = {pq.PRINTED: PRINTED, pq.FAILED: FAILED, pq.CANCELLED: CANCELLED}.get(
-                last, NONE
-            )
-        else:
-            state = NONE
-        return PhotoPrint(
-            job_id=job_id,
-            state=state,
-            ahead=ahead if state in (WAITING, PRINTING) else 0,
-            printed=sum(1 for r in rows if r.state == pq.PRINTED),
-            waiting=sum(1 for r in rows if r.waiting),
-            allowed=self.pc.copies,
-            refused=refused[1] if refused else None,
-            request_id=refused[0] if refused else None,
-        )
-
-    def health(self, look: Look, facts: Facts, found_problems: list[Any]) -> Health:
-        q = look.queue
-        first = found_problems[0] if found_problems else None
-        state = (
-            "error"
-            if any(p.level == "error" for p in found_problems)
-            else "warn"
-            if found_problems
-            else "ok"
-        )
-        start = event_of(self.cfg, self.ledger).start
-        budget = facts.budget
-        printer: dict[str, Any] = {
-            "queue": self.pc.queue,
-            "server": str(self.server),
-            "state": q.state_name if q else None,
-            "reasons": list(q.reasons) if q else [],
-            "accepting": q.accepting if q else None,
-            "message": q.message if q else look.error_text,
-            "device": mask_url(q.device_uri) if q else None,
-            "device_reasons": list(look.device.reasons) if look.device else None,
-            "markers": [m.to_dict() for m in q.markers] if q else [],
-            "model": q.model if q else None,
-        }
-        return Health(
-            state=state,
-            part="printer",
-            id=self.booth,
-            reason=first.reason if first else "",
-            fix=first.fix if first else "",
-            problems=tuple(found_problems),
-            counts=self.prints.counts_since(start),
-            extra={
-                "printer": printer,
-                "queue": {"waiting": facts.waiting, "in_cups": len(self.prints.in_cups())},
-                "budget": {"total": budget.total, "used": budget.used, "left": budget.left},
-                "mode": self.pc.mode,
-                "per_photo": self.pc.copies,
-                "media": self.pc.media,
-                "language": self.cfg.kiosk.language,
-                "last_command": self.last_command,
-                "auto_resume": {"on": self.pc.auto_resume, "count": self.resumes},
-                "last_resume": self.last_resume,
-            },
-        )
-
-    def _publish(self) -> None:
-        if not self.mqtt.connected:
-            return
-        if self._connected.is_set():  # (re)connected: say everything again
-            self._connected.clear()
-            self._sent_state = None
-            self._sent_health = None
-            self._sent_status.clear()
-            self._touch_all_waiting()
-            self._touched.update(self._refusals)
-        facts = self.facts()
-        found = codes(self._look, facts)
-        state = self.print_state(found, facts)
-        body = _without_time(state.to_json())
-        if body != self._sent_state:
-            self.mqtt.publish(
-                self.topics.print_state(self.booth), state.to_json(), qos=1, retain=True
-            )
-            if self._sent_state is not None or state.state != READY:
-                log.info(
-                    "printer: print state %s%s",
-                    state.state,
-                    f" ({state.problem})" if state.problem else "",
-                )
-            self._sent_state = body
-        if self._touched:
-            order = self.prints.queue()
-            for job_id in sorted(self._touched):
-                status = self.photo_print(job_id, order)
-                body = _without_time(status.to_json())
-                if self._sent_status.get(job_id) != body:
-                    self.mqtt.publish(
-                        self.topics.print_status(self.booth, job_id),
-                        status.to_json(),
-                        qos=1,
-                        retain=True,
-                    )
-                    self._sent_status[job_id] = body
-            self._touched.clear()
-        found_problems = problems(self._look, facts, self.cfg.kiosk.language)
-        key = (
-            tuple((p.code, p.level) for p in found_problems),
-            facts.waiting,
-            facts.budget.left,
-            self._look.queue.state if self._look.queue else None,
-            tuple(self._look.queue.reasons) if self._look.queue else (),
-            self.last_command["id"] if self.last_command else None,
-            self.resumes,
-        )
-        now = self.mono()
-        if key != self._sent_health or now - self._health_at >= self.cfg.operator.health_every_s:
-            health = self.health(self._look, facts, found_problems)
-            self.mqtt.publish(
-                self.topics.service_health(self.booth, "printer"),
-                health.to_json(),
-                qos=1,
-                retain=True,
-            )
-            if self._sent_health is not None and key[0] != self._sent_health[0]:
-                log.info(
-                    "printer: health %s%s",
-                    health.state,
-                    f" ({'; '.join(p.reason for p in found_problems)})" if found_problems else "",
-                )
-            self._sent_health, self._health_at = key, now
-
-
-def _without_time(body: bytes) -> bytes:
-    """A message as published, without its `updated_at` (what makes it news)."""
-    data = json.loads(body)
-    data.pop("updated_at", None)
-    return json.dumps(data, sort_keys=True).encode()

@@ -199,6 +199,27 @@ def _v7_sessions(db: sqlite3.Connection) -> None:
     _run(db, SESSIONS)
 
 
+# The reveal clip's cloud copy (jobstore/uploads.py), written only by the share process's
+# uploader: a clip is usually made seconds after its photo went up, so it follows in an upload
+# of its own. clip_state is NULL while the clip may still come; the partial index holds only
+# those rows, so the uploader's look for clips to upload stays small however long the event.
+CLIP_WAIT_INDEX = "uploads_clip_wait"
+UPLOAD_CLIPS = f"""
+ALTER TABLE uploads ADD COLUMN clip_key TEXT;   -- page_key + .mp4, written before its first PUT
+ALTER TABLE uploads ADD COLUMN clip_state TEXT; -- NULL (may still come), uploaded, none, failed
+ALTER TABLE uploads ADD COLUMN clip_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE uploads ADD COLUMN clip_next_try_at REAL NOT NULL DEFAULT 0;
+ALTER TABLE uploads ADD COLUMN clip_uploaded_at REAL;
+ALTER TABLE uploads ADD COLUMN clip_error TEXT;
+CREATE INDEX IF NOT EXISTS {CLIP_WAIT_INDEX} ON uploads(clip_next_try_at)
+    WHERE state = 'uploaded' AND clip_state IS NULL
+"""
+
+
+def _v8_upload_clips(db: sqlite3.Connection) -> None:
+    _run(db, UPLOAD_CLIPS)
+
+
 # version n is reached by MIGRATIONS[n - 1]
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1,
@@ -208,6 +229,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v5_prints,
     _v6_clips,
     _v7_sessions,
+    _v8_upload_clips,
 ]
 VERSION = len(MIGRATIONS)
 

@@ -7,6 +7,12 @@ the same two objects (the photo and its phone page) instead of adding copies. A 
 `uploaded` only after both objects were confirmed by the bucket; only then does the kiosk show
 the cloud link.
 
+The result's reveal clip, made by the clip maker (jobstore/clips.py) usually seconds after the
+photo went up, follows in an upload of its own: the clip object (`page_key` + `.mp4`, written
+in `clip_key` before its first PUT, so the deletes find it), then the page put again with it.
+`clip_state` is NULL while the clip may still come; it ends `uploaded`, `none` (the clip maker
+made none) or `failed` (its uploads failed CLIP_ATTEMPTS times: share/uploader.py).
+
 Who writes: the share process only (`share/uploader.py`). The kiosk reads links
 (`link`, `links`, `confirmed_since`). A row whose job is gone (retention deleted it) is an
 *orphan*: the uploader deletes its objects from the bucket, then the row.
@@ -21,10 +27,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobstore.schema import open_db
+from jobstore.clips import FAILED as CLIP_NOT_MADE
+from jobstore.clips import MADE as CLIP_MADE
+from jobstore.schema import CLIP_WAIT_INDEX, open_db
 
 KEY_BYTES = 16  # 128 random bits, URL-safe base64: 22 characters
-QUEUED, UPLOADED = "queued", "uploaded"
+QUEUED, UPLOADED = "queued", "uploaded"  # the photo and its page
+CLIP_NONE, CLIP_FAILED = "none", "failed"  # a clip that will not go up (UPLOADED: it did)
+CLIP_SUFFIX = ".mp4"
 
 
 @dataclass(frozen=True)
@@ -40,10 +50,39 @@ class Upload:
     uploaded_at: float | None
     url: str | None
     url_expires_at: float | None
+    clip_key: str | None
+    clip_state: str | None
+    clip_attempts: int
+    clip_next_try_at: float
+    clip_uploaded_at: float | None
+    clip_error: str | None
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> Upload:
-        return cls(**{k: row[k] for k in row.keys()})
+        return cls(**{k: row[k] for k in row.keys() if k in _UPLOAD_FIELDS})
+
+    @property
+    def objects(self) -> list[str]:
+        """Every key this row may have put in the bucket (what a delete must remove)."""
+        return [self.photo_key, self.page_key, *([self.clip_key] if self.clip_key else [])]
+
+
+_UPLOAD_FIELDS = frozenset(Upload.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class ClipUpload:
+    """An uploaded result whose reveal clip is made and not in the bucket yet."""
+
+    upload: Upload
+    clip_path: str  # relative to the data dir (jobstore/clips.py)
+    width: int
+    height: int
+
+    @property
+    def key(self) -> str:
+        """The clip's object key: beside the photo's, under the same secret."""
+        return self.upload.clip_key or self.upload.page_key + CLIP_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -132,6 +171,85 @@ class Uploads:
                 "UPDATE uploads SET attempts = attempts + 1, last_error = ?,"
                 " next_try_at = ? WHERE job_id = ?",
                 (error[:500], next_try_at, job_id),
+            )
+
+    def due_clips(self, now: float, limit: int) -> list[ClipUpload]:
+        """Uploaded results whose clip is made and due, newest first. It reads only the
+        partial index CLIP_WAIT_INDEX, the rows whose clip may still come, so it stays small
+        however long the event."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT u.*, c.clip_path AS c_path, c.width AS c_width, c.height AS c_height"
+                # the waiting rows first (CROSS JOIN keeps that order), each looked up in clips
+                f" FROM uploads u INDEXED BY {CLIP_WAIT_INDEX}"
+                " CROSS JOIN clips c ON c.job_id = u.job_id"
+                " CROSS JOIN jobs j ON j.job_id = u.job_id"
+                # literal, as in the index's WHERE: else the planner may not use it
+                f" WHERE u.state = '{UPLOADED}' AND u.clip_state IS NULL"
+                " AND u.clip_next_try_at <= ? AND c.state = ? AND c.clip_path IS NOT NULL"
+                " AND c.width > 0 AND c.height > 0"
+                " ORDER BY j.created_at DESC LIMIT ?",
+                (now, CLIP_MADE, limit),
+            ).fetchall()
+        return [
+            ClipUpload(Upload.from_sql(r), str(r["c_path"]), int(r["c_width"]), int(r["c_height"]))
+            for r in rows
+        ]
+
+    def settle_clips(self, shot_before: float) -> int:
+        """Uploaded results that will get no clip: the clip maker gave up on theirs, or none
+        was made and their job was shot before `shot_before` (the clip maker no longer tries
+        one). Their page stays photo-only and they leave the clip index."""
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE uploads SET clip_state = ?, clip_error = COALESCE("
+                " (SELECT 'the clip maker made none: ' || COALESCE(c.error, '?') FROM clips c"
+                "  WHERE c.job_id = uploads.job_id AND c.state = ?), 'no clip was made')"
+                " WHERE clip_state IS NULL AND job_id IN ("
+                f" SELECT u.job_id FROM uploads u INDEXED BY {CLIP_WAIT_INDEX}"
+                " LEFT JOIN clips c ON c.job_id = u.job_id"
+                " LEFT JOIN jobs j ON j.job_id = u.job_id"
+                f" WHERE u.state = '{UPLOADED}' AND u.clip_state IS NULL AND (c.state = ?"
+                " OR (COALESCE(c.state, '') != ? AND COALESCE(j.created_at, 0) < ?)))",
+                (CLIP_NONE, CLIP_NOT_MADE, CLIP_NOT_MADE, CLIP_MADE, shot_before),
+            )
+            return cur.rowcount
+
+    def start_clip(self, job_id: str, key: str) -> None:
+        """Record the clip's key before its first PUT: a crash mid-PUT still leaves it for
+        the deletes, and a retry overwrites the same object."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE uploads SET clip_key = COALESCE(clip_key, ?) WHERE job_id = ?",
+                (key, job_id),
+            )
+
+    def mark_clip_uploaded(self, job_id: str, at: float) -> bool:
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE uploads SET clip_state = ?, clip_uploaded_at = ?, clip_error = NULL"
+                " WHERE job_id = ? AND clip_state IS NULL",
+                (UPLOADED, at, job_id),
+            )
+            return cur.rowcount == 1
+
+    def mark_clip_retry(self, job_id: str, error: str, next_try_at: float) -> int:
+        """A failed attempt; returns the attempts so far."""
+        with self._lock:
+            rows = self._db.execute(
+                "UPDATE uploads SET clip_attempts = clip_attempts + 1, clip_error = ?,"
+                " clip_next_try_at = ? WHERE job_id = ? RETURNING clip_attempts",
+                (error[:500], next_try_at, job_id),
+            ).fetchall()  # all: the write is done only once the statement has run to its end
+            return int(rows[0][0]) if rows else 0
+
+    def end_clip(self, job_id: str, state: str, error: str) -> None:
+        """No (more) tries: `none` or `failed`; the page stays photo-only."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE uploads SET clip_state = ?, clip_error = ? WHERE job_id = ?"
+                " AND clip_state IS NULL",
+                (state, error[:500], job_id),
             )
 
     def orphans(self, limit: int) -> list[Upload]:

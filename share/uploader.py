@@ -13,6 +13,13 @@ stored that finds them all busy (a backlog draining) starts beside them. An uplo
 photo, then its phone page; the row turns `uploaded` only after both were confirmed. Deleting
 the objects of jobs that retention removed runs on a thread of its own too.
 
+The reveal clip (share/clipmaker.py) is usually made seconds after its photo went up, so it
+follows in an upload of its own: the clip, then the page put again with it, at the same link.
+Clips go after photos: one at a time, and only while no photo is uploading or due (a clip is up
+to 3 MB; a photo stored meanwhile starts beside it at once, as beside any upload). A clip whose
+uploads keep failing is given up after CLIP_ATTEMPTS, and its failures never pause the photos:
+its page simply stays photo-only.
+
 A slow uplink: uploads at once share it, and the request timeout counts the whole upload, so a
 backlog four wide can miss the timeout round after round and never drain. An upload that timed
 out beside others therefore halves how many run at once (and new results then wait for a free
@@ -39,8 +46,9 @@ from booth.clock import SystemClock
 from booth.config import Config
 from jobstore.age import DAY_S, age_s
 from jobstore.ledger import JobRow, Ledger, ledger_path, resolve_in_store
-from jobstore.uploads import Upload, Uploads
+from jobstore.uploads import CLIP_FAILED, CLIP_NONE, ClipUpload, Upload, Uploads
 from share import pages
+from share.clipmaker import CATCH_UP_S, CHILD_TIMEOUT_S
 from share.cloud import Bucket, CloudError
 from share.lookup import PhotoLookup, is_expired
 
@@ -54,6 +62,10 @@ NEW_S = 10.0  # a result queued this recently and never tried is new: its guest 
 MIN_LINK_S = 600  # a link that would die within this is not worth uploading
 STOP_WAIT_S = 10.0  # how long stop() lets the uploads in flight finish
 GONE_RETRY_S = 3600  # a job expired or deleted: retention removes it; look again much later
+CLIP_ATTEMPTS = 8  # a clip is given up after this many failed tries (an hour at retry_max_s 30)
+CLIP_RETRY_MAX_S = 3600.0  # the longest wait before a clip's next try
+# a result shot this long ago without a clip gets none: the clip maker no longer starts one
+CLIP_WAIT_S = CATCH_UP_S + CHILD_TIMEOUT_S + 60.0
 CRASH_ENV = "BOOTH_SHARE_CRASH_AT"  # tests: SIGKILL this process at a named point
 
 
@@ -73,6 +85,7 @@ class UploaderState:
     deleted: int = 0
     failures: int = 0
     parallel: int = PARALLEL  # uploads allowed at once now (fewer after timeouts)
+    clips: int = 0  # reveal clips uploaded (their pages put again with them)
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,23 @@ class Uploaded:
 
 
 Outcome = Uploaded | None | BaseException  # None: the job expired or is gone
+
+
+@dataclass(frozen=True)
+class ClipSent:
+    """A clip and its page put again, both confirmed."""
+
+    size: int
+
+
+@dataclass(frozen=True)
+class NoClip:
+    """Why a clip will not go up (its page stays photo-only)."""
+
+    why: str
+
+
+ClipOutcome = ClipSent | NoClip | None | BaseException  # None: the job is gone (the sweep's)
 
 
 class Uploader:
@@ -106,6 +136,7 @@ class Uploader:
         self._workers: set[threading.Thread] = set()
         self._lock = threading.Lock()  # the fields below, and each outcome with its row
         self._in_flight: dict[str, int] = {}  # job id → most uploads at once while it ran
+        self._clip_in_flight: str | None = None  # the job whose clip is going up
         self._sweeping = False
         self._new_after: float | None = None  # rows queued after the first look are new results
         self._stop = threading.Event()
@@ -161,8 +192,9 @@ class Uploader:
 
     # ------------------------------------------------------------------ scheduling
     def run_once(self) -> int:
-        """Queue new results, start what is due and fits, start an orphan sweep when it is
-        time; returns the uploads started. Never waits for an upload."""
+        """Queue new results, start what is due and fits (photos, then a clip when no photo
+        is uploading), start an orphan sweep when it is time; returns the uploads started.
+        Never waits for an upload."""
         now = self.clock()
         self.queue.enqueue_new(
             self.cfg.cloud.key_prefix, now - self.cfg.retention_days * DAY_S, now
@@ -175,8 +207,10 @@ class Uploader:
         if bucket is None:
             return 0
         started = self._start_due(bucket, now)
+        started += self._start_clip(bucket, now)
         if now >= self._next_orphans and now >= self._blocked_until:
             self._next_orphans = now + ORPHAN_EVERY_S
+            self.queue.settle_clips(now - CLIP_WAIT_S)
             with self._lock:
                 sweep = not self._sweeping
                 self._sweeping = True
@@ -226,6 +260,27 @@ class Uploader:
             self._submit(self._run, bucket, u)
             started += 1
         return started
+
+    def _start_clip(self, bucket: Bucket, now: float) -> int:
+        """The newest due clip, when no photo is uploading (so none is due either: a due
+        photo finds a free slot) and no other clip is: a clip never holds a photo back."""
+        with self._lock:
+            if self._in_flight or self._clip_in_flight is not None:
+                return 0
+        due = self.queue.due_clips(now, 1)
+        if not due:
+            return 0
+        with self._lock:
+            self._clip_in_flight = due[0].upload.job_id
+        self._submit(self._run_clip, bucket, due[0])
+        return 1
+
+    def _busy(self) -> set[str]:
+        """The jobs whose objects are being put now (under _lock)."""
+        busy = set(self._in_flight)
+        if self._clip_in_flight is not None:
+            busy.add(self._clip_in_flight)
+        return busy
 
     def _submit(self, fn: Callable[..., None], *args: object) -> None:
         def work() -> None:
@@ -325,33 +380,138 @@ class Uploader:
         expires_at = now + life
         filename = self.lookup.filename(row)
         ctype = "image/png" if u.photo_key.endswith(".png") else "image/jpeg"
-        photo_url = bucket.link(u.photo_key, life)
         page_url = bucket.link(u.page_key, life)
-        html = pages.cloud_page(
-            self.texts,
-            self.cfg.kiosk.title,
-            photo_url,
-            filename,
-            expires_at,
-            secrets.token_urlsafe(16),
-        )
-        max_age = max(60, life)
+        page = self._page(bucket, u, filename, life, expires_at)
         bucket.put(
             u.photo_key,
             path,
             ctype,
             disposition=_inline(filename),
-            cache_control=f"private, max-age={max_age}",
+            cache_control=_private(life),
             timeout_s=bucket.upload_timeout(size),
         )
         _crash_point("cloud_between_objects")
-        bucket.put(
-            u.page_key,
-            html.encode("utf-8"),
-            "text/html; charset=utf-8",
-            cache_control="private, no-cache",
-        )
+        _put_page(bucket, u.page_key, page)
         return Uploaded(page_url, expires_at, size)
+
+    def _page(
+        self,
+        bucket: Bucket,
+        u: Upload,
+        filename: str,
+        life: int,
+        expires_at: float,
+        clip: pages.ClipLink | None = None,
+    ) -> bytes:
+        """The cloud page of a result (with its clip once that is up): its links signed for
+        `life` seconds, so they end with the page's promise, `expires_at`."""
+        html = pages.cloud_page(
+            self.texts,
+            self.cfg.kiosk.title,
+            bucket.link(u.photo_key, life),
+            filename,
+            expires_at,
+            secrets.token_urlsafe(16),
+            clip=clip,
+        )
+        return html.encode("utf-8")
+
+    # ------------------------------------------------------------------ one clip
+    def _run_clip(self, bucket: Bucket, c: ClipUpload) -> None:
+        """On a thread of its own: the clip and its page, then the outcome with the row."""
+        t0 = time.monotonic()
+        outcome: ClipOutcome
+        try:
+            outcome = self._upload_clip(bucket, c)
+        except (CloudError, OSError) as exc:
+            outcome = exc
+        except Exception as exc:  # a bug: logged, and the clip counts it as a failed try
+            log.exception("cloud: job %s: clip upload failed unexpectedly", c.upload.job_id)
+            outcome = exc
+        try:
+            self._finish_clip(c, outcome, time.monotonic() - t0)
+        except Exception:
+            log.exception("cloud: job %s: cannot record the clip's outcome", c.upload.job_id)
+        finally:
+            with self._lock:
+                self._clip_in_flight = None
+            self._wake.set()
+
+    def _upload_clip(self, bucket: Bucket, c: ClipUpload) -> ClipOutcome:
+        """The clip object, then the page put again with it, at the same link and with the
+        same end as the photo's."""
+        u = c.upload
+        row = self.ledger.get(u.job_id)
+        if row is None:
+            return None  # deleted: the orphan sweep deletes its objects and row
+        if row.result_path is None or is_expired(row, self.cfg.retention_days, self.lookup.clock):
+            return NoClip("the job expired")
+        now = self.clock()
+        expires_at = u.url_expires_at if u.url_expires_at is not None else self._expiry(row, now)
+        life = round(expires_at - now)
+        if life < MIN_LINK_S:
+            return NoClip("the link ends too soon")
+        path = resolve_in_store(self.cfg.data_dir, c.clip_path)
+        if path is None:
+            raise OSError(f"clip path of job {u.job_id} leaves the data dir")
+        size = path.stat().st_size  # OSError when it is gone: a failed try
+        filename = self.lookup.filename(row)
+        clip_name = pages.clip_filename(filename)
+        self.queue.start_clip(u.job_id, c.key)
+        clip_url = bucket.link(c.key, life)
+        clip = pages.ClipLink(clip_url, clip_url, clip_name, pages.PhotoSize(c.width, c.height))
+        page = self._page(bucket, u, filename, life, expires_at, clip)
+        bucket.put(
+            c.key,
+            path,  # read by the client itself, never a Python bytes object
+            "video/mp4",
+            disposition=_inline(clip_name),
+            cache_control=_private(life),
+            timeout_s=bucket.upload_timeout(size),
+        )
+        _put_page(bucket, u.page_key, page)
+        return ClipSent(size)
+
+    def _finish_clip(self, c: ClipUpload, outcome: ClipOutcome, took: float) -> None:
+        """Record a clip's outcome. A failure waits longer each time and never pauses the
+        photos' queue; after CLIP_ATTEMPTS the page stays photo-only."""
+        job_id, now = c.upload.job_id, self.clock()
+        if isinstance(outcome, ClipSent):
+            if self.queue.mark_clip_uploaded(job_id, now):
+                with self._lock:
+                    self.status.clips += 1
+                log.info(
+                    "cloud: job %s: its clip uploaded (%d KB) in %.2f s; the cloud page offers it",
+                    job_id,
+                    outcome.size // 1024,
+                    took,
+                )
+            return
+        if isinstance(outcome, NoClip):
+            self.queue.end_clip(job_id, CLIP_NONE, outcome.why)
+            return
+        if outcome is None:
+            return
+        if isinstance(outcome, CloudError):
+            why = outcome.message
+        elif isinstance(outcome, OSError):
+            why = f"clip unreadable: {outcome.strerror or outcome}"
+        else:
+            why = f"internal error: {type(outcome).__name__}"
+        tries = c.upload.clip_attempts + 1
+        wait = min(CLIP_RETRY_MAX_S, self.cfg.cloud.retry_max_s * 2 ** (tries - 1))
+        self.queue.mark_clip_retry(job_id, why, now + wait * random.uniform(0.8, 1.0))
+        if tries >= CLIP_ATTEMPTS:
+            self.queue.end_clip(job_id, CLIP_FAILED, why)
+            log.warning(
+                "cloud: job %s: its clip could not be uploaded (%s; tried %d×); its cloud page "
+                "stays photo-only",
+                job_id,
+                why,
+                tries,
+            )
+        else:
+            log.info("cloud: job %s: clip upload failed (%s); trying again later", job_id, why)
 
     def _expiry(self, row: JobRow, now: float) -> float:
         """When the link stops working: retention deletes the objects when the job's age
@@ -368,10 +528,15 @@ class Uploader:
         """On a pool thread: delete the objects of jobs that are gone, then their rows."""
         try:
             while not self._stop.is_set():
-                orphans = self.queue.orphans(200)
+                found = self.queue.orphans(200)
+                with self._lock:  # after the query: an upload started before it is seen
+                    busy = self._busy()
+                # a job deleted mid-upload waits for the next sweep, or its objects would
+                # come back after the delete
+                orphans = [u for u in found if u.job_id not in busy]
                 if not orphans:
                     return
-                keys = [k for u in orphans for k in (u.photo_key, u.page_key)]
+                keys = [k for u in orphans for k in u.objects]
                 try:
                     bucket.delete(keys)
                 except CloudError as exc:
@@ -450,6 +615,16 @@ class Uploader:
         if took < self.cfg.cloud.timeout_s / 2 and self.status.parallel < PARALLEL:
             self.status.parallel += 1  # the uplink keeps up: one more at once
         self.status.state, self.status.message = "online", ""
+
+
+def _private(life: int) -> str:
+    """Cache-Control of a photo or clip: private, for as long as its link works."""
+    return f"private, max-age={max(60, life)}"
+
+
+def _put_page(bucket: Bucket, key: str, page: bytes) -> None:
+    """A cloud page: never cached, as it is put again when the clip follows."""
+    bucket.put(key, page, "text/html; charset=utf-8", cache_control="private, no-cache")
 
 
 def _inline(filename: str) -> str:

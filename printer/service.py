@@ -44,6 +44,7 @@ from booth.protocol import ProtocolError, TopicKind, Topics, utc_now_iso
 from jobstore import prints as pq
 from jobstore.ledger import Ledger, ledger_path, resolve_in_store
 from jobstore.prints import PrintQueue, PrintRow, cups_job_name
+from jobstore.recovery import open_ledger
 from printer.cups import (
     JOB_ABORTED,
     JOB_CANCELED,
@@ -117,7 +118,8 @@ class PrinterService:
         self.mono = mono
         self.clock = clock
         path = ledger_path(cfg.data_dir)
-        self.ledger = Ledger(path)  # read: the photos and the event
+        # checked first: a damaged ledger is rebuilt (jobstore/recovery.py) before anything writes
+        self.ledger: Ledger = open_ledger(cfg)  # read: the photos and the event
         self.prints = PrintQueue(path)  # written by this process alone
         self.inbox: queue.Queue[Inbound] = queue.Queue()
         self._connected = threading.Event()  # set on (re)connect: everything is published again

@@ -24,6 +24,7 @@ from booth.mqtt import MqttConnection
 from booth.printmsg import PhotoPrint, PrintCommand, PrintRequest, PrintState
 from booth.protocol import Health, Topics, utc_now_iso
 from jobstore.ledger import Ledger, ledger_path, photo_dir
+from jobstore.names import original_name
 from jobstore.prints import PrintQueue
 from tests.support.cups import CupsRig
 
@@ -149,7 +150,7 @@ class Photos:
         now = time.time()
         folder = photo_dir(self.cfg.data_dir, now)
         folder.mkdir(parents=True, exist_ok=True)
-        original = folder / f"{job_id}-original.jpg"
+        original = folder / original_name(job_id)  # named as the kiosk names it
         original.write_bytes(self.result)
         rel = str(original.relative_to(self.cfg.data_path))
         self.ledger.insert_pending(job_id, BOOTH, "drip", now, utc_now_iso(), rel, rel)

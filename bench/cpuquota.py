@@ -4,12 +4,14 @@
 (docs/benchmarks.md says how that was judged and what a quota cannot model). It needs root and
 the cgroup cpu controller: cgroup v1 (`cpu.cfs_quota_us` over `cpu.cfs_period_us`) or v2
 (`cpu.max`). A benchmark process joins the group itself (`join`), after starting whatever should
-stay outside it (the broker); the driver makes the group and removes it afterwards.
+stay outside it (the broker, the fake worker); the driver makes the group and removes it
+afterwards.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,8 +55,22 @@ def quota(percent: int, name: str) -> Iterator[Path]:
 
 
 def join(group: Path) -> None:
-    """Move this process (all its threads) into `group`."""
-    (group / "cgroup.procs").write_text(str(os.getpid()))
+    """Put the calling thread into `group`; the threads it starts from now on are born there,
+    the ones already running stay outside (cgroup v1 places threads one by one through
+    `tasks`; on v2, where a process's threads share one group, the whole process moves)."""
+    tasks = group / "tasks"
+    if tasks.exists():
+        tasks.write_text(str(threading.get_native_id()))
+    else:
+        (group / "cgroup.procs").write_text(str(os.getpid()))
+
+
+def leave() -> None:
+    """Take the calling thread out of its quota (v1 only: a bench's stand-in for another
+    process, like the model's side feeding results, should not spend the kiosk's CPU)."""
+    root = V1 / "tasks"
+    if root.exists():
+        root.write_text(str(threading.get_native_id()))
 
 
 def throttled_s(group: Path) -> float:

@@ -164,7 +164,7 @@ def test_the_start_screen_paces_itself_and_the_camera(kiosk_config, make_app):
     clock = FakeClock()
     app = make_app(kiosk_config("fps = 30"), (320, 200), clock=clock)
     real_pace = app.camera.pace
-    app.camera.pace = lambda fps: (paces.append(fps), real_pace(fps))  # type: ignore[method-assign]
+    app.camera.pace = lambda fps: (paces.append(fps), real_pace(fps))
     assert poll(lambda: app.camera.state == "live", 10, step=app.step)
     assert app.fps() == 30 and paces[-1] == 30
     app.idle_after_s = 1.0  # (the fake clock also drives the camera's stall check)

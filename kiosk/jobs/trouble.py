@@ -23,5 +23,5 @@ class Trouble:
         self.last_error = {"kind": kind, "detail": str(detail)[:300], "at": utc_now_iso()}
 
     def ignore(self, topic: str, why: object) -> None:
-        self.ignored_messages += 1
         log.warning("ignored a malformed message on %s: %s", topic, why)
+        self.ignored_messages += 1  # after the log line: a reader of the count finds it there

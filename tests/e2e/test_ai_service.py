@@ -121,7 +121,9 @@ def test_a_used_up_quota_costs_no_call_per_guest(ai_rig, gemini):
     jobs = [shoot(ai_rig)["job_id"] for _ in range(3)]
     for job_id in jobs:
         job = final(ai_rig, job_id)
-        assert (job["effect"], kind(job)) == ("local", "quota") and waited(job) <= 5.0, job
+        # the local picture at once: well before the rig's 20 s worker deadline (a loaded CI
+        # machine took 6 s for the third guest; a worker waiting on the model takes the 20)
+        assert (job["effect"], kind(job)) == ("local", "quota") and waited(job) <= 10.0, job
     assert len(gemini.requests) <= 2
 
 

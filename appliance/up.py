@@ -82,12 +82,13 @@ class CloudLinkPrinter:
         end = time.monotonic() + wait_s
         left = -1
         while time.monotonic() < end:
-            self._next = 0.0
-            self.poll()
             try:
                 left = self.uploads.unconfirmed_since(self.since) if self.uploads else -1
             except sqlite3.Error:
                 left = -1
+            # counted first, then printed: a link confirmed between the two is printed too
+            self._next = 0.0
+            self.poll()
             if left == 0:
                 return
             time.sleep(0.25)

@@ -366,7 +366,10 @@ def test_clock_in_the_past_fails_and_unsynced_warns(cfg_of):
 def test_an_unsynchronized_clock_before_the_install_fails_with_the_fix(cfg_of):
     """A Pi 4 at an offline event: the clock restarts weeks behind the day it was installed."""
     installed = datetime(2026, 11, 20, 9, 0, tzinfo=UTC).timestamp()
-    behind = lambda: datetime(2026, 10, 30, 12, 0, tzinfo=UTC)  # noqa: E731
+
+    def behind() -> datetime:
+        return datetime(2026, 10, 30, 12, 0, tzinfo=UTC)
+
     c = doctor.check_clock(
         cfg_of(), Probe(now=behind, synchronized=lambda: False, install_time=lambda: installed)
     )

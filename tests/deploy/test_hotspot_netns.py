@@ -382,7 +382,7 @@ def test_a_phone_joins_resolves_passes_every_check_and_downloads(tmp_path, hotsp
         hs.phone,
         sys.executable,
         "-c",
-        "import socket;socket.create_connection(('%s',8000),timeout=3);print('ok')" % UPLINK_HOST,
+        f"import socket;socket.create_connection(('{UPLINK_HOST}',8000),timeout=3);print('ok')",
         check=False,
     )
     assert unblocked.stdout.strip() == "ok", unblocked.stderr

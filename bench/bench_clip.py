@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -97,11 +98,12 @@ def bench_reveal(sizes: list[tuple[int, int]]) -> None:
     """The result screen's draw through the reveal, frame by frame, on a fake clock."""
     import pygame
 
+    from booth.config import Config
     from kiosk.ui.app import KioskApp
     from tests.kiosk.gallery import Gallery, State, local_results
 
-    def make_app(cfg: object, size: tuple[int, int], **kw: object) -> KioskApp:
-        return KioskApp(cfg, size, gpio=False, operator_watch=False, **kw)  # type: ignore[arg-type]
+    def make_app(cfg: Config, size: tuple[int, int], **kw: Any) -> KioskApp:
+        return KioskApp(cfg, size, gpio=False, operator_watch=False, **kw)
 
     pygame.init()
     with tempfile.TemporaryDirectory() as tmp:

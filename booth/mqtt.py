@@ -276,8 +276,8 @@ class MqttConnection:
             )
         # paho annotates the delays as int but only compares and doubles them: 0.5 s works
         c.reconnect_delay_set(
-            min_delay=reconnect_min_s,  # type: ignore[arg-type]
-            max_delay=max(reconnect_min_s, reconnect_max_s),  # type: ignore[arg-type]
+            min_delay=reconnect_min_s,  # type: ignore[arg-type]  # paho says int: see above
+            max_delay=max(reconnect_min_s, reconnect_max_s),  # type: ignore[arg-type]  # idem
         )
         c.max_queued_messages_set(max_queued)
         c.max_inflight_messages_set(20)

@@ -4,6 +4,7 @@ loads. A rule that nothing checks holds only by luck."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -137,3 +138,24 @@ def test_the_kiosk_job_side_loads_no_pygame():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+SUPPRESSION = re.compile(r"#\s*(noqa(?::\s*[A-Z0-9, ]+)?|type:\s*ignore(?:\[[\w, -]+\])?)(.*)$")
+
+
+def test_every_suppression_says_why_on_its_line():
+    """A `# noqa` or `# type: ignore[...]` silences a checker: the reason goes on the same line
+    (`# noqa: F401  (why)`, `# type: ignore[code]  # why`), so the next reader can judge whether
+    it still holds."""
+    bare = []
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if rel.parts[0] == ".venv" or rel.parts[:2] == ("tests", "output"):
+            continue
+        for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            m = SUPPRESSION.search(line)
+            if m and line.lstrip().startswith(("#", '"', "'")) is False:
+                reason = m.group(2).strip().lstrip("#").strip(" ()")
+                if len(reason) < 3:
+                    bare.append(f"{rel}:{n}: {line.strip()}")
+    assert not bare, "suppressions without a reason on their line:\n" + "\n".join(bare)

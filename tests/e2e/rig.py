@@ -18,8 +18,9 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from tests.support.mosquitto import Mosquitto, free_port
+from tests.support.mosquitto import free_port
 
 BOOTH = [sys.executable, "-m", "appliance.cli"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,10 +99,17 @@ class Proc:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
+class Broker(Protocol):
+    """What the rig needs of a broker (tests/support/mosquitto.py, tests/support/ejabberd.py)."""
+
+    @property
+    def url(self) -> str: ...
+
+
 @dataclass
 class Rig:
     tmp: Path
-    broker: Mosquitto
+    broker: Broker
     gemini_url: str | None = None
     extra_toml: str = ""
     share_port: int = field(default_factory=free_port)

@@ -48,14 +48,14 @@ def ejabberd(tmp_path: Path) -> Iterator[Ejabberd]:
 
 @pytest.fixture
 def ej_rig(tmp_path: Path, ejabberd: Ejabberd) -> Iterator[Rig]:
-    r = Rig(tmp_path, ejabberd)  # type: ignore[arg-type]  # the rig uses only its url
+    r = Rig(tmp_path, ejabberd)
     yield r
     r.close()
 
 
 @pytest.fixture
 def ej_ai_rig(tmp_path: Path, ejabberd: Ejabberd, gemini: FakeGemini) -> Iterator[Rig]:
-    r = Rig(tmp_path, ejabberd, gemini_url=gemini.url)  # type: ignore[arg-type]
+    r = Rig(tmp_path, ejabberd, gemini_url=gemini.url)
     yield r
     r.close()
 

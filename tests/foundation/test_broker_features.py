@@ -147,7 +147,8 @@ def claims_for(me: str, online: list[str], clock: FakeClock) -> Claims:
 
 
 def feed(c: Claims, topic: str, payload: bytes) -> None:
-    c._on_message(SimpleNamespace(topic=topic, payload=payload))  # type: ignore[arg-type]
+    msg = SimpleNamespace(topic=topic, payload=payload)  # what the handler reads of a message
+    c._on_message(msg)  # type: ignore[arg-type]  # a stand-in for paho's MQTTMessage
 
 
 def status(job: str, st: JobStatus, worker: str | None) -> bytes:

@@ -18,6 +18,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -40,12 +41,12 @@ LANGUAGES = ["en", "de", "fr", "es"]
 JOB = "job-ready"
 
 
-def _ready(**kw: object) -> PrintState:
-    return PrintState("ready", prints_left=312, per_photo=1, **kw)  # type: ignore[arg-type]
+def _ready(**kw: Any) -> PrintState:
+    return PrintState("ready", prints_left=312, per_photo=1, **kw)
 
 
-def _photo(state: str, **kw: object) -> PhotoPrint:
-    return PhotoPrint(JOB, state, allowed=1, **kw)  # type: ignore[arg-type]
+def _photo(state: str, **kw: Any) -> PhotoPrint:
+    return PhotoPrint(JOB, state, allowed=1, **kw)
 
 
 # name → (print state, this photo's prints, asked and not answered yet, printer process offline)

@@ -220,6 +220,19 @@ def _v8_upload_clips(db: sqlite3.Connection) -> None:
     _run(db, UPLOAD_CLIPS)
 
 
+# A strip session's sheet: how many of its frames its cloud page shows (jobstore/uploads.py).
+# Its frames are uploaded as photos of their own; a frame confirmed after the sheet's page was
+# put makes the uploader put the page again, so the count is kept with the row (NULL: the page
+# was put before version 9, or never).
+UPLOAD_PAGE_FRAMES = """
+ALTER TABLE uploads ADD COLUMN page_frames INTEGER
+"""
+
+
+def _v9_upload_page_frames(db: sqlite3.Connection) -> None:
+    _run(db, UPLOAD_PAGE_FRAMES)
+
+
 # version n is reached by MIGRATIONS[n - 1]
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1,
@@ -230,6 +243,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v6_clips,
     _v7_sessions,
     _v8_upload_clips,
+    _v9_upload_page_frames,
 ]
 VERSION = len(MIGRATIONS)
 

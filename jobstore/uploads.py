@@ -13,6 +13,11 @@ in `clip_key` before its first PUT, so the deletes find it), then the page put a
 `clip_state` is NULL while the clip may still come; it ends `uploaded`, `none` (the clip maker
 made none) or `failed` (its uploads failed CLIP_ATTEMPTS times: share/uploader.py).
 
+A strip session's frames (jobstore/sessions.py) are uploaded as photos of their own, and its
+sheet's page links their objects: `page_frames` counts the frames the sheet's page was put
+with, so a frame confirmed after it puts the page again (`due_frame_pages`). A frame gets no
+clip of its own (its sheet's clip reveals it), so its row leaves the clips' look at once.
+
 Who writes: the share process only (`share/uploader.py`). The kiosk reads links
 (`link`, `links`, `confirmed_since`). A row whose job is gone (retention deleted it) is an
 *orphan*: the uploader deletes its objects from the bucket, then the row.
@@ -56,6 +61,7 @@ class Upload:
     clip_next_try_at: float
     clip_uploaded_at: float | None
     clip_error: str | None
+    page_frames: int | None  # a sheet's page: how many of its frames it shows
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> Upload:
@@ -156,14 +162,50 @@ class Uploads:
             [QUEUED, now, *ids, limit],
         )
 
-    def mark_uploaded(self, job_id: str, url: str, expires_at: float | None, at: float) -> bool:
+    def mark_uploaded(
+        self, job_id: str, url: str, expires_at: float | None, at: float, frames: int = 0
+    ) -> bool:
+        """The photo and its page are in the bucket; `frames`: the page shows that many of a
+        strip session's frames."""
         with self._lock:
             cur = self._db.execute(
                 "UPDATE uploads SET state = ?, uploaded_at = ?, url = ?, url_expires_at = ?,"
-                " last_error = NULL WHERE job_id = ? AND state = ?",
-                (UPLOADED, at, url, expires_at, job_id, QUEUED),
+                " last_error = NULL, page_frames = ? WHERE job_id = ? AND state = ?",
+                (UPLOADED, at, url, expires_at, frames, job_id, QUEUED),
             )
             return cur.rowcount == 1
+
+    def frames_of(self, session_id: str) -> list[tuple[int, Upload]]:
+        """(frame number, upload) of a strip session's frames whose upload is confirmed, in
+        shot order: what its sheet's page links."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT f.frame AS f_frame, u.* FROM session_frames f"
+                " JOIN uploads u ON u.job_id = f.job_id"
+                " WHERE f.session_id = ? AND u.state = ? ORDER BY f.frame",
+                (session_id, UPLOADED),
+            ).fetchall()
+        return [(int(r["f_frame"]), Upload.from_sql(r)) for r in rows]
+
+    def due_frame_pages(self, since: float, limit: int) -> list[Upload]:
+        """Sheets uploaded at or after `since` whose page shows fewer frames than are now
+        confirmed: their page is to be put again. Only the sessions' rows are looked at."""
+        return self._rows(
+            "SELECT * FROM (SELECT u.*, (SELECT COUNT(*) FROM session_frames f"
+            "  JOIN uploads fu ON fu.job_id = f.job_id"
+            "  WHERE f.session_id = s.session_id AND fu.state = ?) AS frames_up"
+            " FROM sessions s JOIN uploads u ON u.job_id = s.session_id"
+            " WHERE u.state = ? AND u.uploaded_at >= ?)"
+            " WHERE frames_up > COALESCE(page_frames, 0) ORDER BY uploaded_at DESC LIMIT ?",
+            (UPLOADED, UPLOADED, since, limit),
+        )
+
+    def mark_page_frames(self, job_id: str, frames: int) -> None:
+        """The sheet's page was put again with `frames` of its frames."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE uploads SET page_frames = ? WHERE job_id = ?", (frames, job_id)
+            )
 
     def mark_retry(self, job_id: str, error: str, next_try_at: float) -> None:
         with self._lock:
@@ -197,9 +239,10 @@ class Uploads:
         ]
 
     def settle_clips(self, shot_before: float) -> int:
-        """Uploaded results that will get no clip: the clip maker gave up on theirs, or none
-        was made and their job was shot before `shot_before` (the clip maker no longer tries
-        one). Their page stays photo-only and they leave the clip index."""
+        """Uploaded results that will get no clip: the clip maker gave up on theirs, none was
+        made and their job was shot before `shot_before` (the clip maker no longer tries one),
+        or they are a strip session's frames (never given one). Their page stays photo-only and
+        they leave the clip index."""
         with self._lock:
             cur = self._db.execute(
                 "UPDATE uploads SET clip_state = ?, clip_error = COALESCE("
@@ -210,7 +253,8 @@ class Uploads:
                 " LEFT JOIN clips c ON c.job_id = u.job_id"
                 " LEFT JOIN jobs j ON j.job_id = u.job_id"
                 f" WHERE u.state = '{UPLOADED}' AND u.clip_state IS NULL AND (c.state = ?"
-                " OR (COALESCE(c.state, '') != ? AND COALESCE(j.created_at, 0) < ?)))",
+                " OR (COALESCE(c.state, '') != ? AND (COALESCE(j.created_at, 0) < ?"
+                "  OR u.job_id IN (SELECT job_id FROM session_frames)))))",
                 (CLIP_NONE, CLIP_NOT_MADE, CLIP_NOT_MADE, CLIP_MADE, shot_before),
             )
             return cur.rowcount

@@ -9,6 +9,8 @@ path.
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
 import threading
 import time
@@ -17,9 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from booth.clock import Clock, SystemClock
+from booth.images import MAX_BYTES, BadImage, declared_size, sniff_image_type
 from jobstore.age import expired
 from jobstore.ledger import JobRow, Ledger, resolve_in_store
 from jobstore.links import valid_token
+from share.pages import PhotoSize
+
+log = logging.getLogger("share.lookup")
 
 _NAME_SAFE = re.compile(r"[^a-z0-9]+")
 
@@ -132,3 +138,27 @@ class PhotoLookup:
             while len(self._names) > 2048:
                 self._names.popitem(last=False)
         return name
+
+
+HEADER_BYTES = 256 * 1024  # where a JPEG's frame header is, after EXIF and ICC segments
+
+
+@functools.lru_cache(maxsize=1024)
+def photo_size(path: Path) -> PhotoSize | None:
+    """A stored result's pixel size, from its header (a result never changes, so it is kept):
+    the pages (LAN and cloud) give the photo's box its size before the photo arrives."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(HEADER_BYTES)
+            kind = sniff_image_type(data)
+            if kind is None:
+                return None
+            try:
+                width, height = declared_size(data, kind)
+            except BadImage:  # the frame header lies further in: read the whole file
+                data += f.read(MAX_BYTES)
+                width, height = declared_size(data, kind)
+    except (OSError, BadImage) as exc:
+        log.warning("share: no size for %s: %s", path.name, exc)
+        return None
+    return PhotoSize(width, height) if width > 0 and height > 0 else None

@@ -86,13 +86,20 @@ class ClipLink:
 
 @dataclass(frozen=True)
 class FrameLink:
-    """One frame of a strip session as its sheet's page offers it: the frame's own token (its
-    picture and download are the frame's own routes)."""
+    """One frame of a strip session as its sheet's page offers it: the frame's own picture (on
+    the LAN its token's routes, in the cloud its own object) and download."""
 
     n: int  # 1, 2 ... in shot order
-    token: str
+    src: str
+    download_href: str
     filename: str
     size: PhotoSize | None
+
+    @classmethod
+    def lan(cls, n: int, token: str, filename: str, size: PhotoSize | None) -> FrameLink:
+        """A frame served by the share server, by its own token."""
+        photo = f"/p/{token}/photo.jpg"
+        return cls(n, photo, photo + "?dl=1", filename, size)
 
 
 def _photo_box(size: PhotoSize | None) -> str:
@@ -256,9 +263,9 @@ def _frames_section(t: Texts, title: str, frames: Sequence[FrameLink]) -> str:
     total = len(frames)
     items = "".join(
         "<figure>"
-        f'<img class="photo" src="/p/{escape(f.token)}/photo.jpg"{_photo_box(f.size)} '
+        f'<img class="photo" src="{escape(f.src)}"{_photo_box(f.size)} '
         f'loading="lazy" alt="{escape(t("page_frame_alt", n=f.n, total=total, title=title))}">'
-        f'<a class="btn secondary" href="/p/{escape(f.token)}/photo.jpg?dl=1" '
+        f'<a class="btn secondary" href="{escape(f.download_href)}" '
         f'download="{escape(f.filename)}">&#11015;&#xFE0E;'
         f"<span> {_text(t('page_download_frame', n=f.n))}</span></a>"
         "</figure>"
@@ -319,10 +326,11 @@ def cloud_page(
     nonce: str,
     size: PhotoSize | None = None,
     clip: ClipLink | None = None,
+    frames: Sequence[FrameLink] = (),
 ) -> str:
-    """The cloud copy, uploaded next to the photo (and its clip, when it has one): it has no
-    server behind it, so its Content-Security-Policy travels in a meta element
-    (frame-ancestors cannot)."""
+    """The cloud copy, uploaded next to the photo (and its clip, when it has one; a strip
+    session's sheet links its frames' own objects): it has no server behind it, so its
+    Content-Security-Policy travels in a meta element (frame-ancestors cannot)."""
     csp = (
         "default-src 'none'; img-src 'self' blob: data:; media-src 'self'; "
         "style-src 'unsafe-inline'; "
@@ -345,6 +353,7 @@ def cloud_page(
         head,
         size,
         clip,
+        frames,
     )
 
 

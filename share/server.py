@@ -35,7 +35,6 @@ from aiohttp.web import ContentCoding
 
 from booth.clock import Clock, SystemClock
 from booth.config import Config
-from booth.images import MAX_BYTES, BadImage, declared_size, sniff_image_type
 from booth.mqtt import MqttConnection
 from booth.texts import LANGUAGES, Texts
 from jobstore.clips import Clips
@@ -46,7 +45,7 @@ from jobstore.retention import run_retention
 from jobstore.sessions import Sessions
 from share import pages
 from share.auth import LoginThrottle
-from share.lookup import PhotoLookup
+from share.lookup import PhotoLookup, photo_size
 from share.portal import Handler, add_portal_routes
 from share.thumbs import ThumbCache
 
@@ -354,30 +353,6 @@ async def favicon(request: web.Request) -> web.Response:
     return web.Response(status=204, headers={"Cache-Control": "public, max-age=86400"})
 
 
-HEADER_BYTES = 256 * 1024  # where a JPEG's frame header is, after EXIF and ICC segments
-
-
-@functools.lru_cache(maxsize=1024)
-def photo_size(path: Path) -> pages.PhotoSize | None:
-    """A stored result's pixel size, from its header (a result never changes, so it is kept):
-    the page gives the photo's box its size before the photo arrives."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(HEADER_BYTES)
-            kind = sniff_image_type(data)
-            if kind is None:
-                return None
-            try:
-                width, height = declared_size(data, kind)
-            except BadImage:  # the frame header lies further in: read the whole file
-                data += f.read(MAX_BYTES)
-                width, height = declared_size(data, kind)
-    except (OSError, BadImage) as exc:
-        log.warning("share: no size for %s: %s", path.name, exc)
-        return None
-    return pages.PhotoSize(width, height) if width > 0 and height > 0 else None
-
-
 async def photo_page(request: web.Request) -> web.Response:
     lookup = request.app[LOOKUP]
     photo = lookup.find(request.match_info["token"])
@@ -423,7 +398,7 @@ def _frames_of(request: web.Request, job_id: str) -> list[pages.FrameLink]:
     for n, row in enumerate(sessions.frames(job_id), 1):
         frame = lookup.find(row.token) if row.token else None
         if frame is not None:
-            out.append(pages.FrameLink(n, frame.token, frame.filename, photo_size(frame.path)))
+            out.append(pages.FrameLink.lan(n, frame.token, frame.filename, photo_size(frame.path)))
     return out
 
 

@@ -20,6 +20,12 @@ to 3 MB; a photo stored meanwhile starts beside it at once, as beside any upload
 uploads keep failing is given up after CLIP_ATTEMPTS, and its failures never pause the photos:
 its page simply stays photo-only.
 
+A strip session's frames go up as photos of their own, and its sheet's page links their objects
+(as its LAN page links the frames' routes). The sheet is never held back for them: a frame
+confirmed after the sheet's page was put makes the page go up again at the same link
+(`jobstore/uploads.py` `page_frames`), and so does the strip clip, with the frames confirmed by
+then.
+
 A slow uplink: uploads at once share it, and the request timeout counts the whole upload, so a
 backlog four wide can miss the timeout round after round and never drain. An upload that timed
 out beside others therefore halves how many run at once (and new results then wait for a free
@@ -45,12 +51,13 @@ from dataclasses import dataclass
 from booth.clock import SystemClock
 from booth.config import Config
 from jobstore.age import DAY_S, age_s
+from jobstore.clips import Clips
 from jobstore.ledger import JobRow, Ledger, ledger_path, resolve_in_store
-from jobstore.uploads import CLIP_FAILED, CLIP_NONE, ClipUpload, Upload, Uploads
+from jobstore.uploads import CLIP_FAILED, CLIP_NONE, UPLOADED, ClipUpload, Upload, Uploads
 from share import pages
 from share.clipmaker import CATCH_UP_S, CHILD_TIMEOUT_S
 from share.cloud import Bucket, CloudError
-from share.lookup import PhotoLookup, is_expired
+from share.lookup import PhotoLookup, is_expired, photo_size
 
 log = logging.getLogger("share.uploader")
 
@@ -66,6 +73,7 @@ CLIP_ATTEMPTS = 8  # a clip is given up after this many failed tries (an hour at
 CLIP_RETRY_MAX_S = 3600.0  # the longest wait before a clip's next try
 # a result shot this long ago without a clip gets none: the clip maker no longer starts one
 CLIP_WAIT_S = CATCH_UP_S + CHILD_TIMEOUT_S + 60.0
+FRAMES_FOLLOW_S = 3600.0  # a sheet's page is put again for frames confirmed this long after it
 CRASH_ENV = "BOOTH_SHARE_CRASH_AT"  # tests: SIGKILL this process at a named point
 
 
@@ -95,6 +103,7 @@ class Uploaded:
     url: str
     expires_at: float
     size: int
+    frames: int  # a strip session's sheet: the frames its page shows
 
 
 Outcome = Uploaded | None | BaseException  # None: the job expired or is gone
@@ -105,6 +114,7 @@ class ClipSent:
     """A clip and its page put again, both confirmed."""
 
     size: int
+    frames: int  # a strip session's sheet: the frames its page shows
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,7 @@ class Uploader:
         path = ledger_path(cfg.data_dir)
         self.queue = Uploads(path)
         self.ledger = Ledger(path)
+        self.clips = Clips(path)  # read only: a sheet's page put again keeps its clip
         self.texts = cfg.guest_texts()  # the cloud page speaks the booth's language
         self.lookup = PhotoLookup(
             self.ledger, cfg.data_dir, cfg.retention_days, SystemClock(cfg.trust_clock)
@@ -137,6 +148,7 @@ class Uploader:
         self._lock = threading.Lock()  # the fields below, and each outcome with its row
         self._in_flight: dict[str, int] = {}  # job id → most uploads at once while it ran
         self._clip_in_flight: str | None = None  # the job whose clip is going up
+        self._page_not_before: dict[str, float] = {}  # a sheet's page put again failed: wait
         self._sweeping = False
         self._new_after: float | None = None  # rows queued after the first look are new results
         self._stop = threading.Event()
@@ -178,6 +190,7 @@ class Uploader:
         for worker in running:
             worker.join(max(0.0, end - time.monotonic()))
         self.queue.close()
+        self.clips.close()
         self.ledger.close()
 
     def _loop(self) -> None:
@@ -207,6 +220,7 @@ class Uploader:
         if bucket is None:
             return 0
         started = self._start_due(bucket, now)
+        started += self._start_pages(bucket, now)
         started += self._start_clip(bucket, now)
         if now >= self._next_orphans and now >= self._blocked_until:
             self._next_orphans = now + ORPHAN_EVERY_S
@@ -275,6 +289,27 @@ class Uploader:
         self._submit(self._run_clip, bucket, due[0])
         return 1
 
+    def _start_pages(self, bucket: Bucket, now: float) -> int:
+        """Sheets whose page shows fewer frames than are confirmed now: each page put again
+        in a free slot (a page is a few KB). The busy jobs are read before the query, and only
+        this thread starts uploads, so a clip that just ended is seen with its row."""
+        with self._lock:
+            busy = self._busy()
+            free = self.status.parallel - len(self._in_flight)
+        if free <= 0:
+            return 0
+        started = 0
+        for u in self.queue.due_frame_pages(now - FRAMES_FOLLOW_S, free + len(busy)):
+            if u.job_id in busy or now < self._page_not_before.get(u.job_id, 0.0):
+                continue
+            with self._lock:
+                if len(self._in_flight) >= self.status.parallel:
+                    break
+                self._in_flight[u.job_id] = len(self._in_flight) + 1
+            self._submit(self._run_page, bucket, u.job_id)
+            started += 1
+        return started
+
     def _busy(self) -> set[str]:
         """The jobs whose objects are being put now (under _lock)."""
         busy = set(self._in_flight)
@@ -322,7 +357,9 @@ class Uploader:
         with self._lock:
             crowd = self._in_flight.get(u.job_id, 1)
             if isinstance(outcome, Uploaded):
-                if self.queue.mark_uploaded(u.job_id, outcome.url, outcome.expires_at, now):
+                if self.queue.mark_uploaded(
+                    u.job_id, outcome.url, outcome.expires_at, now, outcome.frames
+                ):
                     self.status.uploaded += 1
                     log.info(
                         "cloud: job %s uploaded (%d KB) in %.2f s; link works until %s",
@@ -381,7 +418,7 @@ class Uploader:
         filename = self.lookup.filename(row)
         ctype = "image/png" if u.photo_key.endswith(".png") else "image/jpeg"
         page_url = bucket.link(u.page_key, life)
-        page = self._page(bucket, u, filename, life, expires_at)
+        page, frames = self._page(bucket, u, row, life, expires_at)
         bucket.put(
             u.photo_key,
             path,
@@ -392,29 +429,108 @@ class Uploader:
         )
         _crash_point("cloud_between_objects")
         _put_page(bucket, u.page_key, page)
-        return Uploaded(page_url, expires_at, size)
+        return Uploaded(page_url, expires_at, size, frames)
 
     def _page(
         self,
         bucket: Bucket,
         u: Upload,
-        filename: str,
+        row: JobRow,
         life: int,
         expires_at: float,
         clip: pages.ClipLink | None = None,
-    ) -> bytes:
-        """The cloud page of a result (with its clip once that is up): its links signed for
-        `life` seconds, so they end with the page's promise, `expires_at`."""
+    ) -> tuple[bytes, int]:
+        """The cloud page of a result (with its clip once that is up; a strip session's
+        sheet with its frames confirmed so far) and how many frames it shows: its links
+        signed for `life` seconds, so they end with the page's promise, `expires_at`."""
+        frames = self._frame_links(bucket, u.job_id, life)
+        path = resolve_in_store(self.cfg.data_dir, row.result_path or "")
         html = pages.cloud_page(
             self.texts,
             self.cfg.kiosk.title,
             bucket.link(u.photo_key, life),
-            filename,
+            self.lookup.filename(row),
             expires_at,
             secrets.token_urlsafe(16),
+            size=photo_size(path) if path is not None else None,
             clip=clip,
+            frames=frames,
         )
-        return html.encode("utf-8")
+        return html.encode("utf-8"), len(frames)
+
+    def _frame_links(self, bucket: Bucket, job_id: str, life: int) -> list[pages.FrameLink]:
+        """A sheet's frames whose upload is confirmed, each its own object (a frame is never
+        older than its sheet, so its object outlives the sheet's link); [] for a photo."""
+        out = []
+        for n, fu in self.queue.frames_of(job_id):
+            frame = self.ledger.get(fu.job_id)
+            if frame is None or frame.result_path is None:
+                continue  # deleted meanwhile: the orphan sweep takes its objects
+            path = resolve_in_store(self.cfg.data_dir, frame.result_path)
+            src = bucket.link(fu.photo_key, life)
+            size = photo_size(path) if path is not None else None
+            out.append(pages.FrameLink(n, src, src, self.lookup.filename(frame), size))
+        return out
+
+    def _row_clip(self, bucket: Bucket, u: Upload, row: JobRow, life: int) -> pages.ClipLink | None:
+        """The clip a page put again keeps: the one already in the bucket, if any."""
+        if u.clip_state != UPLOADED or u.clip_key is None:
+            return None
+        clip = self.clips.ready(u.job_id)
+        if clip is None or not clip.width or not clip.height:
+            return None
+        url = bucket.link(u.clip_key, life)
+        name = pages.clip_filename(self.lookup.filename(row))
+        return pages.ClipLink(url, url, name, pages.PhotoSize(clip.width, clip.height))
+
+    # ------------------------------------------------------------------ a sheet's page again
+    def _run_page(self, bucket: Bucket, job_id: str) -> None:
+        """On a thread of its own: a sheet's page put again with the frames confirmed since."""
+        again_at = 0.0
+        try:
+            frames = self._put_page_again(bucket, job_id)
+            if frames is None:
+                again_at = self.clock() + GONE_RETRY_S
+        except CloudError as exc:
+            again_at = self.clock() + self.cfg.cloud.retry_max_s
+            with self._lock:
+                if exc.transient:
+                    self._offline(exc)
+                else:
+                    self._refused(exc)
+        except Exception:
+            log.exception("cloud: job %s: putting its page again failed", job_id)
+            again_at = self.clock() + self.cfg.cloud.retry_max_s
+        finally:
+            with self._lock:
+                self._in_flight.pop(job_id, None)
+                if again_at:
+                    self._page_not_before[job_id] = again_at
+                else:
+                    self._page_not_before.pop(job_id, None)
+            self._wake.set()
+
+    def _put_page_again(self, bucket: Bucket, job_id: str) -> int | None:
+        """The page at the same link, with its clip if that is up; the frames it shows, or
+        None when the job is gone or its link ends too soon."""
+        u = self.queue.get(job_id)  # read now: no clip of this job can start meanwhile
+        row = self.ledger.get(job_id)
+        if u is None or u.state != UPLOADED or row is None or row.result_path is None:
+            return None
+        if is_expired(row, self.cfg.retention_days, self.lookup.clock):
+            return None
+        now = self.clock()
+        expires_at = u.url_expires_at if u.url_expires_at is not None else self._expiry(row, now)
+        life = round(expires_at - now)
+        if life < MIN_LINK_S:
+            return None
+        page, frames = self._page(
+            bucket, u, row, life, expires_at, self._row_clip(bucket, u, row, life)
+        )
+        _put_page(bucket, u.page_key, page)
+        self.queue.mark_page_frames(job_id, frames)
+        log.info("cloud: job %s: its page put again with %d frame(s)", job_id, frames)
+        return frames
 
     # ------------------------------------------------------------------ one clip
     def _run_clip(self, bucket: Bucket, c: ClipUpload) -> None:
@@ -460,7 +576,7 @@ class Uploader:
         self.queue.start_clip(u.job_id, c.key)
         clip_url = bucket.link(c.key, life)
         clip = pages.ClipLink(clip_url, clip_url, clip_name, pages.PhotoSize(c.width, c.height))
-        page = self._page(bucket, u, filename, life, expires_at, clip)
+        page, frames = self._page(bucket, u, row, life, expires_at, clip)
         bucket.put(
             c.key,
             path,  # read by the client itself, never a Python bytes object
@@ -470,13 +586,14 @@ class Uploader:
             timeout_s=bucket.upload_timeout(size),
         )
         _put_page(bucket, u.page_key, page)
-        return ClipSent(size)
+        return ClipSent(size, frames)
 
     def _finish_clip(self, c: ClipUpload, outcome: ClipOutcome, took: float) -> None:
         """Record a clip's outcome. A failure waits longer each time and never pauses the
         photos' queue; after CLIP_ATTEMPTS the page stays photo-only."""
         job_id, now = c.upload.job_id, self.clock()
         if isinstance(outcome, ClipSent):
+            self.queue.mark_page_frames(job_id, outcome.frames)
             if self.queue.mark_clip_uploaded(job_id, now):
                 with self._lock:
                     self.status.clips += 1

@@ -28,6 +28,7 @@ EN: dict[str, str] = {
     "start_hint": "Strike a pose, we add the bling",
     "start_hint_gpio": "Tap here or press the big button",
     "pick_style": "Pick your style",
+    "start_strip": "{n} photos in a row",
     "photos_paused": "Photos paused: please tell the host.",
     "privacy_ai": "Photos are sent to an AI service to add the drip and are deleted after {days}.",
     # countdown
@@ -150,6 +151,7 @@ DE: dict[str, str] = {
     "start_hint": "Stell dich in Pose, wir bringen den Schmuck",
     "start_hint_gpio": "Hier tippen oder den großen Knopf drücken",
     "pick_style": "Wähle deinen Stil",
+    "start_strip": "{n} Fotos hintereinander",
     "photos_paused": "Fotos pausiert: bitte dem Team sagen.",
     "privacy_ai": "Fotos werden für den Drip an einen KI-Dienst gesendet und nach {days} gelöscht.",
     "get_ready": "Mach dich bereit!",
@@ -266,6 +268,7 @@ FR: dict[str, str] = {
     "start_hint": "Prenez la pose, on ajoute les bijoux",
     "start_hint_gpio": "Touchez ici ou appuyez sur le gros bouton",
     "pick_style": "Choisissez votre style",
+    "start_strip": "{n} photos à la suite",
     "photos_paused": f"Photos en pause{NBSP}: prévenez l'équipe.",
     "privacy_ai": "Les photos sont envoyées à un service d'IA pour le drip et supprimées "
     "après {days}.",
@@ -384,6 +387,7 @@ ES: dict[str, str] = {
     "start_hint": "Posa, nosotros ponemos las joyas",
     "start_hint_gpio": "Toca aquí o pulsa el botón grande",
     "pick_style": "Elige tu estilo",
+    "start_strip": "{n} fotos seguidas",
     "photos_paused": "Fotos en pausa: avisa al equipo.",
     "privacy_ai": "Las fotos se envían a un servicio de IA para el drip y se borran tras {days}.",
     "get_ready": "¡Prepárate!",

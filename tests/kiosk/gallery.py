@@ -117,6 +117,11 @@ class Gallery:
         configs = {
             "base": gallery_config(tmp / "base", language),
             "styles": gallery_config(tmp / "styles", language, tables=STYLES),
+            # kiosk.mode = "strip": the start screen says what a tap starts
+            "strip": gallery_config(tmp / "strip", language, 'mode = "strip"\n'),
+            "strip-styles": gallery_config(
+                tmp / "strip-styles", language, 'mode = "strip"\n', tables=STYLES
+            ),
         }
         for key, (ssid, password) in NETWORKS.items():
             configs[key] = gallery_config(tmp / key, language)
@@ -402,6 +407,8 @@ STATES = [
     State("attract-local", "attract", status=LOCAL, before=_now),
     State("attract-styles", "attract", config="styles", before=_now),
     State("attract-paused", "attract", status=PAUSED, before=_now),
+    State("attract-strip", "attract", config="strip", before=_now),
+    State("attract-strip-styles", "attract", config="strip-styles", before=_now),
     State("countdown", "countdown"),
     State("countdown-style", "countdown", {"style": "gold"}, config="styles"),
     State("flash", "flash", {"job_id": "job-processing"}, before=_shot),

@@ -1,5 +1,5 @@
-"""Start screen: live mirrored preview, the title, the shutter (or style) buttons, recent photos,
-the privacy line."""
+"""Start screen: live mirrored preview, the title, the shutter (or style) buttons, in strip mode
+what a tap starts (under the buttons), recent photos, the privacy line."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ class _Plan:
     bold: bool
     privacy: str
     privacy_box: pygame.Rect
+    note: str  # strip mode: what a tap starts ("4 photos in a row"), under the buttons
+    note_box: pygame.Rect
 
 
 class AttractScreen(Screen):
@@ -50,9 +52,10 @@ class AttractScreen(Screen):
         top: int,
         caption: str,
         bold: bool = False,
-    ) -> tuple[list[tuple[pygame.Rect, str | None]], pygame.Rect, bool, pygame.Rect]:
+        note: str = "",
+    ) -> tuple[list[tuple[pygame.Rect, str | None]], pygame.Rect, bool, pygame.Rect, pygame.Rect]:
         """(buttons with their style, strip area, strip vertical?, the caption's box above the
-        buttons)"""
+        buttons, the note's box under them: empty without a note)"""
         L = self.ctx.layout
         fonts = self.ctx.fonts
         m = L.margin
@@ -70,6 +73,13 @@ class AttractScreen(Screen):
         left = m
         avail_w = content_w - left
         cx = left + avail_w // 2
+        note_box = pygame.Rect(left, bottom, avail_w, 0)
+        if note:
+            # one line under the buttons, at the caption's size where it fits
+            size, _lines = draw.fit_lines(fonts, note, L.type.body, avail_w, 1, True)
+            note_h = draw.line_height(fonts, size, True)
+            note_box = pygame.Rect(left, bottom - note_h, avail_w, note_h)
+            bottom = note_box.top - L.px(2)
         n = len(styles)
         buttons: list[tuple[pygame.Rect, str | None]]
         if n > 1 and L.portrait:
@@ -101,7 +111,7 @@ class AttractScreen(Screen):
         caption_box = pygame.Rect(left, first - L.px(3) - caption_h, avail_w, caption_h)
         if not vertical:
             strip = pygame.Rect(m, caption_box.top - L.px(3) - side, L.w - 2 * m, side)
-        return buttons, strip, vertical, caption_box
+        return buttons, strip, vertical, caption_box, note_box
 
     def handle(self, action: Action) -> None:
         if action.kind != TAP:
@@ -129,7 +139,10 @@ class AttractScreen(Screen):
             words = t("pick_style")
         else:
             words = t("start_hint_gpio") if ctx.cfg.kiosk.gpio_button else t("start_hint")
-        key = (has_recent, tuple(styles), words, color, privacy)
+        note = ""
+        if ctx.cfg.kiosk.mode == "strip":
+            note = t("start_strip", n=ctx.cfg.strip.shots)
+        key = (has_recent, tuple(styles), words, color, privacy, note)
         if self._planned is not None and self._planned.key == key:
             return self._planned
         m = L.margin
@@ -139,8 +152,8 @@ class AttractScreen(Screen):
         bold = len(styles) > 1 or color is not theme.INK
         # the header's height is known without drawing it: the same layout every frame
         top = header(ctx, pygame.Surface((1, 1)), measure_only=True)
-        buttons, strip_area, vertical, caption = self._layout(
-            has_recent, styles, privacy_h, top, words, bold
+        buttons, strip_area, vertical, caption, note_box = self._layout(
+            has_recent, styles, privacy_h, top, words, bold, note
         )
         self._planned = _Plan(
             key,
@@ -153,6 +166,8 @@ class AttractScreen(Screen):
             bold,
             privacy,
             pygame.Rect(m, L.h - m - privacy_h, privacy_w, privacy_h),
+            note,
+            note_box,
         )
         return self._planned
 
@@ -227,6 +242,18 @@ class AttractScreen(Screen):
             bold=plan.bold,
             shadow=True,
         )
+        if plan.note:
+            draw.paragraph(
+                surf,
+                ctx.fonts,
+                plan.note,
+                T.body,
+                theme.INK,
+                box=plan.note_box,
+                max_lines=1,
+                bold=True,
+                shadow=True,
+            )
         if len(plan.buttons) > 1:
             named = [(r, st) for r, st in plan.buttons if st is not None]  # all of them here
             # one type size for all style buttons (the longest label decides)

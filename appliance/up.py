@@ -122,7 +122,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--shots",
         type=int,
         default=0,
-        help="headless: stop after this many shots (default: run until stopped)",
+        help="headless: stop after this many shots, in strip mode sessions, each once its "
+        "sheet is stored (default: run until stopped)",
     )
     p.add_argument("--windowed", action="store_true", help="kiosk in a window, not fullscreen")
     p.add_argument("--no-kiosk", action="store_true", help="run only broker, worker and share")
@@ -218,7 +219,8 @@ def _run(cfg: Config, args: argparse.Namespace, data_dir: Path) -> int:
                 links.poll()
             # A headless run with a shot limit ends when the kiosk has finished its shots.
             if kiosk and args.shots and kiosk.proc and kiosk.proc.poll() == 0:
-                log.info("headless kiosk finished its %d shots", args.shots)
+                unit = "strip sessions" if cfg.kiosk.mode == "strip" else "shots"
+                log.info("headless kiosk finished its %d %s", args.shots, unit)
                 if links is not None:
                     links.wait_for_all(FINAL_UPLOAD_WAIT_S)
                 break

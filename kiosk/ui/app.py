@@ -29,8 +29,9 @@ from kiosk.camera import Camera, CameraWatchdog, camera_watchdog
 from kiosk.camera.base import View
 from kiosk.healthwatch import OperatorWatch, camera_time_lost_before
 from kiosk.jobs.controller import JobController
+from kiosk.jobs.sessions import EMPTY
 from kiosk.jobs.views import JobEvent, JobView
-from kiosk.ui.automation import Automation, KioskControls
+from kiosk.ui.automation import Automation, CountedSessions, KioskControls
 from kiosk.ui.context import BoothStatus, ScreenContext
 from kiosk.ui.input import HOLD, OPERATOR, QUIT, SHOOT, TAP, Action, InputMapper, open_gpio_button
 from kiosk.ui.jobbook import JobBook
@@ -150,12 +151,16 @@ class KioskApp:
                 jobs=self.book,
                 request_shot=self.request_shot,
                 stop=self.stop,
+                strip=cfg.kiosk.mode == "strip",
+                session_done=self._session_done,
             ),
             clock,
             interval=auto_shoot_interval,
             max_shots=max_shots,
             control_dir=control_dir,
         )
+        if self.ctx.sessions is not None:  # each session begun counts for --shots
+            self.ctx.sessions = CountedSessions(self.ctx.sessions, self.automation.sessions)
         self._last_shot_at = -1e9
         self.idle_after_s = IDLE_AFTER_S
         self._active_at = clock()  # the last touch or change of screen (the preview's pace)
@@ -244,6 +249,13 @@ class KioskApp:
             self.camera.prepare_still()  # the still mode is ready when the countdown ends
             self.fire(Event.SHOOT, style=style)
         return True
+
+    def _session_done(self, session_id: str) -> bool:
+        """A strip session is over: its sheet is stored, or it ended without a frame."""
+        if self.book.finished(session_id):
+            return True
+        view = self.jobs.sessions.view(session_id)
+        return view is not None and view.state == EMPTY
 
     def take_shot(self, style: str | None) -> str:
         job_id = self.jobs.submit_capture(

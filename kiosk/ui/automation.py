@@ -3,7 +3,9 @@
 Kept out of the frame loop's main path: the loop calls `tick()` and `after_frame()` once per frame
 (cheap: no disk access); a watcher thread reads the trigger file and writes the state file.
 - auto-shoot: a shot every `interval` seconds on screens a guest could shoot from, and the
-  process ends after `max_shots` shots have finished;
+  process ends after `max_shots` shots have finished; in strip mode a shot is a session (the
+  tap that starts it), and it has finished once its sheet is stored (or it ended without a
+  frame), so a run never stops between a session's frames and its sheet;
 - a control directory: a file `DIR/shoot` triggers a shot (its text picks the style) and
   `DIR/state.json` tells the current screen, the camera and each job's state.
 """
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiosk.jobs.sessions import SessionControls, SessionView
 from kiosk.ui.jobbook import JobBook
 from kiosk.ui.machine import ScreenName
 
@@ -41,6 +44,31 @@ class KioskControls:
     jobs: JobBook  # what the screens know of the jobs (read only here)
     request_shot: Callable[..., bool]  # (style, debounce=True): a tap on the shutter
     stop: Callable[[], None]  # end the frame loop
+    strip: bool = False  # kiosk.mode = "strip": a tap starts a session
+    session_done: Callable[[str], bool] = lambda _sid: True  # its sheet stored, or it ended empty
+
+
+class CountedSessions:
+    """The job side's sessions as the screens use them, each one begun noted for the
+    automation: in strip mode `--shots` counts sessions."""
+
+    def __init__(self, inner: SessionControls, begun: list[str]) -> None:
+        self.inner = inner
+        self.begun = begun
+
+    def begin(self, style: str) -> str:
+        session_id = self.inner.begin(style)
+        self.begun.append(session_id)
+        return session_id
+
+    def take(self, session_id: str, frame: int) -> None:
+        self.inner.take(session_id, frame)
+
+    def end(self, session_id: str, ended: str) -> None:
+        self.inner.end(session_id, ended)
+
+    def view(self, session_id: str) -> SessionView | None:
+        return self.inner.view(session_id)
 
 
 class Automation:
@@ -59,6 +87,7 @@ class Automation:
         self.max_shots = max_shots
         self.control_dir = Path(control_dir) if control_dir else None
         self.shots: set[str] = set()  # jobs this session shot (by hand or automatically)
+        self.sessions: list[str] = []  # strip sessions begun (CountedSessions)
         self._last_auto = now()
         self._requests: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._state: dict | None = None  # the latest snapshot, written by the watcher thread
@@ -71,24 +100,27 @@ class Automation:
     def tick(self, now: float) -> None:
         """Once per frame on the frame loop: no disk access here (the watcher does that)."""
         kiosk = self.kiosk
+        taken = len(self.sessions) if kiosk.strip else len(self.shots)
         if (
             self.interval
             and kiosk.screen() in AUTO_SHOOT_SCREENS
             and now - self._last_auto >= self.interval
-            and (not self.max_shots or len(self.shots) < self.max_shots)
+            and (not self.max_shots or taken < self.max_shots)
         ):
             if kiosk.request_shot(None, debounce=False):
                 self._last_auto = now
-        if (
-            self.max_shots
-            and len(self.shots) >= self.max_shots
-            and all(kiosk.jobs.finished(j) for j in self.shots)
-        ):
+        if self.max_shots and taken >= self.max_shots and self._all_finished():
             kiosk.stop()
         while not self._requests.empty():
             style = self._requests.get()
             if not kiosk.request_shot(style):
                 log.info("control: shot request ignored on screen %s", kiosk.screen())
+
+    def _all_finished(self) -> bool:
+        kiosk = self.kiosk
+        if kiosk.strip:
+            return all(kiosk.session_done(s) for s in self.sessions)
+        return all(kiosk.jobs.finished(j) for j in self.shots)
 
     def after_frame(self) -> None:
         """Snapshot what the state file reports (the watcher thread writes it)."""

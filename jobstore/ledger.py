@@ -312,6 +312,18 @@ class Ledger:
             "SELECT * FROM jobs WHERE created_at >= ? ORDER BY created_at DESC", (start,)
         )
 
+    def sheets_since(self, start: float) -> dict[str, str]:
+        """Strip sessions' sheets (jobstore/sessions.py) created at or after `start`: job id →
+        the sheet's layout (strip | grid). A sheet is no shot: the download names count it
+        apart (share/lookup.py)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT j.job_id, s.layout FROM jobs j JOIN sessions s ON s.session_id = j.job_id"
+                " WHERE j.created_at >= ?",
+                (start,),
+            ).fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
+
     # ---- the operator's view (jobstore/stats.py) ----
     def latest_run_start(self, gap_s: float) -> float | None:
         """When the newest run of photos began: the first shot after the last pause of at least

@@ -114,20 +114,27 @@ class PhotoLookup:
         )
 
     def filename(self, row: JobRow) -> str:
-        """`drip-2026-11-24-0042.jpg`: style, local date, the shot's number that day."""
+        """`drip-2026-11-24-0042.jpg`: style, local date, the shot's number that day. A strip
+        session's sheet is no shot: `drip-strip-2026-11-24-0003.jpg` (or `grid`), the day's
+        third session; the shots' numbers count its frames, never the sheet."""
         with self._lock:
             name = self._names.get(row.job_id)
             if name is not None:
                 self._names.move_to_end(row.job_id)
                 return name
         start = day_start(row.created_at)
+        sheets = self.ledger.sheets_since(start)
+        layout = sheets.get(row.job_id)
         number = sum(
             1
             for r in self.ledger.since(start)
             if r.created_at < start + 86400
+            and (r.job_id in sheets) == (layout is not None)
             and (r.created_at, r.job_id) <= (row.created_at, row.job_id)
         )
         style = _NAME_SAFE.sub("-", row.style.lower()).strip("-")[:24] or "photo"
+        if layout is not None:
+            style += "-" + _NAME_SAFE.sub("-", layout.lower()).strip("-")[:8]
         suffix = ".png" if row.result_path and row.result_path.lower().endswith(".png") else ".jpg"
         name = (
             f"{style}-{time.strftime('%Y-%m-%d', time.localtime(row.created_at))}"

@@ -183,6 +183,13 @@ def test_a_newer_workers_messages_are_used_by_the_kiosk_the_share_server_and_doc
         )
         view = jobs.wait_done(job_id, 15)
         assert view is not None and view.ready, jobs.ledger.get(job_id)
+        # the result makes the job ready; the completed status is a message of its own, on
+        # another topic, and may be applied after it: wait for it before reading its fields
+        wait_until(
+            lambda: jobs.ledger.get(job_id).status is JobStatus.COMPLETED,
+            10,
+            lambda: f"the kiosk never applied the completed status: {jobs.ledger.get(job_id)}",
+        )
         row = jobs.ledger.get(job_id)
         assert (row.status, row.worker, row.effect) == (JobStatus.COMPLETED, WORKER, "local")
         assert row.error is not None and row.error.kind.value == "internal"

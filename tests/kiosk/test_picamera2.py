@@ -28,16 +28,20 @@ HQ = (4056, 3040)
 
 
 def test_the_stand_in_blocks_like_picamera2():
-    """The model itself: a capture with no frames blocks the queue, stop() waits behind it,
+    """The model itself: a stalled camera answers one capture from the request it kept (queue=True
+    keeps the last completed one), the next blocks the queue, stop() waits behind it,
     cancel_all_and_flush() releases both (as in picamera2's tests/wait_cancel_test.py)."""
     rig = Rig(fps=50)
     cam = StandInPicamera2(rig)
     cam.configure(cam.create_preview_configuration(main={"size": (320, 240)}))
     cam.start()
-    assert cam.capture_array(wait=2).shape == (240, 320, 4)
-    rig.stall()
+    assert cam.capture_array(wait=5).shape == (240, 320, 4)
+    assert poll(lambda: cam.completed_requests, 5)  # a frame came after that capture: kept
+    rig.stall()  # returns once no frame can complete any more
+    kept = rig.frames[-1][0]
+    assert int(cam.capture_array(wait=5)[0, 0, 1]) == kept % 256  # the kept request answers
     with pytest.raises(FutureTimeout):
-        cam.capture_array(wait=0.3)  # the job stays queued
+        cam.capture_array(wait=0.3)  # nothing is kept now: the job stays queued
     outcome: list[BaseException | None] = []
 
     def stop() -> None:
@@ -60,6 +64,24 @@ def test_the_stand_in_blocks_like_picamera2():
     t0 = time.monotonic()
     cam.stop()  # with the queue empty it runs at once (the prodded event loop)
     assert time.monotonic() - t0 < 0.5 and not cam.started
+    cam.close()
+    assert rig.holder is None
+
+
+def test_without_queue_a_capture_waits_for_the_next_frame():
+    """queue=False keeps no completed request: frames before a capture never answer it, so a
+    capture after the stall blocks however many frames came before."""
+    rig = Rig(fps=50)
+    cam = StandInPicamera2(rig)
+    cam.configure(cam.create_preview_configuration(main={"size": (320, 240)}, queue=False))
+    cam.start()
+    assert cam.capture_array(wait=5).shape == (240, 320, 4)
+    assert poll(lambda: len(rig.frames) >= 5, 5)
+    rig.stall()
+    assert not cam.completed_requests
+    with pytest.raises(FutureTimeout):
+        cam.capture_array(wait=0.3)
+    cam.cancel_all_and_flush()
     cam.close()
     assert rig.holder is None
 

@@ -18,10 +18,15 @@ What it copies, because the kiosk's backend depends on it:
 - arrays: BGR888 is R,G,B in numpy order, RGB888 B,G,R, XRGB8888 B,G,R,X; YUV420 is
   (h * 3/2, stride) bytes; the configuration's transform flips the scene; requests carry
   SensorTimestamp/ExposureTime metadata and must be released.
+- `queue=True` (the default) with more than one buffer keeps the last completed request, so a
+  capture is answered at once by a frame that came before it; `queue=False` keeps none, and a
+  capture waits for the next frame (Picamera2.configure_ sets `_max_queue_len` so).
 
 What the rig adds for tests: `stall()` (frames stop; the event loop still runs prodded jobs,
 as when a cable comes loose), `wedge()` (the event loop itself hangs: nothing runs any more),
-and counters of what happened.
+and counters of what happened. Both return only once no further frame can complete, so what a
+test finds queued after them is all there will be (a real camera may still complete a frame
+already in flight; here that frame lands before they return, never after).
 """
 
 from __future__ import annotations
@@ -79,11 +84,17 @@ class Rig:
     exit_hooks: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    # Held by the event loop while it completes a frame and runs the jobs it answers: stall()
+    # and wedge() take it, so a frame begun before them is queued before they return.
+    frame_gate: threading.Lock = field(default_factory=threading.Lock)
+
     def stall(self) -> None:
-        self.stalled = True
+        with self.frame_gate:
+            self.stalled = True
 
     def wedge(self) -> None:
-        self.stalled = self.wedged = True
+        with self.frame_gate:
+            self.stalled = self.wedged = True
 
     def api(self) -> PicameraApi:
         return PicameraApi(
@@ -274,6 +285,7 @@ class StandInPicamera2:
         buffer_count: int,
         controls: Mapping[str, Any],
         sensor: Mapping[str, Any] | None,
+        queue: bool,
     ) -> dict:
         main = {"format": "XBGR8888", "size": (640, 480), **main}
         if lores is not None:
@@ -286,7 +298,7 @@ class StandInPicamera2:
             "buffer_count": buffer_count,
             "controls": dict(controls),
             "sensor": None if sensor is None else dict(sensor),
-            "queue": True,
+            "queue": queue,
         }
 
     def create_preview_configuration(
@@ -297,9 +309,12 @@ class StandInPicamera2:
         buffer_count=4,
         controls=EMPTY,
         sensor=EMPTY,
+        queue=True,
         **kw,
     ) -> dict:
-        return self._config("preview", main, lores, transform, buffer_count, controls, sensor)
+        return self._config(
+            "preview", main, lores, transform, buffer_count, controls, sensor, queue
+        )
 
     def create_still_configuration(
         self,
@@ -309,10 +324,11 @@ class StandInPicamera2:
         buffer_count=1,
         controls=EMPTY,
         sensor=EMPTY,
+        queue=True,
         **kw,
     ) -> dict:
         main = {"format": "BGR888", "size": self.sensor_resolution, **main}
-        return self._config("still", main, lores, transform, buffer_count, controls, sensor)
+        return self._config("still", main, lores, transform, buffer_count, controls, sensor, queue)
 
     def configure_(self, config: dict) -> None:
         if self.started:
@@ -421,6 +437,12 @@ class StandInPicamera2:
             return bool(self._job_list)
 
     def _process(self, produce: bool) -> None:
+        with self.rig.frame_gate:
+            if self.rig.wedged:
+                return  # wedged since the event loop looked: nothing runs any more
+            self._process_gated(produce and not self.rig.stalled)
+
+    def _process_gated(self, produce: bool) -> None:
         new = []
         if produce and self.started:
             self._seq += 1

@@ -3,6 +3,12 @@
 Each process is the real `booth …` command with its own log file; the rig kills them (-9 or
 SIGTERM) and restarts them as a fault test needs, and reads the kiosk's ledger and store to check
 that nothing was lost.
+
+Nothing a test starts outlives it, however the test ends: `Rig.close()` (every rig fixture's
+finalizer) kills the process group of each process the rig spawned or adopted, then every process
+that still carries the rig's tag in its environment (`rig.env` sets it, and every process started
+from it inherits it: `booth up`'s children in their own sessions, its private broker, the share
+server's clip child, a process orphaned by a kill -9 of its parent).
 """
 
 from __future__ import annotations
@@ -15,15 +21,19 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import psutil
+
 from tests.support.mosquitto import free_port
 
 BOOTH = [sys.executable, "-m", "appliance.cli"]
 ROOT = Path(__file__).resolve().parents[2]
+TAG_ENV = "BOOTH_E2E_TAG"  # marks every process a rig's environment started (Rig.close)
 
 
 def base_toml(share_port: int, extra: str = "") -> str:
@@ -114,6 +124,8 @@ class Rig:
     extra_toml: str = ""
     share_port: int = field(default_factory=free_port)
     procs: list[Proc] = field(default_factory=list)
+    adopted: list[subprocess.Popen] = field(default_factory=list)
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __post_init__(self) -> None:
         self.data = self.tmp / "data"
@@ -140,6 +152,7 @@ class Rig:
                 "SDL_AUDIODRIVER": "dummy",
                 "PYTHONUNBUFFERED": "1",
                 "PYTHONPATH": str(ROOT),
+                TAG_ENV: self.tag,
             }
         )
         if self.gemini_url:
@@ -183,9 +196,26 @@ class Rig:
         except (OSError, ValueError):
             return {}
 
+    def adopt(self, popen: subprocess.Popen) -> subprocess.Popen:
+        """A process the test started itself (in a session of its own): ended by close()."""
+        self.adopted.append(popen)
+        return popen
+
     def close(self) -> None:
+        """End everything this rig's processes started, then wait until it is gone."""
         for p in reversed(self.procs):
             p.kill9()
+        for popen in reversed(self.adopted):
+            _kill_group(popen.pid)
+        killed = kill_tagged(self.tag)
+        for popen in self.adopted:
+            try:
+                popen.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        _, alive = psutil.wait_procs(killed, timeout=10)
+        alive = [p for p in alive if _running(p)]  # a zombie is dead; its reaper is not ours
+        assert not alive, f"still running after SIGKILL: {alive}"
 
     # ------------------------------------------------------------------ ledger checks
     def jobs(self) -> list[dict]:
@@ -228,6 +258,51 @@ class Rig:
         leftovers = [p for p in self.data.rglob("*.tmp")]
         assert not leftovers, f"half-written files left: {leftovers}"
         return jobs
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the process group `pid` leads, or the process alone when it leads none; never
+    pytest's own group."""
+    try:
+        group = os.getpgid(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if group == pid and group != os.getpgrp():
+            os.killpg(group, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _running(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def kill_tagged(tag: str, rounds: int = 5) -> list[psutil.Process]:
+    """SIGKILL every process whose environment carries `tag`, and the groups they lead; a few
+    rounds, as a supervisor may start a child while the first round kills. Returns them all."""
+    killed: list[psutil.Process] = []
+    for _ in range(rounds):
+        found = []
+        for p in psutil.process_iter():
+            try:
+                if p.environ().get(TAG_ENV) == tag:
+                    found.append(p)
+            except (psutil.Error, OSError):
+                continue  # gone, a zombie, or not ours to read
+        live = [p for p in found if _running(p)]
+        if not live:
+            break
+        for p in live:
+            _kill_group(p.pid)
+        killed += live
+        time.sleep(0.1)
+    return killed
 
 
 def http_ok(url: str) -> bool:

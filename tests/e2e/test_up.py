@@ -22,17 +22,26 @@ def up_env(rig, **extra):
     return env
 
 
+def _popen_up(rig, args: list[str], env: dict, log) -> subprocess.Popen:
+    """`booth up ARGS` in a session of its own, logging to `log`; the rig ends it and all it
+    started when the test ends, whatever happens (tests/e2e/rig.py Rig.close), so a `booth up`
+    that fails to start, or a wait that gives up on it, leaves nothing running."""
+    with open(log, "wb") as fh:
+        return rig.adopt(
+            subprocess.Popen(
+                BOOTH + ["up", *args],
+                env=env,
+                cwd=str(ROOT),
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+
+
 def test_up_headless_with_a_private_broker_prints_links_and_stops_cleanly(rig):
     log = rig.logs / "up.log"
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(
-            BOOTH + ["up", "--interval", "0.5"],
-            env=up_env(rig),
-            cwd=str(ROOT),
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = _popen_up(rig, ["--interval", "0.5"], up_env(rig), log)
     try:
         # No display here: it says so and goes headless by itself.
         wait_until(
@@ -82,15 +91,7 @@ def test_up_with_a_shot_limit_ends_by_itself_without_a_restart(rig):
 
 def test_up_restarts_a_child_that_dies(rig):
     log = rig.logs / "up2.log"
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(
-            BOOTH + ["up", "--no-kiosk"],
-            env=up_env(rig),
-            cwd=str(ROOT),
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = _popen_up(rig, ["--no-kiosk"], up_env(rig), log)
     try:
 
         def worker_pid():
@@ -133,15 +134,7 @@ def _gone(p: psutil.Process) -> bool:
 
 def _start_up(rig, env, name: str) -> tuple[subprocess.Popen, list[psutil.Process]]:
     log = rig.logs / f"{name}.log"
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(
-            BOOTH + ["up", "--interval", "3600"],
-            env=env,
-            cwd=str(ROOT),
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = _popen_up(rig, ["--interval", "3600"], env, log)
 
     def all_four() -> bool:
         names = " ".join(" ".join(c.cmdline()) for c in _children(proc) if not _gone(c))
@@ -217,3 +210,29 @@ def test_up_children_end_however_up_ends_and_a_second_up_is_refused(rig):
         for c in children:
             if not _gone(c):
                 c.kill()
+
+
+def test_the_rig_ends_a_booth_up_and_all_it_started(tmp_path, broker):
+    """What the rig fixture's finalizer does after a test fails mid-way: a `booth up` the test
+    started itself and everything it started (each child in a session of its own, the private
+    broker) end with Rig.close(), which returns only once they are gone."""
+    from tests.e2e.rig import TAG_ENV, Rig
+
+    inner = Rig(tmp_path / "inner", broker)
+    try:
+        up, children = _start_up(inner, up_env(inner), "up-closed")
+    except BaseException:
+        inner.close()
+        raise
+    assert len(children) >= 4 and all(not _gone(c) for c in children), children
+    inner.close()
+    assert up.poll() is not None
+    assert all(_gone(c) for c in children), [c for c in children if not _gone(c)]
+
+    def tagged(p: psutil.Process) -> bool:
+        try:
+            return p.environ().get(TAG_ENV) == inner.tag and not _gone(p)
+        except psutil.Error:
+            return False
+
+    assert not [p for p in psutil.process_iter() if tagged(p)]

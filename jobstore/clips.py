@@ -4,7 +4,9 @@ Why a table of its own: the clip is made by the share process after the result i
 kiosk never waits for it), so it cannot be a column the kiosk writes. A row is written `making`
 before the child process starts; `made` with the clip's figures once its file is in place, or
 `failed` with the reason. A row left `making` by a crash is tried again, at most MAX_ATTEMPTS
-times, so a picture that kills the encoder cannot keep the share process busy forever.
+times, so a picture that kills the encoder cannot keep the share process busy forever. A try cut
+short by the disk (the clip or its row could not be written) is not the picture's fault: it is
+handed back (`postpone`) and does not count.
 
 Who writes: the share process's clip maker only (`share/clipmaker.py`). The share server's pages
 and the cloud uploader read `made` rows. A row whose job is gone (retention deleted it, and the
@@ -128,6 +130,15 @@ class Clips:
                 "UPDATE clips SET state = ?, clip_path = ?, width = ?, height = ?, frames = ?,"
                 " fps = ?, bytes = ?, took_s = ?, done_at = ?, error = NULL WHERE job_id = ?",
                 (MADE, clip_path, size[0], size[1], frames, fps, nbytes, took_s, at, job_id),
+            )
+
+    def postpone(self, job_id: str) -> None:
+        """Hand back a try the disk cut short (a full disk, not the picture): it stays
+        `making` and wanted, and the try does not count towards MAX_ATTEMPTS."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE clips SET attempts = MAX(attempts - 1, 0) WHERE job_id = ? AND state = ?",
+                (job_id, MAKING),
             )
 
     def failed(self, job_id: str, error: str, took_s: float, at: float) -> None:

@@ -289,6 +289,17 @@ def migrate(db: sqlite3.Connection) -> int:
     return found
 
 
+# What SQLite says when the disk, not the statement, stops a write: full, failing or read-only.
+DISK_ERRORS = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")
+
+
+def disk_refused(exc: BaseException) -> bool:
+    """True when a ledger write failed for the disk's sake ("database or disk is full", an I/O
+    error), which waiting may cure, rather than for a bug, which it never does."""
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    return isinstance(exc, sqlite3.OperationalError) and name.startswith(DISK_ERRORS)
+
+
 def open_db(path: Path) -> sqlite3.Connection:
     """A connection in autocommit mode with WAL, full sync and the schema brought up to date."""
     db = sqlite3.connect(str(path), check_same_thread=False, timeout=10, isolation_level=None)

@@ -11,14 +11,23 @@ priority (SCHED_IDLE, else nice 19): it gets the CPU only when the kiosk, the wo
 server's event loop leave it, it has a GIL of its own, it is killed after CHILD_TIMEOUT_S, and its
 memory goes back when it ends. Each try is recorded in the `clips` table (jobstore/clips.py)
 before it starts, so a crash is retried a bounded number of times.
+
+A full disk: the guests' pages and downloads only read, so they go on; clips wait. When the
+clip's file (ENOSPC from the child) or its row (SQLite's "database or disk is full" or an I/O
+error: jobstore/schema.py disk_refused) cannot be written, no clip is made now, the try is handed
+back so it does not count against the picture, one line says so, and the clip maker looks again
+every STORAGE_RETRY_S until a clip can be written; a result older than CATCH_UP_S by then gets
+none.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -32,6 +41,7 @@ from booth.sheet import layout
 from jobstore.clips import Clips, Wanted
 from jobstore.ledger import ledger_path, resolve_in_store
 from jobstore.names import clip_path
+from jobstore.schema import disk_refused
 from jobstore.sessions import Sessions
 from share import h264
 
@@ -41,6 +51,13 @@ POLL_S = 0.5  # how often new results are looked for
 CATCH_UP_S = 3600.0  # results older than this get no clip (after an update, or a long outage)
 CHILD_TIMEOUT_S = 300.0  # a child still busy after this is killed (a Pi under full load: ~30 s)
 ORPHANS_EVERY_S = 60.0
+STORAGE_RETRY_S = 30.0  # the disk was full: how long before clips are tried again
+# what the child's failure to write the clip says when the disk, not the picture, is at fault
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+class StorageFull(Exception):
+    """The clip's file could not be written for want of room: no clip now, none counted."""
 
 
 @dataclass
@@ -51,6 +68,8 @@ class ClipMakerState:
     failed: int = 0
     encoder: str = ""  # "" until checked; "OpenH264" or why there is none
     last_error: str = ""
+    storage: str = ""  # why clips wait for the disk; "" while they can be written
+    storage_waits: int = 0  # passes that found the disk full
 
 
 class ClipMaker:
@@ -70,6 +89,7 @@ class ClipMaker:
         self._thread: threading.Thread | None = None
         self._child: subprocess.Popen[str] | None = None
         self._next_orphans = 0.0
+        self._postponed: set[str] = set()  # tries the disk cut short, not yet handed back
 
     def start(self) -> ClipMaker:
         self._thread = threading.Thread(target=self._loop, name="clip-maker", daemon=True)
@@ -96,12 +116,47 @@ class ClipMaker:
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
-            except Exception:
-                log.exception("clips: pass failed; trying again")
+            except Exception as exc:
                 busy = 0
+                if isinstance(exc, StorageFull) or disk_refused(exc):
+                    self._storage_full(exc)
+                else:
+                    log.exception("clips: pass failed; trying again")
             if not busy:
-                self._wake.wait(POLL_S)
+                self._wake.wait(STORAGE_RETRY_S if self.state.storage else POLL_S)
                 self._wake.clear()
+
+    def _storage_full(self, exc: Exception) -> None:
+        """One line when the disk first stops a clip; the pause until the next look is the
+        loop's. Tries already cut short are handed back now if the ledger takes it."""
+        why = str(exc) if isinstance(exc, StorageFull) else f"the ledger cannot be written: {exc}"
+        self.state.storage_waits += 1
+        if not self.state.storage:
+            log.warning(
+                "clips: no reveal clips while the disk is full or failing (%s); guests get "
+                "their photos as always, clips are tried again every %g s",
+                why,
+                STORAGE_RETRY_S,
+            )
+        self.state.storage = why
+        try:
+            self._hand_back()
+        except Exception as again:
+            if not disk_refused(again):
+                log.exception("clips: cannot hand back the tries the disk cut short")
+            # still full: the next pass tries again
+
+    def _hand_back(self) -> None:
+        """Tries the disk cut short no longer count (raises while the ledger cannot be written)."""
+        for job_id in sorted(self._postponed):
+            self.clips.postpone(job_id)
+            self._postponed.discard(job_id)
+
+    def _storage_back(self) -> None:
+        """A clip or its failure was written: one line if the disk had stopped clips."""
+        if self.state.storage:
+            log.info("clips: the disk takes clips again; making them as before")
+            self.state.storage = ""
 
     def _encoder_ready(self) -> bool:
         try:
@@ -120,16 +175,23 @@ class ClipMaker:
 
     # ------------------------------------------------------------------ one pass
     def run_once(self) -> int:
-        """Make the newest wanted clip, if any; returns how many were tried (0 or 1)."""
+        """Make the newest wanted clip, if any; returns how many were tried (0 or 1).
+
+        Raises sqlite3.OperationalError when the ledger cannot be written and StorageFull when
+        the clip's file cannot (a full disk): nothing is counted against the picture."""
         now = time.time()
+        self._hand_back()
         self.clips.give_up_interrupted(now)
         if now >= self._next_orphans:
             self._next_orphans = now + ORPHANS_EVERY_S
             self.clips.forget_orphans()
         wanted = self.clips.wanted(now - CATCH_UP_S, 1)
         if not wanted:
+            self.state.storage = ""  # nothing is waiting for the disk any more
             return 0
         self.make(wanted[0])
+        if not self._stop.is_set():
+            self._storage_back()  # made, or failed for the picture's sake: the disk took it
         return 1
 
     def make(self, w: Wanted) -> bool:
@@ -171,18 +233,26 @@ class ClipMaker:
         if child is None or child.returncode != 0 or "frames" not in report:
             code = child.returncode if child is not None else "?"
             why = str(report.get("error") or err_text.strip()[-300:] or f"exit {code}")
+            if report.get("errno") in STORAGE_ERRNOS:
+                self._postponed.add(w.job_id)
+                raise StorageFull(f"the clip cannot be written: {why}")
             return self._failed(w.job_id, why, t0)
         took = time.monotonic() - t0
-        self.clips.made(
-            w.job_id,
-            rel,
-            (int(report["width"]), int(report["height"])),
-            int(report["frames"]),
-            int(report["fps"]),
-            int(report["bytes"]),
-            round(took, 3),
-            time.time(),
-        )
+        try:
+            self.clips.made(
+                w.job_id,
+                rel,
+                (int(report["width"]), int(report["height"])),
+                int(report["frames"]),
+                int(report["fps"]),
+                int(report["bytes"]),
+                round(took, 3),
+                time.time(),
+            )
+        except sqlite3.Error as exc:
+            if disk_refused(exc):
+                self._postponed.add(w.job_id)  # its file is made again once the row can say so
+            raise
         self.state.made += 1
         log.info(
             "clips: job %s: clip made in %.1f s (%d KB)",

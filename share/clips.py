@@ -374,7 +374,10 @@ def main(argv: list[str] | None = None) -> int:
         cells = parse_cells(args.cells) if args.cells else None
         info = make_clip(args.shot, args.result, args.out, args.title, cells)
     except Exception as exc:  # the parent logs it; the guest simply has no clip
-        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
+        report: dict[str, object] = {"error": f"{type(exc).__name__}: {exc}"}
+        if isinstance(exc, OSError) and exc.errno is not None:
+            report["errno"] = exc.errno  # the parent tells a full disk from a broken picture
+        print(json.dumps(report), flush=True)
         return 1
     print(json.dumps(asdict(info)), flush=True)
     return 0

@@ -16,7 +16,7 @@ from paho.mqtt.properties import Properties
 
 from kiosk.ui.app import SHOT_DEBOUNCE_S
 from kiosk.ui.machine import NO_NEW_SHOT
-from tests.e2e.rig import wait_until
+from tests.e2e.rig import http_get, wait_until
 from tests.support.fake_gemini import Reply
 
 BUSY_SCREENS = {str(s) for s in NO_NEW_SHOT}  # where a tap starts no shot
@@ -115,8 +115,8 @@ def test_full_disk_during_capture(rig, small_disk):
     rig.data = small_disk / "data"
     rig.data.mkdir()
     env = dict(rig.env, BOOTH_DATA_DIR=str(rig.data))
-    rig.procs.append(rig.spawn("share", "share", env=env))
-    rig.procs.append(rig.spawn("worker-w1", "worker", "--id", "w1", env=env))
+    share = rig.spawn("share", "share", env=env)
+    rig.spawn("worker-w1", "worker", "--id", "w1", env=env)
     kiosk = rig.kiosk(env=env)
     wait_until(lambda: rig.kiosk_state().get("screen") == "attract", 60, kiosk.text)
     shoot_and_wait_row(rig, 0)
@@ -143,6 +143,11 @@ def test_full_disk_during_capture(rig, small_disk):
     assert kiosk.alive()
     assert not list(rig.data.rglob("*.tmp")), "a half-written file was left behind"
     assert len(rig.jobs()) == 1  # no row for a shot that could not be saved
+    # the share server goes on serving the guest who came before, its clip maker waiting
+    (first,) = rig.jobs()
+    photo = http_get(f"http://127.0.0.1:{rig.share_port}/p/{first['token']}/photo.jpg")
+    assert photo == (rig.data / first["result_path"]).read_bytes()
+    assert share.alive(), share.text()[-3000:]
     # free the space: capture works again
     filler.unlink()
     wait_until(lambda: rig.kiosk_state().get("screen") in ("attract", "error"), 10)

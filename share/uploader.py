@@ -34,6 +34,13 @@ out, a network error or a 5xx pauses the queue with exponential backoff and jitt
 `cloud.retry_max_s`; refused credentials, a missing bucket or a wrong clock pause it at the
 longest delay and are logged once, in words an operator can act on. Guests keep the LAN link
 meanwhile.
+
+A full disk: the uploads only read, but their rows must be written. When a write of the ledger is
+refused for the disk's sake (jobstore/schema.py disk_refused), one warning says so and no upload
+starts for STORAGE_RETRY_S; what already went up (a photo with its page, a clip with its page)
+is held in memory and recorded first when the uploader looks again, so nothing is put twice
+while the disk is full, and a clip's try the disk cut short does not count as one of its
+CLIP_ATTEMPTS. A stop meanwhile loses only the record: the next uploader puts the same keys.
 """
 
 from __future__ import annotations
@@ -47,12 +54,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from booth.clock import SystemClock
 from booth.config import Config
 from jobstore.age import DAY_S, age_s
 from jobstore.clips import Clips
 from jobstore.ledger import JobRow, Ledger, ledger_path, resolve_in_store
+from jobstore.schema import disk_refused
 from jobstore.uploads import CLIP_FAILED, CLIP_NONE, UPLOADED, ClipUpload, Upload, Uploads
 from share import pages
 from share.clipmaker import CATCH_UP_S, CHILD_TIMEOUT_S
@@ -74,6 +83,7 @@ CLIP_RETRY_MAX_S = 3600.0  # the longest wait before a clip's next try
 # a result shot this long ago without a clip gets none: the clip maker no longer starts one
 CLIP_WAIT_S = CATCH_UP_S + CHILD_TIMEOUT_S + 60.0
 FRAMES_FOLLOW_S = 3600.0  # a sheet's page is put again for frames confirmed this long after it
+STORAGE_RETRY_S = 30.0  # the ledger refused a write for the disk's sake: how long uploads wait
 CRASH_ENV = "BOOTH_SHARE_CRASH_AT"  # tests: SIGKILL this process at a named point
 
 
@@ -94,6 +104,7 @@ class UploaderState:
     failures: int = 0
     parallel: int = PARALLEL  # uploads allowed at once now (fewer after timeouts)
     clips: int = 0  # reveal clips uploaded (their pages put again with them)
+    storage: str = ""  # why the ledger takes no writes (a full disk); "" while it does
 
 
 @dataclass(frozen=True)
@@ -149,6 +160,9 @@ class Uploader:
         self._in_flight: dict[str, int] = {}  # job id → most uploads at once while it ran
         self._clip_in_flight: str | None = None  # the job whose clip is going up
         self._page_not_before: dict[str, float] = {}  # a sheet's page put again failed: wait
+        # what went up but could not be recorded (the disk): recorded before anything starts
+        self._held: dict[str, Callable[[], bool]] = {}
+        self._storage_until = 0.0  # no upload starts before this while the disk refuses writes
         self._sweeping = False
         self._new_after: float | None = None  # rows queued after the first look are new results
         self._stop = threading.Event()
@@ -197,9 +211,12 @@ class Uploader:
         while not self._stop.is_set():
             try:
                 self.run_once()
-            except Exception:
-                log.exception("cloud: uploader pass failed; trying again")
-                self._block(self.cfg.cloud.retry_max_s)
+            except Exception as exc:
+                if disk_refused(exc):
+                    self._storage_full(exc)
+                else:
+                    log.exception("cloud: uploader pass failed; trying again")
+                    self._block(self.cfg.cloud.retry_max_s)
             self._wake.wait(POLL_S)
             self._wake.clear()
 
@@ -207,11 +224,18 @@ class Uploader:
     def run_once(self) -> int:
         """Queue new results, start what is due and fits (photos, then a clip when no photo
         is uploading), start an orphan sweep when it is time; returns the uploads started.
-        Never waits for an upload."""
+        Never waits for an upload. Raises sqlite3.OperationalError while the disk refuses the
+        ledger's writes (see the module's docstring)."""
         now = self.clock()
-        self.queue.enqueue_new(
+        if now < self._storage_until:
+            return 0
+        if self._held:
+            self._record_held()
+        if self.queue.enqueue_new(
             self.cfg.cloud.key_prefix, now - self.cfg.retention_days * DAY_S, now
-        )
+        ):
+            with self._lock:
+                self._wrote()
         if self._new_after is None:
             self._new_after = now  # what this first look queued is a backlog, not a guest's
         if now < self._blocked_until:
@@ -255,7 +279,7 @@ class Uploader:
 
     def _start_due(self, bucket: Bucket, now: float) -> int:
         with self._lock:
-            busy = list(self._in_flight)
+            busy = list(self._in_flight) + list(self._held)
         due = self.queue.due(now, PARALLEL + EXTRA_NEW, skip=busy)
         started = 0
         for u in due:
@@ -282,9 +306,9 @@ class Uploader:
             if self._in_flight or self._clip_in_flight is not None:
                 return 0
         due = self.queue.due_clips(now, 1)
-        if not due:
-            return 0
         with self._lock:
+            if not due or due[0].upload.job_id in self._held:
+                return 0
             self._clip_in_flight = due[0].upload.job_id
         self._submit(self._run_clip, bucket, due[0])
         return 1
@@ -312,7 +336,7 @@ class Uploader:
 
     def _busy(self) -> set[str]:
         """The jobs whose objects are being put now (under _lock)."""
-        busy = set(self._in_flight)
+        busy = set(self._in_flight) | set(self._held)
         if self._clip_in_flight is not None:
             busy.add(self._clip_in_flight)
         return busy
@@ -343,16 +367,23 @@ class Uploader:
         except Exception as exc:  # a bug: logged, and the row waits the longest delay
             log.exception("cloud: job %s: upload failed unexpectedly", u.job_id)
             outcome = exc
+        took = time.monotonic() - t0
         try:
-            self._finish(u, outcome, time.monotonic() - t0)
-        except Exception:
-            log.exception("cloud: job %s: cannot record the upload's outcome", u.job_id)
+            self._finish(u, outcome, took)
+        except Exception as exc:
+            if not disk_refused(exc):
+                log.exception("cloud: job %s: cannot record the upload's outcome", u.job_id)
+            else:
+                if isinstance(outcome, Uploaded):  # in the bucket: recorded, never put again
+                    self._hold(u.job_id, partial(self._finish, u, outcome, took))
+                self._storage_full(exc)
         finally:
             with self._lock:
                 self._in_flight.pop(u.job_id, None)
             self._wake.set()  # a slot is free
 
-    def _finish(self, u: Upload, outcome: Outcome, took: float) -> None:
+    def _finish(self, u: Upload, outcome: Outcome, took: float) -> bool:
+        """Record an upload's outcome with its row (each branch writes it); True."""
         now = self.clock()
         with self._lock:
             crowd = self._in_flight.get(u.job_id, 1)
@@ -397,6 +428,8 @@ class Uploader:
                     f"internal error: {type(outcome).__name__}",
                     now + self.cfg.cloud.retry_max_s,
                 )
+            self._wrote()
+        return True
 
     def _upload_one(self, bucket: Bucket, u: Upload) -> Uploaded | None:
         row = self.ledger.get(u.job_id)
@@ -498,9 +531,13 @@ class Uploader:
                     self._offline(exc)
                 else:
                     self._refused(exc)
-        except Exception:
-            log.exception("cloud: job %s: putting its page again failed", job_id)
-            again_at = self.clock() + self.cfg.cloud.retry_max_s
+        except Exception as exc:
+            if disk_refused(exc):  # put, but not marked: put again once the disk takes it
+                self._storage_full(exc)
+                again_at = self.clock() + STORAGE_RETRY_S
+            else:
+                log.exception("cloud: job %s: putting its page again failed", job_id)
+                again_at = self.clock() + self.cfg.cloud.retry_max_s
         finally:
             with self._lock:
                 self._in_flight.pop(job_id, None)
@@ -542,12 +579,19 @@ class Uploader:
         except (CloudError, OSError) as exc:
             outcome = exc
         except Exception as exc:  # a bug: logged, and the clip counts it as a failed try
-            log.exception("cloud: job %s: clip upload failed unexpectedly", c.upload.job_id)
+            if not disk_refused(exc):  # the disk's: _finish_clip counts nothing
+                log.exception("cloud: job %s: clip upload failed unexpectedly", c.upload.job_id)
             outcome = exc
+        took = time.monotonic() - t0
         try:
-            self._finish_clip(c, outcome, time.monotonic() - t0)
-        except Exception:
-            log.exception("cloud: job %s: cannot record the clip's outcome", c.upload.job_id)
+            self._finish_clip(c, outcome, took)
+        except Exception as exc:
+            if not disk_refused(exc):
+                log.exception("cloud: job %s: cannot record the clip's outcome", c.upload.job_id)
+            else:
+                if isinstance(outcome, ClipSent):  # in the bucket: recorded, never put again
+                    self._hold(c.upload.job_id, partial(self._finish_clip, c, outcome, took))
+                self._storage_full(exc)
         finally:
             with self._lock:
                 self._clip_in_flight = None
@@ -588,27 +632,37 @@ class Uploader:
         _put_page(bucket, u.page_key, page)
         return ClipSent(size, frames)
 
-    def _finish_clip(self, c: ClipUpload, outcome: ClipOutcome, took: float) -> None:
-        """Record a clip's outcome. A failure waits longer each time and never pauses the
-        photos' queue; after CLIP_ATTEMPTS the page stays photo-only."""
+    def _finish_clip(self, c: ClipUpload, outcome: ClipOutcome, took: float) -> bool:
+        """Record a clip's outcome; True when something was written. A failure waits longer
+        each time and never pauses the photos' queue; after CLIP_ATTEMPTS the page stays
+        photo-only. A try the disk stopped (its start could not be recorded, so nothing went
+        up) is not the clip's failure: nothing is counted."""
         job_id, now = c.upload.job_id, self.clock()
+        if isinstance(outcome, BaseException) and disk_refused(outcome):
+            self._storage_full(outcome)
+            return False
         if isinstance(outcome, ClipSent):
             self.queue.mark_page_frames(job_id, outcome.frames)
-            if self.queue.mark_clip_uploaded(job_id, now):
-                with self._lock:
+            marked = self.queue.mark_clip_uploaded(job_id, now)
+            with self._lock:
+                self._wrote()
+                if marked:
                     self.status.clips += 1
+            if marked:
                 log.info(
                     "cloud: job %s: its clip uploaded (%d KB) in %.2f s; the cloud page offers it",
                     job_id,
                     outcome.size // 1024,
                     took,
                 )
-            return
+            return True
         if isinstance(outcome, NoClip):
             self.queue.end_clip(job_id, CLIP_NONE, outcome.why)
-            return
+            with self._lock:
+                self._wrote()
+            return True
         if outcome is None:
-            return
+            return False
         if isinstance(outcome, CloudError):
             why = outcome.message
         elif isinstance(outcome, OSError):
@@ -629,6 +683,9 @@ class Uploader:
             )
         else:
             log.info("cloud: job %s: clip upload failed (%s); trying again later", job_id, why)
+        with self._lock:
+            self._wrote()
+        return True
 
     def _expiry(self, row: JobRow, now: float) -> float:
         """When the link stops working: retention deletes the objects when the job's age
@@ -667,13 +724,53 @@ class Uploader:
                 with self._lock:
                     self.status.deleted += len(orphans)
                 log.info("cloud: deleted the cloud copies of %d removed job(s)", len(orphans))
-        except Exception:
-            log.exception("cloud: deleting the cloud copies of removed jobs failed")
+        except Exception as exc:
+            if disk_refused(exc):  # deleted, not forgotten: deleted again (a no-op) later
+                self._storage_full(exc)
+            else:
+                log.exception("cloud: deleting the cloud copies of removed jobs failed")
         finally:
             with self._lock:
                 self._sweeping = False
 
+    # ------------------------------------------------------------------ a full disk
+    def _hold(self, job_id: str, record: Callable[[], bool]) -> None:
+        """What went up but could not be recorded: recorded first when the uploader looks again
+        (and the job counts as busy meanwhile, so it is not started again)."""
+        with self._lock:
+            self._held[job_id] = record
+
+    def _record_held(self) -> None:
+        """Record what went up while the disk refused it (raises while it still does)."""
+        with self._lock:
+            held = list(self._held.items())
+        for job_id, record in held:
+            record()
+            with self._lock:
+                self._held.pop(job_id, None)
+
+    def _storage_full(self, exc: BaseException) -> None:
+        """The ledger refused a write for the disk's sake: one warning, and no upload starts
+        for STORAGE_RETRY_S."""
+        with self._lock:
+            self._storage_until = self.clock() + STORAGE_RETRY_S
+            if not self.status.storage:
+                log.warning(
+                    "cloud: uploads wait: the ledger cannot be written (%s); what went up is "
+                    "recorded once it can, guests keep their links; trying again every %g s",
+                    exc,
+                    STORAGE_RETRY_S,
+                )
+            self.status.storage = str(exc)
+
     # ------------------------------------------------------------------ states (under _lock)
+    def _wrote(self) -> None:
+        """A write of the ledger went through: one line if the disk had refused them."""
+        if self.status.storage:
+            log.info("cloud: the ledger takes writes again; uploads go on")
+            self.status.storage = ""
+            self._storage_until = 0.0
+
     def _backoff(self) -> float:
         cap = self.cfg.cloud.retry_max_s
         delay = min(cap, 1.0 * 2 ** min(self._failures_in_row, 16))

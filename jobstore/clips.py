@@ -16,12 +16,10 @@ clip file with the photo: jobstore/retention.py) is forgotten by the clip maker.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
-from jobstore.schema import open_db
+from jobstore.connection import Connection
 
 MAKING, MADE, FAILED = "making", "made", "failed"
 MAX_ATTEMPTS = 2
@@ -62,21 +60,11 @@ class Wanted:
     attempts: int
 
 
-class Clips:
+class Clips(Connection):
     """The clips table on its own connection (WAL: the kiosk's writes never wait for it)."""
 
-    def __init__(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = open_db(Path(path))
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
     def _rows(self, sql: str, args: Iterable[object] = ()) -> list[Clip]:
-        with self._lock:
-            return [Clip.from_sql(r) for r in self._db.execute(sql, tuple(args)).fetchall()]
+        return [Clip.from_sql(r) for r in self._fetch(sql, args)]
 
     # ------------------------------------------------------------------ the clip maker: writes
     def wanted(self, since: float, limit: int) -> list[Wanted]:

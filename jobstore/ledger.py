@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,8 +36,8 @@ from typing import Any
 
 from booth.clock import BootStamp
 from booth.protocol import JobError, JobStatus, Status, moves_forward
+from jobstore.connection import Connection
 from jobstore.links import canonical_code, canonical_token, new_code, new_token
-from jobstore.schema import open_db
 
 CODE_TRIES = 8  # a fresh short code collides with a stored one about once in 10**6 at 1000 rows
 # A strip session's composed sheet is a row too (jobstore/sessions.py): a picture, but no shot.
@@ -82,28 +81,15 @@ class JobRow:
         return cls(**d)
 
 
-class Ledger:
+class Ledger(Connection):
     """Thread-safe access to the ledger; one connection guarded by a lock (low write volume)."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = open_db(self.path)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
     def _one(self, sql: str, args: Iterable[Any] = ()) -> JobRow | None:
-        with self._lock:
-            row = self._db.execute(sql, tuple(args)).fetchone()
-        return JobRow.from_sql(row) if row else None
+        rows = self._fetch(sql, args)
+        return JobRow.from_sql(rows[0]) if rows else None
 
     def _many(self, sql: str, args: Iterable[Any] = ()) -> list[JobRow]:
-        with self._lock:
-            rows = self._db.execute(sql, tuple(args)).fetchall()
-        return [JobRow.from_sql(r) for r in rows]
+        return [JobRow.from_sql(r) for r in self._fetch(sql, args)]
 
     # ------------------------------------------------------------------ writes
     def insert_pending(
@@ -245,15 +231,8 @@ class Ledger:
             + [json.dumps(r.error.to_dict()) if r.error else None]
             for r in rows
         ]
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                done = sum(self._db.execute(sql, v).rowcount for v in values)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return done
+        with self._transaction() as db:
+            return sum(db.execute(sql, v).rowcount for v in values)
 
     def delete(self, job_ids: Iterable[str]) -> int:
         ids = list(job_ids)

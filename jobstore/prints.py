@@ -25,14 +25,12 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from jobstore.schema import open_db
+from jobstore.connection import Connection
 
 REQUESTED, SENT, PRINTING = "requested", "sent", "printing"
 PRINTED, FAILED, CANCELLED = "printed", "failed", "cancelled"
@@ -135,26 +133,11 @@ class Budget:
         return max(0, self.total - self.used) if self.limited else None
 
 
-class PrintQueue:
+class PrintQueue(Connection):
     """The prints table on its own connection (WAL: the kiosk's writes never wait for it)."""
 
-    def __init__(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = open_db(Path(path))
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
     def _rows(self, sql: str, args: Iterable[Any] = ()) -> list[PrintRow]:
-        with self._lock:
-            return [PrintRow.from_sql(r) for r in self._db.execute(sql, tuple(args)).fetchall()]
-
-    def _scalar(self, sql: str, args: Iterable[Any] = ()) -> Any:
-        with self._lock:
-            row = self._db.execute(sql, tuple(args)).fetchone()
-        return row[0] if row else None
+        return [PrintRow.from_sql(r) for r in self._fetch(sql, args)]
 
     # ------------------------------------------------------------------ printer process: writes
     def request(
@@ -175,15 +158,8 @@ class PrintQueue:
         if source not in SOURCES:
             raise ValueError(f"unknown print source {source!r}")
         now = time.time() if now is None else now
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                granted = self._request(job_id, request_id, copies, source, per_photo, budget, now)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return granted
+        with self._transaction():
+            return self._request(job_id, request_id, copies, source, per_photo, budget, now)
 
     def _request(
         self,

@@ -26,16 +26,12 @@ go through `Ledger.delete`, which drops the session rows of the jobs it deletes.
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from booth.protocol import JobStatus, new_job_id
+from jobstore.connection import Connection
 from jobstore.ledger import JobRow
 from jobstore.links import new_code
-from jobstore.schema import open_db
 
 SHOOTING, CLOSED, COMPOSED = "shooting", "closed", "composed"
 OPEN = (SHOOTING, CLOSED)
@@ -89,21 +85,8 @@ class Entry:
     created_at: float
 
 
-class Sessions:
+class Sessions(Connection):
     """The session tables on their own connection (WAL: as the uploads and clips tables)."""
-
-    def __init__(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = open_db(Path(path))
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def _all(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, tuple(args)).fetchall()
 
     # ------------------------------------------------------------------ the kiosk: writes
     def begin(
@@ -190,15 +173,8 @@ class Sessions:
         a short code), and the session `composed`, in one transaction. Returns the token, or
         None when the session was composed already (the first sheet wins)."""
         first = sheet.first
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                token = self._insert_sheet(session, sheet, at, first)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return token
+        with self._transaction():
+            return self._insert_sheet(session, sheet, at, first)
 
     def _insert_sheet(
         self, session: SessionRow, sheet: Sheet, at: float, first: JobRow
@@ -252,29 +228,29 @@ class Sessions:
 
     # ------------------------------------------------------------------ reads
     def get(self, session_id: str) -> SessionRow | None:
-        rows = self._all("SELECT * FROM sessions WHERE session_id = ?", (session_id,))
+        rows = self._fetch("SELECT * FROM sessions WHERE session_id = ?", (session_id,))
         return SessionRow.from_sql(rows[0]) if rows else None
 
     def open_sessions(self) -> list[SessionRow]:
-        rows = self._all("SELECT * FROM sessions WHERE state IN (?, ?) ORDER BY created_at", OPEN)
+        rows = self._fetch("SELECT * FROM sessions WHERE state IN (?, ?) ORDER BY created_at", OPEN)
         return [SessionRow.from_sql(r) for r in rows]
 
     def since(self, start: float) -> list[SessionRow]:
         """The sessions begun at or after `start` (less a minute: a session's first frame is
         shot a countdown after it begins), oldest first."""
-        rows = self._all(
+        rows = self._fetch(
             "SELECT * FROM sessions WHERE created_at >= ? ORDER BY created_at", (start - 60,)
         )
         return [SessionRow.from_sql(r) for r in rows]
 
     def recent(self, limit: int) -> list[SessionRow]:
-        rows = self._all("SELECT * FROM sessions ORDER BY created_at DESC LIMIT ?", (limit,))
+        rows = self._fetch("SELECT * FROM sessions ORDER BY created_at DESC LIMIT ?", (limit,))
         return [SessionRow.from_sql(r) for r in rows]
 
     def frame_ids(self, session_id: str) -> list[tuple[int, str]]:
         """(frame, job id) of every frame registered, in shot order (a job row may be missing
         while its shot is being stored)."""
-        rows = self._all(
+        rows = self._fetch(
             "SELECT frame, job_id FROM session_frames WHERE session_id = ? ORDER BY frame",
             (session_id,),
         )
@@ -282,7 +258,7 @@ class Sessions:
 
     def frames(self, session_id: str) -> list[JobRow]:
         """The frames' job rows, in shot order (frames without a row yet are left out)."""
-        rows = self._all(
+        rows = self._fetch(
             "SELECT j.* FROM session_frames f JOIN jobs j ON j.job_id = f.job_id"
             " WHERE f.session_id = ? ORDER BY f.frame",
             (session_id,),
@@ -291,14 +267,15 @@ class Sessions:
 
     def of_job(self, job_id: str) -> tuple[str, int] | None:
         """(session id, frame) of a frame's job; None for a photo of its own."""
-        rows = self._all("SELECT session_id, frame FROM session_frames WHERE job_id = ?", (job_id,))
+        sql = "SELECT session_id, frame FROM session_frames WHERE job_id = ?"
+        rows = self._fetch(sql, (job_id,))
         return (str(rows[0][0]), int(rows[0][1])) if rows else None
 
     # ------------------------------------------------------------------ the operator's view
     def entries_since(self, start: float, offset: int, limit: int) -> list[Entry]:
         """The event's lines, newest first: photos of their own and sessions (a session's
         frames and sheet are one line)."""
-        rows = self._all(
+        rows = self._fetch(
             "SELECT 'job', job_id, created_at FROM jobs WHERE created_at >= ?"
             " AND job_id NOT IN (SELECT job_id FROM session_frames)"
             " AND job_id NOT IN (SELECT session_id FROM sessions)"
@@ -309,7 +286,7 @@ class Sessions:
         return [Entry(str(r[0]), str(r[1]), float(r[2])) for r in rows]
 
     def count_entries_since(self, start: float) -> int:
-        rows = self._all(
+        rows = self._fetch(
             "SELECT (SELECT COUNT(*) FROM jobs WHERE created_at >= ?"
             " AND job_id NOT IN (SELECT job_id FROM session_frames)"
             " AND job_id NOT IN (SELECT session_id FROM sessions))"
@@ -320,7 +297,7 @@ class Sessions:
 
     def count_since(self, start: float) -> dict[str, int]:
         """Sessions of the event by state."""
-        rows = self._all(
+        rows = self._fetch(
             "SELECT state, COUNT(*) FROM sessions WHERE created_at >= ? GROUP BY state", (start,)
         )
         return {str(r[0]): int(r[1]) for r in rows}

@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from jobstore.clips import FAILED as CLIP_NOT_MADE
 from jobstore.clips import MADE as CLIP_MADE
-from jobstore.schema import CLIP_WAIT_INDEX, open_db
+from jobstore.connection import Connection
+from jobstore.schema import CLIP_WAIT_INDEX
 
 KEY_BYTES = 16  # 128 random bits, URL-safe base64: 22 characters
 QUEUED, UPLOADED = "queued", "uploaded"  # the photo and its page
@@ -110,21 +109,11 @@ def new_object_keys(prefix: str, result_path: str) -> tuple[str, str]:
     return prefix + rand, prefix + rand + ext
 
 
-class Uploads:
+class Uploads(Connection):
     """The queue on its own connection (WAL: the kiosk's ledger writes never wait for it)."""
 
-    def __init__(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = open_db(Path(path))
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
     def _rows(self, sql: str, args: Iterable[object] = ()) -> list[Upload]:
-        with self._lock:
-            return [Upload.from_sql(r) for r in self._db.execute(sql, tuple(args)).fetchall()]
+        return [Upload.from_sql(r) for r in self._fetch(sql, args)]
 
     # ------------------------------------------------------------------ share process: writes
     def enqueue_new(self, prefix: str, since: float, now: float) -> int:

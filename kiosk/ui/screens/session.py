@@ -25,8 +25,8 @@ from kiosk.jobs.views import JobView
 from kiosk.ui import draw, theme
 from kiosk.ui.input import TAP, Action
 from kiosk.ui.machine import Event, ScreenName
-from kiosk.ui.offer import style_label
 from kiosk.ui.screens.base import Screen, headline, headline_box, job_phase
+from kiosk.ui.screens.dial import dial_for, draw_dial
 
 FLASH_S = 0.45
 COUNTDOWN, FLASH, REVIEW, WAITING = "countdown", "flash", "review", "waiting"
@@ -183,58 +183,9 @@ class SessionScreen(Screen):
 
     def _draw_countdown(self, surf: pygame.Surface) -> None:
         ctx = self.ctx
-        L, T, t = ctx.layout, ctx.layout.type, ctx.texts
         ctx.pictures.draw_preview(surf)
-        draw.shade(surf, ctx.images, 70)
-        seconds = ctx.cfg.kiosk.countdown_s
-        left = max(0.0, seconds - self._in_phase())
-        number = max(1, math.ceil(left))
-        frac = left - math.floor(left) if left % 1 else 1.0
-        lines = [t("look_at_camera")]
-        label = style_label(ctx.cfg, self.style)
-        if label:
-            lines.insert(0, t("style_named", style=label))
-        body_h = draw.line_height(ctx.fonts, T.body, True)
-        width = L.w - 2 * L.margin
-        title = self.title()
-        head = headline_box(ctx, title, L.margin, 0, width)
-        gap = L.px(2.5)
-        radius = min(
-            L.px(24), (L.h - 2 * L.margin - head.height - len(lines) * body_h - 2 * gap) // 2
-        )
-        group = head.height + 2 * gap + 2 * radius + len(lines) * body_h
-        c = (L.w // 2, (L.h - group) // 2 + head.height + gap + radius)
-        ring = pygame.Rect(0, 0, 2 * radius, 2 * radius)
-        ring.center = c
-        draw.rounded(surf, ring, (0, 0, 0), radius, alpha=170, store=ctx.images)
-        pygame.draw.circle(surf, (60, 56, 70), c, radius, width=L.px(1.6))
-        start = math.pi / 2
-        pygame.draw.arc(surf, theme.GOLD, ring, start, start + 2 * math.pi * frac, width=L.px(1.6))
-        draw.text(
-            surf,
-            ctx.fonts,
-            str(number),
-            int(T.display * radius / L.px(24)),
-            theme.GOLD,
-            c,
-            role="display",
-        )
-        head.bottom = ring.top - gap
-        headline(ctx, surf, title, head)
-        y = ring.bottom + gap
-        for i, line in enumerate(lines):
-            draw.text(
-                surf,
-                ctx.fonts,
-                line,
-                T.body,
-                theme.GOLD if label and i == 0 else theme.INK,
-                anchor="midtop",
-                box=pygame.Rect(L.margin, y, width, body_h),
-                bold=bool(label and i == 0),
-                shadow=True,
-            )
-            y += body_h
+        left = ctx.cfg.kiosk.countdown_s - self._in_phase()
+        draw_dial(ctx, surf, dial_for(ctx, self.title(), self.style), left)
 
     def _draw_flash(self, surf: pygame.Surface) -> None:
         ctx = self.ctx

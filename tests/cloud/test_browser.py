@@ -51,14 +51,7 @@ _STATE = """(()=>{const b=id=>document.getElementById(id);
 
 
 async def _page(br: Chromium, url: str, *, ua: str = "", script: str = "") -> str:
-    s = await br.new_page()
-    for domain in ("Page", "Runtime", "Log"):
-        await br.send(f"{domain}.enable", {}, s)
-    await br.send(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
-        s,
-    )
+    s = await br.sized_page()
     if ua:
         await br.send("Emulation.setUserAgentOverride", {"userAgent": ua, "platform": "iPhone"}, s)
     if script:

@@ -152,6 +152,37 @@ class Chromium:
             "sessionId"
         ]
 
+    async def sized_page(
+        self,
+        width: int = 390,
+        height: int = 844,
+        domains: tuple[str, ...] = ("Page", "Runtime", "Log"),
+        *,
+        count_shifts: bool = False,
+    ) -> str:
+        """A new tab at a screen size (a phone's under 600 px wide) with `domains`' events on
+        (Runtime and Log: script exceptions and the console's errors); `count_shifts` adds up
+        every layout shift from the first paint in `window.__shifts`."""
+        s = await self.new_page()
+        for domain in domains:
+            await self.send(f"{domain}.enable", {}, s)
+        await self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+            s,
+        )
+        if count_shifts:
+            await self.send(
+                "Page.addScriptToEvaluateOnNewDocument",
+                {
+                    "source": "window.__shifts = 0; new PerformanceObserver(l => l.getEntries()"
+                    ".forEach(e => { if (!e.hadRecentInput) window.__shifts += e.value; }))"
+                    ".observe({type: 'layout-shift', buffered: true});"
+                },
+                s,
+            )
+        return s
+
     async def evaluate(self, session: str, expr: str) -> Any:
         r = await self.send(
             "Runtime.evaluate",

@@ -190,14 +190,7 @@ async def _run_lighthouse(port: int, pages: list[Page], out: Path, tmp: Path) ->
 
 
 async def _run_axe(br: Chromium, page: Page, source: str, out: Path) -> None:
-    s = await br.new_page()
-    for domain in ("Page", "Runtime", "Log", "Network"):
-        await br.send(f"{domain}.enable", {}, s)
-    await br.send(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
-        s,
-    )
+    s = await br.sized_page(domains=("Page", "Runtime", "Log", "Network"))
     if page.cookie:
         name, _, value = page.cookie.partition("=")
         await br.send(

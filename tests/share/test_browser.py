@@ -27,15 +27,7 @@ pytestmark = pytest.mark.skipif(
 
 async def _phone_page(br: Chromium, *domains: str) -> str:
     """A new page sized like a phone, with Page (and `domains`) events enabled."""
-    s = await br.new_page()
-    for domain in ("Page", *domains):
-        await br.send(f"{domain}.enable", {}, s)
-    await br.send(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
-        s,
-    )
-    return s
+    return await br.sized_page(domains=("Page", *domains))
 
 
 async def _drive(url: str, profile, downloads, shot_path, share_shot) -> dict:
@@ -251,14 +243,7 @@ async def _screens(base: str, admin_base: str, password: str, profile, out) -> d
             if name.startswith("share-login"):  # a fresh profile-less look at the form
                 await br.send("Network.enable", {}, s)
                 await br.send("Network.clearBrowserCookies", {}, s)
-            s = await br.new_page()
-            await br.send("Page.enable", {}, s)
-            await br.send("Network.enable", {}, s)
-            await br.send(
-                "Emulation.setDeviceMetricsOverride",
-                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 500},
-                s,
-            )
+            s = await br.sized_page(width, height, ("Page", "Network"))
             await br.send("Page.navigate", {"url": url}, s)
             await br.wait_event("Page.loadEventFired", session=s)
             # every thumbnail on the page decoded (lazy images are in view: few rows)

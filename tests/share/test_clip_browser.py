@@ -36,24 +36,7 @@ _WHERE = """(() => {const v = document.getElementById('clip-video');
 
 async def _play(url: str, profile, shots) -> dict:
     async with Chromium(profile) as br:
-        s = await br.new_page()
-        for domain in ("Page", "Runtime", "Log"):
-            await br.send(f"{domain}.enable", {}, s)
-        await br.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
-            s,
-        )
-        # count every layout shift from the first paint on
-        await br.send(
-            "Page.addScriptToEvaluateOnNewDocument",
-            {
-                "source": "window.__shifts = 0; new PerformanceObserver(l => l.getEntries()"
-                ".forEach(e => { if (!e.hadRecentInput) window.__shifts += e.value; }))"
-                ".observe({type: 'layout-shift', buffered: true});"
-            },
-            s,
-        )
+        s = await br.sized_page(count_shifts=True)  # every layout shift from the first paint
         await br.send("Fetch.enable", {"patterns": [{"urlPattern": "*/clip.mp4*"}]}, s)
         await br.send("Page.navigate", {"url": url}, s)
         held = await br.wait_event("Fetch.requestPaused", session=s)

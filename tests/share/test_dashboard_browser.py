@@ -37,14 +37,7 @@ COUNTS = ("photos", "ai", "local", "failed", "in_progress")
 async def _login(br: Chromium, base: str, width: int, height: int, hold: str | None = None) -> str:
     """A page at that size, logged in, with the dashboard's first data shown; `hold`: a URL
     pattern whose requests the browser holds back (DevTools Fetch) until the test lets them."""
-    s = await br.new_page()
-    for domain in ("Page", "Runtime", "Log"):  # script exceptions and the console's errors
-        await br.send(f"{domain}.enable", {}, s)
-    await br.send(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
-        s,
-    )
+    s = await br.sized_page(width, height)
     if hold:
         await br.send("Fetch.enable", {"patterns": [{"urlPattern": hold}]}, s)
     await br.send("Page.navigate", {"url": base + "/admin"}, s)

@@ -32,23 +32,7 @@ def _paused(br: Chromium, session: str) -> list[dict]:
 
 async def _open(url: str, profile, out) -> dict:
     async with Chromium(profile) as br:
-        s = await br.new_page()
-        for domain in ("Page", "Runtime", "Log"):
-            await br.send(f"{domain}.enable", {}, s)
-        await br.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
-            s,
-        )
-        await br.send(
-            "Page.addScriptToEvaluateOnNewDocument",
-            {
-                "source": "window.__shifts = 0; new PerformanceObserver(l => l.getEntries()"
-                ".forEach(e => { if (!e.hadRecentInput) window.__shifts += e.value; }))"
-                ".observe({type: 'layout-shift', buffered: true});"
-            },
-            s,
-        )
+        s = await br.sized_page(count_shifts=True)
         # the frames' pictures held back until the page has been laid out without them
         await br.send("Fetch.enable", {"patterns": [{"urlPattern": "*/photo.jpg"}]}, s)
         await br.send("Page.navigate", {"url": url}, s)

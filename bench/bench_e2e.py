@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import figure, pct
+from bench.rig import booth_env, start_worker
 from booth.config import load_config
 from tests.support.fake_gemini import FakeGemini, Reply
 from tests.support.mosquitto import Mosquitto
@@ -54,21 +54,8 @@ def main() -> int:
         fake = FakeGemini(latency=args.latency, default=Reply.image())
         conf = tmp / "booth.toml"
         conf.write_text(TOML)
-        env = dict(
-            os.environ,
-            BOOTH_MQTT_URL=broker.url,
-            BOOTH_DATA_DIR=str(tmp / "data"),
-            BOOTH_ID="bench",
-            GEMINI_API_KEY="bench-key",
-            GEMINI_BASE_URL=fake.url,
-            BOOTH_CONFIG=str(conf),
-        )
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "appliance.cli", "worker", "--id", "wb"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        env = booth_env(tmp, broker, fake, conf)
+        worker = start_worker(env, "--id", "wb")
         cfg = load_config(conf, env=env)
         app = KioskApp(cfg, (1280, 720), gpio=False)
         overheads: list[float] = []

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from bench.report import figure, median
+from bench.rig import booth_env, start_worker
 from booth.config import Config, load_config
 from booth.sheet import GRID, STRIP, layout
 from kiosk.jobs.branding import Branding
@@ -153,21 +154,8 @@ def end_to_end(latency: float, rounds: int, spacing: float) -> dict[str, list[fl
         fake = FakeGemini(latency=latency, default=Reply.image())
         conf = tmp / "booth.toml"
         conf.write_text('[kiosk]\nmode = "strip"\n[worker]\nconcurrency = 4\n[strip]\nshots = 4\n')
-        env = dict(
-            os.environ,
-            BOOTH_MQTT_URL=broker.url,
-            BOOTH_DATA_DIR=str(tmp / "data"),
-            BOOTH_ID="bench",
-            GEMINI_API_KEY="bench-key",
-            GEMINI_BASE_URL=fake.url,
-            BOOTH_CONFIG=str(conf),
-        )
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "appliance.cli", "worker", "--id", "wstrip"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        env = booth_env(tmp, broker, fake, conf)
+        worker = start_worker(env, "--id", "wstrip")
         ctl = JobController(load_config(conf, env=env)).start()
         try:
             end = time.monotonic() + 60

@@ -12,7 +12,6 @@ publish to its `completed` status. Prints figures; not a test.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import figure, median, pct
+from bench.rig import booth_env, start_worker
 from booth.protocol import JobMeta, Status, Topics, new_job_id
 from tests.support.fake_gemini import FakeGemini, Reply
 from tests.support.mosquitto import Mosquitto
@@ -91,22 +91,10 @@ def spawn_worker(
 ) -> subprocess.Popen:
     conf = tmp / "booth.toml"
     conf.write_text(f'[worker]\nid = "{wid}"\ndeadline_s = 60\nconcurrency = {concurrency}\n')
-    env = dict(
-        os.environ,
-        BOOTH_MQTT_URL=broker.url,
-        BOOTH_DATA_DIR=str(tmp / "data"),
-        BOOTH_ID=BOOTH,
-        GEMINI_API_KEY="bench-dummy",
-        GEMINI_BASE_URL=fake.url,
-        BOOTH_CONFIG=str(conf),
-    )
+    env = booth_env(tmp, broker, fake, conf, BOOTH)
     if not key:
         env.pop("GEMINI_API_KEY")
-    return subprocess.Popen(
-        [sys.executable, "-m", "appliance.cli", "worker", "--log-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-    )
+    return start_worker(env, "--log-level", "WARNING", quiet=False)
 
 
 def stop(kiosk: Kiosk, proc: subprocess.Popen) -> None:

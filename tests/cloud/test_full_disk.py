@@ -6,38 +6,22 @@ the PUTs (tests/support/throttle.py, fast enough never to hold one back)."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
-from pathlib import Path
 
 import pytest
 
 from booth.config import load_config
 from jobstore.ledger import Ledger, ledger_path
-from jobstore.schema import disk_refused
 from jobstore.uploads import UPLOADED, Upload, Uploads
 from share import uploader as uploader_module
 from share.uploader import Uploader
 from tests.cloud.helpers import clip_bytes, made_clip, wait_for
 from tests.share.helpers import add_job
 from tests.support.s3 import S3Base, cloud_toml
-from tests.support.smalldisk import fill, small_tmpfs
+from tests.support.smalldisk import fill, ledger_refuses_writes, small_tmpfs
 from tests.support.throttle import ThrottledProxy
 
 FAST = 50_000_000  # bytes/s: the proxy only counts
-
-
-def _ledger_refuses_writes(path: Path) -> bool:
-    """A write of a connection of its own fails as the disk's fault (the probe is rolled back)."""
-    db = sqlite3.connect(str(path), timeout=10, isolation_level=None)
-    try:
-        db.execute("CREATE TABLE full_disk_probe (x BLOB)")
-        db.execute("DROP TABLE full_disk_probe")
-        return False
-    except sqlite3.OperationalError as exc:
-        return disk_refused(exc)
-    finally:
-        db.close()
 
 
 @pytest.mark.s3("moto")  # the uploader's bookkeeping, not the server, is the subject
@@ -81,7 +65,7 @@ def test_a_full_disk_holds_what_was_uploaded_until_it_can_be_recorded(
             with caplog.at_level(logging.INFO, logger="share.uploader"):
                 # 1. a photo: uploaded, but its row cannot be marked
                 fill(filler)
-                assert _ledger_refuses_writes(path)
+                assert ledger_refuses_writes(path)
                 up = Uploader(cfg).start()
                 assert wait_for(lambda: puts(row.page_key) >= 1, 30), proxy.requests
                 time.sleep(3.0)  # six looks at 0.5 s
@@ -98,7 +82,7 @@ def test_a_full_disk_holds_what_was_uploaded_until_it_can_be_recorded(
                 made_clip(cfg, job, clip_bytes(200_000))
                 clip_key = row.page_key + ".mp4"
                 fill(filler)
-                assert _ledger_refuses_writes(path)
+                assert ledger_refuses_writes(path)
                 up.wake()
                 assert wait_for(lambda: said("cannot be written") == 2, 15)
                 time.sleep(3.0)

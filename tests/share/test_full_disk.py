@@ -5,17 +5,15 @@ process down (share/clipmaker.py)."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 
 import pytest
 
 from jobstore.clips import FAILED, MADE, Clips
 from jobstore.ledger import Ledger, ledger_path
-from jobstore.schema import disk_refused
 from share import clipmaker, h264
 from tests.share.helpers import add_job
-from tests.support.smalldisk import fill, small_tmpfs
+from tests.support.smalldisk import fill, ledger_refuses_writes, small_tmpfs
 
 needs_encoder = pytest.mark.skipif(
     not h264.available(), reason="no OpenH264 (setup installs Debian's libopenh264-7)"
@@ -30,19 +28,6 @@ def _wait(predicate, timeout: float, step: float = 0.1):
             return value
         time.sleep(step)
     return predicate()
-
-
-def _ledger_refuses_writes(path) -> bool:
-    """A write of a connection of its own fails as the disk's fault (the probe is rolled back)."""
-    db = sqlite3.connect(str(path), timeout=10, isolation_level=None)
-    try:
-        db.execute("CREATE TABLE full_disk_probe (x BLOB)")
-        db.execute("DROP TABLE full_disk_probe")
-        return False
-    except sqlite3.OperationalError as exc:
-        return disk_refused(exc)
-    finally:
-        db.close()
 
 
 @needs_encoder
@@ -95,7 +80,7 @@ def test_a_full_disk_postpones_the_clip_and_the_guests_pages_go_on(
 
                 # 2. nothing fits: the clips table's own writes fail
                 fill(filler)
-                assert _ledger_refuses_writes(ledger_path(cfg.data_dir))
+                assert ledger_refuses_writes(ledger_path(cfg.data_dir))
                 time.sleep(3.0)  # six more looks at 0.5 s
                 answers()
                 clip = clips.get(job.job_id)

@@ -6,12 +6,15 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from jobstore.schema import disk_refused
 
 
 @contextmanager
@@ -47,3 +50,16 @@ def fill(filler: Path, leave: int = 0) -> int:
     finally:
         os.close(fd)
     return written
+
+
+def ledger_refuses_writes(path: Path) -> bool:
+    """A write of a connection of its own fails as the disk's fault (the probe is rolled back)."""
+    db = sqlite3.connect(str(path), timeout=10, isolation_level=None)
+    try:
+        db.execute("CREATE TABLE full_disk_probe (x BLOB)")
+        db.execute("DROP TABLE full_disk_probe")
+        return False
+    except sqlite3.OperationalError as exc:
+        return disk_refused(exc)
+    finally:
+        db.close()

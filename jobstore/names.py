@@ -19,6 +19,7 @@ _RESULT_RE = re.compile(
 )
 _AI_RE = re.compile(r"^(?P<job>.+)-ai\.jpg$")
 _ORIGINAL_RE = re.compile(r"^(?P<job>[^.]+)\.jpg$")
+_SESSION_RE = re.compile(r"^(?P<session>.+)-session\.json$")
 
 
 def original_name(job_id: str) -> str:
@@ -34,6 +35,18 @@ def ai_name(job_id: str) -> str:
 def result_name(job_id: str, token: str, extension: str) -> str:
     """The stored result; `extension` is ".jpg" or ".png"."""
     return f"{job_id}-result-{token}{extension}"
+
+
+def session_record_name(session_id: str) -> str:
+    """A strip session's record (jobstore/sessions.py `write_record`): which jobs are its frames,
+    so a ledger rebuild can group them again. `parse_name` knows no `.json`: not a job's file."""
+    return f"{session_id}-session.json"
+
+
+def parse_session_record(name: str) -> str | None:
+    """The session id of a session record's file name, else None."""
+    m = _SESSION_RE.match(name)
+    return m.group("session") if m and JOB_ID_RE.match(m.group("session")) else None
 
 
 def clip_path(result_path: str) -> str:

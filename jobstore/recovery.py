@@ -6,8 +6,9 @@ opens the ledger first checks it (`PRAGMA quick_check`) under a lock file, so wh
 together one checks or rebuilds while the other waits. A damaged ledger is moved aside (kept for
 the operator as `ledger.corrupt-<time>.sqlite`) and a new one is rebuilt from what survives it:
 the photo store (every job's files; a result's name carries its download token, so links already
-on guests' phones keep working) and the broker (the retained status of each job). The rebuild is
-written down in `ledger-recovery.json` for `booth doctor`.
+on guests' phones keep working), the strip sessions' records beside their frames
+(jobstore/sessionrecord.py: which jobs a session grouped) and the broker (the retained status of
+each job). The rebuild is written down in `ledger-recovery.json` for `booth doctor`.
 
 Who writes: the rebuild inserts rows in whichever process opens the ledger first (kiosk or share
 server), before that process writes anything else; the rules in `jobstore/ledger.py` apply after.
@@ -15,6 +16,7 @@ server), before that process writes anything else; the rules in `jobstore/ledger
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -31,6 +33,8 @@ from booth.runlock import RunLock
 from jobstore.ledger import JobRow, Ledger, ledger_path
 from jobstore.links import new_token
 from jobstore.names import parse_name
+from jobstore.sessionrecord import SessionRecord, read_records
+from jobstore.sessions import Sessions
 
 log = logging.getLogger("jobstore.recovery")
 
@@ -51,6 +55,7 @@ class Recovery:
     with_status: int = 0  # rows whose status came from the broker's retained message
     links_kept: int = 0  # results whose token was read back from the file name
     links_new: int = 0  # results stored before tokens were in names: a new link
+    sessions: int = 0  # strip sessions grouped again from their records in the photo store
     broker: str = "not asked"  # "read", "unreachable" or "not asked"
     notes: list[str] = field(default_factory=list)
 
@@ -152,6 +157,8 @@ def rebuild(
                 exc,
             )
     rows = rows_from_store(cfg, statuses, now, rec)
+    records = read_records(data_dir)
+    rows = as_sessions(rows, records)
     fresh = path.with_name(path.name + REBUILDING_SUFFIX)
     _remove_with_journal(fresh)  # a rebuild killed before its swap
     try:
@@ -160,6 +167,12 @@ def rebuild(
             rec.jobs = ledger.insert_recovered(rows)
         finally:
             ledger.close()
+        sessions = Sessions(fresh)
+        try:
+            stored = {r.job_id for r in rows}
+            rec.sessions = sum(1 for r in records if sessions.restore(r, stored, now))
+        finally:
+            sessions.close()
         if any(fresh.with_name(fresh.name + s).exists() for s in JOURNAL_SUFFIXES):
             raise OSError(f"{fresh.name} kept its journal after closing")
     except BaseException:
@@ -174,11 +187,12 @@ def rebuild(
     _write_record(data_dir, rec)
     log.error(
         "ledger rebuilt: %d jobs from the photo store (%d with their broker status), "
-        "%d links kept, %d new; the damaged file is kept as %s",
+        "%d links kept, %d new, %d strip sessions; the damaged file is kept as %s",
         rec.jobs,
         rec.with_status,
         rec.links_kept,
         rec.links_new,
+        rec.sessions,
         moved,
     )
     return rec
@@ -307,6 +321,30 @@ def rows_from_store(
         )
     rows.sort(key=lambda r: r.created_at)
     return rows
+
+
+def as_sessions(rows: list[JobRow], records: list[SessionRecord]) -> list[JobRow]:
+    """The rows of the sessions' frames and sheets as the kiosk wrote them: in the session's
+    style (a rebuilt row otherwise gets the default), the sheet timed by the session's first
+    frame rather than by its files, with its shots as its original (jobstore/sessions.py
+    `store_sheet`), so it lists beside its frames again."""
+    by_id = {r.job_id: r for r in rows}
+    for record in records:
+        frames = [by_id[j] for _f, j in record.frames if j in by_id]
+        for frame in frames:
+            by_id[frame.job_id] = dataclasses.replace(frame, style=record.style)
+        sheet = by_id.get(record.session_id)
+        if sheet is None or not frames:
+            continue
+        first = min(frames, key=lambda r: r.created_at)
+        by_id[sheet.job_id] = dataclasses.replace(
+            sheet,
+            created_at=first.created_at,
+            created_iso=first.created_iso,
+            original_path=sheet.original_path or sheet.ai_path,
+            style=record.style,
+        )
+    return sorted(by_id.values(), key=lambda r: r.created_at)
 
 
 # ---------------------------------------------------------------------------- the record

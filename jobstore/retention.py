@@ -27,7 +27,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from booth.clock import Clock, SystemClock
 from booth.config import Config
@@ -36,7 +36,7 @@ from booth.mqtt import MqttConnection, read_retained
 from booth.protocol import ProtocolError, Topics
 from jobstore.age import DAY_S, age_s
 from jobstore.ledger import JobRow, Ledger, resolve_in_store
-from jobstore.names import clip_path
+from jobstore.names import clip_path, session_record_name
 
 log = logging.getLogger("jobstore.retention")
 
@@ -156,6 +156,25 @@ def _expired_rows(
     return [r for r in rows if (a := age_s(r, clock)) is not None and a > limit]
 
 
+def _delete_session_record(cfg: Config, row: JobRow, emptied: set[Path]) -> None:
+    """A sheet's row is its session's (jobstore/sessions.py): the session's record beside its
+    pictures (jobstore/sessionrecord.py) goes with it. Any other row has none."""
+    pictures = row.result_path or row.ai_path
+    if not pictures:
+        return
+    rel = str(PurePosixPath(pictures).parent / session_record_name(row.job_id))
+    path = resolve_in_store(cfg.data_dir, rel)
+    if path is None:
+        return
+    try:
+        path.unlink()
+        emptied.add(path.parent)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # ids only: a rebuild would skip it, its frames being gone
+        log.warning("retention: cannot delete the record of session %s: %s", row.job_id, exc)
+
+
 def delete_jobs(
     cfg: Config,
     ledger: Ledger,
@@ -197,6 +216,7 @@ def delete_jobs(
                 log.error("retention: cannot delete a file of job %s: %s", row.job_id, exc.strerror)
         if not failed:
             done.append(row.job_id)
+            _delete_session_record(cfg, row, emptied)
     report.rows_deleted += ledger.delete(done)
     report.job_ids += done
     _remove_empty_dirs(cfg.data_path / "photos", emptied)

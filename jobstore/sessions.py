@@ -32,6 +32,7 @@ from booth.protocol import JobStatus, new_job_id
 from jobstore.connection import Connection
 from jobstore.ledger import JobRow
 from jobstore.links import new_code
+from jobstore.sessionrecord import SessionRecord
 
 SHOOTING, CLOSED, COMPOSED = "shooting", "closed", "composed"
 OPEN = (SHOOTING, CLOSED)
@@ -226,7 +227,58 @@ class Sessions(Connection):
         )
         return sheet.token
 
+    def restore(self, rec: SessionRecord, stored: set[str], at: float) -> int:
+        """A ledger rebuild (jobstore/recovery.py): the session of a record, with the frames
+        whose jobs came back (`stored`: the rebuilt rows' ids), `composed` when its sheet came
+        back too, else closed (the kiosk composes it once its frames are finished). Returns the
+        frames restored; 0, and nothing written, when none of its frames came back."""
+        frames = [(f, j) for f, j in rec.frames if j in stored]
+        if not frames:
+            return 0
+        composed = rec.session_id in stored
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO sessions (session_id, booth_id, style, layout, shots,"
+                " portrait, created_at, state, ended, closed_at, composed_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    rec.session_id,
+                    rec.booth_id,
+                    rec.style,
+                    rec.layout,
+                    rec.shots,
+                    int(rec.portrait),
+                    rec.created_at,
+                    COMPOSED if composed else CLOSED,
+                    rec.ended or RESTART,
+                    at,
+                    at if composed else None,
+                ),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO session_frames (job_id, session_id, frame) VALUES (?,?,?)",
+                [(j, rec.session_id, f) for f, j in frames],
+            )
+        return len(frames)
+
     # ------------------------------------------------------------------ reads
+    def record(self, session_id: str) -> SessionRecord | None:
+        """The session as its record in the photo store says it (jobstore/sessionrecord.py)."""
+        row = self.get(session_id)
+        if row is None:
+            return None
+        return SessionRecord(
+            row.session_id,
+            row.booth_id,
+            row.style,
+            row.layout,
+            row.shots,
+            row.portrait,
+            row.created_at,
+            row.ended,
+            tuple(self.frame_ids(session_id)),
+        )
+
     def get(self, session_id: str) -> SessionRow | None:
         rows = self._fetch("SELECT * FROM sessions WHERE session_id = ?", (session_id,))
         return SessionRow.from_sql(rows[0]) if rows else None

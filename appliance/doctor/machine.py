@@ -255,8 +255,8 @@ def check_ledger(cfg: Config, probe: Probe) -> Check:
             WARN,
             f"the ledger was damaged ({r.problem}) and rebuilt on {when}: {r.jobs} "
             f"jobs from the photo store ({r.with_status} with their status from the "
-            f"broker: {r.broker}), {r.links_kept} guest links kept, {r.links_new} new; "
-            f"the damaged file is kept as {kept}",
+            f"broker: {r.broker}), {r.links_kept} guest links kept, {r.links_new} new, "
+            f"{r.sessions} strip sessions grouped again; the damaged file is kept as {kept}",
             f"guests' links work again; check the SD card (dmesg), keep {kept.name} "
             f"for a bug report or delete it, then delete {RECORD_FILE} to clear this",
         )

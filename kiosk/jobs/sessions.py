@@ -6,6 +6,8 @@ one refused frame gets the local effect like any photo. The grouping is the kios
 the ledger (jobstore/sessions.py): the session's row, and one row per frame written on the
 capture thread *before* the frame's job row; the job also carries `session_id` and `frame` as
 MQTT 5 user properties, for the worker's logs (readers that do not know them ignore them).
+After each frame, on the store thread, the session's record goes beside its frames in the photo
+store, so a rebuild of a damaged ledger groups them again (jobstore/sessionrecord.py).
 
 How a shot becomes a frame: the screen arms the next capture (`take`), then takes the shot as
 always (kiosk/ui/app.py `take_shot`); `capture` (JobController.submit_capture) wraps the
@@ -26,6 +28,7 @@ beside a running kiosk must not close the kiosk's session as interrupted.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -45,6 +48,7 @@ from booth.protocol import JobStatus
 from jobstore.ledger import JobRow, Ledger, ledger_path, photo_dir
 from jobstore.links import new_token
 from jobstore.names import ai_name, result_name
+from jobstore.sessionrecord import write_record
 from jobstore.sessions import (
     CAMERA,
     CLOSED,
@@ -247,6 +251,8 @@ class StripSessions:
                     self.db.close_session(session_id, ended, at)
                 except Exception:  # the next start closes it as interrupted
                     log.exception("strip session %s: cannot close it in the ledger", session_id)
+                    return
+                self._save_record(session_id)
 
             self.on_store_thread(write)
         log.info("strip session %s: ended (%s) after %d shot(s)", session_id, ended, taken)
@@ -309,6 +315,8 @@ class StripSessions:
                 self.db.close_session(sid, DONE, self.clock())
         except Exception:  # the frame still goes through as a photo of its own
             log.exception("strip session %s: cannot write frame %d", sid, frame)
+        else:
+            self.on_store_thread(functools.partial(self._save_record, sid))
         self.map.add({job_id: (sid, frame)})
         with self._lock:
             f.registered[job_id] = self.mono()
@@ -318,6 +326,21 @@ class StripSessions:
                 last_shot_at=self.mono(),
                 state=CLOSED if last else f.view.state,
                 ended=DONE if last else f.view.ended,
+            )
+
+    def _save_record(self, sid: str) -> None:
+        """The session's record beside its frames, for a ledger rebuild
+        (jobstore/sessionrecord.py); on the store thread, never the capture's."""
+        try:
+            record = self.db.record(sid)
+            if record is not None:
+                write_record(self.data_dir, record)
+        except Exception as exc:  # the session goes on; only a rebuild would lose its grouping
+            log.warning(
+                "strip session %s: cannot write its record (%s); were the ledger rebuilt, its "
+                "frames would come back as photos of their own",
+                sid,
+                exc,
             )
 
     # ------------------------------------------------------------------ the store thread

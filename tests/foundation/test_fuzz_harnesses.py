@@ -17,8 +17,9 @@ TARGETS = {
     "protocol": "fuzz.fuzz_protocol",
     "config": "fuzz.fuzz_config",
     "http": "fuzz.fuzz_http",
+    "records": "fuzz.fuzz_records",
 }
-MUTATIONS = {"images": 300, "protocol": 300, "config": 200, "http": 60}
+MUTATIONS = {"images": 300, "protocol": 300, "config": 200, "http": 60, "records": 300}
 
 
 def mutate(data: bytes, rng: random.Random) -> bytes:

@@ -10,6 +10,8 @@ tests/kiosk/test_strip_kill.py; the screens are tests/kiosk/test_strip_screens.p
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import time
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import pytest
 from booth.protocol import JobStatus
 from booth.sheet import layout
 from jobstore.ledger import Ledger, ledger_path
+from jobstore.recovery import open_ledger, recoveries
 from jobstore.sessions import COMPOSED, DONE, Sessions
 from tests.kiosk.helpers import FIXTURES
 from tests.support.fake_gemini import FakeGemini, Reply
@@ -218,6 +221,52 @@ def test_a_frame_the_model_refuses_gets_the_local_effect_and_the_session_complet
         Path(output_dir / "strip-refused-frame.jpg").write_bytes(
             (cfg.data_path / sheet_row.result_path).read_bytes()
         )
+    finally:
+        store.close()
+        ledger.close()
+
+
+def test_a_rebuilt_ledger_groups_the_session_again(strip_config, pipeline, tmp_path):
+    """A damaged ledger is rebuilt from the photo store (jobstore/recovery.py); the session's
+    record beside its frames (jobstore/sessionrecord.py, written by the kiosk after each frame)
+    makes its frames and sheet one session again: one dashboard entry, the frames in shot order,
+    the sheet composed, in the session's style and timed by its first frame. Without the
+    record the four frames and the sheet came back as five photos of their own."""
+    cfg = strip_config()
+    ctl, _worker = pipeline(cfg)
+    sid = _run_session(ctl, _shots())
+    sheet_view = ctl.wait_done(sid, 90)
+    assert sheet_view is not None and sheet_view.ready, ctl.sessions.view(sid)
+    frames = list(ctl.sessions.view(sid).frames)
+    # the record follows the last frame on the store thread
+    assert _poll(lambda: any(cfg.data_path.glob(f"photos/*/{sid}-session.json")), 10)
+    before = Ledger(ledger_path(cfg.data_dir))
+    try:
+        sheet_before = before.get(sid)
+        assert sheet_before is not None
+    finally:
+        before.close()
+
+    # the photo store as it is, beside a ledger that is garbage
+    copy = tmp_path / "rebuilt"
+    shutil.copytree(cfg.data_path / "photos", copy / "photos")
+    (copy / "ledger.sqlite").write_bytes(b"\x13 not a database " * 512)
+    assert ledger_path(copy).name == "ledger.sqlite"
+    damaged = dataclasses.replace(cfg, data_dir=str(copy))
+    ledger = open_ledger(damaged, broker=False)
+    store = Sessions(ledger_path(copy))
+    try:
+        assert recoveries(copy)[-1].sessions == 1
+        row = store.get(sid)
+        assert row is not None and row.state == COMPOSED and row.ended == DONE
+        assert (row.layout, row.shots, row.style) == ("strip", 4, "drip")
+        assert store.frame_ids(sid) == [(n, j) for n, j in enumerate(frames, 1)]
+        assert [e.kind for e in store.entries_since(0, 0, 10)] == ["session"]
+        sheet = ledger.get(sid)
+        assert sheet is not None and sheet.token == sheet_before.token  # the guest's link
+        assert sheet.created_at == min(ledger.get(j).created_at for j in frames)
+        assert sheet.original_path == sheet.ai_path and sheet.style == "drip"
+        assert all(ledger.get(j).style == "drip" for j in frames)
     finally:
         store.close()
         ledger.close()

@@ -14,6 +14,7 @@ import pytest
 
 from booth import reveal
 from booth.protocol import JobStatus
+from kiosk.ui.app import REVEAL_FPS
 from tests.kiosk.gallery import SAVED_LANGUAGES, SIZES, Gallery, State, local_results
 
 FRAMES_AT = (0.1, 0.7, 1.0, 1.3)  # seconds into the reveal: the shot, the drips, nearly done
@@ -49,7 +50,8 @@ def test_the_reveal_plays_once_then_the_still_stays(size, make_app, tmp_path):
                 app.images.collect()
             screen.draw(g.surface)
             box = screen.plan(app.book.get("job-fresh")).photo
-            assert screen.animated, "the reveal plays when the picture has just arrived"
+            assert screen.smooth, "the reveal plays when the picture has just arrived"
+            assert app.fps() == min(app.cfg.kiosk.fps, REVEAL_FPS)  # not the spinner's 12
             assert screen.qr_rect.width > 0  # the QR from the first frame on
             shots = {}
             start = g.clock()
@@ -60,7 +62,8 @@ def test_the_reveal_plays_once_then_the_still_stays(size, make_app, tmp_path):
                 g.save(dataclasses.replace(state, name=f"reveal-{int(at * 10):02d}"))
             g.clock.t = start + reveal.SCREEN.total_s + 0.05
             screen.draw(g.surface)
-            assert not screen.animated, "then it holds the still (idle frame rate)"
+            assert not screen.smooth, "then it holds the still (idle frame rate)"
+            assert app.fps() == app.cfg.kiosk.idle_fps
             still = _photo(g.surface, box)
             g.save(dataclasses.replace(state, name="reveal-done"))
 
@@ -80,7 +83,7 @@ def test_the_reveal_plays_once_then_the_still_stays(size, make_app, tmp_path):
             g.clock.t += 1
             app.go("result", job_id="job-fresh")
             app.screen.draw(g.surface)
-            assert not app.screen.animated
+            assert not app.screen.smooth
             assert moved(_photo(g.surface, box), still) < 0.001
         finally:
             g.close()
@@ -92,6 +95,6 @@ def test_a_photo_finished_a_while_ago_shows_its_still(make_app, tmp_path):
         app = g.apps["base"]
         g.draw(State("result", "result", {"job_id": "job-ready"}))  # finished 32 s before
         assert app.book.get("job-ready").status is JobStatus.COMPLETED
-        assert not app.screen.animated
+        assert not app.screen.smooth
     finally:
         g.close()

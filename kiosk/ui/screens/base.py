@@ -20,8 +20,9 @@ if TYPE_CHECKING:  # pragma: no cover
 class Screen:
     """One state of the kiosk: enter, then update and draw every frame, handle taps.
 
-    `animated` screens (a spinner) run at a moderate frame rate, the live-preview screens at
-    kiosk.fps, the others at kiosk.idle_fps."""
+    `animated` screens (a spinner) run at a moderate frame rate, `smooth` ones (a motion that
+    must look fluid) and the live-preview screens at kiosk.fps or near it, the others at
+    kiosk.idle_fps (kiosk/ui/app.py `fps`)."""
 
     name: ScreenName
     animated = False
@@ -33,6 +34,11 @@ class Screen:
     @property
     def live_preview(self) -> bool:
         return self.name in LIVE_PREVIEW
+
+    @property
+    def smooth(self) -> bool:
+        """True while the screen plays a motion that must look fluid (the result's reveal)."""
+        return False
 
     def enter(self, **kw: Any) -> None:
         pass

@@ -44,7 +44,7 @@ class ResultScreen(Screen):
         self.reveal = Reveal(ctx)  # the shot turning into the result (kiosk/ui/reveal.py)
 
     @property
-    def animated(self) -> bool:  # type: ignore[override]  # a spinner's rate while it plays
+    def smooth(self) -> bool:  # the reveal's drips at REVEAL_FPS while it plays
         return self.reveal.playing
 
     def enter(self, job_id: str = "", **kw) -> None:

@@ -12,7 +12,6 @@ import paho.mqtt.client as paho
 import pytest
 
 from appliance import doctor
-from booth.config import load_config
 from booth.protocol import Effect, ErrorKind, JobError, JobStatus, Status
 from jobstore.ledger import Ledger, ledger_path, photo_dir
 from jobstore.recovery import check_ledger, open_ledger, recoveries
@@ -25,24 +24,6 @@ DAMAGE = {
     "zeroed_header": lambda raw: b"\0" * 100 + raw[100:],
     "empty": lambda raw: b"",
 }
-
-
-@pytest.fixture
-def share_cfg(tmp_path):
-    """A config whose broker URL refuses at once (port 1)."""
-
-    def _make():
-        (tmp_path / "booth.toml").write_text("")
-        return load_config(
-            tmp_path / "booth.toml",
-            env={
-                "BOOTH_MQTT_URL": "mqtt://127.0.0.1:1",
-                "BOOTH_DATA_DIR": str(tmp_path / "data"),
-                "BOOTH_ID": "testbooth",
-            },
-        )
-
-    return _make
 
 
 def publish_retained(broker, statuses: list[Status]) -> None:

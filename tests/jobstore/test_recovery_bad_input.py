@@ -9,7 +9,6 @@ import os
 import paho.mqtt.client as paho
 import pytest
 
-from booth.config import load_config
 from booth.protocol import JobStatus
 from jobstore import recovery
 from jobstore.ledger import ledger_path
@@ -105,21 +104,3 @@ def test_a_rebuild_that_fails_leaves_the_damaged_ledger_for_the_next_start(share
         ledger.close()
     (kept,) = path.parent.glob("ledger.corrupt-*.sqlite")
     assert kept.read_bytes() == damaged
-
-
-@pytest.fixture
-def share_cfg(tmp_path):
-    """A config whose broker URL refuses at once (port 1)."""
-
-    def _make():
-        (tmp_path / "booth.toml").write_text("")
-        return load_config(
-            tmp_path / "booth.toml",
-            env={
-                "BOOTH_MQTT_URL": "mqtt://127.0.0.1:1",
-                "BOOTH_DATA_DIR": str(tmp_path / "data"),
-                "BOOTH_ID": "testbooth",
-            },
-        )
-
-    return _make

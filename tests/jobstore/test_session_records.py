@@ -9,12 +9,10 @@ import json
 import logging
 import time
 
-import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tests.support.properties  # noqa: F401  (the Hypothesis profile)
-from booth.config import load_config
 from booth.protocol import new_job_id
 from jobstore.ledger import Ledger, ledger_path, photo_dir
 from jobstore.recovery import open_ledger, recoveries
@@ -22,24 +20,6 @@ from jobstore.retention import delete_jobs
 from jobstore.sessionrecord import SessionRecord, read_records, write_record
 from jobstore.sessions import CLOSED, Sessions
 from tests.share.helpers import add_job
-
-
-@pytest.fixture
-def share_cfg(tmp_path):
-    """A config whose broker URL refuses at once (port 1): the rebuild reads the store alone."""
-
-    def _make(toml: str = ""):
-        (tmp_path / "booth.toml").write_text(toml)
-        return load_config(
-            tmp_path / "booth.toml",
-            env={
-                "BOOTH_MQTT_URL": "mqtt://127.0.0.1:1",
-                "BOOTH_DATA_DIR": str(tmp_path / "data"),
-                "BOOTH_ID": "testbooth",
-            },
-        )
-
-    return _make
 
 
 def _record(cfg, frames: list[str], sid: str | None = None) -> SessionRecord:

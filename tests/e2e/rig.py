@@ -305,6 +305,22 @@ def kill_tagged(tag: str, rounds: int = 5) -> list[psutil.Process]:
     return killed
 
 
+def run_up(
+    env: dict[str, str], shots: int = 2, interval: float = 0.5, timeout: float = 120
+) -> tuple[int, str]:
+    """`booth up --headless` taking `shots` shots `interval` s apart, run to its own end:
+    (its exit code, its stdout and stderr together)."""
+    done = subprocess.run(
+        BOOTH + ["up", "--headless", "--interval", str(interval), "--shots", str(shots)],
+        env=env,
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
 def http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as r:

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.e2e.rig import BOOTH, ROOT, base_toml
+from tests.e2e.rig import BOOTH, ROOT, base_toml, run_up
 from tests.support.cups import CupsRig, print_ids, tools_available
 from tests.support.mosquitto import free_port
 
@@ -33,16 +33,8 @@ def test_booth_up_prints_every_shot_once_in_auto_mode(rig):
             ).replace('title = "E2E Booth"', 'title = "E2E Booth"\ncaption = "{title}"')
         )
         env = dict(rig.env, BOOTH_MQTT_URL=f"mqtt://127.0.0.1:{free_port()}")  # a private one
-        done = subprocess.run(
-            BOOTH + ["up", "--headless", "--interval", "1", "--shots", "2"],
-            env=env,
-            cwd=str(ROOT),
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
-        said = done.stdout + done.stderr
-        assert done.returncode == 0, said
+        code, said = run_up(env, interval=1, timeout=240)
+        assert code == 0, said
         assert len(re.findall(r"download: (\S+)", said)) == 2, said
         assert "printer: queue" in said, said  # the printer process was one of the children
         # `booth up` ends after the kiosk's two shots; the prints were queued by then and went

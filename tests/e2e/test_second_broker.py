@@ -24,7 +24,7 @@ import pytest
 from booth.config import load_config
 from booth.mqtt import MqttConnection, wait_for
 from booth.protocol import Health, JobStatus, ProtocolError, Status, TopicKind, Topics
-from tests.e2e.rig import BOOTH, ROOT, Rig, wait_until
+from tests.e2e.rig import BOOTH, ROOT, Rig, run_up, wait_until
 from tests.e2e.test_recovery import booth, row, set_keys, shoot
 from tests.support.ejabberd import Ejabberd
 from tests.support.fake_gemini import FakeGemini, Reply
@@ -151,16 +151,8 @@ def test_snap_on_ejabberd_completes_and_the_worker_says_once_what_the_broker_lac
 
 
 def test_up_on_ejabberd_prints_two_links(ej_rig):
-    done = subprocess.run(
-        BOOTH + ["up", "--headless", "--interval", "0.5", "--shots", "2"],
-        env=ej_rig.env,
-        cwd=str(ROOT),
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    said = done.stdout + done.stderr
-    assert done.returncode == 0, said[-4000:]
+    code, said = run_up(ej_rig.env, timeout=90)
+    assert code == 0, said[-4000:]
     assert "using the broker at mqtt://booth:***@127.0.0.1" in said
     assert "private mosquitto" not in said
     assert len(re.findall(r"download: (\S+)", said)) == 2, said[-4000:]

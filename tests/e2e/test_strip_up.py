@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
 
-from tests.e2e.rig import BOOTH, ROOT, base_toml
+from tests.e2e.rig import base_toml, run_up
 from tests.e2e.test_up import up_env
 
 STRIP = "[strip]\nshots = 3\npause_s = 0.5\n"
@@ -16,16 +15,8 @@ STRIP = "[strip]\nshots = 3\npause_s = 0.5\n"
 def test_up_with_a_shot_limit_in_strip_mode_counts_sessions_and_waits_for_their_sheets(rig):
     toml = base_toml(rig.share_port).replace("[kiosk]\n", '[kiosk]\nmode = "strip"\n', 1)
     rig.config.write_text(toml + STRIP)
-    done = subprocess.run(
-        BOOTH + ["up", "--headless", "--interval", "0.5", "--shots", "2"],
-        env=up_env(rig),
-        cwd=str(ROOT),
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    said = done.stdout + done.stderr
-    assert done.returncode == 0, said
+    code, said = run_up(up_env(rig), timeout=240)
+    assert code == 0, said
     assert "headless kiosk finished its 2 strip sessions" in said, said
     db = sqlite3.connect(str(rig.data / "ledger.sqlite"))
     try:

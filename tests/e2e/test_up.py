@@ -10,7 +10,7 @@ import time
 
 import psutil
 
-from tests.e2e.rig import BOOTH, ROOT, http_get, http_ok, wait_until
+from tests.e2e.rig import BOOTH, ROOT, http_get, http_ok, run_up, wait_until
 from tests.support.mosquitto import free_port
 
 
@@ -73,16 +73,8 @@ def test_up_headless_with_a_private_broker_prints_links_and_stops_cleanly(rig):
 def test_up_with_a_shot_limit_ends_by_itself_without_a_restart(rig):
     """`booth up --headless --shots 2`: the kiosk's clean exit ends the run (a finished job,
     not a crash): no restart is logged and every child is stopped."""
-    done = subprocess.run(
-        BOOTH + ["up", "--headless", "--interval", "0.5", "--shots", "2"],
-        env=up_env(rig),
-        cwd=str(ROOT),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    said = done.stdout + done.stderr
-    assert done.returncode == 0, said
+    code, said = run_up(up_env(rig))
+    assert code == 0, said
     assert len(re.findall(r"download: (\S+)", said)) == 2, said
     assert "headless kiosk finished its 2 shots" in said, said
     assert "restarting" not in said, said

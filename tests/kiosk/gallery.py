@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import pygame
 
-from booth.config import load_config
+from booth.config import Config, load_config
 from booth.protocol import ErrorKind, JobError, JobStatus, Problem
 from kiosk.jobs.compose import FrameFiles, SheetBrand, compose
 from kiosk.jobs.controller import JobController
@@ -114,6 +114,22 @@ class Gallery:
         self.controllers: list[JobController] = []
         # Screens draw onto a surface of their own (several kiosks share pygame's one display).
         self.surface = pygame.Surface(size)
+        self.sessions = GallerySessions(self)
+        for key, cfg in self.configs(tmp, language).items():
+            jobs = JobController(cfg)  # never started: the gallery feeds the job book itself
+            self.controllers.append(jobs)
+            app = make_app(cfg, size, clock=self.clock, wall=lambda: self.wall_t, jobs=jobs)
+            app.ctx.sessions = self.sessions  # strip sessions shown from views, never shot
+            self.apps[key] = app
+        end = time.monotonic() + 15
+        while time.monotonic() < end and any(a.camera.state != "live" for a in self.apps.values()):
+            for a in self.apps.values():
+                a.camera.frame()  # the watchdog notices a live camera when asked for a frame
+            time.sleep(0.02)
+        self._populate()
+
+    def configs(self, tmp: Path, language: str) -> dict[str, Config]:
+        """The kiosks of this gallery by name (a subclass shows others)."""
         configs = {
             "base": gallery_config(tmp / "base", language),
             "styles": gallery_config(tmp / "styles", language, tables=STYLES),
@@ -126,19 +142,7 @@ class Gallery:
         for key, (ssid, password) in NETWORKS.items():
             configs[key] = gallery_config(tmp / key, language)
             configs[key].share.wifi_ssid, configs[key].share.wifi_password = ssid, password
-        self.sessions = GallerySessions(self)
-        for key, cfg in configs.items():
-            jobs = JobController(cfg)  # never started: the gallery feeds the job book itself
-            self.controllers.append(jobs)
-            app = make_app(cfg, size, clock=self.clock, wall=lambda: self.wall_t, jobs=jobs)
-            app.ctx.sessions = self.sessions  # strip sessions shown from views, never shot
-            self.apps[key] = app
-        end = time.monotonic() + 15
-        while time.monotonic() < end and any(a.camera.state != "live" for a in self.apps.values()):
-            for a in self.apps.values():
-                a.camera.frame()  # the watchdog notices a live camera when asked for a frame
-            time.sleep(0.02)
-        self._populate()
+        return configs
 
     def close(self) -> None:
         for jobs in self.controllers:

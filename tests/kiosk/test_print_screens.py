@@ -25,13 +25,12 @@ import numpy as np
 import pygame
 import pytest
 
+from booth.config import Config
 from booth.printmsg import PhotoPrint, PrintState
 from booth.protocol import OFFLINE, availability_properties
 from booth.qr import wifi_join_payload
-from kiosk.jobs.controller import JobController
 from kiosk.ui.qrlayout import ResultTexts, plan
 from kiosk.ui.theme import Layout
-from tests.kiosk.conftest import FakeClock
 from tests.kiosk.gallery import NETWORKS, Gallery, State, gallery_config, local_results
 from tests.kiosk.test_type import problems_in
 from tests.support.phonecam import PANELS_7_INCH, Panel, decode_screenshot, framed_rate
@@ -85,15 +84,7 @@ class PrintGallery(Gallery):
     """The gallery's result screen with `[print]` on (button mode), alone and with the booth
     Wi-Fi's two codes, and in auto mode (no button)."""
 
-    def __init__(self, tmp: Path, size: tuple[int, int], language: str, results, make_app):
-        self.size = size
-        self.language = language
-        self.results = results
-        self.clock = FakeClock()
-        self.wall_t = time.time()
-        self.apps = {}
-        self.controllers: list[JobController] = []
-        self.surface = pygame.Surface(size)
+    def configs(self, tmp: Path, language: str) -> dict[str, Config]:
         on = "[print]\nenabled = true\n"
         configs = {
             "print": gallery_config(tmp / "print", language, tables=on),
@@ -106,18 +97,7 @@ class PrintGallery(Gallery):
         }
         for key in ("print-wifi", "plain-wifi"):
             configs[key].share.wifi_ssid, configs[key].share.wifi_password = NETWORKS["wifi"]
-        for key, cfg in configs.items():
-            jobs = JobController(cfg)  # never started: the states are set by hand
-            self.controllers.append(jobs)
-            self.apps[key] = make_app(
-                cfg, size, clock=self.clock, wall=lambda: self.wall_t, jobs=jobs
-            )
-        end = time.monotonic() + 15
-        while time.monotonic() < end and any(a.camera.state != "live" for a in self.apps.values()):
-            for a in self.apps.values():
-                a.camera.frame()
-            time.sleep(0.02)
-        self._populate()
+        return configs
 
 
 def set_printing(name: str) -> Callable[[Gallery, object], None]:

@@ -42,7 +42,7 @@ from booth.qr import qr_matrix
 from jobstore.ledger import Ledger, ledger_path, photo_dir
 from jobstore.links import new_token, qr_link
 from jobstore.uploads import Uploads
-from tests.support.s3 import CREDS, S3Server, cloud_toml
+from tests.support.s3 import CREDS, MotoS3, cloud_toml
 from tests.support.throttle import ThrottledProxy
 
 SLOW_RATE = 64 * 1024  # bytes/s
@@ -123,7 +123,7 @@ def wait_uploaded(queue: Uploads, job_ids: list[str], timeout: float) -> float:
     raise TimeoutError(f"{len(job_ids) - len(queue.links(job_ids))} uploads not confirmed")
 
 
-def slow_uplink_figures(s3: S3Server, data: bytes, shared: bool) -> None:
+def slow_uplink_figures(s3: MotoS3, data: bytes, shared: bool) -> None:
     """Three photos SLOW_GAP_S apart through a real `booth share` behind a 64 kB/s proxy."""
     proxy = ThrottledProxy(s3.port, SLOW_RATE, shared=shared).start()
     proc = None
@@ -208,7 +208,7 @@ def main() -> int:
 
     qr_figures()
     data = jpeg_of(args.size_mb)
-    s3 = S3Server().start()
+    s3 = MotoS3().start()
     s3.create_bucket()
     if not args.no_slow_uplink:
         slow_photo = jpeg_of(0.85)

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from booth.limits import MAX_BYTES, MAX_PIXELS
+
 JPEG = "image/jpeg"
 PNG = "image/png"
 IMAGE_TYPES = (JPEG, PNG)
@@ -40,14 +42,7 @@ JPEG_ACCEPTED_SOF = {0xC0: "baseline", 0xC1: "extended", 0xC2: "progressive"}
 _JPEG_TABLES = {0xC4, 0xDB, 0xDD}
 _JPEG_META = set(range(0xE0, 0xF0)) | {0xFE}
 
-# Limits for images from outside (jobs, results, `booth snap` files, thumbnails). A 12 MP Pi
-# camera still is 12 M pixels; 40 M leaves room for 48 MP phone photos and refuses bombs. What a
-# picture within them may cost to decode is DECODE_BUDGET's to say.
-MAX_BYTES = 40_000_000
-MAX_PIXELS = 40_000_000
-# Results are pictures for a screen and a phone: a model's 4K output is about 17 M pixels, and
-# the worker shrinks its answers to worker.result_long_side anyway.
-RESULT_MAX_PIXELS = 25_000_000
+# Limits for images from outside: booth/limits.py (MAX_BYTES, MAX_PIXELS, RESULT_MAX_PIXELS).
 # Structure limits: far above what any camera, phone or encoder writes (a phone JPEG has about
 # 15 segments, a 40 MB PNG of 8 KB chunks 5000 chunks, a progressive JPEG about 10 scans), low
 # enough that walking or decoding a crafted file stays quick.

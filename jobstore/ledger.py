@@ -42,6 +42,7 @@ from jobstore.links import canonical_code, canonical_token, new_code, new_token
 CODE_TRIES = 8  # a fresh short code collides with a stored one about once in 10**6 at 1000 rows
 # A strip session's composed sheet is a row too (jobstore/sessions.py): a picture, but no shot.
 NOT_A_SHEET = "job_id NOT IN (SELECT session_id FROM sessions)"
+NOT_A_FRAME = "job_id NOT IN (SELECT job_id FROM session_frames)"
 
 
 @dataclass(frozen=True)
@@ -238,14 +239,14 @@ class Ledger(Connection):
         ids = list(job_ids)
         if not ids:
             return 0
-        with self._lock:
-            cur = self._db.executemany("DELETE FROM jobs WHERE job_id = ?", [(j,) for j in ids])
+        with self._transaction() as db:  # all or nothing: no frame left naming a deleted job
+            cur = db.executemany("DELETE FROM jobs WHERE job_id = ?", [(j,) for j in ids])
             deleted = cur.rowcount
             # a deleted frame leaves its session; a deleted sheet takes its session along
             # (jobstore/sessions.py; its other frames are in `ids` too when a session goes)
-            self._db.executemany("DELETE FROM session_frames WHERE job_id = ?", [(j,) for j in ids])
-            self._db.executemany("DELETE FROM sessions WHERE session_id = ?", [(j,) for j in ids])
-            self._db.execute(  # a session whose frames all went (no sheet yet) goes too
+            db.executemany("DELETE FROM session_frames WHERE job_id = ?", [(j,) for j in ids])
+            db.executemany("DELETE FROM sessions WHERE session_id = ?", [(j,) for j in ids])
+            db.execute(  # a session whose frames all went (no sheet yet) goes too
                 "DELETE FROM sessions WHERE state != 'shooting'"
                 " AND session_id NOT IN (SELECT job_id FROM jobs)"
                 " AND session_id NOT IN (SELECT session_id FROM session_frames)"

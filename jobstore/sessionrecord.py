@@ -30,15 +30,22 @@ MAX_BYTES = 64 * 1024  # a record of 4 frames is about 400 bytes; anything far l
 
 
 @dataclass(frozen=True)
-class SessionRecord:
+class SessionInfo:
+    """What a session is, as the ledger's `sessions` row (jobstore/sessions.py SessionRow) and
+    its record both say it."""
+
     session_id: str
     booth_id: str
     style: str
-    layout: str
-    shots: int
+    layout: str  # strip | grid (booth/sheet.py)
+    shots: int  # planned
     portrait: bool
     created_at: float
-    ended: str | None
+    ended: str | None  # why the shooting ended: done, restart, camera, left
+
+
+@dataclass(frozen=True)
+class SessionRecord(SessionInfo):
     frames: tuple[tuple[int, str], ...]  # (frame, job id), in shot order
 
     def to_json(self) -> bytes:

@@ -26,44 +26,41 @@ go through `Ledger.delete`, which drops the session rows of the jobs it deletes.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from booth.protocol import JobStatus, new_job_id
 from jobstore.connection import Connection
-from jobstore.ledger import JobRow
+from jobstore.ledger import NOT_A_FRAME, NOT_A_SHEET, JobRow
 from jobstore.links import new_code
-from jobstore.sessionrecord import SessionRecord
+from jobstore.sessionrecord import SessionInfo, SessionRecord
 
 SHOOTING, CLOSED, COMPOSED = "shooting", "closed", "composed"
 OPEN = (SHOOTING, CLOSED)
 DONE, RESTART, CAMERA = "done", "restart", "camera"  # why the shooting ended
 CODE_TRIES = 8
 
+_BEGIN = (
+    "INSERT OR IGNORE INTO sessions (session_id, booth_id, style, layout, shots, portrait,"
+    " created_at, state) VALUES (?,?,?,?,?,?,?,?)"
+)
+_ADD_FRAME = "INSERT OR IGNORE INTO session_frames (job_id, session_id, frame) VALUES (?,?,?)"
+_CLOSE = (
+    "UPDATE sessions SET state = ?, ended = ?, closed_at = ? WHERE session_id = ? AND state = ?"
+)
+
 
 @dataclass(frozen=True)
-class SessionRow:
-    session_id: str
-    booth_id: str
-    style: str
-    layout: str
-    shots: int
-    portrait: bool
-    created_at: float
-    state: str
-    ended: str | None
+class SessionRow(SessionInfo):
+    state: str  # shooting, closed, composed
     closed_at: float | None
     composed_at: float | None
-    error: str | None
+    error: str | None  # the last compose failure
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> SessionRow:
         d = dict(row)
         d["portrait"] = bool(d["portrait"])
         return cls(**d)
-
-    @property
-    def open(self) -> bool:
-        return self.state in OPEN
 
 
 @dataclass(frozen=True)
@@ -102,28 +99,43 @@ class Sessions(Connection):
     ) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT OR IGNORE INTO sessions (session_id, booth_id, style, layout, shots,"
-                " portrait, created_at, state) VALUES (?,?,?,?,?,?,?,?)",
+                _BEGIN,
                 (session_id, booth_id, style, layout, shots, int(portrait), created_at, SHOOTING),
             )
 
     def add_frame(self, session_id: str, frame: int, job_id: str) -> None:
         """Frame `frame` of the session is job `job_id` (before the job's own row exists)."""
         with self._lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO session_frames (job_id, session_id, frame) VALUES (?,?,?)",
-                (job_id, session_id, frame),
-            )
+            self._db.execute(_ADD_FRAME, (job_id, session_id, frame))
 
     def close_session(self, session_id: str, ended: str, at: float) -> bool:
         """No more shots will come; False when it was closed already."""
         with self._lock:
-            cur = self._db.execute(
-                "UPDATE sessions SET state = ?, ended = ?, closed_at = ?"
-                " WHERE session_id = ? AND state = ?",
-                (CLOSED, ended, at, session_id, SHOOTING),
-            )
+            cur = self._db.execute(_CLOSE, (CLOSED, ended, at, session_id, SHOOTING))
             return cur.rowcount == 1
+
+    def register_frame(
+        self, info: SessionInfo, frame: int, job_id: str, closed_at: float | None
+    ) -> None:
+        """`begin` (the first frame's), `add_frame` and, for the last frame (`closed_at`),
+        `close_session` as one write: the capture thread waits for one commit, not three."""
+        with self._transaction() as db:
+            db.execute(
+                _BEGIN,
+                (
+                    info.session_id,
+                    info.booth_id,
+                    info.style,
+                    info.layout,
+                    info.shots,
+                    int(info.portrait),
+                    info.created_at,
+                    SHOOTING,
+                ),
+            )
+            db.execute(_ADD_FRAME, (job_id, info.session_id, frame))
+            if closed_at is not None:
+                db.execute(_CLOSE, (CLOSED, DONE, closed_at, info.session_id, SHOOTING))
 
     def close_interrupted(self, at: float) -> list[str]:
         """On start: sessions a previous process left shooting are closed (`restart`) with the
@@ -173,13 +185,11 @@ class Sessions(Connection):
         """The composed sheet as the session's own row of `jobs` (completed, with its token and
         a short code), and the session `composed`, in one transaction. Returns the token, or
         None when the session was composed already (the first sheet wins)."""
-        first = sheet.first
         with self._transaction():
-            return self._insert_sheet(session, sheet, at, first)
+            return self._insert_sheet(session, sheet, at)
 
-    def _insert_sheet(
-        self, session: SessionRow, sheet: Sheet, at: float, first: JobRow
-    ) -> str | None:
+    def _insert_sheet(self, session: SessionRow, sheet: Sheet, at: float) -> str | None:
+        first = sheet.first
         db = self._db
         state = db.execute(
             "SELECT state FROM sessions WHERE session_id = ?", (session.session_id,)
@@ -267,17 +277,8 @@ class Sessions(Connection):
         row = self.get(session_id)
         if row is None:
             return None
-        return SessionRecord(
-            row.session_id,
-            row.booth_id,
-            row.style,
-            row.layout,
-            row.shots,
-            row.portrait,
-            row.created_at,
-            row.ended,
-            tuple(self.frame_ids(session_id)),
-        )
+        info = {f.name: getattr(row, f.name) for f in fields(SessionInfo)}
+        return SessionRecord(**info, frames=tuple(self.frame_ids(session_id)))
 
     def get(self, session_id: str) -> SessionRow | None:
         rows = self._fetch("SELECT * FROM sessions WHERE session_id = ?", (session_id,))
@@ -329,8 +330,7 @@ class Sessions(Connection):
         frames and sheet are one line)."""
         rows = self._fetch(
             "SELECT 'job', job_id, created_at FROM jobs WHERE created_at >= ?"
-            " AND job_id NOT IN (SELECT job_id FROM session_frames)"
-            " AND job_id NOT IN (SELECT session_id FROM sessions)"
+            f" AND {NOT_A_FRAME} AND {NOT_A_SHEET}"
             " UNION ALL SELECT 'session', session_id, created_at FROM sessions"
             " WHERE created_at >= ? ORDER BY 3 DESC, 2 DESC LIMIT ? OFFSET ?",
             (start, start, limit, offset),
@@ -340,19 +340,11 @@ class Sessions(Connection):
     def count_entries_since(self, start: float) -> int:
         rows = self._fetch(
             "SELECT (SELECT COUNT(*) FROM jobs WHERE created_at >= ?"
-            " AND job_id NOT IN (SELECT job_id FROM session_frames)"
-            " AND job_id NOT IN (SELECT session_id FROM sessions))"
+            f" AND {NOT_A_FRAME} AND {NOT_A_SHEET})"
             " + (SELECT COUNT(*) FROM sessions WHERE created_at >= ?)",
             (start, start),
         )
         return int(rows[0][0])
-
-    def count_since(self, start: float) -> dict[str, int]:
-        """Sessions of the event by state."""
-        rows = self._fetch(
-            "SELECT state, COUNT(*) FROM sessions WHERE created_at >= ? GROUP BY state", (start,)
-        )
-        return {str(r[0]): int(r[1]) for r in rows}
 
 
 def new_session_id() -> str:

@@ -167,13 +167,12 @@ class Uploads(Connection):
     def frames_of(self, session_id: str) -> list[tuple[int, Upload]]:
         """(frame number, upload) of a strip session's frames whose upload is confirmed, in
         shot order: what its sheet's page links."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT f.frame AS f_frame, u.* FROM session_frames f"
-                " JOIN uploads u ON u.job_id = f.job_id"
-                " WHERE f.session_id = ? AND u.state = ? ORDER BY f.frame",
-                (session_id, UPLOADED),
-            ).fetchall()
+        rows = self._fetch(
+            "SELECT f.frame AS f_frame, u.* FROM session_frames f"
+            " JOIN uploads u ON u.job_id = f.job_id"
+            " WHERE f.session_id = ? AND u.state = ? ORDER BY f.frame",
+            (session_id, UPLOADED),
+        )
         return [(int(r["f_frame"]), Upload.from_sql(r)) for r in rows]
 
     def due_frame_pages(self, since: float, limit: int) -> list[Upload]:
@@ -208,20 +207,19 @@ class Uploads(Connection):
         """Uploaded results whose clip is made and due, newest first. It reads only the
         partial index CLIP_WAIT_INDEX, the rows whose clip may still come, so it stays small
         however long the event."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT u.*, c.clip_path AS c_path, c.width AS c_width, c.height AS c_height"
-                # the waiting rows first (CROSS JOIN keeps that order), each looked up in clips
-                f" FROM uploads u INDEXED BY {CLIP_WAIT_INDEX}"
-                " CROSS JOIN clips c ON c.job_id = u.job_id"
-                " CROSS JOIN jobs j ON j.job_id = u.job_id"
-                # literal, as in the index's WHERE: else the planner may not use it
-                f" WHERE u.state = '{UPLOADED}' AND u.clip_state IS NULL"
-                " AND u.clip_next_try_at <= ? AND c.state = ? AND c.clip_path IS NOT NULL"
-                " AND c.width > 0 AND c.height > 0"
-                " ORDER BY j.created_at DESC LIMIT ?",
-                (now, CLIP_MADE, limit),
-            ).fetchall()
+        rows = self._fetch(
+            "SELECT u.*, c.clip_path AS c_path, c.width AS c_width, c.height AS c_height"
+            # the waiting rows first (CROSS JOIN keeps that order), each looked up in clips
+            f" FROM uploads u INDEXED BY {CLIP_WAIT_INDEX}"
+            " CROSS JOIN clips c ON c.job_id = u.job_id"
+            " CROSS JOIN jobs j ON j.job_id = u.job_id"
+            # literal, as in the index's WHERE: else the planner may not use it
+            f" WHERE u.state = '{UPLOADED}' AND u.clip_state IS NULL"
+            " AND u.clip_next_try_at <= ? AND c.state = ? AND c.clip_path IS NOT NULL"
+            " AND c.width > 0 AND c.height > 0"
+            " ORDER BY j.created_at DESC LIMIT ?",
+            (now, CLIP_MADE, limit),
+        )
         return [
             ClipUpload(Upload.from_sql(r), str(r["c_path"]), int(r["c_width"]), int(r["c_height"]))
             for r in rows
@@ -266,15 +264,14 @@ class Uploads(Connection):
             )
             return cur.rowcount == 1
 
-    def mark_clip_retry(self, job_id: str, error: str, next_try_at: float) -> int:
-        """A failed attempt; returns the attempts so far."""
+    def mark_clip_retry(self, job_id: str, error: str, next_try_at: float) -> None:
+        """A failed attempt: counted, and the next not before `next_try_at`."""
         with self._lock:
-            rows = self._db.execute(
+            self._db.execute(
                 "UPDATE uploads SET clip_attempts = clip_attempts + 1, clip_error = ?,"
-                " clip_next_try_at = ? WHERE job_id = ? RETURNING clip_attempts",
+                " clip_next_try_at = ? WHERE job_id = ?",
                 (error[:500], next_try_at, job_id),
-            ).fetchall()  # all: the write is done only once the statement has run to its end
-            return int(rows[0][0]) if rows else 0
+            )
 
     def end_clip(self, job_id: str, state: str, error: str) -> None:
         """No (more) tries: `none` or `failed`; the page stays photo-only."""
@@ -314,14 +311,14 @@ class Uploads(Connection):
     def unconfirmed_since(self, since: float) -> int:
         """Results of jobs created at or after `since` without a confirmed upload (queued, in
         flight, or not queued yet): what a finite headless run waits for before it stops."""
-        with self._lock:
-            row = self._db.execute(
+        return int(
+            self._scalar(
                 "SELECT COUNT(*) FROM jobs j LEFT JOIN uploads u ON u.job_id = j.job_id"
                 " WHERE j.result_path IS NOT NULL AND j.token IS NOT NULL AND j.created_at >= ?"
                 " AND (u.state IS NULL OR u.state != ?)",
                 (since, UPLOADED),
-            ).fetchone()
-            return int(row[0])
+            )
+        )
 
     # ------------------------------------------------------------------ kiosk: reads
     def links(self, job_ids: Iterable[str]) -> dict[str, CloudLink]:

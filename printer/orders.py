@@ -50,7 +50,7 @@ class Orders:
             min(req.copies, self.pc.copies),
             pq.GUEST,
             per_photo=self.pc.copies,
-            budget=self.report.budget(),
+            budget=self.report.budget(self.report.event_start()),
             now=self.clock(),
         )
         if granted.refused:
@@ -110,7 +110,7 @@ class Orders:
                 cmd.count,
                 pq.OPERATOR,
                 per_photo=None,
-                budget=self.report.budget(),
+                budget=self.report.budget(self.report.event_start()),
                 now=self.clock(),
             )
             self.report.touch(cmd.job_id)

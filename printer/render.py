@@ -24,9 +24,10 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from booth.limits import RESULT_MAX_PIXELS
+
 JPEG_QUALITY = 95
 WHITE = (255, 255, 255)
-MAX_PIXELS = 25_000_000  # booth/images.py RESULT_MAX_PIXELS: a stored result is at most this
 
 
 class BadPicture(ValueError):
@@ -95,7 +96,7 @@ def load(path: str | Path) -> Image.Image:
         with Image.open(path) as opened:
             if opened.format not in ("JPEG", "PNG"):
                 raise BadPicture(f"{path} is {opened.format}, not a JPEG or PNG")
-            if opened.width * opened.height > MAX_PIXELS:
+            if opened.width * opened.height > RESULT_MAX_PIXELS:  # a stored result's most
                 raise BadPicture(f"{path} is {opened.width}x{opened.height}: too large to print")
             opened.load()  # decoded once; no copy when it is RGB already
             image = opened if opened.mode == "RGB" else opened.convert("RGB")

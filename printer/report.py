@@ -111,19 +111,22 @@ class Report:
             self.mqtt.publish(self.topics.print_status(self.booth, job_id), b"", retain=True)
 
     # ------------------------------------------------------------------ what is true
-    def budget(self) -> Budget:
-        """The event's paper (the event as the dashboard counts it: jobstore/stats.py)."""
-        start = event_of(self.cfg, self.ledger).start
+    def event_start(self) -> float | None:
+        """When the event began, as the dashboard counts it (jobstore/stats.py): a scan of the
+        jobs table, so read once per look and passed on."""
+        return event_of(self.cfg, self.ledger).start
+
+    def budget(self, start: float | None) -> Budget:
+        """The event's paper; `start`: the event's (`event_start`)."""
         return self.prints.budget(self.pc.budget, start, self.cfg.operator.event_gap_hours * 3600)
 
-    def facts(self, said: Said) -> Facts:
-        start = event_of(self.cfg, self.ledger).start
+    def facts(self, said: Said, start: float | None) -> Facts:
         counts = self.prints.counts_since(start)
         return Facts(
             queue_name=self.pc.queue,
             server=self.server,
             waiting=len(self.prints.queue()),
-            budget=self.budget(),
+            budget=self.budget(start),
             failed=counts.get(pq.FAILED, 0),
             last_failure=self.prints.last_error(pq.FAILED, start) or "",
             resume_refused=said.resume_refused,
@@ -166,7 +169,9 @@ class Report:
             request_id=refused[0] if refused else None,
         )
 
-    def health(self, look: Look, facts: Facts, found: list[Problem], said: Said) -> Health:
+    def health(
+        self, look: Look, facts: Facts, found: list[Problem], said: Said, start: float | None
+    ) -> Health:
         q = look.queue
         first = found[0] if found else None
         level = "error" if any(p.level == "error" for p in found) else "warn" if found else "ok"
@@ -190,7 +195,7 @@ class Report:
             reason=first.reason if first else "",
             fix=first.fix if first else "",
             problems=tuple(found),
-            counts=self.prints.counts_since(event_of(self.cfg, self.ledger).start),
+            counts=self.prints.counts_since(start),
             extra={
                 "printer": printer,
                 "queue": {"waiting": facts.waiting, "in_cups": len(self.prints.in_cups())},
@@ -209,7 +214,8 @@ class Report:
     def publish(self, look: Look, said: Said) -> None:
         if not self.mqtt.connected:
             return  # the will says offline; all of it again after the reconnect
-        facts = self.facts(said)
+        start = self.event_start()
+        facts = self.facts(said, start)
         state = self.print_state(codes(look, facts), facts)
         body = _without_time(state.to_json())
         if body != self._sent_state:
@@ -240,7 +246,7 @@ class Report:
         )
         now = self.mono()
         if key != self._sent_health or now - self._health_at >= self.cfg.operator.health_every_s:
-            health = self.health(look, facts, found, said)
+            health = self.health(look, facts, found, said, start)
             self._say(self.topics.service_health(self.booth, "printer"), health.to_json())
             if self._sent_health is not None and key[0] != self._sent_health[0]:
                 words = f" ({'; '.join(p.reason for p in found)})" if found else ""

@@ -65,10 +65,10 @@ from printer.orders import Orders
 from printer.render import MEDIA, BadPicture, media_name, render
 from printer.report import Report, Said
 from printer.watch import (
-    BLOCKING,
     AutoResume,
     Look,
     base_reason,
+    blocking,
     network_device,
 )
 
@@ -229,9 +229,6 @@ class PrinterService:
     def said(self) -> Said:
         return Said(self.orders.last_command, self.resumes, self.last_resume, self._resume_refused)
 
-    def budget(self) -> pq.Budget:
-        return self.report.budget()
-
     def _resumed_by_hand(self) -> None:
         self._resume_refused = False
         self.auto_resume.printed()  # the operator is there: no back-off
@@ -389,7 +386,7 @@ class PrinterService:
         word is live; a USB printer's last reasons may be stale, so they do not stop the feed:
         CUPS and the printer keep a sheet waiting there)."""
         device = self._look.device
-        blocked = device is not None and bool({base_reason(r) for r in device.reasons} & BLOCKING)
+        blocked = device is not None and bool(blocking(device.reasons))
         return q.accepting and not q.stopped and not blocked
 
     def _feed(self) -> None:
@@ -478,6 +475,7 @@ class PrinterService:
     def _queue_auto(self) -> None:
         since_text = self.prints.meta(AUTO_SINCE)
         since = float(since_text) if since_text else self.clock()
+        start = self.report.event_start()  # once: each budget below is read after the last grant
         for job_id in self.prints.auto_candidates(since):
             granted = self.prints.request(
                 job_id,
@@ -485,11 +483,10 @@ class PrinterService:
                 self.pc.copies,
                 pq.AUTO,
                 per_photo=self.pc.copies,
-                budget=self.budget(),
+                budget=self.report.budget(start),
                 now=self.clock(),
             )
-            self.report.touch(job_id)
-            if granted.refused:
+            if granted.refused:  # (refused and granted both tell the photo's status again)
                 if granted.refused != self.report.refusals.get(job_id, ("", ""))[1]:
                     log.info("printer: auto-print of %s waits (%s)", job_id, granted.refused)
                 self.report.refused(job_id, f"auto-{job_id}", granted.refused)

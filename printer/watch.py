@@ -9,6 +9,7 @@ rule is the same in the process and in its tests.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -76,11 +77,19 @@ BUDGET_LOW_LEAST = 10
 
 
 def base_reason(reason: str) -> str:
-    """`media-empty-warning` → `media-empty` (RFC 8011: -report, -warning, -error)."""
+    """`media-empty-warning` → `media-empty` (RFC 8011: -report, -warning, -error). The
+    severity is dropped on purpose: CUPS reports a printer it cannot reach as
+    `offline-report`, and drivers differ in which suffix they give media-empty, so what blocks
+    printing is judged by the reason alone (BLOCKING)."""
     for suffix in ("-report", "-warning", "-error"):
         if reason.endswith(suffix):
             return reason[: -len(suffix)]
     return reason
+
+
+def blocking(reasons: Iterable[str]) -> set[str]:
+    """The reasons among `reasons` (with their severities) that stop a printer printing."""
+    return {base_reason(r) for r in reasons} & BLOCKING
 
 
 def network_device(device_uri: str) -> bool:
@@ -252,10 +261,9 @@ class AutoResume:
                 d is not None
                 and d.state in (IDLE, PROCESSING)
                 and d.accepting
-                and not ({base_reason(r) for r in d.reasons} & BLOCKING)
+                and not blocking(d.reasons)
             )
-        queue_reasons = {base_reason(r) for r in q.reasons} - {"paused"}
-        return not (queue_reasons & BLOCKING)
+        return not blocking(q.reasons)  # ("paused", the queue's own stop, is not one)
 
     def decide(self, look: Look) -> str | None:
         """`"ready"` or `"probe"` when the queue is to be resumed now, else None."""

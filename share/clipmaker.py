@@ -69,7 +69,6 @@ class ClipMakerState:
     encoder: str = ""  # "" until checked; "OpenH264" or why there is none
     last_error: str = ""
     storage: str = ""  # why clips wait for the disk; "" while they can be written
-    storage_waits: int = 0  # passes that found the disk full
 
 
 class ClipMaker:
@@ -130,7 +129,6 @@ class ClipMaker:
         """One line when the disk first stops a clip; the pause until the next look is the
         loop's. Tries already cut short are handed back now if the ledger takes it."""
         why = str(exc) if isinstance(exc, StorageFull) else f"the ledger cannot be written: {exc}"
-        self.state.storage_waits += 1
         if not self.state.storage:
             log.warning(
                 "clips: no reveal clips while the disk is full or failing (%s); guests get "

@@ -10,7 +10,6 @@ still on disk), delete (files, links, retained messages, cloud copies: jobstore/
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import re
 import time
@@ -300,18 +299,20 @@ def zip_members(src: Sources, start: float | None) -> Iterator[Member]:
 async def delete_job(src: Sources, job_id: str, mqtt: Any, uploader: Any = None) -> bool:
     """Delete one job for good, or a strip session with its sheet and its frames; True when it
     was there."""
-    row = src.ledger.get(job_id)
-    rows = [row] if row is not None else []
-    if src.strips is not None and src.strips.get(job_id) is not None:
-        rows += src.strips.frames(job_id)
-    if not rows:
-        return False
-    from jobstore.retention import delete_jobs
+    from jobstore.retention import RetentionReport, delete_jobs
 
-    loop = asyncio.get_running_loop()
-    report = await loop.run_in_executor(
-        None, functools.partial(delete_jobs, src.cfg, src.ledger, rows, mqtt, mqtt_timeout_s=5.0)
-    )
+    rows: list[JobRow] = []
+
+    def delete() -> RetentionReport | None:  # the ledger and the disk: off the event loop
+        row = src.ledger.get(job_id)
+        rows.extend([row] if row is not None else [])
+        if src.strips is not None:
+            rows.extend(src.strips.frames(job_id))  # a session's frames; none for a photo
+        return delete_jobs(src.cfg, src.ledger, rows, mqtt, mqtt_timeout_s=5.0) if rows else None
+
+    report = await asyncio.get_running_loop().run_in_executor(None, delete)
+    if report is None:
+        return False
     if uploader is not None:
         uploader.wake()  # its cloud copies go now, not at the next sweep
     log.info(

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from booth.clock import Clock, SystemClock
-from booth.images import MAX_BYTES, BadImage, declared_size, sniff_image_type
+from booth.images import BadImage, declared_size, sniff_image_type
+from booth.limits import MAX_BYTES
 from jobstore.age import expired
 from jobstore.ledger import JobRow, Ledger, resolve_in_store
 from jobstore.links import valid_token

@@ -390,12 +390,9 @@ async def photo_page(request: web.Request) -> web.Response:
 def _frames_of(request: web.Request, job_id: str) -> list[pages.FrameLink]:
     """A strip session's sheet: its frames that can be downloaded, in shot order, each by its
     own token (jobstore/sessions.py); a photo of its own has none."""
-    sessions = request.app[STRIPS]
-    if sessions.get(job_id) is None:
-        return []
     lookup = request.app[LOOKUP]
     out = []
-    for n, row in enumerate(sessions.frames(job_id), 1):
+    for n, row in enumerate(request.app[STRIPS].frames(job_id), 1):  # none for a photo
         frame = lookup.find(row.token) if row.token else None
         if frame is not None:
             out.append(pages.FrameLink.lan(n, frame.token, frame.filename, photo_size(frame.path)))

@@ -30,7 +30,8 @@ def make_thumbnail(path: Path, long_side: int = THUMB_LONG_SIDE) -> bytes | None
     # lazily: OpenCV costs ~30 MB of RSS, needed only once an operator looks
     import cv2
 
-    from booth.images import MAX_BYTES, RESULT_MAX_PIXELS, BadImage, decode, load_file, reduce_for
+    from booth.images import BadImage, decode, load_file, reduce_for
+    from booth.limits import MAX_BYTES, RESULT_MAX_PIXELS
 
     try:
         with _MAKING:

@@ -197,7 +197,7 @@ class Uploader:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(10)
+            self._thread.join(timeout)
         end = time.monotonic() + timeout
         with self._lock:
             running = set(self._workers)

@@ -25,6 +25,7 @@ import numpy as np
 
 from booth import images
 from booth.config import Config
+from booth.limits import RESULT_MAX_PIXELS
 from booth.sheet import Box, SheetLayout, layout
 from kiosk.jobs.branding import (
     BAR_BGR,
@@ -91,9 +92,9 @@ def load_frame(path: Path, cell: Box, crop_caption: bool) -> np.ndarray:
     """A stored picture through the image guard, decoded no larger than its box needs (a JPEG
     at 1/2 or 1/4 scale where that still covers the box), with the caption bar cropped off a
     captioned result (its height follows the full-size width: kiosk/jobs/branding.py)."""
-    data, info = images.load_file(path, max_pixels=images.RESULT_MAX_PIXELS)
+    data, info = images.load_file(path, max_pixels=RESULT_MAX_PIXELS)
     reduce = images.reduce_for(info, max(cell.w, cell.h))
-    img = images.decode(data, info, reduce=reduce, max_pixels=images.RESULT_MAX_PIXELS)
+    img = images.decode(data, info, reduce=reduce, max_pixels=RESULT_MAX_PIXELS)
     if crop_caption:
         bar = round(bar_height(info.width) * img.shape[1] / info.width)
         if img.shape[0] > 2 * bar:

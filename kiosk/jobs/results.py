@@ -9,7 +9,8 @@ import sqlite3
 from pathlib import Path
 
 from booth.fsutil import atomic_write
-from booth.images import MAX_BYTES, RESULT_MAX_PIXELS, BadImage, decode, inspect
+from booth.images import BadImage, decode, inspect
+from booth.limits import MAX_BYTES, RESULT_MAX_PIXELS
 from jobstore.ledger import JobRow, Ledger, photo_dir
 from jobstore.links import new_token
 from jobstore.names import result_name

@@ -48,13 +48,11 @@ from booth.protocol import JobStatus
 from jobstore.ledger import JobRow, Ledger, ledger_path, photo_dir
 from jobstore.links import new_token
 from jobstore.names import ai_name, result_name
-from jobstore.sessionrecord import write_record
+from jobstore.sessionrecord import SessionInfo, write_record
 from jobstore.sessions import (
-    CAMERA,
     CLOSED,
     COMPOSED,
     DONE,
-    RESTART,
     SHOOTING,
     SessionRow,
     Sessions,
@@ -68,7 +66,6 @@ log = logging.getLogger(__name__)
 
 LEFT = "left"  # the shooting stopped without the screen closing it (why the session ended)
 EMPTY = "empty"  # a closed session without a stored frame: nothing to compose
-ENDINGS = (DONE, CAMERA, LEFT, RESTART)
 ARMED_S = 30.0  # an armed capture not taken by then is forgotten
 GRAB_WAIT_S = 5.0  # the shooter names the job within microseconds of the camera call
 FRAME_LOST_S = 60.0  # a frame whose job row never came (the shot could not be stored)
@@ -174,8 +171,6 @@ class StripSessions:
         self._armed: tuple[str, int, float] | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="compose")
         self._next_check = 0.0
-        self.composed = 0  # sheets composed by this process (tests, bench)
-        self.last_compose_s: float | None = None
         self._load_map()
 
     def close(self) -> None:
@@ -306,13 +301,11 @@ class StripSessions:
                 f.portrait = portrait
             view, port = f.view, f.portrait
         last = view.taken + 1 >= view.shots
+        info = SessionInfo(
+            sid, self.cfg.booth_id, view.style, view.layout, view.shots, port, view.created_at, None
+        )
         try:
-            self.db.begin(
-                sid, self.cfg.booth_id, view.style, view.layout, view.shots, port, view.created_at
-            )
-            self.db.add_frame(sid, frame, job_id)
-            if last:
-                self.db.close_session(sid, DONE, self.clock())
+            self.db.register_frame(info, frame, job_id, self.clock() if last else None)
         except Exception:  # the frame still goes through as a photo of its own
             log.exception("strip session %s: cannot write frame %d", sid, frame)
         else:
@@ -357,7 +350,7 @@ class StripSessions:
             followed = list(self._followed.items())
         for sid, f in followed:
             if f.view.shooting:
-                since = f.view.last_shot_at if f.view.last_shot_at is not None else None
+                since = f.view.last_shot_at
                 if since is not None and now - since > IDLE_CLOSE_S + self.cfg.strip.pause_s:
                     self.end(sid, LEFT)
                 continue
@@ -418,8 +411,6 @@ class StripSessions:
             with self._lock:
                 f.composing = False
             return
-        self.composed += 1
-        self.last_compose_s = took
         log.info("strip session %s: sheet of %d frames composed in %.2f s", sid, len(frames), took)
         self._finish(sid, COMPOSED)
         self.views.emit_row("status", stored)

@@ -9,7 +9,9 @@ Two independent implementations, because each checks what the other does not (do
   against IAM access keys (off by default), so a wrong secret is refused as by a real service;
   it cannot check presigned GETs in that mode, and never checks a presigned link's expiry.
 - `S3rver` (`s3rver` 3.7.1, Node.js, a child process; deploy/setup-dev.sh installs it in
-  .venv/npm): accepts only the access key id S3RVER but never checks a signature; refuses a
+  .venv/npm): accepts only the access key id S3RVER (InvalidAccessKeyId otherwise); checks the
+  old V2 signatures but not SigV4's (its lib/middleware/authentication.js), which is what the
+  booth signs with, so a wrong secret passes; refuses a
   presigned link past its expiry; serves every object to anyone; stores an upload as it arrives,
   so a PUT cut off midway leaves a truncated object under the real key.
 
@@ -209,9 +211,6 @@ class MotoS3(S3Base):
         finally:
             self._auth("inf")
             self._admin = dict(MOTO_ADMIN)
-
-
-S3Server = MotoS3  # the name the benchmarks use
 
 
 class S3rver(S3Base):

@@ -173,14 +173,21 @@ class ThrottledProxy:
         budget = self._budget if self.shared else _Budget(self.rate)
         upward = asyncio.ensure_future(self._pipe(reader, up_writer, budget, conn))
         downward = asyncio.ensure_future(self._pipe(up_reader, writer, None, conn))
+        failed = True  # a reset, or stop(): both sides are cut off at once
         try:
-            await asyncio.wait({upward, downward}, return_when=asyncio.FIRST_COMPLETED)
+            # as TCP does: a side's close reaches the other side after every byte before it,
+            # and the connection ends once both directions have
+            done, _ = await asyncio.wait({upward, downward}, return_when=asyncio.FIRST_EXCEPTION)
+            failed = any(t.exception() is not None for t in done)
         finally:
             for task in (upward, downward):
                 task.cancel()
             for w in (writer, up_writer):
                 self._writers.discard(w)
-                w.transport.abort()
+                if failed:
+                    w.transport.abort()
+                else:
+                    w.close()  # what is still buffered goes out first
 
     async def _pipe(
         self,
@@ -193,6 +200,8 @@ class ThrottledProxy:
         while True:
             data = await reader.read(CHUNK)
             if not data:
+                if writer.can_write_eof():
+                    writer.write_eof()  # the close passed on, after what is buffered
                 return
             if lines is not None:
                 now = time.monotonic()

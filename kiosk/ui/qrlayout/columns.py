@@ -29,6 +29,7 @@ from kiosk.ui.qrlayout.measure import (
 )
 from kiosk.ui.qrlayout.model import (
     NOTE_LINES,
+    PHOTO_LEAST_PRINTING,
     PRINT_WEIGHT,
     BlockPlan,
     PhotoColumn,
@@ -43,7 +44,6 @@ from kiosk.ui.theme import REGULAR, Fonts, Layout
 # most that fits there beside the photo and the short code. The phone-camera simulation reads
 # it in every frame at 0.9 m and in most at 1 m (tests/kiosk/test_qr_distance.py).
 QR_TARGET_UNITS = 2.95
-PHOTO_LEAST_PRINTING = 12  # per cent of a portrait screen's height the photo keeps at least
 
 
 class _Block:

@@ -18,6 +18,8 @@ from kiosk.ui.theme import CONDENSED, REGULAR
 NOTE_LINES = 5
 # The line about a guest's print: condensed, so it takes one line where a row is all it gets
 PRINT_WEIGHT = CONDENSED
+PHOTO_LEAST = 15  # per cent of the screen's height the photo keeps (its column, or its row)
+PHOTO_LEAST_PRINTING = 12  # and on a portrait screen beside a line about a print (it gives way)
 
 
 @dataclass(frozen=True)

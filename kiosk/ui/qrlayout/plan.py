@@ -9,7 +9,14 @@ import dataclasses
 
 from kiosk.ui import draw
 from kiosk.ui.qrlayout.columns import plan_landscape, plan_portrait
-from kiosk.ui.qrlayout.model import NOTE_LINES, PRINT_WEIGHT, QrBlock, ResultPlan, ResultTexts
+from kiosk.ui.qrlayout.model import (
+    NOTE_LINES,
+    PHOTO_LEAST,
+    PRINT_WEIGHT,
+    QrBlock,
+    ResultPlan,
+    ResultTexts,
+)
 from kiosk.ui.qrlayout.steps import plan_steps
 from kiosk.ui.theme import Fonts, Layout
 
@@ -39,9 +46,6 @@ def plan(L: Layout, fonts: Fonts, blocks: list[QrBlock], texts: ResultTexts) -> 
             if (t.print_in_row or _holds(L, fonts, p, t)) and _cells(p) > _cells(best):
                 best = p
     return best
-
-
-PHOTO_LEAST = 15  # per cent of the screen's height the photo keeps in its column
 
 
 def _holds(L: Layout, fonts: Fonts, p: ResultPlan, texts: ResultTexts) -> bool:

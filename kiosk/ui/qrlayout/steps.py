@@ -32,6 +32,8 @@ from kiosk.ui.qrlayout.measure import (
 )
 from kiosk.ui.qrlayout.model import (
     NOTE_LINES,
+    PHOTO_LEAST,
+    PHOTO_LEAST_PRINTING,
     PRINT_WEIGHT,
     BlockPlan,
     Caption,
@@ -41,8 +43,6 @@ from kiosk.ui.qrlayout.model import (
 )
 from kiosk.ui.theme import Fonts, Layout
 
-PHOTO_LEAST = 15  # the photo row's least height, per cent of the screen's
-PHOTO_LEAST_PRINTING = 12  # and with a line about a print in a row of its own (it gives way)
 HEAD_SHARE = (46, 62)  # the headline column's width beside the photo, per cent: least, most
 HEAD_SHARE_PRINTING = 75  # its most with the line about a print: the photo gives way first
 # layout units: a code's white card may come closer to the screen's edge than text; between

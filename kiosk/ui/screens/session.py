@@ -20,7 +20,8 @@ import math
 
 import pygame
 
-from kiosk.jobs.sessions import CAMERA, EMPTY, RESTART, SessionView
+from jobstore.sessions import CAMERA, RESTART
+from kiosk.jobs.sessions import EMPTY, SessionView
 from kiosk.jobs.views import JobView
 from kiosk.ui import draw, theme
 from kiosk.ui.input import TAP, Action
